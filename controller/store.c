@@ -230,7 +230,7 @@ static int migrate(struct store *st, int *applied, char *errmsg,
 				      p, 3, NULL, NULL, NULL);
 		}
 		if (rc) {
-			char detail[400];
+			char detail[sizeof(errbuf)];
 
 			snprintf(detail, sizeof(detail), "%s", store_errmsg());
 			store_set_errmsg("migration %03d_%s failed: %s",

@@ -1113,17 +1113,22 @@ static void lists_cover_resources_and_relays(void)
 
 /* --- constraints --- */
 
-/* Runs one create in its own write transaction and returns its result. */
-#define IN_TX(st, call)                                                      \
-	({                                                                   \
-		struct store_tx *t_ = wtx(st);                               \
-		int r_ = t_ ? (call) : -1;                                   \
-		if (r_ == 0)                                                 \
-			r_ = store_commit(t_);                               \
-		else                                                         \
-			store_rollback(t_);                                  \
-		r_;                                                          \
-	})
+/* IN_TX(st, call) runs call in its own write transaction, with the
+ * transaction in t_, commits it when call succeeded and rolls it back
+ * otherwise, and yields the first failure. */
+static struct store_tx *t_;
+
+static int in_tx_end(struct store_tx *tx, int rc)
+{
+	if (!tx)
+		return -1;
+	if (rc == 0)
+		return store_commit(tx);
+	store_rollback(tx);
+	return rc;
+}
+
+#define IN_TX(st, call) (t_ = wtx(st), in_tx_end(t_, t_ ? (call) : -1))
 
 static void unique_violation_maps_to_exists(void)
 {
