@@ -178,7 +178,7 @@ static int migrate(struct store *st, int *applied, char *errmsg,
 	 * too, so two replicas starting together do not race on it. */
 	rc = store_begin(st, STORE_WRITE, &tx);
 	if (rc)
-		goto fail;
+		goto out;
 	rc = st->ops->exec_script(tx->c,
 		"CREATE TABLE IF NOT EXISTS schema_migrations ("
 		"version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
@@ -187,18 +187,18 @@ static int migrate(struct store *st, int *applied, char *errmsg,
 		rc = read_version(tx, &cur);
 	if (rc) {
 		store_rollback(tx);
-		goto fail;
+		goto out;
 	}
 	rc = store_commit(tx);
 	tx = NULL;
 	if (rc)
-		goto fail;
+		goto out;
 	if (cur > newest) {
 		store_set_errmsg("database schema version %d is newer than this "
 				 "binary (%d); upgrade weft-controller",
 				 cur, newest);
 		rc = WEFT_ERR_SCHEMA_NEWER;
-		goto fail;
+		goto out;
 	}
 
 	for (const struct migration *m = st->ops->migrations; m->version; m++) {
@@ -208,7 +208,7 @@ static int migrate(struct store *st, int *applied, char *errmsg,
 			continue;
 		rc = store_begin(st, STORE_WRITE, &tx);
 		if (rc)
-			goto fail;
+			goto out;
 		/* Another replica may have got here first. */
 		rc = read_version(tx, &cur);
 		if (rc == 0 && cur >= m->version) {
@@ -237,20 +237,19 @@ static int migrate(struct store *st, int *applied, char *errmsg,
 					 m->version, m->name, detail);
 			store_rollback(tx);
 			tx = NULL;
-			goto fail;
+			goto out;
 		}
 		rc = store_commit(tx);
 		tx = NULL;
 		if (rc)
-			goto fail;
+			goto out;
 		cur = m->version;
 		n++;
 	}
 	if (applied)
 		*applied = n;
-	return 0;
-fail:
-	if (errmsg && errlen)
+out:
+	if (rc && errmsg && errlen)
 		snprintf(errmsg, errlen, "%s", store_errmsg());
 	return rc;
 }

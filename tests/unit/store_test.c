@@ -37,7 +37,7 @@ static bool read_line(const char *dir, const char *file, char *buf, size_t cap)
 	return ok && buf[0];
 }
 
-static int pg_admin(const char *sql)
+static int pg_admin_query(const char *sql)
 {
 	char url[512];
 	PGconn *c;
@@ -53,7 +53,8 @@ static int pg_admin(const char *sql)
 		return -1;
 	}
 	r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "%s: %s", sql, PQerrorMessage(c));
 		rc = -1;
 	}
@@ -76,7 +77,7 @@ static bool fresh_db(void)
 	}
 	snprintf(db_name, sizeof(db_name), "weft_t_%d_%d", (int)getpid(), db_seq);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db_name);
-	if (pg_admin(sql) != 0)
+	if (pg_admin_query(sql) != 0)
 		return false;
 	snprintf(db_url, sizeof(db_url), "postgresql:///%s?host=%s&user=postgres",
 		 db_name, pg_host);
@@ -91,7 +92,7 @@ static void drop_db(void)
 		return;
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 		 db_name);
-	pg_admin(sql);
+	pg_admin_query(sql);
 	db_name[0] = '\0';
 }
 
@@ -1586,6 +1587,38 @@ static void readers_proceed_during_open_write(void)
 	finish(st);
 }
 
+/* PostgreSQL only: a connection the server dropped fails the call that
+ * finds it with WEFT_ERR_DB and is reset for the next one. */
+static void broken_connection_is_reset(void)
+{
+	struct store *st;
+	struct store_tx *tx = NULL;
+	char sql[256];
+	int64_t v = -1;
+	int rc;
+
+	if (!use_pg)
+		return;
+	st = open_fresh();
+	REQUIRE(st);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM "
+		 "pg_stat_activity WHERE datname = '%s'", db_name);
+	REQUIRE_INT(pg_admin_query(sql), 0);
+	rc = store_begin(st, STORE_READ, &tx);
+	if (rc == 0) {
+		rc = store_netmap_version(tx, &v);
+		store_rollback(tx);
+	}
+	CHECK_INT(rc, WEFT_ERR_DB);
+	CHECK(strstr(store_errmsg(), "postgres") != NULL);
+	tx = rtx(st);
+	REQUIRE(tx);
+	CHECK_INT(store_netmap_version(tx, &v), 0);
+	CHECK_INT(v, 0);
+	store_rollback(tx);
+	finish(st);
+}
+
 #define WRITERS 8
 #define ROWS_PER_WRITER 50
 
@@ -1694,6 +1727,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(failed_statement_aborts_transaction),
 	CHECK_CASE(readers_proceed_during_open_write),
 	CHECK_CASE(concurrent_writers_all_succeed),
+	CHECK_CASE(broken_connection_is_reset),
 	{0},
 };
 
