@@ -125,13 +125,38 @@ static void parse_bounds_nesting_depth(void)
 static void parse_error_message_stays_valid_utf8(void)
 {
 	static const char bin[] = "{\"a\": \"\xff\xfe\x01\"}";
+	char dup[64];
 	struct jsonx_err err = {0};
 	json_t *j = NULL, *body;
+	size_t n = 0;
 
 	CHECK_INT(jsonx_parse(bin, sizeof(bin) - 1, 100, &j, &err), WEFT_ERR_PARSE);
 	body = jsonx_error_body("parse_error", err.message, NULL);
 	CHECK(body != NULL);
 	json_decref(body);
+
+	/* jansson quotes short offending tokens verbatim (here a key of
+	 * multi-byte characters); the message keeps printable ASCII only. */
+	for (int k = 0; k < 2; k++) {
+		dup[n++] = k ? ',' : '{';
+		dup[n++] = '"';
+		for (int i = 0; i < 5; i++) {
+			memcpy(dup + n, "\xc3\xa9", 2);
+			n += 2;
+		}
+		memcpy(dup + n, "\":1", 3);
+		n += 3;
+	}
+	dup[n++] = '}';
+	CHECK_INT(jsonx_parse(dup, n, sizeof(dup), &j, &err), WEFT_ERR_PARSE);
+	CHECK(strstr(err.message, "duplicate") != NULL);
+	for (const char *c = err.message; *c; c++)
+		if (!CHECK((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f))
+			break;
+	body = jsonx_error_body("parse_error", err.message, NULL);
+	CHECK(body != NULL);
+	json_decref(body);
+	CHECK(j == NULL);
 }
 
 static void reads_string_within_bounds(void)
