@@ -1,2 +1,315 @@
+/* weft-controller: `serve` runs the REST API and web UI; the other
+ * subcommands administer the same database directly. */
+#include "controller/api.h"
+#include "controller/cli.h"
+#include "controller/cred.h"
+#include "controller/ctl.h"
+#include "controller/housekeep.h"
+#include "controller/metrics.h"
+#include "controller/server.h"
+#include "controller/store.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+
+#include <signal.h>
 #include <stdio.h>
-int main(void) { printf("weft-controller %s\n", WEFT_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+/* How often housekeeping (ephemeral node removal) runs. */
+#define HOUSEKEEP_INTERVAL_US (10 * 1000 * 1000)
+
+struct serve {
+	struct loop *loop;
+	struct server *srv;
+	struct store *st;
+	struct loop_timer *housekeep;
+	int64_t ephemeral_grace_s;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: weft-controller <command> [flags]\n\n"
+		"commands:\n"
+		"  serve      run the REST API (and web UI)\n"
+		"  migrate    apply pending database migrations and exit\n"
+		"  users      create | list | delete users\n"
+		"  keys       create | list | revoke auth keys (node registration)\n"
+		"  apikeys    create | list | revoke admin API keys\n"
+		"  nodes      list | show | rename | tag | expire | delete nodes\n"
+		"  version    print the version\n\n"
+		"Every command takes --data-dir DIR or --db URL (also WEFT_DATA_DIR,\n"
+		"WEFT_DB) and --help.\n");
+}
+
+static int count_cb(void *ctx, const struct store_apikey *row)
+{
+	(void)row;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Creates the first admin API key when the database has none, and prints
+ * it once: there is no other way in to a fresh deployment. */
+static int bootstrap_key(struct store *st)
+{
+	struct store_apikey k = {0};
+	struct store_audit a = {0};
+	struct store_tx *tx = NULL;
+	char text[CRED_TEXT_SIZE];
+	struct cred cr;
+	int any = 0, rc;
+
+	rc = store_begin(st, STORE_WRITE, &tx);
+	if (rc < 0)
+		return rc;
+	rc = store_apikey_list(tx, NULL, &(struct store_page){0, 1}, count_cb,
+			       &any, NULL);
+	if (rc < 0)
+		goto out;
+	if (any) {
+		rc = 0;
+		goto out;
+	}
+	rc = cred_new(CRED_API, NULL, text, &cr);
+	if (rc < 0)
+		goto out;
+	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
+	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
+	snprintf(k.description, sizeof(k.description), "bootstrap admin key");
+	rc = store_apikey_create(tx, &k);
+	if (rc < 0)
+		goto out;
+	snprintf(a.actor, sizeof(a.actor), "system");
+	snprintf(a.action, sizeof(a.action), "apikey.create");
+	snprintf(a.target_type, sizeof(a.target_type), "apikey");
+	snprintf(a.target_id, sizeof(a.target_id), "%lld", (long long)k.id);
+	snprintf(a.detail, sizeof(a.detail),
+		 "{\"description\":\"bootstrap admin key\"}");
+	rc = store_audit_create(tx, &a);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	printf("\nA new database: created the first admin API key. It is shown "
+	       "only now:\n\n    %s\n\n"
+	       "Use it as \"Authorization: Bearer <key>\". Create more with\n"
+	       "    weft-controller apikeys create --description NAME\n"
+	       "or POST /api/v1/api-keys, and revoke this one when you have.\n\n",
+	       text);
+	fflush(stdout);
+	memset(text, 0, sizeof(text));
+out:
+	store_rollback(tx);
+	return rc;
+}
+
+static void on_stop(int signo, void *ctx)
+{
+	struct serve *s = ctx;
+
+	log_info("shutdown", "signal=%s", strsignal(signo));
+	loop_stop(s->loop);
+}
+
+static void on_hup(int signo, void *ctx)
+{
+	struct serve *s = ctx;
+	char err[512], q[600];
+
+	(void)signo;
+	if (!server_is_tls(s->srv)) {
+		log_info("reload", "tls=off");
+		return;
+	}
+	if (server_reload_tls(s->srv, err, sizeof(err)) < 0)
+		log_error("tls_reload_failed", "reason=%s",
+			  log_q(q, sizeof(q), err));
+	else
+		log_info("tls_reloaded", NULL);
+}
+
+static void on_housekeep(struct loop_timer *t, void *ctx)
+{
+	struct serve *s = ctx;
+	int deleted = 0, rc;
+
+	rc = housekeep_run(s->st, clock_wall_s(), s->ephemeral_grace_s,
+			   &deleted);
+	if (rc < 0) {
+		char q[256];
+
+		log_warn_err(rc, "housekeeping_failed", "detail=%s",
+			     log_q(q, sizeof(q), store_errmsg()));
+	} else if (deleted) {
+		log_info("ephemeral_nodes_removed", "count=%d", deleted);
+	}
+	loop_timer_start(t, HOUSEKEEP_INTERVAL_US);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct ctl_common common = {0};
+	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
+	int64_t threads = 0, grace_ms = 0;
+	struct conf_opt opts[CTL_COMMON_NOPTS + 7];
+	struct serve s = {0};
+	struct metrics *m = NULL;
+	struct api *api = NULL;
+	struct conf *cf = NULL;
+	char errmsg[512];
+	size_t n = 0;
+	int rc, ret = 1;
+
+	ctl_common_opts(&common, opts);
+	n = CTL_COMMON_NOPTS;
+	opts[n++] = (struct conf_opt){"listen", CONF_STRING, &listen,
+		"127.0.0.1:8080", "address:port to serve on (port 0 = any)", 0, 0};
+	opts[n++] = (struct conf_opt){"tls-cert", CONF_STRING, &cert, NULL,
+		"PEM certificate chain; serves HTTPS when set", 0, 0};
+	opts[n++] = (struct conf_opt){"tls-key", CONF_STRING, &key, NULL,
+		"PEM private key for --tls-cert", 0, 0};
+	opts[n++] = (struct conf_opt){"public-url", CONF_STRING, &url, NULL,
+		"URL agents use to reach this controller", 0, 0};
+	opts[n++] = (struct conf_opt){"threads", CONF_INT, &threads, "2",
+		"HTTP worker threads", 1, 64};
+	opts[n++] = (struct conf_opt){"ephemeral-grace", CONF_DURATION,
+		&grace_ms, "5m",
+		"remove ephemeral nodes this long after they were last seen",
+		1000, 365LL * 24 * 3600 * 1000};
+	rc = ctl_parse("serve [flags]", opts, n, argc, argv, &cf, NULL, NULL);
+	if (rc != 0) {
+		ret = rc > 0 ? 0 : 2;
+		goto out;
+	}
+	if (ctl_open_store(&common, &s.st) < 0)
+		goto out;
+	s.ephemeral_grace_s = grace_ms / 1000;
+	if (bootstrap_key(s.st) < 0) {
+		fprintf(stderr, "weft-controller: cannot create the first API "
+				"key: %s\n", store_errmsg());
+		goto out;
+	}
+	rc = metrics_new(&m);
+	if (rc == 0)
+		rc = api_new(s.st, m,
+			     &(struct api_options){
+				     .public_url = url,
+				     .ephemeral_grace_s = s.ephemeral_grace_s},
+			     &api);
+	if (rc == 0)
+		rc = loop_new(&s.loop);
+	/* Signals are blocked before the HTTP threads start so that only the
+	 * loop's signalfd receives them. */
+	if (rc == 0)
+		rc = loop_signal(s.loop, SIGTERM, on_stop, &s);
+	if (rc == 0)
+		rc = loop_signal(s.loop, SIGINT, on_stop, &s);
+	if (rc == 0)
+		rc = loop_signal(s.loop, SIGHUP, on_hup, &s);
+	if (rc == 0)
+		rc = loop_timer_new(s.loop, on_housekeep, &s, &s.housekeep);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: %s\n", weft_strerror(rc));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = server_start(&(struct server_options){.listen = listen,
+						   .tls_cert = cert,
+						   .tls_key = key,
+						   .threads = (unsigned)threads},
+			  api, &s.srv, errmsg, sizeof(errmsg));
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: %s\n", errmsg);
+		goto out;
+	}
+	log_info("listening", "addr=%s port=%d tls=%s db=%s", listen,
+		 server_port(s.srv), cert ? "on" : "off", store_backend(s.st));
+	{
+		/* One plain line on stdout that people and tests can read. */
+		char host[128];
+		const char *colon = strrchr(listen, ':');
+		size_t hl = colon ? (size_t)(colon - listen) : 0;
+
+		snprintf(host, sizeof(host), "%.*s", (int)hl, listen);
+		printf("weft-controller listening on %s://%s:%d\n",
+		       cert ? "https" : "http", hl ? host : "0.0.0.0",
+		       server_port(s.srv));
+		fflush(stdout);
+	}
+	loop_timer_start(s.housekeep, 0);
+	rc = loop_run(s.loop);
+	ret = rc < 0 ? 1 : 0;
+out:
+	server_stop(s.srv);
+	loop_del(s.loop);
+	api_del(api);
+	metrics_del(m);
+	store_close(s.st);
+	conf_del(cf);
+	return ret;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+	struct ctl_common common = {0};
+	struct conf_opt opts[CTL_COMMON_NOPTS];
+	struct store *st = NULL;
+	struct conf *cf = NULL;
+	int version = 0, rc, ret = 1;
+
+	ctl_common_opts(&common, opts);
+	rc = ctl_parse("migrate [flags]", opts, CTL_COMMON_NOPTS, argc, argv,
+		       &cf, NULL, NULL);
+	if (rc != 0) {
+		ret = rc > 0 ? 0 : 2;
+		goto out;
+	}
+	/* Opening applies every pending migration, or refuses a newer
+	 * database with a clear message. */
+	if (ctl_open_store(&common, &st) < 0)
+		goto out;
+	if (store_schema_version(st, &version) < 0)
+		goto out;
+	printf("database schema at version %d (%s)\n", version,
+	       store_backend(st));
+	ret = 0;
+out:
+	store_close(st);
+	conf_del(cf);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("weft-controller %s\n", WEFT_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
+	if (cli_has(cmd))
+		return cli_main(argc - 1, argv + 1);
+	fprintf(stderr, "weft-controller: unknown command \"%s\"\n\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,120 @@
+/* The REST API: routing, authentication and the handlers of /api/v1.
+ *
+ * api_handle() takes a fully read request and fills a response; it does no
+ * network I/O, so tests and fuzzers drive it directly. Handlers are grouped
+ * by resource in api_<resource>.c, each exporting a route table. */
+#ifndef WEFT_API_H
+#define WEFT_API_H
+
+#include "controller/http.h"
+#include "controller/store.h"
+
+#include <stdint.h>
+
+struct metrics;
+
+struct api_options {
+	const char *public_url;     /* how agents reach us; may be NULL */
+	int64_t ephemeral_grace_s;  /* offline ephemeral nodes live this long */
+};
+
+/* Who made the request. */
+enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_APIKEY, PRINCIPAL_NODE };
+
+struct principal {
+	enum principal_kind kind;
+	int64_t apikey_id;
+	int64_t user_id;  /* 0 for the bootstrap key and for nodes */
+	bool admin;       /* API key of an admin user or the bootstrap key */
+	int64_t node_id;
+	char actor[STORE_ACTOR_SIZE]; /* "apikey:<prefix>", "node:<id>" */
+};
+
+/* Who may call a route. */
+enum api_auth {
+	API_AUTH_NONE,  /* anyone (registration checks its own auth key) */
+	API_AUTH_ADMIN, /* an admin API key */
+	API_AUTH_USER,  /* any valid API key; the handler limits members */
+	API_AUTH_NODE,  /* a node credential */
+};
+
+struct api;
+
+/* Everything a handler needs for one request. */
+struct api_call {
+	struct api *api;
+	struct store *st;
+	struct http_req *req;
+	struct http_resp *resp;
+	struct principal who;
+	int64_t now; /* wall clock, unix seconds */
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/api/v1/nodes/{id}": {x} matches one segment */
+	enum api_auth auth;
+	void (*fn)(struct api_call *c);
+};
+
+/* Creates the API over an open store (borrowed; must outlive the API) and
+ * metrics (borrowed, may be NULL). */
+int api_new(struct store *st, struct metrics *m, const struct api_options *opt,
+	    struct api **out);
+void api_del(struct api *api);
+
+/* Routes, authenticates and runs one request. Safe to call from several
+ * threads at once. Never fails: every problem becomes an error response. */
+void api_handle(struct api *api, struct http_req *req, struct http_resp *resp);
+
+/* Like api_handle, but runs as the given principal without looking at the
+ * Authorization header. The admin CLI uses it so that every subcommand does
+ * exactly what the REST call does, audit rows included. */
+void api_handle_as(struct api *api, const struct principal *who,
+		   struct http_req *req, struct http_resp *resp);
+
+/* Calls fn for every route the API serves (for the OpenAPI check). */
+void api_each_route(void (*fn)(void *ctx, const struct api_route *r),
+		    void *ctx);
+
+const struct api_options *api_options(const struct api *api);
+struct metrics *api_metrics(const struct api *api);
+
+/* Route tables, one per resource module, each ending with {0}. */
+extern const struct api_route api_users_routes[];
+extern const struct api_route api_keys_routes[];
+extern const struct api_route api_nodes_routes[];
+extern const struct api_route api_resources_routes[];
+extern const struct api_route api_relays_routes[];
+extern const struct api_route api_audit_routes[];
+extern const struct api_route api_register_routes[];
+extern const struct api_route api_ops_routes[];
+
+/* --- helpers for handlers --- */
+
+/* Parses the body as a JSON object of at most HTTP_BODY_MAX bytes; on
+ * failure fills the error response and returns NULL. */
+json_t *api_body(struct api_call *c);
+
+/* Parses path parameter i as a positive id; on failure fills a 400/404
+ * response and returns false. */
+bool api_param_id(struct api_call *c, size_t i, int64_t *out);
+
+/* Reads the `limit` and `cursor` query parameters into *pg; on failure
+ * fills a 400 response and returns false. */
+bool api_page(struct api_call *c, struct store_page *pg);
+
+/* Fills the response for a store/validation error; message may be NULL. */
+void api_fail(struct api_call *c, int err, const char *message,
+	      const char *field);
+
+/* Appends an audit row inside tx. detail (may be NULL) is borrowed. */
+int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
+	      const char *target_type, const char *target_id,
+	      const json_t *detail);
+
+/* Wraps a list in {"items": [...], "next_cursor": "..."|null}. Takes
+ * ownership of items. */
+json_t *api_list_body(json_t *items, int64_t next_cursor);
+
+#endif

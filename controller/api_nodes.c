@@ -1,0 +1,5 @@
+#include "controller/api.h"
+
+const struct api_route api_nodes_routes[] = {
+	{0},
+};

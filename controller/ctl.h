@@ -1,0 +1,37 @@
+/* What `weft-controller serve` and the admin subcommands share: the
+ * database flags, opening the store, and flag parsing with uniform help and
+ * error output. These functions print to stdout/stderr: they are the
+ * command-line front end, not a library module. */
+#ifndef WEFT_CTL_H
+#define WEFT_CTL_H
+
+#include "shared/conf.h"
+
+#include <stddef.h>
+
+struct store;
+
+struct ctl_common {
+	const char *data_dir;  /* --data-dir, default /var/lib/weft */
+	const char *db;        /* --db URL; default sqlite://<data-dir>/weft.db */
+	const char *log_level; /* --log-level */
+};
+
+#define CTL_COMMON_NOPTS 3
+
+/* Fills out[0..CTL_COMMON_NOPTS) with the common options writing into c. */
+void ctl_common_opts(struct ctl_common *c, struct conf_opt *out);
+
+/* Parses argv (argv[0] = the command's name) against opts. Prints usage and
+ * returns 1 on --help, prints the error and returns -1 on bad flags,
+ * returns 0 otherwise. usage_line is printed first ("users create NAME").
+ * *cf owns the values; the caller frees it with conf_del even on failure. */
+int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
+	      int argc, char **argv, struct conf **cf, char ***pos, int *npos);
+
+/* Applies the log level and opens the store the common options name,
+ * creating the data directory (0700) for the default SQLite file. Prints
+ * the reason to stderr and returns negative on failure. */
+int ctl_open_store(const struct ctl_common *c, struct store **st);
+
+#endif

@@ -1,0 +1,67 @@
+/* HTTP requests and responses as plain values, independent of the server
+ * library, so API handlers can be driven by tests and fuzzers directly.
+ *
+ * A handler receives a fully read request (body bounded by the server) and
+ * fills a response: a status and either a JSON value (owned by the response)
+ * or raw text. Errors use one shape everywhere:
+ *   {"error": {"code": "not_found", "message": "...", "field": "..."}} */
+#ifndef WEFT_HTTP_H
+#define WEFT_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest request body any endpoint accepts. Policy documents are the
+ * largest legitimate bodies. */
+#define HTTP_BODY_MAX (1024 * 1024)
+#define HTTP_MAX_PARAMS 4
+
+struct http_req {
+	const char *method;        /* "GET", "POST", ... */
+	const char *path;          /* without the query string */
+	const char *authorization; /* Authorization header or NULL */
+	const char *body;          /* NUL-terminated; "" when none */
+	size_t body_len;
+	/* Looks up a query parameter; NULL when absent. */
+	const char *(*query)(void *ctx, const char *key);
+	void *query_ctx;
+	char remote[64];           /* peer address, for logs and audit */
+	/* Filled by the router from {name} path segments. */
+	const char *params[HTTP_MAX_PARAMS];
+	char param_buf[512];
+	size_t nparams;
+};
+
+struct http_resp {
+	int status;
+	json_t *json;             /* owned; serialized by the server */
+	char *text;               /* owned alternative to json (malloc'd) */
+	size_t text_len;
+	const char *content_type; /* static string; NULL = by body kind */
+	const char *route;        /* matched route pattern, for metrics */
+};
+
+/* Releases what a response owns and resets it. NULL ok. */
+void http_resp_free(struct http_resp *r);
+
+/* Sets a JSON body, taking ownership of body (NULL → 500). */
+void http_resp_json(struct http_resp *r, int status, json_t *body);
+
+/* Sets the standard error body. field may be NULL. */
+void http_resp_error(struct http_resp *r, int status, const char *code,
+		     const char *message, const char *field);
+
+/* Maps a negative WEFT_ERR_* (or -errno) to a status and error body, with
+ * message as the human text (NULL = the code's generic text). */
+void http_resp_err(struct http_resp *r, int err, const char *message,
+		   const char *field);
+
+/* The HTTP status a WEFT_ERR_* code stands for. */
+int http_status_for(int err);
+
+/* The query parameter, or NULL when the request has none. */
+const char *http_query(const struct http_req *req, const char *key);
+
+#endif
