@@ -1,0 +1,117 @@
+/* The network-map engine: an in-memory model of every node, resource and
+ * relay plus the compiled policy, kept up to date by small changes, from
+ * which each node's map (full or as a delta since a version) is rendered.
+ *
+ * Pure code: no I/O, no threads, no clock. The caller (the long-poll hub)
+ * serializes all calls with its own lock and feeds changes in version
+ * order; every change carries the netmap version at which it happened.
+ *
+ * Incremental by design. For each policy rule r the engine keeps the nodes
+ * matching its src (src_members) and its dst (dst_members); for each node N
+ * the rules whose src it matches, S(N), and whose dst it matches with which
+ * ports, D(N). N and M are peers when S(M) ∩ D(N) ≠ ∅ or S(N) ∩ D(M) ≠ ∅,
+ * or when one is the connector (or approved subnet router) for an address
+ * the other may reach. A change to node X touches only X and the nodes
+ * whose relation to X changed: the cost is proportional to X's old and new
+ * peers, never a rebuild of all N² pairs. A policy change recomputes every
+ * node (policy edits are rare and run off the API's request path).
+ *
+ * Per node the engine keeps its peer set with the version each peer was
+ * added, tombstones of removed peers, and the versions at which its filter,
+ * self entry, DNS data and relay list last changed. A delta since version V
+ * contains exactly what changed after V; when V is older than the oldest
+ * tombstone kept (the node's horizon) the answer is a full map.
+ *
+ * Map JSON (see docs/internals/netmap.md):
+ * {
+ *   "version": 42, "full": true|false,
+ *   "self": {"id", "name", "ipv4", "ipv6", "tags", "user"},      (when changed)
+ *   "peers": [ {"id", "name", "dns_name", "public_key", "ipv4", "ipv6",
+ *               "allowed_ips": ["100.64.0.2/32", "fd7a::../128", routes...],
+ *               "endpoints", "home_relay", "online", "last_seen",
+ *               "tags", "user"} ],                  (full: all; delta: added/changed)
+ *   "peers_removed": [ids],                          (delta only)
+ *   "filter": [ {"proto": "tcp", "src": ["100.64.0.1/32", ...],
+ *               "dst": [{"prefix": "100.64.0.2/32", "ports": "5432"}]} ],
+ *                                                   (full, or when changed)
+ *   "dns": {"suffix": "weft.internal", "resources": [{"name", "address"}]},
+ *   "relays": [ {"id", "name", "region", "address", "public_key_pin"} ]
+ * }
+ * The relay token is added by the caller. */
+#ifndef WEFT_NETMAP_H
+#define WEFT_NETMAP_H
+
+#include "controller/policy.h"
+#include "controller/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct netmap;
+
+/* A node as the engine needs it; built by the caller from the store. */
+struct netmap_node {
+	struct store_node node;          /* as stored */
+	char user[STORE_NAME_SIZE];      /* owner's user name; "" for none */
+	const char *const *approved_routes; /* approved subnet routes (CIDR) */
+	size_t napproved;
+};
+
+/* Node ids whose map changed, filled by every change call. */
+struct netmap_dirty {
+	int64_t *ids;
+	size_t n, cap;
+};
+
+void netmap_dirty_reset(struct netmap_dirty *d);
+void netmap_dirty_free(struct netmap_dirty *d);
+
+struct netmap_options {
+	const char *dns_suffix;      /* e.g. "weft.internal" */
+	size_t tombstones_per_node;  /* deltas reach back this many removals */
+};
+
+int netmap_new(const struct netmap_options *opt, struct netmap **out);
+void netmap_del(struct netmap *nm);
+
+/* Each change returns 0 or WEFT_ERR_NOMEM/WEFT_ERR_INVAL, and appends to
+ * dirty the nodes whose map changed (without duplicates within one call).
+ * version must not be lower than that of any earlier change. */
+int netmap_node_upsert(struct netmap *nm, int64_t version,
+		       const struct netmap_node *n, struct netmap_dirty *dirty);
+int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
+		       struct netmap_dirty *dirty);
+/* Takes ownership of p (also on failure). */
+int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
+		      struct netmap_dirty *dirty);
+int netmap_resource_upsert(struct netmap *nm, int64_t version,
+			   const struct store_resource *r,
+			   struct netmap_dirty *dirty);
+int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
+			   struct netmap_dirty *dirty);
+/* Replaces the whole relay list (it is small and shared by every node). */
+int netmap_relays_set(struct netmap *nm, int64_t version,
+		      const struct store_relay *relays, size_t n,
+		      struct netmap_dirty *dirty);
+
+/* True when the engine knows node id. */
+bool netmap_has_node(const struct netmap *nm, int64_t id);
+
+/* The version of id's map: the last version at which anything in it
+ * changed (0 for an unknown node). */
+int64_t netmap_node_version(const struct netmap *nm, int64_t id);
+
+/* Renders id's map: a delta with everything that changed after since, or
+ * a full map when since is 0 or older than the node's horizon. The caller
+ * owns *out. WEFT_ERR_NOTFOUND for an unknown node. */
+int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
+		  json_t **out);
+
+/* Peer ids of id, ascending, into a malloc'd array (for tests and
+ * diagnostics). */
+int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,
+		 size_t *n);
+
+#endif

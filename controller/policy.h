@@ -1,0 +1,130 @@
+/* The ACL policy: parsing, validation, and the matching the network map
+ * compiler needs. Pure code: no I/O, no store, no globals.
+ *
+ * Document (JSON, all keys optional; see docs/policy.md):
+ *   groups     {"group:eng": ["alice", "node:build-1", ...]}
+ *   tagOwners  {"tag:db": ["group:eng", "alice"]}
+ *   hosts      {"printer": "192.168.1.10", "lab": "10.1.0.0/16"}
+ *   acls       [{"action": "accept", "src": [SEL...], "dst": [SEL:PORTS...],
+ *                "proto": "tcp"|"udp"|"icmp"|"any"}]
+ *   tests      [{"src": SEL, "proto": ..., "accept": [SEL:PORT...],
+ *                "deny": [SEL:PORT...]}]
+ * Selectors: "*", a user name, "group:x", "tag:x", "node:<name>",
+ * "host:<name>", "resource:<name>" (dst only), an IP address or CIDR.
+ * Ports: "*", "22", "80-90", "22,80-90". A dst splits at its last ':'.
+ *
+ * Default deny: a document with no acls allows nothing.
+ *
+ * Node identity: a node with tags is matched by its tags (and node:name)
+ * only; a node without tags by its owner's user name, the owner's groups,
+ * node:<name> groups it is listed in, and node:name. "*" matches every
+ * node. */
+#ifndef WEFT_POLICY_H
+#define WEFT_POLICY_H
+
+#include "shared/ip.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_MAX_BYTES (1024 * 1024)
+
+enum policy_proto { POLICY_ANY = 0, POLICY_TCP, POLICY_UDP, POLICY_ICMP };
+
+struct policy_ports {
+	uint16_t lo, hi; /* inclusive; "*" is 0..65535 */
+};
+
+enum policy_sel_kind {
+	POLICY_SEL_ALL,      /* "*" */
+	POLICY_SEL_USER,     /* "alice" */
+	POLICY_SEL_GROUP,    /* "group:eng" */
+	POLICY_SEL_TAG,      /* "tag:db" */
+	POLICY_SEL_NODE,     /* "node:laptop" */
+	POLICY_SEL_PREFIX,   /* "host:printer", "10.0.0.0/8", "100.64.0.7" */
+	POLICY_SEL_RESOURCE, /* "resource:wiki" (dst only) */
+};
+
+struct policy_sel {
+	enum policy_sel_kind kind;
+	const char *name;          /* user/group/tag/node/host/resource name
+				    * as written ("group:eng", "tag:db"); NULL
+				    * for ALL and literal prefixes */
+	struct ip_prefix prefix;   /* POLICY_SEL_PREFIX */
+	const struct policy_ports *ports; /* dst only; NULL in src */
+	size_t nports;
+};
+
+struct policy_rule {
+	enum policy_proto proto;
+	const struct policy_sel *src;
+	size_t nsrc;
+	const struct policy_sel *dst;
+	size_t ndst;
+};
+
+struct policy;
+
+/* Which names exist outside the document. Any callback may be NULL, in
+ * which case every name of that kind is accepted. */
+struct policy_names {
+	bool (*user_exists)(void *ctx, const char *name);
+	bool (*resource_exists)(void *ctx, const char *name);
+	void *ctx;
+};
+
+struct policy_err {
+	char path[128];    /* where: "acls[2].dst[0]", "groups.group:eng[1]" */
+	char message[384]; /* what: `unknown group "group:engg"` */
+};
+
+/* Parses and validates a document (len bytes, at most POLICY_MAX_BYTES).
+ * Every reference must resolve: groups and tags must be declared (tags in
+ * tagOwners), hosts in hosts, users and resources through names. Then the
+ * document's tests are evaluated; a failing test is an error naming the
+ * test and the case ("tests[0]: alice -> tag:db:5432 should be accepted").
+ * Returns 0, WEFT_ERR_PARSE (not JSON), WEFT_ERR_INVAL (invalid; err says
+ * where and why), WEFT_ERR_TOOBIG or WEFT_ERR_NOMEM. err may be NULL. */
+int policy_parse(const char *json, size_t len, const struct policy_names *names,
+		 struct policy **out, struct policy_err *err);
+
+/* An empty policy (allows nothing). */
+int policy_new_empty(struct policy **out);
+
+void policy_free(struct policy *p);
+
+size_t policy_rule_count(const struct policy *p);
+const struct policy_rule *policy_rule(const struct policy *p, size_t i);
+
+/* A node as the policy sees it. tags are "tag:x" strings. */
+struct policy_ident {
+	const char *node_name;
+	const char *user;        /* owner's user name; NULL for none */
+	const char *const *tags;
+	size_t ntags;
+};
+
+/* Does sel match this node? Literal prefixes, hosts and resources never
+ * match a node (they are addresses, see policy_sel_prefix). */
+bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
+			const struct policy_ident *node);
+
+/* True when user belongs to group ("group:x"). */
+bool policy_user_in_group(const struct policy *p, const char *user,
+			  const char *group);
+
+/* The tag owners of tag ("tag:x"): users and groups as written. NULL and
+ * *n = 0 when the tag is not declared. */
+const char *const *policy_tag_owners(const struct policy *p, const char *tag,
+				     size_t *n);
+
+/* Checks a single access question against the rules (used by the tests
+ * block and by `weft-controller policy check`): may src (a selector as in
+ * "tests") reach dst ("sel:port") with proto? */
+int policy_allows(const struct policy *p, const char *src, const char *dst,
+		  enum policy_proto proto, bool *allowed, struct policy_err *err);
+
+const char *policy_proto_name(enum policy_proto proto);
+
+#endif
