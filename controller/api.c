@@ -328,7 +328,7 @@ static void dispatch(struct api *api, const struct principal *as,
 		return;
 	}
 	r->fn(&c);
-	if (!resp->json && !resp->text && resp->status != 204)
+	if (!resp->json && !resp->text && !resp->hold && resp->status != 204)
 		http_resp_error(resp, 500, "internal", "handler gave no answer",
 				NULL);
 }

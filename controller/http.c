@@ -3,12 +3,26 @@
 #include "shared/err.h"
 #include "shared/jsonx.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+
+struct http_hold {
+	pthread_mutex_t lock;
+	int refs;
+	bool answered;
+	bool taken;
+	struct http_resp answer;
+	void (*resume)(void *arg);
+	void *arg;
+};
 
 void http_resp_free(struct http_resp *r)
 {
 	if (!r)
 		return;
+	http_hold_unref(r->hold);
+	r->hold = NULL;
 	json_decref(r->json);
 	free(r->text);
 	r->json = NULL;
@@ -79,4 +93,90 @@ const char *http_query(const struct http_req *req, const char *key)
 	if (!req->query)
 		return NULL;
 	return req->query(req->query_ctx, key);
+}
+
+int http_hold_new(struct http_hold **out)
+{
+	struct http_hold *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return WEFT_ERR_NOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	h->refs = 1;
+	*out = h;
+	return 0;
+}
+
+void http_hold_ref(struct http_hold *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->refs++;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void http_hold_unref(struct http_hold *h)
+{
+	int left;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	left = --h->refs;
+	pthread_mutex_unlock(&h->lock);
+	if (left)
+		return;
+	http_resp_free(&h->answer);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+bool http_hold_answer(struct http_hold *h, struct http_resp *r)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->answered) {
+		pthread_mutex_unlock(&h->lock);
+		return false;
+	}
+	h->answered = true;
+	h->answer = *r;
+	h->answer.hold = NULL;
+	memset(r, 0, sizeof(*r));
+	/* Resuming under the lock pairs with parking under it: the server
+	 * cannot be between "no answer yet" and "suspended" right now. */
+	if (h->resume)
+		h->resume(h->arg);
+	pthread_mutex_unlock(&h->lock);
+	return true;
+}
+
+bool http_hold_park(struct http_hold *h, void (*suspend)(void *arg),
+		    void (*resume)(void *arg), void *arg)
+{
+	bool ready;
+
+	pthread_mutex_lock(&h->lock);
+	ready = h->answered;
+	if (!ready) {
+		suspend(arg);
+		h->resume = resume;
+		h->arg = arg;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ready;
+}
+
+bool http_hold_take(struct http_hold *h, struct http_resp *out)
+{
+	bool ok;
+
+	pthread_mutex_lock(&h->lock);
+	ok = h->answered && !h->taken;
+	if (ok) {
+		*out = h->answer;
+		memset(&h->answer, 0, sizeof(h->answer));
+		h->taken = true;
+		h->resume = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ok;
 }

@@ -34,6 +34,8 @@ struct http_req {
 	size_t nparams;
 };
 
+struct http_hold;
+
 struct http_resp {
 	int status;
 	json_t *json;             /* owned; serialized by the server */
@@ -41,6 +43,10 @@ struct http_resp {
 	size_t text_len;
 	const char *content_type; /* static string; NULL = by body kind */
 	const char *route;        /* matched route pattern, for metrics */
+	/* Set instead of a body when the answer comes later (long-poll): the
+	 * server suspends the connection until http_hold_answer(). The
+	 * response owns one reference. */
+	struct http_hold *hold;
 };
 
 /* Releases what a response owns and resets it. NULL ok. */
@@ -60,6 +66,36 @@ void http_resp_err(struct http_resp *r, int err, const char *message,
 
 /* The HTTP status a WEFT_ERR_* code stands for. */
 int http_status_for(int err);
+
+/* --- answers that come later ---
+ *
+ * A held request is answered from another thread. The hold is shared by
+ * the producer (who will answer) and the server (who parks the connection
+ * and sends the answer), each with its own reference. The server parks
+ * under the hold's lock, and the producer answers under the same lock, so
+ * an answer that arrives before the connection is suspended is never lost
+ * and a suspended connection is always resumed. */
+
+/* A new hold with one reference. */
+int http_hold_new(struct http_hold **out);
+void http_hold_ref(struct http_hold *h);
+/* Drops a reference; frees the hold (and an unsent answer) at zero. NULL
+ * ok. */
+void http_hold_unref(struct http_hold *h);
+
+/* Producer: sets the answer, taking over r's body (r is reset). Resumes
+ * the parked connection if there is one. Returns false (and leaves r
+ * alone) when the hold was answered already. Thread-safe. */
+bool http_hold_answer(struct http_hold *h, struct http_resp *r);
+
+/* Server: parks the request. If an answer is there already returns true
+ * and parks nothing; else calls suspend(arg) under the hold's lock,
+ * remembers resume(arg) for the answer, and returns false. */
+bool http_hold_park(struct http_hold *h, void (*suspend)(void *arg),
+		    void (*resume)(void *arg), void *arg);
+
+/* Server: moves the answer into *out; false when there is none yet. */
+bool http_hold_take(struct http_hold *h, struct http_resp *out);
 
 /* The query parameter, or NULL when the request has none. */
 const char *http_query(const struct http_req *req, const char *key);

@@ -56,6 +56,8 @@ struct pending {
 	struct buf body;
 	int too_big;
 	int64_t start_us;
+	struct http_hold *hold; /* a parked long-poll, until answered */
+	const char *route;
 };
 
 static void tls_pair_free(struct tls_pair *p)
@@ -256,6 +258,33 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, int status,
 	return ret;
 }
 
+static void suspend_conn(void *arg)
+{
+	MHD_suspend_connection(arg);
+}
+
+static void resume_conn(void *arg)
+{
+	MHD_resume_connection(arg);
+}
+
+static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
+			      struct pending *p, const char *method,
+			      struct http_resp *resp)
+{
+	enum MHD_Result ret;
+	double secs;
+
+	ret = send_resp(conn, resp);
+	secs = (clock_mono_us() - p->start_us) / 1e6;
+	metrics_request(api_metrics(srv->api), resp->route ? resp->route : p->route,
+			method, resp->status, secs);
+	log_debug("http_request", "method=%s path=%s status=%d ms=%.1f",
+		  method, p->route ? p->route : "?", resp->status, secs * 1000);
+	http_resp_free(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -266,7 +295,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_req req = {0};
 	struct http_resp resp = {0};
 	enum MHD_Result ret;
-	double secs;
 
 	(void)version;
 	if (!p) {
@@ -298,6 +326,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				(clock_mono_us() - p->start_us) / 1e6);
 		return ret;
 	}
+	if (p->hold) {
+		/* Resumed: the producer has answered. */
+		if (!http_hold_take(p->hold, &resp))
+			return MHD_NO;
+		resp.route = p->route;
+		return finish(srv, conn, p, method, &resp);
+	}
 	req.method = method;
 	req.path = url;
 	req.authorization = MHD_lookup_connection_value(
@@ -308,15 +343,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.query_ctx = conn;
 	remote_of(conn, req.remote, sizeof(req.remote));
 	api_handle(srv->api, &req, &resp);
-	ret = send_resp(conn, &resp);
-	secs = (clock_mono_us() - p->start_us) / 1e6;
-	metrics_request(api_metrics(srv->api), resp.route, method,
-			resp.status, secs);
-	log_debug("http_request", "method=%s path=%s status=%d ms=%.1f",
-		  method, resp.route ? resp.route : "?", resp.status,
-		  secs * 1000);
-	http_resp_free(&resp);
-	return ret;
+	p->route = resp.route;
+	if (resp.hold) {
+		p->hold = resp.hold;
+		resp.hold = NULL;
+		if (!http_hold_park(p->hold, suspend_conn, resume_conn, conn))
+			return MHD_YES;
+		if (!http_hold_take(p->hold, &resp))
+			return MHD_NO;
+		resp.route = p->route;
+	}
+	return finish(srv, conn, p, method, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -329,6 +366,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	(void)toe;
 	if (!p)
 		return;
+	http_hold_unref(p->hold);
 	buf_free(&p->body);
 	free(p);
 	*con_cls = NULL;
