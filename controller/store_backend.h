@@ -1,9 +1,10 @@
 /* The store's backend interface (internal to controller/store*.c).
  *
  * A backend offers a handful of generic SQL operations; every entity query
- * is written once, in store.c, in SQL that both engines accept, with `?`
- * placeholders. Backends own connection handling, transactions and the
- * mapping of engine errors to WEFT_ERR_* codes (see docs/internals/store.md).
+ * is written once, in store.c and store_entities.c (see store_internal.h),
+ * in SQL that both engines accept, with `?` placeholders. Backends own
+ * connection handling, transactions and the mapping of engine errors to
+ * WEFT_ERR_* codes (see docs/internals/store.md).
  *
  * Each backend defines its own `struct store_be` (the opened database) and
  * `struct store_conn` (one connection inside a transaction); store.c only

@@ -3,6 +3,8 @@
 #include "shared/err.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define SECS_PER_DAY 86400
@@ -203,6 +205,11 @@ int clock_parse_duration(const char *s, int64_t *ms)
 
 	if (!s || !*s)
 		return WEFT_ERR_PARSE;
+	/* A zero needs no unit; "00" and "0 " still do. */
+	if (strcmp(s, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
 	while (*p) {
 		int64_t v = 0, unit;
 
@@ -238,5 +245,40 @@ int clock_parse_duration(const char *s, int64_t *ms)
 		total += v * unit;
 	}
 	*ms = total;
+	return 0;
+}
+
+int clock_format_duration(int64_t ms, char *buf, size_t size)
+{
+	static const struct {
+		int64_t ms;
+		const char *name;
+	} units[] = {
+		{86400 * 1000, "d"}, {3600 * 1000, "h"},
+		{60 * 1000, "m"}, {1000, "s"}, {1, "ms"},
+	};
+	char tmp[CLOCK_DURATION_LEN];
+	size_t len = 0;
+
+	if (ms < 0)
+		return WEFT_ERR_INVAL;
+	if (ms == 0) {
+		tmp[len++] = '0';
+		tmp[len] = '\0';
+	}
+	/* INT64_MAX is "106751991167d7h12m55s807ms", 26 bytes: tmp never
+	 * truncates. */
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		int64_t v = ms / units[i].ms;
+
+		if (v == 0)
+			continue;
+		ms -= v * units[i].ms;
+		len += (size_t)snprintf(tmp + len, sizeof(tmp) - len, "%lld%s",
+					(long long)v, units[i].name);
+	}
+	if (len >= size)
+		return WEFT_ERR_TOOBIG;
+	memcpy(buf, tmp, len + 1);
 	return 0;
 }

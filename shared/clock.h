@@ -36,11 +36,22 @@ int clock_format_rfc3339(int64_t unix_s, char *buf, size_t n);
  * WEFT_ERR_PARSE (*unix_s untouched). */
 int clock_parse_rfc3339(const char *s, int64_t *unix_s);
 
+/* Length enough for any clock_format_duration output, with the NUL. */
+#define CLOCK_DURATION_LEN 32
+
 /* Parses a duration made of one or more <digits><unit> parts, units ms, s,
- * m, h and d, e.g. "500ms", "30s", "1h30m", "7d". Stores the total in
- * milliseconds in *ms and returns 0; returns WEFT_ERR_PARSE for empty text,
- * signs, spaces, fractions, missing or unknown units, and WEFT_ERR_RANGE
- * when the total does not fit in int64_t. *ms is untouched on failure. */
+ * m, h and d, e.g. "500ms", "30s", "1h30m", "7d", or a bare "0". Stores the
+ * total in milliseconds in *ms and returns 0; returns WEFT_ERR_PARSE for
+ * empty text, signs, spaces, fractions, missing or unknown units, and
+ * WEFT_ERR_RANGE when the total does not fit in int64_t. *ms is untouched
+ * on failure. */
 int clock_parse_duration(const char *s, int64_t *ms);
+
+/* Formats ms (>= 0) as the shortest duration text clock_parse_duration
+ * reads back to the same value ("1h30m", "500ms", "0") into buf (size
+ * bytes, with the NUL). Returns 0, WEFT_ERR_INVAL for a negative ms or
+ * WEFT_ERR_TOOBIG when size is too small (CLOCK_DURATION_LEN always
+ * suffices); buf is untouched on failure. */
+int clock_format_duration(int64_t ms, char *buf, size_t size);
 
 #endif

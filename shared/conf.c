@@ -1,5 +1,6 @@
 #include "shared/conf.h"
 
+#include "shared/clock.h"
 #include "shared/err.h"
 
 #include <errno.h>
@@ -123,86 +124,6 @@ static bool is_digit(char ch)
 	return ch >= '0' && ch <= '9';
 }
 
-int conf_parse_duration(const char *text, int64_t *ms)
-{
-	const char *p = text;
-	int64_t total = 0;
-
-	if (!text || !*text)
-		return WEFT_ERR_INVAL;
-	if (strcmp(text, "0") == 0) {
-		*ms = 0;
-		return 0;
-	}
-	while (*p) {
-		int64_t v = 0, unit;
-
-		if (!is_digit(*p))
-			return WEFT_ERR_INVAL;
-		for (; is_digit(*p); p++) {
-			if (v > (INT64_MAX - (*p - '0')) / 10)
-				return WEFT_ERR_RANGE;
-			v = v * 10 + (*p - '0');
-		}
-		if (p[0] == 'm' && p[1] == 's') {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's') {
-			unit = 1000;
-			p++;
-		} else if (*p == 'm') {
-			unit = 60 * 1000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 60 * 60 * 1000;
-			p++;
-		} else if (*p == 'd') {
-			unit = 24 * 60 * 60 * 1000;
-			p++;
-		} else {
-			return WEFT_ERR_INVAL;
-		}
-		if (v > (INT64_MAX - total) / unit)
-			return WEFT_ERR_RANGE;
-		total += v * unit;
-	}
-	*ms = total;
-	return 0;
-}
-
-int conf_format_duration(int64_t ms, char *buf, size_t size)
-{
-	static const struct {
-		int64_t ms;
-		const char *name;
-	} units[] = {
-		{24 * 60 * 60 * 1000, "d"}, {60 * 60 * 1000, "h"},
-		{60 * 1000, "m"}, {1000, "s"}, {1, "ms"},
-	};
-	char tmp[CONF_DURATION_LEN];
-	size_t len = 0;
-
-	if (ms < 0)
-		return WEFT_ERR_INVAL;
-	if (ms == 0) {
-		tmp[len++] = '0';
-		tmp[len] = '\0';
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		int64_t v = ms / units[i].ms;
-
-		if (v == 0)
-			continue;
-		ms -= v * units[i].ms;
-		len += (size_t)snprintf(tmp + len, sizeof(tmp) - len, "%lld%s",
-					(long long)v, units[i].name);
-	}
-	if (len >= size)
-		return WEFT_ERR_TOOBIG;
-	memcpy(buf, tmp, len + 1);
-	return 0;
-}
-
 static int parse_int(const char *s, int64_t *out)
 {
 	char *end;
@@ -288,7 +209,7 @@ static int assign_list(struct conf *c, struct slot *s, const char *val)
 static int assign(struct conf *c, const struct conf_opt *o, struct slot *s,
 		  enum source src, const char *val, char *why, size_t whylen)
 {
-	char lo[CONF_DURATION_LEN], hi[CONF_DURATION_LEN];
+	char lo[CLOCK_DURATION_LEN], hi[CLOCK_DURATION_LEN];
 	const char *str;
 	int64_t v = 0;
 	bool b;
@@ -324,17 +245,19 @@ static int assign(struct conf *c, const struct conf_opt *o, struct slot *s,
 		s->i = v;
 		break;
 	case CONF_DURATION:
-		rc = conf_parse_duration(val, &v);
-		if (rc == WEFT_ERR_INVAL) {
+		rc = clock_parse_duration(val, &v);
+		if (rc == WEFT_ERR_PARSE) {
+			/* Malformed values are WEFT_ERR_INVAL for every type;
+			 * WEFT_ERR_PARSE means a malformed config line. */
 			snprintf(why, whylen,
 				 "value \"%.64s\" is not a duration (like 30s, 500ms, 1h30m)",
 				 val);
-			return rc;
+			return WEFT_ERR_INVAL;
 		}
 		if (rc < 0 || (has_bounds(o) && (v < o->min || v > o->max))) {
 			if (has_bounds(o) &&
-			    conf_format_duration(o->min, lo, sizeof(lo)) == 0 &&
-			    conf_format_duration(o->max, hi, sizeof(hi)) == 0)
+			    clock_format_duration(o->min, lo, sizeof(lo)) == 0 &&
+			    clock_format_duration(o->max, hi, sizeof(hi)) == 0)
 				snprintf(why, whylen,
 					 "value %.64s out of range %s..%s", val,
 					 lo, hi);
@@ -965,7 +888,7 @@ static const char *metavar(enum conf_type t)
 
 int conf_usage(const struct conf_opt *opts, size_t n, FILE *out)
 {
-	char env[MAX_NAME_LEN + 8], lo[CONF_DURATION_LEN], hi[CONF_DURATION_LEN];
+	char env[MAX_NAME_LEN + 8], lo[CLOCK_DURATION_LEN], hi[CLOCK_DURATION_LEN];
 
 	fprintf(out, "Options:\n");
 	for (size_t i = 0; i < n; i++) {
@@ -978,8 +901,8 @@ int conf_usage(const struct conf_opt *opts, size_t n, FILE *out)
 			fprintf(out, " (%lld..%lld)", (long long)o->min,
 				(long long)o->max);
 		if (o->type == CONF_DURATION && has_bounds(o) &&
-		    conf_format_duration(o->min, lo, sizeof(lo)) == 0 &&
-		    conf_format_duration(o->max, hi, sizeof(hi)) == 0)
+		    clock_format_duration(o->min, lo, sizeof(lo)) == 0 &&
+		    clock_format_duration(o->max, hi, sizeof(hi)) == 0)
 			fprintf(out, " (%s..%s)", lo, hi);
 		if (o->type == CONF_LIST)
 			fprintf(out, " (repeatable)");

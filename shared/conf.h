@@ -109,21 +109,6 @@ int conf_parse_file_text(struct conf *c, const struct conf_opt *opts,
  * Owned by c. */
 const char *conf_config_path(const struct conf *c);
 
-/* Enough room for any conf_format_duration output. */
-#define CONF_DURATION_LEN 32
-
-/* Parses a duration: one or more <digits><unit> groups with units ms, s, m,
- * h, d ("30s", "500ms", "1h30m"), or a bare "0". Stores milliseconds in
- * *ms. Returns 0, WEFT_ERR_INVAL (malformed) or WEFT_ERR_RANGE (overflow);
- * *ms is untouched on failure. */
-int conf_parse_duration(const char *text, int64_t *ms);
-
-/* Formats ms (>= 0) as the shortest duration text conf_parse_duration
- * reads back to the same value ("1h30m", "500ms", "0") into buf. Returns 0,
- * WEFT_ERR_INVAL for a negative ms or WEFT_ERR_TOOBIG when size is too small
- * (CONF_DURATION_LEN always suffices); buf is untouched on failure. */
-int conf_format_duration(int64_t ms, char *buf, size_t size);
-
 /* Writes a usage table for opts to out: each flag with its value form,
  * help text, default and environment variable, plus --config and --help.
  * Returns 0 or -EIO if writing failed. */

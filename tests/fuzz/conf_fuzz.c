@@ -5,6 +5,7 @@
  *   file (strings quoted and escaped), parse to exactly the same values;
  * - a duration that parses formats back to text that parses to the same
  *   number of milliseconds. */
+#include "shared/clock.h"
 #include "shared/conf.h"
 #include "shared/err.h"
 
@@ -57,7 +58,7 @@ static void put_quoted(FILE *f, const char *key, const char *s)
 
 static char *serialize(const struct vals *v, size_t *len)
 {
-	char dur[CONF_DURATION_LEN], *buf = NULL;
+	char dur[CLOCK_DURATION_LEN], *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 
 	if (!f)
@@ -66,7 +67,7 @@ static char *serialize(const struct vals *v, size_t *len)
 	put_quoted(f, "str", v->str);
 	fprintf(f, "num = %lld\n", (long long)v->num);
 	fprintf(f, "flag = %s\n", v->flag ? "true" : "false");
-	if (conf_format_duration(v->wait, dur, sizeof(dur)) != 0)
+	if (clock_format_duration(v->wait, dur, sizeof(dur)) != 0)
 		abort();
 	fprintf(f, "wait = %s\n", dur);
 	fputs("items =\n", f);
@@ -92,17 +93,17 @@ static bool same(const struct vals *a, const struct vals *b)
 
 static void check_duration(const uint8_t *data, size_t size)
 {
-	char text[64], out[CONF_DURATION_LEN];
+	char text[64], out[CLOCK_DURATION_LEN];
 	int64_t ms, back;
 
 	if (size >= sizeof(text))
 		return;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	if (conf_parse_duration(text, &ms) != 0)
+	if (clock_parse_duration(text, &ms) != 0)
 		return;
-	if (ms < 0 || conf_format_duration(ms, out, sizeof(out)) != 0 ||
-	    conf_parse_duration(out, &back) != 0 || back != ms)
+	if (ms < 0 || clock_format_duration(ms, out, sizeof(out)) != 0 ||
+	    clock_parse_duration(out, &back) != 0 || back != ms)
 		abort();
 }
 

@@ -180,6 +180,9 @@ static void parses_durations(void)
 		{"5m5ms", 300005},
 		{"90s", 90000},
 		{"007s", 7000},
+		{"2d", 172800000},
+		{"1m1s1ms", 61001},
+		{"0", 0},
 	};
 	int64_t ms;
 
@@ -195,6 +198,7 @@ static void rejects_malformed_durations(void)
 	static const char *const bad[] = {
 		"", "-5s", "+5s", "5", "s", "5x", "5 s", " 5s", "5s ",
 		"1.5h", "5M", "5S", "5sm", "1h-30m", "ms", "5us", "1h30",
+		"1x", "1.5s", "10mss", "00", "0 ", " 0", "-0",
 	};
 	int64_t ms = 77;
 
@@ -220,9 +224,43 @@ static void rejects_durations_that_overflow(void)
 	CHECK_INT(clock_parse_duration("106751991168d", &ms), WEFT_ERR_RANGE);
 	CHECK_INT(clock_parse_duration("9223372036854775807ms1ms", &ms),
 		  WEFT_ERR_RANGE);
+	CHECK_INT(clock_parse_duration("9999999999999999999ms", &ms),
+		  WEFT_ERR_RANGE);
+	CHECK_INT(clock_parse_duration("9223372036854776s", &ms), WEFT_ERR_RANGE);
+	/* One millisecond past INT64_MAX, reached only by the last part. */
+	CHECK_INT(clock_parse_duration("106751991167d7h12m55s808ms", &ms),
+		  WEFT_ERR_RANGE);
 	CHECK_INT(ms, 77);
 	CHECK_INT(clock_parse_duration("106751991167d", &ms), 0);
 	CHECK_INT(ms, 106751991167LL * 86400000);
+}
+
+static void formats_durations_that_parse_back(void)
+{
+	static const int64_t vals[] = {0, 1, 999, 1000, 61001, 5400000,
+				       172800000, INT64_MAX};
+	char buf[CLOCK_DURATION_LEN], small[3] = "ab";
+	int64_t back;
+
+	CHECK_INT(clock_format_duration(5400000, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "1h30m");
+	CHECK_INT(clock_format_duration(0, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "0");
+	CHECK_INT(clock_format_duration(INT64_MAX, buf, sizeof(buf)), 0);
+	CHECK_STR(buf, "106751991167d7h12m55s807ms");
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		CHECK_INT(clock_format_duration(vals[i], buf, sizeof(buf)), 0);
+		CHECK_INT(clock_parse_duration(buf, &back), 0);
+		CHECK_INT(back, vals[i]);
+	}
+	CHECK_INT(clock_format_duration(-1, buf, sizeof(buf)), WEFT_ERR_INVAL);
+	CHECK_INT(clock_format_duration(5400000, small, sizeof(small)),
+		  WEFT_ERR_TOOBIG);
+	CHECK_STR(small, "ab");
+	/* "1h30m" needs 6 bytes with the NUL: 5 is one short. */
+	CHECK_INT(clock_format_duration(5400000, buf, 5), WEFT_ERR_TOOBIG);
+	CHECK_INT(clock_format_duration(5400000, buf, 6), 0);
+	CHECK_STR(buf, "1h30m");
 }
 
 static const struct check_case cases[] = {
@@ -236,6 +274,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(parses_durations),
 	CHECK_CASE(rejects_malformed_durations),
 	CHECK_CASE(rejects_durations_that_overflow),
+	CHECK_CASE(formats_durations_that_parse_back),
 	{0},
 };
 

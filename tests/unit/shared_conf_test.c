@@ -295,67 +295,6 @@ static void parses_bool_flag_forms(void)
 	conf_del(c);
 }
 
-static void parses_durations_into_milliseconds(void)
-{
-	int64_t ms = -1;
-
-	CHECK_INT(conf_parse_duration("30s", &ms), 0);
-	CHECK_INT(ms, 30000);
-	CHECK_INT(conf_parse_duration("500ms", &ms), 0);
-	CHECK_INT(ms, 500);
-	CHECK_INT(conf_parse_duration("5m", &ms), 0);
-	CHECK_INT(ms, 300000);
-	CHECK_INT(conf_parse_duration("1h30m", &ms), 0);
-	CHECK_INT(ms, 5400000);
-	CHECK_INT(conf_parse_duration("2d", &ms), 0);
-	CHECK_INT(ms, 172800000);
-	CHECK_INT(conf_parse_duration("1m1s1ms", &ms), 0);
-	CHECK_INT(ms, 61001);
-	CHECK_INT(conf_parse_duration("0", &ms), 0);
-	CHECK_INT(ms, 0);
-}
-
-static void rejects_malformed_durations(void)
-{
-	static const char *const bad[] = {
-		"", "5", "s", "1x", "1h30", "-5s", "+5s", " 5s", "5s ", "1.5s",
-		"5 s", "ms", "10mss",
-	};
-	int64_t ms = 42;
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		check_report(conf_parse_duration(bad[i], &ms) == WEFT_ERR_INVAL,
-			     __FILE__, __LINE__, "accepted \"%s\"", bad[i]);
-	CHECK_INT(conf_parse_duration("9999999999999999999ms", &ms),
-		  WEFT_ERR_RANGE);
-	CHECK_INT(conf_parse_duration("9223372036854776s", &ms), WEFT_ERR_RANGE);
-	CHECK_INT(conf_parse_duration("106751991167d7h12m55s808ms", &ms),
-		  WEFT_ERR_RANGE);
-	CHECK_INT(ms, 42);
-}
-
-static void formats_durations_that_parse_back(void)
-{
-	static const int64_t vals[] = {0, 1, 999, 1000, 61001, 5400000,
-				       172800000, INT64_MAX};
-	char buf[CONF_DURATION_LEN], small[3] = "ab";
-	int64_t back;
-
-	CHECK_INT(conf_format_duration(5400000, buf, sizeof(buf)), 0);
-	CHECK_STR(buf, "1h30m");
-	CHECK_INT(conf_format_duration(0, buf, sizeof(buf)), 0);
-	CHECK_STR(buf, "0");
-	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-		CHECK_INT(conf_format_duration(vals[i], buf, sizeof(buf)), 0);
-		CHECK_INT(conf_parse_duration(buf, &back), 0);
-		CHECK_INT(back, vals[i]);
-	}
-	CHECK_INT(conf_format_duration(-1, buf, sizeof(buf)), WEFT_ERR_INVAL);
-	CHECK_INT(conf_format_duration(5400000, small, sizeof(small)),
-		  WEFT_ERR_TOOBIG);
-	CHECK_STR(small, "ab");
-}
-
 static void rejects_bad_duration_flag_and_bounds(void)
 {
 	int64_t iv = 0;
@@ -693,9 +632,6 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_env_value_out_of_range),
 	CHECK_CASE(leaves_outputs_untouched_on_failure),
 	CHECK_CASE(parses_bool_flag_forms),
-	CHECK_CASE(parses_durations_into_milliseconds),
-	CHECK_CASE(rejects_malformed_durations),
-	CHECK_CASE(formats_durations_that_parse_back),
 	CHECK_CASE(rejects_bad_duration_flag_and_bounds),
 	CHECK_CASE(collects_list_from_repeats_and_commas),
 	CHECK_CASE(stops_flags_at_double_dash_and_first_positional),
