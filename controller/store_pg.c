@@ -8,7 +8,7 @@
  * with serialization errors. Read transactions run REPEATABLE READ READ
  * ONLY, so a read sees one snapshot and never waits for writers.
  *
- * Statements use the `?` placeholders of store.c, rewritten to $1..$n, and
+ * Statements use the `?` placeholders of store_entities.c, rewritten to $1..$n, and
  * travel with PQexecParams and text-format parameters. */
 #include <libpq-fe.h>
 #include <pthread.h>
