@@ -37,6 +37,26 @@ struct store_tx {
 
 static _Thread_local char errbuf[512];
 
+struct store *store_tx_store(struct store_tx *tx)
+{
+	return tx->st;
+}
+
+struct store_conn *store_tx_conn(struct store_tx *tx)
+{
+	return tx->c;
+}
+
+const struct store_ops *store_ops_of(const struct store *st)
+{
+	return st->ops;
+}
+
+struct store_be *store_be_of(const struct store *st)
+{
+	return st->be;
+}
+
 const char *store_errmsg(void)
 {
 	return errbuf;

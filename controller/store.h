@@ -372,6 +372,44 @@ int store_netmap_version(struct store_tx *tx, int64_t *v);
 /* Increments the version and returns the new one in *newv (may be NULL). */
 int store_netmap_bump(struct store_tx *tx, int64_t *newv);
 
+/* --- change feed ---
+ * Every change that can alter some node's network map is recorded in the
+ * same write transaction: store_change_record bumps the netmap version and
+ * appends (version, kind, target_id). Kinds: "node", "resource", "relay",
+ * "policy", "user". Readers apply the rows after the last version they
+ * saw. On PostgreSQL the commit also notifies listeners (see
+ * store_listen_*), so other replicas need not poll. */
+struct store_change {
+	int64_t version;
+	char kind[16];
+	int64_t target_id;
+	int64_t at;
+};
+
+/* *version (may be NULL) gets the new netmap version. */
+int store_change_record(struct store_tx *tx, const char *kind,
+			int64_t target_id, int64_t *version);
+/* Calls cb for changes with version > after, ascending, at most limit
+ * (1..10000). */
+int store_change_list(struct store_tx *tx, int64_t after, int limit,
+		      int (*cb)(void *ctx, const struct store_change *c),
+		      void *ctx);
+/* Deletes changes with version <= upto. */
+int store_change_prune(struct store_tx *tx, int64_t upto);
+/* The oldest version still in the feed (0 when empty). */
+int store_change_oldest(struct store_tx *tx, int64_t *version);
+
+/* Listening for commits made by other processes. WEFT_ERR_UNSUPPORTED on
+ * SQLite (poll store_change_list there). The listener has its own
+ * connection; poll its fd for readability and call store_listen_drain,
+ * which returns the number of notifications consumed (>= 0) or an error
+ * when the connection broke (close and reopen it then). */
+struct store_listen;
+int store_listen_open(struct store *st, struct store_listen **out);
+int store_listen_fd(struct store_listen *l);
+int store_listen_drain(struct store_listen *l);
+void store_listen_close(struct store_listen *l);
+
 /* --- deployment-wide settings --- */
 /* Copies the value into buf; NOTFOUND when unset, TOOBIG when it does not
  * fit in cap bytes (NUL included). */

@@ -32,6 +32,7 @@ typedef int (*store_row_fn)(void *ctx, const struct sqlv *cols, int ncols);
 
 struct store_be;
 struct store_conn;
+struct store_listen_be;
 
 /* Most parameters one statement may bind. */
 #define STORE_MAX_PARAMS 32
@@ -62,6 +63,17 @@ struct store_ops {
 	int (*query)(struct store_conn *c, const char *sql,
 		     const struct sqlv *params, int nparams, store_row_fn row,
 		     void *ctx, int64_t *changes);
+
+	/* Change notifications between processes; NULL when the engine has
+	 * none (SQLite). notify runs inside a write transaction and is
+	 * delivered at commit. */
+	int (*notify)(struct store_conn *c, const char *channel,
+		      const char *payload);
+	int (*listen_open)(struct store_be *be, const char *channel,
+			   struct store_listen_be **out);
+	int (*listen_fd)(struct store_listen_be *l);
+	int (*listen_drain)(struct store_listen_be *l);
+	void (*listen_close)(struct store_listen_be *l);
 };
 
 extern const struct store_ops store_sqlite_ops;

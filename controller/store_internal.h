@@ -34,6 +34,13 @@ static inline struct sqlv sqlv_text(const char *s)
 /* Wall-clock seconds for created_at/updated_at columns. */
 int64_t store_now(void);
 
+/* The store a transaction belongs to, and the backend connection it runs
+ * on. */
+struct store *store_tx_store(struct store_tx *tx);
+struct store_conn *store_tx_conn(struct store_tx *tx);
+const struct store_ops *store_ops_of(const struct store *st);
+struct store_be *store_be_of(const struct store *st);
+
 /* --- running statements --- */
 
 /* Runs one statement in tx. An engine error aborts the transaction (so

@@ -3,10 +3,12 @@
  * server comes from tests/harness/pg.sh (WEFT_PG_DIR holds its url and
  * host) and every case gets a fresh database, dropped at its end. */
 #include "check.h"
+#include "controller/migrations.h"
 #include "controller/store.h"
 #include "shared/err.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -184,6 +186,18 @@ static struct store_node mknode(const char *name, int64_t user_id, int octet)
 
 /* --- migrations and open --- */
 
+/* The newest migration this binary carries. */
+static int newest_migration(void)
+{
+	const struct migration *m = use_pg ? migrations_postgres
+					   : migrations_sqlite;
+	int v = 0;
+
+	for (; m->version; m++)
+		v = m->version;
+	return v;
+}
+
 static void migrations_apply_to_empty_database(void)
 {
 	struct store *st = open_fresh();
@@ -194,7 +208,8 @@ static void migrations_apply_to_empty_database(void)
 	REQUIRE(st);
 	CHECK_STR(store_backend(st), use_pg ? "postgres" : "sqlite");
 	CHECK_INT(store_schema_version(st, &ver), 0);
-	CHECK_INT(ver, 1);
+	CHECK(ver >= 2);
+	CHECK_INT(ver, newest_migration());
 	tx = rtx(st);
 	CHECK_INT(store_netmap_version(tx, &v), 0);
 	CHECK_INT(v, 0);
@@ -221,7 +236,7 @@ static void reopening_applies_nothing_twice(void)
 	CHECK_INT(store_migrate(st, &applied), 0);
 	CHECK_INT(applied, 0);
 	CHECK_INT(store_schema_version(st, &ver), 0);
-	CHECK_INT(ver, 1);
+	CHECK_INT(ver, newest_migration());
 	tx = rtx(st);
 	CHECK_INT(store_user_get_by_name(tx, "alice", &got), 0);
 	CHECK_INT(got.id, u.id);
@@ -232,18 +247,19 @@ static void reopening_applies_nothing_twice(void)
 static void refuses_database_newer_than_binary(void)
 {
 	struct store *st = open_fresh(), *st2 = NULL;
-	char err[256] = "";
+	char err[256] = "", want[16];
 	int rc;
 
 	REQUIRE(st);
 	store_close(st);
+	snprintf(want, sizeof(want), "(%d)", newest_migration());
 	CHECK_INT(raw_exec("INSERT INTO schema_migrations (version, name, "
 			   "applied_at) VALUES (999, 'future', 0)"), 0);
 	rc = store_open(db_url, &st2, err, sizeof(err));
 	CHECK_INT(rc, WEFT_ERR_SCHEMA_NEWER);
 	CHECK(st2 == NULL);
 	CHECK(strstr(err, "999") != NULL);
-	CHECK(strstr(err, "(1)") != NULL);
+	CHECK(strstr(err, want) != NULL);
 	CHECK(strstr(err, "upgrade weft-controller") != NULL);
 	store_close(st2);
 	drop_db();
@@ -1695,8 +1711,113 @@ static void concurrent_writers_all_succeed(void)
 	finish(st);
 }
 
+static int collect_change(void *ctx, const struct store_change *c)
+{
+	struct store_change *out = ctx;
+	int i = 0;
+
+	while (out[i].version)
+		i++;
+	if (i >= 7)
+		return 1;
+	out[i] = *c;
+	return 0;
+}
+
+static void change_feed_lists_changes_after_a_version(void)
+{
+	struct store *st = open_fresh();
+	struct store_change got[8];
+	struct store_tx *tx;
+	int64_t v = 0, oldest = -1;
+
+	REQUIRE(st);
+	tx = wtx(st);
+	CHECK_INT(store_change_record(tx, "node", 7, &v), 0);
+	CHECK_INT(v, 1);
+	CHECK_INT(store_change_record(tx, "policy", 0, &v), 0);
+	CHECK_INT(v, 2);
+	CHECK_INT(store_commit(tx), 0);
+	/* A rolled-back change leaves neither a row nor a version. */
+	tx = wtx(st);
+	CHECK_INT(store_change_record(tx, "node", 8, &v), 0);
+	store_rollback(tx);
+	tx = wtx(st);
+	CHECK_INT(store_change_record(tx, "resource", 3, &v), 0);
+	CHECK_INT(v, 3);
+	CHECK_INT(store_commit(tx), 0);
+
+	memset(got, 0, sizeof(got));
+	tx = rtx(st);
+	CHECK_INT(store_change_list(tx, 0, 100, collect_change, got), 0);
+	CHECK_INT(got[0].version, 1);
+	CHECK_STR(got[0].kind, "node");
+	CHECK_INT(got[0].target_id, 7);
+	CHECK(got[0].at > 0);
+	CHECK_INT(got[1].version, 2);
+	CHECK_STR(got[1].kind, "policy");
+	CHECK_INT(got[2].version, 3);
+	CHECK_STR(got[2].kind, "resource");
+	CHECK_INT(got[3].version, 0);
+	memset(got, 0, sizeof(got));
+	CHECK_INT(store_change_list(tx, 2, 100, collect_change, got), 0);
+	CHECK_INT(got[0].version, 3);
+	CHECK_INT(got[1].version, 0);
+	CHECK_INT(store_netmap_version(tx, &v), 0);
+	CHECK_INT(v, 3);
+	store_rollback(tx);
+
+	tx = wtx(st);
+	CHECK_INT(store_change_prune(tx, 2), 0);
+	CHECK_INT(store_change_oldest(tx, &oldest), 0);
+	CHECK_INT(oldest, 3);
+	CHECK_INT(store_change_record(tx, "toolongkindname_x", 1, NULL),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(store_commit(tx), 0);
+	finish(st);
+}
+
+static void listeners_hear_commits_not_rollbacks(void)
+{
+	struct store *st = open_fresh();
+	struct store_listen *l = NULL;
+	struct store_tx *tx;
+	struct pollfd pfd;
+	int rc, got = 0;
+
+	REQUIRE(st);
+	rc = store_listen_open(st, &l);
+	if (strcmp(store_backend(st), "sqlite") == 0) {
+		CHECK_INT(rc, WEFT_ERR_UNSUPPORTED);
+		finish(st);
+		return;
+	}
+	REQUIRE_INT(rc, 0);
+	tx = wtx(st);
+	CHECK_INT(store_change_record(tx, "node", 1, NULL), 0);
+	store_rollback(tx);
+	tx = wtx(st);
+	CHECK_INT(store_change_record(tx, "node", 2, NULL), 0);
+	CHECK_INT(store_commit(tx), 0);
+	pfd.fd = store_listen_fd(l);
+	pfd.events = POLLIN;
+	for (int i = 0; i < 50 && got == 0; i++) {
+		if (poll(&pfd, 1, 100) > 0) {
+			rc = store_listen_drain(l);
+			CHECK(rc >= 0);
+			if (rc > 0)
+				got += rc;
+		}
+	}
+	CHECK_INT(got, 1);
+	store_listen_close(l);
+	finish(st);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(migrations_apply_to_empty_database),
+	CHECK_CASE(change_feed_lists_changes_after_a_version),
+	CHECK_CASE(listeners_hear_commits_not_rollbacks),
 	CHECK_CASE(reopening_applies_nothing_twice),
 	CHECK_CASE(refuses_database_newer_than_binary),
 	CHECK_CASE(rejects_unsupported_urls),
