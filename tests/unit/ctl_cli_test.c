@@ -237,9 +237,9 @@ static void unknown_subcommand_exits_2_with_usage(void)
 
 static void missing_subcommand_exits_2(void)
 {
-	char *argv[] = {(char *)"apikeys", NULL};
-
-	CHECK_INT(cli_main(1, argv), 2);
+	use_db("nosub");
+	CHECK_INT(cli("apikeys", NULL), 2);
+	CHECK(strstr(r.err, "usage: weft-controller apikeys") != NULL);
 }
 
 static void missing_or_extra_arguments_exit_2(void)
