@@ -310,7 +310,8 @@ static int load_users(struct cli *c)
 	c->users = json_object();
 	if (!c->users) {
 		json_decref(items);
-		return oom(), -1;
+		oom();
+		return -1;
 	}
 	json_array_foreach(items, i, u) {
 		json_t *id = json_object_get(u, "id");
@@ -1089,10 +1090,18 @@ static char **permute(int argc, char **argv, const struct conf_opt *opts,
 		}
 		out[no++] = argv[i];
 		if (a[1] == '-' && !strchr(a, '=') &&
-		    takes_value(opts, n, a + 2) && i + 1 < argc)
+		    takes_value(opts, n, a + 2)) {
+			if (i + 1 == argc) {
+				/* Leave the flag last so that conf_parse
+				 * reports its missing value. */
+				np = 0;
+				break;
+			}
 			out[no++] = argv[++i];
+		}
 	}
-	out[no++] = dashdash;
+	if (np)
+		out[no++] = dashdash;
 	for (int i = 0; i < np; i++)
 		out[no++] = pos[i];
 	free(pos);

@@ -256,6 +256,9 @@ static void unknown_flag_exits_2(void)
 	use_db("flag");
 	CHECK_INT(cli("users", "list", "--reusable", NULL), 2);
 	CHECK(strstr(r.err, "unknown flag --reusable") != NULL);
+	CHECK_INT(cli("users", "create", "alice", "--role", NULL), 2);
+	CHECK(strstr(r.err, "--role: missing value") != NULL);
+	CHECK_INT(audit_rows("user.create").count, 0);
 }
 
 static void created_user_appears_in_json_list(void)
