@@ -4,6 +4,7 @@
 
 #include "controller/cli.h"
 #include "controller/store.h"
+#include "shared/clock.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -371,8 +372,8 @@ static void user_is_deleted_by_name_or_id(void)
 
 static void reusable_key_is_printed_once_with_a_warning(void)
 {
+	int64_t alice, created = 0, expires = 0;
 	json_t *j, *k;
-	int64_t alice;
 	const char *p;
 
 	use_db("keys");
@@ -398,6 +399,11 @@ static void reusable_key_is_printed_once_with_a_warning(void)
 			  json_array_get(json_object_get(k, "tags"), 0)),
 		  "tag:ci");
 	CHECK(json_object_get(k, "key") == NULL);
+	CHECK(clock_parse_rfc3339(json_string_value(json_object_get(
+					  k, "created_at")), &created) == 0);
+	CHECK(clock_parse_rfc3339(json_string_value(json_object_get(
+					  k, "expires_at")), &expires) == 0);
+	CHECK_INT(expires - created, 2 * 3600);
 	json_decref(j);
 	/* The table names the user and shows booleans as yes/no. */
 	REQUIRE_INT(cli("keys", "list", NULL), 0);
@@ -413,7 +419,8 @@ static void revoked_key_is_listed_only_with_all(void)
 	char idtext[32];
 
 	use_db("revoke");
-	REQUIRE_INT(cli("keys", "create", "--json", NULL), 0);
+	REQUIRE_INT(cli("keys", "create", "--tags", "tag:ci", "--json", NULL),
+		    0);
 	j = out_json();
 	REQUIRE(j);
 	CHECK(strncmp(json_string_value(json_object_get(j, "key")),
