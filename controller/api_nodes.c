@@ -536,7 +536,7 @@ static void h_patch_node(struct api_call *c)
 	rc = api_audit(c, tx, action, "node", idtext, detail);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "node", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = commit_with_node(c, tx, id, 200);
@@ -574,7 +574,7 @@ static void h_expire_node(struct api_call *c)
 	rc = api_audit(c, tx, "node.expire", "node", idtext, NULL);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "node", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = commit_with_node(c, tx, id, 200);
@@ -616,7 +616,7 @@ static void h_delete_node(struct api_call *c)
 	rc = api_audit(c, tx, "node.delete", "node", idtext, detail);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "node", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);
@@ -728,7 +728,7 @@ static void h_patch_route(struct api_call *c)
 			       "route", idtext, detail);
 		if (rc < 0)
 			goto out;
-		rc = store_netmap_bump(tx, NULL);
+		rc = store_change_record(tx, "node", r.node_id, NULL);
 		if (rc < 0)
 			goto out;
 	}

@@ -459,7 +459,7 @@ static int register_tx(struct api_call *c, const struct reg_in *in,
 		    : WEFT_ERR_NOMEM;
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "node", n.id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = render_node(tx, &n, s, &nj);

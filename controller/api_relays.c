@@ -253,7 +253,7 @@ static int finish(struct api_call *c, struct store_tx *tx,
 	rc = api_audit(c, tx, action, "relay", idtext, o);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "relay", r->id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);
@@ -459,7 +459,7 @@ static void h_delete_relay(struct api_call *c)
 	rc = api_audit(c, tx, "relay.delete", "relay", idtext, detail);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "relay", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);

@@ -396,7 +396,7 @@ static int finish(struct api_call *c, struct store_tx *tx,
 	rc = api_audit(c, tx, action, "resource", idtext, o);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "resource", r->id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);
@@ -608,7 +608,7 @@ static void h_delete_resource(struct api_call *c)
 	rc = api_audit(c, tx, "resource.delete", "resource", idtext, detail);
 	if (rc < 0)
 		goto out;
-	rc = store_netmap_bump(tx, NULL);
+	rc = store_change_record(tx, "resource", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);

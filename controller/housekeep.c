@@ -75,7 +75,7 @@ static int remove_node(struct store *st, int64_t id, int64_t now,
 		 "\"name\":\"%s\"}", n.name);
 	rc = store_audit_create(tx, &a);
 	if (rc == 0)
-		rc = store_netmap_bump(tx, NULL);
+		rc = store_change_record(tx, "node", id, NULL);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);
