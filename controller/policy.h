@@ -67,7 +67,9 @@ struct policy_rule {
 struct policy;
 
 /* Which names exist outside the document. Any callback may be NULL, in
- * which case every name of that kind is accepted. */
+ * which case every name of that kind is accepted. Both get the bare name:
+ * "alice" for a user, "wiki" for "resource:wiki". Node names are never
+ * checked (nodes come and go without a policy change). */
 struct policy_names {
 	bool (*user_exists)(void *ctx, const char *name);
 	bool (*resource_exists)(void *ctx, const char *name);
@@ -79,21 +81,30 @@ struct policy_err {
 	char message[384]; /* what: `unknown group "group:engg"` */
 };
 
-/* Parses and validates a document (len bytes, at most POLICY_MAX_BYTES).
+/* Parses and validates a document (len bytes, at most POLICY_MAX_BYTES;
+ * an empty or all-whitespace document is the empty policy, like "{}").
  * Every reference must resolve: groups and tags must be declared (tags in
  * tagOwners), hosts in hosts, users and resources through names. Then the
  * document's tests are evaluated; a failing test is an error naming the
- * test and the case ("tests[0]: alice -> tag:db:5432 should be accepted").
- * Returns 0, WEFT_ERR_PARSE (not JSON), WEFT_ERR_INVAL (invalid; err says
- * where and why), WEFT_ERR_TOOBIG or WEFT_ERR_NOMEM. err may be NULL. */
+ * test and the case (path "tests[0].accept[1]", message "alice ->
+ * tag:db:5432 (tcp) should be accepted but is denied"). On success *out
+ * owns copies of every string; the rule and selector arrays stay valid
+ * until policy_free. Returns 0, WEFT_ERR_PARSE (not JSON), WEFT_ERR_INVAL
+ * (invalid; err says where and why), WEFT_ERR_TOOBIG or WEFT_ERR_NOMEM.
+ * err may be NULL; it is written only on failure, and its message quotes
+ * input as printable ASCII (valid UTF-8 for an API error body). */
 int policy_parse(const char *json, size_t len, const struct policy_names *names,
 		 struct policy **out, struct policy_err *err);
 
-/* An empty policy (allows nothing). */
+/* An empty policy (allows nothing). Returns 0 or WEFT_ERR_NOMEM; free it
+ * with policy_free. */
 int policy_new_empty(struct policy **out);
 
+/* Frees p and everything it handed out. p may be NULL. */
 void policy_free(struct policy *p);
 
+/* The number of acls rules, and rule i (NULL when i is out of range); the
+ * rule is borrowed from p. */
 size_t policy_rule_count(const struct policy *p);
 const struct policy_rule *policy_rule(const struct policy *p, size_t i);
 
@@ -106,7 +117,7 @@ struct policy_ident {
 };
 
 /* Does sel match this node? Literal prefixes, hosts and resources never
- * match a node (they are addresses, see policy_sel_prefix). */
+ * match a node (they are addresses: the caller reads sel->prefix). */
 bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 			const struct policy_ident *node);
 
@@ -114,17 +125,24 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 bool policy_user_in_group(const struct policy *p, const char *user,
 			  const char *group);
 
-/* The tag owners of tag ("tag:x"): users and groups as written. NULL and
- * *n = 0 when the tag is not declared. */
+/* The tag owners of tag ("tag:x"): users and groups as written, a
+ * NULL-terminated array borrowed from p. NULL and *n = 0 when the tag is
+ * not declared; a declared tag without owners gives a non-NULL empty
+ * array. */
 const char *const *policy_tag_owners(const struct policy *p, const char *tag,
 				     size_t *n);
 
 /* Checks a single access question against the rules (used by the tests
  * block and by `weft-controller policy check`): may src (a selector as in
- * "tests") reach dst ("sel:port") with proto? */
+ * "tests") reach dst ("sel:port") with proto? The port is one number, or
+ * "*" for POLICY_ICMP (ICMP ignores ports). A question for POLICY_ANY is
+ * covered only by rules for any protocol. Groups, tags and hosts must be
+ * declared in p; users and resources are not checked. Returns 0 with
+ * *allowed set, or WEFT_ERR_INVAL with err (path "src" or "dst"). */
 int policy_allows(const struct policy *p, const char *src, const char *dst,
 		  enum policy_proto proto, bool *allowed, struct policy_err *err);
 
+/* "any", "tcp", "udp" or "icmp" ("unknown" otherwise); static. */
 const char *policy_proto_name(enum policy_proto proto);
 
 #endif

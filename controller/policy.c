@@ -1,0 +1,1344 @@
+/* The ACL policy: parser, validator and matcher.
+ *
+ * Everything a parsed policy points to lives in one arena owned by the
+ * policy, so the public rule and selector arrays stay valid, unchanged,
+ * until policy_free. Declared groups, tags and hosts are kept sorted by
+ * name for binary search; the parser validates them in document order
+ * first so the first error reported is the first one in the document.
+ *
+ * Error messages quote user input through quote(), which keeps printable
+ * ASCII only and shortens long values, so a message always fits its buffer
+ * and is valid UTF-8 for an API error body. */
+#include "controller/policy.h"
+
+#include "shared/err.h"
+#include "shared/jsonx.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 63
+#define MAX_PORT_RANGES 64
+#define QUOTE_MAX 64
+#define ARENA_CHUNK 16384
+
+#define NAME_RULE                                                            \
+	"1-63 characters of a-z, 0-9, '-', '_', '.', starting with a "       \
+	"letter or digit"
+
+/* Arena */
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	const size_t align = alignof(max_align_t);
+	struct chunk *c = a->head;
+	void *p;
+
+	if (n == 0)
+		n = 1;
+	if (n > SIZE_MAX - align)
+		return NULL;
+	n = (n + align - 1) & ~(align - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+
+		if (cap > SIZE_MAX - sizeof(*c))
+			return NULL;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+/* Zeroed room for n items of size sz. */
+static void *arena_array(struct arena *a, size_t n, size_t sz)
+{
+	if (sz && n > SIZE_MAX / sz)
+		return NULL;
+	return arena_alloc(a, n * sz);
+}
+
+static char *arena_strdup(struct arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = arena_alloc(a, n);
+
+	if (d)
+		memcpy(d, s, n);
+	return d;
+}
+
+static void arena_free(struct arena *a)
+{
+	struct chunk *c = a->head, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
+}
+
+/* The policy */
+
+struct pgroup {
+	const char *name;          /* "group:eng" */
+	const char *const *members; /* users and "node:x", as written */
+	size_t n;
+};
+
+struct ptag {
+	const char *name;          /* "tag:db" */
+	const char *const *owners; /* NULL-terminated; users and "group:x" */
+	size_t n;
+};
+
+struct phost {
+	const char *name; /* "printer" (without "host:") */
+	struct ip_prefix prefix;
+};
+
+struct policy {
+	struct arena arena;
+	struct pgroup *groups;
+	size_t ngroups;
+	struct ptag *tags;
+	size_t ntags;
+	struct phost *hosts;
+	size_t nhosts;
+	struct policy_rule *rules;
+	size_t nrules;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	/* Every table entry starts with its name. */
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const void *find(const void *base, size_t n, size_t sz,
+			const char *name)
+{
+	if (n == 0)
+		return NULL;
+	return bsearch(&name, base, n, sz, cmp_name);
+}
+
+static const struct pgroup *find_group(const struct policy *p,
+				       const char *name)
+{
+	return find(p->groups, p->ngroups, sizeof(*p->groups), name);
+}
+
+static const struct ptag *find_tag(const struct policy *p, const char *name)
+{
+	return find(p->tags, p->ntags, sizeof(*p->tags), name);
+}
+
+static const struct phost *find_host(const struct policy *p, const char *name)
+{
+	return find(p->hosts, p->nhosts, sizeof(*p->hosts), name);
+}
+
+static bool group_has(const struct pgroup *g, const char *member)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->members[i], member) == 0)
+			return true;
+	return false;
+}
+
+/* Parser context and errors */
+
+struct pctx {
+	struct policy *p;
+	const struct policy_names *names; /* NULL: accept every name */
+	struct policy_err e;
+	int code;
+};
+
+/* Copies s into buf as printable ASCII ('?' for anything else), cut to
+ * QUOTE_MAX characters with "..." appended when longer. */
+static const char *quote(char *buf, size_t n, const char *s)
+{
+	size_t i = 0, max = n - 1;
+
+	if (max > QUOTE_MAX)
+		max = QUOTE_MAX;
+	for (; *s && i < max; s++)
+		buf[i++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (*s && i >= 3)
+		memcpy(buf + i - 3, "...", 3);
+	buf[i] = '\0';
+	return buf;
+}
+
+#define QBUF (QUOTE_MAX + 1)
+
+static void set_path(struct pctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_path(struct pctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->e.path, sizeof(c->e.path), fmt, ap);
+	va_end(ap);
+}
+
+/* Records an error at the current path; returns code. */
+static int fail(struct pctx *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct pctx *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->e.message, sizeof(c->e.message), fmt, ap);
+	va_end(ap);
+	c->code = code;
+	return code;
+}
+
+static int nomem(struct pctx *c)
+{
+	return fail(c, WEFT_ERR_NOMEM, "out of memory");
+}
+
+static int bad_name(struct pctx *c, const char *kind, const char *prefix,
+		    const char *s)
+{
+	char q[QBUF];
+
+	return fail(c, WEFT_ERR_INVAL, "invalid %s name \"%s\" (want %s%s%s)",
+		    kind, quote(q, sizeof(q), s), prefix ? "\"" : "",
+		    prefix ? prefix : "", prefix ? "\" and " NAME_RULE : NAME_RULE);
+}
+
+static int unknown(struct pctx *c, const char *kind, const char *s)
+{
+	char q[QBUF];
+
+	return fail(c, WEFT_ERR_INVAL, "unknown %s \"%s\"", kind,
+		    quote(q, sizeof(q), s));
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = 0;
+
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; s[n]; n++) {
+		char ch = s[n];
+
+		if (n >= NAME_MAX_LEN)
+			return false;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		      ch == '-' || ch == '_' || ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "group:eng" with a valid name after the prefix. */
+static bool valid_prefixed(const char *s, const char *prefix)
+{
+	return has_prefix(s, prefix) && valid_name(s + strlen(prefix));
+}
+
+static bool user_known(const struct pctx *c, const char *user)
+{
+	if (!c->names || !c->names->user_exists)
+		return true;
+	return c->names->user_exists(c->names->ctx, user);
+}
+
+static bool resource_known(const struct pctx *c, const char *name)
+{
+	if (!c->names || !c->names->resource_exists)
+		return true;
+	return c->names->resource_exists(c->names->ctx, name);
+}
+
+/* Levenshtein distance, ASCII case-insensitive, for short strings. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best;
+			bool same = tolower((unsigned char)a[i - 1]) ==
+				    tolower((unsigned char)b[j - 1]);
+
+			best = diag + (same ? 0 : 1);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* Fails on the first key of obj not in allowed, suggesting the closest
+ * allowed key when it is near. */
+static int check_keys(struct pctx *c, const json_t *obj,
+		      const char *const *allowed)
+{
+	const char *key, *best = NULL;
+	size_t best_d = 3;
+	json_t *v;
+	char q[QBUF];
+
+	json_object_foreach((json_t *)obj, key, v) {
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i])
+			continue;
+		for (i = 0; allowed[i]; i++) {
+			size_t d = distance(key, allowed[i]);
+
+			if (d < best_d) {
+				best_d = d;
+				best = allowed[i];
+			}
+		}
+		quote(q, sizeof(q), key);
+		if (best)
+			return fail(c, WEFT_ERR_INVAL,
+				    "unknown key \"%s\" (did you mean \"%s\"?)",
+				    q, best);
+		return fail(c, WEFT_ERR_INVAL, "unknown key \"%s\"", q);
+	}
+	return 0;
+}
+
+static int want_type(struct pctx *c, const json_t *v, json_type type)
+{
+	static const char *const what[] = {
+		[JSON_OBJECT] = "an object",
+		[JSON_ARRAY] = "an array",
+		[JSON_STRING] = "a string",
+	};
+
+	if (v && json_typeof(v) == type)
+		return 0;
+	return fail(c, WEFT_ERR_INVAL, "must be %s", what[type]);
+}
+
+/* Ports */
+
+/* Parses a decimal port 1..65535 without sign or leading zeros from
+ * s[0..n). */
+static int parse_port(struct pctx *c, const char *s, size_t n, uint16_t *out)
+{
+	char tok[8], q[QBUF];
+	unsigned long v = 0;
+
+	if (n == 0 || n > 5 || (s[0] == '0' && n > 1) ||
+	    strspn(s, "0123456789") < n) {
+		char bad[QBUF];
+
+		n = n < sizeof(bad) - 1 ? n : sizeof(bad) - 1;
+		memcpy(bad, s, n);
+		bad[n] = '\0';
+		return fail(c, WEFT_ERR_INVAL, "invalid port \"%s\"",
+			    quote(q, sizeof(q), bad));
+	}
+	memcpy(tok, s, n);
+	tok[n] = '\0';
+	v = strtoul(tok, NULL, 10);
+	if (v < 1 || v > 65535)
+		return fail(c, WEFT_ERR_INVAL,
+			    "port %s is out of range (1-65535)", tok);
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* "*" | N | N-M | comma list of those. */
+static int parse_ports(struct pctx *c, const char *s,
+		       struct policy_ports *out, size_t *nout)
+{
+	size_t n = 0;
+
+	if (strcmp(s, "*") == 0) {
+		out[0].lo = 0;
+		out[0].hi = 65535;
+		*nout = 1;
+		return 0;
+	}
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		const char *dash = memchr(s, '-', len);
+		struct policy_ports r;
+		int rc;
+
+		if (n == MAX_PORT_RANGES)
+			return fail(c, WEFT_ERR_INVAL,
+				    "too many port ranges (at most %d)",
+				    MAX_PORT_RANGES);
+		if (dash) {
+			rc = parse_port(c, s, (size_t)(dash - s), &r.lo);
+			if (!rc)
+				rc = parse_port(c, dash + 1,
+						len - (size_t)(dash - s) - 1,
+						&r.hi);
+			if (rc)
+				return rc;
+			if (r.lo > r.hi)
+				return fail(c, WEFT_ERR_INVAL,
+					    "port range %u-%u is reversed",
+					    r.lo, r.hi);
+		} else {
+			rc = parse_port(c, s, len, &r.lo);
+			if (rc)
+				return rc;
+			r.hi = r.lo;
+		}
+		out[n++] = r;
+		if (s[len] == '\0')
+			break;
+		s += len + 1;
+	}
+	*nout = n;
+	return 0;
+}
+
+/* Selectors */
+
+enum sel_use {
+	USE_SRC,  /* acls[].src */
+	USE_DST,  /* acls[].dst */
+	USE_TEST, /* tests[].src, tests[].accept/deny: no "*" */
+	USE_TEST_DST,
+};
+
+/* Resolves s into *out. out->name borrows s; ports are left alone. */
+static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
+		     struct policy_sel *out)
+{
+	struct policy_sel sel;
+	char q[QBUF];
+	int rc;
+
+	memset(&sel, 0, sizeof(sel));
+	sel.name = s;
+	if (strcmp(s, "*") == 0) {
+		if (use == USE_TEST || use == USE_TEST_DST)
+			return fail(c, WEFT_ERR_INVAL,
+				    "\"*\" cannot be used in tests; name a "
+				    "user, group, tag, node, host or address");
+		sel.kind = POLICY_SEL_ALL;
+		sel.name = NULL;
+	} else if (has_prefix(s, "group:")) {
+		if (!valid_prefixed(s, "group:"))
+			return bad_name(c, "group", "group:", s);
+		if (!find_group(c->p, s))
+			return unknown(c, "group", s);
+		sel.kind = POLICY_SEL_GROUP;
+	} else if (has_prefix(s, "tag:")) {
+		if (!valid_prefixed(s, "tag:"))
+			return bad_name(c, "tag", "tag:", s);
+		if (!find_tag(c->p, s))
+			return fail(c, WEFT_ERR_INVAL,
+				    "unknown tag \"%s\" (declare it in "
+				    "tagOwners)", quote(q, sizeof(q), s));
+		sel.kind = POLICY_SEL_TAG;
+	} else if (has_prefix(s, "node:")) {
+		if (!valid_prefixed(s, "node:"))
+			return bad_name(c, "node", "node:", s);
+		sel.kind = POLICY_SEL_NODE;
+	} else if (has_prefix(s, "host:")) {
+		const struct phost *h;
+
+		if (!valid_prefixed(s, "host:"))
+			return bad_name(c, "host", "host:", s);
+		h = find_host(c->p, s + 5);
+		if (!h)
+			return unknown(c, "host", s);
+		sel.kind = POLICY_SEL_PREFIX;
+		sel.prefix = h->prefix;
+	} else if (has_prefix(s, "resource:")) {
+		if (use == USE_SRC || use == USE_TEST)
+			return fail(c, WEFT_ERR_INVAL,
+				    "\"%s\" is only allowed in dst",
+				    quote(q, sizeof(q), s));
+		if (!valid_prefixed(s, "resource:"))
+			return bad_name(c, "resource", "resource:", s);
+		if (!resource_known(c, s + 9))
+			return unknown(c, "resource", s);
+		sel.kind = POLICY_SEL_RESOURCE;
+	} else if ((rc = ip_prefix_parse(s, &sel.prefix,
+					 IP_PREFIX_STRICT |
+						 IP_PREFIX_BARE_ADDR)) == 0) {
+		sel.kind = POLICY_SEL_PREFIX;
+		sel.name = NULL;
+	} else if (rc == WEFT_ERR_INVAL) {
+		return fail(c, WEFT_ERR_INVAL, "\"%s\" has host bits set",
+			    quote(q, sizeof(q), s));
+	} else if (rc == WEFT_ERR_RANGE) {
+		return fail(c, WEFT_ERR_INVAL,
+			    "prefix length out of range in \"%s\"",
+			    quote(q, sizeof(q), s));
+	} else if (valid_name(s)) {
+		if (!user_known(c, s))
+			return unknown(c, "user", s);
+		sel.kind = POLICY_SEL_USER;
+	} else {
+		return fail(c, WEFT_ERR_INVAL, "invalid selector \"%s\"",
+			    quote(q, sizeof(q), s));
+	}
+	*out = sel;
+	return 0;
+}
+
+/* Splits "SEL:PORTS" at the last ':' into sel (borrowed into buf) and
+ * ports. buf must hold strlen(s) + 1 bytes. */
+static int split_dst(struct pctx *c, const char *s, char *buf,
+		     const char **ports)
+{
+	static const char *const bare[] = {"group", "tag",      "node",
+					   "host",  "resource", NULL};
+	const char *colon = strrchr(s, ':');
+	char q[QBUF];
+
+	strcpy(buf, s);
+	if (colon) {
+		buf[colon - s] = '\0';
+		for (size_t i = 0; bare[i]; i++)
+			if (strcmp(buf, bare[i]) == 0)
+				colon = NULL;
+	}
+	if (!colon)
+		return fail(c, WEFT_ERR_INVAL,
+			    "missing port in \"%s\" (write \"SELECTOR:PORTS\", "
+			    "e.g. \"tag:web:443\" or \"alice:*\")",
+			    quote(q, sizeof(q), s));
+	*ports = colon + 1;
+	return 0;
+}
+
+/* Coverage, used by the tests block and policy_allows: does the rule
+ * selector r cover the queried selector q? */
+static bool covers(const struct policy *p, const struct policy_sel *r,
+		   const struct policy_sel *q)
+{
+	const struct pgroup *g;
+
+	if (r->kind == POLICY_SEL_ALL)
+		return true;
+	switch (q->kind) {
+	case POLICY_SEL_USER:
+	case POLICY_SEL_NODE:
+		if (r->kind == q->kind && strcmp(r->name, q->name) == 0)
+			return true;
+		if (r->kind != POLICY_SEL_GROUP)
+			return false;
+		g = find_group(p, r->name);
+		return g && group_has(g, q->name);
+	case POLICY_SEL_GROUP:
+	case POLICY_SEL_TAG:
+	case POLICY_SEL_RESOURCE:
+		return r->kind == q->kind && strcmp(r->name, q->name) == 0;
+	case POLICY_SEL_PREFIX:
+		return r->kind == POLICY_SEL_PREFIX &&
+		       ip_prefix_contains_prefix(&r->prefix, &q->prefix);
+	case POLICY_SEL_ALL:
+		break;
+	}
+	return false;
+}
+
+static bool ports_cover(const struct policy_sel *r,
+			const struct policy_ports *q)
+{
+	for (size_t i = 0; i < r->nports; i++)
+		if (r->ports[i].lo <= q->lo && q->hi <= r->ports[i].hi)
+			return true;
+	return false;
+}
+
+/* ICMP has no ports: an icmp question ignores them. A question for "any"
+ * protocol is answered only by rules for any protocol. */
+static bool allows(const struct policy *p, const struct policy_sel *src,
+		   const struct policy_sel *dst, const struct policy_ports *port,
+		   enum policy_proto proto)
+{
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+		bool src_ok = false;
+
+		if (r->proto != POLICY_ANY && r->proto != proto)
+			continue;
+		for (size_t j = 0; j < r->nsrc && !src_ok; j++)
+			src_ok = covers(p, &r->src[j], src);
+		if (!src_ok)
+			continue;
+		for (size_t j = 0; j < r->ndst; j++)
+			if (covers(p, &r->dst[j], dst) &&
+			    (proto == POLICY_ICMP || ports_cover(&r->dst[j], port)))
+				return true;
+	}
+	return false;
+}
+
+static int parse_proto(struct pctx *c, const char *s, enum policy_proto *out)
+{
+	static const struct {
+		const char *name;
+		enum policy_proto proto;
+	} protos[] = {
+		{"any", POLICY_ANY}, {"tcp", POLICY_TCP},
+		{"udp", POLICY_UDP}, {"icmp", POLICY_ICMP},
+	};
+	char q[QBUF];
+
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++) {
+		if (strcmp(s, protos[i].name) == 0) {
+			*out = protos[i].proto;
+			return 0;
+		}
+	}
+	return fail(c, WEFT_ERR_INVAL,
+		    "unknown protocol \"%s\" (want tcp, udp, icmp or any)",
+		    quote(q, sizeof(q), s));
+}
+
+static int icmp_port(struct pctx *c, const char *ports)
+{
+	char q[QBUF];
+
+	if (strcmp(ports, "*") == 0)
+		return 0;
+	return fail(c, WEFT_ERR_INVAL, "icmp takes port \"*\", not \"%s\"",
+		    quote(q, sizeof(q), ports));
+}
+
+/* A test or policy_allows destination "SEL:PORT": one port, or "*" for
+ * icmp. *sel borrows buf (strlen(s) + 1 bytes). */
+static int parse_query_dst(struct pctx *c, const char *s, char *buf,
+			   enum policy_proto proto, struct policy_sel *sel,
+			   struct policy_ports *port)
+{
+	struct policy_ports r[MAX_PORT_RANGES];
+	const char *ports;
+	size_t n;
+	char q[QBUF];
+	int rc;
+
+	rc = split_dst(c, s, buf, &ports);
+	if (!rc)
+		rc = parse_sel(c, buf, USE_TEST_DST, sel);
+	if (rc)
+		return rc;
+	if (proto == POLICY_ICMP) {
+		rc = icmp_port(c, ports);
+		if (rc)
+			return rc;
+		port->lo = 0;
+		port->hi = 65535;
+		return 0;
+	}
+	if (strcmp(ports, "*") == 0 || strchr(ports, ',') ||
+	    strchr(ports, '-'))
+		return fail(c, WEFT_ERR_INVAL, "want a single port, not \"%s\"",
+			    quote(q, sizeof(q), ports));
+	rc = parse_ports(c, ports, r, &n);
+	if (rc)
+		return rc;
+	*port = r[0];
+	return 0;
+}
+
+/* Sections */
+
+static int parse_groups(struct pctx *c, const json_t *obj)
+{
+	struct policy *p = c->p;
+	const char *key;
+	json_t *val;
+	size_t i = 0;
+	char qk[QBUF], q[QBUF];
+
+	set_path(c, "groups");
+	if (want_type(c, obj, JSON_OBJECT))
+		return c->code;
+	p->groups = arena_array(&p->arena, json_object_size(obj),
+				sizeof(*p->groups));
+	if (!p->groups)
+		return nomem(c);
+	json_object_foreach((json_t *)obj, key, val) {
+		struct pgroup *g = &p->groups[i++];
+		const char **members;
+		json_t *m;
+		size_t j;
+
+		quote(qk, sizeof(qk), key);
+		set_path(c, "groups.%s", qk);
+		if (!valid_prefixed(key, "group:"))
+			return bad_name(c, "group", "group:", key);
+		if (want_type(c, val, JSON_ARRAY))
+			return c->code;
+		members = arena_array(&p->arena, json_array_size(val) + 1,
+				      sizeof(*members));
+		g->name = arena_strdup(&p->arena, key);
+		if (!members || !g->name)
+			return nomem(c);
+		json_array_foreach(val, j, m) {
+			const char *s = json_string_value(m);
+
+			set_path(c, "groups.%s[%zu]", qk, j);
+			if (want_type(c, m, JSON_STRING))
+				return c->code;
+			if (has_prefix(s, "group:"))
+				return fail(c, WEFT_ERR_INVAL,
+					    "nested groups are not allowed "
+					    "(\"%s\" inside \"%s\")",
+					    quote(q, sizeof(q), s), qk);
+			if (has_prefix(s, "node:")) {
+				if (!valid_prefixed(s, "node:"))
+					return bad_name(c, "node", "node:", s);
+			} else if (valid_name(s)) {
+				if (!user_known(c, s))
+					return unknown(c, "user", s);
+			} else {
+				return fail(c, WEFT_ERR_INVAL,
+					    "invalid group member \"%s\" (want "
+					    "a user name or \"node:<name>\")",
+					    quote(q, sizeof(q), s));
+			}
+			members[j] = arena_strdup(&p->arena, s);
+			if (!members[j])
+				return nomem(c);
+		}
+		g->members = members;
+		g->n = json_array_size(val);
+	}
+	p->ngroups = i;
+	qsort(p->groups, p->ngroups, sizeof(*p->groups), cmp_name);
+	return 0;
+}
+
+static int parse_tag_owners(struct pctx *c, const json_t *obj)
+{
+	struct policy *p = c->p;
+	const char *key;
+	json_t *val;
+	size_t i = 0;
+	char qk[QBUF], q[QBUF];
+
+	set_path(c, "tagOwners");
+	if (want_type(c, obj, JSON_OBJECT))
+		return c->code;
+	p->tags = arena_array(&p->arena, json_object_size(obj),
+			      sizeof(*p->tags));
+	if (!p->tags)
+		return nomem(c);
+	json_object_foreach((json_t *)obj, key, val) {
+		struct ptag *t = &p->tags[i++];
+		const char **owners;
+		json_t *o;
+		size_t j;
+
+		quote(qk, sizeof(qk), key);
+		set_path(c, "tagOwners.%s", qk);
+		if (!valid_prefixed(key, "tag:"))
+			return bad_name(c, "tag", "tag:", key);
+		if (want_type(c, val, JSON_ARRAY))
+			return c->code;
+		owners = arena_array(&p->arena, json_array_size(val) + 1,
+				     sizeof(*owners));
+		t->name = arena_strdup(&p->arena, key);
+		if (!owners || !t->name)
+			return nomem(c);
+		json_array_foreach(val, j, o) {
+			const char *s = json_string_value(o);
+
+			set_path(c, "tagOwners.%s[%zu]", qk, j);
+			if (want_type(c, o, JSON_STRING))
+				return c->code;
+			if (has_prefix(s, "group:")) {
+				if (!valid_prefixed(s, "group:"))
+					return bad_name(c, "group", "group:",
+							s);
+				if (!find_group(p, s))
+					return unknown(c, "group", s);
+			} else if (valid_name(s)) {
+				if (!user_known(c, s))
+					return unknown(c, "user", s);
+			} else {
+				return fail(c, WEFT_ERR_INVAL,
+					    "invalid tag owner \"%s\" (want a "
+					    "user name or \"group:<name>\")",
+					    quote(q, sizeof(q), s));
+			}
+			owners[j] = arena_strdup(&p->arena, s);
+			if (!owners[j])
+				return nomem(c);
+		}
+		t->owners = owners;
+		t->n = json_array_size(val);
+	}
+	p->ntags = i;
+	qsort(p->tags, p->ntags, sizeof(*p->tags), cmp_name);
+	return 0;
+}
+
+static int parse_hosts(struct pctx *c, const json_t *obj)
+{
+	struct policy *p = c->p;
+	const char *key;
+	json_t *val;
+	size_t i = 0;
+	char qk[QBUF], q[QBUF];
+
+	set_path(c, "hosts");
+	if (want_type(c, obj, JSON_OBJECT))
+		return c->code;
+	p->hosts = arena_array(&p->arena, json_object_size(obj),
+			       sizeof(*p->hosts));
+	if (!p->hosts)
+		return nomem(c);
+	json_object_foreach((json_t *)obj, key, val) {
+		struct phost *h = &p->hosts[i++];
+		const char *s;
+		int rc;
+
+		quote(qk, sizeof(qk), key);
+		set_path(c, "hosts.%s", qk);
+		if (!valid_name(key))
+			return bad_name(c, "host", NULL, key);
+		if (want_type(c, val, JSON_STRING))
+			return c->code;
+		s = json_string_value(val);
+		rc = ip_prefix_parse(s, &h->prefix,
+				     IP_PREFIX_STRICT | IP_PREFIX_BARE_ADDR);
+		if (rc == WEFT_ERR_INVAL)
+			return fail(c, WEFT_ERR_INVAL,
+				    "\"%s\" has host bits set",
+				    quote(q, sizeof(q), s));
+		if (rc == WEFT_ERR_RANGE)
+			return fail(c, WEFT_ERR_INVAL,
+				    "prefix length out of range in \"%s\"",
+				    quote(q, sizeof(q), s));
+		if (rc)
+			return fail(c, WEFT_ERR_INVAL,
+				    "invalid address \"%s\" (want an IP "
+				    "address or CIDR)", quote(q, sizeof(q), s));
+		h->name = arena_strdup(&p->arena, key);
+		if (!h->name)
+			return nomem(c);
+	}
+	p->nhosts = i;
+	qsort(p->hosts, p->nhosts, sizeof(*p->hosts), cmp_name);
+	return 0;
+}
+
+/* Reads obj[key] as a non-empty array; the path must name obj. */
+static int want_list(struct pctx *c, const json_t *obj, const char *key,
+		     const char *where, json_t **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return fail(c, WEFT_ERR_INVAL, "missing \"%s\"", key);
+	set_path(c, "%s.%s", where, key);
+	if (want_type(c, v, JSON_ARRAY))
+		return c->code;
+	if (json_array_size(v) == 0)
+		return fail(c, WEFT_ERR_INVAL, "must not be empty");
+	*out = v;
+	return 0;
+}
+
+static int parse_rule(struct pctx *c, size_t i, const json_t *obj,
+		      struct policy_rule *rule)
+{
+	static const char *const keys[] = {"action", "src", "dst", "proto",
+					   NULL};
+	struct policy *p = c->p;
+	struct policy_sel *sels;
+	json_t *src, *dst, *v;
+	const char *s, *ports;
+	char where[32], q[QBUF], *buf;
+	size_t j;
+	int rc;
+
+	snprintf(where, sizeof(where), "acls[%zu]", i);
+	set_path(c, "%s", where);
+	if (want_type(c, obj, JSON_OBJECT) || check_keys(c, obj, keys))
+		return c->code;
+	v = json_object_get(obj, "action");
+	if (!v)
+		return fail(c, WEFT_ERR_INVAL, "missing \"action\"");
+	set_path(c, "%s.action", where);
+	if (want_type(c, v, JSON_STRING))
+		return c->code;
+	if (strcmp(json_string_value(v), "accept") != 0)
+		return fail(c, WEFT_ERR_INVAL,
+			    "unsupported action \"%s\" (only \"accept\"; "
+			    "anything not accepted is denied)",
+			    quote(q, sizeof(q), json_string_value(v)));
+
+	rule->proto = POLICY_ANY;
+	v = json_object_get(obj, "proto");
+	if (v) {
+		set_path(c, "%s.proto", where);
+		if (want_type(c, v, JSON_STRING) ||
+		    parse_proto(c, json_string_value(v), &rule->proto))
+			return c->code;
+	}
+
+	set_path(c, "%s", where);
+	if (want_list(c, obj, "src", where, &src))
+		return c->code;
+	sels = arena_array(&p->arena, json_array_size(src), sizeof(*sels));
+	if (!sels)
+		return nomem(c);
+	json_array_foreach(src, j, v) {
+		set_path(c, "%s.src[%zu]", where, j);
+		if (want_type(c, v, JSON_STRING) ||
+		    parse_sel(c, json_string_value(v), USE_SRC, &sels[j]))
+			return c->code;
+		if (sels[j].name) {
+			sels[j].name = arena_strdup(&p->arena, sels[j].name);
+			if (!sels[j].name)
+				return nomem(c);
+		}
+	}
+	rule->src = sels;
+	rule->nsrc = json_array_size(src);
+
+	set_path(c, "%s", where);
+	if (want_list(c, obj, "dst", where, &dst))
+		return c->code;
+	sels = arena_array(&p->arena, json_array_size(dst), sizeof(*sels));
+	if (!sels)
+		return nomem(c);
+	json_array_foreach(dst, j, v) {
+		struct policy_ports r[MAX_PORT_RANGES], *pp;
+		size_t n;
+
+		set_path(c, "%s.dst[%zu]", where, j);
+		if (want_type(c, v, JSON_STRING))
+			return c->code;
+		s = json_string_value(v);
+		buf = malloc(strlen(s) + 1);
+		if (!buf)
+			return nomem(c);
+		rc = split_dst(c, s, buf, &ports);
+		if (!rc)
+			rc = parse_sel(c, buf, USE_DST, &sels[j]);
+		if (!rc && rule->proto == POLICY_ICMP)
+			rc = icmp_port(c, ports);
+		if (!rc)
+			rc = parse_ports(c, ports, r, &n);
+		if (!rc && sels[j].name) {
+			sels[j].name = arena_strdup(&p->arena, sels[j].name);
+			if (!sels[j].name)
+				rc = nomem(c);
+		}
+		free(buf);
+		if (rc)
+			return rc;
+		pp = arena_array(&p->arena, n, sizeof(*pp));
+		if (!pp)
+			return nomem(c);
+		memcpy(pp, r, n * sizeof(*pp));
+		sels[j].ports = pp;
+		sels[j].nports = n;
+	}
+	rule->dst = sels;
+	rule->ndst = json_array_size(dst);
+	return 0;
+}
+
+static int parse_acls(struct pctx *c, const json_t *arr)
+{
+	struct policy *p = c->p;
+	json_t *v;
+	size_t i;
+
+	set_path(c, "acls");
+	if (want_type(c, arr, JSON_ARRAY))
+		return c->code;
+	p->rules = arena_array(&p->arena, json_array_size(arr),
+			       sizeof(*p->rules));
+	if (!p->rules)
+		return nomem(c);
+	json_array_foreach(arr, i, v) {
+		if (parse_rule(c, i, v, &p->rules[i]))
+			return c->code;
+		p->nrules = i + 1;
+	}
+	return 0;
+}
+
+/* Checks one "accept" or "deny" entry of a test. */
+static int run_case(struct pctx *c, const char *where, const char *list,
+		    size_t j, const json_t *v, const char *src_text,
+		    const struct policy_sel *src, enum policy_proto proto)
+{
+	bool want = strcmp(list, "accept") == 0, got;
+	struct policy_sel dst;
+	struct policy_ports port;
+	const char *s;
+	char *buf, q1[QBUF], q2[QBUF];
+	int rc;
+
+	set_path(c, "%s.%s[%zu]", where, list, j);
+	if (want_type(c, v, JSON_STRING))
+		return c->code;
+	s = json_string_value(v);
+	buf = malloc(strlen(s) + 1);
+	if (!buf)
+		return nomem(c);
+	rc = parse_query_dst(c, s, buf, proto, &dst, &port);
+	if (!rc) {
+		got = allows(c->p, src, &dst, &port, proto);
+		if (got != want)
+			rc = fail(c, WEFT_ERR_INVAL,
+				  "%s -> %s (%s) should be %s but is %s",
+				  quote(q1, sizeof(q1), src_text),
+				  quote(q2, sizeof(q2), s),
+				  policy_proto_name(proto),
+				  want ? "accepted" : "denied",
+				  got ? "accepted" : "denied");
+	}
+	free(buf);
+	return rc;
+}
+
+static int parse_test(struct pctx *c, size_t i, const json_t *obj)
+{
+	static const char *const keys[] = {"src", "proto", "accept", "deny",
+					   NULL};
+	static const char *const lists[] = {"accept", "deny"};
+	enum policy_proto proto = POLICY_TCP;
+	struct policy_sel src;
+	const char *src_text;
+	char where[32];
+	json_t *v;
+	size_t j;
+
+	snprintf(where, sizeof(where), "tests[%zu]", i);
+	set_path(c, "%s", where);
+	if (want_type(c, obj, JSON_OBJECT) || check_keys(c, obj, keys))
+		return c->code;
+	v = json_object_get(obj, "src");
+	if (!v)
+		return fail(c, WEFT_ERR_INVAL, "missing \"src\"");
+	if (!json_object_get(obj, "accept") && !json_object_get(obj, "deny"))
+		return fail(c, WEFT_ERR_INVAL,
+			    "a test needs \"accept\" or \"deny\"");
+	set_path(c, "%s.src", where);
+	if (want_type(c, v, JSON_STRING))
+		return c->code;
+	src_text = json_string_value(v);
+	if (parse_sel(c, src_text, USE_TEST, &src))
+		return c->code;
+	v = json_object_get(obj, "proto");
+	if (v) {
+		set_path(c, "%s.proto", where);
+		if (want_type(c, v, JSON_STRING) ||
+		    parse_proto(c, json_string_value(v), &proto))
+			return c->code;
+	}
+	for (size_t l = 0; l < 2; l++) {
+		json_t *arr = json_object_get(obj, lists[l]), *e;
+
+		if (!arr)
+			continue;
+		set_path(c, "%s.%s", where, lists[l]);
+		if (want_type(c, arr, JSON_ARRAY))
+			return c->code;
+		json_array_foreach(arr, j, e)
+			if (run_case(c, where, lists[l], j, e, src_text, &src,
+				     proto))
+				return c->code;
+	}
+	return 0;
+}
+
+static int parse_tests(struct pctx *c, const json_t *arr)
+{
+	json_t *v;
+	size_t i;
+
+	set_path(c, "tests");
+	if (want_type(c, arr, JSON_ARRAY))
+		return c->code;
+	json_array_foreach(arr, i, v)
+		if (parse_test(c, i, v))
+			return c->code;
+	return 0;
+}
+
+static bool blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", s[i]))
+			return false;
+	return true;
+}
+
+static int parse_doc(struct pctx *c, const char *json, size_t len)
+{
+	static const char *const keys[] = {"groups", "tagOwners", "hosts",
+					   "acls",   "tests",     NULL};
+	struct jsonx_err je;
+	json_t *root = NULL, *v;
+	int rc;
+
+	if (len > POLICY_MAX_BYTES)
+		return fail(c, WEFT_ERR_TOOBIG,
+			    "policy is larger than %d bytes", POLICY_MAX_BYTES);
+	/* An empty document is the empty policy, like "{}". */
+	if (blank(json, len))
+		return 0;
+	rc = jsonx_parse(json, len, POLICY_MAX_BYTES, &root, &je);
+	if (rc == WEFT_ERR_TYPE)
+		return fail(c, WEFT_ERR_INVAL, "policy must be a JSON object");
+	if (rc)
+		return fail(c, rc, "%s", je.message);
+
+	if (check_keys(c, root, keys))
+		goto out;
+	if ((v = json_object_get(root, "groups")) && parse_groups(c, v))
+		goto out;
+	if ((v = json_object_get(root, "tagOwners")) && parse_tag_owners(c, v))
+		goto out;
+	if ((v = json_object_get(root, "hosts")) && parse_hosts(c, v))
+		goto out;
+	if ((v = json_object_get(root, "acls")) && parse_acls(c, v))
+		goto out;
+	if ((v = json_object_get(root, "tests")) && parse_tests(c, v))
+		goto out;
+out:
+	json_decref(root);
+	return c->code;
+}
+
+/* Public API */
+
+int policy_parse(const char *json, size_t len, const struct policy_names *names,
+		 struct policy **out, struct policy_err *err)
+{
+	struct pctx c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.names = names;
+	if (!out || (!json && len > 0)) {
+		rc = fail(&c, WEFT_ERR_INVAL, "no input");
+		goto out;
+	}
+	c.p = calloc(1, sizeof(*c.p));
+	if (!c.p) {
+		rc = nomem(&c);
+		goto out;
+	}
+	rc = parse_doc(&c, json ? json : "", len);
+out:
+	if (rc) {
+		if (err)
+			*err = c.e;
+		policy_free(c.p);
+		return rc;
+	}
+	*out = c.p;
+	return 0;
+}
+
+int policy_new_empty(struct policy **out)
+{
+	struct policy *p;
+
+	if (!out)
+		return WEFT_ERR_INVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return WEFT_ERR_NOMEM;
+	*out = p;
+	return 0;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	arena_free(&p->arena);
+	free(p);
+}
+
+size_t policy_rule_count(const struct policy *p)
+{
+	return p ? p->nrules : 0;
+}
+
+const struct policy_rule *policy_rule(const struct policy *p, size_t i)
+{
+	if (!p || i >= p->nrules)
+		return NULL;
+	return &p->rules[i];
+}
+
+bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
+			const struct policy_ident *node)
+{
+	const struct pgroup *g;
+	const char *name;
+
+	if (!p || !sel || !node)
+		return false;
+	name = node->node_name;
+	switch (sel->kind) {
+	case POLICY_SEL_ALL:
+		return true;
+	case POLICY_SEL_NODE:
+		return name && strcmp(sel->name + 5, name) == 0;
+	case POLICY_SEL_TAG:
+		for (size_t i = 0; i < node->ntags; i++)
+			if (node->tags[i] && strcmp(node->tags[i], sel->name) == 0)
+				return true;
+		return false;
+	case POLICY_SEL_USER:
+		return node->ntags == 0 && node->user &&
+		       strcmp(node->user, sel->name) == 0;
+	case POLICY_SEL_GROUP:
+		if (node->ntags > 0)
+			return false;
+		g = find_group(p, sel->name);
+		if (!g)
+			return false;
+		if (node->user && group_has(g, node->user))
+			return true;
+		if (!name)
+			return false;
+		for (size_t i = 0; i < g->n; i++)
+			if (has_prefix(g->members[i], "node:") &&
+			    strcmp(g->members[i] + 5, name) == 0)
+				return true;
+		return false;
+	case POLICY_SEL_PREFIX:
+	case POLICY_SEL_RESOURCE:
+		break;
+	}
+	return false;
+}
+
+bool policy_user_in_group(const struct policy *p, const char *user,
+			  const char *group)
+{
+	const struct pgroup *g;
+
+	if (!p || !user || !group || has_prefix(user, "node:"))
+		return false;
+	g = find_group(p, group);
+	return g && group_has(g, user);
+}
+
+const char *const *policy_tag_owners(const struct policy *p, const char *tag,
+				     size_t *n)
+{
+	const struct ptag *t = p && tag ? find_tag(p, tag) : NULL;
+
+	if (n)
+		*n = t ? t->n : 0;
+	return t ? t->owners : NULL;
+}
+
+int policy_allows(const struct policy *p, const char *src, const char *dst,
+		  enum policy_proto proto, bool *allowed, struct policy_err *err)
+{
+	struct pctx c;
+	struct policy_sel s, d;
+	struct policy_ports port;
+	char *buf = NULL;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	/* Lookups only: parse_sel never writes to the policy. */
+	c.p = (struct policy *)p;
+	if (!p || !src || !dst || !allowed || proto < POLICY_ANY ||
+	    proto > POLICY_ICMP) {
+		rc = fail(&c, WEFT_ERR_INVAL, "invalid arguments");
+		goto out;
+	}
+	set_path(&c, "src");
+	rc = parse_sel(&c, src, USE_TEST, &s);
+	if (rc)
+		goto out;
+	set_path(&c, "dst");
+	buf = malloc(strlen(dst) + 1);
+	if (!buf) {
+		rc = nomem(&c);
+		goto out;
+	}
+	rc = parse_query_dst(&c, dst, buf, proto, &d, &port);
+	if (rc)
+		goto out;
+	*allowed = allows(p, &s, &d, &port, proto);
+out:
+	free(buf);
+	if (rc && err)
+		*err = c.e;
+	return rc;
+}
+
+const char *policy_proto_name(enum policy_proto proto)
+{
+	switch (proto) {
+	case POLICY_ANY:
+		return "any";
+	case POLICY_TCP:
+		return "tcp";
+	case POLICY_UDP:
+		return "udp";
+	case POLICY_ICMP:
+		return "icmp";
+	}
+	return "unknown";
+}
