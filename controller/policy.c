@@ -24,6 +24,9 @@
 
 #define NAME_MAX_LEN 63
 #define MAX_PORT_RANGES 64
+/* Each test case scans every rule, so their number is bounded to keep a
+ * pathological 1 MiB document from costing seconds of CPU. */
+#define MAX_TEST_CASES 1000
 #define QUOTE_MAX 64
 #define ARENA_CHUNK 16384
 
@@ -105,8 +108,8 @@ static void arena_free(struct arena *a)
 /* The policy */
 
 struct pgroup {
-	const char *name;          /* "group:eng" */
-	const char *const *members; /* users and "node:x", as written */
+	const char *name;           /* "group:eng" */
+	const char *const *members; /* users and "node:x", sorted */
 	size_t n;
 };
 
@@ -165,10 +168,7 @@ static const struct phost *find_host(const struct policy *p, const char *name)
 
 static bool group_has(const struct pgroup *g, const char *member)
 {
-	for (size_t i = 0; i < g->n; i++)
-		if (strcmp(g->members[i], member) == 0)
-			return true;
-	return false;
+	return find(g->members, g->n, sizeof(*g->members), member) != NULL;
 }
 
 /* Parser context and errors */
@@ -178,6 +178,7 @@ struct pctx {
 	const struct policy_names *names; /* NULL: accept every name */
 	struct policy_err e;
 	int code;
+	size_t ncases; /* test cases run so far */
 };
 
 /* Copies s into buf as printable ASCII ('?' for anything else), cut to
@@ -753,8 +754,9 @@ static int parse_groups(struct pctx *c, const json_t *obj)
 			if (!members[j])
 				return nomem(c);
 		}
-		g->members = members;
 		g->n = json_array_size(val);
+		qsort(members, g->n, sizeof(*members), cmp_name);
+		g->members = members;
 	}
 	p->ngroups = i;
 	qsort(p->groups, p->ngroups, sizeof(*p->groups), cmp_name);
@@ -1029,6 +1031,9 @@ static int run_case(struct pctx *c, const char *where, const char *list,
 	int rc;
 
 	set_path(c, "%s.%s[%zu]", where, list, j);
+	if (++c->ncases > MAX_TEST_CASES)
+		return fail(c, WEFT_ERR_INVAL, "too many test cases (at most %d)",
+			    MAX_TEST_CASES);
 	if (want_type(c, v, JSON_STRING))
 		return c->code;
 	s = json_string_value(v);
@@ -1230,6 +1235,7 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 {
 	const struct pgroup *g;
 	const char *name;
+	char member[NAME_MAX_LEN + 6];
 
 	if (!p || !sel || !node)
 		return false;
@@ -1253,15 +1259,13 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 		g = find_group(p, sel->name);
 		if (!g)
 			return false;
-		if (node->user && group_has(g, node->user))
+		if (node->user && !has_prefix(node->user, "node:") &&
+		    group_has(g, node->user))
 			return true;
-		if (!name)
+		if (!name || strlen(name) > NAME_MAX_LEN)
 			return false;
-		for (size_t i = 0; i < g->n; i++)
-			if (has_prefix(g->members[i], "node:") &&
-			    strcmp(g->members[i] + 5, name) == 0)
-				return true;
-		return false;
+		snprintf(member, sizeof(member), "node:%s", name);
+		return group_has(g, member);
 	case POLICY_SEL_PREFIX:
 	case POLICY_SEL_RESOURCE:
 		break;

@@ -819,6 +819,32 @@ static void rejects_malformed_tests(void)
 		   "\"tag:web:443\" or \"alice:*\")");
 }
 
+static void rejects_more_than_1000_test_cases(void)
+{
+	size_t cap = 16 * 1024, n;
+	char *doc = malloc(cap);
+
+	REQUIRE(doc != NULL);
+	n = (size_t)snprintf(doc, cap, "{\"tests\": [{\"src\": \"alice\", "
+			     "\"deny\": [\"bob:1\"]}, {\"src\": \"bob\", "
+			     "\"deny\": [");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(doc + n, cap - n, "%s\"alice:%d\"",
+				      i ? "," : "", i + 1);
+	snprintf(doc + n, cap - n, "]}]}");
+	EXPECT_ERR(doc, WEFT_ERR_INVAL, "tests[1].deny[999]",
+		   "too many test cases (at most 1000)");
+	/* One fewer is fine. */
+	snprintf(doc, cap, "{\"tests\": [{\"src\": \"bob\", \"deny\": [");
+	n = strlen(doc);
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(doc + n, cap - n, "%s\"alice:%d\"",
+				      i ? "," : "", i + 1);
+	snprintf(doc + n, cap - n, "]}]}");
+	policy_free(PARSE_OK(doc));
+	free(doc);
+}
+
 static void icmp_tests_use_the_wildcard_port(void)
 {
 	struct policy *p = PARSE_OK(
@@ -887,6 +913,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(failing_accept_test_is_an_error),
 	CHECK_CASE(failing_deny_test_is_an_error),
 	CHECK_CASE(rejects_malformed_tests),
+	CHECK_CASE(rejects_more_than_1000_test_cases),
 	CHECK_CASE(icmp_tests_use_the_wildcard_port),
 	CHECK_CASE(messages_quote_input_as_short_ascii),
 	{0},
