@@ -1,6 +1,7 @@
 #include "controller/api.h"
 
 #include "controller/cred.h"
+#include "controller/hub.h"
 #include "controller/metrics.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -28,7 +29,7 @@ struct api {
 static const struct api_route *const route_tables[] = {
 	api_users_routes,     api_keys_routes,   api_nodes_routes,
 	api_resources_routes, api_relays_routes, api_audit_routes,
-	api_register_routes,  api_ops_routes,
+	api_register_routes,  api_ops_routes,    api_map_routes,
 };
 
 int api_new(struct store *st, struct metrics *m, const struct api_options *opt,
@@ -328,6 +329,11 @@ static void dispatch(struct api *api, const struct principal *as,
 		return;
 	}
 	r->fn(&c);
+	/* A successful mutation may have recorded a change: let the hub read
+	 * the feed now rather than at its next poll. */
+	if (api->opt.hub && strcmp(req->method, "GET") != 0 &&
+	    resp->status < 400)
+		hub_kick(api->opt.hub);
 	if (!resp->json && !resp->text && !resp->hold && resp->status != 204)
 		http_resp_error(resp, 500, "internal", "handler gave no answer",
 				NULL);

@@ -12,10 +12,13 @@
 #include <stdint.h>
 
 struct metrics;
+struct hub;
 
 struct api_options {
 	const char *public_url;     /* how agents reach us; may be NULL */
 	int64_t ephemeral_grace_s;  /* offline ephemeral nodes live this long */
+	struct hub *hub;            /* long-poll hub (borrowed); NULL in the
+				     * CLI, where the map routes answer 503 */
 };
 
 /* Who made the request. */
@@ -89,6 +92,7 @@ extern const struct api_route api_relays_routes[];
 extern const struct api_route api_audit_routes[];
 extern const struct api_route api_register_routes[];
 extern const struct api_route api_ops_routes[];
+extern const struct api_route api_map_routes[];
 
 /* --- helpers for handlers --- */
 

@@ -9,7 +9,7 @@
 /* The fuzz targets link libweft only (tests/fuzz/CMakeLists.txt), not the
  * controller library; policy.c needs nothing beyond libweft, so it is
  * compiled into the harness. */
-#include "controller/policy.c"
+#include "controller/policy.h"
 
 #include <stdint.h>
 #include <stdio.h>

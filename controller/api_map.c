@@ -1,0 +1,282 @@
+/* The agent-facing map routes and the policy document:
+ *   GET  /api/v1/map?since=V     the node's network map (long-poll)
+ *   POST /api/v1/endpoints       the node's candidate endpoints
+ *   GET  /api/v1/policy          the current policy document
+ *   PUT  /api/v1/policy          replace it (validated, tests evaluated)
+ *   GET  /api/v1/relay-key       the public key relays verify tokens with */
+#include "controller/api.h"
+
+#include "controller/hub.h"
+#include "controller/policy.h"
+#include "controller/relaykey.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+#include "shared/jsonx.h"
+#include "shared/token.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENDPOINTS_MAX 32
+
+static void h_map(struct api_call *c)
+{
+	const char *s = http_query(c->req, "since");
+	int64_t since = 0;
+	char *end;
+
+	if (!api_options(c->api)->hub) {
+		http_resp_error(c->resp, 503, "unavailable",
+				"network maps are served by weft-controller serve",
+				NULL);
+		return;
+	}
+	if (s) {
+		errno = 0;
+		since = strtoll(s, &end, 10);
+		if (!*s || *end || errno || since < 0) {
+			http_resp_error(c->resp, 400, "invalid",
+					"since must be a version number from an "
+					"earlier answer",
+					"since");
+			return;
+		}
+	}
+	hub_map_request(api_options(c->api)->hub, c->who.node_id, since,
+			c->resp);
+}
+
+static void h_endpoints(struct api_call *c)
+{
+	struct jsonx_strings eps = {0};
+	const char *home = NULL;
+	bool has_home = false;
+	const struct jsonx_field fields[] = {
+		{"endpoints", JSONX_STRING_ARRAY, true, 0, ENDPOINTS_MAX,
+		 IP_ENDPOINT_STRLEN, &eps, NULL},
+		{"home_relay", JSONX_STRING, false, 0, STORE_NAME_SIZE - 1, 0,
+		 &home, &has_home},
+	};
+	struct jsonx_err err = {0};
+	struct store_tx *tx = NULL;
+	struct store_node n;
+	json_t *body, *arr = NULL;
+	char *text = NULL;
+	int rc;
+
+	body = api_body(c);
+	if (!body)
+		return;
+	if (jsonx_read(body, fields, 2, &err) < 0) {
+		http_resp_error(c->resp, http_status_for(err.code),
+				weft_errname(err.code), err.message,
+				err.field[0] ? err.field : NULL);
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr && i < eps.n; i++) {
+		struct ip_endpoint ep;
+		char canon[IP_ENDPOINT_STRLEN], field[32];
+
+		if (ip_endpoint_parse(eps.items[i], &ep) < 0) {
+			snprintf(field, sizeof(field), "endpoints[%zu]", i);
+			http_resp_error(c->resp, 400, "invalid",
+					"an endpoint is address:port, [v6]:port",
+					field);
+			goto out;
+		}
+		ip_endpoint_format(&ep, canon, sizeof(canon));
+		json_array_append_new(arr, json_string(canon));
+	}
+	text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	if (!text) {
+		api_fail(c, WEFT_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc == 0)
+		rc = store_node_get(tx, c->who.node_id, &n);
+	if (rc < 0)
+		goto fail;
+	if (strlen(text) >= sizeof(n.endpoints)) {
+		rc = WEFT_ERR_TOOBIG;
+		goto fail;
+	}
+	/* Agents report often; only a real change touches maps. */
+	if (strcmp(n.endpoints, text) != 0 ||
+	    (has_home && strcmp(n.home_relay, home) != 0)) {
+		memcpy(n.endpoints, text, strlen(text) + 1);
+		if (has_home)
+			snprintf(n.home_relay, sizeof(n.home_relay), "%s", home);
+		rc = store_node_update(tx, &n);
+		if (rc == 0)
+			rc = store_change_record(tx, "node", n.id, NULL);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto fail;
+	http_resp_json(c->resp, 200,
+		       json_pack("{s:o}", "endpoints", json_incref(arr)));
+	goto out;
+fail:
+	api_fail(c, rc, NULL, NULL);
+out:
+	store_rollback(tx);
+	free(text);
+	json_decref(arr);
+	free(eps.items);
+	json_decref(body);
+}
+
+static json_t *policy_json(const struct store_policy *p)
+{
+	json_t *doc = json_loads(p->document, 0, NULL);
+	char at[32] = "";
+
+	clock_format_rfc3339(p->created_at, at, sizeof(at));
+	return json_pack("{s:I, s:o, s:s, s:s}", "version", (json_int_t)p->version,
+			 "document", doc ? doc : json_object(), "author",
+			 p->author, "created_at", at);
+}
+
+static void h_get_policy(struct api_call *c)
+{
+	struct store_policy p = {0};
+	struct store_tx *tx = NULL;
+	int rc;
+
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = store_policy_get_current(tx, &p);
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		/* Never set: the empty policy, which denies everything. */
+		http_resp_json(c->resp, 200,
+			       json_pack("{s:i, s:{}, s:n, s:n}", "version", 0,
+					 "document", "author", "created_at"));
+		return;
+	}
+	if (rc < 0) {
+		api_fail(c, rc, NULL, NULL);
+		return;
+	}
+	http_resp_json(c->resp, 200, policy_json(&p));
+	store_policy_free(&p);
+}
+
+static bool user_exists(void *ctx, const char *name)
+{
+	struct store_user u;
+
+	return store_user_get_by_name(ctx, name, &u) == 0;
+}
+
+static bool resource_exists(void *ctx, const char *name)
+{
+	struct store_resource r;
+
+	return store_resource_get_by_name(ctx, name, &r) == 0;
+}
+
+static void h_put_policy(struct api_call *c)
+{
+	struct policy_err err = {0};
+	struct policy *p = NULL;
+	struct store_tx *tx = NULL;
+	struct store_policy saved = {0};
+	int64_t version = 0;
+	json_t *detail;
+	char vtext[32];
+	int rc;
+
+	if (c->req->body_len > POLICY_MAX_BYTES) {
+		http_resp_error(c->resp, 413, "too_big",
+				"policy documents are at most 1 MiB", NULL);
+		return;
+	}
+	/* Names are checked against the database inside the write
+	 * transaction, so a user deleted concurrently cannot slip in. */
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto fail;
+	rc = policy_parse(c->req->body, c->req->body_len,
+			  &(struct policy_names){user_exists, resource_exists,
+						 tx},
+			  &p, &err);
+	if (rc < 0) {
+		store_rollback(tx);
+		tx = NULL;
+		if (rc == WEFT_ERR_INVAL || rc == WEFT_ERR_PARSE ||
+		    rc == WEFT_ERR_TOOBIG) {
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "%s%s%s", err.path,
+				 err.path[0] ? ": " : "", err.message);
+			http_resp_error(c->resp, rc == WEFT_ERR_TOOBIG ? 413 : 400,
+					"invalid_policy", msg,
+					err.path[0] ? err.path : NULL);
+			return;
+		}
+		goto fail;
+	}
+	policy_free(p);
+	rc = store_policy_put(tx, c->req->body, c->who.actor, &version);
+	if (rc < 0)
+		goto fail;
+	snprintf(vtext, sizeof(vtext), "%" PRId64, version);
+	detail = json_pack("{s:I}", "version", (json_int_t)version);
+	rc = api_audit(c, tx, "policy.update", "policy", vtext, detail);
+	json_decref(detail);
+	if (rc == 0)
+		rc = store_change_record(tx, "policy", version, NULL);
+	if (rc == 0)
+		rc = store_policy_get(tx, version, &saved);
+	if (rc < 0)
+		goto fail;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto fail;
+	http_resp_json(c->resp, 200, policy_json(&saved));
+	store_policy_free(&saved);
+	return;
+fail:
+	store_rollback(tx);
+	store_policy_free(&saved);
+	api_fail(c, rc, NULL, NULL);
+}
+
+static void h_relay_key(struct api_call *c)
+{
+	char *pub = NULL;
+	int rc;
+
+	rc = relaykey_public(c->st, &pub);
+	if (rc < 0) {
+		api_fail(c, rc, rc == WEFT_ERR_NOTFOUND
+					? "no relay key yet: start weft-controller serve once"
+					: NULL,
+			 NULL);
+		return;
+	}
+	http_resp_json(c->resp, 200,
+		       json_pack("{s:s, s:s}", "algorithm", "ES256",
+				 "public_key", pub));
+	free(pub);
+}
+
+const struct api_route api_map_routes[] = {
+	{"GET", "/api/v1/map", API_AUTH_NODE, h_map},
+	{"POST", "/api/v1/endpoints", API_AUTH_NODE, h_endpoints},
+	{"GET", "/api/v1/policy", API_AUTH_ADMIN, h_get_policy},
+	{"PUT", "/api/v1/policy", API_AUTH_ADMIN, h_put_policy},
+	{"GET", "/api/v1/relay-key", API_AUTH_NONE, h_relay_key},
+	{0},
+};

@@ -1,0 +1,1145 @@
+#include "controller/hub.h"
+
+#include "controller/netmap.h"
+#include "controller/policy.h"
+#include "controller/store.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/idmap.h"
+#include "shared/jsonx.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+#include "shared/rand.h"
+#include "shared/token.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_US (1000 * 1000)
+/* A held node's last_seen is refreshed in the database this often, so
+ * other replicas can tell it is alive. */
+#define LAST_SEEN_REFRESH_MS (30 * 1000)
+/* Change rows older than this many versions behind are pruned. */
+#define FEED_KEEP 100000
+#define FEED_BATCH 1000
+
+/* One held poll. */
+struct waiter {
+	int64_t node_id;
+	int64_t since;
+	int64_t deadline_ms;
+	size_t heap_idx;
+	struct http_hold *hold; /* the hub's reference */
+	struct waiter *next;    /* the node's other waiters */
+};
+
+/* What the hub knows of a node that polls this replica. */
+struct hnode {
+	int64_t id;
+	struct waiter *waiters;
+	size_t nwaiters;
+	int64_t last_active_ms;   /* last poll started or answered */
+	int64_t last_seen_write_ms;
+	bool db_online;           /* what the database says, as far as we know */
+	bool touch_queued;
+	bool want_online;
+	bool removed;             /* deleted or expired: answer polls 410 */
+	char *token;
+	int64_t token_exp;
+};
+
+struct hub {
+	struct store *st;
+	struct hub_options o;
+	char *signing_key;
+	char *dns_suffix;
+
+	pthread_mutex_t lock; /* everything below */
+	struct netmap *nm;
+	struct idmap nodes;   /* id → struct hnode */
+	struct waiter **heap; /* min-heap by deadline_ms */
+	size_t nheap, capheap;
+	int64_t applied;      /* last change version applied */
+	bool stopping;
+	struct hub_stats stats;
+	int64_t *touch;       /* node ids with a queued touch */
+	size_t ntouch, captouch;
+
+	/* Only the hub thread touches these. */
+	struct loop *loop;
+	struct loop_timer *coalesce, *feedpoll, *tick;
+	struct loop_io *listen_io;
+	struct store_listen *listener;
+	pthread_t thread;
+	bool started;
+};
+
+static int64_t now_ms(void)
+{
+	return clock_mono_ms();
+}
+
+/* --- the deadline heap (under lock) --- */
+
+static void heap_swap(struct hub *h, size_t a, size_t b)
+{
+	struct waiter *t = h->heap[a];
+
+	h->heap[a] = h->heap[b];
+	h->heap[b] = t;
+	h->heap[a]->heap_idx = a;
+	h->heap[b]->heap_idx = b;
+}
+
+static void heap_up(struct hub *h, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (h->heap[p]->deadline_ms <= h->heap[i]->deadline_ms)
+			break;
+		heap_swap(h, p, i);
+		i = p;
+	}
+}
+
+static void heap_down(struct hub *h, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->nheap && h->heap[l]->deadline_ms < h->heap[m]->deadline_ms)
+			m = l;
+		if (r < h->nheap && h->heap[r]->deadline_ms < h->heap[m]->deadline_ms)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(h, i, m);
+		i = m;
+	}
+}
+
+static int heap_push(struct hub *h, struct waiter *w)
+{
+	if (h->nheap == h->capheap) {
+		size_t cap = h->capheap ? h->capheap * 2 : 64;
+		struct waiter **n = realloc(h->heap, cap * sizeof(*n));
+
+		if (!n)
+			return WEFT_ERR_NOMEM;
+		h->heap = n;
+		h->capheap = cap;
+	}
+	w->heap_idx = h->nheap;
+	h->heap[h->nheap++] = w;
+	heap_up(h, w->heap_idx);
+	return 0;
+}
+
+static void heap_remove(struct hub *h, struct waiter *w)
+{
+	size_t i = w->heap_idx;
+
+	h->nheap--;
+	if (i != h->nheap) {
+		h->heap[i] = h->heap[h->nheap];
+		h->heap[i]->heap_idx = i;
+		heap_down(h, i);
+		heap_up(h, i);
+	}
+}
+
+/* --- nodes known to the hub (under lock) --- */
+
+static struct hnode *hnode_get(struct hub *h, int64_t id, bool create)
+{
+	struct hnode *n = idmap_get(&h->nodes, id);
+
+	if (n || !create)
+		return n;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->id = id;
+	if (idmap_put(&h->nodes, id, n) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void hnode_free(struct hnode *n)
+{
+	if (!n)
+		return;
+	free(n->token);
+	free(n);
+}
+
+static void queue_touch(struct hub *h, struct hnode *n, bool online)
+{
+	n->want_online = online;
+	if (n->touch_queued)
+		return;
+	if (h->ntouch == h->captouch) {
+		size_t cap = h->captouch ? h->captouch * 2 : 64;
+		int64_t *t = realloc(h->touch, cap * sizeof(*t));
+
+		if (!t)
+			return; /* retried on a later poll or tick */
+		h->touch = t;
+		h->captouch = cap;
+	}
+	h->touch[h->ntouch++] = n->id;
+	n->touch_queued = true;
+}
+
+/* --- answers --- */
+
+/* Adds a relay token to a map answer, renewing the node's cached token when
+ * half its lifetime has passed. */
+static void add_token(struct hub *h, struct hnode *n, json_t *map)
+{
+	int64_t wall = clock_wall_s();
+	char exp[32];
+
+	if (!h->signing_key || !n)
+		return;
+	if (!n->token || n->token_exp - wall < h->o.token_ttl_s / 2) {
+		struct store_node sn;
+		struct token_claims c = {0};
+		struct store_tx *tx = NULL;
+		char *tok = NULL;
+
+		/* The addresses come from the database: they never change for
+		 * a node, and the engine may not know it yet. */
+		if (store_begin(h->st, STORE_READ, &tx) < 0)
+			return;
+		if (store_node_get(tx, n->id, &sn) == 0) {
+			c.node_id = n->id;
+			snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
+			snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
+			c.iat = wall;
+			c.exp = wall + h->o.token_ttl_s;
+			if (token_sign(h->signing_key, &c, &tok) == 0) {
+				free(n->token);
+				n->token = tok;
+				n->token_exp = c.exp;
+			}
+		}
+		store_rollback(tx);
+	}
+	if (!n->token)
+		return;
+	clock_format_rfc3339(n->token_exp, exp, sizeof(exp));
+	json_object_set_new(map, "relay_token", json_string(n->token));
+	json_object_set_new(map, "relay_token_expires", json_string(exp));
+}
+
+static void resp_map(struct hub *h, struct hnode *n, int64_t since,
+		     struct http_resp *r)
+{
+	json_t *map = NULL;
+	int rc;
+
+	rc = netmap_render(h->nm, n->id, since, &map);
+	if (rc < 0) {
+		http_resp_err(r, rc, "cannot render the network map", NULL);
+		return;
+	}
+	add_token(h, n, map);
+	http_resp_json(r, 200, map);
+}
+
+static void resp_keepalive(struct hub *h, struct hnode *n, int64_t since,
+			   struct http_resp *r)
+{
+	json_t *o = json_pack("{s:I, s:b}", "version", (json_int_t)since,
+			      "full", 0);
+
+	if (o)
+		add_token(h, n, o);
+	http_resp_json(r, 200, o);
+}
+
+static void resp_removed(struct http_resp *r)
+{
+	http_resp_error(r, 410, "node_removed",
+			"this node was removed or expired; stop and register again",
+			NULL);
+}
+
+/* Answers and forgets one waiter (under lock). */
+static void answer(struct hub *h, struct waiter *w, struct http_resp *r)
+{
+	http_hold_answer(w->hold, r);
+	http_resp_free(r);
+	http_hold_unref(w->hold);
+	heap_remove(h, w);
+	free(w);
+}
+
+/* Answers every waiter of n with what fill produces. */
+static void answer_node(struct hub *h, struct hnode *n, bool keepalive_only)
+{
+	struct waiter *w, *next;
+	int64_t t = now_ms();
+
+	for (w = n->waiters; w; w = next) {
+		struct http_resp r = {0};
+
+		next = w->next;
+		if (n->removed)
+			resp_removed(&r);
+		else if (keepalive_only)
+			resp_keepalive(h, n, w->since, &r);
+		else
+			resp_map(h, n, w->since, &r);
+		if (!keepalive_only)
+			h->stats.answered++;
+		answer(h, w, &r);
+	}
+	n->waiters = NULL;
+	n->nwaiters = 0;
+	n->last_active_ms = t;
+}
+
+/* --- map requests (HTTP threads) --- */
+
+void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
+		     struct http_resp *resp)
+{
+	struct hnode *n;
+	struct waiter *w = NULL;
+	int64_t version, t = now_ms();
+	uint64_t jitter = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->stopping) {
+		http_resp_error(resp, 503, "shutting_down",
+				"the controller is shutting down", NULL);
+		goto out;
+	}
+	n = hnode_get(h, node_id, true);
+	if (!n) {
+		http_resp_err(resp, WEFT_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	n->last_active_ms = t;
+	if (n->removed) {
+		resp_removed(resp);
+		goto out;
+	}
+	if (!n->db_online ||
+	    t - n->last_seen_write_ms >= LAST_SEEN_REFRESH_MS)
+		queue_touch(h, n, true);
+	version = netmap_node_version(h->nm, node_id);
+	/* Behind (or ahead of what we have applied, e.g. a client that saw
+	 * another replica or a database restored from backup): answer now. */
+	if (netmap_has_node(h->nm, node_id) &&
+	    (version > since || since > h->applied)) {
+		resp_map(h, n, version > since ? since : 0, resp);
+		h->stats.answered++;
+		goto out;
+	}
+	/* Current, or not yet known to the engine (registered moments ago):
+	 * hold until the map changes or the keep-alive deadline. */
+	w = calloc(1, sizeof(*w));
+	if (!w || http_hold_new(&w->hold) < 0) {
+		free(w);
+		http_resp_err(resp, WEFT_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	rand_uniform((uint64_t)(h->o.keepalive_max_ms - h->o.keepalive_min_ms + 1),
+		     &jitter);
+	w->node_id = node_id;
+	w->since = since;
+	w->deadline_ms = t + h->o.keepalive_min_ms + (int64_t)jitter;
+	if (heap_push(h, w) < 0) {
+		http_hold_unref(w->hold);
+		free(w);
+		http_resp_err(resp, WEFT_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
+	w->next = n->waiters;
+	n->waiters = w;
+	n->nwaiters++;
+	/* The server's reference travels in the response. */
+	http_hold_ref(w->hold);
+	resp->hold = w->hold;
+out:
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* --- loading state from the store --- */
+
+struct names_ctx {
+	struct store_tx *tx;
+};
+
+static bool user_exists(void *ctx, const char *name)
+{
+	struct names_ctx *c = ctx;
+	struct store_user u;
+
+	return store_user_get_by_name(c->tx, name, &u) == 0;
+}
+
+static bool resource_exists(void *ctx, const char *name)
+{
+	struct names_ctx *c = ctx;
+	struct store_resource r;
+
+	return store_resource_get_by_name(c->tx, name, &r) == 0;
+}
+
+/* The current policy, parsed; an empty policy when none was ever set. */
+static int load_policy(struct store_tx *tx, struct policy **out)
+{
+	struct store_policy sp = {0};
+	struct names_ctx nc = {tx};
+	struct policy_names names = {user_exists, resource_exists, &nc};
+	struct policy_err err = {0};
+	int rc;
+
+	rc = store_policy_get_current(tx, &sp);
+	if (rc == WEFT_ERR_NOTFOUND)
+		return policy_new_empty(out);
+	if (rc < 0)
+		return rc;
+	rc = policy_parse(sp.document, strlen(sp.document), &names, out, &err);
+	if (rc < 0) {
+		char q1[160], q2[400];
+
+		/* Saved documents were valid when saved; a name deleted since
+		 * (a user, a resource) can make one invalid. Deny all rather
+		 * than keep a stale view. */
+		log_error("policy_invalid", "version=%" PRId64 " at=%s reason=%s",
+			  sp.version, log_q(q1, sizeof(q1), err.path),
+			  log_q(q2, sizeof(q2), err.message));
+		rc = policy_new_empty(out);
+	}
+	store_policy_free(&sp);
+	return rc;
+}
+
+struct routes_ctx {
+	char (*prefixes)[STORE_CIDR_SIZE];
+	const char **ptrs;
+	size_t n, cap;
+};
+
+static int collect_route(void *ctx, const struct store_route *r)
+{
+	struct routes_ctx *c = ctx;
+
+	if (!r->approved)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		char(*p)[STORE_CIDR_SIZE] = realloc(c->prefixes, cap * sizeof(*p));
+
+		if (!p)
+			return WEFT_ERR_NOMEM;
+		c->prefixes = p;
+		c->cap = cap;
+	}
+	memcpy(c->prefixes[c->n++], r->prefix, STORE_CIDR_SIZE);
+	return 0;
+}
+
+/* Builds the engine's view of a stored node. */
+static int node_view(struct store_tx *tx, const struct store_node *sn,
+		     struct netmap_node *out, struct routes_ctx *rc_out)
+{
+	struct store_route_filter f = {.node_id = sn->id};
+	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct routes_ctx rc = {0};
+	struct store_user u;
+	int rc2;
+
+	memset(out, 0, sizeof(*out));
+	out->node = *sn;
+	if (sn->user_id && store_user_get(tx, sn->user_id, &u) == 0)
+		memcpy(out->user, u.name, sizeof(out->user));
+	rc2 = store_route_list(tx, &f, &pg, collect_route, &rc, NULL);
+	if (rc2 < 0) {
+		free(rc.prefixes);
+		return rc2;
+	}
+	if (rc.n) {
+		rc.ptrs = calloc(rc.n, sizeof(*rc.ptrs));
+		if (!rc.ptrs) {
+			free(rc.prefixes);
+			return WEFT_ERR_NOMEM;
+		}
+		for (size_t i = 0; i < rc.n; i++)
+			rc.ptrs[i] = rc.prefixes[i];
+	}
+	out->approved_routes = rc.ptrs;
+	out->napproved = rc.n;
+	*rc_out = rc;
+	return 0;
+}
+
+static void routes_free(struct routes_ctx *rc)
+{
+	free(rc->prefixes);
+	free(rc->ptrs);
+}
+
+static bool node_expired(const struct store_node *n, int64_t wall)
+{
+	return n->expires_at && n->expires_at <= wall;
+}
+
+/* Applies the current state of node id (under lock, with tx open). */
+static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
+		      int64_t id, struct netmap_dirty *dirty)
+{
+	struct store_node sn;
+	struct netmap_node nn;
+	struct routes_ctx rc = {0};
+	struct hnode *hn = hnode_get(h, id, false);
+	int r;
+
+	r = store_node_get(tx, id, &sn);
+	if (r == WEFT_ERR_NOTFOUND || (r == 0 && node_expired(&sn, clock_wall_s()))) {
+		if (hn) {
+			hn->removed = true;
+			answer_node(h, hn, false);
+		}
+		return netmap_node_remove(h->nm, version, id, dirty);
+	}
+	if (r < 0)
+		return r;
+	if (hn) {
+		hn->removed = false;
+		hn->db_online = sn.online;
+	}
+	r = node_view(tx, &sn, &nn, &rc);
+	if (r == 0)
+		r = netmap_node_upsert(h->nm, version, &nn, dirty);
+	routes_free(&rc);
+	return r;
+}
+
+static int apply_resource(struct hub *h, struct store_tx *tx, int64_t version,
+			  int64_t id, struct netmap_dirty *dirty)
+{
+	struct store_resource r;
+	int rc;
+
+	rc = store_resource_get(tx, id, &r);
+	if (rc == WEFT_ERR_NOTFOUND)
+		return netmap_resource_remove(h->nm, version, id, dirty);
+	if (rc < 0)
+		return rc;
+	return netmap_resource_upsert(h->nm, version, &r, dirty);
+}
+
+struct relays_ctx {
+	struct store_relay *v;
+	size_t n, cap;
+};
+
+static int collect_relay(void *ctx, const struct store_relay *r)
+{
+	struct relays_ctx *c = ctx;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct store_relay *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return WEFT_ERR_NOMEM;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = *r;
+	return 0;
+}
+
+static int apply_relays(struct hub *h, struct store_tx *tx, int64_t version,
+			struct netmap_dirty *dirty)
+{
+	struct relays_ctx c = {0};
+	struct store_page pg = {0, STORE_PAGE_MAX};
+	int64_t next = 0;
+	int rc;
+
+	do {
+		rc = store_relay_list(tx, &pg, collect_relay, &c, &next);
+		pg.after = next;
+	} while (rc == 0 && next);
+	if (rc == 0)
+		rc = netmap_relays_set(h->nm, version, c.v, c.n, dirty);
+	free(c.v);
+	return rc;
+}
+
+static int apply_policy(struct hub *h, struct store_tx *tx, int64_t version,
+			struct netmap_dirty *dirty)
+{
+	struct policy *p = NULL;
+	int rc;
+
+	rc = load_policy(tx, &p);
+	if (rc < 0)
+		return rc;
+	return netmap_policy_set(h->nm, version, p, dirty);
+}
+
+struct load_ctx {
+	struct hub *h;
+	struct store_tx *tx;
+	int64_t version;
+	struct netmap_dirty *dirty;
+	int err;
+};
+
+static int load_node(void *ctx, const struct store_node *sn)
+{
+	struct load_ctx *l = ctx;
+	struct netmap_node nn;
+	struct routes_ctx rc = {0};
+	int r;
+
+	if (node_expired(sn, clock_wall_s()))
+		return 0;
+	r = node_view(l->tx, sn, &nn, &rc);
+	if (r == 0)
+		r = netmap_node_upsert(l->h->nm, l->version, &nn, l->dirty);
+	routes_free(&rc);
+	return r;
+}
+
+static int load_resource(void *ctx, const struct store_resource *r)
+{
+	struct load_ctx *l = ctx;
+
+	return netmap_resource_upsert(l->h->nm, l->version, r, l->dirty);
+}
+
+/* Loads everything at one consistent version (one read transaction). */
+static int load_all(struct hub *h, char *errmsg, size_t errlen)
+{
+	struct netmap_dirty dirty = {0};
+	struct load_ctx l = {.h = h, .dirty = &dirty};
+	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_tx *tx = NULL;
+	int64_t next;
+	int rc;
+
+	rc = store_begin(h->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	l.tx = tx;
+	rc = store_netmap_version(tx, &l.version);
+	if (rc < 0)
+		goto out;
+	rc = apply_policy(h, tx, l.version, &dirty);
+	if (rc < 0)
+		goto out;
+	rc = apply_relays(h, tx, l.version, &dirty);
+	if (rc < 0)
+		goto out;
+	do {
+		rc = store_resource_list(tx, &pg, load_resource, &l, &next);
+		pg.after = next;
+	} while (rc == 0 && next);
+	if (rc < 0)
+		goto out;
+	pg.after = 0;
+	do {
+		rc = store_node_list(tx, NULL, &pg, load_node, &l, &next);
+		pg.after = next;
+	} while (rc == 0 && next);
+	if (rc < 0)
+		goto out;
+	h->applied = l.version;
+	h->stats.version = l.version;
+out:
+	if (rc < 0)
+		snprintf(errmsg, errlen, "cannot load the network state: %s (%s)",
+			 weft_strerror(rc), store_errmsg());
+	store_rollback(tx);
+	netmap_dirty_free(&dirty);
+	return rc;
+}
+
+/* --- the change feed (hub thread) --- */
+
+struct feed_ctx {
+	struct store_change *v;
+	size_t n, cap;
+};
+
+static int collect_change(void *ctx, const struct store_change *c)
+{
+	struct feed_ctx *f = ctx;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+		struct store_change *v = realloc(f->v, cap * sizeof(*v));
+
+		if (!v)
+			return WEFT_ERR_NOMEM;
+		f->v = v;
+		f->cap = cap;
+	}
+	f->v[f->n++] = *c;
+	return 0;
+}
+
+/* Applies one batch of changes; returns how many were applied (0 when the
+ * feed is drained) or an error. */
+static int apply_batch(struct hub *h)
+{
+	struct netmap_dirty dirty = {0};
+	struct feed_ctx f = {0};
+	struct store_tx *tx = NULL;
+	int64_t after, oldest = 0;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	after = h->applied;
+	pthread_mutex_unlock(&h->lock);
+	rc = store_begin(h->st, STORE_READ, &tx);
+	if (rc < 0)
+		return rc;
+	rc = store_change_list(tx, after, FEED_BATCH, collect_change, &f);
+	if (rc == 0 && f.n && f.v[0].version != after + 1)
+		rc = store_change_oldest(tx, &oldest);
+	if (rc < 0 || f.n == 0)
+		goto out;
+	if (oldest > after + 1) {
+		/* Pruned past us (a replica that was down for long): the
+		 * engine cannot catch up change by change. */
+		log_warn("feed_gap", "applied=%" PRId64 " oldest=%" PRId64,
+			 after, oldest);
+	}
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < f.n && rc == 0; i++) {
+		const struct store_change *c = &f.v[i];
+
+		if (strcmp(c->kind, "node") == 0)
+			rc = apply_node(h, tx, c->version, c->target_id, &dirty);
+		else if (strcmp(c->kind, "resource") == 0)
+			rc = apply_resource(h, tx, c->version, c->target_id,
+					    &dirty);
+		else if (strcmp(c->kind, "relay") == 0)
+			rc = apply_relays(h, tx, c->version, &dirty);
+		else if (strcmp(c->kind, "policy") == 0 ||
+			 strcmp(c->kind, "user") == 0)
+			/* Users matter through policy names and groups. */
+			rc = apply_policy(h, tx, c->version, &dirty);
+		if (rc == 0) {
+			h->applied = c->version;
+			h->stats.changes++;
+		}
+	}
+	h->stats.version = h->applied;
+	for (size_t i = 0; i < dirty.n; i++) {
+		struct hnode *n = hnode_get(h, dirty.ids[i], false);
+
+		if (n && n->waiters)
+			answer_node(h, n, false);
+	}
+	/* Nodes the engine did not know when they polled. */
+	{
+		size_t pos = 0;
+		int64_t id;
+		void *v;
+
+		while (idmap_next(&h->nodes, &pos, &id, &v)) {
+			struct hnode *n = v;
+
+			if (n->waiters && !n->removed &&
+			    netmap_has_node(h->nm, id) &&
+			    netmap_node_version(h->nm, id) > n->waiters->since)
+				answer_node(h, n, false);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (rc == 0)
+		rc = (int)f.n;
+out:
+	store_rollback(tx);
+	free(f.v);
+	netmap_dirty_free(&dirty);
+	return rc;
+}
+
+static void read_feed(struct hub *h)
+{
+	int rc;
+
+	do {
+		rc = apply_batch(h);
+	} while (rc == FEED_BATCH);
+	if (rc < 0) {
+		char q[256];
+
+		log_warn_err(rc, "feed_read_failed", "detail=%s",
+			     log_q(q, sizeof(q), store_errmsg()));
+	}
+}
+
+static void on_coalesce(struct loop_timer *t, void *ctx)
+{
+	(void)t;
+	read_feed(ctx);
+}
+
+static void kick_on_loop(void *ctx)
+{
+	struct hub *h = ctx;
+
+	if (!loop_timer_active(h->coalesce))
+		loop_timer_start(h->coalesce, h->o.coalesce_ms * 1000);
+}
+
+void hub_kick(struct hub *h)
+{
+	if (h)
+		loop_post(h->loop, kick_on_loop, h);
+}
+
+static void on_feedpoll(struct loop_timer *t, void *ctx)
+{
+	struct hub *h = ctx;
+
+	if (!loop_timer_active(h->coalesce))
+		read_feed(h);
+	loop_timer_start(t, h->o.feed_poll_ms * 1000);
+}
+
+static void on_listen(struct loop_io *io, int fd, uint32_t revents, void *ctx)
+{
+	struct hub *h = ctx;
+	int rc;
+
+	(void)fd;
+	(void)revents;
+	rc = store_listen_drain(h->listener);
+	if (rc < 0) {
+		/* The feed poll keeps us correct; the listener is an
+		 * optimisation, reopened on the next tick. */
+		log_warn("listen_lost", NULL);
+		loop_io_close(io, false);
+		h->listen_io = NULL;
+		store_listen_close(h->listener);
+		h->listener = NULL;
+		return;
+	}
+	if (rc > 0)
+		kick_on_loop(h);
+}
+
+static void open_listener(struct hub *h)
+{
+	if (h->listener || store_listen_open(h->st, &h->listener) < 0)
+		return;
+	if (loop_io_add(h->loop, store_listen_fd(h->listener), LOOP_READ,
+			on_listen, h, &h->listen_io) < 0) {
+		store_listen_close(h->listener);
+		h->listener = NULL;
+	}
+}
+
+/* Writes queued online/last-seen updates in one transaction; online
+ * transitions become change rows so peers learn of them. */
+static void flush_touches(struct hub *h)
+{
+	struct store_tx *tx = NULL;
+	int64_t *ids;
+	bool *online;
+	size_t n;
+	int64_t wall = clock_wall_s(), t = now_ms();
+	bool changed = false;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	n = h->ntouch;
+	ids = h->touch;
+	h->touch = NULL;
+	h->ntouch = h->captouch = 0;
+	online = n ? calloc(n, sizeof(*online)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct hnode *hn = hnode_get(h, ids[i], false);
+
+		if (hn) {
+			hn->touch_queued = false;
+			if (online)
+				online[i] = hn->want_online;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!n || !online)
+		goto out;
+	rc = store_begin(h->st, STORE_WRITE, &tx);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct store_node sn;
+
+		rc = store_node_get(tx, ids[i], &sn);
+		if (rc == WEFT_ERR_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		/* Another replica may hold this node's poll now: never mark
+		 * a node offline whose last_seen is still fresh. */
+		if (rc == 0 && !online[i] &&
+		    sn.last_seen > wall - h->o.offline_grace_ms / 1000)
+			continue;
+		if (rc == 0)
+			rc = store_node_touch(tx, ids[i],
+					      online[i] ? wall : sn.last_seen,
+					      online[i]);
+		if (rc == 0 && sn.online != online[i]) {
+			rc = store_change_record(tx, "node", ids[i], NULL);
+			changed = true;
+		}
+	}
+	if (rc == 0) {
+		rc = store_commit(tx);
+		tx = NULL;
+	}
+	if (rc < 0) {
+		char q[256];
+
+		log_warn_err(rc, "touch_failed", "count=%zu detail=%s", n,
+			     log_q(q, sizeof(q), store_errmsg()));
+		goto out;
+	}
+	pthread_mutex_lock(&h->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct hnode *hn = hnode_get(h, ids[i], false);
+
+		if (hn) {
+			hn->db_online = online[i];
+			if (online[i])
+				hn->last_seen_write_ms = t;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (changed)
+		kick_on_loop(h);
+out:
+	store_rollback(tx);
+	free(ids);
+	free(online);
+}
+
+static void prune_feed(struct hub *h)
+{
+	struct store_tx *tx = NULL;
+	int64_t upto;
+
+	pthread_mutex_lock(&h->lock);
+	upto = h->applied - FEED_KEEP;
+	pthread_mutex_unlock(&h->lock);
+	if (upto <= 0 || store_begin(h->st, STORE_WRITE, &tx) < 0)
+		return;
+	if (store_change_prune(h->st ? tx : NULL, upto) == 0)
+		store_commit(tx);
+	else
+		store_rollback(tx);
+}
+
+static void on_tick(struct loop_timer *t, void *ctx)
+{
+	struct hub *h = ctx;
+	int64_t now = now_ms();
+	size_t pos = 0;
+	int64_t id;
+	void *v;
+	static unsigned ticks;
+
+	pthread_mutex_lock(&h->lock);
+	/* Keep-alive deadlines. */
+	while (h->nheap && h->heap[0]->deadline_ms <= now) {
+		struct waiter *w = h->heap[0];
+		struct hnode *n = hnode_get(h, w->node_id, false);
+		struct waiter **pp;
+		struct http_resp r = {0};
+
+		for (pp = &n->waiters; *pp != w; pp = &(*pp)->next)
+			;
+		*pp = w->next;
+		n->nwaiters--;
+		n->last_active_ms = now;
+		if (n->removed)
+			resp_removed(&r);
+		else if (netmap_has_node(h->nm, n->id))
+			resp_keepalive(h, n, w->since, &r);
+		else
+			http_resp_error(&r, 503, "not_ready",
+					"this node is not in the network map yet; poll again",
+					NULL);
+		h->stats.keepalives++;
+		answer(h, w, &r);
+	}
+	/* Nodes whose polls stopped are offline after the grace period;
+	 * their state is forgotten once the database says so. */
+	while (idmap_next(&h->nodes, &pos, &id, &v)) {
+		struct hnode *n = v;
+
+		if (n->waiters || now - n->last_active_ms < h->o.offline_grace_ms)
+			continue;
+		if (n->db_online)
+			queue_touch(h, n, false);
+	}
+	pthread_mutex_unlock(&h->lock);
+	flush_touches(h);
+	if (!h->listener)
+		open_listener(h);
+	if (++ticks % 60 == 0)
+		prune_feed(h);
+	loop_timer_start(t, TICK_US);
+}
+
+static void *hub_main(void *arg)
+{
+	struct hub *h = arg;
+
+	loop_run(h->loop);
+	return NULL;
+}
+
+int hub_start(struct store *st, const struct hub_options *o,
+	      struct hub **out, char *errmsg, size_t errlen)
+{
+	struct netmap_options nmo = {0};
+	struct hub *h;
+	int rc;
+
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return WEFT_ERR_NOMEM;
+	h->st = st;
+	h->o = *o;
+	if (!h->o.coalesce_ms)
+		h->o.coalesce_ms = 20;
+	if (!h->o.keepalive_min_ms)
+		h->o.keepalive_min_ms = 30000;
+	if (h->o.keepalive_max_ms < h->o.keepalive_min_ms)
+		h->o.keepalive_max_ms = h->o.keepalive_min_ms + 25000;
+	if (!h->o.offline_grace_ms)
+		h->o.offline_grace_ms = 60000;
+	if (!h->o.feed_poll_ms)
+		h->o.feed_poll_ms = 250;
+	if (!h->o.token_ttl_s)
+		h->o.token_ttl_s = 600;
+	h->dns_suffix = strdup(o->dns_suffix ? o->dns_suffix : "weft.internal");
+	h->signing_key = o->relay_signing_key ? strdup(o->relay_signing_key)
+					      : NULL;
+	h->o.dns_suffix = h->dns_suffix;
+	h->o.relay_signing_key = h->signing_key;
+	pthread_mutex_init(&h->lock, NULL);
+	idmap_init(&h->nodes);
+	if (!h->dns_suffix || (o->relay_signing_key && !h->signing_key)) {
+		rc = WEFT_ERR_NOMEM;
+		goto fail;
+	}
+	nmo.dns_suffix = h->dns_suffix;
+	nmo.tombstones_per_node = 256;
+	rc = netmap_new(&nmo, &h->nm);
+	if (rc < 0)
+		goto fail;
+	rc = load_all(h, errmsg, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = loop_new(&h->loop);
+	if (rc == 0)
+		rc = loop_timer_new(h->loop, on_coalesce, h, &h->coalesce);
+	if (rc == 0)
+		rc = loop_timer_new(h->loop, on_feedpoll, h, &h->feedpoll);
+	if (rc == 0)
+		rc = loop_timer_new(h->loop, on_tick, h, &h->tick);
+	if (rc < 0) {
+		snprintf(errmsg, errlen, "cannot start the hub: %s",
+			 weft_strerror(rc));
+		goto fail;
+	}
+	open_listener(h);
+	loop_timer_start(h->feedpoll, h->o.feed_poll_ms * 1000);
+	loop_timer_start(h->tick, TICK_US);
+	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
+		snprintf(errmsg, errlen, "cannot start the hub thread");
+		rc = WEFT_ERR_INTERNAL;
+		goto fail;
+	}
+	h->started = true;
+	log_info("hub_started", "version=%" PRId64 " listen=%s", h->applied,
+		 h->listener ? "yes" : "no");
+	*out = h;
+	return 0;
+fail:
+	hub_stop(h);
+	return rc;
+}
+
+static void stop_on_loop(void *ctx)
+{
+	struct hub *h = ctx;
+
+	loop_stop(h->loop);
+}
+
+void hub_stop(struct hub *h)
+{
+	size_t pos = 0;
+	int64_t id;
+	void *v;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	while (idmap_next(&h->nodes, &pos, &id, &v)) {
+		struct hnode *n = v;
+		struct waiter *w, *next;
+
+		for (w = n->waiters; w; w = next) {
+			struct http_resp r = {0};
+
+			next = w->next;
+			http_resp_error(&r, 503, "shutting_down",
+					"the controller is shutting down", NULL);
+			answer(h, w, &r);
+		}
+		n->waiters = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (h->started) {
+		loop_post(h->loop, stop_on_loop, h);
+		pthread_join(h->thread, NULL);
+	}
+	if (h->listen_io)
+		loop_io_close(h->listen_io, false);
+	store_listen_close(h->listener);
+	loop_del(h->loop);
+	pos = 0;
+	while (idmap_next(&h->nodes, &pos, &id, &v))
+		hnode_free(v);
+	idmap_free(&h->nodes);
+	netmap_del(h->nm);
+	free(h->heap);
+	free(h->touch);
+	free(h->signing_key);
+	free(h->dns_suffix);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+void hub_stats(struct hub *h, struct hub_stats *out)
+{
+	pthread_mutex_lock(&h->lock);
+	*out = h->stats;
+	out->held = h->nheap;
+	pthread_mutex_unlock(&h->lock);
+}
