@@ -1,7 +1,9 @@
 #include "fx.h"
 
 #include "check.h"
+#include "shared/clock.h"
 #include "shared/enc.h"
+#include "shared/ip.h"
 #include "shared/err.h"
 
 #include <gnutls/abstract.h>
@@ -91,6 +93,46 @@ bool fx_is_null(const json_t *obj, const char *path)
 bool fx_is_true(const json_t *obj, const char *path)
 {
 	return json_is_true(fx_get(obj, path));
+}
+
+bool fx_time_near(const json_t *obj, const char *path, int64_t want,
+		  int64_t slack)
+{
+	const char *s = fx_str(obj, path);
+	int64_t t;
+
+	if (!s || clock_parse_rfc3339(s, &t) < 0)
+		return false;
+	return t >= want - slack && t <= want + slack;
+}
+
+bool fx_in_prefix(const char *addr, const char *prefix)
+{
+	struct ip_addr a;
+	struct ip_prefix p;
+
+	return addr && ip_addr_parse(addr, &a) == 0 &&
+	       ip_prefix_parse(prefix, &p, 0) == 0 &&
+	       ip_prefix_contains(&p, &a);
+}
+
+bool fx_has_str(const json_t *arr, const char *s)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const char *v = json_string_value(json_array_get(arr, i));
+
+		if (v && strcmp(v, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool fx_has_id(const json_t *arr, int64_t id)
+{
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		if (fx_int(json_array_get(arr, i), "id") == id)
+			return true;
+	return false;
 }
 
 int64_t fx_user(struct ih *h, const char *token, const char *name,

@@ -32,6 +32,17 @@ int64_t fx_int(const json_t *obj, const char *path);
 bool fx_is_null(const json_t *obj, const char *path);
 bool fx_is_true(const json_t *obj, const char *path);
 
+/* True when obj.path is an RFC 3339 time within slack seconds of want. */
+bool fx_time_near(const json_t *obj, const char *path, int64_t want,
+		  int64_t slack);
+
+/* True when addr (text) lies in prefix (text). */
+bool fx_in_prefix(const char *addr, const char *prefix);
+
+/* True when the array arr holds the string s / an object with this id. */
+bool fx_has_str(const json_t *arr, const char *s);
+bool fx_has_id(const json_t *arr, int64_t id);
+
 /* Creates a user (role NULL = default). Returns its id or -1. */
 int64_t fx_user(struct ih *h, const char *token, const char *name,
 		const char *role);

@@ -88,7 +88,7 @@ static int pg_host(char *buf, size_t cap)
 	return 0;
 }
 
-static int pg_admin(const char *sql)
+int ih_pg_admin(const char *sql)
 {
 	char host[256], url[512];
 	PGconn *c;
@@ -123,7 +123,7 @@ static void drop_db(struct ih *h)
 		return;
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 		 h->db_name);
-	pg_admin(sql);
+	ih_pg_admin(sql);
 	h->db_name[0] = '\0';
 }
 
@@ -364,7 +364,7 @@ static int make_db(struct ih *h)
 	snprintf(h->db_name, sizeof(h->db_name), "weft_it_%d_%d",
 		 (int)getpid(), seq);
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", h->db_name);
-	rc = pg_admin(sql);
+	rc = ih_pg_admin(sql);
 	if (rc < 0) {
 		h->db_name[0] = '\0';
 		return rc;

@@ -92,6 +92,10 @@ int ih_peer_cert(struct ih *h, char **pem);
 int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	   const char *verb, ...) __attribute__((sentinel));
 
+/* Runs sql on the maintenance database of the PostgreSQL server the tests
+ * use (CREATE/DROP DATABASE). Returns 0 or a negative code. */
+int ih_pg_admin(const char *sql);
+
 /* Reads a whole file into a malloc'd NUL-terminated string. Returns 0 or a
  * negative code. */
 int ih_read_file(const char *path, char **text);
