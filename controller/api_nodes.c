@@ -1,5 +1,763 @@
+/* /api/v1/nodes and /api/v1/routes: list, show, rename/retag, expire and
+ * delete nodes; list routes and approve or unapprove them.
+ *
+ * Members (API keys of users with role member) may list and show only the
+ * nodes they own; another user's node answers 404 so that its existence is
+ * not revealed. Everything that changes a node or a route changes network
+ * maps, so those transactions bump the netmap version. */
 #include "controller/api.h"
 
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/jsonx.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NODE_NAME_MAX 63
+#define TAGS_MAX 16
+/* "tag:<name>" must fit a STORE_NAME_SIZE column (resource connector_tag). */
+#define TAG_MAX (STORE_NAME_SIZE - 1)
+
+/* --- validation --- */
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* A DNS label: 1..63 of a-z 0-9 -, not starting or ending with '-'. */
+static bool valid_node_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > NODE_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* "tag:<name>", name as a user name (starts with a letter or digit, then
+ * a-z 0-9 . _ -), at most TAG_MAX bytes in all. */
+static bool valid_tag(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n <= 4 || n > TAG_MAX || strncmp(s, "tag:", 4) != 0 ||
+	    !is_lower_alnum(s[4]))
+		return false;
+	for (size_t i = 5; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || *s < '1' || *s > '9')
+		return false;
+	v = strtoll(s, &end, 10);
+	if (*end || v <= 0 || v == LLONG_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* --- JSON --- */
+
+static json_t *ts_json(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+/* A JSON-array text column as an array; text the API did not write (or
+ * that does not parse) shows as an empty array rather than failing the
+ * whole answer. */
+static json_t *array_json(const char *text)
+{
+	json_t *a = text[0] ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) :
+			      NULL;
+
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	return a;
+}
+
+static json_t *id_or_null(int64_t id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+/* The node object without "routes" (added by node_add_routes). */
+static json_t *node_json(const struct store_node *n)
+{
+	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o, "
+			 "s:o, s:b, s:o, s:o, s:b, s:o}",
+			 "id", (json_int_t)n->id,
+			 "name", n->name,
+			 "user_id", id_or_null(n->user_id),
+			 "public_key", n->public_key,
+			 "ipv4", str_or_null(n->ipv4),
+			 "ipv6", str_or_null(n->ipv6),
+			 "tags", array_json(n->tags),
+			 "os", n->os,
+			 "version", n->version,
+			 "endpoints", array_json(n->endpoints),
+			 "home_relay", str_or_null(n->home_relay),
+			 "online", n->online != 0,
+			 "last_seen", ts_json(n->last_seen),
+			 "expires_at", ts_json(n->expires_at),
+			 "ephemeral", n->ephemeral != 0,
+			 "created_at", ts_json(n->created_at));
+}
+
+static json_t *route_json(const struct store_route *r)
+{
+	return json_pack("{s:I, s:I, s:s, s:b, s:b, s:o}",
+			 "id", (json_int_t)r->id,
+			 "node_id", (json_int_t)r->node_id,
+			 "prefix", r->prefix,
+			 "advertised", r->advertised != 0,
+			 "approved", r->approved != 0,
+			 "created_at", ts_json(r->created_at));
+}
+
+struct prefixes {
+	json_t *advertised;
+	json_t *approved;
+};
+
+static int prefixes_cb(void *ctx, const struct store_route *r)
+{
+	struct prefixes *p = ctx;
+
+	if (r->advertised &&
+	    json_array_append_new(p->advertised, json_string(r->prefix)) < 0)
+		return WEFT_ERR_NOMEM;
+	if (r->approved &&
+	    json_array_append_new(p->approved, json_string(r->prefix)) < 0)
+		return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+/* Sets node["routes"] = {advertised: [...], approved: [...]} from the
+ * node's route rows (every page of them). */
+static int node_add_routes(struct store_tx *tx, int64_t node_id, json_t *node)
+{
+	struct store_route_filter f = {.node_id = node_id};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
+	struct prefixes p = {json_array(), json_array()};
+	int64_t next;
+	int rc;
+
+	if (!p.advertised || !p.approved) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	do {
+		rc = store_route_list(tx, &f, &pg, prefixes_cb, &p, &next);
+		if (rc < 0)
+			goto out;
+		pg.after = next;
+	} while (next);
+	if (json_object_set_new(node, "routes",
+				json_pack("{s:O, s:O}", "advertised",
+					  p.advertised, "approved",
+					  p.approved)) < 0)
+		rc = WEFT_ERR_NOMEM;
+out:
+	json_decref(p.advertised);
+	json_decref(p.approved);
+	return rc;
+}
+
+/* The full node object, routes included. */
+static int node_full_json(struct store_tx *tx, const struct store_node *n,
+			  json_t **out)
+{
+	json_t *o = node_json(n);
+	int rc;
+
+	if (!o)
+		return WEFT_ERR_NOMEM;
+	rc = node_add_routes(tx, n->id, o);
+	if (rc < 0) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static void jsonx_fail(struct api_call *c, const struct jsonx_err *err)
+{
+	http_resp_error(c->resp, 400, weft_errname(err->code), err->message,
+			err->field[0] ? err->field : NULL);
+}
+
+/* --- nodes --- */
+
+static int collect_node(void *ctx, const struct store_node *n)
+{
+	json_t *o = node_json(n);
+
+	if (!o || json_array_append_new(ctx, o) < 0)
+		return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static void h_list_nodes(struct api_call *c)
+{
+	struct store_node_filter f = {.online = -1};
+	const char *uid = http_query(c->req, "user_id");
+	const char *tag = http_query(c->req, "tag");
+	const char *online = http_query(c->req, "online");
+	struct store_tx *tx = NULL;
+	struct store_page pg;
+	json_t *items = NULL;
+	int64_t next = 0;
+	int rc;
+
+	if (!api_page(c, &pg))
+		return;
+	if (uid && !parse_id(uid, &f.user_id)) {
+		http_resp_error(c->resp, 400, "invalid",
+				"user_id must be a positive integer", "user_id");
+		return;
+	}
+	if (tag && !valid_tag(tag)) {
+		http_resp_error(c->resp, 400, "invalid",
+				"tag must look like tag:<name>", "tag");
+		return;
+	}
+	f.tag = tag;
+	if (online) {
+		if (strcmp(online, "true") == 0) {
+			f.online = 1;
+		} else if (strcmp(online, "false") == 0) {
+			f.online = 0;
+		} else {
+			http_resp_error(c->resp, 400, "invalid",
+					"online must be true or false",
+					"online");
+			return;
+		}
+	}
+	if (!c->who.admin) {
+		if (f.user_id && f.user_id != c->who.user_id) {
+			http_resp_error(c->resp, 403, "forbidden",
+					"members may list only their own nodes",
+					"user_id");
+			return;
+		}
+		f.user_id = c->who.user_id;
+	}
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_node_list(tx, &f, &pg, collect_node, items, &next);
+	if (rc < 0)
+		goto out;
+	/* Routes are read after the walk: no query runs inside another. */
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *o = json_array_get(items, i);
+
+		rc = node_add_routes(tx,
+				     json_integer_value(json_object_get(o, "id")),
+				     o);
+		if (rc < 0)
+			goto out;
+	}
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+/* Reads node id inside tx; members get NOTFOUND for nodes of others. */
+static int get_visible_node(struct api_call *c, struct store_tx *tx, int64_t id,
+			    struct store_node *n)
+{
+	int rc = store_node_get(tx, id, n);
+
+	if (rc == 0 && !c->who.admin && n->user_id != c->who.user_id)
+		rc = WEFT_ERR_NOTFOUND;
+	return rc;
+}
+
+static void not_found(struct api_call *c, const char *what, int64_t id)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "no %s with id %" PRId64, what, id);
+	http_resp_error(c->resp, 404, "not_found", msg, "id");
+}
+
+static void h_get_node(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_node n;
+	json_t *o = NULL;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = get_visible_node(c, tx, id, &n);
+	if (rc < 0)
+		goto out;
+	rc = node_full_json(tx, &n, &o);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, o);
+out:
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, "node", id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+/* Canonical JSON text of a tag list, checking every tag and refusing
+ * repeats; on a bad tag fills msg/field. */
+static int tags_text(const struct jsonx_strings *tags, char *buf, size_t cap,
+		     char *msg, size_t msglen, char *field, size_t fieldlen)
+{
+	json_t *a = json_array();
+	char *s = NULL;
+	int rc = 0;
+
+	if (!a)
+		return WEFT_ERR_NOMEM;
+	for (size_t i = 0; i < tags->n; i++) {
+		const char *t = tags->items[i];
+
+		snprintf(field, fieldlen, "tags[%zu]", i);
+		if (!valid_tag(t)) {
+			snprintf(msg, msglen,
+				 "tags[%zu] must look like tag:<name> (name of "
+				 "a-z 0-9 . _ -, at most %d characters in all)",
+				 i, TAG_MAX);
+			rc = WEFT_ERR_INVAL;
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(tags->items[j], t) == 0) {
+				snprintf(msg, msglen, "tags[%zu] repeats %s",
+					 i, t);
+				rc = WEFT_ERR_INVAL;
+				goto out;
+			}
+		}
+		if (json_array_append_new(a, json_string(t)) < 0) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+	}
+	s = json_dumps(a, JSON_COMPACT);
+	if (!s) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	if (strlen(s) >= cap) {
+		snprintf(field, fieldlen, "tags");
+		snprintf(msg, msglen, "tags are too long");
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	memcpy(buf, s, strlen(s) + 1);
+out:
+	free(s);
+	json_decref(a);
+	return rc;
+}
+
+/* Commits tx (always consumed) and answers with the node read back inside
+ * it. */
+static int commit_with_node(struct api_call *c, struct store_tx *tx,
+			    int64_t id, int status)
+{
+	struct store_node n;
+	json_t *o = NULL;
+	int rc;
+
+	rc = store_node_get(tx, id, &n);
+	if (rc == 0)
+		rc = node_full_json(tx, &n, &o);
+	if (rc < 0) {
+		store_rollback(tx);
+		return rc;
+	}
+	rc = store_commit(tx);
+	if (rc < 0) {
+		json_decref(o);
+		return rc;
+	}
+	http_resp_json(c->resp, status, o);
+	return 0;
+}
+
+static void h_patch_node(struct api_call *c)
+{
+	const char *name = NULL;
+	struct jsonx_strings tags = {0};
+	bool has_name = false, has_tags = false;
+	const struct jsonx_field fields[] = {
+		{"name", JSONX_STRING, false, 1, NODE_NAME_MAX, 0, &name,
+		 &has_name},
+		{"tags", JSONX_STRING_ARRAY, false, 0, TAGS_MAX, TAG_MAX, &tags,
+		 &has_tags},
+	};
+	struct jsonx_err err = {0};
+	struct store_tx *tx = NULL;
+	struct store_node n, other;
+	char newtags[STORE_JSON_SIZE];
+	char msg[256] = "", field[32] = "";
+	char old_name[STORE_NAME_SIZE], idtext[24];
+	const char *action;
+	json_t *body = NULL, *detail = NULL;
+	bool renamed, retagged;
+	int64_t id;
+	int rc = 0;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	body = api_body(c);
+	if (!body)
+		return;
+	if (jsonx_read(body, fields, 2, &err) < 0) {
+		jsonx_fail(c, &err);
+		goto out;
+	}
+	if (has_name && !valid_node_name(name)) {
+		snprintf(field, sizeof(field), "name");
+		snprintf(msg, sizeof(msg),
+			 "name must be a DNS label: 1 to 63 of a-z 0-9 -, "
+			 "not starting or ending with -");
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	if (has_tags) {
+		rc = tags_text(&tags, newtags, sizeof(newtags), msg, sizeof(msg),
+			       field, sizeof(field));
+		if (rc < 0)
+			goto out;
+	}
+	field[0] = '\0';
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_node_get(tx, id, &n);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		snprintf(field, sizeof(field), "id");
+		snprintf(msg, sizeof(msg), "no node with id %" PRId64, id);
+	}
+	if (rc < 0)
+		goto out;
+	snprintf(old_name, sizeof(old_name), "%s", n.name);
+	renamed = has_name && strcmp(name, n.name) != 0;
+	retagged = has_tags && strcmp(newtags, n.tags) != 0;
+	if (!renamed && !retagged) {
+		/* Nothing changes: answer the node, write nothing. */
+		rc = commit_with_node(c, tx, id, 200);
+		tx = NULL;
+		goto out;
+	}
+	if (renamed) {
+		rc = store_node_get_by_name(tx, name, &other);
+		if (rc == 0) {
+			snprintf(field, sizeof(field), "name");
+			snprintf(msg, sizeof(msg), "a node named %s exists",
+				 name);
+			rc = WEFT_ERR_EXISTS;
+			goto out;
+		}
+		if (rc != WEFT_ERR_NOTFOUND)
+			goto out;
+		snprintf(n.name, sizeof(n.name), "%s", name);
+	}
+	if (retagged)
+		memcpy(n.tags, newtags, strlen(newtags) + 1);
+	rc = store_node_update(tx, &n);
+	if (rc == WEFT_ERR_EXISTS) {
+		snprintf(field, sizeof(field), "name");
+		snprintf(msg, sizeof(msg), "a node named %s exists", n.name);
+	}
+	if (rc < 0)
+		goto out;
+	detail = json_object();
+	if (!detail ||
+	    (renamed &&
+	     (json_object_set_new(detail, "old_name", json_string(old_name)) <
+		      0 ||
+	      json_object_set_new(detail, "name", json_string(n.name)) < 0)) ||
+	    (retagged &&
+	     json_object_set_new(detail, "tags", array_json(n.tags)) < 0)) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	action = renamed && retagged ? "node.update" :
+		 renamed ? "node.rename" : "node.retag";
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, action, "node", idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = commit_with_node(c, tx, id, 200);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field[0] ? field : NULL);
+	free(tags.items);
+	json_decref(detail);
+	json_decref(body);
+}
+
+static void h_expire_node(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_node n;
+	char idtext[24];
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_node_get(tx, id, &n);
+	if (rc < 0)
+		goto out;
+	n.expires_at = c->now;
+	rc = store_node_update(tx, &n);
+	if (rc < 0)
+		goto out;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, "node.expire", "node", idtext, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = commit_with_node(c, tx, id, 200);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, "node", id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void h_delete_node(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_node n;
+	json_t *detail = NULL;
+	char idtext[24];
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_node_get(tx, id, &n);
+	if (rc < 0)
+		goto out;
+	rc = store_node_delete(tx, id);
+	if (rc < 0)
+		goto out;
+	detail = json_pack("{s:s}", "name", n.name);
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, "node.delete", "node", idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	store_rollback(tx);
+	json_decref(detail);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, "node", id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+/* --- routes --- */
+
+static int collect_route(void *ctx, const struct store_route *r)
+{
+	json_t *o = route_json(r);
+
+	if (!o || json_array_append_new(ctx, o) < 0)
+		return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static void h_list_routes(struct api_call *c)
+{
+	struct store_route_filter f = {0};
+	const char *nid = http_query(c->req, "node_id");
+	struct store_tx *tx = NULL;
+	struct store_page pg;
+	json_t *items = NULL;
+	int64_t next = 0;
+	int rc;
+
+	if (!api_page(c, &pg))
+		return;
+	if (nid && !parse_id(nid, &f.node_id)) {
+		http_resp_error(c->resp, 400, "invalid",
+				"node_id must be a positive integer", "node_id");
+		return;
+	}
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_route_list(tx, &f, &pg, collect_route, items, &next);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void h_patch_route(struct api_call *c)
+{
+	bool approved = false;
+	const struct jsonx_field fields[] = {
+		{"approved", JSONX_BOOL, true, 0, 0, 0, &approved, NULL},
+	};
+	struct jsonx_err err = {0};
+	struct store_tx *tx = NULL;
+	struct store_route r;
+	json_t *body = NULL, *detail = NULL, *o = NULL;
+	char idtext[24];
+	int64_t id;
+	int rc = 0;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	body = api_body(c);
+	if (!body)
+		return;
+	if (jsonx_read(body, fields, 1, &err) < 0) {
+		jsonx_fail(c, &err);
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_route_get(tx, id, &r);
+	if (rc < 0)
+		goto out;
+	if ((r.approved != 0) != approved) {
+		r.approved = approved;
+		rc = store_route_update(tx, &r);
+		if (rc < 0)
+			goto out;
+		detail = json_pack("{s:I, s:s}", "node_id",
+				   (json_int_t)r.node_id, "prefix", r.prefix);
+		if (!detail) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+		rc = api_audit(c, tx,
+			       approved ? "route.approve" : "route.unapprove",
+			       "route", idtext, detail);
+		if (rc < 0)
+			goto out;
+		rc = store_netmap_bump(tx, NULL);
+		if (rc < 0)
+			goto out;
+	}
+	o = route_json(&r);
+	if (!o) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, o);
+	o = NULL;
+out:
+	store_rollback(tx);
+	json_decref(o);
+	json_decref(detail);
+	json_decref(body);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, "route", id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
 const struct api_route api_nodes_routes[] = {
+	{"GET", "/api/v1/nodes", API_AUTH_USER, h_list_nodes},
+	{"GET", "/api/v1/nodes/{id}", API_AUTH_USER, h_get_node},
+	{"PATCH", "/api/v1/nodes/{id}", API_AUTH_ADMIN, h_patch_node},
+	{"POST", "/api/v1/nodes/{id}/expire", API_AUTH_ADMIN, h_expire_node},
+	{"DELETE", "/api/v1/nodes/{id}", API_AUTH_ADMIN, h_delete_node},
+	{"GET", "/api/v1/routes", API_AUTH_ADMIN, h_list_routes},
+	{"PATCH", "/api/v1/routes/{id}", API_AUTH_ADMIN, h_patch_route},
 	{0},
 };

@@ -1,5 +1,76 @@
+/* Operational endpoints: liveness, readiness and Prometheus metrics. They
+ * need no credentials, so they reveal nothing but health and counters. */
 #include "controller/api.h"
 
+#include "controller/metrics.h"
+#include "shared/buf.h"
+#include "shared/err.h"
+
+#include <stdlib.h>
+
+/* Largest metrics page; the series count is bounded by metrics.c. */
+#define METRICS_TEXT_MAX (4u << 20)
+
+static void h_healthz(struct api_call *c)
+{
+	http_resp_json(c->resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	int version = 0;
+	int rc;
+
+	/* A read transaction proves a connection can be had; the schema
+	 * version proves the database answers queries. */
+	rc = store_begin(c->st, STORE_READ, &tx);
+	store_rollback(tx);
+	if (rc == 0)
+		rc = store_schema_version(c->st, &version);
+	if (rc < 0) {
+		http_resp_error(c->resp, 503, "not_ready",
+				"the database is unreachable", NULL);
+		return;
+	}
+	http_resp_json(c->resp, 200,
+		       json_pack("{s:s, s:i, s:s}", "status", "ready",
+				 "schema_version", version, "database",
+				 store_backend(c->st)));
+}
+
+static void h_metrics(struct api_call *c)
+{
+	struct metrics *m = api_metrics(c->api);
+	struct buf b;
+	int rc;
+
+	if (!m) {
+		http_resp_error(c->resp, 404, "not_found",
+				"metrics are not enabled", NULL);
+		return;
+	}
+	buf_init(&b, METRICS_TEXT_MAX);
+	rc = metrics_render(m, c->st, &b);
+	if (rc == 0 && !b.data)
+		rc = buf_reserve(&b, 1);
+	if (rc < 0) {
+		buf_free(&b);
+		api_fail(c, rc, NULL, NULL);
+		return;
+	}
+	buf_cstr(&b);
+	http_resp_free(c->resp);
+	/* The buffer's memory is malloc'd and NUL-terminated: hand it over. */
+	c->resp->status = 200;
+	c->resp->text = (char *)b.data;
+	c->resp->text_len = b.len;
+	c->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
 const struct api_route api_ops_routes[] = {
+	{"GET", "/healthz", API_AUTH_NONE, h_healthz},
+	{"GET", "/readyz", API_AUTH_NONE, h_readyz},
+	{"GET", "/metrics", API_AUTH_NONE, h_metrics},
 	{0},
 };

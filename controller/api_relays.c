@@ -1,5 +1,487 @@
+/* /api/v1/relays: the QUIC relays agents use when no direct path exists.
+ *
+ * The relay list is part of every network map, so each change bumps the
+ * netmap version. IP addresses in `address` are stored canonically
+ * ("[2001:db8::1]:443"); host names are kept as written. */
 #include "controller/api.h"
 
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+#include "shared/jsonx.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 63
+#define REGION_MAX 63
+#define DNS_NAME_MAX 253
+#define ADDRESS_MAX (DNS_NAME_MAX + 6) /* name ":" 65535 */
+#define PIN_MAX (STORE_PIN_SIZE - 1)
+
+/* --- validation --- */
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* 1..63 of a-z 0-9 . _ -, starting with a letter or digit (user names). */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > NAME_MAX_LEN || !is_lower_alnum(s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool valid_region(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > REGION_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* Host names of n bytes: dot-separated labels of 1..63 A-Z a-z 0-9 -, not
+ * starting or ending with '-', the last one not all digits (so 10.0.0.256
+ * is no name). */
+static bool valid_dns_name(const char *s, size_t n)
+{
+	size_t label = 0;
+	bool digits = true;
+
+	if (n < 1 || n > DNS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = i < n ? s[i] : '.';
+
+		if (ch == '.') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			if (i == n)
+				break;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+		if (ch == '-' && label == 0)
+			return false;
+		if (ch < '0' || ch > '9')
+			digits = false;
+		label++;
+	}
+	return !digits;
+}
+
+/* "1.2.3.4:443", "[2001:db8::1]:443" or "relay.example.com:443" (port
+ * 1..65535, no leading zero) into its canonical text. */
+static int normalize_address(const char *s, char *out, size_t cap)
+{
+	struct ip_endpoint ep;
+	const char *colon = strrchr(s, ':');
+	const char *p;
+	long port = 0;
+
+	if (!colon)
+		return WEFT_ERR_INVAL;
+	if (ip_endpoint_parse(s, &ep) == 0)
+		return ip_endpoint_format(&ep, out, cap) < 0 ? WEFT_ERR_INVAL :
+							       0;
+	if (!valid_dns_name(s, (size_t)(colon - s)))
+		return WEFT_ERR_INVAL;
+	p = colon + 1;
+	if (*p < '1' || *p > '9')
+		return WEFT_ERR_INVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return WEFT_ERR_INVAL;
+		port = port * 10 + (*p - '0');
+		if (port > 65535)
+			return WEFT_ERR_INVAL;
+	}
+	if (strlen(s) >= cap)
+		return WEFT_ERR_INVAL;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+/* Printable ASCII without spaces, e.g. "sha256/<base64>". */
+static bool valid_pin(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* --- JSON --- */
+
+static json_t *ts_json(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *relay_json(const struct store_relay *r)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}",
+			 "id", (json_int_t)r->id,
+			 "name", r->name,
+			 "region", r->region,
+			 "address", r->address,
+			 "public_key_pin",
+			 r->public_key_pin[0] ? json_string(r->public_key_pin) :
+						json_null(),
+			 "created_at", ts_json(r->created_at));
+}
+
+/* --- handlers --- */
+
+struct relay_in {
+	const char *name, *region, *address, *pin;
+	bool has_name, has_region, has_address, has_pin;
+};
+
+/* Reads the body (name only on create) into in; on a jsonx failure fills
+ * the 400 answer and returns WEFT_ERR_INVAL. */
+static int read_body(struct api_call *c, const json_t *body, bool create,
+		     struct relay_in *in)
+{
+	const struct jsonx_field fields[] = {
+		{"name", JSONX_STRING, true, 1, NAME_MAX_LEN, 0, &in->name,
+		 &in->has_name},
+		{"region", JSONX_STRING, create, 1, REGION_MAX, 0, &in->region,
+		 &in->has_region},
+		{"address", JSONX_STRING, create, 1, ADDRESS_MAX, 0,
+		 &in->address, &in->has_address},
+		{"public_key_pin", JSONX_STRING, false, 0, PIN_MAX, 0, &in->pin,
+		 &in->has_pin},
+	};
+	struct jsonx_err err = {0};
+
+	/* The name is set once, at creation: PATCH leaves it out. */
+	if (jsonx_read(body, create ? fields : fields + 1, create ? 4 : 3,
+		       &err) < 0) {
+		http_resp_error(c->resp, 400, weft_errname(err.code),
+				err.message, err.field[0] ? err.field : NULL);
+		return WEFT_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* Validates in and applies it to r; on failure fills msg and *field. */
+static int apply(const struct relay_in *in, struct store_relay *r, char *msg,
+		 size_t msglen, const char **field)
+{
+	if (in->has_name) {
+		*field = "name";
+		if (!valid_name(in->name)) {
+			snprintf(msg, msglen,
+				 "name must be 1 to 63 of a-z 0-9 . _ -, "
+				 "starting with a letter or digit");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->name, sizeof(r->name), "%s", in->name);
+	}
+	if (in->has_region) {
+		*field = "region";
+		if (!valid_region(in->region)) {
+			snprintf(msg, msglen, "region must be 1 to 63 of a-z 0-9 -");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->region, sizeof(r->region), "%s", in->region);
+	}
+	if (in->has_address) {
+		*field = "address";
+		if (normalize_address(in->address, r->address,
+				      sizeof(r->address)) < 0) {
+			snprintf(msg, msglen,
+				 "address must be host:port with an IPv4 "
+				 "address, [IPv6] address or DNS name and a "
+				 "port from 1 to 65535");
+			return WEFT_ERR_INVAL;
+		}
+	}
+	if (in->has_pin) {
+		*field = "public_key_pin";
+		if (!valid_pin(in->pin)) {
+			snprintf(msg, msglen,
+				 "public_key_pin must be printable ASCII "
+				 "without spaces, e.g. sha256/<base64>");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->public_key_pin, sizeof(r->public_key_pin), "%s",
+			 in->pin);
+	}
+	*field = NULL;
+	return 0;
+}
+
+/* Audits, bumps the netmap, commits (tx consumed) and answers r. */
+static int finish(struct api_call *c, struct store_tx *tx,
+		  const struct store_relay *r, const char *action, int status)
+{
+	json_t *o = relay_json(r);
+	char idtext[24];
+	int rc;
+
+	if (!o) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(idtext, sizeof(idtext), "%" PRId64, r->id);
+	/* A pin is public (it is sent to every agent), so the answer is the
+	 * detail. */
+	rc = api_audit(c, tx, action, "relay", idtext, o);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, status, o);
+	o = NULL;
+out:
+	store_rollback(tx);
+	json_decref(o);
+	return rc;
+}
+
+static void h_create_relay(struct api_call *c)
+{
+	struct relay_in in = {0};
+	struct store_relay r = {0}, other;
+	struct store_tx *tx = NULL;
+	const char *field = NULL;
+	char msg[256] = "";
+	json_t *body;
+	int rc;
+
+	body = api_body(c);
+	if (!body)
+		return;
+	rc = read_body(c, body, true, &in);
+	if (rc < 0) {
+		rc = 0;
+		goto out;
+	}
+	rc = apply(&in, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	r.created_at = c->now;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_get_by_name(tx, r.name, &other);
+	if (rc == 0)
+		rc = WEFT_ERR_EXISTS;
+	else if (rc == WEFT_ERR_NOTFOUND)
+		rc = store_relay_create(tx, &r);
+	if (rc == WEFT_ERR_EXISTS) {
+		field = "name";
+		snprintf(msg, sizeof(msg), "a relay named %s exists", r.name);
+	}
+	if (rc < 0)
+		goto out;
+	rc = finish(c, tx, &r, "relay.create", 201);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field);
+	json_decref(body);
+}
+
+static int collect(void *ctx, const struct store_relay *r)
+{
+	json_t *o = relay_json(r);
+
+	if (!o || json_array_append_new(ctx, o) < 0)
+		return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static void h_list_relays(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_page pg;
+	json_t *items;
+	int64_t next = 0;
+	int rc;
+
+	if (!api_page(c, &pg))
+		return;
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_list(tx, &pg, collect, items, &next);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void not_found(struct api_call *c, int64_t id)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "no relay with id %" PRId64, id);
+	http_resp_error(c->resp, 404, "not_found", msg, "id");
+}
+
+static void h_get_relay(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_relay r;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_get(tx, id, &r);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, relay_json(&r));
+out:
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void h_patch_relay(struct api_call *c)
+{
+	struct relay_in in = {0};
+	struct store_relay r;
+	struct store_tx *tx = NULL;
+	const char *field = NULL;
+	char msg[256] = "";
+	json_t *body;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	body = api_body(c);
+	if (!body)
+		return;
+	rc = read_body(c, body, false, &in);
+	if (rc < 0) {
+		rc = 0;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_get(tx, id, &r);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		field = "id";
+		snprintf(msg, sizeof(msg), "no relay with id %" PRId64, id);
+	}
+	if (rc < 0)
+		goto out;
+	rc = apply(&in, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_update(tx, &r);
+	if (rc < 0)
+		goto out;
+	rc = finish(c, tx, &r, "relay.update", 200);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field);
+	json_decref(body);
+}
+
+static void h_delete_relay(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_relay r;
+	json_t *detail = NULL;
+	char idtext[24];
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_get(tx, id, &r);
+	if (rc < 0)
+		goto out;
+	rc = store_relay_delete(tx, id);
+	if (rc < 0)
+		goto out;
+	detail = json_pack("{s:s}", "name", r.name);
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, "relay.delete", "relay", idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	store_rollback(tx);
+	json_decref(detail);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
 const struct api_route api_relays_routes[] = {
+	{"POST", "/api/v1/relays", API_AUTH_ADMIN, h_create_relay},
+	{"GET", "/api/v1/relays", API_AUTH_ADMIN, h_list_relays},
+	{"GET", "/api/v1/relays/{id}", API_AUTH_ADMIN, h_get_relay},
+	{"PATCH", "/api/v1/relays/{id}", API_AUTH_ADMIN, h_patch_relay},
+	{"DELETE", "/api/v1/relays/{id}", API_AUTH_ADMIN, h_delete_relay},
 	{0},
 };

@@ -1,5 +1,632 @@
+/* /api/v1/resources: private hosts, subnets and services that connector
+ * nodes expose to the mesh.
+ *
+ * A resource is reached through exactly one of a connector node or every
+ * node carrying a connector tag. Addresses are stored canonically (IP
+ * addresses and prefixes as ip_*_format writes them) and ports without
+ * spaces, so the network map builder can compare them as text. Every
+ * change is part of the network maps and bumps the netmap version. */
 #include "controller/api.h"
 
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+#include "shared/jsonx.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 63
+#define DNS_NAME_MAX 253
+#define TAG_MAX (STORE_NAME_SIZE - 1)
+
+/* --- validation --- */
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* 1..63 of a-z 0-9 . _ -, starting with a letter or digit (user names). */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > NAME_MAX_LEN || !is_lower_alnum(s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
+		    s[i] != '-')
+			return false;
+	return true;
+}
+
+static bool valid_tag(const char *s)
+{
+	return strlen(s) <= TAG_MAX && strncmp(s, "tag:", 4) == 0 &&
+	       valid_name(s + 4);
+}
+
+/* Host names: 1..253 bytes of dot-separated labels, each 1..63 of
+ * A-Z a-z 0-9 -, not starting or ending with '-'. The last label must not
+ * be all digits, so a mistyped address such as 10.0.0.256 is not taken
+ * for a name. */
+static bool valid_dns_name(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+	bool digits = true;
+
+	if (n < 1 || n > DNS_NAME_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = s[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			if (ch == '\0')
+				break;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+		if (ch == '-' && label == 0)
+			return false;
+		if (ch < '0' || ch > '9')
+			digits = false;
+		label++;
+	}
+	return !digits;
+}
+
+/* Canonical form of an IP address, a strict CIDR prefix or a host name
+ * into out. */
+static int normalize_address(const char *s, char *out, size_t cap,
+			     char *msg, size_t msglen)
+{
+	struct ip_addr a;
+	struct ip_prefix p;
+	int rc;
+
+	if (strchr(s, '/')) {
+		rc = ip_prefix_parse(s, &p, IP_PREFIX_STRICT);
+		if (rc == WEFT_ERR_INVAL && ip_prefix_parse(s, &p, 0) == 0) {
+			char want[IP_PREFIX_STRLEN] = "";
+
+			ip_prefix_mask(&p);
+			ip_prefix_format(&p, want, sizeof(want));
+			snprintf(msg, msglen,
+				 "address has host bits set (did you mean %s?)",
+				 want);
+			return WEFT_ERR_INVAL;
+		}
+		if (rc < 0)
+			goto bad;
+		return ip_prefix_format(&p, out, cap) < 0 ? WEFT_ERR_INVAL : 0;
+	}
+	if (ip_addr_parse(s, &a) == 0)
+		return ip_addr_format(&a, out, cap) < 0 ? WEFT_ERR_INVAL : 0;
+	if (!valid_dns_name(s) || strlen(s) >= cap)
+		goto bad;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+bad:
+	snprintf(msg, msglen,
+		 "address must be an IP address, a CIDR prefix without host "
+		 "bits set, or a DNS name");
+	return WEFT_ERR_INVAL;
+}
+
+/* Reads a port 1..65535 of decimal digits without a leading zero from
+ * [*p, end); advances *p. */
+static bool read_port(const char **p, const char *end, long *out)
+{
+	const char *s = *p;
+	long v = 0;
+
+	if (s == end || *s < '1' || *s > '9')
+		return false;
+	while (s < end && *s >= '0' && *s <= '9') {
+		v = v * 10 + (*s - '0');
+		if (v > 65535)
+			return false;
+		s++;
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+/* "*" or a comma list of ports and ranges a-b (a <= b); spaces around
+ * items are dropped. Writes the normalized text to out. */
+static int normalize_ports(const char *s, char *out, size_t cap, char *msg,
+			   size_t msglen)
+{
+	size_t o = 0;
+
+	while (*s == ' ')
+		s++;
+	if (*s == '*') {
+		const char *t = s + 1;
+
+		while (*t == ' ')
+			t++;
+		if (*t == '\0') {
+			snprintf(out, cap, "*");
+			return 0;
+		}
+		goto bad;
+	}
+	for (;;) {
+		const char *end, *p;
+		long lo, hi;
+		int w;
+
+		while (*s == ' ')
+			s++;
+		end = s + strcspn(s, ",");
+		p = s;
+		if (!read_port(&p, end, &lo))
+			goto bad;
+		hi = lo;
+		if (p < end && *p == '-') {
+			p++;
+			if (!read_port(&p, end, &hi) || hi < lo)
+				goto bad;
+		}
+		while (p < end && *p == ' ')
+			p++;
+		if (p != end)
+			goto bad;
+		w = lo == hi ? snprintf(out + o, cap - o, "%s%ld",
+					o ? "," : "", lo) :
+			       snprintf(out + o, cap - o, "%s%ld-%ld",
+					o ? "," : "", lo, hi);
+		if (w < 0 || (size_t)w >= cap - o) {
+			snprintf(msg, msglen, "ports is too long");
+			return WEFT_ERR_INVAL;
+		}
+		o += (size_t)w;
+		if (*end == '\0')
+			return 0;
+		s = end + 1;
+	}
+bad:
+	snprintf(msg, msglen,
+		 "ports must be * or a comma list of ports 1-65535 and "
+		 "ranges a-b with a <= b");
+	return WEFT_ERR_INVAL;
+}
+
+/* --- JSON --- */
+
+static json_t *ts_json(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *resource_json(const struct store_resource *r)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
+			 "id", (json_int_t)r->id,
+			 "name", r->name,
+			 "address", r->address,
+			 "protocol", r->protocol,
+			 "ports", r->ports,
+			 "connector_node_id",
+			 r->connector_node_id ?
+				 json_integer(r->connector_node_id) :
+				 json_null(),
+			 "connector_tag",
+			 r->connector_tag[0] ? json_string(r->connector_tag) :
+					       json_null(),
+			 "created_at", ts_json(r->created_at));
+}
+
+/* --- handlers --- */
+
+/* The fields of a create (all but name/address optional) or a patch (all
+ * optional), as given. */
+struct resource_in {
+	const char *name, *address, *protocol, *ports, *tag;
+	int64_t node_id;
+	bool has_name, has_address, has_protocol, has_ports, has_tag,
+		has_node_id;
+};
+
+static int read_body(struct api_call *c, const json_t *body, bool create,
+		     struct resource_in *in)
+{
+	const struct jsonx_field fields[] = {
+		{"name", JSONX_STRING, create, 1, NAME_MAX_LEN, 0, &in->name,
+		 &in->has_name},
+		{"address", JSONX_STRING, create, 1, DNS_NAME_MAX, 0,
+		 &in->address, &in->has_address},
+		{"protocol", JSONX_STRING, false, 1, 8, 0, &in->protocol,
+		 &in->has_protocol},
+		{"ports", JSONX_STRING, false, 1, STORE_PORTS_SIZE - 1, 0,
+		 &in->ports, &in->has_ports},
+		{"connector_node_id", JSONX_INT, false, 1, INT64_MAX, 0,
+		 &in->node_id, &in->has_node_id},
+		{"connector_tag", JSONX_STRING, false, 1, TAG_MAX, 0, &in->tag,
+		 &in->has_tag},
+	};
+	struct jsonx_err err = {0};
+
+	if (jsonx_read(body, fields, sizeof(fields) / sizeof(fields[0]),
+		       &err) < 0) {
+		http_resp_error(c->resp, 400, weft_errname(err.code),
+				err.message, err.field[0] ? err.field : NULL);
+		return WEFT_ERR_INVAL;
+	}
+	return 0;
+}
+
+/* Applies in to r (a fresh resource with defaults, or the stored one) and
+ * validates the result, checking the connector node inside tx. On failure
+ * fills msg and *field. */
+static int apply(struct store_tx *tx, const struct resource_in *in,
+		 struct store_resource *r, char *msg, size_t msglen,
+		 const char **field)
+{
+	struct store_node n;
+	int rc;
+
+	if (in->has_name) {
+		*field = "name";
+		if (!valid_name(in->name)) {
+			snprintf(msg, msglen,
+				 "name must be 1 to 63 of a-z 0-9 . _ -, "
+				 "starting with a letter or digit");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->name, sizeof(r->name), "%s", in->name);
+	}
+	if (in->has_address) {
+		*field = "address";
+		rc = normalize_address(in->address, r->address,
+				       sizeof(r->address), msg, msglen);
+		if (rc < 0)
+			return rc;
+	}
+	if (in->has_protocol) {
+		*field = "protocol";
+		if (strcmp(in->protocol, "tcp") != 0 &&
+		    strcmp(in->protocol, "udp") != 0 &&
+		    strcmp(in->protocol, "any") != 0) {
+			snprintf(msg, msglen, "protocol must be tcp, udp or any");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->protocol, sizeof(r->protocol), "%s", in->protocol);
+	}
+	if (in->has_ports) {
+		*field = "ports";
+		rc = normalize_ports(in->ports, r->ports, sizeof(r->ports), msg,
+				     msglen);
+		if (rc < 0)
+			return rc;
+	}
+	if (in->has_node_id && in->has_tag) {
+		*field = "connector_tag";
+		snprintf(msg, msglen,
+			 "give one of connector_node_id and connector_tag, "
+			 "not both");
+		return WEFT_ERR_INVAL;
+	}
+	/* Naming one connector replaces the other (PATCH switches). */
+	if (in->has_tag) {
+		*field = "connector_tag";
+		if (!valid_tag(in->tag)) {
+			snprintf(msg, msglen,
+				 "connector_tag must look like tag:<name>");
+			return WEFT_ERR_INVAL;
+		}
+		snprintf(r->connector_tag, sizeof(r->connector_tag), "%s",
+			 in->tag);
+		r->connector_node_id = 0;
+	}
+	if (in->has_node_id) {
+		*field = "connector_node_id";
+		rc = store_node_get(tx, in->node_id, &n);
+		if (rc == WEFT_ERR_NOTFOUND) {
+			snprintf(msg, msglen, "no node with id %" PRId64,
+				 in->node_id);
+			return WEFT_ERR_INVAL;
+		}
+		if (rc < 0)
+			return rc;
+		r->connector_node_id = in->node_id;
+		r->connector_tag[0] = '\0';
+	}
+	if (!r->connector_node_id && !r->connector_tag[0]) {
+		*field = "connector_node_id";
+		snprintf(msg, msglen,
+			 "a resource needs connector_node_id or connector_tag");
+		return WEFT_ERR_INVAL;
+	}
+	*field = NULL;
+	return 0;
+}
+
+/* Fails with EXISTS when another resource has r's name. */
+static int check_unique(struct store_tx *tx, const struct store_resource *r,
+			char *msg, size_t msglen, const char **field)
+{
+	struct store_resource other;
+	int rc = store_resource_get_by_name(tx, r->name, &other);
+
+	if (rc == WEFT_ERR_NOTFOUND || (rc == 0 && other.id == r->id))
+		return 0;
+	if (rc == 0) {
+		*field = "name";
+		snprintf(msg, msglen, "a resource named %s exists", r->name);
+		return WEFT_ERR_EXISTS;
+	}
+	return rc;
+}
+
+/* Audits, bumps the netmap, commits (tx consumed) and answers r. */
+static int finish(struct api_call *c, struct store_tx *tx,
+		  const struct store_resource *r, const char *action,
+		  int status)
+{
+	json_t *o = resource_json(r);
+	char idtext[24];
+	int rc;
+
+	if (!o) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(idtext, sizeof(idtext), "%" PRId64, r->id);
+	/* The answer is the detail: a resource holds no secret. */
+	rc = api_audit(c, tx, action, "resource", idtext, o);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, status, o);
+	o = NULL;
+out:
+	store_rollback(tx);
+	json_decref(o);
+	return rc;
+}
+
+static void h_create_resource(struct api_call *c)
+{
+	struct resource_in in = {0};
+	struct store_resource r = {.protocol = "any", .ports = "*"};
+	struct store_tx *tx = NULL;
+	const char *field = NULL;
+	char msg[256] = "";
+	json_t *body;
+	int rc;
+
+	body = api_body(c);
+	if (!body)
+		return;
+	rc = read_body(c, body, true, &in);
+	if (rc < 0) {
+		rc = 0;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = apply(tx, &in, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	rc = check_unique(tx, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	r.created_at = c->now;
+	rc = store_resource_create(tx, &r);
+	if (rc == WEFT_ERR_EXISTS) {
+		field = "name";
+		snprintf(msg, sizeof(msg), "a resource named %s exists", r.name);
+	}
+	if (rc < 0)
+		goto out;
+	rc = finish(c, tx, &r, "resource.create", 201);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field);
+	json_decref(body);
+}
+
+static int collect(void *ctx, const struct store_resource *r)
+{
+	json_t *o = resource_json(r);
+
+	if (!o || json_array_append_new(ctx, o) < 0)
+		return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static void h_list_resources(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_page pg;
+	json_t *items;
+	int64_t next = 0;
+	int rc;
+
+	if (!api_page(c, &pg))
+		return;
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_list(tx, &pg, collect, items, &next);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void not_found(struct api_call *c, int64_t id)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "no resource with id %" PRId64, id);
+	http_resp_error(c->resp, 404, "not_found", msg, "id");
+}
+
+static void h_get_resource(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_resource r;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_get(tx, id, &r);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, resource_json(&r));
+out:
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+static void h_patch_resource(struct api_call *c)
+{
+	struct resource_in in = {0};
+	struct store_resource r;
+	struct store_tx *tx = NULL;
+	const char *field = NULL;
+	char msg[256] = "";
+	json_t *body;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	body = api_body(c);
+	if (!body)
+		return;
+	rc = read_body(c, body, false, &in);
+	if (rc < 0) {
+		rc = 0;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_get(tx, id, &r);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		field = "id";
+		snprintf(msg, sizeof(msg), "no resource with id %" PRId64, id);
+	}
+	if (rc < 0)
+		goto out;
+	rc = apply(tx, &in, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	rc = check_unique(tx, &r, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_update(tx, &r);
+	if (rc == WEFT_ERR_EXISTS) {
+		field = "name";
+		snprintf(msg, sizeof(msg), "a resource named %s exists", r.name);
+	}
+	if (rc < 0)
+		goto out;
+	rc = finish(c, tx, &r, "resource.update", 200);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field);
+	json_decref(body);
+}
+
+static void h_delete_resource(struct api_call *c)
+{
+	struct store_tx *tx = NULL;
+	struct store_resource r;
+	json_t *detail = NULL;
+	char idtext[24];
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_get(tx, id, &r);
+	if (rc < 0)
+		goto out;
+	rc = store_resource_delete(tx, id);
+	if (rc < 0)
+		goto out;
+	detail = json_pack("{s:s}", "name", r.name);
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, "resource.delete", "resource", idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_netmap_bump(tx, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	store_rollback(tx);
+	json_decref(detail);
+	if (rc == WEFT_ERR_NOTFOUND)
+		not_found(c, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
 const struct api_route api_resources_routes[] = {
+	{"POST", "/api/v1/resources", API_AUTH_ADMIN, h_create_resource},
+	{"GET", "/api/v1/resources", API_AUTH_ADMIN, h_list_resources},
+	{"GET", "/api/v1/resources/{id}", API_AUTH_ADMIN, h_get_resource},
+	{"PATCH", "/api/v1/resources/{id}", API_AUTH_ADMIN, h_patch_resource},
+	{"DELETE", "/api/v1/resources/{id}", API_AUTH_ADMIN, h_delete_resource},
 	{0},
 };

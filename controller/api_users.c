@@ -1,5 +1,403 @@
+/* /api/v1/users: people who own nodes and API keys. Admin only. */
 #include "controller/api.h"
 
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/jsonx.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 1-63 of a-z 0-9 . _ -, starting with a letter or digit. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= STORE_NAME_SIZE)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
+			return false;
+	}
+	return true;
+}
+
+/* Empty, or local@domain without spaces or control characters. Deliberately
+ * loose: the address is shown to admins, never used to send mail. */
+static bool valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (!*s)
+		return true;
+	if (!at || at == s || !at[1] || strchr(at + 1, '@'))
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static bool valid_role(const char *s)
+{
+	return strcmp(s, "admin") == 0 || strcmp(s, "member") == 0;
+}
+
+static json_t *ts_json(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (!t || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *user_json(const struct store_user *u)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)u->id,
+			 "name", u->name, "display_name", u->display_name,
+			 "email", u->email, "role", u->role, "created_at",
+			 ts_json(u->created_at));
+}
+
+/* Parses the body and reads fields[0..n); on failure fills the response and
+ * returns NULL. The caller json_decref()s the body (strings read from it
+ * are borrowed from it). */
+static json_t *read_body(struct api_call *c, const struct jsonx_field *f,
+			 size_t n)
+{
+	struct jsonx_err err = {0};
+	json_t *body = api_body(c);
+
+	if (!body)
+		return NULL;
+	if (jsonx_read(body, f, n, &err) < 0) {
+		http_resp_error(c->resp, http_status_for(err.code),
+				weft_errname(err.code), err.message,
+				err.field[0] ? err.field : NULL);
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* Checks the fields that create and update share; returns the bad field's
+ * name or NULL. */
+static const char *bad_field(const char *email, const char *role,
+			     const char **msg)
+{
+	if (email && !valid_email(email)) {
+		*msg = "email must look like name@example.com";
+		return "email";
+	}
+	if (role && !valid_role(role)) {
+		*msg = "role must be \"admin\" or \"member\"";
+		return "role";
+	}
+	return NULL;
+}
+
+static void h_create_user(struct api_call *c)
+{
+	const char *name = NULL, *display = "", *email = "", *role = "member";
+	const struct jsonx_field f[] = {
+		{"name", JSONX_STRING, true, 1, STORE_NAME_SIZE - 1, 0, &name, NULL},
+		{"display_name", JSONX_STRING, false, 0, STORE_DISPLAY_SIZE - 1, 0,
+		 &display, NULL},
+		{"email", JSONX_STRING, false, 0, STORE_EMAIL_SIZE - 1, 0, &email,
+		 NULL},
+		{"role", JSONX_STRING, false, 0, STORE_ROLE_SIZE - 1, 0, &role, NULL},
+	};
+	struct store_user u = {.created_at = c->now}, old;
+	struct store_tx *tx = NULL;
+	const char *msg = NULL, *field = NULL;
+	char text[160], id[24];
+	json_t *body, *detail = NULL;
+	int rc;
+
+	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	if (!body)
+		return;
+	if (!valid_name(name)) {
+		msg = "name must be 1-63 characters of a-z 0-9 . _ - starting with a letter or digit";
+		field = "name";
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	field = bad_field(email, role, &msg);
+	if (field) {
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	snprintf(u.name, sizeof(u.name), "%s", name);
+	snprintf(u.display_name, sizeof(u.display_name), "%s", display);
+	snprintf(u.email, sizeof(u.email), "%s", email);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_user_get_by_name(tx, u.name, &old);
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "a user named %s exists", u.name);
+		msg = text;
+		field = "name";
+		rc = WEFT_ERR_EXISTS;
+		goto out;
+	}
+	if (rc != WEFT_ERR_NOTFOUND)
+		goto out;
+	rc = store_user_create(tx, &u);
+	if (rc == WEFT_ERR_EXISTS) {
+		snprintf(text, sizeof(text), "a user named %s exists", u.name);
+		msg = text;
+		field = "name";
+	}
+	if (rc < 0)
+		goto out;
+	snprintf(id, sizeof(id), "%" PRId64, u.id);
+	detail = json_pack("{s:s, s:s}", "name", u.name, "role", u.role);
+	rc = detail ? api_audit(c, tx, "user.create", "user", id, detail)
+		    : WEFT_ERR_NOMEM;
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 201, user_json(&u));
+out:
+	if (rc < 0) {
+		store_rollback(tx);
+		api_fail(c, rc, msg, field);
+	}
+	json_decref(detail);
+	json_decref(body);
+}
+
+static int add_user(void *ctx, const struct store_user *u)
+{
+	return json_array_append_new(ctx, user_json(u)) < 0 ? WEFT_ERR_NOMEM : 0;
+}
+
+static void h_list_users(struct api_call *c)
+{
+	struct store_user_filter f = {.name = http_query(c->req, "name")};
+	struct store_page pg;
+	struct store_tx *tx = NULL;
+	json_t *items = NULL;
+	int64_t next = 0;
+	int rc;
+
+	if (!api_page(c, &pg))
+		return;
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = store_user_list(tx, &f, &pg, add_user, items, &next);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+/* Loads user id into *u. Returns store_user_get's code; on NOTFOUND also
+ * writes a message naming the id into msg (cap bytes). */
+static int get_user(struct store_tx *tx, int64_t id, struct store_user *u,
+		    char *msg, size_t cap)
+{
+	int rc = store_user_get(tx, id, u);
+
+	if (rc == WEFT_ERR_NOTFOUND)
+		snprintf(msg, cap, "no user with id %" PRId64, id);
+	return rc;
+}
+
+static void h_get_user(struct api_call *c)
+{
+	struct store_user u;
+	struct store_tx *tx = NULL;
+	char msg[80] = "";
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = get_user(tx, id, &u, msg, sizeof(msg));
+	store_rollback(tx);
+	if (rc < 0) {
+		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
+		return;
+	}
+	http_resp_json(c->resp, 200, user_json(&u));
+}
+
+static void h_update_user(struct api_call *c)
+{
+	const char *display = NULL, *email = NULL, *role = NULL;
+	const struct jsonx_field f[] = {
+		{"display_name", JSONX_STRING, false, 0, STORE_DISPLAY_SIZE - 1, 0,
+		 &display, NULL},
+		{"email", JSONX_STRING, false, 0, STORE_EMAIL_SIZE - 1, 0, &email,
+		 NULL},
+		{"role", JSONX_STRING, false, 0, STORE_ROLE_SIZE - 1, 0, &role, NULL},
+	};
+	struct store_user u;
+	struct store_tx *tx = NULL;
+	const char *msg = NULL, *field = NULL;
+	char text[80] = "", idtext[24];
+	json_t *body, *detail = NULL;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	if (!body)
+		return;
+	field = bad_field(email, role, &msg);
+	if (field) {
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = get_user(tx, id, &u, text, sizeof(text));
+	if (rc == WEFT_ERR_NOTFOUND) {
+		msg = text;
+		field = "id";
+	}
+	if (rc < 0)
+		goto out;
+	detail = json_object();
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	if (display) {
+		snprintf(u.display_name, sizeof(u.display_name), "%s", display);
+		json_object_set_new(detail, "display_name", json_string(display));
+	}
+	if (email) {
+		snprintf(u.email, sizeof(u.email), "%s", email);
+		json_object_set_new(detail, "email", json_string(email));
+	}
+	if (role) {
+		snprintf(u.role, sizeof(u.role), "%s", role);
+		json_object_set_new(detail, "role", json_string(role));
+	}
+	rc = store_user_update(tx, &u);
+	if (rc < 0)
+		goto out;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
+	rc = api_audit(c, tx, "user.update", "user", idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, user_json(&u));
+out:
+	if (rc < 0) {
+		store_rollback(tx);
+		api_fail(c, rc, msg, field);
+	}
+	json_decref(detail);
+	json_decref(body);
+}
+
+static int count_row(void *ctx, const struct store_node *n)
+{
+	(void)n;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void h_delete_user(struct api_call *c)
+{
+	struct store_node_filter nf = {.online = -1};
+	struct store_page one = {.after = 0, .limit = 1};
+	struct store_user u;
+	struct store_tx *tx = NULL;
+	const char *msg = NULL, *field = NULL;
+	char text[160] = "", idtext[24];
+	json_t *detail = NULL;
+	int64_t id;
+	int nodes = 0;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = get_user(tx, id, &u, text, sizeof(text));
+	if (rc == WEFT_ERR_NOTFOUND) {
+		msg = text;
+		field = "id";
+	}
+	if (rc < 0)
+		goto out;
+	nf.user_id = u.id;
+	rc = store_node_list(tx, &nf, &one, count_row, &nodes, NULL);
+	if (rc < 0)
+		goto out;
+	snprintf(text, sizeof(text),
+		 "user %s still owns nodes; delete them first", u.name);
+	if (nodes) {
+		msg = text;
+		rc = WEFT_ERR_CONFLICT;
+		goto out;
+	}
+	/* The store refuses too (foreign key) if a node appeared meanwhile. */
+	rc = store_user_delete(tx, u.id);
+	if (rc == WEFT_ERR_CONFLICT)
+		msg = text;
+	if (rc < 0)
+		goto out;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
+	detail = json_pack("{s:s}", "name", u.name);
+	rc = detail ? api_audit(c, tx, "user.delete", "user", idtext, detail)
+		    : WEFT_ERR_NOMEM;
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	if (rc < 0) {
+		store_rollback(tx);
+		api_fail(c, rc, msg, field);
+	}
+	json_decref(detail);
+}
+
 const struct api_route api_users_routes[] = {
+	{"POST", "/api/v1/users", API_AUTH_ADMIN, h_create_user},
+	{"GET", "/api/v1/users", API_AUTH_ADMIN, h_list_users},
+	{"GET", "/api/v1/users/{id}", API_AUTH_ADMIN, h_get_user},
+	{"PATCH", "/api/v1/users/{id}", API_AUTH_ADMIN, h_update_user},
+	{"DELETE", "/api/v1/users/{id}", API_AUTH_ADMIN, h_delete_user},
 	{0},
 };

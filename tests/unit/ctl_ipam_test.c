@@ -1,0 +1,269 @@
+/* Mesh address allocation against a real SQLite store. */
+#include "check.h"
+
+#include "controller/ipam.h"
+#include "controller/store.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct store *open_store(const char *name)
+{
+	char url[512];
+	struct store *st = NULL;
+
+	snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(), name);
+	if (store_open(url, &st, NULL, 0) < 0)
+		return NULL;
+	return st;
+}
+
+/* Creates a node holding the given addresses so that they count as used. */
+static int add_node(struct store_tx *tx, int i, const char *ipv4,
+		    const char *ipv6, int64_t *id)
+{
+	struct store_node n = {.created_at = 1000};
+	int rc;
+
+	snprintf(n.name, sizeof(n.name), "n%d", i);
+	snprintf(n.public_key, sizeof(n.public_key), "key%d", i);
+	snprintf(n.ipv4, sizeof(n.ipv4), "%s", ipv4);
+	snprintf(n.ipv6, sizeof(n.ipv6), "%s", ipv6);
+	rc = store_node_create(tx, &n);
+	if (rc == 0 && id)
+		*id = n.id;
+	return rc;
+}
+
+/* Assigns and stores one node; returns its IPv4 text in out. */
+static int assign_node(struct store *st, int i, char out[STORE_IP_SIZE],
+		       int64_t *id)
+{
+	struct store_tx *tx = NULL;
+	char v4[STORE_IP_SIZE], v6[STORE_IP_SIZE];
+	int rc;
+
+	rc = store_begin(st, STORE_WRITE, &tx);
+	if (rc < 0)
+		return rc;
+	rc = ipam_assign(tx, v4, v6);
+	if (rc == 0)
+		rc = add_node(tx, i, v4, v6, id);
+	if (rc < 0) {
+		store_rollback(tx);
+		return rc;
+	}
+	rc = store_commit(tx);
+	if (rc == 0)
+		memcpy(out, v4, STORE_IP_SIZE);
+	return rc;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	return ip_addr_cmp(a, b);
+}
+
+static void thousand_assignments_are_unique_and_inside_the_pools(void)
+{
+	struct store *st = open_store("thousand");
+	struct store_tx *tx = NULL;
+	struct ip_prefix pool4, ula;
+	struct ip_addr *v4s = calloc(1000, sizeof(*v4s));
+	struct ip_addr *v6s = calloc(1000, sizeof(*v6s));
+	int i;
+
+	REQUIRE(st && v4s && v6s);
+	REQUIRE_INT(ip_prefix_parse(IPAM_POOL4, &pool4, IP_PREFIX_STRICT), 0);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	for (i = 0; i < 1000; i++) {
+		char a[STORE_IP_SIZE], b[STORE_IP_SIZE];
+
+		if (!CHECK(ipam_assign(tx, a, b) == 0))
+			break;
+		CHECK(ip_addr_parse(a, &v4s[i]) == 0);
+		CHECK(ip_addr_parse(b, &v6s[i]) == 0);
+		CHECK(add_node(tx, i, a, b, NULL) == 0);
+	}
+	CHECK_INT(ipam_ula48(tx, &ula), 0);
+	CHECK_INT(store_commit(tx), 0);
+	REQUIRE_INT(i, 1000);
+	for (i = 0; i < 1000; i++) {
+		CHECK(ip_prefix_contains(&pool4, &v4s[i]));
+		CHECK(ip_prefix_contains(&ula, &v6s[i]));
+		/* The IPv4 address sits in the low 32 bits of the IPv6 one. */
+		CHECK_MEM(&v6s[i].b[12], v4s[i].b, 4);
+		/* Neither the network address nor the quad-100 address. */
+		CHECK(!(v4s[i].b[0] == 100 && v4s[i].b[1] == 64 &&
+			v4s[i].b[2] == 0 && v4s[i].b[3] == 0));
+	}
+	qsort(v4s, 1000, sizeof(*v4s), cmp_addr);
+	qsort(v6s, 1000, sizeof(*v6s), cmp_addr);
+	for (i = 1; i < 1000; i++) {
+		CHECK(!ip_addr_eq(&v4s[i - 1], &v4s[i]));
+		CHECK(!ip_addr_eq(&v6s[i - 1], &v6s[i]));
+	}
+	free(v4s);
+	free(v6s);
+	store_close(st);
+}
+
+static void ula_is_a_random_fd_48_that_stays_the_same(void)
+{
+	struct store *st = open_store("ula");
+	struct store_tx *tx = NULL;
+	struct ip_prefix a, b;
+	char text[STORE_CIDR_SIZE];
+	char v4[STORE_IP_SIZE], v6[STORE_IP_SIZE];
+	struct ip_addr addr6;
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(ipam_ula48(tx, &a), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_INT(a.addr.family, 6);
+	CHECK_INT(a.len, 48);
+	CHECK_INT(a.addr.b[0], 0xfd);
+	for (int i = 6; i < 16; i++)
+		CHECK_INT(a.addr.b[i], 0);
+
+	/* Kept in the database: a later transaction sees the same prefix,
+	 * and addresses handed out then lie in it. */
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_setting_get(tx, IPAM_KEY_ULA48, text, sizeof(text)), 0);
+	CHECK_INT(ipam_ula48(tx, &b), 0);
+	CHECK_INT(ipam_assign(tx, v4, v6), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_MEM(&a, &b, sizeof(a));
+	CHECK_INT(ip_addr_parse(v6, &addr6), 0);
+	CHECK(ip_prefix_contains(&a, &addr6));
+	CHECK_STR(v4, "100.64.0.1");
+	store_close(st);
+}
+
+static void two_deployments_choose_different_ulas(void)
+{
+	struct store *s1 = open_store("ula1"), *s2 = open_store("ula2");
+	struct store_tx *tx = NULL;
+	struct ip_prefix a, b;
+
+	REQUIRE(s1 && s2);
+	REQUIRE_INT(store_begin(s1, STORE_WRITE, &tx), 0);
+	CHECK_INT(ipam_ula48(tx, &a), 0);
+	CHECK_INT(store_commit(tx), 0);
+	REQUIRE_INT(store_begin(s2, STORE_WRITE, &tx), 0);
+	CHECK_INT(ipam_ula48(tx, &b), 0);
+	CHECK_INT(store_commit(tx), 0);
+	/* 40 random bits: equal only with probability 2^-40. */
+	CHECK(!ip_addr_eq(&a.addr, &b.addr));
+	store_close(s1);
+	store_close(s2);
+}
+
+static void skips_addresses_already_in_use(void)
+{
+	struct store *st = open_store("inuse");
+	struct store_tx *tx = NULL;
+	char v4[STORE_IP_SIZE];
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(add_node(tx, 900, "100.64.0.1", "", NULL), 0);
+	CHECK_INT(add_node(tx, 901, "100.64.0.2", "", NULL), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_INT(assign_node(st, 1, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.3");
+	store_close(st);
+}
+
+static void freed_addresses_are_reused_only_after_the_pool_wraps(void)
+{
+	struct store *st = open_store("wrap");
+	struct store_tx *tx = NULL;
+	char v4[STORE_IP_SIZE];
+	int64_t first = 0;
+
+	REQUIRE(st);
+	CHECK_INT(assign_node(st, 1, v4, &first), 0);
+	CHECK_STR(v4, "100.64.0.1");
+	CHECK_INT(assign_node(st, 2, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.2");
+	CHECK_INT(assign_node(st, 3, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.3");
+
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_node_delete(tx, first), 0);
+	CHECK_INT(store_commit(tx), 0);
+	/* The freed .1 is not handed out again yet. */
+	CHECK_INT(assign_node(st, 4, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.4");
+
+	/* Jump to the end of the pool instead of handing out 4M addresses. */
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_setting_set(tx, IPAM_KEY_LAST4, "100.127.255.253"), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_INT(assign_node(st, 5, v4, NULL), 0);
+	CHECK_STR(v4, "100.127.255.254"); /* .255 is the broadcast address */
+	CHECK_INT(assign_node(st, 6, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.1");      /* wrapped: now .1 comes back */
+	CHECK_INT(assign_node(st, 7, v4, NULL), 0);
+	CHECK_STR(v4, "100.64.0.5");      /* .2 .. .4 are still in use */
+	store_close(st);
+}
+
+static void never_hands_out_the_quad_100_service_address(void)
+{
+	struct store *st = open_store("quad100");
+	struct store_tx *tx = NULL;
+	char v4[STORE_IP_SIZE];
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_setting_set(tx, IPAM_KEY_LAST4, "100.100.100.99"), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_INT(assign_node(st, 1, v4, NULL), 0);
+	CHECK_STR(v4, "100.100.100.101");
+	store_close(st);
+}
+
+static void corrupt_ula_setting_is_an_error_not_a_new_prefix(void)
+{
+	struct store *st = open_store("corrupt");
+	struct store_tx *tx = NULL;
+	char v4[STORE_IP_SIZE] = "unchanged", v6[STORE_IP_SIZE] = "unchanged";
+	struct ip_prefix p;
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_setting_set(tx, IPAM_KEY_ULA48, "2001:db8::/48"), 0);
+	CHECK_INT(ipam_ula48(tx, &p), WEFT_ERR_INTERNAL);
+	CHECK_INT(ipam_assign(tx, v4, v6), WEFT_ERR_INTERNAL);
+	CHECK_STR(v4, "unchanged");
+	CHECK_STR(v6, "unchanged");
+	store_rollback(tx);
+	store_close(st);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(thousand_assignments_are_unique_and_inside_the_pools),
+	CHECK_CASE(ula_is_a_random_fd_48_that_stays_the_same),
+	CHECK_CASE(two_deployments_choose_different_ulas),
+	CHECK_CASE(skips_addresses_already_in_use),
+	CHECK_CASE(freed_addresses_are_reused_only_after_the_pool_wraps),
+	CHECK_CASE(never_hands_out_the_quad_100_service_address),
+	CHECK_CASE(corrupt_ula_setting_is_an_error_not_a_new_prefix),
+	{0},
+};
+
+int main(int argc, char **argv)
+{
+	const char *be = getenv("WEFT_STORE_BACKEND");
+
+	/* The integration tests cover PostgreSQL. */
+	if (be && strcmp(be, "postgres") == 0)
+		return 0;
+	return check_main(argc, argv, cases);
+}
