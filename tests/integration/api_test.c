@@ -196,12 +196,18 @@ static void auth_keys_show_the_key_once_and_revoke_to_unusable(void)
 	CHECK(fx_is_true(j, "usable"));
 	json_decref(j);
 
-	/* Defaults: one-off, not ephemeral, no tags, 24 hours. */
-	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K, "{}", &j), 201);
+	/* A key of no user must give its nodes tags: they need an owner. */
+	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K, "{}", &j), 400);
+	CHECK_STR(fx_str(j, "error.field"), "tags");
+	json_decref(j);
+
+	/* Defaults: one-off, not ephemeral, 24 hours. */
+	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K,
+			 "{\"tags\":[\"tag:a\",\"tag:b\"]}", &j), 201);
 	id2 = fx_int(j, "id");
 	CHECK(json_is_false(fx_get(j, "reusable")));
 	CHECK(json_is_false(fx_get(j, "ephemeral")));
-	CHECK_INT(json_array_size(fx_get(j, "tags")), 0);
+	CHECK_INT(json_array_size(fx_get(j, "tags")), 2);
 	CHECK(fx_time_near(j, "expires_at", now + 24 * 3600, 60));
 	json_decref(j);
 
@@ -665,7 +671,7 @@ static void every_list_pages_through_25_items_by_10(void)
 	json_t *all;
 
 	REQUIRE(h);
-	REQUIRE(fx_authkey(h, K, "{\"reusable\":true}", key) > 0);
+	REQUIRE(fx_authkey(h, K, "{\"reusable\":true,\"tags\":[\"tag:test\"]}", key) > 0);
 	for (int i = 0; i < 25; i++) {
 		char k2[FX_KEY_SIZE];
 

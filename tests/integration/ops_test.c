@@ -327,7 +327,16 @@ static void openapi_lists_exactly_the_routes_the_server_serves(void)
 			url[o++] = *p;
 		}
 		url[o] = '\0';
-		st = fx_req(h, method, url, h->bootstrap_key, NULL, &j);
+		{
+			char *text = NULL;
+
+			/* /metrics answers text; the rest JSON. */
+			if (ih_call_raw(h, method, url, h->bootstrap_key, NULL,
+					0, &st, &text, NULL) < 0)
+				st = -1;
+			j = text ? json_loads(text, 0, NULL) : NULL;
+			free(text);
+		}
 		check_report(st > 0 && st != 405 &&
 				     !(st == 404 &&
 				       fx_str(j, "error.message") &&

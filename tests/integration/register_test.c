@@ -71,7 +71,7 @@ static void two_hundred_concurrent_registrations_get_unique_addresses(void)
 
 	REQUIRE(h);
 	REQUIRE(regs);
-	REQUIRE(fx_authkey(h, K, "{\"reusable\":true}", key) > 0);
+	REQUIRE(fx_authkey(h, K, "{\"reusable\":true,\"tags\":[\"tag:test\"]}", key) > 0);
 	for (size_t i = 0; i < NREG; i++) {
 		regs[i].h = h;
 		regs[i].key = key;
@@ -134,8 +134,9 @@ static void cli_key_registers_a_node_the_cli_then_lists(void)
 	REQUIRE(h);
 	/* The CLI works on the same database while the server runs (SQLite
 	 * in WAL mode allows the second process). */
+	/* With --tags: a key of no user must tag the nodes it registers. */
 	REQUIRE_INT(ih_cli(h, &out, &st, "keys", "create", "--reusable",
-			   "--json", NULL), 0);
+			   "--tags", "tag:cli", "--json", NULL), 0);
 	CHECK_INT(st, 0);
 	j = json_loads(out, 0, NULL);
 	check_report(j != NULL, __FILE__, __LINE__,

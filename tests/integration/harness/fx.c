@@ -189,8 +189,8 @@ int64_t fx_authkey(struct ih *h, const char *token, const char *body,
 	json_t *j = NULL;
 	long st;
 
-	st = fx_req(h, "POST", "/api/v1/auth-keys", token, body ? body : "{}",
-		    &j);
+	st = fx_req(h, "POST", "/api/v1/auth-keys", token,
+		    body ? body : "{\"tags\":[\"tag:test\"]}", &j);
 	return created_key(st, j, "weft_auth_", key);
 }
 

@@ -52,8 +52,9 @@ int64_t fx_user(struct ih *h, const char *token, const char *name,
 int64_t fx_apikey(struct ih *h, const char *token, int64_t user_id,
 		  char key[FX_KEY_SIZE]);
 
-/* Creates an auth key from the JSON body (NULL = "{}"). Writes the key
- * text and returns its id, or -1. */
+/* Creates an auth key from the JSON body (NULL = a one-off key tagged
+ * tag:test: a key of no user must carry tags). Writes the key text and
+ * returns its id, or -1. */
 int64_t fx_authkey(struct ih *h, const char *token, const char *body,
 		   char key[FX_KEY_SIZE]);
 
