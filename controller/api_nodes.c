@@ -264,7 +264,9 @@ static void h_list_nodes(struct api_call *c)
 		}
 	}
 	if (!c->who.admin) {
-		if (f.user_id && f.user_id != c->who.user_id) {
+		/* A member is always a user; user_id 0 would mean "any". */
+		if (!c->who.user_id ||
+		    (f.user_id && f.user_id != c->who.user_id)) {
 			http_resp_error(c->resp, 403, "forbidden",
 					"members may list only their own nodes",
 					"user_id");
@@ -308,7 +310,8 @@ static int get_visible_node(struct api_call *c, struct store_tx *tx, int64_t id,
 {
 	int rc = store_node_get(tx, id, n);
 
-	if (rc == 0 && !c->who.admin && n->user_id != c->who.user_id)
+	if (rc == 0 && !c->who.admin &&
+	    (!c->who.user_id || n->user_id != c->who.user_id))
 		rc = WEFT_ERR_NOTFOUND;
 	return rc;
 }

@@ -143,10 +143,13 @@ static bool read_port(const char **p, const char *end, long *out)
 }
 
 /* "*" or a comma list of ports and ranges a-b (a <= b); spaces around
- * items are dropped. Writes the normalized text to out. */
-static int normalize_ports(const char *s, char *out, size_t cap, char *msg,
-			   size_t msglen)
+ * items are dropped. Writes the normalized text to out (STORE_PORTS_SIZE
+ * bytes) only on success. */
+static int normalize_ports(const char *s, char out[STORE_PORTS_SIZE],
+			   char *msg, size_t msglen)
 {
+	char buf[STORE_PORTS_SIZE];
+	const size_t cap = sizeof(buf);
 	size_t o = 0;
 
 	while (*s == ' ')
@@ -157,7 +160,7 @@ static int normalize_ports(const char *s, char *out, size_t cap, char *msg,
 		while (*t == ' ')
 			t++;
 		if (*t == '\0') {
-			snprintf(out, cap, "*");
+			snprintf(out, STORE_PORTS_SIZE, "*");
 			return 0;
 		}
 		goto bad;
@@ -183,17 +186,19 @@ static int normalize_ports(const char *s, char *out, size_t cap, char *msg,
 			p++;
 		if (p != end)
 			goto bad;
-		w = lo == hi ? snprintf(out + o, cap - o, "%s%ld",
+		w = lo == hi ? snprintf(buf + o, cap - o, "%s%ld",
 					o ? "," : "", lo) :
-			       snprintf(out + o, cap - o, "%s%ld-%ld",
+			       snprintf(buf + o, cap - o, "%s%ld-%ld",
 					o ? "," : "", lo, hi);
 		if (w < 0 || (size_t)w >= cap - o) {
 			snprintf(msg, msglen, "ports is too long");
 			return WEFT_ERR_INVAL;
 		}
 		o += (size_t)w;
-		if (*end == '\0')
+		if (*end == '\0') {
+			memcpy(out, buf, o + 1);
 			return 0;
+		}
 		s = end + 1;
 	}
 bad:
@@ -310,8 +315,7 @@ static int apply(struct store_tx *tx, const struct resource_in *in,
 	}
 	if (in->has_ports) {
 		*field = "ports";
-		rc = normalize_ports(in->ports, r->ports, sizeof(r->ports), msg,
-				     msglen);
+		rc = normalize_ports(in->ports, r->ports, msg, msglen);
 		if (rc < 0)
 			return rc;
 	}

@@ -537,6 +537,29 @@ static void member_sees_only_own_nodes(void)
 	CHECK_INT(nitems(), 3);
 }
 
+/* api_handle_as callers (the CLI) pass principals by hand: a non-admin
+ * without a user must not be mistaken for "any user". */
+static void non_admin_principal_without_user_sees_no_nodes(void)
+{
+	struct principal who = {.kind = PRINCIPAL_APIKEY, .admin = false};
+	struct http_req req = {.method = "GET", .body = "", .path =
+			       "/api/v1/nodes"};
+	struct http_resp resp = {0};
+	int64_t tagged;
+
+	REQUIRE(setup());
+	tagged = mk_node("tagged", 0, "[\"tag:x\"]", 0);
+	REQUIRE(tagged > 0);
+	snprintf(who.actor, sizeof(who.actor), "test");
+	api_handle_as(F.api, &who, &req, &resp);
+	CHECK_INT(resp.status, 403);
+	http_resp_free(&resp);
+	req.path = "/api/v1/nodes/1";
+	api_handle_as(F.api, &who, &req, &resp);
+	CHECK_INT(resp.status, 404);
+	http_resp_free(&resp);
+}
+
 static void member_key_on_admin_routes_is_forbidden(void)
 {
 	char path[64];
@@ -922,6 +945,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(filters_nodes_by_tag_online_and_user),
 	CHECK_CASE(rejects_bad_list_filters),
 	CHECK_CASE(member_sees_only_own_nodes),
+	CHECK_CASE(non_admin_principal_without_user_sees_no_nodes),
 	CHECK_CASE(member_key_on_admin_routes_is_forbidden),
 	CHECK_CASE(node_credential_is_refused_and_missing_token_unauthenticated),
 	CHECK_CASE(missing_and_non_numeric_node_ids_are_404),
