@@ -338,6 +338,17 @@ static void user_table_has_headers_and_aligned_columns(void)
 	CHECK(row1[strlen(row1) - 1] != ' ');
 }
 
+static void table_replaces_control_characters(void)
+{
+	use_db("ctrl");
+	REQUIRE_INT(cli("users", "create", "eve", "--display-name",
+			"Eve\x1b[2J\n", NULL), 0);
+	CHECK(strchr(r.out, '\x1b') == NULL);
+	REQUIRE_INT(cli("users", "list", NULL), 0);
+	CHECK(strchr(r.out, '\x1b') == NULL);
+	CHECK(strstr(r.out, "Eve?[2J?") != NULL);
+}
+
 static void deleting_missing_user_exits_1_with_message(void)
 {
 	use_db("delmissing");
@@ -575,6 +586,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(user_create_is_audited_with_the_login_name),
 	CHECK_CASE(invalid_user_name_fails_with_the_api_message),
 	CHECK_CASE(user_table_has_headers_and_aligned_columns),
+	CHECK_CASE(table_replaces_control_characters),
 	CHECK_CASE(deleting_missing_user_exits_1_with_message),
 	CHECK_CASE(user_is_deleted_by_name_or_id),
 	CHECK_CASE(reusable_key_is_printed_once_with_a_warning),
