@@ -1090,14 +1090,12 @@ static void stop_on_loop(void *ctx)
 	loop_stop(h->loop);
 }
 
-void hub_stop(struct hub *h)
+void hub_drain(struct hub *h)
 {
 	size_t pos = 0;
 	int64_t id;
 	void *v;
 
-	if (!h)
-		return;
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
 	while (idmap_next(&h->nodes, &pos, &id, &v)) {
@@ -1113,8 +1111,20 @@ void hub_stop(struct hub *h)
 			answer(h, w, &r);
 		}
 		n->waiters = NULL;
+		n->nwaiters = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
+}
+
+void hub_stop(struct hub *h)
+{
+	size_t pos = 0;
+	int64_t id;
+	void *v;
+
+	if (!h)
+		return;
+	hub_drain(h);
 	if (h->started) {
 		loop_post(h->loop, stop_on_loop, h);
 		pthread_join(h->thread, NULL);

@@ -41,9 +41,13 @@ struct hub_options {
 int hub_start(struct store *st, const struct hub_options *o,
 	      struct hub **out, char *errmsg, size_t errlen);
 
-/* Answers every held poll ("shutting down"), stops the thread and frees
- * the hub. Must run before the HTTP server stops (held connections must be
- * resumed first). NULL ok. */
+/* Answers every held poll ("shutting down") and every later one at once.
+ * Call it before stopping the HTTP server, which must resume every
+ * suspended connection before it can stop. Thread-safe. */
+void hub_drain(struct hub *h);
+
+/* Drains, stops the thread and frees the hub. Call it after the HTTP server
+ * has stopped (no request may reach the hub any more). NULL ok. */
 void hub_stop(struct hub *h);
 
 /* Answers or holds a map poll of node_id that has seen version since

@@ -5,13 +5,16 @@
 #include "controller/cred.h"
 #include "controller/ctl.h"
 #include "controller/housekeep.h"
+#include "controller/hub.h"
 #include "controller/metrics.h"
+#include "controller/relaykey.h"
 #include "controller/server.h"
 #include "controller/store.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/log.h"
 #include "shared/loop.h"
+#include "shared/token.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@ struct serve {
 	struct server *srv;
 	struct store *st;
 	struct loop_timer *housekeep;
+	struct hub *hub;
 	int64_t ephemeral_grace_s;
 };
 
@@ -157,12 +161,14 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 7];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 9];
 	struct serve s = {0};
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct conf *cf = NULL;
-	char errmsg[512];
+	char errmsg[512], *priv = NULL, *pub = NULL;
+	const char *dns_suffix = NULL;
+	int64_t keepalive_ms = 0;
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -182,6 +188,12 @@ static int cmd_serve(int argc, char **argv)
 		&grace_ms, "5m",
 		"remove ephemeral nodes this long after they were last seen",
 		1000, 365LL * 24 * 3600 * 1000};
+	opts[n++] = (struct conf_opt){"dns-suffix", CONF_STRING, &dns_suffix,
+		"weft.internal", "DNS suffix of node names in maps", 0, 0};
+	opts[n++] = (struct conf_opt){"poll-keepalive", CONF_DURATION,
+		&keepalive_ms, "30s",
+		"held map polls answer \"no change\" after this plus up to 25s",
+		1000, 3600 * 1000};
 	rc = ctl_parse("serve [flags]", opts, n, argc, argv, &cf, NULL, NULL);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
@@ -195,23 +207,44 @@ static int cmd_serve(int argc, char **argv)
 				"key: %s\n", store_errmsg());
 		goto out;
 	}
-	rc = metrics_new(&m);
-	if (rc == 0)
-		rc = api_new(s.st, m,
-			     &(struct api_options){
-				     .public_url = url,
-				     .ephemeral_grace_s = s.ephemeral_grace_s},
-			     &api);
-	if (rc == 0)
-		rc = loop_new(&s.loop);
-	/* Signals are blocked before the HTTP threads start so that only the
-	 * loop's signalfd receives them. */
+	rc = relaykey_ensure(s.st, &priv, &pub);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot set up the relay "
+				"signing key: %s\n", weft_strerror(rc));
+		goto out;
+	}
+	/* Signals are blocked (by loop_signal) before any thread starts, so
+	 * that only the loop's signalfd receives them. */
+	rc = loop_new(&s.loop);
 	if (rc == 0)
 		rc = loop_signal(s.loop, SIGTERM, on_stop, &s);
 	if (rc == 0)
 		rc = loop_signal(s.loop, SIGINT, on_stop, &s);
 	if (rc == 0)
 		rc = loop_signal(s.loop, SIGHUP, on_hup, &s);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: %s\n", weft_strerror(rc));
+		goto out;
+	}
+	rc = hub_start(s.st,
+		       &(struct hub_options){
+			       .keepalive_min_ms = keepalive_ms,
+			       .keepalive_max_ms = keepalive_ms + 25000,
+			       .dns_suffix = dns_suffix,
+			       .relay_signing_key = priv},
+		       &s.hub, errmsg, sizeof(errmsg));
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: %s\n", errmsg);
+		goto out;
+	}
+	rc = metrics_new(&m);
+	if (rc == 0)
+		rc = api_new(s.st, m,
+			     &(struct api_options){
+				     .public_url = url,
+				     .ephemeral_grace_s = s.ephemeral_grace_s,
+				     .hub = s.hub},
+			     &api);
 	if (rc == 0)
 		rc = loop_timer_new(s.loop, on_housekeep, &s, &s.housekeep);
 	if (rc < 0) {
@@ -246,8 +279,15 @@ static int cmd_serve(int argc, char **argv)
 	rc = loop_run(s.loop);
 	ret = rc < 0 ? 1 : 0;
 out:
+	/* Held polls are answered first: the HTTP server cannot stop while
+	 * connections are suspended. */
+	if (s.hub)
+		hub_drain(s.hub);
 	server_stop(s.srv);
+	hub_stop(s.hub);
 	loop_del(s.loop);
+	token_key_free(priv);
+	token_key_free(pub);
 	api_del(api);
 	metrics_del(m);
 	store_close(s.st);
