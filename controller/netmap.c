@@ -1582,10 +1582,10 @@ int netmap_node_upsert(struct netmap *nm, int64_t version,
 
 	if (!n)
 		return WEFT_ERR_INVAL;
-	if ((rc = change_begin(nm, version, dirty)) < 0)
+	if ((rc = rec_parse(n, &rec)) < 0)
 		return rc;
-	if ((rc = rec_parse(n, &rec)) < 0) {
-		nm->dirty = NULL;
+	if ((rc = change_begin(nm, version, dirty)) < 0) {
+		rec_free(&rec);
 		return rc;
 	}
 	cur = node_get(nm, rec.sn.id);

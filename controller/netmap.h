@@ -78,7 +78,17 @@ void netmap_del(struct netmap *nm);
 
 /* Each change returns 0 or WEFT_ERR_NOMEM/WEFT_ERR_INVAL, and appends to
  * dirty the nodes whose map changed (without duplicates within one call).
- * version must not be lower than that of any earlier change. */
+ * version must not be lower than that of any earlier change.
+ *
+ * WEFT_ERR_INVAL (bad version, tags or endpoints that are not JSON arrays
+ * of the right kind, unparsable addresses or routes, empty names) is
+ * returned before anything changes. WEFT_ERR_NOMEM may leave the model
+ * half updated: the engine then refuses every further call with
+ * WEFT_ERR_INTERNAL and the caller must rebuild it from the store.
+ *
+ * netmap_node_remove() reports the removed node itself in dirty (so that
+ * its held long-poll ends; rendering it then gives WEFT_ERR_NOTFOUND).
+ * Removing an unknown node or resource is a no-op returning 0. */
 int netmap_node_upsert(struct netmap *nm, int64_t version,
 		       const struct netmap_node *n, struct netmap_dirty *dirty);
 int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,

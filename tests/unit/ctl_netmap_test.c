@@ -1,0 +1,1228 @@
+#include "check.h"
+#include "controller/netmap.h"
+#include "shared/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* --- fixtures --- */
+
+struct fix {
+	struct netmap *nm;
+	struct netmap_dirty dirty;
+	int64_t v;
+};
+
+static void fix_init(struct fix *f, size_t tombs)
+{
+	struct netmap_options opt = {
+		.dns_suffix = "weft.internal",
+		.tombstones_per_node = tombs,
+	};
+
+	memset(f, 0, sizeof(*f));
+	CHECK_INT(netmap_new(&opt, &f->nm), 0);
+}
+
+static void fix_free(struct fix *f)
+{
+	netmap_del(f->nm);
+	netmap_dirty_free(&f->dirty);
+}
+
+/* A node with addresses derived from id: 100.64.<id/256>.<id%256> and
+ * fd7a:115c:a1e0::<id>. tags is JSON array text or NULL; routes a
+ * NULL-terminated list or NULL. */
+static struct netmap_node mknode(int64_t id, const char *user,
+				 const char *tags, const char *const *routes)
+{
+	struct netmap_node n;
+
+	memset(&n, 0, sizeof(n));
+	n.node.id = id;
+	snprintf(n.node.name, sizeof(n.node.name), "n%lld", (long long)id);
+	snprintf(n.user, sizeof(n.user), "%s", user ? user : "");
+	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "100.64.%lld.%lld",
+		 (long long)(id / 256), (long long)(id % 256));
+	snprintf(n.node.ipv6, sizeof(n.node.ipv6), "fd7a:115c:a1e0::%llx",
+		 (long long)id);
+	snprintf(n.node.tags, sizeof(n.node.tags), "%s", tags ? tags : "[]");
+	snprintf(n.node.public_key, sizeof(n.node.public_key), "key-%lld",
+		 (long long)id);
+	snprintf(n.node.endpoints, sizeof(n.node.endpoints),
+		 "[\"192.0.2.%lld:41641\"]", (long long)(id % 250));
+	snprintf(n.node.home_relay, sizeof(n.node.home_relay), "r1");
+	n.node.online = 1;
+	n.approved_routes = routes;
+	while (routes && routes[n.napproved])
+		n.napproved++;
+	return n;
+}
+
+static int upsert(struct fix *f, const struct netmap_node *n)
+{
+	netmap_dirty_reset(&f->dirty);
+	return netmap_node_upsert(f->nm, ++f->v, n, &f->dirty);
+}
+
+static int add(struct fix *f, int64_t id, const char *user, const char *tags,
+	       const char *const *routes)
+{
+	struct netmap_node n = mknode(id, user, tags, routes);
+
+	return upsert(f, &n);
+}
+
+static int set_policy(struct fix *f, const char *json)
+{
+	struct policy *p = NULL;
+	struct policy_err err;
+	int rc = policy_parse(json, strlen(json), NULL, &p, &err);
+
+	if (rc < 0) {
+		fprintf(stderr, "policy: %s: %s\n", err.path, err.message);
+		return rc;
+	}
+	netmap_dirty_reset(&f->dirty);
+	return netmap_policy_set(f->nm, ++f->v, p, &f->dirty);
+}
+
+static int set_resource(struct fix *f, int64_t id, const char *name,
+			const char *address, int64_t node, const char *tag)
+{
+	struct store_resource r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.address, sizeof(r.address), "%s", address);
+	snprintf(r.protocol, sizeof(r.protocol), "tcp");
+	snprintf(r.ports, sizeof(r.ports), "*");
+	r.connector_node_id = node;
+	snprintf(r.connector_tag, sizeof(r.connector_tag), "%s",
+		 tag ? tag : "");
+	netmap_dirty_reset(&f->dirty);
+	return netmap_resource_upsert(f->nm, ++f->v, &r, &f->dirty);
+}
+
+/* "[2,3]" style text of id's peers. */
+static void peers_text(struct fix *f, int64_t id, char *buf, size_t n)
+{
+	int64_t *ids = NULL;
+	size_t cnt = 0, len = 0;
+
+	buf[0] = '\0';
+	if (!CHECK(netmap_peers(f->nm, id, &ids, &cnt) == 0))
+		return;
+	len += (size_t)snprintf(buf + len, n - len, "[");
+	for (size_t i = 0; i < cnt && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s%lld",
+					i ? "," : "", (long long)ids[i]);
+	if (len < n)
+		snprintf(buf + len, n - len, "]");
+	free(ids);
+}
+
+#define CHECK_PEERS(f, id, expected)                                         \
+	do {                                                                 \
+		char pbuf_[4096];                                            \
+		peers_text((f), (id), pbuf_, sizeof(pbuf_));                 \
+		CHECK_STR(pbuf_, (expected));                                \
+	} while (0)
+
+static json_t *render(struct fix *f, int64_t id, int64_t since)
+{
+	json_t *m = NULL;
+
+	CHECK_INT(netmap_render(f->nm, id, since, &m), 0);
+	return m;
+}
+
+/* Compares a JSON value with the expected JSON text, reporting both. */
+static bool json_is(const json_t *got, const char *expected, const char *file,
+		    int line)
+{
+	json_t *want = json_loads(expected, 0, NULL);
+	char *g = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *w = want ? json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	bool ok = g && w && strcmp(g, w) == 0;
+
+	check_report(ok, file, line, "json\n    got  %s\n    want %s",
+		     g ? g : "(null)", w ? w : "(bad expected json)");
+	free(g);
+	free(w);
+	json_decref(want);
+	return ok;
+}
+
+#define CHECK_JSON(got, expected) json_is((got), (expected), __FILE__, __LINE__)
+
+static json_t *filter_of(struct fix *f, int64_t id)
+{
+	json_t *m = render(f, id, 0);
+	json_t *flt = m ? json_incref(json_object_get(m, "filter")) : NULL;
+
+	json_decref(m);
+	return flt;
+}
+
+static const json_t *peer_in(const json_t *map, int64_t id)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(map, "peers"), i, p)
+		if (json_integer_value(json_object_get(p, "id")) == id)
+			return p;
+	return NULL;
+}
+
+static int dirty_push(struct netmap_dirty *d, int64_t id)
+{
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 16;
+		int64_t *nv = realloc(d->ids, ncap * sizeof(*nv));
+
+		if (!nv)
+			return WEFT_ERR_NOMEM;
+		d->ids = nv;
+		d->cap = ncap;
+	}
+	d->ids[d->n++] = id;
+	return 0;
+}
+
+#define OK(expr) check_report((expr) == 0, __FILE__, __LINE__, "%s != 0", #expr)
+
+static bool dirty_has(const struct netmap_dirty *d, int64_t id)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* --- compilation --- */
+
+static void no_policy_means_no_peers_and_empty_filter(void)
+{
+	struct fix f;
+	json_t *m;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[]");
+	CHECK_PEERS(&f, 2, "[]");
+	m = render(&f, 1, 0);
+	CHECK_JSON(json_object_get(m, "peers"), "[]");
+	CHECK_JSON(json_object_get(m, "filter"), "[]");
+	CHECK_JSON(json_object_get(m, "self"),
+		   "{\"id\":1,\"name\":\"n1\",\"ipv4\":\"100.64.0.1\","
+		   "\"ipv6\":\"fd7a:115c:a1e0::1\",\"tags\":[],"
+		   "\"user\":\"alice\"}");
+	CHECK_JSON(json_object_get(m, "dns"),
+		   "{\"suffix\":\"weft.internal\",\"resources\":[]}");
+	CHECK(json_is_true(json_object_get(m, "full")));
+	json_decref(m);
+	fix_free(&f);
+}
+
+static void group_members_peer_only_within_their_group(void)
+{
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"groups\":{\"group:eng\":[\"alice\",\"bob\"],"
+		"\"group:ops\":[\"carol\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"group:eng\"],"
+		"\"dst\":[\"group:eng:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 3, "carol", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 4, "alice", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[2,4]");
+	CHECK_PEERS(&f, 2, "[1,4]");
+	CHECK_PEERS(&f, 3, "[]");
+	CHECK_PEERS(&f, 4, "[1,2]");
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"any\",\"src\":[\"100.64.0.1/32\","
+			"\"100.64.0.2/32\",\"100.64.0.4/32\","
+			"\"fd7a:115c:a1e0::1/128\",\"fd7a:115c:a1e0::2/128\","
+			"\"fd7a:115c:a1e0::4/128\"],\"dst\":["
+			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"*\"},"
+			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"*\"}]}]");
+	json_decref(flt);
+	flt = filter_of(&f, 3);
+	CHECK_JSON(flt, "[]");
+	json_decref(flt);
+	fix_free(&f);
+}
+
+static void tagged_node_is_not_matched_by_its_user(void)
+{
+	struct fix f;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"tagOwners\":{\"tag:db\":[\"alice\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"alice:22\"]},"
+		"{\"action\":\"accept\",\"src\":[\"bob\"],"
+		"\"dst\":[\"tag:db:5432\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 3, "alice", "[\"tag:db\"]", NULL), 0);
+	REQUIRE_INT(add(&f, 4, "bob", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[2]");
+	CHECK_PEERS(&f, 2, "[1]");
+	CHECK_PEERS(&f, 3, "[4]");
+	CHECK_PEERS(&f, 4, "[3]");
+	/* Retagging moves the node between identities. */
+	REQUIRE_INT(add(&f, 3, "alice", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[2,3]");
+	CHECK_PEERS(&f, 3, "[1,2]");
+	CHECK_PEERS(&f, 4, "[]");
+	fix_free(&f);
+}
+
+static void filter_merges_ports_of_matching_selectors(void)
+{
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"tagOwners\":{\"tag:db\":[\"alice\"],\"tag:web\":[\"alice\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"alice\"],"
+		"\"dst\":[\"tag:db:5432,80-89\",\"tag:web:90,443\","
+		"\"tag:db:22\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "alice", "[\"tag:db\",\"tag:web\"]", NULL), 0);
+	REQUIRE_INT(add(&f, 3, "alice", "[\"tag:web\"]", NULL), 0);
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"100.64.0.2/32\","
+			"\"ports\":\"22,80-90,443,5432\"},"
+			"{\"prefix\":\"fd7a:115c:a1e0::2/128\","
+			"\"ports\":\"22,80-90,443,5432\"}]}]");
+	json_decref(flt);
+	flt = filter_of(&f, 3);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"100.64.0.3/32\",\"ports\":\"90,443\"},"
+			"{\"prefix\":\"fd7a:115c:a1e0::3/128\","
+			"\"ports\":\"90,443\"}]}]");
+	json_decref(flt);
+	CHECK_PEERS(&f, 1, "[2,3]");
+	fix_free(&f);
+}
+
+static void subnet_router_is_peer_for_hosts_it_routes(void)
+{
+	static const char *const lab[] = {"10.1.0.0/24", NULL};
+	static const char *const other[] = {"10.9.0.0/24", NULL};
+	struct fix f;
+	json_t *m, *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"tagOwners\":{\"tag:router\":[\"alice\"]},"
+		"\"hosts\":{\"lab\":\"10.1.0.0/16\"},"
+		"\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"alice\"],\"dst\":[\"host:lab:22\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "alice", "[\"tag:router\"]", lab), 0);
+	REQUIRE_INT(add(&f, 3, "alice", "[\"tag:router\"]", other), 0);
+	CHECK_PEERS(&f, 1, "[2]");
+	CHECK_PEERS(&f, 2, "[1]");
+	CHECK_PEERS(&f, 3, "[]");
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"10.1.0.0/24\",\"ports\":\"22\"}]}]");
+	json_decref(flt);
+	m = render(&f, 1, 0);
+	CHECK_JSON(json_object_get(peer_in(m, 2), "allowed_ips"),
+		   "[\"10.1.0.0/24\",\"100.64.0.2/32\","
+		   "\"fd7a:115c:a1e0::2/128\"]");
+	CHECK_JSON(json_object_get(m, "filter"), "[]");
+	json_decref(m);
+	/* The router routes nothing towards the client: no extra prefixes. */
+	m = render(&f, 2, 0);
+	CHECK_JSON(json_object_get(peer_in(m, 1), "allowed_ips"),
+		   "[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"]");
+	json_decref(m);
+	fix_free(&f);
+}
+
+static void resource_via_connector_node_is_peer_and_enforced(void)
+{
+	struct fix f;
+	json_t *m, *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"alice\"],\"dst\":[\"resource:wiki:443\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 3, "bob", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[]");
+	REQUIRE_INT(set_resource(&f, 7, "wiki", "10.5.0.10", 2, NULL), 0);
+	CHECK(dirty_has(&f.dirty, 1));
+	CHECK(dirty_has(&f.dirty, 2));
+	CHECK(!dirty_has(&f.dirty, 3));
+	CHECK_PEERS(&f, 1, "[2]");
+	CHECK_PEERS(&f, 2, "[1]");
+	CHECK_PEERS(&f, 3, "[]");
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"10.5.0.10/32\",\"ports\":\"443\"}]}]");
+	json_decref(flt);
+	m = render(&f, 1, 0);
+	CHECK_JSON(json_object_get(peer_in(m, 2), "allowed_ips"),
+		   "[\"10.5.0.10/32\",\"100.64.0.2/32\","
+		   "\"fd7a:115c:a1e0::2/128\"]");
+	CHECK_JSON(json_object_get(json_object_get(m, "dns"), "resources"),
+		   "[{\"name\":\"wiki\",\"address\":\"10.5.0.10\"}]");
+	json_decref(m);
+	/* Bob may not reach the wiki: no DNS entry for it. */
+	m = render(&f, 3, 0);
+	CHECK_JSON(json_object_get(json_object_get(m, "dns"), "resources"),
+		   "[]");
+	json_decref(m);
+	/* Moving the resource to another connector moves the peer. */
+	REQUIRE_INT(set_resource(&f, 7, "wiki", "10.5.0.10", 3, NULL), 0);
+	CHECK_PEERS(&f, 1, "[3]");
+	CHECK_PEERS(&f, 2, "[]");
+	REQUIRE_INT(netmap_resource_remove(f.nm, ++f.v, 7, &f.dirty), 0);
+	CHECK_PEERS(&f, 1, "[]");
+	CHECK_PEERS(&f, 3, "[]");
+	fix_free(&f);
+}
+
+static void resource_via_connector_tag_uses_every_tagged_node(void)
+{
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"tagOwners\":{\"tag:conn\":[\"alice\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"alice\"],\"dst\":[\"resource:net:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "alice", "[\"tag:conn\"]", NULL), 0);
+	REQUIRE_INT(add(&f, 3, "alice", "[\"tag:conn\"]", NULL), 0);
+	REQUIRE_INT(add(&f, 4, "alice", "[\"tag:other\"]", NULL), 0);
+	REQUIRE_INT(set_resource(&f, 9, "net", "10.8.0.0/16", 0, "tag:conn"), 0);
+	CHECK_PEERS(&f, 1, "[2,3]");
+	CHECK_PEERS(&f, 2, "[1]");
+	CHECK_PEERS(&f, 4, "[]");
+	flt = filter_of(&f, 3);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"10.8.0.0/16\",\"ports\":\"*\"}]}]");
+	json_decref(flt);
+	/* A node that gains the tag becomes a connector incrementally. */
+	REQUIRE_INT(add(&f, 4, "alice", "[\"tag:conn\"]", NULL), 0);
+	CHECK_PEERS(&f, 1, "[2,3,4]");
+	CHECK(dirty_has(&f.dirty, 1));
+	fix_free(&f);
+}
+
+static void filter_is_directional(void)
+{
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"node:n1\"],\"dst\":[\"node:n2:80\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[2]");
+	CHECK_PEERS(&f, 2, "[1]");
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"80\"},"
+			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"80\"}]}]");
+	json_decref(flt);
+	flt = filter_of(&f, 1);
+	CHECK_JSON(flt, "[]");
+	json_decref(flt);
+	fix_free(&f);
+}
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static unsigned pick(unsigned n)
+{
+	return (unsigned)(rnd() % n);
+}
+
+static void peer_relation_is_symmetric(void)
+{
+	struct fix f;
+
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"groups\":{\"group:a\":[\"u0\",\"u1\"]},"
+		"\"tagOwners\":{\"tag:x\":[\"u0\"],\"tag:y\":[\"u0\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"group:a\"],"
+		"\"dst\":[\"tag:x:22\"]},"
+		"{\"action\":\"accept\",\"src\":[\"tag:y\"],"
+		"\"dst\":[\"u2:*\"]}]}"), 0);
+	for (int64_t id = 1; id <= 40; id++) {
+		static const char *const tags[] = {NULL, "[\"tag:x\"]",
+						   "[\"tag:y\"]"};
+		char user[8];
+
+		snprintf(user, sizeof(user), "u%u", pick(3));
+		REQUIRE_INT(add(&f, id, user, tags[pick(3)], NULL), 0);
+	}
+	for (int64_t a = 1; a <= 40; a++) {
+		int64_t *ids = NULL;
+		size_t n = 0;
+
+		REQUIRE_INT(netmap_peers(f.nm, a, &ids, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			int64_t *back = NULL;
+			size_t nb = 0;
+			bool found = false;
+
+			CHECK(ids[i] != a);
+			CHECK_INT(netmap_peers(f.nm, ids[i], &back, &nb), 0);
+			for (size_t k = 0; k < nb; k++)
+				found |= back[k] == a;
+			CHECK(found);
+			free(back);
+		}
+		free(ids);
+	}
+	fix_free(&f);
+}
+
+/* --- deltas --- */
+
+static void online_change_dirties_only_peers_with_just_that_peer(void)
+{
+	struct fix f;
+	struct netmap_node n;
+	json_t *d;
+	int64_t since;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"groups\":{\"group:a\":[\"alice\"],\"group:b\":[\"bob\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"group:a\"],"
+		"\"dst\":[\"group:a:*\"]},{\"action\":\"accept\","
+		"\"src\":[\"group:b\"],\"dst\":[\"group:b:*\"]}]}"), 0);
+	for (int64_t id = 1; id <= 6; id++)
+		REQUIRE_INT(add(&f, id, id <= 3 ? "alice" : "bob", NULL, NULL), 0);
+	since = netmap_node_version(f.nm, 2);
+	n = mknode(1, "alice", NULL, NULL);
+	n.node.online = 0;
+	REQUIRE_INT(upsert(&f, &n), 0);
+	CHECK_INT(f.dirty.n, 2);
+	CHECK(dirty_has(&f.dirty, 2));
+	CHECK(dirty_has(&f.dirty, 3));
+	CHECK(!dirty_has(&f.dirty, 1));
+	CHECK(netmap_node_version(f.nm, 2) > since);
+	d = render(&f, 2, since);
+	REQUIRE(d);
+	CHECK(json_is_false(json_object_get(d, "full")));
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), 1);
+	CHECK_INT(json_integer_value(json_object_get(
+		json_array_get(json_object_get(d, "peers"), 0), "id")), 1);
+	CHECK(json_is_false(json_object_get(json_array_get(
+		json_object_get(d, "peers"), 0), "online")));
+	CHECK(!json_object_get(d, "filter"));
+	CHECK(!json_object_get(d, "self"));
+	CHECK(!json_object_get(d, "dns"));
+	CHECK(!json_object_get(d, "relays"));
+	CHECK(!json_object_get(d, "peers_removed"));
+	json_decref(d);
+	/* Nothing changed since the current version: an empty delta. */
+	d = render(&f, 2, netmap_node_version(f.nm, 2));
+	CHECK_INT(json_object_size(d), 2);
+	json_decref(d);
+	fix_free(&f);
+}
+
+static void removed_node_appears_in_peers_removed(void)
+{
+	struct fix f;
+	json_t *d;
+	int64_t since;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
+		"\"dst\":[\"*:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 3, "carol", NULL, NULL), 0);
+	since = netmap_node_version(f.nm, 1);
+	netmap_dirty_reset(&f.dirty);
+	REQUIRE_INT(netmap_node_remove(f.nm, ++f.v, 3, &f.dirty), 0);
+	CHECK(dirty_has(&f.dirty, 1));
+	CHECK(dirty_has(&f.dirty, 2));
+	/* The removed node itself is reported so its long-poll ends. */
+	CHECK(dirty_has(&f.dirty, 3));
+	CHECK(!netmap_has_node(f.nm, 3));
+	CHECK_PEERS(&f, 1, "[2]");
+	d = render(&f, 1, since);
+	REQUIRE(d);
+	CHECK(json_is_false(json_object_get(d, "full")));
+	CHECK_JSON(json_object_get(d, "peers_removed"), "[3]");
+	CHECK(!json_object_get(d, "peers"));
+	/* Node 1's filter no longer lists node 3's addresses. */
+	CHECK_JSON(json_object_get(d, "filter"),
+		   "[{\"proto\":\"any\",\"src\":[\"100.64.0.1/32\","
+		   "\"100.64.0.2/32\",\"fd7a:115c:a1e0::1/128\","
+		   "\"fd7a:115c:a1e0::2/128\"],\"dst\":["
+		   "{\"prefix\":\"100.64.0.1/32\",\"ports\":\"*\"},"
+		   "{\"prefix\":\"fd7a:115c:a1e0::1/128\",\"ports\":\"*\"}]}]");
+	json_decref(d);
+	fix_free(&f);
+}
+
+static void map_version_never_decreases(void)
+{
+	struct fix f;
+	struct netmap_node n;
+	int64_t last = 0;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
+		"\"dst\":[\"*:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	for (int64_t id = 2; id <= 10; id++) {
+		int64_t v;
+
+		REQUIRE_INT(add(&f, id, "bob", NULL, NULL), 0);
+		n = mknode(id, "bob", NULL, NULL);
+		n.node.last_seen = id;
+		REQUIRE_INT(upsert(&f, &n), 0);
+		v = netmap_node_version(f.nm, 1);
+		CHECK(v > last);
+		CHECK_INT(v, f.v);
+		last = v;
+		if (id % 3 == 0) {
+			REQUIRE_INT(netmap_node_remove(f.nm, ++f.v, id,
+						       &f.dirty), 0);
+			CHECK(netmap_node_version(f.nm, 1) > last);
+			last = netmap_node_version(f.nm, 1);
+		}
+	}
+	/* Changes must come in version order. */
+	n = mknode(1, "alice", NULL, NULL);
+	CHECK_INT(netmap_node_upsert(f.nm, f.v - 1, &n, &f.dirty),
+		  WEFT_ERR_INVAL);
+	fix_free(&f);
+}
+
+static void delta_older_than_horizon_is_full_map(void)
+{
+	struct fix f;
+	json_t *d;
+	int64_t since;
+
+	fix_init(&f, 2);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
+		"\"dst\":[\"*:*\"]}]}"), 0);
+	for (int64_t id = 1; id <= 5; id++)
+		REQUIRE_INT(add(&f, id, "alice", NULL, NULL), 0);
+	since = netmap_node_version(f.nm, 1);
+	netmap_dirty_reset(&f.dirty);
+	REQUIRE_INT(netmap_node_remove(f.nm, ++f.v, 2, &f.dirty), 0);
+	REQUIRE_INT(netmap_node_remove(f.nm, ++f.v, 3, &f.dirty), 0);
+	/* Two tombstones fit: still a delta. */
+	d = render(&f, 1, since);
+	CHECK(json_is_false(json_object_get(d, "full")));
+	CHECK_JSON(json_object_get(d, "peers_removed"), "[2,3]");
+	json_decref(d);
+	REQUIRE_INT(netmap_node_remove(f.nm, ++f.v, 4, &f.dirty), 0);
+	/* The tombstone of 2 is gone: a client at since must start over. */
+	d = render(&f, 1, since);
+	CHECK(json_is_true(json_object_get(d, "full")));
+	CHECK(!json_object_get(d, "peers_removed"));
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), 1);
+	json_decref(d);
+	/* A client that saw the removal of 2 still gets a delta. */
+	d = render(&f, 1, since + 1);
+	CHECK(json_is_false(json_object_get(d, "full")));
+	CHECK_JSON(json_object_get(d, "peers_removed"), "[3,4]");
+	json_decref(d);
+	fix_free(&f);
+}
+
+/* A client's copy of its map: peers keyed by id. */
+static json_t *client_from_full(const json_t *full)
+{
+	json_t *c = json_deep_copy(full), *peers = json_object();
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(full, "peers"), i, p) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%lld",
+			 (long long)json_integer_value(json_object_get(p, "id")));
+		json_object_set(peers, key, p);
+	}
+	json_object_set_new(c, "peers", peers);
+	json_object_del(c, "full");
+	return c;
+}
+
+static void client_apply(json_t **client, const json_t *delta)
+{
+	static const char *const parts[] = {"self", "filter", "dns", "relays"};
+	json_t *peers;
+	size_t i;
+	json_t *p;
+
+	if (json_is_true(json_object_get(delta, "full")) || !*client) {
+		json_decref(*client);
+		*client = client_from_full(delta);
+		return;
+	}
+	peers = json_object_get(*client, "peers");
+	json_array_foreach(json_object_get(delta, "peers_removed"), i, p) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%lld",
+			 (long long)json_integer_value(p));
+		json_object_del(peers, key);
+	}
+	json_array_foreach(json_object_get(delta, "peers"), i, p) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%lld",
+			 (long long)json_integer_value(json_object_get(p, "id")));
+		json_object_set(peers, key, p);
+	}
+	for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
+		json_t *v = json_object_get(delta, parts[k]);
+
+		if (v)
+			json_object_set(*client, parts[k], v);
+	}
+	json_object_set(*client, "version", json_object_get(delta, "version"));
+}
+
+#define NODES_MAX 64
+
+static const char *const policy_a =
+	"{\"groups\":{\"group:a\":[\"u0\",\"u1\"],\"group:b\":[\"u2\",\"u3\"],"
+	"\"group:c\":[\"u4\",\"node:n7\"]},"
+	"\"tagOwners\":{\"tag:db\":[\"u0\"],\"tag:web\":[\"u0\"],"
+	"\"tag:conn\":[\"u0\"]},"
+	"\"hosts\":{\"lab\":\"10.1.0.0/16\"},"
+	"\"acls\":["
+	"{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"group:a\"],"
+	"\"dst\":[\"tag:db:5432\"]},"
+	"{\"action\":\"accept\",\"src\":[\"group:b\"],\"dst\":[\"group:b:*\"]},"
+	"{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"tag:web\"],"
+	"\"dst\":[\"tag:db:5432,6432\"]},"
+	"{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"group:c\"],"
+	"\"dst\":[\"host:lab:22\"]},"
+	"{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"u0\","
+	"\"192.168.7.0/24\"],\"dst\":[\"resource:wiki:443\","
+	"\"resource:docs:80\"]}]}";
+
+static const char *const policy_b =
+	"{\"groups\":{\"group:a\":[\"u0\",\"u3\"]},"
+	"\"tagOwners\":{\"tag:db\":[\"u0\"],\"tag:web\":[\"u0\"],"
+	"\"tag:conn\":[\"u0\"]},"
+	"\"acls\":["
+	"{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"*\"],"
+	"\"dst\":[\"tag:web:80,443\"]},"
+	"{\"action\":\"accept\",\"src\":[\"tag:db\"],\"dst\":[\"u4:*\"]},"
+	"{\"action\":\"accept\",\"src\":[\"group:a\"],"
+	"\"dst\":[\"10.1.2.0/24:*\",\"resource:wiki:*\"]}]}";
+
+static struct netmap_node random_node(int64_t id)
+{
+	static const char *const tags[] = {
+		NULL, NULL, NULL, "[\"tag:db\"]", "[\"tag:web\"]",
+		"[\"tag:conn\"]", "[\"tag:db\",\"tag:web\"]"};
+	static const char *const r1[] = {"10.1.0.0/24", NULL};
+	static const char *const r2[] = {"10.1.2.0/24", "10.7.0.0/16", NULL};
+	static const char *const *const routes[] = {NULL, NULL, NULL, r1, r2};
+	static char users[5][4] = {"u0", "u1", "u2", "u3", "u4"};
+	struct netmap_node n = mknode(id, users[pick(5)], tags[pick(7)],
+				      routes[pick(5)]);
+
+	n.node.online = (int)pick(2);
+	return n;
+}
+
+static void deltas_applied_to_full_map_equal_fresh_full_map(void)
+{
+	struct fix f;
+	struct netmap_node nodes[NODES_MAX + 1];
+	bool live[NODES_MAX + 1] = {false};
+	json_t *client[NODES_MAX + 1] = {NULL};
+	int64_t seen[NODES_MAX + 1] = {0};
+	int polls = 0, deltas = 0;
+
+	rng_state = 0x2545f4914f6cdd1dULL;
+	fix_init(&f, 4);
+	REQUIRE_INT(set_policy(&f, policy_a), 0);
+	for (int64_t id = 1; id <= 30; id++) {
+		nodes[id] = random_node(id);
+		REQUIRE_INT(upsert(&f, &nodes[id]), 0);
+		live[id] = true;
+	}
+	for (int step = 0; step <= 100; step++) {
+		int64_t before[NODES_MAX + 1];
+		struct netmap_dirty all = {0};
+		unsigned batch = 1 + pick(3);
+
+		for (int64_t id = 1; id <= NODES_MAX; id++)
+			before[id] = live[id] ?
+				netmap_node_version(f.nm, id) : 0;
+		for (unsigned b = 0; step < 100 && b < batch; b++) {
+			int64_t id = 1 + pick(NODES_MAX);
+			unsigned what = pick(11);
+			int rc = 0;
+
+			netmap_dirty_reset(&f.dirty);
+			if (!live[id] || what == 0) {
+				if (live[id]) {
+					rc = netmap_node_remove(f.nm, ++f.v,
+								id, &f.dirty);
+					live[id] = false;
+					json_decref(client[id]);
+					client[id] = NULL;
+				} else {
+					nodes[id] = random_node(id);
+					rc = netmap_node_upsert(f.nm, ++f.v,
+						&nodes[id], &f.dirty);
+					live[id] = true;
+				}
+			} else if (what == 1) {
+				struct netmap_node n = random_node(id);
+
+				/* Retag / new owner / new routes. */
+				nodes[id].approved_routes = n.approved_routes;
+				nodes[id].napproved = n.napproved;
+				memcpy(nodes[id].node.tags, n.node.tags,
+				       sizeof(n.node.tags));
+				memcpy(nodes[id].user, n.user, sizeof(n.user));
+				if (pick(2))
+					snprintf(nodes[id].node.ipv4,
+						 sizeof(nodes[id].node.ipv4),
+						 "100.66.%u.%lld", pick(200),
+						 (long long)id);
+				rc = netmap_node_upsert(f.nm, ++f.v,
+							&nodes[id], &f.dirty);
+			} else if (what <= 3) {
+				nodes[id].node.online ^= 1;
+				rc = netmap_node_upsert(f.nm, ++f.v,
+							&nodes[id], &f.dirty);
+			} else if (what <= 5) {
+				snprintf(nodes[id].node.endpoints,
+					 sizeof(nodes[id].node.endpoints),
+					 "[\"198.51.100.%u:%u\"]", pick(250),
+					 1024 + pick(60000));
+				rc = netmap_node_upsert(f.nm, ++f.v,
+							&nodes[id], &f.dirty);
+			} else if (what == 6) {
+				struct policy *p = NULL;
+				const char *doc = pick(2) ? policy_a : policy_b;
+
+				REQUIRE_INT(policy_parse(doc, strlen(doc),
+							 NULL, &p, NULL), 0);
+				rc = netmap_policy_set(f.nm, ++f.v, p,
+						       &f.dirty);
+			} else if (what == 7) {
+				static const char *const addr[] = {
+					"10.20.0.0/24", "10.20.1.5",
+					"wiki.corp.example"};
+				bool docs = pick(2);
+				struct store_resource r;
+
+				memset(&r, 0, sizeof(r));
+				r.id = docs ? 2 : 1;
+				snprintf(r.name, sizeof(r.name), "%s",
+					 docs ? "docs" : "wiki");
+				snprintf(r.address, sizeof(r.address), "%s",
+					 addr[pick(3)]);
+				if (pick(2))
+					r.connector_node_id = 1 + pick(NODES_MAX);
+				else
+					snprintf(r.connector_tag,
+						 sizeof(r.connector_tag),
+						 "tag:conn");
+				rc = netmap_resource_upsert(f.nm, ++f.v, &r,
+							    &f.dirty);
+			} else if (what == 8) {
+				rc = netmap_resource_remove(f.nm, ++f.v,
+							    1 + pick(2),
+							    &f.dirty);
+			} else if (what == 10) {
+				/* Renumber: new mesh addresses. */
+				snprintf(nodes[id].node.ipv4,
+					 sizeof(nodes[id].node.ipv4),
+					 "100.65.%u.%lld", pick(200),
+					 (long long)id);
+				rc = netmap_node_upsert(f.nm, ++f.v,
+							&nodes[id], &f.dirty);
+			} else {
+				struct store_relay rl[2];
+
+				memset(rl, 0, sizeof(rl));
+				rl[0].id = 1 + pick(3);
+				snprintf(rl[0].name, sizeof(rl[0].name), "r1");
+				snprintf(rl[0].address, sizeof(rl[0].address),
+					 "relay%u.example:443", pick(5));
+				rl[1].id = 10;
+				rc = netmap_relays_set(f.nm, ++f.v, rl,
+						       1 + pick(2), &f.dirty);
+			}
+			REQUIRE_INT(rc, 0);
+			for (size_t k = 0; k < f.dirty.n; k++) {
+				bool dup = false;
+
+				for (size_t j = 0; j < k; j++)
+					dup |= f.dirty.ids[j] == f.dirty.ids[k];
+				CHECK(!dup);
+				REQUIRE_INT(dirty_push(&all,
+							       f.dirty.ids[k]),
+					    0);
+			}
+		}
+		/* Nodes not reported dirty kept their version. */
+		for (int64_t id = 1; id <= NODES_MAX; id++) {
+			bool was_dirty = false;
+
+			if (!live[id] || !before[id])
+				continue;
+			for (size_t k = 0; k < all.n; k++)
+				was_dirty |= all.ids[k] == id;
+			if (!was_dirty)
+				CHECK_INT(netmap_node_version(f.nm, id),
+					  before[id]);
+			else
+				CHECK(netmap_node_version(f.nm, id) >=
+				      before[id]);
+		}
+		netmap_dirty_free(&all);
+		/* Some clients poll now, the rest later (multi-step deltas,
+		 * some beyond the horizon); everybody polls at the end. */
+		for (int64_t id = 1; id <= NODES_MAX; id++) {
+			json_t *d, *fresh, *want;
+			char *a, *b;
+
+			if (!live[id] || (step < 100 && pick(3) == 0))
+				continue;
+			d = render(&f, id, client[id] ? seen[id] : 0);
+			REQUIRE(d);
+			polls++;
+			deltas += json_is_false(json_object_get(d, "full"));
+			CHECK_INT(json_integer_value(json_object_get(d,
+				  "version")), netmap_node_version(f.nm, id));
+			client_apply(&client[id], d);
+			seen[id] = json_integer_value(json_object_get(d,
+								      "version"));
+			json_decref(d);
+			fresh = render(&f, id, 0);
+			REQUIRE(fresh);
+			want = client_from_full(fresh);
+			a = json_dumps(client[id], JSON_COMPACT | JSON_SORT_KEYS);
+			b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+			if (!check_report(a && b && strcmp(a, b) == 0, __FILE__,
+					  __LINE__, "step %d node %lld:\n  "
+					  "applied %s\n  fresh   %s", step,
+					  (long long)id, a, b)) {
+				free(a);
+				free(b);
+				json_decref(fresh);
+				json_decref(want);
+				goto out;
+			}
+			free(a);
+			free(b);
+			json_decref(fresh);
+			json_decref(want);
+		}
+	}
+	/* The walk must have exercised deltas, not only full maps. */
+	CHECK(deltas > polls / 2);
+out:
+	for (int64_t id = 0; id <= NODES_MAX; id++)
+		json_decref(client[id]);
+	fix_free(&f);
+}
+
+/* Polls id's delta since *seen into *client and checks it against a
+ * fresh full map. */
+static void poll_and_compare(struct fix *f, int64_t id, json_t **client,
+			     int64_t *seen)
+{
+	json_t *d = render(f, id, *seen), *fresh = render(f, id, 0), *want;
+	char *a, *b;
+
+	if (!d || !fresh) {
+		json_decref(d);
+		json_decref(fresh);
+		return;
+	}
+	client_apply(client, d);
+	*seen = json_integer_value(json_object_get(d, "version"));
+	want = client_from_full(fresh);
+	a = json_dumps(*client, JSON_COMPACT | JSON_SORT_KEYS);
+	b = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+	check_report(a && b && strcmp(a, b) == 0, __FILE__, __LINE__,
+		     "node %lld:\n  applied %s\n  fresh   %s", (long long)id,
+		     a, b);
+	free(a);
+	free(b);
+	json_decref(d);
+	json_decref(fresh);
+	json_decref(want);
+}
+
+static void router_allowed_ips_follow_what_the_node_may_reach(void)
+{
+	static const char *const lab[] = {"10.1.0.0/24", NULL};
+	struct fix f;
+	json_t *client = NULL, *m;
+	int64_t seen = 0;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"groups\":{\"group:lab\":[\"u3\"]},"
+		"\"hosts\":{\"lab\":\"10.1.0.0/16\"},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
+		"\"dst\":[\"*:*\"]},{\"action\":\"accept\","
+		"\"src\":[\"group:lab\"],\"dst\":[\"host:lab:22\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "u2", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "u1", NULL, lab), 0);
+	poll_and_compare(&f, 1, &client, &seen);
+	CHECK_JSON(json_object_get(json_object_get(json_object_get(client,
+		   "peers"), "2"), "allowed_ips"),
+		   "[\"100.64.0.2/32\",\"fd7a:115c:a1e0::2/128\"]");
+	/* Node 1 joins group:lab: the router's entry now routes the lab,
+	 * although the router itself did not change. */
+	REQUIRE_INT(add(&f, 1, "u3", NULL, NULL), 0);
+	m = render(&f, 1, seen);
+	CHECK(peer_in(m, 2) != NULL);
+	json_decref(m);
+	poll_and_compare(&f, 1, &client, &seen);
+	CHECK_JSON(json_object_get(json_object_get(json_object_get(client,
+		   "peers"), "2"), "allowed_ips"),
+		   "[\"10.1.0.0/24\",\"100.64.0.2/32\","
+		   "\"fd7a:115c:a1e0::2/128\"]");
+	json_decref(client);
+	fix_free(&f);
+}
+
+static void renumbered_node_updates_filters_of_its_receivers(void)
+{
+	struct fix f;
+	struct netmap_node n;
+	json_t *client = NULL, *flt;
+	int64_t seen = 0;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"proto\":\"udp\","
+		"\"src\":[\"node:n1\"],\"dst\":[\"node:n2:53\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	poll_and_compare(&f, 2, &client, &seen);
+	n = mknode(1, "alice", NULL, NULL);
+	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "100.64.9.9");
+	REQUIRE_INT(upsert(&f, &n), 0);
+	CHECK(dirty_has(&f.dirty, 2));
+	poll_and_compare(&f, 2, &client, &seen);
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"udp\",\"src\":[\"100.64.9.9/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"53\"},"
+			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"53\"}]}]");
+	json_decref(flt);
+	json_decref(client);
+	fix_free(&f);
+}
+
+static void readded_peer_is_not_in_peers_removed(void)
+{
+	struct fix f;
+	json_t *d;
+	int64_t since;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"tagOwners\":{\"tag:x\":[\"alice\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"alice:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "alice", NULL, NULL), 0);
+	since = netmap_node_version(f.nm, 1);
+	REQUIRE_INT(add(&f, 2, "alice", "[\"tag:x\"]", NULL), 0);
+	CHECK_PEERS(&f, 1, "[]");
+	d = render(&f, 1, since);
+	CHECK_JSON(json_object_get(d, "peers_removed"), "[2]");
+	json_decref(d);
+	REQUIRE_INT(add(&f, 2, "alice", NULL, NULL), 0);
+	CHECK_PEERS(&f, 1, "[2]");
+	d = render(&f, 1, since);
+	CHECK(!json_object_get(d, "peers_removed"));
+	CHECK(peer_in(d, 2) != NULL);
+	json_decref(d);
+	fix_free(&f);
+}
+
+static void resource_address_change_reaches_clients_as_delta(void)
+{
+	struct fix f;
+	json_t *client = NULL;
+	int64_t seen = 0;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"alice\"],\"dst\":[\"resource:wiki:443\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	REQUIRE_INT(set_resource(&f, 7, "wiki", "10.5.0.10", 2, NULL), 0);
+	poll_and_compare(&f, 1, &client, &seen);
+	REQUIRE_INT(set_resource(&f, 7, "wiki", "10.5.0.0/28", 2, NULL), 0);
+	CHECK(dirty_has(&f.dirty, 1));
+	CHECK(dirty_has(&f.dirty, 2));
+	poll_and_compare(&f, 1, &client, &seen);
+	CHECK_JSON(json_object_get(json_object_get(json_object_get(client,
+		   "peers"), "2"), "allowed_ips"),
+		   "[\"10.5.0.0/28\",\"100.64.0.2/32\","
+		   "\"fd7a:115c:a1e0::2/128\"]");
+	CHECK_JSON(json_object_get(json_object_get(client, "dns"),
+				   "resources"),
+		   "[{\"name\":\"wiki\",\"address\":\"10.5.0.0/28\"}]");
+	json_decref(client);
+	fix_free(&f);
+}
+
+static void online_flip_in_2000_nodes_dirties_only_its_peers(void)
+{
+	char *doc = malloc(64 * 1024);
+	size_t len = 0;
+	struct fix f;
+	struct netmap_node n;
+	int64_t *peers = NULL;
+	size_t npeers = 0;
+
+	REQUIRE(doc);
+	len += (size_t)sprintf(doc + len, "{\"groups\":{");
+	for (int g = 0; g < 20; g++)
+		len += (size_t)sprintf(doc + len, "%s\"group:g%d\":[\"u%d\"]",
+				       g ? "," : "", g, g);
+	len += (size_t)sprintf(doc + len, "},\"acls\":[");
+	for (int g = 0; g < 20; g++)
+		len += (size_t)sprintf(doc + len,
+				       "%s{\"action\":\"accept\","
+				       "\"src\":[\"group:g%d\"],"
+				       "\"dst\":[\"group:g%d:*\"]}",
+				       g ? "," : "", g, g);
+	sprintf(doc + len, "]}");
+	fix_init(&f, 16);
+	if (!OK(set_policy(&f, doc)))
+		goto out;
+	for (int64_t id = 1; id <= 2000; id++) {
+		char user[8];
+
+		snprintf(user, sizeof(user), "u%lld", (long long)(id % 20));
+		if (!OK(add(&f, id, user, NULL, NULL)))
+			goto out;
+	}
+	n = mknode(20, "u0", NULL, NULL);
+	n.node.online = 0;
+	if (!OK(upsert(&f, &n)))
+		goto out;
+	CHECK_INT(f.dirty.n, 99);
+	CHECK_INT(netmap_peers(f.nm, 20, &peers, &npeers), 0);
+	CHECK_INT(npeers, 99);
+	for (size_t i = 0; i < f.dirty.n; i++)
+		CHECK(f.dirty.ids[i] % 20 == 0 && f.dirty.ids[i] != 20);
+	free(peers);
+out:
+	free(doc);
+	fix_free(&f);
+}
+
+static void rejects_bad_input_without_changing_state(void)
+{
+	struct fix f;
+	struct netmap_node n;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	n = mknode(2, "bob", "not json", NULL);
+	CHECK_INT(upsert(&f, &n), WEFT_ERR_INVAL);
+	n = mknode(2, "bob", "[\"tag:a\", 5]", NULL);
+	CHECK_INT(upsert(&f, &n), WEFT_ERR_INVAL);
+	n = mknode(2, "bob", NULL, NULL);
+	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "fd7a::9");
+	CHECK_INT(upsert(&f, &n), WEFT_ERR_INVAL);
+	{
+		static const char *const bad[] = {"10.0.0.0/33", NULL};
+
+		n = mknode(2, "bob", NULL, bad);
+		CHECK_INT(upsert(&f, &n), WEFT_ERR_INVAL);
+	}
+	CHECK(!netmap_has_node(f.nm, 2));
+	CHECK(netmap_has_node(f.nm, 1));
+	CHECK_INT(netmap_render(f.nm, 2, 0, &(json_t *){NULL}),
+		  WEFT_ERR_NOTFOUND);
+	fix_free(&f);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(no_policy_means_no_peers_and_empty_filter),
+	CHECK_CASE(group_members_peer_only_within_their_group),
+	CHECK_CASE(tagged_node_is_not_matched_by_its_user),
+	CHECK_CASE(filter_merges_ports_of_matching_selectors),
+	CHECK_CASE(subnet_router_is_peer_for_hosts_it_routes),
+	CHECK_CASE(resource_via_connector_node_is_peer_and_enforced),
+	CHECK_CASE(resource_via_connector_tag_uses_every_tagged_node),
+	CHECK_CASE(filter_is_directional),
+	CHECK_CASE(peer_relation_is_symmetric),
+	CHECK_CASE(online_change_dirties_only_peers_with_just_that_peer),
+	CHECK_CASE(removed_node_appears_in_peers_removed),
+	CHECK_CASE(map_version_never_decreases),
+	CHECK_CASE(delta_older_than_horizon_is_full_map),
+	CHECK_CASE(deltas_applied_to_full_map_equal_fresh_full_map),
+	CHECK_CASE(router_allowed_ips_follow_what_the_node_may_reach),
+	CHECK_CASE(renumbered_node_updates_filters_of_its_receivers),
+	CHECK_CASE(readded_peer_is_not_in_peers_removed),
+	CHECK_CASE(resource_address_change_reaches_clients_as_delta),
+	CHECK_CASE(online_flip_in_2000_nodes_dirties_only_its_peers),
+	CHECK_CASE(rejects_bad_input_without_changing_state),
+	{0},
+};
+
+int main(int argc, char **argv) { return check_main(argc, argv, cases); }
