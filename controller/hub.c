@@ -60,6 +60,8 @@ struct hub {
 	pthread_mutex_t lock; /* everything below */
 	struct netmap *nm;
 	struct idmap nodes;   /* id → struct hnode */
+	struct idmap unknown; /* id → hnode holding a poll the engine could
+			       * not answer yet (registered moments ago) */
 	struct waiter **heap; /* min-heap by deadline_ms */
 	size_t nheap, capheap;
 	int64_t applied;      /* last change version applied */
@@ -347,6 +349,11 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	}
 	/* Current, or not yet known to the engine (registered moments ago):
 	 * hold until the map changes or the keep-alive deadline. */
+	if (!netmap_has_node(h->nm, node_id) &&
+	    idmap_put(&h->unknown, node_id, n) < 0) {
+		http_resp_err(resp, WEFT_ERR_NOMEM, NULL, NULL);
+		goto out;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w || http_hold_new(&w->hold) < 0) {
 		free(w);
@@ -509,8 +516,13 @@ static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
 	r = store_node_get(tx, id, &sn);
 	if (r == WEFT_ERR_NOTFOUND || (r == 0 && node_expired(&sn, clock_wall_s()))) {
 		if (hn) {
+			/* Its held polls learn it is gone; later polls fail
+			 * authentication, so its state can go too. */
 			hn->removed = true;
 			answer_node(h, hn, false);
+			idmap_del(&h->unknown, id);
+			idmap_del(&h->nodes, id);
+			hnode_free(hn);
 		}
 		return netmap_node_remove(h->nm, version, id, dirty);
 	}
@@ -749,19 +761,21 @@ static int apply_batch(struct hub *h)
 		if (n && n->waiters)
 			answer_node(h, n, false);
 	}
-	/* Nodes the engine did not know when they polled. */
-	{
-		size_t pos = 0;
+	/* Nodes the engine did not know when they polled: few, and only
+	 * until their registration reaches the engine. */
+	if (h->unknown.n) {
+		struct hnode *ready[64];
+		size_t pos = 0, nready = 0;
 		int64_t id;
 		void *v;
 
-		while (idmap_next(&h->nodes, &pos, &id, &v)) {
-			struct hnode *n = v;
-
-			if (n->waiters && !n->removed &&
-			    netmap_has_node(h->nm, id) &&
-			    netmap_node_version(h->nm, id) > n->waiters->since)
-				answer_node(h, n, false);
+		while (nready < 64 && idmap_next(&h->unknown, &pos, &id, &v))
+			if (netmap_has_node(h->nm, id))
+				ready[nready++] = v;
+		for (size_t i = 0; i < nready; i++) {
+			idmap_del(&h->unknown, ready[i]->id);
+			if (ready[i]->waiters && !ready[i]->removed)
+				answer_node(h, ready[i], false);
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -1041,6 +1055,7 @@ int hub_start(struct store *st, const struct hub_options *o,
 	h->o.relay_signing_key = h->signing_key;
 	pthread_mutex_init(&h->lock, NULL);
 	idmap_init(&h->nodes);
+	idmap_init(&h->unknown);
 	if (!h->dns_suffix || (o->relay_signing_key && !h->signing_key)) {
 		rc = WEFT_ERR_NOMEM;
 		goto fail;
@@ -1137,6 +1152,7 @@ void hub_stop(struct hub *h)
 	while (idmap_next(&h->nodes, &pos, &id, &v))
 		hnode_free(v);
 	idmap_free(&h->nodes);
+	idmap_free(&h->unknown);
 	netmap_del(h->nm);
 	free(h->heap);
 	free(h->touch);
