@@ -330,8 +330,11 @@ static void auth_key_fields_are_validated_by_name(void)
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"soon\"}", "expires_in", "invalid"},
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"366d\"}", "expires_in", "out_of_range"},
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"0s\"}", "expires_in", "out_of_range"},
-		{"{\"tags\":[\"server\"]}", "tags", "invalid"},
-		{"{\"tags\":[\"tag:Server\"]}", "tags", "invalid"},
+		{"{\"tags\":[\"server\"]}", "tags[0]", "invalid"},
+		{"{\"tags\":[\"tag:a\",\"tag:Server\"]}", "tags[1]", "invalid"},
+		/* 64 bytes in all: one more than every tag column holds. */
+		{"{\"tags\":[\"tag:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}",
+		 "tags[0]", "out_of_range"},
 		{"{\"tags\":[\"tag:a\"],\"reusable\":\"yes\"}", "reusable", "wrong_type"},
 		{"{\"tags\":[\"tag:a\"],\"ephemeral\":1}", "ephemeral", "wrong_type"},
 		{"{\"tags\":\"tag:a\"}", "tags", "wrong_type"},
@@ -360,6 +363,10 @@ static void auth_key_fields_are_validated_by_name(void)
 	/* The limits themselves are accepted. */
 	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:a\"],\"expires_in\":\"365d\"}", &r), 201);
+	/* A tag of exactly 63 bytes fits. */
+	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+		      "{\"tags\":[\"tag:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}",
+		      &r), 201);
 	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:a\"],\"expires_in\":\"90m\"}", &r), 201);
 	CHECK(jtime(r.json, "expires_at") - clock_wall_s() <= 5400 &&
