@@ -45,43 +45,58 @@ void fx_close(struct fx *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* A query string "a=1&b=2" read in place. */
+/* A query string "a=1&b=2" split once into pairs, so that every value a
+ * handler looks up stays valid for the whole request. */
 struct query {
-	const char *s;
 	char buf[512];
+	const char *k[16], *v[16];
+	size_t n;
 };
 
 static const char *query_get(void *ctx, const char *key)
 {
 	struct query *q = ctx;
-	size_t klen = strlen(key);
 
-	for (const char *p = q->s; p && *p;) {
-		const char *end = strchr(p, '&');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=' &&
-		    n - klen - 1 < sizeof(q->buf)) {
-			memcpy(q->buf, p + klen + 1, n - klen - 1);
-			q->buf[n - klen - 1] = '\0';
-			return q->buf;
-		}
-		p = end ? end + 1 : NULL;
-	}
+	for (size_t i = 0; i < q->n; i++)
+		if (strcmp(q->k[i], key) == 0)
+			return q->v[i];
 	return NULL;
+}
+
+static void query_split(struct query *q, const char *s)
+{
+	char *p;
+
+	snprintf(q->buf, sizeof(q->buf), "%s", s);
+	q->n = 0;
+	for (p = q->buf; p && *p && q->n < 16;) {
+		char *amp = strchr(p, '&'), *eq;
+
+		if (amp)
+			*amp = '\0';
+		eq = strchr(p, '=');
+		if (eq) {
+			*eq = '\0';
+			q->k[q->n] = p;
+			q->v[q->n++] = eq + 1;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
 }
 
 int fx_req(struct fx *f, const char *auth, const char *method,
 	   const char *path, const char *query, const char *body,
 	   struct http_resp *resp)
 {
-	struct query q = {.s = query};
+	struct query q = {0};
 	struct http_req r = {
 		.method = method, .path = path, .authorization = auth,
 		.body = body ? body : "", .body_len = body ? strlen(body) : 0,
 		.query = query ? query_get : NULL, .query_ctx = &q,
 	};
 
+	if (query)
+		query_split(&q, query);
 	snprintf(r.remote, sizeof(r.remote), "127.0.0.1");
 	http_resp_free(resp);
 	memset(resp, 0, sizeof(*resp));
@@ -108,6 +123,16 @@ const char *fx_jstr(const json_t *o, const char *key)
 int64_t fx_jint(const json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
+}
+
+size_t fx_nitems(const struct fx *f)
+{
+	return json_array_size(json_object_get(f->r.json, "items"));
+}
+
+json_t *fx_item(const struct fx *f, size_t i)
+{
+	return json_array_get(json_object_get(f->r.json, "items"), i);
 }
 
 const char *fx_err_code(const struct http_resp *r)

@@ -56,6 +56,11 @@ int fx_call(struct fx *f, const char *method, const char *target,
 const char *fx_jstr(const json_t *o, const char *key);
 int64_t fx_jint(const json_t *o, const char *key);
 
+/* The "items" of a list answer in f->r: how many, and item i (borrowed;
+ * NULL past the end). */
+size_t fx_nitems(const struct fx *f);
+json_t *fx_item(const struct fx *f, size_t i);
+
 /* The error body's code (NULL when none), field and message ("" when
  * none). */
 const char *fx_err_code(const struct http_resp *r);

@@ -527,7 +527,36 @@ static void healthz_readyz_and_metrics_answer_without_credentials(void)
 	fx_close(&f);
 }
 
+/* Registration and GET /api/v1/nodes/{id} render the node in one place
+ * (controller/model.c): the answers are the same object, routes included. */
+static void registered_node_answer_equals_get_node(void)
+{
+	struct fx f;
+	struct http_resp r = {0}, g = {0};
+	char body[64], key[CRED_TEXT_SIZE], path[64];
+	int64_t alice;
+
+	REQUIRE(fx_open(&f, "reg_same_as_get"));
+	alice = fx_user(&f, "alice", "member");
+	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", alice);
+	REQUIRE(authkey(&f, body, key) > 0);
+	REQUIRE_INT(do_register(&f, key, 7, "db.local",
+				",\"os\":\"linux\",\"version\":\"1.2.3\","
+				"\"advertised_routes\":[\"10.7.0.0/16\"]",
+				&r), 201);
+	REQUIRE(jnode(&r));
+	snprintf(path, sizeof(path), "/api/v1/nodes/%" PRId64,
+		 fx_jint(jnode(&r), "id"));
+	REQUIRE_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &g), 200);
+	CHECK(json_equal(jnode(&r), g.json));
+	CHECK(json_object_get(g.json, "routes") != NULL);
+	http_resp_free(&r);
+	http_resp_free(&g);
+	fx_close(&f);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(registered_node_answer_equals_get_node),
 	CHECK_CASE(registers_a_new_node_with_addresses_routes_and_credential),
 	CHECK_CASE(register_rejects_malformed_bodies_naming_the_field),
 	CHECK_CASE(bad_auth_keys_are_401_saying_why),
