@@ -365,6 +365,24 @@ json_t *api_body(struct api_call *c)
 	return obj;
 }
 
+json_t *api_read_body(struct api_call *c, const struct jsonx_field *f,
+		      size_t n)
+{
+	struct jsonx_err err = {0};
+	json_t *body = api_body(c);
+
+	if (!body)
+		return NULL;
+	if (jsonx_read(body, f, n, &err) < 0) {
+		http_resp_error(c->resp, http_status_for(err.code),
+				weft_errname(err.code), err.message,
+				err.field[0] ? err.field : NULL);
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
 static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end;
@@ -418,6 +436,46 @@ bool api_page(struct api_call *c, struct store_page *pg)
 		pg->after = v;
 	}
 	return true;
+}
+
+bool api_query_id(struct api_call *c, const char *key, int64_t *out)
+{
+	const char *s = http_query(c->req, key);
+	char msg[96];
+
+	if (s && !parse_i64(s, 1, INT64_MAX, out)) {
+		snprintf(msg, sizeof(msg), "%s must be a positive integer", key);
+		http_resp_error(c->resp, 400, "invalid", msg, key);
+		return false;
+	}
+	return true;
+}
+
+bool api_query_bool(struct api_call *c, const char *key, int *out)
+{
+	const char *s = http_query(c->req, key);
+	char msg[96];
+
+	if (!s)
+		return true;
+	if (strcmp(s, "true") == 0) {
+		*out = 1;
+	} else if (strcmp(s, "false") == 0) {
+		*out = 0;
+	} else {
+		snprintf(msg, sizeof(msg), "%s must be true or false", key);
+		http_resp_error(c->resp, 400, "invalid", msg, key);
+		return false;
+	}
+	return true;
+}
+
+void api_not_found(struct api_call *c, const char *what, int64_t id)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof(msg), "no %s with id %" PRId64, what, id);
+	http_resp_error(c->resp, 404, "not_found", msg, "id");
 }
 
 void api_fail(struct api_call *c, int err, const char *message,
@@ -483,4 +541,35 @@ json_t *api_list_body(json_t *items, int64_t next_cursor)
 		o = json_pack("{s:o, s:n}", "items", items, "next_cursor");
 	}
 	return o;
+}
+
+json_t *api_time_json(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (!t || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+json_t *api_str_json(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+json_t *api_id_json(int64_t id)
+{
+	return id ? json_integer(id) : json_null();
+}
+
+json_t *api_array_json(const char *text)
+{
+	json_t *a = text[0] ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) :
+			      NULL;
+
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	return a;
 }

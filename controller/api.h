@@ -8,6 +8,7 @@
 
 #include "controller/http.h"
 #include "controller/store.h"
+#include "shared/jsonx.h"
 
 #include <stdint.h>
 
@@ -100,6 +101,13 @@ extern const struct api_route api_map_routes[];
  * failure fills the error response and returns NULL. */
 json_t *api_body(struct api_call *c);
 
+/* Parses the body and reads fields[0..n) with jsonx_read(); on failure
+ * fills the error response (400 naming the field) and returns NULL. The
+ * caller json_decref()s the body; strings read from it are borrowed from
+ * it. */
+json_t *api_read_body(struct api_call *c, const struct jsonx_field *f,
+		      size_t n);
+
 /* Parses path parameter i as a positive id; on failure fills a 400/404
  * response and returns false. */
 bool api_param_id(struct api_call *c, size_t i, int64_t *out);
@@ -107,6 +115,18 @@ bool api_param_id(struct api_call *c, size_t i, int64_t *out);
 /* Reads the `limit` and `cursor` query parameters into *pg; on failure
  * fills a 400 response and returns false. */
 bool api_page(struct api_call *c, struct store_page *pg);
+
+/* Reads the query parameter key as a positive integer into *out (untouched
+ * when absent); on failure fills a 400 naming key and returns false. */
+bool api_query_id(struct api_call *c, const char *key, int64_t *out);
+
+/* Reads the query parameter key as "true" (1) or "false" (0) into *out
+ * (untouched when absent); on failure fills a 400 naming key and returns
+ * false. */
+bool api_query_bool(struct api_call *c, const char *key, int *out);
+
+/* Fills a 404 "no <what> with id <id>" naming the field "id". */
+void api_not_found(struct api_call *c, const char *what, int64_t id);
 
 /* Fills the response for a store/validation error; message may be NULL. */
 void api_fail(struct api_call *c, int err, const char *message,
@@ -120,5 +140,24 @@ int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
 /* Wraps a list in {"items": [...], "next_cursor": "..."|null}. Takes
  * ownership of items. */
 json_t *api_list_body(json_t *items, int64_t next_cursor);
+
+/* --- JSON for answers ---
+ *
+ * Each returns a new reference (NULL only when out of memory, which
+ * json_pack's "o" turns into a failed pack). */
+
+/* An RFC 3339 UTC time; null for 0 (never / not set). */
+json_t *api_time_json(int64_t t);
+
+/* The string; null when it is empty. */
+json_t *api_str_json(const char *s);
+
+/* The id; null for 0 (no row). */
+json_t *api_id_json(int64_t id);
+
+/* A JSON-array text column parsed into an array; text the API did not
+ * write (empty, or not an array) shows as [] rather than failing the
+ * answer. */
+json_t *api_array_json(const char *text);
 
 #endif

@@ -5,16 +5,6 @@
 #include "shared/clock.h"
 #include "shared/err.h"
 
-
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
 /* The detail column as an object; anything else (which the API never
  * writes) shows as {} rather than failing the list. */
 static json_t *detail_json(const char *text)
@@ -32,7 +22,7 @@ static json_t *audit_json(const struct store_audit *a)
 {
 	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o}",
 			 "id", (json_int_t)a->id,
-			 "at", ts_json(a->at),
+			 "at", api_time_json(a->at),
 			 "actor", a->actor,
 			 "action", a->action,
 			 "target_type", a->target_type,

@@ -5,84 +5,27 @@
 #include "controller/api.h"
 
 #include "controller/cred.h"
+#include "controller/valid.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TAGS_MAX 16
-#define TAG_PREFIX "tag:"
 #define EXPIRES_IN_MAX_S (365 * 86400LL)
 #define AUTHKEY_DEFAULT_EXPIRES_IN "24h"
 
 /* --- helpers --- */
 
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (!t || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
-static json_t *id_json(int64_t id)
-{
-	return id ? json_integer(id) : json_null();
-}
-
-/* Parses the body and reads fields[0..n); on failure fills the response and
- * returns NULL. The caller json_decref()s the body. */
-static json_t *read_body(struct api_call *c, const struct jsonx_field *f,
-			 size_t n)
-{
-	struct jsonx_err err = {0};
-	json_t *body = api_body(c);
-
-	if (!body)
-		return NULL;
-	if (jsonx_read(body, f, n, &err) < 0) {
-		http_resp_error(c->resp, http_status_for(err.code),
-				weft_errname(err.code), err.message,
-				err.field[0] ? err.field : NULL);
-		json_decref(body);
-		return NULL;
-	}
-	return body;
-}
-
-/* A tag name follows the user name rules: 1-63 of a-z 0-9 . _ -, starting
- * with a letter or digit. */
-static bool valid_tag(const char *s)
-{
-	size_t plen = strlen(TAG_PREFIX), n;
-
-	if (strncmp(s, TAG_PREFIX, plen) != 0)
-		return false;
-	s += plen;
-	n = strlen(s);
-	if (n == 0 || n >= STORE_NAME_SIZE)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
-			return false;
-	}
-	return true;
-}
-
 /* Validates tags and builds a JSON array of them without duplicates (first
  * occurrence kept). Returns 0 with a new reference in *out, WEFT_ERR_INVAL
- * with *msg set, or WEFT_ERR_NOMEM. */
+ * with msg and field ("tags[i]") written, or WEFT_ERR_NOMEM. */
 static int tags_array(const struct jsonx_strings *tags, json_t **out,
-		      const char **msg)
+		      char *msg, size_t msglen, char *field, size_t fieldlen)
 {
 	json_t *arr = json_array();
 	size_t i, j;
@@ -91,7 +34,8 @@ static int tags_array(const struct jsonx_strings *tags, json_t **out,
 		return WEFT_ERR_NOMEM;
 	for (i = 0; i < tags->n; i++) {
 		if (!valid_tag(tags->items[i])) {
-			*msg = "tags must look like \"tag:<name>\" with a name of 1-63 characters of a-z 0-9 . _ - starting with a letter or digit";
+			snprintf(field, fieldlen, "tags[%zu]", i);
+			snprintf(msg, msglen, VALID_TAG_MESSAGE, field);
 			json_decref(arr);
 			return WEFT_ERR_INVAL;
 		}
@@ -126,36 +70,6 @@ static int expires_at(const char *text, int64_t now, int64_t *out,
 	}
 	*out = now + ms / 1000;
 	return 0;
-}
-
-/* Parses a positive decimal id from a query parameter. */
-static bool parse_id(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v <= 0)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* Reads ?user_id= into *out (untouched when absent); on failure fills a 400
- * response and returns false. */
-static bool query_user_id(struct api_call *c, int64_t *out)
-{
-	const char *s = http_query(c->req, "user_id");
-
-	if (s && !parse_id(s, out)) {
-		http_resp_error(c->resp, 400, "invalid",
-				"user_id must be a positive integer", "user_id");
-		return false;
-	}
-	return true;
 }
 
 /* The user a key is being created for must exist. */
@@ -193,12 +107,12 @@ static json_t *authkey_json(const struct store_authkey *k, int64_t now)
 	}
 	return json_pack("{s:I, s:s, s:o, s:b, s:b, s:o, s:o, s:o, s:I, s:o, s:b}",
 			 "id", (json_int_t)k->id, "prefix", k->prefix,
-			 "user_id", id_json(k->user_id), "reusable", k->reusable,
+			 "user_id", api_id_json(k->user_id), "reusable", k->reusable,
 			 "ephemeral", k->ephemeral, "tags", tags, "expires_at",
-			 ts_json(k->expires_at), "revoked_at",
-			 ts_json(k->revoked_at), "used_count",
+			 api_time_json(k->expires_at), "revoked_at",
+			 api_time_json(k->revoked_at), "used_count",
 			 (json_int_t)k->used_count, "created_at",
-			 ts_json(k->created_at), "usable",
+			 api_time_json(k->created_at), "usable",
 			 authkey_usable(k, now));
 }
 
@@ -213,24 +127,28 @@ static void h_create_authkey(struct api_call *c)
 		{"user_id", JSONX_INT, false, 1, INT64_MAX, 0, &user_id, &has_user},
 		{"reusable", JSONX_BOOL, false, 0, 0, 0, &reusable, NULL},
 		{"ephemeral", JSONX_BOOL, false, 0, 0, 0, &ephemeral, NULL},
-		{"tags", JSONX_STRING_ARRAY, false, 0, TAGS_MAX,
-		 strlen(TAG_PREFIX) + STORE_NAME_SIZE - 1, &tags, &has_tags},
+		{"tags", JSONX_STRING_ARRAY, false, 0, TAGS_MAX, VALID_TAG_MAX,
+		 &tags, &has_tags},
 		{"expires_in", JSONX_STRING, false, 1, 32, 0, &expires_in, NULL},
 	};
 	struct store_authkey k = {.created_at = c->now};
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
-	char text[CRED_TEXT_SIZE] = "", umsg[80], idtext[24];
+	char text[CRED_TEXT_SIZE] = "", umsg[160], tagfield[32], idtext[24];
 	json_t *body, *tagarr = NULL, *detail = NULL, *answer;
 	char *tagtext = NULL;
 	struct cred cr;
 	int rc;
 
-	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
 	if (!body)
 		return;
-	field = "tags";
-	rc = tags_array(&tags, &tagarr, &msg);
+	rc = tags_array(&tags, &tagarr, umsg, sizeof(umsg), tagfield,
+			sizeof(tagfield));
+	if (rc == WEFT_ERR_INVAL) {
+		msg = umsg;
+		field = tagfield;
+	}
 	if (rc < 0)
 		goto out;
 	field = "expires_in";
@@ -296,9 +214,9 @@ static void h_create_authkey(struct api_call *c)
 		goto out;
 	snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
 	detail = json_pack("{s:o, s:b, s:b, s:O, s:o}", "user_id",
-			   id_json(k.user_id), "reusable", k.reusable,
+			   api_id_json(k.user_id), "reusable", k.reusable,
 			   "ephemeral", k.ephemeral, "tags", tagarr,
-			   "expires_at", ts_json(k.expires_at));
+			   "expires_at", api_time_json(k.expires_at));
 	rc = detail ? api_audit(c, tx, "authkey.create", "authkey", idtext,
 				detail)
 		    : WEFT_ERR_NOMEM;
@@ -345,21 +263,14 @@ static void h_list_authkeys(struct api_call *c)
 {
 	struct store_authkey_filter kf = {0};
 	struct authkey_list l = {.now = c->now};
-	const char *rev = http_query(c->req, "include_revoked");
 	struct store_page pg;
 	struct store_tx *tx = NULL;
 	int64_t next = 0;
 	int rc;
 
-	if (!api_page(c, &pg) || !query_user_id(c, &kf.user_id))
+	if (!api_page(c, &pg) || !api_query_id(c, "user_id", &kf.user_id) ||
+	    !api_query_bool(c, "include_revoked", &kf.include_revoked))
 		return;
-	if (rev && strcmp(rev, "true") != 0 && strcmp(rev, "false") != 0) {
-		http_resp_error(c->resp, 400, "invalid",
-				"include_revoked must be true or false",
-				"include_revoked");
-		return;
-	}
-	kf.include_revoked = rev && strcmp(rev, "true") == 0;
 	if (!c->who.admin) {
 		if (kf.user_id && kf.user_id != c->who.user_id) {
 			http_resp_error(c->resp, 403, "forbidden",
@@ -473,11 +384,11 @@ static json_t *apikey_json(const struct store_apikey *k)
 {
 	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:o}", "id",
 			 (json_int_t)k->id, "prefix", k->prefix, "user_id",
-			 id_json(k->user_id), "description", k->description,
-			 "expires_at", ts_json(k->expires_at), "revoked_at",
-			 ts_json(k->revoked_at), "last_used_at",
-			 ts_json(k->last_used_at), "created_at",
-			 ts_json(k->created_at));
+			 api_id_json(k->user_id), "description", k->description,
+			 "expires_at", api_time_json(k->expires_at), "revoked_at",
+			 api_time_json(k->revoked_at), "last_used_at",
+			 api_time_json(k->last_used_at), "created_at",
+			 api_time_json(k->created_at));
 }
 
 static void h_create_apikey(struct api_call *c)
@@ -498,7 +409,7 @@ static void h_create_apikey(struct api_call *c)
 	struct cred cr;
 	int rc = 0;
 
-	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
 	if (!body)
 		return;
 	if (expires_in) {
@@ -529,9 +440,9 @@ static void h_create_apikey(struct api_call *c)
 	if (rc < 0)
 		goto out;
 	snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
-	detail = json_pack("{s:o, s:s, s:o}", "user_id", id_json(k.user_id),
+	detail = json_pack("{s:o, s:s, s:o}", "user_id", api_id_json(k.user_id),
 			   "description", k.description, "expires_at",
-			   ts_json(k.expires_at));
+			   api_time_json(k.expires_at));
 	rc = detail ? api_audit(c, tx, "apikey.create", "apikey", idtext,
 				detail)
 		    : WEFT_ERR_NOMEM;
@@ -572,7 +483,7 @@ static void h_list_apikeys(struct api_call *c)
 	int64_t next = 0;
 	int rc;
 
-	if (!api_page(c, &pg) || !query_user_id(c, &kf.user_id))
+	if (!api_page(c, &pg) || !api_query_id(c, "user_id", &kf.user_id))
 		return;
 	items = json_array();
 	if (!items) {

@@ -7,129 +7,17 @@
  * maps, so those transactions bump the netmap version. */
 #include "controller/api.h"
 
-#include "shared/clock.h"
+#include "controller/model.h"
+#include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
 
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NODE_NAME_MAX 63
 #define TAGS_MAX 16
-/* "tag:<name>" must fit a STORE_NAME_SIZE column (resource connector_tag). */
-#define TAG_MAX (STORE_NAME_SIZE - 1)
-
-/* --- validation --- */
-
-static bool is_lower_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-/* A DNS label: 1..63 of a-z 0-9 -, not starting or ending with '-'. */
-static bool valid_node_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > NODE_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-/* "tag:<name>", name as a user name (starts with a letter or digit, then
- * a-z 0-9 . _ -), at most TAG_MAX bytes in all. */
-static bool valid_tag(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n <= 4 || n > TAG_MAX || strncmp(s, "tag:", 4) != 0 ||
-	    !is_lower_alnum(s[4]))
-		return false;
-	for (size_t i = 5; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool parse_id(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || *s < '1' || *s > '9')
-		return false;
-	v = strtoll(s, &end, 10);
-	if (*end || v <= 0 || v == LLONG_MAX)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* --- JSON --- */
-
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s[0] ? json_string(s) : json_null();
-}
-
-/* A JSON-array text column as an array; text the API did not write (or
- * that does not parse) shows as an empty array rather than failing the
- * whole answer. */
-static json_t *array_json(const char *text)
-{
-	json_t *a = text[0] ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) :
-			      NULL;
-
-	if (!json_is_array(a)) {
-		json_decref(a);
-		a = json_array();
-	}
-	return a;
-}
-
-static json_t *id_or_null(int64_t id)
-{
-	return id ? json_integer(id) : json_null();
-}
-
-/* The node object without "routes" (added by node_add_routes). */
-static json_t *node_json(const struct store_node *n)
-{
-	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o, "
-			 "s:o, s:b, s:o, s:o, s:b, s:o}",
-			 "id", (json_int_t)n->id,
-			 "name", n->name,
-			 "user_id", id_or_null(n->user_id),
-			 "public_key", n->public_key,
-			 "ipv4", str_or_null(n->ipv4),
-			 "ipv6", str_or_null(n->ipv6),
-			 "tags", array_json(n->tags),
-			 "os", n->os,
-			 "version", n->version,
-			 "endpoints", array_json(n->endpoints),
-			 "home_relay", str_or_null(n->home_relay),
-			 "online", n->online != 0,
-			 "last_seen", ts_json(n->last_seen),
-			 "expires_at", ts_json(n->expires_at),
-			 "ephemeral", n->ephemeral != 0,
-			 "created_at", ts_json(n->created_at));
-}
 
 static json_t *route_json(const struct store_route *r)
 {
@@ -139,87 +27,14 @@ static json_t *route_json(const struct store_route *r)
 			 "prefix", r->prefix,
 			 "advertised", r->advertised != 0,
 			 "approved", r->approved != 0,
-			 "created_at", ts_json(r->created_at));
-}
-
-struct prefixes {
-	json_t *advertised;
-	json_t *approved;
-};
-
-static int prefixes_cb(void *ctx, const struct store_route *r)
-{
-	struct prefixes *p = ctx;
-
-	if (r->advertised &&
-	    json_array_append_new(p->advertised, json_string(r->prefix)) < 0)
-		return WEFT_ERR_NOMEM;
-	if (r->approved &&
-	    json_array_append_new(p->approved, json_string(r->prefix)) < 0)
-		return WEFT_ERR_NOMEM;
-	return 0;
-}
-
-/* Sets node["routes"] = {advertised: [...], approved: [...]} from the
- * node's route rows (every page of them). */
-static int node_add_routes(struct store_tx *tx, int64_t node_id, json_t *node)
-{
-	struct store_route_filter f = {.node_id = node_id};
-	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
-	struct prefixes p = {json_array(), json_array()};
-	int64_t next;
-	int rc;
-
-	if (!p.advertised || !p.approved) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	do {
-		rc = store_route_list(tx, &f, &pg, prefixes_cb, &p, &next);
-		if (rc < 0)
-			goto out;
-		pg.after = next;
-	} while (next);
-	if (json_object_set_new(node, "routes",
-				json_pack("{s:O, s:O}", "advertised",
-					  p.advertised, "approved",
-					  p.approved)) < 0)
-		rc = WEFT_ERR_NOMEM;
-out:
-	json_decref(p.advertised);
-	json_decref(p.approved);
-	return rc;
-}
-
-/* The full node object, routes included. */
-static int node_full_json(struct store_tx *tx, const struct store_node *n,
-			  json_t **out)
-{
-	json_t *o = node_json(n);
-	int rc;
-
-	if (!o)
-		return WEFT_ERR_NOMEM;
-	rc = node_add_routes(tx, n->id, o);
-	if (rc < 0) {
-		json_decref(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
-}
-
-static void jsonx_fail(struct api_call *c, const struct jsonx_err *err)
-{
-	http_resp_error(c->resp, 400, weft_errname(err->code), err->message,
-			err->field[0] ? err->field : NULL);
+			 "created_at", api_time_json(r->created_at));
 }
 
 /* --- nodes --- */
 
 static int collect_node(void *ctx, const struct store_node *n)
 {
-	json_t *o = node_json(n);
+	json_t *o = model_node_json_bare(n);
 
 	if (!o || json_array_append_new(ctx, o) < 0)
 		return WEFT_ERR_NOMEM;
@@ -229,40 +44,22 @@ static int collect_node(void *ctx, const struct store_node *n)
 static void h_list_nodes(struct api_call *c)
 {
 	struct store_node_filter f = {.online = -1};
-	const char *uid = http_query(c->req, "user_id");
 	const char *tag = http_query(c->req, "tag");
-	const char *online = http_query(c->req, "online");
 	struct store_tx *tx = NULL;
 	struct store_page pg;
 	json_t *items = NULL;
 	int64_t next = 0;
 	int rc;
 
-	if (!api_page(c, &pg))
+	if (!api_page(c, &pg) || !api_query_id(c, "user_id", &f.user_id) ||
+	    !api_query_bool(c, "online", &f.online))
 		return;
-	if (uid && !parse_id(uid, &f.user_id)) {
-		http_resp_error(c->resp, 400, "invalid",
-				"user_id must be a positive integer", "user_id");
-		return;
-	}
 	if (tag && !valid_tag(tag)) {
 		http_resp_error(c->resp, 400, "invalid",
 				"tag must look like tag:<name>", "tag");
 		return;
 	}
 	f.tag = tag;
-	if (online) {
-		if (strcmp(online, "true") == 0) {
-			f.online = 1;
-		} else if (strcmp(online, "false") == 0) {
-			f.online = 0;
-		} else {
-			http_resp_error(c->resp, 400, "invalid",
-					"online must be true or false",
-					"online");
-			return;
-		}
-	}
 	if (!c->who.admin) {
 		/* A member is always a user; user_id 0 would mean "any". */
 		if (!c->who.user_id ||
@@ -289,9 +86,8 @@ static void h_list_nodes(struct api_call *c)
 	for (size_t i = 0; i < json_array_size(items); i++) {
 		json_t *o = json_array_get(items, i);
 
-		rc = node_add_routes(tx,
-				     json_integer_value(json_object_get(o, "id")),
-				     o);
+		rc = model_node_add_routes(
+			tx, json_integer_value(json_object_get(o, "id")), o);
 		if (rc < 0)
 			goto out;
 	}
@@ -316,14 +112,6 @@ static int get_visible_node(struct api_call *c, struct store_tx *tx, int64_t id,
 	return rc;
 }
 
-static void not_found(struct api_call *c, const char *what, int64_t id)
-{
-	char msg[96];
-
-	snprintf(msg, sizeof(msg), "no %s with id %" PRId64, what, id);
-	http_resp_error(c->resp, 404, "not_found", msg, "id");
-}
-
 static void h_get_node(struct api_call *c)
 {
 	struct store_tx *tx = NULL;
@@ -340,14 +128,14 @@ static void h_get_node(struct api_call *c)
 	rc = get_visible_node(c, tx, id, &n);
 	if (rc < 0)
 		goto out;
-	rc = node_full_json(tx, &n, &o);
+	rc = model_node_json(tx, &n, &o);
 	if (rc < 0)
 		goto out;
 	http_resp_json(c->resp, 200, o);
 out:
 	store_rollback(tx);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, "node", id);
+		api_not_found(c, "node", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }
@@ -368,10 +156,7 @@ static int tags_text(const struct jsonx_strings *tags, char *buf, size_t cap,
 
 		snprintf(field, fieldlen, "tags[%zu]", i);
 		if (!valid_tag(t)) {
-			snprintf(msg, msglen,
-				 "tags[%zu] must look like tag:<name> (name of "
-				 "a-z 0-9 . _ -, at most %d characters in all)",
-				 i, TAG_MAX);
+			snprintf(msg, msglen, VALID_TAG_MESSAGE, field);
 			rc = WEFT_ERR_INVAL;
 			goto out;
 		}
@@ -417,7 +202,7 @@ static int commit_with_node(struct api_call *c, struct store_tx *tx,
 
 	rc = store_node_get(tx, id, &n);
 	if (rc == 0)
-		rc = node_full_json(tx, &n, &o);
+		rc = model_node_json(tx, &n, &o);
 	if (rc < 0) {
 		store_rollback(tx);
 		return rc;
@@ -437,12 +222,11 @@ static void h_patch_node(struct api_call *c)
 	struct jsonx_strings tags = {0};
 	bool has_name = false, has_tags = false;
 	const struct jsonx_field fields[] = {
-		{"name", JSONX_STRING, false, 1, NODE_NAME_MAX, 0, &name,
+		{"name", JSONX_STRING, false, 1, VALID_NAME_MAX, 0, &name,
 		 &has_name},
-		{"tags", JSONX_STRING_ARRAY, false, 0, TAGS_MAX, TAG_MAX, &tags,
-		 &has_tags},
+		{"tags", JSONX_STRING_ARRAY, false, 0, TAGS_MAX, VALID_TAG_MAX,
+		 &tags, &has_tags},
 	};
-	struct jsonx_err err = {0};
 	struct store_tx *tx = NULL;
 	struct store_node n, other;
 	char newtags[STORE_JSON_SIZE];
@@ -456,13 +240,9 @@ static void h_patch_node(struct api_call *c)
 
 	if (!api_param_id(c, 0, &id))
 		return;
-	body = api_body(c);
+	body = api_read_body(c, fields, sizeof(fields) / sizeof(fields[0]));
 	if (!body)
 		return;
-	if (jsonx_read(body, fields, 2, &err) < 0) {
-		jsonx_fail(c, &err);
-		goto out;
-	}
 	if (has_name && !valid_node_name(name)) {
 		snprintf(field, sizeof(field), "name");
 		snprintf(msg, sizeof(msg),
@@ -526,7 +306,7 @@ static void h_patch_node(struct api_call *c)
 		      0 ||
 	      json_object_set_new(detail, "name", json_string(n.name)) < 0)) ||
 	    (retagged &&
-	     json_object_set_new(detail, "tags", array_json(n.tags)) < 0)) {
+	     json_object_set_new(detail, "tags", api_array_json(n.tags)) < 0)) {
 		rc = WEFT_ERR_NOMEM;
 		goto out;
 	}
@@ -582,7 +362,7 @@ static void h_expire_node(struct api_call *c)
 out:
 	store_rollback(tx);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, "node", id);
+		api_not_found(c, "node", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }
@@ -629,7 +409,7 @@ out:
 	store_rollback(tx);
 	json_decref(detail);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, "node", id);
+		api_not_found(c, "node", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }
@@ -648,20 +428,14 @@ static int collect_route(void *ctx, const struct store_route *r)
 static void h_list_routes(struct api_call *c)
 {
 	struct store_route_filter f = {0};
-	const char *nid = http_query(c->req, "node_id");
 	struct store_tx *tx = NULL;
 	struct store_page pg;
 	json_t *items = NULL;
 	int64_t next = 0;
 	int rc;
 
-	if (!api_page(c, &pg))
+	if (!api_page(c, &pg) || !api_query_id(c, "node_id", &f.node_id))
 		return;
-	if (nid && !parse_id(nid, &f.node_id)) {
-		http_resp_error(c->resp, 400, "invalid",
-				"node_id must be a positive integer", "node_id");
-		return;
-	}
 	items = json_array();
 	if (!items) {
 		rc = WEFT_ERR_NOMEM;
@@ -688,7 +462,6 @@ static void h_patch_route(struct api_call *c)
 	const struct jsonx_field fields[] = {
 		{"approved", JSONX_BOOL, true, 0, 0, 0, &approved, NULL},
 	};
-	struct jsonx_err err = {0};
 	struct store_tx *tx = NULL;
 	struct store_route r;
 	json_t *body = NULL, *detail = NULL, *o = NULL;
@@ -698,13 +471,9 @@ static void h_patch_route(struct api_call *c)
 
 	if (!api_param_id(c, 0, &id))
 		return;
-	body = api_body(c);
+	body = api_read_body(c, fields, sizeof(fields) / sizeof(fields[0]));
 	if (!body)
 		return;
-	if (jsonx_read(body, fields, 1, &err) < 0) {
-		jsonx_fail(c, &err);
-		goto out;
-	}
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto out;
@@ -749,7 +518,7 @@ out:
 	json_decref(detail);
 	json_decref(body);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, "route", id);
+		api_not_found(c, "route", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }

@@ -11,7 +11,7 @@
 #include "controller/cred.h"
 #include "controller/ipam.h"
 #include "controller/metrics.h"
-#include "shared/clock.h"
+#include "controller/model.h"
 #include "shared/enc.h"
 #include "shared/err.h"
 #include "shared/ip.h"
@@ -47,52 +47,6 @@ struct reg_err {
 	const char *field;
 	char buf[128];
 };
-
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (!t || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
-static json_t *text_or_null(const char *s)
-{
-	return *s ? json_string(s) : json_null();
-}
-
-/* A stored JSON array column, parsed; [] when it is not an array. */
-static json_t *list_json(const char *text)
-{
-	json_t *v = json_loads(text, 0, NULL);
-
-	if (!json_is_array(v)) {
-		json_decref(v);
-		v = json_array();
-	}
-	return v;
-}
-
-/* The node as docs/api/README.md shows it; adv and appr (prefix strings)
- * are taken over. */
-static json_t *node_json(const struct store_node *n, json_t *adv,
-			 json_t *appr)
-{
-	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o,"
-			 " s:o, s:b, s:o, s:o, s:b, s:o, s:{s:o, s:o}}",
-			 "id", (json_int_t)n->id, "name", n->name, "user_id",
-			 n->user_id ? json_integer(n->user_id) : json_null(),
-			 "public_key", n->public_key, "ipv4",
-			 text_or_null(n->ipv4), "ipv6", text_or_null(n->ipv6),
-			 "tags", list_json(n->tags), "os", n->os, "version",
-			 n->version, "endpoints", list_json(n->endpoints),
-			 "home_relay", text_or_null(n->home_relay), "online",
-			 n->online, "last_seen", ts_json(n->last_seen),
-			 "expires_at", ts_json(n->expires_at), "ephemeral",
-			 n->ephemeral, "created_at", ts_json(n->created_at),
-			 "routes", "advertised", adv, "approved", appr);
-}
 
 /* --- input checks --- */
 
@@ -283,41 +237,12 @@ static int sync_routes(struct store_tx *tx, int64_t node_id,
 	return 0;
 }
 
-/* Renders the node with its routes as they are inside tx. */
-static int render_node(struct store_tx *tx, const struct store_node *n,
-		       struct route_set *s, json_t **out)
-{
-	json_t *adv = json_array(), *appr = json_array(), *j;
-	int rc = load_routes(tx, n->id, s);
-
-	if (rc == 0 && (!adv || !appr))
-		rc = WEFT_ERR_NOMEM;
-	for (size_t i = 0; rc == 0 && i < s->n; i++) {
-		if (s->rows[i].advertised &&
-		    json_array_append_new(adv, json_string(s->rows[i].prefix)) < 0)
-			rc = WEFT_ERR_NOMEM;
-		if (s->rows[i].approved &&
-		    json_array_append_new(appr, json_string(s->rows[i].prefix)) < 0)
-			rc = WEFT_ERR_NOMEM;
-	}
-	if (rc < 0) {
-		json_decref(adv);
-		json_decref(appr);
-		return rc;
-	}
-	j = node_json(n, adv, appr);
-	if (!j)
-		return WEFT_ERR_NOMEM;
-	*out = j;
-	return 0;
-}
-
 /* --- the transaction --- */
 
 /* Every tag of the node is among the key's tags. */
 static bool tags_cover(const char *key_tags, const char *node_tags)
 {
-	json_t *k = list_json(key_tags), *n = list_json(node_tags), *v, *w;
+	json_t *k = api_array_json(key_tags), *n = api_array_json(node_tags), *v, *w;
 	size_t i, j;
 	bool ok = true;
 
@@ -462,7 +387,7 @@ static int register_tx(struct api_call *c, const struct reg_in *in,
 	rc = store_change_record(tx, "node", n.id, NULL);
 	if (rc < 0)
 		goto out;
-	rc = render_node(tx, &n, s, &nj);
+	rc = model_node_json(tx, &n, &nj);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);
@@ -500,22 +425,14 @@ static void h_register(struct api_call *c)
 		 STORE_CIDR_SIZE - 1, &routes, &has_routes},
 	};
 	struct reg_err e = {0};
-	struct jsonx_err jerr = {0};
 	char cred_text[CRED_TEXT_SIZE] = "";
 	json_t *body, *node = NULL;
 	struct cred cr;
 	int rc;
 
-	body = api_body(c);
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
 	if (!body)
 		return;
-	if (jsonx_read(body, f, sizeof(f) / sizeof(f[0]), &jerr) < 0) {
-		http_resp_error(c->resp, http_status_for(jerr.code),
-				weft_errname(jerr.code), jerr.message,
-				jerr.field[0] ? jerr.field : NULL);
-		json_decref(body);
-		return;
-	}
 	in = calloc(1, sizeof(*in));
 	s = malloc(sizeof(*s));
 	if (!in || !s) {

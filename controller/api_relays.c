@@ -5,7 +5,7 @@
  * ("[2001:db8::1]:443"); host names are kept as written. */
 #include "controller/api.h"
 
-#include "shared/clock.h"
+#include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/ip.h"
 #include "shared/jsonx.h"
@@ -15,10 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 63
 #define REGION_MAX 63
-#define DNS_NAME_MAX 253
-#define ADDRESS_MAX (DNS_NAME_MAX + 6) /* name ":" 65535 */
+#define ADDRESS_MAX (VALID_DNS_NAME_MAX + 6) /* name ":" 65535 */
 #define PIN_MAX (STORE_PIN_SIZE - 1)
 
 /* --- validation --- */
@@ -26,20 +24,6 @@
 static bool is_lower_alnum(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-/* 1..63 of a-z 0-9 . _ -, starting with a letter or digit (user names). */
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > NAME_MAX_LEN || !is_lower_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return false;
-	return true;
 }
 
 static bool valid_region(const char *s)
@@ -52,40 +36,6 @@ static bool valid_region(const char *s)
 		if (!is_lower_alnum(s[i]) && s[i] != '-')
 			return false;
 	return true;
-}
-
-/* Host names of n bytes: dot-separated labels of 1..63 A-Z a-z 0-9 -, not
- * starting or ending with '-', the last one not all digits (so 10.0.0.256
- * is no name). */
-static bool valid_dns_name(const char *s, size_t n)
-{
-	size_t label = 0;
-	bool digits = true;
-
-	if (n < 1 || n > DNS_NAME_MAX)
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		char ch = i < n ? s[i] : '.';
-
-		if (ch == '.') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			if (i == n)
-				break;
-			label = 0;
-			digits = true;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-'))
-			return false;
-		if (ch == '-' && label == 0)
-			return false;
-		if (ch < '0' || ch > '9')
-			digits = false;
-		label++;
-	}
-	return !digits;
 }
 
 /* "1.2.3.4:443", "[2001:db8::1]:443" or "relay.example.com:443" (port
@@ -129,17 +79,6 @@ static bool valid_pin(const char *s)
 	return true;
 }
 
-/* --- JSON --- */
-
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
 static json_t *relay_json(const struct store_relay *r)
 {
 	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}",
@@ -147,10 +86,8 @@ static json_t *relay_json(const struct store_relay *r)
 			 "name", r->name,
 			 "region", r->region,
 			 "address", r->address,
-			 "public_key_pin",
-			 r->public_key_pin[0] ? json_string(r->public_key_pin) :
-						json_null(),
-			 "created_at", ts_json(r->created_at));
+			 "public_key_pin", api_str_json(r->public_key_pin),
+			 "created_at", api_time_json(r->created_at));
 }
 
 /* --- handlers --- */
@@ -160,13 +97,14 @@ struct relay_in {
 	bool has_name, has_region, has_address, has_pin;
 };
 
-/* Reads the body (name only on create) into in; on a jsonx failure fills
- * the 400 answer and returns WEFT_ERR_INVAL. */
-static int read_body(struct api_call *c, const json_t *body, bool create,
-		     struct relay_in *in)
+/* Parses the body (name only on create) into in; on failure fills the 400
+ * answer and returns NULL. The caller json_decref()s the body (in borrows
+ * from it). */
+static json_t *read_relay(struct api_call *c, bool create,
+			  struct relay_in *in)
 {
 	const struct jsonx_field fields[] = {
-		{"name", JSONX_STRING, true, 1, NAME_MAX_LEN, 0, &in->name,
+		{"name", JSONX_STRING, true, 1, VALID_NAME_MAX, 0, &in->name,
 		 &in->has_name},
 		{"region", JSONX_STRING, create, 1, REGION_MAX, 0, &in->region,
 		 &in->has_region},
@@ -175,16 +113,11 @@ static int read_body(struct api_call *c, const json_t *body, bool create,
 		{"public_key_pin", JSONX_STRING, false, 0, PIN_MAX, 0, &in->pin,
 		 &in->has_pin},
 	};
-	struct jsonx_err err = {0};
+	const size_t n = sizeof(fields) / sizeof(fields[0]);
 
 	/* The name is set once, at creation: PATCH leaves it out. */
-	if (jsonx_read(body, create ? fields : fields + 1, create ? 4 : 3,
-		       &err) < 0) {
-		http_resp_error(c->resp, 400, weft_errname(err.code),
-				err.message, err.field[0] ? err.field : NULL);
-		return WEFT_ERR_INVAL;
-	}
-	return 0;
+	return create ? api_read_body(c, fields, n) :
+			api_read_body(c, fields + 1, n - 1);
 }
 
 /* Validates in and applies it to r; on failure fills msg and *field. */
@@ -278,14 +211,9 @@ static void h_create_relay(struct api_call *c)
 	json_t *body;
 	int rc;
 
-	body = api_body(c);
+	body = read_relay(c, true, &in);
 	if (!body)
 		return;
-	rc = read_body(c, body, true, &in);
-	if (rc < 0) {
-		rc = 0;
-		goto out;
-	}
 	rc = apply(&in, &r, msg, sizeof(msg), &field);
 	if (rc < 0)
 		goto out;
@@ -352,14 +280,6 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
-static void not_found(struct api_call *c, int64_t id)
-{
-	char msg[64];
-
-	snprintf(msg, sizeof(msg), "no relay with id %" PRId64, id);
-	http_resp_error(c->resp, 404, "not_found", msg, "id");
-}
-
 static void h_get_relay(struct api_call *c)
 {
 	struct store_tx *tx = NULL;
@@ -379,7 +299,7 @@ static void h_get_relay(struct api_call *c)
 out:
 	store_rollback(tx);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, id);
+		api_not_found(c, "relay", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }
@@ -397,14 +317,9 @@ static void h_patch_relay(struct api_call *c)
 
 	if (!api_param_id(c, 0, &id))
 		return;
-	body = api_body(c);
+	body = read_relay(c, false, &in);
 	if (!body)
 		return;
-	rc = read_body(c, body, false, &in);
-	if (rc < 0) {
-		rc = 0;
-		goto out;
-	}
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto out;
@@ -472,7 +387,7 @@ out:
 	store_rollback(tx);
 	json_decref(detail);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, id);
+		api_not_found(c, "relay", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }

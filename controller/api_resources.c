@@ -8,7 +8,7 @@
  * change is part of the network maps and bumps the netmap version. */
 #include "controller/api.h"
 
-#include "shared/clock.h"
+#include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/ip.h"
 #include "shared/jsonx.h"
@@ -17,72 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NAME_MAX_LEN 63
-#define DNS_NAME_MAX 253
-#define TAG_MAX (STORE_NAME_SIZE - 1)
-
-/* --- validation --- */
-
-static bool is_lower_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-/* 1..63 of a-z 0-9 . _ -, starting with a letter or digit (user names). */
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > NAME_MAX_LEN || !is_lower_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return false;
-	return true;
-}
-
-static bool valid_tag(const char *s)
-{
-	return strlen(s) <= TAG_MAX && strncmp(s, "tag:", 4) == 0 &&
-	       valid_name(s + 4);
-}
-
-/* Host names: 1..253 bytes of dot-separated labels, each 1..63 of
- * A-Z a-z 0-9 -, not starting or ending with '-'. The last label must not
- * be all digits, so a mistyped address such as 10.0.0.256 is not taken
- * for a name. */
-static bool valid_dns_name(const char *s)
-{
-	size_t n = strlen(s), label = 0;
-	bool digits = true;
-
-	if (n < 1 || n > DNS_NAME_MAX)
-		return false;
-	for (size_t i = 0; i <= n; i++) {
-		char ch = s[i];
-
-		if (ch == '.' || ch == '\0') {
-			if (label == 0 || label > 63 || s[i - 1] == '-')
-				return false;
-			if (ch == '\0')
-				break;
-			label = 0;
-			digits = true;
-			continue;
-		}
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-'))
-			return false;
-		if (ch == '-' && label == 0)
-			return false;
-		if (ch < '0' || ch > '9')
-			digits = false;
-		label++;
-	}
-	return !digits;
-}
 
 /* Canonical form of an IP address, a strict CIDR prefix or a host name
  * into out. */
@@ -111,7 +45,7 @@ static int normalize_address(const char *s, char *out, size_t cap,
 	}
 	if (ip_addr_parse(s, &a) == 0)
 		return ip_addr_format(&a, out, cap) < 0 ? WEFT_ERR_INVAL : 0;
-	if (!valid_dns_name(s) || strlen(s) >= cap)
+	if (!valid_dns_name(s, strlen(s)) || strlen(s) >= cap)
 		goto bad;
 	memcpy(out, s, strlen(s) + 1);
 	return 0;
@@ -122,103 +56,6 @@ bad:
 	return WEFT_ERR_INVAL;
 }
 
-/* Reads a port 1..65535 of decimal digits without a leading zero from
- * [*p, end); advances *p. */
-static bool read_port(const char **p, const char *end, long *out)
-{
-	const char *s = *p;
-	long v = 0;
-
-	if (s == end || *s < '1' || *s > '9')
-		return false;
-	while (s < end && *s >= '0' && *s <= '9') {
-		v = v * 10 + (*s - '0');
-		if (v > 65535)
-			return false;
-		s++;
-	}
-	*p = s;
-	*out = v;
-	return true;
-}
-
-/* "*" or a comma list of ports and ranges a-b (a <= b); spaces around
- * items are dropped. Writes the normalized text to out (STORE_PORTS_SIZE
- * bytes) only on success. */
-static int normalize_ports(const char *s, char out[STORE_PORTS_SIZE],
-			   char *msg, size_t msglen)
-{
-	char buf[STORE_PORTS_SIZE];
-	const size_t cap = sizeof(buf);
-	size_t o = 0;
-
-	while (*s == ' ')
-		s++;
-	if (*s == '*') {
-		const char *t = s + 1;
-
-		while (*t == ' ')
-			t++;
-		if (*t == '\0') {
-			snprintf(out, STORE_PORTS_SIZE, "*");
-			return 0;
-		}
-		goto bad;
-	}
-	for (;;) {
-		const char *end, *p;
-		long lo, hi;
-		int w;
-
-		while (*s == ' ')
-			s++;
-		end = s + strcspn(s, ",");
-		p = s;
-		if (!read_port(&p, end, &lo))
-			goto bad;
-		hi = lo;
-		if (p < end && *p == '-') {
-			p++;
-			if (!read_port(&p, end, &hi) || hi < lo)
-				goto bad;
-		}
-		while (p < end && *p == ' ')
-			p++;
-		if (p != end)
-			goto bad;
-		w = lo == hi ? snprintf(buf + o, cap - o, "%s%ld",
-					o ? "," : "", lo) :
-			       snprintf(buf + o, cap - o, "%s%ld-%ld",
-					o ? "," : "", lo, hi);
-		if (w < 0 || (size_t)w >= cap - o) {
-			snprintf(msg, msglen, "ports is too long");
-			return WEFT_ERR_INVAL;
-		}
-		o += (size_t)w;
-		if (*end == '\0') {
-			memcpy(out, buf, o + 1);
-			return 0;
-		}
-		s = end + 1;
-	}
-bad:
-	snprintf(msg, msglen,
-		 "ports must be * or a comma list of ports 1-65535 and "
-		 "ranges a-b with a <= b");
-	return WEFT_ERR_INVAL;
-}
-
-/* --- JSON --- */
-
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
 static json_t *resource_json(const struct store_resource *r)
 {
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
@@ -227,14 +64,9 @@ static json_t *resource_json(const struct store_resource *r)
 			 "address", r->address,
 			 "protocol", r->protocol,
 			 "ports", r->ports,
-			 "connector_node_id",
-			 r->connector_node_id ?
-				 json_integer(r->connector_node_id) :
-				 json_null(),
-			 "connector_tag",
-			 r->connector_tag[0] ? json_string(r->connector_tag) :
-					       json_null(),
-			 "created_at", ts_json(r->created_at));
+			 "connector_node_id", api_id_json(r->connector_node_id),
+			 "connector_tag", api_str_json(r->connector_tag),
+			 "created_at", api_time_json(r->created_at));
 }
 
 /* --- handlers --- */
@@ -248,13 +80,15 @@ struct resource_in {
 		has_node_id;
 };
 
-static int read_body(struct api_call *c, const json_t *body, bool create,
-		     struct resource_in *in)
+/* Parses the body into in; on failure fills the 400 answer and returns
+ * NULL. The caller json_decref()s the body (in borrows from it). */
+static json_t *read_resource(struct api_call *c, bool create,
+			     struct resource_in *in)
 {
 	const struct jsonx_field fields[] = {
-		{"name", JSONX_STRING, create, 1, NAME_MAX_LEN, 0, &in->name,
+		{"name", JSONX_STRING, create, 1, VALID_NAME_MAX, 0, &in->name,
 		 &in->has_name},
-		{"address", JSONX_STRING, create, 1, DNS_NAME_MAX, 0,
+		{"address", JSONX_STRING, create, 1, VALID_DNS_NAME_MAX, 0,
 		 &in->address, &in->has_address},
 		{"protocol", JSONX_STRING, false, 1, 8, 0, &in->protocol,
 		 &in->has_protocol},
@@ -262,18 +96,11 @@ static int read_body(struct api_call *c, const json_t *body, bool create,
 		 &in->ports, &in->has_ports},
 		{"connector_node_id", JSONX_INT, false, 1, INT64_MAX, 0,
 		 &in->node_id, &in->has_node_id},
-		{"connector_tag", JSONX_STRING, false, 1, TAG_MAX, 0, &in->tag,
+		{"connector_tag", JSONX_STRING, false, 1, VALID_TAG_MAX, 0, &in->tag,
 		 &in->has_tag},
 	};
-	struct jsonx_err err = {0};
 
-	if (jsonx_read(body, fields, sizeof(fields) / sizeof(fields[0]),
-		       &err) < 0) {
-		http_resp_error(c->resp, 400, weft_errname(err.code),
-				err.message, err.field[0] ? err.field : NULL);
-		return WEFT_ERR_INVAL;
-	}
-	return 0;
+	return api_read_body(c, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
 /* Applies in to r (a fresh resource with defaults, or the stored one) and
@@ -315,9 +142,17 @@ static int apply(struct store_tx *tx, const struct resource_in *in,
 	}
 	if (in->has_ports) {
 		*field = "ports";
-		rc = normalize_ports(in->ports, r->ports, msg, msglen);
-		if (rc < 0)
-			return rc;
+		rc = valid_ports(in->ports, r->ports);
+		if (rc == WEFT_ERR_TOOBIG) {
+			snprintf(msg, msglen, "ports is too long");
+			return WEFT_ERR_INVAL;
+		}
+		if (rc < 0) {
+			snprintf(msg, msglen,
+				 "ports must be * or a comma list of ports "
+				 "1-65535 and ranges a-b with a <= b");
+			return WEFT_ERR_INVAL;
+		}
 	}
 	if (in->has_node_id && in->has_tag) {
 		*field = "connector_tag";
@@ -421,14 +256,9 @@ static void h_create_resource(struct api_call *c)
 	json_t *body;
 	int rc;
 
-	body = api_body(c);
+	body = read_resource(c, true, &in);
 	if (!body)
 		return;
-	rc = read_body(c, body, true, &in);
-	if (rc < 0) {
-		rc = 0;
-		goto out;
-	}
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto out;
@@ -494,14 +324,6 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
-static void not_found(struct api_call *c, int64_t id)
-{
-	char msg[64];
-
-	snprintf(msg, sizeof(msg), "no resource with id %" PRId64, id);
-	http_resp_error(c->resp, 404, "not_found", msg, "id");
-}
-
 static void h_get_resource(struct api_call *c)
 {
 	struct store_tx *tx = NULL;
@@ -521,7 +343,7 @@ static void h_get_resource(struct api_call *c)
 out:
 	store_rollback(tx);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, id);
+		api_not_found(c, "resource", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }
@@ -539,14 +361,9 @@ static void h_patch_resource(struct api_call *c)
 
 	if (!api_param_id(c, 0, &id))
 		return;
-	body = api_body(c);
+	body = read_resource(c, false, &in);
 	if (!body)
 		return;
-	rc = read_body(c, body, false, &in);
-	if (rc < 0) {
-		rc = 0;
-		goto out;
-	}
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto out;
@@ -621,7 +438,7 @@ out:
 	store_rollback(tx);
 	json_decref(detail);
 	if (rc == WEFT_ERR_NOTFOUND)
-		not_found(c, id);
+		api_not_found(c, "resource", id);
 	else if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
 }

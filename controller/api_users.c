@@ -1,30 +1,13 @@
 /* /api/v1/users: people who own nodes and API keys. Admin only. */
 #include "controller/api.h"
 
-#include "shared/clock.h"
+#include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-/* 1-63 of a-z 0-9 . _ -, starting with a letter or digit. */
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n >= STORE_NAME_SIZE)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
-			return false;
-	}
-	return true;
-}
 
 /* Empty, or local@domain without spaces or control characters. Deliberately
  * loose: the address is shown to admins, never used to send mail. */
@@ -47,42 +30,12 @@ static bool valid_role(const char *s)
 	return strcmp(s, "admin") == 0 || strcmp(s, "member") == 0;
 }
 
-static json_t *ts_json(int64_t t)
-{
-	char buf[CLOCK_RFC3339_LEN + 1];
-
-	if (!t || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
 static json_t *user_json(const struct store_user *u)
 {
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)u->id,
 			 "name", u->name, "display_name", u->display_name,
 			 "email", u->email, "role", u->role, "created_at",
-			 ts_json(u->created_at));
-}
-
-/* Parses the body and reads fields[0..n); on failure fills the response and
- * returns NULL. The caller json_decref()s the body (strings read from it
- * are borrowed from it). */
-static json_t *read_body(struct api_call *c, const struct jsonx_field *f,
-			 size_t n)
-{
-	struct jsonx_err err = {0};
-	json_t *body = api_body(c);
-
-	if (!body)
-		return NULL;
-	if (jsonx_read(body, f, n, &err) < 0) {
-		http_resp_error(c->resp, http_status_for(err.code),
-				weft_errname(err.code), err.message,
-				err.field[0] ? err.field : NULL);
-		json_decref(body);
-		return NULL;
-	}
-	return body;
+			 api_time_json(u->created_at));
 }
 
 /* Checks the fields that create and update share; returns the bad field's
@@ -119,7 +72,7 @@ static void h_create_user(struct api_call *c)
 	json_t *body, *detail = NULL;
 	int rc;
 
-	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
 	if (!body)
 		return;
 	if (!valid_name(name)) {
@@ -268,7 +221,7 @@ static void h_update_user(struct api_call *c)
 
 	if (!api_param_id(c, 0, &id))
 		return;
-	body = read_body(c, f, sizeof(f) / sizeof(f[0]));
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
 	if (!body)
 		return;
 	field = bad_field(email, role, &msg);

@@ -166,7 +166,7 @@ static void invalid_values_are_400_naming_the_field(void)
 	EXPECT(h, "POST", "/api/v1/auth-keys", K, "{\"expires_in\":\"soon\"}",
 	       400, NULL, "expires_in");
 	EXPECT(h, "POST", "/api/v1/auth-keys", K, "{\"tags\":[\"web\"]}", 400,
-	       NULL, "tags");
+	       NULL, "tags[0]");
 	/* Ids in bodies that name no row are 400; 404 is for path ids. */
 	EXPECT(h, "POST", "/api/v1/auth-keys", K, "{\"user_id\":999999}", 400,
 	       "invalid", "user_id");

@@ -1,6 +1,7 @@
 /* /api/v1/auth-keys and /api/v1/api-keys driven in-process against a real
  * SQLite store. */
 #include "check.h"
+#include "ctl_fixture.h"
 
 #include "controller/api.h"
 #include "controller/cred.h"
@@ -14,241 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* --- fixture: a real SQLite store, the API over it, an admin key --- */
-
-struct fx {
-	struct store *st;
-	struct metrics *m;
-	struct api *api;
-	char admin[CRED_TEXT_SIZE + 8]; /* "Bearer weft_api_..." */
-};
-
-static bool skip_backend(void)
-{
-	const char *be = getenv("WEFT_STORE_BACKEND");
-
-	/* The process-level integration tests cover PostgreSQL. */
-	return be && strcmp(be, "postgres") == 0;
-}
-
-static bool fx_open(struct fx *f, const char *name)
-{
-	struct store_apikey k = {.created_at = 1};
-	struct store_tx *tx = NULL;
-	char url[512], text[CRED_TEXT_SIZE];
-	struct cred cr;
-
-	memset(f, 0, sizeof(*f));
-	snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(), name);
-	if (store_open(url, &f->st, NULL, 0) < 0 || metrics_new(&f->m) < 0 ||
-	    api_new(f->st, f->m, NULL, &f->api) < 0)
-		return false;
-	/* A bootstrap key: no user, so an admin. */
-	if (cred_new(CRED_API, NULL, text, &cr) < 0)
-		return false;
-	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
-	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return false;
-	if (store_apikey_create(tx, &k) < 0) {
-		store_rollback(tx);
-		return false;
-	}
-	if (store_commit(tx) < 0)
-		return false;
-	snprintf(f->admin, sizeof(f->admin), "Bearer %s", text);
-	return true;
-}
-
-static void fx_close(struct fx *f)
-{
-	api_del(f->api);
-	metrics_del(f->m);
-	store_close(f->st);
-}
-
-struct query {
-	const char *s; /* "a=1&b=2" */
-	char buf[256];
-};
-
-static const char *query_get(void *ctx, const char *key)
-{
-	struct query *q = ctx;
-	size_t klen = strlen(key);
-
-	for (const char *p = q->s; p && *p;) {
-		const char *end = strchr(p, '&');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=' &&
-		    n - klen - 1 < sizeof(q->buf)) {
-			memcpy(q->buf, p + klen + 1, n - klen - 1);
-			q->buf[n - klen - 1] = '\0';
-			return q->buf;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* Runs one request; resp is freed first, so one resp can be reused. */
-static int req(struct fx *f, const char *auth, const char *method,
-	       const char *path, const char *query, const char *body,
-	       struct http_resp *resp)
-{
-	struct query q = {.s = query};
-	struct http_req r = {
-		.method = method, .path = path, .authorization = auth,
-		.body = body ? body : "", .body_len = body ? strlen(body) : 0,
-		.query = query ? query_get : NULL, .query_ctx = &q,
-	};
-
-	http_resp_free(resp);
-	memset(resp, 0, sizeof(*resp));
-	api_handle(f->api, &r, resp);
-	return resp->status;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *err_code(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "code");
-}
-
-static const char *err_field(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "field");
-}
-
-static const char *err_msg(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "message");
-}
-
-struct audit_seen {
-	int n;
-	struct store_audit last;
-};
-
-static int see_audit(void *ctx, const struct store_audit *a)
-{
-	struct audit_seen *s = ctx;
-
-	s->n++;
-	s->last = *a;
-	return 0;
-}
-
-/* Counts audit rows with this action; *last (may be NULL) gets the newest. */
-static int audit_rows(struct fx *f, const char *action,
-		      struct store_audit *last)
-{
-	struct store_audit_filter af = {.action = action};
-	struct store_page pg = {.after = 0, .limit = 1000};
-	struct store_tx *tx = NULL;
-	struct audit_seen s = {0};
-
-	if (store_begin(f->st, STORE_READ, &tx) < 0)
-		return -1;
-	if (store_audit_list(tx, &af, &pg, see_audit, &s, NULL) < 0)
-		s.n = -1;
-	store_rollback(tx);
-	if (last)
-		*last = s.last;
-	return s.n;
-}
-
-/* Creates a user directly in the store; returns its id or -1. */
-static int64_t fx_user(struct fx *f, const char *name, const char *role)
-{
-	struct store_user u = {.created_at = 1};
-	struct store_tx *tx = NULL;
-
-	snprintf(u.name, sizeof(u.name), "%s", name);
-	snprintf(u.role, sizeof(u.role), "%s", role);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_user_create(tx, &u) < 0) {
-		store_rollback(tx);
-		return -1;
-	}
-	return store_commit(tx) < 0 ? -1 : u.id;
-}
-
-/* Creates an API key for user_id directly in the store and writes
- * "Bearer <key>" into bearer; returns the key's id or -1. */
-static int64_t fx_apikey(struct fx *f, int64_t user_id,
-			 char bearer[CRED_TEXT_SIZE + 8])
-{
-	struct store_apikey k = {.user_id = user_id, .created_at = 1};
-	struct store_tx *tx = NULL;
-	char text[CRED_TEXT_SIZE];
-	struct cred cr;
-
-	if (cred_new(CRED_API, NULL, text, &cr) < 0)
-		return -1;
-	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
-	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_apikey_create(tx, &k) < 0) {
-		store_rollback(tx);
-		return -1;
-	}
-	if (store_commit(tx) < 0)
-		return -1;
-	snprintf(bearer, CRED_TEXT_SIZE + 8, "Bearer %s", text);
-	return k.id;
-}
-
-/* Creates a node of user_id (0 = none) with a node credential directly in
- * the store; writes "Bearer <credential>" into bearer (may be NULL). */
-static int64_t fx_node(struct fx *f, const char *name, int64_t user_id,
-		       char *bearer)
-{
-	struct store_node n = {.user_id = user_id, .created_at = 1};
-	struct store_tx *tx = NULL;
-	char text[CRED_TEXT_SIZE], id[24];
-	struct cred cr;
-
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	snprintf(n.public_key, sizeof(n.public_key), "pk-%s", name);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_node_create(tx, &n) < 0)
-		goto fail;
-	snprintf(id, sizeof(id), "%" PRId64, n.id);
-	if (cred_new(CRED_NODE, id, text, &cr) < 0)
-		goto fail;
-	snprintf(n.cred_hash, sizeof(n.cred_hash), "%s", cr.hash);
-	if (store_node_update(tx, &n) < 0)
-		goto fail;
-	if (store_commit(tx) < 0)
-		return -1;
-	if (bearer)
-		snprintf(bearer, CRED_TEXT_SIZE + 8, "Bearer %s", text);
-	return n.id;
-fail:
-	store_rollback(tx);
-	return -1;
-}
-/* --- end of fixture --- */
-
 static int64_t jtime(const json_t *o, const char *key)
 {
 	int64_t t = 0;
 
-	if (clock_parse_rfc3339(jstr(o, key) ? jstr(o, key) : "", &t) < 0)
+	if (clock_parse_rfc3339(fx_jstr(o, key) ? fx_jstr(o, key) : "", &t) < 0)
 		return -1;
 	return t;
 }
@@ -260,10 +31,10 @@ static int64_t make_key(struct fx *f, const char *auth, const char *path,
 	struct http_resp r = {0};
 	int64_t id = -1;
 
-	if (req(f, auth, "POST", path, NULL, body, &r) == 201) {
-		id = jint(r.json, "id");
+	if (fx_req(f, auth, "POST", path, NULL, body, &r) == 201) {
+		id = fx_jint(r.json, "id");
 		if (key_out)
-			snprintf(key_out, CRED_TEXT_SIZE, "%s", jstr(r.json, "key"));
+			snprintf(key_out, CRED_TEXT_SIZE, "%s", fx_jstr(r.json, "key"));
 	}
 	http_resp_free(&r);
 	return id;
@@ -283,16 +54,16 @@ static void admin_creates_auth_key_shown_once_and_stored_hashed(void)
 	REQUIRE(fx_open(&f, "authkey_create"));
 	uid = fx_user(&f, "alice", "member");
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", uid);
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body, &r),
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body, &r),
 		  201);
-	REQUIRE(jstr(r.json, "key"));
-	snprintf(key, sizeof(key), "%s", jstr(r.json, "key"));
+	REQUIRE(fx_jstr(r.json, "key"));
+	snprintf(key, sizeof(key), "%s", fx_jstr(r.json, "key"));
 	CHECK(strncmp(key, "weft_auth_", 10) == 0);
-	CHECK_INT(jint(r.json, "user_id"), uid);
+	CHECK_INT(fx_jint(r.json, "user_id"), uid);
 	CHECK(json_is_false(json_object_get(r.json, "reusable")));
 	CHECK(json_is_false(json_object_get(r.json, "ephemeral")));
 	CHECK_INT(json_array_size(json_object_get(r.json, "tags")), 0);
-	CHECK_INT(jint(r.json, "used_count"), 0);
+	CHECK_INT(fx_jint(r.json, "used_count"), 0);
 	CHECK(json_is_null(json_object_get(r.json, "revoked_at")));
 	CHECK(json_is_true(json_object_get(r.json, "usable")));
 	/* Default lifetime 24h. */
@@ -301,23 +72,23 @@ static void admin_creates_auth_key_shown_once_and_stored_hashed(void)
 
 	/* Only the hash of the secret is stored, under the key's prefix. */
 	REQUIRE_INT(cred_parse(key, &cr), 0);
-	CHECK_STR(jstr(r.json, "prefix"), cr.id);
+	CHECK_STR(fx_jstr(r.json, "prefix"), cr.id);
 	REQUIRE_INT(store_begin(f.st, STORE_READ, &tx), 0);
 	CHECK_INT(store_authkey_get_by_prefix(tx, cr.id, &k), 0);
 	store_rollback(tx);
 	CHECK_STR(k.hash, cr.hash);
 	CHECK(strstr(k.hash, key + 10) == NULL);
 
-	CHECK_INT(audit_rows(&f, "authkey.create", &a), 1);
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, &a), 1);
 	CHECK_STR(a.target_type, "authkey");
 	CHECK(strstr(a.detail, key) == NULL);
 
 	/* GET answers the key without the secret. */
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64,
-		 jint(r.json, "id"));
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+		 fx_jint(r.json, "id"));
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
 	CHECK(json_object_get(r.json, "key") == NULL);
-	CHECK_STR(jstr(r.json, "prefix"), cr.id);
+	CHECK_STR(fx_jstr(r.json, "prefix"), cr.id);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -330,8 +101,11 @@ static void auth_key_fields_are_validated_by_name(void)
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"soon\"}", "expires_in", "invalid"},
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"366d\"}", "expires_in", "out_of_range"},
 		{"{\"tags\":[\"tag:a\"],\"expires_in\":\"0s\"}", "expires_in", "out_of_range"},
-		{"{\"tags\":[\"server\"]}", "tags", "invalid"},
-		{"{\"tags\":[\"tag:Server\"]}", "tags", "invalid"},
+		{"{\"tags\":[\"server\"]}", "tags[0]", "invalid"},
+		{"{\"tags\":[\"tag:a\",\"tag:Server\"]}", "tags[1]", "invalid"},
+		/* 64 bytes in all: one more than every tag column holds. */
+		{"{\"tags\":[\"tag:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}",
+		 "tags[0]", "out_of_range"},
 		{"{\"tags\":[\"tag:a\"],\"reusable\":\"yes\"}", "reusable", "wrong_type"},
 		{"{\"tags\":[\"tag:a\"],\"ephemeral\":1}", "ephemeral", "wrong_type"},
 		{"{\"tags\":\"tag:a\"}", "tags", "wrong_type"},
@@ -348,19 +122,23 @@ static void auth_key_fields_are_validated_by_name(void)
 
 	REQUIRE(fx_open(&f, "authkey_bad"));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+		CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 			      bad[i].body, &r), 400);
-		CHECK_STR(err_field(&r), bad[i].field);
-		CHECK_STR(err_code(&r), bad[i].code);
+		CHECK_STR(fx_err_field(&r), bad[i].field);
+		CHECK_STR(fx_err_code(&r), bad[i].code);
 	}
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, "{", &r),
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, "{", &r),
 		  400);
-	CHECK_STR(err_code(&r), "parse_error");
-	CHECK_INT(audit_rows(&f, "authkey.create", NULL), 0);
+	CHECK_STR(fx_err_code(&r), "parse_error");
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 0);
 	/* The limits themselves are accepted. */
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:a\"],\"expires_in\":\"365d\"}", &r), 201);
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+	/* A tag of exactly 63 bytes fits. */
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+		      "{\"tags\":[\"tag:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]}",
+		      &r), 201);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:a\"],\"expires_in\":\"90m\"}", &r), 201);
 	CHECK(jtime(r.json, "expires_at") - clock_wall_s() <= 5400 &&
 	      jtime(r.json, "expires_at") - clock_wall_s() >= 5398);
@@ -375,12 +153,12 @@ static void admin_key_without_user_makes_tagged_only_key_that_needs_a_tag(void)
 	json_t *tags;
 
 	REQUIRE(fx_open(&f, "authkey_tagged"));
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
 		  400);
-	CHECK_STR(err_field(&r), "tags");
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+	CHECK_STR(fx_err_field(&r), "tags");
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[]}", &r), 400);
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:server\",\"tag:db\",\"tag:server\"],"
 		      "\"reusable\":true,\"ephemeral\":true}", &r), 201);
 	CHECK(json_is_null(json_object_get(r.json, "user_id")));
@@ -390,7 +168,7 @@ static void admin_key_without_user_makes_tagged_only_key_that_needs_a_tag(void)
 	CHECK_INT(json_array_size(tags), 2);
 	CHECK_STR(json_string_value(json_array_get(tags, 0)), "tag:server");
 	CHECK_STR(json_string_value(json_array_get(tags, 1)), "tag:db");
-	CHECK_INT(audit_rows(&f, "authkey.create", NULL), 1);
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 1);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -406,21 +184,21 @@ static void member_creates_auth_keys_only_for_themself_and_untagged(void)
 	alice = fx_user(&f, "alice", "member");
 	bob = fx_user(&f, "bob", "member");
 	REQUIRE(fx_apikey(&f, alice, member) > 0);
-	CHECK_INT(req(&f, member, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
+	CHECK_INT(fx_req(&f, member, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
 		  201);
-	CHECK_INT(jint(r.json, "user_id"), alice);
+	CHECK_INT(fx_jint(r.json, "user_id"), alice);
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", alice);
-	CHECK_INT(req(&f, member, "POST", "/api/v1/auth-keys", NULL, body, &r),
+	CHECK_INT(fx_req(&f, member, "POST", "/api/v1/auth-keys", NULL, body, &r),
 		  201);
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", bob);
-	CHECK_INT(req(&f, member, "POST", "/api/v1/auth-keys", NULL, body, &r),
+	CHECK_INT(fx_req(&f, member, "POST", "/api/v1/auth-keys", NULL, body, &r),
 		  403);
-	CHECK_STR(err_code(&r), "forbidden");
-	CHECK_STR(err_field(&r), "user_id");
-	CHECK_INT(req(&f, member, "POST", "/api/v1/auth-keys", NULL,
+	CHECK_STR(fx_err_code(&r), "forbidden");
+	CHECK_STR(fx_err_field(&r), "user_id");
+	CHECK_INT(fx_req(&f, member, "POST", "/api/v1/auth-keys", NULL,
 		      "{\"tags\":[\"tag:server\"]}", &r), 403);
-	CHECK_STR(err_field(&r), "tags");
-	CHECK_INT(audit_rows(&f, "authkey.create", NULL), 2);
+	CHECK_STR(fx_err_field(&r), "tags");
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 2);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -443,35 +221,35 @@ static void member_sees_and_revokes_only_their_own_auth_keys(void)
 	REQUIRE(mine > 0 && theirs > 0);
 
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, theirs);
-	CHECK_INT(req(&f, member, "GET", path, NULL, NULL, &r), 404);
+	CHECK_INT(fx_req(&f, member, "GET", path, NULL, NULL, &r), 404);
 	snprintf(body, sizeof(body), "no auth key with id %" PRId64, theirs);
-	CHECK_STR(err_msg(&r), body);
-	CHECK_INT(req(&f, member, "DELETE", path, NULL, NULL, &r), 404);
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK_STR(fx_err_msg(&r), body);
+	CHECK_INT(fx_req(&f, member, "DELETE", path, NULL, NULL, &r), 404);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
 	CHECK(json_is_null(json_object_get(r.json, "revoked_at")));
 
-	CHECK_INT(req(&f, member, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, member, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
 		  200);
 	items = json_object_get(r.json, "items");
 	CHECK_INT(json_array_size(items), 1);
-	CHECK_INT(jint(json_array_get(items, 0), "id"), mine);
+	CHECK_INT(fx_jint(json_array_get(items, 0), "id"), mine);
 	snprintf(q, sizeof(q), "user_id=%" PRId64, bob);
-	CHECK_INT(req(&f, member, "GET", "/api/v1/auth-keys", q, NULL, &r), 403);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, member, "GET", "/api/v1/auth-keys", q, NULL, &r), 403);
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
 		  200);
 	CHECK_INT(json_array_size(json_object_get(r.json, "items")), 2);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys", q, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys", q, NULL, &r), 200);
 	items = json_object_get(r.json, "items");
 	CHECK_INT(json_array_size(items), 1);
-	CHECK_INT(jint(json_array_get(items, 0), "id"), theirs);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys", "user_id=x",
+	CHECK_INT(fx_jint(json_array_get(items, 0), "id"), theirs);
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys", "user_id=x",
 		      NULL, &r), 400);
-	CHECK_STR(err_field(&r), "user_id");
+	CHECK_STR(fx_err_field(&r), "user_id");
 
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, mine);
-	CHECK_INT(req(&f, member, "DELETE", path, NULL, NULL, &r), 200);
-	CHECK(jstr(r.json, "revoked_at") != NULL);
-	CHECK_INT(audit_rows(&f, "authkey.revoke", NULL), 1);
+	CHECK_INT(fx_req(&f, member, "DELETE", path, NULL, NULL, &r), 200);
+	CHECK(fx_jstr(r.json, "revoked_at") != NULL);
+	CHECK_INT(fx_audit_count(&f, "authkey.revoke", NULL, NULL), 1);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -488,26 +266,26 @@ static void revoking_an_auth_key_is_idempotent_and_hides_it_from_lists(void)
 		      NULL);
 	REQUIRE(id > 0);
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, id);
-	CHECK_INT(req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
-	REQUIRE(jstr(r.json, "revoked_at"));
-	snprintf(first, sizeof(first), "%s", jstr(r.json, "revoked_at"));
+	CHECK_INT(fx_req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
+	REQUIRE(fx_jstr(r.json, "revoked_at"));
+	snprintf(first, sizeof(first), "%s", fx_jstr(r.json, "revoked_at"));
 	CHECK(json_is_false(json_object_get(r.json, "usable")));
-	CHECK_INT(req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
-	CHECK_STR(jstr(r.json, "revoked_at"), first);
-	CHECK_INT(audit_rows(&f, "authkey.revoke", NULL), 1);
+	CHECK_INT(fx_req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
+	CHECK_STR(fx_jstr(r.json, "revoked_at"), first);
+	CHECK_INT(fx_audit_count(&f, "authkey.revoke", NULL, NULL), 1);
 
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
 		  200);
 	CHECK_INT(json_array_size(json_object_get(r.json, "items")), 0);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys",
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys",
 		      "include_revoked=true", NULL, &r), 200);
 	CHECK_INT(json_array_size(json_object_get(r.json, "items")), 1);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys",
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys",
 		      "include_revoked=yes", NULL, &r), 400);
-	CHECK_STR(err_field(&r), "include_revoked");
-	CHECK_INT(req(&f, f.admin, "DELETE", "/api/v1/auth-keys/77", NULL, NULL,
+	CHECK_STR(fx_err_field(&r), "include_revoked");
+	CHECK_INT(fx_req(&f, f.admin, "DELETE", "/api/v1/auth-keys/77", NULL, NULL,
 		      &r), 404);
-	CHECK_STR(err_msg(&r), "no auth key with id 77");
+	CHECK_STR(fx_err_msg(&r), "no auth key with id 77");
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -532,11 +310,11 @@ static void usable_turns_false_for_used_one_off_and_expired_keys(void)
 	CHECK_INT(store_authkey_use(tx, many), 0);
 	CHECK_INT(store_commit(tx), 0);
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, once);
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
-	CHECK_INT(jint(r.json, "used_count"), 1);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK_INT(fx_jint(r.json, "used_count"), 1);
 	CHECK(json_is_false(json_object_get(r.json, "usable")));
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, many);
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
 	CHECK(json_is_true(json_object_get(r.json, "usable")));
 
 	REQUIRE_INT(store_begin(f.st, STORE_WRITE, &tx), 0);
@@ -544,7 +322,7 @@ static void usable_turns_false_for_used_one_off_and_expired_keys(void)
 	k.expires_at = clock_wall_s() - 1;
 	CHECK_INT(store_authkey_update(tx, &k), 0);
 	CHECK_INT(store_commit(tx), 0);
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
 	CHECK(json_is_false(json_object_get(r.json, "usable")));
 	http_resp_free(&r);
 	fx_close(&f);
@@ -562,34 +340,34 @@ static void api_key_lifecycle_create_use_revoke_then_401(void)
 	uid = fx_user(&f, "root", "admin");
 	snprintf(body, sizeof(body),
 		 "{\"user_id\":%" PRId64 ",\"description\":\"ci runner\"}", uid);
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL, body, &r),
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL, body, &r),
 		  201);
-	REQUIRE(jstr(r.json, "key"));
-	snprintf(key, sizeof(key), "%s", jstr(r.json, "key"));
+	REQUIRE(fx_jstr(r.json, "key"));
+	snprintf(key, sizeof(key), "%s", fx_jstr(r.json, "key"));
 	CHECK(strncmp(key, "weft_api_", 9) == 0);
-	id = jint(r.json, "id");
-	CHECK_INT(jint(r.json, "user_id"), uid);
-	CHECK_STR(jstr(r.json, "description"), "ci runner");
+	id = fx_jint(r.json, "id");
+	CHECK_INT(fx_jint(r.json, "user_id"), uid);
+	CHECK_STR(fx_jstr(r.json, "description"), "ci runner");
 	CHECK(json_is_null(json_object_get(r.json, "expires_at")));
 	CHECK(json_is_null(json_object_get(r.json, "revoked_at")));
 	CHECK(json_is_null(json_object_get(r.json, "last_used_at")));
-	CHECK_INT(audit_rows(&f, "apikey.create", &a), 1);
+	CHECK_INT(fx_audit_count(&f, "apikey.create", NULL, &a), 1);
 	CHECK(strstr(a.detail, key) == NULL);
 
 	snprintf(bearer, sizeof(bearer), "Bearer %s", key);
-	CHECK_INT(req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 200);
 	snprintf(path, sizeof(path), "/api/v1/api-keys/%" PRId64, id);
-	CHECK_INT(req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
 	CHECK(json_object_get(r.json, "key") == NULL);
-	CHECK(jstr(r.json, "last_used_at") != NULL);
+	CHECK(fx_jstr(r.json, "last_used_at") != NULL);
 
-	CHECK_INT(req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
-	CHECK(jstr(r.json, "revoked_at") != NULL);
-	CHECK_INT(audit_rows(&f, "apikey.revoke", NULL), 1);
-	CHECK_INT(req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 401);
-	CHECK_STR(err_code(&r), "unauthenticated");
-	CHECK_INT(req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
-	CHECK_INT(audit_rows(&f, "apikey.revoke", NULL), 1);
+	CHECK_INT(fx_req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
+	CHECK(fx_jstr(r.json, "revoked_at") != NULL);
+	CHECK_INT(fx_audit_count(&f, "apikey.revoke", NULL, NULL), 1);
+	CHECK_INT(fx_req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 401);
+	CHECK_STR(fx_err_code(&r), "unauthenticated");
+	CHECK_INT(fx_req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
+	CHECK_INT(fx_audit_count(&f, "apikey.revoke", NULL, NULL), 1);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -604,16 +382,16 @@ static void expired_api_key_is_401(void)
 	int64_t id, t;
 
 	REQUIRE(fx_open(&f, "apikey_expired"));
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
 		      "{\"expires_in\":\"1h\"}", &r), 201);
 	t = jtime(r.json, "expires_at");
 	CHECK(t > clock_wall_s() + 3590 && t <= clock_wall_s() + 3600);
 	CHECK(json_is_null(json_object_get(r.json, "user_id")));
-	id = jint(r.json, "id");
-	snprintf(key, sizeof(key), "%s", jstr(r.json, "key"));
+	id = fx_jint(r.json, "id");
+	snprintf(key, sizeof(key), "%s", fx_jstr(r.json, "key"));
 	snprintf(bearer, sizeof(bearer), "Bearer %s", key);
 	/* A key without a user acts as an admin. */
-	CHECK_INT(req(&f, bearer, "GET", "/api/v1/api-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, bearer, "GET", "/api/v1/api-keys", NULL, NULL, &r),
 		  200);
 	CHECK_INT(json_array_size(json_object_get(r.json, "items")), 2);
 
@@ -622,7 +400,7 @@ static void expired_api_key_is_401(void)
 	k.expires_at = clock_wall_s() - 1;
 	CHECK_INT(store_apikey_update(tx, &k), 0);
 	CHECK_INT(store_commit(tx), 0);
-	CHECK_INT(req(&f, bearer, "GET", "/api/v1/api-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, bearer, "GET", "/api/v1/api-keys", NULL, NULL, &r),
 		  401);
 	http_resp_free(&r);
 	fx_close(&f);
@@ -636,30 +414,30 @@ static void api_key_body_and_ids_are_checked(void)
 	int64_t uid;
 
 	REQUIRE(fx_open(&f, "apikey_bad"));
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
 		      "{\"user_id\":31337}", &r), 400);
-	CHECK_STR(err_field(&r), "user_id");
-	CHECK_STR(err_msg(&r), "no user with id 31337");
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
+	CHECK_STR(fx_err_field(&r), "user_id");
+	CHECK_STR(fx_err_msg(&r), "no user with id 31337");
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
 		      "{\"expires_in\":\"forever\"}", &r), 400);
-	CHECK_STR(err_field(&r), "expires_in");
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
+	CHECK_STR(fx_err_field(&r), "expires_in");
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
 		      "{\"description\":5}", &r), 400);
-	CHECK_STR(err_code(&r), "wrong_type");
-	CHECK_INT(req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
+	CHECK_STR(fx_err_code(&r), "wrong_type");
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/api-keys", NULL,
 		      "{\"role\":\"admin\"}", &r), 400);
-	CHECK_STR(err_field(&r), "role");
-	CHECK_INT(audit_rows(&f, "apikey.create", NULL), 0);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/api-keys/5", NULL, NULL, &r),
+	CHECK_STR(fx_err_field(&r), "role");
+	CHECK_INT(fx_audit_count(&f, "apikey.create", NULL, NULL), 0);
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/api-keys/5", NULL, NULL, &r),
 		  404);
-	CHECK_STR(err_msg(&r), "no API key with id 5");
+	CHECK_STR(fx_err_msg(&r), "no API key with id 5");
 
 	uid = fx_user(&f, "alice", "member");
 	REQUIRE(make_key(&f, f.admin, "/api/v1/api-keys", "{}", NULL) > 0);
 	snprintf(q, sizeof(q), "{\"user_id\":%" PRId64 "}", uid);
 	REQUIRE(make_key(&f, f.admin, "/api/v1/api-keys", q, NULL) > 0);
 	snprintf(q, sizeof(q), "user_id=%" PRId64, uid);
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/api-keys", q, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/api-keys", q, NULL, &r), 200);
 	CHECK_INT(json_array_size(json_object_get(r.json, "items")), 1);
 	http_resp_free(&r);
 	fx_close(&f);
@@ -675,22 +453,22 @@ static void members_and_nodes_cannot_manage_api_keys(void)
 	REQUIRE(fx_open(&f, "apikey_authz"));
 	uid = fx_user(&f, "alice", "member");
 	REQUIRE(fx_apikey(&f, uid, member) > 0);
-	REQUIRE(fx_node(&f, "box", uid, node) > 0);
-	CHECK_INT(req(&f, member, "POST", "/api/v1/api-keys", NULL, "{}", &r),
+	REQUIRE(fx_node(&f, "box", uid, NULL, 0, node) > 0);
+	CHECK_INT(fx_req(&f, member, "POST", "/api/v1/api-keys", NULL, "{}", &r),
 		  403);
-	CHECK_INT(req(&f, member, "GET", "/api/v1/api-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, member, "GET", "/api/v1/api-keys", NULL, NULL, &r),
 		  403);
-	CHECK_INT(req(&f, member, "DELETE", "/api/v1/api-keys/1", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, member, "DELETE", "/api/v1/api-keys/1", NULL, NULL, &r),
 		  403);
 	/* A node credential is a valid token but not an API key. */
-	CHECK_INT(req(&f, node, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, node, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
 		  403);
-	CHECK_INT(req(&f, node, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
+	CHECK_INT(fx_req(&f, node, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
 		  403);
-	CHECK_INT(req(&f, NULL, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, NULL, "GET", "/api/v1/auth-keys", NULL, NULL, &r),
 		  401);
-	CHECK_INT(audit_rows(&f, "authkey.create", NULL), 0);
-	CHECK_INT(audit_rows(&f, "apikey.create", NULL), 0);
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 0);
+	CHECK_INT(fx_audit_count(&f, "apikey.create", NULL, NULL), 0);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -712,7 +490,7 @@ static const struct check_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	if (skip_backend())
+	if (fx_skip())
 		return 0;
 	return check_main(argc, argv, cases);
 }

@@ -1,6 +1,7 @@
 /* POST /api/v1/register and the ops endpoints, driven in-process against a
  * real SQLite store. */
 #include "check.h"
+#include "ctl_fixture.h"
 
 #include "controller/api.h"
 #include "controller/cred.h"
@@ -15,236 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* --- fixture: a real SQLite store, the API over it, an admin key --- */
-
-struct fx {
-	struct store *st;
-	struct metrics *m;
-	struct api *api;
-	char admin[CRED_TEXT_SIZE + 8]; /* "Bearer weft_api_..." */
-};
-
-static bool skip_backend(void)
-{
-	const char *be = getenv("WEFT_STORE_BACKEND");
-
-	/* The process-level integration tests cover PostgreSQL. */
-	return be && strcmp(be, "postgres") == 0;
-}
-
-static bool fx_open(struct fx *f, const char *name)
-{
-	struct store_apikey k = {.created_at = 1};
-	struct store_tx *tx = NULL;
-	char url[512], text[CRED_TEXT_SIZE];
-	struct cred cr;
-
-	memset(f, 0, sizeof(*f));
-	snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(), name);
-	if (store_open(url, &f->st, NULL, 0) < 0 || metrics_new(&f->m) < 0 ||
-	    api_new(f->st, f->m, NULL, &f->api) < 0)
-		return false;
-	/* A bootstrap key: no user, so an admin. */
-	if (cred_new(CRED_API, NULL, text, &cr) < 0)
-		return false;
-	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
-	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return false;
-	if (store_apikey_create(tx, &k) < 0) {
-		store_rollback(tx);
-		return false;
-	}
-	if (store_commit(tx) < 0)
-		return false;
-	snprintf(f->admin, sizeof(f->admin), "Bearer %s", text);
-	return true;
-}
-
-static void fx_close(struct fx *f)
-{
-	api_del(f->api);
-	metrics_del(f->m);
-	store_close(f->st);
-}
-
-struct query {
-	const char *s; /* "a=1&b=2" */
-	char buf[256];
-};
-
-static const char *query_get(void *ctx, const char *key)
-{
-	struct query *q = ctx;
-	size_t klen = strlen(key);
-
-	for (const char *p = q->s; p && *p;) {
-		const char *end = strchr(p, '&');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=' &&
-		    n - klen - 1 < sizeof(q->buf)) {
-			memcpy(q->buf, p + klen + 1, n - klen - 1);
-			q->buf[n - klen - 1] = '\0';
-			return q->buf;
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* Runs one request; resp is freed first, so one resp can be reused. */
-static int req(struct fx *f, const char *auth, const char *method,
-	       const char *path, const char *query, const char *body,
-	       struct http_resp *resp)
-{
-	struct query q = {.s = query};
-	struct http_req r = {
-		.method = method, .path = path, .authorization = auth,
-		.body = body ? body : "", .body_len = body ? strlen(body) : 0,
-		.query = query ? query_get : NULL, .query_ctx = &q,
-	};
-
-	http_resp_free(resp);
-	memset(resp, 0, sizeof(*resp));
-	api_handle(f->api, &r, resp);
-	return resp->status;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static int64_t jint(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *err_code(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "code");
-}
-
-static const char *err_field(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "field");
-}
-
-static const char *err_msg(const struct http_resp *r)
-{
-	return jstr(json_object_get(r->json, "error"), "message");
-}
-
-struct audit_seen {
-	int n;
-	struct store_audit last;
-};
-
-static int see_audit(void *ctx, const struct store_audit *a)
-{
-	struct audit_seen *s = ctx;
-
-	s->n++;
-	s->last = *a;
-	return 0;
-}
-
-/* Counts audit rows with this action; *last (may be NULL) gets the newest. */
-static int audit_rows(struct fx *f, const char *action,
-		      struct store_audit *last)
-{
-	struct store_audit_filter af = {.action = action};
-	struct store_page pg = {.after = 0, .limit = 1000};
-	struct store_tx *tx = NULL;
-	struct audit_seen s = {0};
-
-	if (store_begin(f->st, STORE_READ, &tx) < 0)
-		return -1;
-	if (store_audit_list(tx, &af, &pg, see_audit, &s, NULL) < 0)
-		s.n = -1;
-	store_rollback(tx);
-	if (last)
-		*last = s.last;
-	return s.n;
-}
-
-/* Creates a user directly in the store; returns its id or -1. */
-static int64_t fx_user(struct fx *f, const char *name, const char *role)
-{
-	struct store_user u = {.created_at = 1};
-	struct store_tx *tx = NULL;
-
-	snprintf(u.name, sizeof(u.name), "%s", name);
-	snprintf(u.role, sizeof(u.role), "%s", role);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_user_create(tx, &u) < 0) {
-		store_rollback(tx);
-		return -1;
-	}
-	return store_commit(tx) < 0 ? -1 : u.id;
-}
-
-/* Creates an API key for user_id directly in the store and writes
- * "Bearer <key>" into bearer; returns the key's id or -1. */
-static int64_t fx_apikey(struct fx *f, int64_t user_id,
-			 char bearer[CRED_TEXT_SIZE + 8])
-{
-	struct store_apikey k = {.user_id = user_id, .created_at = 1};
-	struct store_tx *tx = NULL;
-	char text[CRED_TEXT_SIZE];
-	struct cred cr;
-
-	if (cred_new(CRED_API, NULL, text, &cr) < 0)
-		return -1;
-	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
-	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_apikey_create(tx, &k) < 0) {
-		store_rollback(tx);
-		return -1;
-	}
-	if (store_commit(tx) < 0)
-		return -1;
-	snprintf(bearer, CRED_TEXT_SIZE + 8, "Bearer %s", text);
-	return k.id;
-}
-
-/* Creates a node of user_id (0 = none) with a node credential directly in
- * the store; writes "Bearer <credential>" into bearer (may be NULL). */
-static int64_t fx_node(struct fx *f, const char *name, int64_t user_id,
-		       char *bearer)
-{
-	struct store_node n = {.user_id = user_id, .created_at = 1};
-	struct store_tx *tx = NULL;
-	char text[CRED_TEXT_SIZE], id[24];
-	struct cred cr;
-
-	snprintf(n.name, sizeof(n.name), "%s", name);
-	snprintf(n.public_key, sizeof(n.public_key), "pk-%s", name);
-	if (store_begin(f->st, STORE_WRITE, &tx) < 0)
-		return -1;
-	if (store_node_create(tx, &n) < 0)
-		goto fail;
-	snprintf(id, sizeof(id), "%" PRId64, n.id);
-	if (cred_new(CRED_NODE, id, text, &cr) < 0)
-		goto fail;
-	snprintf(n.cred_hash, sizeof(n.cred_hash), "%s", cr.hash);
-	if (store_node_update(tx, &n) < 0)
-		goto fail;
-	if (store_commit(tx) < 0)
-		return -1;
-	if (bearer)
-		snprintf(bearer, CRED_TEXT_SIZE + 8, "Bearer %s", text);
-	return n.id;
-fail:
-	store_rollback(tx);
-	return -1;
-}
-/* --- end of fixture --- */
 
 /* The base64 of a 32-byte key whose bytes are all seed. */
 static void pubkey(int seed, char out[64])
@@ -262,9 +33,9 @@ static int64_t authkey(struct fx *f, const char *body, char key[CRED_TEXT_SIZE])
 	struct http_resp r = {0};
 	int64_t id = -1;
 
-	if (req(f, f->admin, "POST", "/api/v1/auth-keys", NULL, body, &r) == 201) {
-		id = jint(r.json, "id");
-		snprintf(key, CRED_TEXT_SIZE, "%s", jstr(r.json, "key"));
+	if (fx_req(f, f->admin, "POST", "/api/v1/auth-keys", NULL, body, &r) == 201) {
+		id = fx_jint(r.json, "id");
+		snprintf(key, CRED_TEXT_SIZE, "%s", fx_jstr(r.json, "key"));
 	}
 	http_resp_free(&r);
 	return id;
@@ -281,7 +52,7 @@ static int do_register(struct fx *f, const char *key, int seed,
 	snprintf(body, sizeof(body),
 		 "{\"auth_key\":\"%s\",\"public_key\":\"%s\",\"hostname\":\"%s\"%s}",
 		 key, pk, hostname, extra);
-	return req(f, NULL, "POST", "/api/v1/register", NULL, body, r);
+	return fx_req(f, NULL, "POST", "/api/v1/register", NULL, body, r);
 }
 
 static const json_t *jnode(const struct http_resp *r)
@@ -298,17 +69,6 @@ static int64_t count_nodes(struct fx *f)
 		store_node_count(tx, -1, &n);
 	store_rollback(tx);
 	return n;
-}
-
-static int64_t netmap_version(struct fx *f)
-{
-	struct store_tx *tx = NULL;
-	int64_t v = -1;
-
-	if (store_begin(f->st, STORE_READ, &tx) == 0)
-		store_netmap_version(tx, &v);
-	store_rollback(tx);
-	return v;
 }
 
 static void registers_a_new_node_with_addresses_routes_and_credential(void)
@@ -329,30 +89,30 @@ static void registers_a_new_node_with_addresses_routes_and_credential(void)
 	alice = fx_user(&f, "alice", "member");
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", alice);
 	REQUIRE(authkey(&f, body, key) > 0);
-	v0 = netmap_version(&f);
+	v0 = fx_netmap_version(&f);
 	CHECK_INT(do_register(&f, key, 1, "Laptop", ",\"os\":\"linux\","
 			      "\"version\":\"0.1.0\",\"advertised_routes\":"
 			      "[\"10.0.0.0/24\",\"fd00:1::/64\",\"10.0.0.0/24\"]",
 			      &r), 201);
 	node = jnode(&r);
 	REQUIRE(node);
-	CHECK_STR(jstr(node, "name"), "laptop");
-	CHECK_INT(jint(node, "user_id"), alice);
+	CHECK_STR(fx_jstr(node, "name"), "laptop");
+	CHECK_INT(fx_jint(node, "user_id"), alice);
 	pubkey(1, pk);
-	CHECK_STR(jstr(node, "public_key"), pk);
-	CHECK_STR(jstr(node, "ipv4"), "100.64.0.1");
-	REQUIRE(jstr(node, "ipv6"));
-	CHECK(strncmp(jstr(node, "ipv6"), "fd", 2) == 0);
-	CHECK(strstr(jstr(node, "ipv6"), ":6440:1") != NULL);
-	CHECK_STR(jstr(node, "os"), "linux");
-	CHECK_STR(jstr(node, "version"), "0.1.0");
+	CHECK_STR(fx_jstr(node, "public_key"), pk);
+	CHECK_STR(fx_jstr(node, "ipv4"), "100.64.0.1");
+	REQUIRE(fx_jstr(node, "ipv6"));
+	CHECK(strncmp(fx_jstr(node, "ipv6"), "fd", 2) == 0);
+	CHECK(strstr(fx_jstr(node, "ipv6"), ":6440:1") != NULL);
+	CHECK_STR(fx_jstr(node, "os"), "linux");
+	CHECK_STR(fx_jstr(node, "version"), "0.1.0");
 	CHECK_INT(json_array_size(json_object_get(node, "tags")), 0);
 	CHECK_INT(json_array_size(json_object_get(node, "endpoints")), 0);
 	CHECK(json_is_false(json_object_get(node, "ephemeral")));
 	CHECK(json_is_false(json_object_get(node, "online")));
 	CHECK(json_is_null(json_object_get(node, "home_relay")));
 	CHECK(json_is_null(json_object_get(node, "expires_at")));
-	CHECK(jstr(node, "created_at") != NULL);
+	CHECK(fx_jstr(node, "created_at") != NULL);
 	routes = json_object_get(node, "routes");
 	CHECK_INT(json_array_size(json_object_get(routes, "advertised")), 2);
 	CHECK_STR(json_string_value(json_array_get(
@@ -361,23 +121,23 @@ static void registers_a_new_node_with_addresses_routes_and_credential(void)
 	CHECK_INT(json_array_size(json_object_get(routes, "approved")), 0);
 
 	/* The credential names the node and only its hash is stored. */
-	REQUIRE(jstr(r.json, "credential"));
-	snprintf(cred, sizeof(cred), "%s", jstr(r.json, "credential"));
+	REQUIRE(fx_jstr(r.json, "credential"));
+	snprintf(cred, sizeof(cred), "%s", fx_jstr(r.json, "credential"));
 	snprintf(prefix, sizeof(prefix), "weft_node_%" PRId64 "_",
-		 jint(node, "id"));
+		 fx_jint(node, "id"));
 	CHECK(strncmp(cred, prefix, strlen(prefix)) == 0);
 	REQUIRE_INT(cred_parse(cred, &cr), 0);
 	REQUIRE_INT(cred_parse(key, &kc), 0);
 	REQUIRE_INT(store_begin(f.st, STORE_READ, &tx), 0);
-	CHECK_INT(store_node_get(tx, jint(node, "id"), &n), 0);
+	CHECK_INT(store_node_get(tx, fx_jint(node, "id"), &n), 0);
 	CHECK_INT(store_authkey_get_by_prefix(tx, kc.id, &k), 0);
 	store_rollback(tx);
 	CHECK_STR(n.cred_hash, cr.hash);
 	CHECK_INT(n.auth_key_id, k.id);
 	CHECK_INT(k.used_count, 1);
-	CHECK(netmap_version(&f) > v0);
+	CHECK(fx_netmap_version(&f) > v0);
 
-	CHECK_INT(audit_rows(&f, "node.register", &a), 1);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, &a), 1);
 	snprintf(actor, sizeof(actor), "authkey:%s", kc.id);
 	CHECK_STR(a.actor, actor);
 	CHECK_STR(a.target_type, "node");
@@ -385,7 +145,7 @@ static void registers_a_new_node_with_addresses_routes_and_credential(void)
 
 	/* A valid node credential: admin routes answer 403, not 401. */
 	snprintf(bearer, sizeof(bearer), "Bearer %s", cred);
-	CHECK_INT(req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 403);
+	CHECK_INT(fx_req(&f, bearer, "GET", "/api/v1/users", NULL, NULL, &r), 403);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -428,25 +188,25 @@ static void register_rejects_malformed_bodies_naming_the_field(void)
 				 (int)(p - bad[i].body), bad[i].body, pk, p + 4);
 		else
 			snprintf(body, sizeof(body), "%s", bad[i].body);
-		CHECK_INT(req(&f, NULL, "POST", "/api/v1/register", NULL, body,
+		CHECK_INT(fx_req(&f, NULL, "POST", "/api/v1/register", NULL, body,
 			      &r), 400);
-		CHECK_STR(err_field(&r), bad[i].field);
+		CHECK_STR(fx_err_field(&r), bad[i].field);
 	}
 	memset(host, 'a', 256);
 	host[256] = '\0';
 	CHECK_INT(do_register(&f, "k", 1, host, "", &r), 400);
-	CHECK_STR(err_field(&r), "hostname");
+	CHECK_STR(fx_err_field(&r), "hostname");
 	n = (size_t)snprintf(body, sizeof(body), ",\"advertised_routes\":[");
 	for (int i = 0; i < 65; i++)
 		n += (size_t)snprintf(body + n, sizeof(body) - n,
 				      "%s\"10.%d.0.0/16\"", i ? "," : "", i);
 	snprintf(body + n, sizeof(body) - n, "]");
 	CHECK_INT(do_register(&f, "k", 1, "h", body, &r), 400);
-	CHECK_STR(err_field(&r), "advertised_routes");
-	CHECK_INT(req(&f, NULL, "POST", "/api/v1/register", NULL, "{", &r), 400);
-	CHECK_STR(err_code(&r), "parse_error");
+	CHECK_STR(fx_err_field(&r), "advertised_routes");
+	CHECK_INT(fx_req(&f, NULL, "POST", "/api/v1/register", NULL, "{", &r), 400);
+	CHECK_STR(fx_err_code(&r), "parse_error");
 	CHECK_INT(count_nodes(&f), 0);
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 0);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 0);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -472,13 +232,13 @@ static void bad_auth_keys_are_401_saying_why(void)
 	REQUIRE(fx_apikey(&f, 0, apikey) > 0);
 
 	CHECK_INT(do_register(&f, unknown, 1, "h", "", &r), 401);
-	CHECK_STR(err_code(&r), "unauthenticated");
-	CHECK_STR(err_msg(&r), "invalid auth key");
+	CHECK_STR(fx_err_code(&r), "unauthenticated");
+	CHECK_STR(fx_err_msg(&r), "invalid auth key");
 	CHECK_INT(do_register(&f, "hello", 1, "h", "", &r), 401);
-	CHECK_STR(err_msg(&r), "invalid auth key");
+	CHECK_STR(fx_err_msg(&r), "invalid auth key");
 	/* An API key is not an auth key. */
 	CHECK_INT(do_register(&f, apikey + 7, 1, "h", "", &r), 401);
-	CHECK_STR(err_msg(&r), "invalid auth key");
+	CHECK_STR(fx_err_msg(&r), "invalid auth key");
 	/* The right prefix with a wrong secret. */
 	{
 		char forged[CRED_TEXT_SIZE];
@@ -489,13 +249,13 @@ static void bad_auth_keys_are_401_saying_why(void)
 		REQUIRE(last);
 		last[1] = last[1] == 'A' ? 'B' : 'A';
 		CHECK_INT(do_register(&f, forged, 1, "h", "", &r), 401);
-		CHECK_STR(err_msg(&r), "invalid auth key");
+		CHECK_STR(fx_err_msg(&r), "invalid auth key");
 	}
 
 	snprintf(path, sizeof(path), "/api/v1/auth-keys/%" PRId64, rid);
-	REQUIRE_INT(req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
+	REQUIRE_INT(fx_req(&f, f.admin, "DELETE", path, NULL, NULL, &r), 200);
 	CHECK_INT(do_register(&f, revoked, 1, "h", "", &r), 401);
-	CHECK_STR(err_msg(&r), "auth key revoked");
+	CHECK_STR(fx_err_msg(&r), "auth key revoked");
 
 	REQUIRE_INT(store_begin(f.st, STORE_WRITE, &tx), 0);
 	CHECK_INT(store_authkey_get(tx, eid, &k), 0);
@@ -503,19 +263,19 @@ static void bad_auth_keys_are_401_saying_why(void)
 	CHECK_INT(store_authkey_update(tx, &k), 0);
 	CHECK_INT(store_commit(tx), 0);
 	CHECK_INT(do_register(&f, expired, 1, "h", "", &r), 401);
-	CHECK_STR(err_code(&r), "expired");
-	CHECK_STR(err_msg(&r), "auth key expired");
+	CHECK_STR(fx_err_code(&r), "expired");
+	CHECK_STR(fx_err_msg(&r), "auth key expired");
 
 	CHECK_INT(do_register(&f, once, 1, "h", "", &r), 201);
 	CHECK_INT(do_register(&f, once, 2, "h", "", &r), 401);
-	CHECK_STR(err_msg(&r), "auth key already used");
-	CHECK_STR(err_field(&r), "auth_key");
+	CHECK_STR(fx_err_msg(&r), "auth key already used");
+	CHECK_STR(fx_err_field(&r), "auth_key");
 	/* Even the node it registered cannot use it again. */
 	CHECK_INT(do_register(&f, once, 1, "h", "", &r), 401);
 
 	CHECK_INT(count_nodes(&f), 1);
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 1);
-	CHECK_INT(req(&f, NULL, "GET", "/metrics", NULL, NULL, &r), 200);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 1);
+	CHECK_INT(fx_req(&f, NULL, "GET", "/metrics", NULL, NULL, &r), 200);
 	CHECK(r.text && strstr(r.text, "weft_auth_failures_total 8\n"));
 	CHECK(r.text && strstr(r.text, "weft_registrations_total 1\n"));
 	http_resp_free(&r);
@@ -533,16 +293,16 @@ static void reusable_key_registers_many_nodes_with_deduplicated_names(void)
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(do_register(&f, key, 10 + i, "laptop", "", &r), 201);
-		CHECK_STR(jstr(jnode(&r), "name"), want[i]);
-		snprintf(ips[i], sizeof(ips[i]), "%s", jstr(jnode(&r), "ipv4"));
+		CHECK_STR(fx_jstr(jnode(&r), "name"), want[i]);
+		snprintf(ips[i], sizeof(ips[i]), "%s", fx_jstr(jnode(&r), "ipv4"));
 	}
 	CHECK(strcmp(ips[0], ips[1]) && strcmp(ips[1], ips[2]) &&
 	      strcmp(ips[0], ips[2]));
-	CHECK_INT(req(&f, f.admin, "GET", "/api/v1/auth-keys/1", NULL, NULL, &r),
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/auth-keys/1", NULL, NULL, &r),
 		  200);
-	CHECK_INT(jint(r.json, "used_count"), 3);
+	CHECK_INT(fx_jint(r.json, "used_count"), 3);
 	CHECK(json_is_true(json_object_get(r.json, "usable")));
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 3);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 3);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -560,30 +320,30 @@ static void same_public_key_gets_the_same_node_and_a_fresh_credential(void)
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	CHECK_INT(do_register(&f, key, 5, "db", ",\"os\":\"linux\","
 			      "\"advertised_routes\":[\"10.1.0.0/16\"]", &r), 201);
-	id = jint(jnode(&r), "id");
-	snprintf(v4, sizeof(v4), "%s", jstr(jnode(&r), "ipv4"));
-	snprintf(v6, sizeof(v6), "%s", jstr(jnode(&r), "ipv6"));
-	snprintf(old, sizeof(old), "Bearer %s", jstr(r.json, "credential"));
+	id = fx_jint(jnode(&r), "id");
+	snprintf(v4, sizeof(v4), "%s", fx_jstr(jnode(&r), "ipv4"));
+	snprintf(v6, sizeof(v6), "%s", fx_jstr(jnode(&r), "ipv6"));
+	snprintf(old, sizeof(old), "Bearer %s", fx_jstr(r.json, "credential"));
 
 	CHECK_INT(do_register(&f, key, 5, "renamed-host", ",\"os\":\"freebsd\","
 			      "\"version\":\"0.2.0\",\"advertised_routes\":[]",
 			      &r), 200);
-	CHECK_INT(jint(jnode(&r), "id"), id);
-	CHECK_STR(jstr(jnode(&r), "name"), "db");
-	CHECK_STR(jstr(jnode(&r), "ipv4"), v4);
-	CHECK_STR(jstr(jnode(&r), "ipv6"), v6);
-	CHECK_STR(jstr(jnode(&r), "os"), "freebsd");
-	CHECK_STR(jstr(jnode(&r), "version"), "0.2.0");
+	CHECK_INT(fx_jint(jnode(&r), "id"), id);
+	CHECK_STR(fx_jstr(jnode(&r), "name"), "db");
+	CHECK_STR(fx_jstr(jnode(&r), "ipv4"), v4);
+	CHECK_STR(fx_jstr(jnode(&r), "ipv6"), v6);
+	CHECK_STR(fx_jstr(jnode(&r), "os"), "freebsd");
+	CHECK_STR(fx_jstr(jnode(&r), "version"), "0.2.0");
 	routes = json_object_get(jnode(&r), "routes");
 	CHECK_INT(json_array_size(json_object_get(routes, "advertised")), 0);
-	snprintf(now, sizeof(now), "Bearer %s", jstr(r.json, "credential"));
+	snprintf(now, sizeof(now), "Bearer %s", fx_jstr(r.json, "credential"));
 	CHECK(strcmp(old, now) != 0);
 	CHECK_INT(count_nodes(&f), 1);
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 2);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 2);
 
 	/* The old credential is gone; the new one is a valid node token. */
-	CHECK_INT(req(&f, old, "GET", "/api/v1/users", NULL, NULL, &r), 401);
-	CHECK_INT(req(&f, now, "GET", "/api/v1/users", NULL, NULL, &r), 403);
+	CHECK_INT(fx_req(&f, old, "GET", "/api/v1/users", NULL, NULL, &r), 401);
+	CHECK_INT(fx_req(&f, now, "GET", "/api/v1/users", NULL, NULL, &r), 403);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -610,7 +370,7 @@ static void tags_user_and_ephemeral_flag_come_from_the_key(void)
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", bob);
 	REQUIRE(authkey(&f, body, key) > 0);
 	CHECK_INT(do_register(&f, key, 2, "bobs-pc", "", &r), 201);
-	CHECK_INT(jint(jnode(&r), "user_id"), bob);
+	CHECK_INT(fx_jint(jnode(&r), "user_id"), bob);
 	CHECK(json_is_false(json_object_get(jnode(&r), "ephemeral")));
 	http_resp_free(&r);
 	fx_close(&f);
@@ -638,12 +398,12 @@ static void hostnames_become_dns_labels(void)
 
 	REQUIRE(fx_open(&f, "reg_names"));
 	/* A node made some other way holds a name too. */
-	REQUIRE(fx_node(&f, "taken", 0, NULL) > 0);
+	REQUIRE(fx_node(&f, "taken", 0, NULL, 0, NULL) > 0);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		CHECK_INT(do_register(&f, key, 100 + (int)i, cases[i].host, "",
 				      &r), 201);
-		CHECK_STR(jstr(jnode(&r), "name"), cases[i].name);
+		CHECK_STR(fx_jstr(jnode(&r), "name"), cases[i].name);
 	}
 	http_resp_free(&r);
 	fx_close(&f);
@@ -665,12 +425,12 @@ static void another_owners_key_cannot_take_over_a_node(void)
 	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", bob);
 	REQUIRE(authkey(&f, body, kb) > 0);
 	CHECK_INT(do_register(&f, ka, 7, "alices", "", &r), 201);
-	snprintf(cred, sizeof(cred), "Bearer %s", jstr(r.json, "credential"));
+	snprintf(cred, sizeof(cred), "Bearer %s", fx_jstr(r.json, "credential"));
 	CHECK_INT(do_register(&f, kb, 7, "mine-now", "", &r), 403);
-	CHECK_STR(err_field(&r), "public_key");
+	CHECK_STR(fx_err_field(&r), "public_key");
 	/* Alice's node keeps its credential. */
-	CHECK_INT(req(&f, cred, "GET", "/api/v1/users", NULL, NULL, &r), 403);
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 1);
+	CHECK_INT(fx_req(&f, cred, "GET", "/api/v1/users", NULL, NULL, &r), 403);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 1);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -691,7 +451,7 @@ static void *register_many(void *arg)
 	for (int i = 0; i < w->count; i++) {
 		if (do_register(w->f, w->key, w->first + i, "box", "", &r) == 201) {
 			snprintf(w->ipv4[i], STORE_IP_SIZE, "%s",
-				 jstr(jnode(&r), "ipv4"));
+				 fx_jstr(jnode(&r), "ipv4"));
 			w->ok++;
 		}
 	}
@@ -731,7 +491,7 @@ static void concurrent_registrations_all_succeed_with_unique_addresses(void)
 				for (int j = b == a ? i + 1 : 0; j < w[b].ok; j++)
 					CHECK(strcmp(w[a].ipv4[i], w[b].ipv4[j]) != 0);
 	CHECK_INT(count_nodes(&f), 50);
-	CHECK_INT(audit_rows(&f, "node.register", NULL), 50);
+	CHECK_INT(fx_audit_count(&f, "node.register", NULL, NULL), 50);
 	fx_close(&f);
 }
 
@@ -742,17 +502,17 @@ static void healthz_readyz_and_metrics_answer_without_credentials(void)
 	char key[CRED_TEXT_SIZE];
 
 	REQUIRE(fx_open(&f, "ops"));
-	CHECK_INT(req(&f, NULL, "GET", "/healthz", NULL, NULL, &r), 200);
-	CHECK_STR(jstr(r.json, "status"), "ok");
-	CHECK_INT(req(&f, NULL, "GET", "/readyz", NULL, NULL, &r), 200);
-	CHECK_STR(jstr(r.json, "status"), "ready");
-	CHECK_STR(jstr(r.json, "database"), "sqlite");
-	CHECK(jint(r.json, "schema_version") >= 1);
-	CHECK_INT(req(&f, NULL, "POST", "/healthz", NULL, "{}", &r), 405);
+	CHECK_INT(fx_req(&f, NULL, "GET", "/healthz", NULL, NULL, &r), 200);
+	CHECK_STR(fx_jstr(r.json, "status"), "ok");
+	CHECK_INT(fx_req(&f, NULL, "GET", "/readyz", NULL, NULL, &r), 200);
+	CHECK_STR(fx_jstr(r.json, "status"), "ready");
+	CHECK_STR(fx_jstr(r.json, "database"), "sqlite");
+	CHECK(fx_jint(r.json, "schema_version") >= 1);
+	CHECK_INT(fx_req(&f, NULL, "POST", "/healthz", NULL, "{}", &r), 405);
 
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"]}", key) > 0);
 	CHECK_INT(do_register(&f, key, 1, "h", "", &r), 201);
-	CHECK_INT(req(&f, NULL, "GET", "/metrics", NULL, NULL, &r), 200);
+	CHECK_INT(fx_req(&f, NULL, "GET", "/metrics", NULL, NULL, &r), 200);
 	CHECK(r.json == NULL);
 	REQUIRE(r.text);
 	CHECK_INT(strlen(r.text), r.text_len);
@@ -767,7 +527,36 @@ static void healthz_readyz_and_metrics_answer_without_credentials(void)
 	fx_close(&f);
 }
 
+/* Registration and GET /api/v1/nodes/{id} render the node in one place
+ * (controller/model.c): the answers are the same object, routes included. */
+static void registered_node_answer_equals_get_node(void)
+{
+	struct fx f;
+	struct http_resp r = {0}, g = {0};
+	char body[64], key[CRED_TEXT_SIZE], path[64];
+	int64_t alice;
+
+	REQUIRE(fx_open(&f, "reg_same_as_get"));
+	alice = fx_user(&f, "alice", "member");
+	snprintf(body, sizeof(body), "{\"user_id\":%" PRId64 "}", alice);
+	REQUIRE(authkey(&f, body, key) > 0);
+	REQUIRE_INT(do_register(&f, key, 7, "db.local",
+				",\"os\":\"linux\",\"version\":\"1.2.3\","
+				"\"advertised_routes\":[\"10.7.0.0/16\"]",
+				&r), 201);
+	REQUIRE(jnode(&r));
+	snprintf(path, sizeof(path), "/api/v1/nodes/%" PRId64,
+		 fx_jint(jnode(&r), "id"));
+	REQUIRE_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &g), 200);
+	CHECK(json_equal(jnode(&r), g.json));
+	CHECK(json_object_get(g.json, "routes") != NULL);
+	http_resp_free(&r);
+	http_resp_free(&g);
+	fx_close(&f);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(registered_node_answer_equals_get_node),
 	CHECK_CASE(registers_a_new_node_with_addresses_routes_and_credential),
 	CHECK_CASE(register_rejects_malformed_bodies_naming_the_field),
 	CHECK_CASE(bad_auth_keys_are_401_saying_why),
@@ -783,7 +572,7 @@ static const struct check_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	if (skip_backend())
+	if (fx_skip())
 		return 0;
 	return check_main(argc, argv, cases);
 }
