@@ -8,6 +8,7 @@
 
 #include "controller/api.h"
 #include "controller/ctl.h"
+#include "controller/policy.h"
 #include "controller/store.h"
 #include "shared/buf.h"
 #include "shared/conf.h"
@@ -36,6 +37,7 @@ struct query {
 
 struct cli {
 	struct api *api;
+	struct store *st;
 	struct principal who;
 	bool json;
 	json_t *users; /* {"<id>": "<name>"} for USER columns, or NULL */
@@ -147,25 +149,18 @@ static void print_api_error(const struct http_resp *resp)
 /* Runs one API call. On a 2xx answer returns 0 and, when out is not NULL,
  * hands the answer's JSON (NULL for 204) to the caller. Otherwise prints
  * the API's error message and returns -1. body is borrowed. */
-static int call(struct cli *c, const char *method, const char *path,
-		struct query *q, const json_t *body, json_t **out)
+static int call_text(struct cli *c, const char *method, const char *path,
+		     struct query *q, const char *body, size_t body_len,
+		     json_t **out)
 {
 	struct http_req req = {0};
 	struct http_resp resp = {0};
-	char *text = NULL;
 	int rc = -1;
 
-	if (body) {
-		text = json_dumps(body, JSON_COMPACT);
-		if (!text) {
-			oom();
-			return -1;
-		}
-	}
 	req.method = method;
 	req.path = path;
-	req.body = text ? text : "";
-	req.body_len = strlen(req.body);
+	req.body = body ? body : "";
+	req.body_len = body ? body_len : 0;
 	if (q) {
 		req.query = query_get;
 		req.query_ctx = q;
@@ -182,6 +177,24 @@ static int call(struct cli *c, const char *method, const char *path,
 		print_api_error(&resp);
 	}
 	http_resp_free(&resp);
+	return rc;
+}
+
+/* Like call_text with a JSON body (NULL for none). */
+static int call(struct cli *c, const char *method, const char *path,
+		struct query *q, const json_t *body, json_t **out)
+{
+	char *text = NULL;
+	int rc;
+
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text) {
+			oom();
+			return -1;
+		}
+	}
+	rc = call_text(c, method, path, q, text, text ? strlen(text) : 0, out);
 	free(text);
 	return rc;
 }
@@ -980,6 +993,178 @@ static int nodes_delete(struct cli *c, const struct flags *f, char **pos)
 	return node_call(c, pos[0], "DELETE", "", NULL);
 }
 
+/* Reads the policy file at path into *text (malloc'd, NUL-terminated, at
+ * most one byte over the policy size limit so that the parser can say the
+ * file is too big). Returns 0 or -1 (error printed). */
+static int read_policy_file(const char *path, char **text, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf;
+	size_t n;
+	int rc = -1;
+
+	if (!f) {
+		fprintf(stderr, "weft-controller: %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	buf = malloc(POLICY_MAX_BYTES + 2);
+	if (!buf) {
+		oom();
+		goto out;
+	}
+	n = fread(buf, 1, POLICY_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		fprintf(stderr, "weft-controller: %s: read error\n", path);
+		free(buf);
+		goto out;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	rc = 0;
+out:
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static int policy_get(struct cli *c, const struct flags *f, char **pos)
+{
+	json_t *out = NULL;
+	int ret;
+
+	(void)f;
+	(void)pos;
+	if (call(c, "GET", "/api/v1/policy", NULL, NULL, &out) < 0)
+		return 1;
+	/* Without --json only the document, so that `policy get > FILE`,
+	 * an edit and `policy set FILE` round-trip. */
+	ret = print_json(c->json ? out : json_object_get(out, "document"));
+	json_decref(out);
+	return ret;
+}
+
+static int policy_set(struct cli *c, const struct flags *f, char **pos)
+{
+	json_t *out = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int ret = 1;
+
+	(void)f;
+	if (read_policy_file(pos[0], &text, &len) < 0)
+		return 1;
+	if (call_text(c, "PUT", "/api/v1/policy", NULL, text, len, &out) < 0)
+		goto out;
+	if (c->json)
+		ret = print_json(out);
+	else {
+		printf("policy version %" PRId64 " saved\n",
+		       (int64_t)json_integer_value(json_object_get(out, "version")));
+		ret = 0;
+	}
+out:
+	json_decref(out);
+	free(text);
+	return ret;
+}
+
+static bool check_user_exists(void *ctx, const char *name)
+{
+	struct store_user u;
+
+	return store_user_get_by_name(ctx, name, &u) == 0;
+}
+
+static bool check_resource_exists(void *ctx, const char *name)
+{
+	struct store_resource r;
+
+	return store_resource_get_by_name(ctx, name, &r) == 0;
+}
+
+/* Validates a document as PUT /api/v1/policy would (names against this
+ * database, then the document's tests) without saving it. The verdict is
+ * the command's output: "ok", or the path and message on stdout and exit
+ * status 1. */
+static int policy_check(struct cli *c, const struct flags *f, char **pos)
+{
+	struct policy_err err = {0};
+	struct policy *p = NULL;
+	struct store_tx *tx = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc, ret = 1;
+
+	(void)f;
+	if (read_policy_file(pos[0], &text, &len) < 0)
+		return 1;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot read the database: %s\n",
+			store_errmsg());
+		goto out;
+	}
+	rc = policy_parse(text, len,
+			  &(struct policy_names){check_user_exists,
+						 check_resource_exists, tx},
+			  &p, &err);
+	if (rc == 0) {
+		if (c->json) {
+			json_t *j = json_pack("{s:b}", "valid", 1);
+
+			ret = j ? print_json(j) : oom();
+			json_decref(j);
+		} else {
+			ret = puts("ok") < 0;
+		}
+	} else if (rc == WEFT_ERR_INVAL || rc == WEFT_ERR_PARSE ||
+		   rc == WEFT_ERR_TOOBIG) {
+		if (c->json) {
+			json_t *j = json_pack("{s:b, s:{s:s, s:s}}", "valid", 0,
+					      "error", "path", err.path,
+					      "message", err.message);
+
+			print_json(j);
+			json_decref(j);
+		} else {
+			printf("%s%s%s\n", err.path, err.path[0] ? ": " : "",
+			       err.message);
+		}
+	} else {
+		fprintf(stderr, "weft-controller: cannot check the policy: %s\n",
+			weft_strerror(rc));
+	}
+out:
+	policy_free(p);
+	store_rollback(tx);
+	free(text);
+	return ret;
+}
+
+static int relay_key(struct cli *c, const struct flags *f, char **pos)
+{
+	json_t *out = NULL;
+	const char *pem;
+	int ret = 1;
+
+	(void)f;
+	(void)pos;
+	if (call(c, "GET", "/api/v1/relay-key", NULL, NULL, &out) < 0)
+		return 1;
+	pem = json_string_value(json_object_get(out, "public_key"));
+	if (c->json)
+		ret = print_json(out);
+	else if (pem) {
+		/* The PEM text already ends with a newline. */
+		fputs(pem, stdout);
+		ret = 0;
+	}
+	json_decref(out);
+	return ret;
+}
+
 static const struct cmd cmds[] = {
 	{"users", "create", "NAME", 1, F_DISPLAY_NAME | F_EMAIL | F_ROLE,
 	 "create a user", users_create},
@@ -1005,6 +1190,16 @@ static const struct cmd cmds[] = {
 	{"nodes", "expire", "NODE", 1, 0,
 	 "expire a node's key now (it must register again)", nodes_expire},
 	{"nodes", "delete", "NODE", 1, 0, "delete a node", nodes_delete},
+	{"policy", "get", "", 0, 0,
+	 "print the policy document (--json: with version and author)",
+	 policy_get},
+	{"policy", "set", "FILE", 1, 0,
+	 "validate FILE (\"-\" = stdin) and make it the policy", policy_set},
+	{"policy", "check", "FILE", 1, 0,
+	 "validate FILE and run its tests without saving", policy_check},
+	/* A group without subcommands: the name is empty. */
+	{"relay-key", "", "", 0, 0,
+	 "print the public key relays verify tokens with (PEM)", relay_key},
 	{0},
 };
 
@@ -1151,7 +1346,8 @@ static int run(const struct cmd *cmd, int argc, char **argv)
 	ctl_common_opts(&common, opts);
 	n = CTL_COMMON_NOPTS +
 	    flag_opts(&f, cmd->flags, opts + CTL_COMMON_NOPTS);
-	snprintf(name, sizeof(name), "%s %s", cmd->group, cmd->name);
+	snprintf(name, sizeof(name), "%s%s%s", cmd->group,
+		 cmd->name[0] ? " " : "", cmd->name);
 	snprintf(usage, sizeof(usage), "%s%s%s [flags]", name,
 		 cmd->args[0] ? " " : "", cmd->args);
 	args = permute(argc, argv, opts, n, &nargs);
@@ -1180,6 +1376,7 @@ static int run(const struct cmd *cmd, int argc, char **argv)
 		ret = oom();
 		goto out;
 	}
+	c.st = st;
 	c.who.kind = PRINCIPAL_APIKEY;
 	c.who.admin = true;
 	set_actor(&c.who);
@@ -1212,6 +1409,10 @@ int cli_main(int argc, char **argv)
 			group);
 		return 2;
 	}
+	/* A group without subcommands runs its one command directly. */
+	for (const struct cmd *c = cmds; c->group; c++)
+		if (strcmp(c->group, group) == 0 && !c->name[0])
+			return run(c, argc, argv);
 	if (argc < 2) {
 		group_usage(stderr, group);
 		return 2;

@@ -1,4 +1,5 @@
-/* The admin subcommands of weft-controller (users, keys, apikeys, nodes).
+/* The admin subcommands of weft-controller (users, keys, apikeys, nodes,
+ * policy, relay-key).
  * Each one opens the database named by --data-dir/--db and runs the same
  * code path as the REST call it mirrors (api_handle_as with a "cli:<user>"
  * principal), so validation, audit rows and JSON output are identical.

@@ -3,8 +3,10 @@
 #include "check.h"
 
 #include "controller/cli.h"
+#include "controller/relaykey.h"
 #include "controller/store.h"
 #include "shared/clock.h"
+#include "shared/token.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -575,6 +577,145 @@ static void nodes_are_renamed_tagged_expired_and_deleted(void)
 	CHECK_INT(audit_rows("node.delete").count, 1);
 }
 
+/* Writes text to name in the test directory; returns the path. */
+static const char *policy_file(const char *name, const char *text)
+{
+	static char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", check_tmpdir(), name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+static const char tag_policy[] =
+	"{\"tagOwners\": {\"tag:web\": [\"alice\"]},\n"
+	" \"acls\": [{\"action\": \"accept\", \"src\": [\"alice\"],"
+	" \"dst\": [\"tag:web:443\"]}],\n"
+	" \"tests\": [{\"src\": \"alice\", \"accept\": [\"tag:web:443\"]}]}\n";
+
+static void policy_set_then_get_round_trips_the_document(void)
+{
+	json_t *j, *want = json_loads(tag_policy, 0, NULL);
+	const char *path;
+
+	use_db("policy_rt");
+	REQUIRE(create_user("alice") > 0);
+	path = policy_file("rt.json", tag_policy);
+	REQUIRE_INT(cli("policy", "set", path, NULL), 0);
+	CHECK(strstr(r.out, "policy version 1 saved") != NULL);
+	CHECK_INT(audit_rows("policy.update").count, 1);
+	REQUIRE_INT(cli("policy", "get", "--json", NULL), 0);
+	j = out_json();
+	CHECK(json_equal(json_object_get(j, "document"), want));
+	CHECK_INT(json_integer_value(json_object_get(j, "version")), 1);
+	CHECK(strncmp(json_string_value(json_object_get(j, "author")), "cli:",
+		      4) == 0);
+	json_decref(j);
+	/* Without --json: the document alone, ready to edit and set again. */
+	REQUIRE_INT(cli("policy", "get", NULL), 0);
+	j = out_json();
+	CHECK(json_equal(j, want));
+	json_decref(j);
+	json_decref(want);
+}
+
+static void policy_get_without_a_policy_prints_an_empty_document(void)
+{
+	json_t *j;
+
+	use_db("policy_none");
+	REQUIRE_INT(cli("policy", "get", NULL), 0);
+	j = out_json();
+	CHECK(json_is_object(j) && json_object_size(j) == 0);
+	json_decref(j);
+}
+
+static void policy_set_refuses_an_invalid_file_and_keeps_the_old_one(void)
+{
+	const char *path;
+
+	use_db("policy_bad");
+	path = policy_file("bad.json",
+			  "{\"acls\": [{\"action\": \"accept\", "
+			  "\"src\": [\"group:x\"], \"dst\": [\"*:*\"]}]}");
+	CHECK_INT(cli("policy", "set", path, NULL), 1);
+	CHECK(strstr(r.err, "acls[0].src[0]") != NULL);
+	CHECK(strstr(r.err, "unknown group \"group:x\"") != NULL);
+	CHECK_INT(audit_rows("policy.update").count, 0);
+	CHECK_INT(cli("policy", "set", "/nonexistent/policy.json", NULL), 1);
+	CHECK(strstr(r.err, "/nonexistent/policy.json") != NULL);
+}
+
+static void policy_check_validates_names_and_tests_without_saving(void)
+{
+	const char *path;
+
+	use_db("policy_check");
+	/* alice does not exist yet: the names come from the database. */
+	path = policy_file("check.json", tag_policy);
+	CHECK_INT(cli("policy", "check", path, NULL), 1);
+	CHECK(strstr(r.out, "tagOwners.tag:web[0]") != NULL ||
+	      strstr(r.out, "unknown user \"alice\"") != NULL);
+	REQUIRE(create_user("alice") > 0);
+	CHECK_INT(cli("policy", "check", path, NULL), 0);
+	CHECK_STR(r.out, "ok\n");
+	/* A failing test case names its path. */
+	path = policy_file("failing.json",
+			   "{\"tagOwners\": {\"tag:web\": []},"
+			   " \"tests\": [{\"src\": \"alice\","
+			   " \"accept\": [\"tag:web:443\"]}]}");
+	CHECK_INT(cli("policy", "check", path, NULL), 1);
+	CHECK_STR(r.out, "tests[0].accept[0]: alice -> tag:web:443 (tcp) "
+			 "should be accepted but is denied\n");
+	CHECK_INT(cli("policy", "check", path, "--json", NULL), 1);
+	{
+		json_t *j = out_json();
+
+		CHECK(json_is_false(json_object_get(j, "valid")));
+		CHECK_STR(json_string_value(json_object_get(
+				  json_object_get(j, "error"), "path")),
+			  "tests[0].accept[0]");
+		json_decref(j);
+	}
+	/* Nothing was saved. */
+	CHECK_INT(audit_rows("policy.update").count, 0);
+	REQUIRE_INT(cli("policy", "get", "--json", NULL), 0);
+	CHECK(strstr(r.out, "\"version\": 0") != NULL);
+}
+
+static void relay_key_prints_the_public_pem_once_serve_made_one(void)
+{
+	struct store *st = NULL;
+	char *priv = NULL, *pub = NULL;
+	json_t *j;
+
+	use_db("relaykey");
+	setenv("WEFT_DB", db_url, 1);
+	/* No key before the first serve. */
+	CHECK_INT(cli("relay-key", NULL), 1);
+	CHECK(strstr(r.err, "no relay key yet") != NULL);
+	REQUIRE_INT(store_open(db_url, &st, NULL, 0), 0);
+	REQUIRE_INT(relaykey_ensure(st, &priv, &pub), 0);
+	store_close(st);
+	CHECK_INT(cli("relay-key", NULL), 0);
+	CHECK_STR(r.out, pub);
+	CHECK(strncmp(r.out, "-----BEGIN PUBLIC KEY-----", 26) == 0);
+	unsetenv("WEFT_DB");
+	REQUIRE_INT(cli("relay-key", "--json", NULL), 0);
+	j = out_json();
+	CHECK_STR(json_string_value(json_object_get(j, "public_key")), pub);
+	CHECK_STR(json_string_value(json_object_get(j, "algorithm")), "ES256");
+	json_decref(j);
+	CHECK_INT(cli("relay-key", "extra", "--json", NULL), 2);
+	token_key_free(priv);
+	free(pub);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(group_help_lists_subcommands_and_exits_0),
 	CHECK_CASE(subcommand_help_lists_its_flags_and_exits_0),
@@ -596,6 +737,11 @@ static const struct check_case cases[] = {
 	CHECK_CASE(api_key_json_has_the_secret_once),
 	CHECK_CASE(nodes_are_listed_filtered_and_shown_by_name),
 	CHECK_CASE(nodes_are_renamed_tagged_expired_and_deleted),
+	CHECK_CASE(policy_set_then_get_round_trips_the_document),
+	CHECK_CASE(policy_get_without_a_policy_prints_an_empty_document),
+	CHECK_CASE(policy_set_refuses_an_invalid_file_and_keeps_the_old_one),
+	CHECK_CASE(policy_check_validates_names_and_tests_without_saving),
+	CHECK_CASE(relay_key_prints_the_public_pem_once_serve_made_one),
 	{0},
 };
 

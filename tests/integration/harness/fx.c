@@ -242,6 +242,64 @@ long fx_register(struct ih *h, const char *authkey, const char *hostname,
 		       authkey, pub, hostname);
 }
 
+long fx_node_register(struct ih *h, const char *authkey, const char *hostname,
+		      struct fx_node *out)
+{
+	json_t *j = NULL;
+	long st = fx_register(h, authkey, hostname, NULL, &j);
+
+	memset(out, 0, sizeof(*out));
+	out->id = fx_int(j, "node.id");
+	snprintf(out->name, sizeof(out->name), "%s",
+		 fx_str(j, "node.name") ? fx_str(j, "node.name") : "");
+	snprintf(out->cred, sizeof(out->cred), "%s",
+		 fx_str(j, "credential") ? fx_str(j, "credential") : "");
+	json_decref(j);
+	return st;
+}
+
+long fx_map(struct ih *h, struct fx_node *n, int64_t since, json_t **json)
+{
+	char path[96];
+	json_t *j = NULL;
+	long st;
+
+	if (since >= 0)
+		snprintf(path, sizeof(path), "/api/v1/map?since=%" PRId64, since);
+	else
+		snprintf(path, sizeof(path), "/api/v1/map");
+	st = fx_req(h, "GET", path, n->cred, NULL, &j);
+	if (st == 200 && fx_int(j, "version") > 0)
+		n->version = fx_int(j, "version");
+	if (json)
+		*json = j;
+	else
+		json_decref(j);
+	return st;
+}
+
+long fx_endpoints(struct ih *h, const struct fx_node *n, const char *ep)
+{
+	return fx_reqf(h, "POST", "/api/v1/endpoints", n->cred, NULL,
+		       "{\"endpoints\":[\"%s\"]}", ep);
+}
+
+long fx_policy(struct ih *h, const char *token, const char *doc,
+	       json_t **json)
+{
+	return fx_req(h, "PUT", "/api/v1/policy", token, doc, json);
+}
+
+bool fx_ids_are(const json_t *arr, const int64_t *ids)
+{
+	size_t n = 0;
+
+	for (; ids[n]; n++)
+		if (!fx_has_id(arr, ids[n]))
+			return false;
+	return json_is_array(arr) && json_array_size(arr) == n;
+}
+
 /* The id of a list item as text: ids are integers; audit rows too. */
 static bool item_id(json_t *item, char *buf, size_t cap)
 {

@@ -67,6 +67,33 @@ int fx_pubkey(char out[FX_PUBKEY_SIZE]);
 long fx_register(struct ih *h, const char *authkey, const char *hostname,
 		 const char *routes, json_t **answer);
 
+/* A registered node as the map tests need it. */
+struct fx_node {
+	int64_t id;
+	char name[64];
+	char cred[FX_KEY_SIZE]; /* "weft_node_..." */
+	int64_t version;        /* the last map version the test saw */
+};
+
+/* Registers a node (fx_register) and fills *out. Returns the status. */
+long fx_node_register(struct ih *h, const char *authkey, const char *hostname,
+		      struct fx_node *out);
+
+/* GET /api/v1/map as node n, with ?since= when since >= 0. Returns the
+ * status; *json (may be NULL) the answer. On 200 n->version is updated. */
+long fx_map(struct ih *h, struct fx_node *n, int64_t since, json_t **json);
+
+/* POST /api/v1/endpoints as node n with one endpoint. Returns the status. */
+long fx_endpoints(struct ih *h, const struct fx_node *n, const char *ep);
+
+/* PUT /api/v1/policy with doc. Returns the status; *json the answer. */
+long fx_policy(struct ih *h, const char *token, const char *doc,
+	       json_t **json);
+
+/* True when the array of objects arr holds exactly the ids given (any
+ * order); ids ends with 0. */
+bool fx_ids_are(const json_t *arr, const int64_t *ids);
+
 /* Fetches every page of a list at path (no query string, or one ending in
  * '&'-joinable parameters: "?user_id=3") with the given limit. Returns the
  * concatenated items (caller decrefs) or NULL after reporting a failure

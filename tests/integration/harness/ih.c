@@ -377,7 +377,7 @@ static int make_db(struct ih *h)
 int ih_new(const struct ih_opts *o, struct ih **out)
 {
 	struct ih *h = calloc(1, sizeof(*h));
-	char *argv[16];
+	char *argv[32];
 	int pipefd[2] = {-1, -1};
 	size_t n = 0;
 	pid_t parent = getpid(), pid;
@@ -414,6 +414,9 @@ int ih_new(const struct ih_opts *o, struct ih **out)
 		argv[n++] = (char *)o->tls_key;
 		snprintf(h->cainfo, sizeof(h->cainfo), "%s", o->tls_cert);
 	}
+	for (size_t i = 0; o && o->serve_args && o->serve_args[i] &&
+			   n < sizeof(argv) / sizeof(argv[0]) - 1; i++)
+		argv[n++] = (char *)o->serve_args[i];
 	argv[n] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		rc = -errno;
@@ -692,7 +695,8 @@ int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	pthread_once(&global_once, global_init);
 	argv[n++] = (char *)controller_bin();
 	argv[n++] = (char *)group;
-	argv[n++] = (char *)verb;
+	if (verb)
+		argv[n++] = (char *)verb;
 	/* Flags end at the first positional argument, so --db goes first. */
 	argv[n++] = "--db";
 	argv[n++] = h->db_url;
@@ -721,7 +725,7 @@ int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 
 		if (left <= 0) {
 			fprintf(stderr, "ih: weft-controller %s %s timed out\n",
-				group, verb);
+				group, verb ? verb : "");
 			kill(pid, SIGKILL);
 			break;
 		}

@@ -27,6 +27,9 @@
 struct ih_opts {
 	const char *tls_cert; /* serve HTTPS with this PEM file; NULL = HTTP */
 	const char *tls_key;  /* its key, with tls_cert */
+	/* More serve flags, NULL-terminated ({"--poll-keepalive", "1s",
+	 * NULL}); NULL = none. At most 16. */
+	const char *const *serve_args;
 };
 
 /* One running controller. The fields are read-only for tests. */
@@ -85,7 +88,8 @@ int ih_call_raw(struct ih *h, const char *method, const char *path,
 int ih_peer_cert(struct ih *h, char **pem);
 
 /* Runs `weft-controller GROUP VERB --db <h's database> ARGS...` (the
- * variadic arguments, ended by NULL) and waits up to 60 s for it. *out gets
+ * variadic arguments, ended by NULL; verb NULL for a group without
+ * subcommands, like relay-key) and waits up to 60 s for it. *out gets
  * its stdout (malloc'd, NUL-terminated, caller frees) and *exit_status its
  * exit status as ih_del reports it. Its stderr is appended to the log.
  * Returns 0 when it ran, negative when it could not be run. */
