@@ -77,6 +77,7 @@ struct hub {
 	struct store_listen *listener;
 	pthread_t thread;
 	bool started;
+	unsigned ticks;
 };
 
 static int64_t now_ms(void)
@@ -958,7 +959,7 @@ static void prune_feed(struct hub *h)
 	pthread_mutex_unlock(&h->lock);
 	if (upto <= 0 || store_begin(h->st, STORE_WRITE, &tx) < 0)
 		return;
-	if (store_change_prune(h->st ? tx : NULL, upto) == 0)
+	if (store_change_prune(tx, upto) == 0)
 		store_commit(tx);
 	else
 		store_rollback(tx);
@@ -971,7 +972,6 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	size_t pos = 0;
 	int64_t id;
 	void *v;
-	static unsigned ticks;
 
 	pthread_mutex_lock(&h->lock);
 	/* Keep-alive deadlines. */
@@ -1011,7 +1011,7 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	flush_touches(h);
 	if (!h->listener)
 		open_listener(h);
-	if (++ticks % 60 == 0)
+	if (++h->ticks % 60 == 0)
 		prune_feed(h);
 	loop_timer_start(t, TICK_US);
 }

@@ -347,6 +347,13 @@ static int check_keys(struct pctx *c, const json_t *obj,
 			}
 		}
 		quote(q, sizeof(q), key);
+		/* The path names the unknown key itself. */
+		{
+			size_t l = strlen(c->e.path);
+
+			snprintf(c->e.path + l, sizeof(c->e.path) - l, "%s%s",
+				 l ? "." : "", q);
+		}
 		if (best)
 			return fail(c, WEFT_ERR_INVAL,
 				    "unknown key \"%s\" (did you mean \"%s\"?)",

@@ -176,8 +176,8 @@ static void invalid_policies_are_rejected_naming_the_path(void)
 		      "tests[1].accept[0]",
 		      "alice -> tag:db:5432 (tcp) should be accepted but is denied",
 		      __LINE__);
-	/* A wrong top-level key is at the document's root: no field. */
-	check_invalid(h, "{\"acl\":[]}", NULL,
+	/* A wrong key is named by its own path. */
+	check_invalid(h, "{\"acl\":[]}", "acl",
 		      "unknown key \"acl\" (did you mean \"acls\"?)", __LINE__);
 	/* Not JSON at all: still invalid_policy, with the position. */
 	REQUIRE_INT(fx_req(h, "PUT", "/api/v1/policy", K, "{\"acls\": [", &j),

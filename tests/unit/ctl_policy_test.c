@@ -166,11 +166,11 @@ static void rejects_missing_input(void)
 
 static void unknown_top_level_key_suggests_the_closest(void)
 {
-	EXPECT_ERR("{\"acl\": []}", WEFT_ERR_INVAL, "",
+	EXPECT_ERR("{\"acl\": []}", WEFT_ERR_INVAL, "acl",
 		   "unknown key \"acl\" (did you mean \"acls\"?)");
-	EXPECT_ERR("{\"tagowners\": {}}", WEFT_ERR_INVAL, "",
+	EXPECT_ERR("{\"tagowners\": {}}", WEFT_ERR_INVAL, "tagowners",
 		   "unknown key \"tagowners\" (did you mean \"tagOwners\"?)");
-	EXPECT_ERR("{\"ssh\": []}", WEFT_ERR_INVAL, "",
+	EXPECT_ERR("{\"ssh\": []}", WEFT_ERR_INVAL, "ssh",
 		   "unknown key \"ssh\"");
 }
 
@@ -311,7 +311,7 @@ static void rejects_rule_shape_errors(void)
 {
 	EXPECT_ERR("{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], "
 		   "\"dst\": [\"*:*\"], \"users\": []}]}", WEFT_ERR_INVAL,
-		   "acls[0]", "unknown key \"users\"");
+		   "acls[0].users", "unknown key \"users\"");
 	EXPECT_ERR("{\"acls\": [{\"src\": [\"*\"], \"dst\": [\"*:*\"]}]}",
 		   WEFT_ERR_INVAL, "acls[0]", "missing \"action\"");
 	EXPECT_ERR("{\"acls\": [{\"action\": \"accept\", \"dst\": [\"*:*\"]}]}",
@@ -782,10 +782,10 @@ static void rejects_malformed_tests(void)
 	EXPECT_ERR("{\"tests\": [{\"src\": \"alice\"}]}", WEFT_ERR_INVAL,
 		   "tests[0]", "a test needs \"accept\" or \"deny\"");
 	EXPECT_ERR("{\"tests\": [{\"src\": \"alice\", \"acept\": []}]}",
-		   WEFT_ERR_INVAL, "tests[0]",
+		   WEFT_ERR_INVAL, "tests[0].acept",
 		   "unknown key \"acept\" (did you mean \"accept\"?)");
 	EXPECT_ERR("{\"tests\": [{\"src\": \"alice\", \"allow\": []}]}",
-		   WEFT_ERR_INVAL, "tests[0]", "unknown key \"allow\"");
+		   WEFT_ERR_INVAL, "tests[0].allow", "unknown key \"allow\"");
 	EXPECT_ERR("{\"tests\": [{\"src\": \"*\", \"deny\": [\"alice:22\"]}]}",
 		   WEFT_ERR_INVAL, "tests[0].src",
 		   "\"*\" cannot be used in tests; name a user, group, tag, "
