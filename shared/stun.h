@@ -1,0 +1,68 @@
+/* STUN Binding (RFC 8489), just enough for a relay to answer standard
+ * clients and for an agent to ask a STUN server for its mapped address.
+ *
+ * No authentication: the relay answers Binding requests from anyone, like
+ * public STUN servers do. USERNAME, MESSAGE-INTEGRITY and the other
+ * attributes a client may add are skipped, never checked; a FINGERPRINT,
+ * when present, must be correct. docs/protocol.md lists exactly which
+ * attributes are accepted. Pure codec: no I/O, no allocation. */
+#ifndef WEFT_STUN_H
+#define WEFT_STUN_H
+
+#include "shared/ip.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STUN_HEADER_LEN 20
+#define STUN_MAGIC_COOKIE 0x2112A442u
+#define STUN_TXID_LEN 12
+
+#define STUN_BINDING_REQUEST 0x0001
+#define STUN_BINDING_SUCCESS 0x0101
+
+/* Bytes a Binding request built here takes (header + FINGERPRINT). */
+#define STUN_REQUEST_LEN (STUN_HEADER_LEN + 8)
+/* Largest Binding success response built here: header, XOR-MAPPED-ADDRESS
+ * for IPv6 (4 + 20) and FINGERPRINT (8). */
+#define STUN_RESPONSE_MAX (STUN_HEADER_LEN + 24 + 8)
+
+/* Parses p[0..n) as a Binding request and copies its transaction id to
+ * txid. Returns 0; WEFT_ERR_PARSE for a malformed message (bad header,
+ * length field not n - 20 or not a multiple of 4, cookie missing,
+ * attribute overrunning the message, FINGERPRINT wrong or not last);
+ * WEFT_ERR_UNSUPPORTED for a well-formed STUN message that is not a
+ * Binding request (an indication, a response, another method) or that
+ * carries a comprehension-required attribute we cannot honour. txid is
+ * untouched on failure. Either way the caller sends nothing back. */
+int stun_binding_request_parse(const uint8_t *p, size_t n,
+			       uint8_t txid[static STUN_TXID_LEN]);
+
+/* Builds a Binding request with transaction id txid and a FINGERPRINT in
+ * buf (cap bytes). Returns STUN_REQUEST_LEN, or WEFT_ERR_TOOBIG (buf
+ * untouched) when cap is smaller. */
+int stun_binding_request_build(const uint8_t txid[static STUN_TXID_LEN],
+			       uint8_t *buf, size_t cap);
+
+/* Builds a Binding success response for transaction txid holding mapped as
+ * XOR-MAPPED-ADDRESS, followed by a FINGERPRINT, in buf (cap bytes).
+ * Returns its length (40 for IPv4, 52 for IPv6), WEFT_ERR_INVAL for an
+ * address family other than 4 or 6, or WEFT_ERR_TOOBIG when cap is too
+ * small. buf is untouched on failure. */
+int stun_binding_response_build(const uint8_t txid[static STUN_TXID_LEN],
+				const struct ip_endpoint *mapped, uint8_t *buf,
+				size_t cap);
+
+/* Parses p[0..n) as a Binding success response: stores its transaction id
+ * in txid (the caller matches it against its request) and the first
+ * XOR-MAPPED-ADDRESS in *mapped. Returns 0; WEFT_ERR_PARSE for a
+ * malformed message (as for requests) or a malformed or missing
+ * XOR-MAPPED-ADDRESS; WEFT_ERR_UNSUPPORTED for a well-formed message of
+ * another type (an error response, a request) or with an unknown
+ * comprehension-required attribute. txid and *mapped are untouched on
+ * failure. */
+int stun_binding_response_parse(const uint8_t *p, size_t n,
+				uint8_t txid[static STUN_TXID_LEN],
+				struct ip_endpoint *mapped);
+
+#endif
