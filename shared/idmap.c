@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Small tables are common (a node's peers, a rule's members) and are
+ * scanned whole when iterated, so they start small. */
+#define MIN_CAP 8
+
 static size_t slot(int64_t id, size_t cap)
 {
 	uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
@@ -32,12 +36,13 @@ static void *val_at(void *vals, size_t vsize, size_t i)
 	return (char *)vals + i * vsize;
 }
 
-/* Rehashes into tables twice as large (16 slots at first). On success the
- * caller frees the old arrays and takes *keys_out and *vals_out. */
+/* Rehashes into tables twice as large (MIN_CAP slots at first). On success
+ * the caller frees the old arrays and takes the new ones and *cap_out. */
 static int grow(const int64_t *keys, const void *vals, size_t cap,
-		size_t vsize, int64_t **keys_out, void **vals_out)
+		size_t vsize, int64_t **keys_out, void **vals_out,
+		size_t *cap_out)
 {
-	size_t ncap = cap ? cap * 2 : 16;
+	size_t ncap = cap ? cap * 2 : MIN_CAP;
 	int64_t *nkeys;
 	void *nvals;
 
@@ -62,6 +67,7 @@ static int grow(const int64_t *keys, const void *vals, size_t cap,
 	}
 	*keys_out = nkeys;
 	*vals_out = nvals;
+	*cap_out = ncap;
 	return 0;
 }
 
@@ -129,7 +135,7 @@ void *idmap_get(const struct idmap *m, int64_t id)
 
 int idmap_put(struct idmap *m, int64_t id, void *val)
 {
-	size_t i = 0;
+	size_t i = 0, cap;
 	int64_t *keys;
 	void *vals;
 	int rc;
@@ -145,14 +151,14 @@ int idmap_put(struct idmap *m, int64_t id, void *val)
 	}
 	if ((m->n + 1) * 2 > m->cap) {
 		rc = grow(m->keys, m->vals, m->cap, sizeof(*m->vals), &keys,
-			  &vals);
+			  &vals, &cap);
 		if (rc)
 			return rc;
 		free(m->keys);
 		free(m->vals);
 		m->keys = keys;
 		m->vals = vals;
-		m->cap = m->cap ? m->cap * 2 : 16;
+		m->cap = cap;
 		i = probe(m->keys, m->cap, id);
 	}
 	m->keys[i] = id;
@@ -218,7 +224,7 @@ int64_t *idmap_i64_get(const struct idmap_i64 *m, int64_t id)
 
 int idmap_i64_put(struct idmap_i64 *m, int64_t id, int64_t val)
 {
-	size_t i = 0;
+	size_t i = 0, cap;
 	int64_t *keys;
 	void *vals;
 	int rc;
@@ -234,14 +240,14 @@ int idmap_i64_put(struct idmap_i64 *m, int64_t id, int64_t val)
 	}
 	if ((m->n + 1) * 2 > m->cap) {
 		rc = grow(m->keys, m->vals, m->cap, sizeof(*m->vals), &keys,
-			  &vals);
+			  &vals, &cap);
 		if (rc)
 			return rc;
 		free(m->keys);
 		free(m->vals);
 		m->keys = keys;
 		m->vals = vals;
-		m->cap = m->cap ? m->cap * 2 : 16;
+		m->cap = cap;
 		i = probe(m->keys, m->cap, id);
 	}
 	m->keys[i] = id;

@@ -89,7 +89,8 @@ static void replacing_a_value_never_grows_the_table(void)
 	size_t cap;
 
 	idmap_init(&m);
-	/* Eight entries fill 16 slots to the 1/2 load limit. */
+	/* Eight entries fill 16 slots (after one growth) to the 1/2 load
+	 * limit. */
 	for (int64_t id = 1; id <= 8; id++)
 		REQUIRE_INT(idmap_put(&m, id, &a), 0);
 	cap = m.cap;
