@@ -16,136 +16,12 @@
 #include "controller/netmap.h"
 
 #include "shared/err.h"
+#include "shared/idmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define RESOURCE_PREFIX "resource:"
-
-/* --- int64 → int64 hash map, open addressing, linear probing --- */
-
-/* Keys are node ids (> 0), so 0 marks an empty slot. Deletion shifts the
- * following cluster back, so there are no deleted markers and lookups stay
- * short at load factor 1/2. */
-struct imap {
-	int64_t *keys;
-	int64_t *vals;
-	size_t cap; /* 0 or a power of two */
-	size_t n;
-};
-
-static uint64_t mix64(int64_t k)
-{
-	uint64_t x = (uint64_t)k;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static size_t imap_slot(const struct imap *m, int64_t k)
-{
-	size_t mask = m->cap - 1, i = (size_t)mix64(k) & mask;
-
-	while (m->keys[i] != 0 && m->keys[i] != k)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int64_t *imap_get(const struct imap *m, int64_t k)
-{
-	size_t i;
-
-	if (m->cap == 0)
-		return NULL;
-	i = imap_slot(m, k);
-	return m->keys[i] == k ? &m->vals[i] : NULL;
-}
-
-static int imap_grow(struct imap *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 8;
-	struct imap nm = {0};
-
-	nm.keys = calloc(ncap, sizeof(*nm.keys));
-	nm.vals = calloc(ncap, sizeof(*nm.vals));
-	if (!nm.keys || !nm.vals) {
-		free(nm.keys);
-		free(nm.vals);
-		return WEFT_ERR_NOMEM;
-	}
-	nm.cap = ncap;
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i] != 0) {
-			size_t j = imap_slot(&nm, m->keys[i]);
-
-			nm.keys[j] = m->keys[i];
-			nm.vals[j] = m->vals[i];
-		}
-	}
-	nm.n = m->n;
-	free(m->keys);
-	free(m->vals);
-	*m = nm;
-	return 0;
-}
-
-/* Inserts k or replaces its value. */
-static int imap_put(struct imap *m, int64_t k, int64_t v)
-{
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap && imap_grow(m) < 0)
-		return WEFT_ERR_NOMEM;
-	i = imap_slot(m, k);
-	if (m->keys[i] == 0) {
-		m->keys[i] = k;
-		m->n++;
-	}
-	m->vals[i] = v;
-	return 0;
-}
-
-static bool imap_del(struct imap *m, int64_t k)
-{
-	size_t mask, i, j;
-
-	if (m->cap == 0)
-		return false;
-	mask = m->cap - 1;
-	i = imap_slot(m, k);
-	if (m->keys[i] != k)
-		return false;
-	j = i;
-	for (;;) {
-		size_t h;
-
-		j = (j + 1) & mask;
-		if (m->keys[j] == 0)
-			break;
-		h = (size_t)mix64(m->keys[j]) & mask;
-		/* The entry at j may fill the hole at i when i lies on its
-		 * probe path, i.e. no farther from its home than j is. */
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
-			i = j;
-		}
-	}
-	m->keys[i] = 0;
-	m->n--;
-	return true;
-}
-
-static void imap_free(struct imap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
 
 /* --- growable int64 vector --- */
 
@@ -303,7 +179,7 @@ struct nnode {
 	struct nrec rec;
 	size_t index;          /* position in netmap.nodes */
 	struct ivec S, D, V;   /* sorted rule indexes */
-	struct imap peers;     /* peer id → version its entry last changed */
+	struct idmap_i64 peers; /* peer id → version its entry last changed */
 	struct tomb *tombs;    /* ring of tomb_cap */
 	size_t tomb_head, ntombs;
 	int64_t horizon;       /* removed_at of the newest dropped tombstone */
@@ -316,7 +192,7 @@ struct nnode {
 };
 
 struct nrule {
-	struct imap src, dst, srv; /* node id sets (values unused) */
+	struct idmap src, dst, srv; /* node id → struct nnode * */
 };
 
 struct nres {
@@ -331,7 +207,7 @@ struct netmap {
 	struct policy *pol;
 	struct nrule *rules;
 	size_t nrules;
-	struct imap index;     /* node id → position in nodes */
+	struct idmap index;    /* node id → struct nnode * */
 	struct nnode **nodes;
 	size_t nnodes, capnodes;
 	struct nres *res;
@@ -560,9 +436,7 @@ static void node_ident(const struct nnode *n, struct policy_ident *id)
 
 static struct nnode *node_get(const struct netmap *nm, int64_t id)
 {
-	int64_t *pos = imap_get(&nm->index, id);
-
-	return pos ? nm->nodes[*pos] : NULL;
+	return idmap_get(&nm->index, id);
 }
 
 /* --- resources --- */
@@ -662,12 +536,12 @@ static int set_members(struct netmap *nm, struct nnode *n, bool add)
 
 	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
 		for (size_t i = 0; i < sets[k].rules->n; i++) {
-			struct imap *m = (struct imap *)((char *)&nm->rules[
+			struct idmap *m = (struct idmap *)((char *)&nm->rules[
 				sets[k].rules->v[i]] + sets[k].off);
 
 			if (!add)
-				imap_del(m, n->rec.sn.id);
-			else if (imap_put(m, n->rec.sn.id, 0) < 0)
+				idmap_del(m, n->rec.sn.id);
+			else if (idmap_put(m, n->rec.sn.id, n) < 0)
 				return WEFT_ERR_NOMEM;
 		}
 	}
@@ -703,28 +577,36 @@ out:
 /* Marks the filter of every node enforcing rule r (it lists r's src). */
 static int mark_rule_receivers(struct netmap *nm, size_t r)
 {
-	const struct imap *sets[] = {&nm->rules[r].dst, &nm->rules[r].srv};
+	const struct idmap *sets[] = {&nm->rules[r].dst, &nm->rules[r].srv};
 
 	for (size_t k = 0; k < 2; k++) {
-		for (size_t i = 0; i < sets[k]->cap; i++) {
-			struct nnode *m;
+		void *m;
 
-			if (!sets[k]->keys[i])
-				continue;
-			m = node_get(nm, sets[k]->keys[i]);
-			if (m && mark_filter(nm, m) < 0)
+		for (size_t pos = 0; idmap_next(sets[k], &pos, NULL, &m);)
+			if (mark_filter(nm, m) < 0)
 				return WEFT_ERR_NOMEM;
-		}
 	}
 	return 0;
 }
 
 /* --- peers --- */
 
-static int collect_set(struct ivec *out, const struct imap *m)
+static int collect_set(struct ivec *out, const struct idmap *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i] && ivec_push(out, m->keys[i]) < 0)
+	int64_t id;
+
+	for (size_t pos = 0; idmap_next(m, &pos, &id, NULL);)
+		if (ivec_push(out, id) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static int collect_peers(struct ivec *out, const struct nnode *n)
+{
+	int64_t id;
+
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
+		if (ivec_push(out, id) < 0)
 			return WEFT_ERR_NOMEM;
 	return 0;
 }
@@ -763,9 +645,9 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 
 static int peer_add(struct netmap *nm, struct nnode *a, struct nnode *b)
 {
-	if (imap_get(&a->peers, b->rec.sn.id))
+	if (idmap_i64_get(&a->peers, b->rec.sn.id))
 		return 0;
-	if (imap_put(&a->peers, b->rec.sn.id, nm->v) < 0)
+	if (idmap_i64_put(&a->peers, b->rec.sn.id, nm->v) < 0)
 		return WEFT_ERR_NOMEM;
 	return mark(nm, a);
 }
@@ -799,7 +681,7 @@ static int peer_remove(struct netmap *nm, struct nnode *a, int64_t id)
 {
 	int rc;
 
-	if (!imap_del(&a->peers, id))
+	if (!idmap_i64_del(&a->peers, id))
 		return 0;
 	if ((rc = tomb_push(nm, a, id)) < 0)
 		return rc;
@@ -811,6 +693,7 @@ static int peer_remove(struct netmap *nm, struct nnode *a, int64_t id)
 static int refresh_peers(struct netmap *nm, struct nnode *n)
 {
 	struct ivec want = {0}, gone = {0};
+	int64_t id;
 	int rc;
 
 	if ((rc = compute_peers(nm, n, &want)) < 0)
@@ -822,12 +705,9 @@ static int refresh_peers(struct netmap *nm, struct nnode *n)
 			  (rc = peer_add(nm, m, n)) < 0))
 			goto out;
 	}
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		int64_t id = n->peers.keys[i];
-
-		if (id && !ivec_has(&want, id) && (rc = ivec_push(&gone, id)) < 0)
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
+		if (!ivec_has(&want, id) && (rc = ivec_push(&gone, id)) < 0)
 			goto out;
-	}
 	for (size_t i = 0; i < gone.n; i++) {
 		struct nnode *m = node_get(nm, gone.v[i]);
 
@@ -845,12 +725,11 @@ out:
 /* Marks every current peer of n (n's entry in their maps changed). */
 static int mark_peers(struct netmap *nm, const struct nnode *n)
 {
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		struct nnode *m;
+	int64_t id;
 
-		if (!n->peers.keys[i])
-			continue;
-		m = node_get(nm, n->peers.keys[i]);
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);) {
+		struct nnode *m = node_get(nm, id);
+
 		if (m && mark(nm, m) < 0)
 			return WEFT_ERR_NOMEM;
 	}
@@ -1175,16 +1054,12 @@ static json_t *render_rule(const struct netmap *nm, const struct nnode *n,
 	struct dvec dst = {0};
 	struct policy_ident id;
 	json_t *out = NULL;
+	void *m;
 
 	*rc = WEFT_ERR_NOMEM;
-	for (size_t i = 0; i < st->src.cap; i++) {
-		const struct nnode *m;
-
-		if (!st->src.keys[i] || !(m = node_get(nm, st->src.keys[i])))
-			continue;
-		if (own_prefixes(&m->rec, &src) < 0)
+	for (size_t pos = 0; idmap_next(&st->src, &pos, NULL, &m);)
+		if (own_prefixes(&((const struct nnode *)m)->rec, &src) < 0)
 			goto out;
-	}
 	for (size_t k = 0; k < rule->nsrc; k++) {
 		if (rule->src[k].kind == POLICY_SEL_PREFIX) {
 			struct ip_prefix p = rule->src[k].prefix;
@@ -1382,7 +1257,7 @@ static void node_free(struct nnode *n)
 	ivec_free(&n->S);
 	ivec_free(&n->D);
 	ivec_free(&n->V);
-	imap_free(&n->peers);
+	idmap_i64_free(&n->peers);
 	free(n->tombs);
 	free(n);
 }
@@ -1390,9 +1265,9 @@ static void node_free(struct nnode *n)
 static void rules_free(struct nrule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		imap_free(&rules[i].src);
-		imap_free(&rules[i].dst);
-		imap_free(&rules[i].srv);
+		idmap_free(&rules[i].src);
+		idmap_free(&rules[i].dst);
+		idmap_free(&rules[i].srv);
 	}
 	free(rules);
 }
@@ -1404,7 +1279,7 @@ void netmap_del(struct netmap *nm)
 	for (size_t i = 0; i < nm->nnodes; i++)
 		node_free(nm->nodes[i]);
 	free(nm->nodes);
-	imap_free(&nm->index);
+	idmap_free(&nm->index);
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
 	free(nm->res);
@@ -1456,7 +1331,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return WEFT_ERR_NOMEM;
-	if (imap_put(&nm->index, rec->sn.id, (int64_t)nm->nnodes) < 0) {
+	if (idmap_put(&nm->index, rec->sn.id, n) < 0) {
 		free(n);
 		return WEFT_ERR_NOMEM;
 	}
@@ -1598,6 +1473,7 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 		       struct netmap_dirty *dirty)
 {
 	struct nnode *n, *last;
+	int64_t peer;
 	int rc;
 
 	if ((rc = change_begin(nm, version, dirty)) < 0)
@@ -1613,23 +1489,18 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 		if ((rc = mark_rule_receivers(nm, (size_t)n->S.v[i])) < 0)
 			goto out;
 	set_members(nm, n, false);
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		struct nnode *m;
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &peer, NULL);) {
+		struct nnode *m = node_get(nm, peer);
 
-		if (!n->peers.keys[i] || !(m = node_get(nm, n->peers.keys[i])))
-			continue;
-		if ((rc = peer_remove(nm, m, id)) < 0)
+		if (m && (rc = peer_remove(nm, m, id)) < 0)
 			goto out;
 	}
-	/* Swap-remove from the node array. */
+	/* Swap-remove from the node array; the index maps ids to nodes, so
+	 * only the removed id leaves it. */
 	last = nm->nodes[nm->nnodes - 1];
 	nm->nodes[n->index] = last;
 	last->index = n->index;
-	if (imap_put(&nm->index, last->rec.sn.id, (int64_t)last->index) < 0) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	imap_del(&nm->index, id);
+	idmap_del(&nm->index, id);
 	nm->nnodes--;
 	node_free(n);
 out:
@@ -1849,16 +1720,16 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 	/* Nodes that may reach the resource: DNS data and the connectors'
 	 * allowed_ips in their maps. */
 	for (size_t i = 0; i < rules.n; i++) {
-		const struct imap *src = &nm->rules[rules.v[i]].src;
+		const struct idmap *src = &nm->rules[rules.v[i]].src;
+		void *p;
 
-		for (size_t k = 0; k < src->cap; k++) {
-			struct nnode *n;
+		for (size_t k = 0; idmap_next(src, &k, NULL, &p);) {
+			struct nnode *n = p;
 
-			if (!src->keys[k] || !(n = node_get(nm, src->keys[k])))
-				continue;
 			n->dns_v = nm->v;
 			for (size_t c = 0; c < cand.n; c++) {
-				int64_t *at = imap_get(&n->peers, cand.v[c]);
+				int64_t *at = idmap_i64_get(&n->peers,
+							    cand.v[c]);
 
 				if (at)
 					*at = nm->v;
@@ -1982,7 +1853,7 @@ int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,
 		return WEFT_ERR_INVAL;
 	if (!(node = node_get(nm, id)))
 		return WEFT_ERR_NOTFOUND;
-	if (collect_set(&out, &node->peers) < 0) {
+	if (collect_peers(&out, node) < 0) {
 		ivec_free(&out);
 		return WEFT_ERR_NOMEM;
 	}
@@ -2018,13 +1889,13 @@ int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 	if ((full || n->self_v > since) &&
 	    json_object_set_new(map, "self", render_self(n)) < 0)
 		goto out;
-	if (collect_set(&peers, &n->peers) < 0)
+	if (collect_peers(&peers, n) < 0)
 		goto out;
 	ivec_sort_unique(&peers);
 	arr = json_array();
 	for (size_t i = 0; arr && i < peers.n; i++) {
 		const struct nnode *m = node_get(nm, peers.v[i]);
-		int64_t at = *imap_get(&n->peers, peers.v[i]);
+		int64_t at = *idmap_i64_get(&n->peers, peers.v[i]);
 
 		if (!m)
 			continue;
@@ -2043,7 +1914,7 @@ int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 							  nm->tomb_cap];
 
 			if (t->removed_at > since &&
-			    !imap_get(&n->peers, t->id) &&
+			    !idmap_i64_get(&n->peers, t->id) &&
 			    ivec_push(&gone, t->id) < 0)
 				goto out;
 		}
