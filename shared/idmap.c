@@ -24,9 +24,9 @@ static size_t slot(int64_t id, size_t cap)
  * must be non-zero. */
 static size_t probe(const int64_t *keys, size_t cap, int64_t id)
 {
-	size_t i;
+	size_t i, mask = cap - 1;
 
-	for (i = slot(id, cap); keys[i] && keys[i] != id; i = (i + 1) & (cap - 1))
+	for (i = slot(id, cap); keys[i] && keys[i] != id; i = (i + 1) & mask)
 		;
 	return i;
 }
