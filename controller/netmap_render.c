@@ -3,6 +3,8 @@
  * docs/internals/netmap.md). Reads the model, never changes it. */
 #include "controller/netmap_internal.h"
 
+#include "shared/clock.h"
+
 #include <stdio.h>
 
 /* --- prefix helpers --- */
@@ -143,9 +145,21 @@ out:
 
 /* --- rendering --- */
 
+/* Map JSON follows the REST API's conventions (docs/api/README.md): empty
+ * optional strings and zero timestamps are null, timestamps are RFC 3339
+ * UTC text. */
 static json_t *str_or_null(const char *s)
 {
 	return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *ts_or_null(int64_t t)
+{
+	char buf[CLOCK_RFC3339_LEN + 1];
+
+	if (t == 0 || clock_format_rfc3339(t, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
 }
 
 static json_t *tags_json(const struct nrec *r)
@@ -219,16 +233,16 @@ static json_t *render_peer(const struct netmap *nm, const struct reach *rc,
 			goto out;
 	pvec_sort_unique(&allowed);
 	snprintf(dns, sizeof(dns), "%s.%s", r->sn.name, nm->suffix);
-	out = json_pack("{sI ss ss ss so so so sO ss sb sI so so}",
+	out = json_pack("{sI ss ss ss so so so sO so sb so so so}",
 			"id", (json_int_t)r->sn.id, "name", r->sn.name,
 			"dns_name", dns, "public_key", r->sn.public_key,
 			"ipv4", str_or_null(r->sn.ipv4),
 			"ipv6", str_or_null(r->sn.ipv6),
 			"allowed_ips", pvec_json(&allowed),
 			"endpoints", r->endpoints,
-			"home_relay", r->sn.home_relay,
+			"home_relay", str_or_null(r->sn.home_relay),
 			"online", r->sn.online != 0,
-			"last_seen", (json_int_t)r->sn.last_seen,
+			"last_seen", ts_or_null(r->sn.last_seen),
 			"tags", tags_json(r), "user", str_or_null(rec_user(r)));
 out:
 	free(allowed.v);
@@ -518,10 +532,11 @@ static json_t *render_relays(const struct netmap *nm)
 	for (size_t i = 0; arr && i < nm->nrelays; i++) {
 		const struct store_relay *r = &nm->relays[i];
 
-		if (json_array_append_new(arr, json_pack("{sI ss ss ss ss}",
+		if (json_array_append_new(arr, json_pack("{sI ss ss ss so}",
 				"id", (json_int_t)r->id, "name", r->name,
 				"region", r->region, "address", r->address,
-				"public_key_pin", r->public_key_pin)) < 0) {
+				"public_key_pin",
+				str_or_null(r->public_key_pin))) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
