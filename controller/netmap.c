@@ -1,350 +1,21 @@
-/* The network-map engine. See netmap.h for the model and
- * docs/internals/netmap.md for the data structures, costs and JSON.
- *
- * Naming inside this file: for a rule r, src(r) holds the nodes matching a
- * src selector, dst(r) the nodes matching a dst selector by identity, and
- * srv(r) the nodes that serve an address named in r's dst (approved subnet
- * routers for host/CIDR selectors, connectors for resource selectors). Per
- * node, S, D and V are the rule indexes whose src, dst and srv sets hold
- * it. Two nodes are peers when one is in src(r) and the other in
- * dst(r) ∪ srv(r) for some rule r; a node enforces the rules in D ∪ V.
+/* The network-map engine: the model and the changes to it. See netmap.h
+ * for the model, netmap_internal.h for the names used here, and
+ * docs/internals/netmap.md for the data structures, costs and JSON;
+ * rendering lives in netmap_render.c.
  *
  * A change computes the new rule memberships first and then re-derives the
  * peer set of only the nodes whose memberships changed; adding or removing
  * a peer is always applied to both ends, so the peer relation stays
  * symmetric without touching anybody else. */
-#include "controller/netmap.h"
-
-#include "shared/err.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "controller/netmap_internal.h"
 
 #define RESOURCE_PREFIX "resource:"
-
-/* --- int64 → int64 hash map, open addressing, linear probing --- */
-
-/* Keys are node ids (> 0), so 0 marks an empty slot. Deletion shifts the
- * following cluster back, so there are no deleted markers and lookups stay
- * short at load factor 1/2. */
-struct imap {
-	int64_t *keys;
-	int64_t *vals;
-	size_t cap; /* 0 or a power of two */
-	size_t n;
-};
-
-static uint64_t mix64(int64_t k)
-{
-	uint64_t x = (uint64_t)k;
-
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static size_t imap_slot(const struct imap *m, int64_t k)
-{
-	size_t mask = m->cap - 1, i = (size_t)mix64(k) & mask;
-
-	while (m->keys[i] != 0 && m->keys[i] != k)
-		i = (i + 1) & mask;
-	return i;
-}
-
-static int64_t *imap_get(const struct imap *m, int64_t k)
-{
-	size_t i;
-
-	if (m->cap == 0)
-		return NULL;
-	i = imap_slot(m, k);
-	return m->keys[i] == k ? &m->vals[i] : NULL;
-}
-
-static int imap_grow(struct imap *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 8;
-	struct imap nm = {0};
-
-	nm.keys = calloc(ncap, sizeof(*nm.keys));
-	nm.vals = calloc(ncap, sizeof(*nm.vals));
-	if (!nm.keys || !nm.vals) {
-		free(nm.keys);
-		free(nm.vals);
-		return WEFT_ERR_NOMEM;
-	}
-	nm.cap = ncap;
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i] != 0) {
-			size_t j = imap_slot(&nm, m->keys[i]);
-
-			nm.keys[j] = m->keys[i];
-			nm.vals[j] = m->vals[i];
-		}
-	}
-	nm.n = m->n;
-	free(m->keys);
-	free(m->vals);
-	*m = nm;
-	return 0;
-}
-
-/* Inserts k or replaces its value. */
-static int imap_put(struct imap *m, int64_t k, int64_t v)
-{
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap && imap_grow(m) < 0)
-		return WEFT_ERR_NOMEM;
-	i = imap_slot(m, k);
-	if (m->keys[i] == 0) {
-		m->keys[i] = k;
-		m->n++;
-	}
-	m->vals[i] = v;
-	return 0;
-}
-
-static bool imap_del(struct imap *m, int64_t k)
-{
-	size_t mask, i, j;
-
-	if (m->cap == 0)
-		return false;
-	mask = m->cap - 1;
-	i = imap_slot(m, k);
-	if (m->keys[i] != k)
-		return false;
-	j = i;
-	for (;;) {
-		size_t h;
-
-		j = (j + 1) & mask;
-		if (m->keys[j] == 0)
-			break;
-		h = (size_t)mix64(m->keys[j]) & mask;
-		/* The entry at j may fill the hole at i when i lies on its
-		 * probe path, i.e. no farther from its home than j is. */
-		if (((j - h) & mask) >= ((j - i) & mask)) {
-			m->keys[i] = m->keys[j];
-			m->vals[i] = m->vals[j];
-			i = j;
-		}
-	}
-	m->keys[i] = 0;
-	m->n--;
-	return true;
-}
-
-static void imap_free(struct imap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
-/* --- growable int64 vector --- */
-
-struct ivec {
-	int64_t *v;
-	size_t n, cap;
-};
-
-static int ivec_push(struct ivec *a, int64_t x)
-{
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 8;
-		int64_t *nv = realloc(a->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return WEFT_ERR_NOMEM;
-		a->v = nv;
-		a->cap = ncap;
-	}
-	a->v[a->n++] = x;
-	return 0;
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void ivec_sort_unique(struct ivec *a)
-{
-	size_t w = 0;
-
-	if (a->n == 0)
-		return;
-	qsort(a->v, a->n, sizeof(*a->v), cmp_i64);
-	for (size_t i = 1; i < a->n; i++)
-		if (a->v[i] != a->v[w])
-			a->v[++w] = a->v[i];
-	a->n = w + 1;
-}
 
 /* a must be sorted. */
 static bool ivec_has(const struct ivec *a, int64_t x)
 {
 	return a->n && bsearch(&x, a->v, a->n, sizeof(*a->v), cmp_i64);
 }
-
-static void ivec_free(struct ivec *a)
-{
-	free(a->v);
-	memset(a, 0, sizeof(*a));
-}
-
-/* --- prefix helpers --- */
-
-struct pvec {
-	struct ip_prefix *v;
-	size_t n, cap;
-};
-
-static int pvec_push(struct pvec *a, const struct ip_prefix *p)
-{
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 8;
-		struct ip_prefix *nv = realloc(a->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return WEFT_ERR_NOMEM;
-		a->v = nv;
-		a->cap = ncap;
-	}
-	a->v[a->n++] = *p;
-	return 0;
-}
-
-static int cmp_prefix(const void *a, const void *b)
-{
-	const struct ip_prefix *x = a, *y = b;
-	int c = ip_addr_cmp(&x->addr, &y->addr);
-
-	if (c)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
-static void pvec_sort_unique(struct pvec *a)
-{
-	size_t w = 0;
-
-	if (a->n == 0)
-		return;
-	qsort(a->v, a->n, sizeof(*a->v), cmp_prefix);
-	for (size_t i = 1; i < a->n; i++)
-		if (cmp_prefix(&a->v[i], &a->v[w]) != 0)
-			a->v[++w] = a->v[i];
-	a->n = w + 1;
-}
-
-static json_t *pvec_json(const struct pvec *a)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < a->n; i++) {
-		char buf[IP_PREFIX_STRLEN];
-
-		if (ip_prefix_format(&a->v[i], buf, sizeof(buf)) < 0 ||
-		    json_array_append_new(arr, json_string(buf)) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-static struct ip_prefix host_prefix(const struct ip_addr *a)
-{
-	struct ip_prefix p = {.addr = *a, .len = a->family == 4 ? 32 : 128};
-
-	return p;
-}
-
-/* The smaller of two overlapping prefixes: their intersection. */
-static struct ip_prefix prefix_inter(const struct ip_prefix *a,
-				     const struct ip_prefix *b)
-{
-	struct ip_prefix p = a->len >= b->len ? *a : *b;
-
-	ip_prefix_mask(&p);
-	return p;
-}
-
-/* --- engine state --- */
-
-struct tomb {
-	int64_t id;
-	int64_t removed_at;
-};
-
-/* A node's record as parsed from struct netmap_node. */
-struct nrec {
-	struct store_node sn;
-	char user[STORE_NAME_SIZE];
-	char **tags;            /* sorted, unique "tag:x" */
-	size_t ntags;
-	struct ip_prefix *routes; /* approved routes, masked, sorted, unique */
-	size_t nroutes;
-	json_t *endpoints;      /* array */
-	struct ip_addr v4, v6;
-	bool has_v4, has_v6;
-};
-
-struct nnode {
-	struct nrec rec;
-	size_t index;          /* position in netmap.nodes */
-	struct ivec S, D, V;   /* sorted rule indexes */
-	struct imap peers;     /* peer id → version its entry last changed */
-	struct tomb *tombs;    /* ring of tomb_cap */
-	size_t tomb_head, ntombs;
-	int64_t horizon;       /* removed_at of the newest dropped tombstone */
-	int64_t created_v;     /* version the engine first saw the node */
-	int64_t info_v;        /* what peers see about it changed */
-	int64_t self_v, filter_v, dns_v, relays_v;
-	int64_t peers_v;       /* every peer entry changed (reach changed) */
-	int64_t version;       /* max of everything in its map */
-	uint64_t dirty_epoch;
-};
-
-struct nrule {
-	struct imap src, dst, srv; /* node id sets (values unused) */
-};
-
-struct nres {
-	struct store_resource r;
-	bool is_prefix;
-	struct ip_prefix prefix;
-};
-
-struct netmap {
-	char *suffix;
-	size_t tomb_cap;
-	struct policy *pol;
-	struct nrule *rules;
-	size_t nrules;
-	struct imap index;     /* node id → position in nodes */
-	struct nnode **nodes;
-	size_t nnodes, capnodes;
-	struct nres *res;
-	size_t nres;
-	struct store_relay *relays;
-	size_t nrelays;
-	int64_t last_v;
-	bool broken;           /* a change failed half way; see netmap.h */
-	/* The change being applied. */
-	int64_t v;
-	uint64_t epoch;
-	struct netmap_dirty *dirty;
-};
 
 /* --- dirty lists --- */
 
@@ -538,19 +209,13 @@ static bool routes_eq(const struct nrec *a, const struct nrec *b)
 		       a->nroutes * sizeof(*a->routes)) == 0);
 }
 
-/* The user as the policy sees it: none for tagged nodes. */
-static const char *rec_user(const struct nrec *r)
-{
-	return r->ntags || !r->user[0] ? NULL : r->user;
-}
-
 static bool rec_has_tag(const struct nrec *r, const char *tag)
 {
 	return r->ntags && bsearch(&tag, r->tags, r->ntags, sizeof(*r->tags),
 				   cmp_str);
 }
 
-static void node_ident(const struct nnode *n, struct policy_ident *id)
+void netmap_node_ident(const struct nnode *n, struct policy_ident *id)
 {
 	id->node_name = n->rec.sn.name;
 	id->user = rec_user(&n->rec);
@@ -558,16 +223,9 @@ static void node_ident(const struct nnode *n, struct policy_ident *id)
 	id->ntags = n->rec.ntags;
 }
 
-static struct nnode *node_get(const struct netmap *nm, int64_t id)
-{
-	int64_t *pos = imap_get(&nm->index, id);
-
-	return pos ? nm->nodes[*pos] : NULL;
-}
-
 /* --- resources --- */
 
-static const struct nres *res_find(const struct netmap *nm, const char *sel)
+const struct nres *netmap_res_find(const struct netmap *nm, const char *sel)
 {
 	size_t plen = strlen(RESOURCE_PREFIX);
 
@@ -579,7 +237,7 @@ static const struct nres *res_find(const struct netmap *nm, const char *sel)
 	return NULL;
 }
 
-static bool res_served_by(const struct store_resource *r,
+bool netmap_res_served_by(const struct store_resource *r,
 			  const struct nrec *rec)
 {
 	if (r->connector_node_id == rec->sn.id)
@@ -608,9 +266,9 @@ static bool node_serves(const struct netmap *nm, const struct nnode *n,
 		    routes_overlap(&n->rec, &sel->prefix))
 			return true;
 		if (sel->kind == POLICY_SEL_RESOURCE && sel->name) {
-			const struct nres *r = res_find(nm, sel->name);
+			const struct nres *r = netmap_res_find(nm, sel->name);
 
-			if (r && res_served_by(&r->r, &n->rec))
+			if (r && netmap_res_served_by(&r->r, &n->rec))
 				return true;
 		}
 	}
@@ -632,7 +290,7 @@ static int classify(const struct netmap *nm, const struct nnode *n,
 {
 	struct policy_ident id;
 
-	node_ident(n, &id);
+	netmap_node_ident(n, &id);
 	for (size_t r = 0; r < nm->nrules; r++) {
 		const struct policy_rule *rule = policy_rule(nm->pol, r);
 
@@ -662,12 +320,12 @@ static int set_members(struct netmap *nm, struct nnode *n, bool add)
 
 	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
 		for (size_t i = 0; i < sets[k].rules->n; i++) {
-			struct imap *m = (struct imap *)((char *)&nm->rules[
+			struct idmap *m = (struct idmap *)((char *)&nm->rules[
 				sets[k].rules->v[i]] + sets[k].off);
 
 			if (!add)
-				imap_del(m, n->rec.sn.id);
-			else if (imap_put(m, n->rec.sn.id, 0) < 0)
+				idmap_del(m, n->rec.sn.id);
+			else if (idmap_put(m, n->rec.sn.id, n) < 0)
 				return WEFT_ERR_NOMEM;
 		}
 	}
@@ -703,28 +361,36 @@ out:
 /* Marks the filter of every node enforcing rule r (it lists r's src). */
 static int mark_rule_receivers(struct netmap *nm, size_t r)
 {
-	const struct imap *sets[] = {&nm->rules[r].dst, &nm->rules[r].srv};
+	const struct idmap *sets[] = {&nm->rules[r].dst, &nm->rules[r].srv};
 
 	for (size_t k = 0; k < 2; k++) {
-		for (size_t i = 0; i < sets[k]->cap; i++) {
-			struct nnode *m;
+		void *m;
 
-			if (!sets[k]->keys[i])
-				continue;
-			m = node_get(nm, sets[k]->keys[i]);
-			if (m && mark_filter(nm, m) < 0)
+		for (size_t pos = 0; idmap_next(sets[k], &pos, NULL, &m);)
+			if (mark_filter(nm, m) < 0)
 				return WEFT_ERR_NOMEM;
-		}
 	}
 	return 0;
 }
 
 /* --- peers --- */
 
-static int collect_set(struct ivec *out, const struct imap *m)
+static int collect_set(struct ivec *out, const struct idmap *m)
 {
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i] && ivec_push(out, m->keys[i]) < 0)
+	int64_t id;
+
+	for (size_t pos = 0; idmap_next(m, &pos, &id, NULL);)
+		if (ivec_push(out, id) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+int netmap_collect_peers(struct ivec *out, const struct nnode *n)
+{
+	int64_t id;
+
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
+		if (ivec_push(out, id) < 0)
 			return WEFT_ERR_NOMEM;
 	return 0;
 }
@@ -763,9 +429,9 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 
 static int peer_add(struct netmap *nm, struct nnode *a, struct nnode *b)
 {
-	if (imap_get(&a->peers, b->rec.sn.id))
+	if (idmap_i64_get(&a->peers, b->rec.sn.id))
 		return 0;
-	if (imap_put(&a->peers, b->rec.sn.id, nm->v) < 0)
+	if (idmap_i64_put(&a->peers, b->rec.sn.id, nm->v) < 0)
 		return WEFT_ERR_NOMEM;
 	return mark(nm, a);
 }
@@ -799,7 +465,7 @@ static int peer_remove(struct netmap *nm, struct nnode *a, int64_t id)
 {
 	int rc;
 
-	if (!imap_del(&a->peers, id))
+	if (!idmap_i64_del(&a->peers, id))
 		return 0;
 	if ((rc = tomb_push(nm, a, id)) < 0)
 		return rc;
@@ -811,6 +477,7 @@ static int peer_remove(struct netmap *nm, struct nnode *a, int64_t id)
 static int refresh_peers(struct netmap *nm, struct nnode *n)
 {
 	struct ivec want = {0}, gone = {0};
+	int64_t id;
 	int rc;
 
 	if ((rc = compute_peers(nm, n, &want)) < 0)
@@ -822,12 +489,9 @@ static int refresh_peers(struct netmap *nm, struct nnode *n)
 			  (rc = peer_add(nm, m, n)) < 0))
 			goto out;
 	}
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		int64_t id = n->peers.keys[i];
-
-		if (id && !ivec_has(&want, id) && (rc = ivec_push(&gone, id)) < 0)
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
+		if (!ivec_has(&want, id) && (rc = ivec_push(&gone, id)) < 0)
 			goto out;
-	}
 	for (size_t i = 0; i < gone.n; i++) {
 		struct nnode *m = node_get(nm, gone.v[i]);
 
@@ -845,508 +509,15 @@ out:
 /* Marks every current peer of n (n's entry in their maps changed). */
 static int mark_peers(struct netmap *nm, const struct nnode *n)
 {
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		struct nnode *m;
+	int64_t id;
 
-		if (!n->peers.keys[i])
-			continue;
-		m = node_get(nm, n->peers.keys[i]);
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);) {
+		struct nnode *m = node_get(nm, id);
+
 		if (m && mark(nm, m) < 0)
 			return WEFT_ERR_NOMEM;
 	}
 	return 0;
-}
-
-/* --- what a node may reach --- */
-
-/* The addresses n may reach by rules (host/CIDR selectors) and the
- * resources it may reach, both from the dst of the rules in S(n). */
-struct reach {
-	struct pvec prefixes;
-	const struct nres **res;
-	size_t nres;
-};
-
-static void reach_free(struct reach *r)
-{
-	free(r->prefixes.v);
-	free(r->res);
-	memset(r, 0, sizeof(*r));
-}
-
-static int cmp_res_ptr(const void *a, const void *b)
-{
-	const struct nres *x = *(const struct nres *const *)a;
-	const struct nres *y = *(const struct nres *const *)b;
-
-	return strcmp(x->r.name, y->r.name);
-}
-
-static int reach_build(const struct netmap *nm, const struct nnode *n,
-		       struct reach *out)
-{
-	struct reach r = {0};
-	size_t cap = 0, w = 0;
-	int rc = WEFT_ERR_NOMEM;
-
-	for (size_t i = 0; i < n->S.n; i++) {
-		const struct policy_rule *rule = policy_rule(nm->pol,
-							     (size_t)n->S.v[i]);
-
-		for (size_t k = 0; k < rule->ndst; k++) {
-			const struct policy_sel *sel = &rule->dst[k];
-			const struct nres *res;
-
-			if (sel->kind == POLICY_SEL_PREFIX) {
-				struct ip_prefix p = sel->prefix;
-
-				ip_prefix_mask(&p);
-				if (pvec_push(&r.prefixes, &p) < 0)
-					goto out;
-			}
-			if (sel->kind != POLICY_SEL_RESOURCE || !sel->name ||
-			    !(res = res_find(nm, sel->name)))
-				continue;
-			if (r.nres == cap) {
-				size_t ncap = cap ? cap * 2 : 4;
-				const struct nres **nv = realloc(r.res,
-					ncap * sizeof(*nv));
-
-				if (!nv)
-					goto out;
-				r.res = nv;
-				cap = ncap;
-			}
-			r.res[r.nres++] = res;
-		}
-	}
-	pvec_sort_unique(&r.prefixes);
-	if (r.nres) {
-		qsort(r.res, r.nres, sizeof(*r.res), cmp_res_ptr);
-		for (size_t i = 1; i < r.nres; i++)
-			if (r.res[i] != r.res[w])
-				r.res[++w] = r.res[i];
-		r.nres = w + 1;
-	}
-	*out = r;
-	memset(&r, 0, sizeof(r));
-	rc = 0;
-out:
-	reach_free(&r);
-	return rc;
-}
-
-/* A text that changes whenever n's reach does. Caller frees. */
-static char *reach_signature(const struct netmap *nm, const struct nnode *n)
-{
-	struct reach r;
-	json_t *sig = NULL;
-	char *s = NULL;
-
-	if (reach_build(nm, n, &r) < 0)
-		return NULL;
-	sig = json_array();
-	if (!sig || json_array_append_new(sig, pvec_json(&r.prefixes)) < 0)
-		goto out;
-	for (size_t i = 0; i < r.nres; i++)
-		if (json_array_append_new(sig, json_pack("[ss]", r.res[i]->r.name,
-					  r.res[i]->r.address)) < 0)
-			goto out;
-	s = json_dumps(sig, JSON_COMPACT);
-out:
-	json_decref(sig);
-	reach_free(&r);
-	return s;
-}
-
-/* --- rendering --- */
-
-static json_t *str_or_null(const char *s)
-{
-	return s && s[0] ? json_string(s) : json_null();
-}
-
-static json_t *tags_json(const struct nrec *r)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < r->ntags; i++) {
-		if (json_array_append_new(arr, json_string(r->tags[i])) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
-}
-
-static int own_prefixes(const struct nrec *r, struct pvec *out)
-{
-	struct ip_prefix p;
-
-	if (r->has_v4) {
-		p = host_prefix(&r->v4);
-		if (pvec_push(out, &p) < 0)
-			return WEFT_ERR_NOMEM;
-	}
-	if (r->has_v6) {
-		p = host_prefix(&r->v6);
-		if (pvec_push(out, &p) < 0)
-			return WEFT_ERR_NOMEM;
-	}
-	return 0;
-}
-
-static json_t *render_self(const struct nnode *n)
-{
-	const struct nrec *r = &n->rec;
-
-	return json_pack("{sI ss so so so so}", "id", (json_int_t)r->sn.id,
-			 "name", r->sn.name, "ipv4", str_or_null(r->sn.ipv4),
-			 "ipv6", str_or_null(r->sn.ipv6), "tags", tags_json(r),
-			 "user", str_or_null(rec_user(r)));
-}
-
-/* m's entry in the map of a node whose reach is rc. allowed_ips: m's own
- * addresses, each approved route of m that overlaps an address the node
- * may reach, and the IP/CIDR resources m connects that the node may
- * reach. */
-static json_t *render_peer(const struct netmap *nm, const struct reach *rc,
-			   const struct nnode *m)
-{
-	const struct nrec *r = &m->rec;
-	struct pvec allowed = {0};
-	json_t *out = NULL;
-	char dns[STORE_NAME_SIZE + 256];
-
-	if (own_prefixes(r, &allowed) < 0)
-		goto out;
-	for (size_t i = 0; i < r->nroutes; i++) {
-		for (size_t k = 0; k < rc->prefixes.n; k++) {
-			if (ip_prefix_overlaps(&r->routes[i],
-					       &rc->prefixes.v[k])) {
-				if (pvec_push(&allowed, &r->routes[i]) < 0)
-					goto out;
-				break;
-			}
-		}
-	}
-	for (size_t i = 0; i < rc->nres; i++)
-		if (rc->res[i]->is_prefix && res_served_by(&rc->res[i]->r, r) &&
-		    pvec_push(&allowed, &rc->res[i]->prefix) < 0)
-			goto out;
-	pvec_sort_unique(&allowed);
-	snprintf(dns, sizeof(dns), "%s.%s", r->sn.name, nm->suffix);
-	out = json_pack("{sI ss ss ss so so so sO ss sb sI so so}",
-			"id", (json_int_t)r->sn.id, "name", r->sn.name,
-			"dns_name", dns, "public_key", r->sn.public_key,
-			"ipv4", str_or_null(r->sn.ipv4),
-			"ipv6", str_or_null(r->sn.ipv6),
-			"allowed_ips", pvec_json(&allowed),
-			"endpoints", r->endpoints,
-			"home_relay", r->sn.home_relay,
-			"online", r->sn.online != 0,
-			"last_seen", (json_int_t)r->sn.last_seen,
-			"tags", tags_json(r), "user", str_or_null(rec_user(r)));
-out:
-	free(allowed.v);
-	return out;
-}
-
-/* One (prefix, port range) pair of a filter rule's dst. */
-struct dent {
-	struct ip_prefix p;
-	uint16_t lo, hi;
-};
-
-struct dvec {
-	struct dent *v;
-	size_t n, cap;
-};
-
-static int dvec_add_ports(struct dvec *a, const struct ip_prefix *p,
-			  const struct policy_sel *sel)
-{
-	size_t nports = sel->nports ? sel->nports : 1;
-
-	for (size_t i = 0; i < nports; i++) {
-		struct dent e = {.p = *p, .lo = 0, .hi = 65535};
-
-		if (sel->nports) {
-			e.lo = sel->ports[i].lo;
-			e.hi = sel->ports[i].hi;
-		}
-		if (a->n == a->cap) {
-			size_t ncap = a->cap ? a->cap * 2 : 8;
-			struct dent *nv = realloc(a->v, ncap * sizeof(*nv));
-
-			if (!nv)
-				return WEFT_ERR_NOMEM;
-			a->v = nv;
-			a->cap = ncap;
-		}
-		a->v[a->n++] = e;
-	}
-	return 0;
-}
-
-static int dvec_add_all(struct dvec *a, const struct pvec *ps,
-			const struct policy_sel *sel)
-{
-	for (size_t i = 0; i < ps->n; i++)
-		if (dvec_add_ports(a, &ps->v[i], sel) < 0)
-			return WEFT_ERR_NOMEM;
-	return 0;
-}
-
-static int cmp_dent(const void *a, const void *b)
-{
-	const struct dent *x = a, *y = b;
-	int c = cmp_prefix(&x->p, &y->p);
-
-	if (c)
-		return c;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return (x->hi > y->hi) - (x->hi < y->hi);
-}
-
-/* Canonical ports text of the sorted ranges e[0..n): merged, "*" for all. */
-static json_t *ports_json(const struct dent *e, size_t n)
-{
-	char *buf = malloc(n * 12 + 2);
-	size_t len = 0, i = 0;
-	json_t *out;
-
-	if (!buf)
-		return NULL;
-	buf[0] = '\0';
-	while (i < n) {
-		unsigned lo = e[i].lo, hi = e[i].hi;
-
-		for (i++; i < n && e[i].lo <= hi + 1; i++)
-			if (e[i].hi > hi)
-				hi = e[i].hi;
-		if (lo == 0 && hi == 65535) {
-			len = (size_t)sprintf(buf, "*");
-			break;
-		}
-		len += (size_t)sprintf(buf + len, len ? ",%u" : "%u", lo);
-		if (hi != lo)
-			len += (size_t)sprintf(buf + len, "-%u", hi);
-	}
-	out = json_string(buf);
-	free(buf);
-	return out;
-}
-
-static json_t *dvec_json(struct dvec *a)
-{
-	json_t *arr = json_array();
-	size_t i = 0;
-
-	if (!arr)
-		return NULL;
-	qsort(a->v, a->n, sizeof(*a->v), cmp_dent);
-	while (i < a->n) {
-		size_t j = i;
-		char buf[IP_PREFIX_STRLEN];
-
-		while (j < a->n && cmp_prefix(&a->v[j].p, &a->v[i].p) == 0)
-			j++;
-		if (ip_prefix_format(&a->v[i].p, buf, sizeof(buf)) < 0 ||
-		    json_array_append_new(arr, json_pack("{ss so}", "prefix",
-				buf, "ports", ports_json(&a->v[i], j - i))) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-		i = j;
-	}
-	return arr;
-}
-
-/* The rule r as n enforces it, or NULL with *rc = 0 when it admits
- * nothing (no sender or no destination). */
-static json_t *render_rule(const struct netmap *nm, const struct nnode *n,
-			   size_t r, int *rc)
-{
-	const struct policy_rule *rule = policy_rule(nm->pol, r);
-	const struct nrule *st = &nm->rules[r];
-	struct pvec src = {0}, own = {0};
-	struct dvec dst = {0};
-	struct policy_ident id;
-	json_t *out = NULL;
-
-	*rc = WEFT_ERR_NOMEM;
-	for (size_t i = 0; i < st->src.cap; i++) {
-		const struct nnode *m;
-
-		if (!st->src.keys[i] || !(m = node_get(nm, st->src.keys[i])))
-			continue;
-		if (own_prefixes(&m->rec, &src) < 0)
-			goto out;
-	}
-	for (size_t k = 0; k < rule->nsrc; k++) {
-		if (rule->src[k].kind == POLICY_SEL_PREFIX) {
-			struct ip_prefix p = rule->src[k].prefix;
-
-			ip_prefix_mask(&p);
-			if (pvec_push(&src, &p) < 0)
-				goto out;
-		}
-	}
-	if (own_prefixes(&n->rec, &own) < 0)
-		goto out;
-	node_ident(n, &id);
-	for (size_t k = 0; k < rule->ndst; k++) {
-		const struct policy_sel *sel = &rule->dst[k];
-		const struct nres *res;
-
-		if (sel->kind == POLICY_SEL_PREFIX) {
-			for (size_t i = 0; i < n->rec.nroutes; i++) {
-				struct ip_prefix p;
-
-				if (!ip_prefix_overlaps(&n->rec.routes[i],
-							&sel->prefix))
-					continue;
-				p = prefix_inter(&n->rec.routes[i], &sel->prefix);
-				if (dvec_add_ports(&dst, &p, sel) < 0)
-					goto out;
-			}
-		} else if (sel->kind == POLICY_SEL_RESOURCE) {
-			if (!sel->name || !(res = res_find(nm, sel->name)) ||
-			    !res_served_by(&res->r, &n->rec))
-				continue;
-			/* A resource named by DNS is reached through the
-			 * connector's own addresses (stream mode). */
-			if (res->is_prefix ?
-			    dvec_add_ports(&dst, &res->prefix, sel) < 0 :
-			    dvec_add_all(&dst, &own, sel) < 0)
-				goto out;
-		} else if (policy_sel_matches(nm->pol, sel, &id)) {
-			if (dvec_add_all(&dst, &own, sel) < 0)
-				goto out;
-		}
-	}
-	*rc = 0;
-	if (src.n == 0 || dst.n == 0)
-		goto out;
-	pvec_sort_unique(&src);
-	*rc = WEFT_ERR_NOMEM;
-	out = json_pack("{ss so so}", "proto", policy_proto_name(rule->proto),
-			"src", pvec_json(&src), "dst", dvec_json(&dst));
-	if (out)
-		*rc = 0;
-out:
-	free(src.v);
-	free(own.v);
-	free(dst.v);
-	return out;
-}
-
-struct rendered {
-	json_t *j;
-	char *text;
-};
-
-static int cmp_rendered(const void *a, const void *b)
-{
-	return strcmp(((const struct rendered *)a)->text,
-		      ((const struct rendered *)b)->text);
-}
-
-/* n's packet filter: the rules of D(n) ∪ V(n), sorted by their text and
- * without duplicates, so equal filters render equally. */
-static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
-{
-	struct ivec rules = {0};
-	struct rendered *items = NULL;
-	size_t nitems = 0;
-	json_t *arr = NULL;
-	int rc;
-
-	for (size_t i = 0; i < n->D.n; i++)
-		if (ivec_push(&rules, n->D.v[i]) < 0)
-			goto out;
-	for (size_t i = 0; i < n->V.n; i++)
-		if (ivec_push(&rules, n->V.v[i]) < 0)
-			goto out;
-	ivec_sort_unique(&rules);
-	if (rules.n && !(items = calloc(rules.n, sizeof(*items))))
-		goto out;
-	for (size_t i = 0; i < rules.n; i++) {
-		json_t *j = render_rule(nm, n, (size_t)rules.v[i], &rc);
-
-		if (rc < 0)
-			goto out;
-		if (!j)
-			continue;
-		items[nitems].j = j;
-		items[nitems].text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-		nitems++;
-		if (!items[nitems - 1].text)
-			goto out;
-	}
-	if (nitems)
-		qsort(items, nitems, sizeof(*items), cmp_rendered);
-	arr = json_array();
-	for (size_t i = 0; arr && i < nitems; i++) {
-		if (i && strcmp(items[i].text, items[i - 1].text) == 0)
-			continue;
-		if (json_array_append(arr, items[i].j) < 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	}
-out:
-	for (size_t i = 0; i < nitems; i++) {
-		json_decref(items[i].j);
-		free(items[i].text);
-	}
-	free(items);
-	ivec_free(&rules);
-	return arr;
-}
-
-static char *filter_text(const struct netmap *nm, const struct nnode *n)
-{
-	json_t *f = render_filter(nm, n);
-	char *s = f ? json_dumps(f, JSON_COMPACT) : NULL;
-
-	json_decref(f);
-	return s;
-}
-
-static json_t *render_dns(const struct netmap *nm, const struct reach *rc)
-{
-	json_t *res = json_array();
-
-	for (size_t i = 0; res && i < rc->nres; i++) {
-		if (json_array_append_new(res, json_pack("{ss ss}", "name",
-				rc->res[i]->r.name, "address",
-				rc->res[i]->r.address)) < 0) {
-			json_decref(res);
-			return NULL;
-		}
-	}
-	return json_pack("{ss so}", "suffix", nm->suffix, "resources", res);
-}
-
-static json_t *render_relays(const struct netmap *nm)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < nm->nrelays; i++) {
-		const struct store_relay *r = &nm->relays[i];
-
-		if (json_array_append_new(arr, json_pack("{sI ss ss ss ss}",
-				"id", (json_int_t)r->id, "name", r->name,
-				"region", r->region, "address", r->address,
-				"public_key_pin", r->public_key_pin)) < 0) {
-			json_decref(arr);
-			return NULL;
-		}
-	}
-	return arr;
 }
 
 /* --- lifecycle --- */
@@ -1382,7 +553,7 @@ static void node_free(struct nnode *n)
 	ivec_free(&n->S);
 	ivec_free(&n->D);
 	ivec_free(&n->V);
-	imap_free(&n->peers);
+	idmap_i64_free(&n->peers);
 	free(n->tombs);
 	free(n);
 }
@@ -1390,9 +561,9 @@ static void node_free(struct nnode *n)
 static void rules_free(struct nrule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		imap_free(&rules[i].src);
-		imap_free(&rules[i].dst);
-		imap_free(&rules[i].srv);
+		idmap_free(&rules[i].src);
+		idmap_free(&rules[i].dst);
+		idmap_free(&rules[i].srv);
 	}
 	free(rules);
 }
@@ -1404,7 +575,7 @@ void netmap_del(struct netmap *nm)
 	for (size_t i = 0; i < nm->nnodes; i++)
 		node_free(nm->nodes[i]);
 	free(nm->nodes);
-	imap_free(&nm->index);
+	idmap_free(&nm->index);
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
 	free(nm->res);
@@ -1456,7 +627,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return WEFT_ERR_NOMEM;
-	if (imap_put(&nm->index, rec->sn.id, (int64_t)nm->nnodes) < 0) {
+	if (idmap_put(&nm->index, rec->sn.id, n) < 0) {
 		free(n);
 		return WEFT_ERR_NOMEM;
 	}
@@ -1598,6 +769,7 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 		       struct netmap_dirty *dirty)
 {
 	struct nnode *n, *last;
+	int64_t peer;
 	int rc;
 
 	if ((rc = change_begin(nm, version, dirty)) < 0)
@@ -1613,23 +785,18 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 		if ((rc = mark_rule_receivers(nm, (size_t)n->S.v[i])) < 0)
 			goto out;
 	set_members(nm, n, false);
-	for (size_t i = 0; i < n->peers.cap; i++) {
-		struct nnode *m;
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &peer, NULL);) {
+		struct nnode *m = node_get(nm, peer);
 
-		if (!n->peers.keys[i] || !(m = node_get(nm, n->peers.keys[i])))
-			continue;
-		if ((rc = peer_remove(nm, m, id)) < 0)
+		if (m && (rc = peer_remove(nm, m, id)) < 0)
 			goto out;
 	}
-	/* Swap-remove from the node array. */
+	/* Swap-remove from the node array; the index maps ids to nodes, so
+	 * only the removed id leaves it. */
 	last = nm->nodes[nm->nnodes - 1];
 	nm->nodes[n->index] = last;
 	last->index = n->index;
-	if (imap_put(&nm->index, last->rec.sn.id, (int64_t)last->index) < 0) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	imap_del(&nm->index, id);
+	idmap_del(&nm->index, id);
 	nm->nnodes--;
 	node_free(n);
 out:
@@ -1668,8 +835,8 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 		return WEFT_ERR_NOMEM;
 	}
 	for (size_t i = 0; i < nnodes; i++) {
-		filters[i] = filter_text(nm, nm->nodes[i]);
-		sigs[i] = reach_signature(nm, nm->nodes[i]);
+		filters[i] = netmap_filter_text(nm, nm->nodes[i]);
+		sigs[i] = netmap_reach_signature(nm, nm->nodes[i]);
 		if (!filters[i] || !sigs[i])
 			goto out;
 	}
@@ -1696,7 +863,8 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 			goto out;
 	for (size_t i = 0; i < nnodes; i++) {
 		struct nnode *n = nm->nodes[i];
-		char *f = filter_text(nm, n), *s = reach_signature(nm, n);
+		char *f = netmap_filter_text(nm, n);
+		char *s = netmap_reach_signature(nm, n);
 
 		rc = WEFT_ERR_NOMEM;
 		if (f && s)
@@ -1765,7 +933,7 @@ static int add_connectors(const struct netmap *nm,
 			  const struct store_resource *r, struct ivec *out)
 {
 	for (size_t i = 0; r && i < nm->nnodes; i++)
-		if (res_served_by(r, &nm->nodes[i]->rec) &&
+		if (netmap_res_served_by(r, &nm->nodes[i]->rec) &&
 		    ivec_push(out, nm->nodes[i]->rec.sn.id) < 0)
 			return WEFT_ERR_NOMEM;
 	return 0;
@@ -1802,7 +970,7 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 		if (cand.n && !(before = calloc(cand.n, sizeof(*before))))
 			goto out;
 		for (size_t i = 0; i < cand.n; i++)
-			if (!(before[i] = filter_text(nm, node_get(nm,
+			if (!(before[i] = netmap_filter_text(nm, node_get(nm,
 							cand.v[i]))))
 				goto out;
 	}
@@ -1837,7 +1005,7 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 			goto out;
 	for (size_t i = 0; i < cand.n; i++) {
 		struct nnode *c = node_get(nm, cand.v[i]);
-		char *f = filter_text(nm, c);
+		char *f = netmap_filter_text(nm, c);
 
 		rc = f ? 0 : WEFT_ERR_NOMEM;
 		if (f && strcmp(f, before[i]) != 0)
@@ -1849,16 +1017,16 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 	/* Nodes that may reach the resource: DNS data and the connectors'
 	 * allowed_ips in their maps. */
 	for (size_t i = 0; i < rules.n; i++) {
-		const struct imap *src = &nm->rules[rules.v[i]].src;
+		const struct idmap *src = &nm->rules[rules.v[i]].src;
+		void *p;
 
-		for (size_t k = 0; k < src->cap; k++) {
-			struct nnode *n;
+		for (size_t k = 0; idmap_next(src, &k, NULL, &p);) {
+			struct nnode *n = p;
 
-			if (!src->keys[k] || !(n = node_get(nm, src->keys[k])))
-				continue;
 			n->dns_v = nm->v;
 			for (size_t c = 0; c < cand.n; c++) {
-				int64_t *at = imap_get(&n->peers, cand.v[c]);
+				int64_t *at = idmap_i64_get(&n->peers,
+							    cand.v[c]);
 
 				if (at)
 					*at = nm->v;
@@ -1982,7 +1150,7 @@ int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,
 		return WEFT_ERR_INVAL;
 	if (!(node = node_get(nm, id)))
 		return WEFT_ERR_NOTFOUND;
-	if (collect_set(&out, &node->peers) < 0) {
+	if (netmap_collect_peers(&out, node) < 0) {
 		ivec_free(&out);
 		return WEFT_ERR_NOMEM;
 	}
@@ -1992,92 +1160,3 @@ int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,
 	return 0;
 }
 
-int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
-		  json_t **out)
-{
-	const struct nnode *n;
-	struct reach rc = {0};
-	struct ivec peers = {0}, gone = {0};
-	json_t *map = NULL, *arr = NULL;
-	bool full;
-	int err = WEFT_ERR_NOMEM;
-
-	if (!nm || !out)
-		return WEFT_ERR_INVAL;
-	if (nm->broken)
-		return WEFT_ERR_INTERNAL;
-	if (!(n = node_get(nm, id)))
-		return WEFT_ERR_NOTFOUND;
-	full = since <= 0 || since < n->horizon || since < n->created_v;
-	if (reach_build(nm, n, &rc) < 0)
-		goto out;
-	map = json_pack("{sI sb}", "version", (json_int_t)n->version, "full",
-			full);
-	if (!map)
-		goto out;
-	if ((full || n->self_v > since) &&
-	    json_object_set_new(map, "self", render_self(n)) < 0)
-		goto out;
-	if (collect_set(&peers, &n->peers) < 0)
-		goto out;
-	ivec_sort_unique(&peers);
-	arr = json_array();
-	for (size_t i = 0; arr && i < peers.n; i++) {
-		const struct nnode *m = node_get(nm, peers.v[i]);
-		int64_t at = *imap_get(&n->peers, peers.v[i]);
-
-		if (!m)
-			continue;
-		if (!full && at <= since && m->info_v <= since &&
-		    n->peers_v <= since)
-			continue;
-		if (json_array_append_new(arr, render_peer(nm, &rc, m)) < 0)
-			goto out;
-	}
-	if (!arr || ((full || json_array_size(arr)) &&
-		     json_object_set(map, "peers", arr) < 0))
-		goto out;
-	if (!full) {
-		for (size_t i = 0; i < n->ntombs; i++) {
-			const struct tomb *t = &n->tombs[(n->tomb_head + i) %
-							  nm->tomb_cap];
-
-			if (t->removed_at > since &&
-			    !imap_get(&n->peers, t->id) &&
-			    ivec_push(&gone, t->id) < 0)
-				goto out;
-		}
-		ivec_sort_unique(&gone);
-		if (gone.n) {
-			json_t *ids = json_array();
-
-			for (size_t i = 0; ids && i < gone.n; i++)
-				if (json_array_append_new(ids,
-					json_integer(gone.v[i])) < 0) {
-					json_decref(ids);
-					ids = NULL;
-				}
-			if (json_object_set_new(map, "peers_removed", ids) < 0)
-				goto out;
-		}
-	}
-	if ((full || n->filter_v > since) &&
-	    json_object_set_new(map, "filter", render_filter(nm, n)) < 0)
-		goto out;
-	if ((full || n->dns_v > since) &&
-	    json_object_set_new(map, "dns", render_dns(nm, &rc)) < 0)
-		goto out;
-	if ((full || n->relays_v > since) &&
-	    json_object_set_new(map, "relays", render_relays(nm)) < 0)
-		goto out;
-	*out = map;
-	map = NULL;
-	err = 0;
-out:
-	json_decref(map);
-	json_decref(arr);
-	ivec_free(&peers);
-	ivec_free(&gone);
-	reach_free(&rc);
-	return err;
-}

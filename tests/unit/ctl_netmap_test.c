@@ -1127,6 +1127,98 @@ static void resource_address_change_reaches_clients_as_delta(void)
 	fix_free(&f);
 }
 
+/* Peer and self entries follow the REST node object: ids are integers,
+ * timestamps RFC 3339 UTC text or null, empty optional strings null. */
+static void peer_entry_uses_the_rest_api_conventions(void)
+{
+	struct fix f;
+	struct netmap_node n;
+	json_t *m, *d;
+	int64_t since;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
+		"\"dst\":[\"*:*\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	n = mknode(2, "bob", NULL, NULL);
+	n.node.last_seen = 1700000100;
+	REQUIRE_INT(upsert(&f, &n), 0);
+	m = render(&f, 1, 0);
+	CHECK_JSON(peer_in(m, 2),
+		   "{\"id\":2,\"name\":\"n2\","
+		   "\"dns_name\":\"n2.weft.internal\","
+		   "\"public_key\":\"key-2\",\"ipv4\":\"100.64.0.2\","
+		   "\"ipv6\":\"fd7a:115c:a1e0::2\","
+		   "\"allowed_ips\":[\"100.64.0.2/32\","
+		   "\"fd7a:115c:a1e0::2/128\"],"
+		   "\"endpoints\":[\"192.0.2.2:41641\"],"
+		   "\"home_relay\":\"r1\",\"online\":true,"
+		   "\"last_seen\":\"2023-11-14T22:15:00Z\","
+		   "\"tags\":[],\"user\":\"bob\"}");
+	CHECK_JSON(json_object_get(m, "self"),
+		   "{\"id\":1,\"name\":\"n1\",\"ipv4\":\"100.64.0.1\","
+		   "\"ipv6\":\"fd7a:115c:a1e0::1\",\"tags\":[],"
+		   "\"user\":\"alice\"}");
+	json_decref(m);
+	/* Never seen, no home relay, no IPv6, tagged: all null. */
+	since = netmap_node_version(f.nm, 1);
+	n = mknode(2, "bob", "[\"tag:db\"]", NULL);
+	n.node.last_seen = 0;
+	n.node.home_relay[0] = '\0';
+	n.node.ipv6[0] = '\0';
+	n.node.online = 0;
+	REQUIRE_INT(upsert(&f, &n), 0);
+	d = render(&f, 1, since);
+	CHECK_JSON(peer_in(d, 2),
+		   "{\"id\":2,\"name\":\"n2\","
+		   "\"dns_name\":\"n2.weft.internal\","
+		   "\"public_key\":\"key-2\",\"ipv4\":\"100.64.0.2\","
+		   "\"ipv6\":null,\"allowed_ips\":[\"100.64.0.2/32\"],"
+		   "\"endpoints\":[\"192.0.2.2:41641\"],"
+		   "\"home_relay\":null,\"online\":false,"
+		   "\"last_seen\":null,\"tags\":[\"tag:db\"],\"user\":null}");
+	json_decref(d);
+	m = render(&f, 2, 0);
+	CHECK_JSON(json_object_get(m, "self"),
+		   "{\"id\":2,\"name\":\"n2\",\"ipv4\":\"100.64.0.2\","
+		   "\"ipv6\":null,\"tags\":[\"tag:db\"],\"user\":null}");
+	json_decref(m);
+	fix_free(&f);
+}
+
+/* Like the REST relay object, a relay without a pin has a null pin. */
+static void relay_without_pin_has_null_pin(void)
+{
+	struct fix f;
+	struct store_relay rl[2];
+	json_t *m;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	memset(rl, 0, sizeof(rl));
+	rl[0].id = 3;
+	snprintf(rl[0].name, sizeof(rl[0].name), "fra");
+	snprintf(rl[0].region, sizeof(rl[0].region), "eu");
+	snprintf(rl[0].address, sizeof(rl[0].address), "fra.example:443");
+	rl[1] = rl[0];
+	rl[1].id = 2;
+	snprintf(rl[1].name, sizeof(rl[1].name), "ams");
+	snprintf(rl[1].public_key_pin, sizeof(rl[1].public_key_pin),
+		 "sha256/abc");
+	REQUIRE_INT(netmap_relays_set(f.nm, ++f.v, rl, 2, &f.dirty), 0);
+	m = render(&f, 1, 0);
+	CHECK_JSON(json_object_get(m, "relays"),
+		   "[{\"id\":2,\"name\":\"ams\",\"region\":\"eu\","
+		   "\"address\":\"fra.example:443\","
+		   "\"public_key_pin\":\"sha256/abc\"},"
+		   "{\"id\":3,\"name\":\"fra\",\"region\":\"eu\","
+		   "\"address\":\"fra.example:443\","
+		   "\"public_key_pin\":null}]");
+	json_decref(m);
+	fix_free(&f);
+}
+
 static void online_flip_in_2000_nodes_dirties_only_its_peers(void)
 {
 	char *doc = malloc(64 * 1024);
@@ -1220,6 +1312,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(renumbered_node_updates_filters_of_its_receivers),
 	CHECK_CASE(readded_peer_is_not_in_peers_removed),
 	CHECK_CASE(resource_address_change_reaches_clients_as_delta),
+	CHECK_CASE(peer_entry_uses_the_rest_api_conventions),
+	CHECK_CASE(relay_without_pin_has_null_pin),
 	CHECK_CASE(online_flip_in_2000_nodes_dirties_only_its_peers),
 	CHECK_CASE(rejects_bad_input_without_changing_state),
 	{0},
