@@ -1,0 +1,246 @@
+/* The QUIC engine: ngtcp2 0.12 + GnuTLS on one UDP socket per endpoint,
+ * driven by the shared event loop.
+ *
+ * An endpoint owns one UDP socket and hosts client and server connections
+ * at once, demultiplexed by destination connection ID. Datagrams whose
+ * first byte lacks the QUIC fixed bit (0x40) are not QUIC (STUN, Weft relay
+ * frames, probes) and go to the endpoint's on_other callback.
+ *
+ * Every connection is TLS 1.3 with one ALPN and mutual authentication:
+ * both sides present the self-signed certificate of their node identity
+ * (shared/ident.h) and check the peer's Ed25519 key. A client compares it
+ * with the pin given to quic_connect; a server asks accept_peer. There are
+ * no certificate-less clients.
+ *
+ * Relayed paths: an endpoint may have a "virtual" local address. Packets a
+ * connection sends on a path from that address are handed to send_virtual
+ * instead of the socket (the caller wraps them into relay frames), and
+ * packets that arrive wrapped are fed back with quic_endpoint_input_virtual.
+ * Because the virtual local address differs from the socket's, moving a
+ * client connection between the relayed and the direct path is an ordinary
+ * QUIC migration with path validation (quic_conn_migrate).
+ *
+ * Callbacks run on the loop thread. Inside a connection callback the
+ * connection's functions may be called (sending is queued and happens
+ * when the callback returns), but quic_endpoint_del must not be, and
+ * quic_endpoint_input_virtual must not be called for a packet of the
+ * connection whose callback is running (queue it and inject it later). */
+#ifndef WEFT_QUIC_H
+#define WEFT_QUIC_H
+
+#include "shared/ident.h"
+#include "shared/ip.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QUIC_ALPN_RELAY "weft-relay/1"
+#define QUIC_ALPN_PEER "weft-peer/1"
+#define QUIC_MAX_ALPNS 4
+#define QUIC_REASON_MAX 128 /* close reasons are cut to this many bytes */
+
+struct loop;
+struct quic_endpoint;
+struct quic_conn;
+
+/* Why a connection ended. err is 0 for an application close (code is the
+ * application error code, by either side), WEFT_ERR_AUTH when a side
+ * rejected the other's key, WEFT_ERR_UNSUPPORTED when no ALPN matched,
+ * WEFT_ERR_TIMEOUT for an idle or handshake timeout, WEFT_ERR_CLOSED for a
+ * transport-level close without error or a stateless reset, WEFT_ERR_PROTO
+ * for any other transport error (code is then the transport error code). */
+struct quic_close_info {
+	int err;
+	bool remote;        /* the peer ended the connection */
+	bool app;           /* code is an application error code */
+	uint64_t code;
+	const char *reason; /* NUL-terminated, printable ASCII; "" if none */
+};
+
+/* Per-connection callbacks; any may be NULL. */
+struct quic_conn_callbacks {
+	/* Client only: the handshake is confirmed, so the server accepted
+	 * our certificate. */
+	void (*on_established)(struct quic_conn *c, void *ctx);
+	void (*on_datagram)(struct quic_conn *c, const uint8_t *data,
+			    size_t len, void *ctx);
+	/* In-order stream bytes; fin marks the end of the peer's side. Data
+	 * counts as consumed when the callback returns. */
+	void (*on_stream_data)(struct quic_conn *c, int64_t stream_id,
+			       const uint8_t *data, size_t len, bool fin,
+			       void *ctx);
+	/* A stream's send buffer drained below half after quic_conn_stream_send
+	 * refused bytes. */
+	void (*on_stream_writable)(struct quic_conn *c, int64_t stream_id,
+				   void *ctx);
+	/* The stream is gone on both sides (finished or reset). */
+	void (*on_stream_closed)(struct quic_conn *c, int64_t stream_id,
+				 void *ctx);
+	/* Result of a path validation started by quic_conn_migrate (client)
+	 * or by the peer moving (server): ok means traffic now uses it. */
+	void (*on_path)(struct quic_conn *c, bool is_virtual, bool ok,
+			void *ctx);
+	/* Called exactly once, also after quic_conn_close. c must not be
+	 * used after this returns. */
+	void (*on_closed)(struct quic_conn *c, const struct quic_close_info *i,
+			  void *ctx);
+};
+
+struct quic_endpoint_options {
+	struct ip_endpoint bind;  /* address and port (0: any free port) */
+	const struct ident *id;   /* copied into the TLS credentials */
+	/* ALPNs served to incoming connections (NULL-terminated, at most
+	 * QUIC_MAX_ALPNS); NULL: accept no connections. */
+	const char *const *alpns;
+	/* Server: whether to accept a client with this key for this ALPN.
+	 * Runs inside the handshake; must not call into the endpoint.
+	 * Required when alpns is set. */
+	bool (*accept_peer)(struct quic_endpoint *ep, const char *alpn,
+			    const uint8_t key[IDENT_KEY_LEN], void *ctx);
+	/* Server: an authenticated connection; set its callbacks now with
+	 * quic_conn_set_callbacks. */
+	void (*on_accept)(struct quic_endpoint *ep, struct quic_conn *c,
+			  const char *alpn, void *ctx);
+	/* A non-QUIC datagram from the socket. */
+	void (*on_other)(struct quic_endpoint *ep,
+			 const struct ip_endpoint *from, const uint8_t *data,
+			 size_t len, void *ctx);
+	/* The virtual local address (same family as bind, different
+	 * address), or family 0 for none. */
+	struct ip_endpoint virtual_local;
+	/* A packet for the virtual address `to`. Must not re-enter the
+	 * endpoint; return value is ignored (QUIC recovers from loss). */
+	int (*send_virtual)(struct quic_endpoint *ep, struct quic_conn *c,
+			    const struct ip_endpoint *to, const uint8_t *data,
+			    size_t len, void *ctx);
+	void *ctx;
+	unsigned max_conns;        /* 0: 1024 */
+	size_t max_stream_buffer;  /* unacked + unsent bytes per stream; 0: 1 MiB */
+	uint32_t idle_timeout_ms;  /* 0: 30 s */
+	uint32_t keepalive_ms;     /* 0: 20 s; values above 25 s become 25 s */
+	uint32_t handshake_timeout_ms; /* 0: 10 s */
+	bool retry;                /* validate client addresses with Retry */
+};
+
+struct quic_connect_options {
+	struct ip_endpoint remote; /* real address, or virtual if is_virtual */
+	bool is_virtual;           /* start on the virtual path */
+	const char *alpn;
+	uint8_t pin[IDENT_KEY_LEN]; /* the server's expected public key */
+};
+
+struct quic_conn_stats {
+	uint64_t rtt_us;         /* smoothed */
+	uint64_t min_rtt_us;
+	uint64_t cwnd;
+	uint64_t bytes_sent, bytes_recv;
+	uint64_t pkts_sent, pkts_recv;
+	uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
+	bool is_virtual;         /* current path is the virtual one */
+	struct ip_endpoint remote;
+};
+
+/* Opens the UDP socket, registers it in l and creates the endpoint.
+ * Returns 0 and *out, WEFT_ERR_INVAL for bad options, WEFT_ERR_CRYPTO,
+ * WEFT_ERR_NOMEM or -errno (socket, bind); *out is untouched on failure. */
+int quic_endpoint_new(struct loop *l, const struct quic_endpoint_options *o,
+		      struct quic_endpoint **out);
+
+/* Closes every connection (sending CONNECTION_CLOSE, without calling
+ * callbacks), the socket, and frees ep. NULL is fine. Must not be called
+ * from a callback of ep. */
+void quic_endpoint_del(struct quic_endpoint *ep);
+
+/* The bound address with the actual port. Returns 0. */
+int quic_endpoint_local(const struct quic_endpoint *ep,
+			struct ip_endpoint *out);
+
+/* Number of connections alive (not yet closed). */
+unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep);
+
+/* Sends one non-QUIC datagram (its first byte must have the top two bits
+ * clear) from the endpoint's socket. Returns 0, WEFT_ERR_INVAL, or -errno
+ * (-EAGAIN when the socket buffer is full). */
+int quic_endpoint_send_raw(struct quic_endpoint *ep,
+			   const struct ip_endpoint *to, const void *data,
+			   size_t len);
+
+/* Feeds a packet that arrived on the virtual path from the virtual address
+ * `from` (as if received at the endpoint's virtual_local). Returns 0 (also
+ * when the packet is dropped), WEFT_ERR_INVAL when the endpoint has no
+ * virtual address, WEFT_ERR_BUSY when called from a callback of the
+ * connection it belongs to. */
+int quic_endpoint_input_virtual(struct quic_endpoint *ep,
+				const struct ip_endpoint *from,
+				const void *data, size_t len);
+
+/* Starts a client connection. The handshake runs from the loop; cbs are
+ * copied. Returns 0 and *out, WEFT_ERR_INVAL (bad options, virtual path
+ * without a virtual address), WEFT_ERR_EXHAUSTED (max_conns), or
+ * WEFT_ERR_NOMEM / WEFT_ERR_CRYPTO. *out stays valid until on_closed. */
+int quic_connect(struct quic_endpoint *ep,
+		 const struct quic_connect_options *o,
+		 const struct quic_conn_callbacks *cbs, void *ctx,
+		 struct quic_conn **out);
+
+/* Replaces c's callbacks and context (cbs is copied). */
+void quic_conn_set_callbacks(struct quic_conn *c,
+			     const struct quic_conn_callbacks *cbs, void *ctx);
+
+/* Queues one DATAGRAM frame. Returns 0, WEFT_ERR_TOOBIG (larger than
+ * quic_conn_datagram_max), WEFT_ERR_BUSY (queue full: try later),
+ * WEFT_ERR_UNSUPPORTED (peer does not take datagrams, or handshake not
+ * done), WEFT_ERR_CLOSED. */
+int quic_conn_datagram(struct quic_conn *c, const void *data, size_t len);
+
+/* Largest datagram payload that fits a packet on the current path now
+ * (0 before the handshake completes). */
+size_t quic_conn_datagram_max(struct quic_conn *c);
+
+/* Opens a bidirectional stream. Returns 0 and *id, WEFT_ERR_BUSY when the
+ * peer's stream limit is reached, WEFT_ERR_CLOSED, WEFT_ERR_NOMEM. */
+int quic_conn_stream_open(struct quic_conn *c, int64_t *id);
+
+/* Buffers up to len bytes for the stream (bounded by max_stream_buffer)
+ * and, when fin and all bytes fit, ends the stream. Returns the number of
+ * bytes taken (0 when the buffer is full: wait for on_stream_writable),
+ * WEFT_ERR_NOTFOUND, WEFT_ERR_CLOSED (stream already finished), or
+ * WEFT_ERR_NOMEM. */
+int quic_conn_stream_send(struct quic_conn *c, int64_t id, const void *data,
+			  size_t len, bool fin);
+
+/* Resets the stream in both directions with app_code. Returns 0 or
+ * WEFT_ERR_NOTFOUND. */
+int quic_conn_stream_shutdown(struct quic_conn *c, int64_t id,
+			      uint64_t app_code);
+
+/* Closes c with an application error code and a reason (may be NULL; cut
+ * to QUIC_REASON_MAX). on_closed follows (at once, or after the running
+ * callback returns). Returns 0 or WEFT_ERR_CLOSED. */
+int quic_conn_close(struct quic_conn *c, uint64_t app_code,
+		    const char *reason);
+
+/* The peer's Ed25519 key. Returns 0 or WEFT_ERR_AUTH before it is known. */
+int quic_conn_peer_key(const struct quic_conn *c,
+		       uint8_t out[IDENT_KEY_LEN]);
+
+/* The negotiated ALPN ("" before it is known). */
+const char *quic_conn_alpn(const struct quic_conn *c);
+
+/* The peer's address on the current path (virtual or real). Returns 0. */
+int quic_conn_remote(struct quic_conn *c, struct ip_endpoint *out);
+
+/* Fills *out. */
+void quic_conn_stats(struct quic_conn *c, struct quic_conn_stats *out);
+
+/* Client only: migrates to the path towards remote, from the virtual
+ * local address (is_virtual) or the socket's address. The old path keeps
+ * working until the new one is validated; on_path reports the result.
+ * Returns 0, WEFT_ERR_INVAL (server, no virtual address, same path),
+ * WEFT_ERR_BUSY (handshake not confirmed or no spare connection ID yet),
+ * WEFT_ERR_CLOSED. */
+int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
+		      const struct ip_endpoint *remote);
+
+#endif

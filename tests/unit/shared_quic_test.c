@@ -1,0 +1,822 @@
+/* The QUIC engine over real UDP on 127.0.0.1, two endpoints in one process
+ * and one loop; every wait has a deadline. */
+#include "check.h"
+#include "shared/err.h"
+#include "shared/ident.h"
+#include "shared/ip.h"
+#include "shared/loop.h"
+#include "shared/quic.h"
+#include "shared/rand.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NDGRAMS 1000
+#define MAXCONNS 64
+#define STREAM_TOTAL (1 << 20)
+
+struct vpkt {
+	struct vpkt *next;
+	int to; /* 0: client endpoint, 1: server endpoint */
+	struct ip_endpoint from;
+	size_t len;
+	uint8_t d[];
+};
+
+struct world {
+	struct loop *l;
+	struct ident *sid, *cid;
+	struct quic_endpoint *srv, *cli;
+	struct ip_endpoint srv_addr, srv_vaddr, cli_vaddr;
+	bool reject_client;
+	/* client side */
+	struct quic_conn *cc[MAXCONNS];
+	int nclients;
+	int established;
+	int cclosed;
+	struct quic_close_info cinfo;
+	char creason[QUIC_REASON_MAX + 1];
+	/* server side */
+	struct quic_conn *sc[MAXCONNS];
+	int accepted;
+	int sclosed;
+	struct quic_close_info sinfo;
+	char sreason[QUIC_REASON_MAX + 1];
+	bool echo;
+	/* datagrams */
+	int srv_dgrams, cli_dgrams;
+	long srv_last, cli_last;
+	bool srv_order_ok, cli_order_ok;
+	/* stream */
+	int64_t stream;
+	size_t sent, rcvd;
+	uint64_t sent_sum, rcvd_sum;
+	bool rcvd_fin;
+	size_t send_limit;
+	bool send_fin;
+	/* paths */
+	int path_ok, path_fail;
+	bool last_path_virtual;
+	/* virtual shuttle */
+	struct vpkt *vq, **vtail;
+	unsigned vpkts;
+	int others;
+};
+
+static uint64_t sum_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint8_t stream_byte(size_t off)
+{
+	return (uint8_t)((off * 2654435761u) >> 13);
+}
+
+/* ---- client callbacks ---- */
+
+static void c_established(struct quic_conn *c, void *ctx)
+{
+	struct world *w = ctx;
+
+	w->established++;
+}
+
+static void c_datagram(struct quic_conn *c, const uint8_t *d, size_t n,
+		       void *ctx)
+{
+	struct world *w = ctx;
+	long seq;
+
+	if (n < 4)
+		return;
+	seq = (long)((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+		     (uint32_t)d[2] << 8 | d[3]);
+	if (seq <= w->cli_last)
+		w->cli_order_ok = false;
+	w->cli_last = seq;
+	w->cli_dgrams++;
+}
+
+static void pump_stream(struct world *w, struct quic_conn *c)
+{
+	uint8_t buf[8192];
+	int r;
+
+	while (w->sent < w->send_limit) {
+		size_t n = w->send_limit - w->sent, i;
+
+		if (n > sizeof(buf))
+			n = sizeof(buf);
+		for (i = 0; i < n; i++)
+			buf[i] = stream_byte(w->sent + i);
+		r = quic_conn_stream_send(c, w->stream, buf, n,
+					  w->send_fin &&
+						  w->sent + n == w->send_limit);
+		if (r <= 0)
+			return;
+		w->sent_sum = sum_bytes(w->sent_sum, buf, (size_t)r);
+		w->sent += (size_t)r;
+	}
+}
+
+static void c_writable(struct quic_conn *c, int64_t id, void *ctx)
+{
+	struct world *w = ctx;
+
+	if (id == w->stream)
+		pump_stream(w, c);
+}
+
+static void c_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
+{
+	struct world *w = ctx;
+
+	if (ok)
+		w->path_ok++;
+	else
+		w->path_fail++;
+	w->last_path_virtual = is_virtual;
+}
+
+static void c_closed(struct quic_conn *c, const struct quic_close_info *i,
+		     void *ctx)
+{
+	struct world *w = ctx;
+
+	w->cclosed++;
+	w->cinfo = *i;
+	snprintf(w->creason, sizeof(w->creason), "%s", i->reason);
+	w->cinfo.reason = w->creason;
+	for (int k = 0; k < w->nclients; k++)
+		if (w->cc[k] == c)
+			w->cc[k] = NULL;
+}
+
+static const struct quic_conn_callbacks client_cbs = {
+	.on_established = c_established,
+	.on_datagram = c_datagram,
+	.on_stream_writable = c_writable,
+	.on_path = c_path,
+	.on_closed = c_closed,
+};
+
+/* ---- server callbacks ---- */
+
+static void s_datagram(struct quic_conn *c, const uint8_t *d, size_t n,
+		       void *ctx)
+{
+	struct world *w = ctx;
+	long seq;
+
+	if (n >= 4) {
+		seq = (long)((uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 |
+			     (uint32_t)d[2] << 8 | d[3]);
+		if (seq <= w->srv_last)
+			w->srv_order_ok = false;
+		w->srv_last = seq;
+	}
+	w->srv_dgrams++;
+	if (w->echo)
+		quic_conn_datagram(c, d, n);
+}
+
+static void s_stream(struct quic_conn *c, int64_t id, const uint8_t *d,
+		     size_t n, bool fin, void *ctx)
+{
+	struct world *w = ctx;
+
+	w->rcvd_sum = sum_bytes(w->rcvd_sum, d, n);
+	w->rcvd += n;
+	if (fin)
+		w->rcvd_fin = true;
+}
+
+static void s_closed(struct quic_conn *c, const struct quic_close_info *i,
+		     void *ctx)
+{
+	struct world *w = ctx;
+
+	w->sclosed++;
+	w->sinfo = *i;
+	snprintf(w->sreason, sizeof(w->sreason), "%s", i->reason);
+	w->sinfo.reason = w->sreason;
+	for (int k = 0; k < w->accepted; k++)
+		if (w->sc[k] == c)
+			w->sc[k] = NULL;
+}
+
+static const struct quic_conn_callbacks server_cbs = {
+	.on_datagram = s_datagram,
+	.on_stream_data = s_stream,
+	.on_closed = s_closed,
+};
+
+static bool s_accept_peer(struct quic_endpoint *ep, const char *alpn,
+			  const uint8_t key[IDENT_KEY_LEN], void *ctx)
+{
+	struct world *w = ctx;
+	uint8_t expect[IDENT_KEY_LEN];
+
+	ident_public_key(w->cid, expect);
+	return !w->reject_client && memcmp(key, expect, IDENT_KEY_LEN) == 0;
+}
+
+static void s_on_accept(struct quic_endpoint *ep, struct quic_conn *c,
+			const char *alpn, void *ctx)
+{
+	struct world *w = ctx;
+
+	if (w->accepted < MAXCONNS)
+		w->sc[w->accepted++] = c;
+	quic_conn_set_callbacks(c, &server_cbs, w);
+}
+
+static void on_other(struct quic_endpoint *ep, const struct ip_endpoint *from,
+		     const uint8_t *d, size_t n, void *ctx)
+{
+	struct world *w = ctx;
+
+	w->others++;
+}
+
+/* The stand-in relay: packets for a virtual address are queued and
+ * injected into the other endpoint after the loop iteration. */
+static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
+			const struct ip_endpoint *to, const uint8_t *d,
+			size_t n, void *ctx)
+{
+	struct world *w = ctx;
+	struct vpkt *p = malloc(sizeof(*p) + n);
+
+	if (!p)
+		return WEFT_ERR_NOMEM;
+	p->next = NULL;
+	p->to = ep == w->cli ? 1 : 0;
+	p->from = ep == w->cli ? w->cli_vaddr : w->srv_vaddr;
+	p->len = n;
+	memcpy(p->d, d, n);
+	*w->vtail = p;
+	w->vtail = &p->next;
+	w->vpkts++;
+	return 0;
+}
+
+static void shuttle(struct world *w)
+{
+	struct vpkt *p;
+
+	while ((p = w->vq)) {
+		w->vq = p->next;
+		if (!w->vq)
+			w->vtail = &w->vq;
+		quic_endpoint_input_virtual(p->to ? w->srv : w->cli, &p->from,
+					    p->d, p->len);
+		free(p);
+	}
+}
+
+/* ---- setup ---- */
+
+static bool world_init(struct world *w, const char *const *alpns,
+		       bool retry)
+{
+	struct quic_endpoint_options so = {0}, co = {0};
+	struct ip_endpoint a;
+
+	memset(w, 0, sizeof(*w));
+	w->vtail = &w->vq;
+	w->srv_last = w->cli_last = -1;
+	w->srv_order_ok = w->cli_order_ok = true;
+	if (loop_new(&w->l) < 0 || ident_generate(&w->sid) < 0 ||
+	    ident_generate(&w->cid) < 0)
+		return false;
+	ip_endpoint_parse("127.0.0.1:1", &so.bind);
+	so.bind.port = 0;
+	co.bind = so.bind;
+	so.id = w->sid;
+	so.alpns = alpns;
+	so.accept_peer = s_accept_peer;
+	so.on_accept = s_on_accept;
+	so.on_other = on_other;
+	so.send_virtual = send_virtual;
+	so.ctx = w;
+	so.retry = retry;
+	so.idle_timeout_ms = 5000;
+	ip_endpoint_parse("127.255.0.2:1", &so.virtual_local);
+	so.virtual_local.port = 0;
+	co.id = w->cid;
+	co.send_virtual = send_virtual;
+	co.on_other = on_other;
+	co.ctx = w;
+	co.idle_timeout_ms = 5000;
+	ip_endpoint_parse("127.255.0.1:1", &co.virtual_local);
+	co.virtual_local.port = 0;
+	if (quic_endpoint_new(w->l, &so, &w->srv) < 0 ||
+	    quic_endpoint_new(w->l, &co, &w->cli) < 0)
+		return false;
+	quic_endpoint_local(w->srv, &w->srv_addr);
+	quic_endpoint_local(w->cli, &a);
+	w->srv_vaddr = so.virtual_local;
+	w->srv_vaddr.port = w->srv_addr.port;
+	w->cli_vaddr = co.virtual_local;
+	w->cli_vaddr.port = a.port;
+	return true;
+}
+
+static void world_free(struct world *w)
+{
+	struct vpkt *p;
+
+	quic_endpoint_del(w->cli);
+	quic_endpoint_del(w->srv);
+	while ((p = w->vq)) {
+		w->vq = p->next;
+		free(p);
+	}
+	loop_del(w->l);
+	ident_del(w->sid);
+	ident_del(w->cid);
+}
+
+typedef bool cond_fn(struct world *w);
+
+/* Runs the loop until cond holds or timeout_ms passes. */
+static bool run_until(struct world *w, cond_fn *cond, int timeout_ms)
+{
+	int64_t end = loop_now_us(w->l) + (int64_t)timeout_ms * 1000;
+
+	while (!cond(w)) {
+		if (loop_now_us(w->l) > end)
+			return false;
+		if (loop_run_once(w->l, 5) < 0)
+			return false;
+		shuttle(w);
+	}
+	return true;
+}
+
+static void run_for(struct world *w, int ms)
+{
+	int64_t end = loop_now_us(w->l) + (int64_t)ms * 1000;
+
+	while (loop_now_us(w->l) < end) {
+		loop_run_once(w->l, 5);
+		shuttle(w);
+	}
+}
+
+static bool is_established(struct world *w)
+{
+	return w->established >= (w->nclients ? w->nclients : 1) &&
+	       w->accepted >= w->established;
+}
+
+static bool client_closed(struct world *w) { return w->cclosed > 0; }
+static bool server_closed(struct world *w) { return w->sclosed > 0; }
+
+static bool connect_one(struct world *w, const char *alpn, bool pin_ok,
+			bool is_virtual)
+{
+	struct quic_connect_options o = {0};
+
+	o.remote = is_virtual ? w->srv_vaddr : w->srv_addr;
+	o.is_virtual = is_virtual;
+	o.alpn = alpn;
+	ident_public_key(w->sid, o.pin);
+	if (!pin_ok)
+		o.pin[0] ^= 1;
+	if (quic_connect(w->cli, &o, &client_cbs, w, &w->cc[w->nclients]) <
+	    0)
+		return false;
+	w->nclients++;
+	return true;
+}
+
+static const char *const relay_alpns[] = {QUIC_ALPN_RELAY, QUIC_ALPN_PEER,
+					  NULL};
+static const char *const relay_only[] = {QUIC_ALPN_RELAY, NULL};
+
+/* ---- tests ---- */
+
+static void handshake_with_mutual_pins_succeeds(void)
+{
+	struct world w;
+	uint8_t k[IDENT_KEY_LEN], expect[IDENT_KEY_LEN];
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	CHECK(run_until(&w, is_established, 3000));
+	REQUIRE_INT(w.accepted, 1);
+	CHECK_STR(quic_conn_alpn(w.cc[0]), QUIC_ALPN_PEER);
+	CHECK_STR(quic_conn_alpn(w.sc[0]), QUIC_ALPN_PEER);
+	CHECK_INT(quic_conn_peer_key(w.cc[0], k), 0);
+	ident_public_key(w.sid, expect);
+	CHECK_MEM(k, expect, IDENT_KEY_LEN);
+	CHECK_INT(quic_conn_peer_key(w.sc[0], k), 0);
+	ident_public_key(w.cid, expect);
+	CHECK_MEM(k, expect, IDENT_KEY_LEN);
+	CHECK_INT(quic_endpoint_conn_count(w.srv), 1);
+	CHECK_INT(w.cclosed, 0);
+	world_free(&w);
+}
+
+static void wrong_server_pin_fails_the_client_with_auth_error(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, false, false));
+	CHECK(run_until(&w, client_closed, 3000));
+	CHECK_INT(w.cinfo.err, WEFT_ERR_AUTH);
+	CHECK(!w.cinfo.remote);
+	CHECK_INT(w.established, 0);
+	run_for(&w, 50);
+	CHECK_INT(w.accepted, 0);
+	world_free(&w);
+}
+
+static void server_rejecting_the_client_key_closes_the_client(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.reject_client = true;
+	REQUIRE(connect_one(&w, QUIC_ALPN_RELAY, true, false));
+	CHECK(run_until(&w, client_closed, 3000));
+	CHECK_INT(w.cinfo.err, WEFT_ERR_AUTH);
+	CHECK(w.cinfo.remote);
+	CHECK_INT(w.established, 0);
+	CHECK_INT(w.accepted, 0);
+	world_free(&w);
+}
+
+static void alpn_mismatch_is_refused(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_only, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	CHECK(run_until(&w, client_closed, 3000));
+	CHECK_INT(w.cinfo.err, WEFT_ERR_UNSUPPORTED);
+	CHECK_INT(w.established, 0);
+	CHECK_INT(w.accepted, 0);
+	world_free(&w);
+}
+
+static bool dgrams_done(struct world *w)
+{
+	return w->cli_dgrams >= NDGRAMS;
+}
+
+/* Sends datagrams with sequence numbers from..to-1 as the queue allows. */
+static int send_seq(struct world *w, struct quic_conn *c, int from, int to)
+{
+	uint8_t d[1000];
+	int i;
+
+	memset(d, 0xab, sizeof(d));
+	for (i = from; i < to; i++) {
+		d[0] = (uint8_t)(i >> 24);
+		d[1] = (uint8_t)(i >> 16);
+		d[2] = (uint8_t)(i >> 8);
+		d[3] = (uint8_t)i;
+		if (quic_conn_datagram(c, d, sizeof(d)) < 0)
+			break;
+	}
+	return i;
+}
+
+static void thousand_datagrams_each_way_arrive_in_order(void)
+{
+	struct world w;
+	struct quic_conn_stats st;
+	int next = 0;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.echo = true;
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	CHECK(quic_conn_datagram_max(w.cc[0]) >= 1100);
+	CHECK_INT(quic_conn_datagram(w.cc[0], "x", 0) == 0 ||
+			  quic_conn_datagram(w.cc[0], "x", 0) < 0,
+		  1);
+	{
+		uint8_t big[1500] = {0};
+
+		CHECK_INT(quic_conn_datagram(w.cc[0], big, sizeof(big)),
+			  WEFT_ERR_TOOBIG);
+	}
+	w.srv_dgrams = 0;
+	w.srv_last = w.cli_last = -1;
+	/* A window of 64 unanswered datagrams: the echo is bounded by the
+	 * server's congestion window and queue like any sender. */
+	for (int spins = 0; spins < 20000 && next < NDGRAMS; spins++) {
+		int lim = w.cli_dgrams + 64 < NDGRAMS ? w.cli_dgrams + 64
+						      : NDGRAMS;
+
+		if (next < lim)
+			next = send_seq(&w, w.cc[0], next, lim);
+		loop_run_once(w.l, 1);
+	}
+	CHECK_INT(next, NDGRAMS);
+	run_until(&w, dgrams_done, 3000);
+	CHECK(w.srv_dgrams >= 990);
+	CHECK(w.cli_dgrams >= 990);
+	CHECK(w.srv_order_ok);
+	CHECK(w.cli_order_ok);
+	quic_conn_stats(w.cc[0], &st);
+	CHECK(st.dgrams_sent >= (uint64_t)NDGRAMS);
+	CHECK(st.pkts_sent > 0 && st.bytes_recv > 990u * 1000u);
+	CHECK(!st.is_virtual);
+	world_free(&w);
+}
+
+static bool stream_done(struct world *w)
+{
+	return w->rcvd_fin && w->rcvd >= w->send_limit;
+}
+
+static void one_mebibyte_stream_arrives_intact(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	REQUIRE_INT(quic_conn_stream_open(w.cc[0], &w.stream), 0);
+	w.send_limit = STREAM_TOTAL;
+	w.send_fin = true;
+	pump_stream(&w, w.cc[0]);
+	/* 1 MiB is the per-stream buffer: some bytes must have waited. */
+	CHECK(run_until(&w, stream_done, 10000));
+	CHECK_INT(w.sent, STREAM_TOTAL);
+	CHECK_INT(w.rcvd, STREAM_TOTAL);
+	CHECK(w.rcvd_sum == w.sent_sum);
+	CHECK_INT(quic_conn_stream_send(w.cc[0], w.stream, "x", 1, false),
+		  w.rcvd_fin ? WEFT_ERR_CLOSED : WEFT_ERR_NOTFOUND);
+	world_free(&w);
+}
+
+static bool both_closed(struct world *w)
+{
+	return w->cclosed > 0 && w->sclosed > 0;
+}
+
+static void app_close_code_reaches_the_peer(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	REQUIRE_INT(quic_conn_close(w.cc[0], 42, "going away\n"), 0);
+	CHECK_INT(w.cclosed, 1);
+	CHECK(run_until(&w, server_closed, 3000));
+	CHECK(w.sinfo.app);
+	CHECK(w.sinfo.remote);
+	CHECK_INT(w.sinfo.err, 0);
+	CHECK_INT(w.sinfo.code, 42);
+	CHECK_STR(w.sinfo.reason, "going away?");
+	CHECK(w.cinfo.app && !w.cinfo.remote);
+	CHECK_INT(w.cinfo.code, 42);
+	CHECK(both_closed(&w));
+	run_for(&w, 20);
+	CHECK_INT(quic_endpoint_conn_count(w.srv), 0);
+	CHECK_INT(quic_endpoint_conn_count(w.cli), 0);
+	world_free(&w);
+}
+
+static bool got_echo(struct world *w) { return w->cli_dgrams > 0; }
+
+static void garbage_datagrams_do_not_disturb_a_connection(void)
+{
+	struct world w;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint8_t buf[1400];
+	int fd, i;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.echo = true;
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	REQUIRE(fd >= 0);
+	ip_endpoint_to_sockaddr(&w.srv_addr, &ss, &sslen);
+	for (i = 0; i < 600; i++) {
+		uint64_t len;
+
+		rand_uniform(sizeof(buf), &len);
+		rand_bytes(buf, (size_t)len + 1);
+		if (i % 3 == 0)
+			buf[0] &= 0x3f; /* not QUIC: goes to on_other */
+		else if (i % 3 == 1)
+			buf[0] |= 0xc0; /* long header garbage */
+		else
+			buf[0] = (uint8_t)((buf[0] & 0x3f) | 0x40);
+		if (i % 50 == 0 && len >= 1200)
+			memset(buf + 1, 0, 4); /* unknown version */
+		sendto(fd, buf, (size_t)len + 1, 0, (struct sockaddr *)&ss,
+		       sslen);
+		if (i % 20 == 0)
+			run_for(&w, 1);
+	}
+	run_for(&w, 50);
+	CHECK(w.others >= 150);
+	CHECK_INT(w.sclosed, 0);
+	CHECK_INT(w.cclosed, 0);
+	CHECK_INT(quic_conn_datagram(w.cc[0], "\0\0\0\1ping", 8), 0);
+	CHECK(run_until(&w, got_echo, 3000));
+	CHECK_INT(quic_endpoint_conn_count(w.srv), 1);
+	close(fd);
+	world_free(&w);
+}
+
+static bool all_echoed(struct world *w) { return w->cli_dgrams >= 50; }
+
+static void fifty_concurrent_clients_share_one_server_endpoint(void)
+{
+	struct world w;
+	int i;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.echo = true;
+	for (i = 0; i < 50; i++)
+		REQUIRE(connect_one(&w, QUIC_ALPN_RELAY, true, false));
+	CHECK(run_until(&w, is_established, 10000));
+	CHECK_INT(w.established, 50);
+	CHECK_INT(w.accepted, 50);
+	CHECK_INT(quic_endpoint_conn_count(w.srv), 50);
+	for (i = 0; i < 50; i++)
+		if (w.cc[i])
+			quic_conn_datagram(w.cc[i], "\0\0\0\0hello", 9);
+	CHECK(run_until(&w, all_echoed, 5000));
+	CHECK_INT(w.cclosed, 0);
+	world_free(&w);
+}
+
+static bool path_validated(struct world *w) { return w->path_ok > 0; }
+
+static bool srv_got(struct world *w) { return w->srv_dgrams >= 20; }
+
+/* Sends 20 datagrams and checks they arrive and are echoed. */
+static void datagrams_flow(struct world *w)
+{
+	w->srv_dgrams = w->cli_dgrams = 0;
+	w->srv_last = w->cli_last = -1;
+	for (int i = 0; i < 20; i++) {
+		uint8_t d[100] = {0};
+
+		d[3] = (uint8_t)i;
+		CHECK_INT(quic_conn_datagram(w->cc[0], d, sizeof(d)), 0);
+		run_for(w, 1);
+	}
+	CHECK(run_until(w, srv_got, 3000));
+	CHECK(w->srv_order_ok);
+}
+
+static bool stream_part_done(struct world *w)
+{
+	return w->rcvd >= w->send_limit;
+}
+
+static bool server_on_virtual(struct world *w)
+{
+	struct quic_conn_stats st;
+
+	quic_conn_stats(w->sc[0], &st);
+	if (!st.is_virtual) /* keep traffic going, as a tunnel would */
+		quic_conn_datagram(w->cc[0], "\0\0\0\0", 4);
+	return st.is_virtual;
+}
+
+static void relayed_path_migrates_to_direct_and_back(void)
+{
+	struct world w;
+	struct quic_conn_stats cs, ss;
+	unsigned v0;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.echo = true;
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, true));
+	REQUIRE(run_until(&w, is_established, 3000));
+	CHECK(w.vpkts > 0);
+	quic_conn_stats(w.cc[0], &cs);
+	CHECK(cs.is_virtual);
+	quic_conn_stats(w.sc[0], &ss);
+	CHECK(ss.is_virtual);
+
+	/* Relayed: datagrams and the first third of a stream. */
+	datagrams_flow(&w);
+	REQUIRE_INT(quic_conn_stream_open(w.cc[0], &w.stream), 0);
+	w.send_limit = 100000;
+	pump_stream(&w, w.cc[0]);
+	CHECK(run_until(&w, stream_part_done, 5000));
+
+	/* The server cannot migrate; the client to the same path neither. */
+	CHECK_INT(quic_conn_migrate(w.sc[0], false, &w.cli_vaddr),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(quic_conn_migrate(w.cc[0], true, &w.srv_vaddr),
+		  WEFT_ERR_INVAL);
+
+	/* Relay -> direct. */
+	REQUIRE_INT(quic_conn_migrate(w.cc[0], false, &w.srv_addr), 0);
+	CHECK(run_until(&w, path_validated, 3000));
+	CHECK(!w.last_path_virtual);
+	run_for(&w, 20);
+	v0 = w.vpkts;
+	datagrams_flow(&w);
+	quic_conn_stats(w.cc[0], &cs);
+	CHECK(!cs.is_virtual);
+	CHECK_INT(cs.remote.port, w.srv_addr.port);
+	quic_conn_stats(w.sc[0], &ss);
+	CHECK(!ss.is_virtual);
+	CHECK(w.vpkts - v0 < 5);
+	w.send_limit = 200000;
+	pump_stream(&w, w.cc[0]);
+	CHECK(run_until(&w, stream_part_done, 5000));
+
+	/* Direct -> relay. */
+	w.path_ok = 0;
+	REQUIRE_INT(quic_conn_migrate(w.cc[0], true, &w.srv_vaddr), 0);
+	CHECK(run_until(&w, path_validated, 3000));
+	CHECK(w.last_path_virtual);
+	v0 = w.vpkts;
+	datagrams_flow(&w);
+	CHECK(w.vpkts - v0 >= 20);
+	quic_conn_stats(w.cc[0], &cs);
+	CHECK(cs.is_virtual);
+	/* The server follows once it has validated the path back. */
+	CHECK(run_until(&w, server_on_virtual, 3000));
+	w.send_limit = 300000;
+	w.send_fin = true;
+	pump_stream(&w, w.cc[0]);
+	CHECK(run_until(&w, stream_done, 5000));
+	CHECK_INT(w.rcvd, 300000);
+	CHECK(w.rcvd_sum == w.sent_sum);
+	quic_conn_stats(w.sc[0], &ss);
+	CHECK(ss.is_virtual);
+	CHECK_INT(w.cclosed, 0);
+	CHECK_INT(w.sclosed, 0);
+	world_free(&w);
+}
+
+static void retry_validates_the_client_address(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, true));
+	REQUIRE(connect_one(&w, QUIC_ALPN_RELAY, true, false));
+	CHECK(run_until(&w, is_established, 3000));
+	CHECK_INT(w.accepted, 1);
+	world_free(&w);
+}
+
+static void endpoint_rejects_bad_options(void)
+{
+	struct loop *l = NULL;
+	struct ident *id = NULL;
+	struct quic_endpoint *ep = (struct quic_endpoint *)0x1;
+	struct quic_endpoint_options o = {0};
+
+	REQUIRE_INT(loop_new(&l), 0);
+	REQUIRE_INT(ident_generate(&id), 0);
+	ip_endpoint_parse("127.0.0.1:1", &o.bind);
+	o.bind.port = 0;
+	CHECK_INT(quic_endpoint_new(l, &o, &ep), WEFT_ERR_INVAL); /* no id */
+	o.id = id;
+	o.alpns = relay_only;
+	CHECK_INT(quic_endpoint_new(l, &o, &ep), WEFT_ERR_INVAL); /* no accept_peer */
+	o.alpns = NULL;
+	o.virtual_local = o.bind; /* same address as the socket */
+	CHECK_INT(quic_endpoint_new(l, &o, &ep), WEFT_ERR_INVAL);
+	CHECK(ep == (struct quic_endpoint *)0x1);
+	quic_endpoint_del(NULL);
+	ident_del(id);
+	loop_del(l);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(handshake_with_mutual_pins_succeeds),
+	CHECK_CASE(wrong_server_pin_fails_the_client_with_auth_error),
+	CHECK_CASE(server_rejecting_the_client_key_closes_the_client),
+	CHECK_CASE(alpn_mismatch_is_refused),
+	CHECK_CASE(thousand_datagrams_each_way_arrive_in_order),
+	CHECK_CASE(one_mebibyte_stream_arrives_intact),
+	CHECK_CASE(app_close_code_reaches_the_peer),
+	CHECK_CASE(garbage_datagrams_do_not_disturb_a_connection),
+	CHECK_CASE(fifty_concurrent_clients_share_one_server_endpoint),
+	CHECK_CASE(relayed_path_migrates_to_direct_and_back),
+	CHECK_CASE(retry_validates_the_client_address),
+	CHECK_CASE(endpoint_rejects_bad_options),
+	{0},
+};
+
+int main(int argc, char **argv) { return check_main(argc, argv, cases); }
