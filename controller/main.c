@@ -196,7 +196,8 @@ static int cmd_serve(int argc, char **argv)
 		&keepalive_ms, "30s",
 		"held map polls answer \"no change\" after this plus up to 25s",
 		1000, 3600 * 1000};
-	rc = ctl_parse("serve [flags]", opts, n, argc, argv, &cf, NULL, NULL);
+	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
+		       NULL);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
 		goto out;
@@ -306,7 +307,7 @@ static int cmd_migrate(int argc, char **argv)
 	int version = 0, rc, ret = 1;
 
 	ctl_common_opts(&common, opts);
-	rc = ctl_parse("migrate [flags]", opts, CTL_COMMON_NOPTS, argc, argv,
+	rc = ctl_parse("migrate [flags]", opts, CTL_COMMON_NOPTS, argc, argv, true,
 		       &cf, NULL, NULL);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
