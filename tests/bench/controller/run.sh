@@ -65,7 +65,7 @@ start_controller() {
 	for _ in $(seq 300); do
 		if grep -q 'listening on' "$out"; then
 			port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$out")
-			key=$(grep -o 'weft_api_[A-Za-z0-9_]*' "$out" | head -1)
+			key=$(grep -o 'weft_api_[^[:space:]]*' "$out" | head -1)
 			return 0
 		fi
 		if ! kill -0 "$ctl_pid" 2>/dev/null; then
