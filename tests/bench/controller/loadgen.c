@@ -46,7 +46,7 @@
 #define OPENING_MAX 256       /* polls connecting or sending at once */
 #define FIRST_MAX 64          /* first polls (full maps) in flight at once */
 #define QUIET_MS 2000         /* "held" = no answer for this long */
-#define SETTLE_MAX_MS 180000
+#define SETTLE_MAX_MS 420000
 #define FANOUT_WAIT_MS 60000
 #define LIST_SAMPLES 50
 #define CHANGED_NODE 4242     /* index of the node that changes (< N) */
@@ -642,7 +642,7 @@ static void pump(struct bench *b, int ms)
  * QUIET_MS. Returns the time it took in ms. */
 static double settle(struct bench *b)
 {
-	int64_t t0 = now_us();
+	int64_t t0 = now_us(), report = t0;
 
 	b->repoll = true;
 	b->fresh = 0;
@@ -652,6 +652,13 @@ static double settle(struct bench *b)
 	b->last_answer_us = now_us();
 	for (;;) {
 		pump(b, 100);
+		if (now_us() - report >= 15000000) {
+			report = now_us();
+			fprintf(stderr, "  %3.0f s: %d first polls started, %d held, "
+				"%" PRIu64 " answers so far\n",
+				(double)(report - t0) / 1e6, b->fresh, b->waiting,
+				b->answers);
+		}
 		if (b->nqueue == 0 && b->opening == 0 &&
 		    b->fresh >= b->o.nodes &&
 		    b->waiting == b->o.nodes &&
