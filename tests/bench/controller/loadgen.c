@@ -736,8 +736,12 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 		if (expect && b->answers - answers0 >= expect &&
 		    now_us() - last >= 200 * 1000LL)
 			break;
-		if (now_us() - last >= QUIET_MS * 1000LL &&
-		    now_us() - t0 >= QUIET_MS * 1000LL)
+		/* Some answered, then nothing for QUIET_MS: done. A change
+		 * may take long before its first answer (a policy edit
+		 * recomputes every node first), so no answer at all is
+		 * waited for up to FANOUT_WAIT_MS. */
+		if (b->answers != answers0 &&
+		    now_us() - last >= QUIET_MS * 1000LL)
 			break;
 		if (now_us() - t0 >= FANOUT_WAIT_MS * 1000LL)
 			break;
@@ -931,6 +935,7 @@ static void list_nodes(struct bench *b, struct hc *hc, double *p50,
 	t0 = now_us();
 	for (;;) {
 		json_t *j, *next;
+		bool more;
 
 		snprintf(path, sizeof(path), "/api/v1/nodes?limit=1000%s%s",
 			 cursor[0] ? "&cursor=" : "", cursor);
@@ -938,11 +943,12 @@ static void list_nodes(struct bench *b, struct hc *hc, double *p50,
 		(*pages)++;
 		*items += (int)json_array_size(json_object_get(j, "items"));
 		next = json_object_get(j, "next_cursor");
-		if (json_is_string(next))
+		more = json_is_string(next);
+		if (more)
 			snprintf(cursor, sizeof(cursor), "%s",
 				 json_string_value(next));
 		json_decref(j);
-		if (!json_is_string(next))
+		if (!more)
 			break;
 	}
 	*walk_ms = (double)(now_us() - t0) / 1000.0;
