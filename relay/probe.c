@@ -194,6 +194,17 @@ static void send_frames(struct probe *p)
 	due = p->f.interval_us
 		      ? (now - p->send_start_us) / p->f.interval_us + 1
 		      : p->f.send_frames;
+	/* Paced, not catching up: after a stall (a slow loop iteration) the
+	 * sender falls behind instead of bursting into the relay's socket
+	 * buffer. */
+	if (p->f.interval_us) {
+		int64_t cap = p->sent + TICK_US / p->f.interval_us + 1;
+
+		if (due > cap) {
+			p->send_start_us += (due - cap) * p->f.interval_us;
+			due = cap;
+		}
+	}
 	while (p->sent < p->f.send_frames && p->sent < due) {
 		uint64_t seq = (uint64_t)p->sent;
 		int i, n, r;
@@ -375,7 +386,7 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 	p->authed = false;
 	wire_reader_del(p->rd);
 	p->rd = NULL;
-	again = p->f.reconnect && !p->done &&
+	again = p->f.reconnect && (!p->done || p->f.stay) &&
 		!(i->app && (i->code == WIRE_CLOSE_REPLACED ||
 			     i->code == WIRE_CLOSE_AUTH_FAILED));
 	if (again) {
