@@ -47,11 +47,14 @@ static int do_register(struct fx *f, const char *key, int seed,
 		       struct http_resp *r)
 {
 	char body[2048], pk[64];
+	int n;
 
 	pubkey(seed, pk);
-	snprintf(body, sizeof(body),
-		 "{\"auth_key\":\"%s\",\"public_key\":\"%s\",\"hostname\":\"%s\"%s}",
-		 key, pk, hostname, extra);
+	n = snprintf(body, sizeof(body),
+		     "{\"auth_key\":\"%s\",\"public_key\":\"%s\",\"hostname\":\"%s\"%s}",
+		     key, pk, hostname, extra);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -1;
 	return fx_req(f, NULL, "POST", "/api/v1/register", NULL, body, r);
 }
 
