@@ -139,6 +139,7 @@ struct quic_endpoint {
 	struct quic_conn *conns; /* live and dead, until reaped */
 	unsigned nlive;
 	uint8_t secret[SECRET_LEN];
+	struct quic_endpoint_stats est;
 	/* receive batch */
 	struct mmsghdr rxm[RX_BATCH];
 	struct iovec rxiov[RX_BATCH];
@@ -1269,6 +1270,7 @@ static void send_retry(struct quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
 	if (n > 0) {
 		send_pkt(ep, NULL, path, buf, (size_t)n);
 		tx_flush(ep);
+		ep->est.retry_sent++;
 	}
 }
 
@@ -1298,8 +1300,10 @@ static void server_accept(struct quic_endpoint *ep, const ngtcp2_path *path,
 			    &odcid, hd.token.base, hd.token.len, ep->secret,
 			    SECRET_LEN, hd.version, path->remote.addr,
 			    path->remote.addrlen, &hd.dcid, RETRY_TOKEN_TIMEOUT,
-			    now_ts(ep)) != 0)
+			    now_ts(ep)) != 0) {
+			ep->est.retry_failed++;
 			return;
+		}
 		have_odcid = true;
 	} else if (ep->o.retry) {
 		/* The place where a server demands address validation. */
@@ -1651,6 +1655,17 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep)
 {
 	return ep->nlive;
+}
+
+void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on)
+{
+	ep->o.retry = on;
+}
+
+void quic_endpoint_stats(const struct quic_endpoint *ep,
+			 struct quic_endpoint_stats *out)
+{
+	*out = ep->est;
 }
 
 int quic_endpoint_send_raw(struct quic_endpoint *ep,

@@ -159,6 +159,20 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 /* Number of connections alive (not yet closed). */
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep);
 
+/* Switches address validation with Retry on or off for Initials that
+ * arrive from now on (the relay demands it above a handshake rate). */
+void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on);
+
+/* Endpoint counters since quic_endpoint_new. */
+struct quic_endpoint_stats {
+	uint64_t retry_sent;   /* Retry packets sent */
+	uint64_t retry_failed; /* Initials dropped: Retry token did not verify */
+};
+
+/* Fills *out. */
+void quic_endpoint_stats(const struct quic_endpoint *ep,
+			 struct quic_endpoint_stats *out);
+
 /* Sends one non-QUIC datagram (its first byte must have the top two bits
  * clear) from the endpoint's socket. Returns 0, WEFT_ERR_INVAL, or -errno
  * (-EAGAIN when the socket buffer is full). */
