@@ -17,6 +17,7 @@ test_pkgs=(
   postgresql               # a real server the tests start themselves
   iproute2 nftables        # network-namespace tests
   prometheus               # promtool checks /metrics output
+  coturn                   # turnutils_stunclient checks the relay's STUN
 )
 
 case "${1:-run}" in
