@@ -159,7 +159,7 @@ static int auth_apikey(struct api_call *c, const struct cred *cr,
 	}
 	if (k.expires_at && k.expires_at <= c->now) {
 		*why = "API key expired";
-		rc = WEFT_ERR_AUTH;
+		rc = WEFT_ERR_EXPIRED;
 		goto out;
 	}
 	who->kind = PRINCIPAL_APIKEY;
@@ -316,8 +316,13 @@ static void dispatch(struct api *api, const struct principal *as,
 			log_info("auth_failed", "route=%s remote=%s reason=%s",
 				 r->pattern, req->remote,
 				 log_q(q, sizeof(q), why ? why : weft_strerror(rc)));
+			/* An expired credential says so, so the agent can
+			 * tell "renew" from "wrong key". */
 			if (rc == WEFT_ERR_AUTH || rc == WEFT_ERR_EXPIRED)
-				http_resp_error(resp, 401, "unauthenticated",
+				http_resp_error(resp, 401,
+						rc == WEFT_ERR_EXPIRED
+							? "expired"
+							: "unauthenticated",
 						why, NULL);
 			else
 				api_fail(&c, rc, NULL, NULL);

@@ -1356,7 +1356,7 @@ static int run(const struct cmd *cmd, int argc, char **argv)
 		goto out;
 	}
 	args[0] = name;
-	rc = ctl_parse(usage, opts, n, nargs, args, &cf, &pos, &npos);
+	rc = ctl_parse(usage, opts, n, nargs, args, true, &cf, &pos, &npos);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
 		goto out;

@@ -24,8 +24,12 @@ void ctl_common_opts(struct ctl_common *c, struct conf_opt *out)
 		"debug, info, warn or error (default info)", 0, 0};
 }
 
+static const char *const common_names[] = {"data-dir", "db", "log-level",
+					    NULL};
+
 int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
-	      int argc, char **argv, struct conf **cf, char ***pos, int *npos)
+	      int argc, char **argv, bool common_only_outside,
+	      struct conf **cf, char ***pos, int *npos)
 {
 	struct conf_err err = {{0}};
 	int rc;
@@ -35,10 +39,12 @@ int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
 		fprintf(stderr, "weft-controller: out of memory\n");
 		return -1;
 	}
+	if (common_only_outside)
+		conf_limit_sources(*cf, common_names);
 	rc = conf_parse(*cf, opts, n, argc, argv, pos, npos, &err);
 	if (rc == CONF_HELP) {
 		printf("usage: weft-controller %s\n\n", usage_line);
-		conf_usage(opts, n, stdout);
+		conf_usage_for(*cf, opts, n, stdout);
 		return 1;
 	}
 	if (rc < 0) {

@@ -7,6 +7,7 @@
 
 #include "shared/conf.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct store;
@@ -25,9 +26,14 @@ void ctl_common_opts(struct ctl_common *c, struct conf_opt *out);
 /* Parses argv (argv[0] = the command's name) against opts. Prints usage and
  * returns 1 on --help, prints the error and returns -1 on bad flags,
  * returns 0 otherwise. usage_line is printed first ("users create NAME").
+ * With common_only_outside, only the common options (data dir, database,
+ * log level) come from WEFT_* variables and the config file; the command's
+ * own flags are read from the command line only, and config-file keys meant
+ * for other commands are ignored.
  * *cf owns the values; the caller frees it with conf_del even on failure. */
 int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
-	      int argc, char **argv, struct conf **cf, char ***pos, int *npos);
+	      int argc, char **argv, bool common_only_outside,
+	      struct conf **cf, char ***pos, int *npos);
 
 /* Applies the log level and opens the store the common options name,
  * creating the data directory (0700) for the default SQLite file. Prints

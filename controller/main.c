@@ -163,14 +163,14 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 9];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 10];
 	struct serve s = {0};
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct conf *cf = NULL;
 	char errmsg[512], *priv = NULL, *pub = NULL;
 	const char *dns_suffix = NULL;
-	int64_t keepalive_ms = 0;
+	int64_t keepalive_ms = 0, offline_ms = 0;
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -194,9 +194,15 @@ static int cmd_serve(int argc, char **argv)
 		"weft.internal", "DNS suffix of node names in maps", 0, 0};
 	opts[n++] = (struct conf_opt){"poll-keepalive", CONF_DURATION,
 		&keepalive_ms, "30s",
-		"held map polls answer \"no change\" after this plus up to 25s",
+		"held map polls answer \"no change\" after this plus up to 5/6 "
+		"of it (30s: after 30-55s)",
 		1000, 3600 * 1000};
-	rc = ctl_parse("serve [flags]", opts, n, argc, argv, &cf, NULL, NULL);
+	opts[n++] = (struct conf_opt){"offline-grace", CONF_DURATION,
+		&offline_ms, "60s",
+		"a node that has not polled for this long is marked offline",
+		1000, 24 * 3600 * 1000};
+	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
+		       NULL);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
 		goto out;
@@ -231,7 +237,9 @@ static int cmd_serve(int argc, char **argv)
 	rc = hub_start(s.st,
 		       &(struct hub_options){
 			       .keepalive_min_ms = keepalive_ms,
-			       .keepalive_max_ms = keepalive_ms + 25000,
+			       .keepalive_max_ms = keepalive_ms +
+						   keepalive_ms * 5 / 6,
+			       .offline_grace_ms = offline_ms,
 			       .dns_suffix = dns_suffix,
 			       .relay_signing_key = priv},
 		       &s.hub, errmsg, sizeof(errmsg));
@@ -306,7 +314,7 @@ static int cmd_migrate(int argc, char **argv)
 	int version = 0, rc, ret = 1;
 
 	ctl_common_opts(&common, opts);
-	rc = ctl_parse("migrate [flags]", opts, CTL_COMMON_NOPTS, argc, argv,
+	rc = ctl_parse("migrate [flags]", opts, CTL_COMMON_NOPTS, argc, argv, true,
 		       &cf, NULL, NULL);
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;

@@ -23,10 +23,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Per-connection memory for headers and read buffers. The prototype found
- * the 32 KB default costs 33 KB per held long-poll; 16 KB leaves room for
- * large headers while staying well under the 16 KB-per-poll budget. */
-#define CONN_MEMORY_LIMIT (16 * 1024)
+/* Per-connection memory for headers and read buffers. The 32 KB default
+ * cost 33 KB per held long-poll in a prototype and 16 KB measured 22-39 KB
+ * per poll at 10k; 8 KB holds any sane request head (bodies are streamed
+ * into our own bounded buffer) and keeps a held poll near 8 KB. */
+#define CONN_MEMORY_LIMIT (8 * 1024)
 #define MAX_CERTS 16
 
 /* A loaded certificate chain and key. */
@@ -48,6 +49,7 @@ struct server {
 	struct api *api;
 	int fd;
 	int port;
+	volatile int stopping; /* answers close their connections */
 	char *cert_path, *key_path;
 };
 
@@ -203,7 +205,8 @@ static void remote_of(struct MHD_Connection *conn, char *buf, size_t n)
 		ip_endpoint_format(&ep, buf, n);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn,
+static enum MHD_Result send_resp(struct server *srv,
+				 struct MHD_Connection *conn,
 				 struct http_resp *r)
 {
 	struct MHD_Response *mr;
@@ -238,6 +241,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 	if (ctype && len)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(mr, "Cache-Control", "no-store");
+	if (srv->stopping)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer");
@@ -246,14 +251,15 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn,
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status,
+static enum MHD_Result send_error(struct server *srv,
+				  struct MHD_Connection *conn, int status,
 				  const char *code, const char *msg)
 {
 	struct http_resp r = {0};
 	enum MHD_Result ret;
 
 	http_resp_error(&r, status, code, msg, NULL);
-	ret = send_resp(conn, &r);
+	ret = send_resp(srv, conn, &r);
 	http_resp_free(&r);
 	return ret;
 }
@@ -275,7 +281,7 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	double secs;
 
-	ret = send_resp(conn, resp);
+	ret = send_resp(srv, conn, resp);
 	secs = (clock_mono_us() - p->start_us) / 1e6;
 	metrics_request(api_metrics(srv->api), resp->route ? resp->route : p->route,
 			method, resp->status, secs);
@@ -320,7 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (p->too_big) {
-		ret = send_error(conn, 413, "too_big",
+		ret = send_error(srv, conn, 413, "too_big",
 				 "request body larger than 1 MiB");
 		metrics_request(api_metrics(srv->api), "other", method, 413,
 				(clock_mono_us() - p->start_us) / 1e6);
@@ -552,8 +558,19 @@ void server_stop(struct server *srv)
 	if (!srv)
 		return;
 	/* Quiescing first hands the listen socket back to us, so it is
-	 * closed exactly once, below. */
+	 * closed exactly once, below. Answers still being written (held
+	 * polls the hub just answered) get a short grace to go out; they
+	 * close their connections, so the count drops as they finish. */
+	srv->stopping = 1;
 	MHD_quiesce_daemon(srv->daemon);
+	for (int i = 0; i < 25; i++) {
+		const union MHD_DaemonInfo *di = MHD_get_daemon_info(
+			srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (!di || di->num_connections == 0)
+			break;
+		usleep(20 * 1000);
+	}
 	MHD_stop_daemon(srv->daemon);
 	if (srv->fd >= 0)
 		close(srv->fd);

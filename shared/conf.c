@@ -23,7 +23,24 @@ struct conf {
 	void **owned; /* every allocation handed out to callers */
 	size_t nowned, capowned;
 	const char *config_path;
+	const char *const *limit; /* options read from env/file; NULL = all */
 };
+
+void conf_limit_sources(struct conf *c, const char *const *names)
+{
+	c->limit = names;
+}
+
+/* May opt come from the environment or the config file? */
+static bool outside_ok(const struct conf *c, const struct conf_opt *opt)
+{
+	if (!c->limit)
+		return true;
+	for (const char *const *n = c->limit; *n; n++)
+		if (strcmp(*n, opt->name) == 0)
+			return true;
+	return false;
+}
 
 /* Values are staged here and copied to the dsts only when the whole parse
  * succeeded, so a failed parse leaves the caller's variables alone. */
@@ -521,6 +538,8 @@ static int parse_text(struct conf *c, const struct conf_opt *opts, size_t n,
 			goto out;
 		}
 		o = find_opt(opts, n, key, keylen);
+		if (c->limit && (!o || !outside_ok(c, o)))
+			continue;
 		if (!o) {
 			seterr(err, "config %s:%d: unknown key \"%.*s\"", name,
 			       lineno, keylen > 64 ? 64 : (int)keylen, key);
@@ -737,6 +756,8 @@ static int load_env(struct conf *c, const struct conf_opt *opts, size_t n,
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
+		if (!outside_ok(c, &opts[i]))
+			continue;
 		env_name(opts[i].name, env, sizeof(env));
 		v = getenv(env);
 		if (!v)
@@ -888,6 +909,12 @@ static const char *metavar(enum conf_type t)
 
 int conf_usage(const struct conf_opt *opts, size_t n, FILE *out)
 {
+	return conf_usage_for(NULL, opts, n, out);
+}
+
+int conf_usage_for(const struct conf *c, const struct conf_opt *opts, size_t n,
+		   FILE *out)
+{
 	char env[MAX_NAME_LEN + 8], lo[CLOCK_DURATION_LEN], hi[CLOCK_DURATION_LEN];
 
 	fprintf(out, "Options:\n");
@@ -906,6 +933,12 @@ int conf_usage(const struct conf_opt *opts, size_t n, FILE *out)
 			fprintf(out, " (%s..%s)", lo, hi);
 		if (o->type == CONF_LIST)
 			fprintf(out, " (repeatable)");
+		if (c && !outside_ok(c, o)) {
+			if (o->def && *o->def)
+				fprintf(out, "\n      default: %s", o->def);
+			fprintf(out, "\n");
+			continue;
+		}
 		fprintf(out, "\n      ");
 		if (o->def && *o->def)
 			fprintf(out, "default: %s, ", o->def);

@@ -76,6 +76,15 @@ int conf_new(struct conf **out);
 /* Frees c and every value it handed out; NULL is fine. */
 void conf_del(struct conf *c);
 
+/* Limits the environment and the config file to the options named in
+ * names (NULL-terminated, borrowed for c's lifetime); every other option is
+ * then read from the command line only. For per-invocation choices of a
+ * command-line tool (--json, --user): a stray WEFT_USER in someone's shell
+ * or a shared config file must not silently change what a command does.
+ * Config-file keys of other options are then ignored, not errors, so the
+ * tool can share serve's config file. */
+void conf_limit_sources(struct conf *c, const char *const *names);
+
 /* Fills the dst of every option in opts[0..n) from defaults, the config
  * file, the environment (read with getenv now) and argv, in that order of
  * increasing precedence. argv[0] is the program or subcommand name and is
@@ -113,5 +122,10 @@ const char *conf_config_path(const struct conf *c);
  * help text, default and environment variable, plus --config and --help.
  * Returns 0 or -EIO if writing failed. */
 int conf_usage(const struct conf_opt *opts, size_t n, FILE *out);
+
+/* Like conf_usage, and leaves out the environment variable of options that
+ * conf_limit_sources(c, ...) confines to the command line. c may be NULL. */
+int conf_usage_for(const struct conf *c, const struct conf_opt *opts, size_t n,
+		   FILE *out);
 
 #endif

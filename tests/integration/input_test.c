@@ -289,8 +289,8 @@ static void missing_bad_revoked_and_expired_api_keys_are_401(void)
 	snprintf(sql, sizeof(sql),
 		 "UPDATE api_keys SET expires_at = 1000 WHERE id = %" PRId64, id);
 	REQUIRE_INT(fx_sql(h, sql), 0);
-	EXPECT(h, "GET", "/api/v1/users", key, NULL, 401, "unauthenticated",
-	       NULL);
+	/* Expired says so (code "expired"), unlike unknown or revoked. */
+	EXPECT(h, "GET", "/api/v1/users", key, NULL, 401, "expired", NULL);
 
 	id = fx_apikey(h, K, 0, key);
 	REQUIRE(id > 0);

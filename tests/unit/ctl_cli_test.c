@@ -716,7 +716,48 @@ static void relay_key_prints_the_public_pem_once_serve_made_one(void)
 	free(pub);
 }
 
+/* Only --data-dir/--db/--log-level come from WEFT_* and the config file:
+ * a stray WEFT_ALL or WEFT_JSON, or serve's config file, changes nothing. */
+static void command_flags_ignore_environment_and_foreign_config_keys(void)
+{
+	char conf[512], idtext[32];
+	json_t *j;
+	FILE *f;
+
+	use_db("envflags");
+	REQUIRE_INT(cli("keys", "create", "--tags", "tag:ci", "--json", NULL),
+		    0);
+	j = out_json();
+	REQUIRE(j);
+	snprintf(idtext, sizeof(idtext), "%lld",
+		 (long long)json_integer_value(json_object_get(j, "id")));
+	json_decref(j);
+	REQUIRE_INT(cli("keys", "revoke", idtext, NULL), 0);
+
+	setenv("WEFT_ALL", "true", 1);
+	setenv("WEFT_JSON", "true", 1);
+	REQUIRE_INT(cli("keys", "list", NULL), 0);
+	/* A table (not JSON), and without the revoked key. */
+	CHECK(r.out[0] != '{');
+	CHECK(strstr(r.out, "tag:ci") == NULL);
+	unsetenv("WEFT_ALL");
+	unsetenv("WEFT_JSON");
+
+	snprintf(conf, sizeof(conf), "%s/serve.conf", check_tmpdir());
+	f = fopen(conf, "w");
+	REQUIRE(f);
+	fprintf(f, "listen = 0.0.0.0:443\ntls-cert = /x.pem\nall = true\n");
+	fclose(f);
+	setenv("WEFT_CONFIG", conf, 1);
+	CHECK_INT(cli("keys", "list", "--json", NULL), 0);
+	j = out_json();
+	CHECK(j && json_array_size(items_of(j)) == 0);
+	json_decref(j);
+	unsetenv("WEFT_CONFIG");
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(command_flags_ignore_environment_and_foreign_config_keys),
 	CHECK_CASE(group_help_lists_subcommands_and_exits_0),
 	CHECK_CASE(subcommand_help_lists_its_flags_and_exits_0),
 	CHECK_CASE(unknown_subcommand_exits_2_with_usage),

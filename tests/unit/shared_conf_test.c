@@ -118,6 +118,32 @@ static void flag_beats_env_beats_file_beats_default(void)
 	clear_env();
 }
 
+static void limited_sources_read_only_named_options_from_env_and_file(void)
+{
+	static const char *const outside[] = {"data-dir", NULL};
+	struct conf_opt opts[NOPTS];
+	struct vals v;
+	struct conf *c = NULL;
+	const char *path = write_file("limited.conf",
+				      "port = 1000\n"
+				      "data-dir = /from/file\n"
+				      "tls-cert = /foreign/key.pem\n");
+	char *args[] = {"prog", "--config", (char *)path, NULL};
+
+	clear_env();
+	setenv("WEFT_LISTEN", "10.0.0.2", 1);
+	make_opts(opts, &v);
+	REQUIRE_INT(conf_new(&c), 0);
+	conf_limit_sources(c, outside);
+	/* Unknown and non-outside keys in the file are skipped, not errors. */
+	CHECK_INT(parse(c, opts, args, NULL, NULL, NULL), 0);
+	CHECK_STR(v.data_dir, "/from/file");
+	CHECK(v.port != 1000);
+	CHECK(v.listen == NULL || strcmp(v.listen, "10.0.0.2") != 0);
+	conf_del(c);
+	clear_env();
+}
+
 static void accepts_flag_value_after_equals_or_as_next_argument(void)
 {
 	struct conf_opt opts[NOPTS];
@@ -624,6 +650,7 @@ static void usage_lists_flags_defaults_and_env_names(void)
 static const struct check_case cases[] = {
 	CHECK_CASE(applies_defaults_when_nothing_is_given),
 	CHECK_CASE(flag_beats_env_beats_file_beats_default),
+	CHECK_CASE(limited_sources_read_only_named_options_from_env_and_file),
 	CHECK_CASE(accepts_flag_value_after_equals_or_as_next_argument),
 	CHECK_CASE(maps_option_name_to_weft_env_variable),
 	CHECK_CASE(rejects_unknown_flag_naming_it),

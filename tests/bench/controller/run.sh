@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The controller scale benchmark (issue 4): builds the release controller
+# into build-bench/, then for each backend starts it on a fresh database,
+# runs the load program (loadgen.c) against it and stops it.
+#
+#   tests/bench/controller/run.sh [sqlite] [postgres]   (default: both)
+#
+# Environment: BENCH_NODES (10000), BENCH_GROUPS (100), BENCH_CONCURRENCY (32),
+# BENCH_THREADS (controller HTTP threads; its default, 2, when unset),
+# BENCH_PERF=DIR (record `perf record -g` of the controller during the load
+# into DIR/perf-<backend>.data).
+# PostgreSQL is a throw-away server started by tests/harness/pg.sh. All
+# traffic stays on 127.0.0.1. Not part of ctest or scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+root=$PWD
+
+backends=("$@")
+[ ${#backends[@]} -gt 0 ] || backends=(sqlite postgres)
+nodes=${BENCH_NODES:-10000}
+groups=${BENCH_GROUPS:-100}
+conc=${BENCH_CONCURRENCY:-32}
+
+# Both the controller and the load program hold ~10k sockets.
+ulimit -n 20000
+
+tmp=$(mktemp -d /tmp/weft-bench.XXXXXX)
+ctl_pid=
+cleanup() {
+	if [ -n "$ctl_pid" ] && kill -0 "$ctl_pid" 2>/dev/null; then
+		kill -KILL "$ctl_pid" 2>/dev/null || true
+		wait "$ctl_pid" 2>/dev/null || true
+	fi
+	"$root/tests/harness/pg.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== build (release, gcc) into build-bench/"
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWEFT_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target weft-controller >/dev/null
+cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes \
+	-o build-bench/loadgen tests/bench/controller/loadgen.c \
+	-ljansson -lpthread -lm
+ctl=$root/build-bench/controller/weft-controller
+
+echo "== machine"
+echo "commit   $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "cpus     $(nproc) ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+echo "memory   $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+echo "kernel   $(uname -sr)"
+echo "nofile   $(ulimit -n)"
+
+# Starts the controller on database flags "$@"; sets ctl_pid, port, key.
+start_controller() {
+	local name=$1
+	shift
+	local out=$tmp/$name.out
+	: >"$out"
+	"$ctl" serve "$@" --listen 127.0.0.1:0 --poll-keepalive 10m \
+		${BENCH_THREADS:+--threads "$BENCH_THREADS"} >"$out" 2>"$tmp/$name.log" &
+	ctl_pid=$!
+	for _ in $(seq 300); do
+		if grep -q 'listening on' "$out"; then
+			port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$out")
+			key=$(grep -o 'weft_api_[^[:space:]]*' "$out" | head -1)
+			return 0
+		fi
+		if ! kill -0 "$ctl_pid" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	echo "controller did not start:" >&2
+	cat "$tmp/$name.log" >&2
+	exit 1
+}
+
+stop_controller() {
+	kill -TERM "$ctl_pid"
+	for _ in $(seq 300); do
+		kill -0 "$ctl_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$ctl_pid" 2>/dev/null || true
+	wait "$ctl_pid" 2>/dev/null || true
+	ctl_pid=
+}
+
+for b in "${backends[@]}"; do
+	case "$b" in
+	sqlite)
+		mkdir -p "$tmp/sqlite"
+		start_controller sqlite --data-dir "$tmp/sqlite"
+		;;
+	postgres)
+		tests/harness/pg.sh start "$tmp/pg"
+		start_controller postgres --db "$(cat "$tmp/pg/url")"
+		;;
+	*)
+		echo "unknown backend $b (sqlite, postgres)" >&2
+		exit 2
+		;;
+	esac
+	echo "== $b: controller pid $ctl_pid on 127.0.0.1:$port"
+	perf_pid=
+	if [ -n "${BENCH_PERF:-}" ]; then
+		mkdir -p "$BENCH_PERF"
+		perf record -q -g -p "$ctl_pid" -o "$BENCH_PERF/perf-$b.data" \
+			2>/dev/null &
+		perf_pid=$!
+	fi
+	build-bench/loadgen --port "$port" --pid "$ctl_pid" --admin-key "$key" \
+		--nodes "$nodes" --groups "$groups" --concurrency "$conc" \
+		--label "$b" || {
+		echo "load program failed; controller log tail:" >&2
+		tail -20 "$tmp/$b.log" >&2
+		exit 1
+	}
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+	fi
+	stop_controller
+	if [ "$b" = postgres ]; then
+		tests/harness/pg.sh stop "$tmp/pg"
+	fi
+done
