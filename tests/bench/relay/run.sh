@@ -12,6 +12,11 @@
 # frames. Everything runs on 127.0.0.1. The receiver's count over its
 # first..last packet interval is the result: packets/s and payload Mbit/s,
 # and the ratio relay/forwarder of the median packets/s of the runs.
+# Each line also gives the forwarder's own CPU time per forwarded packet
+# (utime+stime from /proc over its forwarded count) and the packets one
+# fully busy core would move at that cost ("per-core pps"): on a machine
+# that is busy with other work the wall-clock rates drop, the CPU cost per
+# packet much less.
 #
 # BUILD_DIR (default build-bench in the source tree) is configured as a
 # Release build and the four tools are built when missing. Environment:
@@ -61,6 +66,10 @@ wait_line() {
 	return 1
 }
 
+# cpu_ticks PID: utime + stime of a process, in clock ticks.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+hz=$(getconf CLK_TCK)
+
 field() { # field NAME LINE: the value after NAME in a udpgen line
 	echo "$2" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'
 }
@@ -79,11 +88,13 @@ run_forwarder() {
 	wait_line "$tmp/recv.out" ready
 	gen send -b $H:19001 -d $H:19000 -s "$size" -t "$seconds" >"$tmp/send.out"
 	wait "$recv" || true
+	ticks=$(cpu_ticks "$fwd")
 	kill -TERM "$fwd"
 	wait "$fwd" || true
 	recv_line=$(grep "^udpgen recv" "$tmp/recv.out")
 	send_line=$(grep "^udpgen send" "$tmp/send.out")
-	side_line=$(grep "^udpfwd:" "$tmp/fwd.out")
+	side_line=$(grep "^udpfwd: received" "$tmp/fwd.out")
+	forwarded=$(field forwarded "$side_line")
 }
 
 relay_setup() {
@@ -113,6 +124,8 @@ run_relay() {
 	wait "$recv" || true
 	side_line=$(curl -s "http://$metrics/metrics" |
 		grep -E '^weft_relay_(frames_forwarded|drops)' | grep -v ' 0$' | tr '\n' ' ' || true)
+	forwarded=$(field weft_relay_frames_forwarded_total "$side_line")
+	ticks=$(cpu_ticks "$relay")
 	kill -TERM "$relay"
 	wait "$relay" || true
 	recv_line=$(grep "^udpgen recv" "$tmp/recv.out")
@@ -126,22 +139,34 @@ echo "# relay forwarding benchmark: $(date -u +%F) $(uname -r)," \
 echo "# ${size}-byte payloads, ${seconds} s per run, forwarder on core $core," \
 	"sender+receiver on core $gen_core, $runs runs, 127.0.0.1"
 relay_setup
-fwd_pps=() relay_pps=()
+# report NAME RUN: one result line; appends to NAME's arrays.
+report() {
+	local pps core
+	pps=$(field pps "$recv_line")
+	core=$(awk -v f="${forwarded:-0}" -v t="$ticks" -v hz="$hz" \
+		'BEGIN { printf "%d", (t > 0 ? f / (t / hz) : 0) }')
+	printf '%-6s run %d: %s pps %s Mbit/s; cpu %.2f us/pkt, per-core pps %s (sent %s pps; %s)\n' \
+		"$1" "$2" "$pps" "$(field mbps "$recv_line")" \
+		"$(awk -v f="${forwarded:-0}" -v t="$ticks" -v hz="$hz" \
+			'BEGIN { print (f > 0 ? t / hz * 1e6 / f : 0) }')" \
+		"$core" "$(field pps "$send_line")" "$side_line"
+	eval "${1}_pps+=(\"$pps\") ${1}_core+=(\"$core\")"
+}
+
+udpfwd_pps=() relay_pps=() udpfwd_core=() relay_core=()
 for i in $(seq "$runs"); do
 	run_forwarder
-	fwd_pps+=("$(field pps "$recv_line")")
-	printf 'udpfwd  run %d: %s pps %s Mbit/s (sent %s pps; %s)\n' "$i" \
-		"$(field pps "$recv_line")" "$(field mbps "$recv_line")" \
-		"$(field pps "$send_line")" "$side_line"
+	report udpfwd "$i"
 	run_relay
-	relay_pps+=("$(field pps "$recv_line")")
-	printf 'relay   run %d: %s pps %s Mbit/s (sent %s pps; %s)\n' "$i" \
-		"$(field pps "$recv_line")" "$(field mbps "$recv_line")" \
-		"$(field pps "$send_line")" "$side_line"
+	report relay "$i"
 done
-f=$(printf '%s\n' "${fwd_pps[@]}" | median)
+f=$(printf '%s\n' "${udpfwd_pps[@]}" | median)
 r=$(printf '%s\n' "${relay_pps[@]}" | median)
-awk -v f="$f" -v r="$r" -v s="$size" 'BEGIN {
+fc=$(printf '%s\n' "${udpfwd_core[@]}" | median)
+rc=$(printf '%s\n' "${relay_core[@]}" | median)
+awk -v f="$f" -v r="$r" -v fc="$fc" -v rc="$rc" -v s="$size" 'BEGIN {
 	printf "median: udpfwd %d pps (%.0f Mbit/s), relay %d pps (%.0f Mbit/s), relay/udpfwd %.2f\n",
 		f, f * s * 8 / 1e6, r, r * s * 8 / 1e6, (f > 0 ? r / f : 0)
+	printf "median per-core pps: udpfwd %d, relay %d, relay/udpfwd %.2f\n",
+		fc, rc, (fc > 0 ? rc / fc : 0)
 }'
