@@ -46,7 +46,7 @@ struct cli {
 /* Every flag a subcommand may take; each command picks some by mask. */
 struct flags {
 	const char *display_name, *email, *role, *name, *user, *description;
-	const char *expires, *tag;
+	const char *expires, *tag, *region, *address, *pin;
 	struct conf_list tags;
 	bool reusable, ephemeral, all, online, json;
 };
@@ -65,8 +65,11 @@ enum {
 	F_EPHEMERAL = 1u << 10,
 	F_ALL = 1u << 11,
 	F_ONLINE = 1u << 12,
+	F_REGION = 1u << 13,
+	F_ADDRESS = 1u << 14,
+	F_PIN = 1u << 15,
 };
-#define NFLAGS 13
+#define NFLAGS 16
 
 struct cmd {
 	const char *group;
@@ -1165,6 +1168,110 @@ static int relay_key(struct cli *c, const struct flags *f, char **pos)
 	return ret;
 }
 
+/* --- relays --- */
+
+static const struct col relay_cols[] = {
+	{"ID", "id", false},
+	{"NAME", "name", false},
+	{"REGION", "region", false},
+	{"ADDRESS", "address", false},
+	{"PIN", "public_key_pin", false},
+};
+
+/* The id of the relay called name, 0 when there is none, -1 on error. */
+static int64_t find_relay(struct cli *c, const char *name)
+{
+	struct query q = {0};
+	json_t *items = NULL, *it;
+	int64_t id = 0;
+	size_t i;
+
+	if (fetch_all(c, "/api/v1/relays", &q, &items) < 0)
+		return -1;
+	json_array_foreach(items, i, it) {
+		const char *n = json_string_value(json_object_get(it, "name"));
+
+		if (n && strcmp(n, name) == 0)
+			id = json_integer_value(json_object_get(it, "id"));
+	}
+	json_decref(items);
+	return id;
+}
+
+/* Creates the relay, or updates the one with that name: what a deploy
+ * script wants to run on every start. */
+static int relays_set(struct cli *c, const struct flags *f, char **pos)
+{
+	json_t *body = json_object(), *out = NULL;
+	char path[64];
+	int64_t id;
+	int ret = 1;
+
+	if (!body)
+		return oom();
+	id = find_relay(c, pos[0]);
+	if (id < 0)
+		goto out;
+	if ((!id && set_str(body, "name", pos[0])) ||
+	    set_str(body, "region", f->region) ||
+	    set_str(body, "address", f->address) ||
+	    set_str(body, "public_key_pin", f->pin)) {
+		ret = oom();
+		goto out;
+	}
+	if (id) {
+		snprintf(path, sizeof(path), "/api/v1/relays/%lld", (long long)id);
+		if (call(c, "PATCH", path, NULL, body, &out) < 0)
+			goto out;
+	} else if (call(c, "POST", "/api/v1/relays", NULL, body, &out) < 0) {
+		goto out;
+	}
+	ret = show_object(c, out, false);
+out:
+	json_decref(body);
+	json_decref(out);
+	return ret;
+}
+
+static int relays_list(struct cli *c, const struct flags *f, char **pos)
+{
+	struct query q = {0};
+	json_t *items = NULL;
+	int ret = 1;
+
+	(void)f;
+	(void)pos;
+	if (fetch_all(c, "/api/v1/relays", &q, &items) < 0)
+		goto out;
+	ret = show_list(c, items, relay_cols,
+			sizeof(relay_cols) / sizeof(relay_cols[0]));
+out:
+	json_decref(items);
+	return ret;
+}
+
+static int relays_delete(struct cli *c, const struct flags *f, char **pos)
+{
+	char path[64];
+	int64_t id;
+
+	(void)f;
+	id = find_relay(c, pos[0]);
+	if (id < 0)
+		return 1;
+	if (id == 0) {
+		fprintf(stderr, "weft-controller: no relay named \"%s\"\n",
+			pos[0]);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/api/v1/relays/%lld", (long long)id);
+	if (call(c, "DELETE", path, NULL, NULL, NULL) < 0)
+		return 1;
+	if (!c->json)
+		printf("deleted relay %s\n", pos[0]);
+	return 0;
+}
+
 static const struct cmd cmds[] = {
 	{"users", "create", "NAME", 1, F_DISPLAY_NAME | F_EMAIL | F_ROLE,
 	 "create a user", users_create},
@@ -1197,6 +1304,11 @@ static const struct cmd cmds[] = {
 	 "validate FILE (\"-\" = stdin) and make it the policy", policy_set},
 	{"policy", "check", "FILE", 1, 0,
 	 "validate FILE and run its tests without saving", policy_check},
+	{"relays", "set", "NAME", 1, F_REGION | F_ADDRESS | F_PIN,
+	 "add the relay NAME, or update it (--region, --address, --pin)",
+	 relays_set},
+	{"relays", "list", "", 0, 0, "list relays", relays_list},
+	{"relays", "delete", "NAME", 1, 0, "delete a relay", relays_delete},
 	/* A group without subcommands: the name is empty. */
 	{"relay-key", "", "", 0, 0,
 	 "print the public key relays verify tokens with (PEM)", relay_key},
@@ -1231,6 +1343,12 @@ static size_t flag_opts(struct flags *f, unsigned mask, struct conf_opt *out)
 		{"all", CONF_BOOL, &f->all, NULL, "include revoked keys", 0, 0},
 		{"online", CONF_BOOL, &f->online, NULL, "only online nodes", 0,
 		 0},
+		{"region", CONF_STRING, &f->region, NULL,
+		 "the relay's region (a-z 0-9 -)", 0, 0},
+		{"address", CONF_STRING, &f->address, NULL,
+		 "where agents reach the relay: host:port", 0, 0},
+		{"pin", CONF_STRING, &f->pin, NULL,
+		 "the relay's key pin, as weft-relay prints it", 0, 0},
 	};
 	size_t n = 0;
 

@@ -44,6 +44,7 @@ static void usage(FILE *out)
 		"  keys       create | list | revoke auth keys (node registration)\n"
 		"  apikeys    create | list | revoke admin API keys\n"
 		"  nodes      list | show | rename | tag | expire | delete nodes\n"
+		"  relays     set | list | delete relays handed to agents\n"
 		"  policy     get | set | check the ACL policy document\n"
 		"  relay-key  print the public key relays verify tokens with\n"
 		"  version    print the version\n\n"

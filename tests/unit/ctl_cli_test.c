@@ -756,7 +756,35 @@ static void command_flags_ignore_environment_and_foreign_config_keys(void)
 	unsetenv("WEFT_CONFIG");
 }
 
+static void relays_set_creates_then_updates_by_name(void)
+{
+	json_t *j;
+
+	use_db("relays");
+	REQUIRE_INT(cli("relays", "set", "fra1", "--region", "eu-central",
+			"--address", "relay.example.net:3478", "--pin",
+			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", NULL), 0);
+	REQUIRE_INT(cli("relays", "set", "fra1", "--address",
+			"192.0.2.7:3478", "--json", NULL), 0);
+	j = out_json();
+	REQUIRE(j);
+	CHECK_STR(json_string_value(json_object_get(j, "address")),
+		  "192.0.2.7:3478");
+	CHECK_STR(json_string_value(json_object_get(j, "region")),
+		  "eu-central");
+	json_decref(j);
+	REQUIRE_INT(cli("relays", "list", "--json", NULL), 0);
+	j = out_json();
+	CHECK_INT(json_array_size(items_of(j)), 1);
+	json_decref(j);
+	CHECK_INT(audit_rows("relay.create").count, 1);
+	REQUIRE_INT(cli("relays", "delete", "fra1", NULL), 0);
+	CHECK_INT(cli("relays", "delete", "fra1", NULL), 1);
+	CHECK(strstr(r.err, "no relay named") != NULL);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(relays_set_creates_then_updates_by_name),
 	CHECK_CASE(command_flags_ignore_environment_and_foreign_config_keys),
 	CHECK_CASE(group_help_lists_subcommands_and_exits_0),
 	CHECK_CASE(subcommand_help_lists_its_flags_and_exits_0),
