@@ -232,7 +232,8 @@ json_t *map_peers(const struct map *m)
 	}
 	for (size_t i = 0; idmap_next(&m->peers, &i, &id, NULL);)
 		ids[n++] = id;
-	qsort(ids, n, sizeof(*ids), cmp_id);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_id);
 	for (size_t i = 0; i < n; i++)
 		if (json_array_append(arr, idmap_get(&m->peers, ids[i])) < 0)
 			goto fail;

@@ -202,6 +202,12 @@ static void delta_before_any_full_map_is_refused(void)
 	CHECK_INT(apply(m, delta_v12), WEFT_ERR_PROTO);
 	CHECK_INT(map_version(m), 0);
 	CHECK_INT(map_peer_count(m), 0);
+	{
+		json_t *peers = map_peers(m);
+
+		CHECK(json_is_array(peers) && json_array_size(peers) == 0);
+		json_decref(peers);
+	}
 	CHECK(map_needs_full(m));
 	map_del(m);
 }
