@@ -1,17 +1,280 @@
-/* weft-agent: the node daemon and CLI. The agent arrives after the
- * controller and relay; until then the binary only reports its version, so the build
- * layout and packaging can be exercised end to end. */
+/* weft-agent: `up` runs the node daemon in the foreground; `status`,
+ * `peers`, `routes` and `down` talk to the running daemon over its local
+ * API socket. See docs/agent.md. */
+#include "agent/cli.h"
+#include "agent/daemon.h"
+#include "agent/localapi.h"
+#include "shared/conf.h"
+#include "shared/err.h"
+#include "shared/log.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define CALL_TIMEOUT_MS 10000
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: weft-agent <command> [flags]\n\n"
+		"commands:\n"
+		"  up       join the mesh: run the agent in the foreground\n"
+		"  status   state, node, mesh IPs, controller, map version\n"
+		"  peers    the peers this node may talk to\n"
+		"  routes   the routes the map gives this node\n"
+		"  down     stop the running agent\n"
+		"  version  print the version\n\n"
+		"Every command takes --help. Client commands take --json,\n"
+		"--socket PATH and --state-dir DIR.\n");
+}
+
+/* Where state lives by default: /var/lib/weft for root, else under the
+ * user's home. */
+static const char *default_state_dir(char *buf, size_t n)
+{
+	const char *home = getenv("HOME");
+
+	if (geteuid() == 0 || !home || !*home)
+		return "/var/lib/weft";
+	snprintf(buf, n, "%s/.local/state/weft", home);
+	return buf;
+}
+
+static const char *default_socket(const char *state_dir, char *buf, size_t n)
+{
+	if (geteuid() == 0)
+		return "/run/weft/agent.sock";
+	snprintf(buf, n, "%s/agent.sock", state_dir);
+	return buf;
+}
+
+static int cmd_up(int argc, char **argv)
+{
+	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
+	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
+	const char *log_level = NULL;
+	struct conf_list routes = {0};
+	bool accept = false, insecure = false, no_tun = false;
+	int64_t port = 0;
+	const struct conf_opt opts[] = {
+		{"controller", CONF_STRING, &controller, NULL,
+		 "controller URL (https://...)", 0, 0},
+		{"auth-key", CONF_STRING, &auth_key, NULL,
+		 "auth key for the first registration", 0, 0},
+		{"state-dir", CONF_STRING, &state_dir, NULL,
+		 "node key and credential (default /var/lib/weft for root, "
+		 "~/.local/state/weft otherwise)", 0, 0},
+		{"hostname", CONF_STRING, &hostname, NULL,
+		 "name to register (default: the host name)", 0, 0},
+		{"tun", CONF_STRING, &tun, "weft0",
+		 "TUN device name (not used yet: no data plane)", 0, 0},
+		{"advertise-routes", CONF_LIST, &routes, NULL,
+		 "subnet routes to offer, CIDRs (sent at registration)", 0, 0},
+		{"accept-routes", CONF_BOOL, &accept, "false",
+		 "use subnet routes other nodes advertise", 0, 0},
+		{"controller-ca", CONF_STRING, &ca, NULL,
+		 "PEM CA file to verify the controller (default: system "
+		 "store)", 0, 0},
+		{"insecure-http", CONF_BOOL, &insecure, "false",
+		 "allow plain http to a non-loopback controller", 0, 0},
+		{"socket", CONF_STRING, &sock, NULL,
+		 "local API socket (default /run/weft/agent.sock for root, "
+		 "<state-dir>/agent.sock otherwise)", 0, 0},
+		{"no-tun", CONF_BOOL, &no_tun, "false",
+		 "run without a TUN device (control plane only)", 0, 0},
+		{"port", CONF_INT, &port, "0",
+		 "UDP port for peer traffic (0: any free port)", 0, 65535},
+		{"log-level", CONF_STRING, &log_level, "info",
+		 "debug, info, warn or error", 0, 0},
+	};
+	const size_t nopts = sizeof(opts) / sizeof(opts[0]);
+	struct daemon_cfg cfg = {0};
+	struct conf_err err;
+	struct conf *cf = NULL;
+	char sdbuf[PATH_MAX], sockbuf[PATH_MAX + 16], msg[512], urlbuf[1024];
+	enum log_level level;
+	int rc, status = 2;
+
+	if (conf_new(&cf) < 0)
+		return 1;
+	rc = conf_parse(cf, opts, nopts, argc, argv, NULL, NULL, &err);
+	if (rc == CONF_HELP) {
+		printf("usage: weft-agent up --controller URL [--auth-key KEY] "
+		       "[flags]\n\n");
+		conf_usage(opts, nopts, stdout);
+		status = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent up: %s\n", err.message);
+		goto out;
+	}
+	if (!controller || !*controller) {
+		fprintf(stderr, "weft-agent up: --controller URL is required\n");
+		goto out;
+	}
+	if (log_level_parse(log_level, &level) < 0) {
+		fprintf(stderr, "weft-agent up: bad --log-level %s\n",
+			log_level);
+		goto out;
+	}
+	log_set_level(level);
+	if (!state_dir || !*state_dir)
+		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
+	if (!sock || !*sock)
+		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
+	/* A trailing '/' would double the one of every API path. */
+	{
+		size_t n = strlen(controller);
+
+		while (n > 0 && controller[n - 1] == '/')
+			n--;
+		if (n >= sizeof(urlbuf)) {
+			fprintf(stderr, "weft-agent up: --controller is too "
+					"long\n");
+			goto out;
+		}
+		memcpy(urlbuf, controller, n);
+		urlbuf[n] = '\0';
+	}
+	cfg.controller = urlbuf;
+	cfg.auth_key = auth_key;
+	cfg.state_dir = state_dir;
+	cfg.hostname = hostname;
+	cfg.tun = tun;
+	cfg.ca_file = ca;
+	cfg.socket_path = sock;
+	cfg.routes = routes.items;
+	cfg.nroutes = routes.n;
+	cfg.accept_routes = accept;
+	cfg.insecure_http = insecure;
+	cfg.no_tun = no_tun;
+	cfg.port = port;
+	signal(SIGPIPE, SIG_IGN);
+	rc = daemon_run(&cfg, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent: %s\n", msg);
+		status = 1;
+		goto out;
+	}
+	status = 0;
+out:
+	conf_del(cf);
+	return status;
+}
+
+static int cmd_client(const char *cmd, int argc, char **argv)
+{
+	static const char *const env_names[] = {"socket", "state-dir", NULL};
+	const char *state_dir = NULL, *sock = NULL;
+	bool json = false;
+	const struct conf_opt opts[] = {
+		{"json", CONF_BOOL, &json, "false", "print JSON for scripts",
+		 0, 0},
+		{"socket", CONF_STRING, &sock, NULL,
+		 "the agent's local API socket", 0, 0},
+		{"state-dir", CONF_STRING, &state_dir, NULL,
+		 "the agent's state directory (finds the socket)", 0, 0},
+	};
+	const size_t nopts = sizeof(opts) / sizeof(opts[0]);
+	char sdbuf[PATH_MAX], sockbuf[PATH_MAX + 16];
+	struct conf_err err;
+	struct conf *cf = NULL;
+	json_t *req = NULL, *ans = NULL, *e;
+	int rc, status = 2;
+
+	if (conf_new(&cf) < 0)
+		return 1;
+	conf_limit_sources(cf, env_names);
+	rc = conf_parse(cf, opts, nopts, argc, argv, NULL, NULL, &err);
+	if (rc == CONF_HELP) {
+		printf("usage: weft-agent %s [--json] [--socket PATH]\n\n",
+		       cmd);
+		conf_usage_for(cf, opts, nopts, stdout);
+		status = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent %s: %s\n", cmd, err.message);
+		goto out;
+	}
+	if (!state_dir || !*state_dir)
+		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
+	if (!sock || !*sock)
+		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
+	status = 1;
+	req = json_pack("{s:s}", "cmd", cmd);
+	rc = req ? localapi_call(sock, req, CALL_TIMEOUT_MS, &ans)
+		 : WEFT_ERR_NOMEM;
+	if (rc == -ENOENT || rc == -ECONNREFUSED) {
+		fprintf(stderr, "weft-agent %s: the agent is not running (no "
+				"answer on %s)\n", cmd, sock);
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent %s: cannot talk to the agent at "
+				"%s: %s\n", cmd, sock, weft_strerror(rc));
+		goto out;
+	}
+	e = json_object_get(ans, "error");
+	if (e) {
+		const char *m = json_string_value(json_object_get(e, "message"));
+
+		fprintf(stderr, "weft-agent %s: %s\n", cmd, m ? m : "error");
+		goto out;
+	}
+	if (json) {
+		rc = json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (strcmp(cmd, "status") == 0) {
+		rc = cli_print_status(ans, stdout);
+	} else if (strcmp(cmd, "peers") == 0) {
+		rc = cli_print_peers(ans, stdout);
+	} else if (strcmp(cmd, "routes") == 0) {
+		rc = cli_print_routes(ans, stdout);
+	} else {
+		printf("weft-agent stopped\n");
+		rc = 0;
+	}
+	status = rc < 0 || fflush(stdout) != 0 ? 1 : 0;
+out:
+	json_decref(req);
+	json_decref(ans);
+	conf_del(cf);
+	return status;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (strcmp(argv[1], "--version") == 0 ||
-			 strcmp(argv[1], "version") == 0)) {
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int rc;
+
+	log_init_from_env();
+	if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "--help") == 0) {
+		usage(cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("weft-agent %s\n", WEFT_VERSION);
 		return 0;
 	}
-	fprintf(stderr, "weft-agent %s: agent not implemented yet\n"
-			"usage: weft-agent --version\n", WEFT_VERSION);
+	if (strcmp(cmd, "up") == 0) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = cmd_up(argc - 1, argv + 1);
+		curl_global_cleanup();
+		return rc;
+	}
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
+	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0)
+		return cmd_client(cmd, argc - 1, argv + 1);
+	fprintf(stderr, "weft-agent: unknown command %s\n\n", cmd);
+	usage(stderr);
 	return 2;
 }

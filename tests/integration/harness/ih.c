@@ -480,6 +480,55 @@ int ih_del(struct ih *h)
 	return st;
 }
 
+int ih_restart(struct ih *h)
+{
+	char listen[32], *argv[16];
+	int pipefd[2] = {-1, -1};
+	pid_t parent = getpid(), pid;
+	size_t n = 0;
+	int rc;
+
+	if (h->pid > 0) {
+		kill(h->pid, SIGKILL);
+		wait_for(h->pid, 10000);
+		h->pid = 0;
+	}
+	if (h->out_fd >= 0) {
+		close(h->out_fd);
+		h->out_fd = -1;
+	}
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", h->port);
+	argv[n++] = (char *)controller_bin();
+	argv[n++] = "serve";
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--data-dir";
+	argv[n++] = h->data_dir;
+	argv[n++] = "--db";
+	argv[n++] = h->db_url;
+	argv[n] = NULL;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return rc;
+	}
+	if (pid == 0)
+		exec_child(parent, pipefd[1], h->log_path, argv);
+	h->pid = pid;
+	close(pipefd[1]);
+	h->out_fd = pipefd[0];
+	fcntl(h->out_fd, F_SETFL, O_NONBLOCK);
+	rc = await_listening(h);
+	if (rc < 0)
+		ih_dump_log(h);
+	return rc;
+}
+
 int ih_signal(struct ih *h, int sig)
 {
 	if (h->pid <= 0)

@@ -59,6 +59,12 @@ int ih_new(const struct ih_opts *o, struct ih **out);
  * exit, the exit code, or 128 + the signal that ended it. NULL h → 0. */
 int ih_del(struct ih *h);
 
+/* Starts h's controller again after it died or was killed (ih_signal
+ * SIGKILL): reaps the old process, then runs `serve` on the same port,
+ * data directory and database (plain HTTP, no other flags) and waits up
+ * to 30 s for it to listen. Returns 0 or a negative code (printed). */
+int ih_restart(struct ih *h);
+
 /* Sends sig to the running controller. Returns 0 or -errno. */
 int ih_signal(struct ih *h, int sig);
 

@@ -1,0 +1,151 @@
+/* Client output: see cli.h. Tables are computed in two passes: the width
+ * of each column, then the rows. */
+#include "agent/cli.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define COLS_MAX 8
+#define CELL_MAX 256
+
+static const char *str_or(const json_t *o, const char *key, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s && *s ? s : def;
+}
+
+/* A cell as text: strings as is, arrays joined with ',', booleans as
+ * yes/no, integers in decimal, null and missing as "-". */
+static void cell(const json_t *v, char *buf, size_t n)
+{
+	size_t i, len = 0;
+	const json_t *x;
+
+	buf[0] = '\0';
+	if (json_is_string(v)) {
+		snprintf(buf, n, "%s", json_string_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
+	} else if (json_is_integer(v)) {
+		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			const char *s = json_string_value(x);
+			int w;
+
+			if (!s || len >= n)
+				continue;
+			w = snprintf(buf + len, n - len, "%s%s", i ? "," : "",
+				     s);
+			len += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (!buf[0])
+		snprintf(buf, n, "-");
+}
+
+struct col {
+	const char *title;
+	const char *key;
+};
+
+static int table(const json_t *rows, const struct col *cols, size_t ncols,
+		 FILE *out)
+{
+	size_t width[COLS_MAX] = {0}, i, c;
+	char buf[CELL_MAX];
+	const json_t *r;
+
+	for (c = 0; c < ncols; c++)
+		width[c] = strlen(cols[c].title);
+	json_array_foreach(rows, i, r) {
+		for (c = 0; c < ncols; c++) {
+			cell(json_object_get(r, cols[c].key), buf, sizeof(buf));
+			if (strlen(buf) > width[c])
+				width[c] = strlen(buf);
+		}
+	}
+	for (c = 0; c < ncols; c++)
+		fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
+			cols[c].title, c + 1 < ncols ? "  " : "\n");
+	json_array_foreach(rows, i, r) {
+		for (c = 0; c < ncols; c++) {
+			cell(json_object_get(r, cols[c].key), buf, sizeof(buf));
+			fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
+				buf, c + 1 < ncols ? "  " : "\n");
+		}
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
+int cli_print_status(const json_t *a, FILE *out)
+{
+	const json_t *node = json_object_get(a, "node");
+	const json_t *ctl = json_object_get(a, "controller");
+	const json_t *map = json_object_get(a, "map");
+	const json_t *relays = json_object_get(a, "relays");
+	char buf[CELL_MAX];
+
+	fprintf(out, "state:       %s (since %s)\n", str_or(a, "state", "?"),
+		str_or(a, "state_since", "-"));
+	fprintf(out, "node:        %s (id %lld)\n", str_or(node, "name", "-"),
+		(long long)json_integer_value(json_object_get(node, "id")));
+	fprintf(out, "mesh ips:    %s, %s\n", str_or(node, "ipv4", "-"),
+		str_or(node, "ipv6", "-"));
+	fprintf(out, "controller:  %s (%s", str_or(ctl, "url", "?"),
+		json_is_true(json_object_get(ctl, "reachable"))
+			? "reachable" : "unreachable");
+	fprintf(out, ", last contact %s)\n", str_or(ctl, "last_contact",
+						    "never"));
+	if (str_or(ctl, "last_error", NULL))
+		fprintf(out, "             last error: %s\n",
+			str_or(ctl, "last_error", ""));
+	cell(relays, buf, sizeof(buf));
+	fprintf(out, "relay:       none yet (relays in map: %s)\n",
+		json_array_size(relays) ? buf : "none");
+	fprintf(out, "map:         version %lld, %lld peers, updated %s\n",
+		(long long)json_integer_value(json_object_get(map, "version")),
+		(long long)json_integer_value(json_object_get(map, "peers")),
+		str_or(map, "updated", "never"));
+	cell(json_object_get(a, "endpoints"), buf, sizeof(buf));
+	fprintf(out, "endpoints:   %s\n", buf);
+	fprintf(out, "tun:         none (control plane only)\n");
+	return ferror(out) ? -EIO : 0;
+}
+
+int cli_print_peers(const json_t *a, FILE *out)
+{
+	static const struct col cols[] = {
+		{"NAME", "name"},       {"IPV4", "ipv4"},
+		{"IPV6", "ipv6"},       {"ONLINE", "online"},
+		{"PATH", "path"},       {"LAST SEEN", "last_seen"},
+		{"ENDPOINTS", "endpoints"},
+	};
+	const json_t *peers = json_object_get(a, "peers");
+
+	if (json_array_size(peers) == 0) {
+		fprintf(out, "no peers (the policy lets this node reach no "
+			     "other node, or no map yet)\n");
+		return ferror(out) ? -EIO : 0;
+	}
+	return table(peers, cols, sizeof(cols) / sizeof(cols[0]), out);
+}
+
+int cli_print_routes(const json_t *a, FILE *out)
+{
+	static const struct col cols[] = {
+		{"PREFIX", "prefix"},
+		{"PEER", "peer"},
+		{"KIND", "kind"},
+		{"ACCEPTED", "accepted"},
+	};
+	const json_t *routes = json_object_get(a, "routes");
+
+	if (json_array_size(routes) == 0) {
+		fprintf(out, "no routes\n");
+		return ferror(out) ? -EIO : 0;
+	}
+	return table(routes, cols, sizeof(cols) / sizeof(cols[0]), out);
+}

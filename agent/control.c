@@ -1,0 +1,736 @@
+/* The control thread: see control.h.
+ *
+ * The thread owns one curl easy handle (so connections are reused) and
+ * runs one step at a time: register, report endpoints, or poll the map.
+ * Everything it learns travels to the loop as a heap event through
+ * loop_post; `inflight` counts events not yet consumed so control_del can
+ * drain them before freeing c. Stopping is a flag checked by curl's
+ * progress callback (called at least once a second, also while a held
+ * poll is idle) and a condition variable for back-off sleeps. */
+#include "agent/control.h"
+
+#include "agent/state.h"
+#include "shared/err.h"
+#include "shared/loop.h"
+#include "shared/rand.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ANSWER_MAX (16u * 1024 * 1024)
+#define CALL_TIMEOUT_MS 15000
+#define CONNECT_TIMEOUT_MS 10000
+
+struct control {
+	struct loop *loop;
+	control_cb *cb;
+	void *ctx;
+	pthread_t thread;
+	bool started;
+
+	/* configuration, owned copies */
+	char *url, *ca_file, *auth_key, *state_dir, *public_key, *hostname;
+	char **routes;
+	size_t nroutes;
+	int64_t poll_timeout_ms;
+	struct state_backoff backoff;
+
+	/* thread-only */
+	struct statedir_cred cred;
+	bool have_cred;
+	int64_t since;
+
+	/* shared */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop;
+	atomic_bool closing;
+	atomic_bool want_full;
+	atomic_bool ep_pending;
+	atomic_int inflight;
+	json_t *endpoints; /* under lock */
+};
+
+struct posted {
+	struct control *c;
+	struct control_event ev;
+};
+
+/* Outcome of one step of the thread. */
+enum step {
+	STEP_OK,      /* ev filled, success */
+	STEP_RETRY,   /* ev filled (FAIL) */
+	STEP_FATAL,   /* ev filled (FATAL) */
+	STEP_AGAIN,   /* interrupted for an endpoint report: no event */
+	STEP_STOPPED, /* asked to stop: no event */
+};
+
+static bool is_loopback_host(const char *host)
+{
+	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcmp(host, "::1") == 0)
+		return true;
+	/* 127.0.0.0/8 written as a dotted quad */
+	if (strncmp(host, "127.", 4) != 0)
+		return false;
+	for (const char *p = host + 4; *p; p++)
+		if (!(*p == '.' || (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+int control_check_url(const char *url, bool insecure_http, bool *plain_http)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *path = NULL, *part = NULL;
+	bool http;
+	int rc = WEFT_ERR_INVAL;
+
+	if (!u)
+		return WEFT_ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
+		goto out;
+	if (!*host || (strcmp(path, "/") != 0 && *path))
+		goto out;
+	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
+		goto out;
+	http = strcmp(scheme, "http") == 0;
+	if (http && !is_loopback_host(host) && !insecure_http) {
+		rc = WEFT_ERR_FORBIDDEN;
+		goto out;
+	}
+	if (plain_http)
+		*plain_http = http && !is_loopback_host(host);
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_free(part);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* ---- events ---- */
+
+static void deliver(void *arg)
+{
+	struct posted *p = arg;
+	struct control *c = p->c;
+
+	if (!atomic_load(&c->closing))
+		c->cb(&p->ev, c->ctx);
+	json_decref(p->ev.json);
+	free(p);
+	atomic_fetch_sub(&c->inflight, 1);
+}
+
+/* Hands ev (and its json reference) to the loop. Returns false when the
+ * event was lost (out of memory); its json is released then. */
+static bool post(struct control *c, struct control_event *ev)
+{
+	struct posted *p = malloc(sizeof(*p));
+
+	if (!p)
+		goto lost;
+	p->c = c;
+	p->ev = *ev;
+	atomic_fetch_add(&c->inflight, 1);
+	if (loop_post(c->loop, deliver, p) == 0) {
+		ev->json = NULL;
+		return true;
+	}
+	atomic_fetch_sub(&c->inflight, 1);
+	free(p);
+lost:
+	json_decref(ev->json);
+	ev->json = NULL;
+	return false;
+}
+
+/* ---- HTTP ---- */
+
+struct answer {
+	char *data;
+	size_t len, cap;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct answer *a = arg;
+	size_t n = size * nmemb;
+
+	if (n > ANSWER_MAX - a->len - 1)
+		return 0;
+	if (a->len + n + 1 > a->cap) {
+		size_t cap = a->cap ? a->cap : 16384;
+		char *d;
+
+		while (cap < a->len + n + 1)
+			cap *= 2;
+		d = realloc(a->data, cap);
+		if (!d)
+			return 0;
+		a->data = d;
+		a->cap = cap;
+	}
+	memcpy(a->data + a->len, ptr, n);
+	a->len += n;
+	a->data[a->len] = '\0';
+	return n;
+}
+
+struct progress {
+	struct control *c;
+	bool interruptible;
+};
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct progress *p = arg;
+
+	if (atomic_load(&p->c->stop))
+		return 1;
+	if (p->interruptible && atomic_load(&p->c->ep_pending))
+		return 1;
+	return 0;
+}
+
+/* One request. Returns 0 with *status and *json (NULL for a body that is
+ * not JSON), STEP-like negative codes otherwise: WEFT_ERR_CLOSED when
+ * stopped, WEFT_ERR_BUSY when interrupted for endpoints, -EIO with msg
+ * set when no answer came. */
+static int call(struct control *c, CURL *h, const char *method,
+		const char *path, const char *body, int64_t timeout_ms,
+		bool interruptible, long *status, json_t **json, char *msg,
+		size_t msglen)
+{
+	struct answer a = {0};
+	struct progress pr = {c, interruptible};
+	struct curl_slist *hdrs = NULL, *more;
+	char url[1024], auth[STATEDIR_CRED_SIZE + 32];
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+	int rc = 0;
+
+	snprintf(url, sizeof(url), "%s%s", c->url, path);
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "weft-agent/" WEFT_VERSION);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pr);
+	if (c->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		more = curl_slist_append(hdrs, "Content-Type: application/json");
+		if (!more) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+		hdrs = more;
+	}
+	if (c->have_cred) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+			 c->cred.credential);
+		more = curl_slist_append(hdrs, auth);
+		explicit_bzero(auth, sizeof(auth));
+		if (!more) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+		hdrs = more;
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		rc = atomic_load(&c->stop) ? WEFT_ERR_CLOSED : WEFT_ERR_BUSY;
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		snprintf(msg, msglen, "%s",
+			 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = -EIO;
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	*json = a.len ? json_loadb(a.data, a.len, 0, NULL) : NULL;
+out:
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	free(a.data);
+	return rc;
+}
+
+/* The message of an API error body, or a fallback. */
+static const char *error_message(const json_t *j, const char *fallback)
+{
+	const char *m = json_string_value(
+		json_object_get(json_object_get(j, "error"), "message"));
+
+	return m && *m ? m : fallback;
+}
+
+static const char *error_code(const json_t *j)
+{
+	const char *m = json_string_value(
+		json_object_get(json_object_get(j, "error"), "code"));
+
+	return m ? m : "";
+}
+
+/* Fills ev for an answer that is neither success nor fatal. */
+static enum step transient(struct control_event *ev, const char *what,
+			   long status, const json_t *j)
+{
+	ev->kind = CONTROL_FAIL;
+	ev->http_status = status;
+	ev->code = status == 503 ? WEFT_ERR_BUSY : WEFT_ERR_PROTO;
+	snprintf(ev->message, sizeof(ev->message), "%s: HTTP %ld: %s", what,
+		 status, error_message(j, "unexpected answer"));
+	return STEP_RETRY;
+}
+
+static enum step no_answer(struct control_event *ev, const char *what,
+			   int rc, const char *msg)
+{
+	if (rc == WEFT_ERR_CLOSED)
+		return STEP_STOPPED;
+	if (rc == WEFT_ERR_BUSY)
+		return STEP_AGAIN;
+	ev->kind = CONTROL_FAIL;
+	ev->code = rc;
+	snprintf(ev->message, sizeof(ev->message),
+		 "%s: controller unreachable: %s", what,
+		 rc == -EIO ? msg : "out of memory");
+	return STEP_RETRY;
+}
+
+/* 401/403/410 of a call made with the node credential. */
+static enum step node_refused(struct control_event *ev, long status,
+			      const json_t *j)
+{
+	ev->kind = CONTROL_FATAL;
+	ev->http_status = status;
+	if (status == 410) {
+		ev->code = WEFT_ERR_NOTFOUND;
+		snprintf(ev->message, sizeof(ev->message),
+			 "node removed: the controller deleted or expired "
+			 "this node (%s)", error_message(j, "node_removed"));
+	} else if (strcmp(error_code(j), "expired") == 0) {
+		ev->code = WEFT_ERR_EXPIRED;
+		snprintf(ev->message, sizeof(ev->message),
+			 "node expired: %s; run `weft-agent up` with an auth "
+			 "key to renew it", error_message(j, "expired"));
+	} else {
+		ev->code = WEFT_ERR_AUTH;
+		snprintf(ev->message, sizeof(ev->message),
+			 "node credential refused (HTTP %ld: %s); the node "
+			 "may have been removed", status,
+			 error_message(j, "unauthenticated"));
+	}
+	return STEP_FATAL;
+}
+
+static enum step do_register(struct control *c, CURL *h,
+			     struct control_event *ev)
+{
+	json_t *req = NULL, *routes = NULL, *j = NULL;
+	char *body = NULL, msg[CURL_ERROR_SIZE] = "";
+	const char *cred;
+	long status = 0;
+	int64_t node_id;
+	enum step st;
+	int rc;
+
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "auth_key", c->auth_key,
+			"public_key", c->public_key, "hostname", c->hostname,
+			"os", "linux", "version", WEFT_VERSION);
+	if (req && c->nroutes) {
+		routes = json_array();
+		for (size_t i = 0; routes && i < c->nroutes; i++)
+			if (json_array_append_new(routes,
+						  json_string(c->routes[i])) < 0) {
+				json_decref(routes);
+				routes = NULL;
+			}
+		if (!routes || json_object_set_new(req, "advertised_routes",
+						   routes) < 0) {
+			json_decref(req);
+			req = NULL;
+		}
+	}
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	if (!body) {
+		st = no_answer(ev, "register", WEFT_ERR_NOMEM, "");
+		goto out;
+	}
+	rc = call(c, h, "POST", "/api/v1/register", body, CALL_TIMEOUT_MS,
+		  false, &status, &j, msg, sizeof(msg));
+	explicit_bzero(body, strlen(body));
+	if (rc < 0) {
+		st = no_answer(ev, "register", rc, msg);
+		goto out;
+	}
+	if (status == 400 || status == 401 || status == 403) {
+		ev->kind = CONTROL_FATAL;
+		ev->http_status = status;
+		ev->code = status == 400 ? WEFT_ERR_INVAL
+			 : strcmp(error_code(j), "expired") == 0
+				 ? WEFT_ERR_EXPIRED
+				 : WEFT_ERR_AUTH;
+		snprintf(ev->message, sizeof(ev->message),
+			 "registration refused (HTTP %ld): %s", status,
+			 error_message(j, "no reason given"));
+		st = STEP_FATAL;
+		goto out;
+	}
+	cred = json_string_value(json_object_get(j, "credential"));
+	node_id = json_integer_value(
+		json_object_get(json_object_get(j, "node"), "id"));
+	if ((status != 200 && status != 201) || !cred ||
+	    strlen(cred) >= sizeof(c->cred.credential) || node_id <= 0) {
+		st = transient(ev, "register", status, j);
+		goto out;
+	}
+	c->cred.node_id = node_id;
+	snprintf(c->cred.credential, sizeof(c->cred.credential), "%s", cred);
+	snprintf(c->cred.controller, sizeof(c->cred.controller), "%s", c->url);
+	rc = statedir_cred_save(c->state_dir, &c->cred);
+	if (rc < 0) {
+		ev->kind = CONTROL_FATAL;
+		ev->code = rc;
+		snprintf(ev->message, sizeof(ev->message),
+			 "cannot save the node credential in %s: %s",
+			 c->state_dir, weft_strerror(rc));
+		st = STEP_FATAL;
+		goto out;
+	}
+	c->have_cred = true;
+	/* Hand over the node without the credential: it stays here. */
+	json_object_del(j, "credential");
+	ev->kind = CONTROL_REGISTERED;
+	ev->http_status = status;
+	ev->node_id = node_id;
+	ev->json = json_incref(j);
+	st = STEP_OK;
+out:
+	json_decref(req);
+	json_decref(j);
+	free(body);
+	return st;
+}
+
+static enum step do_endpoints(struct control *c, CURL *h,
+			      struct control_event *ev)
+{
+	json_t *eps, *j = NULL, *req;
+	char *body = NULL, msg[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	enum step st;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	eps = json_incref(c->endpoints);
+	atomic_store(&c->ep_pending, false);
+	pthread_mutex_unlock(&c->lock);
+	req = json_pack("{s:O}", "endpoints", eps);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body) {
+		atomic_store(&c->ep_pending, true);
+		st = no_answer(ev, "endpoints", WEFT_ERR_NOMEM, "");
+		goto out;
+	}
+	rc = call(c, h, "POST", "/api/v1/endpoints", body, CALL_TIMEOUT_MS,
+		  false, &status, &j, msg, sizeof(msg));
+	if (rc < 0 || status != 200)
+		atomic_store(&c->ep_pending, true); /* send again later */
+	if (rc < 0)
+		st = no_answer(ev, "endpoints", rc, msg);
+	else if (status == 401 || status == 403 || status == 410)
+		st = node_refused(ev, status, j);
+	else if (status != 200)
+		st = transient(ev, "endpoints", status, j);
+	else {
+		ev->kind = CONTROL_ENDPOINTS;
+		ev->http_status = status;
+		ev->json = json_incref(json_object_get(j, "endpoints"));
+		st = STEP_OK;
+	}
+out:
+	json_decref(eps);
+	json_decref(j);
+	free(body);
+	return st;
+}
+
+static enum step do_poll(struct control *c, CURL *h, struct control_event *ev)
+{
+	char path[64], msg[CURL_ERROR_SIZE] = "";
+	json_t *j = NULL, *v;
+	long status = 0;
+	int64_t since;
+	enum step st;
+	int rc;
+
+	if (atomic_exchange(&c->want_full, false))
+		c->since = 0;
+	since = c->since;
+	snprintf(path, sizeof(path), "/api/v1/map?since=%lld",
+		 (long long)since);
+	rc = call(c, h, "GET", path, NULL, c->poll_timeout_ms, true, &status,
+		  &j, msg, sizeof(msg));
+	if (rc < 0) {
+		st = no_answer(ev, "map", rc, msg);
+		goto out;
+	}
+	if (status == 401 || status == 403 || status == 410) {
+		st = node_refused(ev, status, j);
+		goto out;
+	}
+	v = json_object_get(j, "version");
+	if (status != 200 || !json_is_integer(v) ||
+	    json_integer_value(v) < 0) {
+		st = transient(ev, "map", status, j);
+		goto out;
+	}
+	c->since = json_integer_value(v);
+	ev->kind = CONTROL_MAP;
+	ev->http_status = status;
+	ev->json = json_incref(j);
+	st = STEP_OK;
+out:
+	json_decref(j);
+	return st;
+}
+
+/* Sleeps ms unless stopped first. Returns false when stopped. */
+static bool pause_ms(struct control *c, int64_t ms)
+{
+	struct timespec ts;
+	bool stopped;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (!atomic_load(&c->stop) &&
+	       pthread_cond_timedwait(&c->cond, &c->lock, &ts) != ETIMEDOUT)
+		;
+	stopped = atomic_load(&c->stop);
+	pthread_mutex_unlock(&c->lock);
+	return !stopped;
+}
+
+static void *run(void *arg)
+{
+	struct control *c = arg;
+	CURL *h = curl_easy_init();
+	struct control_event ev;
+	enum step st;
+
+	if (!h) {
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = CONTROL_FATAL;
+		ev.code = WEFT_ERR_NOMEM;
+		snprintf(ev.message, sizeof(ev.message),
+			 "cannot create an HTTP client");
+		post(c, &ev);
+		return NULL;
+	}
+	while (!atomic_load(&c->stop)) {
+		memset(&ev, 0, sizeof(ev));
+		if (!c->have_cred)
+			st = do_register(c, h, &ev);
+		else if (atomic_load(&c->ep_pending))
+			st = do_endpoints(c, h, &ev);
+		else
+			st = do_poll(c, h, &ev);
+		if (st == STEP_STOPPED)
+			break;
+		if (st == STEP_AGAIN)
+			continue;
+		if (st == STEP_RETRY) {
+			uint64_t r = 0;
+
+			rand_u64(&r);
+			ev.retry_ms = state_backoff_next(&c->backoff, r);
+			post(c, &ev);
+			if (!pause_ms(c, ev.retry_ms))
+				break;
+			continue;
+		}
+		if (ev.kind == CONTROL_MAP)
+			state_backoff_reset(&c->backoff);
+		if (!post(c, &ev) && ev.kind == CONTROL_MAP)
+			c->since = 0; /* the loop never saw it: resync */
+		if (st == STEP_FATAL)
+			break;
+	}
+	curl_easy_cleanup(h);
+	explicit_bzero(&c->cred, sizeof(c->cred));
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*fail = true;
+	return d;
+}
+
+static void free_cfg(struct control *c)
+{
+	free(c->url);
+	free(c->ca_file);
+	if (c->auth_key)
+		explicit_bzero(c->auth_key, strlen(c->auth_key));
+	free(c->auth_key);
+	free(c->state_dir);
+	free(c->public_key);
+	free(c->hostname);
+	for (size_t i = 0; i < c->nroutes; i++)
+		free(c->routes[i]);
+	free(c->routes);
+}
+
+int control_new(struct loop *l, const struct control_cfg *cfg,
+		const struct statedir_cred *cred, control_cb *cb, void *ctx,
+		struct control **out)
+{
+	struct control *c;
+	pthread_condattr_t ca;
+	bool fail = false;
+	int rc;
+
+	if (!cfg->url || !cfg->state_dir || !cfg->public_key ||
+	    !cfg->hostname || (!cred && !cfg->auth_key))
+		return WEFT_ERR_INVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return WEFT_ERR_NOMEM;
+	c->loop = l;
+	c->cb = cb;
+	c->ctx = ctx;
+	c->url = dup_or_null(cfg->url, &fail);
+	c->ca_file = dup_or_null(cfg->ca_file, &fail);
+	c->auth_key = dup_or_null(cfg->auth_key, &fail);
+	c->state_dir = dup_or_null(cfg->state_dir, &fail);
+	c->public_key = dup_or_null(cfg->public_key, &fail);
+	c->hostname = dup_or_null(cfg->hostname, &fail);
+	if (cfg->nroutes) {
+		c->routes = calloc(cfg->nroutes, sizeof(*c->routes));
+		fail |= !c->routes;
+		for (size_t i = 0; c->routes && i < cfg->nroutes; i++) {
+			c->routes[i] = dup_or_null(cfg->routes[i], &fail);
+			c->nroutes = i + 1;
+		}
+	}
+	if (fail) {
+		free_cfg(c);
+		free(c);
+		return WEFT_ERR_NOMEM;
+	}
+	c->poll_timeout_ms = cfg->poll_timeout_ms > 0 ? cfg->poll_timeout_ms
+						      : 90000;
+	state_backoff_init(&c->backoff,
+			   cfg->backoff_min_ms > 0 ? cfg->backoff_min_ms : 1000,
+			   cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms
+						   : 30000);
+	if (cred) {
+		c->cred = *cred;
+		c->have_cred = true;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&c->thread, NULL, run, c);
+	if (rc < 0) {
+		control_del(c);
+		return rc;
+	}
+	c->started = true;
+	*out = c;
+	return 0;
+}
+
+int control_set_endpoints(struct control *c, const json_t *endpoints)
+{
+	json_t *copy = json_deep_copy(endpoints);
+
+	if (!copy)
+		return WEFT_ERR_NOMEM;
+	pthread_mutex_lock(&c->lock);
+	json_decref(c->endpoints);
+	c->endpoints = copy;
+	atomic_store(&c->ep_pending, true);
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+void control_want_full(struct control *c)
+{
+	atomic_store(&c->want_full, true);
+}
+
+void control_del(struct control *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->stop, true);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->started)
+		pthread_join(c->thread, NULL);
+	atomic_store(&c->closing, true);
+	while (atomic_load(&c->inflight) > 0)
+		loop_run_once(c->loop, 0);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	json_decref(c->endpoints);
+	explicit_bzero(&c->cred, sizeof(c->cred));
+	free_cfg(c);
+	free(c);
+}

@@ -1,0 +1,100 @@
+/* The agent's control client: one thread that talks to the controller with
+ * blocking libcurl calls (register, the GET /api/v1/map long-poll,
+ * POST /api/v1/endpoints) and hands every result to the main loop with
+ * loop_post, so the loop (and later the data plane) never waits on HTTP.
+ *
+ * The thread registers when it has no credential (saving the new one in
+ * the state directory before announcing it), then polls the map with
+ * since=<version of the last answer>, holding each poll up to the poll
+ * timeout (90 s, above the controller's keep-alive). A pending endpoint
+ * report interrupts a held poll (within about a second) and is sent
+ * first. Transient failures (no answer, 5xx, a garbled answer) are
+ * reported and retried after a jittered exponential back-off (1 s to
+ * 30 s) that resets on the next map; refusals (401, 403, 400 at
+ * registration, 410 node_removed) are reported as fatal and end the
+ * thread. */
+#ifndef WEFT_AGENT_CONTROL_H
+#define WEFT_AGENT_CONTROL_H
+
+#include "agent/statedir.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct control;
+
+struct control_cfg {
+	const char *url;        /* controller base URL (no trailing '/') */
+	const char *ca_file;    /* PEM CA bundle; NULL: the system store */
+	const char *auth_key;   /* for registration; NULL when not needed */
+	const char *state_dir;  /* where a new credential is saved */
+	const char *public_key; /* base64 node key (ident_public_b64) */
+	const char *hostname;   /* sent at registration */
+	const char *const *routes; /* advertised routes, nroutes of them */
+	size_t nroutes;
+	int64_t poll_timeout_ms; /* 0: 90 s */
+	int64_t backoff_min_ms;  /* 0: 1 s */
+	int64_t backoff_max_ms;  /* 0: 30 s */
+};
+
+enum control_kind {
+	CONTROL_REGISTERED, /* json: {"node": ..., "credential": ...}; the
+			     * credential is saved already */
+	CONTROL_MAP,        /* json: the map answer (full, delta, keep-alive) */
+	CONTROL_ENDPOINTS,  /* json: the endpoints the controller now has */
+	CONTROL_FAIL,       /* transient; retried after retry_ms */
+	CONTROL_FATAL,      /* refused; the thread has ended */
+};
+
+/* What the thread reports. json is borrowed for the callback (incref to
+ * keep it). code: for FATAL, WEFT_ERR_AUTH (auth key or credential
+ * refused), WEFT_ERR_EXPIRED (node or auth key expired), WEFT_ERR_NOTFOUND
+ * (node removed), WEFT_ERR_INVAL (registration input refused) or another
+ * code (state could not be saved); for FAIL the error. */
+struct control_event {
+	enum control_kind kind;
+	json_t *json;
+	int code;
+	long http_status; /* 0 when no HTTP answer arrived */
+	int64_t retry_ms;
+	int64_t node_id;  /* REGISTERED */
+	char message[256];
+};
+
+typedef void control_cb(const struct control_event *ev, void *ctx);
+
+/* Checks a controller URL: https is fine; http is fine to a loopback
+ * host (127.0.0.0/8, ::1, localhost) and otherwise only with
+ * insecure_http (then *plain_http is true so the caller warns). Returns
+ * 0, WEFT_ERR_FORBIDDEN (plain http to another host without
+ * insecure_http) or WEFT_ERR_INVAL (not an http(s) URL, no host, a path,
+ * query or user part). plain_http may be NULL. */
+int control_check_url(const char *url, bool insecure_http, bool *plain_http);
+
+/* Starts the thread. cfg is copied. cred is the stored credential, or
+ * NULL to register first (then cfg->auth_key is required). cb runs on l's
+ * thread. curl_global_init must have run. Returns 0 and *out, or
+ * WEFT_ERR_INVAL / WEFT_ERR_NOMEM / -errno. */
+int control_new(struct loop *l, const struct control_cfg *cfg,
+		const struct statedir_cred *cred, control_cb *cb, void *ctx,
+		struct control **out);
+
+/* Asks the thread to report endpoints (a JSON array of "addr:port"
+ * strings, copied) as soon as it can. Thread-safe. Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int control_set_endpoints(struct control *c, const json_t *endpoints);
+
+/* Makes the next poll ask for a full map (since=0), after the caller could
+ * not apply an answer. Thread-safe. */
+void control_want_full(struct control *c);
+
+/* Stops the thread (an HTTP call in flight is abandoned within about a
+ * second), joins it, runs l until the events it posted are consumed (cb is
+ * not called for them any more) and frees c. NULL is fine. Must not be
+ * called from a loop callback. */
+void control_del(struct control *c);
+
+#endif

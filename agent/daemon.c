@@ -1,0 +1,562 @@
+/* The agent daemon: see daemon.h.
+ *
+ * The main loop owns everything the local API reports (state, map,
+ * reachability); the control thread only hands results over through
+ * control_cb, which runs on the loop. */
+#include "agent/daemon.h"
+
+#include "agent/control.h"
+#include "agent/ifaddr.h"
+#include "agent/localapi.h"
+#include "agent/map.h"
+#include "agent/state.h"
+#include "agent/statedir.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ident.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct daemon {
+	const struct daemon_cfg *cfg;
+	struct loop *loop;
+	struct control *ctl;
+	struct localapi *api;
+	struct map *map;
+	struct loop_timer *ep_timer;
+	int udp_fd;
+	uint16_t port;
+
+	enum state state;
+	int64_t state_since;   /* wall seconds */
+	int64_t node_id;
+	json_t *node;          /* node object from registration, or NULL */
+	bool reachable;
+	int64_t last_contact;  /* wall seconds of the last answer, 0 = never */
+	int64_t last_map;      /* wall seconds of the last applied map */
+	char last_error[256];
+	json_t *endpoints;     /* what we last handed to the control thread */
+	json_t *reported;      /* what the controller acknowledged */
+
+	int exit_rc;
+	char *msg;
+	size_t msglen;
+};
+
+static void say(struct daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct daemon *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->msg, d->msglen, fmt, ap);
+	va_end(ap);
+}
+
+static void set_state(struct daemon *d, enum state_event ev)
+{
+	enum state next;
+
+	if (state_next(d->state, ev, &next) < 0 || next == d->state)
+		return;
+	log_info("agent_state", "from=%s to=%s", state_name(d->state),
+		 state_name(next));
+	d->state = next;
+	d->state_since = clock_wall_s();
+}
+
+/* Ends the daemon with rc and a message for the user. */
+static void fail(struct daemon *d, int rc)
+{
+	d->exit_rc = rc;
+	set_state(d, STATE_EV_FATAL);
+	loop_stop(d->loop);
+}
+
+/* ---- control events ---- */
+
+static void on_map(struct daemon *d, const json_t *answer)
+{
+	int64_t before = map_version(d->map);
+	int rc = map_apply(d->map, answer);
+
+	if (rc < 0) {
+		log_warn_err(rc, "map_rejected", "version=%lld",
+			     (long long)json_integer_value(
+				     json_object_get(answer, "version")));
+		control_want_full(d->ctl);
+		return;
+	}
+	d->last_map = clock_wall_s();
+	if (map_version(d->map) != before ||
+	    json_is_true(json_object_get(answer, "full")))
+		log_info("map_applied", "version=%lld full=%s peers=%zu",
+			 (long long)map_version(d->map),
+			 json_is_true(json_object_get(answer, "full"))
+				 ? "true" : "false",
+			 map_peer_count(d->map));
+	set_state(d, STATE_EV_MAP);
+}
+
+static void on_control(const struct control_event *ev, void *ctx)
+{
+	struct daemon *d = ctx;
+	char q[300], q2[64];
+
+	if (ev->kind != CONTROL_FAIL) {
+		if (!d->reachable)
+			log_info("controller_reachable", "url=%s",
+				 log_q(q, sizeof(q), d->cfg->controller));
+		d->reachable = true;
+		d->last_contact = clock_wall_s();
+		d->last_error[0] = '\0';
+	}
+	switch (ev->kind) {
+	case CONTROL_REGISTERED:
+		json_decref(d->node);
+		d->node = json_incref(json_object_get(ev->json, "node"));
+		d->node_id = ev->node_id;
+		log_info("node_registered", "node=%lld name=%s ipv4=%s new=%s",
+			 (long long)ev->node_id,
+			 log_q(q, sizeof(q), json_string_value(json_object_get(
+						     d->node, "name"))),
+			 log_q(q2, sizeof(q2), json_string_value(json_object_get(
+						       d->node, "ipv4"))),
+			 ev->http_status == 201 ? "true" : "false");
+		set_state(d, STATE_EV_REGISTERED);
+		break;
+	case CONTROL_MAP:
+		on_map(d, ev->json);
+		break;
+	case CONTROL_ENDPOINTS:
+		json_decref(d->reported);
+		d->reported = json_incref(ev->json);
+		log_info("endpoints_reported", "count=%zu",
+			 json_array_size(ev->json));
+		break;
+	case CONTROL_FAIL:
+		if (d->reachable || strcmp(d->last_error, ev->message) != 0)
+			log_warn("controller_unreachable", "retry_ms=%lld "
+				 "error=%s", (long long)ev->retry_ms,
+				 log_q(q, sizeof(q), ev->message));
+		d->reachable = false;
+		snprintf(d->last_error, sizeof(d->last_error), "%s",
+			 ev->message);
+		set_state(d, STATE_EV_FAIL);
+		break;
+	case CONTROL_FATAL:
+		log_error("control_fatal", "code=%s error=%s",
+			  weft_errname(ev->code),
+			  log_q(q, sizeof(q), ev->message));
+		say(d, "%s", ev->message);
+		if (d->node_id && (ev->code == WEFT_ERR_AUTH ||
+				   ev->code == WEFT_ERR_EXPIRED ||
+				   ev->code == WEFT_ERR_NOTFOUND))
+			statedir_cred_remove(d->cfg->state_dir);
+		fail(d, ev->code < 0 ? ev->code : WEFT_ERR_INTERNAL);
+		break;
+	}
+}
+
+/* ---- endpoints ---- */
+
+static void check_endpoints(struct daemon *d)
+{
+	const char *skip = d->cfg->no_tun ? NULL : d->cfg->tun;
+	json_t *eps = NULL;
+	int rc;
+
+	rc = ifaddr_endpoints(d->port, skip, &eps);
+	if (rc < 0) {
+		log_warn_err(rc, "endpoints_unavailable", NULL);
+		return;
+	}
+	if (d->endpoints && json_equal(d->endpoints, eps)) {
+		json_decref(eps);
+		return;
+	}
+	if (control_set_endpoints(d->ctl, eps) < 0) {
+		json_decref(eps);
+		return;
+	}
+	json_decref(d->endpoints);
+	d->endpoints = eps;
+}
+
+static void on_ep_timer(struct loop_timer *t, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	check_endpoints(d);
+	loop_timer_start(t, (d->cfg->endpoint_check_ms > 0
+				     ? d->cfg->endpoint_check_ms
+				     : 10000) * 1000);
+}
+
+/* ---- local API ---- */
+
+static json_t *time_or_null(int64_t s)
+{
+	char buf[CLOCK_RFC3339_LEN + 8];
+
+	if (s <= 0 || clock_format_rfc3339(s, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* self from the map, else the node from registration. */
+static const json_t *self_of(const struct daemon *d)
+{
+	const json_t *self = map_part(d->map, "self");
+
+	return self ? self : d->node;
+}
+
+static json_t *copy_field(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return v ? json_incref(v) : json_null();
+}
+
+static json_t *status_answer(struct daemon *d)
+{
+	const json_t *self = self_of(d), *relays = map_part(d->map, "relays");
+	json_t *names = json_array(), *r;
+	size_t i;
+
+	json_array_foreach(relays, i, r)
+		json_array_append(names, json_object_get(r, "name"));
+	return json_pack(
+		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
+		"s:n, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
+		"state", state_name(d->state),
+		"state_since", time_or_null(d->state_since),
+		"node", "id", (json_int_t)(d->node_id ? d->node_id
+			: json_integer_value(json_object_get(self, "id"))),
+		"name", copy_field(self, "name"),
+		"ipv4", copy_field(self, "ipv4"),
+		"ipv6", copy_field(self, "ipv6"),
+		"controller", "url", d->cfg->controller,
+		"reachable", d->reachable,
+		"last_contact", time_or_null(d->last_contact),
+		"last_error", d->last_error[0] ? json_string(d->last_error)
+					       : json_null(),
+		"relay",
+		"relays", names ? names : json_array(),
+		"map", "version", (json_int_t)map_version(d->map),
+		"updated", time_or_null(d->last_map),
+		"peers", (json_int_t)map_peer_count(d->map),
+		"endpoints", d->reported ? json_incref(d->reported)
+					 : json_array(),
+		"port", (json_int_t)d->port,
+		"tun", json_null(),
+		"accept_routes", d->cfg->accept_routes);
+}
+
+static json_t *peers_answer(struct daemon *d)
+{
+	json_t *peers = map_peers(d->map), *out = json_array(), *p;
+	size_t i;
+
+	if (!peers || !out)
+		goto fail;
+	json_array_foreach(peers, i, p) {
+		json_t *e = json_pack(
+			"{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, "
+			"s:o, s:o, s:o}",
+			"id", copy_field(p, "id"),
+			"name", copy_field(p, "name"),
+			"dns_name", copy_field(p, "dns_name"),
+			"ipv4", copy_field(p, "ipv4"),
+			"ipv6", copy_field(p, "ipv6"),
+			"online", copy_field(p, "online"),
+			/* No tunnels exist yet: no path carries traffic. */
+			"path", "none",
+			"endpoints", copy_field(p, "endpoints"),
+			"home_relay", copy_field(p, "home_relay"),
+			"last_seen", copy_field(p, "last_seen"),
+			"allowed_ips", copy_field(p, "allowed_ips"),
+			"tags", copy_field(p, "tags"),
+			"user", copy_field(p, "user"));
+
+		if (!e || json_array_append_new(out, e) < 0)
+			goto fail;
+	}
+	json_decref(peers);
+	return json_pack("{s:o}", "peers", out);
+fail:
+	json_decref(peers);
+	json_decref(out);
+	return NULL;
+}
+
+/* Whether prefix is the peer's own mesh address. */
+static bool is_mesh_prefix(const json_t *peer, const char *prefix)
+{
+	const char *v4 = json_string_value(json_object_get(peer, "ipv4"));
+	const char *v6 = json_string_value(json_object_get(peer, "ipv6"));
+	size_t n = strcspn(prefix, "/");
+
+	return (v4 && strlen(v4) == n && strncmp(v4, prefix, n) == 0 &&
+		strcmp(prefix + n, "/32") == 0) ||
+	       (v6 && strlen(v6) == n && strncmp(v6, prefix, n) == 0 &&
+		strcmp(prefix + n, "/128") == 0);
+}
+
+static json_t *routes_answer(struct daemon *d)
+{
+	json_t *peers = map_peers(d->map), *out = json_array(), *p, *a;
+	size_t i, j;
+
+	if (!peers || !out)
+		goto fail;
+	json_array_foreach(peers, i, p) {
+		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
+			const char *prefix = json_string_value(a);
+			bool mesh;
+			json_t *e;
+
+			if (!prefix)
+				continue;
+			mesh = is_mesh_prefix(p, prefix);
+			e = json_pack("{s:s, s:o, s:o, s:s, s:b}", "prefix",
+				      prefix, "peer", copy_field(p, "name"),
+				      "peer_id", copy_field(p, "id"), "kind",
+				      mesh ? "mesh" : "subnet", "accepted",
+				      mesh || d->cfg->accept_routes);
+			if (!e || json_array_append_new(out, e) < 0)
+				goto fail;
+		}
+	}
+	json_decref(peers);
+	return json_pack("{s:o}", "routes", out);
+fail:
+	json_decref(peers);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *on_request(const char *cmd, const json_t *req, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (strcmp(cmd, "status") == 0)
+		return status_answer(d);
+	if (strcmp(cmd, "peers") == 0)
+		return peers_answer(d);
+	if (strcmp(cmd, "routes") == 0)
+		return routes_answer(d);
+	if (strcmp(cmd, "down") == 0) {
+		log_info("agent_down", "reason=local_api");
+		loop_stop(d->loop);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return json_pack("{s:{s:s, s:s}}", "error", "code", "invalid",
+			 "message", "unknown command");
+}
+
+static void on_signal(int signo, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	log_info("agent_down", "signal=%d", signo);
+	loop_stop(d->loop);
+}
+
+/* ---- start and stop ---- */
+
+static int open_udp(struct daemon *d)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+				  .sin6_port = htons((uint16_t)d->cfg->port)};
+	socklen_t len = sizeof(sa);
+	int off = 0;
+
+	/* The one UDP socket of the agent (ARCHITECTURE.md); the data plane
+	 * will read it. Bound now so the reported endpoints are real. */
+	d->udp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			   0);
+	if (d->udp_fd < 0)
+		return -errno;
+	setsockopt(d->udp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (bind(d->udp_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(d->udp_fd, (struct sockaddr *)&sa, &len) < 0)
+		return -errno;
+	d->port = ntohs(sa.sin6_port);
+	return 0;
+}
+
+/* Decides how to start: with the stored credential, or registering. */
+static int load_cred(struct daemon *d, struct statedir_cred *cred,
+		     bool *have)
+{
+	const struct daemon_cfg *cfg = d->cfg;
+	int rc = statedir_cred_load(cfg->state_dir, cred);
+	char q[600];
+
+	*have = false;
+	if (rc == 0 && strcmp(cred->controller, cfg->controller) == 0) {
+		*have = true;
+		d->node_id = cred->node_id;
+		log_info("credential_loaded", "node=%lld",
+			 (long long)cred->node_id);
+		return 0;
+	}
+	if (rc == 0)
+		log_warn("credential_other_controller", "stored=%s",
+			 log_q(q, sizeof(q), cred->controller));
+	else if (rc != -ENOENT)
+		log_warn_err(rc, "credential_unreadable", "dir=%s",
+			     log_q(q, sizeof(q), cfg->state_dir));
+	if (!cfg->auth_key || !*cfg->auth_key) {
+		say(d, "this node is not registered with %s yet: give "
+		       "--auth-key (or WEFT_AUTH_KEY)", cfg->controller);
+		return WEFT_ERR_INVAL;
+	}
+	return 0;
+}
+
+int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
+{
+	struct daemon d = {.cfg = cfg, .udp_fd = -1, .msg = msg,
+			   .msglen = msglen};
+	struct control_cfg cc = {0};
+	struct statedir_cred cred;
+	struct ident *id = NULL;
+	char host[256], pub[IDENT_B64_LEN], q[600];
+	bool plain = false, created = false, have_cred = false;
+	int rc;
+
+	msg[0] = '\0';
+	rc = control_check_url(cfg->controller, cfg->insecure_http, &plain);
+	if (rc == WEFT_ERR_FORBIDDEN) {
+		say(&d, "refusing plain http to %s: use https, or "
+			"--insecure-http if you really mean it",
+		    cfg->controller);
+		goto out;
+	}
+	if (rc < 0) {
+		say(&d, "--controller must be an http(s) URL without a path, "
+			"like https://weft.example.com");
+		goto out;
+	}
+	if (plain)
+		log_warn("insecure_http", "url=%s note=\"the node credential "
+			 "and map travel unencrypted\"",
+			 log_q(q, sizeof(q), cfg->controller));
+	rc = statedir_prepare(cfg->state_dir);
+	if (rc < 0) {
+		say(&d, "cannot use state directory %s: %s", cfg->state_dir,
+		    weft_strerror(rc));
+		goto out;
+	}
+	rc = statedir_identity(cfg->state_dir, &id, &created);
+	if (rc < 0) {
+		say(&d, "cannot load or create the node key in %s: %s",
+		    cfg->state_dir, weft_strerror(rc));
+		goto out;
+	}
+	ident_public_b64(id, pub);
+	log_info(created ? "node_key_created" : "node_key_loaded",
+		 "public_key=%s", pub);
+	rc = load_cred(&d, &cred, &have_cred);
+	if (rc < 0)
+		goto out;
+	if (!cfg->no_tun)
+		log_warn("tun_unavailable", "tun=%s note=\"this build has no "
+			 "data plane yet; running the control plane only\"",
+			 log_q(q, sizeof(q), cfg->tun ? cfg->tun : "weft0"));
+	rc = map_new(&d.map);
+	if (rc == 0)
+		rc = loop_new(&d.loop);
+	if (rc < 0) {
+		say(&d, "out of memory");
+		goto out;
+	}
+	rc = open_udp(&d);
+	if (rc < 0) {
+		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
+		    weft_strerror(rc));
+		goto out;
+	}
+	rc = localapi_new(d.loop, cfg->socket_path, on_request, &d, &d.api);
+	if (rc < 0) {
+		say(&d, rc == -EADDRINUSE
+			    ? "another weft-agent is running (socket %s)"
+			    : "cannot create the local API socket %s: %s",
+		    cfg->socket_path, weft_strerror(rc));
+		goto out;
+	}
+	/* Signals first: the control thread must inherit the blocked mask. */
+	rc = loop_signal(d.loop, SIGTERM, on_signal, &d);
+	if (rc == 0)
+		rc = loop_signal(d.loop, SIGINT, on_signal, &d);
+	if (rc == 0)
+		rc = loop_timer_new(d.loop, on_ep_timer, &d, &d.ep_timer);
+	if (rc < 0) {
+		say(&d, "cannot set up the event loop: %s", weft_strerror(rc));
+		goto out;
+	}
+	if (!cfg->hostname) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "node");
+		host[sizeof(host) - 1] = '\0';
+	}
+	cc.url = cfg->controller;
+	cc.ca_file = cfg->ca_file;
+	cc.auth_key = cfg->auth_key;
+	cc.state_dir = cfg->state_dir;
+	cc.public_key = pub;
+	cc.hostname = cfg->hostname ? cfg->hostname : host;
+	cc.routes = cfg->routes;
+	cc.nroutes = cfg->nroutes;
+	set_state(&d, have_cred ? STATE_EV_CONNECT : STATE_EV_CONNECT_NEW);
+	rc = control_new(d.loop, &cc, have_cred ? &cred : NULL, on_control,
+			 &d, &d.ctl);
+	explicit_bzero(&cred, sizeof(cred));
+	if (rc < 0) {
+		say(&d, "cannot start the control thread: %s",
+		    weft_strerror(rc));
+		goto out;
+	}
+	log_info("agent_started", "controller=%s socket=%s port=%u",
+		 log_q(q, sizeof(q), cfg->controller), cfg->socket_path,
+		 (unsigned)d.port);
+	check_endpoints(&d);
+	loop_timer_start(d.ep_timer, (cfg->endpoint_check_ms > 0
+					      ? cfg->endpoint_check_ms
+					      : 10000) * 1000);
+	rc = loop_run(d.loop);
+	if (rc == 0)
+		rc = d.exit_rc;
+	if (rc == 0)
+		set_state(&d, STATE_EV_STOP);
+out:
+	control_del(d.ctl);
+	localapi_del(d.api);
+	loop_timer_del(d.ep_timer);
+	loop_del(d.loop);
+	if (d.udp_fd >= 0)
+		close(d.udp_fd);
+	map_del(d.map);
+	json_decref(d.node);
+	json_decref(d.endpoints);
+	json_decref(d.reported);
+	ident_del(id);
+	if (rc < 0 && !msg[0])
+		say(&d, "%s", weft_strerror(rc));
+	return rc;
+}

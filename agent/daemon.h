@@ -1,0 +1,42 @@
+/* The agent daemon (`weft-agent up`): node identity and state directory,
+ * the control thread, the network map, endpoint reports and the local
+ * API, all driven by one event loop on the calling thread.
+ *
+ * This is the control plane only: there is no TUN and no tunnel yet, so
+ * --tun is accepted and reported as not in use. */
+#ifndef WEFT_AGENT_DAEMON_H
+#define WEFT_AGENT_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_cfg {
+	const char *controller;  /* base URL, required */
+	const char *auth_key;    /* needed when no credential is stored */
+	const char *state_dir;   /* required */
+	const char *hostname;    /* NULL: gethostname() */
+	const char *tun;         /* TUN name (not used yet) */
+	const char *ca_file;     /* NULL: system CA store */
+	const char *socket_path; /* local API socket, required */
+	const char *const *routes; /* --advertise-routes */
+	size_t nroutes;
+	bool accept_routes;
+	bool insecure_http;
+	bool no_tun;
+	int64_t port;             /* UDP port for peers; 0 = any */
+	int64_t endpoint_check_ms; /* 0: 10 s */
+};
+
+/* Runs the daemon until `down`, SIGTERM or SIGINT (returns 0) or until
+ * something ends it: then returns a negative code and writes a sentence
+ * for the user into msg (msglen bytes): WEFT_ERR_AUTH, WEFT_ERR_EXPIRED
+ * or WEFT_ERR_NOTFOUND (refused or removed by the controller; the stored
+ * credential is removed so the next start registers again),
+ * WEFT_ERR_INVAL / WEFT_ERR_FORBIDDEN (bad configuration), -EADDRINUSE
+ * (another daemon owns the socket) or another code. Logs through
+ * shared/log; prints nothing. Must run on the main thread before any
+ * other thread exists (it blocks SIGTERM and SIGINT for the loop). */
+int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen);
+
+#endif

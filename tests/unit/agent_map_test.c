@@ -1,0 +1,271 @@
+/* agent/map: full maps and deltas as GET /api/v1/map answers them
+ * (docs/internals/netmap.md) add up to the full map of the same version. */
+#include "agent/map.h"
+
+#include "check.h"
+#include "shared/err.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+static json_t *parse(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (!j)
+		check_report(false, __FILE__, __LINE__, "bad test JSON: %s",
+			     e.text);
+	return j;
+}
+
+/* Applies text to m and returns map_apply's code. */
+static int apply(struct map *m, const char *text)
+{
+	json_t *a = parse(text);
+	int rc = a ? map_apply(m, a) : WEFT_ERR_PARSE;
+
+	json_decref(a);
+	return rc;
+}
+
+#define PEER(id, name, ip, online)                                           \
+	"{\"id\": " #id ", \"name\": \"" name "\", \"dns_name\": \"" name     \
+	".weft.internal\", \"public_key\": \"k" #id "\", \"ipv4\": \"" ip     \
+	"\", \"ipv6\": \"fd7a:115c:a1e0::" #id "\", \"allowed_ips\": [\"" ip  \
+	"/32\"], \"endpoints\": [], \"home_relay\": null, \"online\": " online \
+	", \"last_seen\": null, \"tags\": [], \"user\": \"alice\"}"
+
+#define SELF "{\"id\": 1, \"name\": \"laptop\", \"ipv4\": \"100.64.0.1\", " \
+	"\"ipv6\": \"fd7a:115c:a1e0::1\", \"tags\": [], \"user\": \"alice\"}"
+
+static const char full_v10[] =
+	"{\"version\": 10, \"full\": true, \"self\": " SELF ", \"peers\": ["
+	PEER(2, "lab-gw", "100.64.0.2", "true") ","
+	PEER(3, "db", "100.64.0.3", "false") ","
+	PEER(5, "ci", "100.64.0.5", "true") "],"
+	"\"filter\": [], \"dns\": {\"suffix\": \"weft.internal\", "
+	"\"resources\": []}, \"relays\": []}";
+
+/* A delta from 10: peer 3 went online, 5 left, 7 joined, the filter
+ * changed. */
+static const char delta_v12[] =
+	"{\"version\": 12, \"full\": false, \"peers\": ["
+	PEER(3, "db", "100.64.0.3", "true") ","
+	PEER(7, "web", "100.64.0.7", "true") "],"
+	"\"peers_removed\": [5],"
+	"\"filter\": [{\"proto\": \"tcp\", \"src\": [\"100.64.0.2/32\"], "
+	"\"dst\": [{\"prefix\": \"100.64.0.1/32\", \"ports\": \"22\"}]}]}";
+
+/* A delta from 12: self renamed, relays set, 2 removed. */
+static const char delta_v15[] =
+	"{\"version\": 15, \"full\": false, \"self\": {\"id\": 1, \"name\": "
+	"\"laptop-2\", \"ipv4\": \"100.64.0.1\", \"ipv6\": "
+	"\"fd7a:115c:a1e0::1\", \"tags\": [], \"user\": \"alice\"},"
+	"\"peers_removed\": [2], \"relays\": [{\"id\": 1, \"name\": \"fra\", "
+	"\"region\": \"eu\", \"address\": \"relay.example:443\", "
+	"\"public_key_pin\": null}]}";
+
+/* What the controller renders as the full map at version 15. */
+static const char full_v15[] =
+	"{\"version\": 15, \"full\": true, \"self\": {\"id\": 1, \"name\": "
+	"\"laptop-2\", \"ipv4\": \"100.64.0.1\", \"ipv6\": "
+	"\"fd7a:115c:a1e0::1\", \"tags\": [], \"user\": \"alice\"}, "
+	"\"peers\": ["
+	PEER(3, "db", "100.64.0.3", "true") ","
+	PEER(7, "web", "100.64.0.7", "true") "],"
+	"\"filter\": [{\"proto\": \"tcp\", \"src\": [\"100.64.0.2/32\"], "
+	"\"dst\": [{\"prefix\": \"100.64.0.1/32\", \"ports\": \"22\"}]}],"
+	"\"dns\": {\"suffix\": \"weft.internal\", \"resources\": []},"
+	"\"relays\": [{\"id\": 1, \"name\": \"fra\", \"region\": \"eu\", "
+	"\"address\": \"relay.example:443\", \"public_key_pin\": null}]}";
+
+static bool map_equals(const struct map *m, const char *want_text)
+{
+	json_t *got = map_to_json(m), *want = parse(want_text);
+	bool eq = got && want && json_equal(got, want);
+
+	if (!eq) {
+		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
+
+		check_report(false, __FILE__, __LINE__, "map differs: %s",
+			     g ? g : "(null)");
+		free(g);
+	}
+	json_decref(got);
+	json_decref(want);
+	return eq;
+}
+
+static void full_map_then_deltas_equal_the_full_map(void)
+{
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK(map_needs_full(m));
+	CHECK_INT(apply(m, full_v10), 0);
+	CHECK(!map_needs_full(m));
+	CHECK_INT(map_version(m), 10);
+	CHECK_INT(map_peer_count(m), 3);
+	CHECK_INT(apply(m, delta_v12), 0);
+	CHECK_INT(map_version(m), 12);
+	CHECK(map_peer(m, 5) == NULL);
+	CHECK(json_is_true(json_object_get(map_peer(m, 3), "online")));
+	CHECK_INT(apply(m, delta_v15), 0);
+	CHECK_INT(map_version(m), 15);
+	CHECK(map_equals(m, full_v15));
+	map_del(m);
+}
+
+static void peers_removed_drops_only_those_ids(void)
+{
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, full_v10), 0);
+	CHECK_INT(apply(m, "{\"version\": 11, \"full\": false, "
+			   "\"peers_removed\": [3, 99]}"), 0);
+	CHECK_INT(map_peer_count(m), 2);
+	CHECK(map_peer(m, 2) != NULL);
+	CHECK(map_peer(m, 3) == NULL);
+	CHECK(map_peer(m, 5) != NULL);
+	map_del(m);
+}
+
+static void keepalive_changes_nothing_but_keeps_version(void)
+{
+	struct map *m;
+	json_t *before;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, full_v10), 0);
+	before = map_to_json(m);
+	CHECK_INT(apply(m, "{\"version\": 10, \"full\": false, "
+			   "\"relay_token\": \"x\"}"), 0);
+	CHECK_INT(map_version(m), 10);
+	{
+		json_t *after = map_to_json(m);
+
+		CHECK(json_equal(before, after));
+		json_decref(after);
+	}
+	json_decref(before);
+	map_del(m);
+}
+
+static void full_map_replaces_every_peer_and_part(void)
+{
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, full_v10), 0);
+	CHECK_INT(apply(m, delta_v15), 0);
+	CHECK(map_part(m, "relays") != NULL);
+	CHECK_INT(apply(m, "{\"version\": 3, \"full\": true, \"self\": " SELF
+			   ", \"peers\": [" PEER(9, "new", "100.64.0.9", "true")
+			   "]}"), 0);
+	CHECK_INT(map_version(m), 3);
+	CHECK(map_equals(m, "{\"version\": 3, \"full\": true, \"self\": " SELF
+			    ", \"peers\": [" PEER(9, "new", "100.64.0.9",
+						  "true") "]}"));
+	CHECK(map_part(m, "relays") == NULL);
+	map_del(m);
+}
+
+static void peers_are_listed_by_id(void)
+{
+	struct map *m;
+	json_t *peers;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, "{\"version\": 1, \"full\": true, \"peers\": ["
+			   "{\"id\": 30}, {\"id\": 4}, {\"id\": 200}, "
+			   "{\"id\": 17}]}"), 0);
+	peers = map_peers(m);
+	REQUIRE(peers != NULL);
+	REQUIRE_INT(json_array_size(peers), 4);
+	CHECK_INT(json_integer_value(json_object_get(
+			  json_array_get(peers, 0), "id")), 4);
+	CHECK_INT(json_integer_value(json_object_get(
+			  json_array_get(peers, 1), "id")), 17);
+	CHECK_INT(json_integer_value(json_object_get(
+			  json_array_get(peers, 3), "id")), 200);
+	json_decref(peers);
+	map_del(m);
+}
+
+static void delta_before_any_full_map_is_refused(void)
+{
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, delta_v12), WEFT_ERR_PROTO);
+	CHECK_INT(map_version(m), 0);
+	CHECK_INT(map_peer_count(m), 0);
+	{
+		json_t *peers = map_peers(m);
+
+		CHECK(json_is_array(peers) && json_array_size(peers) == 0);
+		json_decref(peers);
+	}
+	CHECK(map_needs_full(m));
+	map_del(m);
+}
+
+static void malformed_answers_leave_the_map_unchanged(void)
+{
+	static const char *const bad[] = {
+		"[]",
+		"{\"full\": true}",
+		"{\"version\": \"12\", \"full\": false}",
+		"{\"version\": -1, \"full\": true}",
+		"{\"version\": 12}",
+		"{\"version\": 12, \"full\": false, \"peers\": [{\"name\": "
+		"\"no-id\"}]}",
+		"{\"version\": 12, \"full\": false, \"peers\": [{\"id\": 0}]}",
+		"{\"version\": 12, \"full\": false, \"peers\": {}}",
+		"{\"version\": 12, \"full\": false, \"peers_removed\": [\"2\"]}",
+		/* the removal comes first: nothing may change before the
+		 * bad peer is seen */
+		"{\"version\": 12, \"full\": false, \"peers_removed\": [2], "
+		"\"peers\": [7]}",
+		"{\"version\": 12, \"full\": false, \"self\": []}",
+		"{\"version\": 12, \"full\": false, \"filter\": {}}",
+		"{\"version\": 12, \"full\": false, \"dns\": \"x\"}",
+		"{\"version\": 12, \"full\": true, \"relays\": null}",
+	};
+	struct map *m;
+	json_t *before;
+
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, full_v10), 0);
+	before = map_to_json(m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *after;
+
+		CHECK(apply(m, bad[i]) < 0);
+		after = map_to_json(m);
+		if (!CHECK(json_equal(before, after)))
+			fprintf(stderr, "changed by: %s\n", bad[i]);
+		json_decref(after);
+	}
+	CHECK_INT(map_version(m), 10);
+	json_decref(before);
+	map_del(m);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(full_map_then_deltas_equal_the_full_map),
+	CHECK_CASE(peers_removed_drops_only_those_ids),
+	CHECK_CASE(keepalive_changes_nothing_but_keeps_version),
+	CHECK_CASE(full_map_replaces_every_peer_and_part),
+	CHECK_CASE(peers_are_listed_by_id),
+	CHECK_CASE(delta_before_any_full_map_is_refused),
+	CHECK_CASE(malformed_answers_leave_the_map_unchanged),
+	{0},
+};
+
+int main(int argc, char **argv)
+{
+	return check_main(argc, argv, cases);
+}
