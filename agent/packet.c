@@ -1,0 +1,376 @@
+#include "agent/packet.h"
+
+#include "shared/err.h"
+
+#include <string.h>
+
+/* IPv6 next-header values of the extension headers we walk, and "no next
+ * header". */
+#define NH_HOPOPTS 0
+#define NH_ROUTING 43
+#define NH_FRAGMENT 44
+#define NH_DSTOPTS 60
+
+/* ICMP error replies never exceed these (RFC 1812 4.3.2.3, RFC 4443 2.4). */
+#define ICMP4_REPLY_MAX 576
+#define ICMP6_REPLY_MAX 1280
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* Reads the upper-layer header at l4[0..n) into pi. unfragmented says
+ * whether the L4 length must match the header's own length field. */
+static int parse_l4(const uint8_t *l4, size_t n, bool unfragmented,
+		    struct packet_info *pi)
+{
+	bool icmp = (pi->version == 4 && pi->proto == PACKET_PROTO_ICMP) ||
+		    (pi->version == 6 && pi->proto == PACKET_PROTO_ICMPV6);
+	size_t doff, ulen;
+
+	if (pi->proto == PACKET_PROTO_TCP) {
+		if (n < 20)
+			return WEFT_ERR_PARSE;
+		doff = (size_t)(l4[12] >> 4) * 4;
+		if (doff < 20 || doff > n)
+			return WEFT_ERR_PARSE;
+		pi->sport = be16(l4);
+		pi->dport = be16(l4 + 2);
+		pi->tcp_flags = l4[13];
+		pi->has_ports = true;
+	} else if (pi->proto == PACKET_PROTO_UDP) {
+		if (n < 8)
+			return WEFT_ERR_PARSE;
+		ulen = be16(l4 + 4);
+		/* A first fragment holds only part of the datagram. */
+		if (ulen < 8 || (unfragmented ? ulen != n : ulen < n))
+			return WEFT_ERR_PARSE;
+		pi->sport = be16(l4);
+		pi->dport = be16(l4 + 2);
+		pi->has_ports = true;
+	} else if (icmp) {
+		if (n < 8)
+			return WEFT_ERR_PARSE;
+		pi->icmp_type = l4[0];
+		pi->icmp_code = l4[1];
+		if ((pi->version == 4 && (l4[0] == 0 || l4[0] == 8)) ||
+		    (pi->version == 6 && (l4[0] == 128 || l4[0] == 129)))
+			pi->icmp_id = be16(l4 + 4);
+		pi->has_icmp = true;
+	}
+	return 0;
+}
+
+static int parse_v4(const uint8_t *p, size_t len, struct packet_info *pi)
+{
+	size_t ihl, total, off;
+	uint16_t ff;
+
+	if (len < 20)
+		return WEFT_ERR_PARSE;
+	ihl = (size_t)(p[0] & 0x0f) * 4;
+	total = be16(p + 2);
+	if (ihl < 20 || total != len || ihl > total)
+		return WEFT_ERR_PARSE;
+	ff = be16(p + 6);
+	off = (size_t)(ff & 0x1fff) * 8;
+	/* The reassembled datagram would exceed 65535 bytes. */
+	if (off + (total - ihl) > 65535)
+		return WEFT_ERR_PARSE;
+	pi->version = 4;
+	pi->proto = p[9];
+	pi->src.family = 4;
+	memcpy(pi->src.b, p + 12, 4);
+	pi->dst.family = 4;
+	memcpy(pi->dst.b, p + 16, 4);
+	pi->l3_len = (uint16_t)ihl;
+	pi->len = (uint16_t)len;
+	pi->frag_id = be16(p + 4);
+	pi->fragment = (ff & 0x2000) || off;
+	pi->later_fragment = off != 0;
+	/* RFC 1858: a TCP fragment at offset 8 can rewrite the flags of the
+	 * first one; no legitimate sender produces it. */
+	if (off == 8 && pi->proto == PACKET_PROTO_TCP)
+		return WEFT_ERR_PARSE;
+	if (pi->later_fragment)
+		return 0;
+	return parse_l4(p + ihl, total - ihl, !pi->fragment, pi);
+}
+
+static int parse_v6(const uint8_t *p, size_t len, struct packet_info *pi)
+{
+	size_t off = 40, hl, frag_off;
+	uint8_t nh;
+	bool seen_frag = false;
+	uint16_t fo;
+	int i;
+
+	if (len < 40 || (size_t)be16(p + 4) + 40 != len)
+		return WEFT_ERR_PARSE;
+	pi->version = 6;
+	pi->src.family = 6;
+	memcpy(pi->src.b, p + 8, 16);
+	pi->dst.family = 6;
+	memcpy(pi->dst.b, p + 24, 16);
+	pi->len = (uint16_t)len;
+	nh = p[6];
+	for (i = 0;; i++) {
+		if (nh != NH_HOPOPTS && nh != NH_ROUTING && nh != NH_FRAGMENT &&
+		    nh != NH_DSTOPTS)
+			break;
+		if (i == PACKET_MAX_EXT_HEADERS || len - off < 8)
+			return WEFT_ERR_PARSE;
+		/* Hop-by-hop options may only follow the fixed header. */
+		if (nh == NH_HOPOPTS && off != 40)
+			return WEFT_ERR_PARSE;
+		if (nh == NH_FRAGMENT) {
+			if (seen_frag)
+				return WEFT_ERR_PARSE;
+			seen_frag = true;
+			fo = be16(p + off + 2);
+			frag_off = fo & 0xfff8;
+			nh = p[off];
+			/* An atomic fragment (offset 0, no more fragments,
+			 * RFC 6946) is a whole datagram. */
+			if (frag_off || (fo & 1)) {
+				pi->fragment = true;
+				pi->frag_id = be32(p + off + 4);
+			}
+			off += 8;
+			if (frag_off + (len - off) > 65535)
+				return WEFT_ERR_PARSE;
+			if (frag_off) {
+				pi->later_fragment = true;
+				break;
+			}
+			continue;
+		}
+		hl = ((size_t)p[off + 1] + 1) * 8;
+		if (hl > len - off)
+			return WEFT_ERR_PARSE;
+		nh = p[off];
+		off += hl;
+	}
+	pi->proto = nh;
+	pi->l3_len = (uint16_t)off;
+	if (pi->later_fragment)
+		return 0;
+	return parse_l4(p + off, len - off, !pi->fragment, pi);
+}
+
+int packet_parse(const uint8_t *p, size_t len, struct packet_info *out)
+{
+	struct packet_info pi;
+	int rc;
+
+	memset(&pi, 0, sizeof(pi));
+	if (!p || len < 1 || len > 65535)
+		return WEFT_ERR_PARSE;
+	switch (p[0] >> 4) {
+	case 4:
+		rc = parse_v4(p, len, &pi);
+		break;
+	case 6:
+		rc = parse_v6(p, len, &pi);
+		break;
+	default:
+		rc = WEFT_ERR_PARSE;
+		break;
+	}
+	if (rc == 0)
+		*out = pi;
+	return rc;
+}
+
+/* RFC 1071 one's-complement sum of p[0..n) added to sum (not folded). */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += be16(p + i);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static bool v4_bad_source(const struct ip_addr *a)
+{
+	return a->b[0] == 0 || a->b[0] == 127 || a->b[0] >= 224;
+}
+
+static bool v6_unspecified(const struct ip_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->b, zero, 16) == 0;
+}
+
+static bool v6_loopback(const struct ip_addr *a)
+{
+	static const uint8_t one[16] = {[15] = 1};
+
+	return memcmp(a->b, one, 16) == 0;
+}
+
+/* True when the packet must not be answered with an ICMP error. */
+static bool must_not_answer(const struct packet_info *pi)
+{
+	if (pi->later_fragment)
+		return true;
+	if (pi->version == 4) {
+		if (v4_bad_source(&pi->src) || pi->dst.b[0] >= 224)
+			return true;
+		/* Errors (unreachable, source quench, redirect, time
+		 * exceeded, parameter problem) are never answered. */
+		return pi->has_icmp &&
+		       (pi->icmp_type == 3 || pi->icmp_type == 4 ||
+			pi->icmp_type == 5 || pi->icmp_type == 11 ||
+			pi->icmp_type == 12);
+	}
+	if (v6_unspecified(&pi->src) || v6_loopback(&pi->src) ||
+	    pi->src.b[0] == 0xff || pi->dst.b[0] == 0xff)
+		return true;
+	return pi->has_icmp && pi->icmp_type < 128;
+}
+
+static int icmp4_error(const uint8_t *p, size_t len,
+		       const struct packet_info *pi,
+		       enum packet_icmp_reason reason, uint16_t mtu,
+		       uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t quote = len, total;
+	uint8_t code;
+
+	switch (reason) {
+	case PACKET_ICMP_ADMIN_PROHIBITED:
+		code = 13;
+		break;
+	case PACKET_ICMP_NO_ROUTE:
+		code = 0;
+		break;
+	case PACKET_ICMP_TOO_BIG:
+		code = 4;
+		break;
+	default:
+		return WEFT_ERR_INVAL;
+	}
+	if (quote > ICMP4_REPLY_MAX - 28)
+		quote = ICMP4_REPLY_MAX - 28;
+	total = 28 + quote;
+	if (cap < total)
+		return WEFT_ERR_TOOBIG;
+	memset(out, 0, 28);
+	out[0] = 0x45;
+	out[1] = 0xc0; /* precedence "internetwork control", as Linux sends */
+	put16(out + 2, (uint16_t)total);
+	out[8] = 64;
+	out[9] = PACKET_PROTO_ICMP;
+	memcpy(out + 12, pi->dst.b, 4);
+	memcpy(out + 16, pi->src.b, 4);
+	put16(out + 10, csum_fold(csum_add(0, out, 20)));
+	out[20] = 3;
+	out[21] = code;
+	if (reason == PACKET_ICMP_TOO_BIG)
+		put16(out + 26, mtu);
+	memcpy(out + 28, p, quote);
+	put16(out + 22, csum_fold(csum_add(0, out + 20, total - 20)));
+	*out_len = total;
+	return 0;
+}
+
+static int icmp6_error(const uint8_t *p, size_t len,
+		       const struct packet_info *pi,
+		       enum packet_icmp_reason reason, uint16_t mtu,
+		       uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t quote = len, total, plen;
+	uint8_t type, code, pseudo[8];
+	uint32_t sum;
+
+	switch (reason) {
+	case PACKET_ICMP_ADMIN_PROHIBITED:
+		type = 1;
+		code = 1;
+		break;
+	case PACKET_ICMP_NO_ROUTE:
+		type = 1;
+		code = 0;
+		break;
+	case PACKET_ICMP_TOO_BIG:
+		type = 2;
+		code = 0;
+		break;
+	default:
+		return WEFT_ERR_INVAL;
+	}
+	if (quote > ICMP6_REPLY_MAX - 48)
+		quote = ICMP6_REPLY_MAX - 48;
+	plen = 8 + quote;
+	total = 40 + plen;
+	if (cap < total)
+		return WEFT_ERR_TOOBIG;
+	memset(out, 0, 48);
+	out[0] = 0x60;
+	put16(out + 4, (uint16_t)plen);
+	out[6] = PACKET_PROTO_ICMPV6;
+	out[7] = 64;
+	memcpy(out + 8, pi->dst.b, 16);
+	memcpy(out + 24, pi->src.b, 16);
+	out[40] = type;
+	out[41] = code;
+	if (reason == PACKET_ICMP_TOO_BIG)
+		put32(out + 44, mtu);
+	memcpy(out + 48, p, quote);
+	/* Pseudo-header: addresses, upper-layer length, next header. */
+	put32(pseudo, (uint32_t)plen);
+	memset(pseudo + 4, 0, 3);
+	pseudo[7] = PACKET_PROTO_ICMPV6;
+	sum = csum_add(0, out + 8, 32);
+	sum = csum_add(sum, pseudo, sizeof(pseudo));
+	sum = csum_add(sum, out + 40, plen);
+	put16(out + 42, csum_fold(sum));
+	*out_len = total;
+	return 0;
+}
+
+int packet_icmp_error(const uint8_t *p, size_t len,
+		      const struct packet_info *pi,
+		      enum packet_icmp_reason reason, uint16_t mtu,
+		      uint8_t *out, size_t cap, size_t *out_len)
+{
+	if (!p || !pi || !out || !out_len || len != pi->len ||
+	    must_not_answer(pi))
+		return WEFT_ERR_INVAL;
+	if (pi->version == 4)
+		return icmp4_error(p, len, pi, reason, mtu, out, cap, out_len);
+	if (pi->version == 6)
+		return icmp6_error(p, len, pi, reason, mtu, out, cap, out_len);
+	return WEFT_ERR_INVAL;
+}

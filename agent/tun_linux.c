@@ -1,0 +1,395 @@
+/* Linux TUN device (/dev/net/tun) configured over rtnetlink. */
+#include "agent/tun.h"
+
+#include "shared/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NL_BUF 512
+#define NL_TIMEOUT_S 5
+
+struct tun {
+	int fd;
+	int ifindex;
+	char name[IFNAMSIZ];
+};
+
+/* A netlink request under construction: header, family message, then
+ * attributes, all in one aligned buffer. */
+struct nlreq {
+	union {
+		struct nlmsghdr h;
+		uint8_t buf[NL_BUF];
+	} u;
+};
+
+static void *nl_init(struct nlreq *r, uint16_t type, uint16_t flags,
+		     size_t body)
+{
+	memset(r, 0, sizeof(*r));
+	r->u.h.nlmsg_len = (uint32_t)NLMSG_LENGTH(body);
+	r->u.h.nlmsg_type = type;
+	r->u.h.nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags);
+	return NLMSG_DATA(&r->u.h);
+}
+
+static void nl_attr(struct nlreq *r, uint16_t type, const void *data,
+		    size_t len)
+{
+	size_t off = NLMSG_ALIGN(r->u.h.nlmsg_len);
+	struct rtattr *a = (struct rtattr *)(r->u.buf + off);
+
+	/* Callers add a few small attributes; NL_BUF holds them all. */
+	a->rta_type = type;
+	a->rta_len = (uint16_t)RTA_LENGTH(len);
+	memcpy(RTA_DATA(a), data, len);
+	r->u.h.nlmsg_len = (uint32_t)(off + RTA_ALIGN(a->rta_len));
+}
+
+/* Sends r on a fresh NETLINK_ROUTE socket and waits for its ack. When
+ * route is not NULL, the rtmsg of an RTM_NEWROUTE answer is copied there.
+ * Returns 0 or the kernel's -errno. */
+static int nl_talk(struct nlreq *r, struct rtmsg *route)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	struct timeval tv = {.tv_sec = NL_TIMEOUT_S};
+	union {
+		struct nlmsghdr h;
+		uint8_t b[8192];
+	} rx;
+	struct nlmsghdr *h;
+	struct nlmsgerr *e;
+	ssize_t n;
+	size_t off;
+	int fd, rc;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	r->u.h.nlmsg_seq = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    sendto(fd, r->u.buf, r->u.h.nlmsg_len, 0, (struct sockaddr *)&sa,
+		   sizeof(sa)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = recv(fd, rx.b, sizeof(rx.b), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = errno == EAGAIN ? WEFT_ERR_TIMEOUT : -errno;
+			goto out;
+		}
+		for (off = 0; off < (size_t)n && (size_t)n - off >= sizeof(*h);
+		     off += NLMSG_ALIGN(h->nlmsg_len)) {
+			h = (struct nlmsghdr *)(rx.b + off);
+			if (h->nlmsg_len < sizeof(*h) ||
+			    h->nlmsg_len > (size_t)n - off)
+				break;
+			if (h->nlmsg_seq != 1)
+				continue;
+			if (route && h->nlmsg_type == RTM_NEWROUTE &&
+			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(*route)))
+				memcpy(route, NLMSG_DATA(h), sizeof(*route));
+			if (h->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+				rc = WEFT_ERR_PROTO;
+				goto out;
+			}
+			e = NLMSG_DATA(h);
+			rc = e->error; /* 0 (ack) or -errno */
+			goto out;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n < IFNAMSIZ && !strchr(name, '/') &&
+	       strcmp(name, ".") && strcmp(name, "..");
+}
+
+int tun_new(const char *name, struct tun **out)
+{
+	struct tun *t = NULL;
+	struct ifreq ifr;
+	int rc = WEFT_ERR_INVAL;
+
+	if (!out)
+		goto out;
+	if (!name || !*name)
+		name = "weft%d";
+	if (!valid_name(name))
+		goto out;
+	rc = WEFT_ERR_NOMEM;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto out;
+	t->fd = -1;
+	t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, name);
+	/* IFF_TUN_EXCL: never attach to somebody else's device. */
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
+	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+		rc = errno == EBUSY ? WEFT_ERR_EXISTS : -errno;
+		goto out;
+	}
+	memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+	t->name[IFNAMSIZ - 1] = '\0';
+	t->ifindex = (int)if_nametoindex(t->name);
+	if (!t->ifindex) {
+		rc = -errno;
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+	rc = 0;
+out:
+	tun_del(t);
+	return rc;
+}
+
+void tun_del(struct tun *t)
+{
+	if (!t)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
+
+const char *tun_name(const struct tun *t)
+{
+	return t->name;
+}
+
+int tun_ifindex(const struct tun *t)
+{
+	return t->ifindex;
+}
+
+int tun_fd(const struct tun *t)
+{
+	return t->fd;
+}
+
+/* Changes the link: flags (with change mask) and, when mtu != 0, the MTU. */
+static int set_link(struct tun *t, unsigned flags, unsigned change,
+		    uint32_t mtu)
+{
+	struct nlreq r;
+	struct ifinfomsg *ifi = nl_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = t->ifindex;
+	ifi->ifi_flags = flags;
+	ifi->ifi_change = change;
+	if (mtu)
+		nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	return nl_talk(&r, NULL);
+}
+
+int tun_set_mtu(struct tun *t, unsigned mtu)
+{
+	if (mtu < 68 || mtu > 65535)
+		return WEFT_ERR_RANGE;
+	return set_link(t, 0, 0, mtu);
+}
+
+int tun_set_up(struct tun *t, bool up)
+{
+	return set_link(t, up ? IFF_UP : 0, IFF_UP, 0);
+}
+
+static bool prefix_ok(const struct ip_prefix *p)
+{
+	return p && ((p->addr.family == 4 && p->len <= 32) ||
+		     (p->addr.family == 6 && p->len <= 128));
+}
+
+static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
+		    uint16_t flags)
+{
+	struct nlreq r;
+	struct ifaddrmsg *ifa;
+	size_t n;
+
+	if (!prefix_ok(p))
+		return WEFT_ERR_INVAL;
+	n = p->addr.family == 4 ? 4 : 16;
+	ifa = nl_init(&r, type, flags, sizeof(*ifa));
+	ifa->ifa_family = p->addr.family == 4 ? AF_INET : AF_INET6;
+	ifa->ifa_prefixlen = p->len;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned)t->ifindex;
+	if (p->addr.family == 6)
+		ifa->ifa_flags = IFA_F_NODAD;
+	else
+		nl_attr(&r, IFA_LOCAL, p->addr.b, n);
+	nl_attr(&r, IFA_ADDRESS, p->addr.b, n);
+	return nl_talk(&r, NULL);
+}
+
+int tun_add_addr(struct tun *t, const struct ip_prefix *p)
+{
+	return addr_msg(t, p, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+}
+
+int tun_del_addr(struct tun *t, const struct ip_prefix *p)
+{
+	return addr_msg(t, p, RTM_DELADDR, 0);
+}
+
+static int route_msg(struct tun *t, const struct ip_prefix *dst,
+		     uint16_t type, uint16_t flags)
+{
+	struct nlreq r;
+	struct rtmsg *rt;
+	struct ip_prefix m;
+	uint32_t oif = (uint32_t)t->ifindex;
+
+	if (!prefix_ok(dst))
+		return WEFT_ERR_INVAL;
+	m = *dst;
+	ip_prefix_mask(&m);
+	rt = nl_init(&r, type, flags, sizeof(*rt));
+	rt->rtm_family = m.addr.family == 4 ? AF_INET : AF_INET6;
+	rt->rtm_dst_len = m.len;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = RTPROT_STATIC;
+	rt->rtm_scope = RT_SCOPE_LINK;
+	rt->rtm_type = RTN_UNICAST;
+	if (m.len)
+		nl_attr(&r, RTA_DST, m.addr.b, m.addr.family == 4 ? 4 : 16);
+	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	return nl_talk(&r, NULL);
+}
+
+int tun_add_route(struct tun *t, const struct ip_prefix *dst)
+{
+	return route_msg(t, dst, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+}
+
+int tun_del_route(struct tun *t, const struct ip_prefix *dst)
+{
+	return route_msg(t, dst, RTM_DELROUTE, 0);
+}
+
+/* Asks the kernel where a packet to a would go; true when a is local. */
+static bool is_local(const struct ip_addr *a)
+{
+	struct nlreq r;
+	struct rtmsg *rt, got;
+
+	memset(&got, 0, sizeof(got));
+	rt = nl_init(&r, RTM_GETROUTE, 0, sizeof(*rt));
+	rt->rtm_family = a->family == 4 ? AF_INET : AF_INET6;
+	rt->rtm_dst_len = a->family == 4 ? 32 : 128;
+	nl_attr(&r, RTA_DST, a->b, a->family == 4 ? 4 : 16);
+	return nl_talk(&r, &got) == 0 && got.rtm_type == RTN_LOCAL;
+}
+
+int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms)
+{
+	struct timespec ts = {.tv_nsec = 5 * 1000 * 1000};
+	int waited = 0;
+
+	(void)t;
+	if (!a || (a->family != 4 && a->family != 6) || timeout_ms < 0)
+		return WEFT_ERR_INVAL;
+	for (;;) {
+		if (is_local(a))
+			return 0;
+		if (waited >= timeout_ms)
+			return WEFT_ERR_TIMEOUT;
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+}
+
+int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
+{
+	ssize_t n;
+
+	do
+		n = read(t->fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	*len = (size_t)n;
+	return 0;
+}
+
+int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(t->fd, pkt, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+int tun_cleanup_stale(const char *name)
+{
+	struct ifreq ifr;
+	int fd = -1, rc = WEFT_ERR_INVAL;
+
+	if (!name || !valid_name(name) || strchr(name, '%'))
+		goto out;
+	rc = WEFT_ERR_NOTFOUND;
+	if (!if_nametoindex(name))
+		goto out;
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* Attaching works only for an idle TUN device: a TAP or any other
+	 * kind of device gives EINVAL, one still in use EBUSY. */
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, name);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		rc = errno == EBUSY  ? WEFT_ERR_BUSY :
+		     errno == EINVAL ? WEFT_ERR_CONFLICT :
+				       -errno;
+		goto out;
+	}
+	/* Not persistent any more: closing our descriptor deletes it. */
+	if (ioctl(fd, TUNSETPERSIST, 0) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
