@@ -63,6 +63,25 @@ static void server_accept(struct quic_endpoint *ep, const ngtcp2_path *path,
 	quic_conn_accept(ep, path, &hd, have_odcid ? &odcid : NULL, data, len);
 }
 
+/* Whether one more stateless packet (reset, Version Negotiation) may go
+ * out now: a token bucket in GCRA form, stateless_rate per second with a
+ * burst of as many. These answer packets nobody authenticated, so a
+ * flood of them must not turn the endpoint into a reflector. */
+static bool stateless_allowed(struct quic_endpoint *ep)
+{
+	int64_t now = loop_now_us(ep->loop);
+	int64_t step = 1000000 / (int64_t)ep->o.stateless_rate;
+	int64_t tat = ep->stateless_tat > now ? ep->stateless_tat : now;
+
+	if (tat - now + step > step * (int64_t)ep->o.stateless_rate) {
+		ep->st.stateless_limited++;
+		return false;
+	}
+	ep->stateless_tat = tat + step;
+	ep->st.stateless_sent++;
+	return true;
+}
+
 static void send_stateless_reset(struct quic_endpoint *ep,
 				 const ngtcp2_path *path, const uint8_t *dcid,
 				 size_t dcidlen, size_t inlen)
@@ -74,7 +93,7 @@ static void send_stateless_reset(struct quic_endpoint *ep,
 	ngtcp2_ssize n;
 
 	/* Smaller than what triggered it, so two endpoints cannot loop. */
-	if (inlen < 42)
+	if (inlen < 42 || !stateless_allowed(ep))
 		return;
 	outlen = inlen - 1 > sizeof(buf) ? sizeof(buf) : inlen - 1;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
@@ -101,7 +120,7 @@ static void send_version_negotiation(struct quic_endpoint *ep,
 
 	/* Only for packets as large as a client Initial: no amplification. */
 	if (!ep->nalpns || inlen < NGTCP2_MAX_UDP_PAYLOAD_SIZE ||
-	    rand_bytes(&r, 1) < 0)
+	    !stateless_allowed(ep) || rand_bytes(&r, 1) < 0)
 		return;
 	n = ngtcp2_pkt_write_version_negotiation(buf, sizeof(buf), r, vc->scid,
 						 vc->scidlen, vc->dcid,
@@ -154,7 +173,7 @@ static void on_reap(struct loop_timer *t, void *ctx)
 
 	for (c = ep->conns; c; c = next) {
 		next = c->next;
-		if (c->dead)
+		if (c->dead && !c->lingering)
 			quic_conn_reap(c);
 	}
 }
@@ -189,6 +208,10 @@ static int ep_options(struct quic_endpoint *ep,
 		ep->o.keepalive_ms = 25000;
 	if (!ep->o.handshake_timeout_ms)
 		ep->o.handshake_timeout_ms = 10000;
+	if (!ep->o.stateless_rate)
+		ep->o.stateless_rate = 100;
+	if (ep->o.stateless_rate > 1000000)
+		ep->o.stateless_rate = 1000000;
 	return 0;
 }
 
@@ -288,6 +311,13 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep)
 {
 	return ep->nlive;
+}
+
+void quic_endpoint_stats(const struct quic_endpoint *ep,
+			 struct quic_endpoint_stats *out)
+{
+	*out = ep->st;
+	out->conns = ep->nlive;
 }
 
 int quic_endpoint_input_virtual(struct quic_endpoint *ep,

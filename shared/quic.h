@@ -121,6 +121,9 @@ struct quic_endpoint_options {
 	uint32_t keepalive_ms;     /* 0: 20 s; values above 25 s become 25 s */
 	uint32_t handshake_timeout_ms; /* 0: 10 s */
 	bool retry;                /* validate client addresses with Retry */
+	/* Stateless resets and Version Negotiation replies per second, which
+	 * is also the burst; 0: 100. */
+	unsigned stateless_rate;
 };
 
 struct quic_connect_options {
@@ -141,6 +144,17 @@ struct quic_conn_stats {
 	struct ip_endpoint remote;
 };
 
+struct quic_endpoint_stats {
+	unsigned conns;             /* alive: quic_endpoint_conn_count */
+	unsigned closing;           /* closed, still in the closing or
+				     * draining period (RFC 9000 §10.2) */
+	uint64_t close_resent;      /* CONNECTION_CLOSE sent again while
+				     * closing */
+	uint64_t stateless_sent;    /* stateless resets and Version
+				     * Negotiation packets sent */
+	uint64_t stateless_limited; /* ... not sent: over stateless_rate */
+};
+
 /* Opens the UDP socket, registers it in l and creates the endpoint.
  * Returns 0 and *out, WEFT_ERR_INVAL for bad options, WEFT_ERR_CRYPTO,
  * WEFT_ERR_NOMEM or -errno (socket, bind); *out is untouched on failure. */
@@ -158,6 +172,10 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 
 /* Number of connections alive (not yet closed). */
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep);
+
+/* Fills *out with the endpoint's counters. */
+void quic_endpoint_stats(const struct quic_endpoint *ep,
+			 struct quic_endpoint_stats *out);
 
 /* Sends one non-QUIC datagram (its first byte must have the top two bits
  * clear) from the endpoint's socket. Returns 0, WEFT_ERR_INVAL, or -errno

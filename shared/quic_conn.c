@@ -74,29 +74,73 @@ void quic_conn_reap(struct quic_conn *c)
 	if (c->tls)
 		gnutls_deinit(c->tls);
 	loop_timer_del(c->timer);
+	if (c->lingering)
+		ep->st.closing--;
+	free(c->close_pkt);
 	free(c->dq);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
 
-/* Marks c dead, tells the application once, and schedules the free. */
-static void conn_dead(struct quic_conn *c, const struct quic_close_info *i)
+/* Marks c dead, tells the application once, and either schedules the
+ * free or, with linger, keeps c (and its CIDs) for the closing or
+ * draining period of RFC 9000 §10.2: three PTOs in which packets for c
+ * are absorbed instead of drawing stateless resets, and a lost
+ * CONNECTION_CLOSE (close_pkt) is sent again. */
+static void conn_dead(struct quic_conn *c, const struct quic_close_info *i,
+		      bool linger)
 {
+	struct quic_endpoint *ep = c->ep;
+
 	if (c->dead)
 		return;
 	c->dead = true;
-	c->ep->nlive--;
+	ep->nlive--;
 	loop_timer_stop(c->timer);
-	loop_timer_start(c->ep->reap, 0);
+	if (linger && c->nc) {
+		ngtcp2_duration pto = ngtcp2_conn_get_pto(c->nc);
+
+		c->lingering = true;
+		ep->st.closing++;
+		loop_timer_start(c->timer,
+				 (int64_t)(3 * pto / NGTCP2_MICROSECONDS) + 1);
+	} else {
+		loop_timer_start(ep->reap, 0);
+	}
 	if (c->cbs.on_closed && (!c->server || c->accepted))
 		c->cbs.on_closed(c, i, c->ctx);
 }
 
-/* Writes the terminal packet for ccerr (best effort). */
+/* The closing or draining period is over: free c at the next reap. */
+static void conn_linger_end(struct quic_conn *c)
+{
+	if (!c->lingering)
+		return;
+	c->lingering = false;
+	c->ep->st.closing--;
+	loop_timer_start(c->ep->reap, 0);
+}
+
+/* A packet for c while closing: resend our CONNECTION_CLOSE after 1, 2,
+ * 4, ... packets, so a peer cannot make us send more than it does and
+ * the rate falls off (RFC 9000 §10.2.1). Draining: stay silent. */
+static void conn_linger_input(struct quic_conn *c)
+{
+	if (!c->lingering || !c->close_pkt)
+		return;
+	if (++c->close_rx < c->close_next)
+		return;
+	c->close_next *= 2;
+	c->ep->st.close_resent++;
+	quic_io_send(c->ep, c, &c->close_ps.path, c->close_pkt, c->close_len);
+	quic_io_flush(c->ep);
+}
+
+/* Writes the terminal packet for ccerr (best effort) and keeps it for the
+ * closing period. */
 static void write_close(struct quic_conn *c,
 			const ngtcp2_connection_close_error *ccerr)
 {
-	ngtcp2_path_storage ps;
 	ngtcp2_pkt_info pi;
 	uint8_t buf[TX_BUFSZ];
 	ngtcp2_ssize n;
@@ -104,14 +148,20 @@ static void write_close(struct quic_conn *c,
 	if (ngtcp2_conn_is_in_closing_period(c->nc) ||
 	    ngtcp2_conn_is_in_draining_period(c->nc))
 		return;
-	ngtcp2_path_storage_zero(&ps);
-	n = ngtcp2_conn_write_connection_close(c->nc, &ps.path, &pi, buf,
-					       NGTCP2_MAX_UDP_PAYLOAD_SIZE,
+	ngtcp2_path_storage_zero(&c->close_ps);
+	n = ngtcp2_conn_write_connection_close(c->nc, &c->close_ps.path, &pi,
+					       buf, NGTCP2_MAX_UDP_PAYLOAD_SIZE,
 					       ccerr, quic_now_ts(c->ep));
-	if (n > 0) {
-		quic_io_send(c->ep, c, &ps.path, buf, (size_t)n);
-		quic_io_flush(c->ep);
-	}
+	if (n <= 0)
+		return;
+	quic_io_send(c->ep, c, &c->close_ps.path, buf, (size_t)n);
+	quic_io_flush(c->ep);
+	c->close_pkt = malloc((size_t)n);
+	if (!c->close_pkt)
+		return; /* no resends, the peer will time out or be reset */
+	memcpy(c->close_pkt, buf, (size_t)n);
+	c->close_len = (size_t)n;
+	c->close_next = 1;
 }
 
 /* Closes c locally with an application code. */
@@ -128,7 +178,7 @@ void quic_conn_app_close(struct quic_conn *c)
 	i.app = true;
 	i.code = c->close_code;
 	i.reason = c->close_reason;
-	conn_dead(c, &i);
+	conn_dead(c, &i, c->close_pkt != NULL);
 }
 
 /* Ends c after ngtcp2 reported liberr. */
@@ -157,18 +207,19 @@ static void conn_fail(struct quic_conn *c, int liberr)
 		} else {
 			i.err = quic_tls_alert_err(ccerr.error_code);
 		}
-		conn_dead(c, &i);
+		conn_dead(c, &i, i.remote || c->close_pkt != NULL);
 		return;
 	}
 	if (liberr == NGTCP2_ERR_IDLE_CLOSE ||
 	    liberr == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+		/* RFC 9000 §10.1: the state is discarded silently. */
 		i.err = WEFT_ERR_TIMEOUT;
-		conn_dead(c, &i);
+		conn_dead(c, &i, false);
 		return;
 	}
 	if (liberr == NGTCP2_ERR_DROP_CONN) {
 		i.err = WEFT_ERR_CLOSED;
-		conn_dead(c, &i);
+		conn_dead(c, &i, false);
 		return;
 	}
 	ngtcp2_connection_close_error_default(&ccerr);
@@ -187,7 +238,7 @@ static void conn_fail(struct quic_conn *c, int liberr)
 	if (c->auth_failed)
 		i.err = WEFT_ERR_AUTH;
 	write_close(c, &ccerr);
-	conn_dead(c, &i);
+	conn_dead(c, &i, c->close_pkt != NULL);
 }
 
 /* Work that waits until no ngtcp2 call is running for c. */
@@ -306,8 +357,10 @@ static void on_conn_timer(struct loop_timer *t, void *ctx)
 	struct quic_conn *c = ctx;
 	int rv;
 
-	if (c->dead)
+	if (c->dead) {
+		conn_linger_end(c);
 		return;
+	}
 	c->in_cb++;
 	rv = ngtcp2_conn_handle_expiry(c->nc, quic_now_ts(c->ep));
 	c->in_cb--;
@@ -673,7 +726,11 @@ void quic_conn_input(struct quic_conn *c, const ngtcp2_path *path,
 {
 	int rv;
 
-	if (c->dead || c->in_cb)
+	if (c->dead) {
+		conn_linger_input(c);
+		return;
+	}
+	if (c->in_cb)
 		return;
 	c->st.pkts_recv++;
 	c->st.bytes_recv += len;

@@ -99,6 +99,14 @@ struct quic_conn {
 	bool have_initial_dcid;
 	uint64_t close_code;
 	char close_reason[QUIC_REASON_MAX + 1];
+	/* After the close (dead): lingering while in the closing or draining
+	 * period; close_pkt is our CONNECTION_CLOSE (closing only), resent
+	 * when close_rx packets have arrived, a threshold that doubles. */
+	bool lingering;
+	uint8_t *close_pkt;
+	size_t close_len;
+	ngtcp2_path_storage close_ps;
+	uint64_t close_rx, close_next;
 	struct idmap streams; /* stream id + 1 -> struct qstream */
 	struct dgram *dq;     /* ring of DGRAM_QUEUE, allocated on first use */
 	unsigned dq_head, dq_n;
@@ -132,6 +140,8 @@ struct quic_endpoint {
 	struct quic_conn *conns; /* live and dead, until reaped */
 	unsigned nlive;
 	uint8_t secret[SECRET_LEN];
+	int64_t stateless_tat; /* rate limit: theoretical arrival time, us */
+	struct quic_endpoint_stats st;
 	/* receive batch */
 	struct mmsghdr rxm[RX_BATCH];
 	struct iovec rxiov[RX_BATCH];
