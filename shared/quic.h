@@ -124,6 +124,9 @@ struct quic_endpoint_options {
 	/* Stateless resets and Version Negotiation replies per second, which
 	 * is also the burst; 0: 100. */
 	unsigned stateless_rate;
+	/* Never send with UDP GSO (UDP_SEGMENT); by default it is used when
+	 * the kernel has it and dropped at the first send it fails. */
+	bool no_gso;
 };
 
 struct quic_connect_options {
@@ -153,6 +156,9 @@ struct quic_endpoint_stats {
 	uint64_t stateless_sent;    /* stateless resets and Version
 				     * Negotiation packets sent */
 	uint64_t stateless_limited; /* ... not sent: over stateless_rate */
+	uint64_t gso_sends;         /* messages carrying several packets
+				     * with UDP_SEGMENT */
+	bool gso;                   /* GSO is in use */
 };
 
 /* Opens the UDP socket, registers it in l and creates the endpoint.

@@ -150,6 +150,7 @@ struct quic_endpoint {
 	/* send batch */
 	struct txpkt *tx;
 	unsigned ntx;
+	bool gso; /* UDP_SEGMENT in use */
 };
 
 static inline ngtcp2_tstamp quic_now_ts(const struct quic_endpoint *ep)

@@ -1,15 +1,25 @@
 /* The endpoint's UDP socket: receive in recvmmsg batches, send in
- * sendmmsg batches, and the path helpers that tell the socket's local
- * address from the virtual (relayed) one. */
+ * sendmmsg batches (with UDP GSO where it works), and the path helpers
+ * that tell the socket's local address from the virtual (relayed) one. */
 #include "shared/quic_internal.h"
 
 #include "shared/err.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* At most this many bytes in one GSO message (a UDP datagram's limit,
+ * less room for headers). */
+#define GSO_MAX_BYTES 65000
+
+union gso_cmsg {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
 
 static bool sa_eq(const struct sockaddr *a, socklen_t alen,
 		  const struct sockaddr_storage *b, socklen_t blen)
@@ -43,36 +53,103 @@ void quic_io_path(ngtcp2_path *p, struct sockaddr_storage *local,
 	p->user_data = NULL;
 }
 
+/* Whether two queued packets go to the same address. */
+static bool same_dest(const struct txpkt *a, const struct txpkt *b)
+{
+	return a->tolen == b->tolen && memcmp(&a->to, &b->to, a->tolen) == 0;
+}
+
+/* Fills m with the messages for tx[from..ntx): with GSO, each run of
+ * packets to one destination with equal sizes (the last may be shorter)
+ * becomes one message that the kernel cuts at UDP_SEGMENT; without, one
+ * packet per message. first[k] is message k's first packet. Returns the
+ * number of messages. */
+static unsigned build_msgs(struct quic_endpoint *ep, unsigned from,
+			   struct mmsghdr *m, struct iovec *iov,
+			   union gso_cmsg *cm, unsigned *first)
+{
+	unsigned i, j, nm = 0;
+
+	for (i = from; i < ep->ntx; i++) {
+		iov[i].iov_base = ep->tx[i].d;
+		iov[i].iov_len = ep->tx[i].len;
+	}
+	for (i = from; i < ep->ntx; i = j) {
+		struct msghdr *h = &m[nm].msg_hdr;
+		size_t seg = ep->tx[i].len, total = seg;
+
+		for (j = i + 1; ep->gso && j < ep->ntx; j++) {
+			if (!same_dest(&ep->tx[i], &ep->tx[j]) ||
+			    ep->tx[j - 1].len != seg || ep->tx[j].len > seg ||
+			    total + ep->tx[j].len > GSO_MAX_BYTES)
+				break;
+			total += ep->tx[j].len;
+		}
+		if (j == i)
+			j = i + 1;
+		memset(&m[nm], 0, sizeof(m[nm]));
+		h->msg_name = &ep->tx[i].to;
+		h->msg_namelen = ep->tx[i].tolen;
+		h->msg_iov = &iov[i];
+		h->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t v = (uint16_t)seg;
+
+			memset(&cm[nm], 0, sizeof(cm[nm]));
+			h->msg_control = cm[nm].buf;
+			h->msg_controllen = sizeof(cm[nm].buf);
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(v));
+			memcpy(CMSG_DATA(c), &v, sizeof(v));
+		}
+		first[nm++] = i;
+	}
+	return nm;
+}
+
 void quic_io_flush(struct quic_endpoint *ep)
 {
 	struct mmsghdr m[TX_BATCH];
 	struct iovec iov[TX_BATCH];
-	unsigned i, done = 0;
+	union gso_cmsg cm[TX_BATCH];
+	unsigned first[TX_BATCH];
+	unsigned from = 0, nm, done, k;
 	int n;
 
-	if (!ep->ntx)
-		return;
-	memset(m, 0, sizeof(struct mmsghdr) * ep->ntx);
-	for (i = 0; i < ep->ntx; i++) {
-		iov[i].iov_base = ep->tx[i].d;
-		iov[i].iov_len = ep->tx[i].len;
-		m[i].msg_hdr.msg_name = &ep->tx[i].to;
-		m[i].msg_hdr.msg_namelen = ep->tx[i].tolen;
-		m[i].msg_hdr.msg_iov = &iov[i];
-		m[i].msg_hdr.msg_iovlen = 1;
-	}
-	/* Best effort: a full socket buffer drops the rest, which QUIC's
-	 * loss recovery handles like any other loss. */
-	while (done < ep->ntx) {
-		n = sendmmsg(ep->fd, m + done, ep->ntx - done, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* Skip the packet that failed (e.g. unreachable). */
-			done++;
-			continue;
+	while (from < ep->ntx) {
+		nm = build_msgs(ep, from, m, iov, cm, first);
+		from = ep->ntx;
+		/* Best effort: a full socket buffer drops the rest, which
+		 * QUIC's loss recovery handles like any other loss. */
+		for (done = 0; done < nm;) {
+			n = sendmmsg(ep->fd, m + done, nm - done, MSG_DONTWAIT);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && m[done].msg_hdr.msg_controllen &&
+			    (errno == EIO || errno == EINVAL ||
+			     errno == ENOPROTOOPT)) {
+				/* The kernel or the device cannot segment
+				 * (EIO: no checksum offload): stop using GSO
+				 * and send this message's packets and the
+				 * rest one by one. */
+				ep->gso = false;
+				from = first[done];
+				break;
+			}
+			if (n <= 0) {
+				/* Skip the message that failed (e.g.
+				 * unreachable). */
+				done++;
+				continue;
+			}
+			for (k = done; k < done + (unsigned)n; k++)
+				if (m[k].msg_hdr.msg_controllen)
+					ep->st.gso_sends++;
+			done += (unsigned)n;
 		}
-		done += (unsigned)n;
 	}
 	ep->ntx = 0;
 }
@@ -140,7 +217,7 @@ static void on_readable(struct loop_io *io, int fd, uint32_t revents,
 int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 		 socklen_t sslen)
 {
-	int i, one = 1;
+	int i, one = 1, zero = 0;
 
 	ep->rxbuf = calloc(RX_BATCH, RX_BUFSZ);
 	ep->tx = calloc(TX_BATCH, sizeof(*ep->tx));
@@ -165,6 +242,12 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 	if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &ep->locallen) <
 	    0)
 		return -errno;
+	/* GSO where the kernel knows UDP_SEGMENT (Linux 4.18); setting the
+	 * socket default to 0 changes nothing but tells us. Whether the
+	 * device can do it shows at the first send (see quic_io_flush). */
+	if (!ep->o.no_gso && setsockopt(ep->fd, IPPROTO_UDP, UDP_SEGMENT,
+					&zero, sizeof(zero)) == 0)
+		ep->gso = true;
 	return 0;
 }
 
