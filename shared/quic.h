@@ -121,6 +121,12 @@ struct quic_endpoint_options {
 	uint32_t keepalive_ms;     /* 0: 20 s; values above 25 s become 25 s */
 	uint32_t handshake_timeout_ms; /* 0: 10 s */
 	bool retry;                /* validate client addresses with Retry */
+	/* Stateless resets and Version Negotiation replies per second, which
+	 * is also the burst; 0: 100. */
+	unsigned stateless_rate;
+	/* Never send with UDP GSO (UDP_SEGMENT); by default it is used when
+	 * the kernel has it and dropped at the first send it fails. */
+	bool no_gso;
 };
 
 struct quic_connect_options {
@@ -139,6 +145,23 @@ struct quic_conn_stats {
 	uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
 	bool is_virtual;         /* current path is the virtual one */
 	struct ip_endpoint remote;
+};
+
+struct quic_endpoint_stats {
+	unsigned conns;             /* alive: quic_endpoint_conn_count */
+	unsigned closing;           /* closed, still in the closing or
+				     * draining period (RFC 9000 §10.2) */
+	uint64_t close_resent;      /* CONNECTION_CLOSE sent again while
+				     * closing */
+	uint64_t stateless_sent;    /* stateless resets and Version
+				     * Negotiation packets sent */
+	uint64_t stateless_limited; /* ... not sent: over stateless_rate */
+	uint64_t gso_sends;         /* messages carrying several packets
+				     * with UDP_SEGMENT */
+	bool gso;                   /* GSO is in use */
+	uint64_t retry_sent;        /* Retry packets sent */
+	uint64_t retry_failed;      /* Initials dropped: Retry token did not
+				     * verify */
 };
 
 /* Opens the UDP socket, registers it in l and creates the endpoint.
@@ -163,13 +186,7 @@ unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep);
  * arrive from now on (the relay demands it above a handshake rate). */
 void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on);
 
-/* Endpoint counters since quic_endpoint_new. */
-struct quic_endpoint_stats {
-	uint64_t retry_sent;   /* Retry packets sent */
-	uint64_t retry_failed; /* Initials dropped: Retry token did not verify */
-};
-
-/* Fills *out. */
+/* Fills *out with the endpoint's counters. */
 void quic_endpoint_stats(const struct quic_endpoint *ep,
 			 struct quic_endpoint_stats *out);
 

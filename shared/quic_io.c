@@ -1,0 +1,291 @@
+/* The endpoint's UDP socket: receive in recvmmsg batches, send in
+ * sendmmsg batches (with UDP GSO where it works), and the path helpers
+ * that tell the socket's local address from the virtual (relayed) one. */
+#include "shared/quic_internal.h"
+
+#include "shared/err.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* At most this many bytes in one GSO message (a UDP datagram's limit,
+ * less room for headers). */
+#define GSO_MAX_BYTES 65000
+
+union gso_cmsg {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
+
+static bool sa_eq(const struct sockaddr *a, socklen_t alen,
+		  const struct sockaddr_storage *b, socklen_t blen)
+{
+	struct ip_endpoint x, y;
+
+	if (!a || alen == 0)
+		return false;
+	if (ip_endpoint_from_sockaddr(a, alen, &x) < 0 ||
+	    ip_endpoint_from_sockaddr((const struct sockaddr *)b, blen, &y) <
+		    0)
+		return false;
+	return x.port == y.port && ip_addr_eq(&x.addr, &y.addr);
+}
+bool quic_io_path_is_virtual(const struct quic_endpoint *ep,
+			     const ngtcp2_path *p)
+{
+	return ep->has_virtual &&
+	       sa_eq(p->local.addr, p->local.addrlen, &ep->vlocal,
+		     ep->vlocallen);
+}
+
+void quic_io_path(ngtcp2_path *p, struct sockaddr_storage *local,
+		  socklen_t locallen, struct sockaddr_storage *remote,
+		    socklen_t remotelen)
+{
+	p->local.addr = (ngtcp2_sockaddr *)local;
+	p->local.addrlen = locallen;
+	p->remote.addr = (ngtcp2_sockaddr *)remote;
+	p->remote.addrlen = remotelen;
+	p->user_data = NULL;
+}
+
+/* Whether two queued packets go to the same address. */
+static bool same_dest(const struct txpkt *a, const struct txpkt *b)
+{
+	return a->tolen == b->tolen && memcmp(&a->to, &b->to, a->tolen) == 0;
+}
+
+/* Fills m with the messages for tx[from..ntx): with GSO, each run of
+ * packets to one destination with equal sizes (the last may be shorter)
+ * becomes one message that the kernel cuts at UDP_SEGMENT; without, one
+ * packet per message. first[k] is message k's first packet. Returns the
+ * number of messages. */
+static unsigned build_msgs(struct quic_endpoint *ep, unsigned from,
+			   struct mmsghdr *m, struct iovec *iov,
+			   union gso_cmsg *cm, unsigned *first)
+{
+	unsigned i, j, nm = 0;
+
+	for (i = from; i < ep->ntx; i++) {
+		iov[i].iov_base = ep->tx[i].d;
+		iov[i].iov_len = ep->tx[i].len;
+	}
+	for (i = from; i < ep->ntx; i = j) {
+		struct msghdr *h = &m[nm].msg_hdr;
+		size_t seg = ep->tx[i].len, total = seg;
+
+		for (j = i + 1; ep->gso && j < ep->ntx; j++) {
+			if (!same_dest(&ep->tx[i], &ep->tx[j]) ||
+			    ep->tx[j - 1].len != seg || ep->tx[j].len > seg ||
+			    total + ep->tx[j].len > GSO_MAX_BYTES)
+				break;
+			total += ep->tx[j].len;
+		}
+		if (j == i)
+			j = i + 1;
+		memset(&m[nm], 0, sizeof(m[nm]));
+		h->msg_name = &ep->tx[i].to;
+		h->msg_namelen = ep->tx[i].tolen;
+		h->msg_iov = &iov[i];
+		h->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t v = (uint16_t)seg;
+
+			memset(&cm[nm], 0, sizeof(cm[nm]));
+			h->msg_control = cm[nm].buf;
+			h->msg_controllen = sizeof(cm[nm].buf);
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(v));
+			memcpy(CMSG_DATA(c), &v, sizeof(v));
+		}
+		first[nm++] = i;
+	}
+	return nm;
+}
+
+void quic_io_flush(struct quic_endpoint *ep)
+{
+	struct mmsghdr m[TX_BATCH];
+	struct iovec iov[TX_BATCH];
+	union gso_cmsg cm[TX_BATCH];
+	unsigned first[TX_BATCH];
+	unsigned from = 0, nm, done, k;
+	int n;
+
+	while (from < ep->ntx) {
+		nm = build_msgs(ep, from, m, iov, cm, first);
+		from = ep->ntx;
+		/* Best effort: a full socket buffer drops the rest, which
+		 * QUIC's loss recovery handles like any other loss. */
+		for (done = 0; done < nm;) {
+			n = sendmmsg(ep->fd, m + done, nm - done, MSG_DONTWAIT);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && m[done].msg_hdr.msg_controllen &&
+			    (errno == EIO || errno == EINVAL ||
+			     errno == ENOPROTOOPT)) {
+				/* The kernel or the device cannot segment
+				 * (EIO: no checksum offload): stop using GSO
+				 * and send this message's packets and the
+				 * rest one by one. */
+				ep->gso = false;
+				from = first[done];
+				break;
+			}
+			if (n <= 0) {
+				/* Skip the message that failed (e.g.
+				 * unreachable). */
+				done++;
+				continue;
+			}
+			for (k = done; k < done + (unsigned)n; k++)
+				if (m[k].msg_hdr.msg_controllen)
+					ep->st.gso_sends++;
+			done += (unsigned)n;
+		}
+	}
+	ep->ntx = 0;
+}
+
+/* Sends one packet on path: to the virtual hook or into the batch. */
+void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
+		  const ngtcp2_path *path, const uint8_t *d, size_t n)
+{
+	struct txpkt *t;
+	struct ip_endpoint to;
+
+	if (c) {
+		c->st.pkts_sent++;
+		c->st.bytes_sent += n;
+	}
+	if (quic_io_path_is_virtual(ep, path)) {
+		if (ep->o.send_virtual &&
+		    ip_endpoint_from_sockaddr(path->remote.addr,
+					      path->remote.addrlen, &to) == 0)
+			ep->o.send_virtual(ep, c, &to, d, n, ep->o.ctx);
+		return;
+	}
+	if (n > TX_BUFSZ || path->remote.addrlen > sizeof(t->to))
+		return;
+	if (ep->ntx == TX_BATCH)
+		quic_io_flush(ep);
+	t = &ep->tx[ep->ntx++];
+	memcpy(&t->to, path->remote.addr, path->remote.addrlen);
+	t->tolen = path->remote.addrlen;
+	memcpy(t->d, d, n);
+	t->len = n;
+}
+
+static void on_readable(struct loop_io *io, int fd, uint32_t revents,
+			void *ctx)
+{
+	struct quic_endpoint *ep = ctx;
+	ngtcp2_path path;
+	int round, n, i;
+
+	for (round = 0; round < RX_ROUNDS; round++) {
+		for (i = 0; i < RX_BATCH; i++) {
+			ep->rxm[i].msg_hdr.msg_namelen = sizeof(ep->rxfrom[i]);
+			ep->rxm[i].msg_hdr.msg_flags = 0;
+			ep->rxm[i].msg_len = 0;
+		}
+		n = recvmmsg(fd, ep->rxm, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			struct msghdr *h = &ep->rxm[i].msg_hdr;
+
+			if (h->msg_flags & MSG_TRUNC)
+				continue;
+			quic_io_path(&path, &ep->local, ep->locallen,
+				     &ep->rxfrom[i], h->msg_namelen);
+			quic_ep_input(ep, &path, ep->rxbuf[i],
+				      ep->rxm[i].msg_len);
+		}
+		if (n < RX_BATCH)
+			return;
+	}
+}
+
+int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
+		 socklen_t sslen)
+{
+	int i, one = 1, zero = 0;
+
+	ep->rxbuf = calloc(RX_BATCH, RX_BUFSZ);
+	ep->tx = calloc(TX_BATCH, sizeof(*ep->tx));
+	if (!ep->rxbuf || !ep->tx)
+		return WEFT_ERR_NOMEM;
+	for (i = 0; i < RX_BATCH; i++) {
+		ep->rxiov[i].iov_base = ep->rxbuf[i];
+		ep->rxiov[i].iov_len = RX_BUFSZ;
+		ep->rxm[i].msg_hdr.msg_iov = &ep->rxiov[i];
+		ep->rxm[i].msg_hdr.msg_iovlen = 1;
+		ep->rxm[i].msg_hdr.msg_name = &ep->rxfrom[i];
+	}
+	ep->fd = socket(ss->ss_family,
+			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ep->fd < 0)
+		return -errno;
+	if (ss->ss_family == AF_INET6)
+		setsockopt(ep->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(ep->fd, (const struct sockaddr *)ss, sslen) < 0)
+		return -errno;
+	ep->locallen = sizeof(ep->local);
+	if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &ep->locallen) <
+	    0)
+		return -errno;
+	/* GSO where the kernel knows UDP_SEGMENT (Linux 4.18); setting the
+	 * socket default to 0 changes nothing but tells us. Whether the
+	 * device can do it shows at the first send (see quic_io_flush). */
+	if (!ep->o.no_gso && setsockopt(ep->fd, IPPROTO_UDP, UDP_SEGMENT,
+					&zero, sizeof(zero)) == 0)
+		ep->gso = true;
+	return 0;
+}
+
+int quic_io_start(struct quic_endpoint *ep)
+{
+	return loop_io_add(ep->loop, ep->fd, LOOP_READ, on_readable, ep,
+			   &ep->io);
+}
+
+void quic_io_close(struct quic_endpoint *ep)
+{
+	quic_io_flush(ep);
+	if (ep->io)
+		loop_io_close(ep->io, true);
+	else if (ep->fd >= 0)
+		close(ep->fd);
+	ep->io = NULL;
+	ep->fd = -1;
+	free(ep->rxbuf);
+	free(ep->tx);
+	ep->rxbuf = NULL;
+	ep->tx = NULL;
+}
+
+int quic_endpoint_send_raw(struct quic_endpoint *ep,
+			   const struct ip_endpoint *to, const void *data,
+			   size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	ssize_t n;
+
+	if (!len || (((const uint8_t *)data)[0] & 0xc0) ||
+	    ip_endpoint_to_sockaddr(to, &ss, &sslen) < 0)
+		return WEFT_ERR_INVAL;
+	n = sendto(ep->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss,
+		   sslen);
+	if (n < 0)
+		return -errno;
+	return 0;
+}
