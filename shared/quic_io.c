@@ -217,7 +217,7 @@ static void on_readable(struct loop_io *io, int fd, uint32_t revents,
 int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 		 socklen_t sslen)
 {
-	int i, one = 1, zero = 0;
+	int i, one = 1, zero = 0, bufsz = 4 << 20;
 
 	ep->rxbuf = calloc(RX_BATCH, RX_BUFSZ);
 	ep->tx = calloc(TX_BATCH, sizeof(*ep->tx));
@@ -236,6 +236,16 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 		return -errno;
 	if (ss->ss_family == AF_INET6)
 		setsockopt(ep->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* One socket carries every connection (and, on a relay, every
+	 * forwarded frame): the default ~200 KB buffers overflow on the first
+	 * burst. Ask for more; the *FORCE variants pass rmem_max/wmem_max
+	 * when we have CAP_NET_ADMIN, the plain ones are capped by them. */
+	if (setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz,
+		       sizeof(bufsz)) < 0)
+		setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+	if (setsockopt(ep->fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz,
+		       sizeof(bufsz)) < 0)
+		setsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	if (bind(ep->fd, (const struct sockaddr *)ss, sslen) < 0)
 		return -errno;
 	ep->locallen = sizeof(ep->local);
