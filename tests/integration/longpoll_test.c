@@ -103,7 +103,7 @@ static bool hold_all(struct ih *h, struct fx_node *nodes, struct lpoll **polls,
 	for (size_t i = 0; i < n; i++)
 		if (!(polls[i] = poll_since(h, &nodes[i], nodes[i].version)))
 			return false;
-	for (int round = 0; round < 6; round++) {
+	for (int round = 0; round < 20; round++) {
 		size_t again = 0;
 
 		lpoll_wait(polls, n, quiet_ms);
