@@ -119,6 +119,16 @@ int64_t netmap_node_version(const struct netmap *nm, int64_t id);
 int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 		  json_t **out);
 
+/* Work counters, for tests and metrics: they let a test check that a cost
+ * is proportional to what changed rather than time it. */
+struct netmap_stats {
+	uint64_t peer_visits;  /* peer entries netmap_render examined */
+	uint64_t src_builds;   /* rule source lists built (see netmap.md) */
+};
+
+/* Copies the counters into *out (zeros for a NULL nm). */
+void netmap_stats(const struct netmap *nm, struct netmap_stats *out);
+
 /* Peer ids of id, ascending, into a malloc'd array (for tests and
  * diagnostics). */
 int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,
