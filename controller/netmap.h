@@ -17,10 +17,12 @@
  * node (policy edits are rare and run off the API's request path).
  *
  * Per node the engine keeps its peer set with the version each peer was
- * added, tombstones of removed peers, and the versions at which its filter,
- * self entry, DNS data and relay list last changed. A delta since version V
- * contains exactly what changed after V; when V is older than the oldest
- * tombstone kept (the node's horizon) the answer is a full map.
+ * added, tombstones of removed peers, a short journal of which peers'
+ * entries changed when, and the versions at which its filter, self entry,
+ * DNS data and relay list last changed. A delta since version V contains
+ * exactly what changed after V, found through the journal when it reaches
+ * back to V; when V is older than the oldest tombstone kept (the node's
+ * horizon) the answer is a full map.
  *
  * Map JSON (see docs/internals/netmap.md):
  * {
