@@ -25,6 +25,9 @@
 /* Change rows older than this many versions behind are pruned. */
 #define FEED_KEEP 100000
 #define FEED_BATCH 1000
+/* Changed nodes answered per hold of the lock after a batch: between
+ * chunks, map requests on HTTP threads get their turn. */
+#define ANSWER_CHUNK 64
 
 /* One held poll. */
 struct waiter {
@@ -285,28 +288,42 @@ static void answer(struct hub *h, struct waiter *w, struct http_resp *r)
 	free(w);
 }
 
-/* Answers every waiter of n with what fill produces. */
-static void answer_node(struct hub *h, struct hnode *n, bool keepalive_only)
+/* Would a poll of n that has seen since be held now? The same test as
+ * hub_map_request's (under lock). */
+static bool is_current(struct hub *h, struct hnode *n, int64_t since)
 {
-	struct waiter *w, *next;
+	return netmap_has_node(h->nm, n->id) &&
+	       netmap_node_version(h->nm, n->id) <= since &&
+	       since <= h->applied;
+}
+
+/* Answers every waiter of n with its map (or the removal error). A waiter
+ * that is current stays held: the lock is dropped between changes and
+ * between chunks of answers, so a node may poll again, and be held at
+ * the new version, before its changed-node entry is answered. */
+static void answer_node(struct hub *h, struct hnode *n)
+{
+	struct waiter *w, *next, **keep = &n->waiters;
 	int64_t t = now_ms();
 
 	for (w = n->waiters; w; w = next) {
 		struct http_resp r = {0};
 
 		next = w->next;
+		if (!n->removed && is_current(h, n, w->since)) {
+			*keep = w;
+			keep = &w->next;
+			continue;
+		}
 		if (n->removed)
 			resp_removed(&r);
-		else if (keepalive_only)
-			resp_keepalive(h, n, w->since, &r);
 		else
 			resp_map(h, n, w->since, &r);
-		if (!keepalive_only)
-			h->stats.answered++;
+		h->stats.answered++;
+		n->nwaiters--;
 		answer(h, w, &r);
 	}
-	n->waiters = NULL;
-	n->nwaiters = 0;
+	*keep = NULL;
 	n->last_active_ms = t;
 }
 
@@ -520,7 +537,7 @@ static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
 			/* Its held polls learn it is gone; later polls fail
 			 * authentication, so its state can go too. */
 			hn->removed = true;
-			answer_node(h, hn, false);
+			answer_node(h, hn);
 			idmap_del(&h->unknown, id);
 			idmap_del(&h->nodes, id);
 			hnode_free(hn);
@@ -735,10 +752,13 @@ static int apply_batch(struct hub *h)
 		log_warn("feed_gap", "applied=%" PRId64 " oldest=%" PRId64,
 			 after, oldest);
 	}
-	pthread_mutex_lock(&h->lock);
+	/* The lock is held per change, not per batch: every change leaves
+	 * the engine consistent, and map requests wait for one change at a
+	 * time, not for a whole batch. */
 	for (size_t i = 0; i < f.n && rc == 0; i++) {
 		const struct store_change *c = &f.v[i];
 
+		pthread_mutex_lock(&h->lock);
 		if (strcmp(c->kind, "node") == 0)
 			rc = apply_node(h, tx, c->version, c->target_id, &dirty);
 		else if (strcmp(c->kind, "resource") == 0)
@@ -754,14 +774,26 @@ static int apply_batch(struct hub *h)
 			h->applied = c->version;
 			h->stats.changes++;
 		}
+		h->stats.version = h->applied;
+		pthread_mutex_unlock(&h->lock);
 	}
-	h->stats.version = h->applied;
-	for (size_t i = 0; i < dirty.n; i++) {
-		struct hnode *n = hnode_get(h, dirty.ids[i], false);
+	/* Answers render from the engine as it is now, which is at least as
+	 * new as the change that dirtied the node; chunks keep each hold of
+	 * the lock short. Nodes are looked up again under every hold. */
+	for (size_t i = 0; i < dirty.n; i += ANSWER_CHUNK) {
+		size_t end = i + ANSWER_CHUNK < dirty.n ? i + ANSWER_CHUNK
+							 : dirty.n;
 
-		if (n && n->waiters)
-			answer_node(h, n, false);
+		pthread_mutex_lock(&h->lock);
+		for (size_t k = i; k < end; k++) {
+			struct hnode *n = hnode_get(h, dirty.ids[k], false);
+
+			if (n && n->waiters)
+				answer_node(h, n);
+		}
+		pthread_mutex_unlock(&h->lock);
 	}
+	pthread_mutex_lock(&h->lock);
 	/* Nodes the engine did not know when they polled: few, and only
 	 * until their registration reaches the engine. */
 	if (h->unknown.n) {
@@ -776,7 +808,7 @@ static int apply_batch(struct hub *h)
 		for (size_t i = 0; i < nready; i++) {
 			idmap_del(&h->unknown, ready[i]->id);
 			if (ready[i]->waiters && !ready[i]->removed)
-				answer_node(h, ready[i], false);
+				answer_node(h, ready[i]);
 		}
 	}
 	pthread_mutex_unlock(&h->lock);

@@ -323,6 +323,9 @@ static int set_members(struct netmap *nm, struct nnode *n, bool add)
 			struct idmap *m = (struct idmap *)((char *)&nm->rules[
 				sets[k].rules->v[i]] + sets[k].off);
 
+			/* src(r) changes: r's source list is stale. */
+			if (k == 0)
+				rule_src_stale(nm, (size_t)sets[k].rules->v[i]);
 			if (!add)
 				idmap_del(m, n->rec.sn.id);
 			else if (idmap_put(m, n->rec.sn.id, n) < 0)
@@ -427,11 +430,39 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 	return 0;
 }
 
+/* Notes in n's journal that the entry of peer id changed now. */
+static int journal_add(struct netmap *nm, struct nnode *n, int64_t id)
+{
+	struct jent *e;
+
+	if (!n->journal) {
+		n->journal = calloc(NETMAP_JOURNAL, sizeof(*n->journal));
+		if (!n->journal)
+			return WEFT_ERR_NOMEM;
+	}
+	if (n->njournal) {
+		e = &n->journal[(n->jhead + n->njournal - 1) % NETMAP_JOURNAL];
+		if (e->v == nm->v && e->id == id)
+			return 0;
+	}
+	if (n->njournal == NETMAP_JOURNAL) {
+		n->jhorizon = n->journal[n->jhead].v;
+		n->jhead = (n->jhead + 1) % NETMAP_JOURNAL;
+		n->njournal--;
+	}
+	e = &n->journal[(n->jhead + n->njournal) % NETMAP_JOURNAL];
+	e->v = nm->v;
+	e->id = id;
+	n->njournal++;
+	return 0;
+}
+
 static int peer_add(struct netmap *nm, struct nnode *a, struct nnode *b)
 {
 	if (idmap_i64_get(&a->peers, b->rec.sn.id))
 		return 0;
-	if (idmap_i64_put(&a->peers, b->rec.sn.id, nm->v) < 0)
+	if (idmap_i64_put(&a->peers, b->rec.sn.id, nm->v) < 0 ||
+	    journal_add(nm, a, b->rec.sn.id) < 0)
 		return WEFT_ERR_NOMEM;
 	return mark(nm, a);
 }
@@ -514,7 +545,8 @@ static int mark_peers(struct netmap *nm, const struct nnode *n)
 	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);) {
 		struct nnode *m = node_get(nm, id);
 
-		if (m && mark(nm, m) < 0)
+		if (m && (journal_add(nm, m, n->rec.sn.id) < 0 ||
+			  mark(nm, m) < 0))
 			return WEFT_ERR_NOMEM;
 	}
 	return 0;
@@ -535,7 +567,8 @@ int netmap_new(const struct netmap_options *opt, struct netmap **out)
 		return WEFT_ERR_NOMEM;
 	nm->tomb_cap = opt->tombstones_per_node;
 	nm->suffix = strdup(opt->dns_suffix);
-	if (!nm->suffix || policy_new_empty(&nm->pol) < 0)
+	nm->stats = calloc(1, sizeof(*nm->stats));
+	if (!nm->suffix || !nm->stats || policy_new_empty(&nm->pol) < 0)
 		goto out;
 	*out = nm;
 	nm = NULL;
@@ -555,6 +588,7 @@ static void node_free(struct nnode *n)
 	ivec_free(&n->V);
 	idmap_i64_free(&n->peers);
 	free(n->tombs);
+	free(n->journal);
 	free(n);
 }
 
@@ -564,6 +598,7 @@ static void rules_free(struct nrule *rules, size_t n)
 		idmap_free(&rules[i].src);
 		idmap_free(&rules[i].dst);
 		idmap_free(&rules[i].srv);
+		srclist_unref(rules[i].srcl);
 	}
 	free(rules);
 }
@@ -581,6 +616,7 @@ void netmap_del(struct netmap *nm)
 	free(nm->res);
 	free(nm->relays);
 	free(nm->suffix);
+	free(nm->stats);
 	free(nm);
 }
 
@@ -728,6 +764,8 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 		    (rc = refresh_peers(nm, n)) < 0)
 			goto out;
 	} else if (addr) {
+		for (size_t i = 0; i < n->S.n; i++)
+			rule_src_stale(nm, (size_t)n->S.v[i]);
 		if ((rc = mark_rules_diff(nm, &n->S, &n->S, true)) < 0 ||
 		    (rc = mark_filter(nm, n)) < 0)
 			goto out;
@@ -805,10 +843,16 @@ out:
 
 /* --- policy --- */
 
+/* A node's filter and reach before a policy change. */
+struct before {
+	struct fcomp filter;
+	struct reach reach;
+};
+
 int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 		      struct netmap_dirty *dirty)
 {
-	char **filters = NULL, **sigs = NULL;
+	struct before *old = NULL;
 	struct nrule *rules = NULL;
 	size_t nrules = 0, nnodes = 0;
 	int rc;
@@ -822,24 +866,22 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 	nnodes = nm->nnodes;
 	rc = WEFT_ERR_NOMEM;
 	nrules = policy_rule_count(p);
-	filters = calloc(nnodes + 1, sizeof(*filters));
-	sigs = calloc(nnodes + 1, sizeof(*sigs));
+	old = calloc(nnodes + 1, sizeof(*old));
 	rules = calloc(nrules + 1, sizeof(*rules));
-	if (!filters || !sigs || !rules) {
+	if (!old || !rules) {
 		/* Nothing changed yet: the engine stays usable. */
 		policy_free(p);
 		rules_free(rules, 0);
-		free(filters);
-		free(sigs);
+		free(old);
 		nm->dirty = NULL;
 		return WEFT_ERR_NOMEM;
 	}
-	for (size_t i = 0; i < nnodes; i++) {
-		filters[i] = netmap_filter_text(nm, nm->nodes[i]);
-		sigs[i] = netmap_reach_signature(nm, nm->nodes[i]);
-		if (!filters[i] || !sigs[i])
+	/* Compiled, not rendered: the filters hold references to their
+	 * rules' source lists, which so outlive the old rules. */
+	for (size_t i = 0; i < nnodes; i++)
+		if (netmap_filter_compile(nm, nm->nodes[i], &old[i].filter) < 0 ||
+		    netmap_reach_build(nm, nm->nodes[i], &old[i].reach) < 0)
 			goto out;
-	}
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
 	nm->pol = p;
@@ -863,31 +905,31 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 			goto out;
 	for (size_t i = 0; i < nnodes; i++) {
 		struct nnode *n = nm->nodes[i];
-		char *f = netmap_filter_text(nm, n);
-		char *s = netmap_reach_signature(nm, n);
+		struct fcomp f = {0};
+		struct reach r = {0};
 
 		rc = WEFT_ERR_NOMEM;
-		if (f && s)
+		if (netmap_filter_compile(nm, n, &f) == 0 &&
+		    netmap_reach_build(nm, n, &r) == 0)
 			rc = 0;
-		if (!rc && strcmp(f, filters[i]) != 0)
+		if (!rc && !netmap_filter_eq(&f, &old[i].filter))
 			rc = mark_filter(nm, n);
-		if (!rc && strcmp(s, sigs[i]) != 0) {
+		if (!rc && !netmap_reach_eq(&r, &old[i].reach)) {
 			n->peers_v = n->dns_v = nm->v;
 			rc = mark(nm, n);
 		}
-		free(f);
-		free(s);
+		netmap_filter_free(&f);
+		netmap_reach_free(&r);
 		if (rc < 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	for (size_t i = 0; i < nnodes; i++) {
-		free(filters[i]);
-		free(sigs[i]);
+		netmap_filter_free(&old[i].filter);
+		netmap_reach_free(&old[i].reach);
 	}
-	free(filters);
-	free(sigs);
+	free(old);
 	rules_free(rules, 0);
 	policy_free(p);
 	return change_end(nm, rc);
@@ -947,7 +989,7 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 			   const struct nres *nw)
 {
 	struct ivec rules = {0}, cand = {0};
-	char **before = NULL;
+	struct fcomp *before = NULL;
 	size_t pos;
 	int rc = WEFT_ERR_NOMEM;
 
@@ -970,8 +1012,8 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 		if (cand.n && !(before = calloc(cand.n, sizeof(*before))))
 			goto out;
 		for (size_t i = 0; i < cand.n; i++)
-			if (!(before[i] = netmap_filter_text(nm, node_get(nm,
-							cand.v[i]))))
+			if (netmap_filter_compile(nm, node_get(nm, cand.v[i]),
+						  &before[i]) < 0)
 				goto out;
 	}
 	/* Apply the change to the resource list. */
@@ -1005,12 +1047,12 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 			goto out;
 	for (size_t i = 0; i < cand.n; i++) {
 		struct nnode *c = node_get(nm, cand.v[i]);
-		char *f = netmap_filter_text(nm, c);
+		struct fcomp f = {0};
 
-		rc = f ? 0 : WEFT_ERR_NOMEM;
-		if (f && strcmp(f, before[i]) != 0)
+		rc = netmap_filter_compile(nm, c, &f);
+		if (rc == 0 && !netmap_filter_eq(&f, &before[i]))
 			rc = mark_filter(nm, c);
-		free(f);
+		netmap_filter_free(&f);
 		if (rc < 0)
 			goto out;
 	}
@@ -1028,8 +1070,11 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 				int64_t *at = idmap_i64_get(&n->peers,
 							    cand.v[c]);
 
-				if (at)
-					*at = nm->v;
+				if (!at)
+					continue;
+				*at = nm->v;
+				if ((rc = journal_add(nm, n, cand.v[c])) < 0)
+					goto out;
 			}
 			if ((rc = mark(nm, n)) < 0)
 				goto out;
@@ -1038,7 +1083,7 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 	rc = 0;
 out:
 	for (size_t i = 0; before && i < cand.n; i++)
-		free(before[i]);
+		netmap_filter_free(&before[i]);
 	free(before);
 	ivec_free(&rules);
 	ivec_free(&cand);
@@ -1127,6 +1172,13 @@ int netmap_relays_set(struct netmap *nm, int64_t version,
 }
 
 /* --- queries --- */
+
+void netmap_stats(const struct netmap *nm, struct netmap_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (nm)
+		*out = *nm->stats;
+}
 
 bool netmap_has_node(const struct netmap *nm, int64_t id)
 {

@@ -17,10 +17,12 @@
  * node (policy edits are rare and run off the API's request path).
  *
  * Per node the engine keeps its peer set with the version each peer was
- * added, tombstones of removed peers, and the versions at which its filter,
- * self entry, DNS data and relay list last changed. A delta since version V
- * contains exactly what changed after V; when V is older than the oldest
- * tombstone kept (the node's horizon) the answer is a full map.
+ * added, tombstones of removed peers, a short journal of which peers'
+ * entries changed when, and the versions at which its filter, self entry,
+ * DNS data and relay list last changed. A delta since version V contains
+ * exactly what changed after V, found through the journal when it reaches
+ * back to V; when V is older than the oldest tombstone kept (the node's
+ * horizon) the answer is a full map.
  *
  * Map JSON (see docs/internals/netmap.md):
  * {
@@ -118,6 +120,16 @@ int64_t netmap_node_version(const struct netmap *nm, int64_t id);
  * owns *out. WEFT_ERR_NOTFOUND for an unknown node. */
 int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 		  json_t **out);
+
+/* Work counters, for tests and metrics: they let a test check that a cost
+ * is proportional to what changed rather than time it. */
+struct netmap_stats {
+	uint64_t peer_visits;  /* peer entries netmap_render examined */
+	uint64_t src_builds;   /* rule source lists built (see netmap.md) */
+};
+
+/* Copies the counters into *out (zeros for a NULL nm). */
+void netmap_stats(const struct netmap *nm, struct netmap_stats *out);
 
 /* Peer ids of id, ascending, into a malloc'd array (for tests and
  * diagnostics). */

@@ -142,6 +142,9 @@ struct nnode {
 	struct tomb *tombs;    /* ring of tomb_cap */
 	size_t tomb_head, ntombs;
 	int64_t horizon;       /* removed_at of the newest dropped tombstone */
+	struct jent *journal;  /* ring of NETMAP_JOURNAL, allocated on use */
+	size_t jhead, njournal;
+	int64_t jhorizon;      /* v of the newest dropped journal entry */
 	int64_t created_v;     /* version the engine first saw the node */
 	int64_t info_v;        /* what peers see about it changed */
 	int64_t self_v, filter_v, dns_v, relays_v;
@@ -150,9 +153,37 @@ struct nnode {
 	uint64_t dirty_epoch;
 };
 
+/* The source prefixes of a rule as every receiver's filter lists them:
+ * the /32 and /128 of each node in src(r) plus r's literal src prefixes,
+ * sorted and unique. It depends on the rule alone, so it is built once
+ * (lazily, by the first render that needs it) and shared by every
+ * receiver. It is immutable and reference counted: when a node joins or
+ * leaves src(r) or a member's mesh addresses change, the rule drops its
+ * reference and the next render builds a new one, while compiled filters
+ * (struct fcomp) keep the old one alive for comparison. */
+struct srclist {
+	size_t refs;
+	struct pvec prefixes;
+	char (*strs)[IP_PREFIX_STRLEN]; /* prefixes, formatted */
+	char *text;            /* compact JSON array of strs */
+};
+
 struct nrule {
 	struct idmap src, dst, srv; /* node id → struct nnode * */
+	struct srclist *srcl;       /* NULL until built or when stale */
 };
+
+/* One entry of a node's peer journal: the entry of peer id in its map
+ * changed (added, new info, new allowed_ips) at version v. */
+struct jent {
+	int64_t v;
+	int64_t id;
+};
+
+/* Peer journal slots per node: a delta since V lists the peers journaled
+ * after V instead of scanning every peer, as long as the journal reaches
+ * back to V (see jhorizon). */
+#define NETMAP_JOURNAL 32
 
 struct nres {
 	struct store_resource r;
@@ -175,11 +206,31 @@ struct netmap {
 	size_t nrelays;
 	int64_t last_v;
 	bool broken;           /* a change failed half way; see netmap.h */
+	/* Updated by const rendering too (caches, counters): reached through
+	 * a pointer; the caller serializes every call anyway. */
+	struct netmap_stats *stats;
 	/* The change being applied. */
 	int64_t v;
 	uint64_t epoch;
 	struct netmap_dirty *dirty;
 };
+
+static inline void srclist_unref(struct srclist *l)
+{
+	if (!l || --l->refs)
+		return;
+	free(l->prefixes.v);
+	free(l->strs);
+	free(l->text);
+	free(l);
+}
+
+/* Rule r's source list must be rebuilt. */
+static inline void rule_src_stale(struct netmap *nm, size_t r)
+{
+	srclist_unref(nm->rules[r].srcl);
+	nm->rules[r].srcl = NULL;
+}
 
 static inline struct nnode *node_get(const struct netmap *nm, int64_t id)
 {
@@ -210,12 +261,50 @@ int netmap_collect_peers(struct ivec *out, const struct nnode *n);
 
 /* --- defined in netmap_render.c --- */
 
-/* n's filter as compact JSON text, or NULL when out of memory. Equal
- * filters give equal texts. Caller frees. */
-char *netmap_filter_text(const struct netmap *nm, const struct nnode *n);
+/* One (prefix, port range) pair of a filter rule's dst. */
+struct dent {
+	struct ip_prefix p;
+	uint16_t lo, hi;
+};
 
-/* A text that changes whenever what n may reach (prefixes, resources)
- * does, or NULL when out of memory. Caller frees. */
-char *netmap_reach_signature(const struct netmap *nm, const struct nnode *n);
+/* One rule of a compiled filter: what its JSON says, without the JSON.
+ * dst is canonical (sorted by prefix, port ranges merged), so two items
+ * render the same text exactly when they compare equal. Holds a reference
+ * to src. */
+struct fitem {
+	enum policy_proto proto;
+	const struct srclist *src; /* borrowed from the rule */
+	struct dent *dst;
+	size_t ndst;
+};
+
+/* A node's filter, compiled: items sorted by content, without
+ * duplicates. Owns its items; outlives the rules it was compiled from. */
+struct fcomp {
+	struct fitem *v;
+	size_t n;
+};
+
+/* Compiles n's filter into out. 0 or WEFT_ERR_NOMEM. */
+int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
+			  struct fcomp *out);
+/* Do a and b render the same filter? */
+bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b);
+void netmap_filter_free(struct fcomp *f);
+
+/* The addresses n may reach by rules (host/CIDR selectors) and the
+ * resources it may reach, both from the dst of the rules in S(n). */
+struct reach {
+	struct pvec prefixes;
+	const struct nres **res;
+	size_t nres;
+};
+
+/* 0 or WEFT_ERR_NOMEM. */
+int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
+		       struct reach *out);
+/* Same prefixes and the same resources (as long as nm->res is unchanged)? */
+bool netmap_reach_eq(const struct reach *a, const struct reach *b);
+void netmap_reach_free(struct reach *r);
 
 #endif

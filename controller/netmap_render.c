@@ -6,6 +6,7 @@
 #include "shared/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* --- prefix helpers --- */
 
@@ -44,15 +45,7 @@ static struct ip_prefix prefix_inter(const struct ip_prefix *a,
 
 /* --- what a node may reach --- */
 
-/* The addresses n may reach by rules (host/CIDR selectors) and the
- * resources it may reach, both from the dst of the rules in S(n). */
-struct reach {
-	struct pvec prefixes;
-	const struct nres **res;
-	size_t nres;
-};
-
-static void reach_free(struct reach *r)
+void netmap_reach_free(struct reach *r)
 {
 	free(r->prefixes.v);
 	free(r->res);
@@ -67,7 +60,7 @@ static int cmp_res_ptr(const void *a, const void *b)
 	return strcmp(x->r.name, y->r.name);
 }
 
-static int reach_build(const struct netmap *nm, const struct nnode *n,
+int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
 		       struct reach *out)
 {
 	struct reach r = {0};
@@ -117,30 +110,21 @@ static int reach_build(const struct netmap *nm, const struct nnode *n,
 	memset(&r, 0, sizeof(r));
 	rc = 0;
 out:
-	reach_free(&r);
+	netmap_reach_free(&r);
 	return rc;
 }
 
-char *netmap_reach_signature(const struct netmap *nm, const struct nnode *n)
+bool netmap_reach_eq(const struct reach *a, const struct reach *b)
 {
-	struct reach r;
-	json_t *sig = NULL;
-	char *s = NULL;
-
-	if (reach_build(nm, n, &r) < 0)
-		return NULL;
-	sig = json_array();
-	if (!sig || json_array_append_new(sig, pvec_json(&r.prefixes)) < 0)
-		goto out;
-	for (size_t i = 0; i < r.nres; i++)
-		if (json_array_append_new(sig, json_pack("[ss]", r.res[i]->r.name,
-					  r.res[i]->r.address)) < 0)
-			goto out;
-	s = json_dumps(sig, JSON_COMPACT);
-out:
-	json_decref(sig);
-	reach_free(&r);
-	return s;
+	if (a->prefixes.n != b->prefixes.n || a->nres != b->nres)
+		return false;
+	for (size_t i = 0; i < a->prefixes.n; i++)
+		if (cmp_prefix(&a->prefixes.v[i], &b->prefixes.v[i]) != 0)
+			return false;
+	for (size_t i = 0; i < a->nres; i++)
+		if (a->res[i] != b->res[i])
+			return false;
+	return true;
 }
 
 /* --- rendering --- */
@@ -249,11 +233,7 @@ out:
 	return out;
 }
 
-/* One (prefix, port range) pair of a filter rule's dst. */
-struct dent {
-	struct ip_prefix p;
-	uint16_t lo, hi;
-};
+/* --- filters --- */
 
 struct dvec {
 	struct dent *v;
@@ -307,6 +287,29 @@ static int cmp_dent(const void *a, const void *b)
 	return (x->hi > y->hi) - (x->hi < y->hi);
 }
 
+/* Sorts a and merges the overlapping or adjacent port ranges of each
+ * prefix, as the ports text does: equal canonical lists, equal texts. */
+static void dvec_canon(struct dvec *a)
+{
+	size_t w = 0;
+
+	if (a->n == 0)
+		return;
+	qsort(a->v, a->n, sizeof(*a->v), cmp_dent);
+	for (size_t i = 1; i < a->n; i++) {
+		struct dent *last = &a->v[w];
+
+		if (cmp_prefix(&a->v[i].p, &last->p) == 0 &&
+		    (unsigned)a->v[i].lo <= (unsigned)last->hi + 1) {
+			if (a->v[i].hi > last->hi)
+				last->hi = a->v[i].hi;
+		} else {
+			a->v[++w] = a->v[i];
+		}
+	}
+	a->n = w + 1;
+}
+
 /* Canonical ports text of the sorted ranges e[0..n): merged, "*" for all. */
 static json_t *ports_json(const struct dent *e, size_t n)
 {
@@ -336,23 +339,23 @@ static json_t *ports_json(const struct dent *e, size_t n)
 	return out;
 }
 
-static json_t *dvec_json(struct dvec *a)
+/* The dst list of a canonical (sorted) item. */
+static json_t *dst_json(const struct dent *v, size_t n)
 {
 	json_t *arr = json_array();
 	size_t i = 0;
 
 	if (!arr)
 		return NULL;
-	qsort(a->v, a->n, sizeof(*a->v), cmp_dent);
-	while (i < a->n) {
+	while (i < n) {
 		size_t j = i;
 		char buf[IP_PREFIX_STRLEN];
 
-		while (j < a->n && cmp_prefix(&a->v[j].p, &a->v[i].p) == 0)
+		while (j < n && cmp_prefix(&v[j].p, &v[i].p) == 0)
 			j++;
-		if (ip_prefix_format(&a->v[i].p, buf, sizeof(buf)) < 0 ||
+		if (ip_prefix_format(&v[i].p, buf, sizeof(buf)) < 0 ||
 		    json_array_append_new(arr, json_pack("{ss so}", "prefix",
-				buf, "ports", ports_json(&a->v[i], j - i))) < 0) {
+				buf, "ports", ports_json(&v[i], j - i))) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -361,34 +364,114 @@ static json_t *dvec_json(struct dvec *a)
 	return arr;
 }
 
-/* The rule r as n enforces it, or NULL with *rc = 0 when it admits
- * nothing (no sender or no destination). */
-static json_t *render_rule(const struct netmap *nm, const struct nnode *n,
-			   size_t r, int *rc)
+/* Rule r's source list, built when stale. NULL when out of memory. */
+static struct srclist *rule_src(const struct netmap *nm, size_t r)
 {
 	const struct policy_rule *rule = policy_rule(nm->pol, r);
-	const struct nrule *st = &nm->rules[r];
-	struct pvec src = {0}, own = {0};
-	struct dvec dst = {0};
-	struct policy_ident id;
-	json_t *out = NULL;
+	struct nrule *st = &nm->rules[r];
+	struct srclist *l;
+	size_t len = 3;
+	char *t;
 	void *m;
 
-	*rc = WEFT_ERR_NOMEM;
+	if (st->srcl)
+		return st->srcl;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->refs = 1;
 	for (size_t pos = 0; idmap_next(&st->src, &pos, NULL, &m);)
-		if (own_prefixes(&((const struct nnode *)m)->rec, &src) < 0)
-			goto out;
+		if (own_prefixes(&((const struct nnode *)m)->rec,
+				 &l->prefixes) < 0)
+			goto fail;
 	for (size_t k = 0; k < rule->nsrc; k++) {
 		if (rule->src[k].kind == POLICY_SEL_PREFIX) {
 			struct ip_prefix p = rule->src[k].prefix;
 
 			ip_prefix_mask(&p);
-			if (pvec_push(&src, &p) < 0)
-				goto out;
+			if (pvec_push(&l->prefixes, &p) < 0)
+				goto fail;
 		}
 	}
-	if (own_prefixes(&n->rec, &own) < 0)
-		goto out;
+	pvec_sort_unique(&l->prefixes);
+	if (l->prefixes.n &&
+	    !(l->strs = malloc(l->prefixes.n * sizeof(*l->strs))))
+		goto fail;
+	for (size_t i = 0; i < l->prefixes.n; i++) {
+		if (ip_prefix_format(&l->prefixes.v[i], l->strs[i],
+				     sizeof(l->strs[i])) < 0)
+			goto fail;
+		len += strlen(l->strs[i]) + 3;
+	}
+	/* Prefix texts need no JSON escaping. */
+	t = l->text = malloc(len);
+	if (!t)
+		goto fail;
+	*t++ = '[';
+	for (size_t i = 0; i < l->prefixes.n; i++)
+		t += sprintf(t, "%s\"%s\"", i ? "," : "", l->strs[i]);
+	strcpy(t, "]");
+	st->srcl = l;
+	nm->stats->src_builds++;
+	return l;
+fail:
+	srclist_unref(l);
+	return NULL;
+}
+
+static int cmp_src(const struct srclist *a, const struct srclist *b)
+{
+	if (a == b)
+		return 0;
+	if (a->prefixes.n != b->prefixes.n)
+		return a->prefixes.n < b->prefixes.n ? -1 : 1;
+	return strcmp(a->text, b->text);
+}
+
+static int cmp_fitem(const void *pa, const void *pb)
+{
+	const struct fitem *a = pa, *b = pb;
+	int c;
+
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if ((c = cmp_src(a->src, b->src)))
+		return c;
+	if (a->ndst != b->ndst)
+		return a->ndst < b->ndst ? -1 : 1;
+	for (size_t i = 0; i < a->ndst; i++)
+		if ((c = cmp_dent(&a->dst[i], &b->dst[i])))
+			return c;
+	return 0;
+}
+
+void netmap_filter_free(struct fcomp *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		srclist_unref((struct srclist *)f->v[i].src);
+		free(f->v[i].dst);
+	}
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (cmp_fitem(&a->v[i], &b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The dst of rule r as n enforces it, canonical, into dst. */
+static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
+		    const struct pvec *own, struct dvec *dst)
+{
+	const struct policy_rule *rule = policy_rule(nm->pol, r);
+	struct policy_ident id;
+
 	netmap_node_ident(n, &id);
 	for (size_t k = 0; k < rule->ndst; k++) {
 		const struct policy_sel *sel = &rule->dst[k];
@@ -402,8 +485,8 @@ static json_t *render_rule(const struct netmap *nm, const struct nnode *n,
 							&sel->prefix))
 					continue;
 				p = prefix_inter(&n->rec.routes[i], &sel->prefix);
-				if (dvec_add_ports(&dst, &p, sel) < 0)
-					goto out;
+				if (dvec_add_ports(dst, &p, sel) < 0)
+					return WEFT_ERR_NOMEM;
 			}
 		} else if (sel->kind == POLICY_SEL_RESOURCE) {
 			if (!sel->name ||
@@ -413,28 +496,86 @@ static json_t *render_rule(const struct netmap *nm, const struct nnode *n,
 			/* A resource named by DNS is reached through the
 			 * connector's own addresses (stream mode). */
 			if (res->is_prefix ?
-			    dvec_add_ports(&dst, &res->prefix, sel) < 0 :
-			    dvec_add_all(&dst, &own, sel) < 0)
-				goto out;
+			    dvec_add_ports(dst, &res->prefix, sel) < 0 :
+			    dvec_add_all(dst, own, sel) < 0)
+				return WEFT_ERR_NOMEM;
 		} else if (policy_sel_matches(nm->pol, sel, &id)) {
-			if (dvec_add_all(&dst, &own, sel) < 0)
-				goto out;
+			if (dvec_add_all(dst, own, sel) < 0)
+				return WEFT_ERR_NOMEM;
 		}
 	}
-	*rc = 0;
-	if (src.n == 0 || dst.n == 0)
+	dvec_canon(dst);
+	return 0;
+}
+
+/* n's filter: one item per rule of D(n) ∪ V(n) that admits something (a
+ * sender and a destination). */
+int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
+			  struct fcomp *out)
+{
+	struct ivec rules = {0};
+	struct pvec own = {0};
+	struct fcomp f = {0};
+	size_t w = 0;
+	int rc = WEFT_ERR_NOMEM;
+
+	for (size_t i = 0; i < n->D.n; i++)
+		if (ivec_push(&rules, n->D.v[i]) < 0)
+			goto out;
+	for (size_t i = 0; i < n->V.n; i++)
+		if (ivec_push(&rules, n->V.v[i]) < 0)
+			goto out;
+	ivec_sort_unique(&rules);
+	if (own_prefixes(&n->rec, &own) < 0)
 		goto out;
-	pvec_sort_unique(&src);
-	*rc = WEFT_ERR_NOMEM;
-	out = json_pack("{ss so so}", "proto", policy_proto_name(rule->proto),
-			"src", pvec_json(&src), "dst", dvec_json(&dst));
-	if (out)
-		*rc = 0;
+	if (rules.n && !(f.v = calloc(rules.n, sizeof(*f.v))))
+		goto out;
+	for (size_t i = 0; i < rules.n; i++) {
+		size_t r = (size_t)rules.v[i];
+		struct dvec dst = {0};
+		struct srclist *src;
+
+		if (rule_dst(nm, n, r, &own, &dst) < 0) {
+			free(dst.v);
+			goto out;
+		}
+		if (dst.n == 0)
+			continue;
+		if (!(src = rule_src(nm, r))) {
+			free(dst.v);
+			goto out;
+		}
+		if (src->prefixes.n == 0) {
+			free(dst.v);
+			continue;
+		}
+		src->refs++;
+		f.v[f.n].proto = policy_rule(nm->pol, r)->proto;
+		f.v[f.n].src = src;
+		f.v[f.n].dst = dst.v;
+		f.v[f.n].ndst = dst.n;
+		f.n++;
+	}
+	if (f.n) {
+		qsort(f.v, f.n, sizeof(*f.v), cmp_fitem);
+		for (size_t i = 1; i < f.n; i++) {
+			if (cmp_fitem(&f.v[i], &f.v[w]) == 0) {
+				srclist_unref((struct srclist *)f.v[i].src);
+				free(f.v[i].dst);
+			} else {
+				f.v[++w] = f.v[i];
+			}
+		}
+		f.n = w + 1;
+	}
+	*out = f;
+	memset(&f, 0, sizeof(f));
+	rc = 0;
 out:
-	free(src.v);
+	netmap_filter_free(&f);
+	ivec_free(&rules);
 	free(own.v);
-	free(dst.v);
-	return out;
+	return rc;
 }
 
 struct rendered {
@@ -448,37 +589,60 @@ static int cmp_rendered(const void *a, const void *b)
 		      ((const struct rendered *)b)->text);
 }
 
+/* One filter entry and its text as json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) would write it, built from the source list's cached
+ * text rather than by dumping hundreds of prefixes again. */
+static int render_item(const struct fitem *it, struct rendered *out)
+{
+	json_t *src = json_array(), *dst = dst_json(it->dst, it->ndst);
+	const char *proto = policy_proto_name(it->proto);
+	char *dtext = NULL;
+	int rc = WEFT_ERR_NOMEM;
+
+	for (size_t i = 0; src && i < it->src->prefixes.n; i++)
+		if (json_array_append_new(src, json_string_nocheck(
+				it->src->strs[i])) < 0)
+			goto out;
+	if (!src || !dst || !(dtext = json_dumps(dst, JSON_COMPACT |
+						 JSON_SORT_KEYS)))
+		goto out;
+	/* Protocol names are plain lower-case words. */
+	if (asprintf(&out->text, "{\"dst\":%s,\"proto\":\"%s\",\"src\":%s}",
+		     dtext, proto, it->src->text) < 0) {
+		out->text = NULL;
+		goto out;
+	}
+	out->j = json_pack("{ss sO sO}", "proto", proto, "src", src, "dst", dst);
+	if (!out->j) {
+		free(out->text);
+		out->text = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(dtext);
+	json_decref(src);
+	json_decref(dst);
+	return rc;
+}
+
 /* n's packet filter: the rules of D(n) ∪ V(n), sorted by their text and
  * without duplicates, so equal filters render equally. */
 static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
 {
-	struct ivec rules = {0};
+	struct fcomp f = {0};
 	struct rendered *items = NULL;
 	size_t nitems = 0;
 	json_t *arr = NULL;
-	int rc;
 
-	for (size_t i = 0; i < n->D.n; i++)
-		if (ivec_push(&rules, n->D.v[i]) < 0)
-			goto out;
-	for (size_t i = 0; i < n->V.n; i++)
-		if (ivec_push(&rules, n->V.v[i]) < 0)
-			goto out;
-	ivec_sort_unique(&rules);
-	if (rules.n && !(items = calloc(rules.n, sizeof(*items))))
+	if (netmap_filter_compile(nm, n, &f) < 0)
 		goto out;
-	for (size_t i = 0; i < rules.n; i++) {
-		json_t *j = render_rule(nm, n, (size_t)rules.v[i], &rc);
-
-		if (rc < 0)
+	if (f.n && !(items = calloc(f.n, sizeof(*items))))
+		goto out;
+	for (size_t i = 0; i < f.n; i++) {
+		if (render_item(&f.v[i], &items[nitems]) < 0)
 			goto out;
-		if (!j)
-			continue;
-		items[nitems].j = j;
-		items[nitems].text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 		nitems++;
-		if (!items[nitems - 1].text)
-			goto out;
 	}
 	if (nitems)
 		qsort(items, nitems, sizeof(*items), cmp_rendered);
@@ -497,17 +661,8 @@ out:
 		free(items[i].text);
 	}
 	free(items);
-	ivec_free(&rules);
+	netmap_filter_free(&f);
 	return arr;
-}
-
-char *netmap_filter_text(const struct netmap *nm, const struct nnode *n)
-{
-	json_t *f = render_filter(nm, n);
-	char *s = f ? json_dumps(f, JSON_COMPACT) : NULL;
-
-	json_decref(f);
-	return s;
 }
 
 static json_t *render_dns(const struct netmap *nm, const struct reach *rc)
@@ -561,7 +716,7 @@ int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 	if (!(n = node_get(nm, id)))
 		return WEFT_ERR_NOTFOUND;
 	full = since <= 0 || since < n->horizon || since < n->created_v;
-	if (reach_build(nm, n, &rc) < 0)
+	if (netmap_reach_build(nm, n, &rc) < 0)
 		goto out;
 	map = json_pack("{sI sb}", "version", (json_int_t)n->version, "full",
 			full);
@@ -570,16 +725,31 @@ int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 	if ((full || n->self_v > since) &&
 	    json_object_set_new(map, "self", render_self(n)) < 0)
 		goto out;
-	if (netmap_collect_peers(&peers, n) < 0)
+	if (!full && n->peers_v <= since && since >= n->jhorizon) {
+		/* The journal reaches back to since: the peers whose entry
+		 * changed after it are all in there, and only they are. */
+		for (size_t i = 0; i < n->njournal; i++) {
+			const struct jent *e = &n->journal[(n->jhead + i) %
+							   NETMAP_JOURNAL];
+
+			if (e->v > since && ivec_push(&peers, e->id) < 0)
+				goto out;
+		}
+	} else if (netmap_collect_peers(&peers, n) < 0) {
 		goto out;
+	}
 	ivec_sort_unique(&peers);
 	arr = json_array();
 	for (size_t i = 0; arr && i < peers.n; i++) {
 		const struct nnode *m = node_get(nm, peers.v[i]);
-		int64_t at = *idmap_i64_get(&n->peers, peers.v[i]);
+		const int64_t *atp = idmap_i64_get(&n->peers, peers.v[i]);
+		int64_t at;
 
-		if (!m)
+		nm->stats->peer_visits++;
+		/* A journaled peer may be gone since. */
+		if (!m || !atp)
 			continue;
+		at = *atp;
 		if (!full && at <= since && m->info_v <= since &&
 		    n->peers_v <= since)
 			continue;
@@ -630,6 +800,6 @@ out:
 	json_decref(arr);
 	ivec_free(&peers);
 	ivec_free(&gone);
-	reach_free(&rc);
+	netmap_reach_free(&rc);
 	return err;
 }

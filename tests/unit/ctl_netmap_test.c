@@ -1266,6 +1266,258 @@ out:
 	fix_free(&f);
 }
 
+/* --- cost --- */
+
+/* A policy of ngroups groups group:gN = [uN], with one rule per group
+ * group:gN -> group:gN:*, group:g(N+1):* (wrapping), as the controller
+ * benchmark uses. Caller frees. */
+static char *ring_policy(int ngroups)
+{
+	char *doc = malloc((size_t)ngroups * 160 + 64);
+	size_t len = 0;
+
+	if (!doc)
+		return NULL;
+	len += (size_t)sprintf(doc + len, "{\"groups\":{");
+	for (int g = 0; g < ngroups; g++)
+		len += (size_t)sprintf(doc + len, "%s\"group:g%d\":[\"u%d\"]",
+				       g ? "," : "", g, g);
+	len += (size_t)sprintf(doc + len, "},\"acls\":[");
+	for (int g = 0; g < ngroups; g++)
+		len += (size_t)sprintf(doc + len,
+				       "%s{\"action\":\"accept\","
+				       "\"src\":[\"group:g%d\"],"
+				       "\"dst\":[\"group:g%d:*\",\"group:g%d:*\"]}",
+				       g ? "," : "", g, g, (g + 1) % ngroups);
+	sprintf(doc + len, "]}");
+	return doc;
+}
+
+/* Nodes 1..n, node id owned by u(id mod ngroups). */
+static bool add_ring_nodes(struct fix *f, int ngroups, int64_t n)
+{
+	for (int64_t id = 1; id <= n; id++) {
+		char user[16];
+
+		snprintf(user, sizeof(user), "u%lld", (long long)(id % ngroups));
+		if (!OK(add(f, id, user, NULL, NULL)))
+			return false;
+	}
+	return true;
+}
+
+static uint64_t peer_visits(struct fix *f)
+{
+	struct netmap_stats st;
+
+	netmap_stats(f->nm, &st);
+	return st.peer_visits;
+}
+
+static void one_peer_delta_in_2000_nodes_visits_only_that_peer(void)
+{
+	char *doc = ring_policy(20);
+	struct fix f;
+	struct netmap_node n;
+	json_t *d;
+	int64_t since;
+	uint64_t before;
+
+	REQUIRE(doc);
+	fix_init(&f, 16);
+	if (!OK(set_policy(&f, doc)) || !add_ring_nodes(&f, 20, 2000))
+		goto out;
+	/* Node 2 (u2) sees groups g1, g2, g3: 299 peers, node 1 among them. */
+	since = netmap_node_version(f.nm, 2);
+	n = mknode(1, "u1", NULL, NULL);
+	n.node.online = 0;
+	if (!OK(upsert(&f, &n)))
+		goto out;
+	before = peer_visits(&f);
+	d = render(&f, 2, since);
+	CHECK_INT(peer_visits(&f) - before, 1);
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), 1);
+	CHECK_INT(json_integer_value(json_object_get(
+		json_array_get(json_object_get(d, "peers"), 0), "id")), 1);
+	json_decref(d);
+	/* A full map visits every peer. */
+	before = peer_visits(&f);
+	d = render(&f, 2, 0);
+	CHECK_INT(peer_visits(&f) - before, 299);
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), 299);
+	json_decref(d);
+out:
+	free(doc);
+	fix_free(&f);
+}
+
+static void delta_beyond_the_journal_still_lists_every_changed_peer(void)
+{
+	char *doc = ring_policy(2);
+	struct fix f;
+	json_t *d;
+	int64_t since;
+	size_t changed = 0;
+
+	REQUIRE(doc);
+	fix_init(&f, 16);
+	/* Two groups that see each other: everybody is everybody's peer. */
+	if (!OK(set_policy(&f, doc)) || !add_ring_nodes(&f, 2, 100))
+		goto out;
+	since = netmap_node_version(f.nm, 1);
+	/* Far more peer changes than the journal holds. */
+	for (int64_t id = 2; id <= 100; id += 2) {
+		struct netmap_node n = mknode(id, id % 2 ? "u1" : "u0", NULL,
+					      NULL);
+
+		n.node.online = 0;
+		if (!OK(upsert(&f, &n)))
+			goto out;
+		changed++;
+	}
+	d = render(&f, 1, since);
+	CHECK(json_is_false(json_object_get(d, "full")));
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), changed);
+	json_decref(d);
+	/* A delta since the middle of the run is small again. */
+	since = netmap_node_version(f.nm, 1);
+	for (int64_t id = 3; id <= 9; id += 2) {
+		struct netmap_node n = mknode(id, "u1", NULL, NULL);
+
+		n.node.online = 0;
+		if (!OK(upsert(&f, &n)))
+			goto out;
+	}
+	d = render(&f, 1, since);
+	CHECK_INT(json_array_size(json_object_get(d, "peers")), 4);
+	json_decref(d);
+out:
+	free(doc);
+	fix_free(&f);
+}
+
+static uint64_t src_builds(struct fix *f)
+{
+	struct netmap_stats st;
+
+	netmap_stats(f->nm, &st);
+	return st.src_builds;
+}
+
+static bool filter_has_src(const json_t *flt, const char *prefix)
+{
+	size_t i, k;
+	json_t *r, *p;
+
+	json_array_foreach(flt, i, r)
+		json_array_foreach(json_object_get(r, "src"), k, p)
+			if (strcmp(json_string_value(p), prefix) == 0)
+				return true;
+	return false;
+}
+
+static void rule_source_list_is_built_once_for_all_receivers(void)
+{
+	char *doc = ring_policy(4);
+	struct fix f;
+	struct netmap_node n;
+	json_t *flt;
+	uint64_t before;
+
+	REQUIRE(doc);
+	fix_init(&f, 16);
+	if (!OK(set_policy(&f, doc)) || !add_ring_nodes(&f, 4, 400))
+		goto out;
+	/* Every node enforces two rules; there are four. */
+	before = src_builds(&f);
+	for (int64_t id = 1; id <= 400; id++)
+		json_decref(filter_of(&f, id));
+	CHECK_INT(src_builds(&f) - before, 4);
+	/* New mesh addresses: only the rule listing the node is rebuilt,
+	 * and its receivers (groups g1 and g2) see the new address. */
+	n = mknode(1, "u1", NULL, NULL);
+	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "100.99.0.1");
+	if (!OK(upsert(&f, &n)))
+		goto out;
+	before = src_builds(&f);
+	for (int64_t id = 1; id <= 400; id++)
+		json_decref(filter_of(&f, id));
+	CHECK_INT(src_builds(&f) - before, 1);
+	flt = filter_of(&f, 2);
+	CHECK(filter_has_src(flt, "100.99.0.1/32"));
+	CHECK(!filter_has_src(flt, "100.64.0.1/32"));
+	json_decref(flt);
+	/* A new owner moves the node from group g1 to g3: both rules are
+	 * rebuilt; g3's receivers list it, g1's do not. */
+	n.user[1] = '3';
+	if (!OK(upsert(&f, &n)))
+		goto out;
+	before = src_builds(&f);
+	for (int64_t id = 1; id <= 400; id++)
+		json_decref(filter_of(&f, id));
+	CHECK_INT(src_builds(&f) - before, 2);
+	flt = filter_of(&f, 5); /* u1: enforces g1 and g0 */
+	CHECK(!filter_has_src(flt, "100.99.0.1/32"));
+	json_decref(flt);
+	flt = filter_of(&f, 4); /* u0: enforces g0 and g3 */
+	CHECK(filter_has_src(flt, "100.99.0.1/32"));
+	json_decref(flt);
+out:
+	free(doc);
+	fix_free(&f);
+}
+
+static void same_policy_again_dirties_no_node(void)
+{
+	char *doc = ring_policy(4);
+	struct fix f;
+
+	REQUIRE(doc);
+	fix_init(&f, 16);
+	if (!OK(set_policy(&f, doc)) || !add_ring_nodes(&f, 4, 40))
+		goto out;
+	if (!OK(set_policy(&f, doc)))
+		goto out;
+	CHECK_INT(f.dirty.n, 0);
+out:
+	free(doc);
+	fix_free(&f);
+}
+
+static void policy_port_change_dirties_only_that_rules_receivers(void)
+{
+	static const char *const before =
+		"{\"acls\":["
+		"{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"bob:22\"]},"
+		"{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"carol:80\"]}]}";
+	static const char *const after =
+		"{\"acls\":["
+		"{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"bob:22\"]},"
+		"{\"action\":\"accept\",\"src\":[\"alice\"],"
+		"\"dst\":[\"carol:80-81\"]}]}";
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 16);
+	REQUIRE_INT(set_policy(&f, before), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 3, "carol", NULL, NULL), 0);
+	REQUIRE_INT(set_policy(&f, after), 0);
+	CHECK_INT(f.dirty.n, 1);
+	CHECK(dirty_has(&f.dirty, 3));
+	flt = filter_of(&f, 3);
+	CHECK_JSON(flt, "[{\"proto\":\"any\","
+		   "\"src\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],"
+		   "\"dst\":[{\"prefix\":\"100.64.0.3/32\",\"ports\":\"80-81\"},"
+		   "{\"prefix\":\"fd7a:115c:a1e0::3/128\",\"ports\":\"80-81\"}]}]");
+	json_decref(flt);
+	fix_free(&f);
+}
+
 static void rejects_bad_input_without_changing_state(void)
 {
 	struct fix f;
@@ -1315,6 +1567,11 @@ static const struct check_case cases[] = {
 	CHECK_CASE(peer_entry_uses_the_rest_api_conventions),
 	CHECK_CASE(relay_without_pin_has_null_pin),
 	CHECK_CASE(online_flip_in_2000_nodes_dirties_only_its_peers),
+	CHECK_CASE(one_peer_delta_in_2000_nodes_visits_only_that_peer),
+	CHECK_CASE(delta_beyond_the_journal_still_lists_every_changed_peer),
+	CHECK_CASE(rule_source_list_is_built_once_for_all_receivers),
+	CHECK_CASE(same_policy_again_dirties_no_node),
+	CHECK_CASE(policy_port_change_dirties_only_that_rules_receivers),
 	CHECK_CASE(rejects_bad_input_without_changing_state),
 	{0},
 };
