@@ -177,19 +177,32 @@ static void on_hup(int signo, void *ctx)
 		log_info("reloaded", "what=controller_key path=%s",
 			 m->f->controller_key);
 	free(pem);
-	/* The QUIC engine copies the relay key into its TLS credentials at
-	 * start; a changed key file takes effect at the next start. */
+	/* A changed key file becomes the identity of new connections; open
+	 * ones finish with the old key. The pin changes with it: the
+	 * controller's relay list must get the new pin (see docs/relay.md). */
 	r = ident_load(m->f->key, &id);
 	if (r < 0) {
 		log_warn_err(r, "reload_failed", "what=key path=%s", m->f->key);
-	} else {
-		ident_public_key(id, pin);
-		if (memcmp(pin, m->pin, sizeof(pin)) != 0)
-			log_warn("relay_key_changed",
-				 "path=%s note=takes_effect_on_restart",
-				 m->f->key);
-		ident_del(id);
+		return;
 	}
+	ident_public_key(id, pin);
+	if (memcmp(pin, m->pin, sizeof(pin)) != 0) {
+		char b64[64];
+
+		r = server_set_ident(m->srv, id);
+		if (r < 0) {
+			log_warn_err(r, "reload_failed", "what=key path=%s",
+				     m->f->key);
+		} else {
+			memcpy(m->pin, pin, sizeof(pin));
+			ident_public_b64(id, b64);
+			log_info("reloaded", "what=key path=%s pin=%s",
+				 m->f->key, b64);
+			printf("relay pin: %s\n", b64);
+			fflush(stdout);
+		}
+	}
+	ident_del(id);
 }
 
 static int metrics_fill(struct buf *out, void *ctx)

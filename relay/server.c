@@ -356,6 +356,18 @@ int server_set_controller_key(struct server *s, const char *pem)
 	return relay_set_controller_key(s->r, pem);
 }
 
+int server_set_ident(struct server *s, const struct ident *id)
+{
+	int r;
+
+	for (size_t i = 0; i < s->neps; i++) {
+		r = quic_endpoint_set_ident(s->eps[i], id);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 void server_shutdown(struct server *s)
 {
 	relay_shutdown(s->r);

@@ -59,6 +59,11 @@ int server_local(const struct server *s, size_t i, struct ip_endpoint *out);
  * then). */
 int server_set_controller_key(struct server *s, const char *pem);
 
+/* Makes id the relay's TLS identity for new connections on every listen
+ * address (SIGHUP); open connections keep the old one. id is copied. */
+struct ident;
+int server_set_ident(struct server *s, const struct ident *id);
+
 /* Closes every control connection with SHUTTING_DOWN. */
 void server_shutdown(struct server *s);
 

@@ -300,6 +300,9 @@ void quic_endpoint_del(struct quic_endpoint *ep)
 	quic_cidmap_free(&ep->cids);
 	if (ep->cred)
 		gnutls_certificate_free_credentials(ep->cred);
+	for (size_t i = 0; i < ep->nold_creds; i++)
+		gnutls_certificate_free_credentials(ep->old_creds[i]);
+	free(ep->old_creds);
 	explicit_bzero(ep->secret, sizeof(ep->secret));
 	free(ep);
 }
@@ -314,6 +317,23 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep)
 {
 	return ep->nlive;
+}
+
+int quic_endpoint_set_ident(struct quic_endpoint *ep, const struct ident *id)
+{
+	gnutls_certificate_credentials_t cred, *old;
+	int r;
+
+	old = realloc(ep->old_creds, (ep->nold_creds + 1) * sizeof(*old));
+	if (!old)
+		return WEFT_ERR_NOMEM;
+	ep->old_creds = old;
+	r = quic_tls_cred_new(id, &cred);
+	if (r < 0)
+		return r;
+	ep->old_creds[ep->nold_creds++] = ep->cred;
+	ep->cred = cred;
+	return 0;
 }
 
 void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on)

@@ -182,6 +182,12 @@ int quic_endpoint_local(const struct quic_endpoint *ep,
 /* Number of connections alive (not yet closed). */
 unsigned quic_endpoint_conn_count(const struct quic_endpoint *ep);
 
+/* Makes id the endpoint's TLS identity for connections made from now on
+ * (a relay reloading its key on SIGHUP); connections already open keep
+ * the old one. id is copied into new credentials, as at creation. Returns
+ * 0, WEFT_ERR_NOMEM or WEFT_ERR_CRYPTO (the old identity stays then). */
+int quic_endpoint_set_ident(struct quic_endpoint *ep, const struct ident *id);
+
 /* Switches address validation with Retry on or off for Initials that
  * arrive from now on (the relay demands it above a handshake rate). */
 void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on);

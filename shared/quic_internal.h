@@ -130,6 +130,11 @@ struct quic_endpoint {
 	char alpn_store[QUIC_MAX_ALPNS][32];
 	unsigned nalpns;
 	gnutls_certificate_credentials_t cred;
+	/* Credentials replaced by quic_endpoint_set_ident: sessions made
+	 * before the swap still point at them, so they live until the
+	 * endpoint does. */
+	gnutls_certificate_credentials_t *old_creds;
+	size_t nold_creds;
 	struct sockaddr_storage local;
 	socklen_t locallen;
 	struct sockaddr_storage vlocal;
@@ -210,6 +215,10 @@ void quic_stream_acked(struct quic_conn *c, int64_t id, uint64_t offset,
 /* Certificate credentials of ep->o.id with the engine's peer check.
  * Returns 0 and ep->cred, WEFT_ERR_NOMEM, WEFT_ERR_CRYPTO. */
 int quic_tls_cred_init(struct quic_endpoint *ep);
+
+/* Like quic_tls_cred_init for another identity, into *out. */
+int quic_tls_cred_new(const struct ident *id,
+		      gnutls_certificate_credentials_t *out);
 /* Creates c's GnuTLS session (client: offering alpn) and attaches it to
  * c->nc. Returns 0, WEFT_ERR_NOMEM, WEFT_ERR_CRYPTO; c->tls may be set
  * on failure and is freed with c. */

@@ -134,19 +134,25 @@ int quic_tls_setup(struct quic_conn *c, const char *alpn)
 	return 0;
 }
 
-int quic_tls_cred_init(struct quic_endpoint *ep)
+int quic_tls_cred_new(const struct ident *id,
+		      gnutls_certificate_credentials_t *out)
 {
 	gnutls_certificate_credentials_t cred;
 	int r;
 
 	if (gnutls_certificate_allocate_credentials(&cred) < 0)
 		return WEFT_ERR_NOMEM;
-	r = ident_set_credentials(ep->o.id, cred);
+	r = ident_set_credentials(id, cred);
 	if (r < 0) {
 		gnutls_certificate_free_credentials(cred);
 		return r;
 	}
 	gnutls_certificate_set_verify_function(cred, tls_verify);
-	ep->cred = cred;
+	*out = cred;
 	return 0;
+}
+
+int quic_tls_cred_init(struct quic_endpoint *ep)
+{
+	return quic_tls_cred_new(ep->o.id, &ep->cred);
 }

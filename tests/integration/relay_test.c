@@ -3,6 +3,7 @@
  * in the sqlite registration of this test and the postgres one skips. */
 #include "check.h"
 #include "rh.h"
+#include "shared/ident.h"
 #include "shared/token.h"
 
 #include <errno.h>
@@ -342,6 +343,49 @@ static void sighup_reloads_controller_key_and_keeps_serving(void)
 	free(npub);
 }
 
+/* SIGHUP with a new key file: new connections get the new key (and pin),
+ * the connection from before keeps working, the old pin stops matching. */
+static void sighup_with_a_new_relay_key_serves_new_connections_with_it(void)
+{
+	struct rh_relay r, old;
+	struct rh_probe a, b, c;
+	const char *rx[] = {"--recv-frames", "100", NULL};
+	const char *tx[] = {"--send-frames", "100", "--to", "1", NULL};
+	struct ident *id = NULL;
+	char path[600], pin[64];
+	json_t *o = NULL;
+
+	if (skip())
+		return;
+	REQUIRE_INT(rh_relay_start(0, "k10", NULL, &r), 0);
+	old = r;
+	REQUIRE_INT(probe_up(&r, 1, rx, &a), 0);
+	REQUIRE_INT(ident_generate(&id), 0);
+	REQUIRE_INT(ident_save(id, r.key_path), 0);
+	REQUIRE_INT(ident_public_b64(id, pin), 0);
+	ident_del(id);
+	CHECK(strcmp(pin, r.pin) != 0);
+	kill(r.pid, SIGHUP);
+	usleep(300000);
+	CHECK(rh_relay_log_has(&r, "event=reloaded what=key"));
+	snprintf(r.pin, sizeof(r.pin), "%s", pin);
+	REQUIRE_INT(rh_probe_start(&r, rh_token_file(rh_priv(), 2, -5, 600,
+						     path, sizeof(path)),
+				   tx, &b), 0);
+	REQUIRE_INT(rh_probe_event(&b, "qad", T_MS, NULL), 0);
+	REQUIRE_INT(rh_probe_event(&a, "frames_received", T_MS, &o), 0);
+	CHECK_INT(jint(o, "count"), 100);
+	json_decref(o);
+	CHECK_INT(rh_probe_wait(&a, T_MS), 0);
+	CHECK_INT(rh_probe_wait(&b, T_MS), 0);
+	/* The old pin no longer matches the relay's key. */
+	REQUIRE_INT(rh_probe_start(&old, rh_token_file(rh_priv(), 3, -5, 600,
+						       path, sizeof(path)),
+				   NULL, &c), 0);
+	CHECK(rh_probe_wait(&c, T_MS) != 0);
+	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+}
+
 static void client_reconnects_after_relay_restart(void)
 {
 	struct rh_relay r;
@@ -408,6 +452,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rate_limit_drops_show_in_valid_metrics),
 	CHECK_CASE(sigterm_drains_clients_and_exits_zero_quickly),
 	CHECK_CASE(sighup_reloads_controller_key_and_keeps_serving),
+	CHECK_CASE(sighup_with_a_new_relay_key_serves_new_connections_with_it),
 	CHECK_CASE(client_reconnects_after_relay_restart),
 	CHECK_CASE(turnutils_stunclient_gets_mapped_address),
 	{0},
