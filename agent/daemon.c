@@ -12,6 +12,7 @@
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
+#include "agent/tunnel.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/ident.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct loop_timer *ep_timer;
 	struct quic_endpoint *ep;
 	struct relayc *relay;
+	struct tunnels *tun;
 	uint16_t port;
 
 	enum state state;
@@ -154,6 +156,20 @@ static void update_relay(struct daemon *d, const json_t *answer)
 
 static void check_endpoints(struct daemon *d);
 
+/* Hands the map's peers to the tunnel table. */
+static void update_tunnels(struct daemon *d)
+{
+	const json_t *self = map_part(d->map, "self");
+	int64_t id = json_integer_value(json_object_get(self, "id"));
+	json_t *peers = map_peers(d->map);
+
+	if (id > 0)
+		tunnels_set_self(d->tun, id);
+	if (!peers || tunnels_set_peers(d->tun, peers) < 0)
+		log_warn("tunnels_not_updated", "reason=out_of_memory");
+	json_decref(peers);
+}
+
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -199,8 +215,67 @@ static void on_udp_other(struct quic_endpoint *ep,
 	relayc_input(d->relay, from, data, len);
 }
 
+static void on_relay_frame(uint64_t src, const uint8_t *payload, size_t len,
+			   void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->tun && src <= INT64_MAX)
+		tunnels_input_relay(d->tun, (int64_t)src, payload, len);
+}
+
+static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
+			const struct ip_endpoint *to, const uint8_t *data,
+			size_t len, void *ctx)
+{
+	struct daemon *d = ctx;
+	int64_t id = tunnel_vaddr_id(to);
+
+	(void)ep;
+	(void)c;
+	if (!id)
+		return WEFT_ERR_INVAL;
+	return relayc_send(d->relay, (uint64_t)id, data, len);
+}
+
+static int tunnel_send_relay(int64_t dst, const uint8_t *payload, size_t len,
+			     void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return relayc_send(d->relay, (uint64_t)dst, payload, len);
+}
+
+static bool accept_peer(struct quic_endpoint *ep, const char *alpn,
+			const uint8_t key[IDENT_KEY_LEN], void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)ep;
+	return d->tun && strcmp(alpn, QUIC_ALPN_PEER) == 0 &&
+	       tunnels_accept_peer(d->tun, key);
+}
+
+static void on_accept(struct quic_endpoint *ep, struct quic_conn *c,
+		      const char *alpn, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)ep;
+	(void)alpn;
+	if (d->tun)
+		tunnels_on_accept(d->tun, c);
+	else
+		quic_conn_close(c, 0, "no tunnels");
+}
+
 static const struct relayc_callbacks relay_cbs = {
 	.on_event = on_relay_event,
+	.on_frame = on_relay_frame,
+};
+
+static const struct tunnel_callbacks tunnel_cbs = {
+	.send_relay = tunnel_send_relay,
 };
 
 static void on_map(struct daemon *d, const json_t *answer)
@@ -217,6 +292,7 @@ static void on_map(struct daemon *d, const json_t *answer)
 	}
 	d->last_map = clock_wall_s();
 	update_relay(d, answer);
+	update_tunnels(d);
 	if (map_version(d->map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",
@@ -439,8 +515,7 @@ static json_t *peers_answer(struct daemon *d)
 			"ipv4", copy_field(p, "ipv4"),
 			"ipv6", copy_field(p, "ipv6"),
 			"online", copy_field(p, "online"),
-			/* No tunnels exist yet: no path carries traffic. */
-			"path", "none",
+			"path", "none", /* tunnels_peer_json sets it */
 			"endpoints", copy_field(p, "endpoints"),
 			"home_relay", copy_field(p, "home_relay"),
 			"last_seen", copy_field(p, "last_seen"),
@@ -448,6 +523,11 @@ static json_t *peers_answer(struct daemon *d)
 			"tags", copy_field(p, "tags"),
 			"user", copy_field(p, "user"));
 
+		if (e && tunnels_peer_json(d->tun, json_integer_value(
+				json_object_get(p, "id")), e) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
 		if (!e || json_array_append_new(out, e) < 0)
 			goto fail;
 	}
@@ -539,14 +619,20 @@ static void on_signal(int signo, void *ctx)
  * and the endpoint binds a single one. */
 static int open_endpoint(struct daemon *d, const struct ident *id)
 {
+	static const char *const alpns[] = {QUIC_ALPN_PEER, NULL};
 	struct quic_endpoint_options o = {.id = id,
+					  .alpns = alpns,
+					  .accept_peer = accept_peer,
+					  .on_accept = on_accept,
 					  .on_other = on_udp_other,
+					  .send_virtual = send_virtual,
 					  .ctx = d};
 	struct ip_endpoint local;
 	int rc;
 
 	o.bind.addr.family = 4;
 	o.bind.port = (uint16_t)d->cfg->port;
+	tunnel_vlocal(&o.virtual_local);
 	rc = quic_endpoint_new(d->loop, &o, &d->ep);
 	if (rc < 0)
 		return rc;
@@ -645,6 +731,9 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	rc = open_endpoint(&d, id);
 	if (rc == 0)
 		rc = relayc_new(d.loop, d.ep, &relay_cbs, &d, &d.relay);
+	if (rc == 0)
+		rc = tunnels_new(d.loop, d.ep, d.node_id, &tunnel_cbs, &d,
+				 &d.tun);
 	if (rc < 0) {
 		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
 		    weft_strerror(rc));
@@ -704,6 +793,7 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
+	tunnels_del(d.tun);
 	relayc_del(d.relay);
 	quic_endpoint_del(d.ep);
 	localapi_del(d.api);
