@@ -86,6 +86,7 @@ int cli_print_status(const json_t *a, FILE *out)
 	const json_t *ctl = json_object_get(a, "controller");
 	const json_t *map = json_object_get(a, "map");
 	const json_t *relays = json_object_get(a, "relays");
+	const json_t *relay = json_object_get(a, "relay");
 	char buf[CELL_MAX];
 
 	fprintf(out, "state:       %s (since %s)\n", str_or(a, "state", "?"),
@@ -102,9 +103,18 @@ int cli_print_status(const json_t *a, FILE *out)
 	if (str_or(ctl, "last_error", NULL))
 		fprintf(out, "             last error: %s\n",
 			str_or(ctl, "last_error", ""));
-	cell(relays, buf, sizeof(buf));
-	fprintf(out, "relay:       none yet (relays in map: %s)\n",
-		json_array_size(relays) ? buf : "none");
+	if (json_is_object(relay)) {
+		fprintf(out, "relay:       %s at %s (%s", str_or(relay, "name",
+								 "?"),
+			str_or(relay, "address", "?"),
+			json_is_true(json_object_get(relay, "connected"))
+				? "connected" : "not connected");
+		fprintf(out, ", seen as %s)\n", str_or(relay, "qad", "-"));
+	} else {
+		cell(relays, buf, sizeof(buf));
+		fprintf(out, "relay:       none (relays in map: %s)\n",
+			json_array_size(relays) ? buf : "none");
+	}
 	fprintf(out, "map:         version %lld, %lld peers, updated %s\n",
 		(long long)json_integer_value(json_object_get(map, "version")),
 		(long long)json_integer_value(json_object_get(map, "peers")),

@@ -9,15 +9,19 @@
 #include "agent/ifaddr.h"
 #include "agent/localapi.h"
 #include "agent/map.h"
+#include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
+#include "agent/tunnel.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/ident.h"
 #include "shared/log.h"
 #include "shared/loop.h"
+#include "shared/quic.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,7 +38,9 @@ struct daemon {
 	struct localapi *api;
 	struct map *map;
 	struct loop_timer *ep_timer;
-	int udp_fd;
+	struct quic_endpoint *ep;
+	struct relayc *relay;
+	struct tunnels *tun;
 	uint16_t port;
 
 	enum state state;
@@ -87,6 +93,191 @@ static void fail(struct daemon *d, int rc)
 
 /* ---- control events ---- */
 
+/* ---- relay ---- */
+
+/* Resolves "host:port" or "addr:port". Names are looked up with a
+ * blocking getaddrinfo on the loop: relay lists change rarely, and an
+ * address literal (what run.sh registers) needs no lookup. */
+static int relay_addr(const char *s, struct ip_endpoint *out)
+{
+	struct addrinfo hints = {.ai_family = AF_INET,
+				 .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+	char host[256];
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	int rc;
+
+	if (!s)
+		return WEFT_ERR_INVAL;
+	if (ip_endpoint_parse(s, out) == 0)
+		return 0;
+	if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
+		return WEFT_ERR_INVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+		return WEFT_ERR_NOTFOUND;
+	rc = ip_endpoint_from_sockaddr(ai->ai_addr, ai->ai_addrlen, out);
+	freeaddrinfo(ai);
+	return rc;
+}
+
+/* Points the relay client at the map's first relay (the home relay) and
+ * hands it the answer's relay token. */
+static void update_relay(struct daemon *d, const json_t *answer)
+{
+	const json_t *relays = map_part(d->map, "relays");
+	const json_t *r = json_array_get(relays, 0);
+	const char *tok = json_string_value(json_object_get(answer,
+							    "relay_token"));
+	struct relayc_target t = {0};
+	const char *name, *addr, *pin;
+	char q[300];
+
+	if (tok)
+		relayc_set_token(d->relay, tok);
+	if (!r) {
+		relayc_set_relay(d->relay, NULL);
+		return;
+	}
+	name = json_string_value(json_object_get(r, "name"));
+	addr = json_string_value(json_object_get(r, "address"));
+	pin = json_string_value(json_object_get(r, "public_key_pin"));
+	if (!name || !pin || ident_pin_from_b64(pin, t.pin) < 0 ||
+	    relay_addr(addr, &t.addr) < 0) {
+		log_warn("relay_unusable", "name=%s address=%s note=\"needs "
+			 "an IPv4 address and a public_key_pin\"",
+			 log_q(q, sizeof(q), name), addr ? addr : "-");
+		relayc_set_relay(d->relay, NULL);
+		return;
+	}
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	relayc_set_relay(d->relay, &t);
+}
+
+static void check_endpoints(struct daemon *d);
+
+/* Hands the map's peers to the tunnel table. */
+static void update_tunnels(struct daemon *d)
+{
+	const json_t *self = map_part(d->map, "self");
+	int64_t id = json_integer_value(json_object_get(self, "id"));
+	json_t *peers = map_peers(d->map);
+
+	if (id > 0)
+		tunnels_set_self(d->tun, id);
+	if (!peers || tunnels_set_peers(d->tun, peers) < 0)
+		log_warn("tunnels_not_updated", "reason=out_of_memory");
+	json_decref(peers);
+}
+
+static void on_relay_event(const struct relayc_event *ev, void *ctx)
+{
+	struct daemon *d = ctx;
+	char a[IP_ENDPOINT_STRLEN] = "?", q[300], why[QUIC_REASON_MAX * 2];
+
+	ip_endpoint_format(&ev->addr, a, sizeof(a));
+	switch (ev->kind) {
+	case RELAYC_CONNECTING:
+		log_info("relay_connecting", "relay=%s addr=%s",
+			 log_q(q, sizeof(q), ev->name), a);
+		break;
+	case RELAYC_AUTHED:
+		log_info("relay_connected", "relay=%s addr=%s node=%llu",
+			 log_q(q, sizeof(q), ev->name), a,
+			 (unsigned long long)ev->node);
+		break;
+	case RELAYC_QAD:
+		log_info("relay_qad", "relay=%s addr=%s",
+			 log_q(q, sizeof(q), ev->name), a);
+		check_endpoints(d);
+		break;
+	case RELAYC_CLOSED:
+		log_info("relay_closed", "relay=%s err=%s app=%s code=0x%llx "
+			 "remote=%s reason=%s retry_ms=%lld",
+			 log_q(q, sizeof(q), ev->name),
+			 weft_errname(ev->close->err),
+			 ev->close->app ? "true" : "false",
+			 (unsigned long long)ev->close->code,
+			 ev->close->remote ? "true" : "false",
+			 log_q(why, sizeof(why), ev->close->reason),
+			 (long long)ev->retry_ms);
+		break;
+	}
+}
+
+static void on_udp_other(struct quic_endpoint *ep,
+			 const struct ip_endpoint *from, const uint8_t *data,
+			 size_t len, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)ep;
+	relayc_input(d->relay, from, data, len);
+}
+
+static void on_relay_frame(uint64_t src, const uint8_t *payload, size_t len,
+			   void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->tun && src <= INT64_MAX)
+		tunnels_input_relay(d->tun, (int64_t)src, payload, len);
+}
+
+static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
+			const struct ip_endpoint *to, const uint8_t *data,
+			size_t len, void *ctx)
+{
+	struct daemon *d = ctx;
+	int64_t id = tunnel_vaddr_id(to);
+
+	(void)ep;
+	(void)c;
+	if (!id)
+		return WEFT_ERR_INVAL;
+	return relayc_send(d->relay, (uint64_t)id, data, len);
+}
+
+static int tunnel_send_relay(int64_t dst, const uint8_t *payload, size_t len,
+			     void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return relayc_send(d->relay, (uint64_t)dst, payload, len);
+}
+
+static bool accept_peer(struct quic_endpoint *ep, const char *alpn,
+			const uint8_t key[IDENT_KEY_LEN], void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)ep;
+	return d->tun && strcmp(alpn, QUIC_ALPN_PEER) == 0 &&
+	       tunnels_accept_peer(d->tun, key);
+}
+
+static void on_accept(struct quic_endpoint *ep, struct quic_conn *c,
+		      const char *alpn, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	(void)ep;
+	(void)alpn;
+	if (d->tun)
+		tunnels_on_accept(d->tun, c);
+	else
+		quic_conn_close(c, 0, "no tunnels");
+}
+
+static const struct relayc_callbacks relay_cbs = {
+	.on_event = on_relay_event,
+	.on_frame = on_relay_frame,
+};
+
+static const struct tunnel_callbacks tunnel_cbs = {
+	.send_relay = tunnel_send_relay,
+};
+
 static void on_map(struct daemon *d, const json_t *answer)
 {
 	int64_t before = map_version(d->map);
@@ -100,6 +291,8 @@ static void on_map(struct daemon *d, const json_t *answer)
 		return;
 	}
 	d->last_map = clock_wall_s();
+	update_relay(d, answer);
+	update_tunnels(d);
 	if (map_version(d->map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",
@@ -172,16 +365,38 @@ static void on_control(const struct control_event *ev, void *ctx)
 
 /* ---- endpoints ---- */
 
+static bool has_string(const json_t *a, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
 static void check_endpoints(struct daemon *d)
 {
 	const char *skip = d->cfg->no_tun ? NULL : d->cfg->tun;
 	json_t *eps = NULL;
 	int rc;
 
+	struct relayc_status rs;
+	char qad[IP_ENDPOINT_STRLEN];
+
 	rc = ifaddr_endpoints(d->port, skip, &eps);
 	if (rc < 0) {
 		log_warn_err(rc, "endpoints_unavailable", NULL);
 		return;
+	}
+	/* The relay's view of us first: it is the address behind NAT. */
+	relayc_status(d->relay, &rs);
+	if (rs.have_qad && ip_endpoint_format(&rs.qad, qad, sizeof(qad)) >= 0
+	    && !has_string(eps, qad)) {
+		if (json_array_size(eps) >= IFADDR_MAX)
+			json_array_remove(eps, IFADDR_MAX - 1);
+		json_array_insert_new(eps, 0, json_string(qad));
 	}
 	if (d->endpoints && json_equal(d->endpoints, eps)) {
 		json_decref(eps);
@@ -231,6 +446,23 @@ static json_t *copy_field(const json_t *o, const char *key)
 	return v ? json_incref(v) : json_null();
 }
 
+static json_t *relay_answer(struct daemon *d)
+{
+	struct relayc_status rs;
+	char a[IP_ENDPOINT_STRLEN], q[IP_ENDPOINT_STRLEN];
+
+	relayc_status(d->relay, &rs);
+	if (!rs.have_relay)
+		return json_null();
+	ip_endpoint_format(&rs.addr, a, sizeof(a));
+	if (rs.have_qad)
+		ip_endpoint_format(&rs.qad, q, sizeof(q));
+	return json_pack("{s:s, s:s, s:b, s:o, s:I}", "name", rs.name,
+			 "address", a, "connected", rs.connected, "qad",
+			 rs.have_qad ? json_string(q) : json_null(),
+			 "connects", (json_int_t)rs.connects);
+}
+
 static json_t *status_answer(struct daemon *d)
 {
 	const json_t *self = self_of(d), *relays = map_part(d->map, "relays");
@@ -241,7 +473,7 @@ static json_t *status_answer(struct daemon *d)
 		json_array_append(names, json_object_get(r, "name"));
 	return json_pack(
 		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
-		"s:n, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
+		"s:o, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
 		"state", state_name(d->state),
 		"state_since", time_or_null(d->state_since),
 		"node", "id", (json_int_t)(d->node_id ? d->node_id
@@ -254,7 +486,7 @@ static json_t *status_answer(struct daemon *d)
 		"last_contact", time_or_null(d->last_contact),
 		"last_error", d->last_error[0] ? json_string(d->last_error)
 					       : json_null(),
-		"relay",
+		"relay", relay_answer(d),
 		"relays", names ? names : json_array(),
 		"map", "version", (json_int_t)map_version(d->map),
 		"updated", time_or_null(d->last_map),
@@ -283,8 +515,7 @@ static json_t *peers_answer(struct daemon *d)
 			"ipv4", copy_field(p, "ipv4"),
 			"ipv6", copy_field(p, "ipv6"),
 			"online", copy_field(p, "online"),
-			/* No tunnels exist yet: no path carries traffic. */
-			"path", "none",
+			"path", "none", /* tunnels_peer_json sets it */
 			"endpoints", copy_field(p, "endpoints"),
 			"home_relay", copy_field(p, "home_relay"),
 			"last_seen", copy_field(p, "last_seen"),
@@ -292,6 +523,11 @@ static json_t *peers_answer(struct daemon *d)
 			"tags", copy_field(p, "tags"),
 			"user", copy_field(p, "user"));
 
+		if (e && tunnels_peer_json(d->tun, json_integer_value(
+				json_object_get(p, "id")), e) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
 		if (!e || json_array_append_new(out, e) < 0)
 			goto fail;
 	}
@@ -378,24 +614,30 @@ static void on_signal(int signo, void *ctx)
 
 /* ---- start and stop ---- */
 
-static int open_udp(struct daemon *d)
+/* The agent's one UDP socket (ARCHITECTURE.md) as a QUIC endpoint with
+ * the node identity. IPv4 only for now: the relay path needs one family,
+ * and the endpoint binds a single one. */
+static int open_endpoint(struct daemon *d, const struct ident *id)
 {
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
-				  .sin6_port = htons((uint16_t)d->cfg->port)};
-	socklen_t len = sizeof(sa);
-	int off = 0;
+	static const char *const alpns[] = {QUIC_ALPN_PEER, NULL};
+	struct quic_endpoint_options o = {.id = id,
+					  .alpns = alpns,
+					  .accept_peer = accept_peer,
+					  .on_accept = on_accept,
+					  .on_other = on_udp_other,
+					  .send_virtual = send_virtual,
+					  .ctx = d};
+	struct ip_endpoint local;
+	int rc;
 
-	/* The one UDP socket of the agent (ARCHITECTURE.md); the data plane
-	 * will read it. Bound now so the reported endpoints are real. */
-	d->udp_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			   0);
-	if (d->udp_fd < 0)
-		return -errno;
-	setsockopt(d->udp_fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	if (bind(d->udp_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(d->udp_fd, (struct sockaddr *)&sa, &len) < 0)
-		return -errno;
-	d->port = ntohs(sa.sin6_port);
+	o.bind.addr.family = 4;
+	o.bind.port = (uint16_t)d->cfg->port;
+	tunnel_vlocal(&o.virtual_local);
+	rc = quic_endpoint_new(d->loop, &o, &d->ep);
+	if (rc < 0)
+		return rc;
+	quic_endpoint_local(d->ep, &local);
+	d->port = local.port;
 	return 0;
 }
 
@@ -431,7 +673,7 @@ static int load_cred(struct daemon *d, struct statedir_cred *cred,
 
 int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 {
-	struct daemon d = {.cfg = cfg, .udp_fd = -1, .msg = msg,
+	struct daemon d = {.cfg = cfg, .msg = msg,
 			   .msglen = msglen};
 	struct control_cfg cc = {0};
 	struct statedir_cred cred;
@@ -486,7 +728,12 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		say(&d, "out of memory");
 		goto out;
 	}
-	rc = open_udp(&d);
+	rc = open_endpoint(&d, id);
+	if (rc == 0)
+		rc = relayc_new(d.loop, d.ep, &relay_cbs, &d, &d.relay);
+	if (rc == 0)
+		rc = tunnels_new(d.loop, d.ep, d.node_id, &tunnel_cbs, &d,
+				 &d.tun);
 	if (rc < 0) {
 		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
 		    weft_strerror(rc));
@@ -546,11 +793,12 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
+	tunnels_del(d.tun);
+	relayc_del(d.relay);
+	quic_endpoint_del(d.ep);
 	localapi_del(d.api);
 	loop_timer_del(d.ep_timer);
 	loop_del(d.loop);
-	if (d.udp_fd >= 0)
-		close(d.udp_fd);
 	map_del(d.map);
 	json_decref(d.node);
 	json_decref(d.endpoints);

@@ -1,0 +1,380 @@
+/* The agent's relay client: see relayc.h. */
+#include "agent/relayc.h"
+
+#include "shared/err.h"
+#include "shared/loop.h"
+#include "shared/quic.h"
+#include "shared/rand.h"
+#include "shared/token.h"
+#include "shared/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+struct relayc {
+	struct loop *loop;
+	struct quic_endpoint *ep;
+	struct relayc_callbacks cbs;
+	void *ctx;
+	struct loop_timer *retry;
+
+	bool have_target;
+	struct relayc_target t;
+	char *token;
+	bool token_stale;  /* the relay refused this token: wait for another */
+
+	struct quic_conn *c;
+	struct wire_reader *rd;
+	bool established;  /* stream 0 open, AUTH sent */
+	bool authed;
+	bool dropping;     /* we closed c on purpose: no back-off */
+	unsigned attempts; /* failed connects since the last AUTH_OK */
+
+	bool have_qad;
+	struct ip_endpoint qad;
+	uint64_t node;
+	unsigned connects;
+};
+
+static void emit(struct relayc *r, struct relayc_event *ev)
+{
+	ev->name = r->t.name;
+	if (r->cbs.on_event)
+		r->cbs.on_event(ev, r->ctx);
+}
+
+static int send_auth(struct relayc *r)
+{
+	uint8_t buf[WIRE_MSG_MAX];
+	struct wire_msg m = {.type = WIRE_MSG_AUTH,
+			     .data = (const uint8_t *)r->token,
+			     .len = strlen(r->token)};
+	int n = wire_msg_encode(&m, buf, sizeof(buf));
+
+	if (n < 0)
+		return n;
+	return quic_conn_stream_send(r->c, 0, buf, (size_t)n, false) == n
+		       ? 0
+		       : WEFT_ERR_BUSY;
+}
+
+static void send_pong(struct relayc *r, uint64_t nonce)
+{
+	uint8_t buf[WIRE_MSG_MAX];
+	struct wire_msg m = {.type = WIRE_MSG_PONG, .nonce = nonce};
+	int n = wire_msg_encode(&m, buf, sizeof(buf));
+
+	if (n > 0)
+		quic_conn_stream_send(r->c, 0, buf, (size_t)n, false);
+}
+
+static void on_msg(struct relayc *r, const struct wire_msg *m)
+{
+	struct relayc_event ev = {0};
+
+	switch (m->type) {
+	case WIRE_MSG_AUTH_OK:
+		r->node = m->node;
+		r->attempts = 0;
+		if (!r->authed)
+			r->connects++;
+		r->authed = true;
+		ev.kind = RELAYC_AUTHED;
+		ev.addr = r->t.addr;
+		ev.node = m->node;
+		emit(r, &ev);
+		break;
+	case WIRE_MSG_QAD:
+		r->have_qad = true;
+		r->qad = m->addr;
+		ev.kind = RELAYC_QAD;
+		ev.addr = m->addr;
+		emit(r, &ev);
+		break;
+	case WIRE_MSG_PEER_GONE:
+		if (r->cbs.on_peer_gone)
+			r->cbs.on_peer_gone(m->node, m->reason, r->ctx);
+		break;
+	case WIRE_MSG_PING:
+		send_pong(r, m->nonce);
+		break;
+	default:
+		/* SIGNAL_FROM and PONG: nothing uses them on the relay path. */
+		break;
+	}
+}
+
+static void on_stream_data(struct quic_conn *c, int64_t sid,
+			   const uint8_t *data, size_t len, bool fin,
+			   void *ctx)
+{
+	struct relayc *r = ctx;
+	struct wire_msg m;
+	int rc = 0;
+
+	(void)fin;
+	if (sid != 0 || !r->rd)
+		return;
+	while (len > 0 && rc >= 0) {
+		size_t k = wire_reader_feed(r->rd, data, len);
+
+		data += k;
+		len -= k;
+		while ((rc = wire_reader_next(r->rd, &m)) == 1)
+			on_msg(r, &m);
+	}
+	if (rc < 0)
+		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "bad message");
+}
+
+static void on_established(struct quic_conn *c, void *ctx)
+{
+	struct relayc *r = ctx;
+	int64_t sid;
+
+	if (quic_conn_stream_open(c, &sid) < 0 || sid != 0) {
+		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "no stream 0");
+		return;
+	}
+	r->established = true;
+	if (!r->token || send_auth(r) < 0)
+		quic_conn_close(c, 0, "cannot authenticate");
+}
+
+static int64_t backoff_ms(struct relayc *r)
+{
+	unsigned shift = r->attempts < 6 ? r->attempts : 6;
+	uint64_t ms = (uint64_t)BACKOFF_MIN_MS << shift, jitter = 0;
+
+	if (ms > BACKOFF_MAX_MS)
+		ms = BACKOFF_MAX_MS;
+	rand_uniform(ms / 2 + 1, &jitter);
+	r->attempts++;
+	return (int64_t)(ms / 2 + jitter);
+}
+
+static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
+		      void *ctx)
+{
+	struct relayc *r = ctx;
+	struct relayc_event ev = {.kind = RELAYC_CLOSED, .close = i};
+
+	(void)c;
+	r->c = NULL;
+	r->established = false;
+	r->authed = false;
+	wire_reader_del(r->rd);
+	r->rd = NULL;
+	ev.addr = r->t.addr;
+	if (r->dropping) {
+		/* Our own close before switching: connect again at once if
+		 * there is a relay to connect to. */
+		r->dropping = false;
+		ev.retry_ms = 0;
+		loop_timer_start(r->retry, 0);
+		emit(r, &ev);
+		return;
+	}
+	if (i->app && (i->code == WIRE_CLOSE_REPLACED ||
+		       i->code == WIRE_CLOSE_AUTH_FAILED ||
+		       i->code == WIRE_CLOSE_TOKEN_EXPIRED)) {
+		r->token_stale = true;
+		r->attempts = 6;
+	}
+	ev.retry_ms = backoff_ms(r);
+	loop_timer_start(r->retry, ev.retry_ms * 1000);
+	emit(r, &ev);
+}
+
+static const struct quic_conn_callbacks conn_cbs = {
+	.on_established = on_established,
+	.on_stream_data = on_stream_data,
+	.on_closed = on_closed,
+};
+
+/* Connects when there is a relay, a token and no connection. */
+static void try_connect(struct relayc *r)
+{
+	struct quic_connect_options co = {.alpn = QUIC_ALPN_RELAY};
+	struct relayc_event ev = {.kind = RELAYC_CONNECTING};
+	int rc;
+
+	if (r->c || !r->have_target || !r->token)
+		return;
+	co.remote = r->t.addr;
+	memcpy(co.pin, r->t.pin, IDENT_KEY_LEN);
+	rc = wire_reader_new(&r->rd);
+	if (rc == 0)
+		rc = quic_connect(r->ep, &co, &conn_cbs, r, &r->c);
+	if (rc < 0) {
+		wire_reader_del(r->rd);
+		r->rd = NULL;
+		r->c = NULL;
+		loop_timer_start(r->retry, backoff_ms(r) * 1000);
+		return;
+	}
+	loop_timer_stop(r->retry);
+	ev.addr = r->t.addr;
+	emit(r, &ev);
+}
+
+static void on_retry(struct loop_timer *t, void *ctx)
+{
+	(void)t;
+	try_connect(ctx);
+}
+
+int relayc_new(struct loop *l, struct quic_endpoint *ep,
+	       const struct relayc_callbacks *cbs, void *ctx,
+	       struct relayc **out)
+{
+	struct relayc *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return WEFT_ERR_NOMEM;
+	r->loop = l;
+	r->ep = ep;
+	if (cbs)
+		r->cbs = *cbs;
+	r->ctx = ctx;
+	rc = loop_timer_new(l, on_retry, r, &r->retry);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Closes the connection on purpose; on_closed runs at once. */
+static void drop_conn(struct relayc *r)
+{
+	if (r->c && !r->dropping) {
+		r->dropping = true;
+		quic_conn_close(r->c, 0, "relay changed");
+	}
+}
+
+void relayc_del(struct relayc *r)
+{
+	if (!r)
+		return;
+	r->cbs.on_event = NULL;
+	drop_conn(r);
+	loop_timer_del(r->retry);
+	wire_reader_del(r->rd);
+	if (r->token)
+		explicit_bzero(r->token, strlen(r->token));
+	free(r->token);
+	free(r);
+}
+
+int relayc_set_relay(struct relayc *r, const struct relayc_target *t)
+{
+	if (t && (!t->name[0] || !t->addr.addr.family || !t->addr.port))
+		return WEFT_ERR_INVAL;
+	if (!t) {
+		if (!r->have_target)
+			return 0;
+		r->have_target = false;
+		drop_conn(r);
+		loop_timer_stop(r->retry);
+		return 0;
+	}
+	if (r->have_target && strcmp(r->t.name, t->name) == 0 &&
+	    r->t.addr.port == t->addr.port &&
+	    ip_addr_eq(&r->t.addr.addr, &t->addr.addr) &&
+	    memcmp(r->t.pin, t->pin, IDENT_KEY_LEN) == 0)
+		return 0;
+	drop_conn(r);
+	r->t = *t;
+	r->t.name[RELAYC_NAME_MAX - 1] = '\0';
+	r->have_target = true;
+	r->attempts = 0;
+	r->have_qad = false;
+	try_connect(r);
+	return 0;
+}
+
+int relayc_set_token(struct relayc *r, const char *token)
+{
+	char *copy = NULL;
+
+	if (token && *token) {
+		if (strlen(token) > TOKEN_MAX_LEN)
+			return WEFT_ERR_TOOBIG;
+		if (r->token && strcmp(r->token, token) == 0)
+			return 0;
+		copy = strdup(token);
+		if (!copy)
+			return WEFT_ERR_NOMEM;
+	}
+	if (r->token)
+		explicit_bzero(r->token, strlen(r->token));
+	free(r->token);
+	r->token = copy;
+	if (!copy)
+		return 0;
+	if (r->token_stale) {
+		/* The relay refused the old token: try the new one soon. */
+		r->token_stale = false;
+		r->attempts = 0;
+		if (!r->c)
+			loop_timer_start(r->retry, 0);
+	}
+	if (r->c && r->established && send_auth(r) < 0)
+		quic_conn_close(r->c, 0, "cannot authenticate");
+	try_connect(r);
+	return 0;
+}
+
+void relayc_input(struct relayc *r, const struct ip_endpoint *from,
+		  const uint8_t *data, size_t len)
+{
+	struct wire_frame f;
+
+	if (!r->have_target || from->port != r->t.addr.port ||
+	    !ip_addr_eq(&from->addr, &r->t.addr.addr) ||
+	    wire_classify(data, len) != WIRE_KIND_FRAME ||
+	    wire_frame_decode(data, len, &f) < 0)
+		return;
+	if (f.type == WIRE_RELAY_RECV && r->cbs.on_frame)
+		r->cbs.on_frame(f.node, f.payload, f.payload_len, r->ctx);
+	else if (f.type == WIRE_PEER_GONE && r->cbs.on_peer_gone)
+		r->cbs.on_peer_gone(f.node, f.reason, r->ctx);
+}
+
+int relayc_send(struct relayc *r, uint64_t dst, const void *payload,
+		size_t len)
+{
+	uint8_t buf[WIRE_FRAME_MAX];
+	struct wire_frame f = {.type = WIRE_RELAY_SEND, .node = dst,
+			       .payload = payload, .payload_len = len};
+	int n;
+
+	if (!r->authed)
+		return WEFT_ERR_CLOSED;
+	n = wire_frame_encode(&f, buf, sizeof(buf));
+	if (n < 0)
+		return WEFT_ERR_INVAL;
+	return quic_endpoint_send_raw(r->ep, &r->t.addr, buf, (size_t)n);
+}
+
+void relayc_status(const struct relayc *r, struct relayc_status *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->have_relay = r->have_target;
+	if (r->have_target) {
+		memcpy(out->name, r->t.name, sizeof(out->name));
+		out->addr = r->t.addr;
+	}
+	out->connected = r->authed;
+	out->have_qad = r->have_qad;
+	out->qad = r->qad;
+	out->node = r->node;
+	out->connects = r->connects;
+}

@@ -1,0 +1,107 @@
+/* Peer tunnels on the relay path: one end-to-end QUIC connection per peer
+ * pair (ALPN weft-peer/1), pinned both ways to the peers' keys in the map,
+ * carrying IP packets in DATAGRAM frames.
+ *
+ * Roles: the node with the smaller id is the client, so two nodes never
+ * build two connections. A client connects on demand, at the first packet
+ * for the peer; a server that has a packet for a peer without a
+ * connection sends the peer a one-byte "wake" relay payload (0x00, which
+ * cannot be a QUIC packet: the fixed bit is clear) and the peer connects.
+ * While a connection is being set up, up to TUNNEL_QUEUE_MAX packets per
+ * peer wait; more are dropped (counted).
+ *
+ * Virtual path: every peer has a virtual address (tunnel_vaddr) in
+ * 240.0.0.0/4 (reserved, never routed); the endpoint's virtual local
+ * address is TUNNEL_VLOCAL. QUIC packets the endpoint sends to a virtual
+ * address go to the relay as RELAY_SEND for that node (send_relay), and
+ * RELAY_RECV payloads are fed back with quic_endpoint_input_virtual from
+ * the sender's virtual address.
+ *
+ * A connection closes when its peer leaves the map (or changes key) and
+ * after TUNNEL_IDLE_MS without datagrams either way. Runs on the loop
+ * thread; never logs. */
+#ifndef WEFT_AGENT_TUNNEL_H
+#define WEFT_AGENT_TUNNEL_H
+
+#include "shared/ident.h"
+#include "shared/ip.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TUNNEL_QUEUE_MAX 64
+#define TUNNEL_IDLE_MS (5 * 60 * 1000)
+#define TUNNEL_PKT_MAX 1500
+#define TUNNEL_WAKE 0x00
+
+struct loop;
+struct quic_endpoint;
+struct quic_conn;
+struct tunnels;
+
+/* The endpoint's virtual local address: 240.0.0.0 port 1. */
+void tunnel_vlocal(struct ip_endpoint *out);
+
+/* The virtual address of node id: 240.0.0.0 + (id & 0x0fffffff), port
+ * 1 + (id >> 28). Returns 0, or WEFT_ERR_INVAL for id <= 0 or an id too
+ * large to encode (>= 2^28 * 65535). */
+int tunnel_vaddr(int64_t id, struct ip_endpoint *out);
+
+/* The node id whose virtual address is e, or 0 when e is not one. */
+int64_t tunnel_vaddr_id(const struct ip_endpoint *e);
+
+struct tunnel_callbacks {
+	/* An IP packet that arrived from peer (borrowed for the call). */
+	void (*on_packet)(int64_t peer, const uint8_t *pkt, size_t len,
+			  void *ctx);
+	/* Sends payload to node dst through the relay; returns 0 or a
+	 * negative code (ignored beyond counting: QUIC recovers). */
+	int (*send_relay)(int64_t dst, const uint8_t *payload, size_t len,
+			  void *ctx);
+};
+
+/* Creates the tunnel table for node self_id on ep (borrowed; it must
+ * outlive t, and t must be deleted first). cbs is copied. Returns 0 and
+ * *out, WEFT_ERR_NOMEM, or a loop error. */
+int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
+		const struct tunnel_callbacks *cbs, void *ctx,
+		struct tunnels **out);
+
+/* Closes every connection and frees t. NULL is fine. Not from a callback
+ * of t. */
+void tunnels_del(struct tunnels *t);
+
+/* Sets our node id (known after registration). */
+void tunnels_set_self(struct tunnels *t, int64_t self_id);
+
+/* Replaces the peer set with the map's peers (array of objects with id
+ * and public_key). Peers that left, or whose key changed, lose their
+ * connection and queue. Returns 0 or WEFT_ERR_NOMEM. */
+int tunnels_set_peers(struct tunnels *t, const json_t *peers);
+
+/* Sends one IP packet to peer, connecting or queueing as needed. Returns
+ * 0 (sent or queued), WEFT_ERR_NOTFOUND (not a peer), WEFT_ERR_BUSY
+ * (queue full: dropped), WEFT_ERR_TOOBIG, WEFT_ERR_NOMEM. */
+int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
+		 size_t len);
+
+/* Feeds a RELAY_RECV payload from node src (not from a connection
+ * callback of ep). */
+void tunnels_input_relay(struct tunnels *t, int64_t src,
+			 const uint8_t *payload, size_t len);
+
+/* For the endpoint's options: whether a client with key may connect
+ * (a current peer), and the accepted connection. */
+bool tunnels_accept_peer(struct tunnels *t,
+			 const uint8_t key[IDENT_KEY_LEN]);
+void tunnels_on_accept(struct tunnels *t, struct quic_conn *c);
+
+/* Per-peer state for `weft-agent peers`: adds "path" ("relay" with an
+ * established connection, else "none"), "rx_bytes", "tx_bytes",
+ * "rtt_ms" (null without a connection), "last_handshake" (unix seconds or
+ * null) and "dropped" to obj. Returns 0 or WEFT_ERR_NOMEM. */
+int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj);
+
+#endif

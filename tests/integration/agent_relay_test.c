@@ -1,0 +1,208 @@
+/* weft-agent's relay client against a real controller and a real
+ * weft-relay on loopback: the agent connects to the map's home relay,
+ * authenticates with the map's relay token, reports the relay's QAD
+ * address as an endpoint, and reconnects when the relay restarts. Agents
+ * run with --no-tun (no root). */
+#include "ag.h"
+#include "check.h"
+#include "fx.h"
+#include "ih.h"
+#include "rh.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define K (h->bootstrap_key)
+
+static const char allow_policy[] =
+	"{\"tagOwners\":{\"tag:test\":[]},"
+	"\"acls\":[{\"action\":\"accept\",\"src\":[\"tag:test\"],"
+	"\"dst\":[\"tag:test:*\"]}]}";
+
+struct world {
+	struct ih *h;
+	struct rh_relay relay;
+	char key[FX_KEY_SIZE];
+	char ckey[600];
+	const char *extra[3];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A controller with a policy and an auth key, a relay that trusts the
+ * controller's token key, registered as the only relay. */
+static bool world_start(struct world *w)
+{
+	struct ih *h = NULL;
+	char *pub = NULL;
+	int st = -1;
+
+	memset(w, 0, sizeof(*w));
+	if (!CHECK(ih_new(NULL, &h) == 0))
+		return false;
+	w->h = h;
+	if (!CHECK(fx_policy(h, K, allow_policy, NULL) == 200) ||
+	    !CHECK(fx_authkey(h, K, "{\"reusable\":true,"
+				    "\"tags\":[\"tag:test\"]}", w->key) > 0))
+		return false;
+	if (!CHECK(ih_cli(h, &pub, &st, "relay-key", NULL, NULL) == 0) ||
+	    !CHECK(st == 0) ||
+	    !CHECK(rh_write_file("ctl.pub", pub, w->ckey, sizeof(w->ckey)) ==
+		   0)) {
+		free(pub);
+		return false;
+	}
+	free(pub);
+	w->extra[0] = "--controller-key";
+	w->extra[1] = w->ckey;
+	if (!CHECK(rh_relay_start(0, "relay.key", w->extra, &w->relay) == 0))
+		return false;
+	return CHECK(fx_reqf(h, "POST", "/api/v1/relays", K, NULL,
+			     "{\"name\":\"local\",\"region\":\"test\","
+			     "\"address\":\"127.0.0.1:%d\","
+			     "\"public_key_pin\":\"%s\"}",
+			     w->relay.port, w->relay.pin) == 201);
+}
+
+static void world_stop(struct world *w)
+{
+	if (w->relay.pid)
+		rh_relay_stop(&w->relay, SIGTERM, 5000, NULL);
+	ih_del(w->h);
+}
+
+/* Polls `status` until its relay is connected with a QAD address and at
+ * least min_connects authentications, or timeout_ms pass. Returns the
+ * status (caller decrefs) or NULL. */
+static json_t *wait_relay(struct ag *a, int64_t min_connects,
+			  int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	do {
+		json_t *j = NULL;
+
+		if (ag_cli(a, "status", &j) == 0 &&
+		    json_is_true(fx_get(j, "relay.connected")) &&
+		    fx_str(j, "relay.qad") &&
+		    fx_int(j, "relay.connects") >= min_connects)
+			return j;
+		json_decref(j);
+		usleep(100000);
+	} while (now_ms() < end);
+	return NULL;
+}
+
+static bool array_has(const json_t *a, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+/* Waits until the controller lists s among the node's endpoints. */
+static bool wait_node_endpoint(struct ih *h, int64_t id, const char *s,
+			       int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/nodes/%lld", (long long)id);
+	do {
+		json_t *j = NULL;
+		bool ok = fx_req(h, "GET", path, K, NULL, &j) == 200 &&
+			  array_has(fx_get(j, "endpoints"), s);
+
+		json_decref(j);
+		if (ok)
+			return true;
+		usleep(100000);
+	} while (now_ms() < end);
+	return false;
+}
+
+static void agent_connects_to_home_relay_and_reports_qad(void)
+{
+	struct world w;
+	struct ag *a = NULL;
+	json_t *st = NULL;
+	char want[64];
+
+	if (!world_start(&w))
+		goto out;
+	if (!CHECK(ag_start(w.h, "a", w.key, NULL, &a) == 0))
+		goto out;
+	st = wait_relay(a, 1, 20000);
+	if (!CHECK(st != NULL))
+		goto out;
+	CHECK_STR(fx_str(st, "relay.name"), "local");
+	snprintf(want, sizeof(want), "127.0.0.1:%d", w.relay.port);
+	CHECK_STR(fx_str(st, "relay.address"), want);
+	/* The relay sees the agent's socket from loopback. */
+	snprintf(want, sizeof(want), "127.0.0.1:%lld",
+		 (long long)fx_int(st, "port"));
+	CHECK_STR(fx_str(st, "relay.qad"), want);
+	CHECK(wait_node_endpoint(w.h, fx_int(st, "node.id"), want, 10000));
+out:
+	if (a && !st)
+		ag_dump_log(a);
+	json_decref(st);
+	ag_del(a);
+	world_stop(&w);
+}
+
+static void agent_reconnects_after_relay_restart(void)
+{
+	struct world w;
+	struct ag *a = NULL;
+	json_t *st = NULL;
+	int port;
+
+	if (!world_start(&w))
+		goto out;
+	if (!CHECK(ag_start(w.h, "b", w.key, NULL, &a) == 0))
+		goto out;
+	st = wait_relay(a, 1, 20000);
+	if (!CHECK(st != NULL))
+		goto out;
+	json_decref(st);
+	st = NULL;
+	port = w.relay.port;
+	CHECK_INT(rh_relay_stop(&w.relay, SIGTERM, 5000, NULL), 0);
+	if (!CHECK(rh_relay_start(port, "relay.key", w.extra, &w.relay) == 0))
+		goto out;
+	st = wait_relay(a, 2, 20000);
+	CHECK(st != NULL);
+out:
+	if (a && !st)
+		ag_dump_log(a);
+	json_decref(st);
+	ag_del(a);
+	world_stop(&w);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(agent_connects_to_home_relay_and_reports_qad),
+	CHECK_CASE(agent_reconnects_after_relay_restart),
+	{0},
+};
+
+int main(int argc, char **argv)
+{
+	return check_main(argc, argv, cases);
+}

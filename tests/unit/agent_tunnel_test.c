@@ -1,0 +1,102 @@
+/* agent/tunnel.c: the virtual addresses that stand for peers on the
+ * relayed path, and the peer table built from the map. */
+#include "agent/tunnel.h"
+#include "check.h"
+#include "shared/err.h"
+#include "shared/loop.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static void virtual_address_round_trips_to_the_node_id(void)
+{
+	static const int64_t ids[] = {1, 2, 255, 256, 0x0fffffff, 0x10000000,
+				      ((int64_t)65534 << 28) | 0x0fffffff};
+	struct ip_endpoint e;
+	size_t i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		CHECK_INT(tunnel_vaddr(ids[i], &e), 0);
+		CHECK_INT(e.addr.family, 4);
+		CHECK((e.addr.b[0] & 0xf0) == 240);
+		CHECK(e.port != 0);
+		CHECK(tunnel_vaddr_id(&e) == ids[i]);
+	}
+}
+
+static void virtual_addresses_of_different_nodes_differ(void)
+{
+	struct ip_endpoint a, b;
+
+	CHECK_INT(tunnel_vaddr(5, &a), 0);
+	CHECK_INT(tunnel_vaddr(5 + ((int64_t)1 << 28), &b), 0);
+	CHECK(a.port != b.port || !ip_addr_eq(&a.addr, &b.addr));
+}
+
+static void rejects_ids_that_cannot_be_encoded(void)
+{
+	struct ip_endpoint e;
+
+	CHECK_INT(tunnel_vaddr(0, &e), WEFT_ERR_INVAL);
+	CHECK_INT(tunnel_vaddr(-3, &e), WEFT_ERR_INVAL);
+	CHECK_INT(tunnel_vaddr((int64_t)65535 << 28, &e), WEFT_ERR_INVAL);
+}
+
+static void non_virtual_addresses_map_to_no_node(void)
+{
+	struct ip_endpoint e = {0}, v;
+
+	CHECK_INT(ip_endpoint_parse("127.0.0.1:4000", &e), 0);
+	CHECK(tunnel_vaddr_id(&e) == 0);
+	tunnel_vlocal(&v);
+	CHECK_INT(v.addr.b[0], 240);
+	CHECK(tunnel_vaddr_id(&v) == 0); /* 240.0.0.0 port 1 is node 0 */
+}
+
+static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
+{
+	static const char key_b64[] =
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	uint8_t key[IDENT_KEY_LEN], pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	json_t *peers;
+	json_t *o;
+	size_t i;
+
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)i;
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
+	peers = json_pack("[{s:I, s:s}]", "id", (json_int_t)3, "public_key",
+			  key_b64);
+	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	/* Node 9 serves node 3 (the smaller id is the client). */
+	CHECK(tunnels_accept_peer(t, key));
+	CHECK_INT(tunnels_send(t, 4, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
+	o = json_object();
+	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
+	CHECK_STR(json_string_value(json_object_get(o, "path")), "none");
+	json_decref(o);
+	json_decref(peers);
+	peers = json_array();
+	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK(!tunnels_accept_peer(t, key));
+	json_decref(peers);
+	tunnels_del(t);
+	loop_del(l);
+}
+
+static const struct check_case cases[] = {
+	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
+	CHECK_CASE(virtual_addresses_of_different_nodes_differ),
+	CHECK_CASE(rejects_ids_that_cannot_be_encoded),
+	CHECK_CASE(non_virtual_addresses_map_to_no_node),
+	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
+	{0},
+};
+
+int main(int argc, char **argv)
+{
+	return check_main(argc, argv, cases);
+}
