@@ -13,6 +13,7 @@
 #include "shared/token.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1043,8 +1044,13 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	flush_touches(h);
 	if (!h->listener)
 		open_listener(h);
-	if (++h->ticks % 60 == 0)
+	if (++h->ticks % 60 == 0) {
 		prune_feed(h);
+		/* Rendering thousands of maps leaves freed memory in malloc's
+		 * arenas; give it back so a quiet controller's footprint is
+		 * its held polls, not its last fan-out. */
+		malloc_trim(0);
+	}
 	loop_timer_start(t, TICK_US);
 }
 
