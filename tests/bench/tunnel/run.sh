@@ -41,7 +41,9 @@
 # three programs are (re)built. Environment: BENCH_SECONDS (10),
 # BENCH_PINGS (20), BENCH_TTD_TRIALS (20), BENCH_DIRECT_WAIT (5, seconds
 # to wait for a direct path), BENCH_KEEP_LOGS (set: keep the temporary
-# directory with every log and print its path).
+# directory with every log and print its path), BENCH_PERF=DIR (record
+# `perf record -g` of both agents and the relay during each Weft iperf3
+# run into DIR, for `perf report -i DIR/perf-relay-1.data`).
 # Not a test: never registered with ctest.
 set -euo pipefail
 
@@ -162,11 +164,23 @@ stop() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # --- measurements -------------------------------------------------------
-# iperf LAB ADDR STREAMS: receiver's Mbit/s of an iperf3 TCP run a -> ADDR.
+# iperf LAB ADDR STREAMS [KEY]: "MBITS RETRANSMITS" of an iperf3 TCP run
+# a -> ADDR (receiver's rate). With BENCH_PERF and $perf_pids set, records
+# `perf record -g` of those processes during the run to
+# $BENCH_PERF/perf-KEY-STREAMS.data.
 iperf() {
-	local out=$tmp/iperf.$3.json
-	if ! nsx "$1" a iperf3 -c "$2" -t "$seconds" -P "$3" --json \
-		>"$out" 2>&1; then
+	local out=$tmp/iperf.$3.json perf_pid= rc=0
+	if [ -n "${BENCH_PERF:-}" ] && [ -n "${perf_pids:-}" ]; then
+		mkdir -p "$BENCH_PERF"
+		perf record -q -g -p "$perf_pids" \
+			-o "$BENCH_PERF/perf-$4-$3.data" -- sleep "$seconds" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+	fi
+	nsx "$1" a iperf3 -c "$2" -t "$seconds" -P "$3" --json >"$out" 2>&1 ||
+		rc=$?
+	[ -z "$perf_pid" ] || wait "$perf_pid" || true
+	if [ $rc -ne 0 ]; then
 		say "iperf3 -c $2 -P $3 failed: $(jq -r '.error // empty' "$out" 2>/dev/null || tail -n3 "$out")"
 		echo "-"
 		return 0
@@ -194,9 +208,9 @@ rtt() {
 measure() {
 	local key=$1 one four r
 	say "$key: iperf3 1 stream, ${seconds} s"
-	one=$(iperf "$2" "$3" 1)
+	one=$(iperf "$2" "$3" 1 "$key")
 	say "$key: iperf3 4 streams, ${seconds} s"
-	four=$(iperf "$2" "$3" 4)
+	four=$(iperf "$2" "$3" 4 "$key")
 	say "$key: $pings pings"
 	r=$(rtt "$2" "$3")
 	eval "r_${key}_1=${one%% *} r_${key}_4=${four%% *}"
@@ -282,6 +296,7 @@ weft_world() {
 	bg "$l" inet "$d/relay.log" "$relay_bin" --listen "$relay_addr" \
 		--key "$d/relay.key" --controller-key "$d/ctl.pub" \
 		--log-level warn
+	relay_pid=$bg_pid
 	local pin=
 	for _ in $(seq 100); do
 		pin=$(sed -n 's/^relay pin: //p' "$d/relay.log" 2>/dev/null || true)
@@ -394,6 +409,7 @@ if [ -n "$weft_note" ]; then
 	done
 else
 	weft_mtu=$(nsx "$lab" a cat /sys/class/net/weft0/mtu 2>/dev/null || echo "?")
+	perf_pids=$agent_pid_a,$agent_pid_b,$relay_pid
 	path_is "$lab" direct "$direct_wait" || true
 	weft_path=$(peer_field "$lab" path)
 	say "weft: a -> b ($b_mesh) path '$weft_path', TUN MTU $weft_mtu"
