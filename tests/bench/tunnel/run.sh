@@ -169,7 +169,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # `perf record -g` of those processes during the run to
 # $BENCH_PERF/perf-KEY-STREAMS.data.
 iperf() {
-	local out=$tmp/iperf.$3.json perf_pid= rc=0
+	local out=$tmp/iperf.$3.json perf_pid='' rc=0
 	if [ -n "${BENCH_PERF:-}" ] && [ -n "${perf_pids:-}" ]; then
 		mkdir -p "$BENCH_PERF"
 		perf record -q -g -p "$perf_pids" \
@@ -276,6 +276,9 @@ relay_addr=$ctl_addr:3478
 weft_note=
 weft_path=
 weft_mtu=
+agent_pid_a=
+agent_pid_b=
+relay_pid=
 
 # weft_world LAB: controller + relay in LAB's inet, a user, a reusable
 # auth key ($auth_key) and the a -> b policy.
@@ -329,7 +332,7 @@ agent_start() {
 		--controller "$ctl_url" --insecure-http --auth-key "$auth_key" \
 		--state-dir "$d/state-$h" --hostname "bench-$h" --tun weft0 \
 		--socket "$d/agent-$h.sock"
-	eval "agent_pid_$h=$bg_pid"
+	printf -v "agent_pid_$h" %s "$bg_pid"
 }
 # agent LAB HOST cmd...: a weft-agent client command against HOST's agent.
 agent() {
@@ -430,8 +433,7 @@ else
 		;;
 	esac
 fi
-for h in a b; do
-	eval "p=\${agent_pid_$h:-}"
+for p in "$agent_pid_a" "$agent_pid_b"; do
 	[ -z "$p" ] || stop "$p"
 done
 stop "$iperf_server"
