@@ -340,11 +340,14 @@ agent() {
 	shift 2
 	nsx "$l" "$h" "$agent_bin" "$@" --socket "$tmp/$l/agent-$h.sock"
 }
-# peer_field LAB FIELD: FIELD of peer bench-b in a's `peers --json`.
+# peer_field LAB FIELD: FIELD of peer bench-b in a's `peers --json` (for
+# an object, its "kind" or "type": the path may become one).
 peer_field() {
 	agent "$1" a peers --json 2>/dev/null |
-		jq -r --arg f "$2" '.peers[]? | select(.name == "bench-b") | .[$f] // empty' 2>/dev/null ||
-		true
+		jq -r --arg f "$2" '.peers[]? | select(.name == "bench-b") |
+			.[$f] // empty |
+			if type == "object" then (.kind // .type // tostring) else . end' \
+			2>/dev/null || true
 }
 # agents_ready LAB: waits until both agents run and a sees b; sets b_mesh.
 agents_ready() {
