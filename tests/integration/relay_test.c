@@ -386,6 +386,54 @@ static void sighup_with_a_new_relay_key_serves_new_connections_with_it(void)
 	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
 }
 
+/* --retry always: every handshake goes through a Retry round trip and still
+ * succeeds. --retry auto switches Retry on once handshakes come faster than
+ * --retry-rate per second, and new clients still get in. */
+static void retry_validates_addresses_always_or_above_the_rate(void)
+{
+	static const char *const always[] = {"--retry", "always", NULL};
+	static const char *const autom[] = {"--retry", "auto", "--retry-rate",
+					    "1", NULL};
+	const char *x[] = {"--stay", NULL};
+	struct rh_relay r;
+	struct rh_probe p[5];
+	char *body = NULL;
+	long status = 0;
+
+	if (skip())
+		return;
+	REQUIRE_INT(rh_relay_start(0, "k11", always, &r), 0);
+	for (int i = 0; i < 3; i++)
+		REQUIRE_INT(probe_up(&r, 10 + i, x, &p[i]), 0);
+	REQUIRE_INT(rh_http_get(r.metrics_port, "/metrics", &status, &body), 0);
+	CHECK_INT(metric(body, "weft_relay_connections"), 3);
+	CHECK(metric(body, "weft_relay_retry_sent_total") >= 3);
+	CHECK_INT(metric(body, "weft_relay_retry_failed_total"), 0);
+	free(body);
+	body = NULL;
+	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		rh_probe_wait(&p[i], T_MS);
+
+	REQUIRE_INT(rh_relay_start(0, "k12", autom, &r), 0);
+	for (int i = 0; i < 4; i++)
+		REQUIRE_INT(probe_up(&r, 20 + i, x, &p[i]), 0);
+	/* The rate is judged once a second. */
+	usleep(1500 * 1000);
+	REQUIRE_INT(rh_http_get(r.metrics_port, "/metrics", &status, &body), 0);
+	CHECK_INT(metric(body, "weft_relay_retry_active"), 1);
+	free(body);
+	body = NULL;
+	REQUIRE_INT(probe_up(&r, 30, x, &p[4]), 0);
+	REQUIRE_INT(rh_http_get(r.metrics_port, "/metrics", &status, &body), 0);
+	CHECK(metric(body, "weft_relay_retry_sent_total") >= 1);
+	CHECK_INT(metric(body, "weft_relay_connections"), 5);
+	free(body);
+	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		rh_probe_wait(&p[i], T_MS);
+}
+
 static void client_reconnects_after_relay_restart(void)
 {
 	struct rh_relay r;
@@ -453,6 +501,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(sigterm_drains_clients_and_exits_zero_quickly),
 	CHECK_CASE(sighup_reloads_controller_key_and_keeps_serving),
 	CHECK_CASE(sighup_with_a_new_relay_key_serves_new_connections_with_it),
+	CHECK_CASE(retry_validates_addresses_always_or_above_the_rate),
 	CHECK_CASE(client_reconnects_after_relay_restart),
 	CHECK_CASE(turnutils_stunclient_gets_mapped_address),
 	{0},
