@@ -532,6 +532,107 @@ int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
 	return rc;
 }
 
+int api_commit_change(struct api_call *c, struct store_tx *tx,
+		      const char *action, const char *kind, int64_t id,
+		      const json_t *detail)
+{
+	char idtext[24];
+	int rc;
+
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = api_audit(c, tx, action, kind, idtext, detail);
+	if (rc < 0)
+		goto out;
+	rc = store_change_record(tx, kind, id, NULL);
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	return rc;
+}
+
+int api_finish_change(struct api_call *c, struct store_tx *tx,
+		      const char *action, const char *kind, int64_t id,
+		      json_t *o, int status)
+{
+	int rc;
+
+	if (!o) {
+		store_rollback(tx);
+		return WEFT_ERR_NOMEM;
+	}
+	rc = api_commit_change(c, tx, action, kind, id, o);
+	if (rc < 0) {
+		json_decref(o);
+		return rc;
+	}
+	http_resp_json(c->resp, status, o);
+	return 0;
+}
+
+void api_get_by_id(struct api_call *c, const char *what, api_load_fn load)
+{
+	struct store_tx *tx = NULL;
+	json_t *o = NULL;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = load(c, tx, id, &o);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, o);
+out:
+	store_rollback(tx);
+	if (rc == WEFT_ERR_NOTFOUND)
+		api_not_found(c, what, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
+void api_delete_by_id(struct api_call *c, const char *what,
+		      const char *action, api_remove_fn remove)
+{
+	struct store_tx *tx = NULL;
+	json_t *detail = NULL;
+	char name[STORE_NAME_SIZE];
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = remove(tx, id, name, sizeof(name));
+	if (rc < 0)
+		goto out;
+	detail = json_pack("{s:s}", "name", name);
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = api_commit_change(c, tx, action, what, id, detail);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	store_rollback(tx);
+	json_decref(detail);
+	if (rc == WEFT_ERR_NOTFOUND)
+		api_not_found(c, what, id);
+	else if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
 json_t *api_list_body(json_t *items, int64_t next_cursor)
 {
 	json_t *o;

@@ -137,6 +137,42 @@ int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
 	      const char *target_type, const char *target_id,
 	      const json_t *detail);
 
+/* Audits action on (kind, id) with detail (borrowed, may be NULL), records
+ * a netmap change of kind for id and commits. tx is consumed either way.
+ * Returns 0 or a negative code. */
+int api_commit_change(struct api_call *c, struct store_tx *tx,
+		      const char *action, const char *kind, int64_t id,
+		      const json_t *detail);
+
+/* api_commit_change() with o as the detail, then answers o with status.
+ * Takes ownership of o (NULL means out of memory) and consumes tx either
+ * way. Returns 0 or a negative code; on failure nothing is answered. */
+int api_finish_change(struct api_call *c, struct store_tx *tx,
+		      const char *action, const char *kind, int64_t id,
+		      json_t *o, int status);
+
+/* Loads row id into *out (a new reference) inside a read tx; returns 0,
+ * WEFT_ERR_NOTFOUND or another negative code. */
+typedef int (*api_load_fn)(struct api_call *c, struct store_tx *tx,
+			   int64_t id, json_t **out);
+
+/* Handler body for GET .../{id}: answers 200 with what load gives, or a
+ * 404 "no <what> with id <id>", or the error. */
+void api_get_by_id(struct api_call *c, const char *what, api_load_fn load);
+
+/* Deletes row id inside a write tx and writes its name (for the audit
+ * detail) into name (cap bytes); returns 0, WEFT_ERR_NOTFOUND or another
+ * negative code. */
+typedef int (*api_remove_fn)(struct store_tx *tx, int64_t id, char *name,
+			     size_t cap);
+
+/* Handler body for DELETE .../{id}: removes the row, audits action with
+ * {"name": ...} on (what, id), records a netmap change of kind what,
+ * commits and answers 204; or 404 "no <what> with id <id>", or the
+ * error. */
+void api_delete_by_id(struct api_call *c, const char *what,
+		      const char *action, api_remove_fn remove);
+
 /* Wraps a list in {"items": [...], "next_cursor": "..."|null}. Takes
  * ownership of items. */
 json_t *api_list_body(json_t *items, int64_t next_cursor);

@@ -168,39 +168,6 @@ static int apply(const struct relay_in *in, struct store_relay *r, char *msg,
 	return 0;
 }
 
-/* Audits, bumps the netmap, commits (tx consumed) and answers r. */
-static int finish(struct api_call *c, struct store_tx *tx,
-		  const struct store_relay *r, const char *action, int status)
-{
-	json_t *o = relay_json(r);
-	char idtext[24];
-	int rc;
-
-	if (!o) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(idtext, sizeof(idtext), "%" PRId64, r->id);
-	/* A pin is public (it is sent to every agent), so the answer is the
-	 * detail. */
-	rc = api_audit(c, tx, action, "relay", idtext, o);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, "relay", r->id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, status, o);
-	o = NULL;
-out:
-	store_rollback(tx);
-	json_decref(o);
-	return rc;
-}
-
 static void h_create_relay(struct api_call *c)
 {
 	struct relay_in in = {0};
@@ -232,7 +199,10 @@ static void h_create_relay(struct api_call *c)
 	}
 	if (rc < 0)
 		goto out;
-	rc = finish(c, tx, &r, "relay.create", 201);
+	/* A pin is public (it is sent to every agent), so the answer is the
+	 * audit detail. */
+	rc = api_finish_change(c, tx, "relay.create", "relay", r.id,
+			       relay_json(&r), 201);
 	tx = NULL;
 out:
 	store_rollback(tx);
@@ -280,28 +250,21 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
+static int load_relay(struct api_call *c, struct store_tx *tx, int64_t id,
+		json_t **out)
+{
+	struct store_relay r;
+	int rc = store_relay_get(tx, id, &r);
+
+	(void)c;
+	if (rc == 0)
+		*out = relay_json(&r);
+	return rc;
+}
+
 static void h_get_relay(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_relay r;
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_get(tx, id, &r);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, relay_json(&r));
-out:
-	store_rollback(tx);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "relay", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_get_by_id(c, "relay", load_relay);
 }
 
 static void h_patch_relay(struct api_call *c)
@@ -336,7 +299,8 @@ static void h_patch_relay(struct api_call *c)
 	rc = store_relay_update(tx, &r);
 	if (rc < 0)
 		goto out;
-	rc = finish(c, tx, &r, "relay.update", 200);
+	rc = api_finish_change(c, tx, "relay.update", "relay", r.id,
+			       relay_json(&r), 200);
 	tx = NULL;
 out:
 	store_rollback(tx);
@@ -345,51 +309,22 @@ out:
 	json_decref(body);
 }
 
+static int remove_relay(struct store_tx *tx, int64_t id, char *name,
+		size_t cap)
+{
+	struct store_relay r;
+	int rc = store_relay_get(tx, id, &r);
+
+	if (rc == 0)
+		rc = store_relay_delete(tx, id);
+	if (rc == 0)
+		snprintf(name, cap, "%s", r.name);
+	return rc;
+}
+
 static void h_delete_relay(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_relay r;
-	json_t *detail = NULL;
-	char idtext[24];
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_get(tx, id, &r);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_delete(tx, id);
-	if (rc < 0)
-		goto out;
-	detail = json_pack("{s:s}", "name", r.name);
-	if (!detail) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	rc = api_audit(c, tx, "relay.delete", "relay", idtext, detail);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, "relay", id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_free(c->resp);
-	c->resp->status = 204;
-out:
-	store_rollback(tx);
-	json_decref(detail);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "relay", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_delete_by_id(c, "relay", "relay.delete", remove_relay);
 }
 
 const struct api_route api_relays_routes[] = {

@@ -213,39 +213,6 @@ static int check_unique(struct store_tx *tx, const struct store_resource *r,
 	return rc;
 }
 
-/* Audits, bumps the netmap, commits (tx consumed) and answers r. */
-static int finish(struct api_call *c, struct store_tx *tx,
-		  const struct store_resource *r, const char *action,
-		  int status)
-{
-	json_t *o = resource_json(r);
-	char idtext[24];
-	int rc;
-
-	if (!o) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(idtext, sizeof(idtext), "%" PRId64, r->id);
-	/* The answer is the detail: a resource holds no secret. */
-	rc = api_audit(c, tx, action, "resource", idtext, o);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, "resource", r->id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, status, o);
-	o = NULL;
-out:
-	store_rollback(tx);
-	json_decref(o);
-	return rc;
-}
-
 static void h_create_resource(struct api_call *c)
 {
 	struct resource_in in = {0};
@@ -276,7 +243,9 @@ static void h_create_resource(struct api_call *c)
 	}
 	if (rc < 0)
 		goto out;
-	rc = finish(c, tx, &r, "resource.create", 201);
+	/* The answer is the audit detail: a resource holds no secret. */
+	rc = api_finish_change(c, tx, "resource.create", "resource", r.id,
+			       resource_json(&r), 201);
 	tx = NULL;
 out:
 	store_rollback(tx);
@@ -324,28 +293,21 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
+static int load_resource(struct api_call *c, struct store_tx *tx, int64_t id,
+		json_t **out)
+{
+	struct store_resource r;
+	int rc = store_resource_get(tx, id, &r);
+
+	(void)c;
+	if (rc == 0)
+		*out = resource_json(&r);
+	return rc;
+}
+
 static void h_get_resource(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_resource r;
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_resource_get(tx, id, &r);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, resource_json(&r));
-out:
-	store_rollback(tx);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "resource", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_get_by_id(c, "resource", load_resource);
 }
 
 static void h_patch_resource(struct api_call *c)
@@ -387,7 +349,8 @@ static void h_patch_resource(struct api_call *c)
 	}
 	if (rc < 0)
 		goto out;
-	rc = finish(c, tx, &r, "resource.update", 200);
+	rc = api_finish_change(c, tx, "resource.update", "resource", r.id,
+			       resource_json(&r), 200);
 	tx = NULL;
 out:
 	store_rollback(tx);
@@ -396,51 +359,22 @@ out:
 	json_decref(body);
 }
 
+static int remove_resource(struct store_tx *tx, int64_t id, char *name,
+		size_t cap)
+{
+	struct store_resource r;
+	int rc = store_resource_get(tx, id, &r);
+
+	if (rc == 0)
+		rc = store_resource_delete(tx, id);
+	if (rc == 0)
+		snprintf(name, cap, "%s", r.name);
+	return rc;
+}
+
 static void h_delete_resource(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_resource r;
-	json_t *detail = NULL;
-	char idtext[24];
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_resource_get(tx, id, &r);
-	if (rc < 0)
-		goto out;
-	rc = store_resource_delete(tx, id);
-	if (rc < 0)
-		goto out;
-	detail = json_pack("{s:s}", "name", r.name);
-	if (!detail) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	rc = api_audit(c, tx, "resource.delete", "resource", idtext, detail);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, "resource", id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_free(c->resp);
-	c->resp->status = 204;
-out:
-	store_rollback(tx);
-	json_decref(detail);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "resource", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_delete_by_id(c, "resource", "resource.delete", remove_resource);
 }
 
 const struct api_route api_resources_routes[] = {
