@@ -112,32 +112,20 @@ static int get_visible_node(struct api_call *c, struct store_tx *tx, int64_t id,
 	return rc;
 }
 
+static int load_node(struct api_call *c, struct store_tx *tx, int64_t id,
+		     json_t **out)
+{
+	struct store_node n;
+	int rc = get_visible_node(c, tx, id, &n);
+
+	if (rc == 0)
+		rc = model_node_json(tx, &n, out);
+	return rc;
+}
+
 static void h_get_node(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_node n;
-	json_t *o = NULL;
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = get_visible_node(c, tx, id, &n);
-	if (rc < 0)
-		goto out;
-	rc = model_node_json(tx, &n, &o);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, o);
-out:
-	store_rollback(tx);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "node", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_get_by_id(c, "node", load_node);
 }
 
 /* Canonical JSON text of a tag list, checking every tag and refusing
@@ -367,51 +355,22 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
+static int remove_node(struct store_tx *tx, int64_t id, char *name,
+		       size_t cap)
+{
+	struct store_node n;
+	int rc = store_node_get(tx, id, &n);
+
+	if (rc == 0)
+		rc = store_node_delete(tx, id);
+	if (rc == 0)
+		snprintf(name, cap, "%s", n.name);
+	return rc;
+}
+
 static void h_delete_node(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
-	struct store_node n;
-	json_t *detail = NULL;
-	char idtext[24];
-	int64_t id;
-	int rc;
-
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_node_get(tx, id, &n);
-	if (rc < 0)
-		goto out;
-	rc = store_node_delete(tx, id);
-	if (rc < 0)
-		goto out;
-	detail = json_pack("{s:s}", "name", n.name);
-	if (!detail) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
-	rc = api_audit(c, tx, "node.delete", "node", idtext, detail);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, "node", id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_free(c->resp);
-	c->resp->status = 204;
-out:
-	store_rollback(tx);
-	json_decref(detail);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "node", id);
-	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_delete_by_id(c, "node", "node.delete", remove_node);
 }
 
 /* --- routes --- */
