@@ -318,25 +318,21 @@ static int get_authkey(struct api_call *c, struct store_tx *tx, int64_t id,
 	return rc;
 }
 
-static void h_get_authkey(struct api_call *c)
+static int load_authkey(struct api_call *c, struct store_tx *tx, int64_t id,
+			json_t **out)
 {
 	struct store_authkey k;
-	struct store_tx *tx = NULL;
-	char msg[80] = "";
-	int64_t id;
-	int rc;
+	char msg[80];
+	int rc = get_authkey(c, tx, id, &k, msg, sizeof(msg));
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
 	if (rc == 0)
-		rc = get_authkey(c, tx, id, &k, msg, sizeof(msg));
-	store_rollback(tx);
-	if (rc < 0) {
-		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
-		return;
-	}
-	http_resp_json(c->resp, 200, authkey_json(&k, c->now));
+		*out = authkey_json(&k, c->now);
+	return rc;
+}
+
+static void h_get_authkey(struct api_call *c)
+{
+	api_get_by_id(c, "auth key", load_authkey);
 }
 
 static void h_revoke_authkey(struct api_call *c)
@@ -515,25 +511,21 @@ static int get_apikey(struct store_tx *tx, int64_t id, struct store_apikey *k,
 	return rc;
 }
 
-static void h_get_apikey(struct api_call *c)
+static int load_apikey(struct api_call *c, struct store_tx *tx, int64_t id,
+		       json_t **out)
 {
 	struct store_apikey k;
-	struct store_tx *tx = NULL;
-	char msg[80] = "";
-	int64_t id;
-	int rc;
+	int rc = store_apikey_get(tx, id, &k);
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
+	(void)c;
 	if (rc == 0)
-		rc = get_apikey(tx, id, &k, msg, sizeof(msg));
-	store_rollback(tx);
-	if (rc < 0) {
-		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
-		return;
-	}
-	http_resp_json(c->resp, 200, apikey_json(&k));
+		*out = apikey_json(&k);
+	return rc;
+}
+
+static void h_get_apikey(struct api_call *c)
+{
+	api_get_by_id(c, "API key", load_apikey);
 }
 
 static void h_revoke_apikey(struct api_call *c)

@@ -180,25 +180,21 @@ static int get_user(struct store_tx *tx, int64_t id, struct store_user *u,
 	return rc;
 }
 
-static void h_get_user(struct api_call *c)
+static int load_user(struct api_call *c, struct store_tx *tx, int64_t id,
+		     json_t **out)
 {
 	struct store_user u;
-	struct store_tx *tx = NULL;
-	char msg[80] = "";
-	int64_t id;
-	int rc;
+	int rc = store_user_get(tx, id, &u);
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_READ, &tx);
+	(void)c;
 	if (rc == 0)
-		rc = get_user(tx, id, &u, msg, sizeof(msg));
-	store_rollback(tx);
-	if (rc < 0) {
-		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
-		return;
-	}
-	http_resp_json(c->resp, 200, user_json(&u));
+		*out = user_json(&u);
+	return rc;
+}
+
+static void h_get_user(struct api_call *c)
+{
+	api_get_by_id(c, "user", load_user);
 }
 
 static void h_update_user(struct api_call *c)
