@@ -633,6 +633,34 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
+void api_list(struct api_call *c, const struct store_page *pg,
+	      api_list_fn list, const void *filter)
+{
+	struct store_tx *tx = NULL;
+	json_t *items;
+	int64_t next = 0;
+	int rc;
+
+	items = json_array();
+	if (!items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc < 0)
+		goto out;
+	rc = list(tx, filter, pg, items, &next);
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, api_list_body(items, next));
+	items = NULL;
+out:
+	store_rollback(tx);
+	json_decref(items);
+	if (rc < 0)
+		api_fail(c, rc, NULL, NULL);
+}
+
 json_t *api_list_body(json_t *items, int64_t next_cursor)
 {
 	json_t *o;

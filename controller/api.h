@@ -173,6 +173,18 @@ typedef int (*api_remove_fn)(struct store_tx *tx, int64_t id, char *name,
 void api_delete_by_id(struct api_call *c, const char *what,
 		      const char *action, api_remove_fn remove);
 
+/* Appends one page of rows matching filter (borrowed, may be NULL) to
+ * items as JSON and sets *next to the next cursor (0 at the end); returns
+ * 0 or a negative code. */
+typedef int (*api_list_fn)(struct store_tx *tx, const void *filter,
+			   const struct store_page *pg, json_t *items,
+			   int64_t *next);
+
+/* Handler body for a list GET once the page and filter are parsed:
+ * answers 200 with api_list_body() of what list gives, or the error. */
+void api_list(struct api_call *c, const struct store_page *pg,
+	      api_list_fn list, const void *filter);
+
 /* Wraps a list in {"items": [...], "next_cursor": "..."|null}. Takes
  * ownership of items. */
 json_t *api_list_body(json_t *items, int64_t next_cursor);

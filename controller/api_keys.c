@@ -470,35 +470,21 @@ static int add_apikey(void *ctx, const struct store_apikey *k)
 							     : 0;
 }
 
+static int list_apikeys(struct store_tx *tx, const void *filter,
+			const struct store_page *pg, json_t *items,
+			int64_t *next)
+{
+	return store_apikey_list(tx, filter, pg, add_apikey, items, next);
+}
+
 static void h_list_apikeys(struct api_call *c)
 {
 	struct store_apikey_filter kf = {0};
 	struct store_page pg;
-	struct store_tx *tx = NULL;
-	json_t *items = NULL;
-	int64_t next = 0;
-	int rc;
 
 	if (!api_page(c, &pg) || !api_query_id(c, "user_id", &kf.user_id))
 		return;
-	items = json_array();
-	if (!items) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_apikey_list(tx, &kf, &pg, add_apikey, items, &next);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, api_list_body(items, next));
-	items = NULL;
-out:
-	store_rollback(tx);
-	json_decref(items);
-	if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_list(c, &pg, list_apikeys, &kf);
 }
 
 static int get_apikey(struct store_tx *tx, int64_t id, struct store_apikey *k,

@@ -384,35 +384,21 @@ static int collect_route(void *ctx, const struct store_route *r)
 	return 0;
 }
 
+static int list_routes(struct store_tx *tx, const void *filter,
+		       const struct store_page *pg, json_t *items,
+		       int64_t *next)
+{
+	return store_route_list(tx, filter, pg, collect_route, items, next);
+}
+
 static void h_list_routes(struct api_call *c)
 {
 	struct store_route_filter f = {0};
-	struct store_tx *tx = NULL;
 	struct store_page pg;
-	json_t *items = NULL;
-	int64_t next = 0;
-	int rc;
 
 	if (!api_page(c, &pg) || !api_query_id(c, "node_id", &f.node_id))
 		return;
-	items = json_array();
-	if (!items) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_route_list(tx, &f, &pg, collect_route, items, &next);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, api_list_body(items, next));
-	items = NULL;
-out:
-	store_rollback(tx);
-	json_decref(items);
-	if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_list(c, &pg, list_routes, &f);
 }
 
 static void h_patch_route(struct api_call *c)

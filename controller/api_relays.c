@@ -220,34 +220,20 @@ static int collect(void *ctx, const struct store_relay *r)
 	return 0;
 }
 
+static int list_relays(struct store_tx *tx, const void *filter,
+		      const struct store_page *pg, json_t *items, int64_t *next)
+{
+	(void)filter;
+	return store_relay_list(tx, pg, collect, items, next);
+}
+
 static void h_list_relays(struct api_call *c)
 {
-	struct store_tx *tx = NULL;
 	struct store_page pg;
-	json_t *items;
-	int64_t next = 0;
-	int rc;
 
 	if (!api_page(c, &pg))
 		return;
-	items = json_array();
-	if (!items) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_list(tx, &pg, collect, items, &next);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, api_list_body(items, next));
-	items = NULL;
-out:
-	store_rollback(tx);
-	json_decref(items);
-	if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_list(c, &pg, list_relays, NULL);
 }
 
 static int load_relay(struct api_call *c, struct store_tx *tx, int64_t id,

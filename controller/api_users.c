@@ -137,35 +137,20 @@ static int add_user(void *ctx, const struct store_user *u)
 	return json_array_append_new(ctx, user_json(u)) < 0 ? WEFT_ERR_NOMEM : 0;
 }
 
+static int list_users(struct store_tx *tx, const void *filter,
+		      const struct store_page *pg, json_t *items, int64_t *next)
+{
+	return store_user_list(tx, filter, pg, add_user, items, next);
+}
+
 static void h_list_users(struct api_call *c)
 {
 	struct store_user_filter f = {.name = http_query(c->req, "name")};
 	struct store_page pg;
-	struct store_tx *tx = NULL;
-	json_t *items = NULL;
-	int64_t next = 0;
-	int rc;
 
 	if (!api_page(c, &pg))
 		return;
-	items = json_array();
-	if (!items) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	rc = store_begin(c->st, STORE_READ, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_user_list(tx, &f, &pg, add_user, items, &next);
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, api_list_body(items, next));
-	items = NULL;
-out:
-	store_rollback(tx);
-	json_decref(items);
-	if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+	api_list(c, &pg, list_users, &f);
 }
 
 /* Loads user id into *u. Returns store_user_get's code; on NOTFOUND also
