@@ -6,9 +6,11 @@
 #include "agent/daemon.h"
 
 #include "agent/control.h"
+#include "agent/filter.h"
 #include "agent/ifaddr.h"
 #include "agent/localapi.h"
 #include "agent/map.h"
+#include "agent/packet.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
@@ -31,6 +33,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* `weft-agent ping`: echo requests the agent builds itself, answered by
+ * the peer's kernel (TUN) or by its built-in responder (--no-tun). */
+#define PING_SLOTS 16
+#define PING_ID 0x5746 /* "WF": the echo identifier of agent pings */
+#define PING_DATA "weft-agent ping."
+
+struct ping {
+	uint16_t seq;    /* 0: free */
+	int64_t peer;
+	int64_t sent_us; /* monotonic */
+	int64_t rtt_us;  /* -1 until the reply came */
+};
+
 struct daemon {
 	const struct daemon_cfg *cfg;
 	struct loop *loop;
@@ -41,6 +56,15 @@ struct daemon {
 	struct quic_endpoint *ep;
 	struct relayc *relay;
 	struct tunnels *tun;
+	struct filter *filter;
+	struct filter_routes *routes; /* peers' allowed_ips: send side */
+	struct ip_addr self4, self6;  /* our mesh addresses, family 0: none */
+	struct ping pings[PING_SLOTS];
+	uint16_t ping_seq;
+	uint64_t rx_malformed;  /* unparsable packets from tunnels */
+	uint64_t rx_spoofed;    /* source outside the sender's allowed_ips */
+	uint64_t rx_undelivered; /* allowed, but nowhere to deliver (no TUN) */
+	uint64_t echo_answered; /* by the built-in responder */
 	uint16_t port;
 
 	enum state state;
@@ -170,6 +194,172 @@ static void update_tunnels(struct daemon *d)
 	json_decref(peers);
 }
 
+/* ---- data plane ---- */
+
+static bool is_mesh_prefix(const json_t *peer, const char *prefix);
+
+static void parse_or_clear(const char *s, struct ip_addr *a)
+{
+	if (!s || ip_addr_parse(s, a) < 0)
+		memset(a, 0, sizeof(*a));
+}
+
+static bool is_self(const struct daemon *d, const struct ip_addr *a)
+{
+	return (d->self4.family && ip_addr_eq(a, &d->self4)) ||
+	       (d->self6.family && ip_addr_eq(a, &d->self6));
+}
+
+/* The route table from the peers' allowed_ips: their mesh addresses
+ * always, subnet routes with --accept-routes. Returns 0 and *out, or a
+ * negative code. */
+static int build_routes(struct daemon *d, const json_t *peers,
+			struct filter_routes **out)
+{
+	struct filter_route *rv = NULL, *nv;
+	size_t n = 0, cap = 0, i, j;
+	const json_t *p, *a;
+	int rc;
+
+	json_array_foreach(peers, i, p) {
+		int64_t id = json_integer_value(json_object_get(p, "id"));
+
+		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
+			const char *s = json_string_value(a);
+			struct filter_route r = {.peer = id};
+
+			if (!s || id <= 0 ||
+			    ip_prefix_parse(s, &r.prefix, 0) < 0 ||
+			    (!is_mesh_prefix(p, s) && !d->cfg->accept_routes))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				nv = realloc(rv, cap * sizeof(*rv));
+				if (!nv) {
+					rc = WEFT_ERR_NOMEM;
+					goto out;
+				}
+				rv = nv;
+			}
+			rv[n++] = r;
+		}
+	}
+	rc = filter_routes_new(rv, n, out);
+out:
+	free(rv);
+	return rc;
+}
+
+/* Applies the map to the data plane: our mesh addresses, the route table
+ * and the filter rules (swapped into the live filter, so tracked flows
+ * survive). A filter the agent cannot compile denies everything: the
+ * data plane fails closed. */
+static void update_dataplane(struct daemon *d)
+{
+	const json_t *self = map_part(d->map, "self");
+	const json_t *rules_json = map_part(d->map, "filter");
+	json_t *peers = map_peers(d->map);
+	struct filter_routes *rt = NULL;
+	struct filter_rules *rules = NULL;
+	char err[200] = "", q[300];
+	int rc;
+
+	parse_or_clear(json_string_value(json_object_get(self, "ipv4")),
+		       &d->self4);
+	parse_or_clear(json_string_value(json_object_get(self, "ipv6")),
+		       &d->self6);
+	rc = peers ? build_routes(d, peers, &rt) : WEFT_ERR_NOMEM;
+	if (rc == 0) {
+		filter_routes_del(d->routes);
+		d->routes = rt;
+	} else {
+		log_warn_err(rc, "routes_not_updated", NULL);
+	}
+	json_decref(peers);
+	if (rules_json) {
+		rc = filter_rules_compile(rules_json, &rules, err, sizeof(err));
+		if (rc < 0) {
+			log_warn_err(rc, "filter_rejected", "reason=%s "
+				     "note=\"denying all inbound packets\"",
+				     log_q(q, sizeof(q), err));
+			rules = NULL;
+		}
+	}
+	filter_set_rules(d->filter, rules);
+}
+
+static bool is_echo(const struct packet_info *pi, bool reply)
+{
+	uint8_t want = pi->version == 4 ? (reply ? 0 : 8)
+					: (reply ? 129 : 128);
+
+	return pi->has_icmp && !pi->fragment && pi->icmp_code == 0 &&
+	       pi->icmp_type == want;
+}
+
+static void ping_answered(struct daemon *d, int64_t peer, uint16_t id,
+			  uint16_t seq)
+{
+	struct ping *pg = &d->pings[seq % PING_SLOTS];
+
+	if (id == PING_ID && seq && pg->seq == seq && pg->peer == peer &&
+	    pg->rtt_us < 0)
+		pg->rtt_us = clock_mono_us() - pg->sent_us;
+}
+
+/* Without a TUN nothing local can take a packet: the agent answers echo
+ * requests to its own mesh addresses itself, takes the replies to its
+ * own pings and counts everything else as undelivered. */
+static void deliver_local(struct daemon *d, int64_t peer, const uint8_t *pkt,
+			  const struct packet_info *pi)
+{
+	uint8_t out[TUNNEL_PKT_MAX];
+	const uint8_t *icmp = pkt + pi->l3_len;
+	uint16_t seq;
+	size_t n;
+
+	if (!is_self(d, &pi->dst) || (!is_echo(pi, false) &&
+				      !is_echo(pi, true))) {
+		d->rx_undelivered++;
+		return;
+	}
+	seq = (uint16_t)(icmp[6] << 8 | icmp[7]);
+	if (is_echo(pi, true)) {
+		ping_answered(d, peer, pi->icmp_id, seq);
+		return;
+	}
+	if (packet_echo(&pi->dst, &pi->src, true, pi->icmp_id, seq, icmp + 8,
+			(size_t)(pi->len - pi->l3_len - 8), out, sizeof(out),
+			&n) == 0 &&
+	    tunnels_send(d->tun, peer, out, n) == 0)
+		d->echo_answered++;
+}
+
+/* A packet out of peer's tunnel: parsed, its source checked against the
+ * addresses routed to that peer (no spoofing other nodes), then the
+ * filter decides. */
+static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
+			     void *ctx)
+{
+	struct daemon *d = ctx;
+	struct packet_info pi;
+	int64_t from = 0;
+
+	if (packet_parse(pkt, len, &pi) < 0) {
+		d->rx_malformed++;
+		return;
+	}
+	if (!d->routes ||
+	    filter_routes_lookup(d->routes, &pi.src, &from) < 0 ||
+	    from != peer) {
+		d->rx_spoofed++;
+		return;
+	}
+	if (!filter_check_in(d->filter, &pi, clock_mono_ms()))
+		return;
+	deliver_local(d, peer, pkt, &pi);
+}
+
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -275,6 +465,7 @@ static const struct relayc_callbacks relay_cbs = {
 };
 
 static const struct tunnel_callbacks tunnel_cbs = {
+	.on_packet = on_tunnel_packet,
 	.send_relay = tunnel_send_relay,
 };
 
@@ -293,6 +484,7 @@ static void on_map(struct daemon *d, const json_t *answer)
 	d->last_map = clock_wall_s();
 	update_relay(d, answer);
 	update_tunnels(d);
+	update_dataplane(d);
 	if (map_version(d->map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",
@@ -585,23 +777,174 @@ fail:
 	return NULL;
 }
 
+static json_t *api_error(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+			 message);
+}
+
+static bool field_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v && strcmp(v, want) == 0;
+}
+
+/* {"cmd": "ping", "peer": NAME|ID|MESH-IP}: sends one echo request into
+ * the peer's tunnel (connecting it if needed) and answers at once with
+ * {"ping": SEQ, ...}; the CLI polls "ping_result" for the reply. The
+ * mesh IPv6 address is used when the peer was named by it, else IPv4. */
+static json_t *ping_start(struct daemon *d, const json_t *req)
+{
+	const char *want = json_string_value(json_object_get(req, "peer"));
+	json_t *peers = map_peers(d->map), *p, *found = NULL, *ans = NULL;
+	const char *addr;
+	struct ip_addr dst;
+	const struct ip_addr *src;
+	struct packet_info pi;
+	uint8_t pkt[128];
+	char idbuf[32], why[160];
+	int64_t id = 0;
+	uint16_t seq;
+	size_t i, n;
+	int rc;
+
+	if (!peers)
+		return NULL;
+	if (!want || !*want) {
+		ans = api_error("invalid", "ping needs a peer");
+		goto out;
+	}
+	json_array_foreach(peers, i, p) {
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)
+			 json_integer_value(json_object_get(p, "id")));
+		if (field_is(p, "name", want) || field_is(p, "dns_name", want) ||
+		    field_is(p, "ipv4", want) || field_is(p, "ipv6", want) ||
+		    strcmp(idbuf, want) == 0) {
+			found = p;
+			break;
+		}
+	}
+	if (!found) {
+		ans = api_error("not_found", "no such peer in this node's map");
+		goto out;
+	}
+	id = json_integer_value(json_object_get(found, "id"));
+	addr = json_string_value(json_object_get(found, "ipv4"));
+	if (field_is(found, "ipv6", want) || !addr)
+		addr = json_string_value(json_object_get(found, "ipv6"));
+	if (!addr || ip_addr_parse(addr, &dst) < 0) {
+		ans = api_error("invalid", "the peer has no mesh address");
+		goto out;
+	}
+	src = dst.family == 4 ? &d->self4 : &d->self6;
+	if (!src->family) {
+		ans = api_error("unavailable", "this node has no mesh address "
+				"of that family yet");
+		goto out;
+	}
+	if (++d->ping_seq == 0)
+		d->ping_seq = 1;
+	seq = d->ping_seq;
+	rc = packet_echo(src, &dst, false, PING_ID, seq,
+			 (const uint8_t *)PING_DATA, sizeof(PING_DATA) - 1,
+			 pkt, sizeof(pkt), &n);
+	if (rc == 0)
+		rc = packet_parse(pkt, n, &pi);
+	if (rc == 0) {
+		/* Like a packet from the TUN: the reply is return traffic. */
+		filter_track_out(d->filter, &pi, clock_mono_ms());
+		rc = tunnels_send(d->tun, id, pkt, n);
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot send to the peer: %s",
+			 weft_strerror(rc));
+		ans = api_error("unavailable", why);
+		goto out;
+	}
+	d->pings[seq % PING_SLOTS] = (struct ping){
+		.seq = seq, .peer = id, .sent_us = clock_mono_us(),
+		.rtt_us = -1};
+	ans = json_pack("{s:i, s:I, s:O, s:s}", "ping", (int)seq, "id",
+			(json_int_t)id, "peer", json_object_get(found, "name"),
+			"address", addr);
+out:
+	json_decref(peers);
+	return ans;
+}
+
+/* {"cmd": "ping_result", "ping": SEQ}: {"done": false} while waiting,
+ * then {"done": true, "rtt_ms": .., "path": ..}. */
+static json_t *ping_result(struct daemon *d, const json_t *req)
+{
+	json_int_t seq = json_integer_value(json_object_get(req, "ping"));
+	const struct ping *pg;
+	json_t *pj, *ans;
+
+	if (seq <= 0 || seq > UINT16_MAX)
+		return api_error("invalid", "ping_result needs a ping number");
+	pg = &d->pings[seq % PING_SLOTS];
+	if (pg->seq != seq)
+		return api_error("not_found", "unknown or expired ping");
+	if (pg->rtt_us < 0)
+		return json_pack("{s:b}", "done", 0);
+	pj = json_object();
+	if (!pj || tunnels_peer_json(d->tun, pg->peer, pj) < 0) {
+		json_decref(pj);
+		return NULL;
+	}
+	ans = json_pack("{s:b, s:f, s:O}", "done", 1, "rtt_ms",
+			(double)pg->rtt_us / 1000.0, "path",
+			json_object_get(pj, "path") ? json_object_get(pj, "path")
+						    : json_null());
+	json_decref(pj);
+	return ans;
+}
+
+static json_t *dataplane_answer(struct daemon *d)
+{
+	struct filter_stats fs;
+
+	filter_get_stats(d->filter, clock_mono_ms(), &fs);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "allowed", (json_int_t)fs.allowed,
+			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
+			 "denied", (json_int_t)fs.denied,
+			 "flows", (json_int_t)fs.ct_entries,
+			 "malformed", (json_int_t)d->rx_malformed,
+			 "spoofed", (json_int_t)d->rx_spoofed,
+			 "undelivered", (json_int_t)d->rx_undelivered,
+			 "echo_answered", (json_int_t)d->echo_answered);
+}
+
 static json_t *on_request(const char *cmd, const json_t *req, void *ctx)
 {
 	struct daemon *d = ctx;
+	json_t *ans;
 
-	if (strcmp(cmd, "status") == 0)
-		return status_answer(d);
+	if (strcmp(cmd, "status") == 0) {
+		ans = status_answer(d);
+		if (ans && json_object_set_new(ans, "dataplane",
+					       dataplane_answer(d)) < 0) {
+			json_decref(ans);
+			ans = NULL;
+		}
+		return ans;
+	}
 	if (strcmp(cmd, "peers") == 0)
 		return peers_answer(d);
 	if (strcmp(cmd, "routes") == 0)
 		return routes_answer(d);
+	if (strcmp(cmd, "ping") == 0)
+		return ping_start(d, req);
+	if (strcmp(cmd, "ping_result") == 0)
+		return ping_result(d, req);
 	if (strcmp(cmd, "down") == 0) {
 		log_info("agent_down", "reason=local_api");
 		loop_stop(d->loop);
 		return json_pack("{s:b}", "ok", 1);
 	}
-	return json_pack("{s:{s:s, s:s}}", "error", "code", "invalid",
-			 "message", "unknown command");
+	return api_error("invalid", "unknown command");
 }
 
 static void on_signal(int signo, void *ctx)
@@ -723,6 +1066,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 			 log_q(q, sizeof(q), cfg->tun ? cfg->tun : "weft0"));
 	rc = map_new(&d.map);
 	if (rc == 0)
+		rc = filter_new(NULL, &d.filter);
+	if (rc == 0)
 		rc = loop_new(&d.loop);
 	if (rc < 0) {
 		say(&d, "out of memory");
@@ -800,6 +1145,8 @@ out:
 	loop_timer_del(d.ep_timer);
 	loop_del(d.loop);
 	map_del(d.map);
+	filter_del(d.filter);
+	filter_routes_del(d.routes);
 	json_decref(d.node);
 	json_decref(d.endpoints);
 	json_decref(d.reported);

@@ -2,7 +2,8 @@
  * the control thread, the network map, endpoint reports and the local
  * API, all driven by one event loop on the calling thread.
  *
- * This is the control plane only: there is no TUN and no tunnel yet, so
+ * Peer tunnels over the relay carry packets (`ping`, answered by a
+ * built-in echo responder); there is no TUN yet, so
  * --tun is accepted and reported as not in use. */
 #ifndef WEFT_AGENT_DAEMON_H
 #define WEFT_AGENT_DAEMON_H
