@@ -14,6 +14,7 @@
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
+#include "agent/tun.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -65,6 +66,15 @@ struct daemon {
 	uint64_t rx_spoofed;    /* source outside the sender's allowed_ips */
 	uint64_t rx_undelivered; /* allowed, but nowhere to deliver (no TUN) */
 	uint64_t echo_answered; /* by the built-in responder */
+	struct tun *tundev;           /* NULL with --no-tun */
+	struct loop_io *tun_io;
+	struct ip_addr tun4, tun6;    /* addresses on the device */
+	struct ip_prefix *tun_routes; /* routes we installed through it */
+	size_t ntun_routes;
+	uint64_t tx_malformed;  /* unparsable packets from the TUN */
+	uint64_t tx_noroute;    /* to no peer: ICMP unreachable */
+	uint64_t tx_dropped;    /* tunnels_send refused (queue full, ...) */
+	uint64_t rx_tun_errors; /* tun_write failed */
 	uint16_t port;
 
 	enum state state;
@@ -210,16 +220,15 @@ static bool is_self(const struct daemon *d, const struct ip_addr *a)
 	       (d->self6.family && ip_addr_eq(a, &d->self6));
 }
 
-/* The route table from the peers' allowed_ips: their mesh addresses
- * always, subnet routes with --accept-routes. Returns 0 and *out, or a
- * negative code. */
+/* The routes from the peers' allowed_ips: their mesh addresses always,
+ * subnet routes with --accept-routes. Returns 0 with *out (caller frees)
+ * and *n, or WEFT_ERR_NOMEM. */
 static int build_routes(struct daemon *d, const json_t *peers,
-			struct filter_routes **out)
+			struct filter_route **out, size_t *nout)
 {
 	struct filter_route *rv = NULL, *nv;
 	size_t n = 0, cap = 0, i, j;
 	const json_t *p, *a;
-	int rc;
 
 	json_array_foreach(peers, i, p) {
 		int64_t id = json_integer_value(json_object_get(p, "id"));
@@ -236,39 +245,47 @@ static int build_routes(struct daemon *d, const json_t *peers,
 				cap = cap ? cap * 2 : 16;
 				nv = realloc(rv, cap * sizeof(*rv));
 				if (!nv) {
-					rc = WEFT_ERR_NOMEM;
-					goto out;
+					free(rv);
+					return WEFT_ERR_NOMEM;
 				}
 				rv = nv;
 			}
 			rv[n++] = r;
 		}
 	}
-	rc = filter_routes_new(rv, n, out);
-out:
-	free(rv);
-	return rc;
+	*out = rv;
+	*nout = n;
+	return 0;
 }
 
+static void tun_set_addr(struct daemon *d, const struct ip_addr *a,
+			 struct ip_addr *cur);
+static void tun_sync_routes(struct daemon *d, const struct filter_route *rv,
+			    size_t n);
+
 /* Applies the map to the data plane: our mesh addresses, the route table
- * and the filter rules (swapped into the live filter, so tracked flows
- * survive). A filter the agent cannot compile denies everything: the
- * data plane fails closed. */
+ * (and the TUN's addresses and routes), and the filter rules (swapped
+ * into the live filter, so tracked flows survive). A filter the agent
+ * cannot compile denies everything: the data plane fails closed. */
 static void update_dataplane(struct daemon *d)
 {
 	const json_t *self = map_part(d->map, "self");
 	const json_t *rules_json = map_part(d->map, "filter");
 	json_t *peers = map_peers(d->map);
+	struct filter_route *rv = NULL;
 	struct filter_routes *rt = NULL;
 	struct filter_rules *rules = NULL;
 	char err[200] = "", q[300];
+	size_t n = 0;
 	int rc;
 
 	parse_or_clear(json_string_value(json_object_get(self, "ipv4")),
 		       &d->self4);
 	parse_or_clear(json_string_value(json_object_get(self, "ipv6")),
 		       &d->self6);
-	rc = peers ? build_routes(d, peers, &rt) : WEFT_ERR_NOMEM;
+	rc = peers ? build_routes(d, peers, &rv, &n) : WEFT_ERR_NOMEM;
+	if (rc == 0)
+		rc = filter_routes_new(rv, n, &rt);
 	if (rc == 0) {
 		filter_routes_del(d->routes);
 		d->routes = rt;
@@ -276,6 +293,13 @@ static void update_dataplane(struct daemon *d)
 		log_warn_err(rc, "routes_not_updated", NULL);
 	}
 	json_decref(peers);
+	if (d->tundev) {
+		tun_set_addr(d, &d->self4, &d->tun4);
+		tun_set_addr(d, &d->self6, &d->tun6);
+		if (rc == 0)
+			tun_sync_routes(d, rv, n);
+	}
+	free(rv);
 	if (rules_json) {
 		rc = filter_rules_compile(rules_json, &rules, err, sizeof(err));
 		if (rc < 0) {
@@ -286,6 +310,210 @@ static void update_dataplane(struct daemon *d)
 		}
 	}
 	filter_set_rules(d->filter, rules);
+}
+
+/* ---- TUN ---- */
+
+/* The mesh range around a mesh address: the /10 (IPv4) or /48 (IPv6) it
+ * lies in, which is the controller's default pool (100.64.0.0/10,
+ * fd7a:115c:a1e0::/48) and any pool of that size. */
+static void mesh_range(const struct ip_addr *a, struct ip_prefix *out)
+{
+	out->addr = *a;
+	out->len = a->family == 4 ? 10 : 48;
+	ip_prefix_mask(out);
+}
+
+static bool prefix_in(const struct ip_prefix *v, size_t n,
+		      const struct ip_prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].len == p->len && ip_addr_eq(&v[i].addr, &p->addr))
+			return true;
+	return false;
+}
+
+/* Puts our mesh address a on the device in place of *cur. */
+static void tun_set_addr(struct daemon *d, const struct ip_addr *a,
+			 struct ip_addr *cur)
+{
+	struct ip_prefix p;
+	char s[IP_ADDR_STRLEN];
+	int rc;
+
+	if (a->family == cur->family && (!a->family || ip_addr_eq(a, cur)))
+		return;
+	if (cur->family) {
+		p.addr = *cur;
+		p.len = cur->family == 4 ? 32 : 128;
+		tun_del_addr(d->tundev, &p);
+		memset(cur, 0, sizeof(*cur));
+	}
+	if (!a->family)
+		return;
+	p.addr = *a;
+	p.len = a->family == 4 ? 32 : 128;
+	ip_addr_format(a, s, sizeof(s));
+	rc = tun_add_addr(d->tundev, &p);
+	if (rc == 0)
+		rc = tun_wait_local(d->tundev, a, 2000);
+	if (rc < 0) {
+		log_warn_err(rc, "tun_addr_failed", "tun=%s addr=%s",
+			     tun_name(d->tundev), s);
+		return;
+	}
+	*cur = *a;
+	log_info("tun_addr", "tun=%s addr=%s", tun_name(d->tundev), s);
+}
+
+/* Makes the device's routes the mesh ranges of our addresses plus the
+ * accepted subnet routes (routes, n): adds what is new, removes what is
+ * gone. A route that exists through another device is left alone. */
+static void tun_sync_routes(struct daemon *d, const struct filter_route *rv,
+			    size_t n)
+{
+	struct ip_prefix *want, *keep;
+	size_t nwant = 0, nkeep = 0, i;
+	char s[IP_PREFIX_STRLEN];
+	int rc;
+
+	want = calloc(n + 2, sizeof(*want));
+	keep = calloc(n + 2 + d->ntun_routes, sizeof(*keep));
+	if (!want || !keep) {
+		log_warn("tun_routes_not_updated", "reason=out_of_memory");
+		goto out;
+	}
+	if (d->tun4.family)
+		mesh_range(&d->tun4, &want[nwant++]);
+	if (d->tun6.family)
+		mesh_range(&d->tun6, &want[nwant++]);
+	for (i = 0; i < n; i++) {
+		struct ip_prefix r, m4 = {0}, m6 = {0};
+
+		r = rv[i].prefix;
+		if (d->tun4.family)
+			mesh_range(&d->tun4, &m4);
+		if (d->tun6.family)
+			mesh_range(&d->tun6, &m6);
+		if ((m4.addr.family &&
+		     ip_prefix_contains_prefix(&m4, &r)) ||
+		    (m6.addr.family &&
+		     ip_prefix_contains_prefix(&m6, &r)) ||
+		    prefix_in(want, nwant, &r))
+			continue;
+		want[nwant++] = r;
+	}
+	for (i = 0; i < d->ntun_routes; i++) {
+		if (prefix_in(want, nwant, &d->tun_routes[i])) {
+			keep[nkeep++] = d->tun_routes[i];
+			continue;
+		}
+		ip_prefix_format(&d->tun_routes[i], s, sizeof(s));
+		rc = tun_del_route(d->tundev, &d->tun_routes[i]);
+		if (rc < 0 && rc != -ESRCH)
+			log_warn_err(rc, "tun_route_del_failed", "prefix=%s", s);
+		else
+			log_info("tun_route_deleted", "prefix=%s", s);
+	}
+	for (i = 0; i < nwant; i++) {
+		if (prefix_in(keep, nkeep, &want[i]))
+			continue;
+		ip_prefix_format(&want[i], s, sizeof(s));
+		rc = tun_add_route(d->tundev, &want[i]);
+		if (rc < 0) {
+			log_warn_err(rc, "tun_route_add_failed", "prefix=%s",
+				     s);
+			continue;
+		}
+		log_info("tun_route_added", "tun=%s prefix=%s",
+			 tun_name(d->tundev), s);
+		keep[nkeep++] = want[i];
+	}
+	free(d->tun_routes);
+	d->tun_routes = keep;
+	d->ntun_routes = nkeep;
+	keep = NULL;
+out:
+	free(want);
+	free(keep);
+}
+
+/* A packet from the local host for the mesh: route by destination
+ * (unroutable: ICMP unreachable back into the TUN), track the flow so
+ * the peer's replies pass our filter, send it into the peer's tunnel. */
+static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
+{
+	struct packet_info pi;
+	uint8_t err[TUNNEL_PKT_MAX];
+	size_t n;
+	int64_t peer;
+
+	if (packet_parse(pkt, len, &pi) < 0) {
+		d->tx_malformed++;
+		return;
+	}
+	if (!d->routes ||
+	    filter_routes_lookup(d->routes, &pi.dst, &peer) < 0) {
+		d->tx_noroute++;
+		if (packet_icmp_error(pkt, len, &pi, PACKET_ICMP_NO_ROUTE, 0,
+				      err, sizeof(err), &n) == 0)
+			tun_write(d->tundev, err, n);
+		return;
+	}
+	filter_track_out(d->filter, &pi, clock_mono_ms());
+	if (tunnels_send(d->tun, peer, pkt, len) < 0)
+		d->tx_dropped++;
+}
+
+static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
+			    void *ctx)
+{
+	struct daemon *d = ctx;
+	uint8_t buf[TUNNEL_PKT_MAX];
+	size_t len;
+	int i, rc;
+
+	(void)io;
+	(void)fd;
+	(void)revents;
+	/* A bounded batch per wakeup keeps the loop fair. */
+	for (i = 0; i < 64; i++) {
+		rc = tun_read(d->tundev, buf, sizeof(buf), &len);
+		if (rc < 0)
+			break;
+		tun_packet(d, buf, len);
+	}
+}
+
+/* Creates and opens the TUN device (removing a stale one of that name
+ * first), sets the MTU (docs/internals/dataplane.md) and brings it up.
+ * Addresses and routes follow the map (update_dataplane). */
+static int tun_open(struct daemon *d)
+{
+	const char *name = d->cfg->tun && *d->cfg->tun ? d->cfg->tun
+							: "weft0";
+	char q[64];
+	int rc;
+
+	rc = tun_cleanup_stale(name);
+	if (rc == 0)
+		log_warn("tun_stale_removed", "tun=%s",
+			 log_q(q, sizeof(q), name));
+	rc = tun_new(name, &d->tundev);
+	if (rc == 0)
+		rc = tun_set_mtu(d->tundev, TUN_MTU_DEFAULT);
+	if (rc == 0)
+		rc = tun_set_up(d->tundev, true);
+	if (rc == 0)
+		rc = loop_io_add(d->loop, tun_fd(d->tundev), LOOP_READ,
+				 on_tun_readable, d, &d->tun_io);
+	if (rc < 0)
+		return rc;
+	log_info("tun_created", "tun=%s mtu=%d", tun_name(d->tundev),
+		 TUN_MTU_DEFAULT);
+	return 0;
 }
 
 static bool is_echo(const struct packet_info *pi, bool reply)
@@ -307,25 +535,32 @@ static void ping_answered(struct daemon *d, int64_t peer, uint16_t id,
 		pg->rtt_us = clock_mono_us() - pg->sent_us;
 }
 
-/* Without a TUN nothing local can take a packet: the agent answers echo
- * requests to its own mesh addresses itself, takes the replies to its
- * own pings and counts everything else as undelivered. */
+/* An allowed packet for this host. Replies to our own pings are taken
+ * here; with a TUN everything else goes to the kernel. Without one the
+ * agent answers echo requests to its own mesh addresses itself and
+ * counts everything else as undelivered. */
 static void deliver_local(struct daemon *d, int64_t peer, const uint8_t *pkt,
 			  const struct packet_info *pi)
 {
 	uint8_t out[TUNNEL_PKT_MAX];
 	const uint8_t *icmp = pkt + pi->l3_len;
-	uint16_t seq;
+	uint16_t seq = 0;
 	size_t n;
+	bool mine = is_self(d, &pi->dst);
 
-	if (!is_self(d, &pi->dst) || (!is_echo(pi, false) &&
-				      !is_echo(pi, true))) {
-		d->rx_undelivered++;
+	if (mine && (is_echo(pi, true) || is_echo(pi, false)))
+		seq = (uint16_t)(icmp[6] << 8 | icmp[7]);
+	if (mine && is_echo(pi, true) && pi->icmp_id == PING_ID) {
+		ping_answered(d, peer, pi->icmp_id, seq);
 		return;
 	}
-	seq = (uint16_t)(icmp[6] << 8 | icmp[7]);
-	if (is_echo(pi, true)) {
-		ping_answered(d, peer, pi->icmp_id, seq);
+	if (d->tundev) {
+		if (tun_write(d->tundev, pkt, pi->len) < 0)
+			d->rx_tun_errors++;
+		return;
+	}
+	if (!mine || !is_echo(pi, false)) {
+		d->rx_undelivered++;
 		return;
 	}
 	if (packet_echo(&pi->dst, &pi->src, true, pi->icmp_id, seq, icmp + 8,
@@ -686,7 +921,8 @@ static json_t *status_answer(struct daemon *d)
 		"endpoints", d->reported ? json_incref(d->reported)
 					 : json_array(),
 		"port", (json_int_t)d->port,
-		"tun", json_null(),
+		"tun", d->tundev ? json_string(tun_name(d->tundev))
+				 : json_null(),
 		"accept_routes", d->cfg->accept_routes);
 }
 
@@ -906,7 +1142,8 @@ static json_t *dataplane_answer(struct daemon *d)
 	struct filter_stats fs;
 
 	filter_get_stats(d->filter, clock_mono_ms(), &fs);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
@@ -914,7 +1151,11 @@ static json_t *dataplane_answer(struct daemon *d)
 			 "malformed", (json_int_t)d->rx_malformed,
 			 "spoofed", (json_int_t)d->rx_spoofed,
 			 "undelivered", (json_int_t)d->rx_undelivered,
-			 "echo_answered", (json_int_t)d->echo_answered);
+			 "echo_answered", (json_int_t)d->echo_answered,
+			 "tun_write_errors", (json_int_t)d->rx_tun_errors,
+			 "tx_malformed", (json_int_t)d->tx_malformed,
+			 "tx_noroute", (json_int_t)d->tx_noroute,
+			 "tx_dropped", (json_int_t)d->tx_dropped);
 }
 
 static json_t *on_request(const char *cmd, const json_t *req, void *ctx)
@@ -1060,10 +1301,6 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	rc = load_cred(&d, &cred, &have_cred);
 	if (rc < 0)
 		goto out;
-	if (!cfg->no_tun)
-		log_warn("tun_unavailable", "tun=%s note=\"this build has no "
-			 "data plane yet; running the control plane only\"",
-			 log_q(q, sizeof(q), cfg->tun ? cfg->tun : "weft0"));
 	rc = map_new(&d.map);
 	if (rc == 0)
 		rc = filter_new(NULL, &d.filter);
@@ -1083,6 +1320,15 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
 		    weft_strerror(rc));
 		goto out;
+	}
+	if (!cfg->no_tun) {
+		rc = tun_open(&d);
+		if (rc < 0) {
+			say(&d, "cannot create the TUN device %s: %s (run as "
+				"root, or use --no-tun)",
+			    cfg->tun ? cfg->tun : "weft0", weft_strerror(rc));
+			goto out;
+		}
 	}
 	rc = localapi_new(d.loop, cfg->socket_path, on_request, &d, &d.api);
 	if (rc < 0) {
@@ -1138,6 +1384,9 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
+	loop_io_close(d.tun_io, false);
+	tun_del(d.tundev);
+	free(d.tun_routes);
 	tunnels_del(d.tun);
 	relayc_del(d.relay);
 	quic_endpoint_del(d.ep);
