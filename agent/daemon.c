@@ -449,6 +449,7 @@ static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
 	uint8_t err[TUNNEL_PKT_MAX];
 	size_t n;
 	int64_t peer;
+	int rc;
 
 	if (packet_parse(pkt, len, &pi) < 0) {
 		d->tx_malformed++;
@@ -463,8 +464,18 @@ static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
 		return;
 	}
 	filter_track_out(d->filter, &pi, clock_mono_ms());
-	if (tunnels_send(d->tun, peer, pkt, len) < 0)
-		d->tx_dropped++;
+	rc = tunnels_send(d->tun, peer, pkt, len);
+	if (rc == 0)
+		return;
+	d->tx_dropped++;
+	/* Larger than the connection's DATAGRAM limit (before PMTUD, or on
+	 * a small path): tell an IPv4 sender with DF set the limit that
+	 * always fits, so TCP shrinks its segments. IPv6 hosts ignore
+	 * Packet Too Big below 1280: those are retransmitted later. */
+	if (rc == WEFT_ERR_TOOBIG && pi.version == 4 && (pkt[6] & 0x40) &&
+	    packet_icmp_error(pkt, len, &pi, PACKET_ICMP_TOO_BIG,
+			      TUN_MTU_QUIC_MIN, err, sizeof(err), &n) == 0)
+		tun_write(d->tundev, err, n);
 }
 
 static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,

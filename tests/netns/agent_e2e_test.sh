@@ -3,7 +3,8 @@
 # controller (SQLite) and a relay in its "inet" namespace and weft-agents in
 # hosts a and b (both on inet), each with a real TUN, traffic on the relay
 # path. The policy allows a->b ICMP and TCP 5201:
-#   - the kernel's ping from a's namespace reaches b's mesh IPv4 and IPv6;
+#   - the kernel's ping from a's namespace reaches b's mesh IPv4 and IPv6,
+#     and iperf3 (when installed) moves data a->b on TCP 5201;
 #   - b->a ICMP is denied (ping fails) and a's denied counter rises;
 #   - a policy change allowing b->a takes effect on the live agents within
 #     about a second;
@@ -173,6 +174,21 @@ run() {
 	# weft-agent's own ping, answered by b's kernel.
 	cli a ping b >"$tmp/ping.json" ||
 		fail "weft-agent ping b: $(cat "$tmp/ping.json")"
+
+	# TCP a -> b on the allowed port moves data (iperf3, 2 s).
+	if command -v iperf3 >/dev/null 2>&1; then
+		nsrun b iperf3 -s -1 -p 5201 -B "$b4" >"$tmp/iperf-s.txt" 2>&1 &
+		pids="$pids $!"
+		sleep 0.5
+		nsrun a iperf3 -c "$b4" -p 5201 -t 2 -J >"$tmp/iperf.json" \
+			2>&1 || fail "iperf3 a->b: $(tail -n 5 "$tmp/iperf.json")"
+		bytes=$(jq '.end.sum_received.bytes // 0' "$tmp/iperf.json" \
+			2>/dev/null)
+		echo "iperf3 a->b: $(jq '.end.sum_received.bits_per_second // 0
+			| . / 1e6 | floor' "$tmp/iperf.json" 2>/dev/null) Mbit/s"
+		[ "${bytes:-0}" -gt 100000 ] ||
+			fail "iperf3 a->b moved ${bytes:-0} bytes"
+	fi
 
 	# b -> a is denied by a's filter.
 	denied0=$(cli a status | jq .dataplane.denied)
