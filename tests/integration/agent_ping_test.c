@@ -5,7 +5,8 @@
  * the relay path with RTT and bytes. The receiving agent's packet filter
  * is enforced: without ICMP in the policy the ping times out and the
  * peer's denied counter rises; a policy change lets it through without
- * restarting anything. */
+ * restarting anything. The tunnel outlives the controller (SIGKILL) and
+ * recovers after a relay restart. */
 #include "ag.h"
 #include "check.h"
 #include "fx.h"
@@ -265,9 +266,47 @@ out:
 	world_stop(&w, !ok);
 }
 
+static void tunnel_survives_controller_loss_and_relay_restart(void)
+{
+	struct world w;
+	json_t *j = NULL;
+	int port;
+	bool ok = false;
+
+	if (!world_start(&w, allow_all))
+		goto out;
+	j = ping_until(w.a, "b", 20000);
+	if (!CHECK(json_is_true(fx_get(j, "done"))))
+		goto out;
+	json_decref(j);
+	j = NULL;
+	/* Without the controller the agents keep their maps and tunnel. */
+	CHECK_INT(ih_signal(w.h, SIGKILL), 0);
+	usleep(200000);
+	CHECK_INT(ag_cli_arg(w.a, "ping", "b", &j), 0);
+	CHECK(json_is_true(fx_get(j, "done")));
+	json_decref(j);
+	j = NULL;
+	/* A relay restart interrupts the relay path; the peer connection
+	 * carries on once the agents reconnected to the relay. */
+	port = w.relay.port;
+	CHECK_INT(rh_relay_stop(&w.relay, SIGTERM, 5000, NULL), 0);
+	if (!CHECK(rh_relay_start(port, "relay.key", w.extra, &w.relay) == 0))
+		goto out;
+	j = ping_until(w.a, "b", 20000);
+	CHECK(json_is_true(fx_get(j, "done")));
+	CHECK_STR(fx_str(j, "path"), "relay");
+	CHECK_INT(ih_restart(w.h), 0);
+	ok = true;
+out:
+	json_decref(j);
+	world_stop(&w, !ok);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(agents_ping_each_other_through_the_relay),
 	CHECK_CASE(filter_drops_pings_the_policy_does_not_allow),
+	CHECK_CASE(tunnel_survives_controller_loss_and_relay_restart),
 	{0},
 };
 
