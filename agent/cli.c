@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define COLS_MAX 8
+#define COLS_MAX 12
 #define CELL_MAX 256
 
 static const char *str_or(const json_t *o, const char *key, const char *def)
@@ -17,7 +17,8 @@ static const char *str_or(const json_t *o, const char *key, const char *def)
 }
 
 /* A cell as text: strings as is, arrays joined with ',', booleans as
- * yes/no, integers in decimal, null and missing as "-". */
+ * yes/no, integers in decimal, reals with one decimal, null and missing
+ * as "-". */
 static void cell(const json_t *v, char *buf, size_t n)
 {
 	size_t i, len = 0;
@@ -30,6 +31,8 @@ static void cell(const json_t *v, char *buf, size_t n)
 		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
 	} else if (json_is_integer(v)) {
 		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
+	} else if (json_is_real(v)) {
+		snprintf(buf, n, "%.1f", json_real_value(v));
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, x) {
 			const char *s = json_string_value(x);
@@ -130,8 +133,9 @@ int cli_print_peers(const json_t *a, FILE *out)
 	static const struct col cols[] = {
 		{"NAME", "name"},       {"IPV4", "ipv4"},
 		{"IPV6", "ipv6"},       {"ONLINE", "online"},
-		{"PATH", "path"},       {"LAST SEEN", "last_seen"},
-		{"ENDPOINTS", "endpoints"},
+		{"PATH", "path"},       {"RTT MS", "rtt_ms"},
+		{"RX BYTES", "rx_bytes"}, {"TX BYTES", "tx_bytes"},
+		{"LAST SEEN", "last_seen"}, {"ENDPOINTS", "endpoints"},
 	};
 	const json_t *peers = json_object_get(a, "peers");
 

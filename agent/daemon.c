@@ -6,12 +6,15 @@
 #include "agent/daemon.h"
 
 #include "agent/control.h"
+#include "agent/filter.h"
 #include "agent/ifaddr.h"
 #include "agent/localapi.h"
 #include "agent/map.h"
+#include "agent/packet.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
+#include "agent/tun.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -31,6 +34,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* `weft-agent ping`: echo requests the agent builds itself, answered by
+ * the peer's kernel (TUN) or by its built-in responder (--no-tun). */
+#define PING_SLOTS 16
+#define PING_ID 0x5746 /* "WF": the echo identifier of agent pings */
+#define PING_DATA "weft-agent ping."
+
+struct ping {
+	uint16_t seq;    /* 0: free */
+	int64_t peer;
+	int64_t sent_us; /* monotonic */
+	int64_t rtt_us;  /* -1 until the reply came */
+};
+
 struct daemon {
 	const struct daemon_cfg *cfg;
 	struct loop *loop;
@@ -41,6 +57,24 @@ struct daemon {
 	struct quic_endpoint *ep;
 	struct relayc *relay;
 	struct tunnels *tun;
+	struct filter *filter;
+	struct filter_routes *routes; /* peers' allowed_ips: send side */
+	struct ip_addr self4, self6;  /* our mesh addresses, family 0: none */
+	struct ping pings[PING_SLOTS];
+	uint16_t ping_seq;
+	uint64_t rx_malformed;  /* unparsable packets from tunnels */
+	uint64_t rx_spoofed;    /* source outside the sender's allowed_ips */
+	uint64_t rx_undelivered; /* allowed, but nowhere to deliver (no TUN) */
+	uint64_t echo_answered; /* by the built-in responder */
+	struct tun *tundev;           /* NULL with --no-tun */
+	struct loop_io *tun_io;
+	struct ip_addr tun4, tun6;    /* addresses on the device */
+	struct ip_prefix *tun_routes; /* routes we installed through it */
+	size_t ntun_routes;
+	uint64_t tx_malformed;  /* unparsable packets from the TUN */
+	uint64_t tx_noroute;    /* to no peer: ICMP unreachable */
+	uint64_t tx_dropped;    /* tunnels_send refused (queue full, ...) */
+	uint64_t rx_tun_errors; /* tun_write failed */
 	uint16_t port;
 
 	enum state state;
@@ -170,6 +204,408 @@ static void update_tunnels(struct daemon *d)
 	json_decref(peers);
 }
 
+/* ---- data plane ---- */
+
+static bool is_mesh_prefix(const json_t *peer, const char *prefix);
+
+static void parse_or_clear(const char *s, struct ip_addr *a)
+{
+	if (!s || ip_addr_parse(s, a) < 0)
+		memset(a, 0, sizeof(*a));
+}
+
+static bool is_self(const struct daemon *d, const struct ip_addr *a)
+{
+	return (d->self4.family && ip_addr_eq(a, &d->self4)) ||
+	       (d->self6.family && ip_addr_eq(a, &d->self6));
+}
+
+/* The routes from the peers' allowed_ips: their mesh addresses always,
+ * subnet routes with --accept-routes. Returns 0 with *out (caller frees)
+ * and *n, or WEFT_ERR_NOMEM. */
+static int build_routes(struct daemon *d, const json_t *peers,
+			struct filter_route **out, size_t *nout)
+{
+	struct filter_route *rv = NULL, *nv;
+	size_t n = 0, cap = 0, i, j;
+	const json_t *p, *a;
+
+	json_array_foreach(peers, i, p) {
+		int64_t id = json_integer_value(json_object_get(p, "id"));
+
+		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
+			const char *s = json_string_value(a);
+			struct filter_route r = {.peer = id};
+
+			if (!s || id <= 0 ||
+			    ip_prefix_parse(s, &r.prefix, 0) < 0 ||
+			    (!is_mesh_prefix(p, s) && !d->cfg->accept_routes))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				nv = realloc(rv, cap * sizeof(*rv));
+				if (!nv) {
+					free(rv);
+					return WEFT_ERR_NOMEM;
+				}
+				rv = nv;
+			}
+			rv[n++] = r;
+		}
+	}
+	*out = rv;
+	*nout = n;
+	return 0;
+}
+
+static void tun_set_addr(struct daemon *d, const struct ip_addr *a,
+			 struct ip_addr *cur);
+static void tun_sync_routes(struct daemon *d, const struct filter_route *rv,
+			    size_t n);
+
+/* Applies the map to the data plane: our mesh addresses, the route table
+ * (and the TUN's addresses and routes), and the filter rules (swapped
+ * into the live filter, so tracked flows survive). A filter the agent
+ * cannot compile denies everything: the data plane fails closed. */
+static void update_dataplane(struct daemon *d)
+{
+	const json_t *self = map_part(d->map, "self");
+	const json_t *rules_json = map_part(d->map, "filter");
+	json_t *peers = map_peers(d->map);
+	struct filter_route *rv = NULL;
+	struct filter_routes *rt = NULL;
+	struct filter_rules *rules = NULL;
+	char err[200] = "", q[300];
+	size_t n = 0;
+	int rc;
+
+	parse_or_clear(json_string_value(json_object_get(self, "ipv4")),
+		       &d->self4);
+	parse_or_clear(json_string_value(json_object_get(self, "ipv6")),
+		       &d->self6);
+	rc = peers ? build_routes(d, peers, &rv, &n) : WEFT_ERR_NOMEM;
+	if (rc == 0)
+		rc = filter_routes_new(rv, n, &rt);
+	if (rc == 0) {
+		filter_routes_del(d->routes);
+		d->routes = rt;
+	} else {
+		log_warn_err(rc, "routes_not_updated", NULL);
+	}
+	json_decref(peers);
+	if (d->tundev) {
+		tun_set_addr(d, &d->self4, &d->tun4);
+		tun_set_addr(d, &d->self6, &d->tun6);
+		if (rc == 0)
+			tun_sync_routes(d, rv, n);
+	}
+	free(rv);
+	if (rules_json) {
+		rc = filter_rules_compile(rules_json, &rules, err, sizeof(err));
+		if (rc < 0) {
+			log_warn_err(rc, "filter_rejected", "reason=%s "
+				     "note=\"denying all inbound packets\"",
+				     log_q(q, sizeof(q), err));
+			rules = NULL;
+		}
+	}
+	filter_set_rules(d->filter, rules);
+}
+
+/* ---- TUN ---- */
+
+/* The mesh range around a mesh address: the /10 (IPv4) or /48 (IPv6) it
+ * lies in, which is the controller's default pool (100.64.0.0/10,
+ * fd7a:115c:a1e0::/48) and any pool of that size. */
+static void mesh_range(const struct ip_addr *a, struct ip_prefix *out)
+{
+	out->addr = *a;
+	out->len = a->family == 4 ? 10 : 48;
+	ip_prefix_mask(out);
+}
+
+static bool prefix_in(const struct ip_prefix *v, size_t n,
+		      const struct ip_prefix *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].len == p->len && ip_addr_eq(&v[i].addr, &p->addr))
+			return true;
+	return false;
+}
+
+/* Puts our mesh address a on the device in place of *cur. */
+static void tun_set_addr(struct daemon *d, const struct ip_addr *a,
+			 struct ip_addr *cur)
+{
+	struct ip_prefix p;
+	char s[IP_ADDR_STRLEN];
+	int rc;
+
+	if (a->family == cur->family && (!a->family || ip_addr_eq(a, cur)))
+		return;
+	if (cur->family) {
+		p.addr = *cur;
+		p.len = cur->family == 4 ? 32 : 128;
+		tun_del_addr(d->tundev, &p);
+		memset(cur, 0, sizeof(*cur));
+	}
+	if (!a->family)
+		return;
+	p.addr = *a;
+	p.len = a->family == 4 ? 32 : 128;
+	ip_addr_format(a, s, sizeof(s));
+	rc = tun_add_addr(d->tundev, &p);
+	if (rc == 0)
+		rc = tun_wait_local(d->tundev, a, 2000);
+	if (rc < 0) {
+		log_warn_err(rc, "tun_addr_failed", "tun=%s addr=%s",
+			     tun_name(d->tundev), s);
+		return;
+	}
+	*cur = *a;
+	log_info("tun_addr", "tun=%s addr=%s", tun_name(d->tundev), s);
+}
+
+/* Makes the device's routes the mesh ranges of our addresses plus the
+ * accepted subnet routes (routes, n): adds what is new, removes what is
+ * gone. A route that exists through another device is left alone. */
+static void tun_sync_routes(struct daemon *d, const struct filter_route *rv,
+			    size_t n)
+{
+	struct ip_prefix *want, *keep;
+	size_t nwant = 0, nkeep = 0, i;
+	char s[IP_PREFIX_STRLEN];
+	int rc;
+
+	want = calloc(n + 2, sizeof(*want));
+	keep = calloc(n + 2 + d->ntun_routes, sizeof(*keep));
+	if (!want || !keep) {
+		log_warn("tun_routes_not_updated", "reason=out_of_memory");
+		goto out;
+	}
+	if (d->tun4.family)
+		mesh_range(&d->tun4, &want[nwant++]);
+	if (d->tun6.family)
+		mesh_range(&d->tun6, &want[nwant++]);
+	for (i = 0; i < n; i++) {
+		struct ip_prefix r, m4 = {0}, m6 = {0};
+
+		r = rv[i].prefix;
+		if (d->tun4.family)
+			mesh_range(&d->tun4, &m4);
+		if (d->tun6.family)
+			mesh_range(&d->tun6, &m6);
+		if ((m4.addr.family &&
+		     ip_prefix_contains_prefix(&m4, &r)) ||
+		    (m6.addr.family &&
+		     ip_prefix_contains_prefix(&m6, &r)) ||
+		    prefix_in(want, nwant, &r))
+			continue;
+		want[nwant++] = r;
+	}
+	for (i = 0; i < d->ntun_routes; i++) {
+		if (prefix_in(want, nwant, &d->tun_routes[i])) {
+			keep[nkeep++] = d->tun_routes[i];
+			continue;
+		}
+		ip_prefix_format(&d->tun_routes[i], s, sizeof(s));
+		rc = tun_del_route(d->tundev, &d->tun_routes[i]);
+		if (rc < 0 && rc != -ESRCH)
+			log_warn_err(rc, "tun_route_del_failed", "prefix=%s", s);
+		else
+			log_info("tun_route_deleted", "prefix=%s", s);
+	}
+	for (i = 0; i < nwant; i++) {
+		if (prefix_in(keep, nkeep, &want[i]))
+			continue;
+		ip_prefix_format(&want[i], s, sizeof(s));
+		rc = tun_add_route(d->tundev, &want[i]);
+		if (rc < 0) {
+			log_warn_err(rc, "tun_route_add_failed", "prefix=%s",
+				     s);
+			continue;
+		}
+		log_info("tun_route_added", "tun=%s prefix=%s",
+			 tun_name(d->tundev), s);
+		keep[nkeep++] = want[i];
+	}
+	free(d->tun_routes);
+	d->tun_routes = keep;
+	d->ntun_routes = nkeep;
+	keep = NULL;
+out:
+	free(want);
+	free(keep);
+}
+
+/* A packet from the local host for the mesh: route by destination
+ * (unroutable: ICMP unreachable back into the TUN), track the flow so
+ * the peer's replies pass our filter, send it into the peer's tunnel. */
+static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
+{
+	struct packet_info pi;
+	uint8_t err[TUNNEL_PKT_MAX];
+	size_t n;
+	int64_t peer;
+	int rc;
+
+	if (packet_parse(pkt, len, &pi) < 0) {
+		d->tx_malformed++;
+		return;
+	}
+	if (!d->routes ||
+	    filter_routes_lookup(d->routes, &pi.dst, &peer) < 0) {
+		d->tx_noroute++;
+		if (packet_icmp_error(pkt, len, &pi, PACKET_ICMP_NO_ROUTE, 0,
+				      err, sizeof(err), &n) == 0)
+			tun_write(d->tundev, err, n);
+		return;
+	}
+	filter_track_out(d->filter, &pi, clock_mono_ms());
+	rc = tunnels_send(d->tun, peer, pkt, len);
+	if (rc == 0)
+		return;
+	d->tx_dropped++;
+	/* Larger than the connection's DATAGRAM limit (before PMTUD, or on
+	 * a small path): tell an IPv4 sender with DF set the limit that
+	 * always fits, so TCP shrinks its segments. IPv6 hosts ignore
+	 * Packet Too Big below 1280: those are retransmitted later. */
+	if (rc == WEFT_ERR_TOOBIG && pi.version == 4 && (pkt[6] & 0x40) &&
+	    packet_icmp_error(pkt, len, &pi, PACKET_ICMP_TOO_BIG,
+			      TUN_MTU_QUIC_MIN, err, sizeof(err), &n) == 0)
+		tun_write(d->tundev, err, n);
+}
+
+static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
+			    void *ctx)
+{
+	struct daemon *d = ctx;
+	uint8_t buf[TUNNEL_PKT_MAX];
+	size_t len;
+	int i, rc;
+
+	(void)io;
+	(void)fd;
+	(void)revents;
+	/* A bounded batch per wakeup keeps the loop fair. */
+	for (i = 0; i < 64; i++) {
+		rc = tun_read(d->tundev, buf, sizeof(buf), &len);
+		if (rc < 0)
+			break;
+		tun_packet(d, buf, len);
+	}
+}
+
+/* Creates and opens the TUN device (removing a stale one of that name
+ * first), sets the MTU (docs/internals/dataplane.md) and brings it up.
+ * Addresses and routes follow the map (update_dataplane). */
+static int tun_open(struct daemon *d)
+{
+	const char *name = d->cfg->tun && *d->cfg->tun ? d->cfg->tun
+							: "weft0";
+	char q[64];
+	int rc;
+
+	rc = tun_cleanup_stale(name);
+	if (rc == 0)
+		log_warn("tun_stale_removed", "tun=%s",
+			 log_q(q, sizeof(q), name));
+	rc = tun_new(name, &d->tundev);
+	if (rc == 0)
+		rc = tun_set_mtu(d->tundev, TUN_MTU_DEFAULT);
+	if (rc == 0)
+		rc = tun_set_up(d->tundev, true);
+	if (rc == 0)
+		rc = loop_io_add(d->loop, tun_fd(d->tundev), LOOP_READ,
+				 on_tun_readable, d, &d->tun_io);
+	if (rc < 0)
+		return rc;
+	log_info("tun_created", "tun=%s mtu=%d", tun_name(d->tundev),
+		 TUN_MTU_DEFAULT);
+	return 0;
+}
+
+static bool is_echo(const struct packet_info *pi, bool reply)
+{
+	uint8_t want = pi->version == 4 ? (reply ? 0 : 8)
+					: (reply ? 129 : 128);
+
+	return pi->has_icmp && !pi->fragment && pi->icmp_code == 0 &&
+	       pi->icmp_type == want;
+}
+
+static void ping_answered(struct daemon *d, int64_t peer, uint16_t id,
+			  uint16_t seq)
+{
+	struct ping *pg = &d->pings[seq % PING_SLOTS];
+
+	if (id == PING_ID && seq && pg->seq == seq && pg->peer == peer &&
+	    pg->rtt_us < 0)
+		pg->rtt_us = clock_mono_us() - pg->sent_us;
+}
+
+/* An allowed packet for this host. Replies to our own pings are taken
+ * here; with a TUN everything else goes to the kernel. Without one the
+ * agent answers echo requests to its own mesh addresses itself and
+ * counts everything else as undelivered. */
+static void deliver_local(struct daemon *d, int64_t peer, const uint8_t *pkt,
+			  const struct packet_info *pi)
+{
+	uint8_t out[TUNNEL_PKT_MAX];
+	const uint8_t *icmp = pkt + pi->l3_len;
+	uint16_t seq = 0;
+	size_t n;
+	bool mine = is_self(d, &pi->dst);
+
+	if (mine && (is_echo(pi, true) || is_echo(pi, false)))
+		seq = (uint16_t)(icmp[6] << 8 | icmp[7]);
+	if (mine && is_echo(pi, true) && pi->icmp_id == PING_ID) {
+		ping_answered(d, peer, pi->icmp_id, seq);
+		return;
+	}
+	if (d->tundev) {
+		if (tun_write(d->tundev, pkt, pi->len) < 0)
+			d->rx_tun_errors++;
+		return;
+	}
+	if (!mine || !is_echo(pi, false)) {
+		d->rx_undelivered++;
+		return;
+	}
+	if (packet_echo(&pi->dst, &pi->src, true, pi->icmp_id, seq, icmp + 8,
+			(size_t)(pi->len - pi->l3_len - 8), out, sizeof(out),
+			&n) == 0 &&
+	    tunnels_send(d->tun, peer, out, n) == 0)
+		d->echo_answered++;
+}
+
+/* A packet out of peer's tunnel: parsed, its source checked against the
+ * addresses routed to that peer (no spoofing other nodes), then the
+ * filter decides. */
+static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
+			     void *ctx)
+{
+	struct daemon *d = ctx;
+	struct packet_info pi;
+	int64_t from = 0;
+
+	if (packet_parse(pkt, len, &pi) < 0) {
+		d->rx_malformed++;
+		return;
+	}
+	if (!d->routes ||
+	    filter_routes_lookup(d->routes, &pi.src, &from) < 0 ||
+	    from != peer) {
+		d->rx_spoofed++;
+		return;
+	}
+	if (!filter_check_in(d->filter, &pi, clock_mono_ms()))
+		return;
+	deliver_local(d, peer, pkt, &pi);
+}
+
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -275,6 +711,7 @@ static const struct relayc_callbacks relay_cbs = {
 };
 
 static const struct tunnel_callbacks tunnel_cbs = {
+	.on_packet = on_tunnel_packet,
 	.send_relay = tunnel_send_relay,
 };
 
@@ -293,6 +730,7 @@ static void on_map(struct daemon *d, const json_t *answer)
 	d->last_map = clock_wall_s();
 	update_relay(d, answer);
 	update_tunnels(d);
+	update_dataplane(d);
 	if (map_version(d->map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",
@@ -494,7 +932,8 @@ static json_t *status_answer(struct daemon *d)
 		"endpoints", d->reported ? json_incref(d->reported)
 					 : json_array(),
 		"port", (json_int_t)d->port,
-		"tun", json_null(),
+		"tun", d->tundev ? json_string(tun_name(d->tundev))
+				 : json_null(),
 		"accept_routes", d->cfg->accept_routes);
 }
 
@@ -585,23 +1024,179 @@ fail:
 	return NULL;
 }
 
+static json_t *api_error(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+			 message);
+}
+
+static bool field_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v && strcmp(v, want) == 0;
+}
+
+/* {"cmd": "ping", "peer": NAME|ID|MESH-IP}: sends one echo request into
+ * the peer's tunnel (connecting it if needed) and answers at once with
+ * {"ping": SEQ, ...}; the CLI polls "ping_result" for the reply. The
+ * mesh IPv6 address is used when the peer was named by it, else IPv4. */
+static json_t *ping_start(struct daemon *d, const json_t *req)
+{
+	const char *want = json_string_value(json_object_get(req, "peer"));
+	json_t *peers = map_peers(d->map), *p, *found = NULL, *ans = NULL;
+	const char *addr;
+	struct ip_addr dst;
+	const struct ip_addr *src;
+	struct packet_info pi;
+	uint8_t pkt[128];
+	char idbuf[32], why[160];
+	int64_t id = 0;
+	uint16_t seq;
+	size_t i, n;
+	int rc;
+
+	if (!peers)
+		return NULL;
+	if (!want || !*want) {
+		ans = api_error("invalid", "ping needs a peer");
+		goto out;
+	}
+	json_array_foreach(peers, i, p) {
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)
+			 json_integer_value(json_object_get(p, "id")));
+		if (field_is(p, "name", want) || field_is(p, "dns_name", want) ||
+		    field_is(p, "ipv4", want) || field_is(p, "ipv6", want) ||
+		    strcmp(idbuf, want) == 0) {
+			found = p;
+			break;
+		}
+	}
+	if (!found) {
+		ans = api_error("not_found", "no such peer in this node's map");
+		goto out;
+	}
+	id = json_integer_value(json_object_get(found, "id"));
+	addr = json_string_value(json_object_get(found, "ipv4"));
+	if (field_is(found, "ipv6", want) || !addr)
+		addr = json_string_value(json_object_get(found, "ipv6"));
+	if (!addr || ip_addr_parse(addr, &dst) < 0) {
+		ans = api_error("invalid", "the peer has no mesh address");
+		goto out;
+	}
+	src = dst.family == 4 ? &d->self4 : &d->self6;
+	if (!src->family) {
+		ans = api_error("unavailable", "this node has no mesh address "
+				"of that family yet");
+		goto out;
+	}
+	if (++d->ping_seq == 0)
+		d->ping_seq = 1;
+	seq = d->ping_seq;
+	rc = packet_echo(src, &dst, false, PING_ID, seq,
+			 (const uint8_t *)PING_DATA, sizeof(PING_DATA) - 1,
+			 pkt, sizeof(pkt), &n);
+	if (rc == 0)
+		rc = packet_parse(pkt, n, &pi);
+	if (rc == 0) {
+		/* Like a packet from the TUN: the reply is return traffic. */
+		filter_track_out(d->filter, &pi, clock_mono_ms());
+		rc = tunnels_send(d->tun, id, pkt, n);
+	}
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot send to the peer: %s",
+			 weft_strerror(rc));
+		ans = api_error("unavailable", why);
+		goto out;
+	}
+	d->pings[seq % PING_SLOTS] = (struct ping){
+		.seq = seq, .peer = id, .sent_us = clock_mono_us(),
+		.rtt_us = -1};
+	ans = json_pack("{s:i, s:I, s:O, s:s}", "ping", (int)seq, "id",
+			(json_int_t)id, "peer", json_object_get(found, "name"),
+			"address", addr);
+out:
+	json_decref(peers);
+	return ans;
+}
+
+/* {"cmd": "ping_result", "ping": SEQ}: {"done": false} while waiting,
+ * then {"done": true, "rtt_ms": .., "path": ..}. */
+static json_t *ping_result(struct daemon *d, const json_t *req)
+{
+	json_int_t seq = json_integer_value(json_object_get(req, "ping"));
+	const struct ping *pg;
+	json_t *pj, *ans;
+
+	if (seq <= 0 || seq > UINT16_MAX)
+		return api_error("invalid", "ping_result needs a ping number");
+	pg = &d->pings[seq % PING_SLOTS];
+	if (pg->seq != seq)
+		return api_error("not_found", "unknown or expired ping");
+	if (pg->rtt_us < 0)
+		return json_pack("{s:b}", "done", 0);
+	pj = json_object();
+	if (!pj || tunnels_peer_json(d->tun, pg->peer, pj) < 0) {
+		json_decref(pj);
+		return NULL;
+	}
+	ans = json_pack("{s:b, s:f, s:O}", "done", 1, "rtt_ms",
+			(double)pg->rtt_us / 1000.0, "path",
+			json_object_get(pj, "path") ? json_object_get(pj, "path")
+						    : json_null());
+	json_decref(pj);
+	return ans;
+}
+
+static json_t *dataplane_answer(struct daemon *d)
+{
+	struct filter_stats fs;
+
+	filter_get_stats(d->filter, clock_mono_ms(), &fs);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}",
+			 "allowed", (json_int_t)fs.allowed,
+			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
+			 "denied", (json_int_t)fs.denied,
+			 "flows", (json_int_t)fs.ct_entries,
+			 "malformed", (json_int_t)d->rx_malformed,
+			 "spoofed", (json_int_t)d->rx_spoofed,
+			 "undelivered", (json_int_t)d->rx_undelivered,
+			 "echo_answered", (json_int_t)d->echo_answered,
+			 "tun_write_errors", (json_int_t)d->rx_tun_errors,
+			 "tx_malformed", (json_int_t)d->tx_malformed,
+			 "tx_noroute", (json_int_t)d->tx_noroute,
+			 "tx_dropped", (json_int_t)d->tx_dropped);
+}
+
 static json_t *on_request(const char *cmd, const json_t *req, void *ctx)
 {
 	struct daemon *d = ctx;
+	json_t *ans;
 
-	if (strcmp(cmd, "status") == 0)
-		return status_answer(d);
+	if (strcmp(cmd, "status") == 0) {
+		ans = status_answer(d);
+		if (ans && json_object_set_new(ans, "dataplane",
+					       dataplane_answer(d)) < 0) {
+			json_decref(ans);
+			ans = NULL;
+		}
+		return ans;
+	}
 	if (strcmp(cmd, "peers") == 0)
 		return peers_answer(d);
 	if (strcmp(cmd, "routes") == 0)
 		return routes_answer(d);
+	if (strcmp(cmd, "ping") == 0)
+		return ping_start(d, req);
+	if (strcmp(cmd, "ping_result") == 0)
+		return ping_result(d, req);
 	if (strcmp(cmd, "down") == 0) {
 		log_info("agent_down", "reason=local_api");
 		loop_stop(d->loop);
 		return json_pack("{s:b}", "ok", 1);
 	}
-	return json_pack("{s:{s:s, s:s}}", "error", "code", "invalid",
-			 "message", "unknown command");
+	return api_error("invalid", "unknown command");
 }
 
 static void on_signal(int signo, void *ctx)
@@ -717,11 +1312,9 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	rc = load_cred(&d, &cred, &have_cred);
 	if (rc < 0)
 		goto out;
-	if (!cfg->no_tun)
-		log_warn("tun_unavailable", "tun=%s note=\"this build has no "
-			 "data plane yet; running the control plane only\"",
-			 log_q(q, sizeof(q), cfg->tun ? cfg->tun : "weft0"));
 	rc = map_new(&d.map);
+	if (rc == 0)
+		rc = filter_new(NULL, &d.filter);
 	if (rc == 0)
 		rc = loop_new(&d.loop);
 	if (rc < 0) {
@@ -738,6 +1331,15 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
 		    weft_strerror(rc));
 		goto out;
+	}
+	if (!cfg->no_tun) {
+		rc = tun_open(&d);
+		if (rc < 0) {
+			say(&d, "cannot create the TUN device %s: %s (run as "
+				"root, or use --no-tun)",
+			    cfg->tun ? cfg->tun : "weft0", weft_strerror(rc));
+			goto out;
+		}
 	}
 	rc = localapi_new(d.loop, cfg->socket_path, on_request, &d, &d.api);
 	if (rc < 0) {
@@ -793,6 +1395,9 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
+	loop_io_close(d.tun_io, false);
+	tun_del(d.tundev);
+	free(d.tun_routes);
 	tunnels_del(d.tun);
 	relayc_del(d.relay);
 	quic_endpoint_del(d.ep);
@@ -800,6 +1405,8 @@ out:
 	loop_timer_del(d.ep_timer);
 	loop_del(d.loop);
 	map_del(d.map);
+	filter_del(d.filter);
+	filter_routes_del(d.routes);
 	json_decref(d.node);
 	json_decref(d.endpoints);
 	json_decref(d.reported);

@@ -2,8 +2,9 @@
  * the control thread, the network map, endpoint reports and the local
  * API, all driven by one event loop on the calling thread.
  *
- * This is the control plane only: there is no TUN and no tunnel yet, so
- * --tun is accepted and reported as not in use. */
+ * The data plane: the TUN device (unless no_tun) and peer tunnels over
+ * the relay, with the map's packet filter on receive. Without a TUN the
+ * agent answers echo requests to its mesh addresses itself (`ping`). */
 #ifndef WEFT_AGENT_DAEMON_H
 #define WEFT_AGENT_DAEMON_H
 
@@ -16,7 +17,7 @@ struct daemon_cfg {
 	const char *auth_key;    /* needed when no credential is stored */
 	const char *state_dir;   /* required */
 	const char *hostname;    /* NULL: gethostname() */
-	const char *tun;         /* TUN name (not used yet) */
+	const char *tun;         /* TUN name (NULL: weft0) */
 	const char *ca_file;     /* NULL: system CA store */
 	const char *socket_path; /* local API socket, required */
 	const char *const *routes; /* --advertise-routes */

@@ -1,9 +1,10 @@
 /* weft-agent: `up` runs the node daemon in the foreground; `status`,
- * `peers`, `routes` and `down` talk to the running daemon over its local
+ * `peers`, `routes`, `ping` and `down` talk to the running daemon over its local
  * API socket. See docs/agent.md. */
 #include "agent/cli.h"
 #include "agent/daemon.h"
 #include "agent/localapi.h"
+#include "shared/clock.h"
 #include "shared/conf.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -28,6 +29,7 @@ static void usage(FILE *out)
 		"  status   state, node, mesh IPs, controller, map version\n"
 		"  peers    the peers this node may talk to\n"
 		"  routes   the routes the map gives this node\n"
+		"  ping     ping a peer through its tunnel\n"
 		"  down     stop the running agent\n"
 		"  version  print the version\n\n"
 		"Every command takes --help. Client commands take --json,\n"
@@ -250,6 +252,138 @@ out:
 	return status;
 }
 
+/* One local API call for `ping`; prints why it failed. Returns the answer
+ * (caller decrefs) or NULL. */
+static json_t *ping_call(const char *sock, json_t *req)
+{
+	json_t *ans = NULL, *e;
+	int rc;
+
+	rc = req ? localapi_call(sock, req, CALL_TIMEOUT_MS, &ans)
+		 : WEFT_ERR_NOMEM;
+	json_decref(req);
+	if (rc == -ENOENT || rc == -ECONNREFUSED) {
+		fprintf(stderr, "weft-agent ping: the agent is not running (no "
+				"answer on %s)\n", sock);
+		return NULL;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent ping: cannot talk to the agent at "
+				"%s: %s\n", sock, weft_strerror(rc));
+		return NULL;
+	}
+	e = json_object_get(ans, "error");
+	if (e) {
+		const char *m = json_string_value(json_object_get(e, "message"));
+
+		fprintf(stderr, "weft-agent ping: %s\n", m ? m : "error");
+		json_decref(ans);
+		return NULL;
+	}
+	return ans;
+}
+
+/* `weft-agent ping PEER`: asks the daemon to send one echo request
+ * through the peer's tunnel, then polls for the reply. Exit status 0 when
+ * the peer answered, 1 when not within --timeout. */
+static int cmd_ping(int argc, char **argv)
+{
+	static const char *const env_names[] = {"socket", "state-dir", NULL};
+	const char *state_dir = NULL, *sock = NULL;
+	bool json = false;
+	int64_t timeout_ms = 0;
+	const struct conf_opt opts[] = {
+		{"json", CONF_BOOL, &json, "false", "print JSON for scripts",
+		 0, 0},
+		{"socket", CONF_STRING, &sock, NULL,
+		 "the agent's local API socket", 0, 0},
+		{"state-dir", CONF_STRING, &state_dir, NULL,
+		 "the agent's state directory (finds the socket)", 0, 0},
+		{"timeout", CONF_DURATION, &timeout_ms, "5s",
+		 "how long to wait for the reply", 1, 600000},
+	};
+	const size_t nopts = sizeof(opts) / sizeof(opts[0]);
+	char sdbuf[PATH_MAX], sockbuf[PATH_MAX + 16];
+	struct conf_err err;
+	struct conf *cf = NULL;
+	char **pos = NULL;
+	int npos = 0, rc, status = 2;
+	json_t *start = NULL, *res = NULL;
+	json_int_t seq;
+	int64_t end;
+
+	if (conf_new(&cf) < 0)
+		return 1;
+	conf_limit_sources(cf, env_names);
+	rc = conf_parse(cf, opts, nopts, argc, argv, &pos, &npos, &err);
+	if (rc == CONF_HELP) {
+		printf("usage: weft-agent ping [--json] [--socket PATH] "
+		       "[--timeout 5s] PEER\n\nPEER is a peer's name, node id "
+		       "or mesh IP (IPv6 to ping over IPv6).\n\n");
+		conf_usage_for(cf, opts, nopts, stdout);
+		status = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-agent ping: %s\n", err.message);
+		goto out;
+	}
+	if (npos != 1) {
+		fprintf(stderr, "weft-agent ping: give exactly one peer\n");
+		goto out;
+	}
+	if (!state_dir || !*state_dir)
+		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
+	if (!sock || !*sock)
+		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
+	status = 1;
+	start = ping_call(sock, json_pack("{s:s, s:s}", "cmd", "ping", "peer",
+					  pos[0]));
+	if (!start)
+		goto out;
+	seq = json_integer_value(json_object_get(start, "ping"));
+	end = clock_mono_ms() + timeout_ms;
+	for (;;) {
+		res = ping_call(sock, json_pack("{s:s, s:I}", "cmd",
+						"ping_result", "ping", seq));
+		if (!res || json_is_true(json_object_get(res, "done")) ||
+		    clock_mono_ms() >= end)
+			break;
+		json_decref(res);
+		res = NULL;
+		usleep(10000);
+	}
+	if (!res)
+		goto out;
+	if (json_object_update(res, start) < 0)
+		goto out;
+	if (json) {
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+	} else if (json_is_true(json_object_get(res, "done"))) {
+		const char *path = json_string_value(json_object_get(res,
+								     "path"));
+
+		printf("pong from %s (%s) via %s in %.2f ms\n",
+		       json_string_value(json_object_get(res, "peer")),
+		       json_string_value(json_object_get(res, "address")),
+		       path ? path : "?",
+		       json_real_value(json_object_get(res, "rtt_ms")));
+	} else {
+		printf("no answer from %s (%s) within %lld ms\n",
+		       json_string_value(json_object_get(res, "peer")),
+		       json_string_value(json_object_get(res, "address")),
+		       (long long)timeout_ms);
+	}
+	status = json_is_true(json_object_get(res, "done")) &&
+			 fflush(stdout) == 0 ? 0 : 1;
+out:
+	json_decref(start);
+	json_decref(res);
+	conf_del(cf);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -274,6 +408,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
 	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0)
 		return cmd_client(cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(argc - 1, argv + 1);
 	fprintf(stderr, "weft-agent: unknown command %s\n\n", cmd);
 	usage(stderr);
 	return 2;

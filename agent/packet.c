@@ -374,3 +374,58 @@ int packet_icmp_error(const uint8_t *p, size_t len,
 		return icmp6_error(p, len, pi, reason, mtu, out, cap, out_len);
 	return WEFT_ERR_INVAL;
 }
+
+int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
+		bool reply, uint16_t id, uint16_t seq, const uint8_t *data,
+		size_t dlen, uint8_t *out, size_t cap, size_t *out_len)
+{
+	size_t hl, total;
+	uint8_t *icmp, pseudo[8];
+	uint32_t sum;
+
+	if (!src || !dst || !out || !out_len || (dlen && !data) ||
+	    src->family != dst->family ||
+	    (src->family != 4 && src->family != 6))
+		return WEFT_ERR_INVAL;
+	hl = src->family == 4 ? 20 : 40;
+	if (dlen > 65535 - hl - 8)
+		return WEFT_ERR_TOOBIG;
+	total = hl + 8 + dlen;
+	if (cap < total)
+		return WEFT_ERR_TOOBIG;
+	memset(out, 0, hl + 8);
+	icmp = out + hl;
+	if (src->family == 4) {
+		out[0] = 0x45;
+		put16(out + 2, (uint16_t)total);
+		out[8] = 64;
+		out[9] = PACKET_PROTO_ICMP;
+		memcpy(out + 12, src->b, 4);
+		memcpy(out + 16, dst->b, 4);
+		put16(out + 10, csum_fold(csum_add(0, out, 20)));
+		icmp[0] = reply ? 0 : 8;
+	} else {
+		out[0] = 0x60;
+		put16(out + 4, (uint16_t)(8 + dlen));
+		out[6] = PACKET_PROTO_ICMPV6;
+		out[7] = 64;
+		memcpy(out + 8, src->b, 16);
+		memcpy(out + 24, dst->b, 16);
+		icmp[0] = reply ? 129 : 128;
+	}
+	put16(icmp + 4, id);
+	put16(icmp + 6, seq);
+	if (dlen)
+		memcpy(icmp + 8, data, dlen);
+	sum = csum_add(0, icmp, 8 + dlen);
+	if (src->family == 6) {
+		put32(pseudo, (uint32_t)(8 + dlen));
+		memset(pseudo + 4, 0, 3);
+		pseudo[7] = PACKET_PROTO_ICMPV6;
+		sum = csum_add(sum, out + 8, 32);
+		sum = csum_add(sum, pseudo, sizeof(pseudo));
+	}
+	put16(icmp + 2, csum_fold(sum));
+	*out_len = total;
+	return 0;
+}

@@ -78,4 +78,14 @@ int packet_icmp_error(const uint8_t *p, size_t len,
 		      enum packet_icmp_reason reason, uint16_t mtu,
 		      uint8_t *out, size_t cap, size_t *out_len);
 
+/* Builds into out (cap bytes) an ICMP (IPv4) or ICMPv6 (IPv6) echo request
+ * (reply false) or echo reply from src to dst (same family) with
+ * identifier id, sequence number seq and data[0..dlen) as payload, TTL /
+ * hop limit 64 and correct checksums. Returns 0 with *out_len set,
+ * WEFT_ERR_INVAL for mixed or unknown families, WEFT_ERR_TOOBIG when the
+ * packet would not fit cap or 65535 bytes. */
+int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
+		bool reply, uint16_t id, uint16_t seq, const uint8_t *data,
+		size_t dlen, uint8_t *out, size_t cap, size_t *out_len);
+
 #endif

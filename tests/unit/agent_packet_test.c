@@ -482,6 +482,59 @@ static void ipv6_admin_prohibited_reply_has_valid_checksum(void)
 	CHECK(!sum_ok(out + 40, m - 40, pseudo, 40));
 }
 
+static void builds_echo_requests_and_replies_with_valid_checksums(void)
+{
+	uint8_t out[200], pseudo[40];
+	const uint8_t data[5] = {'h', 'e', 'l', 'l', 'o'};
+	struct ip_addr a, b, c;
+	struct packet_info pi;
+	size_t m = 0;
+
+	REQUIRE_INT(ip_addr_parse("100.64.0.1", &a), 0);
+	REQUIRE_INT(ip_addr_parse("100.64.0.2", &b), 0);
+	REQUIRE_INT(packet_echo(&a, &b, false, 0x1234, 7, data, sizeof(data),
+				out, sizeof(out), &m),
+		    0);
+	REQUIRE_INT(m, 20 + 8 + sizeof(data));
+	CHECK(sum_ok(out, 20, NULL, 0));
+	CHECK(sum_ok(out + 20, m - 20, NULL, 0));
+	REQUIRE_INT(packet_parse(out, m, &pi), 0);
+	CHECK_INT(pi.proto, PACKET_PROTO_ICMP);
+	CHECK_INT(pi.icmp_type, 8);
+	CHECK_INT(pi.icmp_id, 0x1234);
+	CHECK(addr_is(&pi.src, "100.64.0.1"));
+	CHECK(addr_is(&pi.dst, "100.64.0.2"));
+	CHECK_INT(out[26] << 8 | out[27], 7);
+	CHECK_MEM(out + 28, data, sizeof(data));
+
+	REQUIRE_INT(ip_addr_parse("fd7a::1", &a), 0);
+	REQUIRE_INT(ip_addr_parse("fd7a::2", &b), 0);
+	REQUIRE_INT(packet_echo(&b, &a, true, 9, 65535, data, sizeof(data),
+				out, sizeof(out), &m),
+		    0);
+	REQUIRE_INT(m, 40 + 8 + sizeof(data));
+	memcpy(pseudo, out + 8, 32);
+	memset(pseudo + 32, 0, 8);
+	put16(pseudo + 34, (uint16_t)(m - 40));
+	pseudo[39] = PACKET_PROTO_ICMPV6;
+	CHECK(sum_ok(out + 40, m - 40, pseudo, 40));
+	REQUIRE_INT(packet_parse(out, m, &pi), 0);
+	CHECK_INT(pi.icmp_type, 129);
+	CHECK_INT(pi.icmp_id, 9);
+	CHECK(addr_is(&pi.src, "fd7a::2"));
+
+	/* Mixed families and a too small buffer are refused. */
+	REQUIRE_INT(ip_addr_parse("100.64.0.3", &c), 0);
+	m = 99;
+	CHECK_INT(packet_echo(&a, &c, false, 1, 1, NULL, 0, out, sizeof(out),
+			      &m),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(packet_echo(&a, &b, false, 1, 1, data, sizeof(data), out,
+			      50, &m),
+		  WEFT_ERR_TOOBIG);
+	CHECK_INT(m, 99);
+}
+
 static void icmp_replies_are_capped_and_carry_the_mtu(void)
 {
 	uint8_t p[1500], out[1400];
@@ -577,6 +630,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(ipv6_admin_prohibited_reply_has_valid_checksum),
 	CHECK_CASE(icmp_replies_are_capped_and_carry_the_mtu),
 	CHECK_CASE(refuses_to_answer_errors_fragments_and_multicast),
+	CHECK_CASE(builds_echo_requests_and_replies_with_valid_checksums),
 	{0},
 };
 

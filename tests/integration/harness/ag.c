@@ -128,8 +128,13 @@ int ag_start(struct ih *h, const char *name, const char *authkey,
 
 int ag_cli(struct ag *a, const char *cmd, json_t **json)
 {
+	return ag_cli_arg(a, cmd, NULL, json);
+}
+
+int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json)
+{
 	char *argv[] = {(char *)agent_bin(), (char *)cmd, "--json",
-			"--socket", a->sock, NULL};
+			"--socket", a->sock, (char *)arg, NULL};
 	char buf[1 << 16];
 	size_t len = 0;
 	int64_t deadline = now_ms() + CLI_TIMEOUT_MS;

@@ -38,6 +38,10 @@ int ag_start(struct ih *h, const char *name, const char *authkey,
  * or -1 when it could not be run or printed no JSON. */
 int ag_cli(struct ag *a, const char *cmd, json_t **json);
 
+/* Like ag_cli with one positional argument after the flags (arg NULL:
+ * none), e.g. `weft-agent ping --json --socket S PEER`. */
+int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json);
+
 /* Polls `status` until its state is want ("running") or timeout_ms pass.
  * Returns true when reached. */
 bool ag_wait_state(struct ag *a, const char *want, int64_t timeout_ms);
