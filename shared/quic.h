@@ -196,9 +196,19 @@ void quic_endpoint_set_retry(struct quic_endpoint *ep, bool on);
 void quic_endpoint_stats(const struct quic_endpoint *ep,
 			 struct quic_endpoint_stats *out);
 
+/* Batching of sends: between cork and uncork (nested), datagrams sent
+ * with quic_endpoint_send_raw wait and leave together in one sendmmsg
+ * (with GSO when packets are alike) at the last uncork. The endpoint corks
+ * itself while it handles a receive batch; a caller that produces many
+ * datagrams at once (an agent reading a burst from its TUN) corks around
+ * the burst. */
+void quic_endpoint_cork(struct quic_endpoint *ep);
+void quic_endpoint_uncork(struct quic_endpoint *ep);
+
 /* Sends one non-QUIC datagram (its first byte must have the top two bits
- * clear) from the endpoint's socket. Returns 0, WEFT_ERR_INVAL, or -errno
- * (-EAGAIN when the socket buffer is full). */
+ * clear) from the endpoint's socket, at once or, while corked, at the
+ * uncork. Returns 0 or WEFT_ERR_INVAL. Delivery is best effort like any UDP
+ * send: a full socket buffer drops the datagram. */
 int quic_endpoint_send_raw(struct quic_endpoint *ep,
 			   const struct ip_endpoint *to, const void *data,
 			   size_t len);

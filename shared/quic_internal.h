@@ -155,6 +155,7 @@ struct quic_endpoint {
 	/* send batch */
 	struct txpkt *tx;
 	unsigned ntx;
+	unsigned cork; /* >0: raw sends wait in tx for the uncork */
 	bool gso; /* UDP_SEGMENT in use */
 };
 

@@ -183,10 +183,8 @@ void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 	t->len = n;
 }
 
-static void on_readable(struct loop_io *io, int fd, uint32_t revents,
-			void *ctx)
+static void read_batches(struct quic_endpoint *ep, int fd)
 {
-	struct quic_endpoint *ep = ctx;
 	ngtcp2_path path;
 	int round, n, i;
 
@@ -212,6 +210,20 @@ static void on_readable(struct loop_io *io, int fd, uint32_t revents,
 		if (n < RX_BATCH)
 			return;
 	}
+}
+
+static void on_readable(struct loop_io *io, int fd, uint32_t revents,
+			void *ctx)
+{
+	struct quic_endpoint *ep = ctx;
+
+	(void)io;
+	(void)revents;
+	/* Raw datagrams sent while handling a receive batch (a relay
+	 * forwarding frames) leave together in one sendmmsg/GSO flush. */
+	quic_endpoint_cork(ep);
+	read_batches(ep, fd);
+	quic_endpoint_uncork(ep);
 }
 
 int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
@@ -288,14 +300,30 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	ssize_t n;
+	struct txpkt *t;
 
-	if (!len || (((const uint8_t *)data)[0] & 0xc0) ||
+	if (!len || len > TX_BUFSZ || (((const uint8_t *)data)[0] & 0xc0) ||
 	    ip_endpoint_to_sockaddr(to, &ss, &sslen) < 0)
 		return WEFT_ERR_INVAL;
-	n = sendto(ep->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss,
-		   sslen);
-	if (n < 0)
-		return -errno;
+	if (ep->ntx == TX_BATCH)
+		quic_io_flush(ep);
+	t = &ep->tx[ep->ntx++];
+	memcpy(&t->to, &ss, sslen);
+	t->tolen = sslen;
+	memcpy(t->d, data, len);
+	t->len = len;
+	if (!ep->cork)
+		quic_io_flush(ep);
 	return 0;
+}
+
+void quic_endpoint_cork(struct quic_endpoint *ep)
+{
+	ep->cork++;
+}
+
+void quic_endpoint_uncork(struct quic_endpoint *ep)
+{
+	if (ep->cork && --ep->cork == 0 && ep->ntx)
+		quic_io_flush(ep);
 }
