@@ -371,14 +371,14 @@ static void decide(struct paths *p, uint64_t now, bool force)
 	const struct cand *best = NULL;
 	bool better_pending = false;
 
-	for (size_t i = 0; i < p->ncand && !best; i++) {
+	for (size_t i = 0; i < p->ncand && !best; i++)
 		if (p->cand[i].ok)
 			best = &p->cand[i];
-		else
-			better_pending = true;
-	}
 	if (!best)
 		return;
+	for (const struct cand *c = p->cand; c < best; c++)
+		if (c->rank < best->rank)
+			better_pending = true;
 	if (better_pending && !force) {
 		if (p->settle_at == 0)
 			p->settle_at = now + PATHS_SETTLE_MS;
