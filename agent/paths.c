@@ -525,7 +525,7 @@ int paths_on_probe(struct paths *p, const struct ip_endpoint *from,
 	struct cand *c;
 
 	now = tick(p, now);
-	if (!p->has_key || sender != p->peer || !ep_valid(from) ||
+	if (!p->has_key || sender != p->peer || !from || !ep_valid(from) ||
 	    !txid_ok(p, p->peer, p->self, txid) ||
 	    !replay_ok(p, txid_seq(txid))) {
 		p->stats.bad_probes++;
@@ -540,11 +540,12 @@ int paths_on_probe(struct paths *p, const struct ip_endpoint *from,
 	push(p, &a);
 
 	/* Its source is where the peer's NAT maps it for us: worth a probe
-	 * of our own (ICE's triggered check). */
+	 * of our own (ICE's triggered check). Join first: a new round
+	 * forgets older peer-reflexive candidates, not this one. */
+	join(p, now, false);
 	c = add_cand(p, from, true);
 	if (c && p->state == PATHS_PUNCHING)
 		send_probe(p, &c->ep);
-	join(p, now, false);
 	return 0;
 }
 
@@ -552,12 +553,13 @@ int paths_on_reply(struct paths *p, const struct ip_endpoint *from,
 		   const uint8_t txid[static WIRE_TXID_LEN], uint64_t sender,
 		   const struct ip_endpoint *observed, uint64_t now)
 {
+	struct ip_endpoint f;
 	struct sent *s;
 	struct cand *c;
 	uint32_t seq = txid_seq(txid);
 
 	now = tick(p, now);
-	if (!p->has_key || sender != p->peer || !ep_valid(from) ||
+	if (!p->has_key || sender != p->peer || !from || !ep_valid(from) ||
 	    !observed || !txid_ok(p, p->self, p->peer, txid)) {
 		p->stats.bad_probes++;
 		return 0;
@@ -570,6 +572,9 @@ int paths_on_reply(struct paths *p, const struct ip_endpoint *from,
 	s->live = false;
 	if (p->state != PATHS_PUNCHING)
 		return 0;
+	f = *from;
+	ip_addr_unmap(&f.addr);
+	from = &f;
 	if (!ep_eq(from, &s->ep)) {
 		/* The answer took another way back: probe that address too
 		 * and count it only when it answers from itself. A symmetric

@@ -446,6 +446,43 @@ static void failed_round_stays_on_relay_and_backs_off_until_success(void)
 	paths_del(p);
 }
 
+static void peer_probe_near_retry_starts_round_and_probes_its_source(void)
+{
+	struct acts x;
+	struct paths *p = client_with("198.51.100.2:5000", &x);
+	struct ip_endpoint f = ep("198.51.100.2:7000");
+	uint8_t txid[WIRE_TXID_LEN];
+	uint64_t t;
+	size_t i;
+
+	silent_round(p, T0);
+	REQUIRE_INT(paths_state(p, NULL, NULL), PATHS_RELAY);
+	REQUIRE_INT(paths_txid(key, B_ID, A_ID, 1, txid), 0);
+	/* Far from our retry: answered, but no round. */
+	paths_on_probe(p, &f, txid, B_ID, T0 + 5000);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SEND_REPLY), 1);
+	CHECK_INT(count(&x, PATHS_SEND_PROBE), 0);
+	/* Within the slack: we join, probing its source too. */
+	t = paths_retry_at(p, NULL) - PATHS_CALL_SLACK_MS;
+	REQUIRE_INT(paths_txid(key, B_ID, A_ID, 2, txid), 0);
+	paths_on_probe(p, &f, txid, B_ID, t);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SEND_REPLY), 1);
+	REQUIRE_INT(count(&x, PATHS_SEND_PROBE), 2);
+	for (i = 0; i < x.n; i++)
+		if (x.a[i].type == PATHS_SEND_PROBE &&
+		    ep_is(&x.a[i].addr, "198.51.100.2:7000"))
+			break;
+	REQUIRE(i < x.n);
+	reply(p, &x.a[i], "198.51.100.2:7000", t + 20);
+	drain(p, &x);
+	REQUIRE_INT(count(&x, PATHS_MIGRATE_DIRECT), 1);
+	CHECK(ep_is(&first(&x, PATHS_MIGRATE_DIRECT)->addr,
+		    "198.51.100.2:7000"));
+	paths_del(p);
+}
+
 static void direct_path_loss_falls_back_at_once_then_cools_down(void)
 {
 	struct acts x;
@@ -625,6 +662,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(lan_candidate_wins_over_public_that_answered_first),
 	CHECK_CASE(public_candidate_used_when_lan_stays_silent),
 	CHECK_CASE(failed_round_stays_on_relay_and_backs_off_until_success),
+	CHECK_CASE(peer_probe_near_retry_starts_round_and_probes_its_source),
 	CHECK_CASE(direct_path_loss_falls_back_at_once_then_cools_down),
 	CHECK_CASE(server_reports_lost_path_and_client_falls_back),
 	CHECK_CASE(keepalive_within_25s_when_idle_and_no_ack_means_dead),
