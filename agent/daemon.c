@@ -21,6 +21,7 @@
 #include "shared/ident.h"
 #include "shared/log.h"
 #include "shared/loop.h"
+#include "shared/metricsd.h"
 #include "shared/quic.h"
 
 #include <errno.h>
@@ -52,6 +53,7 @@ struct daemon {
 	struct loop *loop;
 	struct control *ctl;
 	struct localapi *api;
+	struct metricsd *metrics; /* NULL without --metrics-listen */
 	struct map *map;
 	struct loop_timer *ep_timer;
 	struct quic_endpoint *ep;
@@ -861,6 +863,157 @@ static void on_ep_timer(struct loop_timer *t, void *ctx)
 				     : 10000) * 1000);
 }
 
+/* ---- metrics ---- */
+
+/* "addr:port", where port 0 (any free port) is allowed. */
+static int metrics_addr(const char *s, struct ip_endpoint *out)
+{
+	size_t n = strlen(s);
+	char tmp[IP_ENDPOINT_STRLEN + 1];
+	int rc;
+
+	if (n >= 2 && strcmp(s + n - 2, ":0") == 0 && n < sizeof(tmp)) {
+		memcpy(tmp, s, n + 1);
+		tmp[n - 1] = '1';
+		rc = ip_endpoint_parse(tmp, out);
+		if (rc == 0)
+			out->port = 0;
+		return rc;
+	}
+	return ip_endpoint_parse(s, out);
+}
+
+/* Per-peer byte counters, labelled by peer name. */
+static int metrics_peers(struct daemon *d, struct buf *out, const char *key,
+			 const char *name, const char *help)
+{
+	json_t *peers = map_peers(d->map), *p, *pj;
+	size_t i;
+	int rc;
+
+	rc = metricsd_family(out, name, "counter", help);
+	json_array_foreach(peers, i, p) {
+		const char *pn = json_string_value(json_object_get(p, "name"));
+
+		if (rc < 0)
+			break;
+		pj = json_object();
+		if (!pj || tunnels_peer_json(d->tun, json_integer_value(
+				json_object_get(p, "id")), pj) < 0) {
+			json_decref(pj);
+			rc = WEFT_ERR_NOMEM;
+			break;
+		}
+		rc = metricsd_labelled(out, name, "peer", pn ? pn : "",
+				       (uint64_t)json_integer_value(
+					       json_object_get(pj, key)));
+		json_decref(pj);
+	}
+	json_decref(peers);
+	return rc;
+}
+
+static int metrics_fill(struct buf *out, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct relayc_status rs;
+	struct filter_stats fs;
+	int rc = 0, i;
+
+	relayc_status(d->relay, &rs);
+	filter_get_stats(d->filter, clock_mono_ms(), &fs);
+#define TRY(x)                                                               \
+	do {                                                                 \
+		if ((rc = (x)) < 0)                                          \
+			return rc;                                           \
+	} while (0)
+	TRY(metricsd_family(out, "weft_agent_state", "gauge",
+			    "1 for the agent's current state, 0 for the "
+			    "others."));
+	for (i = 0; i <= STATE_RECONNECTING; i++)
+		TRY(metricsd_labelled(out, "weft_agent_state", "state",
+				      state_name((enum state)i),
+				      d->state == (enum state)i));
+	TRY(metricsd_one(out, "weft_agent_controller_reachable", "gauge",
+			 "1 when the last controller request got an answer.",
+			 d->reachable));
+	TRY(metricsd_one(out, "weft_agent_map_version", "gauge",
+			 "Version of the network map in use.",
+			 (uint64_t)map_version(d->map)));
+	TRY(metricsd_one(out, "weft_agent_peers", "gauge",
+			 "Peers in the network map.",
+			 (uint64_t)map_peer_count(d->map)));
+	TRY(metricsd_one(out, "weft_agent_relay_connected", "gauge",
+			 "1 while authenticated to the home relay.",
+			 rs.have_relay && rs.connected));
+	TRY(metricsd_one(out, "weft_agent_relay_connects_total", "counter",
+			 "Successful relay authentications.",
+			 rs.have_relay ? rs.connects : 0));
+	TRY(metrics_peers(d, out, "rx_bytes", "weft_agent_peer_rx_bytes_total",
+			  "Bytes received from a peer."));
+	TRY(metrics_peers(d, out, "tx_bytes", "weft_agent_peer_tx_bytes_total",
+			  "Bytes sent to a peer."));
+	TRY(metricsd_family(out, "weft_agent_packets_allowed_total", "counter",
+			    "Received packets the filter let in, by why."));
+	TRY(metricsd_labelled(out, "weft_agent_packets_allowed_total", "by",
+			      "rule", fs.allowed));
+	TRY(metricsd_labelled(out, "weft_agent_packets_allowed_total", "by",
+			      "tracked", fs.allowed_tracked));
+	TRY(metricsd_labelled(out, "weft_agent_packets_allowed_total", "by",
+			      "fragment", fs.allowed_fragment));
+	TRY(metricsd_one(out, "weft_agent_packets_denied_total", "counter",
+			 "Received packets the filter dropped.", fs.denied));
+	TRY(metricsd_one(out, "weft_agent_flows", "gauge",
+			 "Tracked flows not yet expired.", fs.ct_entries));
+	TRY(metricsd_family(out, "weft_agent_rx_drops_total", "counter",
+			    "Received packets dropped, by reason."));
+	TRY(metricsd_labelled(out, "weft_agent_rx_drops_total", "reason",
+			      "malformed", d->rx_malformed));
+	TRY(metricsd_labelled(out, "weft_agent_rx_drops_total", "reason",
+			      "spoofed", d->rx_spoofed));
+	TRY(metricsd_labelled(out, "weft_agent_rx_drops_total", "reason",
+			      "undelivered", d->rx_undelivered));
+	TRY(metricsd_labelled(out, "weft_agent_rx_drops_total", "reason",
+			      "tun_write_error", d->rx_tun_errors));
+	TRY(metricsd_family(out, "weft_agent_tx_drops_total", "counter",
+			    "Packets from the TUN not sent, by reason."));
+	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
+			      "malformed", d->tx_malformed));
+	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
+			      "noroute", d->tx_noroute));
+	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
+			      "dropped", d->tx_dropped));
+	TRY(metricsd_one(out, "weft_agent_echo_answered_total", "counter",
+			 "Echo requests answered by the built-in responder.",
+			 d->echo_answered));
+#undef TRY
+	return rc;
+}
+
+static int metrics_start(struct daemon *d)
+{
+	struct ip_endpoint me;
+	char text[IP_ENDPOINT_STRLEN];
+	int rc;
+
+	if (metrics_addr(d->cfg->metrics_listen, &me) < 0) {
+		say(d, "bad --metrics-listen %s (want ADDR:PORT)",
+		    d->cfg->metrics_listen);
+		return WEFT_ERR_INVAL;
+	}
+	rc = metricsd_new(d->loop, &me, metrics_fill, d, &d->metrics);
+	if (rc < 0) {
+		say(d, "cannot serve metrics on %s: %s",
+		    d->cfg->metrics_listen, weft_strerror(rc));
+		return rc;
+	}
+	me.port = metricsd_port(d->metrics);
+	if (ip_endpoint_format(&me, text, sizeof(text)) < 0)
+		text[0] = '\0';
+	log_info("metrics_listening", "addr=%s", text);
+	return 0;
+}
+
 /* ---- local API ---- */
 
 static json_t *time_or_null(int64_t s)
@@ -1352,6 +1505,11 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		    cfg->socket_path, weft_strerror(rc));
 		goto out;
 	}
+	if (cfg->metrics_listen) {
+		rc = metrics_start(&d);
+		if (rc < 0)
+			goto out;
+	}
 	/* Signals first: the control thread must inherit the blocked mask. */
 	rc = loop_signal(d.loop, SIGTERM, on_signal, &d);
 	if (rc == 0)
@@ -1405,6 +1563,7 @@ out:
 	relayc_del(d.relay);
 	quic_endpoint_del(d.ep);
 	localapi_del(d.api);
+	metricsd_del(d.metrics);
 	loop_timer_del(d.ep_timer);
 	loop_del(d.loop);
 	map_del(d.map);

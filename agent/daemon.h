@@ -27,6 +27,7 @@ struct daemon_cfg {
 	bool no_tun;
 	int64_t port;             /* UDP port for peers; 0 = any */
 	int64_t endpoint_check_ms; /* 0: 10 s */
+	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */
 };
 
 /* Runs the daemon until `down`, SIGTERM or SIGINT (returns 0) or until
@@ -35,7 +36,7 @@ struct daemon_cfg {
  * or WEFT_ERR_NOTFOUND (refused or removed by the controller; the stored
  * credential is removed so the next start registers again),
  * WEFT_ERR_INVAL / WEFT_ERR_FORBIDDEN (bad configuration), -EADDRINUSE
- * (another daemon owns the socket) or another code. Logs through
+ * (another daemon owns the socket or the metrics port) or another code. Logs through
  * shared/log; prints nothing. Must run on the main thread before any
  * other thread exists (it blocks SIGTERM and SIGINT for the loop). */
 int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen);

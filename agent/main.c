@@ -60,7 +60,7 @@ static int cmd_up(int argc, char **argv)
 {
 	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
-	const char *log_level = NULL;
+	const char *log_level = NULL, *metrics = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false;
 	int64_t port = 0;
@@ -92,6 +92,9 @@ static int cmd_up(int argc, char **argv)
 		 "run without a TUN device (control plane only)", 0, 0},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
+		{"metrics-listen", CONF_STRING, &metrics, NULL,
+		 "TCP address for /metrics and /healthz, like 127.0.0.1:9101 "
+		 "(off when unset)", 0, 0},
 		{"log-level", CONF_STRING, &log_level, "info",
 		 "debug, info, warn or error", 0, 0},
 	};
@@ -158,6 +161,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.insecure_http = insecure;
 	cfg.no_tun = no_tun;
 	cfg.port = port;
+	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	rc = daemon_run(&cfg, msg, sizeof(msg));
 	if (rc < 0) {

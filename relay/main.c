@@ -4,6 +4,7 @@
  * SIGHUP reloads the controller key (and reports a changed relay key). */
 #include "relay/limits.h"
 #include "relay/metrics.h"
+#include "shared/metricsd.h"
 #include "relay/server.h"
 #include "shared/conf.h"
 #include "shared/err.h"
@@ -43,7 +44,7 @@ struct flags {
 struct relay_main {
 	struct loop *loop;
 	struct server *srv;
-	struct metrics_server *metrics;
+	struct metricsd *metrics;
 	struct loop_timer *drain;
 	const struct flags *f;
 	uint8_t pin[IDENT_KEY_LEN];
@@ -353,14 +354,13 @@ int main(int argc, char **argv)
 			status = 2;
 			goto out;
 		}
-		r = metrics_server_new(m.loop, &me, metrics_fill, m.srv,
-				       &m.metrics);
+		r = metricsd_new(m.loop, &me, metrics_fill, m.srv, &m.metrics);
 		if (r < 0) {
 			log_error_err(r, "metrics_start_failed", "listen=%s",
 				      f.metrics_listen);
 			goto out;
 		}
-		me.port = metrics_server_port(m.metrics);
+		me.port = metricsd_port(m.metrics);
 		ip_endpoint_format(&me, text, sizeof(text));
 		printf("metrics listening on %s\n", text);
 	}
@@ -388,7 +388,7 @@ int main(int argc, char **argv)
 	log_info("relay_stopped", NULL);
 	status = 0;
 out:
-	metrics_server_del(m.metrics);
+	metricsd_del(m.metrics);
 	server_del(m.srv);
 	loop_timer_del(m.drain);
 	loop_del(m.loop);

@@ -196,9 +196,83 @@ out:
 	world_stop(&w);
 }
 
+/* The port of `metrics_listening addr=127.0.0.1:PORT` in the agent's
+ * log, polled for up to timeout_ms; 0 when it never appeared. */
+static int metrics_port(const struct ag *a, int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	do {
+		char *log = ag_log(a), *p;
+		int port = 0;
+
+		p = log ? strstr(log, "metrics_listening") : NULL;
+		p = p ? strstr(p, "addr=127.0.0.1:") : NULL;
+		if (p)
+			port = atoi(p + strlen("addr=127.0.0.1:"));
+		free(log);
+		if (port > 0)
+			return port;
+		usleep(100000);
+	} while (now_ms() < end);
+	return 0;
+}
+
+static void agent_serves_valid_metrics_and_healthz(void)
+{
+	static const char *const extra[] = {"--metrics-listen",
+					    "127.0.0.1:0", NULL};
+	struct world w;
+	struct ag *a = NULL;
+	json_t *st = NULL;
+	char *body = NULL, path[600], cmd[700];
+	long status = 0;
+	int port;
+
+	if (!world_start(&w))
+		goto out;
+	if (!CHECK(ag_start(w.h, "m", w.key, extra, &a) == 0))
+		goto out;
+	st = wait_relay(a, 1, 20000);
+	if (!CHECK(st != NULL))
+		goto out;
+	port = metrics_port(a, 5000);
+	if (!CHECK(port > 0))
+		goto out;
+	if (!CHECK(rh_http_get(port, "/healthz", &status, &body) == 0))
+		goto out;
+	CHECK_INT(status, 200);
+	free(body);
+	body = NULL;
+	if (!CHECK(rh_http_get(port, "/metrics", &status, &body) == 0))
+		goto out;
+	CHECK_INT(status, 200);
+	CHECK(strstr(body, "\nweft_agent_state{state=\"running\"} 1\n") !=
+	      NULL);
+	CHECK(strstr(body, "\nweft_agent_relay_connected 1\n") != NULL);
+	CHECK(strstr(body, "\nweft_agent_packets_denied_total 0\n") != NULL);
+	if (!CHECK(rh_write_file("agent-metrics.txt", body, path,
+				 sizeof(path)) == 0))
+		goto out;
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s'", path);
+	CHECK_INT(system(cmd), 0);
+	free(body);
+	body = NULL;
+	if (CHECK(rh_http_get(port, "/nope", &status, &body) == 0))
+		CHECK_INT(status, 404);
+out:
+	if (a && !st)
+		ag_dump_log(a);
+	free(body);
+	json_decref(st);
+	ag_del(a);
+	world_stop(&w);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(agent_connects_to_home_relay_and_reports_qad),
 	CHECK_CASE(agent_reconnects_after_relay_restart),
+	CHECK_CASE(agent_serves_valid_metrics_and_healthz),
 	{0},
 };
 
