@@ -8,6 +8,17 @@
 #   - b->a ICMP is denied (ping fails) and a's denied counter rises;
 #   - a policy change allowing b->a takes effect on the live agents within
 #     about a second;
+#   - host c (tag:c, a peer of a and b through a TCP rule only) cannot ping
+#     b (b's denied counter rises) until a policy change allows c->b ICMP,
+#     which applies within about a second;
+#   - deleting node c through the API drops it from a's and b's peers
+#     within about a second (measured), b no longer reaches c and c's agent
+#     exits;
+#   - an iperf3 a->b session keeps moving data while the controller is
+#     down (SIGKILL); the controller restarted on the same database and
+#     port: the agents resync with the same node ids and no new nodes;
+#   - an agent restarted on its state directory keeps its node id and mesh
+#     IPs;
 #   - the TUN device is gone once the agent stopped.
 #
 #   agent_e2e_test.sh
@@ -31,13 +42,16 @@ L=e2e$$
 lab_up=
 pids=
 
-policy_ab='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
- {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
- {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]}]}'
-policy_both='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
+# c is a peer of a and b (TCP 9 only), so its pings reach their filters.
+acl_base='{"tagOwners":{"tag:a":[],"tag:b":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]},
- {"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]}]}'
+ {"action":"accept","proto":"tcp","src":["tag:c"],"dst":["tag:a:9","tag:b:9"]}'
+acl_ba=',{"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]}'
+acl_cb=',{"action":"accept","proto":"icmp","src":["tag:c"],"dst":["tag:b:*"]}'
+policy_ab="$acl_base]}"
+policy_both="$acl_base$acl_ba]}"
+policy_cb="$acl_base$acl_ba$acl_cb]}"
 
 cleanup() {
 	for p in $pids; do
@@ -88,24 +102,68 @@ cli() {
 	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
 }
 
+# start_agent NODE [KEY]: weft-agent up in NODE (no key: the stored
+# credential); AGENT_PID is the agent's pid.
 start_agent() {
 	mkdir -p "$tmp/$1"
 	nsrun "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
-		--insecure-http --auth-key "$2" --state-dir "$tmp/$1" \
+		--insecure-http ${2:+--auth-key "$2"} --state-dir "$tmp/$1" \
 		--socket "$tmp/$1/sock" --hostname "$1" --tun weft0 \
-		2>"$tmp/$1.log" &
+		2>>"$tmp/$1.log" &
+	AGENT_PID=$!
 	pids="$pids $!"
 }
 
+# wait_running NODE PEERS: NODE's agent runs and has PEERS peers.
 wait_running() {
 	for _ in $(seq 100); do
 		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
-			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = 1 ] &&
+			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
 			return 0
 		sleep 0.1
 	done
-	fail "agent $1 not running with its peer"
+	fail "agent $1 not running with $2 peers"
 	return 1
+}
+
+# peer NODE NAME FIELD: FIELD of NODE's peer NAME ("" when no such peer).
+peer() {
+	cli "$1" peers 2>/dev/null |
+		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
+}
+
+# nspid NODE COMM: the pid of the process COMM in NODE's namespace.
+nspid() {
+	for _p in $(ip netns pids "$(lab ns "$L" "$1")" 2>/dev/null); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$2" ] &&
+			{ echo "$_p"; return 0; }
+	done
+	return 1
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# start_controller: weft-controller serve on $tmp/ctl; CTL_PID its pid.
+start_controller() {
+	: >"$tmp/ctl.out"
+	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
+		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	CTL_PID=$(nspid inet weft-controller)
+	[ -n "$CTL_PID" ] && pids="$pids $CTL_PID"
+	grep -q "listening on" "$tmp/ctl.out"
+}
+
+# nodes_count: the nodes in the controller's database (its CLI).
+nodes_count() {
+	"$CTL" nodes list --json --data-dir "$tmp/ctl" |
+		jq 'if type == "array" then length else (.items | length) end'
 }
 
 # ping_ok NODE ADDR [TRIES]: the kernel's ping from NODE answers.
@@ -116,20 +174,156 @@ ping_ok() {
 	return 1
 }
 
+# c -> b: denied by b's filter until the policy allows it; then node c is
+# deleted through the API and leaves a's and b's peers.
+host_c() {
+	cpid=$(nspid c weft-agent)
+	denied0=$(cli b status | jq .dataplane.denied)
+	ping_ok c "$b4" 2 && fail "ping c->b passed without a policy"
+	denied1=$(cli b status | jq .dataplane.denied)
+	[ "$denied1" -gt "$denied0" ] ||
+		fail "b's denied counter stayed at $denied1 for c"
+
+	api PUT /api/v1/policy "$policy_cb" >/dev/null ||
+		{ fail "policy change c->b"; return 1; }
+	sleep 1
+	ping_ok c "$b4" 1 || ping_ok c "$b4" 1 ||
+		fail "ping c->b still denied after the policy change"
+
+	cid=$(cli c status | jq .node.id)
+	t0=$(now_ms)
+	api DELETE "/api/v1/nodes/$cid" >/dev/null ||
+		{ fail "delete node c ($cid)"; return 1; }
+	gone=
+	for _ in $(seq 60); do
+		if [ -z "$(peer a c name)" ] && [ -z "$(peer b c name)" ]; then
+			gone=$(($(now_ms) - t0))
+			break
+		fi
+		sleep 0.05
+	done
+	if [ -z "$gone" ]; then
+		fail "c still in a's or b's peers 3 s after its deletion"
+	else
+		echo "node c deleted: gone from a's and b's peers in $gone ms"
+		[ "$gone" -le 1500 ] || fail "c left the peers after $gone ms"
+	fi
+	# b has no tunnel (nor route) to c any more.
+	nsrun b ping -c 1 -W 1 "$c4" >/dev/null 2>&1 &&
+		fail "b still reaches c's $c4 after c's deletion"
+	for _ in $(seq 50); do
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$cpid" 2>/dev/null && fail "c's agent still runs after deletion"
+	grep -q "node removed" "$tmp/c.log" ||
+		fail "c's agent did not log its removal"
+	nsrun c ip link show weft0 >/dev/null 2>&1 &&
+		fail "c's weft0 still exists after its agent exited"
+	return 0
+}
+
+# SIGKILL of the controller during an iperf3 a->b session, which keeps
+# moving data; the controller restarted on the same database and port.
+controller_restart() {
+	ida=$(cli a status | jq .node.id)
+	idb=$(cli b status | jq .node.id)
+	n0=$(nodes_count)
+	[ "$n0" = 2 ] || fail "nodes list has $n0 nodes, not 2 (a, b)"
+	if command -v iperf3 >/dev/null 2>&1; then
+		nsrun b iperf3 -s -1 -p 5201 -B "$b4" >"$tmp/iperf-s2.txt" 2>&1 &
+		pids="$pids $!"
+		sleep 0.3
+		nsrun a iperf3 -c "$b4" -p 5201 -t 4 -J >"$tmp/iperf2.json" \
+			2>&1 &
+		ipid=$!
+		pids="$pids $ipid"
+		sleep 1
+	fi
+	kill -KILL "$CTL_PID" || fail "kill -9 controller $CTL_PID"
+	for _ in $(seq 50); do
+		kill -0 "$CTL_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if [ -n "${ipid:-}" ]; then
+		wait "$ipid" ||
+			fail "iperf3 a->b across the controller's death: $(tail -n 5 "$tmp/iperf2.json")"
+		# Every second after the kill (at 1 s) moved data.
+		low=$(jq '[.intervals[] | select(.sum.start >= 1.5) | .sum.bytes]
+			| min // 0' "$tmp/iperf2.json" 2>/dev/null)
+		echo "iperf3 a->b with the controller down: least ${low:-0} bytes/s"
+		[ "${low:-0}" -gt 10000 ] ||
+			fail "iperf3 a->b stalled with the controller down (${low:-0} bytes in a second)"
+	fi
+	for _ in $(seq 30); do
+		[ "$(cli a status | jq .controller.reachable)" = false ] && break
+		sleep 0.1
+	done
+	[ "$(cli a status | jq .controller.reachable)" = false ] ||
+		fail "a still thinks the controller is reachable"
+	ping_ok a "$b4" 2 || fail "ping a->b with the controller down"
+
+	t0=$(now_ms)
+	start_controller || { fail "controller did not restart"; return 1; }
+	ok=
+	# The agents back off while it is down: allow up to 40 s.
+	for _ in $(seq 400); do
+		if [ "$(cli a status | jq .controller.reachable)" = true ] &&
+			[ "$(cli b status | jq .controller.reachable)" = true ]; then
+			ok=$(($(now_ms) - t0))
+			break
+		fi
+		sleep 0.1
+	done
+	if [ -n "$ok" ]; then
+		echo "controller restarted: agents reachable again after $ok ms"
+	else
+		fail "agents did not reach the restarted controller"
+	fi
+	[ "$(cli a status | jq .node.id)" = "$ida" ] ||
+		fail "a's node id changed across the controller restart"
+	[ "$(cli b status | jq .node.id)" = "$idb" ] ||
+		fail "b's node id changed across the controller restart"
+	n1=$(nodes_count)
+	[ "$n1" = "$n0" ] || fail "nodes list went from $n0 to $n1 nodes"
+	[ "$(peer a b ipv4)" = "$b4" ] || fail "a's peer b changed after resync"
+	ping_ok a "$b4" || fail "ping a->b after the controller restart"
+	return 0
+}
+
+# b's agent stopped and started again on its state directory (no auth key:
+# the key was single-use) keeps its node id and mesh IPs.
+agent_restart() {
+	idb=$(cli b status | jq .node.id)
+	b4s=$(cli b status | jq -r .node.ipv4)
+	b6s=$(cli b status | jq -r .node.ipv6)
+	bpid=$(nspid b weft-agent)
+	cli b down >/dev/null || fail "b down"
+	for _ in $(seq 50); do
+		kill -0 "$bpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	start_agent b
+	wait_running b 1 || return 1
+	[ "$(cli b status | jq .node.id)" = "$idb" ] ||
+		fail "b's node id changed across its restart"
+	[ "$(cli b status | jq -r .node.ipv4)" = "$b4s" ] &&
+		[ "$(cli b status | jq -r .node.ipv6)" = "$b6s" ] ||
+		fail "b's mesh IPs changed across its restart"
+	[ "$b4s" = "$b4" ] || fail "b's own ipv4 $b4s is not a's view $b4"
+	[ "$(nodes_count)" = 2 ] || fail "b's restart added a node"
+	ping_ok a "$b4" || fail "ping a->b after b's restart"
+	return 0
+}
+
 run() {
-	lab up "$L" --a inet --b inet --c none --owner $$
+	lab up "$L" --a inet --b inet --c inet --owner $$
 	rc=$?
 	[ $rc -eq 77 ] && exit 77
 	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
 	lab_up=1
 
-	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>"$tmp/ctl.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
-		sleep 0.1
-	done
+	start_controller
 	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
 	[ -n "$admin" ] || { fail "controller did not start"; return; }
 	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
@@ -152,21 +346,25 @@ run() {
 		{ fail "policy"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
-	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] ||
+	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
+	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] && [ -n "$kc" ] ||
 		{ fail "auth keys"; return; }
 
 	start_agent a "$ka"
 	start_agent b "$kb"
-	wait_running a || return
-	wait_running b || return
-	b4=$(cli a peers | jq -r '.peers[0].ipv4')
-	b6=$(cli a peers | jq -r '.peers[0].ipv6')
-	a4=$(cli b peers | jq -r '.peers[0].ipv4')
+	start_agent c "$kc"
+	wait_running a 2 || return
+	wait_running b 2 || return
+	wait_running c 2 || return
+	b4=$(peer a b ipv4)
+	b6=$(peer a b ipv6)
+	a4=$(peer b a ipv4)
+	c4=$(peer b c ipv4)
 	[ "$(cli a status | jq -r .tun)" = weft0 ] || fail "a has no tun"
 
 	# a -> b: the kernels on both sides, through the tunnel on the relay.
 	ping_ok a "$b4" || fail "ping a->b $b4"
-	[ "$(cli a peers | jq -r '.peers[0].path')" = relay ] ||
+	[ "$(peer a b path)" = relay ] ||
 		fail "a's path to b is not relay"
 	if [ "$b6" != null ]; then
 		ping_ok a "$b6" || fail "ping a->b $b6"
@@ -204,6 +402,10 @@ run() {
 	ping_ok b "$a4" 1 || ping_ok b "$a4" 1 ||
 		fail "ping b->a still denied after the policy change"
 
+	host_c || return
+	controller_restart || return
+	agent_restart || return
+
 	# The device goes away with the agent.
 	cli a down >/dev/null || fail "down"
 	for _ in $(seq 50); do
@@ -226,8 +428,10 @@ tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
+t_start=$(date +%s)
 run
 cleanup
+echo "agent_e2e: $(($(date +%s) - t_start)) s"
 # The sanitizer builds report on exit: none is allowed.
 if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
 	fail "sanitizer report (files above)"
