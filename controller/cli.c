@@ -590,6 +590,39 @@ static int show_list(struct cli *c, json_t *items, const struct col *cols,
 	return 0;
 }
 
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* GETs every page of path (filters in q) and prints the rows: the body of
+ * every list subcommand. Returns the exit status. */
+static int list_cmd(struct cli *c, const char *path, struct query *q,
+		    const struct col *cols, size_t ncol)
+{
+	json_t *items = NULL;
+	int ret = 1;
+
+	if (fetch_all(c, path, q, &items) == 0)
+		ret = show_list(c, items, cols, ncol);
+	json_decref(items);
+	return ret;
+}
+
+/* Adds user_id=<id of ref> to q when ref (a user name or id) is given;
+ * idtext holds the value and must live as long as q. Returns -1 (error
+ * printed) when the user does not resolve. */
+static int query_user(struct cli *c, struct query *q, const char *ref,
+		      char idtext[32])
+{
+	int64_t uid;
+
+	if (!ref)
+		return 0;
+	if (resolve_user(c, ref, &uid) < 0)
+		return -1;
+	snprintf(idtext, 32, "%" PRId64, uid);
+	query_add(q, "user_id", idtext);
+	return 0;
+}
+
 /* Sets key to a string in body unless s is NULL. */
 static int set_str(json_t *body, const char *key, const char *s)
 {
@@ -659,18 +692,10 @@ out:
 static int users_list(struct cli *c, const struct flags *f, char **pos)
 {
 	struct query q = {0};
-	json_t *items = NULL;
-	int ret = 1;
 
 	(void)pos;
 	query_add(&q, "name", f->name);
-	if (fetch_all(c, "/api/v1/users", &q, &items) < 0)
-		goto out;
-	ret = show_list(c, items, user_cols,
-			sizeof(user_cols) / sizeof(user_cols[0]));
-out:
-	json_decref(items);
-	return ret;
+	return list_cmd(c, "/api/v1/users", &q, user_cols, NCOLS(user_cols));
 }
 
 static int users_delete(struct cli *c, const struct flags *f, char **pos)
@@ -763,27 +788,15 @@ out:
 static int keys_list(struct cli *c, const struct flags *f, char **pos)
 {
 	struct query q = {0};
-	json_t *items = NULL;
 	char idtext[32];
-	int64_t uid;
-	int ret = 1;
 
 	(void)pos;
-	if (f->user) {
-		if (resolve_user(c, f->user, &uid) < 0)
-			return 1;
-		snprintf(idtext, sizeof(idtext), "%" PRId64, uid);
-		query_add(&q, "user_id", idtext);
-	}
+	if (query_user(c, &q, f->user, idtext) < 0)
+		return 1;
 	if (f->all)
 		query_add(&q, "include_revoked", "true");
-	if (fetch_all(c, "/api/v1/auth-keys", &q, &items) < 0)
-		goto out;
-	ret = show_list(c, items, authkey_cols,
-			sizeof(authkey_cols) / sizeof(authkey_cols[0]));
-out:
-	json_decref(items);
-	return ret;
+	return list_cmd(c, "/api/v1/auth-keys", &q, authkey_cols,
+			NCOLS(authkey_cols));
 }
 
 /* DELETE on a key collection revokes and answers the revoked key. */
@@ -864,18 +877,11 @@ out:
 static int apikeys_list(struct cli *c, const struct flags *f, char **pos)
 {
 	struct query q = {0};
-	json_t *items = NULL;
-	int ret = 1;
 
 	(void)f;
 	(void)pos;
-	if (fetch_all(c, "/api/v1/api-keys", &q, &items) < 0)
-		goto out;
-	ret = show_list(c, items, apikey_cols,
-			sizeof(apikey_cols) / sizeof(apikey_cols[0]));
-out:
-	json_decref(items);
-	return ret;
+	return list_cmd(c, "/api/v1/api-keys", &q, apikey_cols,
+			NCOLS(apikey_cols));
 }
 
 static int apikeys_revoke(struct cli *c, const struct flags *f, char **pos)
@@ -901,28 +907,15 @@ static const struct col node_cols[] = {
 static int nodes_list(struct cli *c, const struct flags *f, char **pos)
 {
 	struct query q = {0};
-	json_t *items = NULL;
 	char idtext[32];
-	int64_t uid;
-	int ret = 1;
 
 	(void)pos;
-	if (f->user) {
-		if (resolve_user(c, f->user, &uid) < 0)
-			return 1;
-		snprintf(idtext, sizeof(idtext), "%" PRId64, uid);
-		query_add(&q, "user_id", idtext);
-	}
+	if (query_user(c, &q, f->user, idtext) < 0)
+		return 1;
 	query_add(&q, "tag", f->tag);
 	if (f->online)
 		query_add(&q, "online", "true");
-	if (fetch_all(c, "/api/v1/nodes", &q, &items) < 0)
-		goto out;
-	ret = show_list(c, items, node_cols,
-			sizeof(node_cols) / sizeof(node_cols[0]));
-out:
-	json_decref(items);
-	return ret;
+	return list_cmd(c, "/api/v1/nodes", &q, node_cols, NCOLS(node_cols));
 }
 
 /* Runs method on /api/v1/nodes/<node>[suffix] and shows the node it
@@ -1236,18 +1229,11 @@ out:
 static int relays_list(struct cli *c, const struct flags *f, char **pos)
 {
 	struct query q = {0};
-	json_t *items = NULL;
-	int ret = 1;
 
 	(void)f;
 	(void)pos;
-	if (fetch_all(c, "/api/v1/relays", &q, &items) < 0)
-		goto out;
-	ret = show_list(c, items, relay_cols,
-			sizeof(relay_cols) / sizeof(relay_cols[0]));
-out:
-	json_decref(items);
-	return ret;
+	return list_cmd(c, "/api/v1/relays", &q, relay_cols,
+			NCOLS(relay_cols));
 }
 
 static int relays_delete(struct cli *c, const struct flags *f, char **pos)
