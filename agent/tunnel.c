@@ -164,6 +164,15 @@ static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
 		p->t->cbs.on_packet(p->id, data, len, p->t->ctx);
 }
 
+static void on_datagram_writable(struct quic_conn *c, void *ctx)
+{
+	struct peer *p = ctx;
+
+	(void)c;
+	if (p)
+		flush(p);
+}
+
 static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 		      void *ctx)
 {
@@ -183,6 +192,7 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 static const struct quic_conn_callbacks conn_cbs = {
 	.on_established = on_established,
 	.on_datagram = on_datagram,
+	.on_datagram_writable = on_datagram_writable,
 	.on_closed = on_closed,
 };
 
@@ -371,6 +381,7 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 		return WEFT_ERR_NOTFOUND;
 	if (len == 0 || len > TUNNEL_PKT_MAX)
 		return WEFT_ERR_TOOBIG;
+	flush(p); /* what waits goes first */
 	if (p->c && p->up && !p->qlen) {
 		rc = quic_conn_datagram(p->c, pkt, len);
 		if (rc == 0) {

@@ -74,6 +74,9 @@ struct quic_conn_callbacks {
 	 * refused bytes. */
 	void (*on_stream_writable)(struct quic_conn *c, int64_t stream_id,
 				   void *ctx);
+	/* quic_conn_datagram returned WEFT_ERR_BUSY and the queue has
+	 * drained to half since. */
+	void (*on_datagram_writable)(struct quic_conn *c, void *ctx);
 	/* The stream is gone on both sides (finished or reset). */
 	void (*on_stream_closed)(struct quic_conn *c, int64_t stream_id,
 				 void *ctx);
@@ -236,7 +239,8 @@ void quic_conn_set_callbacks(struct quic_conn *c,
 			     const struct quic_conn_callbacks *cbs, void *ctx);
 
 /* Queues one DATAGRAM frame. Returns 0, WEFT_ERR_TOOBIG (larger than
- * quic_conn_datagram_max), WEFT_ERR_BUSY (queue full: try later),
+ * quic_conn_datagram_max), WEFT_ERR_BUSY (queue full: on_datagram_writable
+ * follows when it has room again),
  * WEFT_ERR_UNSUPPORTED (peer does not take datagrams, or handshake not
  * done), WEFT_ERR_CLOSED. */
 int quic_conn_datagram(struct quic_conn *c, const void *data, size_t len);

@@ -350,6 +350,15 @@ static void conn_write(struct quic_conn *c)
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
 	quic_io_flush(ep);
 	conn_arm_timer(c);
+	if (c->dq_want && c->dq_n <= DGRAM_QUEUE / 2) {
+		c->dq_want = false;
+		if (c->cbs.on_datagram_writable) {
+			c->in_cb++;
+			c->cbs.on_datagram_writable(c, c->ctx);
+			c->in_cb--;
+			quic_conn_after(c);
+		}
+	}
 }
 
 static void on_conn_timer(struct loop_timer *t, void *ctx)

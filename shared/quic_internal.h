@@ -111,6 +111,7 @@ struct quic_conn {
 	struct dgram *dq;     /* ring of DGRAM_QUEUE, allocated on first use */
 	unsigned dq_head, dq_n;
 	uint64_t dgram_id;
+	bool dq_want;         /* BUSY was returned: call on_datagram_writable */
 	struct quic_conn_stats st;
 };
 

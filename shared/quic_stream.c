@@ -166,8 +166,10 @@ int quic_conn_datagram(struct quic_conn *c, const void *data, size_t len)
 		if (!c->dq)
 			return WEFT_ERR_NOMEM;
 	}
-	if (c->dq_n == DGRAM_QUEUE)
+	if (c->dq_n == DGRAM_QUEUE) {
+		c->dq_want = true;
 		return WEFT_ERR_BUSY;
+	}
 	g = &c->dq[(c->dq_head + c->dq_n) % DGRAM_QUEUE];
 	if (len)
 		memcpy(g->d, data, len);

@@ -69,6 +69,7 @@ struct world {
 	uint8_t srv_cid[16]; /* DCID of the client's last short-header packet */
 	bool have_srv_cid;
 	int others;
+	int dgram_writable;
 };
 
 static uint64_t sum_bytes(uint64_t h, const uint8_t *p, size_t n)
@@ -163,9 +164,18 @@ static void c_closed(struct quic_conn *c, const struct quic_close_info *i,
 			w->cc[k] = NULL;
 }
 
+static void c_dgram_writable(struct quic_conn *c, void *ctx)
+{
+	struct world *w = ctx;
+
+	(void)c;
+	w->dgram_writable++;
+}
+
 static const struct quic_conn_callbacks client_cbs = {
 	.on_established = c_established,
 	.on_datagram = c_datagram,
+	.on_datagram_writable = c_dgram_writable,
 	.on_stream_writable = c_writable,
 	.on_path = c_path,
 	.on_closed = c_closed,
@@ -564,6 +574,45 @@ static void thousand_datagrams_each_way_arrive_in_order(void)
 	CHECK(st.dgrams_sent >= (uint64_t)NDGRAMS);
 	CHECK(st.pkts_sent > 0 && st.bytes_recv > 990u * 1000u);
 	CHECK(!st.is_virtual);
+	world_free(&w);
+}
+
+static bool dgram_writable(struct world *w)
+{
+	return w->dgram_writable > 0;
+}
+
+/* A sender that fills the datagram queue hears when it has room again,
+ * and what it sends then arrives. */
+static void a_full_datagram_queue_reports_room(void)
+{
+	struct world w;
+	int next, more;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	w.srv_last = -1;
+	/* Without running the loop nothing is acknowledged: the congestion
+	 * window fills, then the queue. */
+	next = send_seq(&w, w.cc[0], 0, 100000);
+	CHECK(next > 0 && next < 100000);
+	CHECK_INT(w.dgram_writable, 0);
+	{
+		uint8_t d[4] = {0};
+
+		CHECK_INT(quic_conn_datagram(w.cc[0], d, sizeof(d)),
+			  WEFT_ERR_BUSY);
+	}
+	CHECK(run_until(&w, dgram_writable, 3000));
+	CHECK_INT(w.dgram_writable, 1);
+	more = send_seq(&w, w.cc[0], next, next + 10);
+	CHECK_INT(more, next + 10);
+	run_until(&w, is_established, 200); /* let them travel */
+	for (int i = 0; i < 300 && w.srv_dgrams < next + 10; i++)
+		loop_run_once(w.l, 10);
+	CHECK_INT(w.srv_dgrams, next + 10);
+	CHECK(w.srv_order_ok);
 	world_free(&w);
 }
 
@@ -1044,6 +1093,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(server_rejecting_the_client_key_closes_the_client),
 	CHECK_CASE(alpn_mismatch_is_refused),
 	CHECK_CASE(thousand_datagrams_each_way_arrive_in_order),
+	CHECK_CASE(a_full_datagram_queue_reports_room),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
 	CHECK_CASE(app_close_code_reaches_the_peer),

@@ -203,6 +203,28 @@ rtt() {
 			}'
 }
 
+# diag LAB: with BENCH_DIAG set, prints where packets were lost: each
+# namespace's UDP error counters (nstat, since the last call) and the
+# agents' drop counters.
+diag() {
+	[ -n "${BENCH_DIAG:-}" ] || return 0
+	local h
+	for h in a b inet; do
+		say "diag $h: $(nsx "$1" "$h" env NSTAT_HISTORY="$tmp/nstat.$h" nstat -z 2>/dev/null |
+			awk '$1 ~ /^Udp(InErrors|RcvbufErrors|SndbufErrors)$|^IpExtInNoECTPkts$/ && $2 > 0 { printf "%s=%s ", $1, $2 }')"
+	done
+	local p
+	for p in "$agent_pid_a" "$agent_pid_b" "$relay_pid"; do
+		say "diag cpu $p: $(awk '{ printf "user %.1f s, sys %.1f s", $14 / 100, $15 / 100 }' "/proc/$p/stat" 2>/dev/null)"
+	done
+	say "diag cpu total: $(head -1 /proc/stat)"
+	for h in a b; do
+		say "diag agent $h: $(nsx "$1" "$h" curl -fsS http://127.0.0.1:9581/metrics 2>/dev/null |
+			awk '/^weft_agent_(rx|tx)_drops_total|^weft_agent_peer_/ && $2 > 0 { printf "%s=%s ", $1, $2 }')"
+		say "diag tun $h: $(nsx "$1" "$h" ip -s -s link show weft0 2>/dev/null | tr -s ' \n' ' ')"
+	done
+}
+
 # measure KEY LAB ADDR: runs the three measurements a -> ADDR and stores
 # them as r_KEY_1, r_KEY_4 (Mbit/s), r_KEY_rtt, r_KEY_p50 (ms).
 measure() {
@@ -213,6 +235,11 @@ measure() {
 	four=$(iperf "$2" "$3" 4 "$key")
 	say "$key: $pings pings"
 	r=$(rtt "$2" "$3")
+	if [ -n "${BENCH_UDP:-}" ]; then
+		nsx "$2" a iperf3 -c "$3" -u -b "$BENCH_UDP" -l 1000 -t "$seconds" --json >"$tmp/udp.json" 2>&1 || true
+		say "$key: UDP at $BENCH_UDP: $(sed -n '/^{/,$p' "$tmp/udp.json" | jq -r '.end.sum | "sent \(.bits_per_second / 1e6 | round) Mbit/s, lost \(.lost_percent | round) %, received \(.bits_per_second * (100 - .lost_percent) / 1e8 | round) Mbit/s"' 2>/dev/null)"
+	fi
+	[ "$key" = wg ] || diag "$2"
 	eval "r_${key}_1=${one%% *} r_${key}_4=${four%% *}"
 	eval "r_${key}_rtt=${r% *} r_${key}_p50=${r#* }"
 	say "$key: 1 stream ${one%% *} Mbit/s (retransmits ${one#* })," \
@@ -233,6 +260,9 @@ bg "$lab" b "$tmp/iperf3-server.log" iperf3 -s -p 5201
 iperf_server=$bg_pid
 
 # --- 1. wireguard-go ----------------------------------------------------
+if [ -n "${BENCH_SKIP_WG:-}" ]; then
+	say "wireguard-go skipped (BENCH_SKIP_WG)"
+else
 say "wireguard-go: $wga in a, $wgb in b"
 for h in a b; do
 	(umask 077 && wg genkey >"$tmp/wg-$h.key")
@@ -268,6 +298,7 @@ wg_mtu=$(nsx "$lab" a cat "/sys/class/net/$wga/mtu")
 measure wg "$lab" 10.200.0.2
 stop "$wg_pid_a"
 stop "$wg_pid_b"
+fi
 
 # --- 2. Weft ------------------------------------------------------------
 ctl_addr=$(sh "$netlab" addr "$lab" inet)
@@ -317,6 +348,8 @@ weft_world() {
 		{"acls": [
 		  {"action": "accept", "proto": "tcp",
 		   "src": ["node:bench-a"], "dst": ["node:bench-b:5201"]},
+		  {"action": "accept", "proto": "udp",
+		   "src": ["node:bench-a"], "dst": ["node:bench-b:5201"]},
 		  {"action": "accept", "proto": "icmp",
 		   "src": ["node:bench-a"], "dst": ["node:bench-b:*"]}
 		]}
@@ -331,7 +364,7 @@ agent_start() {
 	bg "$l" "$h" "$d/agent-$h.log" "$agent_bin" up \
 		--controller "$ctl_url" --insecure-http --auth-key "$auth_key" \
 		--state-dir "$d/state-$h" --hostname "bench-$h" --tun weft0 \
-		--socket "$d/agent-$h.sock"
+		--socket "$d/agent-$h.sock" --metrics-listen 127.0.0.1:9581
 	printf -v "agent_pid_$h" %s "$bg_pid"
 }
 # agent LAB HOST cmd...: a weft-agent client command against HOST's agent.
@@ -416,6 +449,7 @@ if [ -n "$weft_note" ]; then
 else
 	weft_mtu=$(nsx "$lab" a cat /sys/class/net/weft0/mtu 2>/dev/null || echo "?")
 	perf_pids=$agent_pid_a,$agent_pid_b,$relay_pid
+	for h in a b inet; do nsx "$lab" "$h" env NSTAT_HISTORY="$tmp/nstat.$h" nstat -n >/dev/null 2>&1 || true; done
 	path_is "$lab" direct "$direct_wait" || true
 	weft_path=$(peer_field "$lab" path)
 	say "weft: a -> b ($b_mesh) path '$weft_path', TUN MTU $weft_mtu"
@@ -491,7 +525,7 @@ echo "# tunnel benchmark: $(date -u +%FT%TZ), kernel $(uname -r)," \
 echo "# commit $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo ?)," \
 	"load average $load_start at start, $load_end at end"
 echo "# iperf3 TCP a -> b ${seconds} s per run; $pings pings; MTU" \
-	"wireguard-go $wg_mtu, weft ${weft_mtu:--}"
+	"wireguard-go ${wg_mtu:--}, weft ${weft_mtu:--}"
 printf '%-14s %16s %16s %12s %12s\n' path "1 stream Mb/s" \
 	"4 streams Mb/s" "RTT avg ms" "RTT p50 ms"
 for k in wg relay direct; do
