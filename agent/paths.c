@@ -52,6 +52,7 @@ struct paths {
 
 	/* back-off */
 	unsigned fails;
+	uint64_t cooldown_base; /* PATHS_COOLDOWN_MS unless set */
 	uint64_t cooldown, retry_at;
 
 	/* MIGRATING / FALLBACK */
@@ -330,7 +331,7 @@ static void fail(struct paths *p, uint64_t now)
 	unsigned shift = p->fails < 20 ? p->fails : 20;
 
 	p->fails++;
-	p->cooldown = (uint64_t)PATHS_COOLDOWN_MS << shift;
+	p->cooldown = p->cooldown_base << shift;
 	if (p->cooldown > PATHS_COOLDOWN_MAX_MS)
 		p->cooldown = PATHS_COOLDOWN_MAX_MS;
 	p->retry_at = now + p->cooldown;
@@ -443,10 +444,16 @@ int paths_new(uint64_t self, uint64_t peer, uint64_t now, struct paths **out)
 	p->relay_up = true;
 	p->now = now;
 	p->retry_at = now;
+	p->cooldown_base = PATHS_COOLDOWN_MS;
 	p->stats.last_change = now;
 	*out = p;
 out:
 	return rc;
+}
+
+void paths_set_cooldown(struct paths *p, uint64_t ms)
+{
+	p->cooldown_base = ms ? ms : PATHS_COOLDOWN_MS;
 }
 
 void paths_del(struct paths *p)

@@ -93,6 +93,10 @@ struct paths;
  * WEFT_ERR_INVAL or WEFT_ERR_NOMEM (*out untouched). */
 int paths_new(uint64_t self, uint64_t peer, uint64_t now, struct paths **out);
 
+/* Sets the first retry delay after a failure (0: PATHS_COOLDOWN_MS); it
+ * doubles with every further failure up to PATHS_COOLDOWN_MAX_MS. */
+void paths_set_cooldown(struct paths *p, uint64_t ms);
+
 /* Frees p and wipes its key. Accepts NULL. */
 void paths_del(struct paths *p);
 

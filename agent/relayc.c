@@ -101,8 +101,12 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 	case WIRE_MSG_PING:
 		send_pong(r, m->nonce);
 		break;
+	case WIRE_MSG_SIGNAL_FROM:
+		if (r->cbs.on_signal)
+			r->cbs.on_signal(m->node, m->data, m->len, r->ctx);
+		break;
 	default:
-		/* SIGNAL_FROM and PONG: nothing uses them on the relay path. */
+		/* PONG: we never ping. */
 		break;
 	}
 }
@@ -377,4 +381,26 @@ void relayc_status(const struct relayc *r, struct relayc_status *out)
 	out->qad = r->qad;
 	out->node = r->node;
 	out->connects = r->connects;
+}
+
+int relayc_signal(struct relayc *r, uint64_t dst, const void *data,
+		  size_t len)
+{
+	uint8_t buf[WIRE_MSG_MAX];
+	struct wire_msg m = {.type = WIRE_MSG_SIGNAL,
+			     .node = dst,
+			     .data = data,
+			     .len = len};
+	int n;
+
+	if (!r->c || !r->authed)
+		return WEFT_ERR_CLOSED;
+	if (dst == 0 || len == 0 || len > WIRE_SIGNAL_MAX)
+		return WEFT_ERR_INVAL;
+	n = wire_msg_encode(&m, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	return quic_conn_stream_send(r->c, 0, buf, (size_t)n, false) == n
+		       ? 0
+		       : WEFT_ERR_BUSY;
 }

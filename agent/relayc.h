@@ -57,6 +57,9 @@ struct relayc_callbacks {
 	/* The relay says node is not reachable through it (reason as in
 	 * enum wire_gone_reason). */
 	void (*on_peer_gone)(uint64_t node, uint8_t reason, void *ctx);
+	/* A SIGNAL_FROM: data (1..WIRE_SIGNAL_MAX bytes) from node src. */
+	void (*on_signal)(uint64_t src, const uint8_t *data, size_t len,
+			  void *ctx);
 };
 
 /* Which relay to use. */
@@ -109,6 +112,13 @@ void relayc_input(struct relayc *r, const struct ip_endpoint *from,
  * size or node 0) or -errno from the socket (-EAGAIN: full). */
 int relayc_send(struct relayc *r, uint64_t dst, const void *payload,
 		size_t len);
+
+/* Sends data (1..WIRE_SIGNAL_MAX bytes) to node dst as a SIGNAL on the
+ * control stream (reliable, rate-limited by the relay). Returns 0,
+ * WEFT_ERR_CLOSED (not authenticated), WEFT_ERR_INVAL or WEFT_ERR_BUSY
+ * (the stream's buffer is full). */
+int relayc_signal(struct relayc *r, uint64_t dst, const void *data,
+		  size_t len);
 
 /* Fills *out. */
 void relayc_status(const struct relayc *r, struct relayc_status *out);

@@ -146,6 +146,7 @@ struct quic_conn_stats {
 	uint64_t bytes_sent, bytes_recv;
 	uint64_t pkts_sent, pkts_recv;
 	uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
+	unsigned pto_count;      /* probe timeouts in a row, 0 after an ACK */
 	bool is_virtual;         /* current path is the virtual one */
 	struct ip_endpoint remote;
 };
@@ -284,6 +285,14 @@ int quic_conn_remote(struct quic_conn *c, struct ip_endpoint *out);
 
 /* Fills *out. */
 void quic_conn_stats(struct quic_conn *c, struct quic_conn_stats *out);
+
+/* Derives len bytes (1..64) of keying material bound to this connection
+ * from its TLS session (RFC 5705/8446 exporter, label and no context):
+ * both sides get the same bytes, nobody else can. Returns 0,
+ * WEFT_ERR_INVAL (bad len), WEFT_ERR_BUSY (handshake not complete) or
+ * WEFT_ERR_CRYPTO. */
+int quic_conn_export(struct quic_conn *c, const char *label, uint8_t *out,
+		     size_t len);
 
 /* Client only: migrates to the path towards remote, from the virtual
  * local address (is_virtual) or the socket's address. The old path keeps

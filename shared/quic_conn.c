@@ -811,6 +811,7 @@ void quic_conn_stats(struct quic_conn *c, struct quic_conn_stats *out)
 				  ? 0
 				  : cs.min_rtt / NGTCP2_MICROSECONDS;
 	out->cwnd = cs.cwnd;
+	out->pto_count = cs.pto_count;
 	out->is_virtual =
 		quic_io_path_is_virtual(c->ep, ngtcp2_conn_get_path(c->nc));
 	quic_conn_remote(c, &out->remote);

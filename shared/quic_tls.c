@@ -156,3 +156,17 @@ int quic_tls_cred_init(struct quic_endpoint *ep)
 {
 	return quic_tls_cred_new(ep->o.id, &ep->cred);
 }
+
+int quic_conn_export(struct quic_conn *c, const char *label, uint8_t *out,
+		     size_t len)
+{
+	if (!label || len == 0 || len > 64)
+		return WEFT_ERR_INVAL;
+	if (c->dead || !c->tls || !c->accepted ||
+	    !ngtcp2_conn_get_handshake_completed(c->nc))
+		return WEFT_ERR_BUSY;
+	if (gnutls_prf_rfc5705(c->tls, strlen(label), label, 0, NULL, len,
+			       (char *)out) < 0)
+		return WEFT_ERR_CRYPTO;
+	return 0;
+}

@@ -616,6 +616,33 @@ static void a_full_datagram_queue_reports_room(void)
 	world_free(&w);
 }
 
+static bool server_accepted(struct world *w)
+{
+	return w->accepted > 0 && w->sc[0];
+}
+
+/* Both ends derive the same exported key; another label gives another. */
+static void both_ends_export_the_same_key(void)
+{
+	struct world w;
+	uint8_t a[32], b[32], x[32];
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	REQUIRE(run_until(&w, server_accepted, 3000));
+	CHECK_INT(quic_conn_export(w.cc[0], "weft test", a, sizeof(a)), 0);
+	CHECK_INT(quic_conn_export(w.sc[0], "weft test", b, sizeof(b)), 0);
+	CHECK(memcmp(a, b, sizeof(a)) == 0);
+	CHECK_INT(quic_conn_export(w.cc[0], "weft other", x, sizeof(x)), 0);
+	CHECK(memcmp(a, x, sizeof(a)) != 0);
+	CHECK_INT(quic_conn_export(w.cc[0], "weft test", x, 0),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(quic_conn_export(w.cc[0], "weft test", x, 65),
+		  WEFT_ERR_INVAL);
+	world_free(&w);
+}
+
 static bool stream_done(struct world *w)
 {
 	return w->rcvd_fin && w->rcvd >= w->send_limit;
@@ -1094,6 +1121,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(alpn_mismatch_is_refused),
 	CHECK_CASE(thousand_datagrams_each_way_arrive_in_order),
 	CHECK_CASE(a_full_datagram_queue_reports_room),
+	CHECK_CASE(both_ends_export_the_same_key),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
 	CHECK_CASE(app_close_code_reaches_the_peer),
