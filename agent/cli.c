@@ -133,7 +133,8 @@ int cli_print_peers(const json_t *a, FILE *out)
 	static const struct col cols[] = {
 		{"NAME", "name"},       {"IPV4", "ipv4"},
 		{"IPV6", "ipv6"},       {"ONLINE", "online"},
-		{"PATH", "path"},       {"RTT MS", "rtt_ms"},
+		{"PATH", "path"},       {"DIRECT ADDR", "direct_addr"},
+		{"PATH CHANGED", "path_changed"}, {"RTT MS", "rtt_ms"},
 		{"RX BYTES", "rx_bytes"}, {"TX BYTES", "tx_bytes"},
 		{"LAST SEEN", "last_seen"}, {"ENDPOINTS", "endpoints"},
 	};

@@ -23,6 +23,7 @@
 #include "shared/loop.h"
 #include "shared/metricsd.h"
 #include "shared/quic.h"
+#include "shared/wire.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -623,6 +624,8 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 			 log_q(q, sizeof(q), ev->name), a);
 		break;
 	case RELAYC_AUTHED:
+		if (d->tun)
+			tunnels_set_relay_up(d->tun, true);
 		log_info("relay_connected", "relay=%s addr=%s node=%llu",
 			 log_q(q, sizeof(q), ev->name), a,
 			 (unsigned long long)ev->node);
@@ -633,6 +636,8 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 		check_endpoints(d);
 		break;
 	case RELAYC_CLOSED:
+		if (d->tun)
+			tunnels_set_relay_up(d->tun, false);
 		log_info("relay_closed", "relay=%s err=%s app=%s code=0x%llx "
 			 "remote=%s reason=%s retry_ms=%lld",
 			 log_q(q, sizeof(q), ev->name),
@@ -651,9 +656,34 @@ static void on_udp_other(struct quic_endpoint *ep,
 			 size_t len, void *ctx)
 {
 	struct daemon *d = ctx;
+	struct wire_frame f;
 
 	(void)ep;
+	/* Punch probes come from peers, everything else from the relay. */
+	if (wire_classify(data, len) == WIRE_KIND_FRAME &&
+	    (data[0] == WIRE_PROBE || data[0] == WIRE_PROBE_REPLY)) {
+		if (d->tun && wire_frame_decode(data, len, &f) == 0)
+			tunnels_input_frame(d->tun, from, &f);
+		return;
+	}
 	relayc_input(d->relay, from, data, len);
+}
+
+static void on_relay_signal(uint64_t src, const uint8_t *data, size_t len,
+			    void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->tun && src <= INT64_MAX)
+		tunnels_input_signal(d->tun, (int64_t)src, data, len);
+}
+
+static int tunnel_send_signal(int64_t dst, const uint8_t *data, size_t len,
+			      void *ctx)
+{
+	struct daemon *d = ctx;
+
+	return relayc_signal(d->relay, (uint64_t)dst, data, len);
 }
 
 static void on_relay_frame(uint64_t src, const uint8_t *payload, size_t len,
@@ -713,11 +743,13 @@ static void on_accept(struct quic_endpoint *ep, struct quic_conn *c,
 static const struct relayc_callbacks relay_cbs = {
 	.on_event = on_relay_event,
 	.on_frame = on_relay_frame,
+	.on_signal = on_relay_signal,
 };
 
 static const struct tunnel_callbacks tunnel_cbs = {
 	.on_packet = on_tunnel_packet,
 	.send_relay = tunnel_send_relay,
+	.send_signal = tunnel_send_signal,
 };
 
 static void on_map(struct daemon *d, const json_t *answer)
@@ -819,6 +851,23 @@ static bool has_string(const json_t *a, const char *s)
 	return false;
 }
 
+/* Our published endpoints are our direct-path candidates. */
+static void push_local(struct daemon *d)
+{
+	struct ip_endpoint v[16];
+	const json_t *e;
+	size_t i, n = 0;
+
+	if (!d->tun)
+		return;
+	json_array_foreach(d->endpoints, i, e) {
+		if (n < sizeof(v) / sizeof(v[0]) && json_is_string(e) &&
+		    ip_endpoint_parse(json_string_value(e), &v[n]) == 0)
+			n++;
+	}
+	tunnels_set_local(d->tun, v, n);
+}
+
 static void check_endpoints(struct daemon *d)
 {
 	const char *skip = d->cfg->no_tun ? NULL : d->cfg->tun;
@@ -851,6 +900,7 @@ static void check_endpoints(struct daemon *d)
 	}
 	json_decref(d->endpoints);
 	d->endpoints = eps;
+	push_local(d);
 }
 
 static void on_ep_timer(struct loop_timer *t, void *ctx)
@@ -918,6 +968,7 @@ static int metrics_fill(struct buf *out, void *ctx)
 	struct daemon *d = ctx;
 	struct relayc_status rs;
 	struct filter_stats fs;
+	struct tunnels_stats ts;
 	int rc = 0, i;
 
 	relayc_status(d->relay, &rs);
@@ -983,6 +1034,27 @@ static int metrics_fill(struct buf *out, void *ctx)
 			      "noroute", d->tx_noroute));
 	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
 			      "dropped", d->tx_dropped));
+	memset(&ts, 0, sizeof(ts));
+	if (d->tun)
+		tunnels_stats(d->tun, &ts);
+	TRY(metricsd_one(out, "weft_agent_punch_rounds_total", "counter",
+			 "Hole punching rounds started.", ts.punch_rounds));
+	TRY(metricsd_one(out, "weft_agent_punch_successes_total", "counter",
+			 "Migrations to a direct path that validated.",
+			 ts.punch_successes));
+	TRY(metricsd_one(out, "weft_agent_path_fallbacks_total", "counter",
+			 "Moves back to the relay after a direct path died.",
+			 ts.fallbacks));
+	TRY(metricsd_one(out, "weft_agent_direct_peers", "gauge",
+			 "Peers whose connection is on a direct path.",
+			 ts.direct_peers));
+	TRY(metricsd_family(out, "weft_agent_time_to_direct_seconds", "gauge",
+			    "Seconds from the start of the last successful "
+			    "punch round to the direct path (0: none yet)."));
+	TRY(buf_appendf(out, "weft_agent_time_to_direct_seconds %.3f\n",
+		       ts.last_time_to_direct_ms > 0
+			       ? (double)ts.last_time_to_direct_ms / 1000.0
+			       : 0.0));
 	TRY(metricsd_one(out, "weft_agent_echo_answered_total", "counter",
 			 "Echo requests answered by the built-in responder.",
 			 d->echo_answered));
@@ -1120,6 +1192,14 @@ static json_t *peers_answer(struct daemon *d)
 
 		if (e && tunnels_peer_json(d->tun, json_integer_value(
 				json_object_get(p, "id")), e) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		/* Unix seconds become a time like the map's last_seen. */
+		if (e && json_object_set_new(
+				 e, "path_changed",
+				 time_or_null(json_integer_value(json_object_get(
+					 e, "path_changed")))) < 0) {
 			json_decref(e);
 			e = NULL;
 		}
@@ -1483,6 +1563,10 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	if (rc == 0)
 		rc = tunnels_new(d.loop, d.ep, d.node_id, &tunnel_cbs, &d,
 				 &d.tun);
+	if (rc == 0) {
+		tunnels_set_cooldown(d.tun, (uint64_t)cfg->punch_cooldown_ms);
+		tunnels_set_direct(d.tun, !cfg->no_direct);
+	}
 	if (rc < 0) {
 		say(&d, "cannot bind UDP port %lld: %s", (long long)cfg->port,
 		    weft_strerror(rc));

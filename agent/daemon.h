@@ -28,6 +28,8 @@ struct daemon_cfg {
 	int64_t port;             /* UDP port for peers; 0 = any */
 	int64_t endpoint_check_ms; /* 0: 10 s */
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */
+	int64_t punch_cooldown_ms; /* 0: 30 s */
+	bool no_direct;            /* stay on the relay, never punch */
 };
 
 /* Runs the daemon until `down`, SIGTERM or SIGINT (returns 0) or until

@@ -62,8 +62,8 @@ static int cmd_up(int argc, char **argv)
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL;
 	struct conf_list routes = {0};
-	bool accept = false, insecure = false, no_tun = false;
-	int64_t port = 0;
+	bool accept = false, insecure = false, no_tun = false, no_direct = false;
+	int64_t port = 0, cooldown_ms = 30000;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_STRING, &controller, NULL,
 		 "controller URL (https://...)", 0, 0},
@@ -95,6 +95,12 @@ static int cmd_up(int argc, char **argv)
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
 		 "TCP address for /metrics and /healthz, like 127.0.0.1:9101 "
 		 "(off when unset)", 0, 0},
+		{"no-direct", CONF_BOOL, &no_direct, "false",
+		 "never punch direct paths: all peer traffic goes through "
+		 "the relay", 0, 0},
+		{"punch-cooldown", CONF_DURATION, &cooldown_ms, "30s",
+		 "wait before punching again after a failed attempt or a lost "
+		 "direct path (doubles while failing, up to 10m)", 1, 600000},
 		{"log-level", CONF_STRING, &log_level, "info",
 		 "debug, info, warn or error", 0, 0},
 	};
@@ -161,6 +167,8 @@ static int cmd_up(int argc, char **argv)
 	cfg.insecure_http = insecure;
 	cfg.no_tun = no_tun;
 	cfg.port = port;
+	cfg.punch_cooldown_ms = cooldown_ms;
+	cfg.no_direct = no_direct;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	rc = daemon_run(&cfg, msg, sizeof(msg));

@@ -4,10 +4,13 @@
  * handful of peers, and the map hands over the whole set at once. */
 #include "agent/tunnel.h"
 
+#include "agent/paths.h"
+#include "agent/signal.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
+#include "shared/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,9 @@
 #define TICK_FAST_US 20000
 #define TICK_SLOW_US 10000000
 #define WAKE_EVERY_US 1000000
+#define WATCH_MS 100 /* how often a direct path's QUIC counters are read */
+#define DEAD_MS 300  /* sent on the direct path, nothing back: dead */
+#define LOCAL_MAX 16
 
 struct pkt {
 	size_t len;
@@ -35,6 +41,16 @@ struct peer {
 	uint64_t rx_done, tx_done; /* bytes of closed connections */
 	uint64_t dropped;
 	bool mark;
+	/* direct path */
+	struct paths *pm;        /* while the connection is up */
+	struct ip_endpoint rem[PATHS_CAND_MAX]; /* candidates from the map */
+	size_t nrem;
+	uint64_t seen_pkts;      /* pkts_recv at the last watch */
+	uint64_t seen_dgrams;    /* dgrams_sent at the last watch */
+	uint64_t unanswered_since; /* ms: sent, nothing received since */
+	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
+	int64_t path_changed;    /* wall seconds */
+	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
 };
 
 struct tunnels {
@@ -46,6 +62,14 @@ struct tunnels {
 	struct loop_timer *tick;
 	struct peer **p;
 	size_t n, cap;
+	/* direct paths */
+	struct loop_timer *ptimer;
+	struct ip_endpoint local[LOCAL_MAX];
+	size_t nlocal;
+	uint64_t cooldown_ms;
+	bool relay_up;
+	bool no_direct;
+	int64_t last_ttd_ms;
 };
 
 void tunnel_vlocal(struct ip_endpoint *out)
@@ -139,6 +163,296 @@ static void flush(struct peer *p)
 	}
 }
 
+
+/* ---- direct paths ---- */
+
+static void drop_conn(struct peer *p, const char *why);
+static void connect_peer(struct peer *p);
+
+static uint64_t now_ms(const struct tunnels *t)
+{
+	return (uint64_t)(loop_now_us(t->loop) / 1000);
+}
+
+static void paths_arm(struct tunnels *t);
+
+/* Runs the path timer at once: managers' actions always execute from
+ * there, never inside a QUIC or relay callback. */
+static void pm_kick(struct tunnels *t)
+{
+	loop_timer_start(t->ptimer, 0);
+}
+
+static void pm_free(struct peer *p)
+{
+	struct paths_stats st;
+
+	if (!p->pm)
+		return;
+	paths_state(p->pm, NULL, &st);
+	p->rounds_done += st.rounds;
+	p->successes_done += st.successes;
+	p->fallbacks_done += st.fallbacks;
+	paths_del(p->pm);
+	p->pm = NULL;
+	p->fallback_since = 0;
+}
+
+static void send_probe_frame(struct peer *p, uint8_t type,
+			     const struct paths_action *a)
+{
+	struct wire_frame f = {.type = type, .node = (uint64_t)p->t->self};
+	uint8_t buf[128];
+	int n;
+
+	memcpy(f.txid, a->txid, WIRE_TXID_LEN);
+	if (type == WIRE_PROBE_REPLY)
+		f.addr = a->observed;
+	n = wire_frame_encode(&f, buf, sizeof(buf));
+	if (n > 0)
+		quic_endpoint_send_raw(p->t->ep, &a->addr, buf, (size_t)n);
+}
+
+static void send_signal(struct peer *p, const struct signal *sg)
+{
+	uint8_t buf[SIGNAL_MAX];
+	int n = signal_encode(sg, buf, sizeof(buf));
+
+	if (n > 0 && p->t->cbs.send_signal)
+		p->t->cbs.send_signal(p->id, buf, (size_t)n, p->t->ctx);
+}
+
+static void run_action(struct peer *p, const struct paths_action *a)
+{
+	struct tunnels *t = p->t;
+	struct signal sg = {0};
+	struct ip_endpoint v;
+	int rc;
+
+	switch (a->type) {
+	case PATHS_SEND_PROBE:
+		send_probe_frame(p, WIRE_PROBE, a);
+		break;
+	case PATHS_SEND_REPLY:
+		send_probe_frame(p, WIRE_PROBE_REPLY, a);
+		break;
+	case PATHS_SIGNAL_CALL:
+		if (!t->nlocal)
+			break;
+		sg.type = SIGNAL_CALL;
+		sg.n = t->nlocal < SIGNAL_EPS_MAX ? t->nlocal : SIGNAL_EPS_MAX;
+		memcpy(sg.eps, t->local, sg.n * sizeof(sg.eps[0]));
+		send_signal(p, &sg);
+		break;
+	case PATHS_SIGNAL_USE:
+		sg.type = SIGNAL_USE;
+		sg.n = 1;
+		sg.eps[0] = a->addr;
+		send_signal(p, &sg);
+		break;
+	case PATHS_SIGNAL_LOST:
+		sg.type = SIGNAL_LOST;
+		send_signal(p, &sg);
+		break;
+	case PATHS_MIGRATE_DIRECT:
+		rc = p->c ? quic_conn_migrate(p->c, false, &a->addr)
+			  : WEFT_ERR_CLOSED;
+		if (rc < 0)
+			paths_on_migrated(p->pm, false, now_ms(t));
+		break;
+	case PATHS_MIGRATE_RELAY:
+		if (!p->c || tunnel_vaddr(p->id, &v) < 0) {
+			paths_on_migrated(p->pm, false, now_ms(t));
+			break;
+		}
+		rc = quic_conn_migrate(p->c, true, &v);
+		/* Already on the relay path: nothing to validate. */
+		if (rc == WEFT_ERR_INVAL)
+			paths_on_migrated(p->pm, true, now_ms(t));
+		else if (rc < 0)
+			paths_on_migrated(p->pm, false, now_ms(t));
+		break;
+	case PATHS_KEEPALIVE:
+		/* An empty DATAGRAM is ack-eliciting; the peer ignores it. */
+		if (p->c)
+			quic_conn_datagram(p->c, NULL, 0);
+		break;
+	}
+}
+
+/* Executes what the last paths call queued (actions may queue more). */
+static void pm_drain(struct peer *p)
+{
+	struct paths_action a;
+	enum paths_state before;
+	int guard = 0;
+
+	if (!p->pm)
+		return;
+	before = paths_state(p->pm, NULL, NULL);
+	while (p->pm && guard++ < 256 && paths_next_action(p->pm, &a) == 1)
+		run_action(p, &a);
+	if (p->pm && paths_state(p->pm, NULL, NULL) != before)
+		p->path_changed = clock_wall_s();
+	paths_arm(p->t);
+}
+
+static void pm_start(struct peer *p)
+{
+	struct tunnels *t = p->t;
+	uint8_t key[PATHS_KEY_LEN];
+	uint64_t now = now_ms(t);
+
+	if (p->pm || !p->c || !t->self || t->no_direct)
+		return;
+	if (quic_conn_export(p->c, TUNNEL_PROBE_LABEL, key, sizeof(key)) < 0)
+		return;
+	if (paths_new((uint64_t)t->self, (uint64_t)p->id, now, &p->pm) < 0) {
+		explicit_bzero(key, sizeof(key));
+		return;
+	}
+	paths_set_cooldown(p->pm, t->cooldown_ms);
+	paths_on_relay(p->pm, t->relay_up, now);
+	paths_set_local(p->pm, t->local, t->nlocal);
+	paths_set_key(p->pm, key, now);
+	explicit_bzero(key, sizeof(key));
+	paths_set_remote(p->pm, p->rem, p->nrem, now);
+	p->seen_pkts = p->seen_dgrams = p->unanswered_since = 0;
+	pm_kick(p->t);
+}
+
+/* Feeds the direct path's QUIC counters to the manager: a packet
+ * received counts as an ack; datagrams sent and nothing received for
+ * DEAD_MS (the peer acknowledges within its 25 ms ack delay) make the
+ * path dead. And gives up on a fall-back migration that gets no answer:
+ * a connection must never stay on a dead path. */
+static void pm_watch(struct peer *p, uint64_t now)
+{
+	struct quic_conn_stats st;
+	enum paths_state s = paths_state(p->pm, NULL, NULL);
+	uint64_t dead_ms;
+
+	if (!p->c)
+		return;
+	quic_conn_stats(p->c, &st);
+	if (s == PATHS_DIRECT && !st.is_virtual) {
+		dead_ms = 3 * (st.rtt_us / 1000 + 25);
+		if (dead_ms < DEAD_MS)
+			dead_ms = DEAD_MS;
+		if (st.pkts_recv != p->seen_pkts) {
+			paths_on_ack(p->pm, now);
+			p->unanswered_since = 0;
+		} else if (st.dgrams_sent != p->seen_dgrams &&
+			   !p->unanswered_since) {
+			p->unanswered_since = now;
+		}
+		if (p->unanswered_since &&
+		    now - p->unanswered_since >= dead_ms) {
+			p->unanswered_since = 0;
+			paths_on_pto(p->pm, PATHS_PTO_MAX, now);
+		}
+	} else {
+		p->unanswered_since = 0;
+	}
+	p->seen_pkts = st.pkts_recv;
+	p->seen_dgrams = st.dgrams_sent;
+	if (s != PATHS_FALLBACK) {
+		p->fallback_since = 0;
+		return;
+	}
+	if (!p->fallback_since)
+		p->fallback_since = (int64_t)now;
+	else if ((int64_t)now - p->fallback_since > TUNNEL_FALLBACK_MS &&
+		 p->t->self < p->id)
+		p->fallback_since = -1; /* reconnect below, outside the pm */
+}
+
+static void on_ptimer(struct loop_timer *tm, void *ctx)
+{
+	struct tunnels *t = ctx;
+	uint64_t now = now_ms(t);
+	size_t i;
+
+	(void)tm;
+	for (i = 0; i < t->n; i++) {
+		struct peer *p = t->p[i];
+
+		if (!p->pm)
+			continue;
+		pm_watch(p, now);
+		if (p->fallback_since == -1) {
+			/* The relay path did not validate in time: start over
+			 * on the relay with a new connection. */
+			drop_conn(p, "path lost");
+			connect_peer(p);
+			continue;
+		}
+		paths_on_timer(p->pm, now);
+		pm_drain(p);
+	}
+	paths_arm(t);
+}
+
+static void paths_arm(struct tunnels *t)
+{
+	uint64_t now = now_ms(t), next = UINT64_MAX, w;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		struct peer *p = t->p[i];
+		enum paths_state s;
+
+		if (!p->pm)
+			continue;
+		w = paths_next_wakeup(p->pm);
+		s = paths_state(p->pm, NULL, NULL);
+		if (s != PATHS_RELAY && s != PATHS_PUNCHING &&
+		    now + WATCH_MS < w)
+			w = now + WATCH_MS;
+		if (w < next)
+			next = w;
+	}
+	if (next == UINT64_MAX) {
+		loop_timer_stop(t->ptimer);
+		return;
+	}
+	loop_timer_start(t->ptimer,
+			 next > now ? (int64_t)(next - now) * 1000 : 0);
+}
+
+/* Path validation results. The manager's actions (a migration among
+ * them) run from the path timer, never inside ngtcp2's callback. */
+static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
+{
+	struct peer *p = ctx;
+	struct ip_endpoint r;
+	enum paths_state s;
+	uint64_t now;
+
+	if (!p || !p->pm || p->c != c)
+		return;
+	now = now_ms(p->t);
+	s = paths_state(p->pm, NULL, NULL);
+	if (p->t->self < p->id) {
+		/* Only the result of the move we asked for counts. */
+		if ((s == PATHS_MIGRATING && !is_virtual) ||
+		    (s == PATHS_FALLBACK && is_virtual))
+			paths_on_migrated(p->pm, ok, now);
+	} else if (ok) {
+		quic_conn_remote(c, &r);
+		paths_on_peer_migrated(p->pm, !is_virtual, &r, now);
+	}
+	if (ok) {
+		struct paths_stats st;
+
+		p->path_changed = clock_wall_s();
+		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&
+		    s != PATHS_DIRECT)
+			p->t->last_ttd_ms = (int64_t)st.time_to_direct;
+	}
+	loop_timer_start(p->t->ptimer, 0);
+}
+
 static void on_established(struct quic_conn *c, void *ctx)
 {
 	struct peer *p = ctx;
@@ -148,7 +462,9 @@ static void on_established(struct quic_conn *c, void *ctx)
 		return;
 	p->up = true;
 	p->last_handshake = clock_wall_s();
+	p->path_changed = p->last_handshake;
 	flush(p);
+	pm_start(p);
 }
 
 static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
@@ -160,7 +476,10 @@ static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
 	if (!p)
 		return;
 	p->last_active_us = loop_now_us(p->t->loop);
-	if (p->t->cbs.on_packet)
+	if (!p->pm && p->up)
+		pm_start(p);
+	/* Empty: a path keepalive. */
+	if (len && p->t->cbs.on_packet)
 		p->t->cbs.on_packet(p->id, data, len, p->t->ctx);
 }
 
@@ -187,12 +506,14 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 	p->tx_done += s.bytes_sent;
 	p->c = NULL;
 	p->up = false;
+	pm_free(p);
 }
 
 static const struct quic_conn_callbacks conn_cbs = {
 	.on_established = on_established,
 	.on_datagram = on_datagram,
 	.on_datagram_writable = on_datagram_writable,
+	.on_path = on_path,
 	.on_closed = on_closed,
 };
 
@@ -211,6 +532,7 @@ static void drop_conn(struct peer *p, const char *why)
 	p->tx_done += s.bytes_sent;
 	p->c = NULL;
 	p->up = false;
+	pm_free(p);
 	quic_conn_set_callbacks(c, &dead_cbs, NULL);
 	quic_conn_close(c, 0, why);
 }
@@ -289,8 +611,15 @@ int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 	if (cbs)
 		t->cbs = *cbs;
 	t->ctx = ctx;
+	t->last_ttd_ms = -1;
 	rc = loop_timer_new(l, on_tick, t, &t->tick);
 	if (rc < 0) {
+		free(t);
+		return rc;
+	}
+	rc = loop_timer_new(l, on_ptimer, t, &t->ptimer);
+	if (rc < 0) {
+		loop_timer_del(t->tick);
 		free(t);
 		return rc;
 	}
@@ -309,12 +638,34 @@ void tunnels_del(struct tunnels *t)
 		peer_free(t->p[i]);
 	free(t->p);
 	loop_timer_del(t->tick);
+	loop_timer_del(t->ptimer);
 	free(t);
 }
 
 void tunnels_set_self(struct tunnels *t, int64_t self_id)
 {
 	t->self = self_id;
+}
+
+/* The peer's candidates from its map entry. */
+static void set_remote(struct peer *p, const json_t *eps)
+{
+	const json_t *v;
+	size_t i;
+
+	p->nrem = 0;
+	json_array_foreach(eps, i, v) {
+		if (p->nrem == PATHS_CAND_MAX)
+			break;
+		if (json_is_string(v) &&
+		    ip_endpoint_parse(json_string_value(v), &p->rem[p->nrem]) ==
+			    0)
+			p->nrem++;
+	}
+	if (p->pm) {
+		paths_set_remote(p->pm, p->rem, p->nrem, now_ms(p->t));
+		pm_kick(p->t);
+	}
 }
 
 int tunnels_set_peers(struct tunnels *t, const json_t *peers)
@@ -359,6 +710,7 @@ int tunnels_set_peers(struct tunnels *t, const json_t *peers)
 			t->p[t->n++] = p;
 		}
 		p->mark = true;
+		set_remote(p, json_object_get(o, "endpoints"));
 	}
 	for (i = 0, j = 0; i < t->n; i++) {
 		if (t->p[i]->mark)
@@ -456,37 +808,196 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	p->up = true;
 	p->last_handshake = clock_wall_s();
 	p->last_active_us = loop_now_us(t->loop);
+	p->path_changed = p->last_handshake;
 	quic_conn_set_callbacks(c, &conn_cbs, p);
 	flush(p);
 	if (p->qlen)
 		loop_timer_start(t->tick, TICK_FAST_US);
+	pm_start(p);
+}
+
+static const char *const pm_state_names[] = {
+	[PATHS_RELAY] = "relay",
+	[PATHS_PUNCHING] = "punching",
+	[PATHS_MIGRATING] = "migrating",
+	[PATHS_DIRECT] = "direct",
+	[PATHS_FALLBACK] = "fallback",
+};
+
+static json_t *punch_json(struct peer *p, uint64_t now)
+{
+	struct paths_stats st = {0};
+	enum paths_state s = PATHS_RELAY;
+	uint64_t retry = 0;
+	json_t *o;
+
+	if (p->pm) {
+		s = paths_state(p->pm, NULL, &st);
+		retry = paths_retry_at(p->pm, NULL);
+	}
+	o = json_pack("{s:s?, s:I, s:I, s:I}",
+		      "state", p->pm ? pm_state_names[s] : NULL,
+		      "rounds", (json_int_t)(p->rounds_done + st.rounds),
+		      "successes",
+		      (json_int_t)(p->successes_done + st.successes),
+		      "fallbacks",
+		      (json_int_t)(p->fallbacks_done + st.fallbacks));
+	if (!o)
+		return NULL;
+	if (json_object_set_new(o, "time_to_direct_ms",
+				p->pm && st.successes
+					? json_integer((json_int_t)
+							       st.time_to_direct)
+					: json_null()) < 0 ||
+	    json_object_set_new(o, "next_try_ms",
+				p->pm && s == PATHS_RELAY && retry > now
+					? json_integer((json_int_t)(retry - now))
+					: json_null()) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
 {
 	struct peer *p = find(t, peer);
 	struct quic_conn_stats s = {0};
+	char addr[IP_ENDPOINT_STRLEN];
+	bool up = p && p->c && p->up;
+	bool direct;
 	uint64_t rx, tx;
 	int rc = 0;
 
-	if (p && p->c)
+	if (up)
 		quic_conn_stats(p->c, &s);
+	direct = up && !s.is_virtual;
 	rx = (p ? p->rx_done : 0) + s.bytes_recv;
 	tx = (p ? p->tx_done : 0) + s.bytes_sent;
 	rc |= json_object_set_new(obj, "path",
-				  json_string(p && p->c && p->up ? "relay"
-								 : "none"));
+				  json_string(!up ? "none"
+					      : direct ? "direct" : "relay"));
+	rc |= json_object_set_new(
+		obj, "direct_addr",
+		direct && ip_endpoint_format(&s.remote, addr, sizeof(addr)) >= 0
+			? json_string(addr)
+			: json_null());
+	rc |= json_object_set_new(obj, "path_changed",
+				  up && p->path_changed
+					  ? json_integer(p->path_changed)
+					  : json_null());
 	rc |= json_object_set_new(obj, "rx_bytes", json_integer((json_int_t)rx));
 	rc |= json_object_set_new(obj, "tx_bytes", json_integer((json_int_t)tx));
 	rc |= json_object_set_new(obj, "rtt_ms",
-				  p && p->c && p->up
-					  ? json_real((double)s.rtt_us / 1000.0)
-					  : json_null());
+				  up ? json_real((double)s.rtt_us / 1000.0)
+				     : json_null());
 	rc |= json_object_set_new(obj, "last_handshake",
 				  p && p->last_handshake
 					  ? json_integer(p->last_handshake)
 					  : json_null());
 	rc |= json_object_set_new(obj, "dropped",
 				  json_integer(p ? (json_int_t)p->dropped : 0));
+	rc |= json_object_set_new(obj, "punch",
+				  p ? punch_json(p, now_ms(t)) : json_null());
 	return rc ? WEFT_ERR_NOMEM : 0;
+}
+
+void tunnels_set_local(struct tunnels *t, const struct ip_endpoint *eps,
+		       size_t n)
+{
+	size_t i;
+
+	t->nlocal = n < LOCAL_MAX ? n : LOCAL_MAX;
+	if (t->nlocal)
+		memcpy(t->local, eps, t->nlocal * sizeof(*eps));
+	for (i = 0; i < t->n; i++)
+		if (t->p[i]->pm) {
+			paths_set_local(t->p[i]->pm, t->local, t->nlocal);
+			pm_kick(t);
+		}
+}
+
+void tunnels_set_direct(struct tunnels *t, bool on)
+{
+	t->no_direct = !on;
+}
+
+void tunnels_set_cooldown(struct tunnels *t, uint64_t ms)
+{
+	t->cooldown_ms = ms;
+}
+
+void tunnels_set_relay_up(struct tunnels *t, bool up)
+{
+	size_t i;
+
+	t->relay_up = up;
+	for (i = 0; i < t->n; i++)
+		if (t->p[i]->pm) {
+			paths_on_relay(t->p[i]->pm, up, now_ms(t));
+			pm_kick(t);
+		}
+}
+
+void tunnels_input_frame(struct tunnels *t, const struct ip_endpoint *from,
+			 const struct wire_frame *f)
+{
+	struct peer *p;
+
+	if (f->node > INT64_MAX || !(p = find(t, (int64_t)f->node)) ||
+	    !p->pm)
+		return;
+	if (f->type == WIRE_PROBE)
+		paths_on_probe(p->pm, from, f->txid, f->node, now_ms(t));
+	else if (f->type == WIRE_PROBE_REPLY)
+		paths_on_reply(p->pm, from, f->txid, f->node, &f->addr,
+			       now_ms(t));
+	pm_kick(p->t);
+}
+
+void tunnels_input_signal(struct tunnels *t, int64_t src,
+			  const uint8_t *data, size_t len)
+{
+	struct peer *p = find(t, src);
+	struct signal sg;
+	uint64_t now = now_ms(t);
+
+	if (!p || !p->pm || signal_decode(data, len, &sg) < 0)
+		return;
+	switch (sg.type) {
+	case SIGNAL_CALL:
+		paths_on_call(p->pm, sg.eps, sg.n, now);
+		break;
+	case SIGNAL_USE:
+		paths_on_use(p->pm, &sg.eps[0], now);
+		break;
+	case SIGNAL_LOST:
+		paths_on_lost(p->pm, now);
+		break;
+	}
+	pm_kick(p->t);
+}
+
+void tunnels_stats(struct tunnels *t, struct tunnels_stats *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->last_time_to_direct_ms = t->last_ttd_ms;
+	for (i = 0; i < t->n; i++) {
+		struct peer *p = t->p[i];
+		struct paths_stats st = {0};
+		struct quic_conn_stats qs;
+
+		if (p->pm)
+			paths_state(p->pm, NULL, &st);
+		out->punch_rounds += p->rounds_done + st.rounds;
+		out->punch_successes += p->successes_done + st.successes;
+		out->fallbacks += p->fallbacks_done + st.fallbacks;
+		if (p->c && p->up) {
+			quic_conn_stats(p->c, &qs);
+			if (!qs.is_virtual)
+				out->direct_peers++;
+		}
+	}
 }

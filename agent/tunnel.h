@@ -17,6 +17,15 @@
  * RELAY_RECV payloads are fed back with quic_endpoint_input_virtual from
  * the sender's virtual address.
  *
+ * Direct path (docs/internals/paths.md): once a connection is up, a path
+ * manager (agent/paths.h) per peer punches towards the peer's candidates
+ * (map endpoints and "call me maybe" signals) with PROBE frames from the
+ * endpoint's socket; the QUIC client migrates the connection to the
+ * winning address and back to its virtual relay address when the direct
+ * path dies. The probe key is exported from the connection's TLS session.
+ * A client whose fall-back migration gets no answer within
+ * TUNNEL_FALLBACK_MS closes the connection and reconnects on the relay.
+ *
  * A connection closes when its peer leaves the map (or changes key) and
  * after TUNNEL_IDLE_MS without datagrams either way. Runs on the loop
  * thread; never logs. */
@@ -35,8 +44,11 @@
 #define TUNNEL_IDLE_MS (5 * 60 * 1000)
 #define TUNNEL_PKT_MAX 1500
 #define TUNNEL_WAKE 0x00
+#define TUNNEL_FALLBACK_MS 1500
+#define TUNNEL_PROBE_LABEL "weft probe key"
 
 struct loop;
+struct wire_frame;
 struct quic_endpoint;
 struct quic_conn;
 struct tunnels;
@@ -60,6 +72,17 @@ struct tunnel_callbacks {
 	 * negative code (ignored beyond counting: QUIC recovers). */
 	int (*send_relay)(int64_t dst, const uint8_t *payload, size_t len,
 			  void *ctx);
+	/* Sends a signal (agent/signal.h payload) to node dst through the
+	 * relay's control connection; returns 0 or a negative code. */
+	int (*send_signal)(int64_t dst, const uint8_t *data, size_t len,
+			   void *ctx);
+};
+
+/* Direct-path counters over all peers, for metrics. */
+struct tunnels_stats {
+	uint64_t punch_rounds, punch_successes, fallbacks;
+	unsigned direct_peers;
+	int64_t last_time_to_direct_ms; /* -1: none yet */
 };
 
 /* Creates the tunnel table for node self_id on ep (borrowed; it must
@@ -76,10 +99,37 @@ void tunnels_del(struct tunnels *t);
 /* Sets our node id (known after registration). */
 void tunnels_set_self(struct tunnels *t, int64_t self_id);
 
-/* Replaces the peer set with the map's peers (array of objects with id
- * and public_key). Peers that left, or whose key changed, lose their
+/* Replaces the peer set with the map's peers (array of objects with id,
+ * public_key and endpoints: "IP:PORT" strings, the peer's candidates). Peers that left, or whose key changed, lose their
  * connection and queue. Returns 0 or WEFT_ERR_NOMEM. */
 int tunnels_set_peers(struct tunnels *t, const json_t *peers);
+
+/* Our own candidates (the endpoints we publish), for ranking the peer's
+ * and for "call me maybe". At most 16 are used. */
+void tunnels_set_local(struct tunnels *t, const struct ip_endpoint *eps,
+		       size_t n);
+
+/* First retry delay after a failed punch round or a fallback (ms; 0: the
+ * default 30 s). Applies to path managers created from now on. */
+void tunnels_set_cooldown(struct tunnels *t, uint64_t ms);
+
+/* Whether direct paths are tried at all (default true); false keeps
+ * every connection made from now on on the relay. */
+void tunnels_set_direct(struct tunnels *t, bool on);
+
+/* Whether the relay's control connection is up (signals can go). */
+void tunnels_set_relay_up(struct tunnels *t, bool up);
+
+/* A PROBE or PROBE_REPLY frame that arrived on the socket from `from`. */
+void tunnels_input_frame(struct tunnels *t, const struct ip_endpoint *from,
+			 const struct wire_frame *f);
+
+/* A signal payload from node src (relay SIGNAL_FROM). */
+void tunnels_input_signal(struct tunnels *t, int64_t src,
+			  const uint8_t *data, size_t len);
+
+/* Fills *out. */
+void tunnels_stats(struct tunnels *t, struct tunnels_stats *out);
 
 /* Sends one IP packet to peer, connecting or queueing as needed. Returns
  * 0 (sent or queued), WEFT_ERR_NOTFOUND (not a peer), WEFT_ERR_BUSY
@@ -98,10 +148,14 @@ bool tunnels_accept_peer(struct tunnels *t,
 			 const uint8_t key[IDENT_KEY_LEN]);
 void tunnels_on_accept(struct tunnels *t, struct quic_conn *c);
 
-/* Per-peer state for `weft-agent peers`: adds "path" ("relay" with an
- * established connection, else "none"), "rx_bytes", "tx_bytes",
- * "rtt_ms" (null without a connection), "last_handshake" (unix seconds or
- * null) and "dropped" to obj. Returns 0 or WEFT_ERR_NOMEM. */
+/* Per-peer state for `weft-agent peers`: adds "path" ("direct" or "relay"
+ * with an established connection, else "none"), "direct_addr" (the peer's
+ * address on the direct path, else null), "path_changed" (unix seconds
+ * or null; the local API shows it as an RFC 3339 time), "rx_bytes", "tx_bytes", "rtt_ms" (null without a connection),
+ * "last_handshake" (unix seconds or null), "dropped", and "punch": the
+ * path manager's "state", "rounds", "successes", "fallbacks",
+ * "time_to_direct_ms" and "next_try_ms" (null when not waiting). Returns
+ * 0 or WEFT_ERR_NOMEM. */
 int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj);
 
 #endif

@@ -51,9 +51,12 @@ static int64_t now_ms(void)
 }
 
 /* Controller with policy, a relay registered as the only relay, agents
- * "a" and "b" tagged tag:test, both running. */
-static bool world_start(struct world *w, const char *policy)
+ * "a" and "b" tagged tag:test, both running; with direct false they run
+ * with --no-direct and stay on the relay. */
+static bool world_start_with(struct world *w, const char *policy,
+			     bool direct)
 {
+	static const char *const no_direct[] = {"--no-direct", NULL};
 	struct ih *h = NULL;
 	char *pub = NULL;
 	int st = -1;
@@ -84,10 +87,17 @@ static bool world_start(struct world *w, const char *policy)
 			   "\"public_key_pin\":\"%s\"}",
 			   w->relay.port, w->relay.pin) == 201))
 		return false;
-	return CHECK(ag_start(h, "a", w->key, NULL, &w->a) == 0) &&
-	       CHECK(ag_start(h, "b", w->key, NULL, &w->b) == 0) &&
+	return CHECK(ag_start(h, "a", w->key, direct ? NULL : no_direct,
+			      &w->a) == 0) &&
+	       CHECK(ag_start(h, "b", w->key, direct ? NULL : no_direct,
+			      &w->b) == 0) &&
 	       CHECK(ag_wait_state(w->a, "running", 20000)) &&
 	       CHECK(ag_wait_state(w->b, "running", 20000));
+}
+
+static bool world_start(struct world *w, const char *policy)
+{
+	return world_start_with(w, policy, false);
 }
 
 static void world_stop(struct world *w, bool dump)
@@ -212,6 +222,59 @@ out:
 	world_stop(&w, !ok);
 }
 
+/* On one machine both agents' candidates (interface addresses, the QAD
+ * address 127.0.0.1:PORT) reach each other: the connection moves to the direct path, the ping
+ * answers on it, and peers shows the address and the punch counters. */
+static void agents_move_to_the_direct_path(void)
+{
+	struct world w;
+	json_t *j = NULL, *all = NULL;
+	const json_t *p = NULL;
+	int64_t end;
+	bool ok = false;
+
+	if (!world_start_with(&w, allow_all, true))
+		goto out;
+	j = ping_until(w.a, "b", 20000);
+	if (!CHECK(json_is_true(fx_get(j, "done"))))
+		goto out;
+	json_decref(j);
+	j = NULL;
+	end = now_ms() + 10000;
+	do {
+		json_decref(all);
+		p = only_peer(w.a, &all);
+		if (p && fx_str(p, "path") &&
+		    strcmp(fx_str(p, "path"), "direct") == 0)
+			break;
+		usleep(50000);
+	} while (now_ms() < end);
+	if (!CHECK(p != NULL && fx_str(p, "path") &&
+		   strcmp(fx_str(p, "path"), "direct") == 0))
+		goto out;
+	/* One of b's candidates (an interface address of this machine or
+	 * its QAD address), never a virtual relay address. */
+	CHECK(fx_str(p, "direct_addr") &&
+	      strncmp(fx_str(p, "direct_addr"), "240.", 4) != 0);
+	CHECK(fx_str(p, "path_changed") != NULL);
+	CHECK(fx_int(p, "punch.rounds") >= 1);
+	CHECK_STR(fx_str(p, "punch.state"), "direct");
+	json_decref(all);
+	all = NULL;
+	/* Both sides agree, and a ping now answers on the direct path. */
+	p = only_peer(w.b, &all);
+	CHECK(p && fx_str(p, "path") &&
+	      strcmp(fx_str(p, "path"), "direct") == 0);
+	j = ping_until(w.a, "b", 5000);
+	CHECK(json_is_true(fx_get(j, "done")));
+	CHECK_STR(fx_str(j, "path"), "direct");
+	ok = true;
+out:
+	json_decref(j);
+	json_decref(all);
+	world_stop(&w, !ok);
+}
+
 static void filter_drops_pings_the_policy_does_not_allow(void)
 {
 	struct world w;
@@ -305,6 +368,7 @@ out:
 
 static const struct check_case cases[] = {
 	CHECK_CASE(agents_ping_each_other_through_the_relay),
+	CHECK_CASE(agents_move_to_the_direct_path),
 	CHECK_CASE(filter_drops_pings_the_policy_does_not_allow),
 	CHECK_CASE(tunnel_survives_controller_loss_and_relay_restart),
 	{0},

@@ -103,12 +103,13 @@ cli() {
 }
 
 # start_agent NODE [KEY]: weft-agent up in NODE (no key: the stored
-# credential); AGENT_PID is the agent's pid.
+# credential); AGENT_PID is the agent's pid. --no-direct: this test covers
+# the relay path (paths_nat_test.sh covers direct paths).
 start_agent() {
 	mkdir -p "$tmp/$1"
 	nsrun "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
 		--insecure-http ${2:+--auth-key "$2"} --state-dir "$tmp/$1" \
-		--socket "$tmp/$1/sock" --hostname "$1" --tun weft0 \
+		--socket "$tmp/$1/sock" --hostname "$1" --tun weft0 --no-direct \
 		2>>"$tmp/$1.log" &
 	AGENT_PID=$!
 	pids="$pids $!"

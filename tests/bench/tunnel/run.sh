@@ -177,7 +177,7 @@ iperf() {
 			>/dev/null 2>&1 &
 		perf_pid=$!
 	fi
-	nsx "$1" a iperf3 -c "$2" -t "$seconds" -P "$3" --json >"$out" 2>&1 ||
+	nsx "$1" a timeout $((seconds + 20)) iperf3 -c "$2" -t "$seconds" -P "$3" --json >"$out" 2>&1 ||
 		rc=$?
 	[ -z "$perf_pid" ] || wait "$perf_pid" || true
 	if [ $rc -ne 0 ]; then
