@@ -481,6 +481,9 @@ static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
 		tun_write(d->tundev, err, n);
 }
 
+#ifndef TUN_BATCH
+#define TUN_BATCH 64
+#endif
 static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 			    void *ctx)
 {
@@ -495,7 +498,7 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 	/* A bounded batch per wakeup keeps the loop fair; the relay frames
 	 * it produces leave in one batched send at the uncork. */
 	quic_endpoint_cork(d->ep);
-	for (i = 0; i < 64; i++) {
+	for (i = 0; i < TUN_BATCH; i++) {
 		rc = tun_read(d->tundev, buf, sizeof(buf), &len);
 		if (rc < 0)
 			break;

@@ -20,6 +20,7 @@
 #define WAKE_EVERY_US 1000000
 #define WATCH_MS 100 /* how often a direct path's QUIC counters are read */
 #define DEAD_MS 300  /* sent on the direct path, nothing back: dead */
+#define PMTU_GRACE_US 1000000 /* big packets wait this long on a new path */
 #define LOCAL_MAX 16
 
 struct pkt {
@@ -50,6 +51,7 @@ struct peer {
 	uint64_t unanswered_since; /* ms: sent, nothing received since */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
 	int64_t path_changed;    /* wall seconds */
+	int64_t path_since_us;   /* loop time the current path began */
 	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
 };
 
@@ -146,13 +148,23 @@ static void queue_clear(struct peer *p)
 
 /* Sends what waits; stops at the first packet the connection cannot take
  * yet. */
+/* Whether a packet too big for the current path should wait: path MTU
+ * discovery starts every new path at 1200 bytes and raises it within a
+ * few round trips. Answering with ICMP "too big" then would make the
+ * sender's kernel remember the small MTU for ten minutes. */
+static bool pmtu_settling(const struct peer *p)
+{
+	return loop_now_us(p->t->loop) - p->path_since_us < PMTU_GRACE_US;
+}
+
 static void flush(struct peer *p)
 {
 	while (p->qlen && p->c && p->up) {
 		struct pkt *k = p->q[p->qhead];
 		int rc = quic_conn_datagram(p->c, k->data, k->len);
 
-		if (rc == WEFT_ERR_BUSY || rc == WEFT_ERR_UNSUPPORTED)
+		if (rc == WEFT_ERR_BUSY || rc == WEFT_ERR_UNSUPPORTED ||
+		    (rc == WEFT_ERR_TOOBIG && pmtu_settling(p)))
 			return;
 		if (rc < 0)
 			p->dropped++;
@@ -446,6 +458,7 @@ static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 		struct paths_stats st;
 
 		p->path_changed = clock_wall_s();
+		p->path_since_us = loop_now_us(p->t->loop);
 		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&
 		    s != PATHS_DIRECT)
 			p->t->last_ttd_ms = (int64_t)st.time_to_direct;
@@ -463,6 +476,7 @@ static void on_established(struct quic_conn *c, void *ctx)
 	p->up = true;
 	p->last_handshake = clock_wall_s();
 	p->path_changed = p->last_handshake;
+	p->path_since_us = loop_now_us(p->t->loop);
 	flush(p);
 	pm_start(p);
 }
@@ -740,7 +754,8 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 			p->last_active_us = loop_now_us(t->loop);
 			return 0;
 		}
-		if (rc != WEFT_ERR_BUSY) {
+		if (rc != WEFT_ERR_BUSY &&
+		    !(rc == WEFT_ERR_TOOBIG && pmtu_settling(p))) {
 			p->dropped++;
 			return rc;
 		}
@@ -809,6 +824,7 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	p->last_handshake = clock_wall_s();
 	p->last_active_us = loop_now_us(t->loop);
 	p->path_changed = p->last_handshake;
+	p->path_since_us = loop_now_us(t->loop);
 	quic_conn_set_callbacks(c, &conn_cbs, p);
 	flush(p);
 	if (p->qlen)

@@ -197,6 +197,10 @@ static void read_batches(struct quic_endpoint *ep, int fd)
 		n = recvmmsg(fd, ep->rxm, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
+		/* Raw datagrams sent while handling one batch (a relay
+		 * forwarding frames, acknowledgements on a relayed path)
+		 * leave together in one sendmmsg/GSO flush after it. */
+		quic_endpoint_cork(ep);
 		for (i = 0; i < n; i++) {
 			struct msghdr *h = &ep->rxm[i].msg_hdr;
 
@@ -207,6 +211,7 @@ static void read_batches(struct quic_endpoint *ep, int fd)
 			quic_ep_input(ep, &path, ep->rxbuf[i],
 				      ep->rxm[i].msg_len);
 		}
+		quic_endpoint_uncork(ep);
 		if (n < RX_BATCH)
 			return;
 	}
@@ -219,11 +224,7 @@ static void on_readable(struct loop_io *io, int fd, uint32_t revents,
 
 	(void)io;
 	(void)revents;
-	/* Raw datagrams sent while handling a receive batch (a relay
-	 * forwarding frames) leave together in one sendmmsg/GSO flush. */
-	quic_endpoint_cork(ep);
 	read_batches(ep, fd);
-	quic_endpoint_uncork(ep);
 }
 
 int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
