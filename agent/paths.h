@@ -35,8 +35,8 @@
 #define PATHS_LOCAL_MAX 16       /* our own candidates kept for ranking */
 
 /* Timers, in milliseconds. */
-#define PATHS_PROBE_INTERVAL_MS 500  /* between probe bursts in a round */
-#define PATHS_PROBE_BURSTS 4         /* bursts per round: 0, .5, 1, 1.5 s */
+#define PATHS_PROBE_INTERVAL_MS 250  /* between probe bursts in a round */
+#define PATHS_PROBE_BURSTS 8         /* bursts per round: every 250 ms */
 #define PATHS_ROUND_MS 2000          /* a round fails after this */
 #define PATHS_SETTLE_MS 100          /* wait for a better-ranked success */
 #define PATHS_MIGRATE_MS 5000        /* a migration with no result failed */
