@@ -854,18 +854,21 @@ static bool has_string(const json_t *a, const char *s)
 	return false;
 }
 
-/* Our published endpoints are our direct-path candidates. */
+/* Our published endpoints of the socket's family are our direct-path
+ * candidates (the socket is IPv4 or IPv6, not both; the path manager
+ * then skips the peer's candidates of the other family). */
 static void push_local(struct daemon *d)
 {
-	struct ip_endpoint v[16];
+	struct ip_endpoint v[16], me;
 	const json_t *e;
 	size_t i, n = 0;
 
-	if (!d->tun)
+	if (!d->tun || quic_endpoint_local(d->ep, &me) < 0)
 		return;
 	json_array_foreach(d->endpoints, i, e) {
 		if (n < sizeof(v) / sizeof(v[0]) && json_is_string(e) &&
-		    ip_endpoint_parse(json_string_value(e), &v[n]) == 0)
+		    ip_endpoint_parse(json_string_value(e), &v[n]) == 0 &&
+		    v[n].addr.family == me.addr.family)
 			n++;
 	}
 	tunnels_set_local(d->tun, v, n);

@@ -211,7 +211,8 @@ void quic_endpoint_uncork(struct quic_endpoint *ep);
 
 /* Sends one non-QUIC datagram (its first byte must have the top two bits
  * clear) from the endpoint's socket, at once or, while corked, at the
- * uncork. Returns 0 or WEFT_ERR_INVAL. Delivery is best effort like any UDP
+ * uncork. Returns 0 or WEFT_ERR_INVAL (also for an address of the other
+ * family than the socket's). Delivery is best effort like any UDP
  * send: a full socket buffer drops the datagram. */
 int quic_endpoint_send_raw(struct quic_endpoint *ep,
 			   const struct ip_endpoint *to, const void *data,

@@ -304,7 +304,8 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 	struct txpkt *t;
 
 	if (!len || len > TX_BUFSZ || (((const uint8_t *)data)[0] & 0xc0) ||
-	    ip_endpoint_to_sockaddr(to, &ss, &sslen) < 0)
+	    ip_endpoint_to_sockaddr(to, &ss, &sslen) < 0 ||
+	    ss.ss_family != ep->local.ss_family)
 		return WEFT_ERR_INVAL;
 	if (ep->ntx == TX_BATCH)
 		quic_io_flush(ep);

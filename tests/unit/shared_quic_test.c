@@ -616,6 +616,36 @@ static void a_full_datagram_queue_reports_room(void)
 	world_free(&w);
 }
 
+static bool got_other(struct world *w)
+{
+	return w->others > 0;
+}
+
+/* Non-QUIC datagrams (Weft frames, probes) leave from the endpoint's
+ * socket and reach the other side's on_other; ones that look like QUIC or
+ * go to the other address family are refused. */
+static void raw_datagrams_reach_on_other(void)
+{
+	static const uint8_t frame[] = {0x34, 1, 2, 3};
+	static const uint8_t quicish[] = {0x40, 1};
+	struct world w;
+	struct ip_endpoint v6 = {0};
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	CHECK_INT(quic_endpoint_send_raw(w.cli, &w.srv_addr, frame,
+					 sizeof(frame)),
+		  0);
+	CHECK(run_until(&w, got_other, 3000));
+	CHECK_INT(w.others, 1);
+	CHECK_INT(quic_endpoint_send_raw(w.cli, &w.srv_addr, quicish,
+					 sizeof(quicish)),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(ip_endpoint_parse("[::1]:9", &v6), 0);
+	CHECK_INT(quic_endpoint_send_raw(w.cli, &v6, frame, sizeof(frame)),
+		  WEFT_ERR_INVAL);
+	world_free(&w);
+}
+
 static bool server_accepted(struct world *w)
 {
 	return w->accepted > 0 && w->sc[0];
@@ -1122,6 +1152,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(thousand_datagrams_each_way_arrive_in_order),
 	CHECK_CASE(a_full_datagram_queue_reports_room),
 	CHECK_CASE(both_ends_export_the_same_key),
+	CHECK_CASE(raw_datagrams_reach_on_other),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
 	CHECK_CASE(app_close_code_reaches_the_peer),
