@@ -807,6 +807,12 @@ bool paths_migration_pending(const struct paths *p)
 	return p->mig_out;
 }
 
+void paths_defer(struct paths *p, uint64_t until)
+{
+	if (until > p->retry_at)
+		p->retry_at = until;
+}
+
 uint64_t paths_retry_at(const struct paths *p, uint64_t *cooldown)
 {
 	if (cooldown)

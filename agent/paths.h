@@ -192,6 +192,11 @@ enum paths_state paths_state(const struct paths *p, struct ip_endpoint *direct,
 /* True while a migration this side asked for has no result yet. */
 bool paths_migration_pending(const struct paths *p);
 
+/* No punch round of our own before until (a new manager for a peer whose
+ * last connection lost its direct path keeps that back-off). A call or a
+ * probe from the peer may still start one. */
+void paths_defer(struct paths *p, uint64_t until);
+
 /* When the next punch round may start (meaningful in PATHS_RELAY), and
  * the current back-off delay in ms. */
 uint64_t paths_retry_at(const struct paths *p, uint64_t *cooldown);

@@ -49,6 +49,7 @@ struct peer {
 	uint64_t seen_pkts;      /* pkts_recv at the last watch */
 	uint64_t seen_dgrams;    /* dgrams_sent at the last watch */
 	uint64_t unanswered_since; /* ms: sent, nothing received since */
+	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
 	int64_t path_changed;    /* wall seconds */
 	int64_t path_since_us;   /* loop time the current path began */
@@ -328,6 +329,7 @@ static void pm_start(struct peer *p)
 	paths_set_local(p->pm, t->local, t->nlocal);
 	paths_set_key(p->pm, key, now);
 	explicit_bzero(key, sizeof(key));
+	paths_defer(p->pm, p->retry_not_before);
 	paths_set_remote(p->pm, p->rem, p->nrem, now);
 	p->seen_pkts = p->seen_dgrams = p->unanswered_since = 0;
 	pm_kick(p->t);
@@ -394,7 +396,15 @@ static void on_ptimer(struct loop_timer *tm, void *ctx)
 		pm_watch(p, now);
 		if (p->fallback_since == -1) {
 			/* The relay path did not validate in time: start over
-			 * on the relay with a new connection. */
+			 * on the relay with a new connection, keeping the
+			 * back-off for the next punch. */
+			uint64_t cd = 0;
+
+			paths_retry_at(p->pm, &cd);
+			p->retry_not_before =
+				now + (cd ? cd
+					  : t->cooldown_ms ? t->cooldown_ms
+							   : PATHS_COOLDOWN_MS);
 			drop_conn(p, "path lost");
 			connect_peer(p);
 			continue;

@@ -631,6 +631,34 @@ static void symmetric_nat_never_migrates_and_respects_cooldown(void)
 	paths_del(p);
 }
 
+/* A deferred manager (a reconnect after a lost direct path) probes only
+ * once the deferral passed, then like any other. */
+static void deferred_manager_waits_before_its_first_round(void)
+{
+	struct paths *p = NULL;
+	struct ip_endpoint l = ep("203.0.113.1:4000"), r = ep("198.51.100.7:5000");
+	struct acts x;
+
+	REQUIRE_INT(paths_new(A_ID, B_ID, T0, &p), 0);
+	paths_set_local(p, &l, 1);
+	paths_set_key(p, key, T0);
+	paths_defer(p, T0 + 30000);
+	paths_set_remote(p, &r, 1, T0);
+	drain(p, &x);
+	CHECK_INT((int)count(&x, PATHS_SEND_PROBE), 0);
+	CHECK(paths_next_wakeup(p) >= T0 + 30000);
+	paths_on_timer(p, T0 + 29999);
+	drain(p, &x);
+	CHECK_INT((int)count(&x, PATHS_SEND_PROBE), 0);
+	paths_on_timer(p, T0 + 30000);
+	drain(p, &x);
+	CHECK_INT((int)count(&x, PATHS_SEND_PROBE), 1);
+	CHECK_INT(paths_state(p, NULL, NULL), PATHS_PUNCHING);
+	/* Deferring into the past changes nothing. */
+	paths_defer(p, T0);
+	paths_del(p);
+}
+
 static void no_key_means_no_probes_and_no_replies(void)
 {
 	struct paths *p = NULL;
@@ -667,6 +695,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(server_reports_lost_path_and_client_falls_back),
 	CHECK_CASE(keepalive_within_25s_when_idle_and_no_ack_means_dead),
 	CHECK_CASE(symmetric_nat_never_migrates_and_respects_cooldown),
+	CHECK_CASE(deferred_manager_waits_before_its_first_round),
 	CHECK_CASE(no_key_means_no_probes_and_no_replies),
 	{0},
 };
