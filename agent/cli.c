@@ -25,7 +25,9 @@ static void cell(const json_t *v, char *buf, size_t n)
 	const json_t *x;
 
 	buf[0] = '\0';
-	if (json_is_string(v)) {
+	if (!v || json_is_null(v)) {
+		snprintf(buf, n, "-");
+	} else if (json_is_string(v)) {
 		snprintf(buf, n, "%s", json_string_value(v));
 	} else if (json_is_boolean(v)) {
 		snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "no");
