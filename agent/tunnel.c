@@ -47,7 +47,6 @@ struct peer {
 	struct ip_endpoint rem[PATHS_CAND_MAX]; /* candidates from the map */
 	size_t nrem;
 	uint64_t seen_pkts;      /* pkts_recv at the last watch */
-	uint64_t seen_dgrams;    /* dgrams_sent at the last watch */
 	uint64_t unanswered_since; /* ms: sent, nothing received since */
 	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
@@ -278,7 +277,8 @@ static void run_action(struct peer *p, const struct paths_action *a)
 			paths_on_migrated(p->pm, false, now_ms(t));
 			break;
 		}
-		rc = quic_conn_migrate(p->c, true, &v);
+		/* The direct path is dead: move at once (see quic.h). */
+		rc = quic_conn_migrate_now(p->c, true, &v);
 		/* Already on the relay path: nothing to validate. */
 		if (rc == WEFT_ERR_INVAL)
 			paths_on_migrated(p->pm, true, now_ms(t));
@@ -331,15 +331,15 @@ static void pm_start(struct peer *p)
 	explicit_bzero(key, sizeof(key));
 	paths_defer(p->pm, p->retry_not_before);
 	paths_set_remote(p->pm, p->rem, p->nrem, now);
-	p->seen_pkts = p->seen_dgrams = p->unanswered_since = 0;
+	p->seen_pkts = p->unanswered_since = 0;
 	pm_kick(p->t);
 }
 
 /* Feeds the direct path's QUIC counters to the manager: a packet
- * received counts as an ack; datagrams sent and nothing received for
- * DEAD_MS (the peer acknowledges within its 25 ms ack delay) make the
- * path dead. And gives up on a fall-back migration that gets no answer:
- * a connection must never stay on a dead path. */
+ * received counts as an ack; ack-eliciting bytes in flight and nothing
+ * received for DEAD_MS (the peer acknowledges within its 25 ms ack delay)
+ * make the path dead. And gives up on a fall-back migration that gets no
+ * answer: a connection must never stay on a dead path. */
 static void pm_watch(struct peer *p, uint64_t now)
 {
 	struct quic_conn_stats st;
@@ -356,8 +356,9 @@ static void pm_watch(struct peer *p, uint64_t now)
 		if (st.pkts_recv != p->seen_pkts) {
 			paths_on_ack(p->pm, now);
 			p->unanswered_since = 0;
-		} else if (st.dgrams_sent != p->seen_dgrams &&
-			   !p->unanswered_since) {
+		} else if (!st.bytes_in_flight) {
+			p->unanswered_since = 0;
+		} else if (!p->unanswered_since) {
 			p->unanswered_since = now;
 		}
 		if (p->unanswered_since &&
@@ -369,7 +370,6 @@ static void pm_watch(struct peer *p, uint64_t now)
 		p->unanswered_since = 0;
 	}
 	p->seen_pkts = st.pkts_recv;
-	p->seen_dgrams = st.dgrams_sent;
 	if (s != PATHS_FALLBACK) {
 		p->fallback_since = 0;
 		return;

@@ -147,6 +147,7 @@ struct quic_conn_stats {
 	uint64_t pkts_sent, pkts_recv;
 	uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
 	unsigned pto_count;      /* probe timeouts in a row, 0 after an ACK */
+	uint64_t bytes_in_flight; /* ack-eliciting bytes not yet acknowledged */
 	bool is_virtual;         /* current path is the virtual one */
 	struct ip_endpoint remote;
 };
@@ -303,5 +304,13 @@ int quic_conn_export(struct quic_conn *c, const char *label, uint8_t *out,
  * WEFT_ERR_CLOSED. */
 int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
 		      const struct ip_endpoint *remote);
+
+/* Like quic_conn_migrate, but traffic moves to the new path at once and
+ * the validation runs afterwards (on_path reports it). For leaving a dead
+ * path: ngtcp2 0.12's server answers a PATH_CHALLENGE on its current
+ * path, so a validate-first move away from a dead path never validates;
+ * packets that are not probes make the server follow instead. */
+int quic_conn_migrate_now(struct quic_conn *c, bool is_virtual,
+			  const struct ip_endpoint *remote);
 
 #endif

@@ -812,13 +812,14 @@ void quic_conn_stats(struct quic_conn *c, struct quic_conn_stats *out)
 				  : cs.min_rtt / NGTCP2_MICROSECONDS;
 	out->cwnd = cs.cwnd;
 	out->pto_count = cs.pto_count;
+	out->bytes_in_flight = cs.bytes_in_flight;
 	out->is_virtual =
 		quic_io_path_is_virtual(c->ep, ngtcp2_conn_get_path(c->nc));
 	quic_conn_remote(c, &out->remote);
 }
 
-int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
-		      const struct ip_endpoint *remote)
+static int migrate(struct quic_conn *c, bool is_virtual,
+		   const struct ip_endpoint *remote, bool immediate)
 {
 	struct quic_endpoint *ep = c->ep;
 	struct sockaddr_storage rs;
@@ -838,7 +839,10 @@ int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
 		quic_io_path(&path, &ep->vlocal, ep->vlocallen, &rs, rslen);
 	else
 		quic_io_path(&path, &ep->local, ep->locallen, &rs, rslen);
-	rv = ngtcp2_conn_initiate_migration(c->nc, &path, quic_now_ts(ep));
+	rv = immediate ? ngtcp2_conn_initiate_immediate_migration(
+				 c->nc, &path, quic_now_ts(ep))
+		       : ngtcp2_conn_initiate_migration(c->nc, &path,
+							quic_now_ts(ep));
 	if (rv == NGTCP2_ERR_INVALID_ARGUMENT)
 		return WEFT_ERR_INVAL;
 	if (rv == NGTCP2_ERR_INVALID_STATE || rv == NGTCP2_ERR_CONN_ID_BLOCKED)
@@ -847,4 +851,16 @@ int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
 		return WEFT_ERR_NOMEM;
 	conn_write(c);
 	return 0;
+}
+
+int quic_conn_migrate(struct quic_conn *c, bool is_virtual,
+		      const struct ip_endpoint *remote)
+{
+	return migrate(c, is_virtual, remote, false);
+}
+
+int quic_conn_migrate_now(struct quic_conn *c, bool is_virtual,
+			  const struct ip_endpoint *remote)
+{
+	return migrate(c, is_virtual, remote, true);
 }
