@@ -1,0 +1,663 @@
+#!/bin/sh
+# Direct peer-to-peer paths (issue 7) through real NATs, end to end: each
+# scenario builds its own netlab with the controller (SQLite) and a relay in
+# "inet", weft-agents with real TUNs in hosts a and b (--punch-cooldown 3s)
+# and a policy allowing a->b ICMP and TCP 5201. Connections start on the
+# relay; the agents punch and migrate to a direct path where the NATs allow.
+#
+#   inet     a and b on inet, no NAT: a's peer b turns "direct" within 5 s
+#            of the first ping (time printed, WARNING above 1 s); over 2 s
+#            of ping -i 0.05 the relay forwards fewer than 20 frames.
+#   eim      a behind nat1, b behind nat2, both endpoint-independent: the
+#            same as inet.
+#   eimsym   b's NAT symmetric: ping works; the path taken is printed.
+#   symsym   both symmetric: ping works on the relay, the path stays relay
+#            for 10 s, and the punching rounds respect the 3 s cooldown
+#            (at most 4 new rounds in 10 s, at least one retry).
+#   cut      both EIM, direct; a TCP stream a->b (~10 Mbit/s); nftables
+#            in nat1 drops the UDP between the NATs: a's peer b is back on
+#            the relay within 3 s (time printed), a fallback is counted,
+#            and the stream moves again on the relay within 10 s of the
+#            cut (TCP's retransmission back-off). The cut holds until a
+#            punching round failed against it, after which the next try
+#            waits more than the cooldown (it doubles). The cut lifted,
+#            the path is direct again within cooldown + 10 s, the stream
+#            and ping still go through, and the stream ends with every
+#            byte delivered. A trace of both agents' path state every 100 ms is
+#            printed when the test fails (the agents log no path changes).
+#   samelan  a and b on one LAN behind nat1: direct, and b's address in use
+#            is its LAN address 10.1.0.12, not nat1's outside address.
+#
+#   paths_nat_test.sh [SCENARIO...]   run the named scenarios (default: all)
+#
+# The TCP stream is a small perl pair (perl-base is Essential in Debian),
+# so the test needs nothing beyond scripts/deps.sh, jq and ping.
+#
+# Needs root; exits 77 (ctest: skipped) when namespaces are unavailable.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+NETLAB=${NETLAB:-$here/../harness/netlab.sh}
+AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
+CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
+RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+CTL_ADDR=203.0.113.1:8080
+RELAY_ADDR=203.0.113.1:3478
+RELAY_METRICS=203.0.113.1:9100
+AGENT_METRICS=127.0.0.1:9101
+URL=http://$CTL_ADDR
+COOLDOWN=3
+
+lab() { sh "$NETLAB" "$@"; }
+failed=0
+L=
+lab_up=
+pids=
+scen=
+n=0
+li=0
+
+policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
+ {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]}]}'
+
+cleanup() {
+	for p in $pids; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	pids=
+	[ -n "$lab_up" ] && lab down "$L" >/dev/null 2>&1
+	lab_up=
+}
+
+fail() {
+	echo "FAIL $scen: $*" >&2
+	failed=1
+	return 0
+}
+
+dump() {
+	for f in "$tmp"/*/trace.txt; do
+		[ -f "$f" ] || continue
+		echo "---- $f" >&2
+		cat "$f" >&2
+	done
+	for f in "$tmp"/*/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $f" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+# nsrun NODE cmd...: runs cmd in NODE's namespace.
+nsrun() {
+	_n=$1
+	shift
+	ip netns exec "$(lab ns "$L" "$_n")" "$@"
+}
+
+# nsbg NODE cmd...: runs cmd in NODE's namespace in the background; BG is
+# its pid (ip netns exec execs cmd, so signals reach cmd itself).
+nsbg() {
+	_ns=$(lab ns "$L" "$1")
+	shift
+	ip netns exec "$_ns" "$@" &
+	BG=$!
+	pids="$pids $BG"
+}
+
+# api METHOD PATH [BODY]: the controller's REST API with the bootstrap key.
+api() {
+	nsrun inet curl -fsS -X "$1" -H "Authorization: Bearer $admin" \
+		-H 'Content-Type: application/json' \
+		${3:+--data-binary "$3"} "$URL$2"
+}
+
+# cli NODE CMD: weft-agent CMD --json against NODE's local API (a unix
+# socket in the file system: no need to enter the namespace).
+cli() {
+	"$AGENT" "$2" --json --socket "$dir/$1/sock"
+}
+
+# peer NODE NAME FIELD: FIELD (a jq path) of NODE's peer NAME.
+peer() {
+	cli "$1" peers 2>/dev/null |
+		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# metric NODE ADDR NAME: the value of NAME on http://ADDR/metrics in NODE
+# ("" when it is not there).
+metric() {
+	nsrun "$1" curl -fsS --max-time 2 "http://$2/metrics" 2>/dev/null |
+		awk -v m="$3" '$1 == m { print $2; exit }'
+}
+
+# start_agent NODE KEY: weft-agent up in NODE.
+start_agent() {
+	mkdir -p "$dir/$1"
+	nsbg "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
+		--insecure-http --auth-key "$2" --state-dir "$dir/$1" \
+		--socket "$dir/$1/sock" --hostname "$1" --tun weft0 \
+		--metrics-listen "$AGENT_METRICS" $cooldown_flag \
+		2>>"$dir/$1.log"
+}
+
+# wait_running NODE: NODE's agent runs and has its one peer.
+wait_running() {
+	for _ in $(seq 100); do
+		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
+			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = 1 ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "agent $1 not running with its peer"
+	return 1
+}
+
+# ping_ok NODE ADDR [TRIES]: the kernel's ping from NODE answers.
+ping_ok() {
+	for _ in $(seq "${3:-10}"); do
+		nsrun "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+# bg_ping NODE ADDR INTERVAL [COUNT]: ping in the background, summary in
+# $dir/ping.N.txt; PING_PID and PING_OUT say which.
+bg_ping() {
+	n=$((n + 1))
+	PING_OUT=$dir/ping.$n.txt
+	# ping prints its summary on SIGINT.
+	nsbg "$1" ping -q -i "$3" ${4:+-c "$4"} "$2" >"$PING_OUT" 2>&1
+	PING_PID=$BG
+}
+
+# stop_ping: ends the background ping and prints its replies and sent
+# count as "RECEIVED SENT".
+stop_ping() {
+	kill -INT "$PING_PID" 2>/dev/null
+	wait "$PING_PID" 2>/dev/null
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\2 \1/p' \
+		"$PING_OUT"
+}
+
+# wait_path NODE PEER PATH TIMEOUT_MS T0: polls every 20 ms until NODE's
+# peer PEER is on PATH; WAITED is the time since T0 (ms), "" on timeout.
+wait_path() {
+	WAITED=
+	_end=$(($(now_ms) + $4))
+	while :; do
+		_t=$(now_ms)
+		if [ "$(peer "$1" "$2" path)" = "$3" ]; then
+			WAITED=$((_t - $5))
+			return 0
+		fi
+		[ "$_t" -lt "$_end" ] || return 1
+		sleep 0.02
+	done
+}
+
+# setup LABOPTS...: a lab (host c left out), the controller, a relay with
+# metrics, the policy and agents a and b, both running with their peer.
+setup() {
+	n=0
+	li=$((li + 1))
+	dir=$tmp/$li.$scen
+	mkdir -p "$dir"
+	L=pn$$x$li
+	lab up "$L" --c none --owner $$ "$@"
+	rc=$?
+	[ $rc -eq 77 ] && exit 77
+	[ $rc -eq 0 ] || { fail "netlab up failed"; return 1; }
+	lab_up=1
+
+	nsbg inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$dir/ctl" \
+		>"$dir/ctl.out" 2>>"$dir/ctl.log"
+	for _ in $(seq 100); do
+		grep -q "listening on" "$dir/ctl.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	admin=$(grep -o 'weft_api_[^[:space:]]*' "$dir/ctl.out" | head -n1)
+	[ -n "$admin" ] || { fail "controller did not start"; return 1; }
+	"$CTL" relay-key --data-dir "$dir/ctl" >"$dir/ctl.pub" ||
+		{ fail "relay-key"; return 1; }
+	nsbg inet "$RELAY" --listen "$RELAY_ADDR" --key "$dir/relay.key" \
+		--controller-key "$dir/ctl.pub" \
+		--metrics-listen "$RELAY_METRICS" >"$dir/relay.out" \
+		2>"$dir/relay.log"
+	pin=
+	for _ in $(seq 50); do
+		pin=$(sed -n 's/^relay pin: //p' "$dir/relay.out" 2>/dev/null)
+		[ -n "$pin" ] && break
+		sleep 0.1
+	done
+	[ -n "$pin" ] || { fail "relay did not start"; return 1; }
+	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
+		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
+		>/dev/null || { fail "relay registration"; return 1; }
+	api PUT /api/v1/policy "$policy" >/dev/null ||
+		{ fail "policy"; return 1; }
+	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
+	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
+	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] &&
+		[ "$kb" != null ] || { fail "auth keys"; return 1; }
+
+	start_agent a "$ka"
+	start_agent b "$kb"
+	wait_running a || return 1
+	wait_running b || return 1
+	b4=$(peer a b ipv4)
+	[ -n "$b4" ] && [ "$b4" != null ] || { fail "a has no ipv4 for b"; return 1; }
+	return 0
+}
+
+# reach_direct: from the first ping a->b (ping -i 0.05) until a's peer b
+# is "direct"; fails after 5 s, warns above 1 s. Leaves the ping running
+# (PING_PID) and sets TTD (ms, "" when not direct).
+reach_direct() {
+	t0=$(now_ms)
+	bg_ping a "$b4" 0.05
+	TTD=
+	if wait_path a b direct 5000 "$t0"; then
+		TTD=$WAITED
+		echo "$scen: time to direct: $TTD ms (agent: $(peer a b \
+			punch.time_to_direct_ms) ms, rounds $(peer a b punch.rounds))"
+		[ "$TTD" -le 1000 ] &&
+			echo "$scen: direct within the 1 s target" ||
+			echo "WARNING $scen: time to direct $TTD ms is above the 1 s target"
+		[ "$(peer a b punch.state)" = direct ] ||
+			fail "path direct but punch.state is $(peer a b punch.state)"
+		[ "$(peer a b path_changed)" != null ] ||
+			fail "path direct but path_changed is null"
+		[ "$(peer b a path)" = direct ] || sleep 0.5
+		[ "$(peer b a path)" = direct ] ||
+			fail "b's peer a is $(peer b a path) while a's peer b is direct"
+	else
+		fail "a's peer b not direct 5 s after the first ping (path $(peer a b path), punch $(cli a peers | jq -c '.peers[0].punch'))"
+	fi
+}
+
+# relay_quiet: over 2 s of ping -i 0.05 a->b on the direct path the relay
+# forwards fewer than 20 frames, and the pings are answered.
+relay_quiet() {
+	f0=$(metric inet "$RELAY_METRICS" weft_relay_frames_forwarded_total)
+	[ -n "$f0" ] || { fail "relay has no weft_relay_frames_forwarded_total"; return; }
+	bg_ping a "$b4" 0.05 40
+	wait "$PING_PID"
+	got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$PING_OUT")
+	f1=$(metric inet "$RELAY_METRICS" weft_relay_frames_forwarded_total)
+	echo "$scen: 40 pings on the direct path: ${got:-0} answered, relay forwarded $((f1 - f0)) frames"
+	[ "$((f1 - f0))" -lt 20 ] ||
+		fail "relay forwarded $((f1 - f0)) frames during 2 s of direct pings"
+	[ "${got:-0}" -ge 36 ] || fail "only ${got:-0} of 40 pings answered on the direct path"
+	[ "$(peer a b path)" = direct ] || fail "path left direct: $(peer a b path)"
+}
+
+# agent_metric_ge NODE NAME MIN: NODE's agent metric NAME is at least MIN.
+agent_metric_ge() {
+	_v=$(metric "$1" "$AGENT_METRICS" "$2")
+	[ -n "$_v" ] || { fail "$1's agent has no $2"; return; }
+	[ "${_v%.*}" -ge "$3" ] || fail "$1's $2 is $_v, expected >= $3"
+}
+
+scen_direct() {
+	reach_direct
+	stop_ping >/dev/null
+	[ -n "$TTD" ] || return
+	addr=$(peer a b direct_addr)
+	echo "$scen: a uses b's direct address $addr"
+	case "$addr" in
+	"$1":*) ;;
+	*) fail "a's direct_addr for b is $addr, expected $1:PORT" ;;
+	esac
+	agent_metric_ge a weft_agent_punch_successes_total 1
+	relay_quiet
+}
+
+s_inet() {
+	setup --a inet --b inet || return
+	scen_direct 203.0.113.22
+}
+
+s_eim() {
+	setup || return
+	scen_direct 203.0.113.12
+}
+
+s_eimsym() {
+	setup --nat2 sym || return
+	ping_ok a "$b4" || fail "ping a->b (relay) before punching"
+	bg_ping a "$b4" 0.05
+	t0=$(now_ms)
+	wait_path a b direct 5000 "$t0"
+	rs=$(stop_ping)
+	path=$(peer a b path)
+	echo "eim+sym: $path (pings over 5 s: ${rs% *} of ${rs#* } answered, punch $(cli a peers | jq -c '.peers[0].punch'))"
+	case "$path" in
+	direct | relay) ;;
+	*) fail "a's path to b is '$path'" ;;
+	esac
+	ping_ok a "$b4" || fail "ping a->b on the $path path"
+	[ "${rs% *}" -ge $((${rs#* } / 2)) ] ||
+		fail "only ${rs% *} of ${rs#* } pings answered"
+}
+
+s_symsym() {
+	setup --nat1 sym --nat2 sym || return
+	ping_ok a "$b4" || fail "ping a->b on the relay"
+	r0=$(peer a b punch.rounds)
+	bg_ping a "$b4" 0.2
+	t0=$(now_ms)
+	last=$r0 seen='' bad=''
+	while [ $(($(now_ms) - t0)) -lt 10000 ]; do
+		p=$(peer a b path)
+		[ "$p" = relay ] || bad="$bad $p@$(($(now_ms) - t0))ms"
+		r=$(peer a b punch.rounds)
+		if [ -n "$r" ] && [ "$r" != "$last" ]; then
+			seen="$seen $r@$(($(now_ms) - t0))ms"
+			last=$r
+		fi
+		sleep 0.1
+	done
+	rs=$(stop_ping)
+	r1=$(peer a b punch.rounds)
+	echo "sym+sym: path relay for 10 s; rounds $r0 -> $r1 (changes:${seen:- none}); pings ${rs% *} of ${rs#* } answered; punch $(cli a peers | jq -c '.peers[0].punch')"
+	[ -z "$bad" ] || fail "path not relay during 10 s:$bad"
+	[ "$r0" != null ] && [ -n "$r0" ] && [ -n "$r1" ] ||
+		{ fail "no punch.rounds"; return; }
+	[ $((r1 - r0)) -le 4 ] ||
+		fail "$((r1 - r0)) punching rounds in 10 s with a ${COOLDOWN} s cooldown"
+	[ "$r1" -ge 2 ] || fail "no retry after the first round (rounds $r1)"
+	[ "${rs% *}" -ge $((${rs#* } * 8 / 10)) ] ||
+		fail "only ${rs% *} of ${rs#* } pings answered on the relay"
+	agent_metric_ge a weft_agent_punch_rounds_total "$r1"
+}
+
+# The stream: tcpsink prints the bytes received so far (every 64 KiB and
+# at the end, "total N"); tcpsource sends 32 KiB every 25 ms (~10 Mbit/s)
+# until the file STOP exists (at most SECS seconds), waits for the sink to
+# close and prints "sent N". An error or a stall (sink: 30 s without
+# data, source: SECS + 15 s in all) exits non-zero.
+write_stream_tools() {
+	cat >"$tmp/tcpsink.pl" <<'EOF'
+use strict;
+use IO::Socket::INET;
+my ($bind) = @ARGV;
+$| = 1;
+$SIG{ALRM} = sub { die "no connection\n" };
+alarm(60);
+my $l = IO::Socket::INET->new(LocalAddr => $bind, Listen => 1,
+	ReuseAddr => 1, Proto => 'tcp') or die "listen $bind: $!\n";
+print "listening\n";
+my $c = $l->accept or die "accept: $!\n";
+my ($total, $mark, $buf, $n) = (0, 0);
+$SIG{ALRM} = sub { die "stalled at $total bytes\n" };
+while (alarm(30), ($n = sysread($c, $buf, 65536))) {
+	$total += $n;
+	if ($total - $mark >= 65536) { print "$total\n"; $mark = $total; }
+}
+defined $n or die "read: $!\n";
+print "total $total\n";
+EOF
+	cat >"$tmp/tcpsource.pl" <<'EOF'
+use strict;
+use IO::Socket::INET;
+my ($dest, $secs, $stop) = @ARGV;
+$SIG{ALRM} = sub { die "stalled\n" };
+alarm($secs + 15);
+my $s = IO::Socket::INET->new(PeerAddr => $dest, Proto => 'tcp',
+	Timeout => 5) or die "connect $dest: $!\n";
+my $chunk = "x" x 32768;
+my $sent = 0;
+my $end = time + $secs;
+while (time < $end && !-e $stop) {
+	my $n = syswrite($s, $chunk);
+	defined $n or die "write: $!\n";
+	$sent += $n;
+	select(undef, undef, undef, 0.025);
+}
+shutdown($s, 1) or die "shutdown: $!\n";
+my $b;
+while (sysread($s, $b, 4096)) { }
+print "sent $sent\n";
+EOF
+}
+
+# trace_start T0: every 100 ms, a's and b's view of each other (path,
+# direct_addr, punch) and the stream's bytes, to $dir/trace.txt, with the
+# time since T0: the agents do not log path changes, so this is what a
+# failure shows. trace_stop ends it.
+trace_start() {
+	(
+		while :; do
+			echo "+$(($(now_ms) - $1))ms sink=$(sink_bytes)" \
+				"a:$(peer a b '|{path, direct_addr, punch}' | jq -c .)" \
+				"b:$(peer b a '|{path, direct_addr, punch}' | jq -c .)"
+			sleep 0.1
+		done
+	) >>"$dir/trace.txt" 2>&1 &
+	TRACE=$!
+	pids="$pids $TRACE"
+}
+
+trace_stop() {
+	kill "$TRACE" 2>/dev/null
+	wait "$TRACE" 2>/dev/null
+}
+
+# reap PID SECS: PID's exit status; killed (status 137) when it has not
+# ended within SECS seconds.
+reap() {
+	for _ in $(seq $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# sink_bytes: the bytes b's sink received so far.
+sink_bytes() {
+	grep -E '^[0-9]+$' "$dir/sink.out" 2>/dev/null | tail -n 1 | grep . ||
+		echo 0
+}
+
+s_cut() {
+	setup || return
+	reach_direct
+	stop_ping >/dev/null
+	[ -n "$TTD" ] || return
+	nat2=$(lab addr "$L" nat2)
+
+	nsbg b perl "$tmp/tcpsink.pl" "$b4:5201" >"$dir/sink.out" \
+		2>"$dir/sink.log"
+	sink=$BG
+	for _ in $(seq 50); do
+		grep -q listening "$dir/sink.out" && break
+		sleep 0.1
+	done
+	nsbg a perl "$tmp/tcpsource.pl" "$b4:5201" 60 "$dir/stop" \
+		>"$dir/source.out" 2>"$dir/source.log"
+	src=$BG
+	ts=$(now_ms)
+	trace_start "$ts"
+	sleep 3
+	y0=$(sink_bytes)
+	[ "$y0" -gt 100000 ] || fail "the stream moved only $y0 bytes in 3 s"
+	f0=$(metric inet "$RELAY_METRICS" weft_relay_frames_forwarded_total)
+
+	# The cut: nat1 forwards no UDP to or from nat2's outside address.
+	printf '%s\n' "table inet wtcut {" \
+		"  chain forward {" \
+		"    type filter hook forward priority filter - 10; policy accept;" \
+		"    ip daddr $nat2 meta l4proto udp drop" \
+		"    ip saddr $nat2 meta l4proto udp drop" \
+		"  }" "}" | nsrun nat1 nft -f - || { fail "nft cut"; return; }
+	tc=$(now_ms)
+	echo "+$((tc - ts))ms cut" >>"$dir/trace.txt"
+	if wait_path a b relay 3000 "$tc"; then
+		echo "cut: back on the relay after $WAITED ms"
+	else
+		fail "a's peer b not on the relay 3 s after the cut (a: $(peer a b '|{path, dropped, punch}' | jq -c .), b: $(peer b a '|{path, dropped, punch}' | jq -c .))"
+	fi
+	# The stream keeps running on the relay. Its TCP retransmits with
+	# exponential back-off (0.2, 0.4, 0.8, 1.6, 3.2 s, ...), so it has
+	# until 10 s after the cut to move 256 KiB more.
+	y1=$(sink_bytes)
+	resumed=
+	while [ $(($(now_ms) - tc)) -lt 10000 ]; do
+		if [ $(($(sink_bytes) - y1)) -ge 262144 ]; then
+			resumed=$(($(now_ms) - tc))
+			break
+		fi
+		sleep 0.1
+	done
+	if [ -n "$resumed" ]; then
+		echo "cut: the stream moved again $resumed ms after the cut"
+		y2=$(sink_bytes)
+		# The cut holds until a punching round failed against it (the
+		# first retry comes a cooldown after the fallback), at most 12
+		# s; the next try then waits twice the cooldown.
+		r=$(peer a b punch.rounds)
+		while [ $(($(now_ms) - tc)) -lt 12000 ]; do
+			[ "$(peer a b punch.rounds)" -gt "$r" ] &&
+				[ "$(peer a b punch.state)" = relay ] && break
+			sleep 0.1
+		done
+		if [ "$(peer a b punch.state)" = relay ]; then
+			nt=$(peer a b punch.next_try_ms)
+			echo "cut: a punching round failed $(($(now_ms) - tc)) ms after the cut; next try in $nt ms"
+			[ "$nt" != null ] && [ "$nt" -gt $((COOLDOWN * 1000)) ] ||
+				fail "next try in $nt ms after a failed round: the cooldown did not double"
+		else
+			fail "no punching round failed during the cut (punch $(peer a b punch | jq -c .))"
+		fi
+		ms=$(($(now_ms) - tc - resumed))
+		moved=$(($(sink_bytes) - y2))
+		echo "cut: then $moved bytes on the relay in $ms ms"
+		[ $ms -lt 1000 ] || [ $((moved * 1000 / ms)) -ge 262144 ] ||
+			fail "the stream crawls on the relay: $moved bytes in $ms ms"
+	else
+		fail "the stream stalled during the cut ($(($(sink_bytes) - y1)) bytes in 10 s; a: $(peer a b '|{path, dropped}' | jq -c .), a's tx_dropped $(cli a status | jq .dataplane.tx_dropped))"
+	fi
+	f1=$(metric inet "$RELAY_METRICS" weft_relay_frames_forwarded_total)
+	echo "cut: the relay forwarded $((f1 - f0)) frames during the cut; punch a $(peer a b punch | jq -c .)"
+	[ "$(peer a b path)" = relay ] ||
+		fail "path is $(peer a b path) while the cut holds"
+	[ $((f1 - f0)) -gt 100 ] ||
+		fail "the relay forwarded only $((f1 - f0)) frames during the cut"
+	# The QUIC client counts the fallback; the server only follows it.
+	fa=$(metric a "$AGENT_METRICS" weft_agent_path_fallbacks_total)
+	fb=$(metric b "$AGENT_METRICS" weft_agent_path_fallbacks_total)
+	[ -n "$fa" ] && [ -n "$fb" ] ||
+		fail "an agent has no weft_agent_path_fallbacks_total"
+	[ $((${fa:-0} + ${fb:-0})) -ge 1 ] ||
+		fail "weft_agent_path_fallbacks_total is ${fa:-?} on a and ${fb:-?} on b"
+
+	nsrun nat1 nft delete table inet wtcut || fail "nft delete"
+	tl=$(now_ms)
+	echo "+$((tl - ts))ms cut lifted" >>"$dir/trace.txt"
+	limit=$(((COOLDOWN + 10) * 1000))
+	if wait_path a b direct "$limit" "$tl"; then
+		echo "cut lifted: direct again after $WAITED ms"
+	else
+		fail "not direct $limit ms after the cut was lifted (path $(peer a b path), punch $(cli a peers | jq -c '.peers[0].punch'))"
+	fi
+	# Still moving on the direct path.
+	y3=$(sink_bytes)
+	for _ in $(seq 50); do
+		[ $(($(sink_bytes) - y3)) -ge 262144 ] && break
+		sleep 0.1
+	done
+	[ $(($(sink_bytes) - y3)) -ge 262144 ] ||
+		fail "the stream does not move after the cut was lifted ($(($(sink_bytes) - y3)) bytes in 5 s; a: $(peer a b '|{path, dropped}' | jq -c .), a's tx_dropped $(cli a status | jq .dataplane.tx_dropped))"
+	ping_ok a "$b4" 3 || fail "ping a->b fails after the cut was lifted"
+	echo "cut: a's punch $(cli a peers | jq -c '.peers[0].punch')"
+	echo "cut: b's punch $(cli b peers | jq -c '.peers[0].punch')"
+	trace_stop
+	: >"$dir/stop"
+
+	reap "$src" 10
+	src_rc=$?
+	reap "$sink" 5
+	sink_rc=$?
+	sent=$(sed -n 's/^sent //p' "$dir/source.out")
+	got=$(sed -n 's/^total //p' "$dir/sink.out")
+	echo "cut: the stream sent ${sent:-?} bytes in $(($(now_ms) - ts)) ms, b received ${got:-?}"
+	[ $src_rc -eq 0 ] ||
+		fail "the stream's sender failed (status $src_rc): $(cat "$dir/source.log")"
+	[ $sink_rc -eq 0 ] ||
+		fail "the stream's receiver failed (status $sink_rc): $(cat "$dir/sink.log")"
+	[ -n "$sent" ] && [ "$sent" = "$got" ] ||
+		fail "sent ${sent:-?} bytes, received ${got:-?}"
+}
+
+s_samelan() {
+	setup --same-lan || return
+	reach_direct
+	stop_ping >/dev/null
+	[ -n "$TTD" ] || return
+	addr=$(peer a b direct_addr)
+	echo "same LAN: a uses b's direct address $addr"
+	case "$addr" in
+	10.1.0.12:*) ;;
+	*) fail "a's direct_addr for b is $addr, not b's LAN address 10.1.0.12" ;;
+	esac
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "paths_nat_test: skipped: needs root for network namespaces" >&2
+	exit 77
+fi
+for t in jq curl ping perl; do
+	command -v $t >/dev/null 2>&1 ||
+		{ echo "paths_nat_test: $t missing" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+write_stream_tools
+
+cooldown_flag="--punch-cooldown ${COOLDOWN}s"
+if ! "$AGENT" up --help 2>&1 | grep -q -- --punch-cooldown; then
+	scen=all
+	fail "weft-agent up has no --punch-cooldown: running without it"
+	cooldown_flag=
+fi
+
+t_start=$(date +%s)
+[ $# -gt 0 ] || set -- inet eim eimsym symsym cut samelan
+for scen in "$@"; do
+	t_s=$(date +%s)
+	case "$scen" in
+	inet | eim | eimsym | symsym | cut | samelan) "s_$scen" ;;
+	*) echo "paths_nat_test: unknown scenario '$scen'" >&2; exit 2 ;;
+	esac
+	cleanup
+	echo "$scen: $(($(date +%s) - t_s)) s"
+done
+scen=all
+echo "paths_nat: $(($(date +%s) - t_start)) s"
+# The sanitizer builds report on exit: none is allowed.
+if grep -l "Sanitizer\|runtime error:" "$tmp"/*/*.log 2>/dev/null; then
+	fail "sanitizer report (files above)"
+fi
+if [ $failed -eq 0 ]; then
+	echo "ok   paths_nat"
+else
+	dump
+	echo "FAIL paths_nat"
+fi
+exit $failed
