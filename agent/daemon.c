@@ -681,6 +681,21 @@ static void on_relay_signal(uint64_t src, const uint8_t *data, size_t len,
 		tunnels_input_signal(d->tun, (int64_t)src, data, len);
 }
 
+static void on_path_change(int64_t peer, bool direct,
+			   const struct ip_endpoint *addr, void *ctx)
+{
+	struct daemon *d = ctx;
+	const char *name = json_string_value(
+		json_object_get(map_peer(d->map, peer), "name"));
+	char a[IP_ENDPOINT_STRLEN] = "-", q[200];
+
+	if (direct)
+		ip_endpoint_format(addr, a, sizeof(a));
+	log_info("peer_path", "peer=%s id=%lld path=%s addr=%s",
+		 log_q(q, sizeof(q), name ? name : ""), (long long)peer,
+		 direct ? "direct" : "relay", a);
+}
+
 static int tunnel_send_signal(int64_t dst, const uint8_t *data, size_t len,
 			      void *ctx)
 {
@@ -753,6 +768,7 @@ static const struct tunnel_callbacks tunnel_cbs = {
 	.on_packet = on_tunnel_packet,
 	.send_relay = tunnel_send_relay,
 	.send_signal = tunnel_send_signal,
+	.on_path_change = on_path_change,
 };
 
 static void on_map(struct daemon *d, const json_t *answer)

@@ -467,6 +467,11 @@ static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 	if (ok) {
 		struct paths_stats st;
 
+		if (p->t->cbs.on_path_change) {
+			quic_conn_remote(c, &r);
+			p->t->cbs.on_path_change(p->id, !is_virtual, &r,
+						 p->t->ctx);
+		}
 		p->path_changed = clock_wall_s();
 		p->path_since_us = loop_now_us(p->t->loop);
 		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&

@@ -76,6 +76,10 @@ struct tunnel_callbacks {
 	 * relay's control connection; returns 0 or a negative code. */
 	int (*send_signal)(int64_t dst, const uint8_t *data, size_t len,
 			   void *ctx);
+	/* The connection to peer moved to a validated path: direct (addr is
+	 * the peer's address) or back to the relay. May be NULL. */
+	void (*on_path_change)(int64_t peer, bool direct,
+			       const struct ip_endpoint *addr, void *ctx);
 };
 
 /* Direct-path counters over all peers, for metrics. */

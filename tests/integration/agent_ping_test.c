@@ -222,6 +222,21 @@ out:
 	world_stop(&w, !ok);
 }
 
+/* Whether a's log (stderr) contains s. */
+static bool log_has(struct ag *a, const char *s)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(a->log_path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, s) != NULL;
+	fclose(f);
+	return found;
+}
+
 /* On one machine both agents' candidates (interface addresses, the QAD
  * address 127.0.0.1:PORT) reach each other: the connection moves to the direct path, the ping
  * answers on it, and peers shows the address and the punch counters. */
@@ -268,6 +283,9 @@ static void agents_move_to_the_direct_path(void)
 	j = ping_until(w.a, "b", 5000);
 	CHECK(json_is_true(fx_get(j, "done")));
 	CHECK_STR(fx_str(j, "path"), "direct");
+	/* The move is logged for the operator. */
+	CHECK(log_has(w.a, "event=peer_path peer=b") &&
+	      log_has(w.a, "path=direct"));
 	ok = true;
 out:
 	json_decref(j);
