@@ -7,6 +7,7 @@
 
 #include "agent/control.h"
 #include "agent/filter.h"
+#include "agent/gro.h"
 #include "agent/ifaddr.h"
 #include "agent/localapi.h"
 #include "agent/map.h"
@@ -70,6 +71,8 @@ struct daemon {
 	uint64_t rx_undelivered; /* allowed, but nowhere to deliver (no TUN) */
 	uint64_t echo_answered; /* by the built-in responder */
 	struct tun *tundev;           /* NULL with --no-tun */
+	struct gro *gro;              /* TUN receive coalescing */
+	struct loop_timer *gro_flush; /* writes what gro holds, at once */
 	struct loop_io *tun_io;
 	struct ip_addr tun4, tun6;    /* addresses on the device */
 	struct ip_prefix *tun_routes; /* routes we installed through it */
@@ -500,6 +503,8 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 	quic_endpoint_cork(d->ep);
 	for (i = 0; i < TUN_BATCH; i++) {
 		rc = tun_read(d->tundev, buf, sizeof(buf), &len);
+		if (rc == -EPROTO)
+			continue;
 		if (rc < 0)
 			break;
 		tun_packet(d, buf, len);
@@ -510,6 +515,8 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 /* Creates and opens the TUN device (removing a stale one of that name
  * first), sets the MTU (docs/internals/dataplane.md) and brings it up.
  * Addresses and routes follow the map (update_dataplane). */
+static void on_gro_flush(struct loop_timer *t, void *ctx);
+
 static int tun_open(struct daemon *d)
 {
 	const char *name = d->cfg->tun && *d->cfg->tun ? d->cfg->tun
@@ -529,6 +536,12 @@ static int tun_open(struct daemon *d)
 	if (rc == 0)
 		rc = loop_io_add(d->loop, tun_fd(d->tundev), LOOP_READ,
 				 on_tun_readable, d, &d->tun_io);
+	if (rc == 0 && !(d->gro = malloc(sizeof(*d->gro))))
+		rc = WEFT_ERR_NOMEM;
+	if (rc == 0) {
+		gro_init(d->gro);
+		rc = loop_timer_new(d->loop, on_gro_flush, d, &d->gro_flush);
+	}
 	if (rc < 0)
 		return rc;
 	log_info("tun_created", "tun=%s mtu=%d", tun_name(d->tundev),
@@ -555,6 +568,45 @@ static void ping_answered(struct daemon *d, int64_t peer, uint16_t id,
 		pg->rtt_us = clock_mono_us() - pg->sent_us;
 }
 
+/* Writes what the coalescer holds to the TUN. */
+static void gro_write(struct daemon *d)
+{
+	struct gro_out o;
+	int rc;
+
+	if (!gro_finish(d->gro, &o))
+		return;
+	rc = o.gso ? tun_write_tcp4_gso(d->tundev, o.pkt, o.len, o.hdr_len,
+					o.seg_size, o.csum_start,
+					o.csum_offset)
+		   : tun_write(d->tundev, o.pkt, o.len);
+	if (rc < 0)
+		d->rx_tun_errors++;
+}
+
+static void on_gro_flush(struct loop_timer *t, void *ctx)
+{
+	(void)t;
+	gro_write(ctx);
+}
+
+/* Hands an allowed packet to the kernel: TCP runs are coalesced until
+ * the loop has handled the current batch of input (a zero-delay timer
+ * runs after the I/O callbacks of the iteration). */
+static void tun_deliver(struct daemon *d, const uint8_t *pkt, size_t len)
+{
+	if (gro_offer(d->gro, pkt, len)) {
+		if (!loop_timer_active(d->gro_flush))
+			loop_timer_start(d->gro_flush, 0);
+		return;
+	}
+	gro_write(d);
+	if (gro_offer(d->gro, pkt, len))
+		loop_timer_start(d->gro_flush, 0);
+	else if (tun_write(d->tundev, pkt, len) < 0)
+		d->rx_tun_errors++;
+}
+
 /* An allowed packet for this host. Replies to our own pings are taken
  * here; with a TUN everything else goes to the kernel. Without one the
  * agent answers echo requests to its own mesh addresses itself and
@@ -575,8 +627,7 @@ static void deliver_local(struct daemon *d, int64_t peer, const uint8_t *pkt,
 		return;
 	}
 	if (d->tundev) {
-		if (tun_write(d->tundev, pkt, pi->len) < 0)
-			d->rx_tun_errors++;
+		tun_deliver(d, pkt, pi->len);
 		return;
 	}
 	if (!mine || !is_echo(pi, false)) {
@@ -1663,6 +1714,9 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 out:
 	control_del(d.ctl);
 	loop_io_close(d.tun_io, false);
+	if (d.gro_flush)
+		loop_timer_del(d.gro_flush);
+	free(d.gro);
 	tun_del(d.tundev);
 	free(d.tun_routes);
 	tunnels_del(d.tun);

@@ -85,14 +85,24 @@ int tun_add_route(struct tun *t, const struct ip_prefix *dst);
 int tun_del_route(struct tun *t, const struct ip_prefix *dst);
 
 /* Reads one packet into buf (cap bytes; at least the MTU, or the packet is
- * cut short). Returns 0 with *len set, -EAGAIN when none is waiting, or
- * another -errno. */
+ * cut short). Returns 0 with *len set, -EAGAIN when none is waiting,
+ * -EPROTO for a packet the device should not have produced (GSO, bad
+ * checksum offsets: skip it), or another -errno. */
 int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len);
 
 /* Writes one IP packet to the kernel, as if it arrived on the device.
  * Returns 0, or -errno (-EAGAIN when the kernel is out of buffers, -EINVAL
  * for a packet it cannot take). */
 int tun_write(struct tun *t, const uint8_t *pkt, size_t len);
+
+/* Writes a TCP/IPv4 GSO packet (a coalesced run, agent/gro.h): the kernel
+ * treats it as segments of seg_size payload bytes after hdr_len header
+ * bytes, with the TCP checksum to be completed from csum_start (the
+ * field at csum_start + csum_offset holds the pseudo-header sum).
+ * Returns like tun_write. */
+int tun_write_tcp4_gso(struct tun *t, const uint8_t *pkt, size_t len,
+		       uint16_t hdr_len, uint16_t seg_size,
+		       uint16_t csum_start, uint16_t csum_offset);
 
 /* Removes a TUN device called name that an earlier run left behind (a
  * persistent one, e.g. from an older version or a crash with an inherited

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <sys/uio.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -152,8 +154,12 @@ int tun_new(const char *name, struct tun **out)
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, name);
-	/* IFF_TUN_EXCL: never attach to somebody else's device. */
-	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL);
+	/* IFF_TUN_EXCL: never attach to somebody else's device.
+	 * IFF_VNET_HDR: every packet carries a virtio_net_hdr, so that
+	 * coalesced TCP runs can be written as one GSO packet (agent/gro.h).
+	 * No TUNSETOFFLOAD: what we read is never GSO. */
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL |
+				IFF_VNET_HDR);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
 		rc = errno == EBUSY ? WEFT_ERR_EXISTS : -errno;
 		goto out;
@@ -331,29 +337,82 @@ int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms)
 	}
 }
 
+/* Completes a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM:
+ * the field holds the pseudo-header sum). */
+static int finish_csum(uint8_t *p, size_t n, size_t start, size_t off)
+{
+	uint32_t s = 0;
+	size_t i;
+
+	if (start >= n || off + 2 > n - start)
+		return -EPROTO;
+	for (i = start; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if ((n - start) & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	s = ~s & 0xffff;
+	p[start + off] = (uint8_t)(s >> 8);
+	p[start + off + 1] = (uint8_t)s;
+	return 0;
+}
+
 int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
 {
+	struct virtio_net_hdr h;
+	struct iovec iov[2] = {{&h, sizeof(h)}, {buf, cap}};
 	ssize_t n;
 
 	do
-		n = read(t->fd, buf, cap);
+		n = readv(t->fd, iov, 2);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	*len = (size_t)n;
+	if ((size_t)n < sizeof(h) || h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		return -EPROTO;
+	*len = (size_t)n - sizeof(h);
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return finish_csum(buf, *len, h.csum_start, h.csum_offset);
 	return 0;
+}
+
+static int write_hdr(struct tun *t, const struct virtio_net_hdr *h,
+		     const uint8_t *pkt, size_t len)
+{
+	struct iovec iov[2] = {{(void *)h, sizeof(*h)},
+			       {(void *)pkt, len}};
+	ssize_t n;
+
+	do
+		n = writev(t->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == sizeof(*h) + len ? 0 : -EIO;
 }
 
 int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 {
-	ssize_t n;
+	static const struct virtio_net_hdr none = {0};
 
-	do
-		n = write(t->fd, pkt, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	return write_hdr(t, &none, pkt, len);
+}
+
+int tun_write_tcp4_gso(struct tun *t, const uint8_t *pkt, size_t len,
+		       uint16_t hdr_len, uint16_t seg_size,
+		       uint16_t csum_start, uint16_t csum_offset)
+{
+	struct virtio_net_hdr h = {
+		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.hdr_len = hdr_len,
+		.gso_size = seg_size,
+		.csum_start = csum_start,
+		.csum_offset = csum_offset,
+	};
+
+	return write_hdr(t, &h, pkt, len);
 }
 
 int tun_cleanup_stale(const char *name)

@@ -267,8 +267,10 @@ controller_restart() {
 	t0=$(now_ms)
 	start_controller || { fail "controller did not restart"; return 1; }
 	ok=
-	# The agents back off while it is down: allow up to 40 s.
-	for _ in $(seq 400); do
+	# The agents back off while it is down (1 s doubling to 30 s, +-25 %):
+	# their next attempt may come up to ~38 s after the restart; allow
+	# 75 s of wall time.
+	while [ $(($(now_ms) - t0)) -lt 75000 ]; do
 		if [ "$(cli a status | jq .controller.reachable)" = true ] &&
 			[ "$(cli b status | jq .controller.reachable)" = true ]; then
 			ok=$(($(now_ms) - t0))

@@ -1,0 +1,162 @@
+/* Receive coalescing for the TUN device: see gro.h. */
+#include "agent/gro.h"
+
+#include <string.h>
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		s += get16(p + i);
+	if (n & 1)
+		s += (uint32_t)p[n - 1] << 8;
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* Header and payload sizes of a TCP/IPv4 segment that may be part of a
+ * run, or false. */
+static bool parse(const uint8_t *p, size_t len, size_t *hdr, size_t *pay)
+{
+	size_t thl;
+	uint8_t fl;
+
+	if (len < 40 || p[0] != 0x45 || p[9] != 6 || get16(p + 2) != len)
+		return false;
+	/* No fragments: MF clear and offset 0 (DF may be set). */
+	if (get16(p + 6) & 0x3fff)
+		return false;
+	thl = (size_t)(p[32] >> 4) * 4;
+	if (thl < 20 || 20 + thl > len)
+		return false;
+	fl = p[33];
+	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG)) || !(fl & TCP_ACK))
+		return false;
+	*hdr = 20 + thl;
+	*pay = len - *hdr;
+	return *pay > 0;
+}
+
+void gro_init(struct gro *g)
+{
+	g->len = 0;
+	g->nsegs = 0;
+	g->closed = false;
+}
+
+bool gro_held(const struct gro *g)
+{
+	return g->len > 0;
+}
+
+/* Whether segment p continues the held run. */
+static bool continues(const struct gro *g, const uint8_t *p, size_t hdr,
+		      size_t pay)
+{
+	const uint8_t *h = g->buf;
+
+	return !g->closed && hdr == g->hdr_len && pay <= g->seg_size &&
+	       g->len + pay <= GRO_MAX &&
+	       /* TOS, TTL, protocol */
+	       p[1] == h[1] && p[8] == h[8] &&
+	       /* addresses and ports */
+	       memcmp(p + 12, h + 12, 12) == 0 &&
+	       get32(p + 24) == g->next_seq &&
+	       /* ACK number, data offset/flags (ACK only so far), window */
+	       memcmp(p + 28, h + 28, 4) == 0 && p[32] == h[32] &&
+	       (p[33] == TCP_ACK || p[33] == (TCP_ACK | TCP_PSH)) &&
+	       memcmp(p + 34, h + 34, 2) == 0 &&
+	       /* options */
+	       memcmp(p + 40, h + 40, hdr - 40) == 0;
+}
+
+bool gro_offer(struct gro *g, const uint8_t *pkt, size_t len)
+{
+	size_t hdr, pay;
+
+	if (!parse(pkt, len, &hdr, &pay))
+		return false;
+	if (!g->len) {
+		memcpy(g->buf, pkt, len);
+		g->len = len;
+		g->hdr_len = hdr;
+		g->seg_size = pay;
+		g->nsegs = 1;
+		g->next_seq = get32(pkt + 24) + (uint32_t)pay;
+		g->closed = (pkt[33] & TCP_PSH) != 0;
+		return true;
+	}
+	if (!continues(g, pkt, hdr, pay))
+		return false;
+	memcpy(g->buf + g->len, pkt + hdr, pay);
+	g->len += pay;
+	g->nsegs++;
+	g->next_seq += (uint32_t)pay;
+	/* A short or PSH segment ends the run; PSH is kept on the result. */
+	if (pay < g->seg_size || (pkt[33] & TCP_PSH)) {
+		g->closed = true;
+		g->buf[33] |= pkt[33] & TCP_PSH;
+	}
+	return true;
+}
+
+bool gro_finish(struct gro *g, struct gro_out *out)
+{
+	uint8_t *p = g->buf;
+	uint32_t s;
+
+	if (!g->len)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->pkt = p;
+	out->len = g->len;
+	if (g->nsegs > 1) {
+		/* New IP length and header checksum. */
+		put16(p + 2, (uint16_t)g->len);
+		put16(p + 10, 0);
+		put16(p + 10, (uint16_t)~fold(sum16(p, 20, 0)));
+		/* TCP checksum field: the pseudo-header sum, for offload. */
+		s = sum16(p + 12, 8, 0) + 6 + (uint32_t)(g->len - 20);
+		put16(p + 36, fold(s));
+		out->gso = true;
+		out->seg_size = (uint16_t)g->seg_size;
+		out->hdr_len = (uint16_t)g->hdr_len;
+		out->csum_start = 20;
+		out->csum_offset = 16;
+	}
+	g->len = 0;
+	g->nsegs = 0;
+	g->closed = false;
+	return true;
+}
