@@ -72,6 +72,7 @@ struct daemon {
 	uint64_t echo_answered; /* by the built-in responder */
 	struct tun *tundev;           /* NULL with --no-tun */
 	struct gro *gro;              /* TUN receive coalescing */
+	uint8_t *rxbuf;               /* GRO_MAX bytes: one TUN read */
 	struct loop_timer *gro_flush; /* writes what gro holds, at once */
 	struct loop_io *tun_io;
 	struct ip_addr tun4, tun6;    /* addresses on the device */
@@ -487,12 +488,16 @@ static void tun_packet(struct daemon *d, const uint8_t *pkt, size_t len)
 #ifndef TUN_BATCH
 #define TUN_BATCH 64
 #endif
+static void on_tun_segment(const uint8_t *seg, size_t len, void *ctx)
+{
+	tun_packet(ctx, seg, len);
+}
+
 static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 			    void *ctx)
 {
 	struct daemon *d = ctx;
-	uint8_t buf[TUNNEL_PKT_MAX];
-	size_t len;
+	size_t len, mss;
 	int i, rc;
 
 	(void)io;
@@ -502,12 +507,17 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 	 * it produces leave in one batched send at the uncork. */
 	quic_endpoint_cork(d->ep);
 	for (i = 0; i < TUN_BATCH; i++) {
-		rc = tun_read(d->tundev, buf, sizeof(buf), &len);
+		rc = tun_read_gso(d->tundev, d->rxbuf, GRO_MAX, &len, &mss);
 		if (rc == -EPROTO)
 			continue;
 		if (rc < 0)
 			break;
-		tun_packet(d, buf, len);
+		if (!mss) {
+			tun_packet(d, d->rxbuf, len);
+		} else if (gro_split_tcp4(d->rxbuf, len, mss, on_tun_segment,
+					  d) < 0) {
+			d->tx_malformed++;
+		}
 	}
 	quic_endpoint_uncork(d->ep);
 }
@@ -536,8 +546,12 @@ static int tun_open(struct daemon *d)
 	if (rc == 0)
 		rc = loop_io_add(d->loop, tun_fd(d->tundev), LOOP_READ,
 				 on_tun_readable, d, &d->tun_io);
-	if (rc == 0 && !(d->gro = malloc(sizeof(*d->gro))))
+	if (rc == 0 && (!(d->gro = malloc(sizeof(*d->gro))) ||
+			!(d->rxbuf = malloc(GRO_MAX))))
 		rc = WEFT_ERR_NOMEM;
+	/* Without TSO every read is one packet: slower, still correct. */
+	if (rc == 0 && tun_enable_tso(d->tundev) < 0)
+		log_warn("tun_no_offload", "tun=%s", tun_name(d->tundev));
 	if (rc == 0) {
 		gro_init(d->gro);
 		rc = loop_timer_new(d->loop, on_gro_flush, d, &d->gro_flush);
@@ -1717,6 +1731,7 @@ out:
 	if (d.gro_flush)
 		loop_timer_del(d.gro_flush);
 	free(d.gro);
+	free(d.rxbuf);
 	tun_del(d.tundev);
 	free(d.tun_routes);
 	tunnels_del(d.tun);

@@ -160,3 +160,53 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 	g->closed = false;
 	return true;
 }
+
+int gro_split_tcp4(const uint8_t *pkt, size_t len, size_t mss,
+		   void (*emit)(const uint8_t *seg, size_t len, void *ctx),
+		   void *ctx)
+{
+	uint8_t seg[GRO_MAX];
+	size_t ihl, thl, hdr, pay, off, n;
+	uint32_t seq, s;
+	uint16_t id;
+	int count = 0;
+
+	if (len < 40 || (pkt[0] >> 4) != 4 || pkt[9] != 6 || mss == 0)
+		return -1;
+	ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	if (ihl < 20 || ihl + 20 > len)
+		return -1;
+	thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+	hdr = ihl + thl;
+	if (thl < 20 || hdr > len || len > GRO_MAX)
+		return -1;
+	pay = len - hdr;
+	seq = get32(pkt + ihl + 4);
+	id = get16(pkt + 4);
+	off = 0;
+	do {
+		n = pay - off < mss ? pay - off : mss;
+		memcpy(seg, pkt, hdr);
+		memcpy(seg + hdr, pkt + hdr + off, n);
+		put16(seg + 2, (uint16_t)(hdr + n));
+		put16(seg + 4, (uint16_t)(id + count));
+		put16(seg + 10, 0);
+		put16(seg + 10, (uint16_t)~fold(sum16(seg, ihl, 0)));
+		seg[ihl + 4] = (uint8_t)((seq + off) >> 24);
+		seg[ihl + 5] = (uint8_t)((seq + off) >> 16);
+		seg[ihl + 6] = (uint8_t)((seq + off) >> 8);
+		seg[ihl + 7] = (uint8_t)(seq + off);
+		if (off + n < pay)
+			seg[ihl + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		if (off > 0)
+			seg[ihl + 13] &= (uint8_t)~0x80; /* CWR */
+		put16(seg + ihl + 16, 0);
+		s = sum16(seg + 12, 8, 0) + 6 + (uint32_t)(thl + n);
+		s = sum16(seg + ihl, thl + n, s);
+		put16(seg + ihl + 16, (uint16_t)~fold(s));
+		emit(seg, hdr + n, ctx);
+		count++;
+		off += n;
+	} while (off < pay);
+	return count;
+}

@@ -59,4 +59,16 @@ bool gro_held(const struct gro *g);
  * was held. */
 bool gro_finish(struct gro *g, struct gro_out *out);
 
+/* The other direction (TSO on the TUN's read side): splits a TCP/IPv4
+ * GSO packet from the kernel (pkt, len; TCP checksum field holding the
+ * pseudo-header sum) into segments of at most mss payload bytes, each a
+ * complete IP packet with valid IPv4 and TCP checksums, sequence numbers
+ * and flags (FIN and PSH only on the last, CWR only on the first; IP ids
+ * counting up). Calls emit for each, in order, with a buffer valid for
+ * the call. Returns the number of segments, or -1 when pkt is not a
+ * well-formed TCP/IPv4 packet or mss is 0 (nothing emitted). */
+int gro_split_tcp4(const uint8_t *pkt, size_t len, size_t mss,
+		   void (*emit)(const uint8_t *seg, size_t len, void *ctx),
+		   void *ctx);
+
 #endif

@@ -90,6 +90,18 @@ int tun_del_route(struct tun *t, const struct ip_prefix *dst);
  * checksum offsets: skip it), or another -errno. */
 int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len);
 
+/* Lets the kernel hand over TCP/IPv4 super-segments (TSO) and packets
+ * with a partial checksum: read them with tun_read_gso. Returns 0 or
+ * -errno (the device then stays without offloads). */
+int tun_enable_tso(struct tun *t);
+
+/* Like tun_read, but a TCP/IPv4 super-segment (after tun_enable_tso) is
+ * returned as it is with *mss > 0: its TCP checksum field holds the
+ * pseudo-header sum, and gro_split_tcp4 turns it into packets. *mss is 0
+ * for an ordinary packet (whose checksum is complete). */
+int tun_read_gso(struct tun *t, uint8_t *buf, size_t cap, size_t *len,
+		 size_t *mss);
+
 /* Writes one IP packet to the kernel, as if it arrived on the device.
  * Returns 0, or -errno (-EAGAIN when the kernel is out of buffers, -EINVAL
  * for a packet it cannot take). */

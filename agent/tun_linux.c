@@ -156,8 +156,9 @@ int tun_new(const char *name, struct tun **out)
 	strcpy(ifr.ifr_name, name);
 	/* IFF_TUN_EXCL: never attach to somebody else's device.
 	 * IFF_VNET_HDR: every packet carries a virtio_net_hdr, so that
-	 * coalesced TCP runs can be written as one GSO packet (agent/gro.h).
-	 * No TUNSETOFFLOAD: what we read is never GSO. */
+	 * coalesced TCP runs can be written as one GSO packet (agent/gro.h)
+	 * and, with TSO enabled (tun_enable_tso), TCP super-segments can be
+	 * read. */
 	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | IFF_TUN_EXCL |
 				IFF_VNET_HDR);
 	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
@@ -358,7 +359,8 @@ static int finish_csum(uint8_t *p, size_t n, size_t start, size_t off)
 	return 0;
 }
 
-int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
+int tun_read_gso(struct tun *t, uint8_t *buf, size_t cap, size_t *len,
+		 size_t *mss)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2] = {{&h, sizeof(h)}, {buf, cap}};
@@ -369,11 +371,34 @@ int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n < sizeof(h) || h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+	if ((size_t)n < sizeof(h))
 		return -EPROTO;
 	*len = (size_t)n - sizeof(h);
+	*mss = 0;
+	if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h.gso_size) {
+		/* The TCP checksum stays partial: segmenting computes it. */
+		*mss = h.gso_size;
+		return 0;
+	}
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		return -EPROTO;
 	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 		return finish_csum(buf, *len, h.csum_start, h.csum_offset);
+	return 0;
+}
+
+int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
+{
+	size_t mss;
+	int rc = tun_read_gso(t, buf, cap, len, &mss);
+
+	return rc == 0 && mss ? -EPROTO : rc;
+}
+
+int tun_enable_tso(struct tun *t)
+{
+	if (ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0)
+		return -errno;
 	return 0;
 }
 

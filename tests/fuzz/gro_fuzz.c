@@ -3,7 +3,9 @@
  * packet that is not taken is refused without side effects on what is
  * held; the result of gro_finish is never longer than GRO_MAX, a GSO
  * result carries exactly the payload bytes that were taken, and its IP
- * header checksum is valid. */
+ * header checksum is valid. The same input, read as one super-segment,
+ * is split with a segment size from its first byte: never more segments
+ * than payload bytes allow. */
 #include "agent/gro.h"
 
 #include <stdlib.h>
@@ -12,6 +14,16 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct gro g;
+static size_t split_bytes;
+
+static void on_seg(const uint8_t *seg, size_t len, void *ctx)
+{
+	(void)seg;
+	(void)ctx;
+	if (len < 40 || len > GRO_MAX)
+		abort();
+	split_bytes += len;
+}
 
 static void finish(size_t taken_payload)
 {
@@ -60,5 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += n;
 	}
 	finish(taken);
+	if (size > 1) {
+		int k;
+
+		split_bytes = 0;
+		k = gro_split_tcp4(data + 1, size - 1, data[0], on_seg, NULL);
+		if (k == 0 || (k > 0 && split_bytes < size - 1))
+			abort();
+	}
 	return 0;
 }

@@ -177,11 +177,76 @@ static void other_packets_are_never_held(void)
 	CHECK(!gro_held(&g));
 }
 
+struct split {
+	int n;
+	uint32_t next_seq;
+	size_t payload;
+	bool ok;
+	uint8_t flags[8];
+};
+
+static void on_seg(const uint8_t *p, size_t len, void *ctx)
+{
+	struct split *sp = ctx;
+	uint32_t s, seq = (uint32_t)p[24] << 24 | (uint32_t)p[25] << 16 |
+			  (uint32_t)p[26] << 8 | p[27];
+
+	/* valid IP and TCP checksums, length, sequence */
+	s = sum16(p + 12, 8) + 6 + (uint32_t)(len - 20) +
+	    sum16(p + 20, len - 20);
+	if (fold(sum16(p, 20)) != 0xffff || fold(s) != 0xffff ||
+	    (size_t)(p[2] << 8 | p[3]) != len || seq != sp->next_seq ||
+	    len - 52 > SEG)
+		sp->ok = false;
+	for (size_t i = 52; i < len; i++)
+		if (p[i] != (uint8_t)(seq + i - 52))
+			sp->ok = false;
+	if (sp->n < 8)
+		sp->flags[sp->n] = p[33];
+	sp->next_seq = seq + (uint32_t)(len - 52);
+	sp->payload += len - 52;
+	sp->n++;
+}
+
+/* A run coalesced by gro_offer and split back by gro_split_tcp4 gives the
+ * original segments, with valid checksums and PSH only on the last. */
+static void a_super_segment_splits_into_valid_segments(void)
+{
+	static struct gro g;
+	uint8_t p[1600];
+	struct gro_out o;
+	struct split sp = {.next_seq = 100, .ok = true};
+	uint8_t big[GRO_MAX];
+	size_t n;
+
+	gro_init(&g);
+	for (int i = 0; i < 4; i++) {
+		n = seg(p, 100 + (uint32_t)i * SEG, i == 3 ? SEG / 2 : SEG,
+			i == 3 ? 0x18 : 0x10);
+		REQUIRE(gro_offer(&g, p, n));
+	}
+	REQUIRE(gro_finish(&g, &o));
+	memcpy(big, o.pkt, o.len);
+	CHECK_INT(gro_split_tcp4(big, o.len, SEG, on_seg, &sp), 4);
+	CHECK(sp.ok);
+	CHECK_INT((int)sp.payload, 3 * SEG + SEG / 2);
+	CHECK_INT(sp.flags[0], 0x10);
+	CHECK_INT(sp.flags[2], 0x10);
+	CHECK_INT(sp.flags[3], 0x18);
+	/* Not TCP/IPv4, or no segment size: refused. */
+	CHECK_INT(gro_split_tcp4(big, o.len, 0, on_seg, &sp), -1);
+	big[9] = 17;
+	CHECK_INT(gro_split_tcp4(big, o.len, SEG, on_seg, &sp), -1);
+	CHECK_INT(gro_split_tcp4(big, 30, SEG, on_seg, &sp), -1);
+	CHECK_INT(sp.n, 4);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(a_run_of_segments_becomes_one_gso_packet),
 	CHECK_CASE(a_single_segment_is_written_unchanged),
 	CHECK_CASE(what_does_not_continue_the_run_is_refused),
 	CHECK_CASE(other_packets_are_never_held),
+	CHECK_CASE(a_super_segment_splits_into_valid_segments),
 	{0},
 };
 
