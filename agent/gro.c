@@ -1,6 +1,8 @@
 /* Receive coalescing for the TUN device: see gro.h. */
 #include "agent/gro.h"
 
+#include "agent/packet.h"
+
 #include <string.h>
 
 #define TCP_FIN 0x01
@@ -27,23 +29,6 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		s += get16(p + i);
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
 
 /* Header and payload sizes of a TCP/IPv4 segment that may be part of a
  * run, or false. */
@@ -145,10 +130,10 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 		/* New IP length and header checksum. */
 		put16(p + 2, (uint16_t)g->len);
 		put16(p + 10, 0);
-		put16(p + 10, (uint16_t)~fold(sum16(p, 20, 0)));
+		put16(p + 10, packet_csum_fold(packet_csum_add(0, p, 20)));
 		/* TCP checksum field: the pseudo-header sum, for offload. */
-		s = sum16(p + 12, 8, 0) + 6 + (uint32_t)(g->len - 20);
-		put16(p + 36, fold(s));
+		s = packet_csum_add(0, p + 12, 8) + 6 + (uint32_t)(g->len - 20);
+		put16(p + 36, (uint16_t)~packet_csum_fold(s));
 		out->gso = true;
 		out->seg_size = (uint16_t)g->seg_size;
 		out->hdr_len = (uint16_t)g->hdr_len;
@@ -191,7 +176,7 @@ int gro_split_tcp4(const uint8_t *pkt, size_t len, size_t mss,
 		put16(seg + 2, (uint16_t)(hdr + n));
 		put16(seg + 4, (uint16_t)(id + count));
 		put16(seg + 10, 0);
-		put16(seg + 10, (uint16_t)~fold(sum16(seg, ihl, 0)));
+		put16(seg + 10, packet_csum_fold(packet_csum_add(0, seg, ihl)));
 		seg[ihl + 4] = (uint8_t)((seq + off) >> 24);
 		seg[ihl + 5] = (uint8_t)((seq + off) >> 16);
 		seg[ihl + 6] = (uint8_t)((seq + off) >> 8);
@@ -201,9 +186,9 @@ int gro_split_tcp4(const uint8_t *pkt, size_t len, size_t mss,
 		if (off > 0)
 			seg[ihl + 13] &= (uint8_t)~0x80; /* CWR */
 		put16(seg + ihl + 16, 0);
-		s = sum16(seg + 12, 8, 0) + 6 + (uint32_t)(thl + n);
-		s = sum16(seg + ihl, thl + n, s);
-		put16(seg + ihl + 16, (uint16_t)~fold(s));
+		s = packet_csum_add(0, seg + 12, 8) + 6 + (uint32_t)(thl + n);
+		s = packet_csum_add(s, seg + ihl, thl + n);
+		put16(seg + ihl + 16, packet_csum_fold(s));
 		emit(seg, hdr + n, ctx);
 		count++;
 		off += n;

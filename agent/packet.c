@@ -201,8 +201,7 @@ int packet_parse(const uint8_t *p, size_t len, struct packet_info *out)
 	return rc;
 }
 
-/* RFC 1071 one's-complement sum of p[0..n) added to sum (not folded). */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+uint32_t packet_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
 	size_t i;
 
@@ -213,7 +212,7 @@ static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 	return sum;
 }
 
-static uint16_t csum_fold(uint32_t sum)
+uint16_t packet_csum_fold(uint32_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -294,13 +293,13 @@ static int icmp4_error(const uint8_t *p, size_t len,
 	out[9] = PACKET_PROTO_ICMP;
 	memcpy(out + 12, pi->dst.b, 4);
 	memcpy(out + 16, pi->src.b, 4);
-	put16(out + 10, csum_fold(csum_add(0, out, 20)));
+	put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
 	out[20] = 3;
 	out[21] = code;
 	if (reason == PACKET_ICMP_TOO_BIG)
 		put16(out + 26, mtu);
 	memcpy(out + 28, p, quote);
-	put16(out + 22, csum_fold(csum_add(0, out + 20, total - 20)));
+	put16(out + 22, packet_csum_fold(packet_csum_add(0, out + 20, total - 20)));
 	*out_len = total;
 	return 0;
 }
@@ -352,10 +351,10 @@ static int icmp6_error(const uint8_t *p, size_t len,
 	put32(pseudo, (uint32_t)plen);
 	memset(pseudo + 4, 0, 3);
 	pseudo[7] = PACKET_PROTO_ICMPV6;
-	sum = csum_add(0, out + 8, 32);
-	sum = csum_add(sum, pseudo, sizeof(pseudo));
-	sum = csum_add(sum, out + 40, plen);
-	put16(out + 42, csum_fold(sum));
+	sum = packet_csum_add(0, out + 8, 32);
+	sum = packet_csum_add(sum, pseudo, sizeof(pseudo));
+	sum = packet_csum_add(sum, out + 40, plen);
+	put16(out + 42, packet_csum_fold(sum));
 	*out_len = total;
 	return 0;
 }
@@ -402,7 +401,7 @@ int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
 		out[9] = PACKET_PROTO_ICMP;
 		memcpy(out + 12, src->b, 4);
 		memcpy(out + 16, dst->b, 4);
-		put16(out + 10, csum_fold(csum_add(0, out, 20)));
+		put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
 		icmp[0] = reply ? 0 : 8;
 	} else {
 		out[0] = 0x60;
@@ -417,15 +416,15 @@ int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
 	put16(icmp + 6, seq);
 	if (dlen)
 		memcpy(icmp + 8, data, dlen);
-	sum = csum_add(0, icmp, 8 + dlen);
+	sum = packet_csum_add(0, icmp, 8 + dlen);
 	if (src->family == 6) {
 		put32(pseudo, (uint32_t)(8 + dlen));
 		memset(pseudo + 4, 0, 3);
 		pseudo[7] = PACKET_PROTO_ICMPV6;
-		sum = csum_add(sum, out + 8, 32);
-		sum = csum_add(sum, pseudo, sizeof(pseudo));
+		sum = packet_csum_add(sum, out + 8, 32);
+		sum = packet_csum_add(sum, pseudo, sizeof(pseudo));
 	}
-	put16(icmp + 2, csum_fold(sum));
+	put16(icmp + 2, packet_csum_fold(sum));
 	*out_len = total;
 	return 0;
 }

@@ -88,4 +88,12 @@ int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
 		bool reply, uint16_t id, uint16_t seq, const uint8_t *data,
 		size_t dlen, uint8_t *out, size_t cap, size_t *out_len);
 
+/* RFC 1071: the one's-complement sum of p[0..n) (big-endian 16-bit
+ * words, an odd last byte padded) added to sum, not folded. */
+uint32_t packet_csum_add(uint32_t sum, const uint8_t *p, size_t n);
+
+/* Folds sum to 16 bits and complements it: the checksum field's value
+ * (~packet_csum_fold(s) is the folded sum itself). */
+uint16_t packet_csum_fold(uint32_t sum);
+
 #endif

@@ -1,6 +1,8 @@
 /* Linux TUN device (/dev/net/tun) configured over rtnetlink. */
 #include "agent/tun.h"
 
+#include "agent/packet.h"
+
 #include "shared/err.h"
 
 #include <errno.h>
@@ -342,18 +344,11 @@ int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms)
  * the field holds the pseudo-header sum). */
 static int finish_csum(uint8_t *p, size_t n, size_t start, size_t off)
 {
-	uint32_t s = 0;
-	size_t i;
+	uint16_t s;
 
 	if (start >= n || off + 2 > n - start)
 		return -EPROTO;
-	for (i = start; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if ((n - start) & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	s = ~s & 0xffff;
+	s = packet_csum_fold(packet_csum_add(0, p + start, n - start));
 	p[start + off] = (uint8_t)(s >> 8);
 	p[start + off + 1] = (uint8_t)s;
 	return 0;
