@@ -36,7 +36,7 @@ CTL_ADDR=203.0.113.1:8080
 RELAY_ADDR=203.0.113.1:3478
 URL=http://$CTL_ADDR
 
-lab() { sh "$NETLAB" "$@"; }
+. "$here/lib.sh"
 failed=0
 L=e2e$$
 lab_up=
@@ -53,22 +53,6 @@ policy_ab="$acl_base]}"
 policy_both="$acl_base$acl_ba]}"
 policy_cb="$acl_base$acl_ba$acl_cb]}"
 
-cleanup() {
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
-	pids=
-	[ -n "$lab_up" ] && lab down "$L" >/dev/null 2>&1
-	lab_up=
-}
-
 fail() {
 	echo "FAIL: $*" >&2
 	failed=1
@@ -79,20 +63,6 @@ dump() {
 		echo "---- $f" >&2
 		tail -n 40 "$f" >&2
 	done
-}
-
-# nsrun NODE cmd...: runs cmd in NODE's namespace.
-nsrun() {
-	_n=$1
-	shift
-	ip netns exec "$(lab ns "$L" "$_n")" "$@"
-}
-
-# api METHOD PATH [BODY]: the controller's REST API with the bootstrap key.
-api() {
-	nsrun inet curl -fsS -X "$1" -H "Authorization: Bearer $admin" \
-		-H 'Content-Type: application/json' \
-		${3:+--data-binary "$3"} "$URL$2"
 }
 
 # cli NODE CMD [ARG]: weft-agent CMD --json in NODE.

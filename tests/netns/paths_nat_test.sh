@@ -49,7 +49,7 @@ AGENT_METRICS=127.0.0.1:9101
 URL=http://$CTL_ADDR
 COOLDOWN=3
 
-lab() { sh "$NETLAB" "$@"; }
+. "$here/lib.sh"
 failed=0
 L=
 lab_up=
@@ -61,22 +61,6 @@ li=0
 policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]}]}'
-
-cleanup() {
-	for p in $pids; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in $pids; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
-	pids=
-	[ -n "$lab_up" ] && lab down "$L" >/dev/null 2>&1
-	lab_up=
-}
 
 fail() {
 	echo "FAIL $scen: $*" >&2
@@ -97,13 +81,6 @@ dump() {
 	done
 }
 
-# nsrun NODE cmd...: runs cmd in NODE's namespace.
-nsrun() {
-	_n=$1
-	shift
-	ip netns exec "$(lab ns "$L" "$_n")" "$@"
-}
-
 # nsbg NODE cmd...: runs cmd in NODE's namespace in the background; BG is
 # its pid (ip netns exec execs cmd, so signals reach cmd itself).
 nsbg() {
@@ -112,13 +89,6 @@ nsbg() {
 	ip netns exec "$_ns" "$@" &
 	BG=$!
 	pids="$pids $BG"
-}
-
-# api METHOD PATH [BODY]: the controller's REST API with the bootstrap key.
-api() {
-	nsrun inet curl -fsS -X "$1" -H "Authorization: Bearer $admin" \
-		-H 'Content-Type: application/json' \
-		${3:+--data-binary "$3"} "$URL$2"
 }
 
 # cli NODE CMD: weft-agent CMD --json against NODE's local API (a unix

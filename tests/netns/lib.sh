@@ -1,0 +1,39 @@
+# Shell helpers shared by the agent tests in network namespaces
+# (agent_e2e_test.sh, paths_nat_test.sh). Sourced, not run. The caller
+# sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
+# (non-empty once the lab exists), pids (processes to stop), admin (the
+# controller's bootstrap API key) and URL (the controller's base URL).
+
+lab() { sh "$NETLAB" "$@"; }
+
+# cleanup: stops every process in $pids (TERM, KILL after 5 s) and removes
+# the lab; safe to call twice.
+cleanup() {
+	for p in $pids; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in $pids; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	pids=
+	[ -n "$lab_up" ] && lab down "$L" >/dev/null 2>&1
+	lab_up=
+}
+
+# nsrun NODE cmd...: runs cmd in NODE's namespace.
+nsrun() {
+	_n=$1
+	shift
+	ip netns exec "$(lab ns "$L" "$_n")" "$@"
+}
+
+# api METHOD PATH [BODY]: the controller's REST API with the bootstrap key.
+api() {
+	nsrun inet curl -fsS -X "$1" -H "Authorization: Bearer $admin" \
+		-H 'Content-Type: application/json' \
+		${3:+--data-binary "$3"} "$URL$2"
+}
