@@ -297,16 +297,10 @@ static void run_action(struct peer *p, const struct paths_action *a)
 static void pm_drain(struct peer *p)
 {
 	struct paths_action a;
-	enum paths_state before;
 	int guard = 0;
 
-	if (!p->pm)
-		return;
-	before = paths_state(p->pm, NULL, NULL);
 	while (p->pm && guard++ < 256 && paths_next_action(p->pm, &a) == 1)
 		run_action(p, &a);
-	if (p->pm && paths_state(p->pm, NULL, NULL) != before)
-		p->path_changed = clock_wall_s();
 	paths_arm(p->t);
 }
 
