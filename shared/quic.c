@@ -347,6 +347,7 @@ void quic_endpoint_stats(const struct quic_endpoint *ep,
 	*out = ep->st;
 	out->conns = ep->nlive;
 	out->gso = ep->gso;
+	out->gro = ep->gro;
 }
 
 int quic_endpoint_input_virtual(struct quic_endpoint *ep,

@@ -130,6 +130,10 @@ struct quic_endpoint_options {
 	/* Never send with UDP GSO (UDP_SEGMENT); by default it is used when
 	 * the kernel has it and dropped at the first send it fails. */
 	bool no_gso;
+	/* Never receive with UDP GRO (UDP_GRO): by default the socket takes
+	 * several datagrams of one sender in one message when the kernel
+	 * can (Linux 5.0). */
+	bool no_gro;
 };
 
 struct quic_connect_options {
@@ -164,6 +168,14 @@ struct quic_endpoint_stats {
 	uint64_t gso_sends;         /* messages carrying several packets
 				     * with UDP_SEGMENT */
 	bool gso;                   /* GSO is in use */
+	uint64_t gro_recvs;         /* messages that held several datagrams
+				     * (UDP GRO) */
+	/* UDP datagrams and the socket messages (sendmmsg/recvmmsg entries)
+	 * that carried them: datagrams per message shows what GSO and GRO
+	 * save. */
+	uint64_t udp_sent, udp_send_msgs;
+	uint64_t udp_recv, udp_recv_msgs;
+	bool gro;                   /* GRO is in use */
 	uint64_t retry_sent;        /* Retry packets sent */
 	uint64_t retry_failed;      /* Initials dropped: Retry token did not
 				     * verify */

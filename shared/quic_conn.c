@@ -563,6 +563,12 @@ static void fill_settings(const struct quic_endpoint *ep, ngtcp2_settings *s,
 	s->initial_ts = quic_now_ts(ep);
 	/* Low, so that a LAN handshake does not wait on a 333 ms guess. */
 	s->initial_rtt = 10 * NGTCP2_MILLISECONDS;
+	/* Acknowledge every ACK_THRESH-th ack-eliciting packet rather than
+	 * ngtcp2's every second one, and at the latest after ACK_DELAY_MAX
+	 * (which the peer learns as max_ack_delay): a tunnel at line rate
+	 * otherwise sends an ACK-only packet for every two data packets and
+	 * spends more time on ACKs than on data (docs/internals/quic.md). */
+	s->ack_thresh = ACK_THRESH;
 	s->handshake_timeout =
 		(ngtcp2_duration)ep->o.handshake_timeout_ms * NGTCP2_MILLISECONDS;
 	ngtcp2_transport_params_default(p);
@@ -577,6 +583,7 @@ static void fill_settings(const struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->max_datagram_frame_size = 65535;
 	p->active_connection_id_limit = 8;
 	p->max_udp_payload_size = RX_BUFSZ;
+	p->max_ack_delay = ACK_DELAY_MAX;
 	/* Never let the peer clear the fixed bit (RFC 9287): the socket is
 	 * shared with non-QUIC traffic told apart by exactly that bit. */
 	p->grease_quic_bit = 0; /* ignored by 0.12, see cb_rand */

@@ -25,6 +25,8 @@
 
 #define SCID_LEN 16
 #define RX_BATCH 32
+/* With UDP GRO one message holds several datagrams of one sender. */
+#define RX_GRO_BUFSZ 65535
 #define RX_BUFSZ 2048
 #define RX_ROUNDS 8
 #define TX_BATCH 32
@@ -32,6 +34,9 @@
 #define MAX_PKTS_PER_WRITE 64
 #define DGRAM_QUEUE 128
 #define DGRAM_SLOT NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+/* Acknowledgement frequency (fill_settings in quic_conn.c). */
+#define ACK_THRESH 10
+#define ACK_DELAY_MAX (5 * NGTCP2_MILLISECONDS)
 #define CHUNK_SIZE 16384
 #define SECRET_LEN 32
 #define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
@@ -152,12 +157,18 @@ struct quic_endpoint {
 	struct mmsghdr rxm[RX_BATCH];
 	struct iovec rxiov[RX_BATCH];
 	struct sockaddr_storage rxfrom[RX_BATCH];
-	uint8_t (*rxbuf)[RX_BUFSZ];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} rxcm[RX_BATCH];
+	uint8_t *rxbuf; /* RX_BATCH buffers of rxbufsz bytes */
+	size_t rxbufsz;
 	/* send batch */
 	struct txpkt *tx;
 	unsigned ntx;
 	unsigned cork; /* >0: raw sends wait in tx for the uncork */
 	bool gso; /* UDP_SEGMENT in use */
+	bool gro; /* UDP_GRO in use */
 };
 
 static inline ngtcp2_tstamp quic_now_ts(const struct quic_endpoint *ep)

@@ -145,9 +145,12 @@ void quic_io_flush(struct quic_endpoint *ep)
 				done++;
 				continue;
 			}
-			for (k = done; k < done + (unsigned)n; k++)
+			for (k = done; k < done + (unsigned)n; k++) {
 				if (m[k].msg_hdr.msg_controllen)
 					ep->st.gso_sends++;
+				ep->st.udp_sent += m[k].msg_hdr.msg_iovlen;
+			}
+			ep->st.udp_send_msgs += (unsigned)n;
 			done += (unsigned)n;
 		}
 	}
@@ -183,15 +186,61 @@ void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 	t->len = n;
 }
 
+/* The segment size of a message that UDP GRO built from several
+ * datagrams, or 0 for a single datagram. */
+static size_t gro_segment(struct msghdr *h)
+{
+	struct cmsghdr *c;
+	int v;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(v))) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
+}
+
+/* Feeds one received message to quic_ep_input: with UDP GRO it holds
+ * datagrams of seg bytes each, the last one possibly shorter. */
+static void input_message(struct quic_endpoint *ep, unsigned i)
+{
+	struct msghdr *h = &ep->rxm[i].msg_hdr;
+	const uint8_t *d = ep->rxbuf + (size_t)i * ep->rxbufsz;
+	size_t len = ep->rxm[i].msg_len, seg = gro_segment(h), off;
+	ngtcp2_path path;
+
+	if (h->msg_flags & MSG_TRUNC)
+		return;
+	ep->st.udp_recv_msgs++;
+	ep->st.udp_recv += seg && seg < len ? (len + seg - 1) / seg : 1;
+	quic_io_path(&path, &ep->local, ep->locallen, &ep->rxfrom[i],
+		     h->msg_namelen);
+	if (!seg || seg >= len) {
+		quic_ep_input(ep, &path, d, len);
+		return;
+	}
+	ep->st.gro_recvs++;
+	for (off = 0; off < len; off += seg)
+		quic_ep_input(ep, &path, d + off,
+			      len - off < seg ? len - off : seg);
+}
+
 static void read_batches(struct quic_endpoint *ep, int fd)
 {
-	ngtcp2_path path;
 	int round, n, i;
 
 	for (round = 0; round < RX_ROUNDS; round++) {
 		for (i = 0; i < RX_BATCH; i++) {
-			ep->rxm[i].msg_hdr.msg_namelen = sizeof(ep->rxfrom[i]);
-			ep->rxm[i].msg_hdr.msg_flags = 0;
+			struct msghdr *h = &ep->rxm[i].msg_hdr;
+
+			h->msg_namelen = sizeof(ep->rxfrom[i]);
+			h->msg_control = ep->gro ? ep->rxcm[i].buf : NULL;
+			h->msg_controllen = ep->gro ? sizeof(ep->rxcm[i].buf)
+						    : 0;
+			h->msg_flags = 0;
 			ep->rxm[i].msg_len = 0;
 		}
 		n = recvmmsg(fd, ep->rxm, RX_BATCH, MSG_DONTWAIT, NULL);
@@ -201,16 +250,8 @@ static void read_batches(struct quic_endpoint *ep, int fd)
 		 * forwarding frames, acknowledgements on a relayed path)
 		 * leave together in one sendmmsg/GSO flush after it. */
 		quic_endpoint_cork(ep);
-		for (i = 0; i < n; i++) {
-			struct msghdr *h = &ep->rxm[i].msg_hdr;
-
-			if (h->msg_flags & MSG_TRUNC)
-				continue;
-			quic_io_path(&path, &ep->local, ep->locallen,
-				     &ep->rxfrom[i], h->msg_namelen);
-			quic_ep_input(ep, &path, ep->rxbuf[i],
-				      ep->rxm[i].msg_len);
-		}
+		for (i = 0; i < n; i++)
+			input_message(ep, (unsigned)i);
 		quic_endpoint_uncork(ep);
 		if (n < RX_BATCH)
 			return;
@@ -227,22 +268,33 @@ static void on_readable(struct loop_io *io, int fd, uint32_t revents,
 	read_batches(ep, fd);
 }
 
-int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
-		 socklen_t sslen)
+/* Gives every receive message its buffer (rxbufsz bytes each). */
+static int alloc_rx(struct quic_endpoint *ep)
 {
-	int i, one = 1, zero = 0, bufsz = 4 << 20;
+	int i;
 
-	ep->rxbuf = calloc(RX_BATCH, RX_BUFSZ);
-	ep->tx = calloc(TX_BATCH, sizeof(*ep->tx));
-	if (!ep->rxbuf || !ep->tx)
+	ep->rxbufsz = ep->gro ? RX_GRO_BUFSZ : RX_BUFSZ;
+	ep->rxbuf = malloc(RX_BATCH * ep->rxbufsz);
+	if (!ep->rxbuf)
 		return WEFT_ERR_NOMEM;
 	for (i = 0; i < RX_BATCH; i++) {
-		ep->rxiov[i].iov_base = ep->rxbuf[i];
-		ep->rxiov[i].iov_len = RX_BUFSZ;
+		ep->rxiov[i].iov_base = ep->rxbuf + (size_t)i * ep->rxbufsz;
+		ep->rxiov[i].iov_len = ep->rxbufsz;
 		ep->rxm[i].msg_hdr.msg_iov = &ep->rxiov[i];
 		ep->rxm[i].msg_hdr.msg_iovlen = 1;
 		ep->rxm[i].msg_hdr.msg_name = &ep->rxfrom[i];
 	}
+	return 0;
+}
+
+int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
+		 socklen_t sslen)
+{
+	int one = 1, zero = 0, bufsz = 4 << 20;
+
+	ep->tx = calloc(TX_BATCH, sizeof(*ep->tx));
+	if (!ep->tx)
+		return WEFT_ERR_NOMEM;
 	ep->fd = socket(ss->ss_family,
 			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ep->fd < 0)
@@ -271,7 +323,13 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 	if (!ep->o.no_gso && setsockopt(ep->fd, IPPROTO_UDP, UDP_SEGMENT,
 					&zero, sizeof(zero)) == 0)
 		ep->gso = true;
-	return 0;
+	/* GRO where the kernel knows UDP_GRO (Linux 5.0): a GSO burst from a
+	 * peer then arrives as one message instead of being cut up in the
+	 * kernel (docs/internals/quic.md). */
+	if (!ep->o.no_gro && setsockopt(ep->fd, IPPROTO_UDP, UDP_GRO, &one,
+					sizeof(one)) == 0)
+		ep->gro = true;
+	return alloc_rx(ep);
 }
 
 int quic_io_start(struct quic_endpoint *ep)
