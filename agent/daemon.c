@@ -1056,6 +1056,7 @@ static int metrics_fill(struct buf *out, void *ctx)
 	struct relayc_status rs;
 	struct filter_stats fs;
 	struct tunnels_stats ts;
+	struct quic_endpoint_stats qs;
 	int rc = 0, i;
 
 	relayc_status(d->relay, &rs);
@@ -1145,6 +1146,22 @@ static int metrics_fill(struct buf *out, void *ctx)
 	TRY(metricsd_one(out, "weft_agent_echo_answered_total", "counter",
 			 "Echo requests answered by the built-in responder.",
 			 d->echo_answered));
+	memset(&qs, 0, sizeof(qs));
+	if (d->ep)
+		quic_endpoint_stats(d->ep, &qs);
+	TRY(metricsd_family(out, "weft_agent_udp_datagrams_total", "counter",
+			    "UDP datagrams sent and received on the socket."));
+	TRY(metricsd_labelled(out, "weft_agent_udp_datagrams_total", "dir",
+			      "out", qs.udp_sent));
+	TRY(metricsd_labelled(out, "weft_agent_udp_datagrams_total", "dir",
+			      "in", qs.udp_recv));
+	TRY(metricsd_family(out, "weft_agent_udp_messages_total", "counter",
+			    "Socket messages that carried them (one per "
+			    "datagram without UDP GSO/GRO)."));
+	TRY(metricsd_labelled(out, "weft_agent_udp_messages_total", "dir",
+			      "out", qs.udp_send_msgs));
+	TRY(metricsd_labelled(out, "weft_agent_udp_messages_total", "dir",
+			      "in", qs.udp_recv_msgs));
 #undef TRY
 	return rc;
 }

@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		 0},
 		{"max-conns", CONF_INT, &f.max_conns, "1024",
 		 "control connections per listen address", 1, 1000000},
-		{"forward-rate", CONF_STRING, &f.forward_rate, "100000/200000",
+		{"forward-rate", CONF_STRING, &f.forward_rate, "250000/500000",
 		 "relay frames per second per node, RATE[/BURST] (0: no limit)",
 		 0, 0},
 		{"signal-rate", CONF_STRING, &f.signal_rate, "20/50",

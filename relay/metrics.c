@@ -61,6 +61,19 @@ int metrics_render(const struct relay_stats *s, const struct metrics_engine *e,
 	TRY(metricsd_one(out, "weft_relay_retry_active", "gauge",
 		"1 while the relay demands address validation with Retry.",
 		e->retry_on ? 1 : 0));
+	TRY(metricsd_family(out, "weft_relay_udp_datagrams_total", "counter",
+		   "UDP datagrams sent and received on the QUIC sockets."));
+	TRY(metricsd_labelled(out, "weft_relay_udp_datagrams_total", "dir",
+			      "out", e->udp_sent));
+	TRY(metricsd_labelled(out, "weft_relay_udp_datagrams_total", "dir",
+			      "in", e->udp_recv));
+	TRY(metricsd_family(out, "weft_relay_udp_messages_total", "counter",
+		   "Socket messages that carried them (one per datagram "
+		   "without UDP GSO/GRO)."));
+	TRY(metricsd_labelled(out, "weft_relay_udp_messages_total", "dir",
+			      "out", e->udp_send_msgs));
+	TRY(metricsd_labelled(out, "weft_relay_udp_messages_total", "dir",
+			      "in", e->udp_recv_msgs));
 #undef TRY
 	return r;
 }

@@ -16,6 +16,8 @@ struct metrics_engine {
 	uint64_t handshakes;   /* control connections accepted */
 	int retry_on;          /* 1 when Retry is currently demanded */
 	uint64_t max_conns;
+	/* UDP datagrams and socket messages, both directions (GSO/GRO) */
+	uint64_t udp_sent, udp_send_msgs, udp_recv, udp_recv_msgs;
 };
 
 /* Appends the Prometheus text exposition (version 0.0.4) of s and e to

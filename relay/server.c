@@ -396,6 +396,10 @@ int server_metrics(struct server *s, struct buf *out)
 		quic_endpoint_stats(s->eps[i], &q);
 		e.retry_sent += q.retry_sent;
 		e.retry_failed += q.retry_failed;
+		e.udp_sent += q.udp_sent;
+		e.udp_send_msgs += q.udp_send_msgs;
+		e.udp_recv += q.udp_recv;
+		e.udp_recv_msgs += q.udp_recv_msgs;
 	}
 	e.handshakes = s->handshakes;
 	e.retry_on = s->retry_on;

@@ -251,6 +251,13 @@ static void agent_serves_valid_metrics_and_healthz(void)
 	      NULL);
 	CHECK(strstr(body, "\nweft_agent_relay_connected 1\n") != NULL);
 	CHECK(strstr(body, "\nweft_agent_packets_denied_total 0\n") != NULL);
+	/* The relay connection's handshake went through the socket. */
+	CHECK(strstr(body, "\nweft_agent_udp_datagrams_total{dir=\"out\"} 0\n") ==
+	      NULL);
+	CHECK(strstr(body, "\nweft_agent_udp_messages_total{dir=\"in\"} ") !=
+	      NULL);
+	CHECK(strstr(body, "\nweft_agent_udp_messages_total{dir=\"in\"} 0\n") ==
+	      NULL);
 	if (!CHECK(rh_write_file("agent-metrics.txt", body, path,
 				 sizeof(path)) == 0))
 		goto out;

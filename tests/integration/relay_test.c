@@ -409,6 +409,14 @@ static void retry_validates_addresses_always_or_above_the_rate(void)
 	CHECK_INT(metric(body, "weft_relay_connections"), 3);
 	CHECK(metric(body, "weft_relay_retry_sent_total") >= 3);
 	CHECK_INT(metric(body, "weft_relay_retry_failed_total"), 0);
+	/* Handshakes went through the socket; a message carries at least
+	 * one datagram. */
+	CHECK(metric(body, "weft_relay_udp_datagrams_total{dir=\"in\"}") >=
+	      metric(body, "weft_relay_udp_messages_total{dir=\"in\"}"));
+	CHECK(metric(body, "weft_relay_udp_messages_total{dir=\"in\"}") >= 3);
+	CHECK(metric(body, "weft_relay_udp_datagrams_total{dir=\"out\"}") >=
+	      metric(body, "weft_relay_udp_messages_total{dir=\"out\"}"));
+	CHECK(metric(body, "weft_relay_udp_messages_total{dir=\"out\"}") >= 3);
 	free(body);
 	body = NULL;
 	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);

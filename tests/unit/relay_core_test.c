@@ -635,7 +635,8 @@ static void shutdown_closes_everyone_with_shutting_down(void)
 static void metrics_text_has_counters_by_reason(void)
 {
 	struct relay_stats st = {0};
-	struct metrics_engine e = {.retry_sent = 3, .retry_on = 1};
+	struct metrics_engine e = {.retry_sent = 3, .retry_on = 1,
+				   .udp_sent = 40, .udp_send_msgs = 4};
 	struct buf b;
 	const char *s;
 
@@ -653,6 +654,9 @@ static void metrics_text_has_counters_by_reason(void)
 	CHECK(strstr(s, "weft_relay_frames_forwarded_total 12345\n"));
 	CHECK(strstr(s, "weft_relay_retry_sent_total 3\n"));
 	CHECK(strstr(s, "weft_relay_retry_active 1\n"));
+	CHECK(strstr(s, "weft_relay_udp_datagrams_total{dir=\"out\"} 40\n"));
+	CHECK(strstr(s, "weft_relay_udp_messages_total{dir=\"out\"} 4\n"));
+	CHECK(strstr(s, "weft_relay_udp_messages_total{dir=\"in\"} 0\n"));
 	buf_free(&b);
 }
 

@@ -218,9 +218,11 @@ diag() {
 		say "diag cpu $p: $(awk '{ printf "user %.1f s, sys %.1f s", $14 / 100, $15 / 100 }' "/proc/$p/stat" 2>/dev/null)"
 	done
 	say "diag cpu total: $(head -1 /proc/stat)"
+	say "diag relay: $(nsx "$1" inet curl -fsS http://127.0.0.1:9582/metrics 2>/dev/null |
+		awk '/^weft_relay_(udp_|frames_forwarded|drops_total)/ && $2 > 0 { printf "%s=%s ", $1, $2 }')"
 	for h in a b; do
 		say "diag agent $h: $(nsx "$1" "$h" curl -fsS http://127.0.0.1:9581/metrics 2>/dev/null |
-			awk '/^weft_agent_(rx|tx)_drops_total|^weft_agent_peer_/ && $2 > 0 { printf "%s=%s ", $1, $2 }')"
+			awk '/^weft_agent_(rx|tx)_drops_total|^weft_agent_peer_|^weft_agent_udp_/ && $2 > 0 { printf "%s=%s ", $1, $2 }')"
 		say "diag tun $h: $(nsx "$1" "$h" ip -s -s link show weft0 2>/dev/null | tr -s ' \n' ' ')"
 	done
 }
@@ -329,7 +331,7 @@ weft_world() {
 	c relay-key >"$d/ctl.pub"
 	bg "$l" inet "$d/relay.log" "$relay_bin" --listen "$relay_addr" \
 		--key "$d/relay.key" --controller-key "$d/ctl.pub" \
-		--log-level warn
+		--metrics-listen 127.0.0.1:9582 --log-level warn ${BENCH_RELAY_ARGS:-}
 	relay_pid=$bg_pid
 	local pin=
 	for _ in $(seq 100); do
