@@ -214,8 +214,9 @@ void quic_endpoint_stats(const struct quic_endpoint *ep,
 			 struct quic_endpoint_stats *out);
 
 /* Batching of sends: between cork and uncork (nested), datagrams sent
- * with quic_endpoint_send_raw wait and leave together in one sendmmsg
- * (with GSO when packets are alike) at the last uncork. The endpoint corks
+ * with quic_endpoint_send_raw and the packets connections write wait and
+ * leave together in one sendmmsg (with GSO when packets are alike) at the
+ * last uncork, or whenever TX_BATCH (32) are waiting. The endpoint corks
  * itself while it handles a receive batch; a caller that produces many
  * datagrams at once (an agent reading a burst from its TUN) corks around
  * the burst. */

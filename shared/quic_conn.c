@@ -35,7 +35,9 @@ static void conn_arm_timer(struct quic_conn *c)
 		loop_timer_stop(c->timer);
 		return;
 	}
-	now = quic_now_ts(c->ep);
+	/* Against the loop's cached clock, which the timer's deadline is
+	 * counted from: the timer then never fires before exp. */
+	now = (ngtcp2_tstamp)loop_now_us(c->ep->loop) * NGTCP2_MICROSECONDS;
 	loop_timer_start(c->timer,
 			 exp > now ? (int64_t)((exp - now + 999) / 1000) : 0);
 }
@@ -348,7 +350,7 @@ static void conn_write(struct quic_conn *c)
 	}
 	c->in_cb--;
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
-	quic_io_flush(ep);
+	quic_io_push(ep);
 	conn_arm_timer(c);
 	if (c->dq_want && c->dq_n <= DGRAM_QUEUE / 2) {
 		c->dq_want = false;

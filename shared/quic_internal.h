@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define SCID_LEN 16
 #define RX_BATCH 32
@@ -171,9 +172,20 @@ struct quic_endpoint {
 	bool gro; /* UDP_GRO in use */
 };
 
+/* ngtcp2's clock: CLOCK_MONOTONIC read at each call, in nanoseconds (the
+ * loop's clock too, but the loop caches it once per iteration). A cached
+ * time would be older than packets sent earlier in the same iteration, so
+ * an ACK that arrives meanwhile gave RTT samples of 0, a minimum RTT of 0
+ * and, through ngtcp2 0.12's cap on window growth, a congestion window
+ * that depended on luck (docs/internals/quic.md). */
 static inline ngtcp2_tstamp quic_now_ts(const struct quic_endpoint *ep)
 {
-	return (ngtcp2_tstamp)loop_now_us(ep->loop) * NGTCP2_MICROSECONDS;
+	struct timespec t;
+
+	(void)ep;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (ngtcp2_tstamp)t.tv_sec * NGTCP2_SECONDS +
+	       (ngtcp2_tstamp)t.tv_nsec;
 }
 
 /* ---- quic.c ---- */
@@ -274,6 +286,9 @@ void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 		  const ngtcp2_path *path, const uint8_t *d, size_t n);
 /* Hands the batch to the kernel (best effort). */
 void quic_io_flush(struct quic_endpoint *ep);
+/* quic_io_flush unless the endpoint is corked: then the batch grows (up
+ * to TX_BATCH) and leaves at the uncork, in fewer, larger GSO sends. */
+void quic_io_push(struct quic_endpoint *ep);
 void quic_io_path(ngtcp2_path *p, struct sockaddr_storage *local,
 		  socklen_t locallen, struct sockaddr_storage *remote,
 		  socklen_t remotelen);

@@ -372,9 +372,14 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 	t->tolen = sslen;
 	memcpy(t->d, data, len);
 	t->len = len;
+	quic_io_push(ep);
+	return 0;
+}
+
+void quic_io_push(struct quic_endpoint *ep)
+{
 	if (!ep->cork)
 		quic_io_flush(ep);
-	return 0;
 }
 
 void quic_endpoint_cork(struct quic_endpoint *ep)
