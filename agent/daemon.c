@@ -64,6 +64,7 @@ struct daemon {
 	struct filter *filter;
 	struct filter_routes *routes; /* peers' allowed_ips: send side */
 	struct ip_addr self4, self6;  /* our mesh addresses, family 0: none */
+	bool dual_stack;              /* the socket speaks IPv4 and IPv6 */
 	struct ping pings[PING_SLOTS];
 	uint16_t ping_seq;
 	uint64_t rx_malformed;  /* unparsable packets from tunnels */
@@ -935,9 +936,10 @@ static bool has_string(const json_t *a, const char *s)
 	return false;
 }
 
-/* Our published endpoints of the socket's family are our direct-path
- * candidates (the socket is IPv4 or IPv6, not both; the path manager
- * then skips the peer's candidates of the other family). */
+/* Our published endpoints that the socket can use are our direct-path
+ * candidates: both families on the usual dual-stack socket, IPv4 alone
+ * where the kernel has no IPv6 (the path manager then skips the peer's
+ * candidates of a family we lack). */
 static void push_local(struct daemon *d)
 {
 	struct ip_endpoint v[16], me;
@@ -949,7 +951,7 @@ static void push_local(struct daemon *d)
 	json_array_foreach(d->endpoints, i, e) {
 		if (n < sizeof(v) / sizeof(v[0]) && json_is_string(e) &&
 		    ip_endpoint_parse(json_string_value(e), &v[n]) == 0 &&
-		    v[n].addr.family == me.addr.family)
+		    (d->dual_stack || v[n].addr.family == me.addr.family))
 			n++;
 	}
 	tunnels_set_local(d->tun, v, n);
@@ -1550,8 +1552,9 @@ static void on_signal(int signo, void *ctx)
 /* ---- start and stop ---- */
 
 /* The agent's one UDP socket (ARCHITECTURE.md) as a QUIC endpoint with
- * the node identity. IPv4 only for now: the relay path needs one family,
- * and the endpoint binds a single one. */
+ * the node identity: [::] with IPv4 on the same socket (dual stack), so
+ * that relay, peers and direct paths of both families share one port;
+ * 0.0.0.0 where the kernel has no IPv6. */
 static int open_endpoint(struct daemon *d, const struct ident *id)
 {
 	static const char *const alpns[] = {QUIC_ALPN_PEER, NULL};
@@ -1565,12 +1568,20 @@ static int open_endpoint(struct daemon *d, const struct ident *id)
 	struct ip_endpoint local;
 	int rc;
 
-	o.bind.addr.family = 4;
+	o.bind.addr.family = 6;
 	o.bind.port = (uint16_t)d->cfg->port;
+	o.dual_stack = true;
 	tunnel_vlocal(&o.virtual_local);
 	rc = quic_endpoint_new(d->loop, &o, &d->ep);
+	if (rc == -EAFNOSUPPORT || rc == -EADDRNOTAVAIL || rc == -EPROTONOSUPPORT) {
+		log_info("ipv6_unavailable", "err=%s", weft_strerror(rc));
+		o.bind.addr.family = 4;
+		o.dual_stack = false;
+		rc = quic_endpoint_new(d->loop, &o, &d->ep);
+	}
 	if (rc < 0)
 		return rc;
+	d->dual_stack = o.dual_stack;
 	quic_endpoint_local(d->ep, &local);
 	d->port = local.port;
 	return 0;

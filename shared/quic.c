@@ -197,7 +197,8 @@ static int ep_options(struct quic_endpoint *ep,
 		strcpy(ep->alpn_store[i], o->alpns[i]);
 	}
 	ep->nalpns = i;
-	if (ep->nalpns && !o->accept_peer)
+	if ((ep->nalpns && !o->accept_peer) ||
+	    (o->dual_stack && o->bind.addr.family != 6))
 		return WEFT_ERR_INVAL;
 	if (!ep->o.max_conns)
 		ep->o.max_conns = 1024;
@@ -239,7 +240,8 @@ int quic_endpoint_new(struct loop *l, const struct quic_endpoint_options *o,
 	if (o->virtual_local.addr.family) {
 		struct ip_endpoint v = o->virtual_local;
 
-		if (v.addr.family != o->bind.addr.family ||
+		if ((v.addr.family != o->bind.addr.family &&
+		     !o->dual_stack) ||
 		    ip_addr_eq(&v.addr, &o->bind.addr)) {
 			r = WEFT_ERR_INVAL;
 			goto out;

@@ -130,6 +130,12 @@ struct quic_endpoint_options {
 	/* Never send with UDP GSO (UDP_SEGMENT); by default it is used when
 	 * the kernel has it and dropped at the first send it fails. */
 	bool no_gso;
+	/* With an IPv6 bind address (normally [::]): also send to and
+	 * receive from IPv4 addresses on the one socket (IPV6_V6ONLY off).
+	 * The kernel shows IPv4 peers as IPv4-mapped IPv6 addresses; every
+	 * address this API takes or gives stays plain IPv4. The virtual
+	 * local address may then be of either family. */
+	bool dual_stack;
 	/* Never receive with UDP GRO (UDP_GRO): by default the socket takes
 	 * several datagrams of one sender in one message when the kernel
 	 * can (Linux 5.0). */

@@ -557,6 +557,20 @@ static void fill_callbacks(ngtcp2_callbacks *cb, bool server)
 	cb->path_validation = cb_path_validation;
 }
 
+/* The socket address of a path's remote: a virtual one in the virtual
+ * local address's family, a real one as the socket reaches it. */
+static int remote_sockaddr(const struct quic_endpoint *ep, bool is_virtual,
+			   const struct ip_endpoint *e,
+			   struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (!is_virtual)
+		return quic_io_sockaddr(ep, e, ss, len);
+	if (ip_endpoint_to_sockaddr(e, ss, len) < 0 ||
+	    ss->ss_family != ep->vlocal.ss_family)
+		return WEFT_ERR_INVAL;
+	return 0;
+}
+
 static void fill_settings(const struct quic_endpoint *ep, ngtcp2_settings *s,
 			  ngtcp2_transport_params *p)
 {
@@ -641,9 +655,7 @@ int quic_connect(struct quic_endpoint *ep,
 
 	if (!o || !o->alpn || !o->alpn[0] || strlen(o->alpn) >= 32 ||
 	    (o->is_virtual && !ep->has_virtual) ||
-	    ip_endpoint_to_sockaddr(&o->remote, &rs, &rslen) < 0)
-		return WEFT_ERR_INVAL;
-	if (rs.ss_family != ep->local.ss_family)
+	    remote_sockaddr(ep, o->is_virtual, &o->remote, &rs, &rslen) < 0)
 		return WEFT_ERR_INVAL;
 	r = quic_conn_alloc(ep, false, &c);
 	if (r < 0)
@@ -660,7 +672,7 @@ int quic_connect(struct quic_endpoint *ep,
 	if (o->is_virtual)
 		quic_io_path(&path, &ep->vlocal, ep->vlocallen, &rs, rslen);
 	else
-		quic_io_path(&path, &ep->local, ep->locallen, &rs, rslen);
+		quic_io_path_real(ep, &path, &rs, rslen);
 	fill_callbacks(&ncb, false);
 	fill_settings(ep, &s, &p);
 	ep->creating = true;
@@ -839,15 +851,14 @@ static int migrate(struct quic_conn *c, bool is_virtual,
 	if (c->dead || c->close_pending)
 		return WEFT_ERR_CLOSED;
 	if (c->server || (is_virtual && !ep->has_virtual) ||
-	    ip_endpoint_to_sockaddr(remote, &rs, &rslen) < 0 ||
-	    rs.ss_family != ep->local.ss_family)
+	    remote_sockaddr(ep, is_virtual, remote, &rs, &rslen) < 0)
 		return WEFT_ERR_INVAL;
 	if (!c->accepted || c->in_cb)
 		return WEFT_ERR_BUSY;
 	if (is_virtual)
 		quic_io_path(&path, &ep->vlocal, ep->vlocallen, &rs, rslen);
 	else
-		quic_io_path(&path, &ep->local, ep->locallen, &rs, rslen);
+		quic_io_path_real(ep, &path, &rs, rslen);
 	rv = immediate ? ngtcp2_conn_initiate_immediate_migration(
 				 c->nc, &path, quic_now_ts(ep))
 		       : ngtcp2_conn_initiate_migration(c->nc, &path,

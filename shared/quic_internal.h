@@ -144,6 +144,10 @@ struct quic_endpoint {
 	size_t nold_creds;
 	struct sockaddr_storage local;
 	socklen_t locallen;
+	/* dual_stack: 0.0.0.0 with local's port, the local address of IPv4
+	 * paths (ngtcp2 sees IPv4 peers as plain IPv4 on it; the socket
+	 * needs them IPv4-mapped, see quic_io.c) */
+	struct sockaddr_storage local4;
 	struct sockaddr_storage vlocal;
 	socklen_t vlocallen;
 	bool has_virtual;
@@ -284,6 +288,17 @@ void quic_io_close(struct quic_endpoint *ep);
  * NULL (stateless packets). */
 void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 		  const ngtcp2_path *path, const uint8_t *d, size_t n);
+/* The socket address for a real (not virtual) remote e, as ngtcp2 paths
+ * hold it (plain IPv4 or IPv6). WEFT_ERR_INVAL when the socket cannot
+ * reach e's family. */
+int quic_io_sockaddr(const struct quic_endpoint *ep,
+		     const struct ip_endpoint *e, struct sockaddr_storage *ss,
+		     socklen_t *len);
+/* Fills p for a real path to remote: the local side is the socket's
+ * address in remote's family (local4 for IPv4 on a dual-stack endpoint,
+ * so that ngtcp2 tells an IPv4 and an IPv6 path of one socket apart). */
+void quic_io_path_real(struct quic_endpoint *ep, ngtcp2_path *p,
+		       struct sockaddr_storage *remote, socklen_t remotelen);
 /* Hands the batch to the kernel (best effort). */
 void quic_io_flush(struct quic_endpoint *ep);
 /* quic_io_flush unless the endpoint is corked: then the batch grows (up

@@ -53,6 +53,77 @@ void quic_io_path(ngtcp2_path *p, struct sockaddr_storage *local,
 	p->user_data = NULL;
 }
 
+int quic_io_sockaddr(const struct quic_endpoint *ep,
+		     const struct ip_endpoint *e, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	if (ip_endpoint_to_sockaddr(e, ss, len) < 0)
+		return WEFT_ERR_INVAL;
+	if (ss->ss_family == ep->local.ss_family ||
+	    (ep->o.dual_stack && ss->ss_family == AF_INET))
+		return 0;
+	return WEFT_ERR_INVAL;
+}
+
+void quic_io_path_real(struct quic_endpoint *ep, ngtcp2_path *p,
+		       struct sockaddr_storage *remote, socklen_t remotelen)
+{
+	if (ep->o.dual_stack && remote->ss_family == AF_INET)
+		quic_io_path(p, &ep->local4, sizeof(struct sockaddr_in), remote,
+			     remotelen);
+	else
+		quic_io_path(p, &ep->local, ep->locallen, remote, remotelen);
+}
+
+/* Sets t's destination: sa as given, or IPv4-mapped when the socket is a
+ * dual-stack IPv6 one and sa is IPv4. */
+static void set_dest(const struct quic_endpoint *ep, struct txpkt *t,
+		     const struct sockaddr *sa, socklen_t len)
+{
+	if (ep->o.dual_stack && sa->sa_family == AF_INET) {
+		struct sockaddr_in s4;
+		struct sockaddr_in6 s6;
+
+		memcpy(&s4, sa, sizeof(s4));
+		memset(&s6, 0, sizeof(s6));
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port = s4.sin_port;
+		s6.sin6_addr.s6_addr[10] = 0xff;
+		s6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6.sin6_addr.s6_addr[12], &s4.sin_addr, 4);
+		memcpy(&t->to, &s6, sizeof(s6));
+		t->tolen = sizeof(s6);
+		return;
+	}
+	memcpy(&t->to, sa, len);
+	t->tolen = len;
+}
+
+/* On a dual-stack socket, rewrites an IPv4-mapped source in place as the
+ * plain IPv4 address ngtcp2's paths use. */
+static void unmap_source(const struct quic_endpoint *ep,
+			 struct sockaddr_storage *ss, socklen_t *len)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (!ep->o.dual_stack || ss->ss_family != AF_INET6 ||
+	    *len < (socklen_t)sizeof(s6))
+		return;
+	memcpy(&s6, ss, sizeof(s6));
+	if (memcmp(s6.sin6_addr.s6_addr, prefix, sizeof(prefix)) != 0)
+		return;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	s4.sin_port = s6.sin6_port;
+	memcpy(&s4.sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &s4, sizeof(s4));
+	*len = sizeof(s4);
+}
+
 /* Whether two queued packets go to the same address. */
 static bool same_dest(const struct txpkt *a, const struct txpkt *b)
 {
@@ -180,8 +251,7 @@ void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 	if (ep->ntx == TX_BATCH)
 		quic_io_flush(ep);
 	t = &ep->tx[ep->ntx++];
-	memcpy(&t->to, path->remote.addr, path->remote.addrlen);
-	t->tolen = path->remote.addrlen;
+	set_dest(ep, t, path->remote.addr, path->remote.addrlen);
 	memcpy(t->d, d, n);
 	t->len = n;
 }
@@ -216,8 +286,8 @@ static void input_message(struct quic_endpoint *ep, unsigned i)
 		return;
 	ep->st.udp_recv_msgs++;
 	ep->st.udp_recv += seg && seg < len ? (len + seg - 1) / seg : 1;
-	quic_io_path(&path, &ep->local, ep->locallen, &ep->rxfrom[i],
-		     h->msg_namelen);
+	unmap_source(ep, &ep->rxfrom[i], &h->msg_namelen);
+	quic_io_path_real(ep, &path, &ep->rxfrom[i], h->msg_namelen);
 	if (!seg || seg >= len) {
 		quic_ep_input(ep, &path, d, len);
 		return;
@@ -299,8 +369,14 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ep->fd < 0)
 		return -errno;
-	if (ss->ss_family == AF_INET6)
-		setsockopt(ep->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6) {
+		int v6only = ep->o.dual_stack ? 0 : 1;
+
+		if (setsockopt(ep->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			       sizeof(v6only)) < 0 &&
+		    ep->o.dual_stack)
+			return -errno;
+	}
 	/* One socket carries every connection (and, on a relay, every
 	 * forwarded frame): the default ~200 KB buffers overflow on the first
 	 * burst. Ask for more; the *FORCE variants pass rmem_max/wmem_max
@@ -317,6 +393,12 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 	if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &ep->locallen) <
 	    0)
 		return -errno;
+	if (ep->o.dual_stack) {
+		struct sockaddr_in s4 = {.sin_family = AF_INET};
+
+		s4.sin_port = ((struct sockaddr_in6 *)&ep->local)->sin6_port;
+		memcpy(&ep->local4, &s4, sizeof(s4));
+	}
 	/* GSO where the kernel knows UDP_SEGMENT (Linux 4.18); setting the
 	 * socket default to 0 changes nothing but tells us. Whether the
 	 * device can do it shows at the first send (see quic_io_flush). */
@@ -362,14 +444,12 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 	struct txpkt *t;
 
 	if (!len || len > TX_BUFSZ || (((const uint8_t *)data)[0] & 0xc0) ||
-	    ip_endpoint_to_sockaddr(to, &ss, &sslen) < 0 ||
-	    ss.ss_family != ep->local.ss_family)
+	    quic_io_sockaddr(ep, to, &ss, &sslen) < 0)
 		return WEFT_ERR_INVAL;
 	if (ep->ntx == TX_BATCH)
 		quic_io_flush(ep);
 	t = &ep->tx[ep->ntx++];
-	memcpy(&t->to, &ss, sslen);
-	t->tolen = sslen;
+	set_dest(ep, t, (const struct sockaddr *)&ss, sslen);
 	memcpy(t->d, data, len);
 	t->len = len;
 	quic_io_push(ep);

@@ -27,6 +27,11 @@
 #            printed when the test fails (the agents log no path changes).
 #   samelan  a and b on one LAN behind nat1: direct, and b's address in use
 #            is its LAN address 10.1.0.12, not nat1's outside address.
+#   ipv6     a and b on inet with IPv6 addresses too (2001:db8::21/22), UDP
+#            over IPv4 between them dropped by nftables in a (the relay is
+#            reached over IPv4 as before): the direct path is IPv6, on the
+#            agents' one dual-stack socket. Skipped with a message where
+#            the kernel has no IPv6.
 #
 #   paths_nat_test.sh [SCENARIO...]   run the named scenarios (default: all)
 #
@@ -224,6 +229,9 @@ setup() {
 	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] &&
 		[ "$kb" != null ] || { fail "auth keys"; return 1; }
 
+	if [ -n "${pre_agents:-}" ]; then
+		"$pre_agents" || return 1
+	fi
 	start_agent a "$ka"
 	start_agent b "$kb"
 	wait_running a || return 1
@@ -591,6 +599,35 @@ if [ "$(id -u)" != 0 ]; then
 	echo "paths_nat_test: skipped: needs root for network namespaces" >&2
 	exit 77
 fi
+# add_ipv6: IPv6 for a and b on the inet bridge, and no UDP over IPv4
+# between them (run by setup before the agents start).
+add_ipv6() {
+	nsrun a ip -6 addr add 2001:db8::21/64 dev eth0 nodad &&
+		nsrun b ip -6 addr add 2001:db8::22/64 dev eth0 nodad ||
+		{ V6_SKIP=1; return 1; }
+	printf '%s\n' 'table inet weft_v4cut {' \
+		'  chain out { type filter hook output priority 0;' \
+		'    ip daddr 203.0.113.22 meta l4proto udp drop; }' \
+		'  chain in { type filter hook input priority 0;' \
+		'    ip saddr 203.0.113.22 meta l4proto udp drop; }' \
+		'}' | nsrun a nft -f - || { fail "nft in a"; return 1; }
+	ping_ok a 2001:db8::22 || { fail "no IPv6 between a and b"; return 1; }
+}
+
+s_ipv6() {
+	V6_SKIP=
+	pre_agents=add_ipv6
+	setup --a inet --b inet
+	rc=$?
+	pre_agents=
+	if [ -n "$V6_SKIP" ]; then
+		echo "ipv6: SKIPPED: this kernel cannot add IPv6 addresses"
+		return
+	fi
+	[ $rc -eq 0 ] || return
+	scen_direct "[2001:db8::22]"
+}
+
 for t in jq curl ping perl; do
 	command -v $t >/dev/null 2>&1 ||
 		{ echo "paths_nat_test: $t missing" >&2; exit 1; }
@@ -608,11 +645,11 @@ if ! "$AGENT" up --help 2>&1 | grep -q -- --punch-cooldown; then
 fi
 
 t_start=$(date +%s)
-[ $# -gt 0 ] || set -- inet eim eimsym symsym cut samelan
+[ $# -gt 0 ] || set -- inet eim eimsym symsym cut samelan ipv6
 for scen in "$@"; do
 	t_s=$(date +%s)
 	case "$scen" in
-	inet | eim | eimsym | symsym | cut | samelan) "s_$scen" ;;
+	inet | eim | eimsym | symsym | cut | samelan | ipv6) "s_$scen" ;;
 	*) echo "paths_nat_test: unknown scenario '$scen'" >&2; exit 2 ;;
 	esac
 	cleanup

@@ -320,6 +320,7 @@ struct world_opts {
 	unsigned stateless_rate;
 	bool no_gso;
 	bool no_gro;
+	bool dual; /* both endpoints on [::] with dual_stack */
 };
 
 static bool world_init_ex(struct world *w, const char *const *alpns,
@@ -350,6 +351,12 @@ static bool world_init_ex(struct world *w, const char *const *alpns,
 	so.stateless_rate = wo->stateless_rate;
 	so.no_gso = co.no_gso = wo->no_gso;
 	so.no_gro = co.no_gro = wo->no_gro;
+	if (wo->dual) {
+		ip_endpoint_parse("[::]:1", &so.bind);
+		so.bind.port = 0;
+		co.bind = so.bind;
+		so.dual_stack = co.dual_stack = true;
+	}
 	ip_endpoint_parse("127.255.0.2:1", &so.virtual_local);
 	so.virtual_local.port = 0;
 	co.id = w->cid;
@@ -364,6 +371,12 @@ static bool world_init_ex(struct world *w, const char *const *alpns,
 		return false;
 	quic_endpoint_local(w->srv, &w->srv_addr);
 	quic_endpoint_local(w->cli, &a);
+	if (wo->dual) { /* [::]: reach it over IPv4 loopback first */
+		uint16_t port = w->srv_addr.port;
+
+		ip_endpoint_parse("127.0.0.1:1", &w->srv_addr);
+		w->srv_addr.port = port;
+	}
 	w->srv_vaddr = so.virtual_local;
 	w->srv_vaddr.port = w->srv_addr.port;
 	w->cli_vaddr = co.virtual_local;
@@ -707,6 +720,11 @@ static void raw_datagrams_reach_on_other(void)
 	CHECK_INT(quic_endpoint_send_raw(w.cli, &v6, frame, sizeof(frame)),
 		  WEFT_ERR_INVAL);
 	world_free(&w);
+}
+
+static bool got_two_others(struct world *w)
+{
+	return w->others >= 2;
 }
 
 static bool got_three_others(struct world *w)
@@ -1090,6 +1108,98 @@ static bool migrate_there_and_back(void)
 	return true;
 }
 
+static bool ipv6_loopback_works(void)
+{
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6,
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&s6, sizeof(s6)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool server_on_ipv6(struct world *w)
+{
+	struct quic_conn_stats st;
+
+	quic_conn_stats(w->sc[0], &st);
+	if (st.remote.addr.family != 6)
+		quic_conn_datagram(w->cc[0], "\0\0\0\0", 4);
+	return st.remote.addr.family == 6;
+}
+
+/* One dual-stack socket per side: the connection starts over IPv4, both
+ * ends see plain IPv4 addresses (not IPv4-mapped ones), raw datagrams go
+ * to either family, and the client migrates the connection to IPv6. */
+static void dual_stack_endpoints_speak_ipv4_and_ipv6(void)
+{
+	static const uint8_t frame[] = {0x34, 7, 7};
+	const struct world_opts wo = {.dual = true};
+	struct quic_conn_stats cs, ss;
+	struct ip_endpoint v6, v4, any;
+	struct quic_endpoint_options bad = {0};
+	struct quic_endpoint *ep = NULL;
+	struct world w;
+
+	if (!ipv6_loopback_works()) {
+		printf("# skip: no IPv6 loopback in this kernel\n");
+		return;
+	}
+	REQUIRE(world_init_ex(&w, relay_alpns, false, &wo));
+	w.echo = true;
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	REQUIRE(run_until(&w, server_accepted, 3000));
+	quic_conn_stats(w.cc[0], &cs);
+	quic_conn_stats(w.sc[0], &ss);
+	CHECK_INT(cs.remote.addr.family, 4);
+	CHECK(ip_addr_eq(&cs.remote.addr, &w.srv_addr.addr));
+	CHECK_INT(ss.remote.addr.family, 4);
+	CHECK(ip_addr_eq(&ss.remote.addr, &w.srv_addr.addr));
+	datagrams_flow(&w);
+
+	/* Raw datagrams to the server over IPv4 and over IPv6. */
+	v4 = w.srv_addr;
+	CHECK_INT(ip_endpoint_parse("[::1]:1", &v6), 0);
+	v6.port = w.srv_addr.port;
+	w.others = 0;
+	CHECK_INT(quic_endpoint_send_raw(w.cli, &v4, frame, sizeof(frame)),
+		  0);
+	CHECK_INT(quic_endpoint_send_raw(w.cli, &v6, frame, sizeof(frame)),
+		  0);
+	CHECK(run_until(&w, got_two_others, 3000));
+
+	/* IPv4 -> IPv6 on the same socket. */
+	w.path_ok = 0;
+	CHECK_INT(quic_conn_migrate(w.cc[0], false, &v6), 0);
+	CHECK(run_until(&w, path_validated, 3000));
+	quic_conn_stats(w.cc[0], &cs);
+	CHECK_INT(cs.remote.addr.family, 6);
+	CHECK(ip_addr_eq(&cs.remote.addr, &v6.addr));
+	CHECK(run_until(&w, server_on_ipv6, 5000));
+	run_for(&w, 50); /* the nudges server_on_ipv6 sent (all seq 0) */
+	w.srv_order_ok = w.cli_order_ok = true;
+	datagrams_flow(&w);
+	CHECK_INT(w.cclosed, 0);
+	CHECK_INT(w.sclosed, 0);
+	world_free(&w);
+
+	/* dual_stack needs an IPv6 bind address. */
+	CHECK_INT(loop_new(&w.l), 0);
+	CHECK_INT(ident_generate(&w.sid), 0);
+	bad.id = w.sid;
+	CHECK_INT(ip_endpoint_parse("127.0.0.1:1", &any), 0);
+	any.port = 0;
+	bad.bind = any;
+	bad.dual_stack = true;
+	CHECK_INT(quic_endpoint_new(w.l, &bad, &ep), WEFT_ERR_INVAL);
+	CHECK(ep == NULL);
+	ident_del(w.sid);
+	loop_del(w.l);
+}
+
 static void relayed_path_migrates_to_direct_and_back(void)
 {
 	CHECK(migrate_there_and_back());
@@ -1292,6 +1402,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(raw_datagrams_reach_on_other),
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_with_gro),
 	CHECK_CASE(one_way_datagrams_are_acknowledged_sparingly),
+	CHECK_CASE(dual_stack_endpoints_speak_ipv4_and_ipv6),
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_without_gro),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
