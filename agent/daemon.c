@@ -8,6 +8,7 @@
 #include "agent/control.h"
 #include "agent/filter.h"
 #include "agent/gro.h"
+#include "agent/ifwatch.h"
 #include "agent/ifaddr.h"
 #include "agent/localapi.h"
 #include "agent/map.h"
@@ -58,6 +59,9 @@ struct daemon {
 	struct metricsd *metrics; /* NULL without --metrics-listen */
 	struct map *map;
 	struct loop_timer *ep_timer;
+	struct loop_timer *ep_soon;   /* endpoints again, shortly after an
+				       * interface or address change */
+	struct ifwatch *ifw;          /* those changes, from rtnetlink */
 	struct quic_endpoint *ep;
 	struct relayc *relay;
 	struct tunnels *tun;
@@ -992,6 +996,21 @@ static void check_endpoints(struct daemon *d)
 	push_local(d);
 }
 
+static void on_ep_soon(struct loop_timer *t, void *ctx)
+{
+	(void)t;
+	check_endpoints(ctx);
+}
+
+/* An interface or address changed: look again once the burst of messages
+ * that one change brings (link, addresses, routes) has passed. */
+static void on_if_change(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	loop_timer_start(d->ep_soon, 200 * 1000);
+}
+
 static void on_ep_timer(struct loop_timer *t, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -1715,10 +1734,16 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		rc = loop_signal(d.loop, SIGINT, on_signal, &d);
 	if (rc == 0)
 		rc = loop_timer_new(d.loop, on_ep_timer, &d, &d.ep_timer);
+	if (rc == 0)
+		rc = loop_timer_new(d.loop, on_ep_soon, &d, &d.ep_soon);
 	if (rc < 0) {
 		say(&d, "cannot set up the event loop: %s", weft_strerror(rc));
 		goto out;
 	}
+	/* Without it the poll below still notices changes, later. */
+	rc = ifwatch_new(d.loop, on_if_change, &d, &d.ifw);
+	if (rc < 0)
+		log_warn_err(rc, "ifwatch_unavailable", NULL);
 	if (!cfg->hostname) {
 		if (gethostname(host, sizeof(host)) < 0)
 			snprintf(host, sizeof(host), "node");
@@ -1768,6 +1793,8 @@ out:
 	localapi_del(d.api);
 	metricsd_del(d.metrics);
 	loop_timer_del(d.ep_timer);
+	loop_timer_del(d.ep_soon);
+	ifwatch_del(d.ifw);
 	loop_del(d.loop);
 	map_del(d.map);
 	filter_del(d.filter);

@@ -63,7 +63,7 @@ static int cmd_up(int argc, char **argv)
 	const char *log_level = NULL, *metrics = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
-	int64_t port = 0, cooldown_ms = 30000;
+	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_STRING, &controller, NULL,
 		 "controller URL (https://...)", 0, 0},
@@ -98,6 +98,9 @@ static int cmd_up(int argc, char **argv)
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
+		{"endpoint-poll", CONF_DURATION, &poll_ms, "10s",
+		 "how often to look for new interface addresses besides the "
+		 "kernel's change events", 1000, 3600000},
 		{"punch-cooldown", CONF_DURATION, &cooldown_ms, "30s",
 		 "wait before punching again after a failed attempt or a lost "
 		 "direct path (doubles while failing, up to 10m)", 1, 600000},
@@ -168,6 +171,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.no_tun = no_tun;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
+	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);

@@ -27,6 +27,9 @@
 #            printed when the test fails (the agents log no path changes).
 #   samelan  a and b on one LAN behind nat1: direct, and b's address in use
 #            is its LAN address 10.1.0.12, not nat1's outside address.
+#   newaddr  agents polling their interfaces only hourly (--endpoint-poll
+#            1h): an address added to b's eth0 is among b's endpoints at the
+#            controller within 3 s (the kernel's change event, rtnetlink).
 #   ipv6     a and b on inet with IPv6 addresses too (2001:db8::21/22), UDP
 #            over IPv4 between them dropped by nftables in a (the relay is
 #            reached over IPv4 as before): the direct path is IPv6, on the
@@ -126,6 +129,7 @@ start_agent() {
 		--insecure-http --auth-key "$2" --state-dir "$dir/$1" \
 		--socket "$dir/$1/sock" --hostname "$1" --tun weft0 \
 		--metrics-listen "$AGENT_METRICS" $cooldown_flag \
+		${extra_agent_flags:-} \
 		2>>"$dir/$1.log"
 }
 
@@ -614,6 +618,36 @@ add_ipv6() {
 	ping_ok a 2001:db8::22 || { fail "no IPv6 between a and b"; return 1; }
 }
 
+# node_endpoints NAME: NAME's endpoints at the controller, one per line.
+node_endpoints() {
+	api GET /api/v1/nodes 2>/dev/null |
+		jq -r --arg n "$1" '.items[] | select(.name == $n) | .endpoints[]?'
+}
+
+s_newaddr() {
+	extra_agent_flags="--endpoint-poll 1h"
+	setup --a inet --b inet
+	rc=$?
+	extra_agent_flags=
+	[ $rc -eq 0 ] || return
+	node_endpoints b | grep -q '^203\.0\.113\.22:' ||
+		{ fail "b's endpoints lack its address: $(node_endpoints b | tr '\n' ' ')"; return; }
+	node_endpoints b | grep -q '^203\.0\.113\.99:' &&
+		{ fail "b publishes 203.0.113.99 before it has it"; return; }
+	nsrun b ip addr add 203.0.113.99/24 dev eth0 ||
+		{ fail "ip addr add in b"; return; }
+	t0=$(now_ms)
+	while :; do
+		node_endpoints b | grep -q '^203\.0\.113\.99:' && break
+		if [ $(($(now_ms) - t0)) -gt 3000 ]; then
+			fail "b's new address not published within 3 s: $(node_endpoints b | tr '\n' ' ')"
+			return
+		fi
+		sleep 0.05
+	done
+	echo "newaddr: b's new address published after $(($(now_ms) - t0)) ms"
+}
+
 s_ipv6() {
 	V6_SKIP=
 	pre_agents=add_ipv6
@@ -645,11 +679,11 @@ if ! "$AGENT" up --help 2>&1 | grep -q -- --punch-cooldown; then
 fi
 
 t_start=$(date +%s)
-[ $# -gt 0 ] || set -- inet eim eimsym symsym cut samelan ipv6
+[ $# -gt 0 ] || set -- inet eim eimsym symsym cut samelan newaddr ipv6
 for scen in "$@"; do
 	t_s=$(date +%s)
 	case "$scen" in
-	inet | eim | eimsym | symsym | cut | samelan | ipv6) "s_$scen" ;;
+	inet | eim | eimsym | symsym | cut | samelan | newaddr | ipv6) "s_$scen" ;;
 	*) echo "paths_nat_test: unknown scenario '$scen'" >&2; exit 2 ;;
 	esac
 	cleanup
