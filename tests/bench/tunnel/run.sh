@@ -32,7 +32,8 @@
 #
 # Each path: iperf3 TCP a -> b, 1 stream and 4 streams (-P 4), for
 # BENCH_SECONDS each (receiver's rate), then BENCH_PINGS pings (0.2 s
-# apart, after 2 warm-up pings): average and median RTT. The table shows
+# apart, after 2 warm-up pings): average and median RTT; and the average
+# RTT of pings 0.2 s apart during the 1-stream run ("loaded"). The table shows
 # the ratios Weft / wireguard-go and, with issue 7, relayed / direct.
 #
 # Installs wireguard-go, wireguard-tools, iperf3, iputils-ping and jq from
@@ -177,8 +178,17 @@ iperf() {
 			>/dev/null 2>&1 &
 		perf_pid=$!
 	fi
+	# During the 1-stream run: pings 0.2 s apart from its second second
+	# to its last (RTT under load, read by measure).
+	local lping_pid=''
+	if [ "$3" = 1 ] && [ "$seconds" -ge 3 ]; then
+		(sleep 1; nsx "$1" a ping -q -i 0.2 -W 2 \
+			-c $(((seconds - 2) * 5)) "$2" >"$tmp/lping.$4" 2>&1) &
+		lping_pid=$!
+	fi
 	nsx "$1" a timeout $((seconds + 20)) iperf3 -c "$2" -t "$seconds" -P "$3" --json >"$out" 2>&1 ||
 		rc=$?
+	[ -z "$lping_pid" ] || wait "$lping_pid" || true
 	[ -z "$perf_pid" ] || wait "$perf_pid" || true
 	if [ $rc -ne 0 ]; then
 		say "iperf3 -c $2 -P $3 failed: $(jq -r '.error // empty' "$out" 2>/dev/null || tail -n3 "$out")"
@@ -242,11 +252,14 @@ measure() {
 		say "$key: UDP at $BENCH_UDP: $(sed -n '/^{/,$p' "$tmp/udp.json" | jq -r '.end.sum | "sent \(.bits_per_second / 1e6 | round) Mbit/s, lost \(.lost_percent | round) %, received \(.bits_per_second * (100 - .lost_percent) / 1e8 | round) Mbit/s"' 2>/dev/null)"
 	fi
 	[ "$key" = wg ] || diag "$2"
+	local lr
+	lr=$(sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/\([0-9.]*\)/.*|\1|p' \
+		"$tmp/lping.$key" 2>/dev/null)
 	eval "r_${key}_1=${one%% *} r_${key}_4=${four%% *}"
-	eval "r_${key}_rtt=${r% *} r_${key}_p50=${r#* }"
+	eval "r_${key}_rtt=${r% *} r_${key}_p50=${r#* } r_${key}_lrtt=${lr:--}"
 	say "$key: 1 stream ${one%% *} Mbit/s (retransmits ${one#* })," \
 		"4 streams ${four%% *} Mbit/s (retransmits ${four#* })," \
-		"RTT avg ${r% *} ms p50 ${r#* } ms"
+		"RTT avg ${r% *} ms p50 ${r#* } ms, under load ${lr:--} ms"
 }
 
 # --- the lab ------------------------------------------------------------
@@ -528,16 +541,16 @@ echo "# commit $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo ?)," \
 	"load average $load_start at start, $load_end at end"
 echo "# iperf3 TCP a -> b ${seconds} s per run; $pings pings; MTU" \
 	"wireguard-go ${wg_mtu:--}, weft ${weft_mtu:--}"
-printf '%-14s %16s %16s %12s %12s\n' path "1 stream Mb/s" \
-	"4 streams Mb/s" "RTT avg ms" "RTT p50 ms"
+printf '%-14s %16s %16s %12s %12s %12s\n' path "1 stream Mb/s" \
+	"4 streams Mb/s" "RTT avg ms" "RTT p50 ms" "loaded ms"
 for k in wg relay direct; do
 	case $k in
 	wg) name=wireguard-go ;;
 	relay) name="weft relay" ;;
 	direct) name="weft direct" ;;
 	esac
-	printf '%-14s %16s %16s %12s %12s\n' "$name" "$(v "$k" 1)" \
-		"$(v "$k" 4)" "$(v "$k" rtt)" "$(v "$k" p50)"
+	printf '%-14s %16s %16s %12s %12s %12s\n' "$name" "$(v "$k" 1)" \
+		"$(v "$k" 4)" "$(v "$k" rtt)" "$(v "$k" p50)" "$(v "$k" lrtt)"
 done
 # ratios: "A/B": throughput (1, 4 streams) and RTT avg.
 for pair in relay/wg direct/wg relay/direct; do
