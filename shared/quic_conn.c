@@ -268,7 +268,12 @@ static void conn_write(struct quic_conn *c)
 	if (c->dead || c->in_cb)
 		return;
 	c->write_gen++;
-	pktmax = ngtcp2_conn_get_path_max_tx_udp_payload_size(c->nc);
+	/* The buffer must hold the largest packet ngtcp2 may write, not the
+	 * current path's size: path MTU discovery probes are larger than the
+	 * path's size by design, and with a path-sized buffer they were never
+	 * written (every path stayed at 1200 bytes). ngtcp2 keeps ordinary
+	 * packets to the path's size itself. */
+	pktmax = ngtcp2_conn_get_max_tx_udp_payload_size(c->nc);
 	if (pktmax > TX_BUFSZ)
 		pktmax = TX_BUFSZ;
 	maxpkts = ngtcp2_conn_get_send_quantum(c->nc) /

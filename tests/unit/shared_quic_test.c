@@ -71,6 +71,7 @@ struct world {
 	uint8_t srv_cid[16]; /* DCID of the client's last short-header packet */
 	bool have_srv_cid;
 	int others;
+	size_t vmax; /* the stand-in relay drops larger packets (0: none) */
 	size_t other_len[8]; /* lengths of the first on_other datagrams */
 	uint8_t other_first[8]; /* ... and their second bytes */
 	int dgram_writable;
@@ -275,8 +276,11 @@ static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
 			size_t n, void *ctx)
 {
 	struct world *w = ctx;
-	struct vpkt *p = malloc(sizeof(*p) + n);
+	struct vpkt *p;
 
+	if (w->vmax && n > w->vmax)
+		return 0; /* like a relay frame over the payload limit */
+	p = malloc(sizeof(*p) + n);
 	if (!p)
 		return WEFT_ERR_NOMEM;
 	p->next = NULL;
@@ -1200,6 +1204,45 @@ static void dual_stack_endpoints_speak_ipv4_and_ipv6(void)
 	loop_del(w.l);
 }
 
+static bool client_limit_grew(struct world *w)
+{
+	return quic_conn_datagram_max(w->cc[0]) > 1160;
+}
+
+/* Path MTU discovery raises a connection's datagram limit above the 1200
+ * bytes every path starts with, so a 1280-byte TUN packet fits: to
+ * ngtcp2's largest probe, 1492 - 48, on loopback, and on a relayed path
+ * whose relay drops packets over 1391 bytes (WIRE_PAYLOAD_MAX less the
+ * frame header) to the probe that fits, 1390 - 48. Less 40 bytes of
+ * packet overhead. */
+static void path_mtu_discovery_raises_the_datagram_limit(bool is_virtual)
+{
+	struct world w;
+	size_t max;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	w.vmax = 1391;
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, is_virtual));
+	REQUIRE(run_until(&w, is_established, 3000));
+	CHECK_INT(quic_conn_datagram_max(w.cc[0]), 1160);
+	CHECK(run_until(&w, client_limit_grew, 3000));
+	run_for(&w, 300); /* the larger probes fail first on the relay */
+	max = quic_conn_datagram_max(w.cc[0]);
+	CHECK_INT(max, is_virtual ? 1390 - 48 - 40 : 1492 - 48 - 40);
+	CHECK(max >= 1280);
+	world_free(&w);
+}
+
+static void path_mtu_discovery_raises_the_limit_direct(void)
+{
+	path_mtu_discovery_raises_the_datagram_limit(false);
+}
+
+static void path_mtu_discovery_raises_the_limit_relayed(void)
+{
+	path_mtu_discovery_raises_the_datagram_limit(true);
+}
+
 static void relayed_path_migrates_to_direct_and_back(void)
 {
 	CHECK(migrate_there_and_back());
@@ -1403,6 +1446,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_with_gro),
 	CHECK_CASE(one_way_datagrams_are_acknowledged_sparingly),
 	CHECK_CASE(dual_stack_endpoints_speak_ipv4_and_ipv6),
+	CHECK_CASE(path_mtu_discovery_raises_the_limit_direct),
+	CHECK_CASE(path_mtu_discovery_raises_the_limit_relayed),
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_without_gro),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
