@@ -26,6 +26,13 @@
 
 #define DEV "weft0"
 
+/* Per IP version: this host's mesh address and a peer's (routed to the
+ * TUN by setup). */
+static const char *const mesh[2][2] = {
+	{"100.64.0.1", "100.64.0.2"},
+	{"fd7a:115c:a1e0::1", "fd7a:115c:a1e0::2"},
+};
+
 static int sh(const char *fmt, const char *arg)
 {
 	char cmd[256];
@@ -288,10 +295,6 @@ static void kernel_picks_a_name_when_none_is_given(void)
 
 static void udp_to_a_routed_address_is_read_from_the_tun(void)
 {
-	static const char *const cases[][2] = {
-		{"100.64.0.1", "100.64.0.2"},
-		{"fd7a:115c:a1e0::1", "fd7a:115c:a1e0::2"},
-	};
 	struct tun *t = setup();
 	uint8_t buf[2048];
 	struct packet_info pi;
@@ -300,11 +303,11 @@ static void udp_to_a_routed_address_is_read_from_the_tun(void)
 
 	REQUIRE(t != NULL);
 	for (int i = 0; i < 2; i++) {
-		int fd = udp_socket(cases[i][0], 40000);
+		int fd = udp_socket(mesh[i][0], 40000);
 
 		if (!CHECK(fd >= 0))
 			break;
-		CHECK(send_to(fd, cases[i][1], 9999, "hello tun", false) == 9);
+		CHECK(send_to(fd, mesh[i][1], 9999, "hello tun", false) == 9);
 		n = read_packet(t, PACKET_PROTO_UDP, 9999, buf, sizeof(buf), &pi,
 				NULL);
 		close(fd);
@@ -312,9 +315,9 @@ static void udp_to_a_routed_address_is_read_from_the_tun(void)
 			continue;
 		CHECK_INT(pi.version, i ? 6 : 4);
 		CHECK_INT(pi.sport, 40000);
-		CHECK(ip_addr_parse(cases[i][0], &want) == 0 &&
+		CHECK(ip_addr_parse(mesh[i][0], &want) == 0 &&
 		      ip_addr_eq(&pi.src, &want));
-		CHECK(ip_addr_parse(cases[i][1], &want) == 0 &&
+		CHECK(ip_addr_parse(mesh[i][1], &want) == 0 &&
 		      ip_addr_eq(&pi.dst, &want));
 		CHECK(n == (size_t)pi.l3_len + 8 + 9 &&
 		      memcmp(buf + pi.l3_len + 8, "hello tun", 9) == 0);
@@ -544,19 +547,15 @@ out:
 
 static void a_coalesced_tcp_run_written_as_gso_reaches_a_socket(void)
 {
-	static const char *const cases[][2] = {
-		{"100.64.0.1", "100.64.0.2"},
-		{"fd7a:115c:a1e0::1", "fd7a:115c:a1e0::2"},
-	};
 	struct tun *t = setup();
 
 	REQUIRE(t != NULL);
 	for (int i = 0; i < 2; i++) {
-		struct peer pr = {.addr = cases[i][1], .local = cases[i][0],
+		struct peer pr = {.addr = mesh[i][1], .local = mesh[i][0],
 				  .port = (uint16_t)(40001 + i),
 				  .local_port = 7100, .seq = 1000};
 		int lfd = bound_socket(SOCK_STREAM | SOCK_NONBLOCK,
-				       cases[i][0], 7100);
+				       mesh[i][0], 7100);
 
 		if (!CHECK(lfd >= 0) || !CHECK(listen(lfd, 4) == 0))
 			break;
@@ -677,10 +676,6 @@ static void a_stream_is_read_as_super_segments(struct tun *t,
 
 static void tcp_from_a_socket_is_read_as_super_segments_with_tso(void)
 {
-	static const char *const cases[][2] = {
-		{"100.64.0.1", "100.64.0.2"},
-		{"fd7a:115c:a1e0::1", "fd7a:115c:a1e0::2"},
-	};
 	struct tun *t = setup();
 	bool tso6 = false;
 
@@ -688,10 +683,10 @@ static void tcp_from_a_socket_is_read_as_super_segments_with_tso(void)
 	CHECK_INT(tun_enable_tso(t, &tso6), 0);
 	CHECK(tso6);
 	for (int i = 0; i < 2; i++) {
-		struct peer pr = {.addr = cases[i][1], .local = cases[i][0],
+		struct peer pr = {.addr = mesh[i][1], .local = mesh[i][0],
 				  .port = (uint16_t)(7200 + i), .seq = 5000};
 		int fd = bound_socket(SOCK_STREAM | SOCK_NONBLOCK,
-				      cases[i][0], 0);
+				      mesh[i][0], 0);
 
 		if (!CHECK(fd >= 0))
 			break;
