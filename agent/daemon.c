@@ -519,8 +519,8 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 			break;
 		if (!mss) {
 			tun_packet(d, d->rxbuf, len);
-		} else if (gro_split_tcp4(d->rxbuf, len, mss, on_tun_segment,
-					  d) < 0) {
+		} else if (gro_split_tcp(d->rxbuf, len, mss, on_tun_segment,
+					 d) < 0) {
 			d->tx_malformed++;
 		}
 	}
@@ -537,6 +537,7 @@ static int tun_open(struct daemon *d)
 	const char *name = d->cfg->tun && *d->cfg->tun ? d->cfg->tun
 							: "weft0";
 	char q[64];
+	bool tso6;
 	int rc;
 
 	rc = tun_cleanup_stale(name);
@@ -555,8 +556,14 @@ static int tun_open(struct daemon *d)
 			!(d->rxbuf = malloc(GRO_MAX))))
 		rc = WEFT_ERR_NOMEM;
 	/* Without TSO every read is one packet: slower, still correct. */
-	if (rc == 0 && tun_enable_tso(d->tundev) < 0)
-		log_warn("tun_no_offload", "tun=%s", tun_name(d->tundev));
+	if (rc == 0) {
+		if (tun_enable_tso(d->tundev, &tso6) < 0)
+			log_warn("tun_no_offload", "tun=%s",
+				 tun_name(d->tundev));
+		else if (!tso6)
+			log_warn("tun_no_offload", "tun=%s family=ipv6",
+				 tun_name(d->tundev));
+	}
 	if (rc == 0) {
 		gro_init(d->gro);
 		rc = loop_timer_new(d->loop, on_gro_flush, d, &d->gro_flush);
@@ -595,9 +602,9 @@ static void gro_write(struct daemon *d)
 
 	if (!gro_finish(d->gro, &o))
 		return;
-	rc = o.gso ? tun_write_tcp4_gso(d->tundev, o.pkt, o.len, o.hdr_len,
-					o.seg_size, o.csum_start,
-					o.csum_offset)
+	rc = o.gso ? tun_write_tcp_gso(d->tundev, o.pkt, o.len, o.v6,
+				       o.hdr_len, o.seg_size, o.csum_start,
+				       o.csum_offset)
 		   : tun_write(d->tundev, o.pkt, o.len);
 	if (rc < 0)
 		d->rx_tun_errors++;

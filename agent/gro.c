@@ -11,6 +11,7 @@
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
+#define TCP_CWR 0x80
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -29,26 +30,94 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-
-/* Header and payload sizes of a TCP/IPv4 segment that may be part of a
- * run, or false. */
-static bool parse(const uint8_t *p, size_t len, size_t *hdr, size_t *pay)
+static void put32(uint8_t *p, uint32_t v)
 {
-	size_t thl;
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static bool is_v6(const uint8_t *p)
+{
+	return p[0] >> 4 == 6;
+}
+
+/* The length of the IP header in front of a TCP header: 20 to 60 bytes
+ * for IPv4, 40 for IPv6 whose next header is TCP (extension headers are
+ * not walked), 0 when p[0..len) is neither or has no room for a TCP
+ * header behind it. */
+static size_t tcp_ip_len(const uint8_t *p, size_t len)
+{
+	size_t ihl;
+
+	if (len < 40)
+		return 0;
+	switch (p[0] >> 4) {
+	case 4:
+		ihl = (size_t)(p[0] & 0x0f) * 4;
+		if (ihl < 20 || ihl + 20 > len || p[9] != PACKET_PROTO_TCP)
+			return 0;
+		return ihl;
+	case 6:
+		if (len < 60 || p[6] != PACKET_PROTO_TCP)
+			return 0;
+		return 40;
+	default:
+		return 0;
+	}
+}
+
+/* The one's-complement sum of the TCP pseudo-header of packet p (IPv4:
+ * RFC 793; IPv6: RFC 2460 8.1) for l4 bytes of TCP header and payload. */
+static uint32_t pseudo_sum(const uint8_t *p, size_t l4)
+{
+	uint32_t s = is_v6(p) ? packet_csum_add(0, p + 8, 32)
+			      : packet_csum_add(0, p + 12, 8);
+
+	return s + PACKET_PROTO_TCP + (uint32_t)l4;
+}
+
+/* Sets the length field of p's IP header for a packet of len bytes; an
+ * IPv4 header also gets its checksum again. */
+static void set_ip_len(uint8_t *p, size_t len)
+{
+	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+
+	if (is_v6(p)) {
+		put16(p + 4, (uint16_t)(len - 40));
+		return;
+	}
+	put16(p + 2, (uint16_t)len);
+	put16(p + 10, 0);
+	put16(p + 10, packet_csum_fold(packet_csum_add(0, p, ihl)));
+}
+
+/* IP header, header and payload sizes of a TCP segment that may be part
+ * of a run, or false. */
+static bool parse(const uint8_t *p, size_t len, size_t *ip, size_t *hdr,
+		  size_t *pay)
+{
+	size_t ihl = tcp_ip_len(p, len), thl;
 	uint8_t fl;
 
-	if (len < 40 || p[0] != 0x45 || p[9] != 6 || get16(p + 2) != len)
+	if (!ihl)
 		return false;
-	/* No fragments: MF clear and offset 0 (DF may be set). */
-	if (get16(p + 6) & 0x3fff)
+	if (is_v6(p)) {
+		if (get16(p + 4) != len - 40)
+			return false;
+	} else if (ihl != 20 || get16(p + 2) != len ||
+		   (get16(p + 6) & 0x3fff)) {
+		/* IP options, or a fragment: MF or an offset (DF may be
+		 * set). */
 		return false;
-	thl = (size_t)(p[32] >> 4) * 4;
-	if (thl < 20 || 20 + thl > len)
+	}
+	thl = (size_t)(p[ihl + 12] >> 4) * 4;
+	if (thl < 20 || ihl + thl > len)
 		return false;
-	fl = p[33];
+	fl = p[ihl + 13];
 	if ((fl & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG)) || !(fl & TCP_ACK))
 		return false;
-	*hdr = 20 + thl;
+	*ip = ihl;
+	*hdr = ihl + thl;
 	*pay = len - *hdr;
 	return *pay > 0;
 }
@@ -65,53 +134,67 @@ bool gro_held(const struct gro *g)
 	return g->len > 0;
 }
 
-/* Whether segment p continues the held run. */
-static bool continues(const struct gro *g, const uint8_t *p, size_t hdr,
-		      size_t pay)
+/* Whether IP header p belongs to the same run as h (same version and
+ * header length ip): all but the length, IPv4 id and checksum agree. */
+static bool same_ip(const uint8_t *p, const uint8_t *h, size_t ip)
 {
-	const uint8_t *h = g->buf;
+	if (ip == 40) /* version, class, flow label; hop limit; addresses */
+		return memcmp(p, h, 4) == 0 && p[7] == h[7] &&
+		       memcmp(p + 8, h + 8, 32) == 0;
+	/* TOS, TTL, addresses */
+	return p[1] == h[1] && p[8] == h[8] && memcmp(p + 12, h + 12, 8) == 0;
+}
 
-	return !g->closed && hdr == g->hdr_len && pay <= g->seg_size &&
-	       g->len + pay <= GRO_MAX &&
-	       /* TOS, TTL, protocol */
-	       p[1] == h[1] && p[8] == h[8] &&
-	       /* addresses and ports */
-	       memcmp(p + 12, h + 12, 12) == 0 &&
-	       get32(p + 24) == g->next_seq &&
+/* Whether segment p continues the held run. A run never mixes IP
+ * versions: the coalescer takes IPv4 headers of 20 bytes only and IPv6
+ * ones of 40. */
+static bool continues(const struct gro *g, const uint8_t *p, size_t ip,
+		      size_t hdr, size_t pay)
+{
+	const uint8_t *h = g->buf, *t = p + ip, *ht = h + ip;
+
+	return !g->closed && ip == g->ip_len && hdr == g->hdr_len &&
+	       pay <= g->seg_size && g->len + pay <= GRO_MAX &&
+	       same_ip(p, h, ip) &&
+	       /* ports */
+	       memcmp(t, ht, 4) == 0 && get32(t + 4) == g->next_seq &&
 	       /* ACK number, data offset/flags (ACK only so far), window */
-	       memcmp(p + 28, h + 28, 4) == 0 && p[32] == h[32] &&
-	       (p[33] == TCP_ACK || p[33] == (TCP_ACK | TCP_PSH)) &&
-	       memcmp(p + 34, h + 34, 2) == 0 &&
+	       memcmp(t + 8, ht + 8, 4) == 0 && t[12] == ht[12] &&
+	       (t[13] == TCP_ACK || t[13] == (TCP_ACK | TCP_PSH)) &&
+	       memcmp(t + 14, ht + 14, 2) == 0 &&
 	       /* options */
-	       memcmp(p + 40, h + 40, hdr - 40) == 0;
+	       memcmp(t + 20, ht + 20, hdr - ip - 20) == 0;
 }
 
 bool gro_offer(struct gro *g, const uint8_t *pkt, size_t len)
 {
-	size_t hdr, pay;
+	size_t ip, hdr, pay;
+	uint8_t fl;
 
-	if (!parse(pkt, len, &hdr, &pay))
+	if (!parse(pkt, len, &ip, &hdr, &pay))
 		return false;
+	fl = pkt[ip + 13];
 	if (!g->len) {
 		memcpy(g->buf, pkt, len);
 		g->len = len;
+		g->ip_len = ip;
 		g->hdr_len = hdr;
 		g->seg_size = pay;
 		g->nsegs = 1;
-		g->next_seq = get32(pkt + 24) + (uint32_t)pay;
-		g->closed = (pkt[33] & TCP_PSH) != 0;
+		g->next_seq = get32(pkt + ip + 4) + (uint32_t)pay;
+		g->closed = (fl & TCP_PSH) != 0;
 		return true;
 	}
-	if (!continues(g, pkt, hdr, pay))
+	if (!continues(g, pkt, ip, hdr, pay))
 		return false;
 	memcpy(g->buf + g->len, pkt + hdr, pay);
 	g->len += pay;
 	g->nsegs++;
 	g->next_seq += (uint32_t)pay;
 	/* A short or PSH segment ends the run; PSH is kept on the result. */
-	if (pay < g->seg_size || (pkt[33] & TCP_PSH)) {
+	if (pay < g->seg_size || (fl & TCP_PSH)) {
 		g->closed = true;
-		g->buf[33] |= pkt[33] & TCP_PSH;
+		g->buf[ip + 13] |= fl & TCP_PSH;
 	}
 	return true;
 }
@@ -119,7 +202,7 @@ bool gro_offer(struct gro *g, const uint8_t *pkt, size_t len)
 bool gro_finish(struct gro *g, struct gro_out *out)
 {
 	uint8_t *p = g->buf;
-	uint32_t s;
+	size_t ip = g->ip_len;
 
 	if (!g->len)
 		return false;
@@ -127,17 +210,15 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 	out->pkt = p;
 	out->len = g->len;
 	if (g->nsegs > 1) {
-		/* New IP length and header checksum. */
-		put16(p + 2, (uint16_t)g->len);
-		put16(p + 10, 0);
-		put16(p + 10, packet_csum_fold(packet_csum_add(0, p, 20)));
+		set_ip_len(p, g->len);
 		/* TCP checksum field: the pseudo-header sum, for offload. */
-		s = packet_csum_add(0, p + 12, 8) + 6 + (uint32_t)(g->len - 20);
-		put16(p + 36, (uint16_t)~packet_csum_fold(s));
+		put16(p + ip + 16,
+		      (uint16_t)~packet_csum_fold(pseudo_sum(p, g->len - ip)));
 		out->gso = true;
+		out->v6 = is_v6(p);
 		out->seg_size = (uint16_t)g->seg_size;
 		out->hdr_len = (uint16_t)g->hdr_len;
-		out->csum_start = 20;
+		out->csum_start = (uint16_t)ip;
 		out->csum_offset = 16;
 	}
 	g->len = 0;
@@ -146,49 +227,43 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 	return true;
 }
 
-int gro_split_tcp4(const uint8_t *pkt, size_t len, size_t mss,
-		   void (*emit)(const uint8_t *seg, size_t len, void *ctx),
-		   void *ctx)
+int gro_split_tcp(const uint8_t *pkt, size_t len, size_t mss,
+		  void (*emit)(const uint8_t *seg, size_t len, void *ctx),
+		  void *ctx)
 {
 	uint8_t seg[GRO_MAX];
-	size_t ihl, thl, hdr, pay, off, n;
+	size_t ip = tcp_ip_len(pkt, len), thl, hdr, pay, off, n;
 	uint32_t seq, s;
 	uint16_t id;
 	int count = 0;
 
-	if (len < 40 || (pkt[0] >> 4) != 4 || pkt[9] != 6 || mss == 0)
+	if (!ip || mss == 0 || len > GRO_MAX)
 		return -1;
-	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	if (ihl < 20 || ihl + 20 > len)
-		return -1;
-	thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
-	hdr = ihl + thl;
-	if (thl < 20 || hdr > len || len > GRO_MAX)
+	thl = (size_t)(pkt[ip + 12] >> 4) * 4;
+	hdr = ip + thl;
+	if (thl < 20 || hdr > len)
 		return -1;
 	pay = len - hdr;
-	seq = get32(pkt + ihl + 4);
+	seq = get32(pkt + ip + 4);
 	id = get16(pkt + 4);
 	off = 0;
 	do {
 		n = pay - off < mss ? pay - off : mss;
 		memcpy(seg, pkt, hdr);
 		memcpy(seg + hdr, pkt + hdr + off, n);
-		put16(seg + 2, (uint16_t)(hdr + n));
-		put16(seg + 4, (uint16_t)(id + count));
-		put16(seg + 10, 0);
-		put16(seg + 10, packet_csum_fold(packet_csum_add(0, seg, ihl)));
-		seg[ihl + 4] = (uint8_t)((seq + off) >> 24);
-		seg[ihl + 5] = (uint8_t)((seq + off) >> 16);
-		seg[ihl + 6] = (uint8_t)((seq + off) >> 8);
-		seg[ihl + 7] = (uint8_t)(seq + off);
+		/* IPv4 ids count up; IPv6 has none. */
+		if (!is_v6(seg))
+			put16(seg + 4, (uint16_t)(id + count));
+		set_ip_len(seg, hdr + n);
+		put32(seg + ip + 4, seq + (uint32_t)off);
 		if (off + n < pay)
-			seg[ihl + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+			seg[ip + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (off > 0)
-			seg[ihl + 13] &= (uint8_t)~0x80; /* CWR */
-		put16(seg + ihl + 16, 0);
-		s = packet_csum_add(0, seg + 12, 8) + 6 + (uint32_t)(thl + n);
-		s = packet_csum_add(s, seg + ihl, thl + n);
-		put16(seg + ihl + 16, packet_csum_fold(s));
+			seg[ip + 13] &= (uint8_t)~TCP_CWR;
+		put16(seg + ip + 16, 0);
+		s = pseudo_sum(seg, thl + n);
+		s = packet_csum_add(s, seg + ip, thl + n);
+		put16(seg + ip + 16, packet_csum_fold(s));
 		emit(seg, hdr + n, ctx);
 		count++;
 		off += n;

@@ -90,15 +90,17 @@ int tun_del_route(struct tun *t, const struct ip_prefix *dst);
  * checksum offsets: skip it), or another -errno. */
 int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len);
 
-/* Lets the kernel hand over TCP/IPv4 super-segments (TSO) and packets
- * with a partial checksum: read them with tun_read_gso. Returns 0 or
- * -errno (the device then stays without offloads). */
-int tun_enable_tso(struct tun *t);
+/* Lets the kernel hand over TCP super-segments (TSO) over IPv4 and IPv6
+ * and packets with a partial checksum: read them with tun_read_gso. A
+ * kernel that refuses IPv6 TSO gets IPv4 TSO alone: *tso6 says which.
+ * Returns 0 or -errno (the device then stays without offloads). */
+int tun_enable_tso(struct tun *t, bool *tso6);
 
-/* Like tun_read, but a TCP/IPv4 super-segment (after tun_enable_tso) is
- * returned as it is with *mss > 0: its TCP checksum field holds the
- * pseudo-header sum, and gro_split_tcp4 turns it into packets. *mss is 0
- * for an ordinary packet (whose checksum is complete). */
+/* Like tun_read, but a TCP super-segment over IPv4 or IPv6 (after
+ * tun_enable_tso) is returned as it is with *mss > 0: its TCP checksum
+ * field holds the pseudo-header sum, and gro_split_tcp turns it into
+ * packets. *mss is 0 for an ordinary packet (whose checksum is
+ * complete). Other GSO types (UDP, TCP with ECN) give -EPROTO. */
 int tun_read_gso(struct tun *t, uint8_t *buf, size_t cap, size_t *len,
 		 size_t *mss);
 
@@ -107,14 +109,14 @@ int tun_read_gso(struct tun *t, uint8_t *buf, size_t cap, size_t *len,
  * for a packet it cannot take). */
 int tun_write(struct tun *t, const uint8_t *pkt, size_t len);
 
-/* Writes a TCP/IPv4 GSO packet (a coalesced run, agent/gro.h): the kernel
- * treats it as segments of seg_size payload bytes after hdr_len header
- * bytes, with the TCP checksum to be completed from csum_start (the
- * field at csum_start + csum_offset holds the pseudo-header sum).
- * Returns like tun_write. */
-int tun_write_tcp4_gso(struct tun *t, const uint8_t *pkt, size_t len,
-		       uint16_t hdr_len, uint16_t seg_size,
-		       uint16_t csum_start, uint16_t csum_offset);
+/* Writes a TCP GSO packet (a coalesced run, agent/gro.h), over IPv6 when
+ * v6, else over IPv4: the kernel treats it as segments of seg_size
+ * payload bytes after hdr_len header bytes, with the TCP checksum to be
+ * completed from csum_start (the field at csum_start + csum_offset holds
+ * the pseudo-header sum). Returns like tun_write. */
+int tun_write_tcp_gso(struct tun *t, const uint8_t *pkt, size_t len,
+		      bool v6, uint16_t hdr_len, uint16_t seg_size,
+		      uint16_t csum_start, uint16_t csum_offset);
 
 /* Removes a TUN device called name that an earlier run left behind (a
  * persistent one, e.g. from an older version or a crash with an inherited

@@ -370,7 +370,8 @@ int tun_read_gso(struct tun *t, uint8_t *buf, size_t cap, size_t *len,
 		return -EPROTO;
 	*len = (size_t)n - sizeof(h);
 	*mss = 0;
-	if (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 && h.gso_size) {
+	if ((h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 ||
+	     h.gso_type == VIRTIO_NET_HDR_GSO_TCPV6) && h.gso_size) {
 		/* The TCP checksum stays partial: segmenting computes it. */
 		*mss = h.gso_size;
 		return 0;
@@ -390,8 +391,15 @@ int tun_read(struct tun *t, uint8_t *buf, size_t cap, size_t *len)
 	return rc == 0 && mss ? -EPROTO : rc;
 }
 
-int tun_enable_tso(struct tun *t)
+int tun_enable_tso(struct tun *t, bool *tso6)
 {
+	*tso6 = true;
+	if (ioctl(t->fd, TUNSETOFFLOAD,
+		  TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0)
+		return 0;
+	/* A kernel that does not know TSO6 refuses the whole set: IPv4
+	 * super-segments alone are still worth having. */
+	*tso6 = false;
 	if (ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) < 0)
 		return -errno;
 	return 0;
@@ -419,13 +427,14 @@ int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 	return write_hdr(t, &none, pkt, len);
 }
 
-int tun_write_tcp4_gso(struct tun *t, const uint8_t *pkt, size_t len,
-		       uint16_t hdr_len, uint16_t seg_size,
-		       uint16_t csum_start, uint16_t csum_offset)
+int tun_write_tcp_gso(struct tun *t, const uint8_t *pkt, size_t len,
+		      bool v6, uint16_t hdr_len, uint16_t seg_size,
+		      uint16_t csum_start, uint16_t csum_offset)
 {
 	struct virtio_net_hdr h = {
 		.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+		.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6
+			       : VIRTIO_NET_HDR_GSO_TCPV4,
 		.hdr_len = hdr_len,
 		.gso_size = seg_size,
 		.csum_start = csum_start,
