@@ -2,6 +2,7 @@
 #include "agent/gro.h"
 
 #include "agent/packet.h"
+#include "shared/be.h"
 
 #include <string.h>
 
@@ -12,29 +13,6 @@
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
 #define TCP_CWR 0x80
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static bool is_v6(const uint8_t *p)
 {
@@ -83,12 +61,12 @@ static void set_ip_len(uint8_t *p, size_t len)
 	size_t ihl = (size_t)(p[0] & 0x0f) * 4;
 
 	if (is_v6(p)) {
-		put16(p + 4, (uint16_t)(len - 40));
+		be_put16(p + 4, (uint16_t)(len - 40));
 		return;
 	}
-	put16(p + 2, (uint16_t)len);
-	put16(p + 10, 0);
-	put16(p + 10, packet_csum_fold(packet_csum_add(0, p, ihl)));
+	be_put16(p + 2, (uint16_t)len);
+	be_put16(p + 10, 0);
+	be_put16(p + 10, packet_csum_fold(packet_csum_add(0, p, ihl)));
 }
 
 /* IP header, header and payload sizes of a TCP segment that may be part
@@ -102,10 +80,10 @@ static bool parse(const uint8_t *p, size_t len, size_t *ip, size_t *hdr,
 	if (!ihl)
 		return false;
 	if (is_v6(p)) {
-		if (get16(p + 4) != len - 40)
+		if (be_get16(p + 4) != len - 40)
 			return false;
-	} else if (ihl != 20 || get16(p + 2) != len ||
-		   (get16(p + 6) & 0x3fff)) {
+	} else if (ihl != 20 || be_get16(p + 2) != len ||
+		   (be_get16(p + 6) & 0x3fff)) {
 		/* IP options, or a fragment: MF or an offset (DF may be
 		 * set). */
 		return false;
@@ -157,7 +135,7 @@ static bool continues(const struct gro *g, const uint8_t *p, size_t ip,
 	       pay <= g->seg_size && g->len + pay <= GRO_MAX &&
 	       same_ip(p, h, ip) &&
 	       /* ports */
-	       memcmp(t, ht, 4) == 0 && get32(t + 4) == g->next_seq &&
+	       memcmp(t, ht, 4) == 0 && be_get32(t + 4) == g->next_seq &&
 	       /* ACK number, data offset/flags (ACK only so far), window */
 	       memcmp(t + 8, ht + 8, 4) == 0 && t[12] == ht[12] &&
 	       (t[13] == TCP_ACK || t[13] == (TCP_ACK | TCP_PSH)) &&
@@ -181,7 +159,7 @@ bool gro_offer(struct gro *g, const uint8_t *pkt, size_t len)
 		g->hdr_len = hdr;
 		g->seg_size = pay;
 		g->nsegs = 1;
-		g->next_seq = get32(pkt + ip + 4) + (uint32_t)pay;
+		g->next_seq = be_get32(pkt + ip + 4) + (uint32_t)pay;
 		g->closed = (fl & TCP_PSH) != 0;
 		return true;
 	}
@@ -212,7 +190,7 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 	if (g->nsegs > 1) {
 		set_ip_len(p, g->len);
 		/* TCP checksum field: the pseudo-header sum, for offload. */
-		put16(p + ip + 16,
+		be_put16(p + ip + 16,
 		      (uint16_t)~packet_csum_fold(pseudo_sum(p, g->len - ip)));
 		out->gso = true;
 		out->v6 = is_v6(p);
@@ -244,8 +222,8 @@ int gro_split_tcp(const uint8_t *pkt, size_t len, size_t mss,
 	if (thl < 20 || hdr > len)
 		return -1;
 	pay = len - hdr;
-	seq = get32(pkt + ip + 4);
-	id = get16(pkt + 4);
+	seq = be_get32(pkt + ip + 4);
+	id = be_get16(pkt + 4);
 	off = 0;
 	do {
 		n = pay - off < mss ? pay - off : mss;
@@ -253,17 +231,17 @@ int gro_split_tcp(const uint8_t *pkt, size_t len, size_t mss,
 		memcpy(seg + hdr, pkt + hdr + off, n);
 		/* IPv4 ids count up; IPv6 has none. */
 		if (!is_v6(seg))
-			put16(seg + 4, (uint16_t)(id + count));
+			be_put16(seg + 4, (uint16_t)(id + count));
 		set_ip_len(seg, hdr + n);
-		put32(seg + ip + 4, seq + (uint32_t)off);
+		be_put32(seg + ip + 4, seq + (uint32_t)off);
 		if (off + n < pay)
 			seg[ip + 13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
 		if (off > 0)
 			seg[ip + 13] &= (uint8_t)~TCP_CWR;
-		put16(seg + ip + 16, 0);
+		be_put16(seg + ip + 16, 0);
 		s = pseudo_sum(seg, thl + n);
 		s = packet_csum_add(s, seg + ip, thl + n);
-		put16(seg + ip + 16, packet_csum_fold(s));
+		be_put16(seg + ip + 16, packet_csum_fold(s));
 		emit(seg, hdr + n, ctx);
 		count++;
 		off += n;

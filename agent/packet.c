@@ -1,5 +1,6 @@
 #include "agent/packet.h"
 
+#include "shared/be.h"
 #include "shared/err.h"
 
 #include <string.h>
@@ -14,29 +15,6 @@
 /* ICMP error replies never exceed these (RFC 1812 4.3.2.3, RFC 4443 2.4). */
 #define ICMP4_REPLY_MAX 576
 #define ICMP6_REPLY_MAX 1280
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 /* Reads the upper-layer header at l4[0..n) into pi. unfragmented says
  * whether the L4 length must match the header's own length field. */
@@ -53,19 +31,19 @@ static int parse_l4(const uint8_t *l4, size_t n, bool unfragmented,
 		doff = (size_t)(l4[12] >> 4) * 4;
 		if (doff < 20 || doff > n)
 			return WEFT_ERR_PARSE;
-		pi->sport = be16(l4);
-		pi->dport = be16(l4 + 2);
+		pi->sport = be_get16(l4);
+		pi->dport = be_get16(l4 + 2);
 		pi->tcp_flags = l4[13];
 		pi->has_ports = true;
 	} else if (pi->proto == PACKET_PROTO_UDP) {
 		if (n < 8)
 			return WEFT_ERR_PARSE;
-		ulen = be16(l4 + 4);
+		ulen = be_get16(l4 + 4);
 		/* A first fragment holds only part of the datagram. */
 		if (ulen < 8 || (unfragmented ? ulen != n : ulen < n))
 			return WEFT_ERR_PARSE;
-		pi->sport = be16(l4);
-		pi->dport = be16(l4 + 2);
+		pi->sport = be_get16(l4);
+		pi->dport = be_get16(l4 + 2);
 		pi->has_ports = true;
 	} else if (icmp) {
 		if (n < 8)
@@ -74,7 +52,7 @@ static int parse_l4(const uint8_t *l4, size_t n, bool unfragmented,
 		pi->icmp_code = l4[1];
 		if ((pi->version == 4 && (l4[0] == 0 || l4[0] == 8)) ||
 		    (pi->version == 6 && (l4[0] == 128 || l4[0] == 129)))
-			pi->icmp_id = be16(l4 + 4);
+			pi->icmp_id = be_get16(l4 + 4);
 		pi->has_icmp = true;
 	}
 	return 0;
@@ -88,10 +66,10 @@ static int parse_v4(const uint8_t *p, size_t len, struct packet_info *pi)
 	if (len < 20)
 		return WEFT_ERR_PARSE;
 	ihl = (size_t)(p[0] & 0x0f) * 4;
-	total = be16(p + 2);
+	total = be_get16(p + 2);
 	if (ihl < 20 || total != len || ihl > total)
 		return WEFT_ERR_PARSE;
-	ff = be16(p + 6);
+	ff = be_get16(p + 6);
 	off = (size_t)(ff & 0x1fff) * 8;
 	/* The reassembled datagram would exceed 65535 bytes. */
 	if (off + (total - ihl) > 65535)
@@ -104,7 +82,7 @@ static int parse_v4(const uint8_t *p, size_t len, struct packet_info *pi)
 	memcpy(pi->dst.b, p + 16, 4);
 	pi->l3_len = (uint16_t)ihl;
 	pi->len = (uint16_t)len;
-	pi->frag_id = be16(p + 4);
+	pi->frag_id = be_get16(p + 4);
 	pi->fragment = (ff & 0x2000) || off;
 	pi->later_fragment = off != 0;
 	/* RFC 1858: a TCP fragment at offset 8 can rewrite the flags of the
@@ -124,7 +102,7 @@ static int parse_v6(const uint8_t *p, size_t len, struct packet_info *pi)
 	uint16_t fo;
 	int i;
 
-	if (len < 40 || (size_t)be16(p + 4) + 40 != len)
+	if (len < 40 || (size_t)be_get16(p + 4) + 40 != len)
 		return WEFT_ERR_PARSE;
 	pi->version = 6;
 	pi->src.family = 6;
@@ -146,14 +124,14 @@ static int parse_v6(const uint8_t *p, size_t len, struct packet_info *pi)
 			if (seen_frag)
 				return WEFT_ERR_PARSE;
 			seen_frag = true;
-			fo = be16(p + off + 2);
+			fo = be_get16(p + off + 2);
 			frag_off = fo & 0xfff8;
 			nh = p[off];
 			/* An atomic fragment (offset 0, no more fragments,
 			 * RFC 6946) is a whole datagram. */
 			if (frag_off || (fo & 1)) {
 				pi->fragment = true;
-				pi->frag_id = be32(p + off + 4);
+				pi->frag_id = be_get32(p + off + 4);
 			}
 			off += 8;
 			if (frag_off + (len - off) > 65535)
@@ -206,7 +184,7 @@ uint32_t packet_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 	size_t i;
 
 	for (i = 0; i + 1 < n; i += 2)
-		sum += be16(p + i);
+		sum += be_get16(p + i);
 	if (n & 1)
 		sum += (uint32_t)p[n - 1] << 8;
 	return sum;
@@ -288,18 +266,18 @@ static int icmp4_error(const uint8_t *p, size_t len,
 	memset(out, 0, 28);
 	out[0] = 0x45;
 	out[1] = 0xc0; /* precedence "internetwork control", as Linux sends */
-	put16(out + 2, (uint16_t)total);
+	be_put16(out + 2, (uint16_t)total);
 	out[8] = 64;
 	out[9] = PACKET_PROTO_ICMP;
 	memcpy(out + 12, pi->dst.b, 4);
 	memcpy(out + 16, pi->src.b, 4);
-	put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
+	be_put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
 	out[20] = 3;
 	out[21] = code;
 	if (reason == PACKET_ICMP_TOO_BIG)
-		put16(out + 26, mtu);
+		be_put16(out + 26, mtu);
 	memcpy(out + 28, p, quote);
-	put16(out + 22, packet_csum_fold(packet_csum_add(0, out + 20, total - 20)));
+	be_put16(out + 22, packet_csum_fold(packet_csum_add(0, out + 20, total - 20)));
 	*out_len = total;
 	return 0;
 }
@@ -337,7 +315,7 @@ static int icmp6_error(const uint8_t *p, size_t len,
 		return WEFT_ERR_TOOBIG;
 	memset(out, 0, 48);
 	out[0] = 0x60;
-	put16(out + 4, (uint16_t)plen);
+	be_put16(out + 4, (uint16_t)plen);
 	out[6] = PACKET_PROTO_ICMPV6;
 	out[7] = 64;
 	memcpy(out + 8, pi->dst.b, 16);
@@ -345,16 +323,16 @@ static int icmp6_error(const uint8_t *p, size_t len,
 	out[40] = type;
 	out[41] = code;
 	if (reason == PACKET_ICMP_TOO_BIG)
-		put32(out + 44, mtu);
+		be_put32(out + 44, mtu);
 	memcpy(out + 48, p, quote);
 	/* Pseudo-header: addresses, upper-layer length, next header. */
-	put32(pseudo, (uint32_t)plen);
+	be_put32(pseudo, (uint32_t)plen);
 	memset(pseudo + 4, 0, 3);
 	pseudo[7] = PACKET_PROTO_ICMPV6;
 	sum = packet_csum_add(0, out + 8, 32);
 	sum = packet_csum_add(sum, pseudo, sizeof(pseudo));
 	sum = packet_csum_add(sum, out + 40, plen);
-	put16(out + 42, packet_csum_fold(sum));
+	be_put16(out + 42, packet_csum_fold(sum));
 	*out_len = total;
 	return 0;
 }
@@ -396,35 +374,35 @@ int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
 	icmp = out + hl;
 	if (src->family == 4) {
 		out[0] = 0x45;
-		put16(out + 2, (uint16_t)total);
+		be_put16(out + 2, (uint16_t)total);
 		out[8] = 64;
 		out[9] = PACKET_PROTO_ICMP;
 		memcpy(out + 12, src->b, 4);
 		memcpy(out + 16, dst->b, 4);
-		put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
+		be_put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
 		icmp[0] = reply ? 0 : 8;
 	} else {
 		out[0] = 0x60;
-		put16(out + 4, (uint16_t)(8 + dlen));
+		be_put16(out + 4, (uint16_t)(8 + dlen));
 		out[6] = PACKET_PROTO_ICMPV6;
 		out[7] = 64;
 		memcpy(out + 8, src->b, 16);
 		memcpy(out + 24, dst->b, 16);
 		icmp[0] = reply ? 129 : 128;
 	}
-	put16(icmp + 4, id);
-	put16(icmp + 6, seq);
+	be_put16(icmp + 4, id);
+	be_put16(icmp + 6, seq);
 	if (dlen)
 		memcpy(icmp + 8, data, dlen);
 	sum = packet_csum_add(0, icmp, 8 + dlen);
 	if (src->family == 6) {
-		put32(pseudo, (uint32_t)(8 + dlen));
+		be_put32(pseudo, (uint32_t)(8 + dlen));
 		memset(pseudo + 4, 0, 3);
 		pseudo[7] = PACKET_PROTO_ICMPV6;
 		sum = packet_csum_add(sum, out + 8, 32);
 		sum = packet_csum_add(sum, pseudo, sizeof(pseudo));
 	}
-	put16(icmp + 2, packet_csum_fold(sum));
+	be_put16(icmp + 2, packet_csum_fold(sum));
 	*out_len = total;
 	return 0;
 }

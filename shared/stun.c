@@ -1,5 +1,6 @@
 #include "shared/stun.h"
 
+#include "shared/be.h"
 #include "shared/err.h"
 
 #include <stdbool.h>
@@ -25,31 +26,6 @@
 
 #define FINGERPRINT_XOR 0x5354554Eu
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* CRC-32 as in ISO 3309 / ITU-T V.42 (the zlib and Ethernet CRC), which
  * RFC 8489 §14.7 names. Bit by bit: STUN messages here are a few dozen
  * bytes, so a table buys nothing worth its 1 KiB. */
@@ -72,7 +48,7 @@ static bool known_in_request(uint16_t type, const uint8_t *v, size_t len)
 		/* RFC 5780 clients send it with no flags in their first
 		 * test; a request to answer from another address or port
 		 * is one we cannot honour. */
-		return len == 4 && get32(v) == 0;
+		return len == 4 && be_get32(v) == 0;
 	case ATTR_USERNAME:
 	case ATTR_REALM:
 	case ATTR_NONCE:
@@ -113,16 +89,16 @@ static int parse(const uint8_t *p, size_t n, bool response,
 	size_t off = STUN_HEADER_LEN;
 
 	if (n < STUN_HEADER_LEN || (p[0] & 0xC0) != 0 ||
-	    get32(p + 4) != STUN_MAGIC_COOKIE)
+	    be_get32(p + 4) != STUN_MAGIC_COOKIE)
 		return WEFT_ERR_PARSE;
-	if (get16(p + 2) % 4 != 0 || get16(p + 2) != n - STUN_HEADER_LEN)
+	if (be_get16(p + 2) % 4 != 0 || be_get16(p + 2) != n - STUN_HEADER_LEN)
 		return WEFT_ERR_PARSE;
 	memset(out, 0, sizeof(*out));
-	out->type = get16(p);
+	out->type = be_get16(p);
 	while (off < n) {
 		/* off and n are multiples of 4, so a header fits. */
-		uint16_t atype = get16(p + off);
-		size_t alen = get16(p + off + 2);
+		uint16_t atype = be_get16(p + off);
+		size_t alen = be_get16(p + off + 2);
 		size_t padded = (alen + 3) & ~(size_t)3;
 		const uint8_t *v = p + off + 4;
 
@@ -132,7 +108,7 @@ static int parse(const uint8_t *p, size_t n, bool response,
 			/* Must be last, and covers everything before it
 			 * with the header length already counting it. */
 			if (alen != 4 || off + 8 != n ||
-			    get32(v) != (crc32(p, off) ^ FINGERPRINT_XOR))
+			    be_get32(v) != (crc32(p, off) ^ FINGERPRINT_XOR))
 				return WEFT_ERR_PARSE;
 		} else if (after_integrity) {
 			/* RFC 8489 §14.5: ignore what follows integrity. */
@@ -176,9 +152,9 @@ out:
 static void put_header(uint8_t *buf, uint16_t type, uint16_t len,
 		       const uint8_t txid[static STUN_TXID_LEN])
 {
-	put16(buf, type);
-	put16(buf + 2, len);
-	put32(buf + 4, STUN_MAGIC_COOKIE);
+	be_put16(buf, type);
+	be_put16(buf + 2, len);
+	be_put32(buf + 4, STUN_MAGIC_COOKIE);
 	memcpy(buf + 8, txid, STUN_TXID_LEN);
 }
 
@@ -186,9 +162,9 @@ static void put_header(uint8_t *buf, uint16_t type, uint16_t len,
  * length already includes it. */
 static void put_fingerprint(uint8_t *buf, size_t off)
 {
-	put16(buf + off, ATTR_FINGERPRINT);
-	put16(buf + off + 2, 4);
-	put32(buf + off + 4, crc32(buf, off) ^ FINGERPRINT_XOR);
+	be_put16(buf + off, ATTR_FINGERPRINT);
+	be_put16(buf + off + 2, 4);
+	be_put32(buf + off + 4, crc32(buf, off) ^ FINGERPRINT_XOR);
 }
 
 int stun_binding_request_build(const uint8_t txid[static STUN_TXID_LEN],
@@ -220,12 +196,12 @@ int stun_binding_response_build(const uint8_t txid[static STUN_TXID_LEN],
 		return WEFT_ERR_TOOBIG;
 	put_header(buf, STUN_BINDING_SUCCESS, (uint16_t)(n - STUN_HEADER_LEN),
 		   txid);
-	put16(buf + STUN_HEADER_LEN, ATTR_XOR_MAPPED_ADDRESS);
-	put16(buf + STUN_HEADER_LEN + 2, (uint16_t)vlen);
+	be_put16(buf + STUN_HEADER_LEN, ATTR_XOR_MAPPED_ADDRESS);
+	be_put16(buf + STUN_HEADER_LEN + 2, (uint16_t)vlen);
 	v = buf + STUN_HEADER_LEN + 4;
 	v[0] = 0;
 	v[1] = alen == 4 ? 0x01 : 0x02;
-	put16(v + 2, (uint16_t)(mapped->port ^ (STUN_MAGIC_COOKIE >> 16)));
+	be_put16(v + 2, (uint16_t)(mapped->port ^ (STUN_MAGIC_COOKIE >> 16)));
 	/* The XOR key is the cookie followed by the transaction id, which
 	 * is exactly buf[4..20). */
 	for (size_t i = 0; i < alen; i++)
@@ -265,7 +241,7 @@ int stun_binding_response_parse(const uint8_t *p, size_t n,
 	}
 	if (m.xma_len != 4 + alen)
 		goto out;
-	e.port = (uint16_t)(get16(m.xma + 2) ^ (STUN_MAGIC_COOKIE >> 16));
+	e.port = (uint16_t)(be_get16(m.xma + 2) ^ (STUN_MAGIC_COOKIE >> 16));
 	for (size_t i = 0; i < alen; i++)
 		e.addr.b[i] = m.xma[4 + i] ^ p[4 + i];
 	memcpy(txid, p + 8, STUN_TXID_LEN);

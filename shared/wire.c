@@ -1,5 +1,6 @@
 #include "shared/wire.h"
 
+#include "shared/be.h"
 #include "shared/err.h"
 
 #include <stdbool.h>
@@ -12,34 +13,6 @@
  * holds only while both accept exactly the same values. */
 
 #define STUN_COOKIE 0x2112A442u
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
 enum wire_kind wire_classify(const uint8_t *p, size_t n)
 {
@@ -73,7 +46,7 @@ static void put_addr(uint8_t *p, const struct ip_endpoint *e)
 	size_t alen = e->addr.family == 4 ? 4 : 16;
 
 	p[0] = e->addr.family;
-	put16(p + 1, e->port);
+	be_put16(p + 1, e->port);
 	memcpy(p + 3, e->addr.b, alen);
 }
 
@@ -95,7 +68,7 @@ static int get_addr(const uint8_t *p, size_t n, struct ip_endpoint *out)
 		return WEFT_ERR_PARSE;
 	if (n != 3 + alen)
 		return WEFT_ERR_PARSE;
-	e.port = get16(p + 1);
+	e.port = be_get16(p + 1);
 	memcpy(e.addr.b, p + 3, alen);
 	if (!valid_addr(&e))
 		return WEFT_ERR_PARSE;
@@ -158,17 +131,17 @@ int wire_frame_encode(const struct wire_frame *f, uint8_t *buf, size_t cap)
 	switch (f->type) {
 	case WIRE_RELAY_SEND:
 	case WIRE_RELAY_RECV:
-		put64(buf + 1, f->node);
+		be_put64(buf + 1, f->node);
 		memcpy(buf + 9, f->payload, f->payload_len);
 		break;
 	case WIRE_PEER_GONE:
-		put64(buf + 1, f->node);
+		be_put64(buf + 1, f->node);
 		buf[9] = f->reason;
 		break;
 	case WIRE_PROBE:
 	case WIRE_PROBE_REPLY:
 		memcpy(buf + 1, f->txid, WIRE_TXID_LEN);
-		put64(buf + 1 + WIRE_TXID_LEN, f->node);
+		be_put64(buf + 1 + WIRE_TXID_LEN, f->node);
 		if (f->type == WIRE_PROBE_REPLY)
 			put_addr(buf + 1 + WIRE_TXID_LEN + 8, &f->addr);
 		break;
@@ -190,14 +163,14 @@ int wire_frame_decode(const uint8_t *p, size_t n, struct wire_frame *out)
 	case WIRE_RELAY_RECV:
 		if (n < 1 + 8 + WIRE_PAYLOAD_MIN || n > WIRE_FRAME_MAX)
 			goto out;
-		f.node = get64(p + 1);
+		f.node = be_get64(p + 1);
 		f.payload = p + 9;
 		f.payload_len = n - 9;
 		break;
 	case WIRE_PEER_GONE:
 		if (n != 1 + 8 + 1)
 			goto out;
-		f.node = get64(p + 1);
+		f.node = be_get64(p + 1);
 		f.reason = p[9];
 		if (f.reason == 0)
 			goto out;
@@ -207,7 +180,7 @@ int wire_frame_decode(const uint8_t *p, size_t n, struct wire_frame *out)
 		if (n < 1 + WIRE_TXID_LEN + 8)
 			goto out;
 		memcpy(f.txid, p + 1, WIRE_TXID_LEN);
-		f.node = get64(p + 1 + WIRE_TXID_LEN);
+		f.node = be_get64(p + 1 + WIRE_TXID_LEN);
 		if (f.type == WIRE_PROBE) {
 			if (n != 1 + WIRE_TXID_LEN + 8)
 				goto out;
@@ -264,30 +237,30 @@ int wire_msg_encode(const struct wire_msg *m, uint8_t *buf, size_t cap)
 	if ((size_t)body + WIRE_MSG_HDR_LEN > cap)
 		return WEFT_ERR_TOOBIG;
 	buf[0] = m->type;
-	put16(buf + 1, (uint16_t)body);
+	be_put16(buf + 1, (uint16_t)body);
 	switch (m->type) {
 	case WIRE_MSG_AUTH:
 		memcpy(b, m->data, m->len);
 		break;
 	case WIRE_MSG_AUTH_OK:
-		put64(b, m->node);
-		put64(b + 8, m->time);
+		be_put64(b, m->node);
+		be_put64(b + 8, m->time);
 		break;
 	case WIRE_MSG_QAD:
 		put_addr(b, &m->addr);
 		break;
 	case WIRE_MSG_SIGNAL:
 	case WIRE_MSG_SIGNAL_FROM:
-		put64(b, m->node);
+		be_put64(b, m->node);
 		memcpy(b + 8, m->data, m->len);
 		break;
 	case WIRE_MSG_PEER_GONE:
-		put64(b, m->node);
+		be_put64(b, m->node);
 		b[8] = m->reason;
 		break;
 	case WIRE_MSG_PING:
 	case WIRE_MSG_PONG:
-		put64(b, m->nonce);
+		be_put64(b, m->nonce);
 		break;
 	}
 	return (int)body + WIRE_MSG_HDR_LEN;
@@ -317,8 +290,8 @@ static int msg_body_decode(uint8_t t, const uint8_t *b, size_t n,
 	case WIRE_MSG_AUTH_OK:
 		if (n != 16)
 			goto out;
-		m.node = get64(b);
-		m.time = get64(b + 8);
+		m.node = be_get64(b);
+		m.time = be_get64(b + 8);
 		if (m.node == 0)
 			goto out;
 		break;
@@ -330,7 +303,7 @@ static int msg_body_decode(uint8_t t, const uint8_t *b, size_t n,
 	case WIRE_MSG_SIGNAL_FROM:
 		if (n < 8 + 1 || n > 8 + WIRE_SIGNAL_MAX)
 			goto out;
-		m.node = get64(b);
+		m.node = be_get64(b);
 		m.data = b + 8;
 		m.len = n - 8;
 		if (m.node == 0)
@@ -339,7 +312,7 @@ static int msg_body_decode(uint8_t t, const uint8_t *b, size_t n,
 	case WIRE_MSG_PEER_GONE:
 		if (n != 9)
 			goto out;
-		m.node = get64(b);
+		m.node = be_get64(b);
 		m.reason = b[8];
 		if (m.node == 0 || m.reason == 0)
 			goto out;
@@ -348,7 +321,7 @@ static int msg_body_decode(uint8_t t, const uint8_t *b, size_t n,
 	case WIRE_MSG_PONG:
 		if (n != 8)
 			goto out;
-		m.nonce = get64(b);
+		m.nonce = be_get64(b);
 		break;
 	default:
 		goto out;
@@ -365,7 +338,7 @@ int wire_msg_decode(const uint8_t *p, size_t n, struct wire_msg *out)
 
 	if (n < WIRE_MSG_HDR_LEN)
 		return WEFT_ERR_PARSE;
-	body = get16(p + 1);
+	body = be_get16(p + 1);
 	if (body > WIRE_MSG_BODY_MAX || body != n - WIRE_MSG_HDR_LEN)
 		return WEFT_ERR_PARSE;
 	return msg_body_decode(p[0], p + WIRE_MSG_HDR_LEN, body, out);
@@ -442,7 +415,7 @@ int wire_reader_next(struct wire_reader *r, struct wire_msg *out)
 	}
 	if (avail < WIRE_MSG_HDR_LEN)
 		return 0;
-	body = get16(p + 1);
+	body = be_get16(p + 1);
 	if (body > WIRE_MSG_BODY_MAX) {
 		rc = WEFT_ERR_PARSE;
 		goto out;
