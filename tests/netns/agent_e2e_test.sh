@@ -98,12 +98,6 @@ wait_running() {
 	return 1
 }
 
-# peer NODE NAME FIELD: FIELD of NODE's peer NAME ("" when no such peer).
-peer() {
-	cli "$1" peers 2>/dev/null |
-		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
-}
-
 # nspid NODE COMM: the pid of the process COMM in NODE's namespace.
 nspid() {
 	for _p in $(ip netns pids "$(lab ns "$L" "$1")" 2>/dev/null); do
@@ -111,10 +105,6 @@ nspid() {
 			{ echo "$_p"; return 0; }
 	done
 	return 1
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # start_controller: weft-controller serve on $tmp/ctl; CTL_PID its pid.
@@ -139,14 +129,6 @@ start_controller() {
 nodes_count() {
 	"$CTL" nodes list --json --data-dir "$tmp/ctl" |
 		jq 'if type == "array" then length else (.items | length) end'
-}
-
-# ping_ok NODE ADDR [TRIES]: the kernel's ping from NODE answers.
-ping_ok() {
-	for _ in $(seq "${3:-10}"); do
-		nsrun "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
-	done
-	return 1
 }
 
 # c -> b: denied by b's filter until the policy allows it; then node c is

@@ -37,3 +37,22 @@ api() {
 		-H 'Content-Type: application/json' \
 		${3:+--data-binary "$3"} "$URL$2"
 }
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# ping_ok NODE ADDR [TRIES]: the kernel's ping from NODE answers.
+ping_ok() {
+	for _ in $(seq "${3:-10}"); do
+		nsrun "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
+# peer NODE NAME FIELD: FIELD (a jq path) of NODE's peer NAME, through the
+# test's own cli function.
+peer() {
+	cli "$1" peers 2>/dev/null |
+		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
+}

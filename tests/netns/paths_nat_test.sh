@@ -105,16 +105,6 @@ cli() {
 	"$AGENT" "$2" --json --socket "$dir/$1/sock"
 }
 
-# peer NODE NAME FIELD: FIELD (a jq path) of NODE's peer NAME.
-peer() {
-	cli "$1" peers 2>/dev/null |
-		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
-}
-
-now_ms() {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # metric NODE ADDR NAME: the value of NAME on http://ADDR/metrics in NODE
 # ("" when it is not there).
 metric() {
@@ -142,14 +132,6 @@ wait_running() {
 		sleep 0.1
 	done
 	fail "agent $1 not running with its peer"
-	return 1
-}
-
-# ping_ok NODE ADDR [TRIES]: the kernel's ping from NODE answers.
-ping_ok() {
-	for _ in $(seq "${3:-10}"); do
-		nsrun "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
-	done
 	return 1
 }
 
