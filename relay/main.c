@@ -11,6 +11,7 @@
 #include "shared/ident.h"
 #include "shared/log.h"
 #include "shared/loop.h"
+#include "shared/token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +49,7 @@ struct relay_main {
 	struct loop_timer *drain;
 	const struct flags *f;
 	uint8_t pin[IDENT_KEY_LEN];
+	bool ckey_loaded;
 	bool stopping;
 };
 
@@ -85,6 +87,44 @@ static int read_text(const char *path, char **out)
 out:
 	free(b);
 	close(fd);
+	return r;
+}
+
+/* What a controller key file must hold, for the error messages. */
+#define CKEY_EXPECTED                                                        \
+	"\"the controller's ES256 (ECDSA P-256) public key: the PEM that "  \
+	"weft-controller relay-key prints (-----BEGIN PUBLIC KEY-----) or "   \
+	"the JSON answer of GET /api/v1/relay-key\""
+
+/* Reads and checks the controller key file. Returns 0 and *pem (malloc'd)
+ * or a negative code, after logging why at level error (start) or warn
+ * (reload: the key in force stays). A key that does not parse is refused
+ * here because the relay would otherwise start and then fail every AUTH
+ * with bad_token. */
+static int load_controller_key(const char *path, bool reload, char **pem)
+{
+	char *text = NULL, q[512];
+	const char *problem = "unreadable";
+	bool bad_text;
+	int r;
+
+	r = read_text(path, &text);
+	if (r == 0)
+		r = token_pubkey_parse(text, pem);
+	bad_text = text && (r == WEFT_ERR_PARSE || r == WEFT_ERR_UNSUPPORTED);
+	if (text && r == WEFT_ERR_UNSUPPORTED)
+		problem = "\"a key of another algorithm or curve\"";
+	else if (bad_text)
+		problem = "\"neither a PEM public key nor the relay-key JSON\"";
+	if (r < 0)
+		(reload ? log_warn_err : log_error_err)(
+			r, reload ? "reload_failed" : "controller_key_invalid",
+			"what=controller_key path=%s problem=%s%s%s%s",
+			log_q(q, sizeof(q), path), problem,
+			bad_text ? " expected=" : "",
+			bad_text ? CKEY_EXPECTED : "",
+			reload ? " kept=previous_key" : "");
+	free(text);
 	return r;
 }
 
@@ -165,18 +205,20 @@ static void on_hup(int signo, void *ctx)
 	struct relay_main *m = ctx;
 	struct ident *id = NULL;
 	uint8_t pin[IDENT_KEY_LEN];
-	char *pem = NULL;
+	char *pem = NULL, q[512];
 	int r;
 
-	r = read_text(m->f->controller_key, &pem);
-	if (r == 0)
+	r = load_controller_key(m->f->controller_key, true, &pem);
+	if (r == 0) {
 		r = server_set_controller_key(m->srv, pem);
-	if (r < 0)
-		log_warn_err(r, "reload_failed", "what=controller_key path=%s",
-			     m->f->controller_key);
-	else
-		log_info("reloaded", "what=controller_key path=%s",
-			 m->f->controller_key);
+		if (r < 0)
+			log_warn_err(r, "reload_failed",
+				     "what=controller_key path=%s",
+				     log_q(q, sizeof(q), m->f->controller_key));
+		else
+			log_info("reloaded", "what=controller_key path=%s",
+				 log_q(q, sizeof(q), m->f->controller_key));
+	}
 	free(pem);
 	/* A changed key file becomes the identity of new connections; open
 	 * ones finish with the old key. The pin changes with it: the
@@ -211,6 +253,28 @@ static int metrics_fill(struct buf *out, void *ctx)
 	return server_metrics(ctx, out);
 }
 
+/* /readyz. The relay only starts serving once its sockets are bound and
+ * a valid controller key is loaded, so those two hold while it runs; the
+ * answer turns 503 during the drain after SIGTERM, so that a load
+ * balancer stops sending new clients before the process goes. */
+static size_t relay_ready(struct metricsd_check *ck, size_t cap, void *ctx)
+{
+	struct relay_main *m = ctx;
+	struct ip_endpoint e;
+	bool bound = true;
+	size_t i;
+
+	if (cap < 3)
+		return 0;
+	for (i = 0; i < m->f->listen.n; i++)
+		if (server_local(m->srv, i, &e) < 0 || e.port == 0)
+			bound = false;
+	ck[0] = (struct metricsd_check){"sockets", bound};
+	ck[1] = (struct metricsd_check){"controller_key", m->ckey_loaded};
+	ck[2] = (struct metricsd_check){"not_draining", !m->stopping};
+	return 3;
+}
+
 int main(int argc, char **argv)
 {
 	struct flags f = {0};
@@ -221,8 +285,9 @@ int main(int argc, char **argv)
 		{"key", CONF_STRING, &f.key, "relay.key",
 		 "the relay's Ed25519 key (PEM); generated when missing", 0, 0},
 		{"controller-key", CONF_STRING, &f.controller_key, NULL,
-		 "the controller's token public key (PEM, from "
-		 "`weft-controller relay-key`)", 0, 0},
+		 "the controller's token public key: the PEM from "
+		 "`weft-controller relay-key` or the JSON of "
+		 "GET /api/v1/relay-key", 0, 0},
 		{"metrics-listen", CONF_STRING, &f.metrics_listen, NULL,
 		 "TCP address for /metrics and /healthz (off when unset)", 0,
 		 0},
@@ -317,12 +382,9 @@ int main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	r = read_text(f.controller_key, &ckey);
-	if (r < 0) {
-		log_error_err(r, "controller_key_unreadable", "path=%s",
-			      f.controller_key);
+	r = load_controller_key(f.controller_key, false, &ckey);
+	if (r < 0)
 		goto out;
-	}
 	r = load_ident(f.key, true, &id);
 	if (r < 0) {
 		log_error_err(r, "relay_key_unusable", "path=%s", f.key);
@@ -330,6 +392,7 @@ int main(int argc, char **argv)
 	}
 	ident_public_key(id, m.pin);
 	m.f = &f;
+	m.ckey_loaded = true;
 	r = loop_new(&m.loop);
 	if (r < 0)
 		goto out;
@@ -360,6 +423,7 @@ int main(int argc, char **argv)
 				      f.metrics_listen);
 			goto out;
 		}
+		metricsd_set_ready(m.metrics, relay_ready, &m);
 		me.port = metricsd_port(m.metrics);
 		ip_endpoint_format(&me, text, sizeof(text));
 		printf("metrics listening on %s\n", text);

@@ -95,6 +95,60 @@ out:
 	return r;
 }
 
+int token_pubkey_parse(const char *text, char **pem)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in, out = {NULL, 0};
+	gnutls_ecc_curve_t curve;
+	json_t *j = NULL;
+	const char *p, *alg;
+	char *s;
+	int r = WEFT_ERR_PARSE;
+
+	if (!text || !pem)
+		return WEFT_ERR_INVAL;
+	p = text + strspn(text, " \t\r\n");
+	if (*p == '{') {
+		j = json_loads(p, JSON_REJECT_DUPLICATES, NULL);
+		p = json_string_value(json_object_get(j, "public_key"));
+		alg = json_string_value(json_object_get(j, "algorithm"));
+		if (!p)
+			goto out;
+		if (json_object_get(j, "algorithm") &&
+		    (!alg || strcmp(alg, "ES256") != 0)) {
+			r = WEFT_ERR_UNSUPPORTED;
+			goto out;
+		}
+	}
+	if (gnutls_pubkey_init(&pub) < 0) {
+		pub = NULL;
+		r = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	in.data = (unsigned char *)p;
+	in.size = (unsigned)strlen(p);
+	if (gnutls_pubkey_import(pub, &in, GNUTLS_X509_FMT_PEM) < 0)
+		goto out;
+	r = WEFT_ERR_UNSUPPORTED;
+	if (gnutls_pubkey_get_pk_algorithm(pub, NULL) != GNUTLS_PK_ECDSA ||
+	    gnutls_pubkey_export_ecc_raw(pub, &curve, NULL, NULL) < 0 ||
+	    curve != GNUTLS_ECC_CURVE_SECP256R1)
+		goto out;
+	r = WEFT_ERR_NOMEM;
+	if (gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &out) < 0)
+		goto out;
+	s = datum_strdup(&out);
+	if (!s)
+		goto out;
+	*pem = s;
+	r = 0;
+out:
+	gnutls_free(out.data);
+	gnutls_pubkey_deinit(pub);
+	json_decref(j);
+	return r;
+}
+
 void token_key_free(char *pem)
 {
 	if (!pem)

@@ -59,6 +59,19 @@ struct token_claims {
  * WEFT_ERR_CRYPTO or WEFT_ERR_NOMEM; on failure nothing is written. */
 int token_keygen(char **priv_pem, char **pub_pem);
 
+/* Reads the text of a controller key file as relays get it: either the
+ * public key PEM ("-----BEGIN PUBLIC KEY-----", what `weft-controller
+ * relay-key` prints) or the JSON answer of GET /api/v1/relay-key
+ * ({"algorithm":"ES256","public_key":"<PEM>"}). The key must be an ECDSA
+ * P-256 public key. *pem gets the key re-encoded as PEM (malloc'd, owned
+ * by the caller). Returns 0; WEFT_ERR_PARSE when text is neither a PEM
+ * public key nor such a JSON object (garbage, a private key, a
+ * certificate, JSON without "public_key"); WEFT_ERR_UNSUPPORTED for a
+ * well-formed key of another algorithm or curve, or JSON naming an
+ * algorithm other than ES256; WEFT_ERR_INVAL for NULL arguments;
+ * WEFT_ERR_NOMEM. *pem is untouched on failure. */
+int token_pubkey_parse(const char *text, char **pem);
+
 /* Wipes and frees a PEM string from token_keygen() (or any NUL-terminated
  * secret on the heap). NULL ok. */
 void token_key_free(char *pem);

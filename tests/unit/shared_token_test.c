@@ -6,6 +6,7 @@
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <jansson.h>
 #include <jwt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -549,6 +550,98 @@ static void sign_rejects_invalid_claims_and_keys(void)
 	CHECK_STR(tok, "untouched");
 }
 
+/* A public key PEM of another curve (P-384), malloc'd, or NULL. */
+static char *p384_pub(void)
+{
+	gnutls_x509_privkey_t x = NULL;
+	gnutls_privkey_t pk = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t d = {NULL, 0};
+	char *s = NULL;
+
+	if (gnutls_x509_privkey_init(&x) == 0 &&
+	    gnutls_x509_privkey_generate(x, GNUTLS_PK_ECDSA,
+			GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1), 0) == 0 &&
+	    gnutls_privkey_init(&pk) == 0 &&
+	    gnutls_privkey_import_x509(pk, x, 0) == 0 &&
+	    gnutls_pubkey_init(&pub) == 0 &&
+	    gnutls_pubkey_import_privkey(pub, pk, 0, 0) == 0 &&
+	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_PEM, &d) == 0)
+		s = strndup((const char *)d.data, d.size);
+	gnutls_free(d.data);
+	gnutls_pubkey_deinit(pub);
+	gnutls_privkey_deinit(pk);
+	gnutls_x509_privkey_deinit(x);
+	return s;
+}
+
+static void pubkey_parse_takes_pem_or_the_relay_key_json(void)
+{
+	char *pem = NULL, *json = NULL, *esc;
+	json_t *o;
+
+	REQUIRE(keys());
+	CHECK_INT(token_pubkey_parse(pub_key, &pem), 0);
+	CHECK_STR(pem, pub_key);
+	free(pem);
+	pem = NULL;
+	/* What curl prints for GET /api/v1/relay-key. */
+	o = json_pack("{s:s, s:s}", "algorithm", "ES256", "public_key",
+		      pub_key);
+	json = json_dumps(o, 0);
+	json_decref(o);
+	REQUIRE(json);
+	CHECK_INT(token_pubkey_parse(json, &pem), 0);
+	CHECK_STR(pem, pub_key);
+	free(pem);
+	pem = NULL;
+	/* The key verifies tokens signed by its private half. */
+	{
+		struct token_claims c = sample(), got;
+		char *tok = NULL;
+
+		REQUIRE_INT(token_sign(priv_key, &c, &tok), 0);
+		CHECK_INT(token_pubkey_parse(json, &pem), 0);
+		CHECK_INT(token_verify(pem, tok, NOW, &got), 0);
+		free(tok);
+		free(pem);
+		pem = NULL;
+	}
+	free(json);
+	/* Leading blank lines are fine. */
+	REQUIRE(asprintf(&esc, "\n\n%s", pub_key) > 0);
+	CHECK_INT(token_pubkey_parse(esc, &pem), 0);
+	free(esc);
+	free(pem);
+}
+
+static void pubkey_parse_rejects_what_is_not_a_p256_public_key(void)
+{
+	char *pem = (char *)"untouched", *other = p384_pub(), *j;
+
+	REQUIRE(keys());
+	REQUIRE(other);
+	CHECK_INT(token_pubkey_parse("", &pem), WEFT_ERR_PARSE);
+	CHECK_INT(token_pubkey_parse("garbage\n", &pem), WEFT_ERR_PARSE);
+	CHECK_INT(token_pubkey_parse("-----BEGIN PUBLIC KEY-----\nAAAA\n"
+				     "-----END PUBLIC KEY-----\n", &pem),
+		  WEFT_ERR_PARSE);
+	/* The controller's private key is not what the relay wants. */
+	CHECK_INT(token_pubkey_parse(priv_key, &pem), WEFT_ERR_PARSE);
+	CHECK_INT(token_pubkey_parse("{\"algorithm\":\"ES256\"}", &pem),
+		  WEFT_ERR_PARSE);
+	CHECK_INT(token_pubkey_parse("{\"public_key\": 7", &pem),
+		  WEFT_ERR_PARSE);
+	CHECK_INT(token_pubkey_parse(other, &pem), WEFT_ERR_UNSUPPORTED);
+	REQUIRE(asprintf(&j, "{\"algorithm\":\"RS256\",\"public_key\":"
+			     "\"x\"}") > 0);
+	CHECK_INT(token_pubkey_parse(j, &pem), WEFT_ERR_UNSUPPORTED);
+	free(j);
+	CHECK_INT(token_pubkey_parse(NULL, &pem), WEFT_ERR_INVAL);
+	CHECK_STR(pem, "untouched");
+	free(other);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(keygen_writes_pkcs8_and_spki_pem),
 	CHECK_CASE(keygen_makes_a_fresh_pair_each_time),
@@ -570,6 +663,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(good_payload_signed_by_libjwt_verifies),
 	CHECK_CASE(malformed_tokens_fail),
 	CHECK_CASE(sign_rejects_invalid_claims_and_keys),
+	CHECK_CASE(pubkey_parse_takes_pem_or_the_relay_key_json),
+	CHECK_CASE(pubkey_parse_rejects_what_is_not_a_p256_public_key),
 	{0},
 };
 
