@@ -595,16 +595,17 @@ static void send_gone_frame(struct relay_client *src, uint64_t node,
 static void on_stun(struct relay *r, void *sock,
 		    const struct ip_endpoint *from, const uint8_t *p, size_t n)
 {
-	uint8_t txid[STUN_TXID_LEN], out[STUN_RESPONSE_MAX];
+	struct stun_request req;
+	uint8_t out[STUN_RESPONSE_MAX];
 	struct ip_endpoint mapped = *from;
 	int len;
 
 	ip_addr_unmap(&mapped.addr);
-	if (stun_binding_request_parse(p, n, txid) < 0) {
+	if (stun_request_parse(p, n, &req) < 0) {
 		r->st.drops[RELAY_DROP_STUN]++;
 		return;
 	}
-	len = stun_binding_response_build(txid, &mapped, out, sizeof(out));
+	len = stun_response_build(&req, &mapped, out, sizeof(out));
 	if (len < 0 ||
 	    r->ops.send_datagram(sock, from, out, (size_t)len, r->ctx) < 0) {
 		r->st.drops[RELAY_DROP_SEND_FAILED]++;

@@ -82,14 +82,14 @@ struct parsed {
  * which comprehension-required attributes are known. Returns 0,
  * WEFT_ERR_PARSE or WEFT_ERR_UNSUPPORTED (structural errors win, so a
  * message is judged malformed wherever the unknown attribute sits). */
-static int parse(const uint8_t *p, size_t n, bool response,
+static int parse(const uint8_t *p, size_t n, bool response, bool classic_ok,
 		 struct parsed *out)
 {
 	bool after_integrity = false, unsupported = false;
 	size_t off = STUN_HEADER_LEN;
 
 	if (n < STUN_HEADER_LEN || (p[0] & 0xC0) != 0 ||
-	    be_get32(p + 4) != STUN_MAGIC_COOKIE)
+	    (!classic_ok && be_get32(p + 4) != STUN_MAGIC_COOKIE))
 		return WEFT_ERR_PARSE;
 	if (be_get16(p + 2) % 4 != 0 || be_get16(p + 2) != n - STUN_HEADER_LEN)
 		return WEFT_ERR_PARSE;
@@ -130,21 +130,36 @@ static int parse(const uint8_t *p, size_t n, bool response,
 	return unsupported ? WEFT_ERR_UNSUPPORTED : 0;
 }
 
-int stun_binding_request_parse(const uint8_t *p, size_t n,
-			       uint8_t txid[static STUN_TXID_LEN])
+int stun_request_parse(const uint8_t *p, size_t n, struct stun_request *out)
 {
 	struct parsed m;
 	int rc;
 
-	rc = parse(p, n, false, &m);
+	rc = parse(p, n, false, true, &m);
 	if (rc < 0)
 		goto out;
 	if (m.type != STUN_BINDING_REQUEST) {
 		rc = WEFT_ERR_UNSUPPORTED;
 		goto out;
 	}
-	memcpy(txid, p + 8, STUN_TXID_LEN);
+	memcpy(out->cookie, p + 4, 4);
+	memcpy(out->txid, p + 8, STUN_TXID_LEN);
+	out->classic = be_get32(p + 4) != STUN_MAGIC_COOKIE;
 out:
+	return rc;
+}
+
+int stun_binding_request_parse(const uint8_t *p, size_t n,
+			       uint8_t txid[static STUN_TXID_LEN])
+{
+	struct stun_request req;
+	int rc;
+
+	if (n >= STUN_HEADER_LEN && be_get32(p + 4) != STUN_MAGIC_COOKIE)
+		return WEFT_ERR_PARSE;
+	rc = stun_request_parse(p, n, &req);
+	if (rc == 0)
+		memcpy(txid, req.txid, STUN_TXID_LEN);
 	return rc;
 }
 
@@ -177,6 +192,12 @@ int stun_binding_request_build(const uint8_t txid[static STUN_TXID_LEN],
 	return STUN_REQUEST_LEN;
 }
 
+/* Address bytes of mapped's family, 0 for a family STUN cannot carry. */
+static size_t addr_len(const struct ip_endpoint *mapped)
+{
+	return mapped->addr.family == 4 ? 4 : mapped->addr.family == 6 ? 16 : 0;
+}
+
 int stun_binding_response_build(const uint8_t txid[static STUN_TXID_LEN],
 				const struct ip_endpoint *mapped, uint8_t *buf,
 				size_t cap)
@@ -184,11 +205,8 @@ int stun_binding_response_build(const uint8_t txid[static STUN_TXID_LEN],
 	size_t alen, vlen, n;
 	uint8_t *v;
 
-	if (mapped->addr.family == 4)
-		alen = 4;
-	else if (mapped->addr.family == 6)
-		alen = 16;
-	else
+	alen = addr_len(mapped);
+	if (!alen)
 		return WEFT_ERR_INVAL;
 	vlen = 4 + alen;
 	n = STUN_HEADER_LEN + 4 + vlen + 8;
@@ -210,6 +228,37 @@ int stun_binding_response_build(const uint8_t txid[static STUN_TXID_LEN],
 	return (int)n;
 }
 
+int stun_response_build(const struct stun_request *req,
+			const struct ip_endpoint *mapped, uint8_t *buf,
+			size_t cap)
+{
+	size_t alen, n;
+	uint8_t *v;
+
+	if (!req->classic)
+		return stun_binding_response_build(req->txid, mapped, buf, cap);
+	alen = addr_len(mapped);
+	if (!alen)
+		return WEFT_ERR_INVAL;
+	n = STUN_HEADER_LEN + 4 + 4 + alen;
+	if (cap < n)
+		return WEFT_ERR_TOOBIG;
+	/* RFC 8489 §12.2: echo the whole 16-byte transaction id, answer
+	 * with the plain MAPPED-ADDRESS an RFC 3489 client reads. */
+	be_put16(buf, STUN_BINDING_SUCCESS);
+	be_put16(buf + 2, (uint16_t)(n - STUN_HEADER_LEN));
+	memcpy(buf + 4, req->cookie, 4);
+	memcpy(buf + 8, req->txid, STUN_TXID_LEN);
+	be_put16(buf + STUN_HEADER_LEN, ATTR_MAPPED_ADDRESS);
+	be_put16(buf + STUN_HEADER_LEN + 2, (uint16_t)(4 + alen));
+	v = buf + STUN_HEADER_LEN + 4;
+	v[0] = 0;
+	v[1] = alen == 4 ? 0x01 : 0x02;
+	be_put16(v + 2, mapped->port);
+	memcpy(v + 4, mapped->addr.b, alen);
+	return (int)n;
+}
+
 int stun_binding_response_parse(const uint8_t *p, size_t n,
 				uint8_t txid[static STUN_TXID_LEN],
 				struct ip_endpoint *mapped)
@@ -219,7 +268,7 @@ int stun_binding_response_parse(const uint8_t *p, size_t n,
 	size_t alen;
 	int rc;
 
-	rc = parse(p, n, true, &m);
+	rc = parse(p, n, true, false, &m);
 	if (rc < 0)
 		goto out;
 	if (m.type != STUN_BINDING_SUCCESS) {

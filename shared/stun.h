@@ -1,4 +1,4 @@
-/* STUN Binding (RFC 8489), just enough for a relay to answer standard
+/* STUN Binding (RFC 8489, and RFC 3489 clients), just enough for a relay to answer standard
  * clients and for an agent to ask a STUN server for its mapped address.
  *
  * No authentication: the relay answers Binding requests from anyone, like
@@ -11,6 +11,7 @@
 
 #include "shared/ip.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,32 @@
 /* Largest Binding success response built here: header, XOR-MAPPED-ADDRESS
  * for IPv6 (4 + 20) and FINGERPRINT (8). */
 #define STUN_RESPONSE_MAX (STUN_HEADER_LEN + 24 + 8)
+
+/* A Binding request as a response to it needs it. */
+struct stun_request {
+	uint8_t txid[STUN_TXID_LEN];
+	/* The 4 bytes after the length field: the magic cookie, or for an
+	 * RFC 3489 client the first 4 bytes of its 16-byte transaction id. */
+	uint8_t cookie[4];
+	bool classic; /* RFC 3489: no magic cookie */
+};
+
+/* Parses p[0..n) as a Binding request from an RFC 8489/5389 client (with
+ * the magic cookie) or an RFC 3489 one (without; RFC 8489 §12.2 / RFC
+ * 5389 §12.2). Same checks and return codes as
+ * stun_binding_request_parse, except that a missing cookie is accepted.
+ * *out is untouched on failure. */
+int stun_request_parse(const uint8_t *p, size_t n, struct stun_request *out);
+
+/* Builds the Binding success response to req in buf (cap bytes): what
+ * stun_binding_response_build builds for a client with the cookie; for an
+ * RFC 3489 client, its 16-byte transaction id echoed and MAPPED-ADDRESS
+ * instead of XOR-MAPPED-ADDRESS, no FINGERPRINT (32 bytes for IPv4, 44 for
+ * IPv6). Returns the length, WEFT_ERR_INVAL or WEFT_ERR_TOOBIG (buf
+ * untouched). */
+int stun_response_build(const struct stun_request *req,
+			const struct ip_endpoint *mapped, uint8_t *buf,
+			size_t cap);
 
 /* Parses p[0..n) as a Binding request and copies its transaction id to
  * txid. Returns 0; WEFT_ERR_PARSE for a malformed message (bad header,

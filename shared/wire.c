@@ -24,6 +24,12 @@ enum wire_kind wire_classify(const uint8_t *p, size_t n)
 	    ((uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
 	     (uint32_t)p[6] << 8 | p[7]) == STUN_COOKIE)
 		return WIRE_KIND_STUN;
+	/* RFC 3489 clients send no cookie (RFC 8489 §12.2 asks servers to
+	 * answer them): without it a Binding request is told apart by its
+	 * type and a length field that matches the datagram. */
+	if (n >= 20 && p[0] == 0x00 && p[1] == 0x01 &&
+	    ((size_t)p[2] << 8 | p[3]) == n - 20)
+		return WIRE_KIND_STUN;
 	if (p[0] >= 0x30 && p[0] <= 0x3F)
 		return WIRE_KIND_FRAME;
 	return WIRE_KIND_DROP;

@@ -35,7 +35,9 @@
 enum wire_kind {
 	WIRE_KIND_DROP = 0, /* none of the below: drop it and count it */
 	WIRE_KIND_QUIC,     /* fixed bit 0x40 set in the first byte */
-	WIRE_KIND_STUN,     /* first byte 0x00/0x01, >= 20 bytes, cookie */
+	WIRE_KIND_STUN,     /* first byte 0x00/0x01, >= 20 bytes, cookie;
+			     * or an RFC 3489 Binding request: type 0x0001
+			     * and a length field of exactly n - 20 */
 	WIRE_KIND_FRAME,    /* first byte 0x30..0x3F: a Weft frame */
 };
 

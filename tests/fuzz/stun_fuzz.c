@@ -2,7 +2,9 @@
  * Whatever parses must be classified as STUN; a parsed request's
  * transaction id must survive a response built for it, and a parsed
  * response's transaction id and mapped address must survive being built
- * into a response and parsed again. */
+ * into a response and parsed again. Requests without the magic cookie
+ * (RFC 3489 clients) are answered with MAPPED-ADDRESS, which must carry
+ * the request's whole 16-byte transaction id and the address. */
 #include "shared/err.h"
 #include "shared/stun.h"
 #include "shared/wire.h"
@@ -65,9 +67,47 @@ static void check_response(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* Requests with the cookie must parse as check_request saw them (which
+ * checks their answer); those without get the RFC 3489 answer. */
+static void check_any_request(const uint8_t *data, size_t size)
+{
+	uint8_t buf[STUN_RESPONSE_MAX], txid[STUN_TXID_LEN];
+	struct stun_request req;
+	struct ip_endpoint e;
+	int rc = stun_request_parse(data, size, &req);
+	int n;
+
+	if (rc != 0) {
+		if (rc != WEFT_ERR_PARSE && rc != WEFT_ERR_UNSUPPORTED)
+			abort();
+		return;
+	}
+	if (wire_classify(data, size) != WIRE_KIND_STUN ||
+	    memcmp(req.cookie, data + 4, 4) != 0 ||
+	    memcmp(req.txid, data + 8, STUN_TXID_LEN) != 0)
+		abort();
+	if (!req.classic) {
+		if (stun_binding_request_parse(data, size, txid) != 0)
+			abort();
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.addr.family = size % 2 ? 4 : 6;
+	memcpy(e.addr.b, data + 4, e.addr.family == 4 ? 4 : 16);
+	e.port = (uint16_t)(data[2] << 8 | data[3]);
+	n = stun_response_build(&req, &e, buf, sizeof(buf));
+	if (n != (e.addr.family == 4 ? 32 : 44) ||
+	    memcmp(buf + 4, data + 4, 16) != 0 ||
+	    buf[0] != 0x01 || buf[1] != 0x01 || buf[21] != 0x01 ||
+	    (buf[26] << 8 | buf[27]) != e.port ||
+	    memcmp(buf + 28, e.addr.b, (size_t)n - 28) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_request(data, size);
+	check_any_request(data, size);
 	check_response(data, size);
 	return 0;
 }

@@ -405,6 +405,97 @@ static void response_build_rejects_bad_family_and_small_buffer(void)
 		  WEFT_ERR_INVAL);
 }
 
+/* What Debian's `stun` client (stund 0.97, RFC 3489) sends first: no
+ * cookie, a 16-byte transaction id, CHANGE-REQUEST with no flags. */
+static const uint8_t rfc3489_request[] = {
+	0x00, 0x01, 0x00, 0x08, 0x01, 0xe3, 0x30, 0x26, 0xcf, 0xe5, 0x08, 0x05,
+	0xfd, 0x59, 0xd0, 0x65, 0xa4, 0xa7, 0x4a, 0x0c, 0x00, 0x03, 0x00, 0x04,
+	0x00, 0x00, 0x00, 0x00,
+};
+
+static void answers_rfc3489_request_with_mapped_address(void)
+{
+	struct stun_request req;
+	uint8_t buf[STUN_RESPONSE_MAX];
+	struct ip_endpoint e = endpoint("192.0.2.1:32853");
+	static const uint8_t want4[] = {
+		0x01, 0x01, 0x00, 0x0c, 0x01, 0xe3, 0x30, 0x26, 0xcf, 0xe5,
+		0x08, 0x05, 0xfd, 0x59, 0xd0, 0x65, 0xa4, 0xa7, 0x4a, 0x0c,
+		0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x80, 0x55, 0xc0, 0x00,
+		0x02, 0x01,
+	};
+
+	CHECK_INT(wire_classify(rfc3489_request, sizeof(rfc3489_request)),
+		  WIRE_KIND_STUN);
+	REQUIRE_INT(stun_request_parse(rfc3489_request,
+				       sizeof(rfc3489_request), &req),
+		    0);
+	CHECK(req.classic);
+	CHECK_INT(stun_response_build(&req, &e, buf, sizeof(buf)),
+		  sizeof(want4));
+	CHECK_MEM(buf, want4, sizeof(want4));
+	e = endpoint("[2001:db8::1]:3478");
+	REQUIRE_INT(stun_response_build(&req, &e, buf, sizeof(buf)), 44);
+	CHECK_INT(buf[3], 24);
+	CHECK_INT(buf[25], 0x02);
+	CHECK_MEM(buf + 28, e.addr.b, 16);
+	CHECK_INT(stun_response_build(&req, &e, buf, 43), WEFT_ERR_TOOBIG);
+	/* The cookie-only parser still wants the cookie. */
+	{
+		uint8_t txid[STUN_TXID_LEN];
+
+		CHECK_INT(stun_binding_request_parse(rfc3489_request,
+						     sizeof(rfc3489_request),
+						     txid),
+			  WEFT_ERR_PARSE);
+	}
+}
+
+static void modern_request_gets_the_same_answer_from_both_builders(void)
+{
+	struct stun_request req;
+	uint8_t a[STUN_RESPONSE_MAX], b[STUN_RESPONSE_MAX];
+	struct ip_endpoint e = endpoint("192.0.2.1:32853");
+
+	REQUIRE_INT(stun_request_parse(rfc5769_request,
+				       sizeof(rfc5769_request), &req),
+		    0);
+	CHECK(!req.classic);
+	CHECK_MEM(req.txid, rfc5769_txid, STUN_TXID_LEN);
+	CHECK_INT(stun_response_build(&req, &e, a, sizeof(a)), 40);
+	CHECK_INT(stun_binding_response_build(rfc5769_txid, &e, b, sizeof(b)),
+		  40);
+	CHECK_MEM(a, b, 40);
+}
+
+static void rfc3489_requests_we_cannot_honour_get_nothing(void)
+{
+	uint8_t buf[sizeof(rfc3489_request) + 12];
+	struct stun_request req;
+
+	/* CHANGE-REQUEST asking for another address and port. */
+	memcpy(buf, rfc3489_request, sizeof(rfc3489_request));
+	buf[27] = 0x06;
+	CHECK_INT(stun_request_parse(buf, sizeof(rfc3489_request), &req),
+		  WEFT_ERR_UNSUPPORTED);
+	/* RESPONSE-ADDRESS: answering elsewhere would make us a reflector. */
+	memcpy(buf, rfc3489_request, sizeof(rfc3489_request));
+	buf[3] = 20;
+	memcpy(buf + sizeof(rfc3489_request),
+	       (const uint8_t[]){0x00, 0x02, 0x00, 0x08, 0x00, 0x01, 0x00,
+				 0x35, 192, 0, 2, 9},
+	       12);
+	CHECK_INT(wire_classify(buf, sizeof(buf)), WIRE_KIND_STUN);
+	CHECK_INT(stun_request_parse(buf, sizeof(buf), &req),
+		  WEFT_ERR_UNSUPPORTED);
+	/* A length field that does not match is not STUN at all. */
+	memcpy(buf, rfc3489_request, sizeof(rfc3489_request));
+	buf[3] = 12;
+	CHECK_INT(wire_classify(buf, sizeof(rfc3489_request)), WIRE_KIND_DROP);
+	CHECK_INT(stun_request_parse(buf, sizeof(rfc3489_request), &req),
+		  WEFT_ERR_PARSE);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(parses_rfc5769_sample_request),
 	CHECK_CASE(parses_rfc5769_sample_ipv4_response),
@@ -423,6 +514,9 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_other_message_types),
 	CHECK_CASE(response_needs_a_valid_xor_mapped_address),
 	CHECK_CASE(response_build_rejects_bad_family_and_small_buffer),
+	CHECK_CASE(answers_rfc3489_request_with_mapped_address),
+	CHECK_CASE(modern_request_gets_the_same_answer_from_both_builders),
+	CHECK_CASE(rfc3489_requests_we_cannot_honour_get_nothing),
 	{0},
 };
 

@@ -112,6 +112,10 @@ static void classify_tells_quic_stun_and_frames_apart(void)
 	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_STUN);
 	stun[0] = 0x01; /* a response (0x0101) */
 	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_STUN);
+	/* An RFC 3489 Binding request: no cookie, length field n - 20. */
+	memset(stun + 4, 0x5a, 16);
+	stun[0] = 0x00;
+	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_STUN);
 	for (int b = 0x30; b <= 0x3f; b++) {
 		p[0] = (uint8_t)b;
 		CHECK_INT(wire_classify(p, 1), WIRE_KIND_FRAME);
@@ -125,8 +129,13 @@ static void classify_drops_everything_else(void)
 
 	CHECK_INT(wire_classify(NULL, 0), WIRE_KIND_DROP);
 	CHECK_INT(wire_classify(stun, 19), WIRE_KIND_DROP); /* short */
-	stun[7] = 0x43; /* wrong cookie */
+	stun[7] = 0x43; /* no cookie, and a length field that does not fit */
+	stun[3] = 4;
 	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_DROP);
+	stun[3] = 0;
+	stun[1] = 0x11; /* no cookie: only a Binding request counts */
+	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_DROP);
+	stun[1] = 0x01;
 	stun[7] = 0x42;
 	stun[0] = 0x02; /* STUN-like but not 0x00/0x01 */
 	CHECK_INT(wire_classify(stun, 20), WIRE_KIND_DROP);
