@@ -19,6 +19,7 @@ test_pkgs=(
   jq iputils-ping iperf3   # ... which drive agents and move traffic
   prometheus               # promtool checks /metrics output
   coturn                   # turnutils_stunclient checks the relay's STUN
+  stun-client              # `stun`, an RFC 3489 client, checks it too
 )
 
 case "${1:-run}" in

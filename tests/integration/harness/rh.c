@@ -419,3 +419,14 @@ int rh_http_get(int port, const char *path, long *status, char **body)
 	*body = b;
 	return 0;
 }
+
+bool rh_skip_unless_sqlite(void)
+{
+	const char *b = getenv("WEFT_STORE_BACKEND");
+
+	if (b && strcmp(b, "sqlite") != 0) {
+		printf("# skip: relay tests need no database (run under sqlite)\n");
+		return true;
+	}
+	return false;
+}

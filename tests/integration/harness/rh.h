@@ -24,6 +24,10 @@ struct rh_relay {
 	char ckey_path[600]; /* the controller public key file */
 };
 
+/* Relay tests need no database and run in the sqlite registration of
+ * their ctest test only: true (after saying so) under another backend. */
+bool rh_skip_unless_sqlite(void);
+
 /* A temporary directory for relay files, created on first use. Holds
  * the token keys: priv.pem/pub.pem (the controller's) and
  * other_priv.pem/other_pub.pem (a stranger's). */
