@@ -1194,6 +1194,25 @@ static int metrics_fill(struct buf *out, void *ctx)
 	return rc;
 }
 
+/* /readyz: registered, a network map applied, and the map's home relay
+ * connected. A map without relays has no home relay to wait for, so
+ * that check holds then (docs/agent.md). */
+static size_t readyz(struct metricsd_check *ck, size_t cap, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct relayc_status rs;
+
+	if (cap < 3)
+		return 0;
+	relayc_status(d->relay, &rs);
+	ck[0] = (struct metricsd_check){"registered", d->node_id > 0};
+	ck[1] = (struct metricsd_check){"map", d->last_map > 0};
+	ck[2] = (struct metricsd_check){
+		"home_relay",
+		d->last_map > 0 && (!rs.have_relay || rs.connected)};
+	return 3;
+}
+
 static int metrics_start(struct daemon *d)
 {
 	struct ip_endpoint me;
@@ -1211,6 +1230,7 @@ static int metrics_start(struct daemon *d)
 		    d->cfg->metrics_listen, weft_strerror(rc));
 		return rc;
 	}
+	metricsd_set_ready(d->metrics, readyz, d);
 	me.port = metricsd_port(d->metrics);
 	if (ip_endpoint_format(&me, text, sizeof(text)) < 0)
 		text[0] = '\0';

@@ -276,10 +276,78 @@ out:
 	world_stop(&w);
 }
 
+/* Polls GET /readyz until it answers want, up to timeout_ms. Returns
+ * the last body (caller frees) or NULL when nothing answered. */
+static char *wait_readyz(int port, long want, int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	char *body = NULL;
+	long status = 0;
+
+	do {
+		free(body);
+		body = NULL;
+		if (rh_http_get(port, "/readyz", &status, &body) == 0 &&
+		    status == want)
+			break;
+		usleep(100000);
+	} while (now_ms() < end);
+	return body;
+}
+
+/* /readyz says ready once registered with a map and the home relay
+ * connected, names home_relay while the relay is down, and is ready again
+ * when it is back. */
+static void agent_readyz_follows_the_home_relay(void)
+{
+	static const char *const extra[] = {"--metrics-listen",
+					    "127.0.0.1:0", NULL};
+	static const char ready[] =
+		"{\"status\":\"ready\",\"checks\":{\"registered\":\"ok\","
+		"\"map\":\"ok\",\"home_relay\":\"ok\"}}";
+	struct world w;
+	struct ag *a = NULL;
+	char *body = NULL;
+	bool done = false;
+	int port, rport;
+
+	if (!world_start(&w))
+		goto out;
+	if (!CHECK(ag_start(w.h, "r", w.key, extra, &a) == 0))
+		goto out;
+	port = metrics_port(a, 5000);
+	if (!CHECK(port > 0))
+		goto out;
+	body = wait_readyz(port, 200, 20000);
+	CHECK_STR(body, ready);
+	free(body);
+	body = NULL;
+	rport = w.relay.port;
+	CHECK_INT(rh_relay_stop(&w.relay, SIGTERM, 5000, NULL), 0);
+	body = wait_readyz(port, 503, 10000);
+	CHECK_STR(body, "{\"status\":\"not_ready\",\"missing\":"
+			"[\"home_relay\"],\"checks\":{\"registered\":\"ok\","
+			"\"map\":\"ok\",\"home_relay\":\"missing\"}}");
+	free(body);
+	body = NULL;
+	if (!CHECK(rh_relay_start(rport, "relay.key", w.extra, &w.relay) == 0))
+		goto out;
+	body = wait_readyz(port, 200, 20000);
+	CHECK_STR(body, ready);
+	done = true;
+out:
+	if (a && !done)
+		ag_dump_log(a);
+	free(body);
+	ag_del(a);
+	world_stop(&w);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(agent_connects_to_home_relay_and_reports_qad),
 	CHECK_CASE(agent_reconnects_after_relay_restart),
 	CHECK_CASE(agent_serves_valid_metrics_and_healthz),
+	CHECK_CASE(agent_readyz_follows_the_home_relay),
 	{0},
 };
 
