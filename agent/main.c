@@ -75,7 +75,8 @@ static int cmd_up(int argc, char **argv)
 		{"hostname", CONF_STRING, &hostname, NULL,
 		 "name to register (default: the host name)", 0, 0},
 		{"tun", CONF_STRING, &tun, "weft0",
-		 "TUN device name (not used yet: no data plane)", 0, 0},
+		 "TUN device the agent creates for mesh traffic (see "
+		 "--no-tun)", 0, 0},
 		{"advertise-routes", CONF_LIST, &routes, NULL,
 		 "subnet routes to offer, CIDRs (sent at registration)", 0, 0},
 		{"accept-routes", CONF_BOOL, &accept, "false",
@@ -248,7 +249,8 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		rc = json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		rc = json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS |
+					       LOCALAPI_JSON_REALS);
 		putchar('\n');
 	} else if (strcmp(cmd, "status") == 0) {
 		rc = cli_print_status(ans, stdout);
@@ -374,7 +376,8 @@ static int cmd_ping(int argc, char **argv)
 	if (json_object_update(res, start) < 0)
 		goto out;
 	if (json) {
-		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_SORT_KEYS |
+					  LOCALAPI_JSON_REALS);
 		putchar('\n');
 	} else if (json_is_true(json_object_get(res, "done"))) {
 		const char *path = json_string_value(json_object_get(res,

@@ -36,6 +36,7 @@ struct peer {
 	bool up;                 /* datagrams can flow */
 	struct pkt *q[TUNNEL_QUEUE_MAX];
 	unsigned qhead, qlen;
+	bool flushing;           /* flush runs: its callbacks must not */
 	int64_t last_active_us;
 	int64_t last_wake_us;
 	int64_t last_handshake;  /* wall seconds */
@@ -159,13 +160,20 @@ static bool pmtu_settling(const struct peer *p)
 
 static void flush(struct peer *p)
 {
+	/* quic_conn_datagram may write at once and call
+	 * on_datagram_writable, which flushes again: that inner flush sent
+	 * and freed the head this loop then freed a second time. The outer
+	 * loop goes on anyway, so the inner one has nothing to do. */
+	if (p->flushing)
+		return;
+	p->flushing = true;
 	while (p->qlen && p->c && p->up) {
 		struct pkt *k = p->q[p->qhead];
 		int rc = quic_conn_datagram(p->c, k->data, k->len);
 
 		if (rc == WEFT_ERR_BUSY || rc == WEFT_ERR_UNSUPPORTED ||
 		    (rc == WEFT_ERR_TOOBIG && pmtu_settling(p)))
-			return;
+			break;
 		if (rc < 0)
 			p->dropped++;
 		free(k);
@@ -173,6 +181,7 @@ static void flush(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 

@@ -223,21 +223,24 @@ controller_restart() {
 	t0=$(now_ms)
 	start_controller || { fail "controller did not restart"; return 1; }
 	ok=
-	# The agents back off while it is down (1 s doubling to 30 s, +-25 %):
-	# their next attempt may come up to ~38 s after the restart, and the
-	# first answer up to 9 s later; allow 75 s of wall time.
-	while [ $(($(now_ms) - t0)) -lt 75000 ]; do
-		if [ "$(cli a status | jq .controller.reachable)" = true ] &&
-			[ "$(cli b status | jq .controller.reachable)" = true ]; then
+	# While it is down the agents probe /healthz about every second and
+	# then poll for a full map, answered at once: both run again within
+	# seconds (before issue 12: the back-off, up to ~38 s, plus a held
+	# poll). Generous for a busy machine; measured, not the bound.
+	while [ $(($(now_ms) - t0)) -lt 40000 ]; do
+		if [ "$(cli a status | jq -r '"\(.state) \(.controller.reachable)"')" = "running true" ] &&
+			[ "$(cli b status | jq -r '"\(.state) \(.controller.reachable)"')" = "running true" ]; then
 			ok=$(($(now_ms) - t0))
 			break
 		fi
 		sleep 0.1
 	done
 	if [ -n "$ok" ]; then
-		echo "controller restarted: agents reachable again after $ok ms"
+		echo "controller restarted: agents running and reachable again after $ok ms"
+		[ "$ok" -le 15000 ] ||
+			fail "agents took $ok ms to resync with the restarted controller"
 	else
-		fail "agents did not reach the restarted controller"
+		fail "agents did not resync with the restarted controller"
 	fi
 	[ "$(cli a status | jq .node.id)" = "$ida" ] ||
 		fail "a's node id changed across the controller restart"
@@ -331,6 +334,16 @@ run() {
 	# weft-agent's own ping, answered by b's kernel.
 	cli a ping b >"$tmp/ping.json" ||
 		fail "weft-agent ping b: $(cat "$tmp/ping.json")"
+	# The text status names the TUN and shows the data-plane counters
+	# (b let a's pings in).
+	nsrun b "$AGENT" status --socket "$tmp/b/sock" >"$tmp/status-b.txt" ||
+		fail "weft-agent status (text) in b"
+	grep -qx 'tun: *weft0' "$tmp/status-b.txt" ||
+		fail "b's text status does not show tun weft0: $(cat "$tmp/status-b.txt")"
+	grep -q '^map: .*, 2 peers, ' "$tmp/status-b.txt" ||
+		fail "b's text status does not show 2 peers"
+	grep -q '^dataplane: *in: allowed [1-9][0-9]* ' "$tmp/status-b.txt" ||
+		fail "b's text status shows no allowed packets: $(cat "$tmp/status-b.txt")"
 
 	# TCP a -> b on the allowed port moves data (iperf3, 2 s).
 	if command -v iperf3 >/dev/null 2>&1; then
