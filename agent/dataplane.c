@@ -40,6 +40,7 @@ struct dataplane {
 	struct tun *tundev;           /* NULL with --no-tun */
 	struct gro *gro;              /* TUN receive coalescing */
 	uint8_t *rxbuf;               /* GRO_MAX bytes: one TUN read */
+	uint8_t *segbuf;              /* GRO_MAX bytes: one segment of it */
 	struct loop_timer *gro_flush; /* writes what gro holds, at once */
 	struct loop_io *tun_io;
 	struct ip_addr tun4, tun6;    /* addresses on the device */
@@ -73,6 +74,7 @@ void dataplane_del(struct dataplane *dp)
 		loop_timer_del(dp->gro_flush);
 	free(dp->gro);
 	free(dp->rxbuf);
+	free(dp->segbuf);
 	tun_del(dp->tundev);
 	free(dp->tun_routes);
 	tunnels_del(dp->tun);
@@ -374,8 +376,8 @@ static void on_tun_readable(struct loop_io *io, int fd, uint32_t revents,
 			break;
 		if (!mss) {
 			tun_packet(dp, dp->rxbuf, len);
-		} else if (gro_split_tcp(dp->rxbuf, len, mss, on_tun_segment,
-					 dp) < 0) {
+		} else if (gro_split_tcp(dp->rxbuf, len, mss, dp->segbuf,
+					 GRO_MAX, on_tun_segment, dp) < 0) {
 			dp->st.tx_malformed++;
 		}
 	}
@@ -529,7 +531,8 @@ int dataplane_open_tun(struct dataplane *dp, const char *name)
 		rc = loop_io_add(dp->loop, tun_fd(dp->tundev), LOOP_READ,
 				 on_tun_readable, dp, &dp->tun_io);
 	if (rc == 0 && (!(dp->gro = malloc(sizeof(*dp->gro))) ||
-			!(dp->rxbuf = malloc(GRO_MAX))))
+			!(dp->rxbuf = malloc(GRO_MAX)) ||
+			!(dp->segbuf = malloc(GRO_MAX))))
 		rc = WEFT_ERR_NOMEM;
 	/* Without TSO every read is one packet: slower, still correct. */
 	if (rc == 0) {

@@ -38,8 +38,8 @@ static int metrics_addr(const char *s, struct ip_endpoint *out)
 }
 
 /* Per-peer byte counters, labelled by peer name. */
-static int metrics_peers(const struct agent_view *v, struct buf *out, const char *key,
-			 const char *name, const char *help)
+static int metrics_peers(const struct agent_view *v, struct buf *out,
+			 const char *key, const char *name, const char *help)
 {
 	json_t *peers = map_peers(v->map), *p, *pj;
 	size_t i;
