@@ -36,6 +36,7 @@ struct peer {
 	bool up;                 /* datagrams can flow */
 	struct pkt *q[TUNNEL_QUEUE_MAX];
 	unsigned qhead, qlen;
+	bool flushing;           /* inside flush: see there */
 	int64_t last_active_us;
 	int64_t last_wake_us;
 	int64_t last_handshake;  /* wall seconds */
@@ -144,6 +145,7 @@ static void queue_clear(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 /* Sends what waits; stops at the first packet the connection cannot take
@@ -159,13 +161,21 @@ static bool pmtu_settling(const struct peer *p)
 
 static void flush(struct peer *p)
 {
+	/* quic_conn_datagram may write at once and report the connection
+	 * writable from inside (on_datagram_writable -> flush): that inner
+	 * flush would send and free the head this loop is still sending.
+	 * The loop below goes on by itself, so the inner call has nothing
+	 * to do. */
+	if (p->flushing)
+		return;
+	p->flushing = true;
 	while (p->qlen && p->c && p->up) {
 		struct pkt *k = p->q[p->qhead];
 		int rc = quic_conn_datagram(p->c, k->data, k->len);
 
 		if (rc == WEFT_ERR_BUSY || rc == WEFT_ERR_UNSUPPORTED ||
 		    (rc == WEFT_ERR_TOOBIG && pmtu_settling(p)))
-			return;
+			break;
 		if (rc < 0)
 			p->dropped++;
 		free(k);
@@ -173,6 +183,7 @@ static void flush(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 
