@@ -14,6 +14,7 @@
 #include "agent/localapi.h"
 #include "agent/map.h"
 #include "agent/metrics.h"
+#include "agent/priv.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
@@ -643,6 +644,54 @@ static int start_services(struct daemon *d)
 	return 0;
 }
 
+/* Everything that needs root is open now: keep CAP_NET_ADMIN for the
+ * TUN's addresses and routes (nothing without a TUN), drop the rest,
+ * and switch to --user. The state directory (and the local API socket)
+ * first become the user's, so the credential can still be written. Runs
+ * before the control thread exists: capabilities are per thread. */
+static int drop_privileges(struct daemon *d)
+{
+	const struct daemon_cfg *cfg = d->v.cfg;
+	struct priv_target t = {.net_admin = !cfg->no_tun,
+				.uid = geteuid(), .gid = getegid()};
+	uint64_t eff = 0;
+	char q[300];
+	int rc;
+
+	if (cfg->user) {
+		rc = priv_lookup_user(cfg->user, &t.uid, &t.gid);
+		if (rc < 0) {
+			say(d, "no such user for --user: %s", cfg->user);
+			return rc == WEFT_ERR_NOTFOUND ? WEFT_ERR_INVAL : rc;
+		}
+		t.set_user = true;
+	}
+	/* As root, a state directory left to another user by an earlier
+	 * --user run is taken back (and given to --user). */
+	if (geteuid() == 0) {
+		rc = priv_chown_dir(cfg->state_dir, t.uid, t.gid);
+		if (rc == 0 && t.set_user && lchown(cfg->socket_path, t.uid,
+						    t.gid) < 0)
+			rc = -errno;
+		if (rc < 0) {
+			say(d, "cannot give %s to uid %u: %s", cfg->state_dir,
+			    (unsigned)t.uid, weft_strerror(rc));
+			return rc;
+		}
+	}
+	rc = priv_drop(&t);
+	if (rc < 0) {
+		say(d, "cannot drop privileges: %s", weft_strerror(rc));
+		return rc;
+	}
+	priv_effective(&eff);
+	log_info("privileges_dropped", "user=%s uid=%u gid=%u cap_eff=0x%llx",
+		 log_q(q, sizeof(q), cfg->user ? cfg->user : ""),
+		 (unsigned)getuid(), (unsigned)getgid(),
+		 (unsigned long long)eff);
+	return 0;
+}
+
 /* The control thread, with the stored credential or registering. */
 static int start_control(struct daemon *d, const char *pub,
 			 struct statedir_cred *cred, bool have_cred)
@@ -697,6 +746,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	rc = start_dataplane(&d, id);
 	if (rc == 0)
 		rc = start_services(&d);
+	if (rc == 0)
+		rc = drop_privileges(&d);
 	if (rc == 0)
 		rc = start_control(&d, pub, &cred, have_cred);
 	explicit_bzero(&cred, sizeof(cred));
