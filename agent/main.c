@@ -60,7 +60,7 @@ static int cmd_up(int argc, char **argv)
 {
 	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
-	const char *log_level = NULL, *metrics = NULL;
+	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000;
@@ -96,6 +96,9 @@ static int cmd_up(int argc, char **argv)
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
 		 "TCP address for /metrics and /healthz, like 127.0.0.1:9101 "
 		 "(off when unset)", 0, 0},
+		{"user", CONF_STRING, &user, NULL,
+		 "run as this user once the TUN and sockets are set up "
+		 "(keeping only CAP_NET_ADMIN)", 0, 0},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -174,6 +177,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
+	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	rc = daemon_run(&cfg, msg, sizeof(msg));

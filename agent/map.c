@@ -265,3 +265,15 @@ json_t *map_to_json(const struct map *m)
 		}
 	return o;
 }
+
+bool map_is_mesh_prefix(const json_t *peer, const char *prefix)
+{
+	const char *v4 = json_string_value(json_object_get(peer, "ipv4"));
+	const char *v6 = json_string_value(json_object_get(peer, "ipv6"));
+	size_t n = strcspn(prefix, "/");
+
+	return (v4 && strlen(v4) == n && strncmp(v4, prefix, n) == 0 &&
+		strcmp(prefix + n, "/32") == 0) ||
+	       (v6 && strlen(v6) == n && strncmp(v6, prefix, n) == 0 &&
+		strcmp(prefix + n, "/128") == 0);
+}

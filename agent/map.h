@@ -63,4 +63,8 @@ json_t *map_peers(const struct map *m);
  * when out of memory. Caller decrefs; the parts are shared with m. */
 json_t *map_to_json(const struct map *m);
 
+/* Whether prefix (an allowed_ips entry of peer, "ADDR/LEN") is the
+ * peer's own mesh address: its ipv4 as /32 or its ipv6 as /128. */
+bool map_is_mesh_prefix(const json_t *peer, const char *prefix);
+
 #endif

@@ -145,6 +145,7 @@ static void queue_clear(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 /* Sends what waits; stops at the first packet the connection cannot take

@@ -3,6 +3,10 @@
 # controller (SQLite) and a relay in its "inet" namespace and weft-agents in
 # hosts a and b (both on inet), each with a real TUN, traffic on the relay
 # path. The policy allows a->b ICMP and TCP 5201:
+#   - after setup every agent keeps CAP_NET_ADMIN alone, with
+#     no_new_privs (a as user nobody, --user), and a map change after that
+#     drop still adds a route (b's subnet route, approved then, on a's
+#     weft0);
 #   - the kernel's ping from a's namespace reaches b's mesh IPv4 and IPv6,
 #     and iperf3 (when installed) moves data a->b on TCP 5201, over the
 #     mesh IPv4 and the mesh IPv6 addresses;
@@ -47,7 +51,8 @@ pids=
 acl_base='{"tagOwners":{"tag:a":[],"tag:b":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]},
- {"action":"accept","proto":"tcp","src":["tag:c"],"dst":["tag:a:9","tag:b:9"]}'
+ {"action":"accept","proto":"tcp","src":["tag:c"],"dst":["tag:a:9","tag:b:9"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["10.77.0.0/24:80"]}'
 acl_ba=',{"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]}'
 acl_cb=',{"action":"accept","proto":"icmp","src":["tag:c"],"dst":["tag:b:*"]}'
 policy_ab="$acl_base]}"
@@ -73,15 +78,19 @@ cli() {
 	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
 }
 
-# start_agent NODE [KEY]: weft-agent up in NODE (no key: the stored
-# credential); AGENT_PID is the agent's pid. --no-direct: this test covers
-# the relay path (paths_nat_test.sh covers direct paths).
+# start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE (no key: the
+# stored credential); AGENT_PID is the agent's pid. --no-direct: this test
+# covers the relay path (paths_nat_test.sh covers direct paths).
 start_agent() {
-	mkdir -p "$tmp/$1"
-	nsrun "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
-		--insecure-http ${2:+--auth-key "$2"} --state-dir "$tmp/$1" \
-		--socket "$tmp/$1/sock" --hostname "$1" --tun weft0 --no-direct \
-		2>>"$tmp/$1.log" &
+	_node=$1 _key=${2:-}
+	shift
+	[ $# -gt 0 ] && shift
+	mkdir -p "$tmp/$_node"
+	nsrun "$_node" env WEFT_LOG_LEVEL=debug "$AGENT" up \
+		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
+		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
+		--hostname "$_node" --tun weft0 --no-direct "$@" \
+		2>>"$tmp/$_node.log" &
 	AGENT_PID=$!
 	pids="$pids $!"
 }
@@ -278,6 +287,52 @@ agent_restart() {
 	return 0
 }
 
+# status_field PID FIELD: FIELD of /proc/PID/status ("CapEff", ...).
+status_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"
+}
+
+# The running agents keep CAP_NET_ADMIN alone (a as user nobody, b and c
+# as root), with no new privileges; after that drop a map change still
+# adds a route: b's subnet route, approved now, lands on a's weft0.
+least_privilege() {
+	for n in a b c; do
+		p=$(nspid "$n" weft-agent)
+		[ -n "$p" ] || { fail "no agent in $n"; continue; }
+		for f in CapEff CapPrm CapBnd; do
+			v=$(status_field "$p" $f)
+			[ "$v" = 0000000000001000 ] ||
+				fail "$n's agent has $f $v, not CAP_NET_ADMIN alone"
+		done
+		[ "$(status_field "$p" CapInh)" = 0000000000000000 ] ||
+			fail "$n's agent has inheritable capabilities"
+		[ "$(status_field "$p" NoNewPrivs)" = 1 ] ||
+			fail "$n's agent lacks no_new_privs"
+	done
+	p=$(nspid a weft-agent)
+	[ "$(status_field "$p" Uid | awk '{print $1 $2 $3 $4}')" = \
+		"$nobody$nobody$nobody$nobody" ] ||
+		fail "a's agent does not run as nobody: $(status_field "$p" Uid)"
+	grep -q "event=privileges_dropped user=nobody" "$tmp/a.log" ||
+		fail "a did not log its privilege drop"
+
+	nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . &&
+		fail "a routes 10.77.0.0/24 before the route is approved"
+	idb=$(cli b status | jq .node.id)
+	rid=$(api GET "/api/v1/routes?node_id=$idb" |
+		jq '.items[] | select(.prefix == "10.77.0.0/24") | .id')
+	[ -n "$rid" ] || { fail "b's advertised route is not listed"; return; }
+	api PATCH "/api/v1/routes/$rid" '{"approved":true}' >/dev/null ||
+		{ fail "approve b's route"; return; }
+	for _ in $(seq 100); do
+		nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . && break
+		sleep 0.1
+	done
+	nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . ||
+		fail "a did not add the route 10.77.0.0/24 after its drop"
+	return 0
+}
+
 run() {
 	lab up "$L" --a inet --b inet --c inet --owner $$
 	rc=$?
@@ -312,8 +367,10 @@ run() {
 	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] && [ -n "$kc" ] ||
 		{ fail "auth keys"; return; }
 
-	start_agent a "$ka"
-	start_agent b "$kb"
+	# a runs as nobody: it must reach its state directory below $tmp.
+	chmod 711 "$tmp"
+	start_agent a "$ka" --user nobody --accept-routes
+	start_agent b "$kb" --advertise-routes 10.77.0.0/24
 	start_agent c "$kc"
 	wait_running a 2 || return
 	wait_running b 2 || return
@@ -323,6 +380,7 @@ run() {
 	a4=$(peer b a ipv4)
 	c4=$(peer b c ipv4)
 	[ "$(cli a status | jq -r .tun)" = weft0 ] || fail "a has no tun"
+	least_privilege
 
 	# a -> b: the kernels on both sides, through the tunnel on the relay.
 	ping_ok a "$b4" || fail "ping a->b $b4"
@@ -411,6 +469,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "agent_e2e_test: skipped: needs root for network namespaces" >&2
 	exit 77
 fi
+nobody=$(id -u nobody 2>/dev/null) ||
+	{ echo "agent_e2e_test: no user nobody" >&2; exit 1; }
 for t in jq curl ping; do
 	command -v $t >/dev/null 2>&1 ||
 		{ echo "agent_e2e_test: $t missing" >&2; exit 1; }

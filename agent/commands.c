@@ -1,0 +1,341 @@
+/* The local API's commands: see commands.h. */
+#include "agent/commands.h"
+
+#include "agent/daemon.h"
+#include "agent/dataplane.h"
+#include "agent/filter.h"
+#include "agent/map.h"
+#include "agent/ping.h"
+#include "agent/relayc.h"
+#include "agent/state.h"
+#include "agent/tunnel.h"
+#include "agent/view.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_t *time_or_null(int64_t s)
+{
+	char buf[CLOCK_RFC3339_LEN + 8];
+
+	if (s <= 0 || clock_format_rfc3339(s, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* self from the map, else the node from registration. */
+static const json_t *self_of(const struct agent_view *v)
+{
+	const json_t *self = map_part(v->map, "self");
+
+	return self ? self : v->node;
+}
+
+static json_t *copy_field(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return v ? json_incref(v) : json_null();
+}
+
+static json_t *relay_answer(const struct agent_view *v)
+{
+	struct relayc_status rs;
+	char a[IP_ENDPOINT_STRLEN], q[IP_ENDPOINT_STRLEN];
+
+	relayc_status(dataplane_relay(v->dp), &rs);
+	if (!rs.have_relay)
+		return json_null();
+	ip_endpoint_format(&rs.addr, a, sizeof(a));
+	if (rs.have_qad)
+		ip_endpoint_format(&rs.qad, q, sizeof(q));
+	return json_pack("{s:s, s:s, s:b, s:o, s:I}", "name", rs.name,
+			 "address", a, "connected", rs.connected, "qad",
+			 rs.have_qad ? json_string(q) : json_null(),
+			 "connects", (json_int_t)rs.connects);
+}
+
+static json_t *status_answer(const struct agent_view *v)
+{
+	const json_t *self = self_of(v), *relays = map_part(v->map, "relays");
+	json_t *names = json_array(), *r;
+	size_t i;
+
+	json_array_foreach(relays, i, r)
+		json_array_append(names, json_object_get(r, "name"));
+	return json_pack(
+		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
+		"s:o, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
+		"state", state_name(v->state),
+		"state_since", time_or_null(v->state_since),
+		"node", "id", (json_int_t)(v->node_id ? v->node_id
+			: json_integer_value(json_object_get(self, "id"))),
+		"name", copy_field(self, "name"),
+		"ipv4", copy_field(self, "ipv4"),
+		"ipv6", copy_field(self, "ipv6"),
+		"controller", "url", v->cfg->controller,
+		"reachable", v->reachable,
+		"last_contact", time_or_null(v->last_contact),
+		"last_error", v->last_error[0] ? json_string(v->last_error)
+					       : json_null(),
+		"relay", relay_answer(v),
+		"relays", names ? names : json_array(),
+		"map", "version", (json_int_t)map_version(v->map),
+		"updated", time_or_null(v->last_map),
+		"peers", (json_int_t)map_peer_count(v->map),
+		"endpoints", v->reported ? json_incref(v->reported)
+					 : json_array(),
+		"port", (json_int_t)dataplane_port(v->dp),
+		"tun", dataplane_tun_name(v->dp)
+			       ? json_string(dataplane_tun_name(v->dp))
+			       : json_null(),
+		"accept_routes", v->cfg->accept_routes);
+}
+
+static json_t *peers_answer(const struct agent_view *v)
+{
+	json_t *peers = map_peers(v->map), *out = json_array(), *p;
+	size_t i;
+
+	if (!peers || !out)
+		goto fail;
+	json_array_foreach(peers, i, p) {
+		json_t *e = json_pack(
+			"{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, "
+			"s:o, s:o, s:o}",
+			"id", copy_field(p, "id"),
+			"name", copy_field(p, "name"),
+			"dns_name", copy_field(p, "dns_name"),
+			"ipv4", copy_field(p, "ipv4"),
+			"ipv6", copy_field(p, "ipv6"),
+			"online", copy_field(p, "online"),
+			"path", "none", /* tunnels_peer_json sets it */
+			"endpoints", copy_field(p, "endpoints"),
+			"home_relay", copy_field(p, "home_relay"),
+			"last_seen", copy_field(p, "last_seen"),
+			"allowed_ips", copy_field(p, "allowed_ips"),
+			"tags", copy_field(p, "tags"),
+			"user", copy_field(p, "user"));
+
+		if (e && tunnels_peer_json(dataplane_tunnels(v->dp), json_integer_value(
+				json_object_get(p, "id")), e) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		/* Unix seconds become a time like the map's last_seen. */
+		if (e && json_object_set_new(
+				 e, "path_changed",
+				 time_or_null(json_integer_value(json_object_get(
+					 e, "path_changed")))) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (!e || json_array_append_new(out, e) < 0)
+			goto fail;
+	}
+	json_decref(peers);
+	return json_pack("{s:o}", "peers", out);
+fail:
+	json_decref(peers);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *routes_answer(const struct agent_view *v)
+{
+	json_t *peers = map_peers(v->map), *out = json_array(), *p, *a;
+	size_t i, j;
+
+	if (!peers || !out)
+		goto fail;
+	json_array_foreach(peers, i, p) {
+		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
+			const char *prefix = json_string_value(a);
+			bool mesh;
+			json_t *e;
+
+			if (!prefix)
+				continue;
+			mesh = map_is_mesh_prefix(p, prefix);
+			e = json_pack("{s:s, s:o, s:o, s:s, s:b}", "prefix",
+				      prefix, "peer", copy_field(p, "name"),
+				      "peer_id", copy_field(p, "id"), "kind",
+				      mesh ? "mesh" : "subnet", "accepted",
+				      mesh || v->cfg->accept_routes);
+			if (!e || json_array_append_new(out, e) < 0)
+				goto fail;
+		}
+	}
+	json_decref(peers);
+	return json_pack("{s:o}", "routes", out);
+fail:
+	json_decref(peers);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *api_error(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+			 message);
+}
+
+static bool field_is(const json_t *o, const char *key, const char *want)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v && strcmp(v, want) == 0;
+}
+
+/* {"cmd": "ping", "peer": NAME|ID|MESH-IP}: sends one echo request into
+ * the peer's tunnel (connecting it if needed) and answers at once with
+ * {"ping": SEQ, ...}; the CLI polls "ping_result" for the reply. The
+ * mesh IPv6 address is used when the peer was named by it, else IPv4. */
+static json_t *cmd_ping(const struct agent_view *v, const json_t *req)
+{
+	const char *want = json_string_value(json_object_get(req, "peer"));
+	json_t *peers = map_peers(v->map), *p, *found = NULL, *ans = NULL;
+	const char *addr;
+	struct ip_addr dst, src;
+	char idbuf[32], why[160];
+	int64_t id = 0;
+	uint16_t seq;
+	size_t i;
+	int rc;
+
+	if (!peers)
+		return NULL;
+	if (!want || !*want) {
+		ans = api_error("invalid", "ping needs a peer");
+		goto out;
+	}
+	json_array_foreach(peers, i, p) {
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)
+			 json_integer_value(json_object_get(p, "id")));
+		if (field_is(p, "name", want) || field_is(p, "dns_name", want) ||
+		    field_is(p, "ipv4", want) || field_is(p, "ipv6", want) ||
+		    strcmp(idbuf, want) == 0) {
+			found = p;
+			break;
+		}
+	}
+	if (!found) {
+		ans = api_error("not_found", "no such peer in this node's map");
+		goto out;
+	}
+	id = json_integer_value(json_object_get(found, "id"));
+	addr = json_string_value(json_object_get(found, "ipv4"));
+	if (field_is(found, "ipv6", want) || !addr)
+		addr = json_string_value(json_object_get(found, "ipv6"));
+	if (!addr || ip_addr_parse(addr, &dst) < 0) {
+		ans = api_error("invalid", "the peer has no mesh address");
+		goto out;
+	}
+	if (dataplane_self(v->dp, dst.family, &src) < 0) {
+		ans = api_error("unavailable", "this node has no mesh address "
+				"of that family yet");
+		goto out;
+	}
+	rc = dataplane_ping(v->dp, id, &dst, &seq);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot send to the peer: %s",
+			 weft_strerror(rc));
+		ans = api_error("unavailable", why);
+		goto out;
+	}
+	ans = json_pack("{s:i, s:I, s:O, s:s}", "ping", (int)seq, "id",
+			(json_int_t)id, "peer", json_object_get(found, "name"),
+			"address", addr);
+out:
+	json_decref(peers);
+	return ans;
+}
+
+/* {"cmd": "ping_result", "ping": SEQ}: {"done": false} while waiting,
+ * then {"done": true, "rtt_ms": .., "path": ..}. */
+static json_t *cmd_ping_result(const struct agent_view *v, const json_t *req)
+{
+	json_int_t seq = json_integer_value(json_object_get(req, "ping"));
+	int64_t peer = 0, rtt_us = 0;
+	json_t *pj, *ans;
+	int rc;
+
+	if (seq <= 0 || seq > UINT16_MAX)
+		return api_error("invalid", "ping_result needs a ping number");
+	rc = ping_result(dataplane_pings(v->dp), (uint16_t)seq, &peer, &rtt_us);
+	if (rc == WEFT_ERR_NOTFOUND)
+		return api_error("not_found", "unknown or expired ping");
+	if (rc < 0)
+		return json_pack("{s:b}", "done", 0);
+	pj = json_object();
+	if (!pj || tunnels_peer_json(dataplane_tunnels(v->dp), peer, pj) < 0) {
+		json_decref(pj);
+		return NULL;
+	}
+	ans = json_pack("{s:b, s:f, s:O}", "done", 1, "rtt_ms",
+			(double)rtt_us / 1000.0, "path",
+			json_object_get(pj, "path") ? json_object_get(pj, "path")
+						    : json_null());
+	json_decref(pj);
+	return ans;
+}
+
+static json_t *dataplane_answer(const struct agent_view *v)
+{
+	struct filter_stats fs;
+	struct dataplane_stats ds;
+
+	filter_get_stats(dataplane_filter(v->dp), clock_mono_ms(), &fs);
+	dataplane_stats(v->dp, &ds);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}",
+			 "allowed", (json_int_t)fs.allowed,
+			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
+			 "denied", (json_int_t)fs.denied,
+			 "flows", (json_int_t)fs.ct_entries,
+			 "malformed", (json_int_t)ds.rx_malformed,
+			 "spoofed", (json_int_t)ds.rx_spoofed,
+			 "undelivered", (json_int_t)ds.rx_undelivered,
+			 "echo_answered", (json_int_t)ds.echo_answered,
+			 "tun_write_errors", (json_int_t)ds.rx_tun_errors,
+			 "tx_malformed", (json_int_t)ds.tx_malformed,
+			 "tx_noroute", (json_int_t)ds.tx_noroute,
+			 "tx_dropped", (json_int_t)ds.tx_dropped);
+}
+
+json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
+{
+	const struct agent_view *v = ctx;
+	json_t *ans;
+
+	if (strcmp(cmd, "status") == 0) {
+		ans = status_answer(v);
+		if (ans && json_object_set_new(ans, "dataplane",
+					       dataplane_answer(v)) < 0) {
+			json_decref(ans);
+			ans = NULL;
+		}
+		return ans;
+	}
+	if (strcmp(cmd, "peers") == 0)
+		return peers_answer(v);
+	if (strcmp(cmd, "routes") == 0)
+		return routes_answer(v);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(v, req);
+	if (strcmp(cmd, "ping_result") == 0)
+		return cmd_ping_result(v, req);
+	if (strcmp(cmd, "down") == 0) {
+		log_info("agent_down", "reason=local_api");
+		loop_stop(v->loop);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return api_error("invalid", "unknown command");
+}
+
