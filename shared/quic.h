@@ -136,6 +136,12 @@ struct quic_endpoint_options {
 	 * address this API takes or gives stays plain IPv4. The virtual
 	 * local address may then be of either family. */
 	bool dual_stack;
+	/* Derive the stateless reset secret from id instead of drawing it at
+	 * random: a restarted process with the same key then resets the
+	 * packets of connections it no longer knows with the tokens it gave
+	 * out before, so their clients learn at once that it restarted
+	 * (RFC 9000 §10.3) instead of waiting for the idle timeout. */
+	bool stable_reset;
 	/* Never receive with UDP GRO (UDP_GRO): by default the socket takes
 	 * several datagrams of one sender in one message when the kernel
 	 * can (Linux 5.0). */

@@ -414,7 +414,7 @@ static int cb_get_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token,
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 	} while (quic_cidmap_get(&c->ep->cids, cid->data, cid->datalen));
 	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    token, c->ep->secret, SECRET_LEN, cid) != 0 ||
+		    token, c->ep->reset_secret, SECRET_LEN, cid) != 0 ||
 	    quic_cidmap_put(&c->ep->cids, cid, c) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
@@ -732,7 +732,8 @@ void quic_conn_accept(struct quic_endpoint *ep, const ngtcp2_path *path,
 		p.original_dcid = hd->dcid;
 	}
 	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    p.stateless_reset_token, ep->secret, SECRET_LEN, &scid) != 0)
+		    p.stateless_reset_token, ep->reset_secret, SECRET_LEN,
+		    &scid) != 0)
 		goto fail;
 	p.stateless_reset_token_present = 1;
 	ep->creating = true;
