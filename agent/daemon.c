@@ -1153,6 +1153,8 @@ static int metrics_fill(struct buf *out, void *ctx)
 	memset(&ts, 0, sizeof(ts));
 	if (d->tun)
 		tunnels_stats(d->tun, &ts);
+	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
+			      "stale", ts.stale));
 	TRY(metricsd_one(out, "weft_agent_punch_rounds_total", "counter",
 			 "Hole punching rounds started.", ts.punch_rounds));
 	TRY(metricsd_one(out, "weft_agent_punch_successes_total", "counter",
@@ -1539,10 +1541,13 @@ static json_t *ping_result(struct daemon *d, const json_t *req)
 static json_t *dataplane_answer(struct daemon *d)
 {
 	struct filter_stats fs;
+	struct tunnels_stats ts = {0};
 
 	filter_get_stats(d->filter, clock_mono_ms(), &fs);
+	if (d->tun)
+		tunnels_stats(d->tun, &ts);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I}",
+			 "s:I, s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
@@ -1554,7 +1559,8 @@ static json_t *dataplane_answer(struct daemon *d)
 			 "tun_write_errors", (json_int_t)d->rx_tun_errors,
 			 "tx_malformed", (json_int_t)d->tx_malformed,
 			 "tx_noroute", (json_int_t)d->tx_noroute,
-			 "tx_dropped", (json_int_t)d->tx_dropped);
+			 "tx_dropped", (json_int_t)d->tx_dropped,
+			 "tx_stale", (json_int_t)ts.stale);
 }
 
 static json_t *on_request(const char *cmd, const json_t *req, void *ctx)

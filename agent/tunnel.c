@@ -24,6 +24,7 @@
 #define LOCAL_MAX 16
 
 struct pkt {
+	int64_t at; /* loop time it was queued, us */
 	size_t len;
 	uint8_t data[TUNNEL_PKT_MAX];
 };
@@ -41,6 +42,7 @@ struct peer {
 	int64_t last_handshake;  /* wall seconds */
 	uint64_t rx_done, tx_done; /* bytes of closed connections */
 	uint64_t dropped;
+	uint64_t stale;          /* aged out here or in closed connections */
 	bool mark;
 	/* direct path */
 	struct paths *pm;        /* while the connection is up */
@@ -157,8 +159,24 @@ static bool pmtu_settling(const struct peer *p)
 	return loop_now_us(p->t->loop) - p->path_since_us < PMTU_GRACE_US;
 }
 
+/* Drops the packets that waited longer than TUNNEL_QUEUE_AGE_MS. */
+static void queue_expire(struct peer *p)
+{
+	int64_t now = loop_now_us(p->t->loop);
+
+	while (p->qlen && now - p->q[p->qhead]->at >
+				  (int64_t)TUNNEL_QUEUE_AGE_MS * 1000) {
+		free(p->q[p->qhead]);
+		p->q[p->qhead] = NULL;
+		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
+		p->qlen--;
+		p->stale++;
+	}
+}
+
 static void flush(struct peer *p)
 {
+	queue_expire(p);
 	while (p->qlen && p->c && p->up) {
 		struct pkt *k = p->q[p->qhead];
 		int rc = quic_conn_datagram(p->c, k->data, k->len);
@@ -515,21 +533,29 @@ static void on_datagram_writable(struct quic_conn *c, void *ctx)
 		flush(p);
 }
 
+/* p's connection c ends: keep its counters, forget it. */
+static void conn_done(struct peer *p, struct quic_conn *c)
+{
+	struct quic_conn_stats s;
+
+	quic_conn_stats(c, &s);
+	p->rx_done += s.bytes_recv;
+	p->tx_done += s.bytes_sent;
+	p->stale += s.dgrams_stale;
+	p->c = NULL;
+	p->up = false;
+	pm_free(p);
+}
+
 static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 		      void *ctx)
 {
 	struct peer *p = ctx;
-	struct quic_conn_stats s;
 
 	(void)i;
 	if (!p || p->c != c)
 		return;
-	quic_conn_stats(c, &s);
-	p->rx_done += s.bytes_recv;
-	p->tx_done += s.bytes_sent;
-	p->c = NULL;
-	p->up = false;
-	pm_free(p);
+	conn_done(p, c);
 }
 
 static const struct quic_conn_callbacks conn_cbs = {
@@ -546,16 +572,10 @@ static const struct quic_conn_callbacks dead_cbs = {0};
 static void drop_conn(struct peer *p, const char *why)
 {
 	struct quic_conn *c = p->c;
-	struct quic_conn_stats s;
 
 	if (!c)
 		return;
-	quic_conn_stats(c, &s);
-	p->rx_done += s.bytes_recv;
-	p->tx_done += s.bytes_sent;
-	p->c = NULL;
-	p->up = false;
-	pm_free(p);
+	conn_done(p, c);
 	quic_conn_set_callbacks(c, &dead_cbs, NULL);
 	quic_conn_close(c, 0, why);
 }
@@ -776,6 +796,7 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 	k = malloc(sizeof(*k));
 	if (!k)
 		return WEFT_ERR_NOMEM;
+	k->at = loop_now_us(t->loop);
 	k->len = len;
 	memcpy(k->data, pkt, len);
 	p->q[(p->qhead + p->qlen) % TUNNEL_QUEUE_MAX] = k;
@@ -922,6 +943,9 @@ int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
 					  : json_null());
 	rc |= json_object_set_new(obj, "dropped",
 				  json_integer(p ? (json_int_t)p->dropped : 0));
+	rc |= json_object_set_new(
+		obj, "stale",
+		json_integer(p ? (json_int_t)(p->stale + s.dgrams_stale) : 0));
 	rc |= json_object_set_new(obj, "punch",
 				  p ? punch_json(p, now_ms(t)) : json_null());
 	return rc ? WEFT_ERR_NOMEM : 0;
@@ -1019,9 +1043,11 @@ void tunnels_stats(struct tunnels *t, struct tunnels_stats *out)
 		out->punch_rounds += p->rounds_done + st.rounds;
 		out->punch_successes += p->successes_done + st.successes;
 		out->fallbacks += p->fallbacks_done + st.fallbacks;
-		if (p->c && p->up) {
+		out->stale += p->stale;
+		if (p->c) {
 			quic_conn_stats(p->c, &qs);
-			if (!qs.is_virtual)
+			out->stale += qs.dgrams_stale;
+			if (p->up && !qs.is_virtual)
 				out->direct_peers++;
 		}
 	}

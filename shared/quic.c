@@ -248,6 +248,8 @@ static int ep_options(struct quic_endpoint *ep,
 		ep->o.keepalive_ms = 25000;
 	if (!ep->o.handshake_timeout_ms)
 		ep->o.handshake_timeout_ms = 10000;
+	if (!ep->o.dgram_max_age_ms)
+		ep->o.dgram_max_age_ms = 1000;
 	if (!ep->o.stateless_rate)
 		ep->o.stateless_rate = 100;
 	if (ep->o.stateless_rate > 1000000)

@@ -63,6 +63,7 @@ struct qstream {
 };
 
 struct dgram {
+	int64_t at; /* loop time it was queued, us */
 	uint16_t len;
 	uint8_t d[DGRAM_SLOT];
 };

@@ -1414,6 +1414,44 @@ static void stateless_replies_are_rate_limited(void)
 	world_free(&w);
 }
 
+/* Datagrams held up in the queue (the path loses everything, so the
+ * congestion window stays full) for longer than dgram_max_age_ms are
+ * dropped and counted at the next write, never sent late. */
+static void stale_datagrams_are_dropped_not_sent_late(void)
+{
+	struct world w;
+	struct quic_conn_stats st;
+	uint8_t d[1000] = {0};
+	int i, queued = 0;
+	unsigned sent;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, true));
+	REQUIRE(run_until(&w, is_established, 3000));
+	datagrams_flow(&w);
+	w.drop_to_srv = true;
+	quic_conn_stats(w.cc[0], &st);
+	sent = (unsigned)st.dgrams_sent;
+	for (i = 0; i < 100; i++) {
+		if (quic_conn_datagram(w.cc[0], d, sizeof(d)) == 0)
+			queued++;
+		run_for(&w, 1);
+	}
+	quic_conn_stats(w.cc[0], &st);
+	CHECK(queued > 50);
+	CHECK_INT(st.dgrams_stale, 0);
+	run_for(&w, 1300);
+	/* The next datagram makes the connection write: everything older
+	 * than a second goes, and the new one waits alone. */
+	CHECK_INT(quic_conn_datagram(w.cc[0], d, sizeof(d)), 0);
+	quic_conn_stats(w.cc[0], &st);
+	CHECK(st.dgrams_stale > 0);
+	/* Each of the queued ones was sent in time or dropped. */
+	CHECK(st.dgrams_stale + st.dgrams_sent - sent >= (uint64_t)queued);
+	CHECK(st.dgrams_stale > (uint64_t)queued / 2);
+	world_free(&w);
+}
+
 /* Like kill -9 and a restart: the server endpoint vanishes without a
  * word (its CONNECTION_CLOSE is lost with the relay's queue) and a new
  * one with the same key takes the same virtual address. */
@@ -1523,6 +1561,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(stateless_replies_are_rate_limited),
 	CHECK_CASE(endpoint_rejects_bad_options),
 	CHECK_CASE(restarted_server_resets_the_old_connection),
+	CHECK_CASE(stale_datagrams_are_dropped_not_sent_late),
 	CHECK_CASE(reset_with_another_secret_is_ignored),
 	{0},
 };
