@@ -53,6 +53,7 @@ struct peer {
 	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
 	int64_t path_changed;    /* wall seconds */
+	bool said_relay;         /* the last path change reported: relay */
 	int64_t path_since_us;   /* loop time the current path began */
 	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
 };
@@ -198,6 +199,8 @@ static void flush(struct peer *p)
 
 static void drop_conn(struct peer *p, const char *why);
 static void connect_peer(struct peer *p);
+static void report_path(struct peer *p, bool direct,
+			const struct ip_endpoint *addr);
 
 static uint64_t now_ms(const struct tunnels *t)
 {
@@ -297,6 +300,9 @@ static void run_action(struct peer *p, const struct paths_action *a)
 		}
 		/* The direct path is dead: move at once (see quic.h). */
 		rc = quic_conn_migrate_now(p->c, true, &v);
+		/* The traffic moves now, whatever the validation says. */
+		if (rc == 0)
+			report_path(p, false, NULL);
 		/* Already on the relay path: nothing to validate. */
 		if (rc == WEFT_ERR_INVAL)
 			paths_on_migrated(p->pm, true, now_ms(t));
@@ -419,6 +425,8 @@ static void on_ptimer(struct loop_timer *tm, void *ctx)
 							   : PATHS_COOLDOWN_MS);
 			drop_conn(p, "path lost");
 			connect_peer(p);
+			/* The new connection starts on the relay. */
+			report_path(p, false, NULL);
 			continue;
 		}
 		paths_on_timer(p->pm, now);
@@ -456,6 +464,18 @@ static void paths_arm(struct tunnels *t)
 
 /* Path validation results. The manager's actions (a migration among
  * them) run from the path timer, never inside ngtcp2's callback. */
+/* Reports a path change through on_path_change, once per move to the
+ * relay (an immediate move and its validation are one change). */
+static void report_path(struct peer *p, bool direct,
+			const struct ip_endpoint *addr)
+{
+	if (!direct && p->said_relay)
+		return;
+	p->said_relay = !direct;
+	if (p->t->cbs.on_path_change)
+		p->t->cbs.on_path_change(p->id, direct, addr, p->t->ctx);
+}
+
 static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 {
 	struct peer *p = ctx;
@@ -479,11 +499,8 @@ static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 	if (ok) {
 		struct paths_stats st;
 
-		if (p->t->cbs.on_path_change) {
-			quic_conn_remote(c, &r);
-			p->t->cbs.on_path_change(p->id, !is_virtual, &r,
-						 p->t->ctx);
-		}
+		quic_conn_remote(c, &r);
+		report_path(p, !is_virtual, &r);
 		p->path_changed = clock_wall_s();
 		p->path_since_us = loop_now_us(p->t->loop);
 		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&
