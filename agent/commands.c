@@ -290,11 +290,14 @@ static json_t *dataplane_answer(const struct agent_view *v)
 {
 	struct filter_stats fs;
 	struct dataplane_stats ds;
+	struct tunnels_stats ts = {0};
 
 	filter_get_stats(dataplane_filter(v->dp), clock_mono_ms(), &fs);
 	dataplane_stats(v->dp, &ds);
+	if (dataplane_tunnels(v->dp))
+		tunnels_stats(dataplane_tunnels(v->dp), &ts);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I}",
+			 "s:I, s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
@@ -306,7 +309,8 @@ static json_t *dataplane_answer(const struct agent_view *v)
 			 "tun_write_errors", (json_int_t)ds.rx_tun_errors,
 			 "tx_malformed", (json_int_t)ds.tx_malformed,
 			 "tx_noroute", (json_int_t)ds.tx_noroute,
-			 "tx_dropped", (json_int_t)ds.tx_dropped);
+			 "tx_dropped", (json_int_t)ds.tx_dropped,
+			 "tx_stale", (json_int_t)ts.stale);
 }
 
 json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)

@@ -147,6 +147,8 @@ static int metrics_fill(struct buf *out, void *ctx)
 	memset(&ts, 0, sizeof(ts));
 	if (tun)
 		tunnels_stats(tun, &ts);
+	TRY(metricsd_labelled(out, "weft_agent_tx_drops_total", "reason",
+			      "stale", ts.stale));
 	TRY(metricsd_one(out, "weft_agent_punch_rounds_total", "counter",
 			 "Hole punching rounds started.", ts.punch_rounds));
 	TRY(metricsd_one(out, "weft_agent_punch_successes_total", "counter",

@@ -16,6 +16,7 @@ test_pkgs=(
   clang libclang-rt-dev    # sanitizers and libFuzzer
   postgresql               # a real server the tests start themselves
   iproute2 nftables        # network-namespace tests
+  conntrack                # ... NAT port change (paths_nat_test.sh portchange)
   jq iputils-ping iperf3   # ... which drive agents and move traffic
   prometheus               # promtool checks /metrics output
   coturn                   # turnutils_stunclient checks the relay's STUN

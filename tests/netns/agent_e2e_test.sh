@@ -22,6 +22,10 @@
 #   - an iperf3 a->b session keeps moving data while the controller is
 #     down (SIGKILL); the controller restarted on the same database and
 #     port: the agents resync with the same node ids and no new nodes;
+#   - the relay killed with SIGKILL and started again at once with the
+#     same key: a continuous ping a->b on the relay path answers again
+#     within a few seconds of the relay being back (measured; issue 12:
+#     it used to take the 30 s idle timeout and more);
 #   - an agent restarted on its state directory keeps its node id and mesh
 #     IPs;
 #   - the TUN device is gone once the agent stopped.
@@ -116,6 +120,15 @@ nspid() {
 	return 1
 }
 
+# kill9 PID WHAT: SIGKILL, then wait up to 5 s until PID is gone.
+kill9() {
+	kill -KILL "$1" || fail "kill -9 $2 $1"
+	for _ in $(seq 250); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.02
+	done
+}
+
 # start_controller: weft-controller serve on $tmp/ctl; CTL_PID its pid.
 start_controller() {
 	: >"$tmp/ctl.out"
@@ -206,11 +219,7 @@ controller_restart() {
 		pids="$pids $ipid"
 		sleep 1
 	fi
-	kill -KILL "$CTL_PID" || fail "kill -9 controller $CTL_PID"
-	for _ in $(seq 50); do
-		kill -0 "$CTL_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	kill9 "$CTL_PID" controller
 	if [ -n "${ipid:-}" ]; then
 		wait "$ipid" ||
 			fail "iperf3 a->b across the controller's death: $(tail -n 5 "$tmp/iperf2.json")"
@@ -259,6 +268,66 @@ controller_restart() {
 	[ "$n1" = "$n0" ] || fail "nodes list went from $n0 to $n1 nodes"
 	[ "$(peer a b ipv4)" = "$b4" ] || fail "a's peer b changed after resync"
 	ping_ok a "$b4" || fail "ping a->b after the controller restart"
+	return 0
+}
+
+# start_relay: weft-relay in inet with the key in $tmp/relay.key;
+# RELAY_PID its pid, pin its pin.
+start_relay() {
+	: >"$tmp/relay.out"
+	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
+		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
+		2>>"$tmp/relay.log" &
+	pids="$pids $!"
+	pin=
+	for _ in $(seq 100); do
+		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
+			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
+			break
+		sleep 0.05
+	done
+	RELAY_PID=$(nspid inet weft-relay)
+	[ -n "$RELAY_PID" ] && pids="$pids $RELAY_PID"
+	[ -n "$pin" ]
+}
+
+# The relay dies (SIGKILL) under a continuous ping a->b on the relay path
+# and is started again at once with the same key. The agents must notice
+# (the restarted relay resets their old connections; a silent one is
+# found by PINGs) and reconnect at once: the first answer after the relay
+# is back is measured. Before issue 12 it came after the agents' 30 s
+# idle timeout.
+relay_restart() {
+	nsrun a ping -D -n -i 0.05 -W 1 -w 25 "$b4" >"$tmp/ping-relay.txt" \
+		2>&1 &
+	ppid=$!
+	pids="$pids $ppid"
+	sleep 1
+	kill9 "$RELAY_PID" relay
+	start_relay || { fail "relay did not restart"; return 1; }
+	t0=$(now_ms)
+	back=
+	while [ $(($(now_ms) - t0)) -lt 20000 ]; do
+		# ping -D: "[1733389000.123456] 64 bytes from ...: ... time=..."
+		first=$(sed -n 's/^\[\([0-9]*\)\.\([0-9]\{3\}\)[0-9]*\] .* bytes from .*/\1\2/p' \
+			"$tmp/ping-relay.txt" | awk -v t="$t0" '$1 > t {print; exit}')
+		if [ -n "$first" ]; then
+			back=$((first - t0))
+			break
+		fi
+		sleep 0.1
+	done
+	kill "$ppid" 2>/dev/null
+	if [ -z "$back" ]; then
+		fail "no ping a->b answered within 20 s of the relay's restart"
+		return 1
+	fi
+	echo "relay restarted (kill -9): ping a->b answered again after $back ms"
+	# Target 3 s (issue 12); a generous bound for a loaded machine, far
+	# below the old 30-45 s.
+	[ "$back" -le 10000 ] ||
+		fail "relayed traffic came back $back ms after the relay"
+	grep -q 'event=relay_connected' "$tmp/a.log" || fail "a never connected"
 	return 0
 }
 
@@ -345,17 +414,7 @@ run() {
 	[ -n "$admin" ] || { fail "controller did not start"; return; }
 	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
 		{ fail "relay-key"; return; }
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>"$tmp/relay.log" &
-	pids="$pids $!"
-	pin=
-	for _ in $(seq 50); do
-		pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out" 2>/dev/null)
-		[ -n "$pin" ] && break
-		sleep 0.1
-	done
-	[ -n "$pin" ] || { fail "relay did not start"; return; }
+	start_relay || { fail "relay did not start"; return; }
 	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
 		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
 		>/dev/null || { fail "relay registration"; return; }
@@ -453,6 +512,7 @@ run() {
 
 	host_c || return
 	controller_restart || return
+	relay_restart || return
 	agent_restart || return
 
 	# The device goes away with the agent.

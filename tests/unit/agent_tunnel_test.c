@@ -87,7 +87,47 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	loop_del(l);
 }
 
+/* A packet that waited a second for a connection (here: one that never
+ * comes) is dropped and counted as stale, not sent late. */
+static void queued_packets_age_out_and_are_counted(void)
+{
+	static const char key_b64[] =
+		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct tunnels_stats ts;
+	json_t *peers, *o;
+	int64_t end;
+
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
+	peers = json_pack("[{s:I, s:s}]", "id", (json_int_t)3, "public_key",
+			  key_b64);
+	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	end = loop_now_us(l) + 600 * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 50);
+	tunnels_stats(t, &ts);
+	CHECK_INT(ts.stale, 0); /* not yet a second */
+	end = loop_now_us(l) + (TUNNEL_QUEUE_AGE_MS + 200) * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 50);
+	tunnels_stats(t, &ts);
+	CHECK_INT(ts.stale, 3);
+	o = json_object();
+	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
+	CHECK_INT(json_integer_value(json_object_get(o, "stale")), 3);
+	json_decref(o);
+	json_decref(peers);
+	tunnels_del(t);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(queued_packets_age_out_and_are_counted),
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
 	CHECK_CASE(virtual_addresses_of_different_nodes_differ),
 	CHECK_CASE(rejects_ids_that_cannot_be_encoded),
