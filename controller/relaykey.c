@@ -149,3 +149,33 @@ out:
 	free(pub);
 	return r;
 }
+
+int64_t relaykey_token_exp(int64_t now, int64_t ttl, int64_t node_expires_at)
+{
+	int64_t exp = now + ttl;
+
+	if (node_expires_at && node_expires_at < exp)
+		exp = node_expires_at;
+	return exp;
+}
+
+bool relaykey_token_due(int64_t now, int64_t exp, int64_t ttl)
+{
+	return !exp || exp - now <= ttl / 2;
+}
+
+int64_t relaykey_hold_ms(int64_t now, int64_t iat, int64_t exp, int64_t ttl,
+			 int64_t keepalive_ms)
+{
+	int64_t left_ms;
+
+	if (!exp)
+		left_ms = ttl * 1000 / 3;
+	else if (exp - iat < ttl)
+		return keepalive_ms;
+	else
+		left_ms = (exp - ttl / 3 - now) * 1000;
+	if (left_ms < RELAYKEY_MIN_HOLD_MS)
+		left_ms = RELAYKEY_MIN_HOLD_MS;
+	return left_ms < keepalive_ms ? left_ms : keepalive_ms;
+}

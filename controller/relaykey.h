@@ -7,6 +7,9 @@
 #ifndef WEFT_RELAYKEY_H
 #define WEFT_RELAYKEY_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 struct store;
 
 #define RELAYKEY_SETTING_PRIV "relay.signing_key"
@@ -29,5 +32,39 @@ int relaykey_ensure(struct store *st, char **priv_pem, char **pub_pem);
  * Returns 0, WEFT_ERR_NOTFOUND when no key was ever generated, or a store
  * error. *pub_pem is untouched on failure. */
 int relaykey_public(struct store *st, char **pub_pem);
+
+/* --- relay token lifetime (docs/relay.md "Token lifetime") ---
+ *
+ * Relays check tokens offline and cannot be told that a node was deleted,
+ * so a token's lifetime is how long a deleted node keeps relay service.
+ * Tokens therefore live RELAYKEY_TOKEN_TTL_S (60 s) and are renewed
+ * through the map: a held poll is answered (a keep-alive carrying the new
+ * token) once a third of the lifetime is left, which at the default fits
+ * inside the 30-55 s keep-alive anyway, so renewal adds no answers beyond
+ * shortening the longest holds from 55 s to 40 s. All times are seconds
+ * except where _ms says so. These are pure functions of their arguments. */
+
+#define RELAYKEY_TOKEN_TTL_S 60
+/* The shortest hold the renewal deadline may force (a token that could not
+ * be renewed, e.g. signing failed, must not make a node poll in a loop). */
+#define RELAYKEY_MIN_HOLD_MS 2000
+
+/* The expiry of a token signed at now: now + ttl, but never past the
+ * node's own expiry (node_expires_at, 0 = none), so that an expired node
+ * loses relay service when it expires. A result <= now means no token. */
+int64_t relaykey_token_exp(int64_t now, int64_t ttl, int64_t node_expires_at);
+
+/* Should the token (iat, exp; exp 0 = none yet) be signed anew for an
+ * answer at now? Yes when none exists or half its lifetime has passed. */
+bool relaykey_token_due(int64_t now, int64_t exp, int64_t ttl);
+
+/* How long to hold a poll at now (ms): keepalive_ms, but short enough that
+ * the answer renews the token while a third of its lifetime is left (at
+ * least RELAYKEY_MIN_HOLD_MS). A node without a token on this replica yet
+ * (exp 0) is answered within a third of the lifetime; a token cut short by
+ * the node's expiry (exp - iat < ttl) cannot be extended, so it does not
+ * shorten the hold. */
+int64_t relaykey_hold_ms(int64_t now, int64_t iat, int64_t exp, int64_t ttl,
+			 int64_t keepalive_ms);
 
 #endif

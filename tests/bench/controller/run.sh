@@ -59,7 +59,9 @@ start_controller() {
 	shift
 	local out=$tmp/$name.out
 	: >"$out"
+	# Long tokens too: renewal would otherwise answer holds after 40 s.
 	"$ctl" serve "$@" --listen 127.0.0.1:0 --poll-keepalive 10m \
+		--relay-token-ttl 1h \
 		${BENCH_THREADS:+--threads "$BENCH_THREADS"} >"$out" 2>"$tmp/$name.log" &
 	ctl_pid=$!
 	for _ in $(seq 300); do
