@@ -11,12 +11,16 @@
 #include "rh.h"
 
 #include "shared/clock.h"
+#include "shared/enc.h"
+#include "shared/rand.h"
+#include "shared/token.h"
 
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define K (h->bootstrap_key)
 
@@ -159,10 +163,84 @@ static void deleted_node_loses_relay_service_within_the_token_lifetime(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
+/* Writes a fresh key-encryption key to path (0600); text gets its base64. */
+static bool new_kek(const char *path, char text[64])
+{
+	uint8_t k[32];
+	FILE *f;
+
+	if (rand_bytes(k, sizeof(k)) < 0 ||
+	    base64_encode(k, sizeof(k), text, 64, false) < 0)
+		return false;
+	f = fopen(path, "w");
+	if (!f)
+		return false;
+	fprintf(f, "%s\n", text);
+	return fclose(f) == 0 && chmod(path, 0600) == 0;
+}
+
+/* Makes the next start use the KEK in text: the data directory's file on
+ * SQLite, WEFT_KEK on PostgreSQL (what the harness uses there). */
+static bool use_kek(struct ih *h, const char *text)
+{
+	char path[700];
+	FILE *f;
+
+	if (ih_backend_is_pg())
+		return setenv("WEFT_KEK", text, 1) == 0;
+	snprintf(path, sizeof(path), "%s/relay-kek", h->data_dir);
+	f = fopen(path, "w");
+	return f && fprintf(f, "%s\n", text) > 0 && fclose(f) == 0;
+}
+
+/* The signing key is sealed in the database: `relay-key rotate-kek`
+ * re-seals it under a new KEK while the controller runs; a controller
+ * started with the old KEK then refuses to start with a clear message,
+ * and one with the new KEK signs with the same key, so tokens issued
+ * before verify with the relay key after. */
+static void kek_rotation_keeps_tokens_and_a_wrong_kek_stops_the_start(void)
+{
+	struct fx_node n;
+	struct ih *h = world(NULL, &n, NULL);
+	json_t *map = NULL, *key = NULL;
+	char path[700], text[64], *out = NULL, *log = NULL, *tok = NULL;
+	int st = -1;
+
+	REQUIRE(h);
+	REQUIRE_INT(fx_map(h, &n, 0, &map), 200);
+	REQUIRE(fx_str(map, "relay_token"));
+	tok = strdup(fx_str(map, "relay_token"));
+	json_decref(map);
+	REQUIRE(tok);
+	snprintf(path, sizeof(path), "%s/new-kek", h->data_dir);
+	REQUIRE(new_kek(path, text));
+	REQUIRE_INT(ih_cli(h, &out, &st, "relay-key", "rotate-kek",
+			   "--new-kek-file", path, NULL), 0);
+	CHECK_INT(st, 0);
+	CHECK(out && strstr(out, "re-sealed") != NULL);
+	free(out);
+	/* Still the old KEK at the next start: refused, named. */
+	CHECK(ih_restart(h) < 0);
+	REQUIRE_INT(ih_read_file(h->log_path, &log), 0);
+	CHECK(strstr(log, "wrong key-encryption key") != NULL);
+	free(log);
+	REQUIRE(use_kek(h, text));
+	REQUIRE_INT(ih_restart(h), 0);
+	REQUIRE_INT(fx_req(h, "GET", "/api/v1/relay-key", NULL, NULL, &key),
+		    200);
+	REQUIRE(fx_str(key, "public_key"));
+	CHECK_INT(token_verify(fx_str(key, "public_key"), tok, clock_wall_s(),
+			       NULL), 0);
+	json_decref(key);
+	free(tok);
+	CHECK_INT(ih_del(h), 0);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(default_token_lives_at_most_60_s),
 	CHECK_CASE(held_poll_renews_the_token_before_it_expires),
 	CHECK_CASE(deleted_node_loses_relay_service_within_the_token_lifetime),
+	CHECK_CASE(kek_rotation_keeps_tokens_and_a_wrong_kek_stops_the_start),
 	{0},
 };
 

@@ -734,6 +734,7 @@ static void policy_check_validates_names_and_tests_without_saving(void)
 
 static void relay_key_prints_the_public_pem_once_serve_made_one(void)
 {
+	struct kek test_kek;
 	struct store *st = NULL;
 	char *priv = NULL, *pub = NULL;
 	json_t *j;
@@ -744,7 +745,9 @@ static void relay_key_prints_the_public_pem_once_serve_made_one(void)
 	CHECK_INT(cli("relay-key", NULL), 1);
 	CHECK(strstr(r.err, "no relay key yet") != NULL);
 	REQUIRE_INT(store_open(db_url, &st, NULL, 0), 0);
-	REQUIRE_INT(relaykey_ensure(st, &priv, &pub), 0);
+	REQUIRE_INT(kek_parse("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+			      &test_kek), 0);
+	REQUIRE_INT(relaykey_ensure(st, &test_kek, &priv, &pub, NULL), 0);
 	store_close(st);
 	CHECK_INT(cli("relay-key", NULL), 0);
 	CHECK_STR(r.out, pub);

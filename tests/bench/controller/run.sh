@@ -99,7 +99,9 @@ for b in "${backends[@]}"; do
 		;;
 	postgres)
 		tests/harness/pg.sh start "$tmp/pg"
-		start_controller postgres --db "$(cat "$tmp/pg/url")"
+		# A shared database needs an explicit key-encryption key.
+		WEFT_KEK=$(head -c 32 /dev/urandom | base64) \
+			start_controller postgres --db "$(cat "$tmp/pg/url")"
 		;;
 	*)
 		echo "unknown backend $b (sqlite, postgres)" >&2
