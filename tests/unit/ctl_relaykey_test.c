@@ -424,6 +424,33 @@ static void migration_003_moves_only_plain_rows(void)
 	store_close(st);
 }
 
+/* Token lifetime rules: 60 s tokens, never past the node's expiry,
+ * renewed at half-life; holds end when a third is left, except for a
+ * token the node's expiry cut short (renewal cannot extend it). */
+static void token_lifetime_rules_bound_holds_and_follow_node_expiry(void)
+{
+	const int64_t ttl = RELAYKEY_TOKEN_TTL_S, ka = 45000;
+
+	CHECK_INT(ttl, 60);
+	CHECK_INT(relaykey_token_exp(NOW, ttl, 0), NOW + 60);
+	CHECK_INT(relaykey_token_exp(NOW, ttl, NOW + 10), NOW + 10);
+	CHECK_INT(relaykey_token_exp(NOW, ttl, NOW + 600), NOW + 60);
+	CHECK(relaykey_token_due(NOW, 0, ttl));
+	CHECK(!relaykey_token_due(NOW, NOW + 31, ttl));
+	CHECK(relaykey_token_due(NOW, NOW + 30, ttl));
+	/* Fresh token: hold until 20 s are left (40 s), within keep-alive. */
+	CHECK_INT(relaykey_hold_ms(NOW, NOW, NOW + 60, ttl, ka), 40000);
+	CHECK_INT(relaykey_hold_ms(NOW, NOW, NOW + 60, ttl, 30000), 30000);
+	/* 25 s left: answer in 5 s; stale or expired: the 2 s floor. */
+	CHECK_INT(relaykey_hold_ms(NOW + 35, NOW, NOW + 60, ttl, ka), 5000);
+	CHECK_INT(relaykey_hold_ms(NOW + 100, NOW, NOW + 60, ttl, ka),
+		  RELAYKEY_MIN_HOLD_MS);
+	/* No token on this replica yet: within a third of the lifetime. */
+	CHECK_INT(relaykey_hold_ms(NOW, 0, 0, ttl, ka), 20000);
+	/* Cut short by the node's expiry: the keep-alive, no busy loop. */
+	CHECK_INT(relaykey_hold_ms(NOW + 5, NOW, NOW + 10, ttl, ka), ka);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(first_call_generates_and_persists_the_pair),
 	CHECK_CASE(later_calls_and_reopened_store_return_the_same_pair),
@@ -436,6 +463,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(kek_rotation_keeps_tokens_verifiable),
 	CHECK_CASE(plain_rows_from_before_sealing_are_sealed_at_start),
 	CHECK_CASE(migration_003_moves_only_plain_rows),
+	CHECK_CASE(token_lifetime_rules_bound_holds_and_follow_node_expiry),
 	{0},
 };
 
