@@ -37,6 +37,7 @@ struct relayc {
 	struct ip_endpoint qad;
 	uint64_t node;
 	unsigned connects;
+	bool conn_qad; /* this connection has reported a QAD address */
 };
 
 static void emit(struct relayc *r, struct relayc_event *ev)
@@ -81,6 +82,7 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		r->attempts = 0;
 		if (!r->authed)
 			r->connects++;
+		ev.again = r->authed;
 		r->authed = true;
 		ev.kind = RELAYC_AUTHED;
 		ev.addr = r->t.addr;
@@ -88,6 +90,9 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		emit(r, &ev);
 		break;
 	case WIRE_MSG_QAD:
+		ev.again = r->conn_qad && r->qad.port == m->addr.port &&
+			   ip_addr_eq(&r->qad.addr, &m->addr.addr);
+		r->conn_qad = true;
 		r->have_qad = true;
 		r->qad = m->addr;
 		ev.kind = RELAYC_QAD;
@@ -170,6 +175,7 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 	r->c = NULL;
 	r->established = false;
 	r->authed = false;
+	r->conn_qad = false;
 	wire_reader_del(r->rd);
 	r->rd = NULL;
 	ev.addr = r->t.addr;
