@@ -267,11 +267,18 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 			 log_q(q, sizeof(q), ev->name), a);
 		break;
 	case RELAYC_AUTHED:
-		log_info("relay_connected", "relay=%s addr=%s node=%llu",
-			 log_q(q, sizeof(q), ev->name), a,
-			 (unsigned long long)ev->node);
+		/* A renewed token on the same connection is routine. */
+		if (ev->again)
+			log_debug("relay_token_renewed", "relay=%s",
+				  log_q(q, sizeof(q), ev->name));
+		else
+			log_info("relay_connected", "relay=%s addr=%s node=%llu",
+				 log_q(q, sizeof(q), ev->name), a,
+				 (unsigned long long)ev->node);
 		break;
 	case RELAYC_QAD:
+		if (ev->again)
+			break;
 		log_info("relay_qad", "relay=%s addr=%s",
 			 log_q(q, sizeof(q), ev->name), a);
 		check_endpoints(d);

@@ -55,6 +55,7 @@ struct relayc {
 	struct ip_endpoint qad;
 	uint64_t node;
 	unsigned connects;
+	bool conn_qad; /* this connection has reported a QAD address */
 };
 
 static int64_t now_ms(const struct relayc *r)
@@ -110,6 +111,7 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		r->attempts = 0;
 		if (!r->authed)
 			r->connects++;
+		ev.again = r->authed;
 		r->authed = true;
 		ev.kind = RELAYC_AUTHED;
 		ev.addr = r->t.addr;
@@ -117,6 +119,9 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		emit(r, &ev);
 		break;
 	case WIRE_MSG_QAD:
+		ev.again = r->conn_qad && r->qad.port == m->addr.port &&
+			   ip_addr_eq(&r->qad.addr, &m->addr.addr);
+		r->conn_qad = true;
 		r->have_qad = true;
 		r->qad = m->addr;
 		ev.kind = RELAYC_QAD;
@@ -205,6 +210,7 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 	loop_timer_stop(r->live);
 	r->established = false;
 	r->authed = false;
+	r->conn_qad = false;
 	wire_reader_del(r->rd);
 	r->rd = NULL;
 	ev.addr = r->t.addr;

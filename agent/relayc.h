@@ -49,6 +49,10 @@ struct relayc_event {
 	uint64_t node;
 	const struct quic_close_info *close;
 	int64_t retry_ms;
+	/* RELAYC_AUTHED / RELAYC_QAD on a connection already authenticated:
+	 * a renewed token was accepted (every ~40 s with 60 s tokens) or the
+	 * relay repeated an unchanged address. */
+	bool again;
 };
 
 /* Callbacks; any may be NULL. They run on the loop thread and may call
