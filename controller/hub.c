@@ -477,6 +477,49 @@ static int collect_route(void *ctx, const struct store_route *r)
 	return 0;
 }
 
+/* The engine's input types mirror the store's fields of the same name. */
+#define COPY_FIELD(dst, src)                                                 \
+	do {                                                                 \
+		_Static_assert(sizeof(dst) == sizeof(src), "field sizes");   \
+		memcpy((dst), (src), sizeof(dst));                           \
+	} while (0)
+
+static void node_info(const struct store_node *sn, struct netmap_node_info *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->id = sn->id;
+	COPY_FIELD(ni->name, sn->name);
+	COPY_FIELD(ni->public_key, sn->public_key);
+	COPY_FIELD(ni->ipv4, sn->ipv4);
+	COPY_FIELD(ni->ipv6, sn->ipv6);
+	COPY_FIELD(ni->tags, sn->tags);
+	COPY_FIELD(ni->endpoints, sn->endpoints);
+	COPY_FIELD(ni->home_relay, sn->home_relay);
+	ni->last_seen = sn->last_seen;
+	ni->online = sn->online;
+}
+
+static void resource_info(const struct store_resource *sr,
+			  struct netmap_resource *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sr->id;
+	COPY_FIELD(r->name, sr->name);
+	COPY_FIELD(r->address, sr->address);
+	r->connector_node_id = sr->connector_node_id;
+	COPY_FIELD(r->connector_tag, sr->connector_tag);
+}
+
+static void relay_info(const struct store_relay *sr, struct netmap_relay *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sr->id;
+	COPY_FIELD(r->name, sr->name);
+	COPY_FIELD(r->region, sr->region);
+	COPY_FIELD(r->address, sr->address);
+	COPY_FIELD(r->public_key_pin, sr->public_key_pin);
+}
+
 /* Builds the engine's view of a stored node. */
 static int node_view(struct store_tx *tx, const struct store_node *sn,
 		     struct netmap_node *out, struct routes_ctx *rc_out)
@@ -488,9 +531,9 @@ static int node_view(struct store_tx *tx, const struct store_node *sn,
 	int rc2;
 
 	memset(out, 0, sizeof(*out));
-	out->node = *sn;
+	node_info(sn, &out->node);
 	if (sn->user_id && store_user_get(tx, sn->user_id, &u) == 0)
-		memcpy(out->user, u.name, sizeof(out->user));
+		COPY_FIELD(out->user, u.name);
 	rc2 = store_route_list(tx, &f, &pg, collect_route, &rc, NULL);
 	if (rc2 < 0) {
 		free(rc.prefixes);
@@ -561,19 +604,21 @@ static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
 static int apply_resource(struct hub *h, struct store_tx *tx, int64_t version,
 			  int64_t id, struct netmap_dirty *dirty)
 {
-	struct store_resource r;
+	struct store_resource sr;
+	struct netmap_resource r;
 	int rc;
 
-	rc = store_resource_get(tx, id, &r);
+	rc = store_resource_get(tx, id, &sr);
 	if (rc == WEFT_ERR_NOTFOUND)
 		return netmap_resource_remove(h->nm, version, id, dirty);
 	if (rc < 0)
 		return rc;
+	resource_info(&sr, &r);
 	return netmap_resource_upsert(h->nm, version, &r, dirty);
 }
 
 struct relays_ctx {
-	struct store_relay *v;
+	struct netmap_relay *v;
 	size_t n, cap;
 };
 
@@ -583,14 +628,14 @@ static int collect_relay(void *ctx, const struct store_relay *r)
 
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 8;
-		struct store_relay *v = realloc(c->v, cap * sizeof(*v));
+		struct netmap_relay *v = realloc(c->v, cap * sizeof(*v));
 
 		if (!v)
 			return WEFT_ERR_NOMEM;
 		c->v = v;
 		c->cap = cap;
 	}
-	c->v[c->n++] = *r;
+	relay_info(r, &c->v[c->n++]);
 	return 0;
 }
 
@@ -648,11 +693,13 @@ static int load_node(void *ctx, const struct store_node *sn)
 	return r;
 }
 
-static int load_resource(void *ctx, const struct store_resource *r)
+static int load_resource(void *ctx, const struct store_resource *sr)
 {
 	struct load_ctx *l = ctx;
+	struct netmap_resource r;
 
-	return netmap_resource_upsert(l->h->nm, l->version, r, l->dirty);
+	resource_info(sr, &r);
+	return netmap_resource_upsert(l->h->nm, l->version, &r, l->dirty);
 }
 
 /* Loads everything at one consistent version (one read transaction). */

@@ -44,7 +44,6 @@
 #define WEFT_NETMAP_H
 
 #include "controller/policy.h"
-#include "controller/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -53,12 +52,53 @@
 
 struct netmap;
 
-/* A node as the engine needs it; built by the caller from the store. */
+/* The engine's own input types: what a map says about a node, a resource
+ * and a relay, nothing more. The caller fills them from wherever it keeps
+ * its state (the hub: the store); the engine keeps only what it parsed
+ * from them. Text fields are NUL-terminated within their size. */
+#define NETMAP_NAME_SIZE 64   /* node, user, relay, resource, tag names */
+#define NETMAP_KEY_SIZE 128   /* node public key text */
+#define NETMAP_IP_SIZE 48     /* textual IPv4/IPv6 address */
+#define NETMAP_JSON_SIZE 2048 /* tags, endpoints (JSON arrays) */
+#define NETMAP_SHORT_SIZE 64  /* relay region */
+#define NETMAP_ADDR_SIZE 272  /* DNS name, IP, CIDR or host:port */
+#define NETMAP_PIN_SIZE 128   /* relay public key pin */
+
+/* What peers see of a node, and what the policy matches it by. */
+struct netmap_node_info {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char public_key[NETMAP_KEY_SIZE];
+	char ipv4[NETMAP_IP_SIZE];       /* "" = none */
+	char ipv6[NETMAP_IP_SIZE];       /* "" = none */
+	char tags[NETMAP_JSON_SIZE];     /* JSON array of "tag:x"; "" = [] */
+	char endpoints[NETMAP_JSON_SIZE]; /* JSON array of strings */
+	char home_relay[NETMAP_NAME_SIZE];
+	int64_t last_seen;               /* unix seconds; 0 = never */
+	int online;
+};
+
 struct netmap_node {
-	struct store_node node;          /* as stored */
-	char user[STORE_NAME_SIZE];      /* owner's user name; "" for none */
+	struct netmap_node_info node;
+	char user[NETMAP_NAME_SIZE];     /* owner's user name; "" for none */
 	const char *const *approved_routes; /* approved subnet routes (CIDR) */
 	size_t napproved;
+};
+
+struct netmap_resource {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char address[NETMAP_ADDR_SIZE];  /* IP, CIDR or DNS name */
+	int64_t connector_node_id;       /* 0 = none */
+	char connector_tag[NETMAP_NAME_SIZE]; /* "" = none */
+};
+
+struct netmap_relay {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char region[NETMAP_SHORT_SIZE];
+	char address[NETMAP_ADDR_SIZE];  /* host:port */
+	char public_key_pin[NETMAP_PIN_SIZE]; /* "" = none */
 };
 
 /* Node ids whose map changed, filled by every change call. */
@@ -99,13 +139,13 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 		      struct netmap_dirty *dirty);
 int netmap_resource_upsert(struct netmap *nm, int64_t version,
-			   const struct store_resource *r,
+			   const struct netmap_resource *r,
 			   struct netmap_dirty *dirty);
 int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
 			   struct netmap_dirty *dirty);
 /* Replaces the whole relay list (it is small and shared by every node). */
 int netmap_relays_set(struct netmap *nm, int64_t version,
-		      const struct store_relay *relays, size_t n,
+		      const struct netmap_relay *relays, size_t n,
 		      struct netmap_dirty *dirty);
 
 /* True when the engine knows node id. */

@@ -90,14 +90,12 @@ static int set_policy(struct fix *f, const char *json)
 static int set_resource(struct fix *f, int64_t id, const char *name,
 			const char *address, int64_t node, const char *tag)
 {
-	struct store_resource r;
+	struct netmap_resource r;
 
 	memset(&r, 0, sizeof(r));
 	r.id = id;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.address, sizeof(r.address), "%s", address);
-	snprintf(r.protocol, sizeof(r.protocol), "tcp");
-	snprintf(r.ports, sizeof(r.ports), "*");
 	r.connector_node_id = node;
 	snprintf(r.connector_tag, sizeof(r.connector_tag), "%s",
 		 tag ? tag : "");
@@ -863,7 +861,7 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 					"10.20.0.0/24", "10.20.1.5",
 					"wiki.corp.example"};
 				bool docs = pick(2);
-				struct store_resource r;
+				struct netmap_resource r;
 
 				memset(&r, 0, sizeof(r));
 				r.id = docs ? 2 : 1;
@@ -892,7 +890,7 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 				rc = netmap_node_upsert(f.nm, ++f.v,
 							&nodes[id], &f.dirty);
 			} else {
-				struct store_relay rl[2];
+				struct netmap_relay rl[2];
 
 				memset(rl, 0, sizeof(rl));
 				rl[0].id = 1 + pick(3);
@@ -1191,7 +1189,7 @@ static void peer_entry_uses_the_rest_api_conventions(void)
 static void relay_without_pin_has_null_pin(void)
 {
 	struct fix f;
-	struct store_relay rl[2];
+	struct netmap_relay rl[2];
 	json_t *m;
 
 	fix_init(&f, 8);
