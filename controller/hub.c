@@ -206,44 +206,69 @@ static void queue_touch(struct hub *h, struct hnode *n, bool online)
 
 /* --- answers --- */
 
-/* Adds a relay token to a map answer, renewing the node's cached token when
- * half its lifetime has passed. */
+/* Adds the node's cached relay token to a map answer. No I/O: the token
+ * is renewed by token_renew() before the poll takes the lock. */
 static void add_token(struct hub *h, struct hnode *n, json_t *map)
 {
-	int64_t wall = clock_wall_s();
 	char exp[32];
 
-	if (!h->signing_key || !n)
-		return;
-	if (!n->token || n->token_exp - wall < h->o.token_ttl_s / 2) {
-		struct store_node sn;
-		struct token_claims c = {0};
-		struct store_tx *tx = NULL;
-		char *tok = NULL;
-
-		/* The addresses come from the database: they never change for
-		 * a node, and the engine may not know it yet. */
-		if (store_begin(h->st, STORE_READ, &tx) < 0)
-			return;
-		if (store_node_get(tx, n->id, &sn) == 0) {
-			c.node_id = n->id;
-			snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
-			snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
-			c.iat = wall;
-			c.exp = wall + h->o.token_ttl_s;
-			if (token_sign(h->signing_key, &c, &tok) == 0) {
-				free(n->token);
-				n->token = tok;
-				n->token_exp = c.exp;
-			}
-		}
-		store_rollback(tx);
-	}
-	if (!n->token)
+	if (!h->signing_key || !n || !n->token)
 		return;
 	clock_format_rfc3339(n->token_exp, exp, sizeof(exp));
 	json_object_set_new(map, "relay_token", json_string(n->token));
 	json_object_set_new(map, "relay_token_expires", json_string(exp));
+}
+
+/* Makes sure node_id has a relay token with at least half its lifetime
+ * left. Runs on the HTTP thread before hub_map_request takes the lock for
+ * the poll: reading the node's addresses (a read transaction) and signing
+ * (ES256) never happen under the hub lock. Every answer to this poll, now
+ * or at the latest at its keep-alive (<= 55 s), carries this token, which
+ * has >= half of its lifetime left. */
+static void token_renew(struct hub *h, int64_t node_id)
+{
+	int64_t wall = clock_wall_s();
+	struct token_claims c = {0};
+	struct store_tx *tx = NULL;
+	struct store_node sn;
+	struct hnode *n;
+	char *tok = NULL;
+	bool fresh;
+	int rc;
+
+	if (!h->signing_key)
+		return;
+	pthread_mutex_lock(&h->lock);
+	n = hnode_get(h, node_id, false);
+	fresh = n && n->token && n->token_exp - wall >= h->o.token_ttl_s / 2;
+	pthread_mutex_unlock(&h->lock);
+	if (fresh)
+		return;
+	/* The addresses come from the database: the engine may not know a
+	 * node that registered moments ago. */
+	rc = store_begin(h->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = store_node_get(tx, node_id, &sn);
+	store_rollback(tx);
+	if (rc < 0)
+		return;
+	c.node_id = node_id;
+	snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
+	snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
+	c.iat = wall;
+	c.exp = wall + h->o.token_ttl_s;
+	if (token_sign(h->signing_key, &c, &tok) < 0)
+		return;
+	pthread_mutex_lock(&h->lock);
+	n = hnode_get(h, node_id, true);
+	if (n && (!n->token || n->token_exp < c.exp)) {
+		free(n->token);
+		n->token = tok;
+		n->token_exp = c.exp;
+		tok = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	free(tok);
 }
 
 static void resp_map(struct hub *h, struct hnode *n, int64_t since,
@@ -338,6 +363,7 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	int64_t version, t = now_ms();
 	uint64_t jitter = 0;
 
+	token_renew(h, node_id);
 	pthread_mutex_lock(&h->lock);
 	if (h->stopping) {
 		http_resp_error(resp, 503, "shutting_down",
@@ -565,58 +591,6 @@ static bool node_expired(const struct store_node *n, int64_t wall)
 	return n->expires_at && n->expires_at <= wall;
 }
 
-/* Applies the current state of node id (under lock, with tx open). */
-static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
-		      int64_t id, struct netmap_dirty *dirty)
-{
-	struct store_node sn;
-	struct netmap_node nn;
-	struct routes_ctx rc = {0};
-	struct hnode *hn = hnode_get(h, id, false);
-	int r;
-
-	r = store_node_get(tx, id, &sn);
-	if (r == WEFT_ERR_NOTFOUND || (r == 0 && node_expired(&sn, clock_wall_s()))) {
-		if (hn) {
-			/* Its held polls learn it is gone; later polls fail
-			 * authentication, so its state can go too. */
-			hn->removed = true;
-			answer_node(h, hn);
-			idmap_del(&h->unknown, id);
-			idmap_del(&h->nodes, id);
-			hnode_free(hn);
-		}
-		return netmap_node_remove(h->nm, version, id, dirty);
-	}
-	if (r < 0)
-		return r;
-	if (hn) {
-		hn->removed = false;
-		hn->db_online = sn.online;
-	}
-	r = node_view(tx, &sn, &nn, &rc);
-	if (r == 0)
-		r = netmap_node_upsert(h->nm, version, &nn, dirty);
-	routes_free(&rc);
-	return r;
-}
-
-static int apply_resource(struct hub *h, struct store_tx *tx, int64_t version,
-			  int64_t id, struct netmap_dirty *dirty)
-{
-	struct store_resource sr;
-	struct netmap_resource r;
-	int rc;
-
-	rc = store_resource_get(tx, id, &sr);
-	if (rc == WEFT_ERR_NOTFOUND)
-		return netmap_resource_remove(h->nm, version, id, dirty);
-	if (rc < 0)
-		return rc;
-	resource_info(&sr, &r);
-	return netmap_resource_upsert(h->nm, version, &r, dirty);
-}
-
 struct relays_ctx {
 	struct netmap_relay *v;
 	size_t n, cap;
@@ -639,34 +613,140 @@ static int collect_relay(void *ctx, const struct store_relay *r)
 	return 0;
 }
 
-static int apply_relays(struct hub *h, struct store_tx *tx, int64_t version,
-			struct netmap_dirty *dirty)
+/* One change read from the database, ready to be applied to the engine.
+ * Reading (stage_change, no lock) and applying (apply_staged, under the
+ * hub lock, no I/O) are separate so that the lock is never held across a
+ * database read. */
+struct staged {
+	enum { ST_SKIP, ST_NODE, ST_NODE_GONE, ST_RESOURCE, ST_RESOURCE_GONE,
+	       ST_RELAYS, ST_POLICY } kind;
+	int64_t version, id;
+	bool online;               /* ST_NODE: what the database says */
+	struct netmap_node node;   /* ST_NODE */
+	struct routes_ctx routes;  /* ST_NODE: owns node.approved_routes */
+	struct netmap_resource res; /* ST_RESOURCE */
+	struct relays_ctx relays;  /* ST_RELAYS */
+	struct policy *pol;        /* ST_POLICY */
+};
+
+static void staged_free(struct staged *s)
 {
-	struct relays_ctx c = {0};
+	routes_free(&s->routes);
+	free(s->relays.v);
+	policy_free(s->pol);
+	memset(s, 0, sizeof(*s));
+}
+
+static int stage_node(struct store_tx *tx, int64_t id, struct staged *s)
+{
+	struct store_node sn;
+	int r;
+
+	r = store_node_get(tx, id, &sn);
+	if (r == WEFT_ERR_NOTFOUND ||
+	    (r == 0 && node_expired(&sn, clock_wall_s()))) {
+		s->kind = ST_NODE_GONE;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	s->kind = ST_NODE;
+	s->online = sn.online;
+	return node_view(tx, &sn, &s->node, &s->routes);
+}
+
+static int stage_resource(struct store_tx *tx, int64_t id, struct staged *s)
+{
+	struct store_resource sr;
+	int rc;
+
+	rc = store_resource_get(tx, id, &sr);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		s->kind = ST_RESOURCE_GONE;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	s->kind = ST_RESOURCE;
+	resource_info(&sr, &s->res);
+	return 0;
+}
+
+static int stage_relays(struct store_tx *tx, struct staged *s)
+{
 	struct store_page pg = {0, STORE_PAGE_MAX};
 	int64_t next = 0;
 	int rc;
 
+	s->kind = ST_RELAYS;
 	do {
-		rc = store_relay_list(tx, &pg, collect_relay, &c, &next);
+		rc = store_relay_list(tx, &pg, collect_relay, &s->relays, &next);
 		pg.after = next;
 	} while (rc == 0 && next);
-	if (rc == 0)
-		rc = netmap_relays_set(h->nm, version, c.v, c.n, dirty);
-	free(c.v);
 	return rc;
 }
 
-static int apply_policy(struct hub *h, struct store_tx *tx, int64_t version,
+/* Reads what change (kind, id) needs from the database (no lock). */
+static int stage_change(struct store_tx *tx, const char *kind, int64_t version,
+			int64_t id, struct staged *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = version;
+	s->id = id;
+	if (strcmp(kind, "node") == 0)
+		return stage_node(tx, id, s);
+	if (strcmp(kind, "resource") == 0)
+		return stage_resource(tx, id, s);
+	if (strcmp(kind, "relay") == 0)
+		return stage_relays(tx, s);
+	if (strcmp(kind, "policy") == 0 || strcmp(kind, "user") == 0) {
+		/* Users matter through policy names and groups. */
+		s->kind = ST_POLICY;
+		return load_policy(tx, &s->pol);
+	}
+	return 0;
+}
+
+/* Applies a staged change to the engine (under lock; no I/O). */
+static int apply_staged(struct hub *h, struct staged *s,
 			struct netmap_dirty *dirty)
 {
-	struct policy *p = NULL;
-	int rc;
+	struct hnode *hn = hnode_get(h, s->id, false);
+	struct policy *p;
 
-	rc = load_policy(tx, &p);
-	if (rc < 0)
-		return rc;
-	return netmap_policy_set(h->nm, version, p, dirty);
+	switch (s->kind) {
+	case ST_NODE_GONE:
+		if (hn) {
+			/* Its held polls learn it is gone; later polls fail
+			 * authentication, so its state can go too. */
+			hn->removed = true;
+			answer_node(h, hn);
+			idmap_del(&h->unknown, s->id);
+			idmap_del(&h->nodes, s->id);
+			hnode_free(hn);
+		}
+		return netmap_node_remove(h->nm, s->version, s->id, dirty);
+	case ST_NODE:
+		if (hn) {
+			hn->removed = false;
+			hn->db_online = s->online;
+		}
+		return netmap_node_upsert(h->nm, s->version, &s->node, dirty);
+	case ST_RESOURCE_GONE:
+		return netmap_resource_remove(h->nm, s->version, s->id, dirty);
+	case ST_RESOURCE:
+		return netmap_resource_upsert(h->nm, s->version, &s->res, dirty);
+	case ST_RELAYS:
+		return netmap_relays_set(h->nm, s->version, s->relays.v,
+					 s->relays.n, dirty);
+	case ST_POLICY:
+		p = s->pol;
+		s->pol = NULL; /* the engine owns it, also on failure */
+		return netmap_policy_set(h->nm, s->version, p, dirty);
+	case ST_SKIP:
+		break;
+	}
+	return 0;
 }
 
 struct load_ctx {
@@ -708,6 +788,7 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 	struct netmap_dirty dirty = {0};
 	struct load_ctx l = {.h = h, .dirty = &dirty};
 	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct staged st = {0};
 	struct store_tx *tx = NULL;
 	int64_t next;
 	int rc;
@@ -719,10 +800,16 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 	rc = store_netmap_version(tx, &l.version);
 	if (rc < 0)
 		goto out;
-	rc = apply_policy(h, tx, l.version, &dirty);
-	if (rc < 0)
-		goto out;
-	rc = apply_relays(h, tx, l.version, &dirty);
+	/* Before the hub thread and the server exist: no lock needed. */
+	rc = stage_change(tx, "policy", l.version, 0, &st);
+	if (rc == 0)
+		rc = apply_staged(h, &st, &dirty);
+	staged_free(&st);
+	if (rc == 0)
+		rc = stage_change(tx, "relay", l.version, 0, &st);
+	if (rc == 0)
+		rc = apply_staged(h, &st, &dirty);
+	staged_free(&st);
 	if (rc < 0)
 		goto out;
 	do {
@@ -800,31 +887,30 @@ static int apply_batch(struct hub *h)
 		log_warn("feed_gap", "applied=%" PRId64 " oldest=%" PRId64,
 			 after, oldest);
 	}
-	/* The lock is held per change, not per batch: every change leaves
-	 * the engine consistent, and map requests wait for one change at a
-	 * time, not for a whole batch. */
+	/* Each change is read first (no lock) and then applied under the
+	 * lock, which is held per change, not per batch: every change leaves
+	 * the engine consistent, and map requests wait for one engine update
+	 * at a time, never for the database. */
 	for (size_t i = 0; i < f.n && rc == 0; i++) {
 		const struct store_change *c = &f.v[i];
+		struct staged st;
 
+		rc = stage_change(tx, c->kind, c->version, c->target_id, &st);
 		pthread_mutex_lock(&h->lock);
-		if (strcmp(c->kind, "node") == 0)
-			rc = apply_node(h, tx, c->version, c->target_id, &dirty);
-		else if (strcmp(c->kind, "resource") == 0)
-			rc = apply_resource(h, tx, c->version, c->target_id,
-					    &dirty);
-		else if (strcmp(c->kind, "relay") == 0)
-			rc = apply_relays(h, tx, c->version, &dirty);
-		else if (strcmp(c->kind, "policy") == 0 ||
-			 strcmp(c->kind, "user") == 0)
-			/* Users matter through policy names and groups. */
-			rc = apply_policy(h, tx, c->version, &dirty);
+		if (rc == 0)
+			rc = apply_staged(h, &st, &dirty);
 		if (rc == 0) {
 			h->applied = c->version;
 			h->stats.changes++;
 		}
 		h->stats.version = h->applied;
 		pthread_mutex_unlock(&h->lock);
+		staged_free(&st);
 	}
+	/* Done with the database for this batch: the answers below need
+	 * only the engine. */
+	store_rollback(tx);
+	tx = NULL;
 	/* Answers render from the engine as it is now, which is at least as
 	 * new as the change that dirtied the node; chunks keep each hold of
 	 * the lock short. Nodes are looked up again under every hold. */
