@@ -271,19 +271,75 @@ static void token_renew(struct hub *h, int64_t node_id)
 	free(tok);
 }
 
+static void shared_free(void *p)
+{
+	http_shared_unref(p);
+}
+
+/* The answer's body as text with the shared filter spliced in:
+ * {...rest of the map...,"filter":<shared>}. */
+static int map_text(json_t *map, struct netmap_shared *f,
+		    struct http_resp *r)
+{
+	static const char member[] = ",\"filter\":";
+	struct http_shared *sh = f->aux;
+	char *text, *t;
+	size_t len;
+
+	/* The engine renders each distinct filter once; the hub wraps it
+	 * once, and every answer with that filter takes a reference. */
+	if (!sh) {
+		if (http_shared_new(f->text, f->len, &sh) < 0)
+			return WEFT_ERR_NOMEM;
+		f->aux = sh;
+		f->aux_free = shared_free;
+	}
+	text = json_dumps(map, JSON_COMPACT);
+	if (!text)
+		return WEFT_ERR_NOMEM;
+	len = strlen(text);
+	/* A map is a non-empty object: it ends with '}'. */
+	t = realloc(text, len + sizeof(member) + 1);
+	if (!t) {
+		free(text);
+		return WEFT_ERR_NOMEM;
+	}
+	memcpy(t + len - 1, member, sizeof(member) - 1);
+	len += sizeof(member) - 1;
+	t[len - 1] = '}';
+	t[len] = '\0';
+	http_resp_free(r);
+	r->status = 200;
+	r->text = t;
+	r->text_len = len;
+	r->content_type = "application/json";
+	http_shared_ref(sh);
+	r->splice = sh;
+	r->splice_at = len - 1;
+	return 0;
+}
+
 static void resp_map(struct hub *h, struct hnode *n, int64_t since,
 		     struct http_resp *r)
 {
+	struct netmap_shared *filter = NULL;
 	json_t *map = NULL;
 	int rc;
 
-	rc = netmap_render(h->nm, n->id, since, &map);
+	rc = netmap_render_shared(h->nm, n->id, since, &map, &filter);
 	if (rc < 0) {
 		http_resp_err(r, rc, "cannot render the network map", NULL);
 		return;
 	}
 	add_token(h, n, map);
-	http_resp_json(r, 200, map);
+	if (!filter) {
+		http_resp_json(r, 200, map);
+		return;
+	}
+	rc = map_text(map, filter, r);
+	json_decref(map);
+	if (rc < 0)
+		http_resp_err(r, rc, "cannot render the network map", NULL);
 }
 
 static void resp_keepalive(struct hub *h, struct hnode *n, int64_t since,

@@ -396,7 +396,8 @@ int netmap_new(const struct netmap_options *opt, struct netmap **out)
 	nm->tomb_cap = opt->tombstones_per_node;
 	nm->suffix = strdup(opt->dns_suffix);
 	nm->stats = calloc(1, sizeof(*nm->stats));
-	if (!nm->suffix || !nm->stats || policy_new_empty(&nm->pol) < 0)
+	if (!nm->suffix || !nm->stats || policy_new_empty(&nm->pol) < 0 ||
+	    netmap_fcache_new(&nm->fcache) < 0)
 		goto out;
 	*out = nm;
 	nm = NULL;
@@ -443,6 +444,7 @@ void netmap_del(struct netmap *nm)
 	policy_free(nm->pol);
 	free(nm->res);
 	free(nm->relays);
+	netmap_fcache_free(nm->fcache);
 	free(nm->suffix);
 	free(nm->stats);
 	free(nm);
@@ -712,6 +714,7 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 			goto out;
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
+	netmap_fcache_clear(nm->fcache);
 	nm->pol = p;
 	p = NULL;
 	nm->rules = rules;

@@ -161,11 +161,32 @@ int64_t netmap_node_version(const struct netmap *nm, int64_t id);
 int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 		  json_t **out);
 
+/* Serialized JSON shared by every map that contains it: the engine renders
+ * each distinct filter once and hands the same text to every node that
+ * has that filter. */
+struct netmap_shared {
+	const char *text; /* compact JSON, not NUL-terminated */
+	size_t len;
+	/* A slot for the caller's own form of text (e.g. a reference-counted
+	 * copy it hands to other threads): set by the caller, released with
+	 * aux_free(aux) when the engine drops the text. */
+	void *aux;
+	void (*aux_free)(void *aux);
+};
+
+/* Like netmap_render(), except that the "filter" member, when the answer
+ * has one, is not in *out but in *filter: the text of its value, shared
+ * with the other nodes whose filter is the same (NULL when the answer has
+ * no filter). *filter stays valid until the next call into the engine. */
+int netmap_render_shared(const struct netmap *nm, int64_t id, int64_t since,
+			 json_t **out, struct netmap_shared **filter);
+
 /* Work counters, for tests and metrics: they let a test check that a cost
  * is proportional to what changed rather than time it. */
 struct netmap_stats {
 	uint64_t peer_visits;  /* peer entries netmap_render examined */
 	uint64_t src_builds;   /* rule source lists built (see netmap.md) */
+	uint64_t filter_renders; /* filters rendered to JSON text */
 };
 
 /* Copies the counters into *out (zeros for a NULL nm). */

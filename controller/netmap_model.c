@@ -455,6 +455,7 @@ static struct srclist *rule_src(const struct netmap *nm, size_t r)
 	for (size_t i = 0; i < l->prefixes.n; i++)
 		t += sprintf(t, "%s\"%s\"", i ? "," : "", l->strs[i]);
 	strcpy(t, "]");
+	l->hash = fnv_add(FNV_INIT, l->text, (size_t)(t + 1 - l->text));
 	st->srcl = l;
 	nm->stats->src_builds++;
 	return l;
@@ -497,6 +498,31 @@ void netmap_filter_free(struct fcomp *f)
 	}
 	free(f->v);
 	memset(f, 0, sizeof(*f));
+}
+
+uint64_t netmap_filter_hash(const struct fcomp *f)
+{
+	uint64_t h = FNV_INIT;
+
+	for (size_t i = 0; i < f->n; i++) {
+		const struct fitem *it = &f->v[i];
+		uint32_t proto = (uint32_t)it->proto;
+
+		h = fnv_add(h, &proto, sizeof(proto));
+		h = fnv_add(h, &it->src->hash, sizeof(it->src->hash));
+		for (size_t k = 0; k < it->ndst; k++) {
+			const struct dent *d = &it->dst[k];
+
+			/* The bytes cmp_dent compares, nothing else. */
+			h = fnv_add(h, &d->p.addr.family, 1);
+			h = fnv_add(h, d->p.addr.b,
+				    d->p.addr.family == 4 ? 4 : 16);
+			h = fnv_add(h, &d->p.len, 1);
+			h = fnv_add(h, &d->lo, sizeof(d->lo));
+			h = fnv_add(h, &d->hi, sizeof(d->hi));
+		}
+	}
+	return h;
 }
 
 bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b)

@@ -180,6 +180,7 @@ struct srclist {
 	struct pvec prefixes;
 	char (*strs)[IP_PREFIX_STRLEN]; /* prefixes, formatted */
 	char *text;            /* compact JSON array of strs */
+	uint64_t hash;         /* of text: equal lists, equal hashes */
 };
 
 struct nrule {
@@ -223,6 +224,7 @@ struct netmap {
 	/* Updated by const rendering too (caches, counters): reached through
 	 * a pointer; the caller serializes every call anyway. */
 	struct netmap_stats *stats;
+	struct fcache *fcache; /* rendered filters by content (netmap_render.c) */
 	/* The change being applied. */
 	int64_t v;
 	uint64_t epoch;
@@ -249,6 +251,18 @@ static inline void rule_src_stale(struct netmap *nm, size_t r)
 static inline struct nnode *node_get(const struct netmap *nm, int64_t id)
 {
 	return idmap_get(&nm->index, id);
+}
+
+/* FNV-1a, 64 bit: cheap hashes of small byte strings for the caches. */
+#define FNV_INIT 14695981039346656037ULL
+
+static inline uint64_t fnv_add(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
 }
 
 /* The user as the policy sees it: none for tagged nodes. */
@@ -331,5 +345,16 @@ int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
 /* Same prefixes and the same resources (as long as nm->res is unchanged)? */
 bool netmap_reach_eq(const struct reach *a, const struct reach *b);
 void netmap_reach_free(struct reach *r);
+/* A hash of f consistent with netmap_filter_eq. */
+uint64_t netmap_filter_hash(const struct fcomp *f);
+
+/* --- defined in netmap_render.c --- */
+
+/* The cache of rendered filters (netmap_render_shared): created with the
+ * engine, emptied by a policy change (its entries keep the old rules'
+ * source lists alive), freed with the engine. */
+int netmap_fcache_new(struct fcache **out);
+void netmap_fcache_clear(struct fcache *c);
+void netmap_fcache_free(struct fcache *c);
 
 #endif

@@ -118,11 +118,10 @@ out:
 /* --- filters --- */
 
 /* Canonical ports text of the sorted ranges e[0..n): merged, "*" for all. */
-static json_t *ports_json(const struct dent *e, size_t n)
+static char *ports_str(const struct dent *e, size_t n)
 {
 	char *buf = malloc(n * 12 + 2);
 	size_t len = 0, i = 0;
-	json_t *out;
 
 	if (!buf)
 		return NULL;
@@ -141,8 +140,50 @@ static json_t *ports_json(const struct dent *e, size_t n)
 		if (hi != lo)
 			len += (size_t)sprintf(buf + len, "-%u", hi);
 	}
-	out = json_string(buf);
+	return buf;
+}
+
+static json_t *ports_json(const struct dent *e, size_t n)
+{
+	char *buf = ports_str(e, n);
+	json_t *out = buf ? json_string(buf) : NULL;
+
 	free(buf);
+	return out;
+}
+
+/* The dst list of a canonical item as json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) of dst_json() would write it (prefix and ports texts
+ * need no escaping). */
+static char *dst_text(const struct dent *v, size_t n)
+{
+	size_t cap = 3, len = 0, i = 0;
+	char *out;
+
+	for (size_t k = 0; k < n; k++)
+		cap += IP_PREFIX_STRLEN + 12 + 32;
+	if (!(out = malloc(cap)))
+		return NULL;
+	out[len++] = '[';
+	while (i < n) {
+		size_t j = i;
+		char buf[IP_PREFIX_STRLEN], *ports;
+
+		while (j < n && cmp_prefix(&v[j].p, &v[i].p) == 0)
+			j++;
+		if (ip_prefix_format(&v[i].p, buf, sizeof(buf)) < 0 ||
+		    !(ports = ports_str(&v[i], j - i))) {
+			free(out);
+			return NULL;
+		}
+		len += (size_t)snprintf(out + len, cap - len,
+					"%s{\"ports\":\"%s\",\"prefix\":\"%s\"}",
+					i ? "," : "", ports, buf);
+		free(ports);
+		i = j;
+	}
+	out[len++] = ']';
+	out[len] = '\0';
 	return out;
 }
 
@@ -182,30 +223,37 @@ static int cmp_rendered(const void *a, const void *b)
 		      ((const struct rendered *)b)->text);
 }
 
-/* One filter entry and its text as json_dumps(JSON_COMPACT |
- * JSON_SORT_KEYS) would write it, built from the source list's cached
- * text rather than by dumping hundreds of prefixes again. */
+/* One filter entry's text as json_dumps(JSON_COMPACT | JSON_SORT_KEYS)
+ * would write it, built from the source list's cached text rather than by
+ * dumping hundreds of prefixes again. Filters are sorted by this text, and
+ * the shared rendering (netmap_render_shared) sends it as it is. */
+static char *item_text(const struct fitem *it)
+{
+	/* Protocol names are plain lower-case words. */
+	const char *proto = policy_proto_name(it->proto);
+	char *dtext = dst_text(it->dst, it->ndst), *out = NULL;
+
+	if (dtext && asprintf(&out, "{\"dst\":%s,\"proto\":\"%s\",\"src\":%s}",
+			      dtext, proto, it->src->text) < 0)
+		out = NULL;
+	free(dtext);
+	return out;
+}
+
+/* One filter entry as JSON, and its text (item_text). */
 static int render_item(const struct fitem *it, struct rendered *out)
 {
 	json_t *src = json_array(), *dst = dst_json(it->dst, it->ndst);
-	const char *proto = policy_proto_name(it->proto);
-	char *dtext = NULL;
 	int rc = WEFT_ERR_NOMEM;
 
 	for (size_t i = 0; src && i < it->src->prefixes.n; i++)
 		if (json_array_append_new(src, json_string_nocheck(
 				it->src->strs[i])) < 0)
 			goto out;
-	if (!src || !dst || !(dtext = json_dumps(dst, JSON_COMPACT |
-						 JSON_SORT_KEYS)))
+	if (!src || !dst || !(out->text = item_text(it)))
 		goto out;
-	/* Protocol names are plain lower-case words. */
-	if (asprintf(&out->text, "{\"dst\":%s,\"proto\":\"%s\",\"src\":%s}",
-		     dtext, proto, it->src->text) < 0) {
-		out->text = NULL;
-		goto out;
-	}
-	out->j = json_pack("{ss sO sO}", "proto", proto, "src", src, "dst", dst);
+	out->j = json_pack("{ss sO sO}", "proto", policy_proto_name(it->proto),
+			   "src", src, "dst", dst);
 	if (!out->j) {
 		free(out->text);
 		out->text = NULL;
@@ -213,27 +261,68 @@ static int render_item(const struct fitem *it, struct rendered *out)
 	}
 	rc = 0;
 out:
-	free(dtext);
 	json_decref(src);
 	json_decref(dst);
 	return rc;
 }
 
-/* n's packet filter: the rules of D(n) ∪ V(n), sorted by their text and
- * without duplicates, so equal filters render equally. */
-static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
+static int cmp_str_ptr(const void *a, const void *b)
 {
-	struct fcomp f = {0};
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A compiled filter as compact JSON text, equal in content and order to
+ * filter_json(): no JSON values are built, the item texts are joined. */
+static char *filter_text(const struct fcomp *f)
+{
+	char **items = NULL, *out = NULL;
+	size_t nitems = 0, len = 2, w = 0;
+
+	if (f->n && !(items = calloc(f->n, sizeof(*items))))
+		return NULL;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!(items[i] = item_text(&f->v[i])))
+			goto out;
+		nitems++;
+		len += strlen(items[i]) + 1;
+	}
+	if (nitems)
+		qsort(items, nitems, sizeof(*items), cmp_str_ptr);
+	if (!(out = malloc(len + 1)))
+		goto out;
+	out[w++] = '[';
+	for (size_t i = 0; i < nitems; i++) {
+		size_t n;
+
+		if (i && strcmp(items[i], items[i - 1]) == 0)
+			continue;
+		if (w > 1)
+			out[w++] = ',';
+		n = strlen(items[i]);
+		memcpy(out + w, items[i], n);
+		w += n;
+	}
+	out[w++] = ']';
+	out[w] = '\0';
+out:
+	for (size_t i = 0; i < nitems; i++)
+		free(items[i]);
+	free(items);
+	return out;
+}
+
+/* A compiled filter as JSON: its items sorted by their text and without
+ * duplicates, so equal filters render equally. */
+static json_t *filter_json(const struct fcomp *f)
+{
 	struct rendered *items = NULL;
 	size_t nitems = 0;
 	json_t *arr = NULL;
 
-	if (netmap_filter_compile(nm, n, &f) < 0)
+	if (f->n && !(items = calloc(f->n, sizeof(*items))))
 		goto out;
-	if (f.n && !(items = calloc(f.n, sizeof(*items))))
-		goto out;
-	for (size_t i = 0; i < f.n; i++) {
-		if (render_item(&f.v[i], &items[nitems]) < 0)
+	for (size_t i = 0; i < f->n; i++) {
+		if (render_item(&f->v[i], &items[nitems]) < 0)
 			goto out;
 		nitems++;
 	}
@@ -254,8 +343,140 @@ out:
 		free(items[i].text);
 	}
 	free(items);
+	return arr;
+}
+
+/* n's packet filter: the rules of D(n) ∪ V(n). */
+static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
+{
+	struct fcomp f = {0};
+	json_t *arr = NULL;
+
+	if (netmap_filter_compile(nm, n, &f) == 0)
+		arr = filter_json(&f);
+	if (arr)
+		nm->stats->filter_renders++;
 	netmap_filter_free(&f);
 	return arr;
+}
+
+/* --- the cache of rendered filters ---
+ *
+ * A policy edit changes the filter of every node, but nodes with the same
+ * rules get the same filter (in the benchmark 10,000 nodes share 100).
+ * Entries are keyed by the compiled filter's content, so an entry is
+ * never stale: whatever node compiles to an equal filter gets the same
+ * text. Memory is bounded (it is a cache: when full, it is emptied) and
+ * small, because where every node's filter differs (a filter lists the
+ * node's own addresses) it only saves work for the nodes that share one;
+ * for the others the text is still built without JSON values, from the
+ * rules' cached source-list texts. */
+#define FCACHE_MAX_ENTRIES 1024
+#define FCACHE_MAX_BYTES (4u << 20)
+
+struct fent {
+	struct fcomp f;        /* owns its items (and source-list refs) */
+	struct netmap_shared sh;
+	char *text;
+	struct fent *next;     /* same hash key */
+};
+
+struct fcache {
+	struct idmap by_hash;  /* hash key → struct fent * chain */
+	size_t n, bytes;
+};
+
+int netmap_fcache_new(struct fcache **out)
+{
+	struct fcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return WEFT_ERR_NOMEM;
+	idmap_init(&c->by_hash);
+	*out = c;
+	return 0;
+}
+
+void netmap_fcache_clear(struct fcache *c)
+{
+	void *v;
+
+	if (!c)
+		return;
+	for (size_t pos = 0; idmap_next(&c->by_hash, &pos, NULL, &v);) {
+		struct fent *e = v, *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			if (e->sh.aux_free)
+				e->sh.aux_free(e->sh.aux);
+			netmap_filter_free(&e->f);
+			free(e->text);
+			free(e);
+		}
+	}
+	idmap_free(&c->by_hash);
+	idmap_init(&c->by_hash);
+	c->n = c->bytes = 0;
+}
+
+void netmap_fcache_free(struct fcache *c)
+{
+	netmap_fcache_clear(c);
+	free(c);
+}
+
+/* idmap keys are > 0. */
+static int64_t fcache_key(uint64_t h)
+{
+	return (int64_t)(h & INT64_MAX) | 1;
+}
+
+/* n's filter as shared text: from the cache, or rendered once and cached.
+ * NULL when out of memory. */
+static struct netmap_shared *shared_filter(const struct netmap *nm,
+					   const struct nnode *n)
+{
+	struct fcache *c = nm->fcache;
+	struct fcomp f = {0};
+	struct fent *e = NULL, *head;
+	int64_t key;
+
+	if (netmap_filter_compile(nm, n, &f) < 0)
+		return NULL;
+	key = fcache_key(netmap_filter_hash(&f));
+	head = idmap_get(&c->by_hash, key);
+	for (e = head; e; e = e->next) {
+		if (netmap_filter_eq(&e->f, &f)) {
+			netmap_filter_free(&f);
+			return &e->sh;
+		}
+	}
+	if (c->n >= FCACHE_MAX_ENTRIES || c->bytes >= FCACHE_MAX_BYTES) {
+		netmap_fcache_clear(c);
+		head = NULL;
+	}
+	if (!(e = calloc(1, sizeof(*e))) || !(e->text = filter_text(&f)))
+		goto fail;
+	nm->stats->filter_renders++;
+	e->f = f;
+	memset(&f, 0, sizeof(f));
+	e->sh.text = e->text;
+	e->sh.len = strlen(e->text);
+	e->next = head;
+	if (idmap_put(&c->by_hash, key, e) < 0)
+		goto fail;
+	c->n++;
+	c->bytes += e->sh.len;
+	return &e->sh;
+fail:
+	if (e) {
+		netmap_filter_free(&e->f);
+		free(e->text);
+		free(e);
+	}
+	netmap_filter_free(&f);
+	return NULL;
 }
 
 static json_t *render_dns(const struct netmap *nm, const struct reach *rc)
@@ -292,8 +513,10 @@ static json_t *render_relays(const struct netmap *nm)
 	return arr;
 }
 
-int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
-		  json_t **out)
+/* Renders id's map into *out; with filter_out, the filter goes there as
+ * shared text instead of into *out. */
+static int render_map(const struct netmap *nm, int64_t id, int64_t since,
+		      json_t **out, struct netmap_shared **filter_out)
 {
 	const struct nnode *n;
 	struct reach rc = {0};
@@ -376,9 +599,17 @@ int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 				goto out;
 		}
 	}
-	if ((full || n->filter_v > since) &&
-	    json_object_set_new(map, "filter", render_filter(nm, n)) < 0)
-		goto out;
+	if (filter_out)
+		*filter_out = NULL;
+	if (full || n->filter_v > since) {
+		if (!filter_out) {
+			if (json_object_set_new(map, "filter",
+						render_filter(nm, n)) < 0)
+				goto out;
+		} else if (!(*filter_out = shared_filter(nm, n))) {
+			goto out;
+		}
+	}
 	if ((full || n->dns_v > since) &&
 	    json_object_set_new(map, "dns", render_dns(nm, &rc)) < 0)
 		goto out;
@@ -395,4 +626,18 @@ out:
 	ivec_free(&gone);
 	netmap_reach_free(&rc);
 	return err;
+}
+
+int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
+		  json_t **out)
+{
+	return render_map(nm, id, since, out, NULL);
+}
+
+int netmap_render_shared(const struct netmap *nm, int64_t id, int64_t since,
+			 json_t **out, struct netmap_shared **filter)
+{
+	if (!filter)
+		return WEFT_ERR_INVAL;
+	return render_map(nm, id, since, out, filter);
 }
