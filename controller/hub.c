@@ -51,6 +51,7 @@ struct hnode {
 	bool touch_queued;
 	bool want_online;
 	bool removed;             /* deleted or expired: answer polls 410 */
+	int64_t presence_ms;      /* last answer that only had presence news */
 	char *token;
 	int64_t token_exp;
 };
@@ -66,6 +67,9 @@ struct hub {
 	struct idmap nodes;   /* id → struct hnode */
 	struct idmap unknown; /* id → hnode holding a poll the engine could
 			       * not answer yet (registered moments ago) */
+	struct idmap deferred; /* id → hnode holding a poll whose news are
+				* only presence, answered when its presence
+				* interval has passed (flush_deferred) */
 	struct waiter **heap; /* min-heap by deadline_ms */
 	size_t nheap, capheap;
 	int64_t applied;      /* last change version applied */
@@ -379,10 +383,38 @@ static bool is_current(struct hub *h, struct hnode *n, int64_t since)
 	       since <= h->applied;
 }
 
+/* Has everything in n's map changed after since only by peers' presence
+ * (online, last_seen), with n's last such answer less than the presence
+ * interval ago? Then the answer waits for the interval: when thousands of
+ * agents connect at once, every peer's online flip would otherwise wake a
+ * node again and again. Content changes are never held back. */
+static bool presence_wait(struct hub *h, struct hnode *n, int64_t since,
+			  int64_t t)
+{
+	return netmap_node_content_version(h->nm, n->id) <= since &&
+	       t - n->presence_ms < h->o.presence_min_ms;
+}
+
+/* n has a poll held back by presence_wait; false when it cannot be
+ * remembered (then it is answered now). */
+static bool defer(struct hub *h, struct hnode *n)
+{
+	return idmap_put(&h->deferred, n->id, n) == 0;
+}
+
+/* Notes when n got an answer that carried only presence news. */
+static void note_answer(struct hub *h, struct hnode *n, int64_t since,
+			int64_t t)
+{
+	if (netmap_node_content_version(h->nm, n->id) <= since)
+		n->presence_ms = t;
+}
+
 /* Answers every waiter of n with its map (or the removal error). A waiter
  * that is current stays held: the lock is dropped between changes and
  * between chunks of answers, so a node may poll again, and be held at
- * the new version, before its changed-node entry is answered. */
+ * the new version, before its changed-node entry is answered. A waiter
+ * whose news are only presence may wait too (presence_wait). */
 static void answer_node(struct hub *h, struct hnode *n)
 {
 	struct waiter *w, *next, **keep = &n->waiters;
@@ -392,15 +424,19 @@ static void answer_node(struct hub *h, struct hnode *n)
 		struct http_resp r = {0};
 
 		next = w->next;
-		if (!n->removed && is_current(h, n, w->since)) {
+		if (!n->removed && (is_current(h, n, w->since) ||
+				    (presence_wait(h, n, w->since, t) &&
+				     defer(h, n)))) {
 			*keep = w;
 			keep = &w->next;
 			continue;
 		}
-		if (n->removed)
+		if (n->removed) {
 			resp_removed(&r);
-		else
+		} else {
 			resp_map(h, n, w->since, &r);
+			note_answer(h, n, w->since, t);
+		}
 		h->stats.answered++;
 		n->nwaiters--;
 		answer(h, w, &r);
@@ -444,9 +480,16 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	 * another replica or a database restored from backup): answer now. */
 	if (netmap_has_node(h->nm, node_id) &&
 	    (version > since || since > h->applied)) {
-		resp_map(h, n, version > since ? since : 0, resp);
-		h->stats.answered++;
-		goto out;
+		if (since > h->applied || !presence_wait(h, n, since, t) ||
+		    !defer(h, n)) {
+			resp_map(h, n, version > since ? since : 0, resp);
+			if (since <= h->applied)
+				note_answer(h, n, since, t);
+			h->stats.answered++;
+			goto out;
+		}
+		/* Only presence news, and n had such an answer moments ago:
+		 * held until its presence interval has passed. */
 	}
 	/* Current, or not yet known to the engine (registered moments ago):
 	 * hold until the map changes or the keep-alive deadline. */
@@ -778,6 +821,7 @@ static int apply_staged(struct hub *h, struct staged *s,
 			hn->removed = true;
 			answer_node(h, hn);
 			idmap_del(&h->unknown, s->id);
+			idmap_del(&h->deferred, s->id);
 			idmap_del(&h->nodes, s->id);
 			hnode_free(hn);
 		}
@@ -1026,6 +1070,39 @@ static void read_feed(struct hub *h)
 	}
 }
 
+/* Answers the polls held back by presence_wait whose interval has passed,
+ * in chunks like a batch's answers. */
+static void flush_deferred(struct hub *h)
+{
+	int64_t *ready = NULL, t, id;
+	size_t n = 0, pos = 0;
+	void *v;
+
+	pthread_mutex_lock(&h->lock);
+	t = now_ms();
+	if (h->deferred.n)
+		ready = malloc(h->deferred.n * sizeof(*ready));
+	while (ready && idmap_next(&h->deferred, &pos, &id, &v))
+		if (t - ((struct hnode *)v)->presence_ms >= h->o.presence_min_ms)
+			ready[n++] = id;
+	for (size_t i = 0; i < n; i++)
+		idmap_del(&h->deferred, ready[i]);
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n; i += ANSWER_CHUNK) {
+		size_t end = i + ANSWER_CHUNK < n ? i + ANSWER_CHUNK : n;
+
+		pthread_mutex_lock(&h->lock);
+		for (size_t k = i; k < end; k++) {
+			struct hnode *hn = hnode_get(h, ready[k], false);
+
+			if (hn && hn->waiters)
+				answer_node(h, hn);
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	free(ready);
+}
+
 static void on_coalesce(struct loop_timer *t, void *ctx)
 {
 	(void)t;
@@ -1052,6 +1129,7 @@ static void on_feedpoll(struct loop_timer *t, void *ctx)
 
 	if (!loop_timer_active(h->coalesce))
 		read_feed(h);
+	flush_deferred(h);
 	loop_timer_start(t, h->o.feed_poll_ms * 1000);
 }
 
@@ -1275,6 +1353,8 @@ int hub_start(struct store *st, const struct hub_options *o,
 		h->o.feed_poll_ms = 250;
 	if (!h->o.token_ttl_s)
 		h->o.token_ttl_s = 600;
+	if (!h->o.presence_min_ms)
+		h->o.presence_min_ms = 2000;
 	h->dns_suffix = strdup(o->dns_suffix ? o->dns_suffix : "weft.internal");
 	h->signing_key = o->relay_signing_key ? strdup(o->relay_signing_key)
 					      : NULL;
@@ -1283,6 +1363,7 @@ int hub_start(struct store *st, const struct hub_options *o,
 	pthread_mutex_init(&h->lock, NULL);
 	idmap_init(&h->nodes);
 	idmap_init(&h->unknown);
+	idmap_init(&h->deferred);
 	if (!h->dns_suffix || (o->relay_signing_key && !h->signing_key)) {
 		rc = WEFT_ERR_NOMEM;
 		goto fail;
@@ -1380,6 +1461,7 @@ void hub_stop(struct hub *h)
 		hnode_free(v);
 	idmap_free(&h->nodes);
 	idmap_free(&h->unknown);
+	idmap_free(&h->deferred);
 	netmap_del(h->nm);
 	free(h->heap);
 	free(h->touch);

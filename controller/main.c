@@ -164,14 +164,14 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 10];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 12];
 	struct serve s = {0};
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct conf *cf = NULL;
 	char errmsg[512], *priv = NULL, *pub = NULL;
 	const char *dns_suffix = NULL;
-	int64_t keepalive_ms = 0, offline_ms = 0;
+	int64_t keepalive_ms = 0, offline_ms = 0, presence_ms = 0;
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -202,6 +202,11 @@ static int cmd_serve(int argc, char **argv)
 		&offline_ms, "60s",
 		"a node that has not polled for this long is marked offline",
 		1000, 24 * 3600 * 1000};
+	opts[n++] = (struct conf_opt){"presence-interval", CONF_DURATION,
+		&presence_ms, "2s",
+		"a held poll is woken at most once per this interval by peers "
+		"only going online/offline (content changes: at once)",
+		1, 600 * 1000};
 	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
 		       NULL);
 	if (rc != 0) {
@@ -241,6 +246,7 @@ static int cmd_serve(int argc, char **argv)
 			       .keepalive_max_ms = keepalive_ms +
 						   keepalive_ms * 5 / 6,
 			       .offline_grace_ms = offline_ms,
+			       .presence_min_ms = presence_ms,
 			       .dns_suffix = dns_suffix,
 			       .relay_signing_key = priv},
 		       &s.hub, errmsg, sizeof(errmsg));

@@ -51,6 +51,8 @@ static int dirty_add(struct netmap_dirty *d, int64_t id)
 static int mark(struct netmap *nm, struct nnode *n)
 {
 	n->version = nm->v;
+	if (!nm->presence_only)
+		n->content_v = nm->v;
 	if (n->dirty_epoch == nm->epoch)
 		return 0;
 	n->dirty_epoch = nm->epoch;
@@ -461,6 +463,7 @@ static int change_begin(struct netmap *nm, int64_t version,
 	nm->v = version;
 	nm->last_v = version;
 	nm->epoch++;
+	nm->presence_only = false;
 	nm->dirty = dirty;
 	return 0;
 }
@@ -503,6 +506,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	nm->nodes[nm->nnodes++] = n;
 	n->created_v = n->info_v = n->self_v = n->filter_v = nm->v;
 	n->dns_v = n->relays_v = n->peers_v = n->version = nm->v;
+	n->content_v = nm->v;
 	*out = n;
 	return 0;
 }
@@ -574,6 +578,12 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 	       strcmp(old->home_relay, rec->home_relay) != 0 ||
 	       old->online != rec->online ||
 	       old->last_seen != rec->last_seen;
+	/* Only online or last_seen changed: the peers' maps change by that
+	 * alone (the hub may answer such changes less eagerly). */
+	nm->presence_only = info && !self &&
+		strcmp(old->public_key, rec->public_key) == 0 &&
+		json_equal(old->endpoints, rec->endpoints) &&
+		strcmp(old->home_relay, rec->home_relay) == 0;
 	/* Routes are not part of self, but changing only them is rare
 	 * enough to resend it. */
 	netmap_rec_free(&n->rec);
@@ -1003,6 +1013,13 @@ int64_t netmap_node_version(const struct netmap *nm, int64_t id)
 	const struct nnode *n = nm ? node_get(nm, id) : NULL;
 
 	return n ? n->version : 0;
+}
+
+int64_t netmap_node_content_version(const struct netmap *nm, int64_t id)
+{
+	const struct nnode *n = nm ? node_get(nm, id) : NULL;
+
+	return n ? n->content_v : 0;
 }
 
 int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,

@@ -155,6 +155,11 @@ bool netmap_has_node(const struct netmap *nm, int64_t id);
  * changed (0 for an unknown node). */
 int64_t netmap_node_version(const struct netmap *nm, int64_t id);
 
+/* The version of the last change to id's map other than a peer's presence
+ * (its online flag or last_seen): when it is <= since, everything that
+ * changed after since is presence (0 for an unknown node). */
+int64_t netmap_node_content_version(const struct netmap *nm, int64_t id);
+
 /* Renders id's map: a delta with everything that changed after since, or
  * a full map when since is 0 or older than the node's horizon. The caller
  * owns *out. WEFT_ERR_NOTFOUND for an unknown node. */

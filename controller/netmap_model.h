@@ -164,6 +164,7 @@ struct nnode {
 	int64_t self_v, filter_v, dns_v, relays_v;
 	int64_t peers_v;       /* every peer entry changed (reach changed) */
 	int64_t version;       /* max of everything in its map */
+	int64_t content_v;     /* version, not counting peers' presence */
 	uint64_t dirty_epoch;
 };
 
@@ -229,6 +230,7 @@ struct netmap {
 	int64_t v;
 	uint64_t epoch;
 	struct netmap_dirty *dirty;
+	bool presence_only;    /* the change is a node's online/last_seen */
 };
 
 static inline void srclist_unref(struct srclist *l)

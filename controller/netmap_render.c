@@ -371,8 +371,8 @@ static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
  * node's own addresses) it only saves work for the nodes that share one;
  * for the others the text is still built without JSON values, from the
  * rules' cached source-list texts. */
-#define FCACHE_MAX_ENTRIES 1024
-#define FCACHE_MAX_BYTES (4u << 20)
+#define FCACHE_MAX_ENTRIES 256
+#define FCACHE_MAX_BYTES (1u << 20)
 
 struct fent {
 	struct fcomp f;        /* owns its items (and source-list refs) */

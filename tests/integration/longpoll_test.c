@@ -474,6 +474,103 @@ static void controller_stops_cleanly_after_a_held_client_went_away(void)
 	lpoll_del(q);
 }
 
+#define NBURST 24
+
+/* A held poll whose peers come online in a burst is woken at most once
+ * per presence interval (issue 12.15: 10k agents connecting at once woke
+ * every node ~45 times), while a content change still reaches it at
+ * once. */
+static void peers_coming_online_wake_a_held_poll_at_most_once_per_interval(void)
+{
+	static const char *const args[] = {"--presence-interval", "4s", NULL};
+	struct ih *h = start(args);
+	struct fx_node hub, spokes[NBURST + 1];
+	char kh[FX_KEY_SIZE], ks[FX_KEY_SIZE];
+	struct lpoll *hp = NULL;
+	int answers = 0;
+	int64_t t0, elapsed, t_ans, t_change;
+	bool got = false, has_ep = false;
+
+	REQUIRE(h);
+	REQUIRE_INT(fx_policy(h, K, hub_policy, NULL), 200);
+	REQUIRE(tag_key(h, "tag:hub", kh) && tag_key(h, "tag:spoke", ks));
+	REQUIRE_INT(fx_node_register(h, kh, "hub", &hub), 201);
+	for (int i = 0; i <= NBURST; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "spoke-%d", i);
+		REQUIRE_INT(fx_node_register(h, ks, name, &spokes[i]), 201);
+	}
+	settle();
+	REQUIRE_INT(fx_map(h, &hub, -1, NULL), 200);
+	{
+		struct fx_node v[1] = {hub};
+		struct lpoll *pv[1] = {NULL};
+
+		REQUIRE(hold_all(h, v, pv, 1, 1500));
+		hub = v[0];
+		hp = pv[0];
+	}
+	/* The burst: a spoke comes online every 300 ms for ~7 s; each
+	 * online flip changes the hub's map (a peer's presence). */
+	t0 = clock_mono_ms();
+	for (int i = 0; i < NBURST; i++) {
+		REQUIRE_INT(fx_map(h, &spokes[i], -1, NULL), 200);
+		if (lpoll_wait(&hp, 1, 300) == 1) {
+			REQUIRE(took_version(&hub, hp));
+			answers++;
+			lpoll_del(hp);
+			REQUIRE((hp = poll_since(h, &hub, hub.version)));
+		}
+	}
+	/* The last flips (one tick later) and the held-back answer. */
+	while (lpoll_wait(&hp, 1, 6000) == 1) {
+		REQUIRE(took_version(&hub, hp));
+		answers++;
+		lpoll_del(hp);
+		REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	}
+	elapsed = clock_mono_ms() - t0 - 6000;
+	printf("%d spokes online in %" PRId64 " ms: the hub's poll was "
+	       "answered %d times\n", NBURST, elapsed, answers);
+	CHECK(answers >= 1);
+	/* One answer per tick (1 s) without coalescing; with it at most one
+	 * per 4 s, plus the first one and the one after the burst. */
+	CHECK(answers <= (int)(elapsed / 4000) + 2);
+
+	/* One more spoke comes online; right after that presence answer a
+	 * content change (a spoke's endpoints) must not wait for the
+	 * interval. */
+	REQUIRE_INT(fx_map(h, &spokes[NBURST], -1, NULL), 200);
+	REQUIRE(lpoll_wait(&hp, 1, 10000) == 1);
+	t_ans = clock_mono_ms();
+	REQUIRE(took_version(&hub, hp));
+	lpoll_del(hp);
+	REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	REQUIRE_INT(fx_endpoints(h, &spokes[0], "203.0.113.9:41641"), 200);
+	t_change = clock_mono_ms();
+	while (!has_ep && lpoll_wait(&hp, 1, 3000) == 1) {
+		json_t *peers = fx_get(lpoll_json(hp), "peers");
+
+		got = true;
+		for (size_t i = 0; i < json_array_size(peers); i++)
+			has_ep |= fx_has_str(fx_get(json_array_get(peers, i),
+						    "endpoints"),
+					     "203.0.113.9:41641");
+		REQUIRE(took_version(&hub, hp));
+		lpoll_del(hp);
+		REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	}
+	printf("content change answered %" PRId64 " ms after it, %" PRId64
+	       " ms after the presence answer\n", clock_mono_ms() - t_change,
+	       clock_mono_ms() - t_ans);
+	CHECK(got && has_ep);
+	/* The interval is 4 s; the content answer comes well before. */
+	CHECK(clock_mono_ms() - t_ans < 2500);
+	lpoll_del(hp);
+	CHECK_INT(ih_del(h), 0);
+}
+
 #define NSPOKES 1000
 #define REG_THREADS 8
 
@@ -1050,6 +1147,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(deleting_a_node_ends_its_poll_with_410_and_removes_it_from_peers),
 	CHECK_CASE(a_polling_node_shows_online),
 	CHECK_CASE(a_node_that_stops_polling_goes_offline_and_peers_are_told),
+	CHECK_CASE(peers_coming_online_wake_a_held_poll_at_most_once_per_interval),
 	CHECK_CASE(thousand_held_polls_all_answer_one_hub_change),
 	CHECK_CASE(deltas_applied_by_a_client_equal_a_fresh_full_map),
 	CHECK_CASE(map_is_gzipped_only_when_the_client_asks),
