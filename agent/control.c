@@ -252,6 +252,8 @@ static int call(struct control *c, CURL *h, const char *method,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "weft-agent/" WEFT_VERSION);
+	/* Maps of many peers are large; the controller gzips them. */
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);

@@ -35,12 +35,18 @@ struct http_req {
 };
 
 struct http_hold;
+struct http_shared;
 
 struct http_resp {
 	int status;
 	json_t *json;             /* owned; serialized by the server */
 	char *text;               /* owned alternative to json (malloc'd) */
 	size_t text_len;
+	/* With text: the body is text[0..splice_at), then splice's bytes,
+	 * then the rest of text (a shared part, e.g. a map's filter). The
+	 * response owns one reference. */
+	struct http_shared *splice;
+	size_t splice_at;
 	const char *content_type; /* static string; NULL = by body kind */
 	const char *route;        /* matched route pattern, for metrics */
 	/* Set instead of a body when the answer comes later (long-poll): the
@@ -96,6 +102,32 @@ bool http_hold_park(struct http_hold *h, void (*suspend)(void *arg),
 
 /* Server: moves the answer into *out; false when there is none yet. */
 bool http_hold_take(struct http_hold *h, struct http_resp *out);
+
+/* --- shared bytes and compression ---
+ *
+ * Bytes that many responses contain (a network map's filter) are kept
+ * once, reference counted, and compressed once for all the clients that
+ * accept gzip. Thread-safe. */
+
+/* Copies p[0..n) into a new shared value with one reference. */
+int http_shared_new(const void *p, size_t n, struct http_shared **out);
+void http_shared_ref(struct http_shared *s);
+/* NULL ok. */
+void http_shared_unref(struct http_shared *s);
+
+/* Bodies shorter than this are sent as they are. */
+#define HTTP_GZIP_MIN 1024
+
+/* r's body as bytes: the JSON serialized, or the text with its shared
+ * part spliced in; gzip-compressed when gzip_ok and the body is at least
+ * HTTP_GZIP_MIN (*gzipped tells). *body is malloc'd (NULL with *len 0
+ * when r has none). 0 or WEFT_ERR_NOMEM. */
+int http_resp_body(const struct http_resp *r, bool gzip_ok, char **body,
+		   size_t *len, bool *gzipped);
+
+/* Does an Accept-Encoding header value accept gzip (RFC 9110 §12.5.3)?
+ * "gzip" or "x-gzip" or "*" with a q-value other than 0. NULL: no. */
+bool http_accepts_gzip(const char *accept_encoding);
 
 /* The query parameter, or NULL when the request has none. */
 const char *http_query(const struct http_req *req, const char *key);

@@ -52,8 +52,10 @@ struct hnode {
 	bool touch_queued;
 	bool want_online;
 	bool removed;             /* deleted or expired: answer polls 410 */
+	int64_t presence_ms;      /* last answer that only had presence news */
 	char *token;
 	int64_t token_iat, token_exp;
+	int64_t token_sent_iat;   /* iat of the token last handed out */
 };
 
 struct hub {
@@ -67,6 +69,9 @@ struct hub {
 	struct idmap nodes;   /* id → struct hnode */
 	struct idmap unknown; /* id → hnode holding a poll the engine could
 			       * not answer yet (registered moments ago) */
+	struct idmap deferred; /* id → hnode holding a poll whose news are
+				* only presence, answered when its presence
+				* interval has passed (flush_deferred) */
 	struct waiter **heap; /* min-heap by deadline_ms */
 	size_t nheap, capheap;
 	int64_t applied;      /* last change version applied */
@@ -207,62 +212,144 @@ static void queue_touch(struct hub *h, struct hnode *n, bool online)
 
 /* --- answers --- */
 
-/* Adds a relay token to a map answer, renewing the node's cached token when
- * half its lifetime has passed (relaykey.h has the lifetime rules). */
+/* Adds the node's cached relay token to a map answer. No I/O: the token
+ * is renewed by token_renew() before the poll takes the lock (relaykey.h
+ * has the lifetime rules). */
 static void add_token(struct hub *h, struct hnode *n, json_t *map)
 {
-	int64_t wall = clock_wall_s();
 	char exp[32];
 
-	if (!h->signing_key || !n)
+	if (!h->signing_key || !n || !n->token)
 		return;
-	if (!n->token || relaykey_token_due(wall, n->token_exp, h->o.token_ttl_s)) {
-		struct store_node sn;
-		struct token_claims c = {0};
-		struct store_tx *tx = NULL;
-		char *tok = NULL;
-
-		/* The addresses come from the database: they never change for
-		 * a node, and the engine may not know it yet. */
-		if (store_begin(h->st, STORE_READ, &tx) < 0)
-			return;
-		if (store_node_get(tx, n->id, &sn) == 0) {
-			c.node_id = n->id;
-			snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
-			snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
-			c.iat = wall;
-			c.exp = relaykey_token_exp(wall, h->o.token_ttl_s,
-						   sn.expires_at);
-			if (c.exp > wall &&
-			    token_sign(h->signing_key, &c, &tok) == 0) {
-				free(n->token);
-				n->token = tok;
-				n->token_iat = c.iat;
-				n->token_exp = c.exp;
-			}
-		}
-		store_rollback(tx);
-	}
-	if (!n->token)
-		return;
+	n->token_sent_iat = n->token_iat;
 	clock_format_rfc3339(n->token_exp, exp, sizeof(exp));
 	json_object_set_new(map, "relay_token", json_string(n->token));
 	json_object_set_new(map, "relay_token_expires", json_string(exp));
 }
 
+/* Makes sure node_id has a relay token with at least half its lifetime
+ * left. Runs on the HTTP thread before hub_map_request takes the lock for
+ * the poll: reading the node's addresses (a read transaction) and signing
+ * (ES256) never happen under the hub lock. Every answer to this poll, now
+ * or at the latest at its keep-alive (<= 55 s), carries this token, which
+ * has >= half of its lifetime left. */
+static void token_renew(struct hub *h, int64_t node_id)
+{
+	int64_t wall = clock_wall_s();
+	struct token_claims c = {0};
+	struct store_tx *tx = NULL;
+	struct store_node sn;
+	struct hnode *n;
+	char *tok = NULL;
+	bool fresh;
+	int rc;
+
+	if (!h->signing_key)
+		return;
+	pthread_mutex_lock(&h->lock);
+	n = hnode_get(h, node_id, false);
+	fresh = n && n->token &&
+		!relaykey_token_due(wall, n->token_exp, h->o.token_ttl_s);
+	pthread_mutex_unlock(&h->lock);
+	if (fresh)
+		return;
+	/* The addresses come from the database: the engine may not know a
+	 * node that registered moments ago. */
+	rc = store_begin(h->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = store_node_get(tx, node_id, &sn);
+	store_rollback(tx);
+	if (rc < 0)
+		return;
+	c.node_id = node_id;
+	snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
+	snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
+	c.iat = wall;
+	c.exp = relaykey_token_exp(wall, h->o.token_ttl_s, sn.expires_at);
+	if (c.exp <= wall || token_sign(h->signing_key, &c, &tok) < 0)
+		return;
+	pthread_mutex_lock(&h->lock);
+	n = hnode_get(h, node_id, true);
+	if (n && (!n->token || n->token_exp < c.exp)) {
+		free(n->token);
+		n->token = tok;
+		n->token_iat = c.iat;
+		n->token_exp = c.exp;
+		tok = NULL;
+	}
+	pthread_mutex_unlock(&h->lock);
+	free(tok);
+}
+
+static void shared_free(void *p)
+{
+	http_shared_unref(p);
+}
+
+/* The answer's body as text with the shared filter spliced in:
+ * {...rest of the map...,"filter":<shared>}. */
+static int map_text(json_t *map, struct netmap_shared *f,
+		    struct http_resp *r)
+{
+	static const char member[] = ",\"filter\":";
+	struct http_shared *sh = f->aux;
+	char *text, *t;
+	size_t len;
+
+	/* The engine renders each distinct filter once; the hub wraps it
+	 * once, and every answer with that filter takes a reference. */
+	if (!sh) {
+		if (http_shared_new(f->text, f->len, &sh) < 0)
+			return WEFT_ERR_NOMEM;
+		f->aux = sh;
+		f->aux_free = shared_free;
+	}
+	text = json_dumps(map, JSON_COMPACT);
+	if (!text)
+		return WEFT_ERR_NOMEM;
+	len = strlen(text);
+	/* A map is a non-empty object: it ends with '}'. */
+	t = realloc(text, len + sizeof(member) + 1);
+	if (!t) {
+		free(text);
+		return WEFT_ERR_NOMEM;
+	}
+	memcpy(t + len - 1, member, sizeof(member) - 1);
+	len += sizeof(member) - 1;
+	t[len - 1] = '}';
+	t[len] = '\0';
+	http_resp_free(r);
+	r->status = 200;
+	r->text = t;
+	r->text_len = len;
+	r->content_type = "application/json";
+	http_shared_ref(sh);
+	r->splice = sh;
+	r->splice_at = len - 1;
+	return 0;
+}
+
 static void resp_map(struct hub *h, struct hnode *n, int64_t since,
 		     struct http_resp *r)
 {
+	struct netmap_shared *filter = NULL;
 	json_t *map = NULL;
 	int rc;
 
-	rc = netmap_render(h->nm, n->id, since, &map);
+	rc = netmap_render_shared(h->nm, n->id, since, &map, &filter);
 	if (rc < 0) {
 		http_resp_err(r, rc, "cannot render the network map", NULL);
 		return;
 	}
 	add_token(h, n, map);
-	http_resp_json(r, 200, map);
+	if (!filter) {
+		http_resp_json(r, 200, map);
+		return;
+	}
+	rc = map_text(map, filter, r);
+	json_decref(map);
+	if (rc < 0)
+		http_resp_err(r, rc, "cannot render the network map", NULL);
 }
 
 static void resp_keepalive(struct hub *h, struct hnode *n, int64_t since,
@@ -302,10 +389,38 @@ static bool is_current(struct hub *h, struct hnode *n, int64_t since)
 	       since <= h->applied;
 }
 
+/* Has everything in n's map changed after since only by peers' presence
+ * (online, last_seen), with n's last such answer less than the presence
+ * interval ago? Then the answer waits for the interval: when thousands of
+ * agents connect at once, every peer's online flip would otherwise wake a
+ * node again and again. Content changes are never held back. */
+static bool presence_wait(struct hub *h, struct hnode *n, int64_t since,
+			  int64_t t)
+{
+	return netmap_node_content_version(h->nm, n->id) <= since &&
+	       t - n->presence_ms < h->o.presence_min_ms;
+}
+
+/* n has a poll held back by presence_wait; false when it cannot be
+ * remembered (then it is answered now). */
+static bool defer(struct hub *h, struct hnode *n)
+{
+	return idmap_put(&h->deferred, n->id, n) == 0;
+}
+
+/* Notes when n got an answer that carried only presence news. */
+static void note_answer(struct hub *h, struct hnode *n, int64_t since,
+			int64_t t)
+{
+	if (netmap_node_content_version(h->nm, n->id) <= since)
+		n->presence_ms = t;
+}
+
 /* Answers every waiter of n with its map (or the removal error). A waiter
  * that is current stays held: the lock is dropped between changes and
  * between chunks of answers, so a node may poll again, and be held at
- * the new version, before its changed-node entry is answered. */
+ * the new version, before its changed-node entry is answered. A waiter
+ * whose news are only presence may wait too (presence_wait). */
 static void answer_node(struct hub *h, struct hnode *n)
 {
 	struct waiter *w, *next, **keep = &n->waiters;
@@ -315,15 +430,19 @@ static void answer_node(struct hub *h, struct hnode *n)
 		struct http_resp r = {0};
 
 		next = w->next;
-		if (!n->removed && is_current(h, n, w->since)) {
+		if (!n->removed && (is_current(h, n, w->since) ||
+				    (presence_wait(h, n, w->since, t) &&
+				     defer(h, n)))) {
 			*keep = w;
 			keep = &w->next;
 			continue;
 		}
-		if (n->removed)
+		if (n->removed) {
 			resp_removed(&r);
-		else
+		} else {
 			resp_map(h, n, w->since, &r);
+			note_answer(h, n, w->since, t);
+		}
 		h->stats.answered++;
 		n->nwaiters--;
 		answer(h, w, &r);
@@ -342,6 +461,7 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	int64_t version, t = now_ms();
 	uint64_t jitter = 0;
 
+	token_renew(h, node_id);
 	pthread_mutex_lock(&h->lock);
 	if (h->stopping) {
 		http_resp_error(resp, 503, "shutting_down",
@@ -366,8 +486,24 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	 * another replica or a database restored from backup): answer now. */
 	if (netmap_has_node(h->nm, node_id) &&
 	    (version > since || since > h->applied)) {
-		resp_map(h, n, version > since ? since : 0, resp);
-		h->stats.answered++;
+		if (since > h->applied || !presence_wait(h, n, since, t) ||
+		    !defer(h, n)) {
+			resp_map(h, n, version > since ? since : 0, resp);
+			if (since <= h->applied)
+				note_answer(h, n, since, t);
+			h->stats.answered++;
+			goto out;
+		}
+		/* Only presence news, and n had such an answer moments ago:
+		 * held until its presence interval has passed. */
+	}
+	/* A token renewed at the start of this poll (token_renew) goes out
+	 * at once: held, it would reach the node only after the old one
+	 * had run out. */
+	if (n->token && n->token_iat != n->token_sent_iat &&
+	    is_current(h, n, since)) {
+		resp_keepalive(h, n, since, resp);
+		h->stats.keepalives++;
 		goto out;
 	}
 	/* Current, or not yet known to the engine (registered moments ago):
@@ -487,6 +623,49 @@ static int collect_route(void *ctx, const struct store_route *r)
 	return 0;
 }
 
+/* The engine's input types mirror the store's fields of the same name. */
+#define COPY_FIELD(dst, src)                                                 \
+	do {                                                                 \
+		_Static_assert(sizeof(dst) == sizeof(src), "field sizes");   \
+		memcpy((dst), (src), sizeof(dst));                           \
+	} while (0)
+
+static void node_info(const struct store_node *sn, struct netmap_node_info *ni)
+{
+	memset(ni, 0, sizeof(*ni));
+	ni->id = sn->id;
+	COPY_FIELD(ni->name, sn->name);
+	COPY_FIELD(ni->public_key, sn->public_key);
+	COPY_FIELD(ni->ipv4, sn->ipv4);
+	COPY_FIELD(ni->ipv6, sn->ipv6);
+	COPY_FIELD(ni->tags, sn->tags);
+	COPY_FIELD(ni->endpoints, sn->endpoints);
+	COPY_FIELD(ni->home_relay, sn->home_relay);
+	ni->last_seen = sn->last_seen;
+	ni->online = sn->online;
+}
+
+static void resource_info(const struct store_resource *sr,
+			  struct netmap_resource *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sr->id;
+	COPY_FIELD(r->name, sr->name);
+	COPY_FIELD(r->address, sr->address);
+	r->connector_node_id = sr->connector_node_id;
+	COPY_FIELD(r->connector_tag, sr->connector_tag);
+}
+
+static void relay_info(const struct store_relay *sr, struct netmap_relay *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sr->id;
+	COPY_FIELD(r->name, sr->name);
+	COPY_FIELD(r->region, sr->region);
+	COPY_FIELD(r->address, sr->address);
+	COPY_FIELD(r->public_key_pin, sr->public_key_pin);
+}
+
 /* Builds the engine's view of a stored node. */
 static int node_view(struct store_tx *tx, const struct store_node *sn,
 		     struct netmap_node *out, struct routes_ctx *rc_out)
@@ -498,9 +677,9 @@ static int node_view(struct store_tx *tx, const struct store_node *sn,
 	int rc2;
 
 	memset(out, 0, sizeof(*out));
-	out->node = *sn;
+	node_info(sn, &out->node);
 	if (sn->user_id && store_user_get(tx, sn->user_id, &u) == 0)
-		memcpy(out->user, u.name, sizeof(out->user));
+		COPY_FIELD(out->user, u.name);
 	rc2 = store_route_list(tx, &f, &pg, collect_route, &rc, NULL);
 	if (rc2 < 0) {
 		free(rc.prefixes);
@@ -532,58 +711,8 @@ static bool node_expired(const struct store_node *n, int64_t wall)
 	return n->expires_at && n->expires_at <= wall;
 }
 
-/* Applies the current state of node id (under lock, with tx open). */
-static int apply_node(struct hub *h, struct store_tx *tx, int64_t version,
-		      int64_t id, struct netmap_dirty *dirty)
-{
-	struct store_node sn;
-	struct netmap_node nn;
-	struct routes_ctx rc = {0};
-	struct hnode *hn = hnode_get(h, id, false);
-	int r;
-
-	r = store_node_get(tx, id, &sn);
-	if (r == WEFT_ERR_NOTFOUND || (r == 0 && node_expired(&sn, clock_wall_s()))) {
-		if (hn) {
-			/* Its held polls learn it is gone; later polls fail
-			 * authentication, so its state can go too. */
-			hn->removed = true;
-			answer_node(h, hn);
-			idmap_del(&h->unknown, id);
-			idmap_del(&h->nodes, id);
-			hnode_free(hn);
-		}
-		return netmap_node_remove(h->nm, version, id, dirty);
-	}
-	if (r < 0)
-		return r;
-	if (hn) {
-		hn->removed = false;
-		hn->db_online = sn.online;
-	}
-	r = node_view(tx, &sn, &nn, &rc);
-	if (r == 0)
-		r = netmap_node_upsert(h->nm, version, &nn, dirty);
-	routes_free(&rc);
-	return r;
-}
-
-static int apply_resource(struct hub *h, struct store_tx *tx, int64_t version,
-			  int64_t id, struct netmap_dirty *dirty)
-{
-	struct store_resource r;
-	int rc;
-
-	rc = store_resource_get(tx, id, &r);
-	if (rc == WEFT_ERR_NOTFOUND)
-		return netmap_resource_remove(h->nm, version, id, dirty);
-	if (rc < 0)
-		return rc;
-	return netmap_resource_upsert(h->nm, version, &r, dirty);
-}
-
 struct relays_ctx {
-	struct store_relay *v;
+	struct netmap_relay *v;
 	size_t n, cap;
 };
 
@@ -593,45 +722,152 @@ static int collect_relay(void *ctx, const struct store_relay *r)
 
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 8;
-		struct store_relay *v = realloc(c->v, cap * sizeof(*v));
+		struct netmap_relay *v = realloc(c->v, cap * sizeof(*v));
 
 		if (!v)
 			return WEFT_ERR_NOMEM;
 		c->v = v;
 		c->cap = cap;
 	}
-	c->v[c->n++] = *r;
+	relay_info(r, &c->v[c->n++]);
 	return 0;
 }
 
-static int apply_relays(struct hub *h, struct store_tx *tx, int64_t version,
-			struct netmap_dirty *dirty)
+/* One change read from the database, ready to be applied to the engine.
+ * Reading (stage_change, no lock) and applying (apply_staged, under the
+ * hub lock, no I/O) are separate so that the lock is never held across a
+ * database read. */
+struct staged {
+	enum { ST_SKIP, ST_NODE, ST_NODE_GONE, ST_RESOURCE, ST_RESOURCE_GONE,
+	       ST_RELAYS, ST_POLICY } kind;
+	int64_t version, id;
+	bool online;               /* ST_NODE: what the database says */
+	struct netmap_node node;   /* ST_NODE */
+	struct routes_ctx routes;  /* ST_NODE: owns node.approved_routes */
+	struct netmap_resource res; /* ST_RESOURCE */
+	struct relays_ctx relays;  /* ST_RELAYS */
+	struct policy *pol;        /* ST_POLICY */
+};
+
+static void staged_free(struct staged *s)
 {
-	struct relays_ctx c = {0};
+	routes_free(&s->routes);
+	free(s->relays.v);
+	policy_free(s->pol);
+	memset(s, 0, sizeof(*s));
+}
+
+static int stage_node(struct store_tx *tx, int64_t id, struct staged *s)
+{
+	struct store_node sn;
+	int r;
+
+	r = store_node_get(tx, id, &sn);
+	if (r == WEFT_ERR_NOTFOUND ||
+	    (r == 0 && node_expired(&sn, clock_wall_s()))) {
+		s->kind = ST_NODE_GONE;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	s->kind = ST_NODE;
+	s->online = sn.online;
+	return node_view(tx, &sn, &s->node, &s->routes);
+}
+
+static int stage_resource(struct store_tx *tx, int64_t id, struct staged *s)
+{
+	struct store_resource sr;
+	int rc;
+
+	rc = store_resource_get(tx, id, &sr);
+	if (rc == WEFT_ERR_NOTFOUND) {
+		s->kind = ST_RESOURCE_GONE;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	s->kind = ST_RESOURCE;
+	resource_info(&sr, &s->res);
+	return 0;
+}
+
+static int stage_relays(struct store_tx *tx, struct staged *s)
+{
 	struct store_page pg = {0, STORE_PAGE_MAX};
 	int64_t next = 0;
 	int rc;
 
+	s->kind = ST_RELAYS;
 	do {
-		rc = store_relay_list(tx, &pg, collect_relay, &c, &next);
+		rc = store_relay_list(tx, &pg, collect_relay, &s->relays, &next);
 		pg.after = next;
 	} while (rc == 0 && next);
-	if (rc == 0)
-		rc = netmap_relays_set(h->nm, version, c.v, c.n, dirty);
-	free(c.v);
 	return rc;
 }
 
-static int apply_policy(struct hub *h, struct store_tx *tx, int64_t version,
+/* Reads what change (kind, id) needs from the database (no lock). */
+static int stage_change(struct store_tx *tx, const char *kind, int64_t version,
+			int64_t id, struct staged *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->version = version;
+	s->id = id;
+	if (strcmp(kind, "node") == 0)
+		return stage_node(tx, id, s);
+	if (strcmp(kind, "resource") == 0)
+		return stage_resource(tx, id, s);
+	if (strcmp(kind, "relay") == 0)
+		return stage_relays(tx, s);
+	if (strcmp(kind, "policy") == 0 || strcmp(kind, "user") == 0) {
+		/* Users matter through policy names and groups. */
+		s->kind = ST_POLICY;
+		return load_policy(tx, &s->pol);
+	}
+	return 0;
+}
+
+/* Applies a staged change to the engine (under lock; no I/O). */
+static int apply_staged(struct hub *h, struct staged *s,
 			struct netmap_dirty *dirty)
 {
-	struct policy *p = NULL;
-	int rc;
+	struct hnode *hn = hnode_get(h, s->id, false);
+	struct policy *p;
 
-	rc = load_policy(tx, &p);
-	if (rc < 0)
-		return rc;
-	return netmap_policy_set(h->nm, version, p, dirty);
+	switch (s->kind) {
+	case ST_NODE_GONE:
+		if (hn) {
+			/* Its held polls learn it is gone; later polls fail
+			 * authentication, so its state can go too. */
+			hn->removed = true;
+			answer_node(h, hn);
+			idmap_del(&h->unknown, s->id);
+			idmap_del(&h->deferred, s->id);
+			idmap_del(&h->nodes, s->id);
+			hnode_free(hn);
+		}
+		return netmap_node_remove(h->nm, s->version, s->id, dirty);
+	case ST_NODE:
+		if (hn) {
+			hn->removed = false;
+			hn->db_online = s->online;
+		}
+		return netmap_node_upsert(h->nm, s->version, &s->node, dirty);
+	case ST_RESOURCE_GONE:
+		return netmap_resource_remove(h->nm, s->version, s->id, dirty);
+	case ST_RESOURCE:
+		return netmap_resource_upsert(h->nm, s->version, &s->res, dirty);
+	case ST_RELAYS:
+		return netmap_relays_set(h->nm, s->version, s->relays.v,
+					 s->relays.n, dirty);
+	case ST_POLICY:
+		p = s->pol;
+		s->pol = NULL; /* the engine owns it, also on failure */
+		return netmap_policy_set(h->nm, s->version, p, dirty);
+	case ST_SKIP:
+		break;
+	}
+	return 0;
 }
 
 struct load_ctx {
@@ -658,11 +894,13 @@ static int load_node(void *ctx, const struct store_node *sn)
 	return r;
 }
 
-static int load_resource(void *ctx, const struct store_resource *r)
+static int load_resource(void *ctx, const struct store_resource *sr)
 {
 	struct load_ctx *l = ctx;
+	struct netmap_resource r;
 
-	return netmap_resource_upsert(l->h->nm, l->version, r, l->dirty);
+	resource_info(sr, &r);
+	return netmap_resource_upsert(l->h->nm, l->version, &r, l->dirty);
 }
 
 /* Loads everything at one consistent version (one read transaction). */
@@ -671,6 +909,7 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 	struct netmap_dirty dirty = {0};
 	struct load_ctx l = {.h = h, .dirty = &dirty};
 	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct staged st = {0};
 	struct store_tx *tx = NULL;
 	int64_t next;
 	int rc;
@@ -682,10 +921,16 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 	rc = store_netmap_version(tx, &l.version);
 	if (rc < 0)
 		goto out;
-	rc = apply_policy(h, tx, l.version, &dirty);
-	if (rc < 0)
-		goto out;
-	rc = apply_relays(h, tx, l.version, &dirty);
+	/* Before the hub thread and the server exist: no lock needed. */
+	rc = stage_change(tx, "policy", l.version, 0, &st);
+	if (rc == 0)
+		rc = apply_staged(h, &st, &dirty);
+	staged_free(&st);
+	if (rc == 0)
+		rc = stage_change(tx, "relay", l.version, 0, &st);
+	if (rc == 0)
+		rc = apply_staged(h, &st, &dirty);
+	staged_free(&st);
 	if (rc < 0)
 		goto out;
 	do {
@@ -763,31 +1008,30 @@ static int apply_batch(struct hub *h)
 		log_warn("feed_gap", "applied=%" PRId64 " oldest=%" PRId64,
 			 after, oldest);
 	}
-	/* The lock is held per change, not per batch: every change leaves
-	 * the engine consistent, and map requests wait for one change at a
-	 * time, not for a whole batch. */
+	/* Each change is read first (no lock) and then applied under the
+	 * lock, which is held per change, not per batch: every change leaves
+	 * the engine consistent, and map requests wait for one engine update
+	 * at a time, never for the database. */
 	for (size_t i = 0; i < f.n && rc == 0; i++) {
 		const struct store_change *c = &f.v[i];
+		struct staged st;
 
+		rc = stage_change(tx, c->kind, c->version, c->target_id, &st);
 		pthread_mutex_lock(&h->lock);
-		if (strcmp(c->kind, "node") == 0)
-			rc = apply_node(h, tx, c->version, c->target_id, &dirty);
-		else if (strcmp(c->kind, "resource") == 0)
-			rc = apply_resource(h, tx, c->version, c->target_id,
-					    &dirty);
-		else if (strcmp(c->kind, "relay") == 0)
-			rc = apply_relays(h, tx, c->version, &dirty);
-		else if (strcmp(c->kind, "policy") == 0 ||
-			 strcmp(c->kind, "user") == 0)
-			/* Users matter through policy names and groups. */
-			rc = apply_policy(h, tx, c->version, &dirty);
+		if (rc == 0)
+			rc = apply_staged(h, &st, &dirty);
 		if (rc == 0) {
 			h->applied = c->version;
 			h->stats.changes++;
 		}
 		h->stats.version = h->applied;
 		pthread_mutex_unlock(&h->lock);
+		staged_free(&st);
 	}
+	/* Done with the database for this batch: the answers below need
+	 * only the engine. */
+	store_rollback(tx);
+	tx = NULL;
 	/* Answers render from the engine as it is now, which is at least as
 	 * new as the change that dirtied the node; chunks keep each hold of
 	 * the lock short. Nodes are looked up again under every hold. */
@@ -847,6 +1091,39 @@ static void read_feed(struct hub *h)
 	}
 }
 
+/* Answers the polls held back by presence_wait whose interval has passed,
+ * in chunks like a batch's answers. */
+static void flush_deferred(struct hub *h)
+{
+	int64_t *ready = NULL, t, id;
+	size_t n = 0, pos = 0;
+	void *v;
+
+	pthread_mutex_lock(&h->lock);
+	t = now_ms();
+	if (h->deferred.n)
+		ready = malloc(h->deferred.n * sizeof(*ready));
+	while (ready && idmap_next(&h->deferred, &pos, &id, &v))
+		if (t - ((struct hnode *)v)->presence_ms >= h->o.presence_min_ms)
+			ready[n++] = id;
+	for (size_t i = 0; i < n; i++)
+		idmap_del(&h->deferred, ready[i]);
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < n; i += ANSWER_CHUNK) {
+		size_t end = i + ANSWER_CHUNK < n ? i + ANSWER_CHUNK : n;
+
+		pthread_mutex_lock(&h->lock);
+		for (size_t k = i; k < end; k++) {
+			struct hnode *hn = hnode_get(h, ready[k], false);
+
+			if (hn && hn->waiters)
+				answer_node(h, hn);
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	free(ready);
+}
+
 static void on_coalesce(struct loop_timer *t, void *ctx)
 {
 	(void)t;
@@ -873,6 +1150,7 @@ static void on_feedpoll(struct loop_timer *t, void *ctx)
 
 	if (!loop_timer_active(h->coalesce))
 		read_feed(h);
+	flush_deferred(h);
 	loop_timer_start(t, h->o.feed_poll_ms * 1000);
 }
 
@@ -1096,6 +1374,8 @@ int hub_start(struct store *st, const struct hub_options *o,
 		h->o.feed_poll_ms = 250;
 	if (!h->o.token_ttl_s)
 		h->o.token_ttl_s = RELAYKEY_TOKEN_TTL_S;
+	if (!h->o.presence_min_ms)
+		h->o.presence_min_ms = 2000;
 	h->dns_suffix = strdup(o->dns_suffix ? o->dns_suffix : "weft.internal");
 	h->signing_key = o->relay_signing_key ? strdup(o->relay_signing_key)
 					      : NULL;
@@ -1104,6 +1384,7 @@ int hub_start(struct store *st, const struct hub_options *o,
 	pthread_mutex_init(&h->lock, NULL);
 	idmap_init(&h->nodes);
 	idmap_init(&h->unknown);
+	idmap_init(&h->deferred);
 	if (!h->dns_suffix || (o->relay_signing_key && !h->signing_key)) {
 		rc = WEFT_ERR_NOMEM;
 		goto fail;
@@ -1201,6 +1482,7 @@ void hub_stop(struct hub *h)
 		hnode_free(v);
 	idmap_free(&h->nodes);
 	idmap_free(&h->unknown);
+	idmap_free(&h->deferred);
 	netmap_del(h->nm);
 	free(h->heap);
 	free(h->touch);

@@ -32,6 +32,10 @@ struct hub_options {
 	int64_t offline_grace_ms;  /* no poll for this long → offline; 60 s */
 	int64_t feed_poll_ms;      /* fallback change-feed read; 250 ms */
 	int64_t token_ttl_s;       /* relay token lifetime; 60 (relaykey.h) */
+	/* A node gets at most one answer per this interval whose news are
+	 * only peers' presence (online, last_seen); content changes are
+	 * answered at once. Default 2000. */
+	int64_t presence_min_ms;
 	const char *dns_suffix;    /* default "weft.internal" */
 	const char *relay_signing_key; /* PEM; NULL = no relay tokens */
 };

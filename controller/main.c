@@ -177,6 +177,7 @@ static int cmd_serve(int argc, char **argv)
 	char errmsg[512], *priv = NULL, *pub = NULL;
 	const char *dns_suffix = NULL;
 	int64_t keepalive_ms = 0, offline_ms = 0, token_ttl_ms = 0;
+	int64_t presence_ms = 0;
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -215,6 +216,11 @@ static int cmd_serve(int argc, char **argv)
 	opts[n++] = (struct conf_opt){"kek-file", CONF_STRING, &kek_file, NULL,
 		"key-encryption key sealing the relay signing key (also "
 		"WEFT_KEK); default <data-dir>/" CTL_KEK_FILE " on SQLite", 0, 0};
+	opts[n++] = (struct conf_opt){"presence-interval", CONF_DURATION,
+		&presence_ms, "2s",
+		"a held poll is woken at most once per this interval by peers "
+		"only going online/offline (content changes: at once)",
+		1, 600 * 1000};
 	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
 		       NULL);
 	if (rc != 0) {
@@ -263,6 +269,7 @@ static int cmd_serve(int argc, char **argv)
 			       .keepalive_max_ms = keepalive_ms +
 						   keepalive_ms * 5 / 6,
 			       .offline_grace_ms = offline_ms,
+			       .presence_min_ms = presence_ms,
 			       .dns_suffix = dns_suffix,
 			       .token_ttl_s = token_ttl_ms / 1000,
 			       .relay_signing_key = priv},

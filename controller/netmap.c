@@ -1,15 +1,14 @@
 /* The network-map engine: the model and the changes to it. See netmap.h
- * for the model, netmap_internal.h for the names used here, and
+ * for the model, netmap_model.h for the names used here, and
  * docs/internals/netmap.md for the data structures, costs and JSON;
+ * filters and reach are computed in netmap_model.c,
  * rendering lives in netmap_render.c.
  *
  * A change computes the new rule memberships first and then re-derives the
  * peer set of only the nodes whose memberships changed; adding or removing
  * a peer is always applied to both ends, so the peer relation stays
  * symmetric without touching anybody else. */
-#include "controller/netmap_internal.h"
-
-#define RESOURCE_PREFIX "resource:"
+#include "controller/netmap_model.h"
 
 /* a must be sorted. */
 static bool ivec_has(const struct ivec *a, int64_t x)
@@ -52,10 +51,12 @@ static int dirty_add(struct netmap_dirty *d, int64_t id)
 static int mark(struct netmap *nm, struct nnode *n)
 {
 	n->version = nm->v;
+	if (!nm->presence_only)
+		n->content_v = nm->v;
 	if (n->dirty_epoch == nm->epoch)
 		return 0;
 	n->dirty_epoch = nm->epoch;
-	return dirty_add(nm->dirty, n->rec.sn.id);
+	return dirty_add(nm->dirty, n->rec.id);
 }
 
 static int mark_filter(struct netmap *nm, struct nnode *n)
@@ -65,131 +66,6 @@ static int mark_filter(struct netmap *nm, struct nnode *n)
 }
 
 /* --- node records --- */
-
-static void rec_free(struct nrec *r)
-{
-	for (size_t i = 0; i < r->ntags; i++)
-		free(r->tags[i]);
-	free(r->tags);
-	free(r->routes);
-	json_decref(r->endpoints);
-	memset(r, 0, sizeof(*r));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int parse_tags(const char *text, struct nrec *r)
-{
-	json_t *arr = NULL;
-	size_t n, w = 0;
-	int rc = WEFT_ERR_INVAL;
-
-	if (text[0] == '\0')
-		return 0;
-	arr = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	if (!arr || !json_is_array(arr))
-		goto out;
-	n = json_array_size(arr);
-	if (n == 0) {
-		rc = 0;
-		goto out;
-	}
-	r->tags = calloc(n, sizeof(*r->tags));
-	if (!r->tags) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *s = json_string_value(json_array_get(arr, i));
-
-		if (!s || !s[0])
-			goto out;
-		r->tags[r->ntags] = strdup(s);
-		if (!r->tags[r->ntags]) {
-			rc = WEFT_ERR_NOMEM;
-			goto out;
-		}
-		r->ntags++;
-	}
-	qsort(r->tags, r->ntags, sizeof(*r->tags), cmp_str);
-	for (size_t i = 1; i < r->ntags; i++) {
-		if (strcmp(r->tags[i], r->tags[w]) != 0)
-			r->tags[++w] = r->tags[i];
-		else
-			free(r->tags[i]);
-	}
-	r->ntags = w + 1;
-	rc = 0;
-out:
-	json_decref(arr);
-	return rc;
-}
-
-static int parse_addr(const char *text, int family, struct ip_addr *a,
-		      bool *has)
-{
-	if (text[0] == '\0') {
-		*has = false;
-		return 0;
-	}
-	if (ip_addr_parse(text, a) < 0 || a->family != family)
-		return WEFT_ERR_INVAL;
-	*has = true;
-	return 0;
-}
-
-/* Parses everything the engine needs from in. Validation happens here,
- * before any state changes. */
-static int rec_parse(const struct netmap_node *in, struct nrec *out)
-{
-	struct nrec r = {0};
-	struct pvec routes = {0};
-	int rc = WEFT_ERR_INVAL;
-
-	if (in->node.id <= 0 || !memchr(in->node.name, '\0', STORE_NAME_SIZE) ||
-	    !in->node.name[0] || !memchr(in->user, '\0', STORE_NAME_SIZE) ||
-	    (in->napproved && !in->approved_routes))
-		return WEFT_ERR_INVAL;
-	r.sn = in->node;
-	memcpy(r.user, in->user, sizeof(r.user));
-	if (parse_addr(r.sn.ipv4, 4, &r.v4, &r.has_v4) < 0 ||
-	    parse_addr(r.sn.ipv6, 6, &r.v6, &r.has_v6) < 0)
-		goto out;
-	if ((rc = parse_tags(r.sn.tags, &r)) < 0)
-		goto out;
-	rc = WEFT_ERR_INVAL;
-	r.endpoints = r.sn.endpoints[0] ?
-		json_loads(r.sn.endpoints, 0, NULL) : json_array();
-	if (!r.endpoints || !json_is_array(r.endpoints))
-		goto out;
-	for (size_t i = 0; i < in->napproved; i++) {
-		struct ip_prefix p;
-
-		if (!in->approved_routes[i] ||
-		    ip_prefix_parse(in->approved_routes[i], &p,
-				    IP_PREFIX_BARE_ADDR) < 0)
-			goto out;
-		ip_prefix_mask(&p);
-		if (pvec_push(&routes, &p) < 0) {
-			rc = WEFT_ERR_NOMEM;
-			goto out;
-		}
-	}
-	pvec_sort_unique(&routes);
-	r.routes = routes.v;
-	r.nroutes = routes.n;
-	routes.v = NULL;
-	*out = r;
-	memset(&r, 0, sizeof(r));
-	rc = 0;
-out:
-	free(routes.v);
-	rec_free(&r);
-	return rc;
-}
 
 static bool tags_eq(const struct nrec *a, const struct nrec *b)
 {
@@ -207,42 +83,6 @@ static bool routes_eq(const struct nrec *a, const struct nrec *b)
 	       (a->nroutes == 0 ||
 		memcmp(a->routes, b->routes,
 		       a->nroutes * sizeof(*a->routes)) == 0);
-}
-
-static bool rec_has_tag(const struct nrec *r, const char *tag)
-{
-	return r->ntags && bsearch(&tag, r->tags, r->ntags, sizeof(*r->tags),
-				   cmp_str);
-}
-
-void netmap_node_ident(const struct nnode *n, struct policy_ident *id)
-{
-	id->node_name = n->rec.sn.name;
-	id->user = rec_user(&n->rec);
-	id->tags = (const char *const *)n->rec.tags;
-	id->ntags = n->rec.ntags;
-}
-
-/* --- resources --- */
-
-const struct nres *netmap_res_find(const struct netmap *nm, const char *sel)
-{
-	size_t plen = strlen(RESOURCE_PREFIX);
-
-	if (strncmp(sel, RESOURCE_PREFIX, plen) == 0)
-		sel += plen;
-	for (size_t i = 0; i < nm->nres; i++)
-		if (strcmp(nm->res[i].r.name, sel) == 0)
-			return &nm->res[i];
-	return NULL;
-}
-
-bool netmap_res_served_by(const struct store_resource *r,
-			  const struct nrec *rec)
-{
-	if (r->connector_node_id == rec->sn.id)
-		return true;
-	return r->connector_tag[0] && rec_has_tag(rec, r->connector_tag);
 }
 
 static bool routes_overlap(const struct nrec *rec, const struct ip_prefix *p)
@@ -327,8 +167,8 @@ static int set_members(struct netmap *nm, struct nnode *n, bool add)
 			if (k == 0)
 				rule_src_stale(nm, (size_t)sets[k].rules->v[i]);
 			if (!add)
-				idmap_del(m, n->rec.sn.id);
-			else if (idmap_put(m, n->rec.sn.id, n) < 0)
+				idmap_del(m, n->rec.id);
+			else if (idmap_put(m, n->rec.id, n) < 0)
 				return WEFT_ERR_NOMEM;
 		}
 	}
@@ -388,16 +228,6 @@ static int collect_set(struct ivec *out, const struct idmap *m)
 	return 0;
 }
 
-int netmap_collect_peers(struct ivec *out, const struct nnode *n)
-{
-	int64_t id;
-
-	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
-		if (ivec_push(out, id) < 0)
-			return WEFT_ERR_NOMEM;
-	return 0;
-}
-
 /* The peers n should have under the current memberships, sorted. */
 static int compute_peers(const struct netmap *nm, const struct nnode *n,
 			 struct ivec *out)
@@ -420,7 +250,7 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 	ivec_sort_unique(out);
 	/* A node is never its own peer. */
 	for (size_t i = 0; i < out->n; i++) {
-		if (out->v[i] == n->rec.sn.id) {
+		if (out->v[i] == n->rec.id) {
 			memmove(&out->v[i], &out->v[i + 1],
 				(out->n - i - 1) * sizeof(*out->v));
 			out->n--;
@@ -459,10 +289,10 @@ static int journal_add(struct netmap *nm, struct nnode *n, int64_t id)
 
 static int peer_add(struct netmap *nm, struct nnode *a, struct nnode *b)
 {
-	if (idmap_i64_get(&a->peers, b->rec.sn.id))
+	if (idmap_i64_get(&a->peers, b->rec.id))
 		return 0;
-	if (idmap_i64_put(&a->peers, b->rec.sn.id, nm->v) < 0 ||
-	    journal_add(nm, a, b->rec.sn.id) < 0)
+	if (idmap_i64_put(&a->peers, b->rec.id, nm->v) < 0 ||
+	    journal_add(nm, a, b->rec.id) < 0)
 		return WEFT_ERR_NOMEM;
 	return mark(nm, a);
 }
@@ -528,7 +358,7 @@ static int refresh_peers(struct netmap *nm, struct nnode *n)
 
 		if ((rc = peer_remove(nm, n, gone.v[i])) < 0)
 			goto out;
-		if (m && (rc = peer_remove(nm, m, n->rec.sn.id)) < 0)
+		if (m && (rc = peer_remove(nm, m, n->rec.id)) < 0)
 			goto out;
 	}
 out:
@@ -545,7 +375,7 @@ static int mark_peers(struct netmap *nm, const struct nnode *n)
 	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);) {
 		struct nnode *m = node_get(nm, id);
 
-		if (m && (journal_add(nm, m, n->rec.sn.id) < 0 ||
+		if (m && (journal_add(nm, m, n->rec.id) < 0 ||
 			  mark(nm, m) < 0))
 			return WEFT_ERR_NOMEM;
 	}
@@ -568,7 +398,8 @@ int netmap_new(const struct netmap_options *opt, struct netmap **out)
 	nm->tomb_cap = opt->tombstones_per_node;
 	nm->suffix = strdup(opt->dns_suffix);
 	nm->stats = calloc(1, sizeof(*nm->stats));
-	if (!nm->suffix || !nm->stats || policy_new_empty(&nm->pol) < 0)
+	if (!nm->suffix || !nm->stats || policy_new_empty(&nm->pol) < 0 ||
+	    netmap_fcache_new(&nm->fcache) < 0)
 		goto out;
 	*out = nm;
 	nm = NULL;
@@ -582,7 +413,7 @@ static void node_free(struct nnode *n)
 {
 	if (!n)
 		return;
-	rec_free(&n->rec);
+	netmap_rec_free(&n->rec);
 	ivec_free(&n->S);
 	ivec_free(&n->D);
 	ivec_free(&n->V);
@@ -615,6 +446,7 @@ void netmap_del(struct netmap *nm)
 	policy_free(nm->pol);
 	free(nm->res);
 	free(nm->relays);
+	netmap_fcache_free(nm->fcache);
 	free(nm->suffix);
 	free(nm->stats);
 	free(nm);
@@ -631,6 +463,7 @@ static int change_begin(struct netmap *nm, int64_t version,
 	nm->v = version;
 	nm->last_v = version;
 	nm->epoch++;
+	nm->presence_only = false;
 	nm->dirty = dirty;
 	return 0;
 }
@@ -663,7 +496,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return WEFT_ERR_NOMEM;
-	if (idmap_put(&nm->index, rec->sn.id, n) < 0) {
+	if (idmap_put(&nm->index, rec->id, n) < 0) {
 		free(n);
 		return WEFT_ERR_NOMEM;
 	}
@@ -673,6 +506,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	nm->nodes[nm->nnodes++] = n;
 	n->created_v = n->info_v = n->self_v = n->filter_v = nm->v;
 	n->dns_v = n->relays_v = n->peers_v = n->version = nm->v;
+	n->content_v = nm->v;
 	*out = n;
 	return 0;
 }
@@ -733,20 +567,26 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 	bool ident, addr, info, self;
 	int rc = 0;
 
-	ident = strcmp(old->sn.name, rec->sn.name) != 0 ||
+	ident = strcmp(old->name, rec->name) != 0 ||
 		strcmp(old->user, rec->user) != 0 || !tags_eq(old, rec) ||
 		!routes_eq(old, rec);
-	addr = strcmp(old->sn.ipv4, rec->sn.ipv4) != 0 ||
-	       strcmp(old->sn.ipv6, rec->sn.ipv6) != 0;
+	addr = strcmp(old->ipv4, rec->ipv4) != 0 ||
+	       strcmp(old->ipv6, rec->ipv6) != 0;
 	self = ident || addr;
-	info = self || strcmp(old->sn.public_key, rec->sn.public_key) != 0 ||
-	       strcmp(old->sn.endpoints, rec->sn.endpoints) != 0 ||
-	       strcmp(old->sn.home_relay, rec->sn.home_relay) != 0 ||
-	       old->sn.online != rec->sn.online ||
-	       old->sn.last_seen != rec->sn.last_seen;
+	info = self || strcmp(old->public_key, rec->public_key) != 0 ||
+	       !json_equal(old->endpoints, rec->endpoints) ||
+	       strcmp(old->home_relay, rec->home_relay) != 0 ||
+	       old->online != rec->online ||
+	       old->last_seen != rec->last_seen;
+	/* Only online or last_seen changed: the peers' maps change by that
+	 * alone (the hub may answer such changes less eagerly). */
+	nm->presence_only = info && !self &&
+		strcmp(old->public_key, rec->public_key) == 0 &&
+		json_equal(old->endpoints, rec->endpoints) &&
+		strcmp(old->home_relay, rec->home_relay) == 0;
 	/* Routes are not part of self, but changing only them is rare
 	 * enough to resend it. */
-	rec_free(&n->rec);
+	netmap_rec_free(&n->rec);
 	n->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
 	if (!info)
@@ -791,15 +631,15 @@ int netmap_node_upsert(struct netmap *nm, int64_t version,
 
 	if (!n)
 		return WEFT_ERR_INVAL;
-	if ((rc = rec_parse(n, &rec)) < 0)
+	if ((rc = netmap_rec_parse(n, &rec)) < 0)
 		return rc;
 	if ((rc = change_begin(nm, version, dirty)) < 0) {
-		rec_free(&rec);
+		netmap_rec_free(&rec);
 		return rc;
 	}
-	cur = node_get(nm, rec.sn.id);
+	cur = node_get(nm, rec.id);
 	rc = cur ? node_update(nm, cur, &rec) : node_add(nm, &rec);
-	rec_free(&rec);
+	netmap_rec_free(&rec);
 	return change_end(nm, rc);
 }
 
@@ -884,6 +724,7 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 			goto out;
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
+	netmap_fcache_clear(nm->fcache);
 	nm->pol = p;
 	p = NULL;
 	nm->rules = rules;
@@ -937,24 +778,6 @@ out:
 
 /* --- resources --- */
 
-static int res_parse(const struct store_resource *in, struct nres *out)
-{
-	struct nres r = {0};
-
-	if (!in || in->id <= 0 || !memchr(in->name, '\0', sizeof(in->name)) ||
-	    !in->name[0] || !memchr(in->address, '\0', sizeof(in->address)) ||
-	    !in->address[0] ||
-	    !memchr(in->connector_tag, '\0', sizeof(in->connector_tag)))
-		return WEFT_ERR_INVAL;
-	r.r = *in;
-	if (ip_prefix_parse(in->address, &r.prefix, IP_PREFIX_BARE_ADDR) == 0) {
-		r.is_prefix = true;
-		ip_prefix_mask(&r.prefix);
-	}
-	*out = r;
-	return 0;
-}
-
 /* Does rule r name resource name in its dst? */
 static bool rule_names_res(const struct policy_rule *rule, const char *name)
 {
@@ -972,11 +795,11 @@ static bool rule_names_res(const struct policy_rule *rule, const char *name)
 }
 
 static int add_connectors(const struct netmap *nm,
-			  const struct store_resource *r, struct ivec *out)
+			  const struct netmap_resource *r, struct ivec *out)
 {
 	for (size_t i = 0; r && i < nm->nnodes; i++)
 		if (netmap_res_served_by(r, &nm->nodes[i]->rec) &&
-		    ivec_push(out, nm->nodes[i]->rec.sn.id) < 0)
+		    ivec_push(out, nm->nodes[i]->rec.id) < 0)
 			return WEFT_ERR_NOMEM;
 	return 0;
 }
@@ -1099,14 +922,14 @@ static const struct nres *res_by_id(const struct netmap *nm, int64_t id)
 }
 
 int netmap_resource_upsert(struct netmap *nm, int64_t version,
-			   const struct store_resource *r,
+			   const struct netmap_resource *r,
 			   struct netmap_dirty *dirty)
 {
 	struct nres nw;
 	const struct nres *old;
 	int rc;
 
-	if ((rc = res_parse(r, &nw)) < 0)
+	if ((rc = netmap_res_parse(r, &nw)) < 0)
 		return rc;
 	if ((rc = change_begin(nm, version, dirty)) < 0)
 		return rc;
@@ -1134,17 +957,17 @@ int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
 
 static int cmp_relay(const void *a, const void *b)
 {
-	int64_t x = ((const struct store_relay *)a)->id;
-	int64_t y = ((const struct store_relay *)b)->id;
+	int64_t x = ((const struct netmap_relay *)a)->id;
+	int64_t y = ((const struct netmap_relay *)b)->id;
 
 	return (x > y) - (x < y);
 }
 
 int netmap_relays_set(struct netmap *nm, int64_t version,
-		      const struct store_relay *relays, size_t n,
+		      const struct netmap_relay *relays, size_t n,
 		      struct netmap_dirty *dirty)
 {
-	struct store_relay *copy = NULL;
+	struct netmap_relay *copy = NULL;
 	int rc;
 
 	if (n && !relays)
@@ -1190,6 +1013,13 @@ int64_t netmap_node_version(const struct netmap *nm, int64_t id)
 	const struct nnode *n = nm ? node_get(nm, id) : NULL;
 
 	return n ? n->version : 0;
+}
+
+int64_t netmap_node_content_version(const struct netmap *nm, int64_t id)
+{
+	const struct nnode *n = nm ? node_get(nm, id) : NULL;
+
+	return n ? n->content_v : 0;
 }
 
 int netmap_peers(const struct netmap *nm, int64_t id, int64_t **ids,

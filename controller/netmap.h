@@ -44,7 +44,6 @@
 #define WEFT_NETMAP_H
 
 #include "controller/policy.h"
-#include "controller/store.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -53,12 +52,53 @@
 
 struct netmap;
 
-/* A node as the engine needs it; built by the caller from the store. */
+/* The engine's own input types: what a map says about a node, a resource
+ * and a relay, nothing more. The caller fills them from wherever it keeps
+ * its state (the hub: the store); the engine keeps only what it parsed
+ * from them. Text fields are NUL-terminated within their size. */
+#define NETMAP_NAME_SIZE 64   /* node, user, relay, resource, tag names */
+#define NETMAP_KEY_SIZE 128   /* node public key text */
+#define NETMAP_IP_SIZE 48     /* textual IPv4/IPv6 address */
+#define NETMAP_JSON_SIZE 2048 /* tags, endpoints (JSON arrays) */
+#define NETMAP_SHORT_SIZE 64  /* relay region */
+#define NETMAP_ADDR_SIZE 272  /* DNS name, IP, CIDR or host:port */
+#define NETMAP_PIN_SIZE 128   /* relay public key pin */
+
+/* What peers see of a node, and what the policy matches it by. */
+struct netmap_node_info {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char public_key[NETMAP_KEY_SIZE];
+	char ipv4[NETMAP_IP_SIZE];       /* "" = none */
+	char ipv6[NETMAP_IP_SIZE];       /* "" = none */
+	char tags[NETMAP_JSON_SIZE];     /* JSON array of "tag:x"; "" = [] */
+	char endpoints[NETMAP_JSON_SIZE]; /* JSON array of strings */
+	char home_relay[NETMAP_NAME_SIZE];
+	int64_t last_seen;               /* unix seconds; 0 = never */
+	int online;
+};
+
 struct netmap_node {
-	struct store_node node;          /* as stored */
-	char user[STORE_NAME_SIZE];      /* owner's user name; "" for none */
+	struct netmap_node_info node;
+	char user[NETMAP_NAME_SIZE];     /* owner's user name; "" for none */
 	const char *const *approved_routes; /* approved subnet routes (CIDR) */
 	size_t napproved;
+};
+
+struct netmap_resource {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char address[NETMAP_ADDR_SIZE];  /* IP, CIDR or DNS name */
+	int64_t connector_node_id;       /* 0 = none */
+	char connector_tag[NETMAP_NAME_SIZE]; /* "" = none */
+};
+
+struct netmap_relay {
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char region[NETMAP_SHORT_SIZE];
+	char address[NETMAP_ADDR_SIZE];  /* host:port */
+	char public_key_pin[NETMAP_PIN_SIZE]; /* "" = none */
 };
 
 /* Node ids whose map changed, filled by every change call. */
@@ -99,13 +139,13 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 		      struct netmap_dirty *dirty);
 int netmap_resource_upsert(struct netmap *nm, int64_t version,
-			   const struct store_resource *r,
+			   const struct netmap_resource *r,
 			   struct netmap_dirty *dirty);
 int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
 			   struct netmap_dirty *dirty);
 /* Replaces the whole relay list (it is small and shared by every node). */
 int netmap_relays_set(struct netmap *nm, int64_t version,
-		      const struct store_relay *relays, size_t n,
+		      const struct netmap_relay *relays, size_t n,
 		      struct netmap_dirty *dirty);
 
 /* True when the engine knows node id. */
@@ -115,17 +155,43 @@ bool netmap_has_node(const struct netmap *nm, int64_t id);
  * changed (0 for an unknown node). */
 int64_t netmap_node_version(const struct netmap *nm, int64_t id);
 
+/* The version of the last change to id's map other than a peer's presence
+ * (its online flag or last_seen): when it is <= since, everything that
+ * changed after since is presence (0 for an unknown node). */
+int64_t netmap_node_content_version(const struct netmap *nm, int64_t id);
+
 /* Renders id's map: a delta with everything that changed after since, or
  * a full map when since is 0 or older than the node's horizon. The caller
  * owns *out. WEFT_ERR_NOTFOUND for an unknown node. */
 int netmap_render(const struct netmap *nm, int64_t id, int64_t since,
 		  json_t **out);
 
+/* Serialized JSON shared by every map that contains it: the engine renders
+ * each distinct filter once and hands the same text to every node that
+ * has that filter. */
+struct netmap_shared {
+	const char *text; /* compact JSON, not NUL-terminated */
+	size_t len;
+	/* A slot for the caller's own form of text (e.g. a reference-counted
+	 * copy it hands to other threads): set by the caller, released with
+	 * aux_free(aux) when the engine drops the text. */
+	void *aux;
+	void (*aux_free)(void *aux);
+};
+
+/* Like netmap_render(), except that the "filter" member, when the answer
+ * has one, is not in *out but in *filter: the text of its value, shared
+ * with the other nodes whose filter is the same (NULL when the answer has
+ * no filter). *filter stays valid until the next call into the engine. */
+int netmap_render_shared(const struct netmap *nm, int64_t id, int64_t since,
+			 json_t **out, struct netmap_shared **filter);
+
 /* Work counters, for tests and metrics: they let a test check that a cost
  * is proportional to what changed rather than time it. */
 struct netmap_stats {
 	uint64_t peer_visits;  /* peer entries netmap_render examined */
 	uint64_t src_builds;   /* rule source lists built (see netmap.md) */
+	uint64_t filter_renders; /* filters rendered to JSON text */
 };
 
 /* Copies the counters into *out (zeros for a NULL nm). */

@@ -214,23 +214,24 @@ static enum MHD_Result send_resp(struct server *srv,
 	enum MHD_Result ret;
 	char *body = NULL;
 	size_t len = 0;
+	bool gz = false;
 
-	if (r->json) {
-		body = json_dumps(r->json, JSON_COMPACT);
-		if (!body) {
-			r->status = 500;
-			body = strdup("{\"error\":{\"code\":\"no_memory\",\"message\":\"out of memory\"}}");
-		}
+	/* Large answers (network maps) are compressed for clients that
+	 * ask; a map's shared filter is compressed once for all of them. */
+	if (http_resp_body(r, http_accepts_gzip(MHD_lookup_connection_value(
+				  conn, MHD_HEADER_KIND,
+				  MHD_HTTP_HEADER_ACCEPT_ENCODING)),
+			   &body, &len, &gz) < 0) {
+		r->status = 500;
+		body = strdup("{\"error\":{\"code\":\"no_memory\",\"message\":\"out of memory\"}}");
 		len = body ? strlen(body) : 0;
 		if (!ctype)
 			ctype = "application/json";
-	} else if (r->text) {
-		body = r->text;
-		len = r->text_len;
-		r->text = NULL;
-		if (!ctype)
-			ctype = "text/plain; charset=utf-8";
 	}
+	if (!ctype && r->json)
+		ctype = "application/json";
+	else if (!ctype && r->text)
+		ctype = "text/plain; charset=utf-8";
 	mr = MHD_create_response_from_buffer(len, body ? body : (char *)"",
 					     body ? MHD_RESPMEM_MUST_FREE
 						  : MHD_RESPMEM_PERSISTENT);
@@ -238,6 +239,12 @@ static enum MHD_Result send_resp(struct server *srv,
 		free(body);
 		return MHD_NO;
 	}
+	if (gz)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_ENCODING,
+					"gzip");
+	if (len >= HTTP_GZIP_MIN || gz)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY,
+					"Accept-Encoding");
 	if (ctype && len)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(mr, "Cache-Control", "no-store");

@@ -16,7 +16,12 @@
 #include "controller/store_backend.h"
 #include "shared/err.h"
 
-#define NREADERS 4
+/* Reader connections: WEFT_SQLITE_READERS (1..READERS_MAX), default 4.
+ * Tests run the long-poll suite with one reader: a thread that waits for
+ * a reader while holding something another reader's holder needs shows
+ * up there as a hang. */
+#define READERS_DEFAULT 4
+#define READERS_MAX 64
 #define BUSY_TIMEOUT_MS 5000
 
 struct store_conn {
@@ -31,7 +36,8 @@ struct store_be {
 	pthread_mutex_t mu;    /* reader pool */
 	pthread_cond_t cv;
 	struct store_conn writer;
-	struct store_conn readers[NREADERS];
+	int nreaders;
+	struct store_conn readers[READERS_MAX];
 };
 
 /* Maps an extended result code to WEFT_ERR_* and records the message. */
@@ -101,11 +107,25 @@ static int open_conn(struct store_be *be, struct store_conn *c,
 	return rc;
 }
 
+static int readers_wanted(void)
+{
+	const char *e = getenv("WEFT_SQLITE_READERS");
+	char *end;
+	long n;
+
+	if (!e || !*e)
+		return READERS_DEFAULT;
+	n = strtol(e, &end, 10);
+	if (*end || n < 1)
+		return READERS_DEFAULT;
+	return n > READERS_MAX ? READERS_MAX : (int)n;
+}
+
 static void sq_close(struct store_be *be)
 {
 	if (!be)
 		return;
-	for (int i = 0; i < NREADERS; i++)
+	for (int i = 0; i < be->nreaders; i++)
 		sqlite3_close(be->readers[i].db);
 	sqlite3_close(be->writer.db);
 	pthread_cond_destroy(&be->cv);
@@ -134,12 +154,13 @@ static int sq_open(const char *url, struct store_be **out, char *errmsg,
 	be = calloc(1, sizeof(*be));
 	if (!be)
 		return WEFT_ERR_NOMEM;
+	be->nreaders = readers_wanted();
 	pthread_mutex_init(&be->wlock, NULL);
 	pthread_mutex_init(&be->mu, NULL);
 	pthread_cond_init(&be->cv, NULL);
 	/* The writer first: it creates the file and switches it to WAL. */
 	rc = open_conn(be, &be->writer, path, true, errmsg, errlen);
-	for (int i = 0; rc == 0 && i < NREADERS; i++)
+	for (int i = 0; rc == 0 && i < be->nreaders; i++)
 		rc = open_conn(be, &be->readers[i], path, false, errmsg, errlen);
 	if (rc) {
 		sq_close(be);
@@ -167,7 +188,7 @@ static int sq_begin(struct store_be *be, enum store_mode mode,
 	}
 	pthread_mutex_lock(&be->mu);
 	for (;;) {
-		for (int i = 0; i < NREADERS && !c; i++)
+		for (int i = 0; i < be->nreaders && !c; i++)
 			if (!be->readers[i].in_use)
 				c = &be->readers[i];
 		if (c)

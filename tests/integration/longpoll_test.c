@@ -8,13 +8,16 @@
 #include "lpoll.h"
 #include "shared/clock.h"
 
+#include <curl/curl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define K (h->bootstrap_key)
 
@@ -471,6 +474,103 @@ static void controller_stops_cleanly_after_a_held_client_went_away(void)
 	lpoll_del(q);
 }
 
+#define NBURST 24
+
+/* A held poll whose peers come online in a burst is woken at most once
+ * per presence interval (issue 12.15: 10k agents connecting at once woke
+ * every node ~45 times), while a content change still reaches it at
+ * once. */
+static void peers_coming_online_wake_a_held_poll_at_most_once_per_interval(void)
+{
+	static const char *const args[] = {"--presence-interval", "4s", NULL};
+	struct ih *h = start(args);
+	struct fx_node hub, spokes[NBURST + 1];
+	char kh[FX_KEY_SIZE], ks[FX_KEY_SIZE];
+	struct lpoll *hp = NULL;
+	int answers = 0;
+	int64_t t0, elapsed, t_ans, t_change;
+	bool got = false, has_ep = false;
+
+	REQUIRE(h);
+	REQUIRE_INT(fx_policy(h, K, hub_policy, NULL), 200);
+	REQUIRE(tag_key(h, "tag:hub", kh) && tag_key(h, "tag:spoke", ks));
+	REQUIRE_INT(fx_node_register(h, kh, "hub", &hub), 201);
+	for (int i = 0; i <= NBURST; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "spoke-%d", i);
+		REQUIRE_INT(fx_node_register(h, ks, name, &spokes[i]), 201);
+	}
+	settle();
+	REQUIRE_INT(fx_map(h, &hub, -1, NULL), 200);
+	{
+		struct fx_node v[1] = {hub};
+		struct lpoll *pv[1] = {NULL};
+
+		REQUIRE(hold_all(h, v, pv, 1, 1500));
+		hub = v[0];
+		hp = pv[0];
+	}
+	/* The burst: a spoke comes online every 300 ms for ~7 s; each
+	 * online flip changes the hub's map (a peer's presence). */
+	t0 = clock_mono_ms();
+	for (int i = 0; i < NBURST; i++) {
+		REQUIRE_INT(fx_map(h, &spokes[i], -1, NULL), 200);
+		if (lpoll_wait(&hp, 1, 300) == 1) {
+			REQUIRE(took_version(&hub, hp));
+			answers++;
+			lpoll_del(hp);
+			REQUIRE((hp = poll_since(h, &hub, hub.version)));
+		}
+	}
+	/* The last flips (one tick later) and the held-back answer. */
+	while (lpoll_wait(&hp, 1, 6000) == 1) {
+		REQUIRE(took_version(&hub, hp));
+		answers++;
+		lpoll_del(hp);
+		REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	}
+	elapsed = clock_mono_ms() - t0 - 6000;
+	printf("%d spokes online in %" PRId64 " ms: the hub's poll was "
+	       "answered %d times\n", NBURST, elapsed, answers);
+	CHECK(answers >= 1);
+	/* One answer per tick (1 s) without coalescing; with it at most one
+	 * per 4 s, plus the first one and the one after the burst. */
+	CHECK(answers <= (int)(elapsed / 4000) + 2);
+
+	/* One more spoke comes online; right after that presence answer a
+	 * content change (a spoke's endpoints) must not wait for the
+	 * interval. */
+	REQUIRE_INT(fx_map(h, &spokes[NBURST], -1, NULL), 200);
+	REQUIRE(lpoll_wait(&hp, 1, 10000) == 1);
+	t_ans = clock_mono_ms();
+	REQUIRE(took_version(&hub, hp));
+	lpoll_del(hp);
+	REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	REQUIRE_INT(fx_endpoints(h, &spokes[0], "203.0.113.9:41641"), 200);
+	t_change = clock_mono_ms();
+	while (!has_ep && lpoll_wait(&hp, 1, 3000) == 1) {
+		json_t *peers = fx_get(lpoll_json(hp), "peers");
+
+		got = true;
+		for (size_t i = 0; i < json_array_size(peers); i++)
+			has_ep |= fx_has_str(fx_get(json_array_get(peers, i),
+						    "endpoints"),
+					     "203.0.113.9:41641");
+		REQUIRE(took_version(&hub, hp));
+		lpoll_del(hp);
+		REQUIRE((hp = poll_since(h, &hub, hub.version)));
+	}
+	printf("content change answered %" PRId64 " ms after it, %" PRId64
+	       " ms after the presence answer\n", clock_mono_ms() - t_change,
+	       clock_mono_ms() - t_ans);
+	CHECK(got && has_ep);
+	/* The interval is 4 s; the content answer comes well before. */
+	CHECK(clock_mono_ms() - t_ans < 2500);
+	lpoll_del(hp);
+	CHECK_INT(ih_del(h), 0);
+}
+
 #define NSPOKES 1000
 #define REG_THREADS 8
 
@@ -559,6 +659,169 @@ static void thousand_held_polls_all_answer_one_hub_change(void)
 		lpoll_del(polls[i]);
 	free(polls);
 	free(spokes);
+	CHECK_INT(ih_del(h), 0);
+}
+
+/* --- compression --- */
+
+struct raw_answer {
+	char *body;
+	size_t len;
+	char encoding[64]; /* Content-Encoding, "" when none */
+};
+
+static size_t raw_body(char *p, size_t sz, size_t n, void *ctx)
+{
+	struct raw_answer *a = ctx;
+	char *nb = realloc(a->body, a->len + sz * n + 1);
+
+	if (!nb)
+		return 0;
+	a->body = nb;
+	memcpy(a->body + a->len, p, sz * n);
+	a->len += sz * n;
+	a->body[a->len] = '\0';
+	return sz * n;
+}
+
+static size_t raw_header(char *p, size_t sz, size_t n, void *ctx)
+{
+	struct raw_answer *a = ctx;
+	static const char name[] = "content-encoding:";
+	size_t len = sz * n;
+
+	if (len > sizeof(name) && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+		size_t i = sizeof(name) - 1, k = 0;
+
+		while (i < len && p[i] == ' ')
+			i++;
+		while (i < len && p[i] != '\r' && p[i] != '\n' &&
+		       k + 1 < sizeof(a->encoding))
+			a->encoding[k++] = p[i++];
+		a->encoding[k] = '\0';
+	}
+	return len;
+}
+
+/* GET path as node n, with "Accept-Encoding: gzip" when gzip is set; the
+ * body exactly as it came (libcurl does not decode it). */
+static long get_raw(struct ih *h, const struct fx_node *n, const char *path,
+		    bool gzip, struct raw_answer *a)
+{
+	struct curl_slist *hdrs = NULL;
+	char url[512], auth[256];
+	long st = -1;
+	CURL *c = curl_easy_init();
+
+	memset(a, 0, sizeof(*a));
+	if (!c)
+		return -1;
+	snprintf(url, sizeof(url), "%s%s", h->url, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", n->cred);
+	hdrs = curl_slist_append(hdrs, auth);
+	if (gzip)
+		hdrs = curl_slist_append(hdrs, "Accept-Encoding: gzip");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, raw_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, raw_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return st;
+}
+
+/* Inflates a gzip member; NULL when it is not a valid one. */
+static char *gunzip(const char *p, size_t n, size_t *out_len)
+{
+	z_stream z;
+	size_t cap = 4 * n + 1024, len = 0;
+	char *out = malloc(cap + 1);
+	int rc = Z_OK;
+
+	memset(&z, 0, sizeof(z));
+	if (!out || inflateInit2(&z, 16 + 15) != Z_OK) {
+		free(out);
+		return NULL;
+	}
+	z.next_in = (Bytef *)(uintptr_t)p;
+	z.avail_in = (uInt)n;
+	while (rc == Z_OK) {
+		if (len == cap) {
+			char *nb = realloc(out, 2 * cap + 1);
+
+			if (!nb)
+				break;
+			out = nb;
+			cap *= 2;
+		}
+		z.next_out = (Bytef *)out + len;
+		z.avail_out = (uInt)(cap - len);
+		rc = inflate(&z, Z_NO_FLUSH);
+		len = cap - z.avail_out;
+	}
+	inflateEnd(&z);
+	/* The whole input is one complete member, checksum and length
+	 * verified by zlib. */
+	if (rc != Z_STREAM_END || z.avail_in != 0) {
+		free(out);
+		return NULL;
+	}
+	out[len] = '\0';
+	*out_len = len;
+	return out;
+}
+
+static void map_is_gzipped_only_when_the_client_asks(void)
+{
+	struct ih *h = start(NULL);
+	struct fx_node hub, spokes[8];
+	struct raw_answer plain, gz, plain2;
+	char ks[FX_KEY_SIZE], kh[FX_KEY_SIZE];
+	json_t *jp = NULL, *jg = NULL;
+	char *inflated = NULL;
+	size_t ilen = 0;
+
+	REQUIRE(h);
+	REQUIRE_INT(fx_policy(h, K, hub_policy, NULL), 200);
+	REQUIRE(tag_key(h, "tag:hub", kh) && tag_key(h, "tag:spoke", ks));
+	REQUIRE_INT(fx_node_register(h, kh, "hub", &hub), 201);
+	for (int i = 0; i < 8; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "spoke-%d", i);
+		REQUIRE_INT(fx_node_register(h, ks, name, &spokes[i]), 201);
+	}
+	settle();
+	/* The hub's full map: 8 peers and a filter listing the spokes. */
+	REQUIRE_INT(get_raw(h, &hub, "/api/v1/map?since=0", false, &plain), 200);
+	REQUIRE_INT(get_raw(h, &hub, "/api/v1/map?since=0", true, &gz), 200);
+	REQUIRE_INT(get_raw(h, &hub, "/api/v1/map?since=0", false, &plain2),
+		    200);
+	printf("map: %zu bytes plain, %zu gzip\n", plain.len, gz.len);
+	CHECK_STR(plain.encoding, "");
+	CHECK_STR(plain2.encoding, "");
+	CHECK_STR(gz.encoding, "gzip");
+	CHECK(gz.len < plain.len);
+	inflated = gunzip(gz.body, gz.len, &ilen);
+	REQUIRE(inflated);
+	jp = json_loadb(plain.body, plain.len, 0, NULL);
+	jg = json_loadb(inflated, ilen, 0, NULL);
+	REQUIRE(jp && jg);
+	CHECK(json_array_size(fx_get(jp, "filter")) > 0);
+	CHECK(json_array_size(fx_get(jp, "peers")) == 8);
+	CHECK(json_equal(jp, jg));
+	json_decref(jp);
+	json_decref(jg);
+	free(inflated);
+	free(plain.body);
+	free(plain2.body);
+	free(gz.body);
 	CHECK_INT(ih_del(h), 0);
 }
 
@@ -884,8 +1147,10 @@ static const struct check_case cases[] = {
 	CHECK_CASE(deleting_a_node_ends_its_poll_with_410_and_removes_it_from_peers),
 	CHECK_CASE(a_polling_node_shows_online),
 	CHECK_CASE(a_node_that_stops_polling_goes_offline_and_peers_are_told),
+	CHECK_CASE(peers_coming_online_wake_a_held_poll_at_most_once_per_interval),
 	CHECK_CASE(thousand_held_polls_all_answer_one_hub_change),
 	CHECK_CASE(deltas_applied_by_a_client_equal_a_fresh_full_map),
+	CHECK_CASE(map_is_gzipped_only_when_the_client_asks),
 	CHECK_CASE(controller_stops_cleanly_after_a_held_client_went_away),
 	{0},
 };

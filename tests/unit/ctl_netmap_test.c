@@ -90,14 +90,12 @@ static int set_policy(struct fix *f, const char *json)
 static int set_resource(struct fix *f, int64_t id, const char *name,
 			const char *address, int64_t node, const char *tag)
 {
-	struct store_resource r;
+	struct netmap_resource r;
 
 	memset(&r, 0, sizeof(r));
 	r.id = id;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.address, sizeof(r.address), "%s", address);
-	snprintf(r.protocol, sizeof(r.protocol), "tcp");
-	snprintf(r.ports, sizeof(r.ports), "*");
 	r.connector_node_id = node;
 	snprintf(r.connector_tag, sizeof(r.connector_tag), "%s",
 		 tag ? tag : "");
@@ -863,7 +861,7 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 					"10.20.0.0/24", "10.20.1.5",
 					"wiki.corp.example"};
 				bool docs = pick(2);
-				struct store_resource r;
+				struct netmap_resource r;
 
 				memset(&r, 0, sizeof(r));
 				r.id = docs ? 2 : 1;
@@ -892,7 +890,7 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 				rc = netmap_node_upsert(f.nm, ++f.v,
 							&nodes[id], &f.dirty);
 			} else {
-				struct store_relay rl[2];
+				struct netmap_relay rl[2];
 
 				memset(rl, 0, sizeof(rl));
 				rl[0].id = 1 + pick(3);
@@ -1191,7 +1189,7 @@ static void peer_entry_uses_the_rest_api_conventions(void)
 static void relay_without_pin_has_null_pin(void)
 {
 	struct fix f;
-	struct store_relay rl[2];
+	struct netmap_relay rl[2];
 	json_t *m;
 
 	fix_init(&f, 8);
@@ -1545,6 +1543,70 @@ static void rejects_bad_input_without_changing_state(void)
 	fix_free(&f);
 }
 
+/* The hub's rendering (netmap_render_shared) sends the filter as text: it
+ * must say exactly what netmap_render's JSON says, for every node of a
+ * mixed world (groups, tags, routers, resources), and two nodes with the
+ * same filter share one rendering. */
+static void shared_filter_text_equals_the_json_filter_and_is_rendered_once(void)
+{
+	static const char *const r1[] = {"10.1.0.0/24", NULL};
+	struct netmap_stats st0, st1;
+	struct netmap_shared *a = NULL, *b = NULL;
+	struct fix f;
+
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	fix_init(&f, 4);
+	REQUIRE_INT(set_policy(&f, policy_a), 0);
+	REQUIRE_INT(set_resource(&f, 1, "wiki", "10.20.0.0/24", 0, "tag:conn"),
+		    0);
+	for (int64_t id = 1; id <= 40; id++) {
+		struct netmap_node n = random_node(id);
+
+		REQUIRE_INT(upsert(&f, &n), 0);
+	}
+	for (int64_t id = 1; id <= 40; id++) {
+		struct netmap_shared *sh = NULL;
+		json_t *m = NULL, *ms = NULL, *ft;
+
+		REQUIRE_INT(netmap_render(f.nm, id, 0, &m), 0);
+		REQUIRE_INT(netmap_render_shared(f.nm, id, 0, &ms, &sh), 0);
+		REQUIRE(sh);
+		CHECK(!json_object_get(ms, "filter"));
+		ft = json_loadb(sh->text, sh->len, 0, NULL);
+		CHECK(ft && json_equal(ft, json_object_get(m, "filter")));
+		json_object_del(m, "filter");
+		CHECK(json_equal(m, ms));
+		json_decref(ft);
+		json_decref(m);
+		json_decref(ms);
+	}
+	fix_free(&f);
+
+	/* Two routers of the same subnet enforce the same filter. */
+	fix_init(&f, 4);
+	REQUIRE_INT(set_policy(&f, "{\"acls\":[{\"action\":\"accept\","
+			       "\"proto\":\"tcp\",\"src\":[\"alice\"],"
+			       "\"dst\":[\"10.1.0.0/16:22\"]}]}"), 0);
+	REQUIRE_INT(add(&f, 1, "alice", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 2, "bob", NULL, r1), 0);
+	REQUIRE_INT(add(&f, 3, "bob", NULL, r1), 0);
+	netmap_stats(f.nm, &st0);
+	{
+		json_t *m2 = NULL, *m3 = NULL;
+
+		REQUIRE_INT(netmap_render_shared(f.nm, 2, 0, &m2, &a), 0);
+		REQUIRE_INT(netmap_render_shared(f.nm, 3, 0, &m3, &b), 0);
+		json_decref(m2);
+		json_decref(m3);
+	}
+	netmap_stats(f.nm, &st1);
+	REQUIRE(a && b);
+	CHECK(a == b);
+	CHECK_INT(st1.filter_renders - st0.filter_renders, 1);
+	CHECK(a->len > 2 && memmem(a->text, a->len, "10.1.0.0/24", 11));
+	fix_free(&f);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(no_policy_means_no_peers_and_empty_filter),
 	CHECK_CASE(group_members_peer_only_within_their_group),
@@ -1573,6 +1635,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(same_policy_again_dirties_no_node),
 	CHECK_CASE(policy_port_change_dirties_only_that_rules_receivers),
 	CHECK_CASE(rejects_bad_input_without_changing_state),
+	CHECK_CASE(shared_filter_text_equals_the_json_filter_and_is_rendered_once),
 	{0},
 };
 

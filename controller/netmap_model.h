@@ -1,9 +1,13 @@
-/* What netmap.c and netmap_render.c share (internal to controller/netmap*.c).
+/* The engine's model (internal to controller/netmap*.c).
  *
- * netmap.c keeps the model: node records, rule memberships, peer sets,
- * tombstones and versions, updated by the change calls. netmap_render.c
- * turns it into JSON: peer entries, filters, DNS data and relay lists,
- * full or as a delta. Neither file changes the model while rendering.
+ * netmap_model.c holds what is computed from the model without changing
+ * it: node and resource records parsed from the input types, policy
+ * identities, the rules' source lists, compiled filters and what a node
+ * may reach, and their comparisons. netmap.c keeps the model up to date
+ * (rule memberships, peer sets, tombstones, versions) through the change
+ * calls; netmap_render.c only turns the model into JSON. Both include this
+ * header and nothing of each other, so there is no cycle:
+ * netmap.c → netmap_model.c ← netmap_render.c.
  *
  * Names: for a rule r, src(r) holds the nodes matching a src selector,
  * dst(r) the nodes matching a dst selector by identity, and srv(r) the
@@ -12,8 +16,8 @@
  * D and V are the rule indexes whose src, dst and srv sets hold it. Two
  * nodes are peers when one is in src(r) and the other in dst(r) ∪ srv(r)
  * for some rule r; a node enforces the rules in D ∪ V. */
-#ifndef WEFT_NETMAP_INTERNAL_H
-#define WEFT_NETMAP_INTERNAL_H
+#ifndef WEFT_NETMAP_MODEL_H
+#define WEFT_NETMAP_MODEL_H
 
 #include "controller/netmap.h"
 
@@ -114,6 +118,9 @@ static inline void pvec_sort_unique(struct pvec *a)
 	a->n = w + 1;
 }
 
+/* A resource selector in a policy rule: "resource:<name>". */
+#define RESOURCE_PREFIX "resource:"
+
 /* --- engine state --- */
 
 struct tomb {
@@ -121,10 +128,17 @@ struct tomb {
 	int64_t removed_at;
 };
 
-/* A node's record as parsed from struct netmap_node. */
+/* A node's record as parsed from struct netmap_node: only what maps and
+ * the policy use (the input's JSON text is kept parsed, not as text). */
 struct nrec {
-	struct store_node sn;
-	char user[STORE_NAME_SIZE];
+	int64_t id;
+	char name[NETMAP_NAME_SIZE];
+	char user[NETMAP_NAME_SIZE];
+	char public_key[NETMAP_KEY_SIZE];
+	char ipv4[NETMAP_IP_SIZE], ipv6[NETMAP_IP_SIZE];
+	char home_relay[NETMAP_NAME_SIZE];
+	int64_t last_seen;
+	bool online;
 	char **tags;            /* sorted, unique "tag:x" */
 	size_t ntags;
 	struct ip_prefix *routes; /* approved routes, masked, sorted, unique */
@@ -150,6 +164,7 @@ struct nnode {
 	int64_t self_v, filter_v, dns_v, relays_v;
 	int64_t peers_v;       /* every peer entry changed (reach changed) */
 	int64_t version;       /* max of everything in its map */
+	int64_t content_v;     /* version, not counting peers' presence */
 	uint64_t dirty_epoch;
 };
 
@@ -166,6 +181,7 @@ struct srclist {
 	struct pvec prefixes;
 	char (*strs)[IP_PREFIX_STRLEN]; /* prefixes, formatted */
 	char *text;            /* compact JSON array of strs */
+	uint64_t hash;         /* of text: equal lists, equal hashes */
 };
 
 struct nrule {
@@ -186,7 +202,7 @@ struct jent {
 #define NETMAP_JOURNAL 32
 
 struct nres {
-	struct store_resource r;
+	struct netmap_resource r;
 	bool is_prefix;
 	struct ip_prefix prefix;
 };
@@ -202,17 +218,19 @@ struct netmap {
 	size_t nnodes, capnodes;
 	struct nres *res;
 	size_t nres;
-	struct store_relay *relays;
+	struct netmap_relay *relays;
 	size_t nrelays;
 	int64_t last_v;
 	bool broken;           /* a change failed half way; see netmap.h */
 	/* Updated by const rendering too (caches, counters): reached through
 	 * a pointer; the caller serializes every call anyway. */
 	struct netmap_stats *stats;
+	struct fcache *fcache; /* rendered filters by content (netmap_render.c) */
 	/* The change being applied. */
 	int64_t v;
 	uint64_t epoch;
 	struct netmap_dirty *dirty;
+	bool presence_only;    /* the change is a node's online/last_seen */
 };
 
 static inline void srclist_unref(struct srclist *l)
@@ -237,13 +255,34 @@ static inline struct nnode *node_get(const struct netmap *nm, int64_t id)
 	return idmap_get(&nm->index, id);
 }
 
+/* FNV-1a, 64 bit: cheap hashes of small byte strings for the caches. */
+#define FNV_INIT 14695981039346656037ULL
+
+static inline uint64_t fnv_add(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
 /* The user as the policy sees it: none for tagged nodes. */
 static inline const char *rec_user(const struct nrec *r)
 {
 	return r->ntags || !r->user[0] ? NULL : r->user;
 }
 
-/* --- defined in netmap.c --- */
+/* --- defined in netmap_model.c --- */
+
+/* Parses everything the engine needs from in into out. 0, WEFT_ERR_INVAL
+ * (nothing allocated) or WEFT_ERR_NOMEM. */
+int netmap_rec_parse(const struct netmap_node *in, struct nrec *out);
+void netmap_rec_free(struct nrec *r);
+bool netmap_rec_has_tag(const struct nrec *r, const char *tag);
+
+/* 0 or WEFT_ERR_INVAL. */
+int netmap_res_parse(const struct netmap_resource *in, struct nres *out);
 
 /* n's identity as the policy matches it; borrows from n. */
 void netmap_node_ident(const struct nnode *n, struct policy_ident *id);
@@ -253,13 +292,15 @@ void netmap_node_ident(const struct nnode *n, struct policy_ident *id);
 const struct nres *netmap_res_find(const struct netmap *nm, const char *sel);
 
 /* Is rec the connector of r (by node id or by connector tag)? */
-bool netmap_res_served_by(const struct store_resource *r,
+bool netmap_res_served_by(const struct netmap_resource *r,
 			  const struct nrec *rec);
 
 /* Appends n's peer ids (unsorted) to out. 0 or WEFT_ERR_NOMEM. */
 int netmap_collect_peers(struct ivec *out, const struct nnode *n);
 
-/* --- defined in netmap_render.c --- */
+/* Appends r's own /32 and /128 to out. 0 or WEFT_ERR_NOMEM. */
+int netmap_own_prefixes(const struct nrec *r, struct pvec *out);
+
 
 /* One (prefix, port range) pair of a filter rule's dst. */
 struct dent {
@@ -306,5 +347,16 @@ int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
 /* Same prefixes and the same resources (as long as nm->res is unchanged)? */
 bool netmap_reach_eq(const struct reach *a, const struct reach *b);
 void netmap_reach_free(struct reach *r);
+/* A hash of f consistent with netmap_filter_eq. */
+uint64_t netmap_filter_hash(const struct fcomp *f);
+
+/* --- defined in netmap_render.c --- */
+
+/* The cache of rendered filters (netmap_render_shared): created with the
+ * engine, emptied by a policy change (its entries keep the old rules'
+ * source lists alive), freed with the engine. */
+int netmap_fcache_new(struct fcache **out);
+void netmap_fcache_clear(struct fcache *c);
+void netmap_fcache_free(struct fcache *c);
 
 #endif

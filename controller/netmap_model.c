@@ -1,0 +1,650 @@
+/* The engine's model computations: records parsed from the input types,
+ * policy identities, rule source lists, compiled filters and what a node
+ * may reach, and their comparisons. Reads the model, never changes it
+ * (except the rules' source-list caches and the counters); see
+ * netmap_model.h and docs/internals/netmap.md. */
+#include "controller/netmap_model.h"
+
+#include <stdio.h>
+
+/* --- node records --- */
+
+void netmap_rec_free(struct nrec *r)
+{
+	for (size_t i = 0; i < r->ntags; i++)
+		free(r->tags[i]);
+	free(r->tags);
+	free(r->routes);
+	json_decref(r->endpoints);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int parse_tags(const char *text, struct nrec *r)
+{
+	json_t *arr = NULL;
+	size_t n, w = 0;
+	int rc = WEFT_ERR_INVAL;
+
+	if (text[0] == '\0')
+		return 0;
+	arr = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	if (!arr || !json_is_array(arr))
+		goto out;
+	n = json_array_size(arr);
+	if (n == 0) {
+		rc = 0;
+		goto out;
+	}
+	r->tags = calloc(n, sizeof(*r->tags));
+	if (!r->tags) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_string_value(json_array_get(arr, i));
+
+		if (!s || !s[0])
+			goto out;
+		r->tags[r->ntags] = strdup(s);
+		if (!r->tags[r->ntags]) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+		r->ntags++;
+	}
+	qsort(r->tags, r->ntags, sizeof(*r->tags), cmp_str);
+	for (size_t i = 1; i < r->ntags; i++) {
+		if (strcmp(r->tags[i], r->tags[w]) != 0)
+			r->tags[++w] = r->tags[i];
+		else
+			free(r->tags[i]);
+	}
+	r->ntags = w + 1;
+	rc = 0;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+static int parse_addr(const char *text, int family, struct ip_addr *a,
+		      bool *has)
+{
+	if (text[0] == '\0') {
+		*has = false;
+		return 0;
+	}
+	if (ip_addr_parse(text, a) < 0 || a->family != family)
+		return WEFT_ERR_INVAL;
+	*has = true;
+	return 0;
+}
+
+/* Is the text field f NUL-terminated within its size? */
+#define FIELD_OK(f) (memchr((f), '\0', sizeof(f)) != NULL)
+
+/* Validation happens here, before any state changes. */
+int netmap_rec_parse(const struct netmap_node *in, struct nrec *out)
+{
+	const struct netmap_node_info *ni = &in->node;
+	struct nrec r = {0};
+	struct pvec routes = {0};
+	int rc = WEFT_ERR_INVAL;
+
+	if (ni->id <= 0 || !FIELD_OK(ni->name) || !ni->name[0] ||
+	    !FIELD_OK(in->user) || !FIELD_OK(ni->public_key) ||
+	    !FIELD_OK(ni->ipv4) || !FIELD_OK(ni->ipv6) ||
+	    !FIELD_OK(ni->tags) || !FIELD_OK(ni->endpoints) ||
+	    !FIELD_OK(ni->home_relay) ||
+	    (in->napproved && !in->approved_routes))
+		return WEFT_ERR_INVAL;
+	r.id = ni->id;
+	memcpy(r.name, ni->name, sizeof(r.name));
+	memcpy(r.user, in->user, sizeof(r.user));
+	memcpy(r.public_key, ni->public_key, sizeof(r.public_key));
+	memcpy(r.ipv4, ni->ipv4, sizeof(r.ipv4));
+	memcpy(r.ipv6, ni->ipv6, sizeof(r.ipv6));
+	memcpy(r.home_relay, ni->home_relay, sizeof(r.home_relay));
+	r.last_seen = ni->last_seen;
+	r.online = ni->online != 0;
+	if (parse_addr(r.ipv4, 4, &r.v4, &r.has_v4) < 0 ||
+	    parse_addr(r.ipv6, 6, &r.v6, &r.has_v6) < 0)
+		goto out;
+	if ((rc = parse_tags(ni->tags, &r)) < 0)
+		goto out;
+	rc = WEFT_ERR_INVAL;
+	r.endpoints = ni->endpoints[0] ?
+		json_loads(ni->endpoints, 0, NULL) : json_array();
+	if (!r.endpoints || !json_is_array(r.endpoints))
+		goto out;
+	for (size_t i = 0; i < in->napproved; i++) {
+		struct ip_prefix p;
+
+		if (!in->approved_routes[i] ||
+		    ip_prefix_parse(in->approved_routes[i], &p,
+				    IP_PREFIX_BARE_ADDR) < 0)
+			goto out;
+		ip_prefix_mask(&p);
+		if (pvec_push(&routes, &p) < 0) {
+			rc = WEFT_ERR_NOMEM;
+			goto out;
+		}
+	}
+	pvec_sort_unique(&routes);
+	r.routes = routes.v;
+	r.nroutes = routes.n;
+	routes.v = NULL;
+	*out = r;
+	memset(&r, 0, sizeof(r));
+	rc = 0;
+out:
+	free(routes.v);
+	netmap_rec_free(&r);
+	return rc;
+}
+
+bool netmap_rec_has_tag(const struct nrec *r, const char *tag)
+{
+	return r->ntags && bsearch(&tag, r->tags, r->ntags, sizeof(*r->tags),
+				   cmp_str);
+}
+
+void netmap_node_ident(const struct nnode *n, struct policy_ident *id)
+{
+	id->node_name = n->rec.name;
+	id->user = rec_user(&n->rec);
+	id->tags = (const char *const *)n->rec.tags;
+	id->ntags = n->rec.ntags;
+}
+
+/* --- policy identities and resources --- */
+
+const struct nres *netmap_res_find(const struct netmap *nm, const char *sel)
+{
+	size_t plen = strlen(RESOURCE_PREFIX);
+
+	if (strncmp(sel, RESOURCE_PREFIX, plen) == 0)
+		sel += plen;
+	for (size_t i = 0; i < nm->nres; i++)
+		if (strcmp(nm->res[i].r.name, sel) == 0)
+			return &nm->res[i];
+	return NULL;
+}
+
+bool netmap_res_served_by(const struct netmap_resource *r,
+			  const struct nrec *rec)
+{
+	if (r->connector_node_id == rec->id)
+		return true;
+	return r->connector_tag[0] && netmap_rec_has_tag(rec, r->connector_tag);
+}
+
+int netmap_collect_peers(struct ivec *out, const struct nnode *n)
+{
+	int64_t id;
+
+	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
+		if (ivec_push(out, id) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+int netmap_res_parse(const struct netmap_resource *in, struct nres *out)
+{
+	struct nres r = {0};
+
+	if (!in || in->id <= 0 || !memchr(in->name, '\0', sizeof(in->name)) ||
+	    !in->name[0] || !memchr(in->address, '\0', sizeof(in->address)) ||
+	    !in->address[0] ||
+	    !memchr(in->connector_tag, '\0', sizeof(in->connector_tag)))
+		return WEFT_ERR_INVAL;
+	r.r = *in;
+	if (ip_prefix_parse(in->address, &r.prefix, IP_PREFIX_BARE_ADDR) == 0) {
+		r.is_prefix = true;
+		ip_prefix_mask(&r.prefix);
+	}
+	*out = r;
+	return 0;
+}
+
+/* --- prefixes --- */
+
+static struct ip_prefix host_prefix(const struct ip_addr *a)
+{
+	struct ip_prefix p = {.addr = *a, .len = a->family == 4 ? 32 : 128};
+
+	return p;
+}
+
+/* The smaller of two overlapping prefixes: their intersection. */
+static struct ip_prefix prefix_inter(const struct ip_prefix *a,
+				     const struct ip_prefix *b)
+{
+	struct ip_prefix p = a->len >= b->len ? *a : *b;
+
+	ip_prefix_mask(&p);
+	return p;
+}
+
+/* --- what a node may reach --- */
+
+void netmap_reach_free(struct reach *r)
+{
+	free(r->prefixes.v);
+	free(r->res);
+	memset(r, 0, sizeof(*r));
+}
+
+static int cmp_res_ptr(const void *a, const void *b)
+{
+	const struct nres *x = *(const struct nres *const *)a;
+	const struct nres *y = *(const struct nres *const *)b;
+
+	return strcmp(x->r.name, y->r.name);
+}
+
+int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
+		       struct reach *out)
+{
+	struct reach r = {0};
+	size_t cap = 0, w = 0;
+	int rc = WEFT_ERR_NOMEM;
+
+	for (size_t i = 0; i < n->S.n; i++) {
+		const struct policy_rule *rule = policy_rule(nm->pol,
+							     (size_t)n->S.v[i]);
+
+		for (size_t k = 0; k < rule->ndst; k++) {
+			const struct policy_sel *sel = &rule->dst[k];
+			const struct nres *res;
+
+			if (sel->kind == POLICY_SEL_PREFIX) {
+				struct ip_prefix p = sel->prefix;
+
+				ip_prefix_mask(&p);
+				if (pvec_push(&r.prefixes, &p) < 0)
+					goto out;
+			}
+			if (sel->kind != POLICY_SEL_RESOURCE || !sel->name ||
+			    !(res = netmap_res_find(nm, sel->name)))
+				continue;
+			if (r.nres == cap) {
+				size_t ncap = cap ? cap * 2 : 4;
+				const struct nres **nv = realloc(r.res,
+					ncap * sizeof(*nv));
+
+				if (!nv)
+					goto out;
+				r.res = nv;
+				cap = ncap;
+			}
+			r.res[r.nres++] = res;
+		}
+	}
+	pvec_sort_unique(&r.prefixes);
+	if (r.nres) {
+		qsort(r.res, r.nres, sizeof(*r.res), cmp_res_ptr);
+		for (size_t i = 1; i < r.nres; i++)
+			if (r.res[i] != r.res[w])
+				r.res[++w] = r.res[i];
+		r.nres = w + 1;
+	}
+	*out = r;
+	memset(&r, 0, sizeof(r));
+	rc = 0;
+out:
+	netmap_reach_free(&r);
+	return rc;
+}
+
+bool netmap_reach_eq(const struct reach *a, const struct reach *b)
+{
+	if (a->prefixes.n != b->prefixes.n || a->nres != b->nres)
+		return false;
+	for (size_t i = 0; i < a->prefixes.n; i++)
+		if (cmp_prefix(&a->prefixes.v[i], &b->prefixes.v[i]) != 0)
+			return false;
+	for (size_t i = 0; i < a->nres; i++)
+		if (a->res[i] != b->res[i])
+			return false;
+	return true;
+}
+
+int netmap_own_prefixes(const struct nrec *r, struct pvec *out)
+{
+	struct ip_prefix p;
+
+	if (r->has_v4) {
+		p = host_prefix(&r->v4);
+		if (pvec_push(out, &p) < 0)
+			return WEFT_ERR_NOMEM;
+	}
+	if (r->has_v6) {
+		p = host_prefix(&r->v6);
+		if (pvec_push(out, &p) < 0)
+			return WEFT_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* --- filters --- */
+
+struct dvec {
+	struct dent *v;
+	size_t n, cap;
+};
+
+static int dvec_add_ports(struct dvec *a, const struct ip_prefix *p,
+			  const struct policy_sel *sel)
+{
+	size_t nports = sel->nports ? sel->nports : 1;
+
+	for (size_t i = 0; i < nports; i++) {
+		struct dent e = {.p = *p, .lo = 0, .hi = 65535};
+
+		if (sel->nports) {
+			e.lo = sel->ports[i].lo;
+			e.hi = sel->ports[i].hi;
+		}
+		if (a->n == a->cap) {
+			size_t ncap = a->cap ? a->cap * 2 : 8;
+			struct dent *nv = realloc(a->v, ncap * sizeof(*nv));
+
+			if (!nv)
+				return WEFT_ERR_NOMEM;
+			a->v = nv;
+			a->cap = ncap;
+		}
+		a->v[a->n++] = e;
+	}
+	return 0;
+}
+
+static int dvec_add_all(struct dvec *a, const struct pvec *ps,
+			const struct policy_sel *sel)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (dvec_add_ports(a, &ps->v[i], sel) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+static int cmp_dent(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+	int c = cmp_prefix(&x->p, &y->p);
+
+	if (c)
+		return c;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return (x->hi > y->hi) - (x->hi < y->hi);
+}
+
+/* Sorts a and merges the overlapping or adjacent port ranges of each
+ * prefix, as the ports text does: equal canonical lists, equal texts. */
+static void dvec_canon(struct dvec *a)
+{
+	size_t w = 0;
+
+	if (a->n == 0)
+		return;
+	qsort(a->v, a->n, sizeof(*a->v), cmp_dent);
+	for (size_t i = 1; i < a->n; i++) {
+		struct dent *last = &a->v[w];
+
+		if (cmp_prefix(&a->v[i].p, &last->p) == 0 &&
+		    (unsigned)a->v[i].lo <= (unsigned)last->hi + 1) {
+			if (a->v[i].hi > last->hi)
+				last->hi = a->v[i].hi;
+		} else {
+			a->v[++w] = a->v[i];
+		}
+	}
+	a->n = w + 1;
+}
+
+/* Rule r's source list, built when stale. NULL when out of memory. */
+static struct srclist *rule_src(const struct netmap *nm, size_t r)
+{
+	const struct policy_rule *rule = policy_rule(nm->pol, r);
+	struct nrule *st = &nm->rules[r];
+	struct srclist *l;
+	size_t len = 3;
+	char *t;
+	void *m;
+
+	if (st->srcl)
+		return st->srcl;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->refs = 1;
+	for (size_t pos = 0; idmap_next(&st->src, &pos, NULL, &m);)
+		if (netmap_own_prefixes(&((const struct nnode *)m)->rec,
+				 &l->prefixes) < 0)
+			goto fail;
+	for (size_t k = 0; k < rule->nsrc; k++) {
+		if (rule->src[k].kind == POLICY_SEL_PREFIX) {
+			struct ip_prefix p = rule->src[k].prefix;
+
+			ip_prefix_mask(&p);
+			if (pvec_push(&l->prefixes, &p) < 0)
+				goto fail;
+		}
+	}
+	pvec_sort_unique(&l->prefixes);
+	if (l->prefixes.n &&
+	    !(l->strs = malloc(l->prefixes.n * sizeof(*l->strs))))
+		goto fail;
+	for (size_t i = 0; i < l->prefixes.n; i++) {
+		if (ip_prefix_format(&l->prefixes.v[i], l->strs[i],
+				     sizeof(l->strs[i])) < 0)
+			goto fail;
+		len += strlen(l->strs[i]) + 3;
+	}
+	/* Prefix texts need no JSON escaping. */
+	t = l->text = malloc(len);
+	if (!t)
+		goto fail;
+	*t++ = '[';
+	for (size_t i = 0; i < l->prefixes.n; i++)
+		t += sprintf(t, "%s\"%s\"", i ? "," : "", l->strs[i]);
+	strcpy(t, "]");
+	l->hash = fnv_add(FNV_INIT, l->text, (size_t)(t + 1 - l->text));
+	st->srcl = l;
+	nm->stats->src_builds++;
+	return l;
+fail:
+	srclist_unref(l);
+	return NULL;
+}
+
+static int cmp_src(const struct srclist *a, const struct srclist *b)
+{
+	if (a == b)
+		return 0;
+	if (a->prefixes.n != b->prefixes.n)
+		return a->prefixes.n < b->prefixes.n ? -1 : 1;
+	return strcmp(a->text, b->text);
+}
+
+static int cmp_fitem(const void *pa, const void *pb)
+{
+	const struct fitem *a = pa, *b = pb;
+	int c;
+
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if ((c = cmp_src(a->src, b->src)))
+		return c;
+	if (a->ndst != b->ndst)
+		return a->ndst < b->ndst ? -1 : 1;
+	for (size_t i = 0; i < a->ndst; i++)
+		if ((c = cmp_dent(&a->dst[i], &b->dst[i])))
+			return c;
+	return 0;
+}
+
+void netmap_filter_free(struct fcomp *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		srclist_unref((struct srclist *)f->v[i].src);
+		free(f->v[i].dst);
+	}
+	free(f->v);
+	memset(f, 0, sizeof(*f));
+}
+
+uint64_t netmap_filter_hash(const struct fcomp *f)
+{
+	uint64_t h = FNV_INIT;
+
+	for (size_t i = 0; i < f->n; i++) {
+		const struct fitem *it = &f->v[i];
+		uint32_t proto = (uint32_t)it->proto;
+
+		h = fnv_add(h, &proto, sizeof(proto));
+		h = fnv_add(h, &it->src->hash, sizeof(it->src->hash));
+		for (size_t k = 0; k < it->ndst; k++) {
+			const struct dent *d = &it->dst[k];
+
+			/* The bytes cmp_dent compares, nothing else. */
+			h = fnv_add(h, &d->p.addr.family, 1);
+			h = fnv_add(h, d->p.addr.b,
+				    d->p.addr.family == 4 ? 4 : 16);
+			h = fnv_add(h, &d->p.len, 1);
+			h = fnv_add(h, &d->lo, sizeof(d->lo));
+			h = fnv_add(h, &d->hi, sizeof(d->hi));
+		}
+	}
+	return h;
+}
+
+bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (cmp_fitem(&a->v[i], &b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* The dst of rule r as n enforces it, canonical, into dst. */
+static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
+		    const struct pvec *own, struct dvec *dst)
+{
+	const struct policy_rule *rule = policy_rule(nm->pol, r);
+	struct policy_ident id;
+
+	netmap_node_ident(n, &id);
+	for (size_t k = 0; k < rule->ndst; k++) {
+		const struct policy_sel *sel = &rule->dst[k];
+		const struct nres *res;
+
+		if (sel->kind == POLICY_SEL_PREFIX) {
+			for (size_t i = 0; i < n->rec.nroutes; i++) {
+				struct ip_prefix p;
+
+				if (!ip_prefix_overlaps(&n->rec.routes[i],
+							&sel->prefix))
+					continue;
+				p = prefix_inter(&n->rec.routes[i], &sel->prefix);
+				if (dvec_add_ports(dst, &p, sel) < 0)
+					return WEFT_ERR_NOMEM;
+			}
+		} else if (sel->kind == POLICY_SEL_RESOURCE) {
+			if (!sel->name ||
+			    !(res = netmap_res_find(nm, sel->name)) ||
+			    !netmap_res_served_by(&res->r, &n->rec))
+				continue;
+			/* A resource named by DNS is reached through the
+			 * connector's own addresses (stream mode). */
+			if (res->is_prefix ?
+			    dvec_add_ports(dst, &res->prefix, sel) < 0 :
+			    dvec_add_all(dst, own, sel) < 0)
+				return WEFT_ERR_NOMEM;
+		} else if (policy_sel_matches(nm->pol, sel, &id)) {
+			if (dvec_add_all(dst, own, sel) < 0)
+				return WEFT_ERR_NOMEM;
+		}
+	}
+	dvec_canon(dst);
+	return 0;
+}
+
+/* n's filter: one item per rule of D(n) ∪ V(n) that admits something (a
+ * sender and a destination). */
+int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
+			  struct fcomp *out)
+{
+	struct ivec rules = {0};
+	struct pvec own = {0};
+	struct fcomp f = {0};
+	size_t w = 0;
+	int rc = WEFT_ERR_NOMEM;
+
+	for (size_t i = 0; i < n->D.n; i++)
+		if (ivec_push(&rules, n->D.v[i]) < 0)
+			goto out;
+	for (size_t i = 0; i < n->V.n; i++)
+		if (ivec_push(&rules, n->V.v[i]) < 0)
+			goto out;
+	ivec_sort_unique(&rules);
+	if (netmap_own_prefixes(&n->rec, &own) < 0)
+		goto out;
+	if (rules.n && !(f.v = calloc(rules.n, sizeof(*f.v))))
+		goto out;
+	for (size_t i = 0; i < rules.n; i++) {
+		size_t r = (size_t)rules.v[i];
+		struct dvec dst = {0};
+		struct srclist *src;
+
+		if (rule_dst(nm, n, r, &own, &dst) < 0) {
+			free(dst.v);
+			goto out;
+		}
+		if (dst.n == 0)
+			continue;
+		if (!(src = rule_src(nm, r))) {
+			free(dst.v);
+			goto out;
+		}
+		if (src->prefixes.n == 0) {
+			free(dst.v);
+			continue;
+		}
+		src->refs++;
+		f.v[f.n].proto = policy_rule(nm->pol, r)->proto;
+		f.v[f.n].src = src;
+		f.v[f.n].dst = dst.v;
+		f.v[f.n].ndst = dst.n;
+		f.n++;
+	}
+	if (f.n) {
+		qsort(f.v, f.n, sizeof(*f.v), cmp_fitem);
+		for (size_t i = 1; i < f.n; i++) {
+			if (cmp_fitem(&f.v[i], &f.v[w]) == 0) {
+				srclist_unref((struct srclist *)f.v[i].src);
+				free(f.v[i].dst);
+			} else {
+				f.v[++w] = f.v[i];
+			}
+		}
+		f.n = w + 1;
+	}
+	*out = f;
+	memset(&f, 0, sizeof(f));
+	rc = 0;
+out:
+	netmap_filter_free(&f);
+	ivec_free(&rules);
+	free(own.v);
+	return rc;
+}
+
