@@ -124,7 +124,8 @@ out:
 	return rc;
 }
 
-static bool valid_name(const char *name)
+/* What the kernel takes as an interface name (dev_valid_name). */
+static bool valid_ifname(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -142,7 +143,7 @@ int tun_new(const char *name, struct tun **out)
 		goto out;
 	if (!name || !*name)
 		name = "weft%d";
-	if (!valid_name(name))
+	if (!valid_ifname(name))
 		goto out;
 	rc = WEFT_ERR_NOMEM;
 	t = calloc(1, sizeof(*t));
@@ -449,7 +450,7 @@ int tun_cleanup_stale(const char *name)
 	struct ifreq ifr;
 	int fd = -1, rc = WEFT_ERR_INVAL;
 
-	if (!name || !valid_name(name) || strchr(name, '%'))
+	if (!name || !valid_ifname(name) || strchr(name, '%'))
 		goto out;
 	rc = WEFT_ERR_NOTFOUND;
 	if (!if_nametoindex(name))

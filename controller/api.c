@@ -633,6 +633,52 @@ out:
 		api_fail(c, rc, NULL, NULL);
 }
 
+void api_edit_row(struct api_call *c, const struct api_edit *e, bool create,
+		  void *in, void *row)
+{
+	struct store_tx *tx = NULL;
+	const char *field = NULL;
+	char msg[256] = "", action[48];
+	json_t *body;
+	int64_t id = 0;
+	int rc;
+
+	if (!create && !api_param_id(c, 0, &id))
+		return;
+	body = e->read(c, create, in);
+	if (!body)
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	if (!create) {
+		rc = e->get(tx, id, row);
+		if (rc == WEFT_ERR_NOTFOUND) {
+			field = "id";
+			snprintf(msg, sizeof(msg), "no %s with id %" PRId64,
+				 e->what, id);
+		}
+		if (rc < 0)
+			goto out;
+	}
+	rc = e->apply(tx, in, row, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	rc = e->save(tx, row, create, c->now, msg, sizeof(msg), &field);
+	if (rc < 0)
+		goto out;
+	snprintf(action, sizeof(action), "%s.%s", e->what,
+		 create ? "create" : "update");
+	rc = api_finish_change(c, tx, action, e->what, e->id(row),
+			       e->to_json(row), create ? 201 : 200);
+	tx = NULL;
+out:
+	store_rollback(tx);
+	if (rc < 0)
+		api_fail(c, rc, msg[0] ? msg : NULL, field);
+	json_decref(body);
+}
+
 void api_list(struct api_call *c, const struct store_page *pg,
 	      api_list_fn list, const void *filter)
 {

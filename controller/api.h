@@ -173,6 +173,40 @@ typedef int (*api_remove_fn)(struct store_tx *tx, int64_t id, char *name,
 void api_delete_by_id(struct api_call *c, const char *what,
 		      const char *action, api_remove_fn remove);
 
+/* One kind of row that POST creates and PATCH .../{id} changes (relays,
+ * resources). The body and row structs are the caller's, passed through as
+ * void pointers. apply and save explain a refusal in msg (msglen bytes)
+ * and name the field to blame. */
+struct api_edit {
+	const char *what; /* "relay": audit target, netmap kind, messages */
+	/* Parses the body (create: the fields of a create) into in; on
+	 * failure answers 400 and returns NULL. Strings in in borrow from
+	 * the returned body. */
+	json_t *(*read)(struct api_call *c, bool create, void *in);
+	/* Loads row id into row: 0, WEFT_ERR_NOTFOUND or another code. */
+	int (*get)(struct store_tx *tx, int64_t id, void *row);
+	/* Validates in and applies it to row. */
+	int (*apply)(struct store_tx *tx, const void *in, void *row, char *msg,
+		     size_t msglen, const char **field);
+	/* Stores row, a new one (create, made at now) or a changed one;
+	 * WEFT_ERR_EXISTS when its name is taken. */
+	int (*save)(struct store_tx *tx, void *row, bool create, int64_t now,
+		    char *msg, size_t msglen, const char **field);
+	/* The row as answered and audited, a new reference. */
+	json_t *(*to_json)(const void *row);
+	int64_t (*id)(const void *row);
+};
+
+/* Handler body for POST (create) and PATCH .../{id}: reads the body into
+ * in, loads row id (PATCH; row holds a new row's defaults on create),
+ * applies the body and saves the row in one write transaction, audits
+ * "<what>.create" or "<what>.update" with the row as detail, records a
+ * netmap change and answers the row with 201 or 200. Answers 404 "no
+ * <what> with id <id>" for a PATCH of a missing row, 400 or 409 with the
+ * message and field apply/save gave, or the store's error. */
+void api_edit_row(struct api_call *c, const struct api_edit *e, bool create,
+		  void *in, void *row);
+
 /* Appends one page of rows matching filter (borrowed, may be NULL) to
  * items as JSON and sets *next to the next cursor (0 at the end); returns
  * 0 or a negative code. */

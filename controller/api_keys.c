@@ -90,6 +90,88 @@ static int check_user(struct store_tx *tx, int64_t user_id, char *msg,
 	return rc;
 }
 
+/* The end of a key create inside tx: audits action on (type, id) with
+ * detail (borrowed), commits, and answers 201 with answer (owned; NULL
+ * means out of memory) plus the secret text, shown this once. tx is
+ * consumed either way. Returns 0 or a negative code, and then has
+ * answered nothing. */
+static int finish_create(struct api_call *c, struct store_tx *tx,
+			 const char *action, const char *type, int64_t id,
+			 const json_t *detail, json_t *answer,
+			 const char *text)
+{
+	char idtext[24];
+	int rc;
+
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	rc = detail ? api_audit(c, tx, action, type, idtext, detail)
+		    : WEFT_ERR_NOMEM;
+	if (rc < 0) {
+		store_rollback(tx);
+		json_decref(answer);
+		return rc;
+	}
+	rc = store_commit(tx);
+	if (rc < 0) {
+		json_decref(answer);
+		return rc;
+	}
+	if (answer && json_object_set_new(answer, "key", json_string(text)) < 0) {
+		json_decref(answer);
+		answer = NULL;
+	}
+	http_resp_json(c->resp, 201, answer);
+	return 0;
+}
+
+/* Loads key id as the caller may see it (on NOTFOUND with a message
+ * naming the id in msg), marks it revoked at c->now unless it was already
+ * (*changed says which) and puts its answer in *answer. */
+typedef int (*revoke_fn)(struct api_call *c, struct store_tx *tx, int64_t id,
+			 bool *changed, json_t **answer, char *msg, size_t cap);
+
+/* Handler body of DELETE .../{id} for a key: revokes it (the row stays, so
+ * its audit trail keeps a meaning), audits action on (type, id) once, and
+ * answers 200 with the key; a key revoked already is answered unchanged,
+ * with no second audit row. */
+static void revoke_key(struct api_call *c, const char *action,
+		       const char *type, revoke_fn revoke)
+{
+	struct store_tx *tx = NULL;
+	json_t *answer = NULL;
+	char msg[80] = "", idtext[24];
+	bool changed = false;
+	int64_t id;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = revoke(c, tx, id, &changed, &answer, msg, sizeof(msg));
+	if (rc < 0)
+		goto out;
+	if (changed) {
+		snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+		rc = api_audit(c, tx, action, type, idtext, NULL);
+		if (rc < 0)
+			goto out;
+	}
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_json(c->resp, 200, answer);
+	answer = NULL;
+out:
+	json_decref(answer);
+	if (rc < 0) {
+		store_rollback(tx);
+		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
+	}
+}
+
 /* --- auth keys --- */
 
 static bool authkey_usable(const struct store_authkey *k, int64_t now)
@@ -135,9 +217,8 @@ static void h_create_authkey(struct api_call *c)
 	struct store_authkey k = {.created_at = c->now};
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
-	char text[CRED_TEXT_SIZE] = "", umsg[160], tagfield[32], idtext[24];
-	char tagmsg[320];
-	json_t *body, *tagarr = NULL, *detail = NULL, *answer;
+	char text[CRED_TEXT_SIZE] = "", umsg[160], tagfield[32], tagmsg[320];
+	json_t *body, *tagarr = NULL, *detail = NULL;
 	char *tagtext = NULL;
 	struct cred cr;
 	int rc;
@@ -222,26 +303,13 @@ static void h_create_authkey(struct api_call *c)
 	rc = store_authkey_create(tx, &k);
 	if (rc < 0)
 		goto out;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
 	detail = json_pack("{s:o, s:b, s:b, s:O, s:o}", "user_id",
 			   api_id_json(k.user_id), "reusable", k.reusable,
 			   "ephemeral", k.ephemeral, "tags", tagarr,
 			   "expires_at", api_time_json(k.expires_at));
-	rc = detail ? api_audit(c, tx, "authkey.create", "authkey", idtext,
-				detail)
-		    : WEFT_ERR_NOMEM;
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
+	rc = finish_create(c, tx, "authkey.create", "authkey", k.id, detail,
+			   authkey_json(&k, c->now), text);
 	tx = NULL;
-	if (rc < 0)
-		goto out;
-	answer = authkey_json(&k, c->now);
-	if (answer && json_object_set_new(answer, "key", json_string(text)) < 0) {
-		json_decref(answer);
-		answer = NULL;
-	}
-	http_resp_json(c->resp, 201, answer);
 out:
 	if (rc < 0) {
 		store_rollback(tx);
@@ -345,43 +413,26 @@ static void h_get_authkey(struct api_call *c)
 	api_get_by_id(c, "auth key", load_authkey);
 }
 
-static void h_revoke_authkey(struct api_call *c)
+static int revoke_authkey(struct api_call *c, struct store_tx *tx,
+			  int64_t id, bool *changed, json_t **answer,
+			  char *msg, size_t cap)
 {
 	struct store_authkey k;
-	struct store_tx *tx = NULL;
-	char msg[80] = "", idtext[24];
-	int64_t id;
-	int rc;
+	int rc = get_authkey(c, tx, id, &k, msg, cap);
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = get_authkey(c, tx, id, &k, msg, sizeof(msg));
-	if (rc < 0)
-		goto out;
-	/* Revoking twice changes nothing and writes no second audit row. */
-	if (!k.revoked_at) {
+	*changed = rc == 0 && !k.revoked_at;
+	if (*changed) {
 		k.revoked_at = c->now;
 		rc = store_authkey_update(tx, &k);
-		if (rc < 0)
-			goto out;
-		snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
-		rc = api_audit(c, tx, "authkey.revoke", "authkey", idtext, NULL);
-		if (rc < 0)
-			goto out;
 	}
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, authkey_json(&k, c->now));
-out:
-	if (rc < 0) {
-		store_rollback(tx);
-		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
-	}
+	if (rc == 0)
+		*answer = authkey_json(&k, c->now);
+	return rc;
+}
+
+static void h_revoke_authkey(struct api_call *c)
+{
+	revoke_key(c, "authkey.revoke", "authkey", revoke_authkey);
 }
 
 /* --- API keys --- */
@@ -410,8 +461,8 @@ static void h_create_apikey(struct api_call *c)
 	struct store_apikey k = {.created_at = c->now};
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
-	char text[CRED_TEXT_SIZE] = "", umsg[80], idtext[24];
-	json_t *body, *detail = NULL, *answer;
+	char text[CRED_TEXT_SIZE] = "", umsg[80];
+	json_t *body, *detail = NULL;
 	struct cred cr;
 	int rc = 0;
 
@@ -445,25 +496,12 @@ static void h_create_apikey(struct api_call *c)
 	rc = store_apikey_create(tx, &k);
 	if (rc < 0)
 		goto out;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
 	detail = json_pack("{s:o, s:s, s:o}", "user_id", api_id_json(k.user_id),
 			   "description", k.description, "expires_at",
 			   api_time_json(k.expires_at));
-	rc = detail ? api_audit(c, tx, "apikey.create", "apikey", idtext,
-				detail)
-		    : WEFT_ERR_NOMEM;
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
+	rc = finish_create(c, tx, "apikey.create", "apikey", k.id, detail,
+			   apikey_json(&k), text);
 	tx = NULL;
-	if (rc < 0)
-		goto out;
-	answer = apikey_json(&k);
-	if (answer && json_object_set_new(answer, "key", json_string(text)) < 0) {
-		json_decref(answer);
-		answer = NULL;
-	}
-	http_resp_json(c->resp, 201, answer);
 out:
 	if (rc < 0) {
 		store_rollback(tx);
@@ -524,42 +562,26 @@ static void h_get_apikey(struct api_call *c)
 	api_get_by_id(c, "API key", load_apikey);
 }
 
-static void h_revoke_apikey(struct api_call *c)
+static int revoke_apikey(struct api_call *c, struct store_tx *tx,
+			 int64_t id, bool *changed, json_t **answer, char *msg,
+			 size_t cap)
 {
 	struct store_apikey k;
-	struct store_tx *tx = NULL;
-	char msg[80] = "", idtext[24];
-	int64_t id;
-	int rc;
+	int rc = get_apikey(tx, id, &k, msg, cap);
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = get_apikey(tx, id, &k, msg, sizeof(msg));
-	if (rc < 0)
-		goto out;
-	if (!k.revoked_at) {
+	*changed = rc == 0 && !k.revoked_at;
+	if (*changed) {
 		k.revoked_at = c->now;
 		rc = store_apikey_update(tx, &k);
-		if (rc < 0)
-			goto out;
-		snprintf(idtext, sizeof(idtext), "%" PRId64, k.id);
-		rc = api_audit(c, tx, "apikey.revoke", "apikey", idtext, NULL);
-		if (rc < 0)
-			goto out;
 	}
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_json(c->resp, 200, apikey_json(&k));
-out:
-	if (rc < 0) {
-		store_rollback(tx);
-		api_fail(c, rc, msg[0] ? msg : NULL, msg[0] ? "id" : NULL);
-	}
+	if (rc == 0)
+		*answer = apikey_json(&k);
+	return rc;
+}
+
+static void h_revoke_apikey(struct api_call *c)
+{
+	revoke_key(c, "apikey.revoke", "apikey", revoke_apikey);
 }
 
 const struct api_route api_keys_routes[] = {

@@ -100,9 +100,9 @@ struct relay_in {
 /* Parses the body (name only on create) into in; on failure fills the 400
  * answer and returns NULL. The caller json_decref()s the body (in borrows
  * from it). */
-static json_t *read_relay(struct api_call *c, bool create,
-			  struct relay_in *in)
+static json_t *read_relay(struct api_call *c, bool create, void *vin)
 {
+	struct relay_in *in = vin;
 	const struct jsonx_field fields[] = {
 		{"name", JSONX_STRING, true, 1, VALID_NAME_MAX, 0, &in->name,
 		 &in->has_name},
@@ -121,9 +121,13 @@ static json_t *read_relay(struct api_call *c, bool create,
 }
 
 /* Validates in and applies it to r; on failure fills msg and *field. */
-static int apply(const struct relay_in *in, struct store_relay *r, char *msg,
+static int apply(struct store_tx *tx, const void *vin, void *row, char *msg,
 		 size_t msglen, const char **field)
 {
+	const struct relay_in *in = vin;
+	struct store_relay *r = row;
+
+	(void)tx;
 	if (in->has_name) {
 		*field = "name";
 		if (!valid_name(in->name)) {
@@ -168,47 +172,55 @@ static int apply(const struct relay_in *in, struct store_relay *r, char *msg,
 	return 0;
 }
 
-static void h_create_relay(struct api_call *c)
+/* A new relay's name must be free; PATCH cannot change it. */
+static int save(struct store_tx *tx, void *row, bool create, int64_t now,
+		char *msg, size_t msglen, const char **field)
 {
-	struct relay_in in = {0};
-	struct store_relay r = {0}, other;
-	struct store_tx *tx = NULL;
-	const char *field = NULL;
-	char msg[256] = "";
-	json_t *body;
+	struct store_relay *r = row, other;
 	int rc;
 
-	body = read_relay(c, true, &in);
-	if (!body)
-		return;
-	rc = apply(&in, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	r.created_at = c->now;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_get_by_name(tx, r.name, &other);
+	if (!create)
+		return store_relay_update(tx, r);
+	r->created_at = now;
+	rc = store_relay_get_by_name(tx, r->name, &other);
 	if (rc == 0)
 		rc = WEFT_ERR_EXISTS;
 	else if (rc == WEFT_ERR_NOTFOUND)
-		rc = store_relay_create(tx, &r);
+		rc = store_relay_create(tx, r);
 	if (rc == WEFT_ERR_EXISTS) {
-		field = "name";
-		snprintf(msg, sizeof(msg), "a relay named %s exists", r.name);
+		*field = "name";
+		snprintf(msg, msglen, "a relay named %s exists", r->name);
 	}
-	if (rc < 0)
-		goto out;
-	/* A pin is public (it is sent to every agent), so the answer is the
-	 * audit detail. */
-	rc = api_finish_change(c, tx, "relay.create", "relay", r.id,
-			       relay_json(&r), 201);
-	tx = NULL;
-out:
-	store_rollback(tx);
-	if (rc < 0)
-		api_fail(c, rc, msg[0] ? msg : NULL, field);
-	json_decref(body);
+	return rc;
+}
+
+static int get(struct store_tx *tx, int64_t id, void *row)
+{
+	return store_relay_get(tx, id, row);
+}
+
+/* A pin is public (it is sent to every agent), so the answer is the audit
+ * detail. */
+static json_t *row_json(const void *row)
+{
+	return relay_json(row);
+}
+
+static int64_t row_id(const void *row)
+{
+	return ((const struct store_relay *)row)->id;
+}
+
+static const struct api_edit relay_edit = {
+	"relay", read_relay, get, apply, save, row_json, row_id,
+};
+
+static void h_create_relay(struct api_call *c)
+{
+	struct relay_in in = {0};
+	struct store_relay r = {0};
+
+	api_edit_row(c, &relay_edit, true, &in, &r);
 }
 
 static int collect(void *ctx, const struct store_relay *r)
@@ -257,42 +269,8 @@ static void h_patch_relay(struct api_call *c)
 {
 	struct relay_in in = {0};
 	struct store_relay r;
-	struct store_tx *tx = NULL;
-	const char *field = NULL;
-	char msg[256] = "";
-	json_t *body;
-	int64_t id;
-	int rc;
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	body = read_relay(c, false, &in);
-	if (!body)
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_get(tx, id, &r);
-	if (rc == WEFT_ERR_NOTFOUND) {
-		field = "id";
-		snprintf(msg, sizeof(msg), "no relay with id %" PRId64, id);
-	}
-	if (rc < 0)
-		goto out;
-	rc = apply(&in, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	rc = store_relay_update(tx, &r);
-	if (rc < 0)
-		goto out;
-	rc = api_finish_change(c, tx, "relay.update", "relay", r.id,
-			       relay_json(&r), 200);
-	tx = NULL;
-out:
-	store_rollback(tx);
-	if (rc < 0)
-		api_fail(c, rc, msg[0] ? msg : NULL, field);
-	json_decref(body);
+	api_edit_row(c, &relay_edit, false, &in, &r);
 }
 
 static int remove_relay(struct store_tx *tx, int64_t id, char *name,

@@ -82,9 +82,9 @@ struct resource_in {
 
 /* Parses the body into in; on failure fills the 400 answer and returns
  * NULL. The caller json_decref()s the body (in borrows from it). */
-static json_t *read_resource(struct api_call *c, bool create,
-			     struct resource_in *in)
+static json_t *read_resource(struct api_call *c, bool create, void *vin)
 {
+	struct resource_in *in = vin;
 	const struct jsonx_field fields[] = {
 		{"name", JSONX_STRING, create, 1, VALID_NAME_MAX, 0, &in->name,
 		 &in->has_name},
@@ -106,10 +106,11 @@ static json_t *read_resource(struct api_call *c, bool create,
 /* Applies in to r (a fresh resource with defaults, or the stored one) and
  * validates the result, checking the connector node inside tx. On failure
  * fills msg and *field. */
-static int apply(struct store_tx *tx, const struct resource_in *in,
-		 struct store_resource *r, char *msg, size_t msglen,
-		 const char **field)
+static int apply(struct store_tx *tx, const void *vin, void *row, char *msg,
+		 size_t msglen, const char **field)
 {
+	const struct resource_in *in = vin;
+	struct store_resource *r = row;
 	struct store_node n;
 	int rc;
 
@@ -213,45 +214,53 @@ static int check_unique(struct store_tx *tx, const struct store_resource *r,
 	return rc;
 }
 
+static int save(struct store_tx *tx, void *row, bool create, int64_t now,
+		char *msg, size_t msglen, const char **field)
+{
+	struct store_resource *r = row;
+	int rc = check_unique(tx, r, msg, msglen, field);
+
+	if (rc < 0)
+		return rc;
+	if (create) {
+		r->created_at = now;
+		rc = store_resource_create(tx, r);
+	} else {
+		rc = store_resource_update(tx, r);
+	}
+	if (rc == WEFT_ERR_EXISTS) {
+		*field = "name";
+		snprintf(msg, msglen, "a resource named %s exists", r->name);
+	}
+	return rc;
+}
+
+static int get(struct store_tx *tx, int64_t id, void *row)
+{
+	return store_resource_get(tx, id, row);
+}
+
+/* The answer is the audit detail: a resource holds no secret. */
+static json_t *row_json(const void *row)
+{
+	return resource_json(row);
+}
+
+static int64_t row_id(const void *row)
+{
+	return ((const struct store_resource *)row)->id;
+}
+
+static const struct api_edit resource_edit = {
+	"resource", read_resource, get, apply, save, row_json, row_id,
+};
+
 static void h_create_resource(struct api_call *c)
 {
 	struct resource_in in = {0};
 	struct store_resource r = {.protocol = "any", .ports = "*"};
-	struct store_tx *tx = NULL;
-	const char *field = NULL;
-	char msg[256] = "";
-	json_t *body;
-	int rc;
 
-	body = read_resource(c, true, &in);
-	if (!body)
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = apply(tx, &in, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	rc = check_unique(tx, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	r.created_at = c->now;
-	rc = store_resource_create(tx, &r);
-	if (rc == WEFT_ERR_EXISTS) {
-		field = "name";
-		snprintf(msg, sizeof(msg), "a resource named %s exists", r.name);
-	}
-	if (rc < 0)
-		goto out;
-	/* The answer is the audit detail: a resource holds no secret. */
-	rc = api_finish_change(c, tx, "resource.create", "resource", r.id,
-			       resource_json(&r), 201);
-	tx = NULL;
-out:
-	store_rollback(tx);
-	if (rc < 0)
-		api_fail(c, rc, msg[0] ? msg : NULL, field);
-	json_decref(body);
+	api_edit_row(c, &resource_edit, true, &in, &r);
 }
 
 static int collect(void *ctx, const struct store_resource *r)
@@ -300,49 +309,8 @@ static void h_patch_resource(struct api_call *c)
 {
 	struct resource_in in = {0};
 	struct store_resource r;
-	struct store_tx *tx = NULL;
-	const char *field = NULL;
-	char msg[256] = "";
-	json_t *body;
-	int64_t id;
-	int rc;
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	body = read_resource(c, false, &in);
-	if (!body)
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc < 0)
-		goto out;
-	rc = store_resource_get(tx, id, &r);
-	if (rc == WEFT_ERR_NOTFOUND) {
-		field = "id";
-		snprintf(msg, sizeof(msg), "no resource with id %" PRId64, id);
-	}
-	if (rc < 0)
-		goto out;
-	rc = apply(tx, &in, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	rc = check_unique(tx, &r, msg, sizeof(msg), &field);
-	if (rc < 0)
-		goto out;
-	rc = store_resource_update(tx, &r);
-	if (rc == WEFT_ERR_EXISTS) {
-		field = "name";
-		snprintf(msg, sizeof(msg), "a resource named %s exists", r.name);
-	}
-	if (rc < 0)
-		goto out;
-	rc = api_finish_change(c, tx, "resource.update", "resource", r.id,
-			       resource_json(&r), 200);
-	tx = NULL;
-out:
-	store_rollback(tx);
-	if (rc < 0)
-		api_fail(c, rc, msg[0] ? msg : NULL, field);
-	json_decref(body);
+	api_edit_row(c, &resource_edit, false, &in, &r);
 }
 
 static int remove_resource(struct store_tx *tx, int64_t id, char *name,

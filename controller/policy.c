@@ -13,6 +13,7 @@
 
 #include "shared/err.h"
 #include "shared/jsonx.h"
+#include "shared/name.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 63
 #define MAX_PORT_RANGES 64
 /* Each test case scans every rule, so their number is bounded to keep a
  * pathological 1 MiB document from costing seconds of CPU. */
@@ -107,15 +107,12 @@ static void arena_free(struct arena *a)
 
 /* The policy */
 
-struct pgroup {
-	const char *name;           /* "group:eng" */
-	const char *const *members; /* users and "node:x", sorted */
-	size_t n;
-};
-
-struct ptag {
-	const char *name;          /* "tag:db" */
-	const char *const *owners; /* NULL-terminated; users and "group:x" */
+/* A declared name with a list of strings: a group and its members (users
+ * and "node:x", sorted for group_has), or a tag and its owners (users and
+ * "group:x", as written). The list is NULL-terminated. */
+struct plist {
+	const char *name; /* "group:eng", "tag:db" */
+	const char *const *items;
 	size_t n;
 };
 
@@ -126,9 +123,9 @@ struct phost {
 
 struct policy {
 	struct arena arena;
-	struct pgroup *groups;
+	struct plist *groups;
 	size_t ngroups;
-	struct ptag *tags;
+	struct plist *tags;
 	size_t ntags;
 	struct phost *hosts;
 	size_t nhosts;
@@ -150,13 +147,13 @@ static const void *find(const void *base, size_t n, size_t sz,
 	return bsearch(&name, base, n, sz, cmp_name);
 }
 
-static const struct pgroup *find_group(const struct policy *p,
+static const struct plist *find_group(const struct policy *p,
 				       const char *name)
 {
 	return find(p->groups, p->ngroups, sizeof(*p->groups), name);
 }
 
-static const struct ptag *find_tag(const struct policy *p, const char *name)
+static const struct plist *find_tag(const struct policy *p, const char *name)
 {
 	return find(p->tags, p->ntags, sizeof(*p->tags), name);
 }
@@ -166,9 +163,9 @@ static const struct phost *find_host(const struct policy *p, const char *name)
 	return find(p->hosts, p->nhosts, sizeof(*p->hosts), name);
 }
 
-static bool group_has(const struct pgroup *g, const char *member)
+static bool group_has(const struct plist *g, const char *member)
 {
-	return find(g->members, g->n, sizeof(*g->members), member) != NULL;
+	return find(g->items, g->n, sizeof(*g->items), member) != NULL;
 }
 
 /* Parser context and errors */
@@ -247,24 +244,6 @@ static int unknown(struct pctx *c, const char *kind, const char *s)
 		    quote(q, sizeof(q), s));
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = 0;
-
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
-		return false;
-	for (; s[n]; n++) {
-		char ch = s[n];
-
-		if (n >= NAME_MAX_LEN)
-			return false;
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		      ch == '-' || ch == '_' || ch == '.'))
-			return false;
-	}
-	return true;
-}
-
 static bool has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -273,7 +252,7 @@ static bool has_prefix(const char *s, const char *prefix)
 /* "group:eng" with a valid name after the prefix. */
 static bool valid_prefixed(const char *s, const char *prefix)
 {
-	return has_prefix(s, prefix) && valid_name(s + strlen(prefix));
+	return has_prefix(s, prefix) && name_valid(s + strlen(prefix));
 }
 
 static bool user_known(const struct pctx *c, const char *user)
@@ -454,6 +433,22 @@ static int parse_ports(struct pctx *c, const char *s,
 	return 0;
 }
 
+/* A "tag:x" key or selector: the name rule, and at most NAME_TAG_MAX bytes
+ * in all so that every tag the policy declares can be set on a node. */
+static int check_tag(struct pctx *c, const char *s)
+{
+	char q[QBUF];
+
+	if (!valid_prefixed(s, NAME_TAG_PREFIX))
+		return bad_name(c, "tag", NAME_TAG_PREFIX, s);
+	if (!name_valid_tag(s))
+		return fail(c, WEFT_ERR_INVAL,
+			    "tag \"%s\" is too long (at most %d characters, "
+			    "\"tag:\" included, as on nodes)",
+			    quote(q, sizeof(q), s), NAME_TAG_MAX);
+	return 0;
+}
+
 /* Selectors */
 
 enum sel_use {
@@ -487,8 +482,9 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 			return unknown(c, "group", s);
 		sel.kind = POLICY_SEL_GROUP;
 	} else if (has_prefix(s, "tag:")) {
-		if (!valid_prefixed(s, "tag:"))
-			return bad_name(c, "tag", "tag:", s);
+		rc = check_tag(c, s);
+		if (rc)
+			return rc;
 		if (!find_tag(c->p, s))
 			return fail(c, WEFT_ERR_INVAL,
 				    "unknown tag \"%s\" (declare it in "
@@ -530,7 +526,7 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 		return fail(c, WEFT_ERR_INVAL,
 			    "prefix length out of range in \"%s\"",
 			    quote(q, sizeof(q), s));
-	} else if (valid_name(s)) {
+	} else if (name_valid(s)) {
 		if (!user_known(c, s))
 			return unknown(c, "user", s);
 		sel.kind = POLICY_SEL_USER;
@@ -573,7 +569,7 @@ static int split_dst(struct pctx *c, const char *s, char *buf,
 static bool covers(const struct policy *p, const struct policy_sel *r,
 		   const struct policy_sel *q)
 {
-	const struct pgroup *g;
+	const struct plist *g;
 
 	if (r->kind == POLICY_SEL_ALL)
 		return true;
@@ -702,137 +698,133 @@ static int parse_query_dst(struct pctx *c, const char *s, char *buf,
 
 /* Sections */
 
-static int parse_groups(struct pctx *c, const json_t *obj)
+/* Reads a section that maps declared names to lists of strings ("groups",
+ * "tagOwners") into an arena array of plists sorted by name. check_key
+ * checks each key, check_item each list item (qkey: the key, quoted);
+ * sort_items sorts each list for binary search. */
+static int parse_named_lists(struct pctx *c, const json_t *obj,
+			     const char *section,
+			     int (*check_key)(struct pctx *c, const char *key),
+			     int (*check_item)(struct pctx *c, const char *item,
+					       const char *qkey),
+			     bool sort_items,
+			     struct plist **out, size_t *nout)
 {
-	struct policy *p = c->p;
+	struct plist *lists;
 	const char *key;
 	json_t *val;
 	size_t i = 0;
-	char qk[QBUF], q[QBUF];
+	char qk[QBUF];
+	int rc;
 
-	set_path(c, "groups");
+	set_path(c, "%s", section);
 	if (want_type(c, obj, JSON_OBJECT))
 		return c->code;
-	p->groups = arena_array(&p->arena, json_object_size(obj),
-				sizeof(*p->groups));
-	if (!p->groups)
+	lists = arena_array(&c->p->arena, json_object_size(obj),
+			    sizeof(*lists));
+	if (!lists)
 		return nomem(c);
 	json_object_foreach((json_t *)obj, key, val) {
-		struct pgroup *g = &p->groups[i++];
-		const char **members;
+		struct plist *l = &lists[i++];
+		const char **items;
 		json_t *m;
 		size_t j;
 
 		quote(qk, sizeof(qk), key);
-		set_path(c, "groups.%s", qk);
-		if (!valid_prefixed(key, "group:"))
-			return bad_name(c, "group", "group:", key);
+		set_path(c, "%s.%s", section, qk);
+		rc = check_key(c, key);
+		if (rc)
+			return rc;
 		if (want_type(c, val, JSON_ARRAY))
 			return c->code;
-		members = arena_array(&p->arena, json_array_size(val) + 1,
-				      sizeof(*members));
-		g->name = arena_strdup(&p->arena, key);
-		if (!members || !g->name)
+		items = arena_array(&c->p->arena, json_array_size(val) + 1,
+				    sizeof(*items));
+		l->name = arena_strdup(&c->p->arena, key);
+		if (!items || !l->name)
 			return nomem(c);
 		json_array_foreach(val, j, m) {
 			const char *s = json_string_value(m);
 
-			set_path(c, "groups.%s[%zu]", qk, j);
+			set_path(c, "%s.%s[%zu]", section, qk, j);
 			if (want_type(c, m, JSON_STRING))
 				return c->code;
-			if (has_prefix(s, "group:"))
-				return fail(c, WEFT_ERR_INVAL,
-					    "nested groups are not allowed "
-					    "(\"%s\" inside \"%s\")",
-					    quote(q, sizeof(q), s), qk);
-			if (has_prefix(s, "node:")) {
-				if (!valid_prefixed(s, "node:"))
-					return bad_name(c, "node", "node:", s);
-			} else if (valid_name(s)) {
-				if (!user_known(c, s))
-					return unknown(c, "user", s);
-			} else {
-				return fail(c, WEFT_ERR_INVAL,
-					    "invalid group member \"%s\" (want "
-					    "a user name or \"node:<name>\")",
-					    quote(q, sizeof(q), s));
-			}
-			members[j] = arena_strdup(&p->arena, s);
-			if (!members[j])
+			rc = check_item(c, s, qk);
+			if (rc)
+				return rc;
+			items[j] = arena_strdup(&c->p->arena, s);
+			if (!items[j])
 				return nomem(c);
 		}
-		g->n = json_array_size(val);
-		qsort(members, g->n, sizeof(*members), cmp_name);
-		g->members = members;
+		l->n = json_array_size(val);
+		if (sort_items)
+			qsort(items, l->n, sizeof(*items), cmp_name);
+		l->items = items;
 	}
-	p->ngroups = i;
-	qsort(p->groups, p->ngroups, sizeof(*p->groups), cmp_name);
+	qsort(lists, i, sizeof(*lists), cmp_name);
+	*out = lists;
+	*nout = i;
 	return 0;
+}
+
+static int check_group_key(struct pctx *c, const char *key)
+{
+	return valid_prefixed(key, "group:") ?
+		       0 : bad_name(c, "group", "group:", key);
+}
+
+/* The last choice for a list item: a known user, else an "invalid <what>"
+ * error that names the other form the item may take. */
+static int check_user(struct pctx *c, const char *s, const char *what,
+		      const char *other)
+{
+	char q[QBUF];
+
+	if (name_valid(s))
+		return user_known(c, s) ? 0 : unknown(c, "user", s);
+	return fail(c, WEFT_ERR_INVAL,
+		    "invalid %s \"%s\" (want a user name or %s)", what,
+		    quote(q, sizeof(q), s), other);
+}
+
+/* A group member: a user or "node:<name>"; groups do not nest. qk is the
+ * quoted group name. */
+static int check_member(struct pctx *c, const char *s, const char *qk)
+{
+	char q[QBUF];
+
+	if (has_prefix(s, "group:"))
+		return fail(c, WEFT_ERR_INVAL,
+			    "nested groups are not allowed "
+			    "(\"%s\" inside \"%s\")",
+			    quote(q, sizeof(q), s), qk);
+	if (has_prefix(s, "node:"))
+		return valid_prefixed(s, "node:") ?
+			       0 : bad_name(c, "node", "node:", s);
+	return check_user(c, s, "group member", "\"node:<name>\"");
+}
+
+/* A tag owner: a user or a group declared in "groups". */
+static int check_owner(struct pctx *c, const char *s, const char *qk)
+{
+	if (has_prefix(s, "group:")) {
+		if (!valid_prefixed(s, "group:"))
+			return bad_name(c, "group", "group:", s);
+		return find_group(c->p, s) ? 0 : unknown(c, "group", s);
+	}
+	return check_user(c, s, "tag owner", "\"group:<name>\"");
+}
+
+static int parse_groups(struct pctx *c, const json_t *obj)
+{
+	return parse_named_lists(c, obj, "groups", check_group_key,
+				 check_member, true, &c->p->groups,
+				 &c->p->ngroups);
 }
 
 static int parse_tag_owners(struct pctx *c, const json_t *obj)
 {
-	struct policy *p = c->p;
-	const char *key;
-	json_t *val;
-	size_t i = 0;
-	char qk[QBUF], q[QBUF];
-
-	set_path(c, "tagOwners");
-	if (want_type(c, obj, JSON_OBJECT))
-		return c->code;
-	p->tags = arena_array(&p->arena, json_object_size(obj),
-			      sizeof(*p->tags));
-	if (!p->tags)
-		return nomem(c);
-	json_object_foreach((json_t *)obj, key, val) {
-		struct ptag *t = &p->tags[i++];
-		const char **owners;
-		json_t *o;
-		size_t j;
-
-		quote(qk, sizeof(qk), key);
-		set_path(c, "tagOwners.%s", qk);
-		if (!valid_prefixed(key, "tag:"))
-			return bad_name(c, "tag", "tag:", key);
-		if (want_type(c, val, JSON_ARRAY))
-			return c->code;
-		owners = arena_array(&p->arena, json_array_size(val) + 1,
-				     sizeof(*owners));
-		t->name = arena_strdup(&p->arena, key);
-		if (!owners || !t->name)
-			return nomem(c);
-		json_array_foreach(val, j, o) {
-			const char *s = json_string_value(o);
-
-			set_path(c, "tagOwners.%s[%zu]", qk, j);
-			if (want_type(c, o, JSON_STRING))
-				return c->code;
-			if (has_prefix(s, "group:")) {
-				if (!valid_prefixed(s, "group:"))
-					return bad_name(c, "group", "group:",
-							s);
-				if (!find_group(p, s))
-					return unknown(c, "group", s);
-			} else if (valid_name(s)) {
-				if (!user_known(c, s))
-					return unknown(c, "user", s);
-			} else {
-				return fail(c, WEFT_ERR_INVAL,
-					    "invalid tag owner \"%s\" (want a "
-					    "user name or \"group:<name>\")",
-					    quote(q, sizeof(q), s));
-			}
-			owners[j] = arena_strdup(&p->arena, s);
-			if (!owners[j])
-				return nomem(c);
-		}
-		t->owners = owners;
-		t->n = json_array_size(val);
-	}
-	p->ntags = i;
-	qsort(p->tags, p->ntags, sizeof(*p->tags), cmp_name);
-	return 0;
+	return parse_named_lists(c, obj, "tagOwners", check_tag, check_owner,
+				 false, &c->p->tags, &c->p->ntags);
 }
 
 static int parse_hosts(struct pctx *c, const json_t *obj)
@@ -857,7 +849,7 @@ static int parse_hosts(struct pctx *c, const json_t *obj)
 
 		quote(qk, sizeof(qk), key);
 		set_path(c, "hosts.%s", qk);
-		if (!valid_name(key))
+		if (!name_valid(key))
 			return bad_name(c, "host", NULL, key);
 		if (want_type(c, val, JSON_STRING))
 			return c->code;
@@ -1240,7 +1232,7 @@ const struct policy_rule *policy_rule(const struct policy *p, size_t i)
 bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 			const struct policy_ident *node)
 {
-	const struct pgroup *g;
+	const struct plist *g;
 	const char *name;
 	char member[NAME_MAX_LEN + 6];
 
@@ -1283,7 +1275,7 @@ bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 bool policy_user_in_group(const struct policy *p, const char *user,
 			  const char *group)
 {
-	const struct pgroup *g;
+	const struct plist *g;
 
 	if (!p || !user || !group || has_prefix(user, "node:"))
 		return false;
@@ -1294,11 +1286,11 @@ bool policy_user_in_group(const struct policy *p, const char *user,
 const char *const *policy_tag_owners(const struct policy *p, const char *tag,
 				     size_t *n)
 {
-	const struct ptag *t = p && tag ? find_tag(p, tag) : NULL;
+	const struct plist *t = p && tag ? find_tag(p, tag) : NULL;
 
 	if (n)
 		*n = t ? t->n : 0;
-	return t ? t->owners : NULL;
+	return t ? t->items : NULL;
 }
 
 int policy_allows(const struct policy *p, const char *src, const char *dst,

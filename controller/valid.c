@@ -5,44 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_lower_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-}
-
-bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > VALID_NAME_MAX || !is_lower_alnum(s[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '.' && s[i] != '_' &&
-		    s[i] != '-')
-			return false;
-	return true;
-}
-
-bool valid_node_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > VALID_NAME_MAX || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-bool valid_tag(const char *s)
-{
-	size_t plen = strlen(VALID_TAG_PREFIX);
-
-	return strlen(s) <= VALID_TAG_MAX &&
-	       strncmp(s, VALID_TAG_PREFIX, plen) == 0 && valid_name(s + plen);
-}
-
 bool valid_dns_name(const char *s, size_t n)
 {
 	size_t label = 0;

@@ -7,26 +7,34 @@
 #define WEFT_VALID_H
 
 #include "controller/store.h"
+#include "shared/name.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 /* Longest user, resource and relay name, node name and DNS label. */
-#define VALID_NAME_MAX 63
+#define VALID_NAME_MAX NAME_MAX_LEN
 /* Longest tag, "tag:" included: tags must fit a STORE_NAME_SIZE column
  * (a resource's connector_tag) wherever they are accepted. */
-#define VALID_TAG_MAX (STORE_NAME_SIZE - 1)
+#define VALID_TAG_MAX NAME_TAG_MAX
+_Static_assert(VALID_TAG_MAX < STORE_NAME_SIZE, "a tag fits a name column");
 /* Longest DNS name. */
 #define VALID_DNS_NAME_MAX 253
-#define VALID_TAG_PREFIX "tag:"
+#define VALID_TAG_PREFIX NAME_TAG_PREFIX
 
-/* A user, resource or relay name: 1..63 of a-z 0-9 . _ -, starting with a
- * letter or digit. */
-bool valid_name(const char *s);
+/* The name rules live in shared/name.h, shared with the policy parser;
+ * these are the REST API's names for them. A user, resource or relay name:
+ * name_valid. */
+static inline bool valid_name(const char *s)
+{
+	return name_valid(s);
+}
 
-/* A node name, i.e. a DNS label: 1..63 of a-z 0-9 -, not starting or
- * ending with '-'. */
-bool valid_node_name(const char *s);
+/* A node name, i.e. a DNS label: name_valid_label. */
+static inline bool valid_node_name(const char *s)
+{
+	return name_valid_label(s);
+}
 
 /* The message for a bad tag; takes the field name ("tags[2]") as %s. */
 #define VALID_TAG_MESSAGE                                                   \
@@ -34,8 +42,11 @@ bool valid_node_name(const char *s);
 	"a letter or digit, at most 63 characters in all)"
 
 /* "tag:<name>" with name as in valid_name, at most VALID_TAG_MAX bytes in
- * all. */
-bool valid_tag(const char *s);
+ * all: name_valid_tag. */
+static inline bool valid_tag(const char *s)
+{
+	return name_valid_tag(s);
+}
 
 /* The n bytes at s as a host name: 1..253 bytes of dot-separated labels,
  * each 1..63 of A-Z a-z 0-9 -, not starting or ending with '-'. The last

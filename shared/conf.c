@@ -2,6 +2,7 @@
 
 #include "shared/clock.h"
 #include "shared/err.h"
+#include "shared/name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,7 @@
 
 /* A config file is a few hundred bytes; anything this large is a mistake. */
 #define MAX_FILE_SIZE (1 << 20)
-#define MAX_NAME_LEN 64
+#define MAX_NAME_LEN NAME_MAX_LEN
 
 /* Sources in increasing precedence. A list option set by a higher source
  * replaces what a lower one gave; repeats within one source accumulate. */
@@ -309,26 +310,13 @@ static int assign(struct conf *c, const struct conf_opt *o, struct slot *s,
 	return 0;
 }
 
-static bool valid_name(const char *name)
-{
-	size_t len = 0;
-
-	if (!name || !*name)
-		return false;
-	for (const char *p = name; *p; p++, len++) {
-		if (!((*p >= 'a' && *p <= 'z') || is_digit(*p) || *p == '-'))
-			return false;
-	}
-	return len <= MAX_NAME_LEN;
-}
-
 static int check_table(const struct conf_opt *opts, size_t n,
 		       struct conf_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct conf_opt *o = &opts[i];
 
-		if (!valid_name(o->name) || strcmp(o->name, "config") == 0 ||
+		if (!o->name || !name_valid_label(o->name) || strcmp(o->name, "config") == 0 ||
 		    strcmp(o->name, "help") == 0 || !o->dst ||
 		    o->type > CONF_LIST || (has_bounds(o) && o->min > o->max)) {
 			seterr(err, "option table: bad entry %zu (\"%.64s\")", i,

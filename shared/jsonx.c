@@ -199,7 +199,12 @@ static int check_value(const json_t *v, const struct jsonx_field *f,
 		if (r)
 			return r;
 		json_array_foreach(v, i, e) {
-			snprintf(item, sizeof(item), "%s[%zu]", name, i);
+			/* A field name too long for item is cut short (the
+			 * index may be lost); the result is checked, not
+			 * ignored, because gcc -O2 rejects an unchecked
+			 * truncation under -Werror=format-truncation. */
+			if (snprintf(item, sizeof(item), "%s[%zu]", name, i) < 0)
+				item[0] = '\0';
 			trim_utf8_tail(item);
 			if (!json_is_string(e)) {
 				set_err(err, WEFT_ERR_TYPE, item,

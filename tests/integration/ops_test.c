@@ -274,9 +274,13 @@ static int read_openapi(struct route_set *s, struct route_set *raw)
 				up[i] = (char)(methods[m][i] >= 'a' ?
 					       methods[m][i] - 32 : methods[m][i]);
 			set_add(s, up, cur);
-			if (raw->n < MAX_ROUTES)
-				snprintf(raw->items[raw->n++],
-					 sizeof(raw->items[0]), "%s %s", up, cur);
+			/* A route too long for an item is cut short; the
+			 * result is checked so gcc does not reject the
+			 * truncation (-Werror=format-truncation). */
+			if (raw->n < MAX_ROUTES &&
+			    snprintf(raw->items[raw->n], sizeof(raw->items[0]),
+				     "%s %s", up, cur) >= 0)
+				raw->n++;
 		}
 	}
 	free(text);

@@ -1,6 +1,8 @@
 /* The admin subcommands, run in-process through cli_main() with stdout and
- * stderr captured, against a real SQLite database per test. */
+ * stderr captured, against a real database per test (SQLite, and
+ * PostgreSQL as ctl_cli_test_postgres). */
 #include "check.h"
+#include "ctl_fixture.h"
 
 #include "controller/cli.h"
 #include "controller/relaykey.h"
@@ -21,7 +23,7 @@
 #define OUT_MAX (256 * 1024)
 
 /* The database URL the current test uses. */
-static char db_url[512];
+static char db_url[FX_URL_SIZE];
 
 struct run {
 	int rc;
@@ -31,10 +33,13 @@ struct run {
 
 static struct run r; /* too big for the stack under ASan */
 
+/* Points db_url at a fresh database (the previous one is dropped); on
+ * failure db_url names no database and the case fails when it uses it. */
 static void use_db(const char *name)
 {
-	snprintf(db_url, sizeof(db_url), "sqlite://%s/%s.db", check_tmpdir(),
-		 name);
+	fx_db_drop(db_url);
+	if (!fx_db_new(name, db_url))
+		snprintf(db_url, sizeof(db_url), "postgresql:///no-such-db");
 }
 
 static void slurp(const char *path, char *dst, size_t size)

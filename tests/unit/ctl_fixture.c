@@ -4,36 +4,183 @@
 #include "controller/metrics.h"
 
 #include <inttypes.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-bool fx_skip(void)
+bool fx_pg(void)
 {
 	const char *be = getenv("WEFT_STORE_BACKEND");
 
 	return be && strcmp(be, "postgres") == 0;
 }
 
-bool fx_open(struct fx *f, const char *name)
-{
-	static int numbered;
-	char url[512], err[256] = "";
+/* The PostgreSQL databases made and not dropped yet, so that the exit of
+ * the program drops what a failed case left. */
+#define MAX_PG_DBS 64
+static char pg_dbs[MAX_PG_DBS][64];
+static char pg_host_buf[256];
 
-	memset(f, 0, sizeof(*f));
-	if (name)
-		snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(),
-			 name);
-	else
-		snprintf(url, sizeof(url), "sqlite://%s/case%d.db",
-			 check_tmpdir(), ++numbered);
-	if (store_open(url, &f->st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open %s: %s\n", url, err);
+/* The unix socket directory of the server pg.sh started. */
+static const char *pg_host(void)
+{
+	const char *dir = getenv("WEFT_PG_DIR");
+	char path[512];
+	FILE *fp;
+
+	if (pg_host_buf[0] || !dir)
+		return pg_host_buf[0] ? pg_host_buf : NULL;
+	snprintf(path, sizeof(path), "%s/host", dir);
+	fp = fopen(path, "r");
+	if (!fp)
+		return NULL;
+	if (!fgets(pg_host_buf, sizeof(pg_host_buf), fp))
+		pg_host_buf[0] = '\0';
+	fclose(fp);
+	pg_host_buf[strcspn(pg_host_buf, "\n")] = '\0';
+	return pg_host_buf[0] ? pg_host_buf : NULL;
+}
+
+static bool pg_admin(const char *sql)
+{
+	char url[FX_URL_SIZE];
+	PGconn *c;
+	PGresult *r;
+	bool ok;
+
+	snprintf(url, sizeof(url), "postgresql:///postgres?host=%s&user=postgres",
+		 pg_host());
+	c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "fixture: admin connect: %s", PQerrorMessage(c));
+		PQfinish(c);
 		return false;
 	}
-	return metrics_new(&f->m) == 0 &&
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "fixture: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+static void pg_drop(char *name)
+{
+	char sql[128];
+
+	/* Names are ours and short (weft_u_<pid>_<n>); the check keeps gcc's
+	 * -Wformat-truncation content. */
+	if (snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+		     name) < (int)sizeof(sql))
+		pg_admin(sql);
+	name[0] = '\0';
+}
+
+static void pg_drop_all(void)
+{
+	for (size_t i = 0; i < MAX_PG_DBS; i++)
+		if (pg_dbs[i][0])
+			pg_drop(pg_dbs[i]);
+}
+
+bool fx_db_new(const char *name, char url[FX_URL_SIZE])
+{
+	static int seq;
+	static bool hooked;
+	char sql[128], *slot = NULL;
+
+	seq++;
+	if (!fx_pg()) {
+		if (name)
+			snprintf(url, FX_URL_SIZE, "sqlite://%s/%s.db",
+				 check_tmpdir(), name);
+		else
+			snprintf(url, FX_URL_SIZE, "sqlite://%s/case%d.db",
+				 check_tmpdir(), seq);
+		return true;
+	}
+	if (!pg_host()) {
+		fprintf(stderr, "fixture: WEFT_STORE_BACKEND=postgres needs the "
+			"server of tests/harness/pg.sh in WEFT_PG_DIR\n");
+		return false;
+	}
+	for (size_t i = 0; i < MAX_PG_DBS && !slot; i++)
+		if (!pg_dbs[i][0])
+			slot = pg_dbs[i];
+	if (!slot) {
+		fprintf(stderr, "fixture: more than %d databases open\n",
+			MAX_PG_DBS);
+		return false;
+	}
+	if (!hooked) {
+		atexit(pg_drop_all);
+		hooked = true;
+	}
+	/* The name only helps a reader of the server's log. */
+	snprintf(slot, sizeof(pg_dbs[0]), "weft_u_%d_%d", (int)getpid(), seq);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", slot);
+	if (!pg_admin(sql)) {
+		slot[0] = '\0';
+		return false;
+	}
+	snprintf(url, FX_URL_SIZE, "postgresql:///%s?host=%s&user=postgres",
+		 slot, pg_host());
+	return true;
+}
+
+void fx_db_drop(const char *url)
+{
+	const char *p = "postgresql:///";
+	size_t n;
+
+	if (!url || strncmp(url, p, strlen(p)) != 0)
+		return;
+	url += strlen(p);
+	n = strcspn(url, "?");
+	for (size_t i = 0; i < MAX_PG_DBS; i++)
+		if (pg_dbs[i][0] && strlen(pg_dbs[i]) == n &&
+		    strncmp(pg_dbs[i], url, n) == 0)
+			pg_drop(pg_dbs[i]);
+}
+
+struct store *fx_store_new(const char *name, char *url)
+{
+	char buf[FX_URL_SIZE], err[256] = "";
+	struct store *st = NULL;
+
+	if (!fx_db_new(name, buf))
+		return NULL;
+	if (store_open(buf, &st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "store_open %s: %s\n", buf, err);
+		fx_db_drop(buf);
+		return NULL;
+	}
+	if (url)
+		memcpy(url, buf, sizeof(buf));
+	return st;
+}
+
+bool fx_open(struct fx *f, const char *name)
+{
+	memset(f, 0, sizeof(*f));
+	f->st = fx_store_new(name, f->url);
+	return f->st && metrics_new(&f->m) == 0 &&
 	       api_new(f->st, f->m, NULL, &f->api) == 0 &&
 	       fx_apikey(f, 0, f->admin) > 0;
+}
+
+bool fx_open_members(struct fx *f, int64_t *alice, int64_t *bob,
+		     char member[FX_AUTH_SIZE])
+{
+	fx_close(f);
+	if (!fx_open(f, NULL))
+		return false;
+	*alice = fx_user(f, "alice", "member");
+	*bob = fx_user(f, "bob", "member");
+	return *alice > 0 && *bob > 0 && fx_apikey(f, *alice, member) > 0;
 }
 
 void fx_close(struct fx *f)
@@ -42,6 +189,7 @@ void fx_close(struct fx *f)
 	api_del(f->api);
 	metrics_del(f->m);
 	store_close(f->st);
+	fx_db_drop(f->url);
 	memset(f, 0, sizeof(*f));
 }
 

@@ -1,7 +1,12 @@
-/* The fixture of the controller handler tests (tests/unit/ctl_*_test.c):
- * a fresh SQLite store in check_tmpdir(), the API over it, a bootstrap
- * admin key, requests issued in process, rows made directly in the store,
- * and readers for answers, audit rows and the netmap version.
+/* The fixture of the controller tests (tests/unit/ctl_*_test.c): a fresh
+ * database per case on the backend of the run, the API over it, a
+ * bootstrap admin key, requests issued in process, rows made directly in
+ * the store, and readers for answers, audit rows and the netmap version.
+ *
+ * Every ctl test that uses a store runs twice (tests/CMakeLists.txt): as
+ * <name> on SQLite files in check_tmpdir(), and as <name>_postgres with
+ * WEFT_STORE_BACKEND=postgres on the server tests/harness/pg.sh started
+ * (WEFT_PG_DIR), one new database per case, dropped again.
  *
  * Authorization values are whole header values ("Bearer weft_api_..."):
  * pass f->admin, one written by fx_apikey()/fx_node(), or NULL for an
@@ -20,26 +25,47 @@
 
 /* "Bearer " + a credential. */
 #define FX_AUTH_SIZE (CRED_TEXT_SIZE + 8)
+#define FX_URL_SIZE 512
 
 struct fx {
 	struct store *st;
 	struct metrics *m;
 	struct api *api;
 	char admin[FX_AUTH_SIZE]; /* a bootstrap API key: no user, admin */
+	char url[FX_URL_SIZE];    /* the store's database */
 	struct http_resp r;       /* the answer of the last fx_call() */
 	int seq;                  /* numbers fx_node()'s keys and addresses */
 };
 
-/* True when WEFT_STORE_BACKEND=postgres: these tests run on SQLite only,
- * the process-level integration tests cover PostgreSQL. */
-bool fx_skip(void);
+/* True when this run uses PostgreSQL (WEFT_STORE_BACKEND=postgres). */
+bool fx_pg(void);
 
-/* Opens a fresh database <tmpdir>/<name>.db (name NULL: a new numbered
- * one), the API with metrics over it and the admin key. Returns false on
- * any failure. */
+/* Makes a fresh, empty database and writes its store URL to url: a new
+ * SQLite file <tmpdir>/<name>.db (name NULL: a numbered one), or a new
+ * PostgreSQL database. Returns false on failure. */
+bool fx_db_new(const char *name, char url[FX_URL_SIZE]);
+
+/* Drops a PostgreSQL database fx_db_new made, once no store has it open
+ * (SQLite files stay in the temporary directory). Databases not dropped
+ * by then are dropped when the test program exits. */
+void fx_db_drop(const char *url);
+
+/* A store over a fresh database (fx_db_new); its URL goes to url unless
+ * url is NULL. NULL on failure. */
+struct store *fx_store_new(const char *name, char *url);
+
+/* Opens a fresh database (fx_db_new), the API with metrics over it and
+ * the admin key. Returns false on any failure. */
 bool fx_open(struct fx *f, const char *name);
 
-/* Frees what fx_open made and f->r. */
+/* The setting most handler tests share: closes f (zeroed or open), opens
+ * it again (fx_open) and makes alice, a member with an API key whose
+ * Authorization value goes to member, and bob, a member without one.
+ * Returns false on any failure. */
+bool fx_open_members(struct fx *f, int64_t *alice, int64_t *bob,
+		     char member[FX_AUTH_SIZE]);
+
+/* Frees what fx_open made and f->r, and drops its database. */
 void fx_close(struct fx *f);
 
 /* Runs one request; query is "a=1&b=2" or NULL, body NULL for none. resp

@@ -1,4 +1,5 @@
 #include "check.h"
+#include "ctl_fixture.h"
 #include "controller/housekeep.h"
 #include "controller/store.h"
 #include "shared/err.h"
@@ -8,13 +9,7 @@
 
 static struct store *open_store(const char *name)
 {
-	char url[512];
-	struct store *st = NULL;
-
-	snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(), name);
-	if (store_open(url, &st, NULL, 0) < 0)
-		return NULL;
-	return st;
+	return fx_store_new(name, NULL);
 }
 
 static int64_t add_node(struct store *st, const char *name, int ephemeral,

@@ -1,5 +1,7 @@
-/* Mesh address allocation against a real SQLite store. */
+/* Mesh address allocation against a real store (SQLite, and PostgreSQL as
+ * <name>_postgres). */
 #include "check.h"
+#include "ctl_fixture.h"
 
 #include "controller/ipam.h"
 #include "controller/store.h"
@@ -12,13 +14,7 @@
 
 static struct store *open_store(const char *name)
 {
-	char url[512];
-	struct store *st = NULL;
-
-	snprintf(url, sizeof(url), "sqlite://%s/%s.db", check_tmpdir(), name);
-	if (store_open(url, &st, NULL, 0) < 0)
-		return NULL;
-	return st;
+	return fx_store_new(name, NULL);
 }
 
 /* Creates a node holding the given addresses so that they count as used. */
@@ -260,10 +256,5 @@ static const struct check_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	const char *be = getenv("WEFT_STORE_BACKEND");
-
-	/* The integration tests cover PostgreSQL. */
-	if (be && strcmp(be, "postgres") == 0)
-		return 0;
 	return check_main(argc, argv, cases);
 }

@@ -238,6 +238,27 @@ static void names_are_at_most_63_characters(void)
 	policy_free(PARSE_OK(doc));
 }
 
+/* A policy tag obeys the node tag rule (shared/name.h): at most 63 bytes
+ * with "tag:", so every declared tag can be set on a node. */
+static void tags_are_at_most_63_bytes_like_node_tags(void)
+{
+	char tag[80], doc[256], path[128];
+
+	strcpy(tag, "tag:");
+	memset(tag + 4, 'a', 59);
+	tag[63] = '\0';
+	snprintf(doc, sizeof(doc), "{\"tagOwners\": {\"%s\": []}}", tag);
+	policy_free(PARSE_OK(doc));
+	strcat(tag, "a");
+	snprintf(doc, sizeof(doc), "{\"tagOwners\": {\"%s\": []}}", tag);
+	snprintf(path, sizeof(path), "tagOwners.%s", tag);
+	EXPECT_ERR(doc, WEFT_ERR_INVAL, path, NULL);
+	snprintf(doc, sizeof(doc),
+		 "{\"acls\": [{\"action\": \"accept\", \"src\": [\"%s\"], "
+		 "\"dst\": [\"*:*\"]}]}", tag);
+	EXPECT_ERR(doc, WEFT_ERR_INVAL, "acls[0].src[0]", NULL);
+}
+
 static void rejects_nested_groups(void)
 {
 	EXPECT_ERR("{\"groups\": {\"group:b\": [], \"group:a\": [\"alice\", "
@@ -884,6 +905,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(sections_must_have_their_type),
 	CHECK_CASE(rejects_invalid_names),
 	CHECK_CASE(names_are_at_most_63_characters),
+	CHECK_CASE(tags_are_at_most_63_bytes_like_node_tags),
 	CHECK_CASE(rejects_nested_groups),
 	CHECK_CASE(rejects_bad_group_members_and_tag_owners),
 	CHECK_CASE(rejects_unknown_users_everywhere),

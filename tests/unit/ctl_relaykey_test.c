@@ -1,5 +1,7 @@
-/* The relay signing key in the store, on a real SQLite file. */
+/* The relay signing key in the store, on a real store (SQLite, and
+ * PostgreSQL as <name>_postgres). */
 #include "check.h"
+#include "ctl_fixture.h"
 #include "controller/kek.h"
 #include "controller/relaykey.h"
 #include "controller/store.h"
@@ -15,22 +17,12 @@
 #define NOW 1700000000
 #define THREADS 4
 
-static int db_seq;
 static struct kek test_kek, other_kek;
 
-/* A fresh database file per case; url gets its store URL. */
+/* A fresh database per case; url (FX_URL_SIZE bytes) gets its store URL. */
 static struct store *open_new(char *url, size_t cap)
 {
-	struct store *st = NULL;
-	char err[256];
-
-	snprintf(url, cap, "sqlite://%s/relaykey-%d.db", check_tmpdir(),
-		 ++db_seq);
-	if (store_open(url, &st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open %s: %s\n", url, err);
-		return NULL;
-	}
-	return st;
+	return cap >= FX_URL_SIZE ? fx_store_new(NULL, url) : NULL;
 }
 
 static struct store *reopen(const char *url)
@@ -402,8 +394,9 @@ static void migration_003_moves_only_plain_rows(void)
 	size_t n;
 
 	REQUIRE(st != NULL);
-	snprintf(path, sizeof(path), "%s/schema/sqlite/003_relay_key_sealed.sql",
-		 getenv("WEFT_SOURCE_DIR") ? getenv("WEFT_SOURCE_DIR") : ".");
+	snprintf(path, sizeof(path), "%s/schema/%s/003_relay_key_sealed.sql",
+		 getenv("WEFT_SOURCE_DIR") ? getenv("WEFT_SOURCE_DIR") : ".",
+		 fx_pg() ? "postgres" : "sqlite");
 	f = fopen(path, "r");
 	REQUIRE(f != NULL);
 	sql = calloc(1, 4096);

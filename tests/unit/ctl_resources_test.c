@@ -1,5 +1,5 @@
-/* Resources API (controller/api_resources.c), in process over a real
- * SQLite store. */
+/* Resources API (controller/api_resources.c), in process over a real store
+ * (SQLite, and PostgreSQL as <name>_postgres). */
 #include "check.h"
 #include "ctl_fixture.h"
 
@@ -12,21 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The fixture (ctl_fixture.h) plus this file's users: alice, a member
- * with an API key, and bob, a member without one. */
+/* The fixture (ctl_fixture.h) with alice, a member with an API key, and
+ * bob, a member without one (fx_open_members). */
 static struct fx F;
 static char member[FX_AUTH_SIZE];
 static int64_t alice, bob;
 
-/* Opens a fresh database with the admin key, alice and bob. */
 static bool setup(void)
 {
-	fx_close(&F);
-	if (!fx_open(&F, NULL))
-		return false;
-	alice = fx_user(&F, "alice", member);
-	bob = fx_user(&F, "bob", member);
-	return alice > 0 && bob > 0 && fx_apikey(&F, alice, member) > 0;
+	return fx_open_members(&F, &alice, &bob, member);
 }
 
 static void teardown(void)
@@ -415,8 +409,6 @@ static const struct check_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	if (fx_skip())
-		return 0;
 	atexit(teardown);
 	return check_main(argc, argv, cases);
 }

@@ -38,8 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== build (release, gcc) into build-bench/"
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWEFT_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target weft-controller >/dev/null
+tests/bench/build.sh "$root/build-bench" weft-controller
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes \
 	-o build-bench/loadgen tests/bench/controller/loadgen.c \

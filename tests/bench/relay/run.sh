@@ -24,8 +24,9 @@
 # that is busy with other work the wall-clock rates drop, the CPU cost per
 # packet much less.
 #
-# BUILD_DIR (default build-bench in the source tree) is configured as a
-# Release build and the four tools are built when missing. Environment:
+# BUILD_DIR (default build-bench in the source tree) is configured by
+# tests/bench/build.sh (the configuration all benchmarks share) and the four
+# tools are (re)built. Environment:
 # BENCH_SECONDS (5), BENCH_SIZE (1200), BENCH_RUNS (3), BENCH_CORE (1, the
 # forwarder's core), BENCH_GEN_CORE (0, sender and receiver).
 # Not a test: never registered with ctest.
@@ -43,12 +44,7 @@ relay_bin=$build/relay/weft-relay
 fwd_bin=$build/tests/bench/udpfwd
 gen_bin=$build/tests/bench/udpgen
 tok_bin=$build/tests/netns/mktoken
-if [ ! -x "$relay_bin" ] || [ ! -x "$fwd_bin" ] || [ ! -x "$gen_bin" ] ||
-	[ ! -x "$tok_bin" ]; then
-	cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build "$build" -j"$(nproc)" \
-		--target weft-relay udpfwd udpgen mktoken >/dev/null
-fi
+"$src/tests/bench/build.sh" "$build" weft-relay udpfwd udpgen mktoken
 
 tmp=$(mktemp -d)
 pids=()

@@ -38,8 +38,8 @@
 #
 # Installs wireguard-go, wireguard-tools, iperf3, iputils-ping and jq from
 # Debian when missing (they are not test dependencies). BUILD_DIR (default
-# build-bench in the source tree) is configured as a Release build and the
-# three programs are (re)built. Environment: BENCH_SECONDS (10),
+# build-bench in the source tree) is configured by tests/bench/build.sh (the
+# configuration all benchmarks share) and the three programs are (re)built. Environment: BENCH_SECONDS (10),
 # BENCH_PINGS (20), BENCH_TTD_TRIALS (20), BENCH_DIRECT_WAIT (5, seconds
 # to wait for a direct path), BENCH_KEEP_LOGS (set: keep the temporary
 # directory with every log and print its path), BENCH_PERF=DIR (record
@@ -79,9 +79,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- build --------------------------------------------------------------
-cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j"$(nproc)" \
-	--target weft-controller weft-relay weft-agent >/dev/null
+"$src/tests/bench/build.sh" "$build" weft-controller weft-relay weft-agent
 ctl_bin=$build/controller/weft-controller
 relay_bin=$build/relay/weft-relay
 agent_bin=$build/agent/weft-agent
