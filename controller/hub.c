@@ -55,7 +55,6 @@ struct hnode {
 	int64_t presence_ms;      /* last answer that only had presence news */
 	char *token;
 	int64_t token_iat, token_exp;
-	int64_t token_sent_iat;   /* iat of the token last handed out */
 };
 
 struct hub {
@@ -221,18 +220,19 @@ static void add_token(struct hub *h, struct hnode *n, json_t *map)
 
 	if (!h->signing_key || !n || !n->token)
 		return;
-	n->token_sent_iat = n->token_iat;
 	clock_format_rfc3339(n->token_exp, exp, sizeof(exp));
 	json_object_set_new(map, "relay_token", json_string(n->token));
 	json_object_set_new(map, "relay_token_expires", json_string(exp));
 }
 
-/* Makes sure node_id has a relay token with at least half its lifetime
- * left. Runs on the HTTP thread before hub_map_request takes the lock for
- * the poll: reading the node's addresses (a read transaction) and signing
- * (ES256) never happen under the hub lock. Every answer to this poll, now
- * or at the latest at its keep-alive (<= 55 s), carries this token, which
- * has >= half of its lifetime left. */
+/* Makes sure node_id has a relay token with more than half its lifetime
+ * left (relaykey_token_due). Runs without the hub lock: on the HTTP thread
+ * before hub_map_request takes the lock for the poll, and on the hub's
+ * thread for the polls whose keep-alive deadline has come (renew_due), so
+ * reading the node's addresses (a read transaction) and signing (ES256)
+ * never happen under the hub lock, and a keep-alive answer, which comes
+ * when a third of the held token's lifetime is left (relaykey_hold_ms),
+ * hands over a fresh one. */
 static void token_renew(struct hub *h, int64_t node_id)
 {
 	int64_t wall = clock_wall_s();
@@ -496,15 +496,6 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 		}
 		/* Only presence news, and n had such an answer moments ago:
 		 * held until its presence interval has passed. */
-	}
-	/* A token renewed at the start of this poll (token_renew) goes out
-	 * at once: held, it would reach the node only after the old one
-	 * had run out. */
-	if (n->token && n->token_iat != n->token_sent_iat &&
-	    is_current(h, n, since)) {
-		resp_keepalive(h, n, since, resp);
-		h->stats.keepalives++;
-		goto out;
 	}
 	/* Current, or not yet known to the engine (registered moments ago):
 	 * hold until the map changes or the keep-alive deadline. */
@@ -1286,6 +1277,48 @@ static void prune_feed(struct hub *h)
 		store_rollback(tx);
 }
 
+/* Collects into ids (up to cap, from *n on) the nodes of the waiters whose
+ * deadline has come and whose token is due for renewal: a walk of the
+ * heap from i that stops at later deadlines. Under lock. */
+static void due_tokens(struct hub *h, size_t i, int64_t now, int64_t wall,
+		       int64_t *ids, size_t *n, size_t cap)
+{
+	struct hnode *hn;
+
+	if (i >= h->nheap || *n == cap || h->heap[i]->deadline_ms > now)
+		return;
+	hn = hnode_get(h, h->heap[i]->node_id, false);
+	if (hn && !hn->removed &&
+	    (!hn->token ||
+	     relaykey_token_due(wall, hn->token_exp, h->o.token_ttl_s)))
+		ids[(*n)++] = hn->id;
+	due_tokens(h, 2 * i + 1, now, wall, ids, n, cap);
+	due_tokens(h, 2 * i + 2, now, wall, ids, n, cap);
+}
+
+/* Renews, outside the lock, the tokens of the polls about to get their
+ * keep-alive answer. Bounded per tick; a node whose renewal failed keeps
+ * its old token (still a third of its lifetime left) and is tried again
+ * at its next poll. */
+static void renew_due(struct hub *h, int64_t now)
+{
+	int64_t ids[64];
+	size_t n, i, round;
+
+	if (!h->signing_key)
+		return;
+	for (round = 0; round < 16; round++) {
+		n = 0;
+		pthread_mutex_lock(&h->lock);
+		due_tokens(h, 0, now, clock_wall_s(), ids, &n, 64);
+		pthread_mutex_unlock(&h->lock);
+		for (i = 0; i < n; i++)
+			token_renew(h, ids[i]);
+		if (n < 64)
+			break;
+	}
+}
+
 static void on_tick(struct loop_timer *t, void *ctx)
 {
 	struct hub *h = ctx;
@@ -1294,6 +1327,7 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	int64_t id;
 	void *v;
 
+	renew_due(h, now);
 	pthread_mutex_lock(&h->lock);
 	/* Keep-alive deadlines. */
 	while (h->nheap && h->heap[0]->deadline_ms <= now) {
