@@ -171,25 +171,24 @@ static int relay_addr(const char *s, struct ip_endpoint *out)
  * hands it the answer's relay token. */
 static void update_relay(struct daemon *d, const json_t *answer)
 {
-	const json_t *relays = map_part(d->map, "relays");
-	const json_t *r = json_array_get(relays, 0);
+	size_t nrelays;
+	const struct map_relay *r = map_relays(d->map, &nrelays);
 	const char *tok = json_string_value(json_object_get(answer,
 							    "relay_token"));
 	struct relayc_target t = {0};
-	const char *name, *addr, *pin;
+	const char *name, *addr;
 	char q[300];
 
 	if (tok)
 		relayc_set_token(d->relay, tok);
-	if (!r) {
+	if (!nrelays) {
 		relayc_set_relay(d->relay, NULL);
 		return;
 	}
-	name = json_string_value(json_object_get(r, "name"));
-	addr = json_string_value(json_object_get(r, "address"));
-	pin = json_string_value(json_object_get(r, "public_key_pin"));
-	if (!name || !pin || ident_pin_from_b64(pin, t.pin) < 0 ||
-	    relay_addr(addr, &t.addr) < 0) {
+	name = r->name;
+	addr = r->address;
+	memcpy(t.pin, r->pin, sizeof(t.pin));
+	if (!name || !r->has_pin || relay_addr(addr, &t.addr) < 0) {
 		log_warn("relay_unusable", "name=%s address=%s note=\"needs "
 			 "an IPv4 address and a public_key_pin\"",
 			 log_q(q, sizeof(q), name), addr ? addr : "-");
@@ -202,28 +201,28 @@ static void update_relay(struct daemon *d, const json_t *answer)
 
 static void check_endpoints(struct daemon *d);
 
-/* Hands the map's peers to the tunnel table. */
-static void update_tunnels(struct daemon *d)
+/* Hands the map's changed peers to the tunnel table. */
+static void update_tunnels(struct daemon *d, const struct map_diff *diff)
 {
-	const json_t *self = map_part(d->map, "self");
-	int64_t id = json_integer_value(json_object_get(self, "id"));
-	json_t *peers = map_peers(d->map);
+	const struct map_self *self = map_self(d->map);
 
-	if (id > 0)
-		tunnels_set_self(d->tun, id);
-	if (!peers || tunnels_set_peers(d->tun, peers) < 0)
+	if (self && self->id > 0)
+		tunnels_set_self(d->tun, self->id);
+	if (tunnels_apply(d->tun, d->map, diff) < 0)
 		log_warn("tunnels_not_updated", "reason=out_of_memory");
-	json_decref(peers);
 }
 
 /* ---- data plane ---- */
 
-static bool is_mesh_prefix(const json_t *peer, const char *prefix);
 
-static void parse_or_clear(const char *s, struct ip_addr *a)
+/* Whether p is the peer's own mesh address (/32 or /128). */
+static bool is_mesh_route(const struct map_peer *mp,
+			  const struct ip_prefix *p)
 {
-	if (!s || ip_addr_parse(s, a) < 0)
-		memset(a, 0, sizeof(*a));
+	return (p->len == 32 && mp->ipv4.family &&
+		ip_addr_eq(&p->addr, &mp->ipv4)) ||
+	       (p->len == 128 && mp->ipv6.family &&
+		ip_addr_eq(&p->addr, &mp->ipv6));
 }
 
 static bool is_self(const struct daemon *d, const struct ip_addr *a)
@@ -235,23 +234,22 @@ static bool is_self(const struct daemon *d, const struct ip_addr *a)
 /* The routes from the peers' allowed_ips: their mesh addresses always,
  * subnet routes with --accept-routes. Returns 0 with *out (caller frees)
  * and *n, or WEFT_ERR_NOMEM. */
-static int build_routes(struct daemon *d, const json_t *peers,
-			struct filter_route **out, size_t *nout)
+static int build_routes(struct daemon *d, struct filter_route **out,
+			size_t *nout)
 {
 	struct filter_route *rv = NULL, *nv;
-	size_t n = 0, cap = 0, i, j;
-	const json_t *p, *a;
+	size_t n = 0, cap = 0, i, j, npeers;
+	const struct map_peer *const *peers = map_peers(d->map, &npeers);
 
-	json_array_foreach(peers, i, p) {
-		int64_t id = json_integer_value(json_object_get(p, "id"));
+	for (i = 0; i < npeers; i++) {
+		const struct map_peer *p = peers[i];
 
-		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
-			const char *s = json_string_value(a);
-			struct filter_route r = {.peer = id};
+		for (j = 0; j < p->nallowed; j++) {
+			struct filter_route r = {.peer = p->id,
+						 .prefix = p->allowed_ips[j]};
 
-			if (!s || id <= 0 ||
-			    ip_prefix_parse(s, &r.prefix, 0) < 0 ||
-			    (!is_mesh_prefix(p, s) && !d->cfg->accept_routes))
+			if (!is_mesh_route(p, &r.prefix) &&
+			    !d->cfg->accept_routes)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -279,41 +277,48 @@ static void tun_sync_routes(struct daemon *d, const struct filter_route *rv,
  * (and the TUN's addresses and routes), and the filter rules (swapped
  * into the live filter, so tracked flows survive). A filter the agent
  * cannot compile denies everything: the data plane fails closed. */
-static void update_dataplane(struct daemon *d)
+static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 {
-	const json_t *self = map_part(d->map, "self");
-	const json_t *rules_json = map_part(d->map, "filter");
-	json_t *peers = map_peers(d->map);
+	const struct map_self *self = map_self(d->map);
+	const struct map_rule *mr;
 	struct filter_route *rv = NULL;
 	struct filter_routes *rt = NULL;
 	struct filter_rules *rules = NULL;
 	char err[200] = "", q[300];
-	size_t n = 0;
+	size_t n = 0, nrules;
 	int rc;
 
-	parse_or_clear(json_string_value(json_object_get(self, "ipv4")),
-		       &d->self4);
-	parse_or_clear(json_string_value(json_object_get(self, "ipv6")),
-		       &d->self6);
-	rc = peers ? build_routes(d, peers, &rv, &n) : WEFT_ERR_NOMEM;
-	if (rc == 0)
-		rc = filter_routes_new(rv, n, &rt);
-	if (rc == 0) {
-		filter_routes_del(d->routes);
-		d->routes = rt;
-	} else {
-		log_warn_err(rc, "routes_not_updated", NULL);
-	}
-	json_decref(peers);
-	if (d->tundev) {
-		tun_set_addr(d, &d->self4, &d->tun4);
-		tun_set_addr(d, &d->self6, &d->tun6);
+	/* Only what the update touched: peers (their allowed_ips), our
+	 * addresses, the filter. */
+	if (diff->nadded || diff->nremoved || diff->nchanged || diff->self) {
+		memset(&d->self4, 0, sizeof(d->self4));
+		memset(&d->self6, 0, sizeof(d->self6));
+		if (self) {
+			d->self4 = self->ipv4;
+			d->self6 = self->ipv6;
+		}
+		rc = build_routes(d, &rv, &n);
 		if (rc == 0)
-			tun_sync_routes(d, rv, n);
+			rc = filter_routes_new(rv, n, &rt);
+		if (rc == 0) {
+			filter_routes_del(d->routes);
+			d->routes = rt;
+		} else {
+			log_warn_err(rc, "routes_not_updated", NULL);
+		}
+		if (d->tundev) {
+			tun_set_addr(d, &d->self4, &d->tun4);
+			tun_set_addr(d, &d->self6, &d->tun6);
+			if (rc == 0)
+				tun_sync_routes(d, rv, n);
+		}
+		free(rv);
 	}
-	free(rv);
-	if (rules_json) {
-		rc = filter_rules_compile(rules_json, &rules, err, sizeof(err));
+	if (!diff->filter)
+		return;
+	mr = map_rules(d->map, &nrules);
+	if (map_has_filter(d->map)) {
+		rc = filter_rules_compile(mr, nrules, &rules, err, sizeof(err));
 		if (rc < 0) {
 			log_warn_err(rc, "filter_rejected", "reason=%s "
 				     "note=\"denying all inbound packets\"",
@@ -762,8 +767,8 @@ static void on_path_change(int64_t peer, bool direct,
 			   const struct ip_endpoint *addr, void *ctx)
 {
 	struct daemon *d = ctx;
-	const char *name = json_string_value(
-		json_object_get(map_peer(d->map, peer), "name"));
+	const struct map_peer *mp = map_peer(d->map, peer);
+	const char *name = mp ? mp->name : NULL;
 	char a[IP_ENDPOINT_STRLEN] = "-", q[200];
 
 	if (direct)
@@ -848,22 +853,35 @@ static const struct tunnel_callbacks tunnel_cbs = {
 	.on_path_change = on_path_change,
 };
 
+/* Applies a map answer. The map's diff is the one place where the parts
+ * of the agent learn what changed (docs/internals/agentmap.md). A refused
+ * answer keeps the previous map; after a refused delta the next poll asks
+ * for a full map, while a refused full map is not asked for again at
+ * once (it would be the same): the next delta is refused for want of a
+ * base and brings a fresh full map. */
 static void on_map(struct daemon *d, const json_t *answer)
 {
 	int64_t before = map_version(d->map);
-	int rc = map_apply(d->map, answer);
+	struct map_diff diff;
+	char err[200], q[300];
+	int rc = map_apply(d->map, answer, &diff, err, sizeof(err));
 
 	if (rc < 0) {
-		log_warn_err(rc, "map_rejected", "version=%lld",
-			     (long long)json_integer_value(
-				     json_object_get(answer, "version")));
-		control_want_full(d->ctl);
+		log_warn_err(rc, "map_rejected", "version=%lld full=%s "
+			     "reason=%s", (long long)json_integer_value(
+				     json_object_get(answer, "version")),
+			     json_is_true(json_object_get(answer, "full"))
+				     ? "true" : "false",
+			     log_q(q, sizeof(q), err));
+		if (!json_is_true(json_object_get(answer, "full")))
+			control_want_full(d->ctl);
 		return;
 	}
 	d->last_map = clock_wall_s();
 	update_relay(d, answer);
-	update_tunnels(d);
-	update_dataplane(d);
+	update_tunnels(d, &diff);
+	update_dataplane(d, &diff);
+	map_diff_free(&diff);
 	if (map_version(d->map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",
@@ -1048,11 +1066,27 @@ static int metrics_addr(const char *s, struct ip_endpoint *out)
 	return ip_endpoint_parse(s, out);
 }
 
+/* The map's peers as received, sorted by id, for showing them. Returns
+ * NULL when out of memory; caller decrefs. */
+static json_t *peers_json(const struct daemon *d)
+{
+	size_t n, i;
+	const struct map_peer *const *v = map_peers(d->map, &n);
+	json_t *a = json_array();
+
+	for (i = 0; a && i < n; i++)
+		if (json_array_append(a, (json_t *)v[i]->json) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 /* Per-peer byte counters, labelled by peer name. */
 static int metrics_peers(struct daemon *d, struct buf *out, const char *key,
 			 const char *name, const char *help)
 {
-	json_t *peers = map_peers(d->map), *p, *pj;
+	json_t *peers = peers_json(d), *p, *pj;
 	size_t i;
 	int rc;
 
@@ -1319,7 +1353,7 @@ static json_t *status_answer(struct daemon *d)
 
 static json_t *peers_answer(struct daemon *d)
 {
-	json_t *peers = map_peers(d->map), *out = json_array(), *p;
+	json_t *peers = peers_json(d), *out = json_array(), *p;
 	size_t i;
 
 	if (!peers || !out)
@@ -1381,7 +1415,7 @@ static bool is_mesh_prefix(const json_t *peer, const char *prefix)
 
 static json_t *routes_answer(struct daemon *d)
 {
-	json_t *peers = map_peers(d->map), *out = json_array(), *p, *a;
+	json_t *peers = peers_json(d), *out = json_array(), *p, *a;
 	size_t i, j;
 
 	if (!peers || !out)
@@ -1432,7 +1466,7 @@ static bool field_is(const json_t *o, const char *key, const char *want)
 static json_t *ping_start(struct daemon *d, const json_t *req)
 {
 	const char *want = json_string_value(json_object_get(req, "peer"));
-	json_t *peers = map_peers(d->map), *p, *found = NULL, *ans = NULL;
+	json_t *peers = peers_json(d), *p, *found = NULL, *ans = NULL;
 	const char *addr;
 	struct ip_addr dst;
 	const struct ip_addr *src;

@@ -32,6 +32,7 @@
 #ifndef WEFT_AGENT_TUNNEL_H
 #define WEFT_AGENT_TUNNEL_H
 
+#include "agent/map.h"
 #include "shared/ident.h"
 #include "shared/ip.h"
 
@@ -103,10 +104,23 @@ void tunnels_del(struct tunnels *t);
 /* Sets our node id (known after registration). */
 void tunnels_set_self(struct tunnels *t, int64_t self_id);
 
-/* Replaces the peer set with the map's peers (array of objects with id,
- * public_key and endpoints: "IP:PORT" strings, the peer's candidates). Peers that left, or whose key changed, lose their
- * connection and queue. Returns 0 or WEFT_ERR_NOMEM. */
-int tunnels_set_peers(struct tunnels *t, const json_t *peers);
+/* Replaces the peer set with peers[0..n) (borrowed for the call): peers
+ * with a key get a tunnel entry, their endpoints become the direct-path
+ * candidates (at most PATHS_CAND_MAX). Peers that left, lost their key or
+ * whose key changed lose their connection and queue. O(n). Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int tunnels_set_peers(struct tunnels *t, const struct map_peer *const *peers,
+		      size_t n);
+
+/* Applies one map update: a full diff is tunnels_set_peers with all of
+ * m's peers; a delta touches only the diff's removed, added and changed
+ * peers (O(changes)). m is the map after the update. Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int tunnels_apply(struct tunnels *t, const struct map *m,
+		  const struct map_diff *d);
+
+/* Number of peers with a tunnel entry. */
+size_t tunnels_count(const struct tunnels *t);
 
 /* Our own candidates (the endpoints we publish), for ranking the peer's
  * and for "call me maybe". At most 16 are used. */

@@ -1,5 +1,6 @@
 #include "check.h"
 #include "agent/filter.h"
+#include "agent/mapjson.h"
 #include "shared/err.h"
 
 #include <stdio.h>
@@ -35,6 +36,20 @@ static struct packet_info pk(uint8_t proto, const char *src, uint16_t sport,
 	return pi;
 }
 
+/* The map's filter array read as agent/map.c reads it, then compiled. */
+static int compile_json(const json_t *j, struct filter_rules **r, char *err,
+			size_t errlen)
+{
+	struct map_rule *mr = NULL;
+	size_t n = 0;
+	int rc = mapjson_rules(j, &mr, &n, err, errlen);
+
+	if (rc == 0)
+		rc = filter_rules_compile(mr, n, r, err, errlen);
+	mapjson_rules_free(mr, n);
+	return rc;
+}
+
 static struct filter_rules *compile(const char *text)
 {
 	struct filter_rules *r = NULL;
@@ -45,7 +60,7 @@ static struct filter_rules *compile(const char *text)
 
 	if (!j)
 		return NULL;
-	rc = filter_rules_compile(j, &r, err, sizeof(err));
+	rc = compile_json(j, &r, err, sizeof(err));
 	json_decref(j);
 	if (rc != 0)
 		fprintf(stderr, "compile: %s\n", err);
@@ -60,7 +75,7 @@ static int compile_rc(const char *text, char *err, size_t errlen)
 
 	if (!j)
 		return 1;
-	rc = filter_rules_compile(j, &r, err, errlen);
+	rc = compile_json(j, &r, err, errlen);
 	json_decref(j);
 	filter_rules_del(r);
 	return rc;

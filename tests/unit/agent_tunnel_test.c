@@ -60,7 +60,8 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	uint8_t key[IDENT_KEY_LEN], pkt[20] = {0x45};
 	struct loop *l = NULL;
 	struct tunnels *t = NULL;
-	json_t *peers;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
 	json_t *o;
 	size_t i;
 
@@ -68,9 +69,8 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 		key[i] = (uint8_t)i;
 	REQUIRE(loop_new(&l) == 0);
 	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
-	peers = json_pack("[{s:I, s:s}]", "id", (json_int_t)3, "public_key",
-			  key_b64);
-	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK_INT(ident_pin_from_b64(key_b64, mp.key), 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
 	/* Node 9 serves node 3 (the smaller id is the client). */
 	CHECK(tunnels_accept_peer(t, key));
 	CHECK_INT(tunnels_send(t, 4, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
@@ -78,11 +78,8 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
 	CHECK_STR(json_string_value(json_object_get(o, "path")), "none");
 	json_decref(o);
-	json_decref(peers);
-	peers = json_array();
-	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK_INT(tunnels_set_peers(t, NULL, 0), 0);
 	CHECK(!tunnels_accept_peer(t, key));
-	json_decref(peers);
 	tunnels_del(t);
 	loop_del(l);
 }
