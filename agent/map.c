@@ -516,9 +516,12 @@ int map_apply(struct map *m, const json_t *j, struct map_diff *diff,
 	m->version = a.version;
 	m->needs_full = false;
 	if (diff) {
-		qsort(add.v, add.n, sizeof(*add.v), cmp_i64);
-		qsort(rem.v, rem.n, sizeof(*rem.v), cmp_i64);
-		qsort(chg.v, chg.n, sizeof(*chg.v), cmp_i64);
+		if (add.n)
+			qsort(add.v, add.n, sizeof(*add.v), cmp_i64);
+		if (rem.n)
+			qsort(rem.v, rem.n, sizeof(*rem.v), cmp_i64);
+		if (chg.n)
+			qsort(chg.v, chg.n, sizeof(*chg.v), cmp_i64);
 		diff->full = a.full;
 		diff->added = add.v;
 		diff->nadded = add.n;

@@ -84,12 +84,77 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	loop_del(l);
 }
 
+
+#define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_B "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+#define KEY_C "AgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICE="
+
+static int apply(struct map *m, struct tunnels *t, const char *text)
+{
+	json_t *a = json_loads(text, 0, NULL);
+	struct map_diff d;
+	int rc = a ? map_apply(m, a, &d, NULL, 0) : WEFT_ERR_PARSE;
+
+	if (rc == 0)
+		rc = tunnels_apply(t, m, &d);
+	map_diff_free(&d);
+	json_decref(a);
+	return rc;
+}
+
+static void tunnels_follow_the_map_diff(void)
+{
+	uint8_t a[IDENT_KEY_LEN], b[IDENT_KEY_LEN], c[IDENT_KEY_LEN];
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map *m = NULL;
+
+	REQUIRE_INT(ident_pin_from_b64(KEY_A, a), 0);
+	REQUIRE_INT(ident_pin_from_b64(KEY_B, b), 0);
+	REQUIRE_INT(ident_pin_from_b64(KEY_C, c), 0);
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, t, "{\"version\": 1, \"full\": true, \"peers\": ["
+			      "{\"id\": 3, \"public_key\": \"" KEY_A "\"},"
+			      "{\"id\": 5, \"public_key\": \"" KEY_B "\"},"
+			      "{\"id\": 6}]}"), 0);
+	/* Peer 6 has no key: no tunnel. */
+	CHECK_INT(tunnels_count(t), 2);
+	CHECK(tunnels_accept_peer(t, a));
+	CHECK(tunnels_accept_peer(t, b));
+	CHECK_INT(tunnels_send(t, 6, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
+	/* 3 leaves, 5 changes key: the old key is no longer accepted. */
+	CHECK_INT(apply(m, t, "{\"version\": 2, \"full\": false, "
+			      "\"peers_removed\": [3], \"peers\": ["
+			      "{\"id\": 5, \"public_key\": \"" KEY_C "\"}]}"),
+		  0);
+	CHECK_INT(tunnels_count(t), 1);
+	CHECK(!tunnels_accept_peer(t, a));
+	CHECK(!tunnels_accept_peer(t, b));
+	CHECK(tunnels_accept_peer(t, c));
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
+	/* A full map without 5 removes it too. */
+	CHECK_INT(apply(m, t, "{\"version\": 3, \"full\": true, \"peers\": ["
+			      "{\"id\": 4, \"public_key\": \"" KEY_A "\"}]}"),
+		  0);
+	CHECK_INT(tunnels_count(t), 1);
+	CHECK(!tunnels_accept_peer(t, c));
+	/* 4 < 9: we serve it. */
+	CHECK(tunnels_accept_peer(t, a));
+	tunnels_del(t);
+	map_del(m);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
 	CHECK_CASE(virtual_addresses_of_different_nodes_differ),
 	CHECK_CASE(rejects_ids_that_cannot_be_encoded),
 	CHECK_CASE(non_virtual_addresses_map_to_no_node),
 	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
+	CHECK_CASE(tunnels_follow_the_map_diff),
 	{0},
 };
 
