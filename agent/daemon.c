@@ -290,7 +290,7 @@ static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 
 	/* Only what the update touched: peers (their allowed_ips), our
 	 * addresses, the filter. */
-	if (diff->nadded || diff->nremoved || diff->nchanged || diff->self) {
+	if (diff->addrs || diff->self) {
 		memset(&d->self4, 0, sizeof(d->self4));
 		memset(&d->self6, 0, sizeof(d->self6));
 		if (self) {

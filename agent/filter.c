@@ -71,8 +71,22 @@ struct filter_rules {
 	size_t n;
 };
 
+/* Host routes (/32, /128: every peer's mesh addresses) sit in a hash
+ * table, so the send and receive paths find a peer's mesh address in
+ * O(1) whatever the number of peers; a host route is the longest
+ * possible match, so a hit ends the lookup. The prefix set keeps only
+ * the shorter routes (subnet routes, few). */
+struct hent {
+	uint8_t family;    /* 0: empty */
+	uint8_t b[16];
+	int64_t peer;
+};
+
 struct filter_routes {
 	struct pset set;
+	struct hent *hosts;
+	size_t hcap;       /* power of two, at least twice the entries */
+	uint64_t seed;
 };
 
 /* Connection-table key: one flow as seen from this node. */
@@ -715,27 +729,82 @@ void filter_get_stats(const struct filter *f, int64_t now_ms,
 
 /* ---- routes ---- */
 
+static bool is_host(const struct ip_prefix *p)
+{
+	return p->len == (p->addr.family == 4 ? 32 : 128);
+}
+
+static size_t host_slot(const struct filter_routes *rt, uint8_t family,
+			const uint8_t b[16])
+{
+	uint64_t w[2], h;
+
+	memcpy(w, b, 16);
+	h = (w[0] ^ rt->seed) * 0x9E3779B97F4A7C15ull;
+	h = (h ^ w[1] ^ family) * 0xC2B2AE3D27D4EB4Full;
+	return (size_t)(h ^ h >> 29) & (rt->hcap - 1);
+}
+
+/* The slot holding (family, b), or the empty one its probe ends at. */
+static struct hent *host_find(const struct filter_routes *rt, uint8_t family,
+			      const uint8_t b[16])
+{
+	size_t i = host_slot(rt, family, b);
+	struct hent *e;
+
+	for (;; i = (i + 1) & (rt->hcap - 1)) {
+		e = &rt->hosts[i];
+		if (!e->family ||
+		    (e->family == family && memcmp(e->b, b, 16) == 0))
+			return e;
+	}
+}
+
 int filter_routes_new(const struct filter_route *routes, size_t n,
 		      struct filter_routes **out)
 {
 	struct filter_routes *rt = NULL;
 	struct filter_route *items = NULL;
-	size_t i;
+	size_t i, nitems = 0, nhosts = 0;
 	int rc = WEFT_ERR_INVAL;
 
 	if (!out || (n && !routes))
 		goto out;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (!prefix_ok(&routes[i].prefix))
 			goto out;
+		nhosts += is_host(&routes[i].prefix);
+	}
 	rc = WEFT_ERR_NOMEM;
 	rt = calloc(1, sizeof(*rt));
 	items = calloc(n ? n : 1, sizeof(*items));
 	if (!rt || !items)
 		goto out;
-	if (n)
-		memcpy(items, routes, n * sizeof(*items));
-	rc = pset_build(&rt->set, items, n);
+	for (rt->hcap = 8; rt->hcap < 2 * nhosts; rt->hcap *= 2)
+		;
+	rt->hosts = calloc(rt->hcap, sizeof(*rt->hosts));
+	if (!rt->hosts || rand_u64(&rt->seed) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct filter_route *r = &routes[i];
+		struct hent *e;
+		uint8_t m[16];
+
+		if (!is_host(&r->prefix)) {
+			items[nitems++] = *r;
+			continue;
+		}
+		mask_bytes(r->prefix.addr.b, r->prefix.addr.family,
+			   r->prefix.len, m);
+		e = host_find(rt, r->prefix.addr.family, m);
+		/* The same prefix twice: the smaller peer id wins. */
+		if (e->family && e->peer <= r->peer)
+			continue;
+		e->family = r->prefix.addr.family;
+		memcpy(e->b, m, 16);
+		e->peer = r->peer;
+	}
+	rc = pset_build(&rt->set, items, nitems);
 	if (rc < 0)
 		goto out;
 	*out = rt;
@@ -751,15 +820,27 @@ void filter_routes_del(struct filter_routes *rt)
 	if (!rt)
 		return;
 	pset_free(&rt->set);
+	free(rt->hosts);
 	free(rt);
 }
 
 int filter_routes_lookup(const struct filter_routes *rt,
 			 const struct ip_addr *dst, int64_t *peer)
 {
+	const struct hent *e;
+	uint8_t m[16];
 	int64_t v;
 
-	if (!rt || !dst || !pset_find(&rt->set, dst, &v))
+	if (!rt || !dst || (dst->family != 4 && dst->family != 6))
+		return WEFT_ERR_NOTFOUND;
+	mask_bytes(dst->b, dst->family, dst->family == 4 ? 32 : 128, m);
+	e = host_find(rt, dst->family, m);
+	if (e->family) {
+		if (peer)
+			*peer = e->peer;
+		return 0;
+	}
+	if (!pset_find(&rt->set, dst, &v))
 		return WEFT_ERR_NOTFOUND;
 	if (peer)
 		*peer = v;

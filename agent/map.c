@@ -293,10 +293,21 @@ static bool peer_same(const struct map_peer *a, const struct map_peer *b)
 	return json_equal((json_t *)a->json, (json_t *)b->json);
 }
 
-/* Growable id list for the diff. */
+/* Whether the addresses of a peer (what routes are made of) differ. */
+static bool addrs_differ(const struct map_peer *a, const struct map_peer *b)
+{
+	return a->nallowed != b->nallowed ||
+	       memcmp(&a->ipv4, &b->ipv4, sizeof(a->ipv4)) != 0 ||
+	       memcmp(&a->ipv6, &b->ipv6, sizeof(a->ipv6)) != 0 ||
+	       (a->nallowed && memcmp(a->allowed_ips, b->allowed_ips,
+				      a->nallowed * sizeof(*a->allowed_ips)));
+}
+
+/* Growable id list for the diff; `addrs` is the diff's flag. */
 struct ids {
 	int64_t *v;
 	size_t n, cap;
+	bool addrs;
 };
 
 static int ids_add(struct ids *l, int64_t id)
@@ -323,8 +334,11 @@ static int classify(struct ids *add, struct ids *rem, struct ids *chg,
 		return ids_add(add, id);
 	if (old && !now)
 		return ids_add(rem, id);
-	if (old && now && !peer_same(old, now))
+	if (old && now && !peer_same(old, now)) {
+		if (addrs_differ(old, now))
+			chg->addrs = true;
 		return ids_add(chg, id);
+	}
 	return 0;
 }
 
@@ -529,6 +543,7 @@ int map_apply(struct map *m, const json_t *j, struct map_diff *diff,
 		diff->nremoved = rem.n;
 		diff->changed = chg.v;
 		diff->nchanged = chg.n;
+		diff->addrs = add.n || rem.n || chg.addrs;
 		diff->self = a.full || a.has[P_SELF];
 		diff->filter = a.full || a.has[P_FILTER];
 		diff->dns = a.full || a.has[P_DNS];

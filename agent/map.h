@@ -104,14 +104,15 @@ struct map_rule {
 };
 
 /* What one map_apply changed. Peer ids are ascending. "changed" peers are
- * in both maps with a different entry; key_changed says which of them
- * changed key (their tunnel must start over). A part flag is set when the
+ * in both maps with a different entry (any field). A part flag is set when the
  * answer replaced that part (a full map replaces all of them). */
 struct map_diff {
 	bool full;
 	int64_t *added, *removed, *changed;
 	size_t nadded, nremoved, nchanged;
 	bool self, filter, dns, relays;
+	bool addrs; /* peers came or went, or a changed peer's ipv4, ipv6 or
+		     * allowed_ips differ: routes must be rebuilt */
 };
 
 /* Frees the diff's arrays and zeroes it. NULL is fine. */

@@ -640,6 +640,44 @@ static void route_ties_go_to_the_smaller_peer_id(void)
 	CHECK(t == NULL);
 }
 
+/* Host routes live in their own hash table: every one is found, ties go
+ * to the smaller id, and a subnet route still covers the addresses no
+ * host route names. */
+static void many_host_routes_are_each_found(void)
+{
+	struct filter_route *r = calloc(2002, sizeof(*r));
+	struct filter_routes *t = NULL;
+	char a[64];
+	size_t n = 0;
+
+	REQUIRE(r != NULL);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(a, sizeof(a), "100.64.%d.%d/32", i / 200, i % 200 + 1);
+		r[n++] = rt(a, 1000 + i);
+		snprintf(a, sizeof(a), "fd7a:115c:a1e0::%x/128", i + 1);
+		r[n++] = rt(a, 1000 + i);
+	}
+	r[n++] = rt("100.64.0.1/32", 7); /* same host as peer 1000 */
+	r[n++] = rt("100.64.4.0/24", 3);
+	REQUIRE_INT(filter_routes_new(r, n, &t), 0);
+	CHECK_INT(lookup(t, "100.64.0.1"), 7);
+	CHECK_INT(lookup(t, "100.64.0.2"), 1001);
+	CHECK_INT(lookup(t, "100.64.4.200"), 1999);
+	CHECK_INT(lookup(t, "100.64.4.201"), 3);
+	CHECK_INT(lookup(t, "fd7a:115c:a1e0::3e8"), 1999);
+	CHECK_INT(lookup(t, "fd7a:115c:a1e0::3e9"), 0);
+	CHECK_INT(lookup(t, "100.64.5.1"), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(a, sizeof(a), "fd7a:115c:a1e0::%x", i + 1);
+		if (lookup(t, a) != 1000 + i) {
+			CHECK_INT(lookup(t, a), 1000 + i);
+			break;
+		}
+	}
+	filter_routes_del(t);
+	free(r);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(allows_exactly_what_a_tcp_rule_names),
 	CHECK_CASE(port_lists_and_ranges_are_inclusive),
@@ -659,6 +697,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_oversized_connection_tables),
 	CHECK_CASE(route_lookup_picks_the_longest_prefix),
 	CHECK_CASE(route_ties_go_to_the_smaller_peer_id),
+	CHECK_CASE(many_host_routes_are_each_found),
 	{0},
 };
 

@@ -453,6 +453,40 @@ static void refused_full_map_makes_the_next_delta_wait_for_a_full(void)
 	map_del(m);
 }
 
+static void diff_says_when_routes_must_change(void)
+{
+	struct map_diff d;
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	/* Only the endpoints and online flag: same addresses. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 11, \"full\": false, "
+				  "\"peers\": [{\"id\": 3, \"name\": \"db\", "
+				  "\"ipv4\": \"100.64.0.3\", \"ipv6\": "
+				  "\"fd7a:115c:a1e0::3\", \"allowed_ips\": "
+				  "[\"100.64.0.3/32\"], \"endpoints\": "
+				  "[\"192.0.2.3:41641\"], \"online\": true}]}",
+			       &d, NULL, 0), 0);
+	CHECK_INT(d.nchanged, 1);
+	CHECK(!d.addrs);
+	map_diff_free(&d);
+	/* A subnet route more. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 12, \"full\": false, "
+				  "\"peers\": [{\"id\": 3, \"ipv4\": "
+				  "\"100.64.0.3\", \"allowed_ips\": "
+				  "[\"100.64.0.3/32\", \"10.9.0.0/16\"]}]}",
+			       &d, NULL, 0), 0);
+	CHECK(d.addrs);
+	map_diff_free(&d);
+	/* A peer leaving always changes routes. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 13, \"full\": false, "
+				  "\"peers_removed\": [2]}", &d, NULL, 0), 0);
+	CHECK(d.addrs);
+	map_diff_free(&d);
+	map_del(m);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(full_map_then_deltas_equal_the_full_map),
 	CHECK_CASE(peers_removed_drops_only_those_ids),
@@ -466,6 +500,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(peers_and_parts_are_typed),
 	CHECK_CASE(bad_values_are_refused_with_a_reason),
 	CHECK_CASE(refused_full_map_makes_the_next_delta_wait_for_a_full),
+	CHECK_CASE(diff_says_when_routes_must_change),
 	{0},
 };
 
