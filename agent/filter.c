@@ -734,15 +734,16 @@ static bool is_host(const struct ip_prefix *p)
 	return p->len == (p->addr.family == 4 ? 32 : 128);
 }
 
+/* mix() reaches every output bit from every input bit, so addresses that
+ * differ in a few bytes spread over the table. */
 static size_t host_slot(const struct filter_routes *rt, uint8_t family,
 			const uint8_t b[16])
 {
-	uint64_t w[2], h;
+	uint64_t w[2];
 
 	memcpy(w, b, 16);
-	h = (w[0] ^ rt->seed) * 0x9E3779B97F4A7C15ull;
-	h = (h ^ w[1] ^ family) * 0xC2B2AE3D27D4EB4Full;
-	return (size_t)(h ^ h >> 29) & (rt->hcap - 1);
+	return (size_t)mix(mix(w[0] ^ rt->seed) ^ w[1] ^ family) &
+	       (rt->hcap - 1);
 }
 
 /* The slot holding (family, b), or the empty one its probe ends at. */
