@@ -15,6 +15,7 @@
 #include "shared/idmap.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
+#include "shared/rand.h"
 #include "shared/wire.h"
 
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct tunnels {
 	void *ctx;
 	struct idmap byid;       /* id -> struct peer * */
 	struct idmap bykey;      /* key_hash -> struct peer * (chained) */
+	uint64_t seed;           /* of key_hash */
 	/* direct paths */
 	struct ip_endpoint local[LOCAL_MAX];
 	size_t nlocal;
@@ -125,21 +127,27 @@ static struct peer *find(const struct tunnels *t, int64_t id)
 	return id > 0 ? idmap_get(&t->byid, id) : NULL;
 }
 
-/* A positive 62-bit id from the key's first bytes for the key table.
- * Public keys are uniformly distributed; two peers sharing one is
- * possible in principle only, and then they are chained. */
-static int64_t key_hash(const uint8_t key[IDENT_KEY_LEN])
+/* A positive 62-bit id for the key table from the key's first bytes,
+ * mixed with a per-table random seed: nodes choose their keys, so they
+ * must not be able to choose where in the table they land. Two peers
+ * with one hash are possible in principle only, and then chained. */
+static int64_t key_hash(const struct tunnels *t,
+			const uint8_t key[IDENT_KEY_LEN])
 {
 	uint64_t h = 0;
 
 	memcpy(&h, key, sizeof(h));
+	h ^= t->seed;
+	h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+	h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+	h ^= h >> 31;
 	return (int64_t)(h >> 2) + 1;
 }
 
 static struct peer *find_key(const struct tunnels *t,
 			     const uint8_t key[IDENT_KEY_LEN])
 {
-	struct peer *p = idmap_get(&t->bykey, key_hash(key));
+	struct peer *p = idmap_get(&t->bykey, key_hash(t, key));
 
 	while (p && memcmp(p->key, key, IDENT_KEY_LEN) != 0)
 		p = p->key_next;
@@ -148,7 +156,7 @@ static struct peer *find_key(const struct tunnels *t,
 
 static int key_link(struct tunnels *t, struct peer *p)
 {
-	int64_t h = key_hash(p->key);
+	int64_t h = key_hash(t, p->key);
 	struct peer *head = idmap_get(&t->bykey, h);
 	int rc = idmap_put(&t->bykey, h, p);
 
@@ -159,7 +167,7 @@ static int key_link(struct tunnels *t, struct peer *p)
 
 static void key_unlink(struct tunnels *t, struct peer *p)
 {
-	int64_t h = key_hash(p->key);
+	int64_t h = key_hash(t, p->key);
 	struct peer *head = idmap_get(&t->bykey, h), **pp;
 
 	if (head == p) {
@@ -673,6 +681,7 @@ int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 		struct tunnels **out)
 {
 	struct tunnels *t = calloc(1, sizeof(*t));
+	int rc;
 
 	if (!t)
 		return WEFT_ERR_NOMEM;
@@ -685,6 +694,11 @@ int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 	t->last_ttd_ms = -1;
 	idmap_init(&t->byid);
 	idmap_init(&t->bykey);
+	rc = rand_u64(&t->seed);
+	if (rc < 0) {
+		free(t);
+		return rc;
+	}
 	*out = t;
 	return 0;
 }

@@ -92,7 +92,7 @@ struct tunnels_stats {
 
 /* Creates the tunnel table for node self_id on ep (borrowed; it must
  * outlive t, and t must be deleted first). cbs is copied. Returns 0 and
- * *out, WEFT_ERR_NOMEM, or a loop error. */
+ * *out, WEFT_ERR_NOMEM, or -errno when no random seed can be had. */
 int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 		const struct tunnel_callbacks *cbs, void *ctx,
 		struct tunnels **out);

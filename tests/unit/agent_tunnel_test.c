@@ -148,6 +148,46 @@ static void tunnels_follow_the_map_diff(void)
 	loop_del(l);
 }
 
+static int count_wake(int64_t dst, const uint8_t *payload, size_t len,
+		      void *ctx)
+{
+	int *n = ctx;
+
+	if (dst == 3 && len == 1 && payload[0] == TUNNEL_WAKE)
+		(*n)++;
+	return 0;
+}
+
+/* A packet for a peer that must dial us waits in its queue, and the
+ * peer's own timer keeps waking it (once a second) until it connects. */
+static void queued_packet_keeps_waking_the_peer(void)
+{
+	static const struct tunnel_callbacks cbs = {.send_relay = count_wake};
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
+	int wakes = 0;
+
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, &cbs, &wakes, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(wakes, 1);
+	for (int i = 0; i < 500 && wakes < 3; i++)
+		loop_run_once(l, 20);
+	CHECK(wakes >= 3);
+	/* The peer leaves: its timer goes with it. */
+	CHECK_INT(tunnels_set_peers(t, NULL, 0), 0);
+	wakes = 0;
+	for (int i = 0; i < 60; i++)
+		loop_run_once(l, 20);
+	CHECK_INT(wakes, 0);
+	tunnels_del(t);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
 	CHECK_CASE(virtual_addresses_of_different_nodes_differ),
@@ -155,6 +195,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(non_virtual_addresses_map_to_no_node),
 	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
 	CHECK_CASE(tunnels_follow_the_map_diff),
+	CHECK_CASE(queued_packet_keeps_waking_the_peer),
 	{0},
 };
 
