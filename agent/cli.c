@@ -85,6 +85,31 @@ static int table(const json_t *rows, const struct col *cols, size_t ncols,
 	return ferror(out) ? -EIO : 0;
 }
 
+static long long num(const json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* The data-plane counters of status (docs/agent.md), two lines: what
+ * came out of peer tunnels, and what could not go into one. */
+static void print_dataplane(const json_t *dp, FILE *out)
+{
+	if (!json_is_object(dp))
+		return;
+	fprintf(out, "dataplane:   in: allowed %lld (return traffic %lld), "
+		     "denied %lld, malformed %lld, spoofed %lld, undelivered "
+		     "%lld, echo answered %lld, tun write errors %lld; "
+		     "flows %lld\n",
+		num(dp, "allowed"), num(dp, "allowed_tracked"),
+		num(dp, "denied"), num(dp, "malformed"), num(dp, "spoofed"),
+		num(dp, "undelivered"), num(dp, "echo_answered"),
+		num(dp, "tun_write_errors"), num(dp, "flows"));
+	fprintf(out, "             out: malformed %lld, no route %lld, "
+		     "dropped %lld\n",
+		num(dp, "tx_malformed"), num(dp, "tx_noroute"),
+		num(dp, "tx_dropped"));
+}
+
 int cli_print_status(const json_t *a, FILE *out)
 {
 	const json_t *node = json_object_get(a, "node");
@@ -93,6 +118,7 @@ int cli_print_status(const json_t *a, FILE *out)
 	const json_t *relays = json_object_get(a, "relays");
 	const json_t *relay = json_object_get(a, "relay");
 	char buf[CELL_MAX];
+	json_int_t peers;
 
 	fprintf(out, "state:       %s (since %s)\n", str_or(a, "state", "?"),
 		str_or(a, "state_since", "-"));
@@ -120,13 +146,19 @@ int cli_print_status(const json_t *a, FILE *out)
 		fprintf(out, "relay:       none (relays in map: %s)\n",
 			json_array_size(relays) ? buf : "none");
 	}
-	fprintf(out, "map:         version %lld, %lld peers, updated %s\n",
+	peers = json_integer_value(json_object_get(map, "peers"));
+	fprintf(out, "map:         version %lld, %lld peer%s, updated %s\n",
 		(long long)json_integer_value(json_object_get(map, "version")),
-		(long long)json_integer_value(json_object_get(map, "peers")),
+		(long long)peers, peers == 1 ? "" : "s",
 		str_or(map, "updated", "never"));
 	cell(json_object_get(a, "endpoints"), buf, sizeof(buf));
-	fprintf(out, "endpoints:   %s\n", buf);
-	fprintf(out, "tun:         none (control plane only)\n");
+	fprintf(out, "endpoints:   %s (udp port %lld)\n", buf,
+		(long long)json_integer_value(json_object_get(a, "port")));
+	if (str_or(a, "tun", NULL))
+		fprintf(out, "tun:         %s\n", str_or(a, "tun", ""));
+	else
+		fprintf(out, "tun:         none (control plane only)\n");
+	print_dataplane(json_object_get(a, "dataplane"), out);
 	return ferror(out) ? -EIO : 0;
 }
 

@@ -10,6 +10,7 @@
 #include "agent/control.h"
 
 #include "agent/state.h"
+#include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/loop.h"
 #include "shared/rand.h"
@@ -26,6 +27,15 @@
 #define ANSWER_MAX (16u * 1024 * 1024)
 #define CALL_TIMEOUT_MS 15000
 #define CONNECT_TIMEOUT_MS 10000
+/* While the controller does not answer at all, /healthz is asked every
+ * PROBE_MS (+-25 %) during the back-off wait, every PROBE_SLOW_MS once it
+ * has been silent for PROBE_FAST_FOR_MS: a restarted controller is then
+ * found within about a second instead of after a back-off of up to 30 s,
+ * and a long outage costs one small request per agent every few seconds. */
+#define PROBE_MS 1000
+#define PROBE_SLOW_MS 4000
+#define PROBE_FAST_FOR_MS 120000
+#define PROBE_TIMEOUT_MS 2000
 
 struct control {
 	struct loop *loop;
@@ -45,6 +55,9 @@ struct control {
 	struct statedir_cred cred;
 	bool have_cred;
 	int64_t since;
+	bool resync;         /* a call failed: the next poll asks since=0 */
+	int64_t silent_since; /* mono ms of the first failure without any
+			       * HTTP answer since the last one; -1: none */
 
 	/* shared */
 	pthread_mutex_t lock;
@@ -257,7 +270,8 @@ static int call(struct control *c, CURL *h, const char *method,
 		}
 		hdrs = more;
 	}
-	if (c->have_cred) {
+	/* Only API calls carry the node credential (not /healthz). */
+	if (c->have_cred && strncmp(path, "/api/", 5) == 0) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
 			 c->cred.credential);
 		more = curl_slist_append(hdrs, auth);
@@ -503,7 +517,11 @@ static enum step do_poll(struct control *c, CURL *h, struct control_event *ev)
 
 	if (atomic_exchange(&c->want_full, false))
 		c->since = 0;
-	since = c->since;
+	/* After a failure, ask for the whole map: it is answered at once
+	 * (a poll at the current version would be held for up to a minute,
+	 * and the agent would look disconnected meanwhile), and whatever
+	 * changed while we were away is in it. */
+	since = c->resync ? 0 : c->since;
 	snprintf(path, sizeof(path), "/api/v1/map?since=%lld",
 		 (long long)since);
 	rc = call(c, h, "GET", path, NULL, c->poll_timeout_ms, true, &status,
@@ -554,6 +572,50 @@ static bool pause_ms(struct control *c, int64_t ms)
 	return !stopped;
 }
 
+/* Does the controller answer GET /healthz with 200 now? */
+static bool healthy(struct control *c, CURL *h)
+{
+	char msg[CURL_ERROR_SIZE] = "";
+	json_t *j = NULL;
+	long status = 0;
+	int rc;
+
+	rc = call(c, h, "GET", "/healthz", NULL, PROBE_TIMEOUT_MS, false,
+		  &status, &j, msg, sizeof(msg));
+	json_decref(j);
+	return rc == 0 && status == 200;
+}
+
+/* Waits ms before the next retry. When the controller gave no HTTP answer
+ * at all (down, restarting, unreachable), probes /healthz meanwhile and
+ * ends the wait as soon as it answers; an answer with an error status
+ * (503 while it starts or is overloaded) waits the whole back-off.
+ * Returns false when stopped. */
+static bool wait_retry(struct control *c, CURL *h, int64_t ms, bool probe)
+{
+	int64_t end = clock_mono_ms() + ms;
+
+	for (;;) {
+		int64_t now = clock_mono_ms(), step;
+		uint64_t r = 0;
+
+		if (now >= end)
+			return true;
+		if (!probe)
+			return pause_ms(c, end - now);
+		step = now - c->silent_since < PROBE_FAST_FOR_MS
+			       ? PROBE_MS : PROBE_SLOW_MS;
+		rand_u64(&r);
+		step = step - step / 4 + (int64_t)(r % (uint64_t)(step / 2 + 1));
+		if (!pause_ms(c, step < end - now ? step : end - now))
+			return false;
+		if (clock_mono_ms() < end && healthy(c, h))
+			return true;
+		if (atomic_load(&c->stop))
+			return false;
+	}
+}
+
 static void *run(void *arg)
 {
 	struct control *c = arg;
@@ -587,13 +649,21 @@ static void *run(void *arg)
 
 			rand_u64(&r);
 			ev.retry_ms = state_backoff_next(&c->backoff, r);
+			c->resync = true;
+			if (ev.http_status == 0 && c->silent_since < 0)
+				c->silent_since = clock_mono_ms();
+			else if (ev.http_status != 0)
+				c->silent_since = -1;
 			post(c, &ev);
-			if (!pause_ms(c, ev.retry_ms))
+			if (!wait_retry(c, h, ev.retry_ms, ev.http_status == 0))
 				break;
 			continue;
 		}
-		if (ev.kind == CONTROL_MAP)
+		c->silent_since = -1;
+		if (ev.kind == CONTROL_MAP) {
 			state_backoff_reset(&c->backoff);
+			c->resync = false;
+		}
 		if (!post(c, &ev) && ev.kind == CONTROL_MAP)
 			c->since = 0; /* the loop never saw it: resync */
 		if (st == STEP_FATAL)
@@ -670,6 +740,7 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 		free(c);
 		return WEFT_ERR_NOMEM;
 	}
+	c->silent_since = -1;
 	c->poll_timeout_ms = cfg->poll_timeout_ms > 0 ? cfg->poll_timeout_ms
 						      : 90000;
 	state_backoff_init(&c->backoff,

@@ -10,9 +10,13 @@
  * report interrupts a held poll (within about a second) and is sent
  * first. Transient failures (no answer, 5xx, a garbled answer) are
  * reported and retried after a jittered exponential back-off (1 s to
- * 30 s) that resets on the next map; refusals (401, 403, 400 at
- * registration, 410 node_removed) are reported as fatal and end the
- * thread. */
+ * 30 s) that resets on the next map; while the controller gives no HTTP
+ * answer at all, GET /healthz is tried about every second (every 4 s
+ * after two minutes) during that wait, and the retry starts as soon as it
+ * answers. The first poll after any failure asks for the full map
+ * (since=0), which the controller answers at once. Refusals (401, 403,
+ * 400 at registration, 410 node_removed) are reported as fatal and end
+ * the thread. */
 #ifndef WEFT_AGENT_CONTROL_H
 #define WEFT_AGENT_CONTROL_H
 

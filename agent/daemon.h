@@ -30,9 +30,15 @@ struct daemon_cfg {
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */
 	int64_t punch_cooldown_ms; /* 0: 30 s */
 	bool no_direct;            /* stay on the relay, never punch */
+	const char *user;          /* run as this user after setup, or NULL */
 };
 
-/* Runs the daemon until `down`, SIGTERM or SIGINT (returns 0) or until
+/* Once the TUN device, the UDP socket, the local API and the metrics
+ * server exist, the daemon drops every capability but CAP_NET_ADMIN
+ * (none with no_tun), sets no-new-privileges and, with user, switches to
+ * that user (agent/priv.h); only then does the control thread start.
+ *
+ * Runs the daemon until `down`, SIGTERM or SIGINT (returns 0) or until
  * something ends it: then returns a negative code and writes a sentence
  * for the user into msg (msglen bytes): WEFT_ERR_AUTH, WEFT_ERR_EXPIRED
  * or WEFT_ERR_NOTFOUND (refused or removed by the controller; the stored

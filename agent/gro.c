@@ -3,6 +3,7 @@
 
 #include "agent/packet.h"
 #include "shared/be.h"
+#include "shared/err.h"
 
 #include <string.h>
 
@@ -206,22 +207,27 @@ bool gro_finish(struct gro *g, struct gro_out *out)
 }
 
 int gro_split_tcp(const uint8_t *pkt, size_t len, size_t mss,
+		  uint8_t *seg, size_t segcap,
 		  void (*emit)(const uint8_t *seg, size_t len, void *ctx),
 		  void *ctx)
 {
-	uint8_t seg[GRO_MAX];
 	size_t ip = tcp_ip_len(pkt, len), thl, hdr, pay, off, n;
 	uint32_t seq, s;
 	uint16_t id;
 	int count = 0;
 
-	if (!ip || mss == 0 || len > GRO_MAX)
-		return -1;
+	if (mss == 0)
+		return WEFT_ERR_INVAL;
+	if (!ip || len > GRO_MAX)
+		return WEFT_ERR_PARSE;
 	thl = (size_t)(pkt[ip + 12] >> 4) * 4;
 	hdr = ip + thl;
 	if (thl < 20 || hdr > len)
-		return -1;
+		return WEFT_ERR_PARSE;
 	pay = len - hdr;
+	/* The largest segment: the headers and one mss of payload. */
+	if (segcap < hdr + (pay < mss ? pay : mss))
+		return WEFT_ERR_TOOBIG;
 	seq = be_get32(pkt + ip + 4);
 	id = be_get16(pkt + 4);
 	off = 0;

@@ -70,12 +70,15 @@ bool gro_finish(struct gro *g, struct gro_out *out);
  * of at most mss payload bytes, each a complete IP packet with its own
  * IP length, sequence number, flags (FIN and PSH only on the last, CWR
  * only on the first) and full TCP checksum; IPv4 segments also get IP
- * ids counting up and a valid header checksum. Calls emit for each, in
- * order, with a buffer valid for the call. Returns the number of
- * segments, or -1 when pkt is not a well-formed TCP/IPv4 packet or
- * TCP/IPv6 packet without extension headers, or mss is 0 (nothing
- * emitted). */
+ * ids counting up and a valid header checksum. Each segment is built in
+ * seg (segcap bytes, the caller's scratch: headers plus mss bytes are
+ * enough, GRO_MAX always) and passed to emit, in order, valid for the
+ * call. Returns the number of segments; WEFT_ERR_PARSE when pkt is not a
+ * well-formed TCP/IPv4 packet or TCP/IPv6 packet without extension
+ * headers, WEFT_ERR_INVAL for mss 0, WEFT_ERR_TOOBIG when a segment
+ * would not fit in seg (nothing emitted in each case). */
 int gro_split_tcp(const uint8_t *pkt, size_t len, size_t mss,
+		  uint8_t *seg, size_t segcap,
 		  void (*emit)(const uint8_t *seg, size_t len, void *ctx),
 		  void *ctx);
 

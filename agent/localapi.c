@@ -143,7 +143,8 @@ static void on_conn(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 		return;
 	ans = nl ? answer_for(c, (size_t)(nl - c->in))
 		 : error_answer("too_big", "request longer than 4096 bytes");
-	text = ans ? json_dumps(ans, JSON_COMPACT) : NULL;
+	text = ans ? json_dumps(ans, JSON_COMPACT | LOCALAPI_JSON_REALS)
+		   : NULL;
 	json_decref(ans);
 	c->answered = true;
 	if (!text || buf_append_str(&c->out, text) < 0 ||

@@ -10,6 +10,11 @@
 
 #define LOCALAPI_MAX_CONNS 16
 
+/* How answers and the CLI's --json print reals (RTTs in ms with
+ * microsecond resolution): ten significant digits give 3.103, where
+ * jansson's default of 17 gives 3.1030000000000002. */
+#define LOCALAPI_JSON_REALS JSON_REAL_PRECISION(10)
+
 struct loop;
 struct localapi;
 

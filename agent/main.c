@@ -60,7 +60,7 @@ static int cmd_up(int argc, char **argv)
 {
 	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
-	const char *log_level = NULL, *metrics = NULL;
+	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000;
@@ -75,7 +75,8 @@ static int cmd_up(int argc, char **argv)
 		{"hostname", CONF_STRING, &hostname, NULL,
 		 "name to register (default: the host name)", 0, 0},
 		{"tun", CONF_STRING, &tun, "weft0",
-		 "TUN device name (not used yet: no data plane)", 0, 0},
+		 "TUN device the agent creates for mesh traffic (see "
+		 "--no-tun)", 0, 0},
 		{"advertise-routes", CONF_LIST, &routes, NULL,
 		 "subnet routes to offer, CIDRs (sent at registration)", 0, 0},
 		{"accept-routes", CONF_BOOL, &accept, "false",
@@ -95,6 +96,9 @@ static int cmd_up(int argc, char **argv)
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
 		 "TCP address for /metrics and /healthz, like 127.0.0.1:9101 "
 		 "(off when unset)", 0, 0},
+		{"user", CONF_STRING, &user, NULL,
+		 "run as this user once the TUN and sockets are set up "
+		 "(keeping only CAP_NET_ADMIN)", 0, 0},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -173,6 +177,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
+	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	rc = daemon_run(&cfg, msg, sizeof(msg));
@@ -248,7 +253,8 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		rc = json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		rc = json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS |
+					       LOCALAPI_JSON_REALS);
 		putchar('\n');
 	} else if (strcmp(cmd, "status") == 0) {
 		rc = cli_print_status(ans, stdout);
@@ -374,7 +380,8 @@ static int cmd_ping(int argc, char **argv)
 	if (json_object_update(res, start) < 0)
 		goto out;
 	if (json) {
-		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_SORT_KEYS |
+					  LOCALAPI_JSON_REALS);
 		putchar('\n');
 	} else if (json_is_true(json_object_get(res, "done"))) {
 		const char *path = json_string_value(json_object_get(res,

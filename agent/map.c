@@ -648,3 +648,12 @@ fail:
 	json_decref(o);
 	return NULL;
 }
+
+bool map_is_mesh_prefix(const struct map_peer *p,
+			const struct ip_prefix *prefix)
+{
+	return (prefix->len == 32 && p->ipv4.family &&
+		ip_addr_eq(&prefix->addr, &p->ipv4)) ||
+	       (prefix->len == 128 && p->ipv6.family &&
+		ip_addr_eq(&prefix->addr, &p->ipv6));
+}

@@ -182,4 +182,9 @@ const json_t *map_part(const struct map *m, const char *name);
  * when out of memory. Caller decrefs; the parts are shared with m. */
 json_t *map_to_json(const struct map *m);
 
+/* Whether prefix (one of p's allowed_ips) is the peer's own mesh
+ * address: its ipv4 as /32 or its ipv6 as /128. */
+bool map_is_mesh_prefix(const struct map_peer *p,
+			const struct ip_prefix *prefix);
+
 #endif

@@ -13,6 +13,18 @@
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* Liveness (docs/relay.md, "Relay restarts"): after PING_IDLE_MS without
+ * a byte from the relay we send a PING; no answer within PING_DEAD_MS
+ * means the relay is gone. A connection not authenticated CONNECT_MS
+ * after it began is given up too. Either way the next try comes at once
+ * or within SILENT_RETRY_MAX_MS: a relay that does not answer at all
+ * costs us nothing to retry, and one that comes back must be found
+ * soon. */
+#define LIVE_TICK_MS 250
+#define PING_IDLE_MS 1000
+#define PING_DEAD_MS 1500
+#define CONNECT_MS 3000
+#define SILENT_RETRY_MAX_MS 1000
 
 struct relayc {
 	struct loop *loop;
@@ -20,6 +32,7 @@ struct relayc {
 	struct relayc_callbacks cbs;
 	void *ctx;
 	struct loop_timer *retry;
+	struct loop_timer *live;
 
 	bool have_target;
 	struct relayc_target t;
@@ -32,12 +45,29 @@ struct relayc {
 	bool authed;
 	bool dropping;     /* we closed c on purpose: no back-off */
 	unsigned attempts; /* failed connects since the last AUTH_OK */
+	bool silent;       /* we closed c because the relay went quiet */
+	int64_t conn_at;   /* ms: quic_connect of c */
+	int64_t last_rx;   /* ms: last bytes from the relay on c */
+	int64_t ping_at;   /* ms: our unanswered PING, 0: none */
+	unsigned silences; /* connections ended for silence or a reset */
 
 	bool have_qad;
 	struct ip_endpoint qad;
 	uint64_t node;
 	unsigned connects;
+	bool conn_qad; /* this connection has reported a QAD address */
 };
+
+static int64_t now_ms(const struct relayc *r)
+{
+	return loop_now_us(r->loop) / 1000;
+}
+
+static void heard(struct relayc *r)
+{
+	r->last_rx = now_ms(r);
+	r->ping_at = 0;
+}
 
 static void emit(struct relayc *r, struct relayc_event *ev)
 {
@@ -61,10 +91,10 @@ static int send_auth(struct relayc *r)
 		       : WEFT_ERR_BUSY;
 }
 
-static void send_pong(struct relayc *r, uint64_t nonce)
+static void send_ping_pong(struct relayc *r, uint8_t type, uint64_t nonce)
 {
 	uint8_t buf[WIRE_MSG_MAX];
-	struct wire_msg m = {.type = WIRE_MSG_PONG, .nonce = nonce};
+	struct wire_msg m = {.type = type, .nonce = nonce};
 	int n = wire_msg_encode(&m, buf, sizeof(buf));
 
 	if (n > 0)
@@ -81,6 +111,7 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		r->attempts = 0;
 		if (!r->authed)
 			r->connects++;
+		ev.again = r->authed;
 		r->authed = true;
 		ev.kind = RELAYC_AUTHED;
 		ev.addr = r->t.addr;
@@ -88,6 +119,9 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 		emit(r, &ev);
 		break;
 	case WIRE_MSG_QAD:
+		ev.again = r->conn_qad && r->qad.port == m->addr.port &&
+			   ip_addr_eq(&r->qad.addr, &m->addr.addr);
+		r->conn_qad = true;
 		r->have_qad = true;
 		r->qad = m->addr;
 		ev.kind = RELAYC_QAD;
@@ -99,14 +133,14 @@ static void on_msg(struct relayc *r, const struct wire_msg *m)
 			r->cbs.on_peer_gone(m->node, m->reason, r->ctx);
 		break;
 	case WIRE_MSG_PING:
-		send_pong(r, m->nonce);
+		send_ping_pong(r, WIRE_MSG_PONG, m->nonce);
 		break;
 	case WIRE_MSG_SIGNAL_FROM:
 		if (r->cbs.on_signal)
 			r->cbs.on_signal(m->node, m->data, m->len, r->ctx);
 		break;
 	default:
-		/* PONG: we never ping. */
+		/* PONG: heard() already noted that the relay is alive. */
 		break;
 	}
 }
@@ -122,6 +156,7 @@ static void on_stream_data(struct quic_conn *c, int64_t sid,
 	(void)fin;
 	if (sid != 0 || !r->rd)
 		return;
+	heard(r);
 	while (len > 0 && rc >= 0) {
 		size_t k = wire_reader_feed(r->rd, data, len);
 
@@ -144,6 +179,7 @@ static void on_established(struct quic_conn *c, void *ctx)
 		return;
 	}
 	r->established = true;
+	heard(r);
 	if (!r->token || send_auth(r) < 0)
 		quic_conn_close(c, 0, "cannot authenticate");
 }
@@ -165,11 +201,16 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 {
 	struct relayc *r = ctx;
 	struct relayc_event ev = {.kind = RELAYC_CLOSED, .close = i};
+	bool was_authed = r->authed, silent = r->silent;
 
 	(void)c;
 	r->c = NULL;
+	r->silent = false;
+	r->ping_at = 0;
+	loop_timer_stop(r->live);
 	r->established = false;
 	r->authed = false;
+	r->conn_qad = false;
 	wire_reader_del(r->rd);
 	r->rd = NULL;
 	ev.addr = r->t.addr;
@@ -189,8 +230,54 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 		r->attempts = 6;
 	}
 	ev.retry_ms = backoff_ms(r);
+	/* Silence, a stateless reset (a transport close without error from
+	 * the relay: a restarted relay answers our old connection with one)
+	 * or a timeout: the relay is gone or came back. Try again at once
+	 * after a connection that worked, and never wait long. */
+	if (silent || i->err == WEFT_ERR_TIMEOUT ||
+	    (i->err == WEFT_ERR_CLOSED && i->remote && !i->app)) {
+		r->silences++;
+		if (was_authed)
+			ev.retry_ms = 0;
+		else if (ev.retry_ms > SILENT_RETRY_MAX_MS)
+			ev.retry_ms = SILENT_RETRY_MAX_MS;
+	}
 	loop_timer_start(r->retry, ev.retry_ms * 1000);
 	emit(r, &ev);
+}
+
+/* Gives up on c because the relay went quiet; on_closed follows. */
+static void close_silent(struct relayc *r, const char *why)
+{
+	r->silent = true;
+	quic_conn_close(r->c, 0, why);
+}
+
+static void on_live(struct loop_timer *t, void *ctx)
+{
+	struct relayc *r = ctx;
+	int64_t now = now_ms(r);
+	uint64_t nonce = 0;
+
+	(void)t;
+	if (!r->c || r->dropping)
+		return;
+	if (!r->authed) {
+		if (now - r->conn_at >= CONNECT_MS) {
+			close_silent(r, "relay not answering");
+			return;
+		}
+	} else if (r->ping_at) {
+		if (now - r->ping_at >= PING_DEAD_MS) {
+			close_silent(r, "relay silent");
+			return;
+		}
+	} else if (now - r->last_rx >= PING_IDLE_MS) {
+		rand_u64(&nonce);
+		send_ping_pong(r, WIRE_MSG_PING, nonce);
+		r->ping_at = now;
+	}
+	loop_timer_start(r->live, LIVE_TICK_MS * 1000);
 }
 
 static const struct quic_conn_callbacks conn_cbs = {
@@ -221,6 +308,9 @@ static void try_connect(struct relayc *r)
 		return;
 	}
 	loop_timer_stop(r->retry);
+	r->conn_at = now_ms(r);
+	r->ping_at = 0;
+	loop_timer_start(r->live, LIVE_TICK_MS * 1000);
 	ev.addr = r->t.addr;
 	emit(r, &ev);
 }
@@ -246,6 +336,11 @@ int relayc_new(struct loop *l, struct quic_endpoint *ep,
 		r->cbs = *cbs;
 	r->ctx = ctx;
 	rc = loop_timer_new(l, on_retry, r, &r->retry);
+	if (rc == 0) {
+		rc = loop_timer_new(l, on_live, r, &r->live);
+		if (rc < 0)
+			loop_timer_del(r->retry);
+	}
 	if (rc < 0) {
 		free(r);
 		return rc;
@@ -270,6 +365,7 @@ void relayc_del(struct relayc *r)
 	r->cbs.on_event = NULL;
 	drop_conn(r);
 	loop_timer_del(r->retry);
+	loop_timer_del(r->live);
 	wire_reader_del(r->rd);
 	if (r->token)
 		explicit_bzero(r->token, strlen(r->token));
@@ -346,6 +442,8 @@ void relayc_input(struct relayc *r, const struct ip_endpoint *from,
 	    wire_classify(data, len) != WIRE_KIND_FRAME ||
 	    wire_frame_decode(data, len, &f) < 0)
 		return;
+	if (r->c)
+		heard(r);
 	if (f.type == WIRE_RELAY_RECV && r->cbs.on_frame)
 		r->cbs.on_frame(f.node, f.payload, f.payload_len, r->ctx);
 	else if (f.type == WIRE_PEER_GONE && r->cbs.on_peer_gone)
@@ -381,6 +479,7 @@ void relayc_status(const struct relayc *r, struct relayc_status *out)
 	out->qad = r->qad;
 	out->node = r->node;
 	out->connects = r->connects;
+	out->silences = r->silences;
 }
 
 int relayc_signal(struct relayc *r, uint64_t dst, const void *data,

@@ -7,7 +7,11 @@
  * relay_token). The client connects when it has both, sends AUTH on
  * stream 0, re-sends AUTH on the live connection when the token changes,
  * and reconnects with jittered exponential back-off (0.5 s to 30 s, reset
- * by AUTH_OK) when the connection ends. A new relay (name, address or pin)
+ * by AUTH_OK) when the connection ends. It PINGs a relay that has been
+ * quiet for 1 s and gives the connection up when 1.5 s more pass without
+ * an answer, or when a connection is not authenticated within 3 s; after
+ * such silence, or a stateless reset from a restarted relay, it connects
+ * again at once (after a connection that worked) or within 1 s. A new relay (name, address or pin)
  * closes the old connection and connects at once. After REPLACED (another
  * process took the node's place), AUTH_FAILED or TOKEN_EXPIRED it waits
  * for a different token before trying again sooner than the longest
@@ -45,6 +49,10 @@ struct relayc_event {
 	uint64_t node;
 	const struct quic_close_info *close;
 	int64_t retry_ms;
+	/* RELAYC_AUTHED / RELAYC_QAD on a connection already authenticated:
+	 * a renewed token was accepted (every ~40 s with 60 s tokens) or the
+	 * relay repeated an unchanged address. */
+	bool again;
 };
 
 /* Callbacks; any may be NULL. They run on the loop thread and may call
@@ -78,6 +86,8 @@ struct relayc_status {
 	struct ip_endpoint qad;    /* latest QAD, kept across reconnects */
 	uint64_t node;             /* from AUTH_OK, 0 before */
 	unsigned connects;         /* successful authentications so far */
+	unsigned silences;         /* connections ended because the relay
+				    * went quiet or reset them (restart) */
 };
 
 /* Creates a client that will use ep (borrowed: it must outlive r, and r

@@ -29,6 +29,7 @@
 #define LOCAL_MAX 16
 
 struct pkt {
+	int64_t at; /* loop time it was queued, us */
 	size_t len;
 	uint8_t data[TUNNEL_PKT_MAX];
 };
@@ -41,11 +42,13 @@ struct peer {
 	bool up;                 /* datagrams can flow */
 	struct pkt *q[TUNNEL_QUEUE_MAX];
 	unsigned qhead, qlen;
+	bool flushing;           /* flush runs: its callbacks must not */
 	int64_t last_active_us;
 	int64_t last_wake_us;
 	int64_t last_handshake;  /* wall seconds */
 	uint64_t rx_done, tx_done; /* bytes of closed connections */
 	uint64_t dropped;
+	uint64_t stale;          /* aged out here or in closed connections */
 	bool mark;
 	struct loop_timer *tick; /* queue retry, idle close */
 	struct loop_timer *ptm;  /* the path manager's next wake-up */
@@ -59,6 +62,7 @@ struct peer {
 	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
 	int64_t path_changed;    /* wall seconds */
+	bool said_relay;         /* the last path change reported: relay */
 	int64_t path_since_us;   /* loop time the current path began */
 	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
 };
@@ -192,6 +196,7 @@ static void queue_clear(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 /* Sends what waits; stops at the first packet the connection cannot take
@@ -205,15 +210,38 @@ static bool pmtu_settling(const struct peer *p)
 	return loop_now_us(p->t->loop) - p->path_since_us < PMTU_GRACE_US;
 }
 
+/* Drops the packets that waited longer than TUNNEL_QUEUE_AGE_MS. */
+static void queue_expire(struct peer *p)
+{
+	int64_t now = loop_now_us(p->t->loop);
+
+	while (p->qlen && now - p->q[p->qhead]->at >
+				  (int64_t)TUNNEL_QUEUE_AGE_MS * 1000) {
+		free(p->q[p->qhead]);
+		p->q[p->qhead] = NULL;
+		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
+		p->qlen--;
+		p->stale++;
+	}
+}
+
 static void flush(struct peer *p)
 {
+	/* quic_conn_datagram may write at once and call
+	 * on_datagram_writable, which flushes again: that inner flush sent
+	 * and freed the head this loop then freed a second time. The outer
+	 * loop goes on anyway, so the inner one has nothing to do. */
+	if (p->flushing)
+		return;
+	p->flushing = true;
+	queue_expire(p);
 	while (p->qlen && p->c && p->up) {
 		struct pkt *k = p->q[p->qhead];
 		int rc = quic_conn_datagram(p->c, k->data, k->len);
 
 		if (rc == WEFT_ERR_BUSY || rc == WEFT_ERR_UNSUPPORTED ||
 		    (rc == WEFT_ERR_TOOBIG && pmtu_settling(p)))
-			return;
+			break;
 		if (rc < 0)
 			p->dropped++;
 		free(k);
@@ -221,6 +249,7 @@ static void flush(struct peer *p)
 		p->qhead = (p->qhead + 1) % TUNNEL_QUEUE_MAX;
 		p->qlen--;
 	}
+	p->flushing = false;
 }
 
 
@@ -228,6 +257,8 @@ static void flush(struct peer *p)
 
 static void drop_conn(struct peer *p, const char *why);
 static void connect_peer(struct peer *p);
+static void report_path(struct peer *p, bool direct,
+			const struct ip_endpoint *addr);
 
 static uint64_t now_ms(const struct tunnels *t)
 {
@@ -328,6 +359,9 @@ static void run_action(struct peer *p, const struct paths_action *a)
 		}
 		/* The direct path is dead: move at once (see quic.h). */
 		rc = quic_conn_migrate_now(p->c, true, &v);
+		/* The traffic moves now, whatever the validation says. */
+		if (rc == 0)
+			report_path(p, false, NULL);
 		/* Already on the relay path: nothing to validate. */
 		if (rc == WEFT_ERR_INVAL)
 			paths_on_migrated(p->pm, true, now_ms(t));
@@ -447,6 +481,8 @@ static void on_ptimer(struct loop_timer *tm, void *ctx)
 						   : PATHS_COOLDOWN_MS);
 		drop_conn(p, "path lost");
 		connect_peer(p);
+		/* The new connection starts on the relay. */
+		report_path(p, false, NULL);
 		return;
 	}
 	paths_on_timer(p->pm, now);
@@ -478,6 +514,18 @@ static void paths_arm(struct peer *p)
 
 /* Path validation results. The manager's actions (a migration among
  * them) run from the path timer, never inside ngtcp2's callback. */
+/* Reports a path change through on_path_change, once per move to the
+ * relay (an immediate move and its validation are one change). */
+static void report_path(struct peer *p, bool direct,
+			const struct ip_endpoint *addr)
+{
+	if (!direct && p->said_relay)
+		return;
+	p->said_relay = !direct;
+	if (p->t->cbs.on_path_change)
+		p->t->cbs.on_path_change(p->id, direct, addr, p->t->ctx);
+}
+
 static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 {
 	struct peer *p = ctx;
@@ -501,11 +549,8 @@ static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 	if (ok) {
 		struct paths_stats st;
 
-		if (p->t->cbs.on_path_change) {
-			quic_conn_remote(c, &r);
-			p->t->cbs.on_path_change(p->id, !is_virtual, &r,
-						 p->t->ctx);
-		}
+		quic_conn_remote(c, &r);
+		report_path(p, !is_virtual, &r);
 		p->path_changed = clock_wall_s();
 		p->path_since_us = loop_now_us(p->t->loop);
 		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&
@@ -555,21 +600,29 @@ static void on_datagram_writable(struct quic_conn *c, void *ctx)
 		flush(p);
 }
 
+/* p's connection c ends: keep its counters, forget it. */
+static void conn_done(struct peer *p, struct quic_conn *c)
+{
+	struct quic_conn_stats s;
+
+	quic_conn_stats(c, &s);
+	p->rx_done += s.bytes_recv;
+	p->tx_done += s.bytes_sent;
+	p->stale += s.dgrams_stale;
+	p->c = NULL;
+	p->up = false;
+	pm_free(p);
+}
+
 static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 		      void *ctx)
 {
 	struct peer *p = ctx;
-	struct quic_conn_stats s;
 
 	(void)i;
 	if (!p || p->c != c)
 		return;
-	quic_conn_stats(c, &s);
-	p->rx_done += s.bytes_recv;
-	p->tx_done += s.bytes_sent;
-	p->c = NULL;
-	p->up = false;
-	pm_free(p);
+	conn_done(p, c);
 }
 
 static const struct quic_conn_callbacks conn_cbs = {
@@ -586,16 +639,10 @@ static const struct quic_conn_callbacks dead_cbs = {0};
 static void drop_conn(struct peer *p, const char *why)
 {
 	struct quic_conn *c = p->c;
-	struct quic_conn_stats s;
 
 	if (!c)
 		return;
-	quic_conn_stats(c, &s);
-	p->rx_done += s.bytes_recv;
-	p->tx_done += s.bytes_sent;
-	p->c = NULL;
-	p->up = false;
-	pm_free(p);
+	conn_done(p, c);
 	quic_conn_set_callbacks(c, &dead_cbs, NULL);
 	quic_conn_close(c, 0, why);
 }
@@ -884,6 +931,7 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 	k = malloc(sizeof(*k));
 	if (!k)
 		return WEFT_ERR_NOMEM;
+	k->at = loop_now_us(t->loop);
 	k->len = len;
 	memcpy(k->data, pkt, len);
 	p->q[(p->qhead + p->qlen) % TUNNEL_QUEUE_MAX] = k;
@@ -1029,6 +1077,9 @@ int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
 					  : json_null());
 	rc |= json_object_set_new(obj, "dropped",
 				  json_integer(p ? (json_int_t)p->dropped : 0));
+	rc |= json_object_set_new(
+		obj, "stale",
+		json_integer(p ? (json_int_t)(p->stale + s.dgrams_stale) : 0));
 	rc |= json_object_set_new(obj, "punch",
 				  p ? punch_json(p, now_ms(t)) : json_null());
 	return rc ? WEFT_ERR_NOMEM : 0;
@@ -1132,9 +1183,11 @@ void tunnels_stats(struct tunnels *t, struct tunnels_stats *out)
 		out->punch_rounds += p->rounds_done + st.rounds;
 		out->punch_successes += p->successes_done + st.successes;
 		out->fallbacks += p->fallbacks_done + st.fallbacks;
-		if (p->c && p->up) {
+		out->stale += p->stale;
+		if (p->c) {
 			quic_conn_stats(p->c, &qs);
-			if (!qs.is_virtual)
+			out->stale += qs.dgrams_stale;
+			if (p->up && !qs.is_virtual)
 				out->direct_peers++;
 		}
 	}

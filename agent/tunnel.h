@@ -8,7 +8,10 @@
  * connection sends the peer a one-byte "wake" relay payload (0x00, which
  * cannot be a QUIC packet: the fixed bit is clear) and the peer connects.
  * While a connection is being set up, up to TUNNEL_QUEUE_MAX packets per
- * peer wait; more are dropped (counted).
+ * peer wait; more are dropped (counted). No packet waits longer than
+ * TUNNEL_QUEUE_AGE_MS, here or in the connection's datagram queue: older
+ * ones are dropped and counted as stale (a late packet is worse than a
+ * lost one).
  *
  * Virtual path: every peer has a virtual address (tunnel_vaddr) in
  * 240.0.0.0/4 (reserved, never routed); the endpoint's virtual local
@@ -42,6 +45,7 @@
 #include <stdint.h>
 
 #define TUNNEL_QUEUE_MAX 64
+#define TUNNEL_QUEUE_AGE_MS 1000
 #define TUNNEL_IDLE_MS (5 * 60 * 1000)
 #define TUNNEL_PKT_MAX 1500
 #define TUNNEL_WAKE 0x00
@@ -88,6 +92,7 @@ struct tunnels_stats {
 	uint64_t punch_rounds, punch_successes, fallbacks;
 	unsigned direct_peers;
 	int64_t last_time_to_direct_ms; /* -1: none yet */
+	uint64_t stale; /* packets dropped after TUNNEL_QUEUE_AGE_MS queued */
 };
 
 /* Creates the tunnel table for node self_id on ep (borrowed; it must

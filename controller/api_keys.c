@@ -5,6 +5,7 @@
 #include "controller/api.h"
 
 #include "controller/cred.h"
+#include "controller/tagown.h"
 #include "controller/valid.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -135,6 +136,7 @@ static void h_create_authkey(struct api_call *c)
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
 	char text[CRED_TEXT_SIZE] = "", umsg[160], tagfield[32], idtext[24];
+	char tagmsg[320];
 	json_t *body, *tagarr = NULL, *detail = NULL, *answer;
 	char *tagtext = NULL;
 	struct cred cr;
@@ -201,6 +203,14 @@ static void h_create_authkey(struct api_call *c)
 	if (rc == WEFT_ERR_INVAL) {
 		msg = umsg;
 		field = "user_id";
+	}
+	if (rc < 0)
+		goto out;
+	rc = tagown_check(tx, user_id, tagarr, tagmsg, sizeof(tagmsg), tagfield,
+			  sizeof(tagfield));
+	if (rc == WEFT_ERR_INVAL) {
+		msg = tagmsg;
+		field = tagfield;
 	}
 	if (rc < 0)
 		goto out;

@@ -1,5 +1,6 @@
 #include "controller/ctl.h"
 
+#include "controller/kek.h"
 #include "controller/store.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -103,4 +104,88 @@ int ctl_open_store(const struct ctl_common *c, struct store **st)
 		return rc;
 	}
 	return 0;
+}
+
+/* The directory of the SQLite database the common options name ("" for
+ * another backend). */
+static int sqlite_dir(const struct ctl_common *c, char *dir, size_t cap)
+{
+	const char *url = c->db && *c->db ? c->db : NULL;
+	const char *slash;
+
+	dir[0] = '\0';
+	if (!url) {
+		snprintf(dir, cap, "%s", c->data_dir);
+		return 0;
+	}
+	if (strncmp(url, "sqlite://", 9) != 0)
+		return 0;
+	url += 9;
+	slash = strrchr(url, '/');
+	if (!slash)
+		snprintf(dir, cap, ".");
+	else if ((size_t)(slash - url) + 1 > cap)
+		return WEFT_ERR_TOOBIG;
+	else
+		snprintf(dir, cap, "%.*s", slash == url ? 1 : (int)(slash - url),
+			 url);
+	return 0;
+}
+
+int ctl_load_kek(const struct ctl_common *c, const char *kek_file,
+		 bool generate, struct kek *out)
+{
+	const char *env = getenv("WEFT_KEK");
+	char dir[2048], path[2100];
+	int rc;
+
+	if (kek_file && *kek_file) {
+		rc = kek_load_file(kek_file, out);
+		if (rc < 0)
+			fprintf(stderr, "weft-controller: cannot read the "
+					"key-encryption key %s: %s%s\n",
+				kek_file, weft_strerror(rc),
+				rc == WEFT_ERR_PARSE
+					? " (want one line: base64 of 32 "
+					  "random bytes)"
+					: "");
+		return rc;
+	}
+	if (env && *env) {
+		rc = kek_parse(env, out);
+		if (rc < 0)
+			fprintf(stderr, "weft-controller: WEFT_KEK is not a "
+					"key-encryption key (want base64 of 32 "
+					"random bytes)\n");
+		return rc;
+	}
+	rc = sqlite_dir(c, dir, sizeof(dir));
+	if (rc == 0 && !dir[0]) {
+		fprintf(stderr,
+			"weft-controller: a shared database needs the "
+			"key-encryption key every replica uses to seal the "
+			"relay signing key: pass --kek-file FILE or set "
+			"WEFT_KEK. Make one with\n"
+			"    (umask 077; head -c 32 /dev/urandom | base64 > FILE)\n"
+			"and give the same one to every replica "
+			"(docs/operations.md).\n");
+		return WEFT_ERR_INVAL;
+	}
+	if (rc < 0 || snprintf(path, sizeof(path), "%s/" CTL_KEK_FILE, dir) >=
+			      (int)sizeof(path))
+		return WEFT_ERR_TOOBIG;
+	rc = kek_load_file(path, out);
+	if (rc == -ENOENT && generate) {
+		rc = kek_generate_file(path, out);
+		if (rc == 0)
+			fprintf(stderr, "weft-controller: created the "
+					"key-encryption key %s (id %s); back it "
+					"up with the database\n",
+				path, out->id);
+	}
+	if (rc < 0)
+		fprintf(stderr, "weft-controller: cannot %s the key-encryption "
+				"key %s: %s\n",
+			rc == -ENOENT ? "find" : "use", path, weft_strerror(rc));
+	return rc;
 }

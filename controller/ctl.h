@@ -11,6 +11,10 @@
 #include <stddef.h>
 
 struct store;
+struct kek;
+
+/* The key-encryption key file made next to a SQLite database. */
+#define CTL_KEK_FILE "relay-kek"
 
 struct ctl_common {
 	const char *data_dir;  /* --data-dir, default /var/lib/weft */
@@ -39,5 +43,14 @@ int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
  * creating the data directory (0700) for the default SQLite file. Prints
  * the reason to stderr and returns negative on failure. */
 int ctl_open_store(const struct ctl_common *c, struct store **st);
+
+/* Loads the key-encryption key (kek.h) that seals the relay signing key:
+ * from kek_file when given, else from WEFT_KEK (the base64 text itself),
+ * else, for SQLite only, from CTL_KEK_FILE in the database's directory,
+ * created (0600) when absent and generate is true. PostgreSQL has no
+ * default: every replica must be given the same key. Prints the reason
+ * and returns negative on failure. */
+int ctl_load_kek(const struct ctl_common *c, const char *kek_file,
+		 bool generate, struct kek *out);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "controller/netmap.h"
 #include "controller/policy.h"
+#include "controller/relaykey.h"
 #include "controller/store.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -52,7 +53,7 @@ struct hnode {
 	bool want_online;
 	bool removed;             /* deleted or expired: answer polls 410 */
 	char *token;
-	int64_t token_exp;
+	int64_t token_iat, token_exp;
 };
 
 struct hub {
@@ -207,7 +208,7 @@ static void queue_touch(struct hub *h, struct hnode *n, bool online)
 /* --- answers --- */
 
 /* Adds a relay token to a map answer, renewing the node's cached token when
- * half its lifetime has passed. */
+ * half its lifetime has passed (relaykey.h has the lifetime rules). */
 static void add_token(struct hub *h, struct hnode *n, json_t *map)
 {
 	int64_t wall = clock_wall_s();
@@ -215,7 +216,7 @@ static void add_token(struct hub *h, struct hnode *n, json_t *map)
 
 	if (!h->signing_key || !n)
 		return;
-	if (!n->token || n->token_exp - wall < h->o.token_ttl_s / 2) {
+	if (!n->token || relaykey_token_due(wall, n->token_exp, h->o.token_ttl_s)) {
 		struct store_node sn;
 		struct token_claims c = {0};
 		struct store_tx *tx = NULL;
@@ -230,10 +231,13 @@ static void add_token(struct hub *h, struct hnode *n, json_t *map)
 			snprintf(c.ipv4, sizeof(c.ipv4), "%s", sn.ipv4);
 			snprintf(c.ipv6, sizeof(c.ipv6), "%s", sn.ipv6);
 			c.iat = wall;
-			c.exp = wall + h->o.token_ttl_s;
-			if (token_sign(h->signing_key, &c, &tok) == 0) {
+			c.exp = relaykey_token_exp(wall, h->o.token_ttl_s,
+						   sn.expires_at);
+			if (c.exp > wall &&
+			    token_sign(h->signing_key, &c, &tok) == 0) {
 				free(n->token);
 				n->token = tok;
+				n->token_iat = c.iat;
 				n->token_exp = c.exp;
 			}
 		}
@@ -384,6 +388,12 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	w->node_id = node_id;
 	w->since = since;
 	w->deadline_ms = t + h->o.keepalive_min_ms + (int64_t)jitter;
+	if (h->signing_key)
+		/* Answer in time to hand over a renewed relay token. */
+		w->deadline_ms = t + relaykey_hold_ms(clock_wall_s(), n->token_iat,
+						      n->token_exp,
+						      h->o.token_ttl_s,
+						      w->deadline_ms - t);
 	if (heap_push(h, w) < 0) {
 		http_hold_unref(w->hold);
 		free(w);
@@ -1085,7 +1095,7 @@ int hub_start(struct store *st, const struct hub_options *o,
 	if (!h->o.feed_poll_ms)
 		h->o.feed_poll_ms = 250;
 	if (!h->o.token_ttl_s)
-		h->o.token_ttl_s = 600;
+		h->o.token_ttl_s = RELAYKEY_TOKEN_TTL_S;
 	h->dns_suffix = strdup(o->dns_suffix ? o->dns_suffix : "weft.internal");
 	h->signing_key = o->relay_signing_key ? strdup(o->relay_signing_key)
 					      : NULL;

@@ -31,7 +31,7 @@ struct hub_options {
 	int64_t keepalive_max_ms;  /* random time in [min, max]; 30 s..55 s */
 	int64_t offline_grace_ms;  /* no poll for this long → offline; 60 s */
 	int64_t feed_poll_ms;      /* fallback change-feed read; 250 ms */
-	int64_t token_ttl_s;       /* relay token lifetime; 600 */
+	int64_t token_ttl_s;       /* relay token lifetime; 60 (relaykey.h) */
 	const char *dns_suffix;    /* default "weft.internal" */
 	const char *relay_signing_key; /* PEM; NULL = no relay tokens */
 };

@@ -6,6 +6,7 @@
 #include "controller/ctl.h"
 #include "controller/housekeep.h"
 #include "controller/hub.h"
+#include "controller/kek.h"
 #include "controller/metrics.h"
 #include "controller/relaykey.h"
 #include "controller/server.h"
@@ -46,7 +47,8 @@ static void usage(FILE *out)
 		"  nodes      list | show | rename | tag | expire | delete nodes\n"
 		"  relays     set | list | delete relays handed to agents\n"
 		"  policy     get | set | check the ACL policy document\n"
-		"  relay-key  print the public key relays verify tokens with\n"
+		"  relay-key  print the public key relays verify tokens with;\n"
+		"             relay-key rotate-kek re-seals the signing key\n"
 		"  version    print the version\n\n"
 		"Every command takes --data-dir DIR or --db URL (also WEFT_DATA_DIR,\n"
 		"WEFT_DB) and --help.\n");
@@ -164,14 +166,17 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 10];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 12];
+	const char *kek_file = NULL;
+	char sealed_id[KEK_ID_SIZE] = "";
+	struct kek kek;
 	struct serve s = {0};
 	struct metrics *m = NULL;
 	struct api *api = NULL;
 	struct conf *cf = NULL;
 	char errmsg[512], *priv = NULL, *pub = NULL;
 	const char *dns_suffix = NULL;
-	int64_t keepalive_ms = 0, offline_ms = 0;
+	int64_t keepalive_ms = 0, offline_ms = 0, token_ttl_ms = 0;
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -202,6 +207,14 @@ static int cmd_serve(int argc, char **argv)
 		&offline_ms, "60s",
 		"a node that has not polled for this long is marked offline",
 		1000, 24 * 3600 * 1000};
+	opts[n++] = (struct conf_opt){"relay-token-ttl", CONF_DURATION,
+		&token_ttl_ms, "60s",
+		"relay token lifetime: how long a deleted node keeps relay "
+		"service; renewed through the map (docs/relay.md)",
+		5000, 3600 * 1000};
+	opts[n++] = (struct conf_opt){"kek-file", CONF_STRING, &kek_file, NULL,
+		"key-encryption key sealing the relay signing key (also "
+		"WEFT_KEK); default <data-dir>/" CTL_KEK_FILE " on SQLite", 0, 0};
 	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
 		       NULL);
 	if (rc != 0) {
@@ -216,12 +229,21 @@ static int cmd_serve(int argc, char **argv)
 				"key: %s\n", store_errmsg());
 		goto out;
 	}
-	rc = relaykey_ensure(s.st, &priv, &pub);
-	if (rc < 0) {
+	if (ctl_load_kek(&common, kek_file, true, &kek) < 0)
+		goto out;
+	rc = relaykey_ensure(s.st, &kek, &priv, &pub, sealed_id);
+	if (rc == WEFT_ERR_AUTH)
+		fprintf(stderr, "weft-controller: wrong key-encryption key: the "
+				"relay signing key in the database is sealed "
+				"under key %s, this controller has key %s "
+				"(--kek-file / WEFT_KEK)\n",
+			sealed_id[0] ? sealed_id : "?", kek.id);
+	else if (rc < 0)
 		fprintf(stderr, "weft-controller: cannot set up the relay "
 				"signing key: %s\n", weft_strerror(rc));
+	kek_wipe(&kek);
+	if (rc < 0)
 		goto out;
-	}
 	/* Signals are blocked (by loop_signal) before any thread starts, so
 	 * that only the loop's signalfd receives them. */
 	rc = loop_new(&s.loop);
@@ -242,6 +264,7 @@ static int cmd_serve(int argc, char **argv)
 						   keepalive_ms * 5 / 6,
 			       .offline_grace_ms = offline_ms,
 			       .dns_suffix = dns_suffix,
+			       .token_ttl_s = token_ttl_ms / 1000,
 			       .relay_signing_key = priv},
 		       &s.hub, errmsg, sizeof(errmsg));
 	if (rc < 0) {
@@ -336,6 +359,79 @@ out:
 	return ret;
 }
 
+/* relay-key rotate-kek: re-seals the relay signing key under a new
+ * key-encryption key. The signing key itself, and so every relay's
+ * --controller-key and every token, stays the same. */
+static int cmd_rotate_kek(int argc, char **argv)
+{
+	struct ctl_common common = {0};
+	struct conf_opt opts[CTL_COMMON_NOPTS + 2];
+	const char *kek_file = NULL, *new_file = NULL;
+	char sealed_id[KEK_ID_SIZE] = "";
+	struct kek old, new;
+	struct store *st = NULL;
+	struct conf *cf = NULL;
+	size_t n;
+	int rc, ret = 1;
+
+	memset(&old, 0, sizeof(old));
+	memset(&new, 0, sizeof(new));
+	ctl_common_opts(&common, opts);
+	n = CTL_COMMON_NOPTS;
+	opts[n++] = (struct conf_opt){"kek-file", CONF_STRING, &kek_file, NULL,
+		"the current key-encryption key (also WEFT_KEK; default "
+		"<data-dir>/" CTL_KEK_FILE " on SQLite)", 0, 0};
+	opts[n++] = (struct conf_opt){"new-kek-file", CONF_STRING, &new_file,
+		NULL, "the new key-encryption key (required; base64 of 32 "
+		"random bytes)", 0, 0};
+	rc = ctl_parse("relay-key rotate-kek --new-kek-file FILE [flags]", opts,
+		       n, argc, argv, true, &cf, NULL, NULL);
+	if (rc != 0) {
+		ret = rc > 0 ? 0 : 2;
+		goto out;
+	}
+	if (!new_file || !*new_file) {
+		fprintf(stderr, "weft-controller: relay-key rotate-kek needs "
+				"--new-kek-file FILE\n");
+		ret = 2;
+		goto out;
+	}
+	if (ctl_open_store(&common, &st) < 0 ||
+	    ctl_load_kek(&common, kek_file, false, &old) < 0)
+		goto out;
+	rc = kek_load_file(new_file, &new);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot read the new "
+				"key-encryption key %s: %s\n",
+			new_file, weft_strerror(rc));
+		goto out;
+	}
+	rc = relaykey_rotate_kek(st, &old, &new, sealed_id);
+	if (rc == WEFT_ERR_AUTH) {
+		fprintf(stderr, "weft-controller: wrong current key-encryption "
+				"key: the signing key is sealed under key %s, "
+				"not %s\n", sealed_id[0] ? sealed_id : "?", old.id);
+		goto out;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot re-seal the relay "
+				"signing key: %s\n", weft_strerror(rc));
+		goto out;
+	}
+	printf("relay signing key re-sealed: key-encryption key %s -> %s\n"
+	       "Give %s to every controller (--kek-file or WEFT_KEK%s) "
+	       "before it next starts;\nrunning controllers keep signing.\n",
+	       old.id, new.id, new_file,
+	       ", or replace <data-dir>/" CTL_KEK_FILE " on SQLite");
+	ret = 0;
+out:
+	kek_wipe(&old);
+	kek_wipe(&new);
+	store_close(st);
+	conf_del(cf);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd;
@@ -358,6 +454,9 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_migrate(argc - 1, argv + 1);
+	if (strcmp(cmd, "relay-key") == 0 && argc > 2 &&
+	    strcmp(argv[2], "rotate-kek") == 0)
+		return cmd_rotate_kek(argc - 2, argv + 2);
 	if (cli_has(cmd))
 		return cli_main(argc - 1, argv + 1);
 	fprintf(stderr, "weft-controller: unknown command \"%s\"\n\n", cmd);

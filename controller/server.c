@@ -241,7 +241,7 @@ static enum MHD_Result send_resp(struct server *srv,
 	if (ctype && len)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(mr, "Cache-Control", "no-store");
-	if (srv->stopping)
+	if (srv->stopping || r->status == 413)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
@@ -291,6 +291,20 @@ static enum MHD_Result finish(struct server *srv, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* 413 for a body over HTTP_BODY_MAX; the connection closes after it
+ * (what is left of the body is never read). */
+static enum MHD_Result too_big(struct server *srv, struct MHD_Connection *conn,
+			       struct pending *p, const char *method)
+{
+	enum MHD_Result ret;
+
+	ret = send_error(srv, conn, 413, "too_big",
+			 "request body larger than 1 MiB");
+	metrics_request(api_metrics(srv->api), "other", method, 413,
+			(clock_mono_us() - p->start_us) / 1e6);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -300,7 +314,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct pending *p = *con_cls;
 	struct http_req req = {0};
 	struct http_resp resp = {0};
-	enum MHD_Result ret;
 
 	(void)version;
 	if (!p) {
@@ -314,8 +327,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*con_cls = p;
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+			/* Answer before the body arrives: libmicrohttpd then
+			 * reads none of it and closes the connection after
+			 * the answer, so a declared 100 MB body costs neither
+			 * bandwidth nor time. */
 			p->too_big = 1;
+			return too_big(srv, conn, p, method);
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -325,13 +344,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (p->too_big) {
-		ret = send_error(srv, conn, 413, "too_big",
-				 "request body larger than 1 MiB");
-		metrics_request(api_metrics(srv->api), "other", method, 413,
-				(clock_mono_us() - p->start_us) / 1e6);
-		return ret;
-	}
+	if (p->too_big)
+		return too_big(srv, conn, p, method);
 	if (p->hold) {
 		/* Resumed: the producer has answered. */
 		if (!http_hold_take(p->hold, &resp))

@@ -417,5 +417,7 @@ int store_setting_get(struct store_tx *tx, const char *key, char *buf,
 		      size_t cap);
 /* Inserts or replaces. */
 int store_setting_set(struct store_tx *tx, const char *key, const char *value);
+/* Removes the setting; 0 also when it was not set. */
+int store_setting_delete(struct store_tx *tx, const char *key);
 
 #endif

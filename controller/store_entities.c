@@ -935,3 +935,18 @@ int store_setting_set(struct store_tx *tx, const char *key, const char *value)
 			      "DO UPDATE SET value = excluded.value",
 			      p, 2, NULL, NULL, NULL);
 }
+
+int store_setting_delete(struct store_tx *tx, const char *key)
+{
+	struct sqlv p[1] = {sqlv_text(key)};
+	int rc;
+
+	rc = store_need_write(tx);
+	if (rc)
+		return rc;
+	rc = check_key(key);
+	if (rc)
+		return rc;
+	return store_tx_query(tx, "DELETE FROM settings WHERE key = ?", p, 1,
+			      NULL, NULL, NULL);
+}

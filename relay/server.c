@@ -308,6 +308,9 @@ int server_new(struct loop *l, const struct server_options *o,
 						     : DEFAULT_STREAM_BUFFER,
 			.idle_timeout_ms = o->idle_timeout_ms,
 			.retry = o->retry == SERVER_RETRY_ALWAYS,
+			/* A relay restarted with the same key resets the
+			 * agents' old connections at their next packet. */
+			.stable_reset = true,
 		};
 
 		r = quic_endpoint_new(l, &eo, &s->eps[i]);

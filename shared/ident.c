@@ -2,6 +2,7 @@
 
 #include "shared/enc.h"
 #include "shared/err.h"
+#include "shared/hash.h"
 #include "shared/rand.h"
 
 #include <errno.h>
@@ -268,6 +269,26 @@ int ident_public_key(const struct ident *id, uint8_t out[IDENT_KEY_LEN])
 {
 	memcpy(out, id->pub, IDENT_KEY_LEN);
 	return 0;
+}
+
+int ident_derive(const struct ident *id, const char *label,
+		 uint8_t out[static 32])
+{
+	gnutls_ecc_curve_t curve;
+	gnutls_datum_t x = {0}, k = {0};
+	int r = WEFT_ERR_CRYPTO;
+
+	if (gnutls_x509_privkey_export_ecc_raw(id->key, &curve, &x, NULL,
+					       &k) < 0)
+		return WEFT_ERR_CRYPTO;
+	if (k.size)
+		r = hash_hmac_sha256(k.data, k.size, label, strlen(label), out);
+	if (k.data) {
+		explicit_bzero(k.data, k.size);
+		gnutls_free(k.data);
+	}
+	gnutls_free(x.data);
+	return r < 0 ? WEFT_ERR_CRYPTO : 0;
 }
 
 int ident_public_b64(const struct ident *id, char out[IDENT_B64_LEN])

@@ -36,6 +36,13 @@ void ident_del(struct ident *id);
 /* Copies the raw 32-byte public key into out. Returns 0. */
 int ident_public_key(const struct ident *id, uint8_t out[IDENT_KEY_LEN]);
 
+/* Derives a 32-byte secret for purpose `label` from the private key
+ * (HMAC-SHA256 keyed with the private scalar): the same key file gives the
+ * same secret in every process, and the secret reveals nothing about the
+ * key. Returns 0 or WEFT_ERR_CRYPTO (out untouched). */
+int ident_derive(const struct ident *id, const char *label,
+		 uint8_t out[static 32]);
+
 /* Writes the public key as standard padded base64 (44 characters and a
  * NUL): the public_key the controller registers. Returns 0. */
 int ident_public_b64(const struct ident *id, char out[IDENT_B64_LEN]);

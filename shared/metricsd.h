@@ -5,7 +5,7 @@
  *
  * The server accepts connections itself and hands them to libmicrohttpd,
  * so that it stays in control when clients misbehave (docs/relay.md,
- * "Metrics and health"):
+ * "Metrics server limits"):
  *   - at most METRICSD_MAX_CONNS connections are served at once; a new
  *     one beyond that evicts the oldest connection that has not sent a
  *     complete request head yet, and when every slot is busy with a

@@ -6,6 +6,7 @@
 #include "shared/quic_internal.h"
 
 #include "shared/err.h"
+#include "shared/ident.h"
 #include "shared/rand.h"
 
 #include <stdlib.h>
@@ -101,7 +102,7 @@ static void send_stateless_reset(struct quic_endpoint *ep,
 	outlen = inlen - 1 > sizeof(buf) ? sizeof(buf) : inlen - 1;
 	ngtcp2_cid_init(&cid, dcid, dcidlen);
 	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    token, ep->secret, SECRET_LEN, &cid) != 0 ||
+		    token, ep->reset_secret, SECRET_LEN, &cid) != 0 ||
 	    rand_bytes(rnd, outlen - NGTCP2_STATELESS_RESET_TOKENLEN) < 0)
 		return;
 	n = ngtcp2_pkt_write_stateless_reset(
@@ -133,6 +134,41 @@ static void send_version_negotiation(struct quic_endpoint *ep,
 		quic_io_flush(ep);
 	}
 }
+/* A short-header packet for no known CID may be a stateless reset: its
+ * first bytes are random, so it cannot be routed by CID. ngtcp2 recognises
+ * one when the packet reaches the connection it resets, so hand it to the
+ * live connections whose current path it came from (usually one: the
+ * relay or a peer). Only clients: they are the ones a restarted server
+ * leaves waiting, and a server endpoint with many connections then scans
+ * nothing but flags. Returns whether one of them ended on it. */
+static bool reset_for_conn(struct quic_endpoint *ep, const ngtcp2_path *path,
+			   const uint8_t *data, size_t len)
+{
+	struct ip_endpoint from, rem;
+	struct quic_conn *c, *next;
+
+	if (len < NGTCP2_STATELESS_RESET_TOKENLEN + 5 ||
+	    ip_endpoint_from_sockaddr(path->remote.addr, path->remote.addrlen,
+				      &from) < 0)
+		return false;
+	for (c = ep->conns; c; c = next) {
+		const ngtcp2_path *cp;
+
+		next = c->next;
+		if (c->server || c->dead || !c->nc || c->in_cb)
+			continue;
+		cp = ngtcp2_conn_get_path(c->nc);
+		if (ip_endpoint_from_sockaddr(cp->remote.addr,
+					      cp->remote.addrlen, &rem) < 0 ||
+		    rem.port != from.port || !ip_addr_eq(&rem.addr, &from.addr))
+			continue;
+		quic_conn_input(c, path, data, len);
+		if (c->dead)
+			return true;
+	}
+	return false;
+}
+
 void quic_ep_input(struct quic_endpoint *ep, const ngtcp2_path *path,
 		   const uint8_t *data, size_t len)
 {
@@ -165,7 +201,7 @@ void quic_ep_input(struct quic_endpoint *ep, const ngtcp2_path *path,
 	}
 	if (data[0] & 0x80)
 		server_accept(ep, path, data, len);
-	else
+	else if (!reset_for_conn(ep, path, data, len))
 		send_stateless_reset(ep, path, vc.dcid, vc.dcidlen, len);
 }
 
@@ -212,6 +248,8 @@ static int ep_options(struct quic_endpoint *ep,
 		ep->o.keepalive_ms = 25000;
 	if (!ep->o.handshake_timeout_ms)
 		ep->o.handshake_timeout_ms = 10000;
+	if (!ep->o.dgram_max_age_ms)
+		ep->o.dgram_max_age_ms = 1000;
 	if (!ep->o.stateless_rate)
 		ep->o.stateless_rate = 100;
 	if (ep->o.stateless_rate > 1000000)
@@ -249,6 +287,12 @@ int quic_endpoint_new(struct loop *l, const struct quic_endpoint_options *o,
 		ep->has_virtual = true;
 	}
 	r = rand_bytes(ep->secret, sizeof(ep->secret));
+	if (r == 0)
+		r = o->stable_reset
+			    ? ident_derive(o->id, "weft quic stateless reset",
+					   ep->reset_secret)
+			    : rand_bytes(ep->reset_secret,
+					 sizeof(ep->reset_secret));
 	if (r == 0)
 		r = rand_bytes(&ep->cids.seed, sizeof(ep->cids.seed));
 	if (r < 0)
@@ -306,6 +350,7 @@ void quic_endpoint_del(struct quic_endpoint *ep)
 		gnutls_certificate_free_credentials(ep->old_creds[i]);
 	free(ep->old_creds);
 	explicit_bzero(ep->secret, sizeof(ep->secret));
+	explicit_bzero(ep->reset_secret, sizeof(ep->reset_secret));
 	free(ep);
 }
 

@@ -136,6 +136,17 @@ struct quic_endpoint_options {
 	 * address this API takes or gives stays plain IPv4. The virtual
 	 * local address may then be of either family. */
 	bool dual_stack;
+	/* Derive the stateless reset secret from id instead of drawing it at
+	 * random: a restarted process with the same key then resets the
+	 * packets of connections it no longer knows with the tokens it gave
+	 * out before, so their clients learn at once that it restarted
+	 * (RFC 9000 §10.3) instead of waiting for the idle timeout. */
+	bool stable_reset;
+	/* Datagrams that waited longer than this in a connection's queue
+	 * (congestion, a dead path) are dropped, not sent late: the tunnel
+	 * carries IP packets, and a ping answered 26 s late is worse than a
+	 * lost one. 0: 1000 ms. */
+	uint32_t dgram_max_age_ms;
 	/* Never receive with UDP GRO (UDP_GRO): by default the socket takes
 	 * several datagrams of one sender in one message when the kernel
 	 * can (Linux 5.0). */
@@ -156,6 +167,7 @@ struct quic_conn_stats {
 	uint64_t bytes_sent, bytes_recv;
 	uint64_t pkts_sent, pkts_recv;
 	uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
+	uint64_t dgrams_stale;   /* dropped after dgram_max_age_ms queued */
 	unsigned pto_count;      /* probe timeouts in a row, 0 after an ACK */
 	uint64_t bytes_in_flight; /* ack-eliciting bytes not yet acknowledged */
 	bool is_virtual;         /* current path is the virtual one */

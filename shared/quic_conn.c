@@ -253,6 +253,22 @@ void quic_conn_after(struct quic_conn *c)
 	else
 		conn_write(c);
 }
+
+/* Drops the oldest queued datagram if it waited longer than
+ * dgram_max_age_ms; returns whether it did. */
+static bool dgram_stale(struct quic_conn *c)
+{
+	int64_t now = loop_now_us(c->ep->loop);
+
+	if (now - c->dq[c->dq_head].at <=
+	    (int64_t)c->ep->o.dgram_max_age_ms * 1000)
+		return false;
+	c->st.dgrams_stale++;
+	c->dq_head = (c->dq_head + 1) % DGRAM_QUEUE;
+	c->dq_n--;
+	return true;
+}
+
 static void conn_write(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
@@ -287,7 +303,9 @@ static void conn_write(struct quic_conn *c)
 	while (npkts < maxpkts) {
 		struct qstream *s = NULL;
 
-		if (c->dq_n && c->accepted) {
+		if (c->dq_n && c->accepted && dgram_stale(c)) {
+			continue;
+		} else if (c->dq_n && c->accepted) {
 			struct dgram *g = &c->dq[c->dq_head];
 
 			v.base = g->d;
@@ -414,7 +432,7 @@ static int cb_get_new_cid(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token,
 			return NGTCP2_ERR_CALLBACK_FAILURE;
 	} while (quic_cidmap_get(&c->ep->cids, cid->data, cid->datalen));
 	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    token, c->ep->secret, SECRET_LEN, cid) != 0 ||
+		    token, c->ep->reset_secret, SECRET_LEN, cid) != 0 ||
 	    quic_cidmap_put(&c->ep->cids, cid, c) < 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	return 0;
@@ -732,7 +750,8 @@ void quic_conn_accept(struct quic_endpoint *ep, const ngtcp2_path *path,
 		p.original_dcid = hd->dcid;
 	}
 	if (ngtcp2_crypto_generate_stateless_reset_token(
-		    p.stateless_reset_token, ep->secret, SECRET_LEN, &scid) != 0)
+		    p.stateless_reset_token, ep->reset_secret, SECRET_LEN,
+		    &scid) != 0)
 		goto fail;
 	p.stateless_reset_token_present = 1;
 	ep->creating = true;

@@ -63,6 +63,7 @@ struct qstream {
 };
 
 struct dgram {
+	int64_t at; /* loop time it was queued, us */
 	uint16_t len;
 	uint8_t d[DGRAM_SLOT];
 };
@@ -155,7 +156,8 @@ struct quic_endpoint {
 	struct cidmap cids;
 	struct quic_conn *conns; /* live and dead, until reaped */
 	unsigned nlive;
-	uint8_t secret[SECRET_LEN];
+	uint8_t secret[SECRET_LEN];       /* Retry tokens */
+	uint8_t reset_secret[SECRET_LEN]; /* stateless reset tokens */
 	int64_t stateless_tat; /* rate limit: theoretical arrival time, us */
 	struct quic_endpoint_stats st;
 	/* receive batch */

@@ -174,6 +174,7 @@ int quic_conn_datagram(struct quic_conn *c, const void *data, size_t len)
 	if (len)
 		memcpy(g->d, data, len);
 	g->len = (uint16_t)len;
+	g->at = loop_now_us(c->ep->loop);
 	c->dq_n++;
 	quic_conn_after(c);
 	return 0;

@@ -129,6 +129,16 @@ static void setup(void)
 	if (api_new(st, NULL, NULL, &api) < 0)
 		abort();
 	json_decref(must("POST", "/api/v1/users", "{\"name\":\"alice\"}", true));
+	/* Auth-key tags must be declared in tagOwners. */
+	{
+		static const char pol[] = "{\"tagOwners\":{\"tag:fuzz\":[]}}";
+		struct http_resp resp;
+
+		run("PUT", "/api/v1/policy", true, pol, strlen(pol), &resp);
+		if (resp.status != 200)
+			abort();
+		http_resp_free(&resp);
+	}
 	j = must("POST", "/api/v1/auth-keys",
 		 "{\"reusable\":true,\"tags\":[\"tag:fuzz\"],"
 		 "\"expires_in\":\"365d\"}", true);

@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct gro g;
 static size_t split_bytes;
+static uint8_t scratch[GRO_MAX];
 
 static uint32_t sum16(const uint8_t *p, size_t n)
 {
@@ -113,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int k;
 
 		split_bytes = 0;
-		k = gro_split_tcp(data + 1, size - 1, data[0], on_seg, NULL);
+		k = gro_split_tcp(data + 1, size - 1, data[0], scratch,
+				  sizeof(scratch), on_seg, NULL);
 		if (k == 0 || (k > 0 && split_bytes < size - 1))
 			abort();
 	}

@@ -42,14 +42,15 @@ static int64_t now_ms(void)
 
 /* A controller with a policy and an auth key, a relay that trusts the
  * controller's token key, registered as the only relay. */
-static bool world_start(struct world *w)
+static bool world_start_with(struct world *w, const char *const *serve_args)
 {
+	struct ih_opts o = {.serve_args = serve_args};
 	struct ih *h = NULL;
 	char *pub = NULL;
 	int st = -1;
 
 	memset(w, 0, sizeof(*w));
-	if (!CHECK(ih_new(NULL, &h) == 0))
+	if (!CHECK(ih_new(&o, &h) == 0))
 		return false;
 	w->h = h;
 	if (!CHECK(fx_policy(h, K, allow_policy, NULL) == 200) ||
@@ -73,6 +74,11 @@ static bool world_start(struct world *w)
 			     "\"address\":\"127.0.0.1:%d\","
 			     "\"public_key_pin\":\"%s\"}",
 			     w->relay.port, w->relay.pin) == 201);
+}
+
+static bool world_start(struct world *w)
+{
+	return world_start_with(w, NULL);
 }
 
 static void world_stop(struct world *w)
@@ -188,6 +194,41 @@ static void agent_reconnects_after_relay_restart(void)
 		goto out;
 	st = wait_relay(a, 2, 20000);
 	CHECK(st != NULL);
+out:
+	if (a && !st)
+		ag_dump_log(a);
+	json_decref(st);
+	ag_del(a);
+	world_stop(&w);
+}
+
+/* With short relay tokens the agent hands each renewed token to the relay
+ * on the same connection: it stays connected past several token
+ * lifetimes (the relay would close it with TOKEN_EXPIRED otherwise) and
+ * never reconnects. */
+static void agent_keeps_its_relay_connection_across_token_renewals(void)
+{
+	const char *args[] = {"--relay-token-ttl", "6s", NULL};
+	struct world w;
+	struct ag *a = NULL;
+	json_t *st = NULL;
+
+	if (!world_start_with(&w, args))
+		goto out;
+	if (!CHECK(ag_start(w.h, "r", w.key, NULL, &a) == 0))
+		goto out;
+	st = wait_relay(a, 1, 20000);
+	if (!CHECK(st != NULL))
+		goto out;
+	json_decref(st);
+	st = NULL;
+	sleep(20); /* more than three 6 s lifetimes */
+	if (!CHECK(ag_cli(a, "status", &st) == 0))
+		goto out;
+	CHECK(json_is_true(fx_get(st, "relay.connected")));
+	CHECK_INT(fx_int(st, "relay.connects"), 1);
+	CHECK(!rh_relay_log_has(&w.relay, "TOKEN_EXPIRED"));
+	CHECK(!rh_relay_log_has(&w.relay, "reason=expired"));
 out:
 	if (a && !st)
 		ag_dump_log(a);
@@ -346,6 +387,7 @@ out:
 static const struct check_case cases[] = {
 	CHECK_CASE(agent_connects_to_home_relay_and_reports_qad),
 	CHECK_CASE(agent_reconnects_after_relay_restart),
+	CHECK_CASE(agent_keeps_its_relay_connection_across_token_renewals),
 	CHECK_CASE(agent_serves_valid_metrics_and_healthz),
 	CHECK_CASE(agent_readyz_follows_the_home_relay),
 	{0},

@@ -168,6 +168,9 @@ static void auth_keys_show_the_key_once_and_revoke_to_unusable(void)
 	int64_t id, id2, now = clock_wall_s();
 
 	REQUIRE(h);
+	/* Auth-key tags must be declared in tagOwners. */
+	REQUIRE_INT(fx_policy(h, K, "{\"tagOwners\":{\"tag:web\":[],"
+				    "\"tag:a\":[],\"tag:b\":[]}}", NULL), 200);
 	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K,
 			 "{\"reusable\":true,\"tags\":[\"tag:web\"],"
 			 "\"expires_in\":\"90m\"}", &j), 201);

@@ -6,10 +6,17 @@
 #include "fx.h"
 #include "ih.h"
 
+#include "shared/clock.h"
+
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define K (h->bootstrap_key)
 
@@ -256,6 +263,129 @@ static void body_over_one_mebibyte_is_413(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
+/* Sends head (a whole request head, nothing after it) on a new TCP
+ * connection to h and reads until the server closes or deadline_ms passes.
+ * Returns the bytes read into buf (NUL-terminated), or -1; *closed tells
+ * whether the server closed the connection. */
+static ssize_t raw_exchange(struct ih *h, const char *head, char *buf,
+			    size_t cap, int64_t deadline_ms, bool *closed)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	int64_t end = clock_mono_ms() + deadline_ms;
+	size_t len = 0;
+	int fd;
+
+	*closed = false;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	sa.sin_port = htons((uint16_t)h->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, head, strlen(head), MSG_NOSIGNAL) != (ssize_t)strlen(head)) {
+		close(fd);
+		return -1;
+	}
+	while (len + 1 < cap) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int64_t left = end - clock_mono_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, buf + len, cap - 1 - len, 0);
+		if (n <= 0) {
+			*closed = true;
+			break;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return (ssize_t)len;
+}
+
+/* A declared body over the limit is refused from its Content-Length alone:
+ * the client sends the head only and gets the JSON 413 at once, and the
+ * connection is closed (the body would never be read). */
+static void declared_100_mb_body_is_413_before_it_is_sent(void)
+{
+	struct ih *h = start();
+	char head[512], *buf = malloc(8192);
+	const char *body;
+	bool closed = false;
+	int64_t t0;
+	json_t *j;
+
+	REQUIRE(h);
+	REQUIRE(buf);
+	snprintf(head, sizeof(head),
+		 "POST /api/v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Authorization: Bearer %s\r\n"
+		 "Content-Type: application/json\r\n"
+		 "Content-Length: 104857600\r\n\r\n", K);
+	t0 = clock_mono_ms();
+	/* Generous: without the early answer this waits for a body that
+	 * never comes and reads nothing. */
+	CHECK(raw_exchange(h, head, buf, 8192, 10000, &closed) > 0);
+	CHECK(clock_mono_ms() - t0 < 10000);
+	CHECK(strncmp(buf, "HTTP/1.1 413", 12) == 0);
+	CHECK(strcasestr(buf, "\r\ncontent-type: application/json") != NULL);
+	CHECK(strcasestr(buf, "\r\nconnection: close") != NULL);
+	CHECK(closed);
+	body = strstr(buf, "\r\n\r\n");
+	j = body ? json_loads(body + 4, 0, NULL) : NULL;
+	CHECK_STR(fx_str(j, "error.code"), "too_big");
+	json_decref(j);
+	/* The same with "Expect: 100-continue" (curl's way): 413, no 100. */
+	snprintf(head, sizeof(head),
+		 "PUT /api/v1/policy HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Authorization: Bearer %s\r\nExpect: 100-continue\r\n"
+		 "Content-Length: 104857600\r\n\r\n", K);
+	CHECK(raw_exchange(h, head, buf, 8192, 10000, &closed) > 0);
+	CHECK(strncmp(buf, "HTTP/1.1 413", 12) == 0);
+	CHECK(closed);
+	/* Nothing was created and the server is fine. */
+	CHECK_INT(fx_req(h, "GET", "/healthz", NULL, NULL, NULL), 200);
+	CHECK_INT(count(h, "/api/v1/users"), 0);
+	free(buf);
+	CHECK_INT(ih_del(h), 0);
+}
+
+/* Auth-key tags need a tagOwners entry, and a user's key needs the user
+ * to own the tag: 400 naming the tag, nothing created. */
+static void auth_key_tags_outside_tag_owners_are_400(void)
+{
+	struct ih *h = start();
+	char body[128];
+	int64_t alice;
+	json_t *j = NULL;
+
+	REQUIRE(h);
+	alice = fx_user(h, K, "alice", "member");
+	REQUIRE(alice > 0);
+	EXPECT(h, "POST", "/api/v1/auth-keys", K, "{\"tags\":[\"tag:web\"]}",
+	       400, "invalid", "tags[0]");
+	REQUIRE_INT(fx_policy(h, K, "{\"tagOwners\":{\"tag:web\":[\"alice\"],"
+				    "\"tag:db\":[]}}", NULL), 200);
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:web\",\"tag:db\"]}",
+		 alice);
+	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K, body, &j), 400);
+	CHECK_STR(fx_str(j, "error.field"), "tags[1]");
+	CHECK(fx_str(j, "error.message") &&
+	      strstr(fx_str(j, "error.message"), "does not own tag \"tag:db\""));
+	json_decref(j);
+	CHECK_INT(count(h, "/api/v1/auth-keys"), 0);
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:web\"]}", alice);
+	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K, body, NULL), 201);
+	CHECK_INT(fx_req(h, "POST", "/api/v1/auth-keys", K,
+			 "{\"tags\":[\"tag:db\"]}", NULL), 201);
+	CHECK_INT(count(h, "/api/v1/auth-keys"), 2);
+	CHECK_INT(ih_del(h), 0);
+}
+
 static void missing_bad_revoked_and_expired_api_keys_are_401(void)
 {
 	struct ih *h = start();
@@ -463,6 +593,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(missing_required_fields_are_400_naming_them),
 	CHECK_CASE(invalid_values_are_400_naming_the_field),
 	CHECK_CASE(body_over_one_mebibyte_is_413),
+	CHECK_CASE(declared_100_mb_body_is_413_before_it_is_sent),
+	CHECK_CASE(auth_key_tags_outside_tag_owners_are_400),
 	CHECK_CASE(missing_bad_revoked_and_expired_api_keys_are_401),
 	CHECK_CASE(member_key_on_admin_routes_is_403),
 	CHECK_CASE(node_credential_on_admin_route_is_403),

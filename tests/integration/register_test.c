@@ -134,7 +134,10 @@ static void cli_key_registers_a_node_the_cli_then_lists(void)
 	REQUIRE(h);
 	/* The CLI works on the same database while the server runs (SQLite
 	 * in WAL mode allows the second process). */
-	/* With --tags: a key of no user must tag the nodes it registers. */
+	/* With --tags: a key of no user must tag the nodes it registers,
+	 * with tags the policy's tagOwners declare. */
+	REQUIRE_INT(fx_policy(h, K, "{\"tagOwners\":{\"tag:cli\":[]}}", NULL),
+		    200);
 	REQUIRE_INT(ih_cli(h, &out, &st, "keys", "create", "--reusable",
 			   "--tags", "tag:cli", "--json", NULL), 0);
 	CHECK_INT(st, 0);

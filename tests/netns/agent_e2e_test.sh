@@ -3,6 +3,10 @@
 # controller (SQLite) and a relay in its "inet" namespace and weft-agents in
 # hosts a and b (both on inet), each with a real TUN, traffic on the relay
 # path. The policy allows a->b ICMP and TCP 5201:
+#   - after setup every agent keeps CAP_NET_ADMIN alone, with
+#     no_new_privs (a as user nobody, --user), and a map change after that
+#     drop still adds a route (b's subnet route, approved then, on a's
+#     weft0);
 #   - the kernel's ping from a's namespace reaches b's mesh IPv4 and IPv6,
 #     and iperf3 (when installed) moves data a->b on TCP 5201, over the
 #     mesh IPv4 and the mesh IPv6 addresses;
@@ -18,6 +22,10 @@
 #   - an iperf3 a->b session keeps moving data while the controller is
 #     down (SIGKILL); the controller restarted on the same database and
 #     port: the agents resync with the same node ids and no new nodes;
+#   - the relay killed with SIGKILL and started again at once with the
+#     same key: a continuous ping a->b on the relay path answers again
+#     within a few seconds of the relay being back (measured; issue 12:
+#     it used to take the 30 s idle timeout and more);
 #   - an agent restarted on its state directory keeps its node id and mesh
 #     IPs;
 #   - the TUN device is gone once the agent stopped.
@@ -47,7 +55,8 @@ pids=
 acl_base='{"tagOwners":{"tag:a":[],"tag:b":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]},
- {"action":"accept","proto":"tcp","src":["tag:c"],"dst":["tag:a:9","tag:b:9"]}'
+ {"action":"accept","proto":"tcp","src":["tag:c"],"dst":["tag:a:9","tag:b:9"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["10.77.0.0/24:80"]}'
 acl_ba=',{"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]}'
 acl_cb=',{"action":"accept","proto":"icmp","src":["tag:c"],"dst":["tag:b:*"]}'
 policy_ab="$acl_base]}"
@@ -73,15 +82,19 @@ cli() {
 	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
 }
 
-# start_agent NODE [KEY]: weft-agent up in NODE (no key: the stored
-# credential); AGENT_PID is the agent's pid. --no-direct: this test covers
-# the relay path (paths_nat_test.sh covers direct paths).
+# start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE (no key: the
+# stored credential); AGENT_PID is the agent's pid. --no-direct: this test
+# covers the relay path (paths_nat_test.sh covers direct paths).
 start_agent() {
-	mkdir -p "$tmp/$1"
-	nsrun "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
-		--insecure-http ${2:+--auth-key "$2"} --state-dir "$tmp/$1" \
-		--socket "$tmp/$1/sock" --hostname "$1" --tun weft0 --no-direct \
-		2>>"$tmp/$1.log" &
+	_node=$1 _key=${2:-}
+	shift
+	[ $# -gt 0 ] && shift
+	mkdir -p "$tmp/$_node"
+	nsrun "$_node" env WEFT_LOG_LEVEL=debug "$AGENT" up \
+		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
+		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
+		--hostname "$_node" --tun weft0 --no-direct "$@" \
+		2>>"$tmp/$_node.log" &
 	AGENT_PID=$!
 	pids="$pids $!"
 }
@@ -105,6 +118,15 @@ nspid() {
 			{ echo "$_p"; return 0; }
 	done
 	return 1
+}
+
+# kill9 PID WHAT: SIGKILL, then wait up to 5 s until PID is gone.
+kill9() {
+	kill -KILL "$1" || fail "kill -9 $2 $1"
+	for _ in $(seq 250); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.02
+	done
 }
 
 # start_controller: weft-controller serve on $tmp/ctl; CTL_PID its pid.
@@ -197,11 +219,7 @@ controller_restart() {
 		pids="$pids $ipid"
 		sleep 1
 	fi
-	kill -KILL "$CTL_PID" || fail "kill -9 controller $CTL_PID"
-	for _ in $(seq 50); do
-		kill -0 "$CTL_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	kill9 "$CTL_PID" controller
 	if [ -n "${ipid:-}" ]; then
 		wait "$ipid" ||
 			fail "iperf3 a->b across the controller's death: $(tail -n 5 "$tmp/iperf2.json")"
@@ -223,21 +241,24 @@ controller_restart() {
 	t0=$(now_ms)
 	start_controller || { fail "controller did not restart"; return 1; }
 	ok=
-	# The agents back off while it is down (1 s doubling to 30 s, +-25 %):
-	# their next attempt may come up to ~38 s after the restart, and the
-	# first answer up to 9 s later; allow 75 s of wall time.
-	while [ $(($(now_ms) - t0)) -lt 75000 ]; do
-		if [ "$(cli a status | jq .controller.reachable)" = true ] &&
-			[ "$(cli b status | jq .controller.reachable)" = true ]; then
+	# While it is down the agents probe /healthz about every second and
+	# then poll for a full map, answered at once: both run again within
+	# seconds (before issue 12: the back-off, up to ~38 s, plus a held
+	# poll). Generous for a busy machine; measured, not the bound.
+	while [ $(($(now_ms) - t0)) -lt 40000 ]; do
+		if [ "$(cli a status | jq -r '"\(.state) \(.controller.reachable)"')" = "running true" ] &&
+			[ "$(cli b status | jq -r '"\(.state) \(.controller.reachable)"')" = "running true" ]; then
 			ok=$(($(now_ms) - t0))
 			break
 		fi
 		sleep 0.1
 	done
 	if [ -n "$ok" ]; then
-		echo "controller restarted: agents reachable again after $ok ms"
+		echo "controller restarted: agents running and reachable again after $ok ms"
+		[ "$ok" -le 15000 ] ||
+			fail "agents took $ok ms to resync with the restarted controller"
 	else
-		fail "agents did not reach the restarted controller"
+		fail "agents did not resync with the restarted controller"
 	fi
 	[ "$(cli a status | jq .node.id)" = "$ida" ] ||
 		fail "a's node id changed across the controller restart"
@@ -247,6 +268,66 @@ controller_restart() {
 	[ "$n1" = "$n0" ] || fail "nodes list went from $n0 to $n1 nodes"
 	[ "$(peer a b ipv4)" = "$b4" ] || fail "a's peer b changed after resync"
 	ping_ok a "$b4" || fail "ping a->b after the controller restart"
+	return 0
+}
+
+# start_relay: weft-relay in inet with the key in $tmp/relay.key;
+# RELAY_PID its pid, pin its pin.
+start_relay() {
+	: >"$tmp/relay.out"
+	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
+		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
+		2>>"$tmp/relay.log" &
+	pids="$pids $!"
+	pin=
+	for _ in $(seq 100); do
+		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
+			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
+			break
+		sleep 0.05
+	done
+	RELAY_PID=$(nspid inet weft-relay)
+	[ -n "$RELAY_PID" ] && pids="$pids $RELAY_PID"
+	[ -n "$pin" ]
+}
+
+# The relay dies (SIGKILL) under a continuous ping a->b on the relay path
+# and is started again at once with the same key. The agents must notice
+# (the restarted relay resets their old connections; a silent one is
+# found by PINGs) and reconnect at once: the first answer after the relay
+# is back is measured. Before issue 12 it came after the agents' 30 s
+# idle timeout.
+relay_restart() {
+	nsrun a ping -D -n -i 0.05 -W 1 -w 25 "$b4" >"$tmp/ping-relay.txt" \
+		2>&1 &
+	ppid=$!
+	pids="$pids $ppid"
+	sleep 1
+	kill9 "$RELAY_PID" relay
+	start_relay || { fail "relay did not restart"; return 1; }
+	t0=$(now_ms)
+	back=
+	while [ $(($(now_ms) - t0)) -lt 20000 ]; do
+		# ping -D: "[1733389000.123456] 64 bytes from ...: ... time=..."
+		first=$(sed -n 's/^\[\([0-9]*\)\.\([0-9]\{3\}\)[0-9]*\] .* bytes from .*/\1\2/p' \
+			"$tmp/ping-relay.txt" | awk -v t="$t0" '$1 > t {print; exit}')
+		if [ -n "$first" ]; then
+			back=$((first - t0))
+			break
+		fi
+		sleep 0.1
+	done
+	kill "$ppid" 2>/dev/null
+	if [ -z "$back" ]; then
+		fail "no ping a->b answered within 20 s of the relay's restart"
+		return 1
+	fi
+	echo "relay restarted (kill -9): ping a->b answered again after $back ms"
+	# Target 3 s (issue 12); a generous bound for a loaded machine, far
+	# below the old 30-45 s.
+	[ "$back" -le 10000 ] ||
+		fail "relayed traffic came back $back ms after the relay"
+	grep -q 'event=relay_connected' "$tmp/a.log" || fail "a never connected"
 	return 0
 }
 
@@ -275,6 +356,52 @@ agent_restart() {
 	return 0
 }
 
+# status_field PID FIELD: FIELD of /proc/PID/status ("CapEff", ...).
+status_field() {
+	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"
+}
+
+# The running agents keep CAP_NET_ADMIN alone (a as user nobody, b and c
+# as root), with no new privileges; after that drop a map change still
+# adds a route: b's subnet route, approved now, lands on a's weft0.
+least_privilege() {
+	for n in a b c; do
+		p=$(nspid "$n" weft-agent)
+		[ -n "$p" ] || { fail "no agent in $n"; continue; }
+		for f in CapEff CapPrm CapBnd; do
+			v=$(status_field "$p" $f)
+			[ "$v" = 0000000000001000 ] ||
+				fail "$n's agent has $f $v, not CAP_NET_ADMIN alone"
+		done
+		[ "$(status_field "$p" CapInh)" = 0000000000000000 ] ||
+			fail "$n's agent has inheritable capabilities"
+		[ "$(status_field "$p" NoNewPrivs)" = 1 ] ||
+			fail "$n's agent lacks no_new_privs"
+	done
+	p=$(nspid a weft-agent)
+	[ "$(status_field "$p" Uid | awk '{print $1 $2 $3 $4}')" = \
+		"$nobody$nobody$nobody$nobody" ] ||
+		fail "a's agent does not run as nobody: $(status_field "$p" Uid)"
+	grep -q "event=privileges_dropped user=nobody" "$tmp/a.log" ||
+		fail "a did not log its privilege drop"
+
+	nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . &&
+		fail "a routes 10.77.0.0/24 before the route is approved"
+	idb=$(cli b status | jq .node.id)
+	rid=$(api GET "/api/v1/routes?node_id=$idb" |
+		jq '.items[] | select(.prefix == "10.77.0.0/24") | .id')
+	[ -n "$rid" ] || { fail "b's advertised route is not listed"; return; }
+	api PATCH "/api/v1/routes/$rid" '{"approved":true}' >/dev/null ||
+		{ fail "approve b's route"; return; }
+	for _ in $(seq 100); do
+		nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . && break
+		sleep 0.1
+	done
+	nsrun a ip route show 10.77.0.0/24 dev weft0 | grep -q . ||
+		fail "a did not add the route 10.77.0.0/24 after its drop"
+	return 0
+}
+
 run() {
 	lab up "$L" --a inet --b inet --c inet --owner $$
 	rc=$?
@@ -287,17 +414,7 @@ run() {
 	[ -n "$admin" ] || { fail "controller did not start"; return; }
 	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
 		{ fail "relay-key"; return; }
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>"$tmp/relay.log" &
-	pids="$pids $!"
-	pin=
-	for _ in $(seq 50); do
-		pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out" 2>/dev/null)
-		[ -n "$pin" ] && break
-		sleep 0.1
-	done
-	[ -n "$pin" ] || { fail "relay did not start"; return; }
+	start_relay || { fail "relay did not start"; return; }
 	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
 		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
 		>/dev/null || { fail "relay registration"; return; }
@@ -309,8 +426,10 @@ run() {
 	[ -n "$ka" ] && [ "$ka" != null ] && [ -n "$kb" ] && [ -n "$kc" ] ||
 		{ fail "auth keys"; return; }
 
-	start_agent a "$ka"
-	start_agent b "$kb"
+	# a runs as nobody: it must reach its state directory below $tmp.
+	chmod 711 "$tmp"
+	start_agent a "$ka" --user nobody --accept-routes
+	start_agent b "$kb" --advertise-routes 10.77.0.0/24
 	start_agent c "$kc"
 	wait_running a 2 || return
 	wait_running b 2 || return
@@ -320,6 +439,7 @@ run() {
 	a4=$(peer b a ipv4)
 	c4=$(peer b c ipv4)
 	[ "$(cli a status | jq -r .tun)" = weft0 ] || fail "a has no tun"
+	least_privilege
 
 	# a -> b: the kernels on both sides, through the tunnel on the relay.
 	ping_ok a "$b4" || fail "ping a->b $b4"
@@ -331,6 +451,16 @@ run() {
 	# weft-agent's own ping, answered by b's kernel.
 	cli a ping b >"$tmp/ping.json" ||
 		fail "weft-agent ping b: $(cat "$tmp/ping.json")"
+	# The text status names the TUN and shows the data-plane counters
+	# (b let a's pings in).
+	nsrun b "$AGENT" status --socket "$tmp/b/sock" >"$tmp/status-b.txt" ||
+		fail "weft-agent status (text) in b"
+	grep -qx 'tun: *weft0' "$tmp/status-b.txt" ||
+		fail "b's text status does not show tun weft0: $(cat "$tmp/status-b.txt")"
+	grep -q '^map: .*, 2 peers, ' "$tmp/status-b.txt" ||
+		fail "b's text status does not show 2 peers"
+	grep -q '^dataplane: *in: allowed [1-9][0-9]* ' "$tmp/status-b.txt" ||
+		fail "b's text status shows no allowed packets: $(cat "$tmp/status-b.txt")"
 
 	# TCP a -> b on the allowed port moves data (iperf3, 2 s).
 	if command -v iperf3 >/dev/null 2>&1; then
@@ -382,6 +512,7 @@ run() {
 
 	host_c || return
 	controller_restart || return
+	relay_restart || return
 	agent_restart || return
 
 	# The device goes away with the agent.
@@ -398,6 +529,8 @@ if [ "$(id -u)" != 0 ]; then
 	echo "agent_e2e_test: skipped: needs root for network namespaces" >&2
 	exit 77
 fi
+nobody=$(id -u nobody 2>/dev/null) ||
+	{ echo "agent_e2e_test: no user nobody" >&2; exit 1; }
 for t in jq curl ping; do
 	command -v $t >/dev/null 2>&1 ||
 		{ echo "agent_e2e_test: $t missing" >&2; exit 1; }

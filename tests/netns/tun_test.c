@@ -605,7 +605,7 @@ static void on_stream_segment(const uint8_t *p, size_t len, void *ctx)
 static int receive_stream(struct tun *t, struct peer *pr, int fd,
 			  const uint8_t *sent, struct stream *st)
 {
-	static uint8_t buf[GRO_MAX];
+	static uint8_t buf[GRO_MAX], scratch[GRO_MAX];
 	uint8_t ack[128];
 	struct packet_info pi;
 	size_t n, mss, pushed = 0;
@@ -623,7 +623,8 @@ static int receive_stream(struct tun *t, struct peer *pr, int fd,
 			break;
 		if (!mss)
 			on_stream_segment(buf, n, st);
-		else if (gro_split_tcp(buf, n, mss, on_stream_segment, st) > 1)
+		else if (gro_split_tcp(buf, n, mss, scratch, sizeof(scratch),
+				       on_stream_segment, st) > 1)
 			gso++;
 		else
 			st->ok = false;

@@ -3,6 +3,7 @@
  * is checked once per IP version: the cases are thin wrappers around
  * helpers that take the version. */
 #include "agent/gro.h"
+#include "shared/err.h"
 
 #include "check.h"
 
@@ -397,6 +398,9 @@ static size_t super_segment(uint8_t *big, bool v6)
 	return o.len;
 }
 
+/* The splitter's scratch buffer, as the agent's data plane owns one. */
+static uint8_t scratch[GRO_MAX];
+
 /* A run coalesced by gro_offer and split back by gro_split_tcp gives the
  * original segments, with valid checksums, PSH and FIN only on the last
  * and CWR only on the first. */
@@ -407,7 +411,8 @@ static void splits_into_valid_segments(bool v6)
 	size_t n = super_segment(big, v6), ip = ip_len(v6);
 
 	REQUIRE(n > 0);
-	CHECK_INT(gro_split_tcp(big, n, SEG, on_seg, &sp), 4);
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch, sizeof(scratch),
+				on_seg, &sp), 4);
 	CHECK(sp.ok);
 	CHECK_INT((int)sp.payload, 3 * SEG + SEG / 2);
 	CHECK_INT(sp.flags[0], 0x10);
@@ -416,17 +421,28 @@ static void splits_into_valid_segments(bool v6)
 	/* CWR, ACK, PSH and FIN on the super-segment. */
 	big[ip + 13] = 0x80 | 0x19;
 	sp = (struct split){.next_seq = 100, .ok = true};
-	CHECK_INT(gro_split_tcp(big, n, SEG, on_seg, &sp), 4);
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch, sizeof(scratch),
+				on_seg, &sp), 4);
 	CHECK(sp.ok);
 	CHECK_INT(sp.flags[0], 0x90);
 	CHECK_INT(sp.flags[1], 0x10);
 	CHECK_INT(sp.flags[3], 0x19);
 	/* Not TCP, or no segment size: refused, nothing emitted. */
-	CHECK_INT(gro_split_tcp(big, n, 0, on_seg, &sp), -1);
-	CHECK_INT(gro_split_tcp(big, ip + 19, SEG, on_seg, &sp), -1);
-	CHECK_INT(gro_split_tcp(big, 30, SEG, on_seg, &sp), -1);
+	CHECK_INT(gro_split_tcp(big, n, 0, scratch, sizeof(scratch),
+				on_seg, &sp),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(gro_split_tcp(big, ip + 19, SEG, scratch,
+				sizeof(scratch), on_seg, &sp), WEFT_ERR_PARSE);
+	CHECK_INT(gro_split_tcp(big, 30, SEG, scratch, sizeof(scratch),
+				on_seg, &sp),
+		  WEFT_ERR_PARSE);
+	/* A scratch buffer too small for one segment: refused. */
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch,
+				ip + TCP_HDR + SEG - 1, on_seg, &sp), WEFT_ERR_TOOBIG);
 	big[v6 ? 6 : 9] = 17;
-	CHECK_INT(gro_split_tcp(big, n, SEG, on_seg, &sp), -1);
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch, sizeof(scratch),
+				on_seg, &sp),
+		  WEFT_ERR_PARSE);
 	CHECK_INT(sp.n, 4);
 }
 
@@ -450,7 +466,9 @@ static void an_ipv6_super_segment_with_extension_headers_is_refused(void)
 
 	REQUIRE(n > 0);
 	n = add_dstopts(big, n);
-	CHECK_INT(gro_split_tcp(big, n, SEG, on_seg, &sp), -1);
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch, sizeof(scratch),
+				on_seg, &sp),
+		  WEFT_ERR_PARSE);
 	CHECK_INT(sp.n, 0);
 }
 
@@ -466,7 +484,8 @@ static void split_and_coalesce_round_trip(bool v6)
 
 	REQUIRE(n > 0);
 	gro_init(&g);
-	CHECK_INT(gro_split_tcp(big, n, SEG, on_seg, &sp), 4);
+	CHECK_INT(gro_split_tcp(big, n, SEG, scratch, sizeof(scratch),
+				on_seg, &sp), 4);
 	CHECK(sp.ok);
 	REQUIRE(gro_finish(&g, &o));
 	CHECK(o.gso);

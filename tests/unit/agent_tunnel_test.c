@@ -158,8 +158,20 @@ static int count_wake(int64_t dst, const uint8_t *payload, size_t len,
 	return 0;
 }
 
+/* Runs l for about ms milliseconds, or until *wakes reaches until. */
+static void run_for(struct loop *l, int64_t ms, const int *wakes, int until)
+{
+	int64_t end = loop_now_us(l) + ms * 1000;
+
+	while (loop_now_us(l) < end && *wakes < until)
+		loop_run_once(l, 20);
+}
+
 /* A packet for a peer that must dial us waits in its queue, and the
- * peer's own timer keeps waking it (once a second) until it connects. */
+ * peer's own timer wakes the peer again (once a second) while packets
+ * wait. A packet waits at most TUNNEL_QUEUE_AGE_MS (one wake period), so
+ * the test sends a second one between the wakes: sends are rate-limited
+ * like the timer, so the second wake can only come from the timer. */
 static void queued_packet_keeps_waking_the_peer(void)
 {
 	static const struct tunnel_callbacks cbs = {.send_relay = count_wake};
@@ -175,20 +187,62 @@ static void queued_packet_keeps_waking_the_peer(void)
 	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
 	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
 	CHECK_INT(wakes, 1);
-	for (int i = 0; i < 500 && wakes < 3; i++)
-		loop_run_once(l, 20);
-	CHECK(wakes >= 3);
-	/* The peer leaves: its timer goes with it. */
+	run_for(l, 300, &wakes, 2);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(wakes, 1); /* the send does not wake again so soon */
+	run_for(l, 5000, &wakes, 2);
+	CHECK_INT(wakes, 2);
+	/* The peer leaves with a packet queued: its timer goes with it. */
+	run_for(l, 300, &wakes, 3);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
 	CHECK_INT(tunnels_set_peers(t, NULL, 0), 0);
 	wakes = 0;
-	for (int i = 0; i < 60; i++)
-		loop_run_once(l, 20);
+	run_for(l, 1500, &wakes, 1);
 	CHECK_INT(wakes, 0);
 	tunnels_del(t);
 	loop_del(l);
 }
 
+/* A packet that waited a second for a connection (here: one that never
+ * comes) is dropped and counted as stale, not sent late. */
+static void queued_packets_age_out_and_are_counted(void)
+{
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct tunnels_stats ts;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
+	json_t *o;
+	int64_t end;
+
+	for (int i = 0; i < IDENT_KEY_LEN; i++)
+		mp.key[i] = (uint8_t)i;
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	end = loop_now_us(l) + 600 * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 50);
+	tunnels_stats(t, &ts);
+	CHECK_INT(ts.stale, 0); /* not yet a second */
+	end = loop_now_us(l) + (TUNNEL_QUEUE_AGE_MS + 200) * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 50);
+	tunnels_stats(t, &ts);
+	CHECK_INT(ts.stale, 3);
+	o = json_object();
+	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
+	CHECK_INT(json_integer_value(json_object_get(o, "stale")), 3);
+	json_decref(o);
+	tunnels_del(t);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(queued_packets_age_out_and_are_counted),
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
 	CHECK_CASE(virtual_addresses_of_different_nodes_differ),
 	CHECK_CASE(rejects_ids_that_cannot_be_encoded),

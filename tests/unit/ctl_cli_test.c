@@ -111,6 +111,22 @@ static json_t *items_of(json_t *list)
 	return json_object_get(list, "items");
 }
 
+/* Saves a policy whose tagOwners declare tag:ci, owned by alice (who must
+ * exist when owner is true): auth keys may only carry declared tags. */
+static void declare_ci(bool owner)
+{
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ci-policy.json", check_tmpdir());
+	f = fopen(path, "w");
+	REQUIRE(f);
+	fputs(owner ? "{\"tagOwners\": {\"tag:ci\": [\"alice\"]}}\n"
+		    : "{\"tagOwners\": {\"tag:ci\": []}}\n", f);
+	fclose(f);
+	REQUIRE_INT(cli("policy", "set", path, NULL), 0);
+}
+
 /* The byte offset of word in line (or -1). */
 static long col_of(const char *line, const char *word)
 {
@@ -392,6 +408,7 @@ static void reusable_key_is_printed_once_with_a_warning(void)
 	use_db("keys");
 	alice = create_user("alice");
 	REQUIRE(alice > 0);
+	declare_ci(true);
 	REQUIRE_INT(cli("keys", "create", "--user", "alice", "--reusable",
 			"--tags", "tag:ci", "--expires", "2h", NULL), 0);
 	p = strstr(r.out, "weft_auth_");
@@ -432,6 +449,7 @@ static void revoked_key_is_listed_only_with_all(void)
 	char idtext[32];
 
 	use_db("revoke");
+	declare_ci(false);
 	REQUIRE_INT(cli("keys", "create", "--tags", "tag:ci", "--json", NULL),
 		    0);
 	j = out_json();
@@ -454,6 +472,32 @@ static void revoked_key_is_listed_only_with_all(void)
 					     "revoked_at")));
 	json_decref(j);
 	CHECK_INT(audit_rows("authkey.revoke").count, 1);
+}
+
+/* Tags need a tagOwners entry, and a user's key needs the user to own
+ * them: the CLI refuses with the API's message and saves nothing. */
+static void key_tags_need_the_users_tag_ownership(void)
+{
+	json_t *j;
+
+	use_db("tagowners");
+	REQUIRE(create_user("alice") > 0);
+	REQUIRE(create_user("bob") > 0);
+	CHECK_INT(cli("keys", "create", "--tags", "tag:ci", NULL), 1);
+	CHECK(strstr(r.err, "tag:ci") != NULL);
+	CHECK(strstr(r.err, "tagOwners") != NULL);
+	declare_ci(true);
+	CHECK_INT(cli("keys", "create", "--user", "bob", "--tags", "tag:ci",
+		      NULL), 1);
+	CHECK(strstr(r.err, "bob") != NULL);
+	CHECK(strstr(r.err, "does not own") != NULL);
+	REQUIRE_INT(cli("keys", "list", "--all", "--json", NULL), 0);
+	j = out_json();
+	CHECK_INT(json_array_size(items_of(j)), 0);
+	json_decref(j);
+	CHECK_INT(cli("keys", "create", "--user", "alice", "--tags", "tag:ci",
+		      NULL), 0);
+	CHECK_INT(cli("keys", "create", "--tags", "tag:ci", NULL), 0);
 }
 
 static void revoking_needs_a_numeric_id(void)
@@ -690,6 +734,7 @@ static void policy_check_validates_names_and_tests_without_saving(void)
 
 static void relay_key_prints_the_public_pem_once_serve_made_one(void)
 {
+	struct kek test_kek;
 	struct store *st = NULL;
 	char *priv = NULL, *pub = NULL;
 	json_t *j;
@@ -700,7 +745,9 @@ static void relay_key_prints_the_public_pem_once_serve_made_one(void)
 	CHECK_INT(cli("relay-key", NULL), 1);
 	CHECK(strstr(r.err, "no relay key yet") != NULL);
 	REQUIRE_INT(store_open(db_url, &st, NULL, 0), 0);
-	REQUIRE_INT(relaykey_ensure(st, &priv, &pub), 0);
+	REQUIRE_INT(kek_parse("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+			      &test_kek), 0);
+	REQUIRE_INT(relaykey_ensure(st, &test_kek, &priv, &pub, NULL), 0);
 	store_close(st);
 	CHECK_INT(cli("relay-key", NULL), 0);
 	CHECK_STR(r.out, pub);
@@ -725,6 +772,7 @@ static void command_flags_ignore_environment_and_foreign_config_keys(void)
 	FILE *f;
 
 	use_db("envflags");
+	declare_ci(false);
 	REQUIRE_INT(cli("keys", "create", "--tags", "tag:ci", "--json", NULL),
 		    0);
 	j = out_json();
@@ -801,6 +849,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(user_is_deleted_by_name_or_id),
 	CHECK_CASE(reusable_key_is_printed_once_with_a_warning),
 	CHECK_CASE(revoked_key_is_listed_only_with_all),
+	CHECK_CASE(key_tags_need_the_users_tag_ownership),
 	CHECK_CASE(revoking_needs_a_numeric_id),
 	CHECK_CASE(unknown_user_for_a_key_fails),
 	CHECK_CASE(api_key_json_has_the_secret_once),

@@ -40,6 +40,16 @@ static int64_t make_key(struct fx *f, const char *auth, const char *path,
 	return id;
 }
 
+/* Saves a policy that declares the tags these tests put on keys (owned
+ * by admins only): keys may carry declared tags only. */
+static void declare_tags(struct fx *f)
+{
+	REQUIRE_INT(fx_call(f, "PUT", "/api/v1/policy", f->admin,
+			    "{\"tagOwners\": {\"tag:a\": [], \"tag:server\": [],"
+			    " \"tag:db\": [], \"tag:aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": []}}"), 200);
+}
+
 static void admin_creates_auth_key_shown_once_and_stored_hashed(void)
 {
 	struct fx f;
@@ -121,6 +131,7 @@ static void auth_key_fields_are_validated_by_name(void)
 	struct http_resp r = {0};
 
 	REQUIRE(fx_open(&f, "authkey_bad"));
+	declare_tags(&f);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
 			      bad[i].body, &r), 400);
@@ -153,6 +164,7 @@ static void admin_key_without_user_makes_tagged_only_key_that_needs_a_tag(void)
 	json_t *tags;
 
 	REQUIRE(fx_open(&f, "authkey_tagged"));
+	declare_tags(&f);
 	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, "{}", &r),
 		  400);
 	CHECK_STR(fx_err_field(&r), "tags");
@@ -169,6 +181,65 @@ static void admin_key_without_user_makes_tagged_only_key_that_needs_a_tag(void)
 	CHECK_STR(json_string_value(json_array_get(tags, 0)), "tag:server");
 	CHECK_STR(json_string_value(json_array_get(tags, 1)), "tag:db");
 	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 1);
+	http_resp_free(&r);
+	fx_close(&f);
+}
+
+/* tagOwners decide which tags a key may carry: a tag must be declared,
+ * and a user's key needs the user to own it (by name or through a
+ * group). Refusals are 400 naming the tag and create nothing. */
+static void key_tags_must_be_declared_and_owned_by_its_user(void)
+{
+	struct fx f;
+	struct http_resp r = {0};
+	char body[128];
+	int64_t alice, bob, carol;
+
+	REQUIRE(fx_open(&f, "authkey_tagowners"));
+	alice = fx_user(&f, "alice", "member");
+	bob = fx_user(&f, "bob", "member");
+	carol = fx_user(&f, "carol", "admin");
+	/* No policy at all: no tag is declared. */
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+		      "{\"tags\":[\"tag:web\"]}", &r), 400);
+	CHECK_STR(fx_err_code(&r), "invalid");
+	CHECK_STR(fx_err_field(&r), "tags[0]");
+	CHECK(strstr(fx_err_msg(&r), "\"tag:web\"") != NULL);
+	CHECK(strstr(fx_err_msg(&r), "tagOwners") != NULL);
+	REQUIRE_INT(fx_call(&f, "PUT", "/api/v1/policy", f.admin,
+			    "{\"groups\": {\"group:ops\": [\"bob\"]},"
+			    " \"tagOwners\": {\"tag:web\": [\"alice\"],"
+			    " \"tag:db\": [\"group:ops\"], \"tag:infra\": []}}"),
+		    200);
+	/* Declared but not owned by the key's user; the second tag is the
+	 * one at fault. */
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:web\",\"tag:db\"]}",
+		 alice);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body,
+		      &r), 400);
+	CHECK_STR(fx_err_field(&r), "tags[1]");
+	CHECK(strstr(fx_err_msg(&r), "\"alice\" does not own tag \"tag:db\"") !=
+	      NULL);
+	/* Owners only through "tag:x": [] (admins) are nobody's to use. */
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:infra\"]}", carol);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body,
+		      &r), 400);
+	CHECK_STR(fx_err_field(&r), "tags[0]");
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 0);
+	/* Owned directly, through a group, and a tagged-only key. */
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:web\"]}", alice);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body,
+		      &r), 201);
+	snprintf(body, sizeof(body),
+		 "{\"user_id\":%" PRId64 ",\"tags\":[\"tag:db\"]}", bob);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL, body,
+		      &r), 201);
+	CHECK_INT(fx_req(&f, f.admin, "POST", "/api/v1/auth-keys", NULL,
+		      "{\"tags\":[\"tag:infra\",\"tag:web\"]}", &r), 201);
+	CHECK_INT(fx_audit_count(&f, "authkey.create", NULL, NULL), 3);
 	http_resp_free(&r);
 	fx_close(&f);
 }
@@ -262,6 +333,7 @@ static void revoking_an_auth_key_is_idempotent_and_hides_it_from_lists(void)
 	int64_t id;
 
 	REQUIRE(fx_open(&f, "authkey_revoke"));
+	declare_tags(&f);
 	id = make_key(&f, f.admin, "/api/v1/auth-keys", "{\"tags\":[\"tag:a\"]}",
 		      NULL);
 	REQUIRE(id > 0);
@@ -300,6 +372,7 @@ static void usable_turns_false_for_used_one_off_and_expired_keys(void)
 	int64_t once, many;
 
 	REQUIRE(fx_open(&f, "authkey_usable"));
+	declare_tags(&f);
 	once = make_key(&f, f.admin, "/api/v1/auth-keys", "{\"tags\":[\"tag:a\"]}",
 			NULL);
 	many = make_key(&f, f.admin, "/api/v1/auth-keys",
@@ -477,6 +550,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(admin_creates_auth_key_shown_once_and_stored_hashed),
 	CHECK_CASE(auth_key_fields_are_validated_by_name),
 	CHECK_CASE(admin_key_without_user_makes_tagged_only_key_that_needs_a_tag),
+	CHECK_CASE(key_tags_must_be_declared_and_owned_by_its_user),
 	CHECK_CASE(member_creates_auth_keys_only_for_themself_and_untagged),
 	CHECK_CASE(member_sees_and_revokes_only_their_own_auth_keys),
 	CHECK_CASE(revoking_an_auth_key_is_idempotent_and_hides_it_from_lists),

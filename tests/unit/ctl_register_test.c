@@ -41,6 +41,15 @@ static int64_t authkey(struct fx *f, const char *body, char key[CRED_TEXT_SIZE])
 	return id;
 }
 
+/* Declares the tags these tests put on keys in tagOwners (admins only):
+ * an auth key may carry declared tags only. */
+static void declare_tags(struct fx *f)
+{
+	REQUIRE_INT(fx_call(f, "PUT", "/api/v1/policy", f->admin,
+			    "{\"tagOwners\": {\"tag:a\": [], \"tag:server\": [],"
+			    " \"tag:prod\": []}}"), 200);
+}
+
 /* Registers; extra is appended inside the JSON object (may be ""). */
 static int do_register(struct fx *f, const char *key, int seed,
 		       const char *hostname, const char *extra,
@@ -227,6 +236,7 @@ static void bad_auth_keys_are_401_saying_why(void)
 	int64_t rid, eid;
 
 	REQUIRE(fx_open(&f, "reg_401"));
+	declare_tags(&f);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"]}", once) > 0);
 	rid = authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", revoked);
 	eid = authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", expired);
@@ -293,6 +303,7 @@ static void reusable_key_registers_many_nodes_with_deduplicated_names(void)
 	static const char *const want[] = {"laptop", "laptop-2", "laptop-3"};
 
 	REQUIRE(fx_open(&f, "reg_reuse"));
+	declare_tags(&f);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	for (int i = 0; i < 3; i++) {
 		CHECK_INT(do_register(&f, key, 10 + i, "laptop", "", &r), 201);
@@ -320,6 +331,7 @@ static void same_public_key_gets_the_same_node_and_a_fresh_credential(void)
 	const json_t *routes;
 
 	REQUIRE(fx_open(&f, "reg_again"));
+	declare_tags(&f);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	CHECK_INT(do_register(&f, key, 5, "db", ",\"os\":\"linux\","
 			      "\"advertised_routes\":[\"10.1.0.0/16\"]", &r), 201);
@@ -360,6 +372,7 @@ static void tags_user_and_ephemeral_flag_come_from_the_key(void)
 	int64_t bob;
 
 	REQUIRE(fx_open(&f, "reg_tags"));
+	declare_tags(&f);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:server\",\"tag:prod\"],"
 			    "\"ephemeral\":true}", key) > 0);
 	CHECK_INT(do_register(&f, key, 1, "ci-runner", "", &r), 201);
@@ -400,6 +413,7 @@ static void hostnames_become_dns_labels(void)
 	char key[CRED_TEXT_SIZE];
 
 	REQUIRE(fx_open(&f, "reg_names"));
+	declare_tags(&f);
 	/* A node made some other way holds a name too. */
 	REQUIRE(fx_node(&f, "taken", 0, NULL, 0, NULL) > 0);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
@@ -473,6 +487,7 @@ static void concurrent_registrations_all_succeed_with_unique_addresses(void)
 	int first = 1000, total = 0;
 
 	REQUIRE(fx_open(&f, "reg_threads"));
+	declare_tags(&f);
 	REQUIRE(authkey(&f, "{\"tags\":[\"tag:a\"],\"reusable\":true}", key) > 0);
 	for (int i = 0; i < THREADS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
@@ -505,6 +520,7 @@ static void healthz_readyz_and_metrics_answer_without_credentials(void)
 	char key[CRED_TEXT_SIZE];
 
 	REQUIRE(fx_open(&f, "ops"));
+	declare_tags(&f);
 	CHECK_INT(fx_req(&f, NULL, "GET", "/healthz", NULL, NULL, &r), 200);
 	CHECK_STR(fx_jstr(r.json, "status"), "ok");
 	CHECK_INT(fx_req(&f, NULL, "GET", "/readyz", NULL, NULL, &r), 200);

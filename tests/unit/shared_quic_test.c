@@ -33,6 +33,7 @@ struct world {
 	struct loop *l;
 	struct ident *sid, *cid;
 	struct quic_endpoint *srv, *cli;
+	struct quic_endpoint_options so; /* the server's, for a restart */
 	struct ip_endpoint srv_addr, srv_vaddr, cli_vaddr;
 	bool reject_client;
 	/* client side */
@@ -325,6 +326,7 @@ struct world_opts {
 	bool no_gso;
 	bool no_gro;
 	bool dual; /* both endpoints on [::] with dual_stack */
+	bool stable_reset; /* the server's */
 };
 
 static bool world_init_ex(struct world *w, const char *const *alpns,
@@ -353,6 +355,7 @@ static bool world_init_ex(struct world *w, const char *const *alpns,
 	so.retry = retry;
 	so.idle_timeout_ms = 20000;
 	so.stateless_rate = wo->stateless_rate;
+	so.stable_reset = wo->stable_reset;
 	so.no_gso = co.no_gso = wo->no_gso;
 	so.no_gro = co.no_gro = wo->no_gro;
 	if (wo->dual) {
@@ -381,6 +384,7 @@ static bool world_init_ex(struct world *w, const char *const *alpns,
 		ip_endpoint_parse("127.0.0.1:1", &w->srv_addr);
 		w->srv_addr.port = port;
 	}
+	w->so = so;
 	w->srv_vaddr = so.virtual_local;
 	w->srv_vaddr.port = w->srv_addr.port;
 	w->cli_vaddr = co.virtual_local;
@@ -1410,6 +1414,102 @@ static void stateless_replies_are_rate_limited(void)
 	world_free(&w);
 }
 
+/* Datagrams held up in the queue (the path loses everything, so the
+ * congestion window stays full) for longer than dgram_max_age_ms are
+ * dropped and counted at the next write, never sent late. */
+static void stale_datagrams_are_dropped_not_sent_late(void)
+{
+	struct world w;
+	struct quic_conn_stats st;
+	uint8_t d[1000] = {0};
+	int i, queued = 0;
+	unsigned sent;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, true));
+	REQUIRE(run_until(&w, is_established, 3000));
+	datagrams_flow(&w);
+	w.drop_to_srv = true;
+	quic_conn_stats(w.cc[0], &st);
+	sent = (unsigned)st.dgrams_sent;
+	for (i = 0; i < 100; i++) {
+		if (quic_conn_datagram(w.cc[0], d, sizeof(d)) == 0)
+			queued++;
+		run_for(&w, 1);
+	}
+	quic_conn_stats(w.cc[0], &st);
+	CHECK(queued > 50);
+	CHECK_INT(st.dgrams_stale, 0);
+	run_for(&w, 1300);
+	/* The next datagram makes the connection write: everything older
+	 * than a second goes, and the new one waits alone. */
+	CHECK_INT(quic_conn_datagram(w.cc[0], d, sizeof(d)), 0);
+	quic_conn_stats(w.cc[0], &st);
+	CHECK(st.dgrams_stale > 0);
+	/* Each of the queued ones was sent in time or dropped. */
+	CHECK(st.dgrams_stale + st.dgrams_sent - sent >= (uint64_t)queued);
+	CHECK(st.dgrams_stale > (uint64_t)queued / 2);
+	world_free(&w);
+}
+
+/* Like kill -9 and a restart: the server endpoint vanishes without a
+ * word (its CONNECTION_CLOSE is lost with the relay's queue) and a new
+ * one with the same key takes the same virtual address. */
+static bool server_crash_restart(struct world *w)
+{
+	struct quic_endpoint_options so = w->so;
+	struct vpkt *p;
+
+	quic_endpoint_del(w->srv);
+	w->srv = NULL;
+	while ((p = w->vq)) {
+		w->vq = p->next;
+		free(p);
+	}
+	w->vtail = &w->vq;
+	w->sc[0] = NULL;
+	so.virtual_local.port = w->srv_vaddr.port;
+	return quic_endpoint_new(w->l, &so, &w->srv) == 0;
+}
+
+static void client_hears_of_restart(bool stable, bool expect_closed)
+{
+	const struct world_opts wo = {.stable_reset = stable};
+	uint8_t d[100] = {0};
+	struct world w;
+	struct quic_endpoint_stats st;
+
+	REQUIRE(world_init_ex(&w, relay_alpns, false, &wo));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, true));
+	REQUIRE(run_until(&w, is_established, 3000));
+	datagrams_flow(&w);
+	REQUIRE(server_crash_restart(&w));
+	CHECK_INT(quic_conn_datagram(w.cc[0], d, sizeof(d)), 0);
+	CHECK(run_until(&w, client_closed, 1000) == expect_closed);
+	quic_endpoint_stats(w.srv, &st);
+	CHECK(st.stateless_sent >= 1);
+	if (expect_closed) {
+		CHECK_INT(w.cinfo.err, WEFT_ERR_CLOSED);
+		CHECK(w.cinfo.remote);
+	}
+	world_free(&w);
+}
+
+/* The restarted server answers the old connection's packet with a
+ * stateless reset; with the secret derived from its key the token is the
+ * one the client holds, and the client's connection ends at once. */
+static void restarted_server_resets_the_old_connection(void)
+{
+	client_hears_of_restart(true, true);
+}
+
+/* With a random secret per process the reset is not recognised: the
+ * client would wait for its idle timeout (the old relay behaviour). */
+static void reset_with_another_secret_is_ignored(void)
+{
+	client_hears_of_restart(false, false);
+}
+
 static void endpoint_rejects_bad_options(void)
 {
 	struct loop *l = NULL;
@@ -1460,6 +1560,9 @@ static const struct check_case cases[] = {
 	CHECK_CASE(draining_connection_absorbs_packets_then_forgets_them),
 	CHECK_CASE(stateless_replies_are_rate_limited),
 	CHECK_CASE(endpoint_rejects_bad_options),
+	CHECK_CASE(restarted_server_resets_the_old_connection),
+	CHECK_CASE(stale_datagrams_are_dropped_not_sent_late),
+	CHECK_CASE(reset_with_another_secret_is_ignored),
 	{0},
 };
 

@@ -59,7 +59,9 @@ start_controller() {
 	shift
 	local out=$tmp/$name.out
 	: >"$out"
+	# Long tokens too: renewal would otherwise answer holds after 40 s.
 	"$ctl" serve "$@" --listen 127.0.0.1:0 --poll-keepalive 10m \
+		--relay-token-ttl 1h \
 		${BENCH_THREADS:+--threads "$BENCH_THREADS"} >"$out" 2>"$tmp/$name.log" &
 	ctl_pid=$!
 	for _ in $(seq 300); do
@@ -97,7 +99,9 @@ for b in "${backends[@]}"; do
 		;;
 	postgres)
 		tests/harness/pg.sh start "$tmp/pg"
-		start_controller postgres --db "$(cat "$tmp/pg/url")"
+		# A shared database needs an explicit key-encryption key.
+		WEFT_KEK=$(head -c 32 /dev/urandom | base64) \
+			start_controller postgres --db "$(cat "$tmp/pg/url")"
 		;;
 	*)
 		echo "unknown backend $b (sqlite, postgres)" >&2

@@ -12,6 +12,12 @@
 # frames. Everything runs on 127.0.0.1. The receiver's count over its
 # first..last packet interval is the result: packets/s and payload Mbit/s,
 # and the ratio relay/forwarder of the median packets/s of the runs.
+# "delivered/forwarded" is the receiver's packet count over the
+# forwarder's own count (udpfwd's "forwarded", the relay's
+# weft_relay_frames_forwarded_total): below 1 means frames were lost after
+# the forwarder sent them (socket buffers) or miscounted. The relay's
+# socket has UDP GRO on and the relay sends with GSO, so the receiver
+# counts the datagrams inside each coalesced message (udpgen.c).
 # Each line also gives the forwarder's own CPU time per forwarded packet
 # (utime+stime from /proc over its forwarded count) and the packets one
 # fully busy core would move at that cost ("per-core pps"): on a machine
@@ -145,15 +151,22 @@ report() {
 	pps=$(field pps "$recv_line")
 	core=$(awk -v f="${forwarded:-0}" -v t="$ticks" -v hz="$hz" \
 		'BEGIN { printf "%d", (t > 0 ? f / (t / hz) : 0) }')
-	printf '%-6s run %d: %s pps %s Mbit/s; cpu %.2f us/pkt, per-core pps %s (sent %s pps; %s)\n' \
-		"$1" "$2" "$pps" "$(field mbps "$recv_line")" \
+	local delivered ratio
+	delivered=$(field packets "$recv_line")
+	ratio=$(awk -v d="${delivered:-0}" -v f="${forwarded:-0}" \
+		'BEGIN { printf "%.3f", (f > 0 ? d / f : 0) }')
+	printf '%-6s run %d: %s pps %s Mbit/s; delivered/forwarded %s (%s/%s in %s messages); cpu %.2f us/pkt, per-core pps %s (sent %s pps; %s)\n' \
+		"$1" "$2" "$pps" "$(field mbps "$recv_line")" "$ratio" \
+		"${delivered:-0}" "${forwarded:-0}" \
+		"$(field messages "$recv_line")" \
 		"$(awk -v f="${forwarded:-0}" -v t="$ticks" -v hz="$hz" \
 			'BEGIN { print (f > 0 ? t / hz * 1e6 / f : 0) }')" \
 		"$core" "$(field pps "$send_line")" "$side_line"
-	eval "${1}_pps+=(\"$pps\") ${1}_core+=(\"$core\")"
+	eval "${1}_pps+=(\"$pps\") ${1}_core+=(\"$core\") ${1}_dlv+=(\"$ratio\")"
 }
 
 udpfwd_pps=() relay_pps=() udpfwd_core=() relay_core=()
+udpfwd_dlv=() relay_dlv=()
 for i in $(seq "$runs"); do
 	run_forwarder
 	report udpfwd "$i"
@@ -164,9 +177,13 @@ f=$(printf '%s\n' "${udpfwd_pps[@]}" | median)
 r=$(printf '%s\n' "${relay_pps[@]}" | median)
 fc=$(printf '%s\n' "${udpfwd_core[@]}" | median)
 rc=$(printf '%s\n' "${relay_core[@]}" | median)
-awk -v f="$f" -v r="$r" -v fc="$fc" -v rc="$rc" -v s="$size" 'BEGIN {
+fd=$(printf '%s\n' "${udpfwd_dlv[@]}" | median)
+rd=$(printf '%s\n' "${relay_dlv[@]}" | median)
+awk -v f="$f" -v r="$r" -v fc="$fc" -v rc="$rc" -v s="$size" -v fd="$fd" \
+	-v rd="$rd" 'BEGIN {
 	printf "median: udpfwd %d pps (%.0f Mbit/s), relay %d pps (%.0f Mbit/s), relay/udpfwd %.2f\n",
 		f, f * s * 8 / 1e6, r, r * s * 8 / 1e6, (f > 0 ? r / f : 0)
 	printf "median per-core pps: udpfwd %d, relay %d, relay/udpfwd %.2f\n",
 		fc, rc, (fc > 0 ? rc / fc : 0)
+	printf "median delivered/forwarded: udpfwd %.3f, relay %.3f\n", fd, rd
 }'

@@ -131,16 +131,14 @@ int ag_cli(struct ag *a, const char *cmd, json_t **json)
 	return ag_cli_arg(a, cmd, NULL, json);
 }
 
-int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json)
+/* Runs argv with stdout captured into buf (NUL-terminated, cut at n - 1
+ * bytes) for at most CLI_TIMEOUT_MS. Returns the exit status or -1. */
+static int run_captured(struct ag *a, char **argv, char *buf, size_t n)
 {
-	char *argv[] = {(char *)agent_bin(), (char *)cmd, "--json",
-			"--socket", a->sock, (char *)arg, NULL};
-	char buf[1 << 16];
 	size_t len = 0;
 	int64_t deadline = now_ms() + CLI_TIMEOUT_MS;
-	int pipefd[2], ws, st;
+	int pipefd[2], ws;
 	pid_t pid;
-	json_t *j;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -1;
@@ -152,16 +150,16 @@ int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json)
 	}
 	for (;;) {
 		struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
-		ssize_t n;
+		ssize_t k;
 
 		if (now_ms() >= deadline ||
 		    poll(&p, 1, (int)(deadline - now_ms())) <= 0)
 			break;
-		n = read(pipefd[0], buf + len, sizeof(buf) - 1 - len);
-		if (n <= 0)
+		k = read(pipefd[0], buf + len, n - 1 - len);
+		if (k <= 0)
 			break;
-		len += (size_t)n;
-		if (len == sizeof(buf) - 1)
+		len += (size_t)k;
+		if (len == n - 1)
 			break;
 	}
 	close(pipefd[0]);
@@ -170,12 +168,39 @@ int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json)
 		kill(pid, SIGKILL);
 	if (waitpid(pid, &ws, 0) != pid)
 		return -1;
-	st = status_of(ws);
+	return status_of(ws);
+}
+
+int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json)
+{
+	char *argv[] = {(char *)agent_bin(), (char *)cmd, "--json",
+			"--socket", a->sock, (char *)arg, NULL};
+	char buf[1 << 16];
+	int st = run_captured(a, argv, buf, sizeof(buf));
+	json_t *j;
+
+	if (st < 0)
+		return -1;
 	j = json_loads(buf, 0, NULL);
 	if (!j)
 		return st ? st : -1;
 	*json = j;
 	return st;
+}
+
+int ag_cli_text(struct ag *a, const char *cmd, const char *arg, bool json,
+		char **out)
+{
+	char *argv[] = {(char *)agent_bin(), (char *)cmd, "--socket",
+			a->sock, json ? "--json" : (char *)arg,
+			json ? (char *)arg : NULL, NULL};
+	char buf[1 << 16];
+	int st = run_captured(a, argv, buf, sizeof(buf));
+
+	if (st < 0)
+		return -1;
+	*out = strdup(buf);
+	return *out ? st : -1;
 }
 
 bool ag_wait_state(struct ag *a, const char *want, int64_t timeout_ms)

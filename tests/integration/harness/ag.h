@@ -42,6 +42,13 @@ int ag_cli(struct ag *a, const char *cmd, json_t **json);
  * none), e.g. `weft-agent ping --json --socket S PEER`. */
 int ag_cli_arg(struct ag *a, const char *cmd, const char *arg, json_t **json);
 
+/* Runs `weft-agent CMD --socket <a->sock> [--json] [ARG]` (arg NULL:
+ * none) and hands its stdout over as text in *out (malloc'd, caller
+ * frees). Returns the command's exit status, or -1 when it could not be
+ * run. */
+int ag_cli_text(struct ag *a, const char *cmd, const char *arg, bool json,
+		char **out);
+
 /* Polls `status` until its state is want ("running") or timeout_ms pass.
  * Returns true when reached. */
 bool ag_wait_state(struct ag *a, const char *want, int64_t timeout_ms);

@@ -183,14 +183,72 @@ int64_t fx_apikey(struct ih *h, const char *token, int64_t user_id,
 	return created_key(st, j, "weft_api_", key);
 }
 
+/* Declares the tags of an auth-key body in the policy's tagOwners, with
+ * the key's user as an owner, when the current policy does not already
+ * allow them, as an admin must before making such a key. Best effort: a
+ * failure shows as the key's refusal. */
+static void declare_key_tags(struct ih *h, const char *token, const char *body)
+{
+	json_t *b = json_loads(body, 0, NULL), *pol = NULL, *doc, *owners;
+	json_t *tags = json_object_get(b, "tags"), *user = NULL, *t;
+	const char *uname = NULL;
+	bool changed = false;
+	char path[64], *text = NULL;
+	size_t i;
+
+	if (!json_array_size(tags))
+		goto out;
+	if (json_integer_value(json_object_get(b, "user_id")) > 0) {
+		snprintf(path, sizeof(path), "/api/v1/users/%" PRId64,
+			 (int64_t)json_integer_value(json_object_get(b, "user_id")));
+		if (fx_req(h, "GET", path, token, NULL, &user) == 200)
+			uname = fx_str(user, "name");
+	}
+	if (fx_req(h, "GET", "/api/v1/policy", token, NULL, &pol) != 200)
+		goto out;
+	doc = json_object_get(pol, "document");
+	if (!json_is_object(doc))
+		goto out;
+	owners = json_object_get(doc, "tagOwners");
+	if (!owners) {
+		owners = json_object();
+		json_object_set_new(doc, "tagOwners", owners);
+	}
+	json_array_foreach(tags, i, t) {
+		const char *tag = json_string_value(t);
+		json_t *o = tag ? json_object_get(owners, tag) : NULL;
+
+		if (!tag)
+			continue;
+		if (!o) {
+			o = json_array();
+			json_object_set_new(owners, tag, o);
+			changed = true;
+		}
+		if (uname && !fx_has_str(o, uname)) {
+			json_array_append_new(o, json_string(uname));
+			changed = true;
+		}
+	}
+	if (changed && (text = json_dumps(doc, JSON_COMPACT)))
+		fx_policy(h, token, text, NULL);
+out:
+	free(text);
+	json_decref(user);
+	json_decref(pol);
+	json_decref(b);
+}
+
 int64_t fx_authkey(struct ih *h, const char *token, const char *body,
 		   char key[FX_KEY_SIZE])
 {
 	json_t *j = NULL;
 	long st;
 
-	st = fx_req(h, "POST", "/api/v1/auth-keys", token,
-		    body ? body : "{\"tags\":[\"tag:test\"]}", &j);
+	if (!body)
+		body = "{\"tags\":[\"tag:test\"]}";
+	declare_key_tags(h, token, body);
+	st = fx_req(h, "POST", "/api/v1/auth-keys", token, body, &j);
 	return created_key(st, j, "weft_auth_", key);
 }
 

@@ -53,8 +53,11 @@ int64_t fx_apikey(struct ih *h, const char *token, int64_t user_id,
 		  char key[FX_KEY_SIZE]);
 
 /* Creates an auth key from the JSON body (NULL = a one-off key tagged
- * tag:test: a key of no user must carry tags). Writes the key text and
- * returns its id, or -1. */
+ * tag:test: a key of no user must carry tags). Auth-key tags must be
+ * declared in the policy's tagOwners (and owned by the key's user): tags
+ * the current policy lacks are added first, as an admin would, which
+ * saves a new policy version. Writes the key text and returns its id, or
+ * -1. */
 int64_t fx_authkey(struct ih *h, const char *token, const char *body,
 		   char key[FX_KEY_SIZE]);
 

@@ -1,7 +1,9 @@
 #include "ih.h"
 
 #include "check.h"
+#include "shared/enc.h"
 #include "shared/err.h"
+#include "shared/rand.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -213,6 +215,18 @@ static void global_init(void)
 	check_tmpdir(); /* registers its cleanup before ours */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	atexit(stop_all);
+	/* PostgreSQL has no default key-encryption key (SQLite makes one in
+	 * the data directory): give every controller of this run, and the
+	 * CLI, the same fresh one, as the replicas of one deployment share
+	 * theirs. */
+	if (ih_backend_is_pg() && !getenv("WEFT_KEK")) {
+		uint8_t k[32];
+		char text[64];
+
+		if (rand_bytes(k, sizeof(k)) == 0 &&
+		    base64_encode(k, sizeof(k), text, sizeof(text), false) > 0)
+			setenv("WEFT_KEK", text, 1);
+	}
 }
 
 int ih_read_file(const char *path, char **text)

@@ -1,0 +1,335 @@
+/* The local API's commands: see commands.h. */
+#include "agent/commands.h"
+
+#include "agent/daemon.h"
+#include "agent/dataplane.h"
+#include "agent/filter.h"
+#include "agent/map.h"
+#include "agent/ping.h"
+#include "agent/relayc.h"
+#include "agent/state.h"
+#include "agent/tunnel.h"
+#include "agent/view.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/ip.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_t *time_or_null(int64_t s)
+{
+	char buf[CLOCK_RFC3339_LEN + 8];
+
+	if (s <= 0 || clock_format_rfc3339(s, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* self from the map, else the node from registration. */
+static const json_t *self_of(const struct agent_view *v)
+{
+	const struct map_self *self = map_self(v->map);
+
+	return self ? self->json : v->node;
+}
+
+static json_t *copy_field(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return v ? json_incref(v) : json_null();
+}
+
+static json_t *relay_answer(const struct agent_view *v)
+{
+	struct relayc_status rs;
+	char a[IP_ENDPOINT_STRLEN], q[IP_ENDPOINT_STRLEN];
+
+	relayc_status(dataplane_relay(v->dp), &rs);
+	if (!rs.have_relay)
+		return json_null();
+	ip_endpoint_format(&rs.addr, a, sizeof(a));
+	if (rs.have_qad)
+		ip_endpoint_format(&rs.qad, q, sizeof(q));
+	return json_pack("{s:s, s:s, s:b, s:o, s:I}", "name", rs.name,
+			 "address", a, "connected", rs.connected, "qad",
+			 rs.have_qad ? json_string(q) : json_null(),
+			 "connects", (json_int_t)rs.connects);
+}
+
+static json_t *status_answer(const struct agent_view *v)
+{
+	const json_t *self = self_of(v);
+	size_t nrelays, i;
+	const struct map_relay *relays = map_relays(v->map, &nrelays);
+	json_t *names = json_array();
+
+	for (i = 0; names && i < nrelays; i++)
+		if (relays[i].name)
+			json_array_append_new(names,
+					      json_string(relays[i].name));
+	return json_pack(
+		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
+		"s:o, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
+		"state", state_name(v->state),
+		"state_since", time_or_null(v->state_since),
+		"node", "id", (json_int_t)(v->node_id ? v->node_id
+			: json_integer_value(json_object_get(self, "id"))),
+		"name", copy_field(self, "name"),
+		"ipv4", copy_field(self, "ipv4"),
+		"ipv6", copy_field(self, "ipv6"),
+		"controller", "url", v->cfg->controller,
+		"reachable", v->reachable,
+		"last_contact", time_or_null(v->last_contact),
+		"last_error", v->last_error[0] ? json_string(v->last_error)
+					       : json_null(),
+		"relay", relay_answer(v),
+		"relays", names ? names : json_array(),
+		"map", "version", (json_int_t)map_version(v->map),
+		"updated", time_or_null(v->last_map),
+		"peers", (json_int_t)map_peer_count(v->map),
+		"endpoints", v->reported ? json_incref(v->reported)
+					 : json_array(),
+		"port", (json_int_t)dataplane_port(v->dp),
+		"tun", dataplane_tun_name(v->dp)
+			       ? json_string(dataplane_tun_name(v->dp))
+			       : json_null(),
+		"accept_routes", v->cfg->accept_routes);
+}
+
+static json_t *peers_answer(const struct agent_view *v)
+{
+	size_t n, i;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	json_t *out = json_array();
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const json_t *p = peers[i]->json;
+		json_t *e = json_pack(
+			"{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, "
+			"s:o, s:o, s:o}",
+			"id", copy_field(p, "id"),
+			"name", copy_field(p, "name"),
+			"dns_name", copy_field(p, "dns_name"),
+			"ipv4", copy_field(p, "ipv4"),
+			"ipv6", copy_field(p, "ipv6"),
+			"online", copy_field(p, "online"),
+			"path", "none", /* tunnels_peer_json sets it */
+			"endpoints", copy_field(p, "endpoints"),
+			"home_relay", copy_field(p, "home_relay"),
+			"last_seen", copy_field(p, "last_seen"),
+			"allowed_ips", copy_field(p, "allowed_ips"),
+			"tags", copy_field(p, "tags"),
+			"user", copy_field(p, "user"));
+
+		if (e && tunnels_peer_json(dataplane_tunnels(v->dp),
+					   peers[i]->id, e) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		/* Unix seconds become a time like the map's last_seen. */
+		if (e && json_object_set_new(
+				 e, "path_changed",
+				 time_or_null(json_integer_value(json_object_get(
+					 e, "path_changed")))) < 0) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (!e || json_array_append_new(out, e) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return json_pack("{s:o}", "peers", out);
+}
+
+static json_t *routes_answer(const struct agent_view *v)
+{
+	size_t n, i, j;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	json_t *out = json_array();
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const struct map_peer *p = peers[i];
+
+		for (j = 0; j < p->nallowed; j++) {
+			char prefix[IP_PREFIX_STRLEN];
+			bool mesh = map_is_mesh_prefix(p, &p->allowed_ips[j]);
+			json_t *e;
+
+			if (ip_prefix_format(&p->allowed_ips[j], prefix,
+					     sizeof(prefix)) < 0)
+				continue;
+			e = json_pack("{s:s, s:o, s:I, s:s, s:b}", "prefix",
+				      prefix, "peer", copy_field(p->json, "name"),
+				      "peer_id", (json_int_t)p->id, "kind",
+				      mesh ? "mesh" : "subnet", "accepted",
+				      mesh || v->cfg->accept_routes);
+			if (!e || json_array_append_new(out, e) < 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+	}
+	return json_pack("{s:o}", "routes", out);
+}
+
+static json_t *api_error(const char *code, const char *message)
+{
+	return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message",
+			 message);
+}
+
+static bool str_is(const char *v, const char *want)
+{
+	return v && strcmp(v, want) == 0;
+}
+
+static bool addr_is(const struct ip_addr *a, const struct ip_addr *want)
+{
+	return a->family && want->family && ip_addr_eq(a, want);
+}
+
+/* {"cmd": "ping", "peer": NAME|ID|MESH-IP}: sends one echo request into
+ * the peer's tunnel (connecting it if needed) and answers at once with
+ * {"ping": SEQ, ...}; the CLI polls "ping_result" for the reply. The
+ * mesh IPv6 address is used when the peer was named by it, else IPv4. */
+static json_t *cmd_ping(const struct agent_view *v, const json_t *req)
+{
+	const char *want = json_string_value(json_object_get(req, "peer"));
+	size_t n, i;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	const struct map_peer *found = NULL;
+	struct ip_addr dst, src, want_ip = {0};
+	char idbuf[32], addr[IP_ADDR_STRLEN], why[160];
+	uint16_t seq;
+	int rc;
+
+	if (!want || !*want)
+		return api_error("invalid", "ping needs a peer");
+	if (ip_addr_parse(want, &want_ip) < 0)
+		memset(&want_ip, 0, sizeof(want_ip));
+	for (i = 0; i < n && !found; i++) {
+		const struct map_peer *p = peers[i];
+
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)p->id);
+		if (str_is(p->name, want) || str_is(p->dns_name, want) ||
+		    addr_is(&p->ipv4, &want_ip) || addr_is(&p->ipv6, &want_ip) ||
+		    strcmp(idbuf, want) == 0)
+			found = p;
+	}
+	if (!found)
+		return api_error("not_found", "no such peer in this node's map");
+	dst = found->ipv4;
+	if (addr_is(&found->ipv6, &want_ip) || !dst.family)
+		dst = found->ipv6;
+	if (!dst.family || ip_addr_format(&dst, addr, sizeof(addr)) < 0)
+		return api_error("invalid", "the peer has no mesh address");
+	if (dataplane_self(v->dp, dst.family, &src) < 0)
+		return api_error("unavailable", "this node has no mesh address "
+				 "of that family yet");
+	rc = dataplane_ping(v->dp, found->id, &dst, &seq);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot send to the peer: %s",
+			 weft_strerror(rc));
+		return api_error("unavailable", why);
+	}
+	return json_pack("{s:i, s:I, s:o, s:s}", "ping", (int)seq, "id",
+			 (json_int_t)found->id, "peer",
+			 copy_field(found->json, "name"), "address", addr);
+}
+
+/* {"cmd": "ping_result", "ping": SEQ}: {"done": false} while waiting,
+ * then {"done": true, "rtt_ms": .., "path": ..}. */
+static json_t *cmd_ping_result(const struct agent_view *v, const json_t *req)
+{
+	json_int_t seq = json_integer_value(json_object_get(req, "ping"));
+	int64_t peer = 0, rtt_us = 0;
+	json_t *pj, *ans;
+	int rc;
+
+	if (seq <= 0 || seq > UINT16_MAX)
+		return api_error("invalid", "ping_result needs a ping number");
+	rc = ping_result(dataplane_pings(v->dp), (uint16_t)seq, &peer, &rtt_us);
+	if (rc == WEFT_ERR_NOTFOUND)
+		return api_error("not_found", "unknown or expired ping");
+	if (rc < 0)
+		return json_pack("{s:b}", "done", 0);
+	pj = json_object();
+	if (!pj || tunnels_peer_json(dataplane_tunnels(v->dp), peer, pj) < 0) {
+		json_decref(pj);
+		return NULL;
+	}
+	ans = json_pack("{s:b, s:f, s:O}", "done", 1, "rtt_ms",
+			(double)rtt_us / 1000.0, "path",
+			json_object_get(pj, "path") ? json_object_get(pj, "path")
+						    : json_null());
+	json_decref(pj);
+	return ans;
+}
+
+static json_t *dataplane_answer(const struct agent_view *v)
+{
+	struct filter_stats fs;
+	struct dataplane_stats ds;
+	struct tunnels_stats ts = {0};
+
+	filter_get_stats(dataplane_filter(v->dp), clock_mono_ms(), &fs);
+	dataplane_stats(v->dp, &ds);
+	if (dataplane_tunnels(v->dp))
+		tunnels_stats(dataplane_tunnels(v->dp), &ts);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:I}",
+			 "allowed", (json_int_t)fs.allowed,
+			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
+			 "denied", (json_int_t)fs.denied,
+			 "flows", (json_int_t)fs.ct_entries,
+			 "malformed", (json_int_t)ds.rx_malformed,
+			 "spoofed", (json_int_t)ds.rx_spoofed,
+			 "undelivered", (json_int_t)ds.rx_undelivered,
+			 "echo_answered", (json_int_t)ds.echo_answered,
+			 "tun_write_errors", (json_int_t)ds.rx_tun_errors,
+			 "tx_malformed", (json_int_t)ds.tx_malformed,
+			 "tx_noroute", (json_int_t)ds.tx_noroute,
+			 "tx_dropped", (json_int_t)ds.tx_dropped,
+			 "tx_stale", (json_int_t)ts.stale);
+}
+
+json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
+{
+	const struct agent_view *v = ctx;
+	json_t *ans;
+
+	if (strcmp(cmd, "status") == 0) {
+		ans = status_answer(v);
+		if (ans && json_object_set_new(ans, "dataplane",
+					       dataplane_answer(v)) < 0) {
+			json_decref(ans);
+			ans = NULL;
+		}
+		return ans;
+	}
+	if (strcmp(cmd, "peers") == 0)
+		return peers_answer(v);
+	if (strcmp(cmd, "routes") == 0)
+		return routes_answer(v);
+	if (strcmp(cmd, "ping") == 0)
+		return cmd_ping(v, req);
+	if (strcmp(cmd, "ping_result") == 0)
+		return cmd_ping_result(v, req);
+	if (strcmp(cmd, "down") == 0) {
+		log_info("agent_down", "reason=local_api");
+		loop_stop(v->loop);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return api_error("invalid", "unknown command");
+}
+

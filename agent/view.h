@@ -1,0 +1,36 @@
+/* What the daemon shows to the local API commands (agent/commands.h) and
+ * the metrics (agent/metrics.h): its parts and its controller session.
+ * A plain value type the daemon owns and updates on the loop thread; the
+ * readers borrow it for as long as the daemon runs. */
+#ifndef WEFT_AGENT_VIEW_H
+#define WEFT_AGENT_VIEW_H
+
+#include "agent/state.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct daemon_cfg;
+struct dataplane;
+struct loop;
+struct map;
+
+struct agent_view {
+	const struct daemon_cfg *cfg;
+	struct loop *loop;
+	struct map *map;
+	struct dataplane *dp;
+
+	enum state state;
+	int64_t state_since;   /* wall seconds */
+	int64_t node_id;
+	json_t *node;          /* node object from registration, or NULL */
+	bool reachable;
+	int64_t last_contact;  /* wall seconds of the last answer, 0 = never */
+	int64_t last_map;      /* wall seconds of the last applied map */
+	char last_error[256];
+	json_t *reported;      /* endpoints the controller acknowledged */
+};
+
+#endif
