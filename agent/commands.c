@@ -32,9 +32,9 @@ static json_t *time_or_null(int64_t s)
 /* self from the map, else the node from registration. */
 static const json_t *self_of(const struct agent_view *v)
 {
-	const json_t *self = map_part(v->map, "self");
+	const struct map_self *self = map_self(v->map);
 
-	return self ? self : v->node;
+	return self ? self->json : v->node;
 }
 
 static json_t *copy_field(const json_t *o, const char *key)
@@ -63,12 +63,15 @@ static json_t *relay_answer(const struct agent_view *v)
 
 static json_t *status_answer(const struct agent_view *v)
 {
-	const json_t *self = self_of(v), *relays = map_part(v->map, "relays");
-	json_t *names = json_array(), *r;
-	size_t i;
+	const json_t *self = self_of(v);
+	size_t nrelays, i;
+	const struct map_relay *relays = map_relays(v->map, &nrelays);
+	json_t *names = json_array();
 
-	json_array_foreach(relays, i, r)
-		json_array_append(names, json_object_get(r, "name"));
+	for (i = 0; names && i < nrelays; i++)
+		if (relays[i].name)
+			json_array_append_new(names,
+					      json_string(relays[i].name));
 	return json_pack(
 		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
 		"s:o, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
@@ -100,12 +103,14 @@ static json_t *status_answer(const struct agent_view *v)
 
 static json_t *peers_answer(const struct agent_view *v)
 {
-	json_t *peers = map_peers(v->map), *out = json_array(), *p;
-	size_t i;
+	size_t n, i;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	json_t *out = json_array();
 
-	if (!peers || !out)
-		goto fail;
-	json_array_foreach(peers, i, p) {
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const json_t *p = peers[i]->json;
 		json_t *e = json_pack(
 			"{s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, "
 			"s:o, s:o, s:o}",
@@ -123,8 +128,8 @@ static json_t *peers_answer(const struct agent_view *v)
 			"tags", copy_field(p, "tags"),
 			"user", copy_field(p, "user"));
 
-		if (e && tunnels_peer_json(dataplane_tunnels(v->dp), json_integer_value(
-				json_object_get(p, "id")), e) < 0) {
+		if (e && tunnels_peer_json(dataplane_tunnels(v->dp),
+					   peers[i]->id, e) < 0) {
 			json_decref(e);
 			e = NULL;
 		}
@@ -136,48 +141,45 @@ static json_t *peers_answer(const struct agent_view *v)
 			json_decref(e);
 			e = NULL;
 		}
-		if (!e || json_array_append_new(out, e) < 0)
-			goto fail;
+		if (!e || json_array_append_new(out, e) < 0) {
+			json_decref(out);
+			return NULL;
+		}
 	}
-	json_decref(peers);
 	return json_pack("{s:o}", "peers", out);
-fail:
-	json_decref(peers);
-	json_decref(out);
-	return NULL;
 }
 
 static json_t *routes_answer(const struct agent_view *v)
 {
-	json_t *peers = map_peers(v->map), *out = json_array(), *p, *a;
-	size_t i, j;
+	size_t n, i, j;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	json_t *out = json_array();
 
-	if (!peers || !out)
-		goto fail;
-	json_array_foreach(peers, i, p) {
-		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
-			const char *prefix = json_string_value(a);
-			bool mesh;
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const struct map_peer *p = peers[i];
+
+		for (j = 0; j < p->nallowed; j++) {
+			char prefix[IP_PREFIX_STRLEN];
+			bool mesh = map_is_mesh_prefix(p, &p->allowed_ips[j]);
 			json_t *e;
 
-			if (!prefix)
+			if (ip_prefix_format(&p->allowed_ips[j], prefix,
+					     sizeof(prefix)) < 0)
 				continue;
-			mesh = map_is_mesh_prefix(p, prefix);
-			e = json_pack("{s:s, s:o, s:o, s:s, s:b}", "prefix",
-				      prefix, "peer", copy_field(p, "name"),
-				      "peer_id", copy_field(p, "id"), "kind",
+			e = json_pack("{s:s, s:o, s:I, s:s, s:b}", "prefix",
+				      prefix, "peer", copy_field(p->json, "name"),
+				      "peer_id", (json_int_t)p->id, "kind",
 				      mesh ? "mesh" : "subnet", "accepted",
 				      mesh || v->cfg->accept_routes);
-			if (!e || json_array_append_new(out, e) < 0)
-				goto fail;
+			if (!e || json_array_append_new(out, e) < 0) {
+				json_decref(out);
+				return NULL;
+			}
 		}
 	}
-	json_decref(peers);
 	return json_pack("{s:o}", "routes", out);
-fail:
-	json_decref(peers);
-	json_decref(out);
-	return NULL;
 }
 
 static json_t *api_error(const char *code, const char *message)
@@ -186,11 +188,14 @@ static json_t *api_error(const char *code, const char *message)
 			 message);
 }
 
-static bool field_is(const json_t *o, const char *key, const char *want)
+static bool str_is(const char *v, const char *want)
 {
-	const char *v = json_string_value(json_object_get(o, key));
-
 	return v && strcmp(v, want) == 0;
+}
+
+static bool addr_is(const struct ip_addr *a, const struct ip_addr *want)
+{
+	return a->family && want->family && ip_addr_eq(a, want);
 }
 
 /* {"cmd": "ping", "peer": NAME|ID|MESH-IP}: sends one echo request into
@@ -200,61 +205,46 @@ static bool field_is(const json_t *o, const char *key, const char *want)
 static json_t *cmd_ping(const struct agent_view *v, const json_t *req)
 {
 	const char *want = json_string_value(json_object_get(req, "peer"));
-	json_t *peers = map_peers(v->map), *p, *found = NULL, *ans = NULL;
-	const char *addr;
-	struct ip_addr dst, src;
-	char idbuf[32], why[160];
-	int64_t id = 0;
+	size_t n, i;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	const struct map_peer *found = NULL;
+	struct ip_addr dst, src, want_ip = {0};
+	char idbuf[32], addr[IP_ADDR_STRLEN], why[160];
 	uint16_t seq;
-	size_t i;
 	int rc;
 
-	if (!peers)
-		return NULL;
-	if (!want || !*want) {
-		ans = api_error("invalid", "ping needs a peer");
-		goto out;
-	}
-	json_array_foreach(peers, i, p) {
-		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)
-			 json_integer_value(json_object_get(p, "id")));
-		if (field_is(p, "name", want) || field_is(p, "dns_name", want) ||
-		    field_is(p, "ipv4", want) || field_is(p, "ipv6", want) ||
-		    strcmp(idbuf, want) == 0) {
+	if (!want || !*want)
+		return api_error("invalid", "ping needs a peer");
+	if (ip_addr_parse(want, &want_ip) < 0)
+		memset(&want_ip, 0, sizeof(want_ip));
+	for (i = 0; i < n && !found; i++) {
+		const struct map_peer *p = peers[i];
+
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)p->id);
+		if (str_is(p->name, want) || str_is(p->dns_name, want) ||
+		    addr_is(&p->ipv4, &want_ip) || addr_is(&p->ipv6, &want_ip) ||
+		    strcmp(idbuf, want) == 0)
 			found = p;
-			break;
-		}
 	}
-	if (!found) {
-		ans = api_error("not_found", "no such peer in this node's map");
-		goto out;
-	}
-	id = json_integer_value(json_object_get(found, "id"));
-	addr = json_string_value(json_object_get(found, "ipv4"));
-	if (field_is(found, "ipv6", want) || !addr)
-		addr = json_string_value(json_object_get(found, "ipv6"));
-	if (!addr || ip_addr_parse(addr, &dst) < 0) {
-		ans = api_error("invalid", "the peer has no mesh address");
-		goto out;
-	}
-	if (dataplane_self(v->dp, dst.family, &src) < 0) {
-		ans = api_error("unavailable", "this node has no mesh address "
-				"of that family yet");
-		goto out;
-	}
-	rc = dataplane_ping(v->dp, id, &dst, &seq);
+	if (!found)
+		return api_error("not_found", "no such peer in this node's map");
+	dst = found->ipv4;
+	if (addr_is(&found->ipv6, &want_ip) || !dst.family)
+		dst = found->ipv6;
+	if (!dst.family || ip_addr_format(&dst, addr, sizeof(addr)) < 0)
+		return api_error("invalid", "the peer has no mesh address");
+	if (dataplane_self(v->dp, dst.family, &src) < 0)
+		return api_error("unavailable", "this node has no mesh address "
+				 "of that family yet");
+	rc = dataplane_ping(v->dp, found->id, &dst, &seq);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot send to the peer: %s",
 			 weft_strerror(rc));
-		ans = api_error("unavailable", why);
-		goto out;
+		return api_error("unavailable", why);
 	}
-	ans = json_pack("{s:i, s:I, s:O, s:s}", "ping", (int)seq, "id",
-			(json_int_t)id, "peer", json_object_get(found, "name"),
-			"address", addr);
-out:
-	json_decref(peers);
-	return ans;
+	return json_pack("{s:i, s:I, s:o, s:s}", "ping", (int)seq, "id",
+			 (json_int_t)found->id, "peer",
+			 copy_field(found->json, "name"), "address", addr);
 }
 
 /* {"cmd": "ping_result", "ping": SEQ}: {"done": false} while waiting,

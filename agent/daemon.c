@@ -122,26 +122,25 @@ static int relay_addr(const char *s, struct ip_endpoint *out)
  * hands it the answer's relay token. */
 static void update_relay(struct daemon *d, const json_t *answer)
 {
-	const json_t *relays = map_part(d->v.map, "relays");
-	const json_t *r = json_array_get(relays, 0);
+	size_t nrelays;
+	const struct map_relay *r = map_relays(d->v.map, &nrelays);
 	const char *tok = json_string_value(json_object_get(answer,
 							    "relay_token"));
 	struct relayc *relay = dataplane_relay(d->v.dp);
 	struct relayc_target t = {0};
-	const char *name, *addr, *pin;
+	const char *name, *addr;
 	char q[300];
 
 	if (tok)
 		relayc_set_token(relay, tok);
-	if (!r) {
+	if (!nrelays) {
 		relayc_set_relay(relay, NULL);
 		return;
 	}
-	name = json_string_value(json_object_get(r, "name"));
-	addr = json_string_value(json_object_get(r, "address"));
-	pin = json_string_value(json_object_get(r, "public_key_pin"));
-	if (!name || !pin || ident_pin_from_b64(pin, t.pin) < 0 ||
-	    relay_addr(addr, &t.addr) < 0) {
+	name = r->name;
+	addr = r->address;
+	memcpy(t.pin, r->pin, sizeof(t.pin));
+	if (!name || !r->has_pin || relay_addr(addr, &t.addr) < 0) {
 		log_warn("relay_unusable", "name=%s address=%s note=\"needs "
 			 "an IPv4 address and a public_key_pin\"",
 			 log_q(q, sizeof(q), name), addr ? addr : "-");
@@ -154,49 +153,39 @@ static void update_relay(struct daemon *d, const json_t *answer)
 
 static void check_endpoints(struct daemon *d);
 
-/* Hands the map's peers to the tunnel table. */
-static void update_tunnels(struct daemon *d)
+/* Hands the map's changed peers to the tunnel table. */
+static void update_tunnels(struct daemon *d, const struct map_diff *diff)
 {
-	const json_t *self = map_part(d->v.map, "self");
-	int64_t id = json_integer_value(json_object_get(self, "id"));
-	json_t *peers = map_peers(d->v.map);
+	const struct map_self *self = map_self(d->v.map);
+	struct tunnels *t = dataplane_tunnels(d->v.dp);
 
-	if (id > 0)
-		tunnels_set_self(dataplane_tunnels(d->v.dp), id);
-	if (!peers || tunnels_set_peers(dataplane_tunnels(d->v.dp), peers) < 0)
+	if (self && self->id > 0)
+		tunnels_set_self(t, self->id);
+	if (tunnels_apply(t, d->v.map, diff) < 0)
 		log_warn("tunnels_not_updated", "reason=out_of_memory");
-	json_decref(peers);
 }
 
 /* ---- data plane ---- */
 
-static void parse_or_clear(const char *s, struct ip_addr *a)
-{
-	if (!s || ip_addr_parse(s, a) < 0)
-		memset(a, 0, sizeof(*a));
-}
-
 /* The routes from the peers' allowed_ips: their mesh addresses always,
  * subnet routes with --accept-routes. Returns 0 with *out (caller frees)
  * and *n, or WEFT_ERR_NOMEM. */
-static int build_routes(struct daemon *d, const json_t *peers,
-			struct filter_route **out, size_t *nout)
+static int build_routes(struct daemon *d, struct filter_route **out,
+			size_t *nout)
 {
 	struct filter_route *rv = NULL, *nv;
-	size_t n = 0, cap = 0, i, j;
-	const json_t *p, *a;
+	size_t n = 0, cap = 0, i, j, npeers;
+	const struct map_peer *const *peers = map_peers(d->v.map, &npeers);
 
-	json_array_foreach(peers, i, p) {
-		int64_t id = json_integer_value(json_object_get(p, "id"));
+	for (i = 0; i < npeers; i++) {
+		const struct map_peer *p = peers[i];
 
-		json_array_foreach(json_object_get(p, "allowed_ips"), j, a) {
-			const char *s = json_string_value(a);
-			struct filter_route r = {.peer = id};
+		for (j = 0; j < p->nallowed; j++) {
+			struct filter_route r = {.peer = p->id,
+						 .prefix = p->allowed_ips[j]};
 
-			if (!s || id <= 0 ||
-			    ip_prefix_parse(s, &r.prefix, 0) < 0 ||
-			    (!map_is_mesh_prefix(p, s) &&
-			     !d->v.cfg->accept_routes))
+			if (!map_is_mesh_prefix(p, &r.prefix) &&
+			    !d->v.cfg->accept_routes)
 				continue;
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -215,36 +204,41 @@ static int build_routes(struct daemon *d, const json_t *peers,
 	return 0;
 }
 
-/* Applies the map to the data plane: our mesh addresses, the route table
- * (and the TUN's addresses and routes), and the filter rules (swapped
- * into the live filter, so tracked flows survive). A filter the agent
- * cannot compile denies everything: the data plane fails closed. */
-static void update_dataplane(struct daemon *d)
+/* Applies the map to the data plane, only what the update touched: our
+ * mesh addresses and the route table (and the TUN's addresses and
+ * routes) when peers' addresses or ours changed, the filter rules
+ * (swapped into the live filter, so tracked flows survive) when they
+ * changed. A filter the agent cannot compile denies everything: the data
+ * plane fails closed. */
+static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 {
-	const json_t *self = map_part(d->v.map, "self");
-	const json_t *rules_json = map_part(d->v.map, "filter");
-	json_t *peers = map_peers(d->v.map);
+	const struct map_self *self = map_self(d->v.map);
+	const struct map_rule *mr;
 	struct filter_route *rv = NULL;
 	struct filter_rules *rules = NULL;
-	struct ip_addr self4, self6;
+	struct ip_addr self4 = {0}, self6 = {0};
 	char err[200] = "", q[300];
-	size_t n = 0;
+	size_t n = 0, nrules;
 	int rc;
 
-	parse_or_clear(json_string_value(json_object_get(self, "ipv4")),
-		       &self4);
-	parse_or_clear(json_string_value(json_object_get(self, "ipv6")),
-		       &self6);
-	dataplane_set_self(d->v.dp, &self4, &self6);
-	rc = peers ? build_routes(d, peers, &rv, &n) : WEFT_ERR_NOMEM;
-	if (rc == 0)
-		rc = dataplane_set_routes(d->v.dp, rv, n);
-	if (rc < 0)
-		log_warn_err(rc, "routes_not_updated", NULL);
-	json_decref(peers);
-	free(rv);
-	if (rules_json) {
-		rc = filter_rules_compile(rules_json, &rules, err, sizeof(err));
+	if (diff->addrs || diff->self) {
+		if (self) {
+			self4 = self->ipv4;
+			self6 = self->ipv6;
+		}
+		dataplane_set_self(d->v.dp, &self4, &self6);
+		rc = build_routes(d, &rv, &n);
+		if (rc == 0)
+			rc = dataplane_set_routes(d->v.dp, rv, n);
+		if (rc < 0)
+			log_warn_err(rc, "routes_not_updated", NULL);
+		free(rv);
+	}
+	if (!diff->filter)
+		return;
+	mr = map_rules(d->v.map, &nrules);
+	if (map_has_filter(d->v.map)) {
+		rc = filter_rules_compile(mr, nrules, &rules, err, sizeof(err));
 		if (rc < 0) {
 			log_warn_err(rc, "filter_rejected", "reason=%s "
 				     "note=\"denying all inbound packets\"",
@@ -301,8 +295,8 @@ static void on_path_change(int64_t peer, bool direct,
 			   const struct ip_endpoint *addr, void *ctx)
 {
 	struct daemon *d = ctx;
-	const char *name = json_string_value(
-		json_object_get(map_peer(d->v.map, peer), "name"));
+	const struct map_peer *mp = map_peer(d->v.map, peer);
+	const char *name = mp ? mp->name : NULL;
 	char a[IP_ENDPOINT_STRLEN] = "-", q[200];
 
 	if (direct)
@@ -312,22 +306,35 @@ static void on_path_change(int64_t peer, bool direct,
 		 direct ? "direct" : "relay", a);
 }
 
+/* Applies a map answer. The map's diff is the one place where the parts
+ * of the agent learn what changed (docs/internals/agentmap.md). A refused
+ * answer keeps the previous map; after a refused delta the next poll asks
+ * for a full map, while a refused full map is not asked for again at
+ * once (it would be the same): the next delta is refused for want of a
+ * base and brings a fresh full map. */
 static void on_map(struct daemon *d, const json_t *answer)
 {
 	int64_t before = map_version(d->v.map);
-	int rc = map_apply(d->v.map, answer);
+	struct map_diff diff;
+	char err[200], q[300];
+	int rc = map_apply(d->v.map, answer, &diff, err, sizeof(err));
 
 	if (rc < 0) {
-		log_warn_err(rc, "map_rejected", "version=%lld",
-			     (long long)json_integer_value(
-				     json_object_get(answer, "version")));
-		control_want_full(d->ctl);
+		log_warn_err(rc, "map_rejected", "version=%lld full=%s "
+			     "reason=%s", (long long)json_integer_value(
+				     json_object_get(answer, "version")),
+			     json_is_true(json_object_get(answer, "full"))
+				     ? "true" : "false",
+			     log_q(q, sizeof(q), err));
+		if (!json_is_true(json_object_get(answer, "full")))
+			control_want_full(d->ctl);
 		return;
 	}
 	d->v.last_map = clock_wall_s();
 	update_relay(d, answer);
-	update_tunnels(d);
-	update_dataplane(d);
+	update_tunnels(d, &diff);
+	update_dataplane(d, &diff);
+	map_diff_free(&diff);
 	if (map_version(d->v.map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
 		log_info("map_applied", "version=%lld full=%s peers=%zu",

@@ -71,8 +71,22 @@ struct filter_rules {
 	size_t n;
 };
 
+/* Host routes (/32, /128: every peer's mesh addresses) sit in a hash
+ * table, so the send and receive paths find a peer's mesh address in
+ * O(1) whatever the number of peers; a host route is the longest
+ * possible match, so a hit ends the lookup. The prefix set keeps only
+ * the shorter routes (subnet routes, few). */
+struct hent {
+	uint8_t family;    /* 0: empty */
+	uint8_t b[16];
+	int64_t peer;
+};
+
 struct filter_routes {
 	struct pset set;
+	struct hent *hosts;
+	size_t hcap;       /* power of two, at least twice the entries */
+	uint64_t seed;
 };
 
 /* Connection-table key: one flow as seen from this node. */
@@ -258,215 +272,75 @@ static bool pset_find(const struct pset *s, const struct ip_addr *a,
 
 /* ---- rule compilation ---- */
 
-static int parse_prefix(const json_t *v, struct ip_prefix *out, char *err,
+static int compile_rule(const struct map_rule *in, struct rule *r, char *err,
 			size_t errlen)
 {
-	const char *s = json_string_value(v);
-
-	if (!s || ip_prefix_parse(s, out, IP_PREFIX_BARE_ADDR) != 0) {
-		fail(err, errlen, "bad prefix %s%s%s", s ? "\"" : "",
-		     s ? s : "(not a string)", s ? "\"" : "");
-		return WEFT_ERR_INVAL;
-	}
-	ip_prefix_mask(out);
-	return 0;
-}
-
-/* Parses a decimal port 1..65535 without sign or leading zeros from
- * s[0..n). */
-static bool parse_port(const char *s, size_t n, uint16_t *out)
-{
-	unsigned v = 0;
-	size_t i;
-
-	if (n == 0 || n > 5 || s[0] == '0')
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
-static int grow_ranges(struct rule *r)
-{
-	size_t cap = r->cap ? r->cap * 2 : 8;
-	struct prange *n = realloc(r->ranges, cap * sizeof(*n));
-
-	if (!n)
-		return WEFT_ERR_NOMEM;
-	r->ranges = n;
-	r->cap = cap;
-	return 0;
-}
-
-/* Parses "*" or "22,80-90,443" into d (ranges appended to r). */
-static int parse_ports(const char *s, struct rule *r, struct dent *d,
-		       char *err, size_t errlen)
-{
-	const char *p = s, *end, *dash;
-	struct prange pr;
-	size_t items = 0;
-
-	d->rstart = r->nranges;
-	d->nr = 0;
-	if (strcmp(s, "*") == 0) {
-		d->all_ports = true;
-		return 0;
-	}
-	for (;;) {
-		end = strchr(p, ',');
-		if (!end)
-			end = p + strlen(p);
-		dash = memchr(p, '-', (size_t)(end - p));
-		if (++items > FILTER_MAX_PORT_RANGES) {
-			fail(err, errlen, "more than %d port ranges in \"%s\"",
-			     FILTER_MAX_PORT_RANGES, s);
-			return WEFT_ERR_TOOBIG;
-		}
-		if (dash ? !parse_port(p, (size_t)(dash - p), &pr.lo) ||
-				   !parse_port(dash + 1,
-					       (size_t)(end - dash - 1), &pr.hi) ||
-				   pr.hi < pr.lo
-			 : !parse_port(p, (size_t)(end - p), &pr.lo)) {
-			fail(err, errlen, "bad ports \"%s\"", s);
-			return WEFT_ERR_INVAL;
-		}
-		if (!dash)
-			pr.hi = pr.lo;
-		if (r->nranges == r->cap && grow_ranges(r) < 0)
-			return WEFT_ERR_NOMEM;
-		r->ranges[r->nranges++] = pr;
-		d->nr++;
-		if (!*end)
-			return 0;
-		p = end + 1;
-	}
-}
-
-static int compile_dst(const json_t *arr, struct rule *r, char *err,
-		       size_t errlen)
-{
-	const json_t *v;
-	const char *key, *ports;
-	size_t i;
-	int rc;
-
-	if (!json_is_array(arr)) {
-		fail(err, errlen, "dst is not an array");
-		return WEFT_ERR_INVAL;
-	}
-	r->ndst = json_array_size(arr);
-	if (r->ndst > FILTER_MAX_PREFIXES) {
-		fail(err, errlen, "too many dst entries");
-		return WEFT_ERR_TOOBIG;
-	}
-	r->dst = calloc(r->ndst ? r->ndst : 1, sizeof(*r->dst));
-	if (!r->dst)
-		return WEFT_ERR_NOMEM;
-	for (i = 0; i < r->ndst; i++) {
-		const json_t *o = json_array_get(arr, i), *val;
-
-		if (!json_is_object(o)) {
-			fail(err, errlen, "dst entry is not an object");
-			return WEFT_ERR_INVAL;
-		}
-		json_object_foreach((json_t *)o, key, val) {
-			if (strcmp(key, "prefix") && strcmp(key, "ports")) {
-				fail(err, errlen, "unknown dst key \"%s\"", key);
-				return WEFT_ERR_INVAL;
-			}
-		}
-		rc = parse_prefix(json_object_get(o, "prefix"), &r->dst[i].p,
-				  err, errlen);
-		if (rc < 0)
-			return rc;
-		v = json_object_get(o, "ports");
-		ports = json_string_value(v);
-		if (!ports) {
-			fail(err, errlen, "dst ports missing or not a string");
-			return WEFT_ERR_INVAL;
-		}
-		rc = parse_ports(ports, r, &r->dst[i], err, errlen);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int compile_src(const json_t *arr, struct rule *r, char *err,
-		       size_t errlen)
-{
+	static const enum rproto protos[] = {
+		[MAP_PROTO_ANY] = RP_ANY, [MAP_PROTO_TCP] = RP_TCP,
+		[MAP_PROTO_UDP] = RP_UDP, [MAP_PROTO_ICMP] = RP_ICMP,
+	};
 	struct filter_route *items = NULL;
-	size_t i, n;
+	size_t i, nr = 0;
 	int rc;
 
-	if (!json_is_array(arr)) {
-		fail(err, errlen, "src is not an array");
+	if ((unsigned)in->proto >= sizeof(protos) / sizeof(protos[0])) {
+		fail(err, errlen, "bad proto");
 		return WEFT_ERR_INVAL;
 	}
-	n = json_array_size(arr);
-	if (n > FILTER_MAX_PREFIXES) {
-		fail(err, errlen, "too many src prefixes");
+	if (in->nsrc > FILTER_MAX_PREFIXES || in->ndst > FILTER_MAX_PREFIXES) {
+		fail(err, errlen, "too many prefixes in a rule");
 		return WEFT_ERR_TOOBIG;
 	}
-	items = calloc(n ? n : 1, sizeof(*items));
-	if (!items)
-		return WEFT_ERR_NOMEM;
-	for (i = 0; i < n; i++) {
-		rc = parse_prefix(json_array_get(arr, i), &items[i].prefix, err,
-				  errlen);
-		if (rc < 0)
-			goto out;
+	r->proto = protos[in->proto];
+	for (i = 0; i < in->ndst; i++) {
+		if (!in->dst[i].all_ports &&
+		    (in->dst[i].nports == 0 ||
+		     in->dst[i].nports > FILTER_MAX_PORT_RANGES)) {
+			fail(err, errlen, "bad port ranges");
+			return WEFT_ERR_INVAL;
+		}
+		if (!prefix_ok(&in->dst[i].prefix)) {
+			fail(err, errlen, "bad dst prefix");
+			return WEFT_ERR_INVAL;
+		}
+		nr += in->dst[i].all_ports ? 0 : in->dst[i].nports;
 	}
-	rc = pset_build(&r->src, items, n);
+	r->dst = calloc(in->ndst ? in->ndst : 1, sizeof(*r->dst));
+	r->ranges = calloc(nr ? nr : 1, sizeof(*r->ranges));
+	items = calloc(in->nsrc ? in->nsrc : 1, sizeof(*items));
+	if (!r->dst || !r->ranges || !items) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
+	}
+	r->ndst = in->ndst;
+	for (i = 0; i < in->ndst; i++) {
+		const struct map_dst *d = &in->dst[i];
+		struct dent *e = &r->dst[i];
+
+		e->p = d->prefix;
+		ip_prefix_mask(&e->p);
+		e->all_ports = d->all_ports;
+		e->rstart = r->nranges;
+		e->nr = d->all_ports ? 0 : d->nports;
+		for (size_t k = 0; k < e->nr; k++) {
+			r->ranges[r->nranges].lo = d->ports[k].lo;
+			r->ranges[r->nranges].hi = d->ports[k].hi;
+			r->nranges++;
+		}
+	}
+	r->cap = nr;
+	for (i = 0; i < in->nsrc; i++) {
+		if (!prefix_ok(&in->src[i])) {
+			fail(err, errlen, "bad src prefix");
+			rc = WEFT_ERR_INVAL;
+			goto out;
+		}
+		items[i].prefix = in->src[i];
+	}
+	rc = pset_build(&r->src, items, in->nsrc);
 out:
 	free(items);
 	return rc;
-}
-
-static int compile_rule(const json_t *o, struct rule *r, char *err,
-			size_t errlen)
-{
-	static const struct {
-		const char *name;
-		enum rproto p;
-	} protos[] = {
-		{"any", RP_ANY}, {"tcp", RP_TCP}, {"udp", RP_UDP}, {"icmp", RP_ICMP},
-	};
-	const char *key, *proto;
-	const json_t *val;
-	size_t i;
-	int rc;
-
-	if (!json_is_object(o)) {
-		fail(err, errlen, "rule is not an object");
-		return WEFT_ERR_INVAL;
-	}
-	json_object_foreach((json_t *)o, key, val) {
-		if (strcmp(key, "proto") && strcmp(key, "src") &&
-		    strcmp(key, "dst")) {
-			fail(err, errlen, "unknown rule key \"%s\"", key);
-			return WEFT_ERR_INVAL;
-		}
-	}
-	proto = json_string_value(json_object_get(o, "proto"));
-	for (i = 0; proto && i < sizeof(protos) / sizeof(protos[0]); i++)
-		if (strcmp(proto, protos[i].name) == 0)
-			break;
-	if (!proto || i == sizeof(protos) / sizeof(protos[0])) {
-		fail(err, errlen, "bad proto (want tcp, udp, icmp or any)");
-		return WEFT_ERR_INVAL;
-	}
-	r->proto = protos[i].p;
-	rc = compile_src(json_object_get(o, "src"), r, err, errlen);
-	if (rc < 0)
-		return rc;
-	return compile_dst(json_object_get(o, "dst"), r, err, errlen);
 }
 
 void filter_rules_del(struct filter_rules *r)
@@ -484,18 +358,17 @@ void filter_rules_del(struct filter_rules *r)
 	free(r);
 }
 
-int filter_rules_compile(const json_t *rules, struct filter_rules **out,
-			 char *err, size_t errlen)
+int filter_rules_compile(const struct map_rule *rules, size_t n,
+			 struct filter_rules **out, char *err, size_t errlen)
 {
 	struct filter_rules *fr = NULL;
-	size_t i, n;
+	size_t i;
 	int rc = WEFT_ERR_INVAL;
 
-	if (!json_is_array(rules)) {
-		fail(err, errlen, "filter is not an array");
+	if (n && !rules) {
+		fail(err, errlen, "no rules");
 		goto out;
 	}
-	n = json_array_size(rules);
 	if (n > FILTER_MAX_RULES) {
 		fail(err, errlen, "more than %d filter rules", FILTER_MAX_RULES);
 		rc = WEFT_ERR_TOOBIG;
@@ -511,8 +384,7 @@ int filter_rules_compile(const json_t *rules, struct filter_rules **out,
 	for (i = 0; i < n; i++) {
 		/* Counted before compiling so a half-built rule is freed. */
 		fr->n++;
-		rc = compile_rule(json_array_get(rules, i), &fr->r[i], err,
-				  errlen);
+		rc = compile_rule(&rules[i], &fr->r[i], err, errlen);
 		if (rc < 0)
 			goto out;
 	}
@@ -857,27 +729,83 @@ void filter_get_stats(const struct filter *f, int64_t now_ms,
 
 /* ---- routes ---- */
 
+static bool is_host(const struct ip_prefix *p)
+{
+	return p->len == (p->addr.family == 4 ? 32 : 128);
+}
+
+/* mix() reaches every output bit from every input bit, so addresses that
+ * differ in a few bytes spread over the table. */
+static size_t host_slot(const struct filter_routes *rt, uint8_t family,
+			const uint8_t b[16])
+{
+	uint64_t w[2];
+
+	memcpy(w, b, 16);
+	return (size_t)mix(mix(w[0] ^ rt->seed) ^ w[1] ^ family) &
+	       (rt->hcap - 1);
+}
+
+/* The slot holding (family, b), or the empty one its probe ends at. */
+static struct hent *host_find(const struct filter_routes *rt, uint8_t family,
+			      const uint8_t b[16])
+{
+	size_t i = host_slot(rt, family, b);
+	struct hent *e;
+
+	for (;; i = (i + 1) & (rt->hcap - 1)) {
+		e = &rt->hosts[i];
+		if (!e->family ||
+		    (e->family == family && memcmp(e->b, b, 16) == 0))
+			return e;
+	}
+}
+
 int filter_routes_new(const struct filter_route *routes, size_t n,
 		      struct filter_routes **out)
 {
 	struct filter_routes *rt = NULL;
 	struct filter_route *items = NULL;
-	size_t i;
+	size_t i, nitems = 0, nhosts = 0;
 	int rc = WEFT_ERR_INVAL;
 
 	if (!out || (n && !routes))
 		goto out;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (!prefix_ok(&routes[i].prefix))
 			goto out;
+		nhosts += is_host(&routes[i].prefix);
+	}
 	rc = WEFT_ERR_NOMEM;
 	rt = calloc(1, sizeof(*rt));
 	items = calloc(n ? n : 1, sizeof(*items));
 	if (!rt || !items)
 		goto out;
-	if (n)
-		memcpy(items, routes, n * sizeof(*items));
-	rc = pset_build(&rt->set, items, n);
+	for (rt->hcap = 8; rt->hcap < 2 * nhosts; rt->hcap *= 2)
+		;
+	rt->hosts = calloc(rt->hcap, sizeof(*rt->hosts));
+	if (!rt->hosts || rand_u64(&rt->seed) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct filter_route *r = &routes[i];
+		struct hent *e;
+		uint8_t m[16];
+
+		if (!is_host(&r->prefix)) {
+			items[nitems++] = *r;
+			continue;
+		}
+		mask_bytes(r->prefix.addr.b, r->prefix.addr.family,
+			   r->prefix.len, m);
+		e = host_find(rt, r->prefix.addr.family, m);
+		/* The same prefix twice: the smaller peer id wins. */
+		if (e->family && e->peer <= r->peer)
+			continue;
+		e->family = r->prefix.addr.family;
+		memcpy(e->b, m, 16);
+		e->peer = r->peer;
+	}
+	rc = pset_build(&rt->set, items, nitems);
 	if (rc < 0)
 		goto out;
 	*out = rt;
@@ -893,15 +821,27 @@ void filter_routes_del(struct filter_routes *rt)
 	if (!rt)
 		return;
 	pset_free(&rt->set);
+	free(rt->hosts);
 	free(rt);
 }
 
 int filter_routes_lookup(const struct filter_routes *rt,
 			 const struct ip_addr *dst, int64_t *peer)
 {
+	const struct hent *e;
+	uint8_t m[16];
 	int64_t v;
 
-	if (!rt || !dst || !pset_find(&rt->set, dst, &v))
+	if (!rt || !dst || (dst->family != 4 && dst->family != 6))
+		return WEFT_ERR_NOTFOUND;
+	mask_bytes(dst->b, dst->family, dst->family == 4 ? 32 : 128, m);
+	e = host_find(rt, dst->family, m);
+	if (e->family) {
+		if (peer)
+			*peer = e->peer;
+		return 0;
+	}
+	if (!pset_find(&rt->set, dst, &v))
 		return WEFT_ERR_NOTFOUND;
 	if (peer)
 		*peer = v;

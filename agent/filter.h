@@ -17,10 +17,10 @@
 #ifndef WEFT_AGENT_FILTER_H
 #define WEFT_AGENT_FILTER_H
 
+#include "agent/map.h"
 #include "agent/packet.h"
 #include "shared/ip.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,17 +51,17 @@ struct filter_stats {
 	uint32_t ct_entries;      /* flows not yet expired */
 };
 
-/* Compiles the map's "filter" array into *out. Each rule is
+/* Compiles the map's filter rules (agent/map.h; agent/mapjson.h reads
+ * them from the map's "filter" array, where each rule is
  * {"proto": "tcp"|"udp"|"icmp"|"any", "src": [prefix, ...],
- *  "dst": [{"prefix": prefix, "ports": "*" | "22,80-90"}, ...]}.
- * Prefixes are "address/len" (a bare address means /32 or /128; host bits
- * are cleared). Unknown keys are refused so a newer controller's rules are
- * never half understood. On failure, err (errlen bytes, may be NULL) gets
- * a one-line reason. Returns 0, WEFT_ERR_INVAL for a malformed rule,
- * WEFT_ERR_TOOBIG beyond the FILTER_MAX_* limits, WEFT_ERR_NOMEM. The
- * caller owns *out (filter_rules_del). */
-int filter_rules_compile(const json_t *rules, struct filter_rules **out,
-			 char *err, size_t errlen);
+ *  "dst": [{"prefix": prefix, "ports": "*" | "22,80-90"}, ...]})
+ * into *out: per rule a prefix set for src and the dst entries with their
+ * port ranges. On failure, err (errlen bytes, may be NULL) gets a
+ * one-line reason. Returns 0, WEFT_ERR_INVAL for a malformed rule (a bad
+ * prefix or an empty port list), WEFT_ERR_TOOBIG beyond the FILTER_MAX_*
+ * limits, WEFT_ERR_NOMEM. The caller owns *out (filter_rules_del). */
+int filter_rules_compile(const struct map_rule *rules, size_t n,
+			 struct filter_rules **out, char *err, size_t errlen);
 
 /* Frees r. Accepts NULL. */
 void filter_rules_del(struct filter_rules *r);

@@ -41,19 +41,18 @@ static int metrics_addr(const char *s, struct ip_endpoint *out)
 static int metrics_peers(const struct agent_view *v, struct buf *out,
 			 const char *key, const char *name, const char *help)
 {
-	json_t *peers = map_peers(v->map), *p, *pj;
-	size_t i;
+	size_t n, i;
+	const struct map_peer *const *peers = map_peers(v->map, &n);
+	json_t *pj;
 	int rc;
 
 	rc = metricsd_family(out, name, "counter", help);
-	json_array_foreach(peers, i, p) {
-		const char *pn = json_string_value(json_object_get(p, "name"));
+	for (i = 0; i < n && rc >= 0; i++) {
+		const char *pn = peers[i]->name;
 
-		if (rc < 0)
-			break;
 		pj = json_object();
-		if (!pj || tunnels_peer_json(dataplane_tunnels(v->dp), json_integer_value(
-				json_object_get(p, "id")), pj) < 0) {
+		if (!pj || tunnels_peer_json(dataplane_tunnels(v->dp),
+					     peers[i]->id, pj) < 0) {
 			json_decref(pj);
 			rc = WEFT_ERR_NOMEM;
 			break;
@@ -63,7 +62,6 @@ static int metrics_peers(const struct agent_view *v, struct buf *out,
 					       json_object_get(pj, key)));
 		json_decref(pj);
 	}
-	json_decref(peers);
 	return rc;
 }
 

@@ -1,22 +1,27 @@
 /* Peer tunnels on the relay path: see tunnel.h.
  *
- * Peers live in a flat array of pointers searched linearly: a node has a
- * handful of peers, and the map hands over the whole set at once. */
+ * Peers live in hash tables: by node id (which is also what a virtual
+ * address encodes, tunnel_vaddr_id) and by public key, so the per-packet
+ * and per-relay-frame lookups cost the same with 1 or 10,000 peers, and a
+ * map update costs O(changed peers). Each peer has its own two timers in
+ * the loop's heap (queue retry / idle, and its path manager), so nothing
+ * scans all peers on a clock. */
 #include "agent/tunnel.h"
 
 #include "agent/paths.h"
 #include "agent/signal.h"
 #include "shared/clock.h"
 #include "shared/err.h"
+#include "shared/idmap.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
+#include "shared/rand.h"
 #include "shared/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define TICK_FAST_US 20000
-#define TICK_SLOW_US 10000000
 #define WAKE_EVERY_US 1000000
 #define WATCH_MS 100 /* how often a direct path's QUIC counters are read */
 #define DEAD_MS 300  /* sent on the direct path, nothing back: dead */
@@ -45,6 +50,9 @@ struct peer {
 	uint64_t dropped;
 	uint64_t stale;          /* aged out here or in closed connections */
 	bool mark;
+	struct loop_timer *tick; /* queue retry, idle close */
+	struct loop_timer *ptm;  /* the path manager's next wake-up */
+	struct peer *key_next;   /* same key hash (see key_hash) */
 	/* direct path */
 	struct paths *pm;        /* while the connection is up */
 	struct ip_endpoint rem[PATHS_CAND_MAX]; /* candidates from the map */
@@ -65,11 +73,10 @@ struct tunnels {
 	int64_t self;
 	struct tunnel_callbacks cbs;
 	void *ctx;
-	struct loop_timer *tick;
-	struct peer **p;
-	size_t n, cap;
+	struct idmap byid;       /* id -> struct peer * */
+	struct idmap bykey;      /* key_hash -> struct peer * (chained) */
+	uint64_t seed;           /* of key_hash */
 	/* direct paths */
-	struct loop_timer *ptimer;
 	struct ip_endpoint local[LOCAL_MAX];
 	size_t nlocal;
 	uint64_t cooldown_ms;
@@ -121,23 +128,64 @@ int64_t tunnel_vaddr_id(const struct ip_endpoint *e)
 
 static struct peer *find(const struct tunnels *t, int64_t id)
 {
-	size_t i;
+	return id > 0 ? idmap_get(&t->byid, id) : NULL;
+}
 
-	for (i = 0; i < t->n; i++)
-		if (t->p[i]->id == id)
-			return t->p[i];
-	return NULL;
+/* A positive 62-bit id for the key table from the key's first bytes,
+ * mixed with a per-table random seed: nodes choose their keys, so they
+ * must not be able to choose where in the table they land. Two peers
+ * with one hash are possible in principle only, and then chained. */
+static int64_t key_hash(const struct tunnels *t,
+			const uint8_t key[IDENT_KEY_LEN])
+{
+	uint64_t h = 0;
+
+	memcpy(&h, key, sizeof(h));
+	h ^= t->seed;
+	h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+	h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+	h ^= h >> 31;
+	return (int64_t)(h >> 2) + 1;
 }
 
 static struct peer *find_key(const struct tunnels *t,
 			     const uint8_t key[IDENT_KEY_LEN])
 {
-	size_t i;
+	struct peer *p = idmap_get(&t->bykey, key_hash(t, key));
 
-	for (i = 0; i < t->n; i++)
-		if (memcmp(t->p[i]->key, key, IDENT_KEY_LEN) == 0)
-			return t->p[i];
-	return NULL;
+	while (p && memcmp(p->key, key, IDENT_KEY_LEN) != 0)
+		p = p->key_next;
+	return p;
+}
+
+static int key_link(struct tunnels *t, struct peer *p)
+{
+	int64_t h = key_hash(t, p->key);
+	struct peer *head = idmap_get(&t->bykey, h);
+	int rc = idmap_put(&t->bykey, h, p);
+
+	if (rc == 0)
+		p->key_next = head;
+	return rc;
+}
+
+static void key_unlink(struct tunnels *t, struct peer *p)
+{
+	int64_t h = key_hash(t, p->key);
+	struct peer *head = idmap_get(&t->bykey, h), **pp;
+
+	if (head == p) {
+		if (p->key_next)
+			idmap_put(&t->bykey, h, p->key_next); /* replaces */
+		else
+			idmap_del(&t->bykey, h);
+	} else {
+		for (pp = &head; *pp && *pp != p; pp = &(*pp)->key_next)
+			;
+		if (*pp)
+			*pp = p->key_next;
+	}
+	p->key_next = NULL;
 }
 
 static void queue_clear(struct peer *p)
@@ -217,13 +265,13 @@ static uint64_t now_ms(const struct tunnels *t)
 	return (uint64_t)(loop_now_us(t->loop) / 1000);
 }
 
-static void paths_arm(struct tunnels *t);
+static void paths_arm(struct peer *p);
 
-/* Runs the path timer at once: managers' actions always execute from
- * there, never inside a QUIC or relay callback. */
-static void pm_kick(struct tunnels *t)
+/* Runs the peer's path timer at once: managers' actions always execute
+ * from there, never inside a QUIC or relay callback. */
+static void pm_kick(struct peer *p)
 {
-	loop_timer_start(t->ptimer, 0);
+	loop_timer_start(p->ptm, 0);
 }
 
 static void pm_free(struct peer *p)
@@ -239,6 +287,7 @@ static void pm_free(struct peer *p)
 	paths_del(p->pm);
 	p->pm = NULL;
 	p->fallback_since = 0;
+	loop_timer_stop(p->ptm);
 }
 
 static void send_probe_frame(struct peer *p, uint8_t type,
@@ -335,7 +384,7 @@ static void pm_drain(struct peer *p)
 
 	while (p->pm && guard++ < 256 && paths_next_action(p->pm, &a) == 1)
 		run_action(p, &a);
-	paths_arm(p->t);
+	paths_arm(p);
 }
 
 static void pm_start(struct peer *p)
@@ -360,7 +409,7 @@ static void pm_start(struct peer *p)
 	paths_defer(p->pm, p->retry_not_before);
 	paths_set_remote(p->pm, p->rem, p->nrem, now);
 	p->seen_pkts = p->unanswered_since = 0;
-	pm_kick(p->t);
+	pm_kick(p);
 }
 
 /* Feeds the direct path's QUIC counters to the manager: a packet
@@ -411,65 +460,56 @@ static void pm_watch(struct peer *p, uint64_t now)
 
 static void on_ptimer(struct loop_timer *tm, void *ctx)
 {
-	struct tunnels *t = ctx;
+	struct peer *p = ctx;
+	struct tunnels *t = p->t;
 	uint64_t now = now_ms(t);
-	size_t i;
 
 	(void)tm;
-	for (i = 0; i < t->n; i++) {
-		struct peer *p = t->p[i];
+	if (!p->pm)
+		return;
+	pm_watch(p, now);
+	if (p->fallback_since == -1) {
+		/* The relay path did not validate in time: start over on the
+		 * relay with a new connection, keeping the back-off for the
+		 * next punch. */
+		uint64_t cd = 0;
 
-		if (!p->pm)
-			continue;
-		pm_watch(p, now);
-		if (p->fallback_since == -1) {
-			/* The relay path did not validate in time: start over
-			 * on the relay with a new connection, keeping the
-			 * back-off for the next punch. */
-			uint64_t cd = 0;
-
-			paths_retry_at(p->pm, &cd);
-			p->retry_not_before =
-				now + (cd ? cd
-					  : t->cooldown_ms ? t->cooldown_ms
-							   : PATHS_COOLDOWN_MS);
-			drop_conn(p, "path lost");
-			connect_peer(p);
-			/* The new connection starts on the relay. */
-			report_path(p, false, NULL);
-			continue;
-		}
-		paths_on_timer(p->pm, now);
-		pm_drain(p);
-	}
-	paths_arm(t);
-}
-
-static void paths_arm(struct tunnels *t)
-{
-	uint64_t now = now_ms(t), next = UINT64_MAX, w;
-	size_t i;
-
-	for (i = 0; i < t->n; i++) {
-		struct peer *p = t->p[i];
-		enum paths_state s;
-
-		if (!p->pm)
-			continue;
-		w = paths_next_wakeup(p->pm);
-		s = paths_state(p->pm, NULL, NULL);
-		if (s != PATHS_RELAY && s != PATHS_PUNCHING &&
-		    now + WATCH_MS < w)
-			w = now + WATCH_MS;
-		if (w < next)
-			next = w;
-	}
-	if (next == UINT64_MAX) {
-		loop_timer_stop(t->ptimer);
+		paths_retry_at(p->pm, &cd);
+		p->retry_not_before =
+			now + (cd ? cd
+				  : t->cooldown_ms ? t->cooldown_ms
+						   : PATHS_COOLDOWN_MS);
+		drop_conn(p, "path lost");
+		connect_peer(p);
+		/* The new connection starts on the relay. */
+		report_path(p, false, NULL);
 		return;
 	}
-	loop_timer_start(t->ptimer,
-			 next > now ? (int64_t)(next - now) * 1000 : 0);
+	paths_on_timer(p->pm, now);
+	pm_drain(p);
+	paths_arm(p);
+}
+
+/* Arms p's path timer for its manager's next wake-up (and the direct
+ * path's watch while one is in use). */
+static void paths_arm(struct peer *p)
+{
+	uint64_t now = now_ms(p->t), w;
+	enum paths_state s;
+
+	if (!p->pm) {
+		loop_timer_stop(p->ptm);
+		return;
+	}
+	w = paths_next_wakeup(p->pm);
+	s = paths_state(p->pm, NULL, NULL);
+	if (s != PATHS_RELAY && s != PATHS_PUNCHING && now + WATCH_MS < w)
+		w = now + WATCH_MS;
+	if (w == UINT64_MAX) {
+		loop_timer_stop(p->ptm);
+		return;
+	}
+	loop_timer_start(p->ptm, w > now ? (int64_t)(w - now) * 1000 : 0);
 }
 
 /* Path validation results. The manager's actions (a migration among
@@ -517,7 +557,7 @@ static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
 		    s != PATHS_DIRECT)
 			p->t->last_ttd_ms = (int64_t)st.time_to_direct;
 	}
-	loop_timer_start(p->t->ptimer, 0);
+	pm_kick(p);
 }
 
 static void on_established(struct quic_conn *c, void *ctx)
@@ -611,8 +651,12 @@ static void peer_free(struct peer *p)
 {
 	drop_conn(p, "peer removed");
 	queue_clear(p);
+	loop_timer_del(p->tick);
+	loop_timer_del(p->ptm);
 	free(p);
 }
+
+static void tick_arm(struct peer *p);
 
 static void connect_peer(struct peer *p)
 {
@@ -625,6 +669,7 @@ static void connect_peer(struct peer *p)
 	if (quic_connect(p->t->ep, &co, &conn_cbs, p, &p->c) < 0)
 		p->c = NULL;
 	p->last_active_us = loop_now_us(p->t->loop);
+	tick_arm(p);
 }
 
 static void wake(struct peer *p)
@@ -639,31 +684,43 @@ static void wake(struct peer *p)
 		p->t->cbs.send_relay(p->id, &w, 1, p->t->ctx);
 }
 
+/* The peer's own timer: every TICK_FAST_US while packets wait (retry
+ * the connection or the wake-up, flush), else at its idle deadline while
+ * it has a connection; stopped otherwise. Activity does not re-arm it:
+ * the deadline is checked when it fires. */
+static void tick_arm(struct peer *p)
+{
+	int64_t now = loop_now_us(p->t->loop), left;
+
+	if (p->qlen) {
+		loop_timer_start(p->tick, TICK_FAST_US);
+	} else if (p->c) {
+		left = p->last_active_us + (int64_t)TUNNEL_IDLE_MS * 1000 - now;
+		loop_timer_start(p->tick, left > 0 ? left : 0);
+	} else {
+		loop_timer_stop(p->tick);
+	}
+}
+
 static void on_tick(struct loop_timer *tm, void *ctx)
 {
-	struct tunnels *t = ctx;
+	struct peer *p = ctx;
+	struct tunnels *t = p->t;
 	int64_t now = loop_now_us(t->loop);
-	bool pending = false;
-	size_t i;
 
-	for (i = 0; i < t->n; i++) {
-		struct peer *p = t->p[i];
-
-		if (p->c && now - p->last_active_us >
-				    (int64_t)TUNNEL_IDLE_MS * 1000) {
-			drop_conn(p, "idle");
-			queue_clear(p);
-		}
-		flush(p);
-		if (p->qlen) {
-			pending = true;
-			if (!p->c && t->self && t->self < p->id)
-				connect_peer(p);
-			else if (!p->c)
-				wake(p);
-		}
+	(void)tm;
+	if (p->c && now - p->last_active_us > (int64_t)TUNNEL_IDLE_MS * 1000) {
+		drop_conn(p, "idle");
+		queue_clear(p);
 	}
-	loop_timer_start(tm, pending ? TICK_FAST_US : TICK_SLOW_US);
+	flush(p);
+	if (p->qlen) {
+		if (!p->c && t->self && t->self < p->id)
+			connect_peer(p);
+		else if (!p->c)
+			wake(p);
+	}
+	tick_arm(p);
 }
 
 int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
@@ -682,33 +739,27 @@ int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 		t->cbs = *cbs;
 	t->ctx = ctx;
 	t->last_ttd_ms = -1;
-	rc = loop_timer_new(l, on_tick, t, &t->tick);
+	idmap_init(&t->byid);
+	idmap_init(&t->bykey);
+	rc = rand_u64(&t->seed);
 	if (rc < 0) {
 		free(t);
 		return rc;
 	}
-	rc = loop_timer_new(l, on_ptimer, t, &t->ptimer);
-	if (rc < 0) {
-		loop_timer_del(t->tick);
-		free(t);
-		return rc;
-	}
-	loop_timer_start(t->tick, TICK_SLOW_US);
 	*out = t;
 	return 0;
 }
 
 void tunnels_del(struct tunnels *t)
 {
-	size_t i;
+	void *p;
 
 	if (!t)
 		return;
-	for (i = 0; i < t->n; i++)
-		peer_free(t->p[i]);
-	free(t->p);
-	loop_timer_del(t->tick);
-	loop_timer_del(t->ptimer);
+	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &p);)
+		peer_free(p);
+	idmap_free(&t->byid);
+	idmap_free(&t->bykey);
 	free(t);
 }
 
@@ -718,78 +769,135 @@ void tunnels_set_self(struct tunnels *t, int64_t self_id)
 }
 
 /* The peer's candidates from its map entry. */
-static void set_remote(struct peer *p, const json_t *eps)
+static void set_remote(struct peer *p, const struct map_peer *mp)
 {
-	const json_t *v;
-	size_t i;
+	size_t n = mp->nendpoints < PATHS_CAND_MAX ? mp->nendpoints
+						   : PATHS_CAND_MAX;
 
-	p->nrem = 0;
-	json_array_foreach(eps, i, v) {
-		if (p->nrem == PATHS_CAND_MAX)
-			break;
-		if (json_is_string(v) &&
-		    ip_endpoint_parse(json_string_value(v), &p->rem[p->nrem]) ==
-			    0)
-			p->nrem++;
-	}
+	if (n)
+		memcpy(p->rem, mp->endpoints, n * sizeof(*p->rem));
+	p->nrem = n;
 	if (p->pm) {
 		paths_set_remote(p->pm, p->rem, p->nrem, now_ms(p->t));
-		pm_kick(p->t);
+		pm_kick(p);
 	}
 }
 
-int tunnels_set_peers(struct tunnels *t, const json_t *peers)
+static void peer_remove(struct tunnels *t, struct peer *p)
 {
-	const json_t *o;
-	size_t i, j;
+	idmap_del(&t->byid, p->id);
+	key_unlink(t, p);
+	peer_free(p);
+}
 
-	for (i = 0; i < t->n; i++)
-		t->p[i]->mark = false;
-	json_array_foreach(peers, i, o) {
-		int64_t id = json_integer_value(json_object_get(o, "id"));
-		const char *k = json_string_value(json_object_get(o,
-								  "public_key"));
-		uint8_t key[IDENT_KEY_LEN];
+/* Adds the map's peer or brings ours up to date with it. A peer without
+ * a key cannot have a tunnel: it is removed. */
+static int upsert(struct tunnels *t, const struct map_peer *mp)
+{
+	struct peer *p = find(t, mp->id);
+	int rc;
+
+	if (!mp->has_key) {
+		if (p)
+			peer_remove(t, p);
+		return 0;
+	}
+	if (p && memcmp(p->key, mp->key, IDENT_KEY_LEN) != 0) {
+		drop_conn(p, "key changed");
+		queue_clear(p);
+		key_unlink(t, p);
+		memcpy(p->key, mp->key, IDENT_KEY_LEN);
+		rc = key_link(t, p);
+		if (rc < 0) {
+			peer_remove(t, p);
+			return rc;
+		}
+	}
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return WEFT_ERR_NOMEM;
+		p->t = t;
+		p->id = mp->id;
+		memcpy(p->key, mp->key, IDENT_KEY_LEN);
+		if ((rc = loop_timer_new(t->loop, on_tick, p, &p->tick)) < 0 ||
+		    (rc = loop_timer_new(t->loop, on_ptimer, p, &p->ptm)) < 0 ||
+		    (rc = idmap_put(&t->byid, p->id, p)) < 0) {
+			peer_free(p);
+			return rc;
+		}
+		rc = key_link(t, p);
+		if (rc < 0) {
+			idmap_del(&t->byid, p->id);
+			peer_free(p);
+			return rc;
+		}
+	}
+	set_remote(p, mp);
+	return 0;
+}
+
+int tunnels_set_peers(struct tunnels *t, const struct map_peer *const *peers,
+		      size_t n)
+{
+	struct peer **gone = NULL;
+	size_t ngone = 0, i;
+	void *v;
+	int rc = 0;
+
+	for (i = 0; idmap_next(&t->byid, &i, NULL, &v);)
+		((struct peer *)v)->mark = false;
+	for (i = 0; i < n && rc == 0; i++) {
 		struct peer *p;
 
-		if (id <= 0 || !k || ident_pin_from_b64(k, key) < 0)
-			continue;
-		p = find(t, id);
-		if (p && memcmp(p->key, key, IDENT_KEY_LEN) != 0) {
-			drop_conn(p, "key changed");
-			queue_clear(p);
-			memcpy(p->key, key, IDENT_KEY_LEN);
-		}
-		if (!p) {
-			if (t->n == t->cap) {
-				size_t nc = t->cap ? t->cap * 2 : 8;
-				struct peer **np = realloc(t->p,
-							   nc * sizeof(*np));
-
-				if (!np)
-					return WEFT_ERR_NOMEM;
-				t->p = np;
-				t->cap = nc;
-			}
-			p = calloc(1, sizeof(*p));
-			if (!p)
-				return WEFT_ERR_NOMEM;
-			p->t = t;
-			p->id = id;
-			memcpy(p->key, key, IDENT_KEY_LEN);
-			t->p[t->n++] = p;
-		}
-		p->mark = true;
-		set_remote(p, json_object_get(o, "endpoints"));
+		rc = upsert(t, peers[i]);
+		if (rc == 0 && (p = find(t, peers[i]->id)))
+			p->mark = true;
 	}
-	for (i = 0, j = 0; i < t->n; i++) {
-		if (t->p[i]->mark)
-			t->p[j++] = t->p[i];
-		else
-			peer_free(t->p[i]);
+	if (rc < 0)
+		return rc;
+	/* Removal after the walk: the table must not change under it. */
+	if (t->byid.n > n || n == 0) {
+		gone = calloc(t->byid.n + 1, sizeof(*gone));
+		if (!gone)
+			return WEFT_ERR_NOMEM;
+		for (i = 0; idmap_next(&t->byid, &i, NULL, &v);)
+			if (!((struct peer *)v)->mark)
+				gone[ngone++] = v;
 	}
-	t->n = j;
+	for (i = 0; i < ngone; i++)
+		peer_remove(t, gone[i]);
+	free(gone);
 	return 0;
+}
+
+int tunnels_apply(struct tunnels *t, const struct map *m,
+		  const struct map_diff *d)
+{
+	const struct map_peer *const *all;
+	size_t i, n;
+	int rc = 0;
+
+	if (d->full) {
+		all = map_peers(m, &n);
+		return tunnels_set_peers(t, all, n);
+	}
+	for (i = 0; i < d->nremoved; i++) {
+		struct peer *p = find(t, d->removed[i]);
+
+		if (p)
+			peer_remove(t, p);
+	}
+	for (i = 0; i < d->nadded && rc == 0; i++)
+		rc = upsert(t, map_peer(m, d->added[i]));
+	for (i = 0; i < d->nchanged && rc == 0; i++)
+		rc = upsert(t, map_peer(m, d->changed[i]));
+	return rc;
+}
+
+size_t tunnels_count(const struct tunnels *t)
+{
+	return t->byid.n;
 }
 
 int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
@@ -832,7 +940,7 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 		connect_peer(p);
 	else if (!p->c)
 		wake(p);
-	loop_timer_start(t->tick, TICK_FAST_US);
+	tick_arm(p);
 	return 0;
 }
 
@@ -884,8 +992,7 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	p->path_since_us = loop_now_us(t->loop);
 	quic_conn_set_callbacks(c, &conn_cbs, p);
 	flush(p);
-	if (p->qlen)
-		loop_timer_start(t->tick, TICK_FAST_US);
+	tick_arm(p);
 	pm_start(p);
 }
 
@@ -981,16 +1088,19 @@ int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
 void tunnels_set_local(struct tunnels *t, const struct ip_endpoint *eps,
 		       size_t n)
 {
-	size_t i;
+	void *v;
 
 	t->nlocal = n < LOCAL_MAX ? n : LOCAL_MAX;
 	if (t->nlocal)
 		memcpy(t->local, eps, t->nlocal * sizeof(*eps));
-	for (i = 0; i < t->n; i++)
-		if (t->p[i]->pm) {
-			paths_set_local(t->p[i]->pm, t->local, t->nlocal);
-			pm_kick(t);
+	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
+		struct peer *p = v;
+
+		if (p->pm) {
+			paths_set_local(p->pm, t->local, t->nlocal);
+			pm_kick(p);
 		}
+	}
 }
 
 void tunnels_set_direct(struct tunnels *t, bool on)
@@ -1005,14 +1115,17 @@ void tunnels_set_cooldown(struct tunnels *t, uint64_t ms)
 
 void tunnels_set_relay_up(struct tunnels *t, bool up)
 {
-	size_t i;
+	void *v;
 
 	t->relay_up = up;
-	for (i = 0; i < t->n; i++)
-		if (t->p[i]->pm) {
-			paths_on_relay(t->p[i]->pm, up, now_ms(t));
-			pm_kick(t);
+	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
+		struct peer *p = v;
+
+		if (p->pm) {
+			paths_on_relay(p->pm, up, now_ms(t));
+			pm_kick(p);
 		}
+	}
 }
 
 void tunnels_input_frame(struct tunnels *t, const struct ip_endpoint *from,
@@ -1028,7 +1141,7 @@ void tunnels_input_frame(struct tunnels *t, const struct ip_endpoint *from,
 	else if (f->type == WIRE_PROBE_REPLY)
 		paths_on_reply(p->pm, from, f->txid, f->node, &f->addr,
 			       now_ms(t));
-	pm_kick(p->t);
+	pm_kick(p);
 }
 
 void tunnels_input_signal(struct tunnels *t, int64_t src,
@@ -1051,17 +1164,17 @@ void tunnels_input_signal(struct tunnels *t, int64_t src,
 		paths_on_lost(p->pm, now);
 		break;
 	}
-	pm_kick(p->t);
+	pm_kick(p);
 }
 
 void tunnels_stats(struct tunnels *t, struct tunnels_stats *out)
 {
-	size_t i;
+	void *v;
 
 	memset(out, 0, sizeof(*out));
 	out->last_time_to_direct_ms = t->last_ttd_ms;
-	for (i = 0; i < t->n; i++) {
-		struct peer *p = t->p[i];
+	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
+		struct peer *p = v;
 		struct paths_stats st = {0};
 		struct quic_conn_stats qs;
 

@@ -35,6 +35,7 @@
 #ifndef WEFT_AGENT_TUNNEL_H
 #define WEFT_AGENT_TUNNEL_H
 
+#include "agent/map.h"
 #include "shared/ident.h"
 #include "shared/ip.h"
 
@@ -96,7 +97,7 @@ struct tunnels_stats {
 
 /* Creates the tunnel table for node self_id on ep (borrowed; it must
  * outlive t, and t must be deleted first). cbs is copied. Returns 0 and
- * *out, WEFT_ERR_NOMEM, or a loop error. */
+ * *out, WEFT_ERR_NOMEM, or -errno when no random seed can be had. */
 int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 		const struct tunnel_callbacks *cbs, void *ctx,
 		struct tunnels **out);
@@ -108,10 +109,23 @@ void tunnels_del(struct tunnels *t);
 /* Sets our node id (known after registration). */
 void tunnels_set_self(struct tunnels *t, int64_t self_id);
 
-/* Replaces the peer set with the map's peers (array of objects with id,
- * public_key and endpoints: "IP:PORT" strings, the peer's candidates). Peers that left, or whose key changed, lose their
- * connection and queue. Returns 0 or WEFT_ERR_NOMEM. */
-int tunnels_set_peers(struct tunnels *t, const json_t *peers);
+/* Replaces the peer set with peers[0..n) (borrowed for the call): peers
+ * with a key get a tunnel entry, their endpoints become the direct-path
+ * candidates (at most PATHS_CAND_MAX). Peers that left, lost their key or
+ * whose key changed lose their connection and queue. O(n). Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int tunnels_set_peers(struct tunnels *t, const struct map_peer *const *peers,
+		      size_t n);
+
+/* Applies one map update: a full diff is tunnels_set_peers with all of
+ * m's peers; a delta touches only the diff's removed, added and changed
+ * peers (O(changes)). m is the map after the update. Returns 0 or
+ * WEFT_ERR_NOMEM. */
+int tunnels_apply(struct tunnels *t, const struct map *m,
+		  const struct map_diff *d);
+
+/* Number of peers with a tunnel entry. */
+size_t tunnels_count(const struct tunnels *t);
 
 /* Our own candidates (the endpoints we publish), for ranking the peer's
  * and for "call me maybe". At most 16 are used. */

@@ -6,6 +6,7 @@
  * packet the rules allow is never denied; the reply to a tracked flow is
  * allowed right after; the counters add up to the packets checked. */
 #include "agent/filter.h"
+#include "agent/mapjson.h"
 #include "shared/err.h"
 
 #include <stdint.h>
@@ -32,7 +33,16 @@ static struct filter_rules *compile(const char *text, size_t n)
 
 	if (!j)
 		return NULL;
-	rc = filter_rules_compile(j, &r, err, sizeof(err));
+	{
+		/* Read as agent/map.c reads the map's filter. */
+		struct map_rule *mr = NULL;
+		size_t nr = 0;
+
+		rc = mapjson_rules(j, &mr, &nr, err, sizeof(err));
+		if (rc == 0)
+			rc = filter_rules_compile(mr, nr, &r, err, sizeof(err));
+		mapjson_rules_free(mr, nr);
+	}
 	json_decref(j);
 	if (rc != 0 && rc != WEFT_ERR_INVAL && rc != WEFT_ERR_TOOBIG &&
 	    rc != WEFT_ERR_NOMEM)

@@ -1,5 +1,6 @@
 #include "check.h"
 #include "agent/filter.h"
+#include "agent/mapjson.h"
 #include "shared/err.h"
 
 #include <stdio.h>
@@ -35,6 +36,20 @@ static struct packet_info pk(uint8_t proto, const char *src, uint16_t sport,
 	return pi;
 }
 
+/* The map's filter array read as agent/map.c reads it, then compiled. */
+static int compile_json(const json_t *j, struct filter_rules **r, char *err,
+			size_t errlen)
+{
+	struct map_rule *mr = NULL;
+	size_t n = 0;
+	int rc = mapjson_rules(j, &mr, &n, err, errlen);
+
+	if (rc == 0)
+		rc = filter_rules_compile(mr, n, r, err, errlen);
+	mapjson_rules_free(mr, n);
+	return rc;
+}
+
 static struct filter_rules *compile(const char *text)
 {
 	struct filter_rules *r = NULL;
@@ -45,7 +60,7 @@ static struct filter_rules *compile(const char *text)
 
 	if (!j)
 		return NULL;
-	rc = filter_rules_compile(j, &r, err, sizeof(err));
+	rc = compile_json(j, &r, err, sizeof(err));
 	json_decref(j);
 	if (rc != 0)
 		fprintf(stderr, "compile: %s\n", err);
@@ -60,7 +75,7 @@ static int compile_rc(const char *text, char *err, size_t errlen)
 
 	if (!j)
 		return 1;
-	rc = filter_rules_compile(j, &r, err, errlen);
+	rc = compile_json(j, &r, err, errlen);
 	json_decref(j);
 	filter_rules_del(r);
 	return rc;
@@ -625,6 +640,44 @@ static void route_ties_go_to_the_smaller_peer_id(void)
 	CHECK(t == NULL);
 }
 
+/* Host routes live in their own hash table: every one is found, ties go
+ * to the smaller id, and a subnet route still covers the addresses no
+ * host route names. */
+static void many_host_routes_are_each_found(void)
+{
+	struct filter_route *r = calloc(2002, sizeof(*r));
+	struct filter_routes *t = NULL;
+	char a[64];
+	size_t n = 0;
+
+	REQUIRE(r != NULL);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(a, sizeof(a), "100.64.%d.%d/32", i / 200, i % 200 + 1);
+		r[n++] = rt(a, 1000 + i);
+		snprintf(a, sizeof(a), "fd7a:115c:a1e0::%x/128", i + 1);
+		r[n++] = rt(a, 1000 + i);
+	}
+	r[n++] = rt("100.64.0.1/32", 7); /* same host as peer 1000 */
+	r[n++] = rt("100.64.4.0/24", 3);
+	REQUIRE_INT(filter_routes_new(r, n, &t), 0);
+	CHECK_INT(lookup(t, "100.64.0.1"), 7);
+	CHECK_INT(lookup(t, "100.64.0.2"), 1001);
+	CHECK_INT(lookup(t, "100.64.4.200"), 1999);
+	CHECK_INT(lookup(t, "100.64.4.201"), 3);
+	CHECK_INT(lookup(t, "fd7a:115c:a1e0::3e8"), 1999);
+	CHECK_INT(lookup(t, "fd7a:115c:a1e0::3e9"), 0);
+	CHECK_INT(lookup(t, "100.64.5.1"), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(a, sizeof(a), "fd7a:115c:a1e0::%x", i + 1);
+		if (lookup(t, a) != 1000 + i) {
+			CHECK_INT(lookup(t, a), 1000 + i);
+			break;
+		}
+	}
+	filter_routes_del(t);
+	free(r);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(allows_exactly_what_a_tcp_rule_names),
 	CHECK_CASE(port_lists_and_ranges_are_inclusive),
@@ -644,6 +697,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_oversized_connection_tables),
 	CHECK_CASE(route_lookup_picks_the_longest_prefix),
 	CHECK_CASE(route_ties_go_to_the_smaller_peer_id),
+	CHECK_CASE(many_host_routes_are_each_found),
 	{0},
 };
 

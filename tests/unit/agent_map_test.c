@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 static json_t *parse(const char *text)
 {
@@ -23,15 +24,18 @@ static json_t *parse(const char *text)
 static int apply(struct map *m, const char *text)
 {
 	json_t *a = parse(text);
-	int rc = a ? map_apply(m, a) : WEFT_ERR_PARSE;
+	int rc = a ? map_apply(m, a, NULL, NULL, 0) : WEFT_ERR_PARSE;
 
 	json_decref(a);
 	return rc;
 }
 
+/* Any valid key: the map checks keys, not who holds them. */
+#define KEY "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 #define PEER(id, name, ip, online)                                           \
 	"{\"id\": " #id ", \"name\": \"" name "\", \"dns_name\": \"" name     \
-	".weft.internal\", \"public_key\": \"k" #id "\", \"ipv4\": \"" ip     \
+	".weft.internal\", \"public_key\": \"" KEY "\", \"ipv4\": \"" ip     \
 	"\", \"ipv6\": \"fd7a:115c:a1e0::" #id "\", \"allowed_ips\": [\"" ip  \
 	"/32\"], \"endpoints\": [], \"home_relay\": null, \"online\": " online \
 	", \"last_seen\": null, \"tags\": [], \"user\": \"alice\"}"
@@ -110,7 +114,7 @@ static void full_map_then_deltas_equal_the_full_map(void)
 	CHECK_INT(apply(m, delta_v12), 0);
 	CHECK_INT(map_version(m), 12);
 	CHECK(map_peer(m, 5) == NULL);
-	CHECK(json_is_true(json_object_get(map_peer(m, 3), "online")));
+	CHECK(map_peer(m, 3) && map_peer(m, 3)->online);
 	CHECK_INT(apply(m, delta_v15), 0);
 	CHECK_INT(map_version(m), 15);
 	CHECK(map_equals(m, full_v15));
@@ -175,22 +179,19 @@ static void full_map_replaces_every_peer_and_part(void)
 static void peers_are_listed_by_id(void)
 {
 	struct map *m;
-	json_t *peers;
+	const struct map_peer *const *peers;
+	size_t n;
 
 	REQUIRE_INT(map_new(&m), 0);
 	CHECK_INT(apply(m, "{\"version\": 1, \"full\": true, \"peers\": ["
 			   "{\"id\": 30}, {\"id\": 4}, {\"id\": 200}, "
 			   "{\"id\": 17}]}"), 0);
-	peers = map_peers(m);
+	peers = map_peers(m, &n);
 	REQUIRE(peers != NULL);
-	REQUIRE_INT(json_array_size(peers), 4);
-	CHECK_INT(json_integer_value(json_object_get(
-			  json_array_get(peers, 0), "id")), 4);
-	CHECK_INT(json_integer_value(json_object_get(
-			  json_array_get(peers, 1), "id")), 17);
-	CHECK_INT(json_integer_value(json_object_get(
-			  json_array_get(peers, 3), "id")), 200);
-	json_decref(peers);
+	REQUIRE_INT(n, 4);
+	CHECK_INT(peers[0]->id, 4);
+	CHECK_INT(peers[1]->id, 17);
+	CHECK_INT(peers[3]->id, 200);
 	map_del(m);
 }
 
@@ -203,10 +204,10 @@ static void delta_before_any_full_map_is_refused(void)
 	CHECK_INT(map_version(m), 0);
 	CHECK_INT(map_peer_count(m), 0);
 	{
-		json_t *peers = map_peers(m);
+		size_t n = 1;
 
-		CHECK(json_is_array(peers) && json_array_size(peers) == 0);
-		json_decref(peers);
+		map_peers(m, &n);
+		CHECK(n == 0);
 	}
 	CHECK(map_needs_full(m));
 	map_del(m);
@@ -254,6 +255,238 @@ static void malformed_answers_leave_the_map_unchanged(void)
 	map_del(m);
 }
 
+
+static int apply_diff(struct map *m, const char *text, struct map_diff *d,
+		      char *err, size_t errlen)
+{
+	json_t *a = parse(text);
+	int rc = a ? map_apply(m, a, d, err, errlen) : WEFT_ERR_PARSE;
+
+	json_decref(a);
+	return rc;
+}
+
+static bool ids_are(const int64_t *v, size_t n, const int64_t *want,
+		    size_t nwant)
+{
+	return n == nwant && (n == 0 || memcmp(v, want, n * sizeof(*v)) == 0);
+}
+
+static void diff_lists_added_removed_and_changed_peers(void)
+{
+	static const int64_t all[] = {2, 3, 5}, seven[] = {7}, five[] = {5},
+			     three[] = {3}, two[] = {2};
+	struct map_diff d;
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply_diff(m, full_v10, &d, NULL, 0), 0);
+	CHECK(d.full && d.self && d.filter && d.dns && d.relays);
+	CHECK(ids_are(d.added, d.nadded, all, 3));
+	CHECK_INT(d.nremoved + d.nchanged, 0);
+	map_diff_free(&d);
+	REQUIRE_INT(apply_diff(m, delta_v12, &d, NULL, 0), 0);
+	CHECK(!d.full && !d.self && d.filter && !d.dns && !d.relays);
+	CHECK(ids_are(d.added, d.nadded, seven, 1));
+	CHECK(ids_are(d.removed, d.nremoved, five, 1));
+	CHECK(ids_are(d.changed, d.nchanged, three, 1));
+	map_diff_free(&d);
+	REQUIRE_INT(apply_diff(m, delta_v15, &d, NULL, 0), 0);
+	CHECK(d.self && d.relays && !d.filter);
+	CHECK(ids_are(d.removed, d.nremoved, two, 1));
+	CHECK_INT(d.nadded + d.nchanged, 0);
+	map_diff_free(&d);
+	map_del(m);
+}
+
+static void resent_unchanged_peer_is_no_change(void)
+{
+	struct map_diff d;
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	REQUIRE_INT(apply_diff(m, "{\"version\": 11, \"full\": false, "
+				  "\"peers\": [" PEER(2, "lab-gw", "100.64.0.2",
+						      "true") "]}",
+			       &d, NULL, 0), 0);
+	CHECK(!map_diff_any(&d));
+	CHECK_INT(map_version(m), 11);
+	CHECK_STR(map_peer(m, 2)->name, "lab-gw");
+	map_diff_free(&d);
+	/* A full map equal to what we hold changes no peer either. */
+	REQUIRE_INT(apply_diff(m, full_v10, &d, NULL, 0), 0);
+	CHECK_INT(d.nadded + d.nremoved + d.nchanged, 0);
+	map_diff_free(&d);
+	map_del(m);
+}
+
+static void peers_and_parts_are_typed(void)
+{
+	static const char text[] =
+		"{\"version\": 4, \"full\": true, \"self\": " SELF ", "
+		"\"peers\": [{\"id\": 2, \"name\": \"gw\", \"public_key\": \""
+		KEY "\", \"ipv4\": \"100.64.0.2\", \"ipv6\": null, "
+		"\"allowed_ips\": [\"10.1.0.9/24\", \"100.64.0.2/32\"], "
+		"\"endpoints\": [\"192.0.2.7:41641\", \"[2001:db8::1]:9\"], "
+		"\"online\": true, \"future_field\": {\"x\": 1}}], "
+		"\"filter\": [{\"proto\": \"udp\", \"src\": [\"100.64.0.0/10\"],"
+		" \"dst\": [{\"prefix\": \"100.64.0.1\", \"ports\": \"53,60-70\"}]}],"
+		"\"dns\": {\"suffix\": \"weft.internal\", \"resources\": "
+		"[{\"name\": \"db\", \"address\": \"10.1.0.5\"}]},"
+		"\"relays\": [{\"id\": 1, \"name\": \"fra\", \"address\": "
+		"\"relay.example:443\", \"public_key_pin\": \"" KEY "\"}]}";
+	const struct map_peer *p;
+	const struct map_rule *r;
+	const struct map_relay *rl;
+	const struct map_dns *dns;
+	struct ip_prefix want;
+	size_t n;
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, text), 0);
+	p = map_peer(m, 2);
+	REQUIRE(p != NULL);
+	CHECK_STR(p->name, "gw");
+	CHECK(p->dns_name == NULL);
+	CHECK(p->has_key && p->key[0] == 0 && p->key[31] == 31);
+	CHECK_INT(p->ipv4.family, 4);
+	CHECK_INT(p->ipv6.family, 0);
+	REQUIRE_INT(p->nallowed, 2);
+	/* Host bits are cleared. */
+	REQUIRE_INT(ip_prefix_parse("10.1.0.0/24", &want, 0), 0);
+	CHECK(p->allowed_ips[0].len == 24 &&
+	      ip_addr_eq(&p->allowed_ips[0].addr, &want.addr));
+	REQUIRE_INT(p->nendpoints, 2);
+	CHECK_INT(p->endpoints[1].addr.family, 6);
+	CHECK_INT(p->endpoints[1].port, 9);
+	CHECK(p->online);
+	CHECK(map_self(m) && map_self(m)->id == 1 &&
+	      map_self(m)->ipv4.family == 4);
+	r = map_rules(m, &n);
+	REQUIRE_INT(n, 1);
+	CHECK_INT(r[0].proto, MAP_PROTO_UDP);
+	REQUIRE_INT(r[0].ndst, 1);
+	CHECK_INT(r[0].dst[0].prefix.len, 32);
+	REQUIRE_INT(r[0].dst[0].nports, 2);
+	CHECK(r[0].dst[0].ports[1].lo == 60 && r[0].dst[0].ports[1].hi == 70);
+	dns = map_dns(m);
+	REQUIRE(dns != NULL);
+	REQUIRE_INT(dns->nresources, 1);
+	CHECK_STR(dns->resources[0].address, "10.1.0.5");
+	rl = map_relays(m, &n);
+	REQUIRE_INT(n, 1);
+	CHECK(rl[0].has_pin && rl[0].pin[1] == 1);
+	CHECK_STR(rl[0].address, "relay.example:443");
+	map_del(m);
+}
+
+static void bad_values_are_refused_with_a_reason(void)
+{
+	static const char *const bad[] = {
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"public_key\": \"k4\"}]}",
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"ipv4\": \"fd7a::4\"}]}",
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"allowed_ips\": [\"10.0.0.0/33\"]}]}",
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"endpoints\": [\"example.com:80\"]}]}",
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"online\": \"yes\"}]}",
+		"{\"version\": 11, \"full\": false, \"peers\": [{\"id\": 4, "
+		"\"name\": 7}]}",
+		"{\"version\": 11, \"full\": false, \"filter\": [{\"proto\": "
+		"\"tcp\", \"src\": [], \"dst\": [], \"x\": 1}]}",
+		"{\"version\": 11, \"full\": false, \"filter\": [{\"proto\": "
+		"\"tcp\", \"src\": [], \"dst\": [{\"prefix\": \"1.2.3.4\", "
+		"\"ports\": \"0\"}]}]}",
+		"{\"version\": 11, \"full\": false, \"relays\": [{\"id\": 1, "
+		"\"name\": \"fra\", \"public_key_pin\": \"nope\"}]}",
+		"{\"version\": 11, \"full\": false, \"dns\": {\"resources\": "
+		"[{\"name\": \"db\"}]}}",
+		"{\"version\": 11, \"full\": false, \"self\": {\"id\": -1}}",
+	};
+	struct map *m;
+	json_t *before;
+	char err[200];
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	before = map_to_json(m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *after;
+
+		err[0] = '\0';
+		if (!CHECK(apply_diff(m, bad[i], NULL, err, sizeof(err)) < 0))
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(err[0] != '\0');
+		after = map_to_json(m);
+		CHECK(json_equal(before, after));
+		json_decref(after);
+		CHECK(map_needs_full(m));
+		/* Back in step for the next case. */
+		REQUIRE_INT(apply(m, full_v10), 0);
+	}
+	json_decref(before);
+	map_del(m);
+}
+
+static void refused_full_map_makes_the_next_delta_wait_for_a_full(void)
+{
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	CHECK(apply(m, "{\"version\": 20, \"full\": true, \"peers\": "
+		       "[{\"id\": 2, \"endpoints\": [\"nope\"]}]}") < 0);
+	/* The old map is still in use ... */
+	CHECK_INT(map_peer_count(m), 3);
+	CHECK_INT(map_version(m), 10);
+	/* ... but a delta on top of the refused version cannot apply. */
+	CHECK_INT(apply(m, "{\"version\": 21, \"full\": false, "
+			   "\"peers_removed\": [3]}"), WEFT_ERR_PROTO);
+	CHECK_INT(map_peer_count(m), 3);
+	CHECK_INT(apply(m, full_v15), 0);
+	CHECK(!map_needs_full(m));
+	map_del(m);
+}
+
+static void diff_says_when_routes_must_change(void)
+{
+	struct map_diff d;
+	struct map *m;
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	/* Only the endpoints and online flag: same addresses. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 11, \"full\": false, "
+				  "\"peers\": [{\"id\": 3, \"name\": \"db\", "
+				  "\"ipv4\": \"100.64.0.3\", \"ipv6\": "
+				  "\"fd7a:115c:a1e0::3\", \"allowed_ips\": "
+				  "[\"100.64.0.3/32\"], \"endpoints\": "
+				  "[\"192.0.2.3:41641\"], \"online\": true}]}",
+			       &d, NULL, 0), 0);
+	CHECK_INT(d.nchanged, 1);
+	CHECK(!d.addrs);
+	map_diff_free(&d);
+	/* A subnet route more. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 12, \"full\": false, "
+				  "\"peers\": [{\"id\": 3, \"ipv4\": "
+				  "\"100.64.0.3\", \"allowed_ips\": "
+				  "[\"100.64.0.3/32\", \"10.9.0.0/16\"]}]}",
+			       &d, NULL, 0), 0);
+	CHECK(d.addrs);
+	map_diff_free(&d);
+	/* A peer leaving always changes routes. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 13, \"full\": false, "
+				  "\"peers_removed\": [2]}", &d, NULL, 0), 0);
+	CHECK(d.addrs);
+	map_diff_free(&d);
+	map_del(m);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(full_map_then_deltas_equal_the_full_map),
 	CHECK_CASE(peers_removed_drops_only_those_ids),
@@ -262,6 +495,12 @@ static const struct check_case cases[] = {
 	CHECK_CASE(peers_are_listed_by_id),
 	CHECK_CASE(delta_before_any_full_map_is_refused),
 	CHECK_CASE(malformed_answers_leave_the_map_unchanged),
+	CHECK_CASE(diff_lists_added_removed_and_changed_peers),
+	CHECK_CASE(resent_unchanged_peer_is_no_change),
+	CHECK_CASE(peers_and_parts_are_typed),
+	CHECK_CASE(bad_values_are_refused_with_a_reason),
+	CHECK_CASE(refused_full_map_makes_the_next_delta_wait_for_a_full),
+	CHECK_CASE(diff_says_when_routes_must_change),
 	{0},
 };
 

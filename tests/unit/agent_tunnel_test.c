@@ -60,7 +60,8 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	uint8_t key[IDENT_KEY_LEN], pkt[20] = {0x45};
 	struct loop *l = NULL;
 	struct tunnels *t = NULL;
-	json_t *peers;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
 	json_t *o;
 	size_t i;
 
@@ -68,9 +69,8 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 		key[i] = (uint8_t)i;
 	REQUIRE(loop_new(&l) == 0);
 	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
-	peers = json_pack("[{s:I, s:s}]", "id", (json_int_t)3, "public_key",
-			  key_b64);
-	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK_INT(ident_pin_from_b64(key_b64, mp.key), 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
 	/* Node 9 serves node 3 (the smaller id is the client). */
 	CHECK(tunnels_accept_peer(t, key));
 	CHECK_INT(tunnels_send(t, 4, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
@@ -78,11 +78,127 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
 	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
 	CHECK_STR(json_string_value(json_object_get(o, "path")), "none");
 	json_decref(o);
-	json_decref(peers);
-	peers = json_array();
-	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK_INT(tunnels_set_peers(t, NULL, 0), 0);
 	CHECK(!tunnels_accept_peer(t, key));
-	json_decref(peers);
+	tunnels_del(t);
+	loop_del(l);
+}
+
+
+#define KEY_A "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY_B "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+#define KEY_C "AgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4fICE="
+
+static int apply(struct map *m, struct tunnels *t, const char *text)
+{
+	json_t *a = json_loads(text, 0, NULL);
+	struct map_diff d;
+	int rc = a ? map_apply(m, a, &d, NULL, 0) : WEFT_ERR_PARSE;
+
+	if (rc == 0)
+		rc = tunnels_apply(t, m, &d);
+	map_diff_free(&d);
+	json_decref(a);
+	return rc;
+}
+
+static void tunnels_follow_the_map_diff(void)
+{
+	uint8_t a[IDENT_KEY_LEN], b[IDENT_KEY_LEN], c[IDENT_KEY_LEN];
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map *m = NULL;
+
+	REQUIRE_INT(ident_pin_from_b64(KEY_A, a), 0);
+	REQUIRE_INT(ident_pin_from_b64(KEY_B, b), 0);
+	REQUIRE_INT(ident_pin_from_b64(KEY_C, c), 0);
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
+	REQUIRE_INT(map_new(&m), 0);
+	CHECK_INT(apply(m, t, "{\"version\": 1, \"full\": true, \"peers\": ["
+			      "{\"id\": 3, \"public_key\": \"" KEY_A "\"},"
+			      "{\"id\": 5, \"public_key\": \"" KEY_B "\"},"
+			      "{\"id\": 6}]}"), 0);
+	/* Peer 6 has no key: no tunnel. */
+	CHECK_INT(tunnels_count(t), 2);
+	CHECK(tunnels_accept_peer(t, a));
+	CHECK(tunnels_accept_peer(t, b));
+	CHECK_INT(tunnels_send(t, 6, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
+	/* 3 leaves, 5 changes key: the old key is no longer accepted. */
+	CHECK_INT(apply(m, t, "{\"version\": 2, \"full\": false, "
+			      "\"peers_removed\": [3], \"peers\": ["
+			      "{\"id\": 5, \"public_key\": \"" KEY_C "\"}]}"),
+		  0);
+	CHECK_INT(tunnels_count(t), 1);
+	CHECK(!tunnels_accept_peer(t, a));
+	CHECK(!tunnels_accept_peer(t, b));
+	CHECK(tunnels_accept_peer(t, c));
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), WEFT_ERR_NOTFOUND);
+	/* A full map without 5 removes it too. */
+	CHECK_INT(apply(m, t, "{\"version\": 3, \"full\": true, \"peers\": ["
+			      "{\"id\": 4, \"public_key\": \"" KEY_A "\"}]}"),
+		  0);
+	CHECK_INT(tunnels_count(t), 1);
+	CHECK(!tunnels_accept_peer(t, c));
+	/* 4 < 9: we serve it. */
+	CHECK(tunnels_accept_peer(t, a));
+	tunnels_del(t);
+	map_del(m);
+	loop_del(l);
+}
+
+static int count_wake(int64_t dst, const uint8_t *payload, size_t len,
+		      void *ctx)
+{
+	int *n = ctx;
+
+	if (dst == 3 && len == 1 && payload[0] == TUNNEL_WAKE)
+		(*n)++;
+	return 0;
+}
+
+/* Runs l for about ms milliseconds, or until *wakes reaches until. */
+static void run_for(struct loop *l, int64_t ms, const int *wakes, int until)
+{
+	int64_t end = loop_now_us(l) + ms * 1000;
+
+	while (loop_now_us(l) < end && *wakes < until)
+		loop_run_once(l, 20);
+}
+
+/* A packet for a peer that must dial us waits in its queue, and the
+ * peer's own timer wakes the peer again (once a second) while packets
+ * wait. A packet waits at most TUNNEL_QUEUE_AGE_MS (one wake period), so
+ * the test sends a second one between the wakes: sends are rate-limited
+ * like the timer, so the second wake can only come from the timer. */
+static void queued_packet_keeps_waking_the_peer(void)
+{
+	static const struct tunnel_callbacks cbs = {.send_relay = count_wake};
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
+	int wakes = 0;
+
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, &cbs, &wakes, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(wakes, 1);
+	run_for(l, 300, &wakes, 2);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(wakes, 1); /* the send does not wake again so soon */
+	run_for(l, 5000, &wakes, 2);
+	CHECK_INT(wakes, 2);
+	/* The peer leaves with a packet queued: its timer goes with it. */
+	run_for(l, 300, &wakes, 3);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(tunnels_set_peers(t, NULL, 0), 0);
+	wakes = 0;
+	run_for(l, 1500, &wakes, 1);
+	CHECK_INT(wakes, 0);
 	tunnels_del(t);
 	loop_del(l);
 }
@@ -91,20 +207,20 @@ static void unknown_peer_is_refused_and_leaving_peer_is_forgotten(void)
  * comes) is dropped and counted as stale, not sent late. */
 static void queued_packets_age_out_and_are_counted(void)
 {
-	static const char key_b64[] =
-		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 	uint8_t pkt[20] = {0x45};
 	struct loop *l = NULL;
 	struct tunnels *t = NULL;
 	struct tunnels_stats ts;
-	json_t *peers, *o;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
+	json_t *o;
 	int64_t end;
 
+	for (int i = 0; i < IDENT_KEY_LEN; i++)
+		mp.key[i] = (uint8_t)i;
 	REQUIRE(loop_new(&l) == 0);
 	REQUIRE(tunnels_new(l, NULL, 9, NULL, NULL, &t) == 0);
-	peers = json_pack("[{s:I, s:s}]", "id", (json_int_t)3, "public_key",
-			  key_b64);
-	CHECK_INT(tunnels_set_peers(t, peers), 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
 	for (int i = 0; i < 3; i++)
 		CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
 	end = loop_now_us(l) + 600 * 1000;
@@ -121,7 +237,6 @@ static void queued_packets_age_out_and_are_counted(void)
 	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
 	CHECK_INT(json_integer_value(json_object_get(o, "stale")), 3);
 	json_decref(o);
-	json_decref(peers);
 	tunnels_del(t);
 	loop_del(l);
 }
@@ -133,6 +248,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_ids_that_cannot_be_encoded),
 	CHECK_CASE(non_virtual_addresses_map_to_no_node),
 	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
+	CHECK_CASE(tunnels_follow_the_map_diff),
+	CHECK_CASE(queued_packet_keeps_waking_the_peer),
 	{0},
 };
 

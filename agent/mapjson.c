@@ -1,0 +1,564 @@
+/* Strict reading of the map's parts: see mapjson.h. Each reader checks
+ * everything before it returns, so a caller never holds half a part. */
+#include "agent/mapjson.h"
+
+#include "agent/filter.h"
+#include "shared/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* An optional string: absent or null gives NULL. */
+static int opt_str(const json_t *o, const char *key, const char **out,
+		   const char *what, int64_t id, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(err, errlen, WEFT_ERR_TYPE,
+			    "%s %lld: %s is not a string", what, (long long)id,
+			    key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* An optional address of family fam; family 0 when absent or null. */
+static int opt_addr(const json_t *o, const char *key, uint8_t fam,
+		    struct ip_addr *out, const char *what, int64_t id,
+		    char *err, size_t errlen)
+{
+	const char *s;
+	int rc = opt_str(o, key, &s, what, id, err, errlen);
+
+	memset(out, 0, sizeof(*out));
+	if (rc < 0 || !s)
+		return rc;
+	if (ip_addr_parse(s, out) < 0 || out->family != fam)
+		return fail(err, errlen, WEFT_ERR_INVAL, "%s %lld: bad %s \"%.60s\"",
+			    what, (long long)id, key, s);
+	return 0;
+}
+
+/* An optional base64 key (public_key, public_key_pin). */
+static int opt_key(const json_t *o, const char *key, bool *has,
+		   uint8_t out[IDENT_KEY_LEN], const char *what, int64_t id,
+		   char *err, size_t errlen)
+{
+	const char *s;
+	int rc = opt_str(o, key, &s, what, id, err, errlen);
+
+	*has = false;
+	if (rc < 0 || !s)
+		return rc;
+	if (ident_pin_from_b64(s, out) < 0)
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "%s %lld: %s is not a base64 key", what,
+			    (long long)id, key);
+	*has = true;
+	return 0;
+}
+
+/* An optional array of strings of at most max entries; *n = 0 when
+ * absent. */
+static int opt_strings(const json_t *o, const char *key, size_t max,
+		       const json_t **arr, size_t *n, const char *what,
+		       int64_t id, char *err, size_t errlen)
+{
+	const json_t *a = json_object_get(o, key), *v;
+	size_t i;
+
+	*arr = NULL;
+	*n = 0;
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, WEFT_ERR_TYPE,
+			    "%s %lld: %s is not an array", what, (long long)id,
+			    key);
+	if (json_array_size(a) > max)
+		return fail(err, errlen, WEFT_ERR_TOOBIG,
+			    "%s %lld: more than %zu %s", what, (long long)id,
+			    max, key);
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v))
+			return fail(err, errlen, WEFT_ERR_TYPE,
+				    "%s %lld: %s[%zu] is not a string", what,
+				    (long long)id, key, i);
+	*arr = a;
+	*n = json_array_size(a);
+	return 0;
+}
+
+static int pos_id(const json_t *o, bool required, int64_t *id,
+		  const char *what, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, "id");
+
+	*id = 0;
+	if (!v && !required)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return fail(err, errlen, WEFT_ERR_TYPE,
+			    "%s without a positive integer id", what);
+	*id = json_integer_value(v);
+	return 0;
+}
+
+/* Fields the agent does not act on still must have their types. */
+static int check_display(const json_t *o, const char *what, int64_t id,
+			 char *err, size_t errlen)
+{
+	const json_t *v, *arr;
+	const char *s;
+	size_t n;
+	int rc;
+
+	if ((rc = opt_str(o, "user", &s, what, id, err, errlen)) < 0 ||
+	    (rc = opt_str(o, "last_seen", &s, what, id, err, errlen)) < 0 ||
+	    (rc = opt_strings(o, "tags", 4096, &arr, &n, what, id, err,
+			      errlen)) < 0)
+		return rc;
+	v = json_object_get(o, "online");
+	if (v && !json_is_boolean(v))
+		return fail(err, errlen, WEFT_ERR_TYPE,
+			    "%s %lld: online is not a boolean", what,
+			    (long long)id);
+	return 0;
+}
+
+int mapjson_peer(const json_t *o, struct map_peer **out, char *err,
+		 size_t errlen)
+{
+	const json_t *ips, *eps;
+	struct map_peer *p = NULL;
+	size_t nips, neps, i;
+	int64_t id;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, WEFT_ERR_TYPE, "peer is not an object");
+	if ((rc = pos_id(o, true, &id, "peer", err, errlen)) < 0 ||
+	    (rc = check_display(o, "peer", id, err, errlen)) < 0 ||
+	    (rc = opt_strings(o, "allowed_ips", MAP_MAX_ALLOWED_IPS, &ips,
+			      &nips, "peer", id, err, errlen)) < 0 ||
+	    (rc = opt_strings(o, "endpoints", MAP_MAX_ENDPOINTS, &eps, &neps,
+			      "peer", id, err, errlen)) < 0)
+		return rc;
+	/* One allocation: the peer, then its prefixes, then endpoints. */
+	p = calloc(1, sizeof(*p) + nips * sizeof(*p->allowed_ips) +
+			      neps * sizeof(*p->endpoints));
+	if (!p)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	p->id = id;
+	p->json = o;
+	p->allowed_ips = (struct ip_prefix *)(p + 1);
+	p->endpoints = (struct ip_endpoint *)(p->allowed_ips + nips);
+	if ((rc = opt_str(o, "name", &p->name, "peer", id, err, errlen)) < 0 ||
+	    (rc = opt_str(o, "dns_name", &p->dns_name, "peer", id, err,
+			  errlen)) < 0 ||
+	    (rc = opt_str(o, "home_relay", &p->home_relay, "peer", id, err,
+			  errlen)) < 0 ||
+	    (rc = opt_key(o, "public_key", &p->has_key, p->key, "peer", id,
+			  err, errlen)) < 0 ||
+	    (rc = opt_addr(o, "ipv4", 4, &p->ipv4, "peer", id, err,
+			   errlen)) < 0 ||
+	    (rc = opt_addr(o, "ipv6", 6, &p->ipv6, "peer", id, err,
+			   errlen)) < 0)
+		goto out;
+	p->online = json_is_true(json_object_get(o, "online"));
+	for (i = 0; i < nips; i++) {
+		const char *s = json_string_value(json_array_get(ips, i));
+
+		if (ip_prefix_parse(s, &p->allowed_ips[i], 0) < 0) {
+			rc = fail(err, errlen, WEFT_ERR_INVAL,
+				  "peer %lld: bad allowed_ips entry \"%.60s\"",
+				  (long long)id, s);
+			goto out;
+		}
+		ip_prefix_mask(&p->allowed_ips[i]);
+	}
+	p->nallowed = nips;
+	for (i = 0; i < neps; i++) {
+		const char *s = json_string_value(json_array_get(eps, i));
+
+		if (ip_endpoint_parse(s, &p->endpoints[i]) < 0) {
+			rc = fail(err, errlen, WEFT_ERR_INVAL,
+				  "peer %lld: bad endpoint \"%.60s\"",
+				  (long long)id, s);
+			goto out;
+		}
+	}
+	p->nendpoints = neps;
+	*out = p;
+	p = NULL;
+out:
+	free(p);
+	return rc;
+}
+
+void mapjson_peer_free(struct map_peer *p)
+{
+	free(p);
+}
+
+int mapjson_self(const json_t *o, struct map_self *out, char *err,
+		 size_t errlen)
+{
+	struct map_self s = {.json = o};
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, WEFT_ERR_TYPE, "self is not an object");
+	if ((rc = pos_id(o, false, &s.id, "self", err, errlen)) < 0 ||
+	    (rc = check_display(o, "self", s.id, err, errlen)) < 0 ||
+	    (rc = opt_str(o, "name", &s.name, "self", s.id, err, errlen)) < 0 ||
+	    (rc = opt_addr(o, "ipv4", 4, &s.ipv4, "self", s.id, err,
+			   errlen)) < 0 ||
+	    (rc = opt_addr(o, "ipv6", 6, &s.ipv6, "self", s.id, err,
+			   errlen)) < 0)
+		return rc;
+	*out = s;
+	return 0;
+}
+
+int mapjson_dns(const json_t *o, struct map_dns *out, char *err,
+		size_t errlen)
+{
+	struct map_dns d = {0};
+	const json_t *a, *r;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, WEFT_ERR_TYPE, "dns is not an object");
+	if ((rc = opt_str(o, "suffix", &d.suffix, "dns", 0, err, errlen)) < 0)
+		return rc;
+	a = json_object_get(o, "resources");
+	if (a && !json_is_null(a) && !json_is_array(a))
+		return fail(err, errlen, WEFT_ERR_TYPE,
+			    "dns resources is not an array");
+	if (json_array_size(a) > MAP_MAX_RESOURCES)
+		return fail(err, errlen, WEFT_ERR_TOOBIG,
+			    "more than %d dns resources", MAP_MAX_RESOURCES);
+	d.resources = calloc(json_array_size(a) + 1, sizeof(*d.resources));
+	if (!d.resources)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	json_array_foreach(a, i, r) {
+		struct map_resource *x = &d.resources[i];
+
+		if (!json_is_object(r) ||
+		    opt_str(r, "name", &x->name, "dns resource", (int64_t)i,
+			    NULL, 0) < 0 ||
+		    opt_str(r, "address", &x->address, "dns resource",
+			    (int64_t)i, NULL, 0) < 0 ||
+		    !x->name || !x->address) {
+			free(d.resources);
+			return fail(err, errlen, WEFT_ERR_TYPE,
+				    "dns resource %zu needs name and address "
+				    "strings", i);
+		}
+	}
+	d.nresources = json_array_size(a);
+	*out = d;
+	return 0;
+}
+
+void mapjson_dns_free(struct map_dns *d)
+{
+	if (!d)
+		return;
+	free(d->resources);
+	memset(d, 0, sizeof(*d));
+}
+
+int mapjson_relays(const json_t *a, struct map_relay **out, size_t *n,
+		   char *err, size_t errlen)
+{
+	struct map_relay *v;
+	const json_t *o;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(a))
+		return fail(err, errlen, WEFT_ERR_TYPE, "relays is not an array");
+	if (json_array_size(a) > MAP_MAX_RELAYS)
+		return fail(err, errlen, WEFT_ERR_TOOBIG, "more than %d relays",
+			    MAP_MAX_RELAYS);
+	v = calloc(json_array_size(a) + 1, sizeof(*v));
+	if (!v)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	json_array_foreach(a, i, o) {
+		struct map_relay *r = &v[i];
+
+		if (!json_is_object(o)) {
+			rc = fail(err, errlen, WEFT_ERR_TYPE,
+				  "relay %zu is not an object", i);
+			break;
+		}
+		if ((rc = pos_id(o, false, &r->id, "relay", err, errlen)) < 0 ||
+		    (rc = opt_str(o, "name", &r->name, "relay", r->id, err,
+				  errlen)) < 0 ||
+		    (rc = opt_str(o, "region", &r->region, "relay", r->id, err,
+				  errlen)) < 0 ||
+		    (rc = opt_str(o, "address", &r->address, "relay", r->id,
+				  err, errlen)) < 0 ||
+		    (rc = opt_key(o, "public_key_pin", &r->has_pin, r->pin,
+				  "relay", r->id, err, errlen)) < 0)
+			break;
+	}
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = json_array_size(a);
+	return 0;
+}
+
+/* ---- filter rules ---- */
+
+static int parse_prefix(const json_t *v, struct ip_prefix *out, char *err,
+			size_t errlen)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || ip_prefix_parse(s, out, IP_PREFIX_BARE_ADDR) != 0)
+		return fail(err, errlen, WEFT_ERR_INVAL, "bad prefix %s%s%s",
+			    s ? "\"" : "", s ? s : "(not a string)",
+			    s ? "\"" : "");
+	ip_prefix_mask(out);
+	return 0;
+}
+
+/* Parses a decimal port 1..65535 without sign or leading zeros from
+ * s[0..n). */
+static bool parse_port(const char *s, size_t n, uint16_t *out)
+{
+	unsigned v = 0;
+	size_t i;
+
+	if (n == 0 || n > 5 || s[0] == '0')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+/* Parses "*" or "22,80-90,443" into d. */
+static int parse_ports(const char *s, struct map_dst *d, char *err,
+		       size_t errlen)
+{
+	struct map_port_range pr, tmp[FILTER_MAX_PORT_RANGES];
+	const char *p = s, *end, *dash;
+	size_t n = 0;
+
+	if (strcmp(s, "*") == 0) {
+		d->all_ports = true;
+		return 0;
+	}
+	for (;;) {
+		end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		dash = memchr(p, '-', (size_t)(end - p));
+		if (n == FILTER_MAX_PORT_RANGES)
+			return fail(err, errlen, WEFT_ERR_TOOBIG,
+				    "more than %d port ranges in \"%s\"",
+				    FILTER_MAX_PORT_RANGES, s);
+		if (dash ? !parse_port(p, (size_t)(dash - p), &pr.lo) ||
+				   !parse_port(dash + 1,
+					       (size_t)(end - dash - 1), &pr.hi) ||
+				   pr.hi < pr.lo
+			 : !parse_port(p, (size_t)(end - p), &pr.lo))
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "bad ports \"%s\"", s);
+		if (!dash)
+			pr.hi = pr.lo;
+		tmp[n++] = pr;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	d->ports = malloc(n * sizeof(*d->ports));
+	if (!d->ports)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	memcpy(d->ports, tmp, n * sizeof(*d->ports));
+	d->nports = n;
+	return 0;
+}
+
+static int parse_dst(const json_t *arr, struct map_rule *r, char *err,
+		     size_t errlen)
+{
+	const char *key, *ports;
+	size_t i, n;
+	int rc;
+
+	if (!json_is_array(arr))
+		return fail(err, errlen, WEFT_ERR_INVAL, "dst is not an array");
+	n = json_array_size(arr);
+	if (n > FILTER_MAX_PREFIXES)
+		return fail(err, errlen, WEFT_ERR_TOOBIG, "too many dst entries");
+	r->dst = calloc(n ? n : 1, sizeof(*r->dst));
+	if (!r->dst)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const json_t *o = json_array_get(arr, i), *val;
+
+		/* Counted first so a half-parsed entry is freed. */
+		r->ndst++;
+		if (!json_is_object(o))
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "dst entry is not an object");
+		json_object_foreach((json_t *)o, key, val) {
+			if (strcmp(key, "prefix") && strcmp(key, "ports"))
+				return fail(err, errlen, WEFT_ERR_INVAL,
+					    "unknown dst key \"%s\"", key);
+		}
+		rc = parse_prefix(json_object_get(o, "prefix"),
+				  &r->dst[i].prefix, err, errlen);
+		if (rc < 0)
+			return rc;
+		ports = json_string_value(json_object_get(o, "ports"));
+		if (!ports)
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "dst ports missing or not a string");
+		rc = parse_ports(ports, &r->dst[i], err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_src(const json_t *arr, struct map_rule *r, char *err,
+		     size_t errlen)
+{
+	size_t i, n;
+	int rc;
+
+	if (!json_is_array(arr))
+		return fail(err, errlen, WEFT_ERR_INVAL, "src is not an array");
+	n = json_array_size(arr);
+	if (n > FILTER_MAX_PREFIXES)
+		return fail(err, errlen, WEFT_ERR_TOOBIG,
+			    "too many src prefixes");
+	r->src = calloc(n ? n : 1, sizeof(*r->src));
+	if (!r->src)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		rc = parse_prefix(json_array_get(arr, i), &r->src[i], err,
+				  errlen);
+		if (rc < 0)
+			return rc;
+	}
+	r->nsrc = n;
+	return 0;
+}
+
+static int parse_rule(const json_t *o, struct map_rule *r, char *err,
+		      size_t errlen)
+{
+	static const struct {
+		const char *name;
+		enum map_proto p;
+	} protos[] = {
+		{"any", MAP_PROTO_ANY},
+		{"tcp", MAP_PROTO_TCP},
+		{"udp", MAP_PROTO_UDP},
+		{"icmp", MAP_PROTO_ICMP},
+	};
+	const char *key, *proto;
+	const json_t *val;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, WEFT_ERR_INVAL, "rule is not an object");
+	json_object_foreach((json_t *)o, key, val) {
+		if (strcmp(key, "proto") && strcmp(key, "src") &&
+		    strcmp(key, "dst"))
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "unknown rule key \"%s\"", key);
+	}
+	proto = json_string_value(json_object_get(o, "proto"));
+	for (i = 0; proto && i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (strcmp(proto, protos[i].name) == 0)
+			break;
+	if (!proto || i == sizeof(protos) / sizeof(protos[0]))
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "bad proto (want tcp, udp, icmp or any)");
+	r->proto = protos[i].p;
+	rc = parse_src(json_object_get(o, "src"), r, err, errlen);
+	if (rc < 0)
+		return rc;
+	return parse_dst(json_object_get(o, "dst"), r, err, errlen);
+}
+
+void mapjson_rules_free(struct map_rule *r, size_t n)
+{
+	size_t i, j;
+
+	if (!r)
+		return;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < r[i].ndst; j++)
+			free(r[i].dst[j].ports);
+		free(r[i].dst);
+		free(r[i].src);
+	}
+	free(r);
+}
+
+int mapjson_rules(const json_t *a, struct map_rule **out, size_t *nout,
+		  char *err, size_t errlen)
+{
+	struct map_rule *r;
+	size_t i, n;
+	int rc = 0;
+
+	if (!json_is_array(a))
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "filter is not an array");
+	n = json_array_size(a);
+	if (n > FILTER_MAX_RULES)
+		return fail(err, errlen, WEFT_ERR_TOOBIG,
+			    "more than %d filter rules", FILTER_MAX_RULES);
+	r = calloc(n ? n : 1, sizeof(*r));
+	if (!r)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n && rc == 0; i++)
+		rc = parse_rule(json_array_get(a, i), &r[i], err, errlen);
+	if (rc < 0) {
+		mapjson_rules_free(r, n);
+		return rc;
+	}
+	*out = r;
+	*nout = n;
+	return 0;
+}
