@@ -154,7 +154,8 @@ static int switch_user(const struct priv_target *t)
 
 int priv_drop(const struct priv_target *t)
 {
-	uint64_t eff, prm, keep;
+	/* Zeroed: gcc -O3 cannot see that caps_get sets both on success. */
+	uint64_t eff = 0, prm = 0, keep;
 	int rc;
 
 	rc = caps_get(&eff, &prm);
