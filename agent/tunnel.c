@@ -1,4 +1,6 @@
-/* Peer tunnels on the relay path: see tunnel.h.
+/* Peer tunnels on the relay path: see tunnel.h. This file keeps the
+ * peer table, the connections and the packet queues; the direct path is
+ * tunnel_paths.c, the counters and per-peer JSON tunnel_stats.c.
  *
  * Peers live in hash tables: by node id (which is also what a virtual
  * address encodes, tunnel_vaddr_id) and by public key, so the per-packet
@@ -8,81 +10,25 @@
  * scans all peers on a clock. */
 #include "agent/tunnel.h"
 
-#include "agent/paths.h"
-#include "agent/signal.h"
+#include "agent/tunnel_internal.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/idmap.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
 #include "shared/rand.h"
-#include "shared/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define TICK_FAST_US 20000
 #define WAKE_EVERY_US 1000000
-#define WATCH_MS 100 /* how often a direct path's QUIC counters are read */
-#define DEAD_MS 300  /* sent on the direct path, nothing back: dead */
 #define PMTU_GRACE_US 1000000 /* big packets wait this long on a new path */
-#define LOCAL_MAX 16
 
 struct pkt {
 	int64_t at; /* loop time it was queued, us */
 	size_t len;
 	uint8_t data[TUNNEL_PKT_MAX];
-};
-
-struct peer {
-	struct tunnels *t;
-	int64_t id;
-	uint8_t key[IDENT_KEY_LEN];
-	struct quic_conn *c;
-	bool up;                 /* datagrams can flow */
-	struct pkt *q[TUNNEL_QUEUE_MAX];
-	unsigned qhead, qlen;
-	bool flushing;           /* flush runs: its callbacks must not */
-	int64_t last_active_us;
-	int64_t last_wake_us;
-	int64_t last_handshake;  /* wall seconds */
-	uint64_t rx_done, tx_done; /* bytes of closed connections */
-	uint64_t dropped;
-	uint64_t stale;          /* aged out here or in closed connections */
-	bool mark;
-	struct loop_timer *tick; /* queue retry, idle close */
-	struct loop_timer *ptm;  /* the path manager's next wake-up */
-	struct peer *key_next;   /* same key hash (see key_hash) */
-	/* direct path */
-	struct paths *pm;        /* while the connection is up */
-	struct ip_endpoint rem[PATHS_CAND_MAX]; /* candidates from the map */
-	size_t nrem;
-	uint64_t seen_pkts;      /* pkts_recv at the last watch */
-	uint64_t unanswered_since; /* ms: sent, nothing received since */
-	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
-	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
-	int64_t path_changed;    /* wall seconds */
-	bool said_relay;         /* the last path change reported: relay */
-	int64_t path_since_us;   /* loop time the current path began */
-	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
-};
-
-struct tunnels {
-	struct loop *loop;
-	struct quic_endpoint *ep;
-	int64_t self;
-	struct tunnel_callbacks cbs;
-	void *ctx;
-	struct idmap byid;       /* id -> struct peer * */
-	struct idmap bykey;      /* key_hash -> struct peer * (chained) */
-	uint64_t seed;           /* of key_hash */
-	/* direct paths */
-	struct ip_endpoint local[LOCAL_MAX];
-	size_t nlocal;
-	uint64_t cooldown_ms;
-	bool relay_up;
-	bool no_direct;
-	int64_t last_ttd_ms;
 };
 
 void tunnel_vlocal(struct ip_endpoint *out)
@@ -126,7 +72,7 @@ int64_t tunnel_vaddr_id(const struct ip_endpoint *e)
 	return id;
 }
 
-static struct peer *find(const struct tunnels *t, int64_t id)
+struct peer *tunnel_find(const struct tunnels *t, int64_t id)
 {
 	return id > 0 ? idmap_get(&t->byid, id) : NULL;
 }
@@ -199,8 +145,6 @@ static void queue_clear(struct peer *p)
 	p->flushing = false;
 }
 
-/* Sends what waits; stops at the first packet the connection cannot take
- * yet. */
 /* Whether a packet too big for the current path should wait: path MTU
  * discovery starts every new path at 1200 bytes and raises it within a
  * few round trips. Answering with ICMP "too big" then would make the
@@ -225,6 +169,8 @@ static void queue_expire(struct peer *p)
 	}
 }
 
+/* Sends what waits; stops at the first packet the connection cannot take
+ * yet. */
 static void flush(struct peer *p)
 {
 	/* quic_conn_datagram may write at once and call
@@ -252,314 +198,6 @@ static void flush(struct peer *p)
 	p->flushing = false;
 }
 
-
-/* ---- direct paths ---- */
-
-static void drop_conn(struct peer *p, const char *why);
-static void connect_peer(struct peer *p);
-static void report_path(struct peer *p, bool direct,
-			const struct ip_endpoint *addr);
-
-static uint64_t now_ms(const struct tunnels *t)
-{
-	return (uint64_t)(loop_now_us(t->loop) / 1000);
-}
-
-static void paths_arm(struct peer *p);
-
-/* Runs the peer's path timer at once: managers' actions always execute
- * from there, never inside a QUIC or relay callback. */
-static void pm_kick(struct peer *p)
-{
-	loop_timer_start(p->ptm, 0);
-}
-
-static void pm_free(struct peer *p)
-{
-	struct paths_stats st;
-
-	if (!p->pm)
-		return;
-	paths_state(p->pm, NULL, &st);
-	p->rounds_done += st.rounds;
-	p->successes_done += st.successes;
-	p->fallbacks_done += st.fallbacks;
-	paths_del(p->pm);
-	p->pm = NULL;
-	p->fallback_since = 0;
-	loop_timer_stop(p->ptm);
-}
-
-static void send_probe_frame(struct peer *p, uint8_t type,
-			     const struct paths_action *a)
-{
-	struct wire_frame f = {.type = type, .node = (uint64_t)p->t->self};
-	uint8_t buf[128];
-	int n;
-
-	memcpy(f.txid, a->txid, WIRE_TXID_LEN);
-	if (type == WIRE_PROBE_REPLY)
-		f.addr = a->observed;
-	n = wire_frame_encode(&f, buf, sizeof(buf));
-	if (n > 0)
-		quic_endpoint_send_raw(p->t->ep, &a->addr, buf, (size_t)n);
-}
-
-static void send_signal(struct peer *p, const struct signal *sg)
-{
-	uint8_t buf[SIGNAL_MAX];
-	int n = signal_encode(sg, buf, sizeof(buf));
-
-	if (n > 0 && p->t->cbs.send_signal)
-		p->t->cbs.send_signal(p->id, buf, (size_t)n, p->t->ctx);
-}
-
-static void run_action(struct peer *p, const struct paths_action *a)
-{
-	struct tunnels *t = p->t;
-	struct signal sg = {0};
-	struct ip_endpoint v;
-	int rc;
-
-	switch (a->type) {
-	case PATHS_SEND_PROBE:
-		send_probe_frame(p, WIRE_PROBE, a);
-		break;
-	case PATHS_SEND_REPLY:
-		send_probe_frame(p, WIRE_PROBE_REPLY, a);
-		break;
-	case PATHS_SIGNAL_CALL:
-		if (!t->nlocal)
-			break;
-		sg.type = SIGNAL_CALL;
-		sg.n = t->nlocal < SIGNAL_EPS_MAX ? t->nlocal : SIGNAL_EPS_MAX;
-		memcpy(sg.eps, t->local, sg.n * sizeof(sg.eps[0]));
-		send_signal(p, &sg);
-		break;
-	case PATHS_SIGNAL_USE:
-		sg.type = SIGNAL_USE;
-		sg.n = 1;
-		sg.eps[0] = a->addr;
-		send_signal(p, &sg);
-		break;
-	case PATHS_SIGNAL_LOST:
-		sg.type = SIGNAL_LOST;
-		send_signal(p, &sg);
-		break;
-	case PATHS_MIGRATE_DIRECT:
-		rc = p->c ? quic_conn_migrate(p->c, false, &a->addr)
-			  : WEFT_ERR_CLOSED;
-		if (rc < 0)
-			paths_on_migrated(p->pm, false, now_ms(t));
-		break;
-	case PATHS_MIGRATE_RELAY:
-		if (!p->c || tunnel_vaddr(p->id, &v) < 0) {
-			paths_on_migrated(p->pm, false, now_ms(t));
-			break;
-		}
-		/* The direct path is dead: move at once (see quic.h). */
-		rc = quic_conn_migrate_now(p->c, true, &v);
-		/* The traffic moves now, whatever the validation says. */
-		if (rc == 0)
-			report_path(p, false, NULL);
-		/* Already on the relay path: nothing to validate. */
-		if (rc == WEFT_ERR_INVAL)
-			paths_on_migrated(p->pm, true, now_ms(t));
-		else if (rc < 0)
-			paths_on_migrated(p->pm, false, now_ms(t));
-		break;
-	case PATHS_KEEPALIVE:
-		/* An empty DATAGRAM is ack-eliciting; the peer ignores it. */
-		if (p->c)
-			quic_conn_datagram(p->c, NULL, 0);
-		break;
-	}
-}
-
-/* Executes what the last paths call queued (actions may queue more). */
-static void pm_drain(struct peer *p)
-{
-	struct paths_action a;
-	int guard = 0;
-
-	while (p->pm && guard++ < 256 && paths_next_action(p->pm, &a) == 1)
-		run_action(p, &a);
-	paths_arm(p);
-}
-
-static void pm_start(struct peer *p)
-{
-	struct tunnels *t = p->t;
-	uint8_t key[PATHS_KEY_LEN];
-	uint64_t now = now_ms(t);
-
-	if (p->pm || !p->c || !t->self || t->no_direct)
-		return;
-	if (quic_conn_export(p->c, TUNNEL_PROBE_LABEL, key, sizeof(key)) < 0)
-		return;
-	if (paths_new((uint64_t)t->self, (uint64_t)p->id, now, &p->pm) < 0) {
-		explicit_bzero(key, sizeof(key));
-		return;
-	}
-	paths_set_cooldown(p->pm, t->cooldown_ms);
-	paths_on_relay(p->pm, t->relay_up, now);
-	paths_set_local(p->pm, t->local, t->nlocal);
-	paths_set_key(p->pm, key, now);
-	explicit_bzero(key, sizeof(key));
-	paths_defer(p->pm, p->retry_not_before);
-	paths_set_remote(p->pm, p->rem, p->nrem, now);
-	p->seen_pkts = p->unanswered_since = 0;
-	pm_kick(p);
-}
-
-/* Feeds the direct path's QUIC counters to the manager: a packet
- * received counts as an ack; ack-eliciting bytes in flight and nothing
- * received for DEAD_MS (the peer acknowledges within its 25 ms ack delay)
- * make the path dead. And gives up on a fall-back migration that gets no
- * answer: a connection must never stay on a dead path. */
-static void pm_watch(struct peer *p, uint64_t now)
-{
-	struct quic_conn_stats st;
-	enum paths_state s = paths_state(p->pm, NULL, NULL);
-	uint64_t dead_ms;
-
-	if (!p->c)
-		return;
-	quic_conn_stats(p->c, &st);
-	if (s == PATHS_DIRECT && !st.is_virtual) {
-		dead_ms = 3 * (st.rtt_us / 1000 + 25);
-		if (dead_ms < DEAD_MS)
-			dead_ms = DEAD_MS;
-		if (st.pkts_recv != p->seen_pkts) {
-			paths_on_ack(p->pm, now);
-			p->unanswered_since = 0;
-		} else if (!st.bytes_in_flight) {
-			p->unanswered_since = 0;
-		} else if (!p->unanswered_since) {
-			p->unanswered_since = now;
-		}
-		if (p->unanswered_since &&
-		    now - p->unanswered_since >= dead_ms) {
-			p->unanswered_since = 0;
-			paths_on_pto(p->pm, PATHS_PTO_MAX, now);
-		}
-	} else {
-		p->unanswered_since = 0;
-	}
-	p->seen_pkts = st.pkts_recv;
-	if (s != PATHS_FALLBACK) {
-		p->fallback_since = 0;
-		return;
-	}
-	if (!p->fallback_since)
-		p->fallback_since = (int64_t)now;
-	else if ((int64_t)now - p->fallback_since > TUNNEL_FALLBACK_MS &&
-		 p->t->self < p->id)
-		p->fallback_since = -1; /* reconnect below, outside the pm */
-}
-
-static void on_ptimer(struct loop_timer *tm, void *ctx)
-{
-	struct peer *p = ctx;
-	struct tunnels *t = p->t;
-	uint64_t now = now_ms(t);
-
-	(void)tm;
-	if (!p->pm)
-		return;
-	pm_watch(p, now);
-	if (p->fallback_since == -1) {
-		/* The relay path did not validate in time: start over on the
-		 * relay with a new connection, keeping the back-off for the
-		 * next punch. */
-		uint64_t cd = 0;
-
-		paths_retry_at(p->pm, &cd);
-		p->retry_not_before =
-			now + (cd ? cd
-				  : t->cooldown_ms ? t->cooldown_ms
-						   : PATHS_COOLDOWN_MS);
-		drop_conn(p, "path lost");
-		connect_peer(p);
-		/* The new connection starts on the relay. */
-		report_path(p, false, NULL);
-		return;
-	}
-	paths_on_timer(p->pm, now);
-	pm_drain(p);
-	paths_arm(p);
-}
-
-/* Arms p's path timer for its manager's next wake-up (and the direct
- * path's watch while one is in use). */
-static void paths_arm(struct peer *p)
-{
-	uint64_t now = now_ms(p->t), w;
-	enum paths_state s;
-
-	if (!p->pm) {
-		loop_timer_stop(p->ptm);
-		return;
-	}
-	w = paths_next_wakeup(p->pm);
-	s = paths_state(p->pm, NULL, NULL);
-	if (s != PATHS_RELAY && s != PATHS_PUNCHING && now + WATCH_MS < w)
-		w = now + WATCH_MS;
-	if (w == UINT64_MAX) {
-		loop_timer_stop(p->ptm);
-		return;
-	}
-	loop_timer_start(p->ptm, w > now ? (int64_t)(w - now) * 1000 : 0);
-}
-
-/* Path validation results. The manager's actions (a migration among
- * them) run from the path timer, never inside ngtcp2's callback. */
-/* Reports a path change through on_path_change, once per move to the
- * relay (an immediate move and its validation are one change). */
-static void report_path(struct peer *p, bool direct,
-			const struct ip_endpoint *addr)
-{
-	if (!direct && p->said_relay)
-		return;
-	p->said_relay = !direct;
-	if (p->t->cbs.on_path_change)
-		p->t->cbs.on_path_change(p->id, direct, addr, p->t->ctx);
-}
-
-static void on_path(struct quic_conn *c, bool is_virtual, bool ok, void *ctx)
-{
-	struct peer *p = ctx;
-	struct ip_endpoint r;
-	enum paths_state s;
-	uint64_t now;
-
-	if (!p || !p->pm || p->c != c)
-		return;
-	now = now_ms(p->t);
-	s = paths_state(p->pm, NULL, NULL);
-	if (p->t->self < p->id) {
-		/* Only the result of the move we asked for counts. */
-		if ((s == PATHS_MIGRATING && !is_virtual) ||
-		    (s == PATHS_FALLBACK && is_virtual))
-			paths_on_migrated(p->pm, ok, now);
-	} else if (ok) {
-		quic_conn_remote(c, &r);
-		paths_on_peer_migrated(p->pm, !is_virtual, &r, now);
-	}
-	if (ok) {
-		struct paths_stats st;
-
-		quic_conn_remote(c, &r);
-		report_path(p, !is_virtual, &r);
-		p->path_changed = clock_wall_s();
-		p->path_since_us = loop_now_us(p->t->loop);
-		if (paths_state(p->pm, NULL, &st) == PATHS_DIRECT &&
-		    s != PATHS_DIRECT)
-			p->t->last_ttd_ms = (int64_t)st.time_to_direct;
-	}
-	pm_kick(p);
-}
-
 static void on_established(struct quic_conn *c, void *ctx)
 {
 	struct peer *p = ctx;
@@ -572,7 +210,7 @@ static void on_established(struct quic_conn *c, void *ctx)
 	p->path_changed = p->last_handshake;
 	p->path_since_us = loop_now_us(p->t->loop);
 	flush(p);
-	pm_start(p);
+	tunnel_pm_start(p);
 }
 
 static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
@@ -585,7 +223,7 @@ static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
 		return;
 	p->last_active_us = loop_now_us(p->t->loop);
 	if (!p->pm && p->up)
-		pm_start(p);
+		tunnel_pm_start(p);
 	/* Empty: a path keepalive. */
 	if (len && p->t->cbs.on_packet)
 		p->t->cbs.on_packet(p->id, data, len, p->t->ctx);
@@ -611,7 +249,7 @@ static void conn_done(struct peer *p, struct quic_conn *c)
 	p->stale += s.dgrams_stale;
 	p->c = NULL;
 	p->up = false;
-	pm_free(p);
+	tunnel_pm_free(p);
 }
 
 static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
@@ -629,14 +267,13 @@ static const struct quic_conn_callbacks conn_cbs = {
 	.on_established = on_established,
 	.on_datagram = on_datagram,
 	.on_datagram_writable = on_datagram_writable,
-	.on_path = on_path,
+	.on_path = tunnel_pm_on_path,
 	.on_closed = on_closed,
 };
 
 static const struct quic_conn_callbacks dead_cbs = {0};
 
-/* Closes p's connection without touching p afterwards. */
-static void drop_conn(struct peer *p, const char *why)
+void tunnel_drop_conn(struct peer *p, const char *why)
 {
 	struct quic_conn *c = p->c;
 
@@ -649,7 +286,7 @@ static void drop_conn(struct peer *p, const char *why)
 
 static void peer_free(struct peer *p)
 {
-	drop_conn(p, "peer removed");
+	tunnel_drop_conn(p, "peer removed");
 	queue_clear(p);
 	loop_timer_del(p->tick);
 	loop_timer_del(p->ptm);
@@ -658,7 +295,7 @@ static void peer_free(struct peer *p)
 
 static void tick_arm(struct peer *p);
 
-static void connect_peer(struct peer *p)
+void tunnel_connect(struct peer *p)
 {
 	struct quic_connect_options co = {.is_virtual = true,
 					  .alpn = QUIC_ALPN_PEER};
@@ -710,13 +347,13 @@ static void on_tick(struct loop_timer *tm, void *ctx)
 
 	(void)tm;
 	if (p->c && now - p->last_active_us > (int64_t)TUNNEL_IDLE_MS * 1000) {
-		drop_conn(p, "idle");
+		tunnel_drop_conn(p, "idle");
 		queue_clear(p);
 	}
 	flush(p);
 	if (p->qlen) {
 		if (!p->c && t->self && t->self < p->id)
-			connect_peer(p);
+			tunnel_connect(p);
 		else if (!p->c)
 			wake(p);
 	}
@@ -768,21 +405,6 @@ void tunnels_set_self(struct tunnels *t, int64_t self_id)
 	t->self = self_id;
 }
 
-/* The peer's candidates from its map entry. */
-static void set_remote(struct peer *p, const struct map_peer *mp)
-{
-	size_t n = mp->nendpoints < PATHS_CAND_MAX ? mp->nendpoints
-						   : PATHS_CAND_MAX;
-
-	if (n)
-		memcpy(p->rem, mp->endpoints, n * sizeof(*p->rem));
-	p->nrem = n;
-	if (p->pm) {
-		paths_set_remote(p->pm, p->rem, p->nrem, now_ms(p->t));
-		pm_kick(p);
-	}
-}
-
 static void peer_remove(struct tunnels *t, struct peer *p)
 {
 	idmap_del(&t->byid, p->id);
@@ -794,7 +416,7 @@ static void peer_remove(struct tunnels *t, struct peer *p)
  * a key cannot have a tunnel: it is removed. */
 static int upsert(struct tunnels *t, const struct map_peer *mp)
 {
-	struct peer *p = find(t, mp->id);
+	struct peer *p = tunnel_find(t, mp->id);
 	int rc;
 
 	if (!mp->has_key) {
@@ -803,7 +425,7 @@ static int upsert(struct tunnels *t, const struct map_peer *mp)
 		return 0;
 	}
 	if (p && memcmp(p->key, mp->key, IDENT_KEY_LEN) != 0) {
-		drop_conn(p, "key changed");
+		tunnel_drop_conn(p, "key changed");
 		queue_clear(p);
 		key_unlink(t, p);
 		memcpy(p->key, mp->key, IDENT_KEY_LEN);
@@ -821,7 +443,8 @@ static int upsert(struct tunnels *t, const struct map_peer *mp)
 		p->id = mp->id;
 		memcpy(p->key, mp->key, IDENT_KEY_LEN);
 		if ((rc = loop_timer_new(t->loop, on_tick, p, &p->tick)) < 0 ||
-		    (rc = loop_timer_new(t->loop, on_ptimer, p, &p->ptm)) < 0 ||
+		    (rc = loop_timer_new(t->loop, tunnel_pm_on_timer, p,
+					 &p->ptm)) < 0 ||
 		    (rc = idmap_put(&t->byid, p->id, p)) < 0) {
 			peer_free(p);
 			return rc;
@@ -833,7 +456,7 @@ static int upsert(struct tunnels *t, const struct map_peer *mp)
 			return rc;
 		}
 	}
-	set_remote(p, mp);
+	tunnel_pm_set_remote(p, mp);
 	return 0;
 }
 
@@ -851,7 +474,7 @@ int tunnels_set_peers(struct tunnels *t, const struct map_peer *const *peers,
 		struct peer *p;
 
 		rc = upsert(t, peers[i]);
-		if (rc == 0 && (p = find(t, peers[i]->id)))
+		if (rc == 0 && (p = tunnel_find(t, peers[i]->id)))
 			p->mark = true;
 	}
 	if (rc < 0)
@@ -883,7 +506,7 @@ int tunnels_apply(struct tunnels *t, const struct map *m,
 		return tunnels_set_peers(t, all, n);
 	}
 	for (i = 0; i < d->nremoved; i++) {
-		struct peer *p = find(t, d->removed[i]);
+		struct peer *p = tunnel_find(t, d->removed[i]);
 
 		if (p)
 			peer_remove(t, p);
@@ -903,7 +526,7 @@ size_t tunnels_count(const struct tunnels *t)
 int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 		 size_t len)
 {
-	struct peer *p = find(t, peer);
+	struct peer *p = tunnel_find(t, peer);
 	struct pkt *k;
 	int rc;
 
@@ -937,7 +560,7 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 	p->q[(p->qhead + p->qlen) % TUNNEL_QUEUE_MAX] = k;
 	p->qlen++;
 	if (!p->c && t->self && t->self < p->id)
-		connect_peer(p);
+		tunnel_connect(p);
 	else if (!p->c)
 		wake(p);
 	tick_arm(p);
@@ -947,14 +570,14 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 void tunnels_input_relay(struct tunnels *t, int64_t src,
 			 const uint8_t *payload, size_t len)
 {
-	struct peer *p = find(t, src);
+	struct peer *p = tunnel_find(t, src);
 	struct ip_endpoint from;
 
 	if (!p || len == 0)
 		return;
 	if (payload[0] == TUNNEL_WAKE && len == 1) {
 		if (!p->c && t->self && t->self < p->id)
-			connect_peer(p);
+			tunnel_connect(p);
 		return;
 	}
 	if (tunnel_vaddr(src, &from) == 0)
@@ -983,7 +606,7 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	}
 	/* A new connection from the peer replaces the old one (the peer
 	 * restarted or lost it). */
-	drop_conn(p, "replaced");
+	tunnel_drop_conn(p, "replaced");
 	p->c = c;
 	p->up = true;
 	p->last_handshake = clock_wall_s();
@@ -993,202 +616,6 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	quic_conn_set_callbacks(c, &conn_cbs, p);
 	flush(p);
 	tick_arm(p);
-	pm_start(p);
+	tunnel_pm_start(p);
 }
 
-static const char *const pm_state_names[] = {
-	[PATHS_RELAY] = "relay",
-	[PATHS_PUNCHING] = "punching",
-	[PATHS_MIGRATING] = "migrating",
-	[PATHS_DIRECT] = "direct",
-	[PATHS_FALLBACK] = "fallback",
-};
-
-static json_t *punch_json(struct peer *p, uint64_t now)
-{
-	struct paths_stats st = {0};
-	enum paths_state s = PATHS_RELAY;
-	uint64_t retry = 0;
-	json_t *o;
-
-	if (p->pm) {
-		s = paths_state(p->pm, NULL, &st);
-		retry = paths_retry_at(p->pm, NULL);
-	}
-	o = json_pack("{s:s?, s:I, s:I, s:I}",
-		      "state", p->pm ? pm_state_names[s] : NULL,
-		      "rounds", (json_int_t)(p->rounds_done + st.rounds),
-		      "successes",
-		      (json_int_t)(p->successes_done + st.successes),
-		      "fallbacks",
-		      (json_int_t)(p->fallbacks_done + st.fallbacks));
-	if (!o)
-		return NULL;
-	if (json_object_set_new(o, "time_to_direct_ms",
-				p->pm && st.successes
-					? json_integer((json_int_t)
-							       st.time_to_direct)
-					: json_null()) < 0 ||
-	    json_object_set_new(o, "next_try_ms",
-				p->pm && s == PATHS_RELAY && retry > now
-					? json_integer((json_int_t)(retry - now))
-					: json_null()) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
-{
-	struct peer *p = find(t, peer);
-	struct quic_conn_stats s = {0};
-	char addr[IP_ENDPOINT_STRLEN];
-	bool up = p && p->c && p->up;
-	bool direct;
-	uint64_t rx, tx;
-	int rc = 0;
-
-	if (up)
-		quic_conn_stats(p->c, &s);
-	direct = up && !s.is_virtual;
-	rx = (p ? p->rx_done : 0) + s.bytes_recv;
-	tx = (p ? p->tx_done : 0) + s.bytes_sent;
-	rc |= json_object_set_new(obj, "path",
-				  json_string(!up ? "none"
-					      : direct ? "direct" : "relay"));
-	rc |= json_object_set_new(
-		obj, "direct_addr",
-		direct && ip_endpoint_format(&s.remote, addr, sizeof(addr)) >= 0
-			? json_string(addr)
-			: json_null());
-	rc |= json_object_set_new(obj, "path_changed",
-				  up && p->path_changed
-					  ? json_integer(p->path_changed)
-					  : json_null());
-	rc |= json_object_set_new(obj, "rx_bytes", json_integer((json_int_t)rx));
-	rc |= json_object_set_new(obj, "tx_bytes", json_integer((json_int_t)tx));
-	rc |= json_object_set_new(obj, "rtt_ms",
-				  up ? json_real((double)s.rtt_us / 1000.0)
-				     : json_null());
-	rc |= json_object_set_new(obj, "last_handshake",
-				  p && p->last_handshake
-					  ? json_integer(p->last_handshake)
-					  : json_null());
-	rc |= json_object_set_new(obj, "dropped",
-				  json_integer(p ? (json_int_t)p->dropped : 0));
-	rc |= json_object_set_new(
-		obj, "stale",
-		json_integer(p ? (json_int_t)(p->stale + s.dgrams_stale) : 0));
-	rc |= json_object_set_new(obj, "punch",
-				  p ? punch_json(p, now_ms(t)) : json_null());
-	return rc ? WEFT_ERR_NOMEM : 0;
-}
-
-void tunnels_set_local(struct tunnels *t, const struct ip_endpoint *eps,
-		       size_t n)
-{
-	void *v;
-
-	t->nlocal = n < LOCAL_MAX ? n : LOCAL_MAX;
-	if (t->nlocal)
-		memcpy(t->local, eps, t->nlocal * sizeof(*eps));
-	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
-		struct peer *p = v;
-
-		if (p->pm) {
-			paths_set_local(p->pm, t->local, t->nlocal);
-			pm_kick(p);
-		}
-	}
-}
-
-void tunnels_set_direct(struct tunnels *t, bool on)
-{
-	t->no_direct = !on;
-}
-
-void tunnels_set_cooldown(struct tunnels *t, uint64_t ms)
-{
-	t->cooldown_ms = ms;
-}
-
-void tunnels_set_relay_up(struct tunnels *t, bool up)
-{
-	void *v;
-
-	t->relay_up = up;
-	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
-		struct peer *p = v;
-
-		if (p->pm) {
-			paths_on_relay(p->pm, up, now_ms(t));
-			pm_kick(p);
-		}
-	}
-}
-
-void tunnels_input_frame(struct tunnels *t, const struct ip_endpoint *from,
-			 const struct wire_frame *f)
-{
-	struct peer *p;
-
-	if (f->node > INT64_MAX || !(p = find(t, (int64_t)f->node)) ||
-	    !p->pm)
-		return;
-	if (f->type == WIRE_PROBE)
-		paths_on_probe(p->pm, from, f->txid, f->node, now_ms(t));
-	else if (f->type == WIRE_PROBE_REPLY)
-		paths_on_reply(p->pm, from, f->txid, f->node, &f->addr,
-			       now_ms(t));
-	pm_kick(p);
-}
-
-void tunnels_input_signal(struct tunnels *t, int64_t src,
-			  const uint8_t *data, size_t len)
-{
-	struct peer *p = find(t, src);
-	struct signal sg;
-	uint64_t now = now_ms(t);
-
-	if (!p || !p->pm || signal_decode(data, len, &sg) < 0)
-		return;
-	switch (sg.type) {
-	case SIGNAL_CALL:
-		paths_on_call(p->pm, sg.eps, sg.n, now);
-		break;
-	case SIGNAL_USE:
-		paths_on_use(p->pm, &sg.eps[0], now);
-		break;
-	case SIGNAL_LOST:
-		paths_on_lost(p->pm, now);
-		break;
-	}
-	pm_kick(p);
-}
-
-void tunnels_stats(struct tunnels *t, struct tunnels_stats *out)
-{
-	void *v;
-
-	memset(out, 0, sizeof(*out));
-	out->last_time_to_direct_ms = t->last_ttd_ms;
-	for (size_t i = 0; idmap_next(&t->byid, &i, NULL, &v);) {
-		struct peer *p = v;
-		struct paths_stats st = {0};
-		struct quic_conn_stats qs;
-
-		if (p->pm)
-			paths_state(p->pm, NULL, &st);
-		out->punch_rounds += p->rounds_done + st.rounds;
-		out->punch_successes += p->successes_done + st.successes;
-		out->fallbacks += p->fallbacks_done + st.fallbacks;
-		out->stale += p->stale;
-		if (p->c) {
-			quic_conn_stats(p->c, &qs);
-			out->stale += qs.dgrams_stale;
-			if (p->up && !qs.is_virtual)
-				out->direct_peers++;
-		}
-	}
-}
