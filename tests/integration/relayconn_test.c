@@ -215,11 +215,37 @@ static bool cl_up(struct cl *c)
 	       run_until(c->loop, &c->qad, want_qad, WAIT_MS);
 }
 
+/* Starts a relay with the key file key and a loop for the clients. */
+static bool fx_start(const char *key, struct rh_relay *r, struct loop **l)
+{
+	if (rh_relay_start(0, key, NULL, r) < 0)
+		return false;
+	if (loop_new(l) == 0)
+		return true;
+	rh_relay_stop(r, SIGKILL, 5000, NULL);
+	return false;
+}
+
+/* Frees the clients (b may be NULL) and the loop, wakes the relay if a
+ * case stopped it and ends it, which must exit cleanly. */
+static void fx_stop(struct rh_relay *r, struct loop *l, struct cl *a,
+		    struct cl *b)
+{
+	cl_free(a);
+	if (b)
+		cl_free(b);
+	loop_del(l);
+	if (r->pid) {
+		kill(r->pid, SIGCONT);
+		CHECK_INT(rh_relay_stop(r, SIGTERM, 5000, NULL), 0);
+	}
+}
+
 static void authenticates_learns_its_address_and_exchanges_frames(void)
 {
 	struct rh_relay r;
 	struct loop *l = NULL;
-	struct cl a, b;
+	struct cl a = {0}, b = {0};
 	struct ip_endpoint local;
 	struct wire_msg sig = {.type = WIRE_MSG_SIGNAL, .node = 2,
 			       .data = (const uint8_t *)"call-me",
@@ -228,8 +254,8 @@ static void authenticates_learns_its_address_and_exchanges_frames(void)
 
 	if (rh_skip_unless_sqlite())
 		return;
-	REQUIRE_INT(rh_relay_start(0, "rc1", NULL, &r), 0);
-	REQUIRE_INT(loop_new(&l), 0);
+	if (!CHECK(fx_start("rc1", &r, &l)))
+		return;
 	if (!CHECK(cl_init(&a, l, &r, 1, true) == 0) ||
 	    !CHECK(cl_init(&b, l, &r, 2, true) == 0))
 		goto out;
@@ -279,7 +305,8 @@ static void authenticates_learns_its_address_and_exchanges_frames(void)
 	 * the connection stays. */
 	free(a.token);
 	a.token = sign(1);
-	REQUIRE(a.token);
+	if (!CHECK(a.token))
+		goto out;
 	CHECK_INT(relayconn_auth(a.rc, a.token), 0);
 	CHECK(run_until(l, &a.auth_ok, 2, WAIT_MS));
 	CHECK_INT(a.closed, 0);
@@ -313,10 +340,7 @@ static void authenticates_learns_its_address_and_exchanges_frames(void)
 	CHECK_INT(a.closed, 1);
 out:
 	/* b still connected: relayconn_del closes it without callbacks. */
-	cl_free(&a);
-	cl_free(&b);
-	loop_del(l);
-	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	fx_stop(&r, l, &a, &b);
 }
 
 /* Issue 12.1: a relay that stops answering (here SIGSTOP: no reset, no
@@ -328,13 +352,13 @@ static void keepalive_gives_up_on_a_stopped_relay(void)
 {
 	struct rh_relay r;
 	struct loop *l = NULL;
-	struct cl a;
+	struct cl a = {0};
 	int64_t t0;
 
 	if (rh_skip_unless_sqlite())
 		return;
-	REQUIRE_INT(rh_relay_start(0, "rc2", NULL, &r), 0);
-	REQUIRE_INT(loop_new(&l), 0);
+	if (!CHECK(fx_start("rc2", &r, &l)))
+		return;
 	if (!CHECK(cl_init(&a, l, &r, 1, true) == 0) || !CHECK(cl_up(&a)))
 		goto out;
 	/* A quiet but live relay is kept: PINGs are answered. */
@@ -342,7 +366,8 @@ static void keepalive_gives_up_on_a_stopped_relay(void)
 	CHECK_INT(a.closed, 0);
 	CHECK(relayconn_established(a.rc));
 
-	REQUIRE_INT(kill(r.pid, SIGSTOP), 0);
+	if (!CHECK(kill(r.pid, SIGSTOP) == 0))
+		goto out;
 	t0 = loop_now_us(l);
 	if (CHECK(run_until(l, &a.closed, 1, WAIT_MS)))
 		printf("# stopped relay given up after %lld ms\n",
@@ -356,10 +381,7 @@ static void keepalive_gives_up_on_a_stopped_relay(void)
 	CHECK(cl_up(&a));
 	CHECK_INT(a.closed, 1);
 out:
-	kill(r.pid, SIGCONT);
-	cl_free(&a);
-	loop_del(l);
-	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	fx_stop(&r, l, &a, NULL);
 }
 
 /* A connection that never sees AUTH_OK (the relay is stopped before the
@@ -368,25 +390,23 @@ static void keepalive_gives_up_on_a_connection_that_never_authenticates(void)
 {
 	struct rh_relay r;
 	struct loop *l = NULL;
-	struct cl a;
+	struct cl a = {0};
 
 	if (rh_skip_unless_sqlite())
 		return;
-	REQUIRE_INT(rh_relay_start(0, "rc3", NULL, &r), 0);
-	REQUIRE_INT(loop_new(&l), 0);
+	if (!CHECK(fx_start("rc3", &r, &l)))
+		return;
 	if (!CHECK(cl_init(&a, l, &r, 1, true) == 0))
 		goto out;
-	REQUIRE_INT(kill(r.pid, SIGSTOP), 0);
+	if (!CHECK(kill(r.pid, SIGSTOP) == 0))
+		goto out;
 	CHECK_INT(relayconn_connect(a.rc), 0);
 	CHECK(run_until(l, &a.closed, 1, WAIT_MS));
 	CHECK(a.silent);
 	CHECK_INT(a.established, 0);
 	CHECK_INT(a.auth_ok, 0);
 out:
-	kill(r.pid, SIGCONT);
-	cl_free(&a);
-	loop_del(l);
-	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	fx_stop(&r, l, &a, NULL);
 }
 
 /* Without keep-alive (weft-relay-probe) nothing is sent on a quiet
@@ -397,18 +417,19 @@ static void without_keepalive_the_relay_decides(void)
 {
 	struct rh_relay r;
 	struct loop *l = NULL;
-	struct cl a, n;
+	struct cl a = {0}, n = {0};
 
 	if (rh_skip_unless_sqlite())
 		return;
-	REQUIRE_INT(rh_relay_start(0, "rc4", NULL, &r), 0);
-	REQUIRE_INT(loop_new(&l), 0);
+	if (!CHECK(fx_start("rc4", &r, &l)))
+		return;
 	if (!CHECK(cl_init(&a, l, &r, 1, false) == 0) ||
 	    !CHECK(cl_init(&n, l, &r, 0, false) == 0))
 		goto out;
 	if (!CHECK(cl_up(&a)))
 		goto out;
-	REQUIRE_INT(kill(r.pid, SIGSTOP), 0);
+	if (!CHECK(kill(r.pid, SIGSTOP) == 0))
+		goto out;
 	run_for(l, 4000);
 	CHECK_INT(a.closed, 0);
 	CHECK(relayconn_established(a.rc));
@@ -424,11 +445,7 @@ static void without_keepalive_the_relay_decides(void)
 	/* a outlived both. */
 	CHECK_INT(a.closed, 0);
 out:
-	kill(r.pid, SIGCONT);
-	cl_free(&a);
-	cl_free(&n);
-	loop_del(l);
-	CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	fx_stop(&r, l, &a, &n);
 }
 
 /* A relay killed (SIGKILL) and started again on the same port with the
@@ -441,7 +458,7 @@ static void killed_and_restarted_relay_resets_the_connection(void)
 {
 	struct rh_relay r;
 	struct loop *l = NULL;
-	struct cl a;
+	struct cl a = {0};
 	struct wire_msg sig = {.type = WIRE_MSG_SIGNAL, .node = 2,
 			       .data = (const uint8_t *)"hello",
 			       .len = 5};
@@ -449,9 +466,9 @@ static void killed_and_restarted_relay_resets_the_connection(void)
 
 	if (rh_skip_unless_sqlite())
 		return;
-	REQUIRE_INT(rh_relay_start(0, "rc5", NULL, &r), 0);
+	if (!CHECK(fx_start("rc5", &r, &l)))
+		return;
 	port = r.port;
-	REQUIRE_INT(loop_new(&l), 0);
 	if (!CHECK(cl_init(&a, l, &r, 1, false) == 0) || !CHECK(cl_up(&a)))
 		goto out;
 	CHECK_INT(rh_relay_stop(&r, SIGKILL, 5000, NULL), 128 + SIGKILL);
@@ -467,10 +484,7 @@ static void killed_and_restarted_relay_resets_the_connection(void)
 	CHECK(cl_up(&a));
 	CHECK_INT(a.node, 1);
 out:
-	cl_free(&a);
-	loop_del(l);
-	if (r.pid)
-		CHECK_INT(rh_relay_stop(&r, SIGTERM, 5000, NULL), 0);
+	fx_stop(&r, l, &a, NULL);
 }
 
 /* The back-off doubles from min to max and is jittered within the upper
