@@ -17,6 +17,9 @@
  * for a different token before trying again sooner than the longest
  * back-off.
  *
+ * The connection itself (stream 0, AUTH, PONGs, keep-alive PINGs, frames)
+ * is shared/relayconn.h; this module is the agent's policy around it.
+ *
  * Runs on the loop thread; reports through callbacks and never logs. */
 #ifndef WEFT_AGENT_RELAYC_H
 #define WEFT_AGENT_RELAYC_H

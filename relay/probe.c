@@ -27,6 +27,7 @@
 #include "shared/loop.h"
 #include "shared/quic.h"
 #include "shared/rand.h"
+#include "shared/relayconn.h"
 #include "shared/stun.h"
 #include "shared/token.h"
 #include "shared/wire.h"
@@ -57,8 +58,7 @@ struct probe {
 	struct flags f;
 	struct loop *loop;
 	struct quic_endpoint *ep;
-	struct quic_conn *c;
-	struct wire_reader *rd;
+	struct relayconn *rc;
 	struct ip_endpoint relay;
 	uint8_t pin[IDENT_KEY_LEN];
 	char *token;
@@ -130,18 +130,6 @@ static const char *close_name(uint64_t code)
 	}
 }
 
-static int send_msg(struct probe *p, const struct wire_msg *m)
-{
-	uint8_t buf[WIRE_MSG_MAX];
-	int n = wire_msg_encode(m, buf, sizeof(buf));
-
-	if (n < 0)
-		return n;
-	return quic_conn_stream_send(p->c, 0, buf, (size_t)n, false) == n
-		       ? 0
-		       : WEFT_ERR_BUSY;
-}
-
 static bool all_done(const struct probe *p)
 {
 	return p->sent >= p->f.send_frames &&
@@ -173,20 +161,15 @@ static void check_done(struct probe *p)
 	p->status = 0;
 	emit(event("done"));
 	if (!p->f.stay) {
-		quic_conn_close(p->c, 0, "probe done");
+		relayconn_close(p->rc, 0, "probe done");
 		loop_timer_start(p->finish, 100000);
 	}
 }
 
 static void send_frames(struct probe *p)
 {
-	uint8_t buf[WIRE_FRAME_MAX];
 	uint8_t payload[WIRE_PAYLOAD_MAX];
 	int64_t now = loop_now_us(p->loop), due;
-	struct wire_frame f = {.type = WIRE_RELAY_SEND,
-			       .node = (uint64_t)p->f.to,
-			       .payload = payload,
-			       .payload_len = (size_t)p->f.frame_size};
 
 	if (p->sent >= p->f.send_frames)
 		return;
@@ -207,14 +190,12 @@ static void send_frames(struct probe *p)
 	}
 	while (p->sent < p->f.send_frames && p->sent < due) {
 		uint64_t seq = (uint64_t)p->sent;
-		int i, n, r;
+		int i, r;
 
 		for (i = 7; i >= 0; i--, seq >>= 8)
 			payload[i] = (uint8_t)seq;
-		n = wire_frame_encode(&f, buf, sizeof(buf));
-		if (n < 0)
-			break;
-		r = quic_endpoint_send_raw(p->ep, &p->relay, buf, (size_t)n);
+		r = relayconn_send_frame(p->rc, (uint64_t)p->f.to, payload,
+					 (size_t)p->f.frame_size);
 		if (r == -EAGAIN || r == -ENOBUFS)
 			break; /* socket full: try again next tick */
 		if (r < 0)
@@ -235,7 +216,7 @@ static void on_tick(struct loop_timer *t, void *ctx)
 {
 	struct probe *p = ctx;
 
-	if (p->c && p->authed)
+	if (relayconn_active(p->rc) && p->authed)
 		send_frames(p);
 	if (p->sent < p->f.send_frames)
 		loop_timer_start(t, TICK_US);
@@ -253,7 +234,7 @@ static void start_tasks(struct probe *p)
 			.len = strlen(p->f.signal_text),
 		};
 
-		if (send_msg(p, &m) == 0) {
+		if (relayconn_send_msg(p->rc, &m) == 0) {
 			json_t *o = event("signal_sent");
 
 			set_int(o, "to", p->f.signal_to);
@@ -273,8 +254,9 @@ static void start_tasks(struct probe *p)
 	check_done(p);
 }
 
-static void on_msg(struct probe *p, const struct wire_msg *m)
+static void on_msg(const struct wire_msg *m, void *ctx)
 {
+	struct probe *p = ctx;
 	json_t *o;
 
 	switch (m->type) {
@@ -312,62 +294,32 @@ static void on_msg(struct probe *p, const struct wire_msg *m)
 		json_object_set_new(o, "via", json_string("control"));
 		emit(o);
 		break;
-	case WIRE_MSG_PING: {
-		struct wire_msg pong = {.type = WIRE_MSG_PONG,
-					.nonce = m->nonce};
-
-		send_msg(p, &pong);
-		break;
-	}
 	default:
 		break;
 	}
 }
 
-static void on_stream_data(struct quic_conn *c, int64_t sid,
-			   const uint8_t *data, size_t len, bool fin,
-			   void *ctx)
+static void on_protocol_error(void *ctx)
 {
-	struct probe *p = ctx;
-	struct wire_msg m;
-	int rc = 0;
-
-	while (len > 0 && rc >= 0) {
-		size_t k = wire_reader_feed(p->rd, data, len);
-
-		data += k;
-		len -= k;
-		while ((rc = wire_reader_next(p->rd, &m)) == 1)
-			on_msg(p, &m);
-	}
-	if (rc < 0) {
-		emit(event("protocol_error"));
-		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "bad message");
-	}
+	(void)ctx;
+	emit(event("protocol_error"));
 }
 
-static void on_established(struct quic_conn *c, void *ctx)
+static void on_established(void *ctx)
 {
 	struct probe *p = ctx;
-	int64_t sid;
-	struct wire_msg m = {.type = WIRE_MSG_AUTH};
 
 	emit(event("established"));
-	if (quic_conn_stream_open(c, &sid) < 0 || sid != 0) {
-		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "no stream 0");
-		return;
-	}
 	if (p->f.no_auth)
 		return;
-	m.data = (const uint8_t *)p->token;
-	m.len = strlen(p->token);
-	if (send_msg(p, &m) < 0)
-		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "bad token text");
+	if (relayconn_auth(p->rc, p->token) < 0)
+		relayconn_close(p->rc, WIRE_CLOSE_PROTOCOL_ERROR,
+				"bad token text");
 }
 
 static void connect_relay(struct probe *p);
 
-static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
+static void on_closed(const struct quic_close_info *i, bool silent,
 		      void *ctx)
 {
 	struct probe *p = ctx;
@@ -382,22 +334,16 @@ static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
 	json_object_set_new(o, "err", json_string(weft_errname(i->err)));
 	json_object_set_new(o, "reason", json_string(i->reason));
 	emit(o);
-	p->c = NULL;
+	(void)silent; /* no keep-alive here */
 	p->authed = false;
-	wire_reader_del(p->rd);
-	p->rd = NULL;
 	again = p->f.reconnect && (!p->done || p->f.stay) &&
 		!(i->app && (i->code == WIRE_CLOSE_REPLACED ||
 			     i->code == WIRE_CLOSE_AUTH_FAILED));
 	if (again) {
-		unsigned shift = p->attempts < 5 ? p->attempts : 5;
-		uint64_t ms = (uint64_t)BACKOFF_MIN_MS << shift, jitter = 0;
-
-		if (ms > BACKOFF_MAX_MS)
-			ms = BACKOFF_MAX_MS;
-		rand_uniform(ms / 2 + 1, &jitter);
-		p->attempts++;
-		loop_timer_start(p->retry, (int64_t)(ms / 2 + jitter) * 1000);
+		loop_timer_start(p->retry,
+				 relayconn_backoff_ms(p->attempts++,
+						      BACKOFF_MIN_MS,
+						      BACKOFF_MAX_MS) * 1000);
 		return;
 	}
 	if (!p->done)
@@ -433,26 +379,19 @@ static void on_timeout(struct loop_timer *t, void *ctx)
 	loop_stop(p->loop);
 }
 
-static const struct quic_conn_callbacks conn_cbs = {
+static const struct relayconn_callbacks conn_cbs = {
 	.on_established = on_established,
-	.on_stream_data = on_stream_data,
+	.on_msg = on_msg,
+	.on_protocol_error = on_protocol_error,
 	.on_closed = on_closed,
 };
 
 static void connect_relay(struct probe *p)
 {
-	struct quic_connect_options co = {.remote = p->relay,
-					  .alpn = QUIC_ALPN_RELAY};
 	json_t *o;
-	int r;
+	int r = relayconn_connect(p->rc);
 
-	memcpy(co.pin, p->pin, IDENT_KEY_LEN);
-	r = wire_reader_new(&p->rd);
-	if (r == 0)
-		r = quic_connect(p->ep, &co, &conn_cbs, p, &p->c);
 	if (r < 0) {
-		wire_reader_del(p->rd);
-		p->rd = NULL;
 		o = event("connect_failed");
 		json_object_set_new(o, "err", json_string(weft_errname(r)));
 		emit(o);
@@ -466,30 +405,27 @@ static void connect_relay(struct probe *p)
 	emit(o);
 }
 
-static void on_frame(struct probe *p, const uint8_t *data, size_t len)
+static void on_frame(struct probe *p, const struct wire_frame *f)
 {
-	struct wire_frame f;
 	uint64_t seq = 0;
 	json_t *o;
 	size_t i;
 
-	if (wire_frame_decode(data, len, &f) < 0)
-		return;
-	if (f.type == WIRE_PEER_GONE) {
+	if (f->type == WIRE_PEER_GONE) {
 		if (++p->gone <= GONE_PRINT_MAX) {
 			o = event("peer_gone");
-			set_int(o, "node", (int64_t)f.node);
-			set_int(o, "reason", f.reason);
+			set_int(o, "node", (int64_t)f->node);
+			set_int(o, "reason", f->reason);
 			json_object_set_new(o, "via", json_string("frame"));
 			emit(o);
 		}
 		return;
 	}
-	if (f.type != WIRE_RELAY_RECV)
+	if (f->type != WIRE_RELAY_RECV)
 		return;
-	if (f.payload_len >= 8) {
+	if (f->payload_len >= 8) {
 		for (i = 0; i < 8; i++)
-			seq = seq << 8 | f.payload[i];
+			seq = seq << 8 | f->payload[i];
 	}
 	if (seq == p->next_seq) {
 		p->next_seq++;
@@ -512,30 +448,24 @@ static void on_other(struct quic_endpoint *ep, const struct ip_endpoint *from,
 	struct probe *p = ctx;
 	uint8_t txid[STUN_TXID_LEN];
 	struct ip_endpoint mapped;
+	struct wire_frame f;
 	json_t *o;
+	int r = relayconn_input(p->rc, from, data, len, &f);
 
-	/* Only the relay's address may send us frames (docs/protocol.md). */
-	if (from->port != p->relay.port ||
-	    !ip_addr_eq(&from->addr, &p->relay.addr))
+	if (r == 1) {
+		on_frame(p, &f);
 		return;
-	switch (wire_classify(data, len)) {
-	case WIRE_KIND_FRAME:
-		on_frame(p, data, len);
-		break;
-	case WIRE_KIND_STUN:
-		if (stun_binding_response_parse(data, len, txid, &mapped) < 0 ||
-		    memcmp(txid, p->stun_txid, sizeof(txid)) != 0 ||
-		    p->stun_done)
-			break;
-		p->stun_done = true;
-		o = event("stun");
-		set_addr(o, "addr", &mapped);
-		emit(o);
-		check_done(p);
-		break;
-	default:
-		break;
 	}
+	/* A STUN answer from the relay: not a frame, same address. */
+	if (r < 0 || wire_classify(data, len) != WIRE_KIND_STUN ||
+	    stun_binding_response_parse(data, len, txid, &mapped) < 0 ||
+	    memcmp(txid, p->stun_txid, sizeof(txid)) != 0 || p->stun_done)
+		return;
+	p->stun_done = true;
+	o = event("stun");
+	set_addr(o, "addr", &mapped);
+	emit(o);
+	check_done(p);
 }
 
 static int read_token(const char *path, char **out)
@@ -682,8 +612,10 @@ int main(int argc, char **argv)
 	if (loop_timer_new(p.loop, on_tick, &p, &p.tick) < 0 ||
 	    loop_timer_new(p.loop, on_timeout, &p, &p.timeout) < 0 ||
 	    loop_timer_new(p.loop, on_retry, &p, &p.retry) < 0 ||
-	    loop_timer_new(p.loop, on_finish, &p, &p.finish) < 0)
+	    loop_timer_new(p.loop, on_finish, &p, &p.finish) < 0 ||
+	    relayconn_new(p.loop, p.ep, false, &conn_cbs, &p, &p.rc) < 0)
 		goto out;
+	relayconn_set_relay(p.rc, &p.relay, p.pin);
 	{
 		struct ip_endpoint local;
 		json_t *o = event("local");
@@ -697,13 +629,13 @@ int main(int argc, char **argv)
 	loop_run(p.loop);
 	report_received(&p);
 out:
+	relayconn_del(p.rc);
 	quic_endpoint_del(p.ep);
 	loop_timer_del(p.tick);
 	loop_timer_del(p.timeout);
 	loop_timer_del(p.retry);
 	loop_timer_del(p.finish);
 	loop_del(p.loop);
-	wire_reader_del(p.rd);
 	ident_del(id);
 	free(p.token);
 	conf_del(conf);

@@ -29,6 +29,7 @@
 #include "shared/ip.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
+#include "shared/relayconn.h"
 #include "shared/wire.h"
 
 #include <errno.h>
@@ -59,12 +60,12 @@ struct opts {
 	int size, seconds;
 };
 
-/* The QUIC control connection that authenticates the socket. */
+/* The QUIC control connection that authenticates the socket
+ * (shared/relayconn, the relay client the agent and the probe use). */
 struct auth {
 	struct loop *loop;
 	struct quic_endpoint *ep;
-	struct quic_conn *c;
-	struct wire_reader *rd;
+	struct relayconn *rc;
 	struct ident *id;
 	char *token;
 	int state; /* 0 pending, 1 authenticated, -1 failed */
@@ -186,61 +187,40 @@ static int read_token(const char *path, char **out)
 	return *out ? 0 : WEFT_ERR_NOMEM;
 }
 
-static void on_established(struct quic_conn *c, void *ctx)
+static void on_established(void *ctx)
 {
 	struct auth *a = ctx;
-	struct wire_msg m = {.type = WIRE_MSG_AUTH};
-	uint8_t buf[WIRE_MSG_MAX];
-	int64_t sid;
-	int n;
 
-	m.data = (const uint8_t *)a->token;
-	m.len = strlen(a->token);
-	n = wire_msg_encode(&m, buf, sizeof(buf));
-	if (n < 0 || quic_conn_stream_open(c, &sid) < 0 ||
-	    quic_conn_stream_send(c, sid, buf, (size_t)n, false) != n)
-		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "cannot send AUTH");
+	if (relayconn_auth(a->rc, a->token) < 0)
+		relayconn_close(a->rc, WIRE_CLOSE_PROTOCOL_ERROR,
+				"cannot send AUTH");
 }
 
-static void on_stream_data(struct quic_conn *c, int64_t sid,
-			   const uint8_t *data, size_t len, bool fin,
-			   void *ctx)
+static void on_msg(const struct wire_msg *m, void *ctx)
 {
 	struct auth *a = ctx;
-	struct wire_msg m;
-	int rc = 0;
 
-	while (len > 0 && rc >= 0) {
-		size_t k = wire_reader_feed(a->rd, data, len);
-
-		data += k;
-		len -= k;
-		while ((rc = wire_reader_next(a->rd, &m)) == 1) {
-			if (m.type == WIRE_MSG_AUTH_OK && a->state == 0) {
-				a->state = 1;
-				loop_stop(a->loop);
-			}
-		}
+	if (m->type == WIRE_MSG_AUTH_OK && a->state == 0) {
+		a->state = 1;
+		loop_stop(a->loop);
 	}
-	if (rc < 0)
-		quic_conn_close(c, WIRE_CLOSE_PROTOCOL_ERROR, "bad message");
 }
 
-static void on_closed(struct quic_conn *c, const struct quic_close_info *i,
+static void on_closed(const struct quic_close_info *i, bool silent,
 		      void *ctx)
 {
 	struct auth *a = ctx;
 
+	(void)silent;
 	fprintf(stderr, "udpgen: relay connection closed: code %llu %s\n",
 		(unsigned long long)i->code, i->reason);
-	a->c = NULL;
 	a->state = -1;
 	loop_stop(a->loop);
 }
 
-static const struct quic_conn_callbacks auth_cbs = {
+static const struct relayconn_callbacks auth_cbs = {
 	.on_established = on_established,
-	.on_stream_data = on_stream_data,
+	.on_msg = on_msg,
 	.on_closed = on_closed,
 };
 
@@ -271,23 +251,24 @@ static int find_socket(const struct ip_endpoint *local)
 static int relay_auth(const struct opts *o, struct auth *a)
 {
 	struct quic_endpoint_options eo = {0};
-	struct quic_connect_options co = {.remote = o->relay,
-					  .alpn = QUIC_ALPN_RELAY};
 	struct ip_endpoint local;
+	uint8_t pin[IDENT_KEY_LEN];
 	double deadline = now_s() + AUTH_TIMEOUT_MS / 1000.0;
 
-	if (ident_pin_from_b64(o->pin, co.pin) < 0) {
+	if (ident_pin_from_b64(o->pin, pin) < 0) {
 		fprintf(stderr, "udpgen: bad pin\n");
 		return -1;
 	}
 	if (read_token(o->token_file, &a->token) < 0 ||
-	    ident_generate(&a->id) < 0 || loop_new(&a->loop) < 0 ||
-	    wire_reader_new(&a->rd) < 0)
+	    ident_generate(&a->id) < 0 || loop_new(&a->loop) < 0)
 		return -1;
 	eo.bind = o->bind;
 	eo.id = a->id;
 	if (quic_endpoint_new(a->loop, &eo, &a->ep) < 0 ||
-	    quic_connect(a->ep, &co, &auth_cbs, a, &a->c) < 0)
+	    relayconn_new(a->loop, a->ep, false, &auth_cbs, a, &a->rc) < 0)
+		return -1;
+	relayconn_set_relay(a->rc, &o->relay, pin);
+	if (relayconn_connect(a->rc) < 0)
 		return -1;
 	while (a->state == 0 && now_s() < deadline)
 		loop_run_once(a->loop, 100);
@@ -301,9 +282,9 @@ static int relay_auth(const struct opts *o, struct auth *a)
 
 static void auth_free(struct auth *a)
 {
+	relayconn_del(a->rc);
 	quic_endpoint_del(a->ep);
 	loop_del(a->loop);
-	wire_reader_del(a->rd);
 	ident_del(a->id);
 	free(a->token);
 }
