@@ -715,8 +715,8 @@ uint64_t httpmsg_resp_wire_len(const struct httpmsg_resp *r)
 	return r->wire_len;
 }
 
-const char *httpmsg_resp_body(const struct httpmsg_resp *r, size_t *len)
+const char *httpmsg_resp_body(struct httpmsg_resp *r, size_t *len)
 {
 	*len = r->body.len;
-	return r->body.data ? (const char *)r->body.data : "";
+	return buf_cstr(&r->body);
 }

@@ -106,6 +106,6 @@ uint64_t httpmsg_resp_wire_len(const struct httpmsg_resp *r);
 
 /* The decoded body of a complete response, NUL-terminated (the NUL is
  * not counted in *len), valid until the next reset or feed. */
-const char *httpmsg_resp_body(const struct httpmsg_resp *r, size_t *len);
+const char *httpmsg_resp_body(struct httpmsg_resp *r, size_t *len);
 
 #endif
