@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +43,8 @@ struct httpc {
 	char *user_agent;
 	int64_t connect_timeout_ms;
 	gnutls_certificate_credentials_t creds; /* NULL until first https */
+	unsigned verify_status; /* of the last handshake's check */
+	int verify_rc;
 	struct httpmsg_resp *resp;
 	struct buf out;
 
@@ -164,29 +167,119 @@ static int timeout_msg(struct call *k, int rc, const char *what)
 
 /* ---- connecting ---- */
 
+/* The trust anchors are loaded for each handshake and freed right after
+ * it: GnuTLS keeps a parsed certificate at about 25 KB, so the system
+ * store (about 140 CAs) held for the life of the agent would be 3.7 MB of
+ * its memory, more than the rest of an idle agent's own
+ * (docs/benchmarks.md, "Agent memory"). A handshake is rare (one
+ * connection is kept), so parsing the store again each time is cheap. */
+static int load_trust(struct httpc *c, gnutls_x509_trust_list_t *out)
+{
+	gnutls_x509_trust_list_t tl;
+	int rc;
+
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
+		return GNUTLS_E_MEMORY_ERROR;
+	if (c->ca_file)
+		rc = gnutls_x509_trust_list_add_trust_file(
+			tl, c->ca_file, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
+	else
+		rc = gnutls_x509_trust_list_add_system_trust(tl, 0, 0);
+	if (rc <= 0) {
+		gnutls_x509_trust_list_deinit(tl, 1);
+		return rc < 0 ? rc : GNUTLS_E_NO_CERTIFICATE_FOUND;
+	}
+	*out = tl;
+	return 0;
+}
+
+/* GnuTLS's certificate check, called during the handshake: the chain the
+ * server sent must lead to a trust anchor, and its leaf must name the
+ * host (DNS name or IP address) for TLS server use. The outcome is kept
+ * in c for the error message. */
+static int verify_peer(gnutls_session_t s)
+{
+	struct httpc *c = gnutls_session_get_ptr(s);
+	gnutls_typed_vdata_st vd[2] = {
+		{.type = GNUTLS_DT_DNS_HOSTNAME, .data = (void *)c->host},
+		{.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		 .data = (void *)GNUTLS_KP_TLS_WWW_SERVER},
+	};
+	gnutls_x509_trust_list_t tl = NULL;
+	gnutls_x509_crt_t chain[16];
+	const gnutls_datum_t *der;
+	unsigned n = 0, got = 0;
+	int rc;
+
+	c->verify_status = 0;
+	c->verify_rc = 0;
+	der = gnutls_certificate_get_peers(s, &n);
+	if (!der || n == 0) {
+		c->verify_rc = GNUTLS_E_NO_CERTIFICATE_FOUND;
+		return GNUTLS_E_CERTIFICATE_ERROR;
+	}
+	if (n > 16)
+		n = 16;
+	rc = load_trust(c, &tl);
+	for (; rc == 0 && got < n; got++) {
+		rc = gnutls_x509_crt_init(&chain[got]);
+		if (rc < 0)
+			break;
+		rc = gnutls_x509_crt_import(chain[got], &der[got],
+					    GNUTLS_X509_FMT_DER);
+		if (rc < 0)
+			gnutls_x509_crt_deinit(chain[got]);
+	}
+	if (rc == 0)
+		rc = gnutls_x509_trust_list_verify_crt2(tl, chain, n, vd, 2, 0,
+							&c->verify_status,
+							NULL);
+	c->verify_rc = rc;
+	while (got > 0 && got <= n)
+		gnutls_x509_crt_deinit(chain[--got]);
+	if (tl)
+		gnutls_x509_trust_list_deinit(tl, 1);
+	/* hand the parsed store's pages back to the system */
+	malloc_trim(0);
+	return rc == 0 && c->verify_status == 0 ? 0
+						 : GNUTLS_E_CERTIFICATE_ERROR;
+}
+
 static int load_creds(struct call *k)
 {
 	struct httpc *c = k->c;
-	int rc;
 
 	if (c->creds)
 		return 0;
-	if (gnutls_certificate_allocate_credentials(&c->creds) < 0)
-		return say(k, WEFT_ERR_NOMEM, "TLS: out of memory");
-	if (c->ca_file)
-		rc = gnutls_certificate_set_x509_trust_file(
-			c->creds, c->ca_file, GNUTLS_X509_FMT_PEM);
-	else
-		rc = gnutls_certificate_set_x509_system_trust(c->creds);
-	if (rc <= 0) {
-		gnutls_certificate_free_credentials(c->creds);
+	if (gnutls_certificate_allocate_credentials(&c->creds) < 0) {
 		c->creds = NULL;
-		return say(k, WEFT_ERR_CRYPTO,
-			   "TLS: no CA certificate loaded from %s%s%s",
-			   c->ca_file ? c->ca_file : "the system trust store",
-			   rc < 0 ? ": " : "", rc < 0 ? gnutls_strerror(rc) : "");
+		return say(k, WEFT_ERR_NOMEM, "TLS: out of memory");
 	}
+	gnutls_certificate_set_verify_function(c->creds, verify_peer);
 	return 0;
+}
+
+/* Why verify_peer refused. */
+static int verify_failed(struct call *k, const char *host)
+{
+	struct httpc *c = k->c;
+	gnutls_datum_t why = {0};
+	size_t n;
+
+	if (c->verify_rc < 0)
+		return say(k, WEFT_ERR_CRYPTO, "TLS: cannot check the "
+			   "certificate of %s against %s: %s", host,
+			   c->ca_file ? c->ca_file : "the system trust store",
+			   gnutls_strerror(c->verify_rc));
+	gnutls_certificate_verification_status_print(
+		c->verify_status, GNUTLS_CRT_X509, &why, 0);
+	n = why.data ? strlen((char *)why.data) : 0;
+	while (n && why.data[n - 1] == ' ')
+		why.data[--n] = '\0';
+	say(k, WEFT_ERR_CRYPTO, "TLS: certificate verify failed for %s: %s",
+	    host, n ? (char *)why.data : "");
+	gnutls_free(why.data);
+	return WEFT_ERR_CRYPTO;
 }
 
 /* One TCP connection attempt to ai within the connect deadline. Returns
@@ -266,9 +359,8 @@ static int tls_handshake(struct call *k, const struct httpmsg_url *u,
 					    strlen(u->host));
 	if (rc < 0)
 		return say(k, WEFT_ERR_CRYPTO, "TLS: %s", gnutls_strerror(rc));
-	/* Checks the chain and that the certificate names u->host (as a DNS
-	 * name or, for a literal, an IP address). */
-	gnutls_session_set_verify_cert(c->tls, u->host, 0);
+	/* verify_peer checks the chain and that it names c->host */
+	gnutls_session_set_ptr(c->tls, c);
 	gnutls_transport_set_int(c->tls, c->fd);
 	for (;;) {
 		rc = gnutls_handshake(c->tls);
@@ -290,17 +382,8 @@ static int tls_handshake(struct call *k, const struct httpmsg_url *u,
 		}
 		break;
 	}
-	if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
-		unsigned status = gnutls_session_get_verify_cert_status(c->tls);
-		gnutls_datum_t why = {0};
-
-		gnutls_certificate_verification_status_print(
-			status, GNUTLS_CRT_X509, &why, 0);
-		say(k, WEFT_ERR_CRYPTO, "TLS: certificate verify failed for "
-		    "%s: %s", u->host, why.data ? (char *)why.data : "");
-		gnutls_free(why.data);
-		return WEFT_ERR_CRYPTO;
-	}
+	if (rc == GNUTLS_E_CERTIFICATE_ERROR)
+		return verify_failed(k, u->host);
 	return say(k, WEFT_ERR_CRYPTO, "TLS handshake with %s: %s", u->host,
 		   gnutls_strerror(rc));
 }

@@ -24,9 +24,9 @@ static const char allow_policy[] =
 	"\"dst\":[\"tag:test:*\"]}]}";
 
 struct pki {
-	char ca[600];   /* the CA certificate the agent trusts */
-	char cert[600]; /* the controller's certificate, signed by the CA */
-	char key[600];
+	char ca[400];   /* the CA certificate the agent trusts */
+	char cert[400]; /* the controller's certificate, signed by the CA */
+	char key[400];
 };
 
 static int64_t now_ms(void)
