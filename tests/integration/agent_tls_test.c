@@ -53,27 +53,17 @@ static int make_pki(struct pki *p)
 {
 	const char *d = check_tmpdir();
 	char cmd[4096];
-	FILE *f;
 
 	snprintf(p->ca, sizeof(p->ca), "%s/ca.pem", d);
 	snprintf(p->cert, sizeof(p->cert), "%s/controller.pem", d);
 	snprintf(p->key, sizeof(p->key), "%s/controller.key", d);
-	snprintf(cmd, sizeof(cmd), "%s/ca.tmpl", d);
-	f = fopen(cmd, "w");
-	if (!f)
-		return -1;
-	fputs("cn = \"weft test CA\"\nca\ncert_signing_key\n"
-	      "expiration_days = 1\n", f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "%s/controller.tmpl", d);
-	f = fopen(cmd, "w");
-	if (!f)
-		return -1;
-	fputs("cn = \"weft test controller\"\nip_address = \"127.0.0.1\"\n"
-	      "tls_www_server\nsigning_key\nexpiration_days = 1\n", f);
-	fclose(f);
 	snprintf(cmd, sizeof(cmd),
 		 "set -e; cd '%s'; exec >certtool.log 2>&1; "
+		 "printf 'cn = \"weft test CA\"\\nca\\ncert_signing_key\\n"
+		 "expiration_days = 1\\n' >ca.tmpl; "
+		 "printf 'cn = \"weft test controller\"\\n"
+		 "ip_address = \"127.0.0.1\"\\ntls_www_server\\nsigning_key"
+		 "\\nexpiration_days = 1\\n' >controller.tmpl; "
 		 "certtool --generate-privkey --key-type=ecdsa --outfile ca.key; "
 		 "certtool --generate-self-signed --load-privkey ca.key "
 		 "--template ca.tmpl --outfile ca.pem; "
