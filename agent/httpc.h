@@ -3,10 +3,12 @@
  * GnuTLS), answers parsed by agent/httpmsg.
  *
  * TLS verifies the server's certificate against the CA file given to
- * httpc_new, else the system trust store (loaded on the first https
- * connection only, so a plain-http agent never parses it), and checks the
- * URL's host name or IP address against it; SNI carries host names. There
- * is no proxy support: the agent connects to the controller directly.
+ * httpc_new, else the system trust store (either is loaded for each
+ * handshake and freed right after it, so neither stays in memory, and a
+ * plain-http agent never parses one), and checks the URL's host name or
+ * IP address against it, for TLS server use; SNI carries host names.
+ * There is no proxy support: the agent connects to the controller
+ * directly.
  *
  * Waiting happens in slices of at most HTTPC_SLICE_MS, between which the
  * request's cancel callback is asked whether to give up, so a caller can
