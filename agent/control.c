@@ -1,32 +1,36 @@
 /* The control thread: see control.h.
  *
- * The thread owns one curl easy handle (so connections are reused) and
- * runs one step at a time: register, report endpoints, or poll the map.
+ * The thread owns one HTTP client (agent/httpc.h: one kept-alive
+ * connection, reused while the controller keeps it open) and runs one
+ * step at a time: register, report endpoints, or poll the map.
  * Everything it learns travels to the loop as a heap event through
  * loop_post; `inflight` counts events not yet consumed so control_del can
- * drain them before freeing c. Stopping is a flag checked by curl's
- * progress callback (called at least once a second, also while a held
- * poll is idle) and a condition variable for back-off sleeps. */
+ * drain them before freeing c. Stopping is a flag checked by the client
+ * between waits of at most HTTPC_SLICE_MS (also while a held poll is
+ * idle) and a condition variable for back-off sleeps. */
 #include "agent/control.h"
 
+#include "agent/httpc.h"
+#include "agent/httpmsg.h"
 #include "agent/state.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/loop.h"
 #include "shared/rand.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define ANSWER_MAX (16u * 1024 * 1024)
 #define CALL_TIMEOUT_MS 15000
 #define CONNECT_TIMEOUT_MS 10000
+#define MSG_SIZE 256
 /* While the controller does not answer at all, /healthz is asked every
  * PROBE_MS (+-25 %) during the back-off wait, every PROBE_SLOW_MS once it
  * has been silent for PROBE_FAST_FOR_MS: a restarted controller is then
@@ -56,6 +60,8 @@ struct control {
 	bool have_cred;
 	int64_t since;
 	bool resync;         /* a call failed: the next poll asks since=0 */
+	bool last_gzip;      /* the last answer came gzip-coded */
+	size_t last_bytes;   /* its body's size on the wire */
 	int64_t silent_since; /* mono ms of the first failure without any
 			       * HTTP answer since the last one; -1: none */
 
@@ -86,8 +92,7 @@ enum step {
 
 static bool is_loopback_host(const char *host)
 {
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcmp(host, "::1") == 0)
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return true;
 	/* 127.0.0.0/8 written as a dotted quad */
 	if (strncmp(host, "127.", 4) != 0)
@@ -100,43 +105,17 @@ static bool is_loopback_host(const char *host)
 
 int control_check_url(const char *url, bool insecure_http, bool *plain_http)
 {
-	CURLU *u = curl_url();
-	char *scheme = NULL, *host = NULL, *path = NULL, *part = NULL;
-	bool http;
-	int rc = WEFT_ERR_INVAL;
+	struct httpmsg_url u;
+	bool plain;
 
-	if (!u)
-		return WEFT_ERR_NOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
-		goto out;
-	if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)
-		goto out;
-	if (!*host || (strcmp(path, "/") != 0 && *path))
-		goto out;
-	if (curl_url_get(u, CURLUPART_QUERY, &part, 0) == CURLUE_OK)
-		goto out;
-	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK)
-		goto out;
-	if (curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK)
-		goto out;
-	http = strcmp(scheme, "http") == 0;
-	if (http && !is_loopback_host(host) && !insecure_http) {
-		rc = WEFT_ERR_FORBIDDEN;
-		goto out;
-	}
+	if (httpmsg_url_parse(url, &u) < 0 || u.has_path)
+		return WEFT_ERR_INVAL;
+	plain = !u.https && !is_loopback_host(u.host);
+	if (plain && !insecure_http)
+		return WEFT_ERR_FORBIDDEN;
 	if (plain_http)
-		*plain_http = http && !is_loopback_host(host);
-	rc = 0;
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(path);
-	curl_free(part);
-	curl_url_cleanup(u);
-	return rc;
+		*plain_http = plain;
+	return 0;
 }
 
 /* ---- events ---- */
@@ -178,131 +157,67 @@ lost:
 
 /* ---- HTTP ---- */
 
-struct answer {
-	char *data;
-	size_t len, cap;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct answer *a = arg;
-	size_t n = size * nmemb;
-
-	if (n > ANSWER_MAX - a->len - 1)
-		return 0;
-	if (a->len + n + 1 > a->cap) {
-		size_t cap = a->cap ? a->cap : 16384;
-		char *d;
-
-		while (cap < a->len + n + 1)
-			cap *= 2;
-		d = realloc(a->data, cap);
-		if (!d)
-			return 0;
-		a->data = d;
-		a->cap = cap;
-	}
-	memcpy(a->data + a->len, ptr, n);
-	a->len += n;
-	a->data[a->len] = '\0';
-	return n;
-}
-
-struct progress {
+struct cancel {
 	struct control *c;
 	bool interruptible;
 };
 
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
+/* Asked by httpc between waits of at most HTTPC_SLICE_MS. */
+static int on_wait(void *arg)
 {
-	struct progress *p = arg;
+	struct cancel *k = arg;
 
-	if (atomic_load(&p->c->stop))
-		return 1;
-	if (p->interruptible && atomic_load(&p->c->ep_pending))
-		return 1;
+	if (atomic_load(&k->c->stop))
+		return WEFT_ERR_CLOSED;
+	if (k->interruptible && atomic_load(&k->c->ep_pending))
+		return WEFT_ERR_BUSY;
 	return 0;
 }
 
 /* One request. Returns 0 with *status and *json (NULL for a body that is
- * not JSON), STEP-like negative codes otherwise: WEFT_ERR_CLOSED when
- * stopped, WEFT_ERR_BUSY when interrupted for endpoints, -EIO with msg
- * set when no answer came. */
-static int call(struct control *c, CURL *h, const char *method,
+ * not JSON), negative codes otherwise: WEFT_ERR_CLOSED when stopped,
+ * WEFT_ERR_BUSY when interrupted for endpoints, -EIO with msg set when no
+ * answer came. */
+static int call(struct control *c, struct httpc *h, const char *method,
 		const char *path, const char *body, int64_t timeout_ms,
 		bool interruptible, long *status, json_t **json, char *msg,
 		size_t msglen)
 {
-	struct answer a = {0};
-	struct progress pr = {c, interruptible};
-	struct curl_slist *hdrs = NULL, *more;
-	char url[1024], auth[STATEDIR_CRED_SIZE + 32];
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
-	int rc = 0;
+	struct cancel k = {c, interruptible};
+	struct httpc_resp resp;
+	char url[1024], auth[STATEDIR_CRED_SIZE + 16];
+	int rc;
 
-	snprintf(url, sizeof(url), "%s%s", c->url, path);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "weft-agent/" WEFT_VERSION);
-	/* Maps of many peers are large; the controller gzips them. */
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "gzip");
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, &pr);
-	if (c->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		more = curl_slist_append(hdrs, "Content-Type: application/json");
-		if (!more) {
-			rc = WEFT_ERR_NOMEM;
-			goto out;
-		}
-		hdrs = more;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->url, path) >=
+	    sizeof(url)) {
+		snprintf(msg, msglen, "controller URL too long");
+		return -EIO;
 	}
 	/* Only API calls carry the node credential (not /healthz). */
-	if (c->have_cred && strncmp(path, "/api/", 5) == 0) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-			 c->cred.credential);
-		more = curl_slist_append(hdrs, auth);
-		explicit_bzero(auth, sizeof(auth));
-		if (!more) {
-			rc = WEFT_ERR_NOMEM;
-			goto out;
-		}
-		hdrs = more;
+	auth[0] = '\0';
+	if (c->have_cred && strncmp(path, "/api/", 5) == 0)
+		snprintf(auth, sizeof(auth), "Bearer %s", c->cred.credential);
+	rc = httpc_request(h, &(struct httpc_req){
+		.method = method, .url = url,
+		.authorization = auth[0] ? auth : NULL, .body = body,
+		.timeout_ms = timeout_ms, .cancel = on_wait,
+		.cancel_arg = &k}, &resp, msg, msglen);
+	explicit_bzero(auth, sizeof(auth));
+	if (rc == WEFT_ERR_CLOSED || rc == WEFT_ERR_BUSY)
+		return rc;
+	if (rc == WEFT_ERR_NOMEM)
+		return rc;
+	if (rc < 0) {
+		if (!msg[0])
+			snprintf(msg, msglen, "%s", weft_strerror(rc));
+		return -EIO;
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(h);
-	if (cc == CURLE_ABORTED_BY_CALLBACK) {
-		rc = atomic_load(&c->stop) ? WEFT_ERR_CLOSED : WEFT_ERR_BUSY;
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		snprintf(msg, msglen, "%s",
-			 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		rc = -EIO;
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	*json = a.len ? json_loadb(a.data, a.len, 0, NULL) : NULL;
-out:
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
-	free(a.data);
-	return rc;
+	*status = resp.status;
+	*json = resp.len ? json_loadb(resp.body, resp.len, 0, NULL) : NULL;
+	c->last_gzip = resp.gzipped;
+	c->last_bytes = resp.wire_len;
+	free(resp.body);
+	return 0;
 }
 
 /* The message of an API error body, or a fallback. */
@@ -375,11 +290,11 @@ static enum step node_refused(struct control_event *ev, long status,
 	return STEP_FATAL;
 }
 
-static enum step do_register(struct control *c, CURL *h,
+static enum step do_register(struct control *c, struct httpc *h,
 			     struct control_event *ev)
 {
 	json_t *req = NULL, *routes = NULL, *j = NULL;
-	char *body = NULL, msg[CURL_ERROR_SIZE] = "";
+	char *body = NULL, msg[MSG_SIZE] = "";
 	const char *cred;
 	long status = 0;
 	int64_t node_id;
@@ -464,11 +379,11 @@ out:
 	return st;
 }
 
-static enum step do_endpoints(struct control *c, CURL *h,
+static enum step do_endpoints(struct control *c, struct httpc *h,
 			      struct control_event *ev)
 {
 	json_t *eps, *j = NULL, *req;
-	char *body = NULL, msg[CURL_ERROR_SIZE] = "";
+	char *body = NULL, msg[MSG_SIZE] = "";
 	long status = 0;
 	enum step st;
 	int rc;
@@ -508,9 +423,9 @@ out:
 	return st;
 }
 
-static enum step do_poll(struct control *c, CURL *h, struct control_event *ev)
+static enum step do_poll(struct control *c, struct httpc *h, struct control_event *ev)
 {
-	char path[64], msg[CURL_ERROR_SIZE] = "";
+	char path[64], msg[MSG_SIZE] = "";
 	json_t *j = NULL, *v;
 	long status = 0;
 	int64_t since;
@@ -544,6 +459,8 @@ static enum step do_poll(struct control *c, CURL *h, struct control_event *ev)
 	}
 	c->since = json_integer_value(v);
 	ev->kind = CONTROL_MAP;
+	ev->gzipped = c->last_gzip;
+	ev->wire_bytes = c->last_bytes;
 	ev->http_status = status;
 	ev->json = json_incref(j);
 	st = STEP_OK;
@@ -575,9 +492,9 @@ static bool pause_ms(struct control *c, int64_t ms)
 }
 
 /* Does the controller answer GET /healthz with 200 now? */
-static bool healthy(struct control *c, CURL *h)
+static bool healthy(struct control *c, struct httpc *h)
 {
-	char msg[CURL_ERROR_SIZE] = "";
+	char msg[MSG_SIZE] = "";
 	json_t *j = NULL;
 	long status = 0;
 	int rc;
@@ -593,7 +510,7 @@ static bool healthy(struct control *c, CURL *h)
  * ends the wait as soon as it answers; an answer with an error status
  * (503 while it starts or is overloaded) waits the whole back-off.
  * Returns false when stopped. */
-static bool wait_retry(struct control *c, CURL *h, int64_t ms, bool probe)
+static bool wait_retry(struct control *c, struct httpc *h, int64_t ms, bool probe)
 {
 	int64_t end = clock_mono_ms() + ms;
 
@@ -621,11 +538,12 @@ static bool wait_retry(struct control *c, CURL *h, int64_t ms, bool probe)
 static void *run(void *arg)
 {
 	struct control *c = arg;
-	CURL *h = curl_easy_init();
+	struct httpc *h = NULL;
 	struct control_event ev;
 	enum step st;
 
-	if (!h) {
+	if (httpc_new(c->ca_file, "weft-agent/" WEFT_VERSION, ANSWER_MAX,
+		      CONNECT_TIMEOUT_MS, &h) < 0) {
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = CONTROL_FATAL;
 		ev.code = WEFT_ERR_NOMEM;
@@ -671,7 +589,7 @@ static void *run(void *arg)
 		if (st == STEP_FATAL)
 			break;
 	}
-	curl_easy_cleanup(h);
+	httpc_del(h);
 	explicit_bzero(&c->cred, sizeof(c->cred));
 	return NULL;
 }

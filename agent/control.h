@@ -1,5 +1,5 @@
 /* The agent's control client: one thread that talks to the controller with
- * blocking libcurl calls (register, the GET /api/v1/map long-poll,
+ * blocking HTTP/1.1 calls (agent/httpc.h) (register, the GET /api/v1/map long-poll,
  * POST /api/v1/endpoints) and hands every result to the main loop with
  * loop_post, so the loop (and later the data plane) never waits on HTTP.
  *
@@ -65,6 +65,8 @@ struct control_event {
 	long http_status; /* 0 when no HTTP answer arrived */
 	int64_t retry_ms;
 	int64_t node_id;  /* REGISTERED */
+	bool gzipped;     /* MAP: the answer came gzip-coded */
+	size_t wire_bytes; /* MAP: its body's size as it came */
 	char message[256];
 };
 
@@ -80,7 +82,7 @@ int control_check_url(const char *url, bool insecure_http, bool *plain_http);
 
 /* Starts the thread. cfg is copied. cred is the stored credential, or
  * NULL to register first (then cfg->auth_key is required). cb runs on l's
- * thread. curl_global_init must have run. Returns 0 and *out, or
+ * thread. Returns 0 and *out, or
  * WEFT_ERR_INVAL / WEFT_ERR_NOMEM / -errno. */
 int control_new(struct loop *l, const struct control_cfg *cfg,
 		const struct statedir_cred *cred, control_cb *cb, void *ctx,

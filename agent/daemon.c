@@ -312,8 +312,9 @@ static void on_path_change(int64_t peer, bool direct,
  * for a full map, while a refused full map is not asked for again at
  * once (it would be the same): the next delta is refused for want of a
  * base and brings a fresh full map. */
-static void on_map(struct daemon *d, const json_t *answer)
+static void on_map(struct daemon *d, const struct control_event *ev)
 {
+	const json_t *answer = ev->json;
 	int64_t before = map_version(d->v.map);
 	struct map_diff diff;
 	char err[200], q[300];
@@ -337,11 +338,12 @@ static void on_map(struct daemon *d, const json_t *answer)
 	map_diff_free(&diff);
 	if (map_version(d->v.map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
-		log_info("map_applied", "version=%lld full=%s peers=%zu",
-			 (long long)map_version(d->v.map),
+		log_info("map_applied", "version=%lld full=%s peers=%zu "
+			 "bytes=%zu gzip=%s", (long long)map_version(d->v.map),
 			 json_is_true(json_object_get(answer, "full"))
 				 ? "true" : "false",
-			 map_peer_count(d->v.map));
+			 map_peer_count(d->v.map), ev->wire_bytes,
+			 ev->gzipped ? "true" : "false");
 	set_state(d, STATE_EV_MAP);
 }
 
@@ -373,7 +375,7 @@ static void on_control(const struct control_event *ev, void *ctx)
 		set_state(d, STATE_EV_REGISTERED);
 		break;
 	case CONTROL_MAP:
-		on_map(d, ev->json);
+		on_map(d, ev);
 		break;
 	case CONTROL_ENDPOINTS:
 		json_decref(d->v.reported);

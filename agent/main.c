@@ -9,7 +9,6 @@
 #include "shared/err.h"
 #include "shared/log.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -410,7 +409,6 @@ out:
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
-	int rc;
 
 	log_init_from_env();
 	if (!cmd || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||
@@ -422,12 +420,8 @@ int main(int argc, char **argv)
 		printf("weft-agent %s\n", WEFT_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "up") == 0) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		rc = cmd_up(argc - 1, argv + 1);
-		curl_global_cleanup();
-		return rc;
-	}
+	if (strcmp(cmd, "up") == 0)
+		return cmd_up(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
 	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0)
 		return cmd_client(cmd, argc - 1, argv + 1);

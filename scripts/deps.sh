@@ -9,7 +9,7 @@ run_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libsqlite3-dev libpq-dev libjansson-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
-  libjwt-dev libcurl4-openssl-dev zlib1g-dev
+  libjwt-dev zlib1g-dev
   ca-certificates curl sqlite3
 )
 test_pkgs=(
@@ -21,6 +21,8 @@ test_pkgs=(
   prometheus               # promtool checks /metrics output
   coturn                   # turnutils_stunclient checks the relay's STUN
   stun-client              # `stun`, an RFC 3489 client, checks it too
+  libcurl4-openssl-dev     # the integration harness's HTTP client
+  gnutls-bin               # certtool: a CA and certificates for HTTPS tests
 )
 
 case "${1:-run}" in

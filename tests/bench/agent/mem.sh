@@ -19,6 +19,10 @@
 # environment (e.g. MALLOC_ARENA_MAX=1) and is measured the same way, in
 # the same run, for a before/after of a setting.
 #
+# With BENCH_TLS=1 the controller serves HTTPS with a certificate for its
+# lab address from a throw-away CA made with certtool (gnutls-bin), and
+# the agents trust that CA through --controller-ca.
+#
 # BUILD_DIR (default build-bench in the source tree) is configured as a
 # Release build and the three programs are (re)built. Environment:
 # BENCH_IDLE (5), BENCH_PINGS (20), BENCH_TOP (12: mappings listed),
@@ -86,8 +90,30 @@ nsx() {
 CTL_ADDR=203.0.113.1:8080
 RELAY_ADDR=203.0.113.1:3478
 URL=http://$CTL_ADDR
+ctl_tls=() agent_tls=() curl_tls=()
+if [ -n "${BENCH_TLS:-}" ]; then
+	command -v certtool >/dev/null 2>&1 || die "certtool missing (gnutls-bin)"
+	mkdir -p "$tmp/pki"
+	(
+		cd "$tmp/pki"
+		printf 'cn = "bench CA"\nca\ncert_signing_key\nexpiration_days = 1\n' >ca.tmpl
+		printf 'cn = "bench controller"\nip_address = "%s"\ntls_www_server\nsigning_key\nexpiration_days = 1\n' \
+			"${CTL_ADDR%:*}" >ctl.tmpl
+		certtool --generate-privkey --key-type=ecdsa --outfile ca.key
+		certtool --generate-self-signed --load-privkey ca.key \
+			--template ca.tmpl --outfile ca.pem
+		certtool --generate-privkey --key-type=ecdsa --outfile ctl.key
+		certtool --generate-certificate --load-privkey ctl.key \
+			--load-ca-certificate ca.pem --load-ca-privkey ca.key \
+			--template ctl.tmpl --outfile ctl.pem
+	) >"$tmp/certtool.log" 2>&1 || die "certtool: $(tail -n 3 "$tmp/certtool.log")"
+	URL=https://$CTL_ADDR
+	ctl_tls=(--tls-cert "$tmp/pki/ctl.pem" --tls-key "$tmp/pki/ctl.key")
+	agent_tls=(--controller-ca "$tmp/pki/ca.pem")
+	curl_tls=(--cacert "$tmp/pki/ca.pem")
+fi
 api() {
-	nsx inet curl -fsS -X "$1" -H "Authorization: Bearer $admin" \
+	nsx inet curl -fsS "${curl_tls[@]}" -X "$1" -H "Authorization: Bearer $admin" \
 		-H 'Content-Type: application/json' \
 		${3:+--data-binary "$3"} "$URL$2"
 }
@@ -114,7 +140,7 @@ start_agent() {
 	nsx "$node" env "$@" "$agent_bin" up --controller "$URL" \
 		--insecure-http --auth-key "$key" --state-dir "$tmp/$node" \
 		--socket "$tmp/$node/sock" --hostname "$node" --tun weft0 \
-		2>"$tmp/$node.log" &
+		"${agent_tls[@]}" 2>"$tmp/$node.log" &
 	pids+=("$!")
 }
 
@@ -157,7 +183,7 @@ sh "$netlab" up "$L" --a inet --b inet --owner $$ >/dev/null ||
 	die "netlab up failed"
 lab_is_up=1
 nsx inet "$ctl_bin" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-	>"$tmp/ctl.out" 2>"$tmp/ctl.log" &
+	"${ctl_tls[@]}" >"$tmp/ctl.out" 2>"$tmp/ctl.log" &
 pids+=("$!")
 wait_for 10 grep -q "listening on" "$tmp/ctl.out" || die "controller"
 admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
@@ -177,7 +203,7 @@ key=$(api POST /api/v1/auth-keys '{"reusable":true,"tags":["tag:m"]}' |
 echo "# agent memory benchmark: $(date -u +%F) $(uname -r)," \
 	"$(nproc) cores, glibc $(ldd --version | head -n1 | awk '{print $NF}')"
 echo "# idle agent with one peer (TUN, $pings pings through the tunnel," \
-	"then ${idle} s idle), Release build"
+	"then ${idle} s idle), Release build, controller over ${URL%%:*}"
 
 # run LABEL [env...]: both agents, measured, stopped again.
 run() {
