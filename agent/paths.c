@@ -28,6 +28,7 @@ struct paths {
 	uint64_t self, peer;
 	bool client;
 	bool has_key;
+	uint8_t open_ttl; /* opening probes' TTL, 0: none */
 	bool relay_up;
 	uint8_t key[PATHS_KEY_LEN];
 	uint64_t now; /* the largest `now` seen; time never goes back */
@@ -42,6 +43,7 @@ struct paths {
 	/* PUNCHING */
 	uint64_t round_start, round_end, next_burst, settle_at;
 	unsigned bursts;
+	bool opening; /* openers sent, real probes wait for the next burst */
 	uint32_t seq;
 	struct sent sent[SENT_MAX];
 
@@ -249,12 +251,14 @@ static struct cand *add_cand(struct paths *p, const struct ip_endpoint *in,
 	return &p->cand[i];
 }
 
-static void send_probe(struct paths *p, const struct ip_endpoint *to)
+static void send_probe_ttl(struct paths *p, const struct ip_endpoint *to,
+			   uint8_t ttl)
 {
 	struct paths_action a;
 	struct sent *s;
 
 	memset(&a, 0, sizeof(a));
+	a.ttl = ttl;
 	p->seq++;
 	if (paths_txid(p->key, p->self, p->peer, p->seq, a.txid) < 0)
 		return;
@@ -267,8 +271,36 @@ static void send_probe(struct paths *p, const struct ip_endpoint *to)
 	push(p, &a);
 }
 
+static void send_probe(struct paths *p, const struct ip_endpoint *to)
+{
+	send_probe_ttl(p, to, 0);
+}
+
+/* An opener: a probe with the low TTL. It leaves through our NAT, which
+ * maps it, and expires on the way, before the peer's NAT; a NAT that
+ * accepts unsolicited packets would otherwise give a full-TTL probe
+ * arriving before its own host sent anything a conntrack entry that takes
+ * the peer's mapped port (docs/internals/paths.md). It is a real probe, so
+ * where it does arrive (same LAN, no NAT in between) it is answered. */
+static void send_opener(struct paths *p, const struct ip_endpoint *to)
+{
+	send_probe_ttl(p, to, p->open_ttl);
+}
+
+/* A candidate that came up during a round: while the round's real probes
+ * wait for the peer to open, an opener (the next burst probes it);
+ * otherwise a probe. */
+static void probe_new(struct paths *p, const struct ip_endpoint *to)
+{
+	if (p->opening)
+		send_opener(p, to);
+	else
+		send_probe(p, to);
+}
+
 static void burst(struct paths *p)
 {
+	p->opening = false;
 	for (size_t i = 0; i < p->ncand; i++)
 		send_probe(p, &p->cand[i].ep);
 	p->bursts++;
@@ -284,7 +316,11 @@ static bool can_punch(const struct paths *p)
 	return p->has_key && p->ncand > 0;
 }
 
-static void start_round(struct paths *p, uint64_t now, bool call)
+/* joined: the peer started first (its call or its probe is here), so its
+ * openers have left and our real probes may go at once. Otherwise we send
+ * openers and the real probes wait for the peer's first probe (its openers
+ * have left then) or one probe interval, whichever comes first. */
+static void start_round(struct paths *p, uint64_t now, bool call, bool joined)
 {
 	size_t i, j;
 
@@ -304,16 +340,25 @@ static void start_round(struct paths *p, uint64_t now, bool call)
 	p->round_end = now + PATHS_ROUND_MS;
 	p->settle_at = 0;
 	p->bursts = 0;
+	p->opening = false;
 	p->stats.rounds++;
 	if (call && p->relay_up)
 		push_simple(p, PATHS_SIGNAL_CALL, NULL);
-	burst(p);
+	if (p->open_ttl && !joined) {
+		for (i = 0; i < p->ncand; i++)
+			send_opener(p, &p->cand[i].ep);
+		p->opening = true;
+		p->bursts = 1;
+		p->next_burst = now + PATHS_PROBE_INTERVAL_MS;
+	}
+	if (!p->opening)
+		burst(p);
 }
 
 static void maybe_start(struct paths *p, uint64_t now)
 {
 	if (p->state == PATHS_RELAY && can_punch(p) && now >= p->retry_at)
-		start_round(p, now, true);
+		start_round(p, now, true, false);
 }
 
 /* The peer is punching (it called, or its probes arrive): join it unless
@@ -323,7 +368,7 @@ static void join(struct paths *p, uint64_t now, bool call)
 {
 	if (p->state == PATHS_RELAY && can_punch(p) &&
 	    p->retry_at <= now + PATHS_CALL_SLACK_MS)
-		start_round(p, now, call);
+		start_round(p, now, call, true);
 }
 
 static void fail(struct paths *p, uint64_t now)
@@ -445,6 +490,7 @@ int paths_new(uint64_t self, uint64_t peer, uint64_t now, struct paths **out)
 	p->now = now;
 	p->retry_at = now;
 	p->cooldown_base = PATHS_COOLDOWN_MS;
+	p->open_ttl = PATHS_OPEN_TTL;
 	p->stats.last_change = now;
 	*out = p;
 out:
@@ -454,6 +500,11 @@ out:
 void paths_set_cooldown(struct paths *p, uint64_t ms)
 {
 	p->cooldown_base = ms ? ms : PATHS_COOLDOWN_MS;
+}
+
+void paths_set_open_ttl(struct paths *p, uint8_t ttl)
+{
+	p->open_ttl = ttl;
 }
 
 void paths_del(struct paths *p)
@@ -502,7 +553,7 @@ int paths_set_remote(struct paths *p, const struct ip_endpoint *eps, size_t n,
 		struct cand *c = add_cand(p, &eps[i], false);
 
 		if (c && p->state == PATHS_PUNCHING)
-			send_probe(p, &c->ep);
+			probe_new(p, &c->ep);
 	}
 	maybe_start(p, now);
 	return 0;
@@ -518,7 +569,7 @@ int paths_on_call(struct paths *p, const struct ip_endpoint *eps, size_t n,
 		struct cand *c = add_cand(p, &eps[i], false);
 
 		if (c && p->state == PATHS_PUNCHING)
-			send_probe(p, &c->ep);
+			probe_new(p, &c->ep);
 	}
 	join(p, now, true);
 	return 0;
@@ -550,6 +601,8 @@ int paths_on_probe(struct paths *p, const struct ip_endpoint *from,
 	 * of our own (ICE's triggered check). Join first: a new round
 	 * forgets older peer-reflexive candidates, not this one. */
 	join(p, now, false);
+	if (p->opening && p->state == PATHS_PUNCHING)
+		burst(p); /* the peer's openers have left: no need to wait */
 	c = add_cand(p, from, true);
 	if (c && p->state == PATHS_PUNCHING)
 		send_probe(p, &c->ep);
