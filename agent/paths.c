@@ -287,12 +287,13 @@ static void send_opener(struct paths *p, const struct ip_endpoint *to)
 	send_probe_ttl(p, to, p->open_ttl);
 }
 
-/* A candidate that came up during a round: while the round's real probes
- * wait for the peer to open, an opener (the next burst probes it);
- * otherwise a probe. */
+/* A candidate that came up during a round. With openers, it gets one and
+ * the next bursts probe it: the peer may not have sent anything to us yet
+ * (it learns our candidates from our call, as we learn its ones from its
+ * call). Without, a probe at once. */
 static void probe_new(struct paths *p, const struct ip_endpoint *to)
 {
-	if (p->opening)
+	if (p->open_ttl)
 		send_opener(p, to);
 	else
 		send_probe(p, to);
@@ -311,16 +312,26 @@ static void burst(struct paths *p)
 				: 0;
 }
 
+/* A valid probe from the peer is here: its NAT has mapped its socket to
+ * us, so our real probes cannot poison that NAT any more and need not
+ * wait for the next burst. (Its call proves nothing of the kind: the peer
+ * may not know our candidates yet.) */
+static void release(struct paths *p)
+{
+	if (p->opening && p->state == PATHS_PUNCHING)
+		burst(p);
+}
+
 static bool can_punch(const struct paths *p)
 {
 	return p->has_key && p->ncand > 0;
 }
 
-/* joined: the peer started first (its call or its probe is here), so its
- * openers have left and our real probes may go at once. Otherwise we send
- * openers and the real probes wait for the peer's first probe (its openers
- * have left then) or one probe interval, whichever comes first. */
-static void start_round(struct paths *p, uint64_t now, bool call, bool joined)
+/* Every round, ours or one we join, starts with openers when they are on;
+ * the real probes then wait for the peer's first probe (release) or one
+ * probe interval, whichever comes first. The interval covers the time the
+ * peer needs to get our call (our candidates) and open its own NAT. */
+static void start_round(struct paths *p, uint64_t now, bool call)
 {
 	size_t i, j;
 
@@ -344,21 +355,21 @@ static void start_round(struct paths *p, uint64_t now, bool call, bool joined)
 	p->stats.rounds++;
 	if (call && p->relay_up)
 		push_simple(p, PATHS_SIGNAL_CALL, NULL);
-	if (p->open_ttl && !joined) {
-		for (i = 0; i < p->ncand; i++)
-			send_opener(p, &p->cand[i].ep);
-		p->opening = true;
-		p->bursts = 1;
-		p->next_burst = now + PATHS_PROBE_INTERVAL_MS;
-	}
-	if (!p->opening)
+	if (!p->open_ttl) {
 		burst(p);
+		return;
+	}
+	for (i = 0; i < p->ncand; i++)
+		send_opener(p, &p->cand[i].ep);
+	p->opening = true;
+	p->bursts = 1;
+	p->next_burst = now + PATHS_PROBE_INTERVAL_MS;
 }
 
 static void maybe_start(struct paths *p, uint64_t now)
 {
 	if (p->state == PATHS_RELAY && can_punch(p) && now >= p->retry_at)
-		start_round(p, now, true, false);
+		start_round(p, now, true);
 }
 
 /* The peer is punching (it called, or its probes arrive): join it unless
@@ -368,7 +379,7 @@ static void join(struct paths *p, uint64_t now, bool call)
 {
 	if (p->state == PATHS_RELAY && can_punch(p) &&
 	    p->retry_at <= now + PATHS_CALL_SLACK_MS)
-		start_round(p, now, call, true);
+		start_round(p, now, call);
 }
 
 static void fail(struct paths *p, uint64_t now)
@@ -601,8 +612,7 @@ int paths_on_probe(struct paths *p, const struct ip_endpoint *from,
 	 * of our own (ICE's triggered check). Join first: a new round
 	 * forgets older peer-reflexive candidates, not this one. */
 	join(p, now, false);
-	if (p->opening && p->state == PATHS_PUNCHING)
-		burst(p); /* the peer's openers have left: no need to wait */
+	release(p);
 	c = add_cand(p, from, true);
 	if (c && p->state == PATHS_PUNCHING)
 		send_probe(p, &c->ep);
