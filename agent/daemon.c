@@ -596,6 +596,7 @@ static int start_dataplane(struct daemon *d, const struct ident *id)
 		.port = (uint16_t)cfg->port,
 		.node_id = d->v.node_id,
 		.punch_cooldown_ms = (uint64_t)cfg->punch_cooldown_ms,
+		.punch_ttl = (int)cfg->punch_ttl,
 		.direct = !cfg->no_direct};
 	int rc = dataplane_new(d->v.loop, &hooks, &d->v.dp);
 

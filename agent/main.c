@@ -62,7 +62,7 @@ static int cmd_up(int argc, char **argv)
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
-	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000;
+	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_STRING, &controller, NULL,
 		 "controller URL (https://...)", 0, 0},
@@ -107,6 +107,11 @@ static int cmd_up(int argc, char **argv)
 		{"punch-cooldown", CONF_DURATION, &cooldown_ms, "30s",
 		 "wait before punching again after a failed attempt or a lost "
 		 "direct path (doubles while failing, up to 10m)", 1, 600000},
+		{"punch-ttl", CONF_INT, &ttl, "2",
+		 "IP TTL (IPv6 hop limit) of the openers, the probes that "
+		 "open our own NAT's mapping before a punch round's real "
+		 "probes: N passes N-1 NATs in front of this host and must "
+		 "expire before the peer's NAT (0: no openers)", 0, 255},
 		{"log-level", CONF_STRING, &log_level, "info",
 		 "debug, info, warn or error", 0, 0},
 	};
@@ -174,6 +179,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.no_tun = no_tun;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
+	cfg.punch_ttl = ttl ? ttl : -1;
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
 	cfg.user = user && *user ? user : NULL;

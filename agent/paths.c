@@ -28,6 +28,7 @@ struct paths {
 	uint64_t self, peer;
 	bool client;
 	bool has_key;
+	uint8_t open_ttl; /* opening probes' TTL, 0: none */
 	bool relay_up;
 	uint8_t key[PATHS_KEY_LEN];
 	uint64_t now; /* the largest `now` seen; time never goes back */
@@ -42,6 +43,7 @@ struct paths {
 	/* PUNCHING */
 	uint64_t round_start, round_end, next_burst, settle_at;
 	unsigned bursts;
+	bool opening; /* openers sent, real probes wait for the next burst */
 	uint32_t seq;
 	struct sent sent[SENT_MAX];
 
@@ -249,12 +251,14 @@ static struct cand *add_cand(struct paths *p, const struct ip_endpoint *in,
 	return &p->cand[i];
 }
 
-static void send_probe(struct paths *p, const struct ip_endpoint *to)
+static void send_probe_ttl(struct paths *p, const struct ip_endpoint *to,
+			   uint8_t ttl)
 {
 	struct paths_action a;
 	struct sent *s;
 
 	memset(&a, 0, sizeof(a));
+	a.ttl = ttl;
 	p->seq++;
 	if (paths_txid(p->key, p->self, p->peer, p->seq, a.txid) < 0)
 		return;
@@ -267,8 +271,37 @@ static void send_probe(struct paths *p, const struct ip_endpoint *to)
 	push(p, &a);
 }
 
+static void send_probe(struct paths *p, const struct ip_endpoint *to)
+{
+	send_probe_ttl(p, to, 0);
+}
+
+/* An opener: a probe with the low TTL. It leaves through our NAT, which
+ * maps it, and expires on the way, before the peer's NAT; a NAT that
+ * accepts unsolicited packets would otherwise give a full-TTL probe
+ * arriving before its own host sent anything a conntrack entry that takes
+ * the peer's mapped port (docs/internals/paths.md). It is a real probe, so
+ * where it does arrive (same LAN, no NAT in between) it is answered. */
+static void send_opener(struct paths *p, const struct ip_endpoint *to)
+{
+	send_probe_ttl(p, to, p->open_ttl);
+}
+
+/* A candidate that came up during a round. With openers, it gets one and
+ * the next bursts probe it: the peer may not have sent anything to us yet
+ * (it learns our candidates from our call, as we learn its ones from its
+ * call). Without, a probe at once. */
+static void probe_new(struct paths *p, const struct ip_endpoint *to)
+{
+	if (p->open_ttl)
+		send_opener(p, to);
+	else
+		send_probe(p, to);
+}
+
 static void burst(struct paths *p)
 {
+	p->opening = false;
 	for (size_t i = 0; i < p->ncand; i++)
 		send_probe(p, &p->cand[i].ep);
 	p->bursts++;
@@ -279,11 +312,25 @@ static void burst(struct paths *p)
 				: 0;
 }
 
+/* A valid probe from the peer is here: its NAT has mapped its socket to
+ * us, so our real probes cannot poison that NAT any more and need not
+ * wait for the next burst. (Its call proves nothing of the kind: the peer
+ * may not know our candidates yet.) */
+static void release(struct paths *p)
+{
+	if (p->opening && p->state == PATHS_PUNCHING)
+		burst(p);
+}
+
 static bool can_punch(const struct paths *p)
 {
 	return p->has_key && p->ncand > 0;
 }
 
+/* Every round, ours or one we join, starts with openers when they are on;
+ * the real probes then wait for the peer's first probe (release) or one
+ * probe interval, whichever comes first. The interval covers the time the
+ * peer needs to get our call (our candidates) and open its own NAT. */
 static void start_round(struct paths *p, uint64_t now, bool call)
 {
 	size_t i, j;
@@ -304,10 +351,19 @@ static void start_round(struct paths *p, uint64_t now, bool call)
 	p->round_end = now + PATHS_ROUND_MS;
 	p->settle_at = 0;
 	p->bursts = 0;
+	p->opening = false;
 	p->stats.rounds++;
 	if (call && p->relay_up)
 		push_simple(p, PATHS_SIGNAL_CALL, NULL);
-	burst(p);
+	if (!p->open_ttl) {
+		burst(p);
+		return;
+	}
+	for (i = 0; i < p->ncand; i++)
+		send_opener(p, &p->cand[i].ep);
+	p->opening = true;
+	p->bursts = 1;
+	p->next_burst = now + PATHS_PROBE_INTERVAL_MS;
 }
 
 static void maybe_start(struct paths *p, uint64_t now)
@@ -445,6 +501,7 @@ int paths_new(uint64_t self, uint64_t peer, uint64_t now, struct paths **out)
 	p->now = now;
 	p->retry_at = now;
 	p->cooldown_base = PATHS_COOLDOWN_MS;
+	p->open_ttl = PATHS_OPEN_TTL;
 	p->stats.last_change = now;
 	*out = p;
 out:
@@ -454,6 +511,11 @@ out:
 void paths_set_cooldown(struct paths *p, uint64_t ms)
 {
 	p->cooldown_base = ms ? ms : PATHS_COOLDOWN_MS;
+}
+
+void paths_set_open_ttl(struct paths *p, uint8_t ttl)
+{
+	p->open_ttl = ttl;
 }
 
 void paths_del(struct paths *p)
@@ -502,7 +564,7 @@ int paths_set_remote(struct paths *p, const struct ip_endpoint *eps, size_t n,
 		struct cand *c = add_cand(p, &eps[i], false);
 
 		if (c && p->state == PATHS_PUNCHING)
-			send_probe(p, &c->ep);
+			probe_new(p, &c->ep);
 	}
 	maybe_start(p, now);
 	return 0;
@@ -518,7 +580,7 @@ int paths_on_call(struct paths *p, const struct ip_endpoint *eps, size_t n,
 		struct cand *c = add_cand(p, &eps[i], false);
 
 		if (c && p->state == PATHS_PUNCHING)
-			send_probe(p, &c->ep);
+			probe_new(p, &c->ep);
 	}
 	join(p, now, true);
 	return 0;
@@ -550,6 +612,7 @@ int paths_on_probe(struct paths *p, const struct ip_endpoint *from,
 	 * of our own (ICE's triggered check). Join first: a new round
 	 * forgets older peer-reflexive candidates, not this one. */
 	join(p, now, false);
+	release(p);
 	c = add_cand(p, from, true);
 	if (c && p->state == PATHS_PUNCHING)
 		send_probe(p, &c->ep);

@@ -47,6 +47,7 @@
 #define PATHS_COOLDOWN_MAX_MS 600000 /* back-off cap */
 #define PATHS_CALL_SLACK_MS 5000     /* a peer's call pulls our retry in */
 #define PATHS_RETRY_RELAY_MS 1000    /* re-issue a failed move to relay */
+#define PATHS_OPEN_TTL 2             /* openers: past our NAT, no further */
 
 enum paths_state {
 	PATHS_RELAY = 0,  /* on the relay; punching later (or never) */
@@ -70,6 +71,8 @@ enum paths_action_type {
 
 struct paths_action {
 	uint8_t type;                /* enum paths_action_type */
+	uint8_t ttl;                 /* SEND_PROBE: IP TTL / IPv6 hop limit,
+				      * 0 for the socket's default */
 	uint8_t txid[WIRE_TXID_LEN]; /* SEND_PROBE, SEND_REPLY */
 	struct ip_endpoint addr;     /* destination or migration target */
 	struct ip_endpoint observed; /* SEND_REPLY: where the probe came from */
@@ -96,6 +99,16 @@ int paths_new(uint64_t self, uint64_t peer, uint64_t now, struct paths **out);
 /* Sets the first retry delay after a failure (0: PATHS_COOLDOWN_MS); it
  * doubles with every further failure up to PATHS_COOLDOWN_MAX_MS. */
 void paths_set_cooldown(struct paths *p, uint64_t ms);
+
+/* Sets the IP TTL (IPv6 hop limit) of the openers, the probes that start
+ * each round we start (default PATHS_OPEN_TTL; 0: no openers). An opener
+ * creates our NAT's mapping towards each candidate but expires before the
+ * peer's NAT, so a NAT that accepts unsolicited packets is not poisoned by
+ * a probe that arrives before its own host sent anything; the round's real
+ * probes then wait for the peer's first probe or one probe interval. A
+ * round we join (the peer called first) sends its real probes at once.
+ * docs/internals/paths.md has the details and the measurements. */
+void paths_set_open_ttl(struct paths *p, uint8_t ttl);
 
 /* Frees p and wipes its key. Accepts NULL. */
 void paths_del(struct paths *p);

@@ -136,6 +136,11 @@ void tunnels_set_local(struct tunnels *t, const struct ip_endpoint *eps,
  * default 30 s). Applies to path managers created from now on. */
 void tunnels_set_cooldown(struct tunnels *t, uint64_t ms);
 
+/* TTL of the low-TTL opening probes of each punch round (1-255; 0: the
+ * default PATHS_OPEN_TTL, negative: no openers). Applies to path
+ * managers created from now on. */
+void tunnels_set_open_ttl(struct tunnels *t, int ttl);
+
 /* Whether direct paths are tried at all (default true); false keeps
  * every connection made from now on on the relay. */
 void tunnels_set_direct(struct tunnels *t, bool on);

@@ -68,6 +68,7 @@ struct tunnels {
 	struct ip_endpoint local[LOCAL_MAX];
 	size_t nlocal;
 	uint64_t cooldown_ms;
+	int open_ttl; /* tunnels_set_open_ttl */
 	bool relay_up;
 	bool no_direct;
 	int64_t last_ttd_ms;

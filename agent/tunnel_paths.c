@@ -55,7 +55,8 @@ static void send_probe_frame(struct peer *p, uint8_t type,
 		f.addr = a->observed;
 	n = wire_frame_encode(&f, buf, sizeof(buf));
 	if (n > 0)
-		quic_endpoint_send_raw(p->t->ep, &a->addr, buf, (size_t)n);
+		quic_endpoint_send_raw_ttl(p->t->ep, &a->addr, buf, (size_t)n,
+					   a->ttl);
 }
 
 static void send_signal(struct peer *p, const struct signal *sg)
@@ -155,6 +156,9 @@ void tunnel_pm_start(struct peer *p)
 		return;
 	}
 	paths_set_cooldown(p->pm, t->cooldown_ms);
+	if (t->open_ttl)
+		paths_set_open_ttl(p->pm,
+				   t->open_ttl < 0 ? 0 : (uint8_t)t->open_ttl);
 	paths_on_relay(p->pm, t->relay_up, now);
 	paths_set_local(p->pm, t->local, t->nlocal);
 	paths_set_key(p->pm, key, now);
@@ -354,6 +358,11 @@ void tunnels_set_direct(struct tunnels *t, bool on)
 void tunnels_set_cooldown(struct tunnels *t, uint64_t ms)
 {
 	t->cooldown_ms = ms;
+}
+
+void tunnels_set_open_ttl(struct tunnels *t, int ttl)
+{
+	t->open_ttl = ttl > 255 ? 255 : ttl;
 }
 
 void tunnels_set_relay_up(struct tunnels *t, bool up)

@@ -250,6 +250,15 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 			   const struct ip_endpoint *to, const void *data,
 			   size_t len);
 
+/* The same with the IP TTL (IPv4) or hop limit (IPv6) ttl on this one
+ * datagram (0: the socket's default), set per message with a control
+ * message so the socket's other traffic keeps its default: a hole-punching
+ * opener that must expire before the peer's NAT. The datagram is never
+ * merged into a GSO batch. */
+int quic_endpoint_send_raw_ttl(struct quic_endpoint *ep,
+			       const struct ip_endpoint *to, const void *data,
+			       size_t len, uint8_t ttl);
+
 /* Feeds a packet that arrived on the virtual path from the virtual address
  * `from` (as if received at the endpoint's virtual_local). Returns 0 (also
  * when the packet is dropped), WEFT_ERR_INVAL when the endpoint has no

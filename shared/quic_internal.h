@@ -126,6 +126,7 @@ struct txpkt {
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	size_t len;
+	uint8_t ttl; /* IP TTL / IPv6 hop limit; 0: the socket's default */
 	uint8_t d[TX_BUFSZ];
 };
 

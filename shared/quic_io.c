@@ -16,8 +16,10 @@
  * less room for headers). */
 #define GSO_MAX_BYTES 65000
 
+/* One message's control data: a UDP_SEGMENT (uint16_t) or an IP_TTL /
+ * IPV6_HOPLIMIT (int). */
 union gso_cmsg {
-	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	char buf[CMSG_SPACE(sizeof(int))];
 	struct cmsghdr align;
 };
 
@@ -130,6 +132,45 @@ static bool same_dest(const struct txpkt *a, const struct txpkt *b)
 	return a->tolen == b->tolen && memcmp(&a->to, &b->to, a->tolen) == 0;
 }
 
+/* Whether t goes out as IPv4: to an IPv4 or an IPv4-mapped address (a
+ * dual-stack socket sends those through the IPv4 stack, which reads
+ * SOL_IP control messages). */
+static bool dest_is_v4(const struct txpkt *t)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0,
+					   0, 0, 0, 0, 0xff, 0xff};
+	struct sockaddr_in6 s6;
+
+	if (t->to.ss_family == AF_INET)
+		return true;
+	if (t->to.ss_family != AF_INET6 || t->tolen < sizeof(s6))
+		return false;
+	memcpy(&s6, &t->to, sizeof(s6));
+	return memcmp(s6.sin6_addr.s6_addr, prefix, sizeof(prefix)) == 0;
+}
+
+/* Puts t's TTL on message h as a control message. */
+static void set_ttl(struct msghdr *h, union gso_cmsg *cm,
+		    const struct txpkt *t)
+{
+	struct cmsghdr *c;
+	int v = t->ttl;
+
+	memset(cm, 0, sizeof(*cm));
+	h->msg_control = cm->buf;
+	h->msg_controllen = sizeof(cm->buf);
+	c = CMSG_FIRSTHDR(h);
+	if (dest_is_v4(t)) {
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_TTL;
+	} else {
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_HOPLIMIT;
+	}
+	c->cmsg_len = CMSG_LEN(sizeof(v));
+	memcpy(CMSG_DATA(c), &v, sizeof(v));
+}
+
 /* Fills m with the messages for tx[from..ntx): with GSO, each run of
  * packets to one destination with equal sizes (the last may be shorter)
  * becomes one message that the kernel cuts at UDP_SEGMENT; without, one
@@ -149,8 +190,9 @@ static unsigned build_msgs(struct quic_endpoint *ep, unsigned from,
 		struct msghdr *h = &m[nm].msg_hdr;
 		size_t seg = ep->tx[i].len, total = seg;
 
-		for (j = i + 1; ep->gso && j < ep->ntx; j++) {
-			if (!same_dest(&ep->tx[i], &ep->tx[j]) ||
+		/* A packet with its own TTL travels alone. */
+		for (j = i + 1; ep->gso && !ep->tx[i].ttl && j < ep->ntx; j++) {
+			if (!same_dest(&ep->tx[i], &ep->tx[j]) || ep->tx[j].ttl ||
 			    ep->tx[j - 1].len != seg || ep->tx[j].len > seg ||
 			    total + ep->tx[j].len > GSO_MAX_BYTES)
 				break;
@@ -175,6 +217,8 @@ static unsigned build_msgs(struct quic_endpoint *ep, unsigned from,
 			c->cmsg_type = UDP_SEGMENT;
 			c->cmsg_len = CMSG_LEN(sizeof(v));
 			memcpy(CMSG_DATA(c), &v, sizeof(v));
+		} else if (ep->tx[i].ttl) {
+			set_ttl(h, &cm[nm], &ep->tx[i]);
 		}
 		first[nm++] = i;
 	}
@@ -199,7 +243,7 @@ void quic_io_flush(struct quic_endpoint *ep)
 			n = sendmmsg(ep->fd, m + done, nm - done, MSG_DONTWAIT);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0 && m[done].msg_hdr.msg_controllen &&
+			if (n < 0 && m[done].msg_hdr.msg_iovlen > 1 &&
 			    (errno == EIO || errno == EINVAL ||
 			     errno == ENOPROTOOPT)) {
 				/* The kernel or the device cannot segment
@@ -217,7 +261,7 @@ void quic_io_flush(struct quic_endpoint *ep)
 				continue;
 			}
 			for (k = done; k < done + (unsigned)n; k++) {
-				if (m[k].msg_hdr.msg_controllen)
+				if (m[k].msg_hdr.msg_iovlen > 1)
 					ep->st.gso_sends++;
 				ep->st.udp_sent += m[k].msg_hdr.msg_iovlen;
 			}
@@ -254,6 +298,7 @@ void quic_io_send(struct quic_endpoint *ep, struct quic_conn *c,
 	set_dest(ep, t, path->remote.addr, path->remote.addrlen);
 	memcpy(t->d, d, n);
 	t->len = n;
+	t->ttl = 0;
 }
 
 /* The segment size of a message that UDP GRO built from several
@@ -439,6 +484,13 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 			   const struct ip_endpoint *to, const void *data,
 			   size_t len)
 {
+	return quic_endpoint_send_raw_ttl(ep, to, data, len, 0);
+}
+
+int quic_endpoint_send_raw_ttl(struct quic_endpoint *ep,
+			       const struct ip_endpoint *to, const void *data,
+			       size_t len, uint8_t ttl)
+{
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	struct txpkt *t;
@@ -452,6 +504,7 @@ int quic_endpoint_send_raw(struct quic_endpoint *ep,
 	set_dest(ep, t, (const struct sockaddr *)&ss, sslen);
 	memcpy(t->d, data, len);
 	t->len = len;
+	t->ttl = ttl;
 	quic_io_push(ep);
 	return 0;
 }

@@ -18,6 +18,7 @@
 #                                    (default: a nat1, b nat2, c inet)
 #   --same-lan                       a and b on one LAN behind nat1
 #   --nat1|--nat2 eim|sym|eim-nodrop NAT behaviour (default eim)
+#   --routed                         a router hop between the NATs (below)
 #   --owner PID                      the process the lab belongs to, for gc
 #                                    (default: the caller, $PPID)
 #
@@ -31,6 +32,17 @@
 #   nat2   outside "out" 203.0.113.12 on pub; inside bridge "lan" 10.2.0.1/24
 #   a,b,c  interface eth0; on inet: 203.0.113.21/.22/.23; behind natN:
 #          10.N.0.11/.12/.13, default route via 10.N.0.1
+#
+# --routed: nat1 and nat2 are not on pub but each on a point-to-point link
+# of its own to inet ("out" 203.0.113.1N/32 <-> inet's "nN"), and inet
+# routes between those links and pub (ip_forward; proxy ARP on pub, so the
+# hosts on pub still reach the NATs' addresses). Every address stays the
+# same, but a packet between the NATs now crosses one router (inet): one
+# sent with TTL 2 by a host behind nat1 is mapped by nat1 and expires in
+# inet, so it never reaches nat2 (the low-TTL "opener" of hole punching,
+# issue 12; on one bridge it would reach nat2 with TTL 1, which is enough
+# for a packet addressed to the NAT itself). The controller and relays in
+# inet are local to the router, so they are as near as before.
 #
 # NAT modes (nftables in the NAT's namespace):
 #   eim         `masquerade` on out: endpoint-independent mapping (the
@@ -179,13 +191,23 @@ make_ns() {
 }
 
 make_nat() {
-	name=$1 n=$2 mode=$3
+	name=$1 n=$2 mode=$3 routed=$4
 	make_ns "$name" "nat$n"
 	ip -n "$(nsname "$name" inet)" link add "n$n" type veth \
 		peer name out netns "$(nsname "$name" "nat$n")"
-	ip -n "$(nsname "$name" inet)" link set "n$n" master pub up
+	if [ -n "$routed" ]; then
+		# A link of its own, routed by inet (see --routed above).
+		in_ns "$name" inet sh -e -c "
+			ip link set n$n up
+			ip route add $PUB_NET.1$n/32 dev n$n
+		"
+		outaddr="$PUB_NET.1$n peer $PUB_NET.1"
+	else
+		ip -n "$(nsname "$name" inet)" link set "n$n" master pub up
+		outaddr=$PUB_NET.1$n/24
+	fi
 	in_ns "$name" "nat$n" sh -e -c "
-		ip addr add $PUB_NET.1$n/24 dev out
+		ip addr add $outaddr dev out
 		ip link set out up
 		ip route add default via $PUB_NET.1
 		ip link add lan type bridge
@@ -226,14 +248,18 @@ cmd_up() {
 	name=$1
 	shift
 	check_name "$name"
-	pa=nat1 pb=nat2 pc=inet m1=eim m2=eim owner=$PPID
+	pa=nat1 pb=nat2 pc=inet m1=eim m2=eim owner=$PPID routed=
 	while [ $# -gt 0 ]; do
-		[ $# -ge 2 ] || [ "$1" = --same-lan ] || die "$1 needs a value"
+		case "$1" in
+		--same-lan | --routed) ;;
+		*) [ $# -ge 2 ] || die "$1 needs a value" ;;
+		esac
 		case "$1" in
 		--a) pa=$2; shift 2 ;;
 		--b) pb=$2; shift 2 ;;
 		--c) pc=$2; shift 2 ;;
 		--same-lan) pa=nat1 pb=nat1; shift ;;
+		--routed) routed=1; shift ;;
 		--nat1) m1=$2; shift 2 ;;
 		--nat2) m2=$2; shift 2 ;;
 		--owner) owner=$2; shift 2 ;;
@@ -261,8 +287,8 @@ cmd_up() {
 	# State first, so that gc and down can find a half-built lab.
 	mkdir -p "$RUN/$name"
 	echo "$owner $start" >"$RUN/$name/owner"
-	printf 'a=%s\nb=%s\nc=%s\nnat1=%s\nnat2=%s\n' \
-		"$pa" "$pb" "$pc" "$m1" "$m2" >"$RUN/$name/hosts"
+	printf 'a=%s\nb=%s\nc=%s\nnat1=%s\nnat2=%s\nrouted=%s\n' \
+		"$pa" "$pb" "$pc" "$m1" "$m2" "${routed:-0}" >"$RUN/$name/hosts"
 
 	if ! ip netns add "$(nsname "$name" inet)" 2>/dev/null; then
 		rm -rf "${RUN:?}/$name"
@@ -281,8 +307,14 @@ cmd_up() {
 		trap - EXIT
 		skip "nftables does not work in a network namespace here"
 	fi
-	make_nat "$name" 1 "$m1"
-	make_nat "$name" 2 "$m2"
+	if [ -n "$routed" ]; then
+		in_ns "$name" inet sh -e -c "
+			sysctl -qw net.ipv4.ip_forward=1
+			sysctl -qw net.ipv4.conf.pub.proxy_arp=1
+		"
+	fi
+	make_nat "$name" 1 "$m1" "$routed"
+	make_nat "$name" 2 "$m2" "$routed"
 	for h in a b c; do
 		eval "p=\$p$h"
 		[ "$p" = none ] || make_host "$name" "$h" "$p"

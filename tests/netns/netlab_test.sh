@@ -3,6 +3,7 @@
 # rely on: source NAT to the outside address, endpoint-independent mapping
 # (eim) versus per-destination ports (sym), port-restricted filtering with
 # unsolicited inbound packets dropped, hole punching between two eim NATs,
+# a router between the NATs (--routed) that a TTL-2 packet does not pass,
 # and that `down`/`gc` leave nothing behind.
 #
 #   netlab_test.sh [CASE...]   run the named cases (default: all)
@@ -162,13 +163,18 @@ mapped_of() {
 	nsx "$1" "$2" "$UDPTOOL" ask -b 0.0.0.0:41000 203.0.113.1:7001
 }
 
-# punch NAME: b starts punching towards a early (its first packets reach
-# nat1 before a sends anything to b), then a joins. Writes the outcome of
-# each side to $tmp/pa and $tmp/pb.
+# punch NAME [TTL]: b starts punching towards a early (its first packets
+# reach nat1 before a sends anything to b), then a joins. With TTL, a
+# first sends b's mapping one packet with that IP TTL (an opener). Writes
+# the outcome of each side to $tmp/pa and $tmp/pb.
 punch() {
 	echo_server "$1" inet 203.0.113.1:7001
 	ma=$(mapped_of "$1" a) || fail "no echo for a"
 	mb=$(mapped_of "$1" b) || fail "no echo for b"
+	if [ -n "${2:-}" ]; then
+		nsx "$1" a "$UDPTOOL" send -b 0.0.0.0:41000 -c 1 -T "$2" "$mb" ||
+			fail "send with TTL $2"
+	fi
 	nsx "$1" b "$UDPTOOL" punch -b 0.0.0.0:41000 -t 4000 "$ma" >"$tmp/pb" &
 	pb=$!
 	sleep 0.7
@@ -198,6 +204,24 @@ early_packet_breaks_punching_without_the_drop_rule() {
 	punch "$L"
 	[ "$(cat "$tmp/pb")" = timeout ] ||
 		fail "b heard a although nat1 had to pick a new port"
+}
+
+# --routed puts a router (inet) between the NATs: a packet from a with TTL
+# 2 is mapped by nat1 and expires in inet, so it opens nat1 for b without
+# leaving nat2 a conntrack entry that would take b's port; with TTL 3 it
+# reaches nat2 and breaks punching between the two eim-nodrop NATs.
+routed_low_ttl_opener_saves_punching_through_nodrop_nats() {
+	newname L
+	up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
+	punch "$L" 2
+	[ "$(cat "$tmp/pa")" = ok ] || fail "TTL 2: a did not hear b"
+	[ "$(cat "$tmp/pb")" = ok ] || fail "TTL 2: b did not hear a"
+	lab down "$L"
+	newname L
+	up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
+	punch "$L" 3
+	[ "$(cat "$tmp/pb")" = timeout ] ||
+		fail "TTL 3: b heard a although a's packet reached nat2"
 }
 
 same_lan_hosts_reach_each_other_without_nat() {
@@ -264,6 +288,7 @@ nat_without_drop_rule_answers_unsolicited_packets
 hole_punching_works_between_two_eim_nats
 hole_punching_fails_behind_a_symmetric_nat
 early_packet_breaks_punching_without_the_drop_rule
+routed_low_ttl_opener_saves_punching_through_nodrop_nats
 same_lan_hosts_reach_each_other_without_nat
 down_removes_everything_and_is_idempotent
 down_finds_leftovers_of_a_crashed_run

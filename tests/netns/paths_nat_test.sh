@@ -32,6 +32,12 @@
 #            the path is direct again on a port in 40000-40100 within
 #            cooldown + 10 s, and both agents log the move to the relay
 #            and back to direct.
+#   nodrop   both NATs eim-nodrop (they accept unsolicited packets) with
+#            a router between them (netlab --routed): the same as eim.
+#            Without the agents' low-TTL openers (--punch-ttl 0) each
+#            side's first probe reaches the other NAT before its host sent
+#            anything, the conntrack entry it leaves takes that host's
+#            port, and both stay on the relay (issue 12).
 #   samelan  a and b on one LAN behind nat1: direct, and b's address in use
 #            is its LAN address 10.1.0.12, not nat1's outside address.
 #   newaddr  agents polling their interfaces only hourly (--endpoint-poll
@@ -49,7 +55,10 @@
 # so the test needs nothing beyond scripts/deps.sh, jq and ping.
 #
 # Needs root; exits 77 (ctest: skipped) when namespaces are unavailable.
-# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN;
+# PATHS_NAT_AGENT_FLAGS: more `weft-agent up` flags for every agent (e.g.
+# --punch-ttl 0 to see nodrop fail without the openers);
+# PATHS_NAT_DIRECT_MS: how long reach_direct waits (default 5000).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -126,7 +135,7 @@ start_agent() {
 		--insecure-http --auth-key "$2" --state-dir "$dir/$1" \
 		--socket "$dir/$1/sock" --hostname "$1" --tun weft0 \
 		--metrics-listen "$AGENT_METRICS" $cooldown_flag \
-		${extra_agent_flags:-} \
+		${extra_agent_flags:-} ${PATHS_NAT_AGENT_FLAGS:-} \
 		2>>"$dir/$1.log"
 }
 
@@ -235,13 +244,13 @@ setup() {
 }
 
 # reach_direct: from the first ping a->b (ping -i 0.05) until a's peer b
-# is "direct"; fails after 5 s, warns above 1 s. Leaves the ping running
-# (PING_PID) and sets TTD (ms, "" when not direct).
+# is "direct"; fails after 5 s (PATHS_NAT_DIRECT_MS), warns above 1 s.
+# Leaves the ping running (PING_PID) and sets TTD (ms, "" when not direct).
 reach_direct() {
 	t0=$(now_ms)
 	bg_ping a "$b4" 0.05
 	TTD=
-	if wait_path a b direct 5000 "$t0"; then
+	if wait_path a b direct "${PATHS_NAT_DIRECT_MS:-5000}" "$t0"; then
 		TTD=$WAITED
 		echo "$scen: time to direct: $TTD ms (agent: $(peer a b \
 			punch.time_to_direct_ms) ms, rounds $(peer a b punch.rounds))"
@@ -256,7 +265,7 @@ reach_direct() {
 		[ "$(peer b a path)" = direct ] ||
 			fail "b's peer a is $(peer b a path) while a's peer b is direct"
 	else
-		fail "a's peer b not direct 5 s after the first ping (path $(peer a b path), punch $(cli a peers | jq -c '.peers[0].punch'))"
+		fail "a's peer b not direct ${PATHS_NAT_DIRECT_MS:-5000} ms after the first ping (path $(peer a b path), punch $(cli a peers | jq -c '.peers[0].punch'))"
 	fi
 }
 
@@ -304,6 +313,11 @@ s_inet() {
 
 s_eim() {
 	setup || return
+	scen_direct 203.0.113.12
+}
+
+s_nodrop() {
+	setup --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
 	scen_direct 203.0.113.12
 }
 
@@ -725,12 +739,13 @@ if ! "$AGENT" up --help 2>&1 | grep -q -- --punch-cooldown; then
 fi
 
 t_start=$(date +%s)
-[ $# -gt 0 ] || set -- inet eim eimsym symsym cut portchange samelan newaddr ipv6
+[ $# -gt 0 ] || set -- inet eim nodrop eimsym symsym cut portchange samelan \
+	newaddr ipv6
 for scen in "$@"; do
 	t_s=$(date +%s)
 	case "$scen" in
-	inet | eim | eimsym | symsym | cut | portchange | samelan | newaddr | \
-		ipv6) "s_$scen" ;;
+	inet | eim | nodrop | eimsym | symsym | cut | portchange | samelan | \
+		newaddr | ipv6) "s_$scen" ;;
 	*) echo "paths_nat_test: unknown scenario '$scen'" >&2; exit 2 ;;
 	esac
 	cleanup

@@ -10,7 +10,9 @@
  *                                       it saw, one line per DEST
  *   udptool listen [-b BIND] [-t MS]    wait for one datagram, print
  *                                       "from ADDR:PORT"
- *   udptool send [-b BIND] [-c N] DEST  send N datagrams (default 3)
+ *   udptool send [-b BIND] [-c N] [-T TTL] DEST
+ *                                       send N datagrams (default 3), with
+ *                                       IP TTL / IPv6 hop limit TTL if given
  *   udptool punch [-b BIND] [-t MS] PEER
  *                                       send to PEER every 100 ms until a
  *                                       datagram from PEER arrives, keep
@@ -24,6 +26,7 @@
 #include "shared/ip.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: udptool echo|ask|listen|send|punch|refused "
-			"[-b BIND] [-t MS] [-c N] [DEST...]\n");
+			"[-b BIND] [-t MS] [-c N] [-T TTL] [DEST...]\n");
 	exit(2);
 }
 
@@ -275,14 +278,14 @@ int main(int argc, char **argv)
 {
 	struct ip_endpoint bind_to, dests[MAX_DESTS];
 	const char *cmd;
-	int opt, ms = 3000, count = -1, ndest = 0, fd;
+	int opt, ms = 3000, count = -1, ndest = 0, fd, ttl = 0;
 
 	if (argc < 2)
 		usage();
 	cmd = argv[1];
 	parse_ep("0.0.0.0:0", &bind_to, true);
 	optind = 2;
-	while ((opt = getopt(argc, argv, "b:t:c:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:t:c:T:")) != -1) {
 		switch (opt) {
 		case 'b':
 			parse_ep(optarg, &bind_to, true);
@@ -292,6 +295,11 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			count = atoi(optarg);
+			break;
+		case 'T':
+			ttl = atoi(optarg);
+			if (ttl < 1 || ttl > 255)
+				usage();
 			break;
 		default:
 			usage();
@@ -307,6 +315,14 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "refused") == 0)
 		return ndest == 1 ? do_refused(&dests[0], ms) : (usage(), 2);
 	fd = open_socket(&bind_to);
+	if (ttl && (bind_to.addr.family == 6
+			    ? setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS,
+					 &ttl, sizeof(ttl))
+			    : setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl,
+					 sizeof(ttl))) != 0) {
+		perror("udptool: TTL");
+		return 1;
+	}
 	if (strcmp(cmd, "echo") == 0 && ndest == 0)
 		return do_echo(fd, count);
 	if (strcmp(cmd, "ask") == 0 && ndest > 0)

@@ -50,6 +50,16 @@ static size_t count(const struct acts *x, int type)
 	return k;
 }
 
+/* Counts the probes in x with TTL ttl (0: the socket's default). */
+static size_t count_ttl(const struct acts *x, uint8_t ttl)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < x->n; i++)
+		k += x->a[i].type == PATHS_SEND_PROBE && x->a[i].ttl == ttl;
+	return k;
+}
+
 static const struct paths_action *first(const struct acts *x, int type)
 {
 	for (size_t i = 0; i < x->n; i++)
@@ -120,9 +130,12 @@ static void probes_every_candidate_in_rank_order_and_skips_noise(void)
 	paths_set_remote(p, r, 5, T0);
 	drain(p, &x);
 	/* A call through the relay, then one probe per usable candidate:
-	 * no link-local, no IPv6 (we have no IPv6 address). */
+	 * no link-local, no IPv6 (we have no IPv6 address). A round begins
+	 * with openers (low TTL); the real probes follow in the same order
+	 * (opener_round_* below). */
 	REQUIRE_INT(x.n, 4);
 	CHECK_INT(x.a[0].type, PATHS_SIGNAL_CALL);
+	CHECK_INT(x.a[1].ttl, PATHS_OPEN_TTL);
 	CHECK(ep_is(&x.a[1].addr, "192.168.1.20:5000"));
 	CHECK(ep_is(&x.a[2].addr, "10.0.0.5:5000"));
 	CHECK(ep_is(&x.a[3].addr, "198.51.100.2:5000"));
@@ -410,6 +423,7 @@ static void failed_round_stays_on_relay_and_backs_off_until_success(void)
 	struct paths *p = client_with("198.51.100.2:5000", &x);
 	uint64_t cd, t;
 
+	/* The opener, then a burst every interval but the first. */
 	CHECK_INT(count(&x, PATHS_SEND_PROBE), 1);
 	CHECK_INT(silent_round(p, T0) + 1, PATHS_PROBE_BURSTS);
 	CHECK_INT(paths_state(p, NULL, NULL), PATHS_RELAY);
@@ -469,7 +483,10 @@ static void peer_probe_near_retry_starts_round_and_probes_its_source(void)
 	paths_on_probe(p, &f, txid, B_ID, t);
 	drain(p, &x);
 	CHECK_INT(count(&x, PATHS_SEND_REPLY), 1);
-	REQUIRE_INT(count(&x, PATHS_SEND_PROBE), 2);
+	/* The opener, then (the probe released it) the real probe, and the
+	 * probe to the probe's source. */
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 1);
+	REQUIRE_INT(count_ttl(&x, 0), 2);
 	for (i = 0; i < x.n; i++)
 		if (x.a[i].type == PATHS_SEND_PROBE &&
 		    ep_is(&x.a[i].addr, "198.51.100.2:7000"))
@@ -679,6 +696,138 @@ static void no_key_means_no_probes_and_no_replies(void)
 	paths_del(NULL);
 }
 
+/* A round we start: the call, an opener with the low TTL to each
+ * candidate, and the real probes (default TTL) one interval later. */
+static void opener_round_opens_with_low_ttl_then_probes_after_interval(void)
+{
+	struct paths *p = NULL;
+	struct ip_endpoint l = ep("192.168.1.10:4000");
+	struct ip_endpoint r[2] = {ep("198.51.100.2:5000"),
+				   ep("192.168.1.20:5000")};
+	struct ip_endpoint late = ep("198.51.100.3:5000");
+	struct acts x;
+
+	REQUIRE_INT(paths_new(A_ID, B_ID, T0, &p), 0);
+	paths_set_local(p, &l, 1);
+	paths_set_key(p, key, T0);
+	paths_set_remote(p, r, 2, T0);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SIGNAL_CALL), 1);
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 2);
+	CHECK_INT(count_ttl(&x, 0), 0);
+	CHECK_INT(paths_next_wakeup(p), T0 + PATHS_PROBE_INTERVAL_MS);
+	/* Candidates that come up meanwhile (a map update: all three are
+	 * new to the round) get openers too. */
+	{
+		struct ip_endpoint r3[3] = {r[0], r[1], late};
+
+		paths_set_remote(p, r3, 3, T0 + 10);
+	}
+	drain(p, &x);
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 3);
+	CHECK_INT(count_ttl(&x, 0), 0);
+	paths_on_timer(p, T0 + PATHS_PROBE_INTERVAL_MS - 1);
+	drain(p, &x);
+	CHECK_INT(x.n, 0);
+	paths_on_timer(p, T0 + PATHS_PROBE_INTERVAL_MS);
+	drain(p, &x);
+	CHECK_INT(count_ttl(&x, 0), 3);
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 0);
+	/* A later candidate (the peer's call: it may not know ours yet)
+	 * gets an opener, and real probes from the next burst on. */
+	late = ep("198.51.100.4:5000");
+	paths_on_call(p, &late, 1, T0 + 300);
+	drain(p, &x);
+	CHECK_INT(count_ttl(&x, 0), 0);
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 1);
+	paths_on_timer(p, T0 + 2 * PATHS_PROBE_INTERVAL_MS);
+	drain(p, &x);
+	CHECK_INT(count_ttl(&x, 0), 4);
+	paths_del(p);
+}
+
+/* The peer's first probe shows that its NAT has mapped it to us, so our
+ * real probes cannot poison that NAT: they go at once instead of at the
+ * end of the interval. Its call shows nothing of the kind (it may not
+ * know our candidates yet): the probes keep waiting. */
+static void peer_probe_while_opening_releases_real_probes(void)
+{
+	struct acts x;
+	struct paths *p = client_with("198.51.100.2:5000", &x);
+	struct ip_endpoint f = ep("198.51.100.2:5000");
+	uint8_t txid[WIRE_TXID_LEN];
+
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 1);
+	CHECK_INT(count_ttl(&x, 0), 0);
+	paths_on_call(p, &f, 1, T0 + 10);
+	drain(p, &x);
+	CHECK_INT(x.n, 0);
+	REQUIRE_INT(paths_txid(key, B_ID, A_ID, 1, txid), 0);
+	paths_on_probe(p, &f, txid, B_ID, T0 + 20);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SEND_REPLY), 1);
+	REQUIRE_INT(count_ttl(&x, 0), 1);
+	CHECK(ep_is(&first(&x, PATHS_SEND_PROBE)->addr, "198.51.100.2:5000"));
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 0);
+	/* The bursts keep their schedule from the round's start. */
+	CHECK_INT(paths_next_wakeup(p), T0 + 2 * PATHS_PROBE_INTERVAL_MS);
+	paths_del(p);
+}
+
+/* A round the peer started (its call came first) opens too: the peer may
+ * not have known our candidates when it sent its openers. Its first real
+ * probe releases ours. */
+static void joined_round_opens_too(void)
+{
+	struct paths *p = NULL;
+	struct ip_endpoint l = ep("198.51.100.2:5000");
+	struct ip_endpoint r = ep("203.0.113.1:4000");
+	uint8_t txid[WIRE_TXID_LEN];
+	struct acts x;
+
+	REQUIRE_INT(paths_new(B_ID, A_ID, T0, &p), 0);
+	paths_set_local(p, &l, 1);
+	paths_set_key(p, key, T0);
+	paths_on_call(p, &r, 1, T0);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SIGNAL_CALL), 1); /* our candidates */
+	CHECK_INT(count_ttl(&x, PATHS_OPEN_TTL), 1);
+	CHECK_INT(count_ttl(&x, 0), 0);
+	REQUIRE_INT(paths_txid(key, A_ID, B_ID, 1, txid), 0);
+	paths_on_probe(p, &r, txid, A_ID, T0 + 5);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SEND_REPLY), 1);
+	CHECK_INT(count_ttl(&x, 0), 1);
+	paths_del(p);
+}
+
+/* paths_set_open_ttl(0): no openers, real probes at once. */
+static void open_ttl_zero_sends_no_openers(void)
+{
+	struct paths *p = NULL;
+	struct ip_endpoint l = ep("203.0.113.1:4000");
+	struct ip_endpoint r = ep("198.51.100.2:5000");
+	struct acts x;
+
+	REQUIRE_INT(paths_new(A_ID, B_ID, T0, &p), 0);
+	paths_set_open_ttl(p, 0);
+	paths_set_local(p, &l, 1);
+	paths_set_key(p, key, T0);
+	paths_set_remote(p, &r, 1, T0);
+	drain(p, &x);
+	CHECK_INT(count(&x, PATHS_SIGNAL_CALL), 1);
+	CHECK_INT(count_ttl(&x, 0), 1);
+	CHECK_INT(count(&x, PATHS_SEND_PROBE), 1);
+	CHECK_INT(silent_round(p, T0), PATHS_PROBE_BURSTS - 1);
+	/* Another TTL is used as set. */
+	paths_set_open_ttl(p, 5);
+	paths_on_timer(p, paths_retry_at(p, NULL));
+	drain(p, &x);
+	CHECK_INT(count_ttl(&x, 5), 1);
+	CHECK_INT(count(&x, PATHS_SEND_PROBE), 1);
+	paths_del(p);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(ranks_lan_then_private_then_public_ipv6_first),
 	CHECK_CASE(probes_every_candidate_in_rank_order_and_skips_noise),
@@ -697,6 +846,10 @@ static const struct check_case cases[] = {
 	CHECK_CASE(symmetric_nat_never_migrates_and_respects_cooldown),
 	CHECK_CASE(deferred_manager_waits_before_its_first_round),
 	CHECK_CASE(no_key_means_no_probes_and_no_replies),
+	CHECK_CASE(opener_round_opens_with_low_ttl_then_probes_after_interval),
+	CHECK_CASE(peer_probe_while_opening_releases_real_probes),
+	CHECK_CASE(joined_round_opens_too),
+	CHECK_CASE(open_ttl_zero_sends_no_openers),
 	{0},
 };
 

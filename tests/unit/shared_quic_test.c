@@ -730,6 +730,138 @@ static void raw_datagrams_reach_on_other(void)
 	world_free(&w);
 }
 
+static bool ipv6_loopback_works(void);
+
+/* A plain UDP socket on 127.0.0.1 (v6: [::1]) that reports each
+ * datagram's TTL / hop limit; *to is its address. */
+static int ttl_sink(bool v6, struct ip_endpoint *to)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl = sizeof(ss);
+	int one = 1, fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, v6 ? sizeof(struct sockaddr_in6)
+						: sizeof(struct sockaddr_in)) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) ||
+	    ip_endpoint_from_sockaddr((struct sockaddr *)&ss, sl, to) ||
+	    (v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one,
+			     sizeof(one))
+		: setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof(one)))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The next datagram's TTL / hop limit on fd (waits up to 2 s), -1 when
+ * none came or it had no such control message; *len is its size. */
+static int recv_ttl(int fd, size_t *len)
+{
+	uint8_t d[256];
+	struct iovec iov = {.iov_base = d, .iov_len = sizeof(d)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int)) * 2];
+		struct cmsghdr align;
+	} cm;
+	struct msghdr h = {0};
+	struct timeval tv = {.tv_sec = 2};
+	struct cmsghdr *c;
+	ssize_t n;
+	int v;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = cm.buf;
+	h.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(fd, &h, 0);
+	if (n < 0)
+		return -1;
+	*len = (size_t)n;
+	for (c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+		    (c->cmsg_level == IPPROTO_IPV6 &&
+		     c->cmsg_type == IPV6_HOPLIMIT)) {
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v;
+		}
+	}
+	return -1;
+}
+
+/* Sends three equal-sized raw datagrams to `to` in one corked batch, the
+ * one at index `low` with TTL 3, and checks that each arrives with its
+ * own TTL: the low one alone, the others with the socket's default
+ * (never 3, even where GSO would merge same-sized datagrams). */
+static void check_ttl_batch(struct quic_endpoint *ep, int fd,
+			    const struct ip_endpoint *to, int low)
+{
+	static const uint8_t frame[] = {0x34, 9, 9, 9, 9, 9};
+	size_t len = 0;
+	int i, t;
+
+	quic_endpoint_cork(ep);
+	for (i = 0; i < 3; i++)
+		CHECK_INT(quic_endpoint_send_raw_ttl(ep, to, frame,
+						     sizeof(frame),
+						     i == low ? 3 : 0),
+			  0);
+	quic_endpoint_uncork(ep);
+	for (i = 0; i < 3; i++) {
+		t = recv_ttl(fd, &len);
+		CHECK_INT(len, sizeof(frame));
+		if (i == low)
+			CHECK_INT(t, 3);
+		else
+			CHECK(t > 3);
+	}
+}
+
+/* quic_endpoint_send_raw_ttl puts its TTL (IPv4) or hop limit (IPv6) on
+ * that one datagram, from a plain and from a dual-stack socket, without
+ * changing the socket's other traffic. */
+static void raw_datagram_ttl_applies_to_that_datagram_only(void)
+{
+	const struct world_opts dual = {.dual = true};
+	struct ip_endpoint to4, to6;
+	struct world w;
+	int fd4, fd6 = -1;
+
+	fd4 = ttl_sink(false, &to4);
+	REQUIRE(fd4 >= 0);
+	REQUIRE(world_init(&w, relay_alpns, false));
+	check_ttl_batch(w.cli, fd4, &to4, 0);
+	check_ttl_batch(w.cli, fd4, &to4, 2);
+	world_free(&w);
+
+	if (!ipv6_loopback_works()) {
+		printf("# skip: no IPv6 loopback in this kernel\n");
+		close(fd4);
+		return;
+	}
+	fd6 = ttl_sink(true, &to6);
+	REQUIRE(fd6 >= 0);
+	REQUIRE(world_init_ex(&w, relay_alpns, false, &dual));
+	check_ttl_batch(w.cli, fd4, &to4, 1); /* IPv4 from a [::] socket */
+	check_ttl_batch(w.cli, fd6, &to6, 0);
+	world_free(&w);
+	close(fd4);
+	close(fd6);
+}
+
 static bool got_two_others(struct world *w)
 {
 	return w->others >= 2;
@@ -1543,6 +1675,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(a_full_datagram_queue_reports_room),
 	CHECK_CASE(both_ends_export_the_same_key),
 	CHECK_CASE(raw_datagrams_reach_on_other),
+	CHECK_CASE(raw_datagram_ttl_applies_to_that_datagram_only),
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_with_gro),
 	CHECK_CASE(one_way_datagrams_are_acknowledged_sparingly),
 	CHECK_CASE(dual_stack_endpoints_speak_ipv4_and_ipv6),
