@@ -371,17 +371,19 @@ static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
 
 /* --- the cache of rendered filters ---
  *
- * A policy edit changes the filter of every node, but nodes with the same
- * rules get the same filter. Entries are keyed by the compiled filter's content, so an entry is
- * never stale: whatever node compiles to an equal filter gets the same
- * text. A filter names the receiver's own addresses as "self", so it
- * depends on the node's rules (and, for routers and connectors, what they
- * serve), not on who the node is: in the benchmark, 10,000 nodes share
- * 100 filters. Memory is bounded (it is a cache: when full, it is
- * emptied); a miss builds the text without JSON values, from the rules'
- * cached source-list texts. */
-#define FCACHE_MAX_ENTRIES 1024
-#define FCACHE_MAX_BYTES (4u << 20)
+ * A policy edit changes the filter of every node, but nodes with the
+ * same rules get the same filter. Entries are keyed by the compiled
+ * filter's content, so an entry is never stale: whatever node compiles to
+ * an equal filter gets the same text. A filter names the receiver's own
+ * addresses as "self", so it depends on the node's rules (and, for
+ * routers and connectors, what they serve), not on who the node is: in
+ * the benchmark, 10,000 nodes share 100 filters of ~9 KB (2 MB leaves
+ * room for those; at 1 MB they were close to emptying the cache in the
+ * middle of a fan-out). Memory is bounded (it is a cache: when full, it
+ * is emptied); a miss builds the text without JSON values, from the
+ * rules' cached source-list texts. */
+#define FCACHE_MAX_ENTRIES 256
+#define FCACHE_MAX_BYTES (2u << 20)
 
 struct fent {
 	struct fcomp f;        /* owns its items (and source-list refs) */
