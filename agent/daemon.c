@@ -207,18 +207,19 @@ static int build_routes(struct daemon *d, struct filter_route **out,
 /* Applies the map to the data plane, only what the update touched: our
  * mesh addresses and the route table (and the TUN's addresses and
  * routes) when peers' addresses or ours changed, the filter rules
- * (swapped into the live filter, so tracked flows survive) when they
- * changed. A filter the agent cannot compile denies everything: the data
- * plane fails closed. */
+ * (swapped into the live filter, so tracked flows survive) when they or
+ * our own addresses (what a rule's "self" stands for) changed. A filter
+ * the agent cannot compile denies everything: the data plane fails
+ * closed. */
 static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 {
 	const struct map_self *self = map_self(d->v.map);
 	const struct map_rule *mr;
 	struct filter_route *rv = NULL;
 	struct filter_rules *rules = NULL;
-	struct ip_addr self4 = {0}, self6 = {0};
+	struct ip_addr self4 = {0}, self6 = {0}, own[FILTER_MAX_SELF];
 	char err[200] = "", q[300];
-	size_t n = 0, nrules;
+	size_t n = 0, nrules, nown = 0;
 	int rc;
 
 	if (diff->addrs || diff->self) {
@@ -234,11 +235,16 @@ static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 			log_warn_err(rc, "routes_not_updated", NULL);
 		free(rv);
 	}
-	if (!diff->filter)
+	if (!diff->filter && !diff->self)
 		return;
+	if (self && self->ipv4.family)
+		own[nown++] = self->ipv4;
+	if (self && self->ipv6.family)
+		own[nown++] = self->ipv6;
 	mr = map_rules(d->v.map, &nrules);
 	if (map_has_filter(d->v.map)) {
-		rc = filter_rules_compile(mr, nrules, &rules, err, sizeof(err));
+		rc = filter_rules_compile(mr, nrules, own, nown, &rules, err,
+					  sizeof(err));
 		if (rc < 0) {
 			log_warn_err(rc, "filter_rejected", "reason=%s "
 				     "note=\"denying all inbound packets\"",

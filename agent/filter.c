@@ -272,15 +272,26 @@ static bool pset_find(const struct pset *s, const struct ip_addr *a,
 
 /* ---- rule compilation ---- */
 
-static int compile_rule(const struct map_rule *in, struct rule *r, char *err,
-			size_t errlen)
+/* The /32 or /128 of a. */
+static struct ip_prefix host_prefix(const struct ip_addr *a)
+{
+	struct ip_prefix p = {.addr = *a, .len = a->family == 4 ? 32 : 128};
+
+	return p;
+}
+
+/* Compiles in into r. A dst entry "self" becomes one entry per address
+ * in self[0..nself) with the same port ranges, so matching a packet
+ * costs what an explicit prefix costs. */
+static int compile_rule(const struct map_rule *in, const struct ip_addr *self,
+			size_t nself, struct rule *r, char *err, size_t errlen)
 {
 	static const enum rproto protos[] = {
 		[MAP_PROTO_ANY] = RP_ANY, [MAP_PROTO_TCP] = RP_TCP,
 		[MAP_PROTO_UDP] = RP_UDP, [MAP_PROTO_ICMP] = RP_ICMP,
 	};
 	struct filter_route *items = NULL;
-	size_t i, nr = 0;
+	size_t i, nr = 0, nd = 0;
 	int rc;
 
 	if ((unsigned)in->proto >= sizeof(protos) / sizeof(protos[0])) {
@@ -299,33 +310,38 @@ static int compile_rule(const struct map_rule *in, struct rule *r, char *err,
 			fail(err, errlen, "bad port ranges");
 			return WEFT_ERR_INVAL;
 		}
-		if (!prefix_ok(&in->dst[i].prefix)) {
+		if (!in->dst[i].self && !prefix_ok(&in->dst[i].prefix)) {
 			fail(err, errlen, "bad dst prefix");
 			return WEFT_ERR_INVAL;
 		}
 		nr += in->dst[i].all_ports ? 0 : in->dst[i].nports;
+		nd += in->dst[i].self ? nself : 1;
 	}
-	r->dst = calloc(in->ndst ? in->ndst : 1, sizeof(*r->dst));
+	r->dst = calloc(nd ? nd : 1, sizeof(*r->dst));
 	r->ranges = calloc(nr ? nr : 1, sizeof(*r->ranges));
 	items = calloc(in->nsrc ? in->nsrc : 1, sizeof(*items));
 	if (!r->dst || !r->ranges || !items) {
 		rc = WEFT_ERR_NOMEM;
 		goto out;
 	}
-	r->ndst = in->ndst;
 	for (i = 0; i < in->ndst; i++) {
 		const struct map_dst *d = &in->dst[i];
-		struct dent *e = &r->dst[i];
+		size_t rstart = r->nranges, n = d->self ? nself : 1;
 
-		e->p = d->prefix;
-		ip_prefix_mask(&e->p);
-		e->all_ports = d->all_ports;
-		e->rstart = r->nranges;
-		e->nr = d->all_ports ? 0 : d->nports;
-		for (size_t k = 0; k < e->nr; k++) {
+		for (size_t k = 0; !d->all_ports && k < d->nports; k++) {
 			r->ranges[r->nranges].lo = d->ports[k].lo;
 			r->ranges[r->nranges].hi = d->ports[k].hi;
 			r->nranges++;
+		}
+		/* The entries of one "self" share its port ranges. */
+		for (size_t k = 0; k < n; k++) {
+			struct dent *e = &r->dst[r->ndst++];
+
+			e->p = d->self ? host_prefix(&self[k]) : d->prefix;
+			ip_prefix_mask(&e->p);
+			e->all_ports = d->all_ports;
+			e->rstart = rstart;
+			e->nr = r->nranges - rstart;
 		}
 	}
 	r->cap = nr;
@@ -359,15 +375,22 @@ void filter_rules_del(struct filter_rules *r)
 }
 
 int filter_rules_compile(const struct map_rule *rules, size_t n,
+			 const struct ip_addr *self, size_t nself,
 			 struct filter_rules **out, char *err, size_t errlen)
 {
 	struct filter_rules *fr = NULL;
 	size_t i;
 	int rc = WEFT_ERR_INVAL;
 
-	if (n && !rules) {
-		fail(err, errlen, "no rules");
+	if ((n && !rules) || (nself && !self) || nself > FILTER_MAX_SELF) {
+		fail(err, errlen, n && !rules ? "no rules" : "bad self addresses");
 		goto out;
+	}
+	for (i = 0; i < nself; i++) {
+		if (self[i].family != 4 && self[i].family != 6) {
+			fail(err, errlen, "bad self address");
+			goto out;
+		}
 	}
 	if (n > FILTER_MAX_RULES) {
 		fail(err, errlen, "more than %d filter rules", FILTER_MAX_RULES);
@@ -384,7 +407,8 @@ int filter_rules_compile(const struct map_rule *rules, size_t n,
 	for (i = 0; i < n; i++) {
 		/* Counted before compiling so a half-built rule is freed. */
 		fr->n++;
-		rc = compile_rule(&rules[i], &fr->r[i], err, errlen);
+		rc = compile_rule(&rules[i], self, nself, &fr->r[i], err,
+				  errlen);
 		if (rc < 0)
 			goto out;
 	}

@@ -29,6 +29,7 @@
 #define FILTER_MAX_RULES 4096
 #define FILTER_MAX_PREFIXES 65536 /* per rule, src or dst */
 #define FILTER_MAX_PORT_RANGES 64 /* per dst entry */
+#define FILTER_MAX_SELF 2         /* own addresses: an IPv4 and an IPv6 */
 
 struct filter_rules;
 struct filter;
@@ -54,13 +55,18 @@ struct filter_stats {
 /* Compiles the map's filter rules (agent/map.h; agent/mapjson.h reads
  * them from the map's "filter" array, where each rule is
  * {"proto": "tcp"|"udp"|"icmp"|"any", "src": [prefix, ...],
- *  "dst": [{"prefix": prefix, "ports": "*" | "22,80-90"}, ...]})
+ *  "dst": [{"prefix": prefix | "self", "ports": "*" | "22,80-90"}, ...]})
  * into *out: per rule a prefix set for src and the dst entries with their
- * port ranges. On failure, err (errlen bytes, may be NULL) gets a
+ * port ranges. A dst "self" stands for this node's own mesh addresses,
+ * self[0..nself) (at most FILTER_MAX_SELF; none: "self" admits nothing),
+ * and is resolved here, so the rules must be compiled again when those
+ * addresses change. On failure, err (errlen bytes, may be NULL) gets a
  * one-line reason. Returns 0, WEFT_ERR_INVAL for a malformed rule (a bad
- * prefix or an empty port list), WEFT_ERR_TOOBIG beyond the FILTER_MAX_*
- * limits, WEFT_ERR_NOMEM. The caller owns *out (filter_rules_del). */
+ * prefix or an empty port list) or self address, WEFT_ERR_TOOBIG beyond
+ * the FILTER_MAX_* limits, WEFT_ERR_NOMEM. The caller owns *out
+ * (filter_rules_del). */
 int filter_rules_compile(const struct map_rule *rules, size_t n,
+			 const struct ip_addr *self, size_t nself,
 			 struct filter_rules **out, char *err, size_t errlen);
 
 /* Frees r. Accepts NULL. */

@@ -89,7 +89,8 @@ struct map_port_range {
 };
 
 struct map_dst {
-	struct ip_prefix prefix;      /* host bits cleared */
+	bool self;                    /* "self": this node's mesh addresses */
+	struct ip_prefix prefix;      /* host bits cleared; unset for self */
 	bool all_ports;               /* "*" */
 	struct map_port_range *ports;
 	size_t nports;

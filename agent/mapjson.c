@@ -441,9 +441,14 @@ static int parse_dst(const json_t *arr, struct map_rule *r, char *err,
 				return fail(err, errlen, WEFT_ERR_INVAL,
 					    "unknown dst key \"%s\"", key);
 		}
-		rc = parse_prefix(json_object_get(o, "prefix"),
-				  &r->dst[i].prefix, err, errlen);
-		if (rc < 0)
+		/* "self" stands for our own mesh addresses; filter.c
+		 * resolves it when it compiles the rules. */
+		val = json_object_get(o, "prefix");
+		if (json_is_string(val) &&
+		    strcmp(json_string_value(val), "self") == 0)
+			r->dst[i].self = true;
+		else if ((rc = parse_prefix(val, &r->dst[i].prefix, err,
+					    errlen)) < 0)
 			return rc;
 		ports = json_string_value(json_object_get(o, "ports"));
 		if (!ports)

@@ -564,9 +564,10 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 {
 	struct nrec *old = &n->rec;
 	struct ivec old_s = {0};
-	bool ident, addr, info, self;
+	bool ident, addr, info, self, had_addr;
 	int rc = 0;
 
+	had_addr = old->has_v4 || old->has_v6;
 	ident = strcmp(old->name, rec->name) != 0 ||
 		strcmp(old->user, rec->user) != 0 || !tags_eq(old, rec) ||
 		!routes_eq(old, rec);
@@ -606,7 +607,12 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 	} else if (addr) {
 		for (size_t i = 0; i < n->S.n; i++)
 			rule_src_stale(nm, (size_t)n->S.v[i]);
-		if ((rc = mark_rules_diff(nm, &n->S, &n->S, true)) < 0 ||
+		if ((rc = mark_rules_diff(nm, &n->S, &n->S, true)) < 0)
+			goto out;
+		/* n's own filter names its addresses as "self": it changes
+		 * only when n gains its first or loses its last address
+		 * (or lists itself as a sender, marked just now). */
+		if (had_addr != (n->rec.has_v4 || n->rec.has_v6) &&
 		    (rc = mark_filter(nm, n)) < 0)
 			goto out;
 	}

@@ -364,13 +364,16 @@ static int dvec_add_ports(struct dvec *a, const struct ip_prefix *p,
 	return 0;
 }
 
-static int dvec_add_all(struct dvec *a, const struct pvec *ps,
-			const struct policy_sel *sel)
+/* Adds sel's ports on the receiver's own addresses ("self"), when it has
+ * any (a node without addresses admits nothing there). */
+static int dvec_add_self(struct dvec *a, const struct nrec *rec,
+			 const struct policy_sel *sel)
 {
-	for (size_t i = 0; i < ps->n; i++)
-		if (dvec_add_ports(a, &ps->v[i], sel) < 0)
-			return WEFT_ERR_NOMEM;
-	return 0;
+	static const struct ip_prefix self = {0};
+
+	if (!rec->has_v4 && !rec->has_v6)
+		return 0;
+	return dvec_add_ports(a, &self, sel);
 }
 
 static int cmp_dent(const void *a, const void *b)
@@ -535,9 +538,10 @@ bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b)
 	return true;
 }
 
-/* The dst of rule r as n enforces it, canonical, into dst. */
+/* The dst of rule r as n enforces it, canonical, into dst. n's own
+ * addresses are "self", never n's /32 and /128: the agent knows them. */
 static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
-		    const struct pvec *own, struct dvec *dst)
+		    struct dvec *dst)
 {
 	const struct policy_rule *rule = policy_rule(nm->pol, r);
 	struct policy_ident id;
@@ -567,10 +571,10 @@ static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
 			 * connector's own addresses (stream mode). */
 			if (res->is_prefix ?
 			    dvec_add_ports(dst, &res->prefix, sel) < 0 :
-			    dvec_add_all(dst, own, sel) < 0)
+			    dvec_add_self(dst, &n->rec, sel) < 0)
 				return WEFT_ERR_NOMEM;
 		} else if (policy_sel_matches(nm->pol, sel, &id)) {
-			if (dvec_add_all(dst, own, sel) < 0)
+			if (dvec_add_self(dst, &n->rec, sel) < 0)
 				return WEFT_ERR_NOMEM;
 		}
 	}
@@ -584,7 +588,6 @@ int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
 			  struct fcomp *out)
 {
 	struct ivec rules = {0};
-	struct pvec own = {0};
 	struct fcomp f = {0};
 	size_t w = 0;
 	int rc = WEFT_ERR_NOMEM;
@@ -596,8 +599,6 @@ int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
 		if (ivec_push(&rules, n->V.v[i]) < 0)
 			goto out;
 	ivec_sort_unique(&rules);
-	if (netmap_own_prefixes(&n->rec, &own) < 0)
-		goto out;
 	if (rules.n && !(f.v = calloc(rules.n, sizeof(*f.v))))
 		goto out;
 	for (size_t i = 0; i < rules.n; i++) {
@@ -605,7 +606,7 @@ int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
 		struct dvec dst = {0};
 		struct srclist *src;
 
-		if (rule_dst(nm, n, r, &own, &dst) < 0) {
+		if (rule_dst(nm, n, r, &dst) < 0) {
 			free(dst.v);
 			goto out;
 		}
@@ -644,7 +645,6 @@ int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
 out:
 	netmap_filter_free(&f);
 	ivec_free(&rules);
-	free(own.v);
 	return rc;
 }
 

@@ -302,11 +302,23 @@ int netmap_collect_peers(struct ivec *out, const struct nnode *n);
 int netmap_own_prefixes(const struct nrec *r, struct pvec *out);
 
 
-/* One (prefix, port range) pair of a filter rule's dst. */
+/* One (prefix, port range) pair of a filter rule's dst. A prefix of
+ * family 0 (all zero) stands for the receiving node's own mesh addresses
+ * and renders as "self" (dent_is_self): it sorts before every real
+ * prefix, and it keeps the filter text independent of the receiver, so
+ * nodes with the same rules share one rendering. */
 struct dent {
 	struct ip_prefix p;
 	uint16_t lo, hi;
 };
+
+static inline bool dent_is_self(const struct dent *d)
+{
+	return d->p.addr.family == 0;
+}
+
+/* The text of a dst entry's "prefix": "self" or the prefix. */
+#define DENT_SELF_TEXT "self"
 
 /* One rule of a compiled filter: what its JSON says, without the JSON.
  * dst is canonical (sorted by prefix, port ranges merged), so two items

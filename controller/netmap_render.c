@@ -152,6 +152,15 @@ static json_t *ports_json(const struct dent *e, size_t n)
 	return out;
 }
 
+/* The "prefix" text of dst entry e into buf: "self" or the prefix. */
+static int dent_prefix_text(const struct dent *e, char *buf, size_t n)
+{
+	if (dent_is_self(e))
+		return snprintf(buf, n, "%s", DENT_SELF_TEXT) < (int)n ?
+			0 : WEFT_ERR_RANGE;
+	return ip_prefix_format(&e->p, buf, n);
+}
+
 /* The dst list of a canonical item as json_dumps(JSON_COMPACT |
  * JSON_SORT_KEYS) of dst_json() would write it (prefix and ports texts
  * need no escaping). */
@@ -171,7 +180,7 @@ static char *dst_text(const struct dent *v, size_t n)
 
 		while (j < n && cmp_prefix(&v[j].p, &v[i].p) == 0)
 			j++;
-		if (ip_prefix_format(&v[i].p, buf, sizeof(buf)) < 0 ||
+		if (dent_prefix_text(&v[i], buf, sizeof(buf)) < 0 ||
 		    !(ports = ports_str(&v[i], j - i))) {
 			free(out);
 			return NULL;
@@ -201,7 +210,7 @@ static json_t *dst_json(const struct dent *v, size_t n)
 
 		while (j < n && cmp_prefix(&v[j].p, &v[i].p) == 0)
 			j++;
-		if (ip_prefix_format(&v[i].p, buf, sizeof(buf)) < 0 ||
+		if (dent_prefix_text(&v[i], buf, sizeof(buf)) < 0 ||
 		    json_array_append_new(arr, json_pack("{ss so}", "prefix",
 				buf, "ports", ports_json(&v[i], j - i))) < 0) {
 			json_decref(arr);
@@ -362,17 +371,19 @@ static json_t *render_filter(const struct netmap *nm, const struct nnode *n)
 
 /* --- the cache of rendered filters ---
  *
- * A policy edit changes the filter of every node, but nodes with the same
- * rules get the same filter (in the benchmark 10,000 nodes share 100).
- * Entries are keyed by the compiled filter's content, so an entry is
- * never stale: whatever node compiles to an equal filter gets the same
- * text. Memory is bounded (it is a cache: when full, it is emptied) and
- * small, because where every node's filter differs (a filter lists the
- * node's own addresses) it only saves work for the nodes that share one;
- * for the others the text is still built without JSON values, from the
+ * A policy edit changes the filter of every node, but nodes with the
+ * same rules get the same filter. Entries are keyed by the compiled
+ * filter's content, so an entry is never stale: whatever node compiles to
+ * an equal filter gets the same text. A filter names the receiver's own
+ * addresses as "self", so it depends on the node's rules (and, for
+ * routers and connectors, what they serve), not on who the node is: in
+ * the benchmark, 10,000 nodes share 100 filters of ~9 KB (2 MB leaves
+ * room for those; at 1 MB they were close to emptying the cache in the
+ * middle of a fan-out). Memory is bounded (it is a cache: when full, it
+ * is emptied); a miss builds the text without JSON values, from the
  * rules' cached source-list texts. */
 #define FCACHE_MAX_ENTRIES 256
-#define FCACHE_MAX_BYTES (1u << 20)
+#define FCACHE_MAX_BYTES (2u << 20)
 
 struct fent {
 	struct fcomp f;        /* owns its items (and source-list refs) */

@@ -38,9 +38,14 @@ static struct filter_rules *compile(const char *text, size_t n)
 		struct map_rule *mr = NULL;
 		size_t nr = 0;
 
+		/* "self" is the address the packets below are sent to. */
+		struct ip_addr self[2] = {{.family = 4, .b = {100}},
+					  {.family = 6, .b = {100}}};
+
 		rc = mapjson_rules(j, &mr, &nr, err, sizeof(err));
 		if (rc == 0)
-			rc = filter_rules_compile(mr, nr, &r, err, sizeof(err));
+			rc = filter_rules_compile(mr, nr, self, 2, &r, err,
+						  sizeof(err));
 		mapjson_rules_free(mr, nr);
 	}
 	json_decref(j);

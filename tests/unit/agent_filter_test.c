@@ -36,8 +36,10 @@ static struct packet_info pk(uint8_t proto, const char *src, uint16_t sport,
 	return pi;
 }
 
-/* The map's filter array read as agent/map.c reads it, then compiled. */
-static int compile_json(const json_t *j, struct filter_rules **r, char *err,
+/* The map's filter array read as agent/map.c reads it, then compiled
+ * for a node whose own addresses ("self") are self[0..nself). */
+static int compile_json(const json_t *j, const struct ip_addr *self,
+			size_t nself, struct filter_rules **r, char *err,
 			size_t errlen)
 {
 	struct map_rule *mr = NULL;
@@ -45,12 +47,14 @@ static int compile_json(const json_t *j, struct filter_rules **r, char *err,
 	int rc = mapjson_rules(j, &mr, &n, err, errlen);
 
 	if (rc == 0)
-		rc = filter_rules_compile(mr, n, r, err, errlen);
+		rc = filter_rules_compile(mr, n, self, nself, r, err, errlen);
 	mapjson_rules_free(mr, n);
 	return rc;
 }
 
-static struct filter_rules *compile(const char *text)
+static struct filter_rules *compile_self(const char *text,
+					 const struct ip_addr *self,
+					 size_t nself)
 {
 	struct filter_rules *r = NULL;
 	json_error_t jerr;
@@ -60,11 +64,25 @@ static struct filter_rules *compile(const char *text)
 
 	if (!j)
 		return NULL;
-	rc = compile_json(j, &r, err, sizeof(err));
+	rc = compile_json(j, self, nself, &r, err, sizeof(err));
 	json_decref(j);
 	if (rc != 0)
 		fprintf(stderr, "compile: %s\n", err);
 	return rc == 0 ? r : NULL;
+}
+
+static struct filter_rules *compile(const char *text)
+{
+	return compile_self(text, NULL, 0);
+}
+
+static struct ip_addr addr(const char *s)
+{
+	struct ip_addr a;
+
+	if (ip_addr_parse(s, &a) != 0)
+		abort();
+	return a;
 }
 
 static int compile_rc(const char *text, char *err, size_t errlen)
@@ -75,7 +93,7 @@ static int compile_rc(const char *text, char *err, size_t errlen)
 
 	if (!j)
 		return 1;
-	rc = compile_json(j, &r, err, errlen);
+	rc = compile_json(j, NULL, 0, &r, err, errlen);
 	json_decref(j);
 	filter_rules_del(r);
 	return rc;
@@ -239,6 +257,104 @@ static void large_source_sets_are_searched_exactly(void)
 	pi = pk(6, "172.16.255.255", 1, B4, 1);
 	CHECK(filter_rules_allow(r, &pi));
 	filter_rules_del(r);
+}
+
+/* b's filter as the controller sends it: "self" for b's own addresses
+ * (both families) next to an explicit subnet b routes. */
+static const char *const self_rule =
+	"[{\"proto\":\"tcp\",\"src\":[\"" A4 "/32\",\"" A6 "/128\"],"
+	"\"dst\":[{\"prefix\":\"self\",\"ports\":\"22,5432\"},"
+	"{\"prefix\":\"10.1.0.0/24\",\"ports\":\"443\"}]}]";
+
+static void self_matches_our_own_addresses_only(void)
+{
+	const struct ip_addr both[] = {addr(B4), addr(B6)}, v4[] = {addr(B4)};
+	struct filter_rules *r = compile_self(self_rule, both, 2);
+	struct {
+		struct packet_info pi;
+		bool allow;
+	} t[] = {
+		{pk(6, A4, 40000, B4, 5432), true},
+		{pk(6, A6, 40000, B6, 22), true},
+		{pk(6, A4, 40000, B4, 23), false},
+		{pk(6, A4, 40000, "10.1.0.9", 443), true},
+		/* "self" is not the subnet's ports, nor anyone else's. */
+		{pk(6, A4, 40000, B4, 443), false},
+		{pk(6, A4, 40000, "10.1.0.9", 22), false},
+		{pk(6, A4, 40000, C4, 22), false},
+		{pk(6, A4, 40000, A4, 22), false},
+		{pk(6, A6, 40000, "fd7a:115c:a1e0::3", 22), false},
+		{pk(6, C4, 40000, B4, 22), false},
+		{pk(17, A4, 40000, B4, 22), false},
+	};
+
+	REQUIRE(r != NULL);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		check_report(filter_rules_allow(r, &t[i].pi) == t[i].allow,
+			     __FILE__, __LINE__, "case %zu", i);
+	filter_rules_del(r);
+
+	/* Only an IPv4 address: "self" is that one. */
+	r = compile_self(self_rule, v4, 1);
+	REQUIRE(r != NULL);
+	{
+		struct packet_info a = pk(6, A4, 1, B4, 22);
+		struct packet_info b = pk(6, A6, 1, B6, 22);
+
+		CHECK(filter_rules_allow(r, &a));
+		CHECK(!filter_rules_allow(r, &b));
+	}
+	filter_rules_del(r);
+
+	/* No address of our own: "self" admits nothing, the subnet still
+	 * passes. */
+	r = compile_self(self_rule, NULL, 0);
+	REQUIRE(r != NULL);
+	{
+		struct packet_info a = pk(6, A4, 1, B4, 22);
+		struct packet_info b = pk(6, A4, 1, "10.1.0.9", 443);
+
+		CHECK(!filter_rules_allow(r, &a));
+		CHECK(filter_rules_allow(r, &b));
+	}
+	filter_rules_del(r);
+}
+
+static void self_is_only_a_dst_and_self_addresses_are_checked(void)
+{
+	const struct ip_addr bad[] = {{.family = 0}}, three[] = {
+		addr(B4), addr(B6), addr(C4)};
+	struct filter_rules *r = NULL;
+	struct map_rule *mr = NULL;
+	json_t *j = json_loads(self_rule, 0, NULL);
+	char err[128];
+	size_t n = 0;
+
+	/* "self" names no sender, and it is spelled exactly. */
+	CHECK_INT(compile_rc("[{\"proto\":\"tcp\",\"src\":[\"self\"],"
+			     "\"dst\":[]}]", err, sizeof(err)), WEFT_ERR_INVAL);
+	CHECK_INT(compile_rc("[{\"proto\":\"tcp\",\"src\":[],\"dst\":["
+			     "{\"prefix\":\"Self\",\"ports\":\"1\"}]}]",
+			     err, sizeof(err)), WEFT_ERR_INVAL);
+	CHECK_INT(compile_rc("[{\"proto\":\"tcp\",\"src\":[],\"dst\":["
+			     "{\"prefix\":\"self/32\",\"ports\":\"1\"}]}]",
+			     err, sizeof(err)), WEFT_ERR_INVAL);
+	CHECK_INT(compile_rc("[{\"proto\":\"tcp\",\"src\":[],\"dst\":["
+			     "{\"prefix\":\"self\"}]}]", err, sizeof(err)),
+		  WEFT_ERR_INVAL);
+	REQUIRE(j != NULL);
+	REQUIRE_INT(mapjson_rules(j, &mr, &n, err, sizeof(err)), 0);
+	REQUIRE_INT(n, 1);
+	CHECK(mr[0].dst[0].self && !mr[0].dst[1].self);
+	CHECK_INT(filter_rules_compile(mr, n, bad, 1, &r, err, sizeof(err)),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(filter_rules_compile(mr, n, three, 3, &r, err, sizeof(err)),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(filter_rules_compile(mr, n, NULL, 1, &r, err, sizeof(err)),
+		  WEFT_ERR_INVAL);
+	CHECK(r == NULL);
+	mapjson_rules_free(mr, n);
+	json_decref(j);
 }
 
 static void rejects_malformed_filters_with_a_reason(void)
@@ -685,6 +801,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(icmp_rule_matches_icmp_and_icmpv6_only),
 	CHECK_CASE(bare_addresses_and_host_bits_are_normalised),
 	CHECK_CASE(large_source_sets_are_searched_exactly),
+	CHECK_CASE(self_matches_our_own_addresses_only),
+	CHECK_CASE(self_is_only_a_dst_and_self_addresses_are_checked),
 	CHECK_CASE(rejects_malformed_filters_with_a_reason),
 	CHECK_CASE(denies_by_default_and_counts_verdicts),
 	CHECK_CASE(replies_to_outbound_flows_are_allowed),

@@ -59,7 +59,7 @@ static const char delta_v12[] =
 	PEER(7, "web", "100.64.0.7", "true") "],"
 	"\"peers_removed\": [5],"
 	"\"filter\": [{\"proto\": \"tcp\", \"src\": [\"100.64.0.2/32\"], "
-	"\"dst\": [{\"prefix\": \"100.64.0.1/32\", \"ports\": \"22\"}]}]}";
+	"\"dst\": [{\"prefix\": \"self\", \"ports\": \"22\"}]}]}";
 
 /* A delta from 12: self renamed, relays set, 2 removed. */
 static const char delta_v15[] =
@@ -79,7 +79,7 @@ static const char full_v15[] =
 	PEER(3, "db", "100.64.0.3", "true") ","
 	PEER(7, "web", "100.64.0.7", "true") "],"
 	"\"filter\": [{\"proto\": \"tcp\", \"src\": [\"100.64.0.2/32\"], "
-	"\"dst\": [{\"prefix\": \"100.64.0.1/32\", \"ports\": \"22\"}]}],"
+	"\"dst\": [{\"prefix\": \"self\", \"ports\": \"22\"}]}],"
 	"\"dns\": {\"suffix\": \"weft.internal\", \"resources\": []},"
 	"\"relays\": [{\"id\": 1, \"name\": \"fra\", \"region\": \"eu\", "
 	"\"address\": \"relay.example:443\", \"public_key_pin\": null}]}";
@@ -331,7 +331,8 @@ static void peers_and_parts_are_typed(void)
 		"\"endpoints\": [\"192.0.2.7:41641\", \"[2001:db8::1]:9\"], "
 		"\"online\": true, \"future_field\": {\"x\": 1}}], "
 		"\"filter\": [{\"proto\": \"udp\", \"src\": [\"100.64.0.0/10\"],"
-		" \"dst\": [{\"prefix\": \"100.64.0.1\", \"ports\": \"53,60-70\"}]}],"
+		" \"dst\": [{\"prefix\": \"100.64.0.1\", \"ports\": \"53,60-70\"},"
+		" {\"prefix\": \"self\", \"ports\": \"*\"}]}],"
 		"\"dns\": {\"suffix\": \"weft.internal\", \"resources\": "
 		"[{\"name\": \"db\", \"address\": \"10.1.0.5\"}]},"
 		"\"relays\": [{\"id\": 1, \"name\": \"fra\", \"address\": "
@@ -367,8 +368,11 @@ static void peers_and_parts_are_typed(void)
 	r = map_rules(m, &n);
 	REQUIRE_INT(n, 1);
 	CHECK_INT(r[0].proto, MAP_PROTO_UDP);
-	REQUIRE_INT(r[0].ndst, 1);
+	REQUIRE_INT(r[0].ndst, 2);
+	CHECK(!r[0].dst[0].self);
 	CHECK_INT(r[0].dst[0].prefix.len, 32);
+	/* "self" is kept as a token; filter.c resolves it. */
+	CHECK(r[0].dst[1].self && r[0].dst[1].all_ports);
 	REQUIRE_INT(r[0].dst[0].nports, 2);
 	CHECK(r[0].dst[0].ports[1].lo == 60 && r[0].dst[0].ports[1].hi == 70);
 	dns = map_dns(m);

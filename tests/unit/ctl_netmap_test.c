@@ -250,8 +250,7 @@ static void group_members_peer_only_within_their_group(void)
 			"\"100.64.0.2/32\",\"100.64.0.4/32\","
 			"\"fd7a:115c:a1e0::1/128\",\"fd7a:115c:a1e0::2/128\","
 			"\"fd7a:115c:a1e0::4/128\"],\"dst\":["
-			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"*\"},"
-			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"*\"}]}]");
+			"{\"prefix\":\"self\",\"ports\":\"*\"}]}]");
 	json_decref(flt);
 	flt = filter_of(&f, 3);
 	CHECK_JSON(flt, "[]");
@@ -304,17 +303,13 @@ static void filter_merges_ports_of_matching_selectors(void)
 	flt = filter_of(&f, 2);
 	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
 			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
-			"{\"prefix\":\"100.64.0.2/32\","
-			"\"ports\":\"22,80-90,443,5432\"},"
-			"{\"prefix\":\"fd7a:115c:a1e0::2/128\","
+			"{\"prefix\":\"self\","
 			"\"ports\":\"22,80-90,443,5432\"}]}]");
 	json_decref(flt);
 	flt = filter_of(&f, 3);
 	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
 			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
-			"{\"prefix\":\"100.64.0.3/32\",\"ports\":\"90,443\"},"
-			"{\"prefix\":\"fd7a:115c:a1e0::3/128\","
-			"\"ports\":\"90,443\"}]}]");
+			"{\"prefix\":\"self\",\"ports\":\"90,443\"}]}]");
 	json_decref(flt);
 	CHECK_PEERS(&f, 1, "[2,3]");
 	fix_free(&f);
@@ -451,8 +446,7 @@ static void filter_is_directional(void)
 	flt = filter_of(&f, 2);
 	CHECK_JSON(flt, "[{\"proto\":\"tcp\",\"src\":[\"100.64.0.1/32\","
 			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
-			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"80\"},"
-			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"80\"}]}]");
+			"{\"prefix\":\"self\",\"ports\":\"80\"}]}]");
 	json_decref(flt);
 	flt = filter_of(&f, 1);
 	CHECK_JSON(flt, "[]");
@@ -597,8 +591,7 @@ static void removed_node_appears_in_peers_removed(void)
 		   "[{\"proto\":\"any\",\"src\":[\"100.64.0.1/32\","
 		   "\"100.64.0.2/32\",\"fd7a:115c:a1e0::1/128\","
 		   "\"fd7a:115c:a1e0::2/128\"],\"dst\":["
-		   "{\"prefix\":\"100.64.0.1/32\",\"ports\":\"*\"},"
-		   "{\"prefix\":\"fd7a:115c:a1e0::1/128\",\"ports\":\"*\"}]}]");
+		   "{\"prefix\":\"self\",\"ports\":\"*\"}]}]");
 	json_decref(d);
 	fix_free(&f);
 }
@@ -1061,8 +1054,39 @@ static void renumbered_node_updates_filters_of_its_receivers(void)
 	flt = filter_of(&f, 2);
 	CHECK_JSON(flt, "[{\"proto\":\"udp\",\"src\":[\"100.64.9.9/32\","
 			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
-			"{\"prefix\":\"100.64.0.2/32\",\"ports\":\"53\"},"
-			"{\"prefix\":\"fd7a:115c:a1e0::2/128\",\"ports\":\"53\"}]}]");
+			"{\"prefix\":\"self\",\"ports\":\"53\"}]}]");
+	json_decref(flt);
+	/* The receiver's own addresses are "self" in its filter: renumbering
+	 * it changes its self part, not its filter. */
+	n = mknode(2, "bob", NULL, NULL);
+	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "100.64.9.10");
+	REQUIRE_INT(upsert(&f, &n), 0);
+	{
+		json_t *d = render(&f, 2, seen);
+
+		REQUIRE(d);
+		CHECK(json_object_get(d, "self"));
+		CHECK(!json_object_get(d, "filter"));
+		json_decref(d);
+	}
+	poll_and_compare(&f, 2, &client, &seen);
+	/* Without addresses a node admits nothing; with its first one back
+	 * its filter returns. */
+	n = mknode(2, "bob", NULL, NULL);
+	n.node.ipv4[0] = n.node.ipv6[0] = '\0';
+	REQUIRE_INT(upsert(&f, &n), 0);
+	poll_and_compare(&f, 2, &client, &seen);
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[]");
+	json_decref(flt);
+	n = mknode(2, "bob", NULL, NULL);
+	n.node.ipv4[0] = '\0';
+	REQUIRE_INT(upsert(&f, &n), 0);
+	poll_and_compare(&f, 2, &client, &seen);
+	flt = filter_of(&f, 2);
+	CHECK_JSON(flt, "[{\"proto\":\"udp\",\"src\":[\"100.64.9.9/32\","
+			"\"fd7a:115c:a1e0::1/128\"],\"dst\":["
+			"{\"prefix\":\"self\",\"ports\":\"53\"}]}]");
 	json_decref(flt);
 	json_decref(client);
 	fix_free(&f);
@@ -1510,8 +1534,7 @@ static void policy_port_change_dirties_only_that_rules_receivers(void)
 	flt = filter_of(&f, 3);
 	CHECK_JSON(flt, "[{\"proto\":\"any\","
 		   "\"src\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],"
-		   "\"dst\":[{\"prefix\":\"100.64.0.3/32\",\"ports\":\"80-81\"},"
-		   "{\"prefix\":\"fd7a:115c:a1e0::3/128\",\"ports\":\"80-81\"}]}]");
+		   "\"dst\":[{\"prefix\":\"self\",\"ports\":\"80-81\"}]}]");
 	json_decref(flt);
 	fix_free(&f);
 }
@@ -1607,6 +1630,82 @@ static void shared_filter_text_equals_the_json_filter_and_is_rendered_once(void)
 	fix_free(&f);
 }
 
+/* A filter names its receiver's own addresses as "self", so the nodes of
+ * one group get byte-identical filter text, rendered once and shared; a
+ * router's routes and a connector's resource prefixes stay explicit, next
+ * to "self" when the node is also a destination itself. */
+static void group_members_share_one_filter_text(void)
+{
+	static const char *const r1[] = {"10.1.0.0/24", NULL};
+	struct netmap_shared *sh[6] = {0};
+	struct netmap_stats st0, st1;
+	struct fix f;
+	json_t *flt;
+
+	fix_init(&f, 8);
+	REQUIRE_INT(set_policy(&f,
+		"{\"groups\":{\"group:a\":[\"u1\"],\"group:b\":[\"u2\"]},"
+		"\"acls\":[{\"action\":\"accept\",\"src\":[\"group:a\"],"
+		"\"dst\":[\"group:a:*\",\"group:b:22\"]},"
+		"{\"action\":\"accept\",\"proto\":\"tcp\","
+		"\"src\":[\"group:b\"],\"dst\":[\"group:b:80\","
+		"\"10.1.0.0/16:443\"]}]}"), 0);
+	for (int64_t id = 1; id <= 3; id++)
+		REQUIRE_INT(add(&f, id, "u1", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 4, "u2", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 5, "u2", NULL, NULL), 0);
+	REQUIRE_INT(add(&f, 6, "u2", NULL, r1), 0);
+	netmap_stats(f.nm, &st0);
+	for (int64_t id = 1; id <= 6; id++) {
+		json_t *m = NULL;
+
+		REQUIRE_INT(netmap_render_shared(f.nm, id, 0, &m, &sh[id - 1]),
+			    0);
+		json_decref(m);
+		REQUIRE(sh[id - 1]);
+	}
+	netmap_stats(f.nm, &st1);
+	/* Three distinct filters: group a, group b, b's router. */
+	CHECK_INT(st1.filter_renders - st0.filter_renders, 3);
+	CHECK(sh[0] == sh[1] && sh[1] == sh[2]);
+	CHECK(sh[3] == sh[4]);
+	CHECK(sh[0] != sh[3] && sh[3] != sh[5]);
+	CHECK(sh[0]->len == sh[1]->len &&
+	      memcmp(sh[0]->text, sh[2]->text, sh[0]->len) == 0);
+	/* No node's own address is in a dst. */
+	for (size_t i = 0; i < 6; i++) {
+		static const char own[] = "\"prefix\":\"100.64.";
+
+		CHECK(!memmem(sh[i]->text, sh[i]->len, own, sizeof(own) - 1));
+	}
+	flt = filter_of(&f, 4);
+	CHECK_JSON(flt, "[{\"proto\":\"any\",\"src\":[\"100.64.0.1/32\","
+		   "\"100.64.0.2/32\",\"100.64.0.3/32\","
+		   "\"fd7a:115c:a1e0::1/128\",\"fd7a:115c:a1e0::2/128\","
+		   "\"fd7a:115c:a1e0::3/128\"],\"dst\":["
+		   "{\"prefix\":\"self\",\"ports\":\"22\"}]},"
+		   "{\"proto\":\"tcp\",\"src\":[\"100.64.0.4/32\","
+		   "\"100.64.0.5/32\",\"100.64.0.6/32\","
+		   "\"fd7a:115c:a1e0::4/128\",\"fd7a:115c:a1e0::5/128\","
+		   "\"fd7a:115c:a1e0::6/128\"],\"dst\":["
+		   "{\"prefix\":\"self\",\"ports\":\"80\"}]}]");
+	json_decref(flt);
+	flt = filter_of(&f, 6);
+	CHECK_JSON(flt, "[{\"proto\":\"any\",\"src\":[\"100.64.0.1/32\","
+		   "\"100.64.0.2/32\",\"100.64.0.3/32\","
+		   "\"fd7a:115c:a1e0::1/128\",\"fd7a:115c:a1e0::2/128\","
+		   "\"fd7a:115c:a1e0::3/128\"],\"dst\":["
+		   "{\"prefix\":\"self\",\"ports\":\"22\"}]},"
+		   "{\"proto\":\"tcp\",\"src\":[\"100.64.0.4/32\","
+		   "\"100.64.0.5/32\",\"100.64.0.6/32\","
+		   "\"fd7a:115c:a1e0::4/128\",\"fd7a:115c:a1e0::5/128\","
+		   "\"fd7a:115c:a1e0::6/128\"],\"dst\":["
+		   "{\"prefix\":\"self\",\"ports\":\"80\"},"
+		   "{\"prefix\":\"10.1.0.0/24\",\"ports\":\"443\"}]}]");
+	json_decref(flt);
+	fix_free(&f);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(no_policy_means_no_peers_and_empty_filter),
 	CHECK_CASE(group_members_peer_only_within_their_group),
@@ -1636,6 +1735,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(policy_port_change_dirties_only_that_rules_receivers),
 	CHECK_CASE(rejects_bad_input_without_changing_state),
 	CHECK_CASE(shared_filter_text_equals_the_json_filter_and_is_rendered_once),
+	CHECK_CASE(group_members_share_one_filter_text),
 	{0},
 };
 

@@ -174,9 +174,17 @@ static void apply_answer(struct agent *a, const json_t *j)
 			die("routes", WEFT_ERR_NOMEM);
 		free(rv);
 	}
-	if (d.filter) {
+	if (d.filter || d.self) {
+		const struct map_self *self = map_self(a->m);
+		struct ip_addr own[FILTER_MAX_SELF];
+		size_t nown = 0;
+
+		if (self && self->ipv4.family)
+			own[nown++] = self->ipv4;
+		if (self && self->ipv6.family)
+			own[nown++] = self->ipv6;
 		mr = map_rules(a->m, &n);
-		if (filter_rules_compile(mr, n, &fr, NULL, 0) < 0)
+		if (filter_rules_compile(mr, n, own, nown, &fr, NULL, 0) < 0)
 			die("filter", WEFT_ERR_INVAL);
 		filter_set_rules(a->f, fr);
 	}
