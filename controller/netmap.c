@@ -228,9 +228,10 @@ static int collect_set(struct ivec *out, const struct idmap *m)
 	return 0;
 }
 
-/* The peers n should have under the current memberships, sorted. */
-static int compute_peers(const struct netmap *nm, const struct nnode *n,
-			 struct ivec *out)
+/* The peers a node with n's memberships wants, n itself included when it
+ * is on both ends of a rule, sorted. */
+static int want_peers(const struct netmap *nm, const struct nnode *n,
+		      struct ivec *out)
 {
 	int rc;
 
@@ -248,6 +249,17 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 		if ((rc = collect_set(out, &nm->rules[n->V.v[i]].src)) < 0)
 			return rc;
 	ivec_sort_unique(out);
+	return 0;
+}
+
+/* The peers n should have under the current memberships, sorted. */
+static int compute_peers(const struct netmap *nm, const struct nnode *n,
+			 struct ivec *out)
+{
+	int rc;
+
+	if ((rc = want_peers(nm, n, out)) < 0)
+		return rc;
 	/* A node is never its own peer. */
 	for (size_t i = 0; i < out->n; i++) {
 		if (out->v[i] == n->rec.id) {
@@ -380,6 +392,177 @@ static int mark_peers(struct netmap *nm, const struct nnode *n)
 			return WEFT_ERR_NOMEM;
 	}
 	return 0;
+}
+
+/* --- classes ---
+ *
+ * A policy change touches every node, but nodes the policy cannot tell
+ * apart get the same memberships, and nodes with the same memberships want
+ * the same peers. So a policy change classifies one node of each identity
+ * and copies its memberships to the others, and re-derives the peer sets
+ * of only the nodes whose wanted peers changed: the peer sets always equal
+ * what the memberships want (every change keeps them so), so a node whose
+ * old and new memberships want the same peers keeps its peers. */
+
+/* idmap keys are positive. */
+static int64_t hash_key(uint64_t h)
+{
+	return (int64_t)((h >> 1) | 1);
+}
+
+static bool ivec_eq(const struct ivec *a, const struct ivec *b)
+{
+	return a->n == b->n &&
+	       (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
+}
+
+static int ivec_copy(struct ivec *dst, const struct ivec *src)
+{
+	if (dst->cap < src->n) {
+		int64_t *nv = realloc(dst->v, src->n * sizeof(*nv));
+
+		if (!nv)
+			return WEFT_ERR_NOMEM;
+		dst->v = nv;
+		dst->cap = src->n;
+	}
+	if (src->n)
+		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = src->n;
+	return 0;
+}
+
+/* What classify reads of a node besides the policy: its user and tags,
+ * its name when the policy names nodes (names), and what it serves. The
+ * last is shared only through tags (connector tags), so nodes with routes
+ * or serving a resource by id (special, sorted) are classified alone. */
+static bool ident_alone(const struct nnode *n, const struct ivec *special)
+{
+	return n->rec.nroutes || ivec_has(special, n->rec.id);
+}
+
+static uint64_t ident_hash(const struct nnode *n, bool names)
+{
+	const char *u = rec_user(&n->rec);
+	uint64_t h = FNV_INIT;
+
+	h = u ? fnv_add(h, u, strlen(u) + 1) : fnv_add(h, "", 1);
+	for (size_t i = 0; i < n->rec.ntags; i++)
+		h = fnv_add(h, n->rec.tags[i], strlen(n->rec.tags[i]) + 1);
+	if (names)
+		h = fnv_add(h, n->rec.name, strlen(n->rec.name) + 1);
+	return h;
+}
+
+static bool ident_eq(const struct nnode *a, const struct nnode *b,
+		     bool names)
+{
+	const char *ua = rec_user(&a->rec), *ub = rec_user(&b->rec);
+
+	if (!ua != !ub || (ua && strcmp(ua, ub) != 0) ||
+	    !tags_eq(&a->rec, &b->rec))
+		return false;
+	return !names || strcmp(a->rec.name, b->rec.name) == 0;
+}
+
+/* The resource connectors named by node id, sorted. */
+static int connector_ids(const struct netmap *nm, struct ivec *out)
+{
+	for (size_t i = 0; i < nm->nres; i++)
+		if (nm->res[i].r.connector_node_id > 0 &&
+		    ivec_push(out, nm->res[i].r.connector_node_id) < 0)
+			return WEFT_ERR_NOMEM;
+	ivec_sort_unique(out);
+	return 0;
+}
+
+/* reclassify for a node with no memberships, copying them from a node of
+ * the same identity classified before (ids: identity hash → struct
+ * nnode *) when there is one. */
+static int classify_shared(struct netmap *nm, struct nnode *n,
+			   struct idmap *ids, bool names,
+			   const struct ivec *special)
+{
+	struct ivec old_s = {0};
+	struct nnode *m = NULL;
+	int64_t key = 0;
+	int rc;
+
+	if (!ident_alone(n, special)) {
+		key = hash_key(ident_hash(n, names));
+		m = idmap_get(ids, key);
+	}
+	if (m && ident_eq(m, n, names)) {
+		if (ivec_copy(&n->S, &m->S) < 0 || ivec_copy(&n->D, &m->D) < 0 ||
+		    ivec_copy(&n->V, &m->V) < 0)
+			return WEFT_ERR_NOMEM;
+		return set_members(nm, n, true);
+	}
+	rc = reclassify(nm, n, &old_s);
+	ivec_free(&old_s);
+	if (rc == 0 && key && !m && idmap_put(ids, key, n) < 0)
+		rc = WEFT_ERR_NOMEM;
+	return rc;
+}
+
+/* Nodes with the same memberships and the peers they want. */
+struct pclass {
+	const struct nnode *rep; /* the first member seen */
+	struct ivec want;        /* want_peers of every member */
+};
+
+static uint64_t members_hash(const struct nnode *n)
+{
+	const struct ivec *v[] = {&n->S, &n->D, &n->V};
+	uint64_t h = FNV_INIT;
+
+	for (size_t k = 0; k < 3; k++) {
+		h = fnv_add(h, &v[k]->n, sizeof(v[k]->n));
+		h = fnv_add(h, v[k]->v, v[k]->n * sizeof(*v[k]->v));
+	}
+	return h;
+}
+
+/* n's class in classes (hash → struct pclass *), made on first use; *out
+ * stays NULL when another class has n's hash (n is then not compared). */
+static int class_of(const struct netmap *nm, struct idmap *classes,
+		    const struct nnode *n, struct pclass **out)
+{
+	int64_t key = hash_key(members_hash(n));
+	struct pclass *c = idmap_get(classes, key);
+
+	*out = NULL;
+	if (c) {
+		if (ivec_eq(&c->rep->S, &n->S) && ivec_eq(&c->rep->D, &n->D) &&
+		    ivec_eq(&c->rep->V, &n->V))
+			*out = c;
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return WEFT_ERR_NOMEM;
+	c->rep = n;
+	if (want_peers(nm, n, &c->want) < 0 ||
+	    idmap_put(classes, key, c) < 0) {
+		ivec_free(&c->want);
+		free(c);
+		return WEFT_ERR_NOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+static void classes_free(struct idmap *classes)
+{
+	void *v;
+
+	for (size_t pos = 0; idmap_next(classes, &pos, NULL, &v);) {
+		struct pclass *c = v;
+
+		ivec_free(&c->want);
+		free(c);
+	}
+	idmap_free(classes);
 }
 
 /* --- lifecycle --- */
@@ -689,10 +872,11 @@ out:
 
 /* --- policy --- */
 
-/* A node's filter and reach before a policy change. */
+/* A node's filter, reach and class before a policy change. */
 struct before {
 	struct fcomp filter;
 	struct reach reach;
+	struct pclass *cls;
 };
 
 int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
@@ -700,11 +884,17 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 {
 	struct before *old = NULL;
 	struct nrule *rules = NULL;
+	struct idmap ids, oldcls, newcls;
+	struct ivec special = {0};
 	size_t nrules = 0, nnodes = 0;
+	bool names;
 	int rc;
 
 	if (!p)
 		return WEFT_ERR_INVAL;
+	idmap_init(&ids);
+	idmap_init(&oldcls);
+	idmap_init(&newcls);
 	if ((rc = change_begin(nm, version, dirty)) < 0) {
 		policy_free(p);
 		return rc;
@@ -726,8 +916,11 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 	 * rules' source lists, which so outlive the old rules. */
 	for (size_t i = 0; i < nnodes; i++)
 		if (netmap_filter_compile(nm, nm->nodes[i], &old[i].filter) < 0 ||
-		    netmap_reach_build(nm, nm->nodes[i], &old[i].reach) < 0)
+		    netmap_reach_build(nm, nm->nodes[i], &old[i].reach) < 0 ||
+		    class_of(nm, &oldcls, nm->nodes[i], &old[i].cls) < 0)
 			goto out;
+	if (connector_ids(nm, &special) < 0)
+		goto out;
 	rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
 	netmap_fcache_clear(nm->fcache);
@@ -736,20 +929,25 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 	nm->rules = rules;
 	nm->nrules = nrules;
 	rules = NULL;
+	names = policy_names_nodes(nm->pol);
 	for (size_t i = 0; i < nnodes; i++) {
 		struct nnode *n = nm->nodes[i];
-		struct ivec old_s = {0};
 
 		/* The old member sets are gone: start from empty. */
 		n->D.n = n->V.n = n->S.n = 0;
-		rc = reclassify(nm, n, &old_s);
-		ivec_free(&old_s);
-		if (rc < 0)
+		if ((rc = classify_shared(nm, n, &ids, names, &special)) < 0)
 			goto out;
 	}
-	for (size_t i = 0; i < nnodes; i++)
+	for (size_t i = 0; i < nnodes; i++) {
+		struct pclass *c;
+
+		if ((rc = class_of(nm, &newcls, nm->nodes[i], &c)) < 0)
+			goto out;
+		if (c && old[i].cls && ivec_eq(&c->want, &old[i].cls->want))
+			continue;
 		if ((rc = refresh_peers(nm, nm->nodes[i])) < 0)
 			goto out;
+	}
 	for (size_t i = 0; i < nnodes; i++) {
 		struct nnode *n = nm->nodes[i];
 		struct fcomp f = {0};
@@ -779,6 +977,10 @@ out:
 	free(old);
 	rules_free(rules, 0);
 	policy_free(p);
+	idmap_free(&ids);
+	classes_free(&oldcls);
+	classes_free(&newcls);
+	ivec_free(&special);
 	return change_end(nm, rc);
 }
 

@@ -1229,6 +1229,29 @@ const struct policy_rule *policy_rule(const struct policy *p, size_t i)
 	return &p->rules[i];
 }
 
+static bool sels_name_nodes(const struct policy_sel *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i].kind == POLICY_SEL_NODE)
+			return true;
+	return false;
+}
+
+bool policy_names_nodes(const struct policy *p)
+{
+	if (!p)
+		return false;
+	for (size_t i = 0; i < p->nrules; i++)
+		if (sels_name_nodes(p->rules[i].src, p->rules[i].nsrc) ||
+		    sels_name_nodes(p->rules[i].dst, p->rules[i].ndst))
+			return true;
+	for (size_t i = 0; i < p->ngroups; i++)
+		for (size_t k = 0; k < p->groups[i].n; k++)
+			if (has_prefix(p->groups[i].items[k], "node:"))
+				return true;
+	return false;
+}
+
 bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 			const struct policy_ident *node)
 {

@@ -121,6 +121,11 @@ struct policy_ident {
 bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
 			const struct policy_ident *node);
 
+/* Can a rule of p match a node by its name ("node:x" in a rule or a
+ * group)? When not, policy_sel_matches depends only on the node's user
+ * and tags, so nodes that share both match the same selectors. */
+bool policy_names_nodes(const struct policy *p);
+
 /* True when user belongs to group ("group:x"). */
 bool policy_user_in_group(const struct policy *p, const char *user,
 			  const char *group);

@@ -1,91 +1,6 @@
-#include "check.h"
-#include "controller/netmap.h"
-#include "shared/err.h"
-
-#include <stdio.h>
-#include <stdlib.h>
+#include "netmap_fix.h"
 
 /* --- fixtures --- */
-
-struct fix {
-	struct netmap *nm;
-	struct netmap_dirty dirty;
-	int64_t v;
-};
-
-static void fix_init(struct fix *f, size_t tombs)
-{
-	struct netmap_options opt = {
-		.dns_suffix = "weft.internal",
-		.tombstones_per_node = tombs,
-	};
-
-	memset(f, 0, sizeof(*f));
-	CHECK_INT(netmap_new(&opt, &f->nm), 0);
-}
-
-static void fix_free(struct fix *f)
-{
-	netmap_del(f->nm);
-	netmap_dirty_free(&f->dirty);
-}
-
-/* A node with addresses derived from id: 100.64.<id/256>.<id%256> and
- * fd7a:115c:a1e0::<id>. tags is JSON array text or NULL; routes a
- * NULL-terminated list or NULL. */
-static struct netmap_node mknode(int64_t id, const char *user,
-				 const char *tags, const char *const *routes)
-{
-	struct netmap_node n;
-
-	memset(&n, 0, sizeof(n));
-	n.node.id = id;
-	snprintf(n.node.name, sizeof(n.node.name), "n%lld", (long long)id);
-	snprintf(n.user, sizeof(n.user), "%s", user ? user : "");
-	snprintf(n.node.ipv4, sizeof(n.node.ipv4), "100.64.%lld.%lld",
-		 (long long)(id / 256), (long long)(id % 256));
-	snprintf(n.node.ipv6, sizeof(n.node.ipv6), "fd7a:115c:a1e0::%llx",
-		 (long long)id);
-	snprintf(n.node.tags, sizeof(n.node.tags), "%s", tags ? tags : "[]");
-	snprintf(n.node.public_key, sizeof(n.node.public_key), "key-%lld",
-		 (long long)id);
-	snprintf(n.node.endpoints, sizeof(n.node.endpoints),
-		 "[\"192.0.2.%lld:41641\"]", (long long)(id % 250));
-	snprintf(n.node.home_relay, sizeof(n.node.home_relay), "r1");
-	n.node.online = 1;
-	n.approved_routes = routes;
-	while (routes && routes[n.napproved])
-		n.napproved++;
-	return n;
-}
-
-static int upsert(struct fix *f, const struct netmap_node *n)
-{
-	netmap_dirty_reset(&f->dirty);
-	return netmap_node_upsert(f->nm, ++f->v, n, &f->dirty);
-}
-
-static int add(struct fix *f, int64_t id, const char *user, const char *tags,
-	       const char *const *routes)
-{
-	struct netmap_node n = mknode(id, user, tags, routes);
-
-	return upsert(f, &n);
-}
-
-static int set_policy(struct fix *f, const char *json)
-{
-	struct policy *p = NULL;
-	struct policy_err err;
-	int rc = policy_parse(json, strlen(json), NULL, &p, &err);
-
-	if (rc < 0) {
-		fprintf(stderr, "policy: %s: %s\n", err.path, err.message);
-		return rc;
-	}
-	netmap_dirty_reset(&f->dirty);
-	return netmap_policy_set(f->nm, ++f->v, p, &f->dirty);
-}
 
 static int set_resource(struct fix *f, int64_t id, const char *name,
 			const char *address, int64_t node, const char *tag)
@@ -102,31 +17,6 @@ static int set_resource(struct fix *f, int64_t id, const char *name,
 	netmap_dirty_reset(&f->dirty);
 	return netmap_resource_upsert(f->nm, ++f->v, &r, &f->dirty);
 }
-
-/* "[2,3]" style text of id's peers. */
-static void peers_text(struct fix *f, int64_t id, char *buf, size_t n)
-{
-	int64_t *ids = NULL;
-	size_t cnt = 0, len = 0;
-
-	buf[0] = '\0';
-	if (!CHECK(netmap_peers(f->nm, id, &ids, &cnt) == 0))
-		return;
-	len += (size_t)snprintf(buf + len, n - len, "[");
-	for (size_t i = 0; i < cnt && len < n; i++)
-		len += (size_t)snprintf(buf + len, n - len, "%s%lld",
-					i ? "," : "", (long long)ids[i]);
-	if (len < n)
-		snprintf(buf + len, n - len, "]");
-	free(ids);
-}
-
-#define CHECK_PEERS(f, id, expected)                                         \
-	do {                                                                 \
-		char pbuf_[4096];                                            \
-		peers_text((f), (id), pbuf_, sizeof(pbuf_));                 \
-		CHECK_STR(pbuf_, (expected));                                \
-	} while (0)
 
 static json_t *render(struct fix *f, int64_t id, int64_t since)
 {
@@ -452,21 +342,6 @@ static void filter_is_directional(void)
 	CHECK_JSON(flt, "[]");
 	json_decref(flt);
 	fix_free(&f);
-}
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static unsigned pick(unsigned n)
-{
-	return (unsigned)(rnd() % n);
 }
 
 static void peer_relation_is_symmetric(void)
