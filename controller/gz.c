@@ -3,46 +3,112 @@
 #include "shared/err.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+/* One raw DEFLATE stream per thread, reset between segments: making one
+ * allocates and clears ~270 KB, which cost more than compressing the few
+ * hundred bytes of a map answer's own part. Freed when its thread ends. */
+static pthread_key_t z_key;
+static pthread_once_t z_once = PTHREAD_ONCE_INIT;
+static bool z_key_ok;
+
+static void z_free(void *v)
+{
+	deflateEnd(v);
+	free(v);
+}
+
+static void z_key_make(void)
+{
+	z_key_ok = pthread_key_create(&z_key, z_free) == 0;
+}
+
+static z_stream *thread_stream(void)
+{
+	z_stream *z;
+
+	if (pthread_once(&z_once, z_key_make) != 0 || !z_key_ok)
+		return NULL;
+	z = pthread_getspecific(z_key);
+	if (z)
+		return deflateReset(z) == Z_OK ? z : NULL;
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return NULL;
+	/* Raw DEFLATE (negative window bits): no zlib header or trailer. */
+	if (deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(z);
+		return NULL;
+	}
+	if (pthread_setspecific(z_key, z) != 0) {
+		z_free(z);
+		return NULL;
+	}
+	return z;
+}
+
+/* Up to this many bytes a segment is stored, not compressed: building
+ * the Huffman trees of a block costs more than the few bytes it would
+ * save (a map answer's own part around its shared filter is mostly a
+ * few hundred bytes). */
+#define GZ_STORE_MAX 1024
+
+/* p[0..n) as one stored, non-final block (RFC 1951 3.2.4): BFINAL=0,
+ * BTYPE=00 padded to a byte, LEN and its complement NLEN, the bytes. */
+static int stored(const void *p, size_t n, struct gz_seg *out)
+{
+	out->data = malloc(n + 5);
+	if (!out->data)
+		return WEFT_ERR_NOMEM;
+	out->data[0] = 0;
+	out->data[1] = (unsigned char)n;
+	out->data[2] = (unsigned char)(n >> 8);
+	out->data[3] = (unsigned char)~n;
+	out->data[4] = (unsigned char)(~n >> 8);
+	if (n)
+		memcpy(out->data + 5, p, n);
+	out->len = n + 5;
+	out->crc = (uint32_t)crc32(0L, p, (uInt)n);
+	out->raw_len = n;
+	return 0;
+}
+
 int gz_seg_make(const void *p, size_t n, struct gz_seg *out)
 {
-	z_stream z;
+	z_stream *z;
 	size_t cap;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&z, 0, sizeof(z));
 	if (n > UINT_MAX)
 		return WEFT_ERR_TOOBIG;
-	/* Raw DEFLATE (negative window bits): no zlib header or trailer. */
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
+	if (n <= GZ_STORE_MAX)
+		return stored(p, n, out);
+	if (!(z = thread_stream()))
 		return WEFT_ERR_NOMEM;
 	/* deflateBound covers Z_FINISH; a sync flush adds at most 5 bytes
 	 * of empty stored block, plus slack for the block headers. */
-	cap = deflateBound(&z, (uLong)n) + 16;
+	cap = deflateBound(z, (uLong)n) + 16;
 	out->data = malloc(cap);
-	if (!out->data) {
-		deflateEnd(&z);
+	if (!out->data)
 		return WEFT_ERR_NOMEM;
-	}
-	z.next_in = (Bytef *)(uintptr_t)p;
-	z.avail_in = (uInt)n;
-	z.next_out = out->data;
-	z.avail_out = (uInt)cap;
-	rc = deflate(&z, Z_SYNC_FLUSH);
-	if ((rc != Z_OK && rc != Z_BUF_ERROR) || z.avail_in != 0) {
-		deflateEnd(&z);
+	z->next_in = (Bytef *)(uintptr_t)p;
+	z->avail_in = (uInt)n;
+	z->next_out = out->data;
+	z->avail_out = (uInt)cap;
+	rc = deflate(z, Z_SYNC_FLUSH);
+	if ((rc != Z_OK && rc != Z_BUF_ERROR) || z->avail_in != 0) {
 		gz_seg_free(out);
 		return WEFT_ERR_INTERNAL;
 	}
-	out->len = cap - z.avail_out;
+	out->len = cap - z->avail_out;
 	out->crc = (uint32_t)crc32(0L, p, (uInt)n);
 	out->raw_len = n;
-	deflateEnd(&z);
 	return 0;
 }
 

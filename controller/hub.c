@@ -87,6 +87,8 @@ struct hub {
 	pthread_t thread;
 	bool started;
 	unsigned ticks;
+	uint64_t answered_tick;  /* stats.answered at the last tick */
+	uint64_t answered_trim;  /* stats.answered at the last malloc_trim */
 };
 
 static int64_t now_ms(void)
@@ -1319,6 +1321,29 @@ static void renew_due(struct hub *h, int64_t now)
 	}
 }
 
+/* Rendering thousands of maps leaves freed memory in malloc's arenas;
+ * give it back once a burst of answers is over (fewer than TRIM_QUIET in
+ * the last tick after TRIM_BURST since the last trim), and every minute,
+ * so a quiet controller's footprint is its held polls, not its last
+ * fan-out. */
+#define TRIM_BURST 1000
+#define TRIM_QUIET 100
+static void trim_after_burst(struct hub *h)
+{
+	uint64_t answered;
+
+	pthread_mutex_lock(&h->lock);
+	answered = h->stats.answered;
+	pthread_mutex_unlock(&h->lock);
+	if ((answered - h->answered_trim >= TRIM_BURST &&
+	     answered - h->answered_tick < TRIM_QUIET) ||
+	    h->ticks % 60 == 0) {
+		malloc_trim(0);
+		h->answered_trim = answered;
+	}
+	h->answered_tick = answered;
+}
+
 static void on_tick(struct loop_timer *t, void *ctx)
 {
 	struct hub *h = ctx;
@@ -1366,13 +1391,9 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	flush_touches(h);
 	if (!h->listener)
 		open_listener(h);
-	if (++h->ticks % 60 == 0) {
+	if (++h->ticks % 60 == 0)
 		prune_feed(h);
-		/* Rendering thousands of maps leaves freed memory in malloc's
-		 * arenas; give it back so a quiet controller's footprint is
-		 * its held polls, not its last fan-out. */
-		malloc_trim(0);
-	}
+	trim_after_burst(h);
 	loop_timer_start(t, TICK_US);
 }
 

@@ -1,6 +1,7 @@
 /* Accept-Encoding reading and response bodies with a shared part, plain
  * and gzipped (controller/http.c, controller/gz.c). */
 #include "check.h"
+#include "controller/gz.h"
 #include "controller/http.h"
 #include "shared/err.h"
 
@@ -105,7 +106,57 @@ static void small_bodies_stay_plain(void)
 	http_resp_free(&r);
 }
 
+/* Segments up to 1 KB are stored blocks (5 bytes more than their
+ * input), larger ones are compressed; any mix joins into one member that
+ * inflates to the concatenation, in this thread and with its stream
+ * reused. */
+static void small_segments_are_stored_and_mixes_inflate(void)
+{
+	static const size_t sizes[] = {0, 1, 1024, 1025, 70000, 3, 300};
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	struct gz_seg seg[N];
+	const struct gz_seg *parts[N];
+	unsigned char *in, *out, *gz = NULL;
+	size_t total = 0, off = 0, gzlen = 0;
+	z_stream z;
+
+	for (size_t i = 0; i < N; i++)
+		total += sizes[i];
+	in = malloc(total);
+	out = malloc(total + 1);
+	REQUIRE(in && out);
+	for (size_t i = 0; i < total; i++)
+		in[i] = (unsigned char)"{\"peer\":[1,2,3]} "[i % 18];
+	for (size_t i = 0; i < N; i++) {
+		REQUIRE_INT(gz_seg_make(in + off, sizes[i], &seg[i]), 0);
+		parts[i] = &seg[i];
+		if (sizes[i] <= 1024)
+			CHECK_INT(seg[i].len, sizes[i] + 5);
+		else
+			CHECK(seg[i].len < sizes[i] / 4);
+		off += sizes[i];
+	}
+	REQUIRE_INT(gz_join(parts, N, &gz, &gzlen), 0);
+	memset(&z, 0, sizeof(z));
+	REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
+	z.next_in = gz;
+	z.avail_in = (uInt)gzlen;
+	z.next_out = out;
+	z.avail_out = (uInt)total + 1;
+	CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END);
+	CHECK_INT(z.avail_in, 0);
+	CHECK_INT(z.total_out, total);
+	CHECK(memcmp(out, in, total) == 0);
+	inflateEnd(&z);
+	for (size_t i = 0; i < N; i++)
+		gz_seg_free(&seg[i]);
+	free(gz);
+	free(in);
+	free(out);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(small_segments_are_stored_and_mixes_inflate),
 	CHECK_CASE(accept_encoding_is_read_per_rfc_9110),
 	CHECK_CASE(shared_part_is_spliced_plain_and_in_gzip),
 	CHECK_CASE(small_bodies_stay_plain),

@@ -17,6 +17,10 @@
  *      the polls are held.
  * It prints one summary block.
  *
+ * The polls ask for gzip as weft-agent does (--gzip 1, the default; run.sh:
+ * BENCH_GZIP); only the start of a compressed answer is inflated, for its
+ * version, and the map sizes printed are those on the wire.
+ *
  * A benchmark, not a test: it is built and run by run.sh, never by ctest.
  * Answered polls are not re-issued while a fan-out is being timed, so every
  * latency is that of the first answer after the change. */
@@ -26,6 +30,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <zlib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -59,6 +64,7 @@ struct opts {
 	int conc;
 	const char *admin;
 	const char *label;
+	int gzip;    /* map polls send Accept-Encoding: gzip */
 };
 
 /* --- small helpers --- */
@@ -159,7 +165,7 @@ static double cpu_ms(int pid)
  * when more bytes are needed, -1 when it is not a response we understand
  * (no Content-Length: the controller always sends one). */
 static int http_parse(const char *buf, size_t len, int *status, size_t *body,
-		      size_t *total, bool *close_after)
+		      size_t *total, bool *close_after, bool *gz)
 {
 	const char *end = memmem(buf, len, "\r\n\r\n", 4);
 	const char *p;
@@ -171,12 +177,15 @@ static int http_parse(const char *buf, size_t len, int *status, size_t *body,
 		return -1;
 	*status = atoi(buf + 9);
 	*close_after = false;
+	*gz = false;
 	for (p = memchr(buf, '\n', (size_t)(end - buf)); p && p < end;
 	     p = memchr(p + 1, '\n', (size_t)(end - p))) {
 		if (strncasecmp(p + 1, "Content-Length:", 15) == 0)
 			cl = atoll(p + 16);
 		else if (strncasecmp(p + 1, "Connection: close", 17) == 0)
 			*close_after = true;
+		else if (strncasecmp(p + 1, "Content-Encoding: gzip", 22) == 0)
+			*gz = true;
 	}
 	if (cl < 0)
 		return -1;
@@ -188,17 +197,19 @@ static int http_parse(const char *buf, size_t len, int *status, size_t *body,
 }
 
 static int fmt_request(char *out, size_t cap, const char *method,
-		       const char *path, const char *token, const char *body)
+		       const char *path, const char *token, const char *body,
+		       bool gzip)
 {
 	size_t blen = body ? strlen(body) : 0;
 	int n;
 
 	n = snprintf(out, cap,
 		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		     "%s%s%s"
+		     "%s%s%s%s"
 		     "Content-Length: %zu\r\n%s\r\n",
 		     method, path, token ? "Authorization: Bearer " : "",
-		     token ? token : "", token ? "\r\n" : "", blen,
+		     token ? token : "", token ? "\r\n" : "",
+		     gzip ? "Accept-Encoding: gzip\r\n" : "", blen,
 		     body ? "Content-Type: application/json\r\n" : "");
 	return n < 0 || (size_t)n >= cap ? -1 : n;
 }
@@ -272,13 +283,14 @@ static int hc_call(struct hc *c, const char *method, const char *path,
 		   const char **resp)
 {
 	char head[1024];
-	int hl = fmt_request(head, sizeof(head), method, path, token, body);
+	int hl = fmt_request(head, sizeof(head), method, path, token, body,
+			     false);
 
 	if (hl < 0)
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		size_t len = 0, boff = 0, total = 0;
-		bool close_after = false;
+		bool close_after = false, gz = false;
 		int r = 0;
 
 		if (c->fd < 0 && (c->fd = connect_local(c->port, false)) < 0) {
@@ -307,7 +319,7 @@ static int hc_call(struct hc *c, const char *method, const char *path,
 				break;
 			len += (size_t)n;
 			r = http_parse(c->buf, len, status, &boff, &total,
-				       &close_after);
+				       &close_after, &gz);
 			if (r != 0)
 				break;
 		}
@@ -464,7 +476,7 @@ static void pc_start(struct bench *b, int i)
 	snprintf(path, sizeof(path), "/api/v1/map?since=%" PRId64,
 		 b->nodes[i].since);
 	n = fmt_request(p->req, sizeof(p->req), "GET", path, b->nodes[i].cred,
-			NULL);
+			NULL, b->o.gzip);
 	if (n < 0)
 		die("request too long");
 	p->req_len = (size_t)n;
@@ -485,10 +497,30 @@ static void pc_start(struct bench *b, int i)
 	ep_set(b, i, EPOLLOUT, EPOLL_CTL_ADD);
 }
 
-static void on_answer(struct bench *b, int i, int status, const char *body)
+/* The first bytes of a gzip body, NUL-terminated, in out ("" when it
+ * does not inflate). Enough for map_version. */
+static void gunzip_head(const char *body, size_t len, char *out, size_t cap)
+{
+	z_stream z = {0};
+
+	out[0] = '\0';
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return;
+	z.next_in = (Bytef *)(uintptr_t)body;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)(cap - 1);
+	inflate(&z, Z_SYNC_FLUSH);
+	out[cap - 1 - z.avail_out] = '\0';
+	inflateEnd(&z);
+}
+
+static void on_answer(struct bench *b, int i, int status, const char *body,
+		      size_t len, bool gz)
 {
 	struct pconn *p = &b->pc[i];
 	int64_t t = now_us();
+	char head[64];
 
 	b->waiting--;
 	b->answers++;
@@ -499,8 +531,12 @@ static void on_answer(struct bench *b, int i, int status, const char *body)
 	p->state = P_IDLE;
 	if (p->first) {
 		b->firsts--;
-		b->first_bytes += (double)strlen(body);
+		b->first_bytes += (double)len;
 		p->first = false;
+	}
+	if (gz) {
+		gunzip_head(body, len, head, sizeof(head));
+		body = head;
 	}
 	if (status == 200) {
 		int64_t v = map_version(body);
@@ -557,7 +593,7 @@ static void pc_event(struct bench *b, int i, uint32_t ev)
 	}
 	for (;;) {
 		size_t boff = 0, total = 0;
-		bool close_after = false;
+		bool close_after = false, gz = false;
 		int status = 0, r;
 		ssize_t n;
 
@@ -577,13 +613,13 @@ static void pc_event(struct bench *b, int i, uint32_t ev)
 			goto broken;
 		p->rlen += (size_t)n;
 		r = http_parse(p->rbuf, p->rlen, &status, &boff, &total,
-			       &close_after);
+			       &close_after, &gz);
 		if (r == 0)
 			continue;
 		if (r < 0)
 			die("poll of node %d: bad answer", i);
 		p->rbuf[total] = '\0';
-		on_answer(b, i, status, p->rbuf + boff);
+		on_answer(b, i, status, p->rbuf + boff, total - boff, gz);
 		p->rlen = 0;
 		if (close_after) {
 			close(p->fd);
@@ -960,14 +996,15 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: loadgen --port P --pid PID --admin-key KEY [--nodes N]\n"
-		"               [--groups G] [--concurrency C] [--label NAME]\n");
+		"               [--groups G] [--concurrency C] [--label NAME]\n"
+		"               [--gzip 0|1]\n");
 	exit(2);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	*o = (struct opts){.nodes = 10000, .groups = 100, .conc = 32,
-			   .label = "controller"};
+			   .label = "controller", .gzip = 1};
 	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -987,6 +1024,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->conc = atoi(v);
 		else if (strcmp(argv[i], "--label") == 0)
 			o->label = v;
+		else if (strcmp(argv[i], "--gzip") == 0)
+			o->gzip = atoi(v);
 		else
 			usage();
 	}
@@ -1133,9 +1172,9 @@ int main(int argc, char **argv)
 	       list_p50, list_p99, LIST_SAMPLES);
 	printf("walk all pages      %8.1f ms      (%d pages, %d nodes)\n",
 	       walk_ms, pages, items);
-	printf("open all polls      %8.1f s       (first full map avg %.1f KB, "
-	       "then held; every node going online wakes its peers)\n",
-	       open_ms / 1000.0, map_kb);
+	printf("open all polls      %8.1f s       (first full map avg %.1f KB "
+	       "%s, then held; every node going online wakes its peers)\n",
+	       open_ms / 1000.0, map_kb, b.o.gzip ? "gzip" : "identity");
 	printf("held polls          %8d          (none answered for %d ms; "
 	       "re-held in %.1f s)\n",
 	       held, QUIET_MS, settle_ms / 1000.0);
@@ -1158,9 +1197,9 @@ int main(int argc, char **argv)
 	printf("policy edit         answered %zu of %d held polls; API %.1f ms\n",
 	       f2.answered, N, f2.api_ms);
 	printf("  fan-out           p50 %6.1f ms   p99 %6.1f ms   max %6.1f ms   "
-	       "target p99 <= 500 ms: %s\n",
+	       "target p99 <= 300 ms: %s\n",
 	       f2.p50, f2.p99, f2.max,
-	       f2.answered == (size_t)N && f2.p99 <= 500.0 ? "met" : "MISSED");
+	       f2.answered == (size_t)N && f2.p99 <= 300.0 ? "met" : "MISSED");
 	printf("  controller CPU    %8.0f ms\n", f2.cpu_ms);
 	printf("poll errors %" PRIu64 ", reconnects %" PRIu64 "\n", b.errors,
 	       b.reconnects);

@@ -7,6 +7,7 @@
 #
 # Environment: BENCH_NODES (10000), BENCH_GROUPS (100), BENCH_CONCURRENCY (32),
 # BENCH_THREADS (controller HTTP threads; its default, 2, when unset),
+# BENCH_GZIP (1, the default: map polls ask for gzip like weft-agent; 0: not),
 # BENCH_PERF=DIR (record `perf record -g` of the controller during the load
 # into DIR/perf-<backend>.data).
 # PostgreSQL is a throw-away server started by tests/harness/pg.sh. All
@@ -42,7 +43,7 @@ tests/bench/build.sh "$root/build-bench" weft-controller
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes \
 	-o build-bench/loadgen tests/bench/controller/loadgen.c \
-	-ljansson -lpthread -lm
+	-ljansson -lz -lpthread -lm
 ctl=$root/build-bench/controller/weft-controller
 
 echo "== machine"
@@ -117,7 +118,7 @@ for b in "${backends[@]}"; do
 	fi
 	build-bench/loadgen --port "$port" --pid "$ctl_pid" --admin-key "$key" \
 		--nodes "$nodes" --groups "$groups" --concurrency "$conc" \
-		--label "$b" || {
+		--label "$b" --gzip "${BENCH_GZIP:-1}" || {
 		echo "load program failed; controller log tail:" >&2
 		tail -20 "$tmp/$b.log" >&2
 		exit 1
