@@ -13,6 +13,21 @@
 #define NODES 36
 #define STEPS 160
 
+/* The scale benchmark's policy with four groups, without the closing
+ * "]}" of its acls. */
+#define RING                                                                 \
+	"{\"groups\":{\"group:g0\":[\"u0\"],\"group:g1\":[\"u1\"],"           \
+	"\"group:g2\":[\"u2\"],\"group:g3\":[\"u3\"]},"                        \
+	"\"acls\":["                                                          \
+	"{\"action\":\"accept\",\"src\":[\"group:g0\"],"                      \
+	"\"dst\":[\"group:g0:*\",\"group:g1:*\"]},"                              \
+	"{\"action\":\"accept\",\"src\":[\"group:g1\"],"                      \
+	"\"dst\":[\"group:g1:*\",\"group:g2:*\"]},"                              \
+	"{\"action\":\"accept\",\"src\":[\"group:g2\"],"                      \
+	"\"dst\":[\"group:g2:*\",\"group:g3:*\"]},"                              \
+	"{\"action\":\"accept\",\"src\":[\"group:g3\"],"                      \
+	"\"dst\":[\"group:g3:*\",\"group:g0:*\"]}"
+
 static const char *const policies[] = {
 	/* Names nodes: node:n7 in a group, node:n3 in a rule. */
 	("{\"groups\":{\"group:a\":[\"u0\",\"u1\"],\"group:b\":[\"u2\","
@@ -41,31 +56,10 @@ static const char *const policies[] = {
 	 "\"resource:docs:80\"]},"
 	 "{\"action\":\"accept\",\"src\":[\"group:b\"],\"dst\":[\"group:a:22\"]}]}"),
 	/* The scale benchmark's ring: gN reaches gN and gN+1. */
-	("{\"groups\":{\"group:g0\":[\"u0\"],\"group:g1\":[\"u1\"],"
-	 "\"group:g2\":[\"u2\"],\"group:g3\":[\"u3\"]},"
-	 "\"acls\":["
-	 "{\"action\":\"accept\",\"src\":[\"group:g0\"],"
-	 "\"dst\":[\"group:g0:*\",\"group:g1:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g1\"],"
-	 "\"dst\":[\"group:g1:*\",\"group:g2:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g2\"],"
-	 "\"dst\":[\"group:g2:*\",\"group:g3:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g3\"],"
-	 "\"dst\":[\"group:g3:*\",\"group:g0:*\"]}]}"),
+	(RING "]}"),
 	/* The ring plus the benchmark's edit: new filters, the same peers. */
-	("{\"groups\":{\"group:g0\":[\"u0\"],\"group:g1\":[\"u1\"],"
-	 "\"group:g2\":[\"u2\"],\"group:g3\":[\"u3\"]},"
-	 "\"acls\":["
-	 "{\"action\":\"accept\",\"src\":[\"group:g0\"],"
-	 "\"dst\":[\"group:g0:*\",\"group:g1:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g1\"],"
-	 "\"dst\":[\"group:g1:*\",\"group:g2:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g2\"],"
-	 "\"dst\":[\"group:g2:*\",\"group:g3:*\"]},"
-	 "{\"action\":\"accept\",\"src\":[\"group:g3\"],"
-	 "\"dst\":[\"group:g3:*\",\"group:g0:*\"]},"
-	 "{\"action\":\"accept\",\"proto\":\"tcp\",\"src\":[\"10.0.0.0/8\"],"
-	 "\"dst\":[\"*:22\"]}]}"),
+	(RING ",{\"action\":\"accept\",\"proto\":\"tcp\","
+	 "\"src\":[\"10.0.0.0/8\"],\"dst\":[\"*:22\"]}]}"),
 	/* Everybody reaches everybody. */
 	("{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
 	 "\"dst\":[\"*:*\"]}]}"),
