@@ -53,6 +53,7 @@ for (const [name, file] of Object.entries(vendor)) {
 }
 const appJs = hashed("app", "js", read(join(webDir, "app.js")), js);
 const appCss = hashed("app", "css", read(join(webDir, "app.css")), "text/css; charset=utf-8");
+const favicon = hashed("favicon", "svg", read(join(webDir, "favicon.svg")), "image/svg+xml");
 
 // The import map is the one inline script; the CSP allows it by its hash
 // (no 'unsafe-inline').
@@ -62,6 +63,7 @@ let index = read(join(webDir, "index.html")).toString("utf8");
 for (const [k, v] of Object.entries({
   "@app.js@": appJs,
   "@app.css@": appCss,
+  "@favicon.svg@": favicon,
   "@importmap@": `<script type="importmap">${mapText}</script>`,
 })) {
   if (!index.includes(k)) {

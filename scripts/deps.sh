@@ -23,6 +23,7 @@ test_pkgs=(
   stun-client              # `stun`, an RFC 3489 client, checks it too
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
+  chromium                 # the browser tests/browser drives (ui_browser)
 )
 
 case "${1:-run}" in
@@ -33,7 +34,9 @@ esac
 
 # npm packages, each directory pinned by its package-lock.json: web/ (the
 # UI's modules, which the controller build embeds) for run and test, and
-# for the test suite tests/openapi (the OpenAPI validator). Node and npm
+# for the test suite tests/openapi (the OpenAPI validator) and
+# tests/browser (playwright-core, which drives Debian's chromium and
+# downloads no browser). Node and npm
 # come from Debian's nodejs and npm unless the machine already has them.
 # A directory is installed again when its lock file is newer than what
 # npm last installed from it.
@@ -51,6 +54,7 @@ npm_deps() {
   npm_ci web
   if [ "${1:-run}" = test ]; then
     npm_ci tests/openapi
+    npm_ci tests/browser
   fi
 }
 

@@ -291,14 +291,15 @@ static void every_module_the_page_imports_is_served(void)
 				  "%s: status %ld", name, a.status))
 			continue;
 		CHECK(has_header(&a, "Content-Type",
-				 strstr(name, ".css")
-					 ? "text/css; charset=utf-8"
+				 strstr(name, ".css") ? "text/css; charset=utf-8"
+				 : strstr(name, ".svg")
+					 ? "image/svg+xml"
 					 : "text/javascript; charset=utf-8"));
 		got_free(&a);
 		n++;
 	}
-	/* app.js, app.css and the six vendored modules. */
-	CHECK(n >= 8);
+	/* app.js, app.css, the icon and the six vendored modules. */
+	CHECK(n >= 9);
 	got_free(&page);
 	CHECK_INT(ih_del(h), 0);
 }
