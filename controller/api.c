@@ -133,6 +133,14 @@ static const struct api_route *route(struct http_req *req, bool *wrong_method)
 	return NULL;
 }
 
+bool api_routes_path(const char *path)
+{
+	struct http_req req = {.path = path, .method = ""};
+	bool wrong_method;
+
+	return route(&req, &wrong_method) || wrong_method;
+}
+
 static int auth_apikey(struct api_call *c, const struct cred *cr,
 		       struct principal *who, const char **why)
 {

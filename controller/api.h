@@ -81,6 +81,10 @@ void api_handle_as(struct api *api, const struct principal *who,
 void api_each_route(void (*fn)(void *ctx, const struct api_route *r),
 		    void *ctx);
 
+/* Does any API route (of any method) match path? The server hands the
+ * paths no route claims to the web UI. */
+bool api_routes_path(const char *path);
+
 const struct api_options *api_options(const struct api *api);
 struct metrics *api_metrics(const struct api *api);
 

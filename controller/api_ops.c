@@ -3,10 +3,12 @@
 #include "controller/api.h"
 
 #include "controller/metrics.h"
+#include "controller/web.h"
 #include "shared/buf.h"
 #include "shared/err.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Largest metrics page; the series count is bounded by metrics.c. */
 #define METRICS_TEXT_MAX (4u << 20)
@@ -68,7 +70,27 @@ static void h_metrics(struct api_call *c)
 	c->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
+/* The OpenAPI document the binary was built with (embedded from
+ * docs/api/openapi.yaml like the UI's assets). */
+static void h_openapi(struct api_call *c)
+{
+	char *t = malloc(web_openapi.plain_len + 1);
+
+	if (!t) {
+		api_fail(c, WEFT_ERR_NOMEM, NULL, NULL);
+		return;
+	}
+	memcpy(t, web_openapi.plain, web_openapi.plain_len);
+	t[web_openapi.plain_len] = '\0';
+	http_resp_free(c->resp);
+	c->resp->status = 200;
+	c->resp->text = t;
+	c->resp->text_len = web_openapi.plain_len;
+	c->resp->content_type = web_openapi.content_type;
+}
+
 const struct api_route api_ops_routes[] = {
+	{"GET", "/api/v1/openapi.yaml", API_AUTH_NONE, h_openapi},
 	{"GET", "/healthz", API_AUTH_NONE, h_healthz},
 	{"GET", "/readyz", API_AUTH_NONE, h_readyz},
 	{"GET", "/metrics", API_AUTH_NONE, h_metrics},

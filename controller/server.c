@@ -3,6 +3,7 @@
 #include "controller/api.h"
 #include "controller/http.h"
 #include "controller/metrics.h"
+#include "controller/web.h"
 #include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -312,6 +313,59 @@ static enum MHD_Result too_big(struct server *srv, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* GET and HEAD of paths outside /api/ that no API route claims are the
+ * web UI's (web.h). */
+static bool is_ui(const char *method, const char *url)
+{
+	return (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) &&
+	       strncmp(url, "/api/", 5) != 0 && strcmp(url, "/api") != 0 &&
+	       !api_routes_path(url);
+}
+
+static enum MHD_Result serve_ui(struct server *srv, struct MHD_Connection *conn,
+				struct pending *p, const char *method,
+				const char *url)
+{
+	static const char route[] = "ui";
+	struct web_answer a;
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	web_answer(url,
+		   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       MHD_HTTP_HEADER_ACCEPT_ENCODING),
+		   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       MHD_HTTP_HEADER_IF_NONE_MATCH),
+		   &a);
+	/* The body is the embedded table's: never copied, never freed. */
+	mr = MHD_create_response_from_buffer(a.len, (void *)a.body,
+					     MHD_RESPMEM_PERSISTENT);
+	if (!mr)
+		return MHD_NO;
+	for (const struct web_header *h = web_security_headers; h->name; h++)
+		MHD_add_response_header(mr, h->name, h->value);
+	MHD_add_response_header(mr, "Cache-Control", a.cache_control);
+	if (a.etag) {
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, a.etag);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_VARY,
+					"Accept-Encoding");
+	}
+	if (a.status != 304) {
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					a.content_type);
+		if (a.gzip)
+			MHD_add_response_header(
+				mr, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	}
+	if (srv->stopping)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(conn, (unsigned)a.status, mr);
+	MHD_destroy_response(mr);
+	metrics_request(api_metrics(srv->api), route, method, a.status,
+			(clock_mono_us() - p->start_us) / 1e6);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -360,6 +414,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		resp.route = p->route;
 		return finish(srv, conn, p, method, &resp);
 	}
+	if (is_ui(method, url))
+		return serve_ui(srv, conn, p, method, url);
 	req.method = method;
 	req.path = url;
 	req.authorization = MHD_lookup_connection_value(

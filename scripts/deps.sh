@@ -23,6 +23,7 @@ test_pkgs=(
   stun-client              # `stun`, an RFC 3489 client, checks it too
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
+  chromium                 # the browser tests/browser drives (ui_browser)
 )
 
 case "${1:-run}" in
@@ -31,15 +32,30 @@ case "${1:-run}" in
   *) echo "usage: $0 run|test" >&2; exit 2 ;;
 esac
 
-# npm packages of the test suite (tests/openapi: the OpenAPI validator),
-# pinned by package-lock.json. Node and npm come from Debian's nodejs and
-# npm unless the machine already has them.
-npm_deps() {
+# npm packages, each directory pinned by its package-lock.json: web/ (the
+# UI's modules, which the controller build embeds) for run and test, and
+# for the test suite tests/openapi (the OpenAPI validator) and
+# tests/browser (playwright-core, which drives Debian's chromium and
+# downloads no browser). Node and npm
+# come from Debian's nodejs and npm unless the machine already has them.
+# A directory is installed again when its lock file is newer than what
+# npm last installed from it.
+npm_ci() {
   local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openapi"
-  [ -d "$dir/node_modules/@apidevtools/swagger-parser" ] && return 0
-  echo "deps: npm ci in tests/openapi" >&2
+  dir="$(cd "$(dirname "$0")/.." && pwd)/$1"
+  if [ -f "$dir/node_modules/.package-lock.json" ] &&
+     [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  echo "deps: npm ci in $1" >&2
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) </dev/null
+}
+npm_deps() {
+  npm_ci web
+  if [ "${1:-run}" = test ]; then
+    npm_ci tests/openapi
+    npm_ci tests/browser
+  fi
 }
 
 missing=()
@@ -48,12 +64,10 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-if [ "${1:-run}" = test ]; then
-  command -v node >/dev/null 2>&1 || missing+=(nodejs)
-  command -v npm >/dev/null 2>&1 || missing+=(npm)
-fi
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
-  [ "${1:-run}" = test ] && npm_deps
+  npm_deps "${1:-run}"
   exit 0
 fi
 
@@ -66,5 +80,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-[ "${1:-run}" = test ] && npm_deps
+npm_deps "${1:-run}"
 exit 0

@@ -67,6 +67,7 @@ cat <<EOF
 
 Weft is running.
   controller  http://$listen   (API, /healthz, /metrics)
+  web UI      http://$listen/   (docs/ui.md)
   relay       $relay_public udp   pin $pin
   data        $data
 

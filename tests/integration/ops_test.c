@@ -117,7 +117,7 @@ static void metrics_pass_promtool_and_count_requests(void)
 	CHECK_INT(fx_req(h, "GET", "/healthz", NULL, NULL, NULL), 200);
 	CHECK_INT(fx_req(h, "GET", "/api/v1/users", "weft_api_0_bad", NULL,
 			 NULL), 401);
-	CHECK_INT(fx_req(h, "GET", "/nope", NULL, NULL, NULL), 404);
+	CHECK_INT(fx_req(h, "GET", "/api/v1/nope", NULL, NULL, NULL), 404);
 	REQUIRE(ih_call_raw(h, "GET", "/metrics", NULL, NULL, 0, &st, &text,
 			    NULL) == 0);
 	CHECK_INT(st, 200);
