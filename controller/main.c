@@ -41,7 +41,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  serve      run the REST API (and web UI)\n"
 		"  migrate    apply pending database migrations and exit\n"
-		"  users      create | list | delete users\n"
+		"  users      create | list | delete | set-password users\n"
 		"  keys       create | list | revoke auth keys (node registration)\n"
 		"  apikeys    create | list | revoke admin API keys\n"
 		"  nodes      list | show | rename | tag | expire | delete nodes\n"
