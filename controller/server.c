@@ -253,6 +253,15 @@ static enum MHD_Result send_resp(struct server *srv,
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer");
+	if (r->set_cookie)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
+					r->set_cookie);
+	if (r->retry_after > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%d", r->retry_after);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	ret = MHD_queue_response(conn, (unsigned)r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -364,6 +373,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.path = url;
 	req.authorization = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_COOKIE);
+	req.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_ORIGIN);
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       MHD_HTTP_HEADER_HOST);
+	req.sec_fetch_site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 "Sec-Fetch-Site");
+	req.x_weft_request = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 "X-Weft-Request");
 	req.body = buf_cstr(&p->body);
 	req.body_len = p->body.len;
 	req.query = query_get;
