@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How often housekeeping (ephemeral node removal) runs. */
+/* How often housekeeping (ephemeral node removal, ended sessions) runs. */
 #define HOUSEKEEP_INTERVAL_US (10 * 1000 * 1000)
 
 struct serve {
