@@ -15,6 +15,7 @@
 #include "controller/passwd.h"
 #include "controller/ratelimit.h"
 #include "shared/err.h"
+#include "shared/ip.h"
 #include "shared/jsonx.h"
 #include "shared/log.h"
 
@@ -215,6 +216,20 @@ static void set_cookie(struct http_resp *r, const char *value, int64_t max_age)
 	memset(buf, 0, sizeof(buf));
 }
 
+/* The client's address without its port: the per-address bucket must
+ * not change with every new connection's source port. */
+static void client_addr(const struct api_call *c, char *buf, size_t n)
+{
+	struct ip_endpoint ep;
+
+	if (ip_endpoint_parse(c->req->remote, &ep) == 0) {
+		ip_addr_unmap(&ep.addr);
+		if (ip_addr_format(&ep.addr, buf, n) == 0)
+			return;
+	}
+	snprintf(buf, n, "%s", c->req->remote);
+}
+
 /* Records a failed login (never the password) and takes a token from
  * the user's and the address's buckets. */
 static void login_failed(struct api_call *c, const char *user,
@@ -222,11 +237,12 @@ static void login_failed(struct api_call *c, const char *user,
 {
 	struct store_tx *tx = NULL;
 	json_t *d;
-	char q[160], qr[160];
+	char q[160], qr[160], addr[64];
 
+	client_addr(c, addr, sizeof(addr));
 	if (user)
 		ratelimit_fail(api_login_limit_user(c->api), user, c->now);
-	ratelimit_fail(api_login_limit_addr(c->api), c->req->remote, c->now);
+	ratelimit_fail(api_login_limit_addr(c->api), addr, c->now);
 	log_info("login_failed", "user=%s remote=%s reason=%s",
 		 log_q(q, sizeof(q), user ? user : "-"), c->req->remote,
 		 log_q(qr, sizeof(qr), reason));
@@ -247,14 +263,14 @@ static void login_failed(struct api_call *c, const char *user,
  * tries. */
 static bool limited(struct api_call *c, const char *user)
 {
-	int wu = user ? ratelimit_check(api_login_limit_user(c->api), user,
-					c->now)
-		      : 0;
-	int wa = ratelimit_check(api_login_limit_addr(c->api), c->req->remote,
-				 c->now);
-	int wait = wu > wa ? wu : wa;
-	char q[160];
+	char q[160], addr[64];
+	int wu, wa, wait;
 
+	client_addr(c, addr, sizeof(addr));
+	wu = user ? ratelimit_check(api_login_limit_user(c->api), user, c->now)
+		  : 0;
+	wa = ratelimit_check(api_login_limit_addr(c->api), addr, c->now);
+	wait = wu > wa ? wu : wa;
 	if (!wait)
 		return false;
 	log_info("login_limited", "user=%s remote=%s retry_after=%d",

@@ -205,6 +205,19 @@ static void failed_logins_are_rate_limited(void)
 	CHECK(atoi(ra) >= 1 && atoi(ra) <= 30);
 	free(hd);
 	CHECK_INT(fx_audit_count(h, K, "session.login_failed", NULL, NULL), 5);
+	/* Per client address: 20 failures, whatever the user names and
+	 * however many connections (each has its own source port). */
+	for (int i = 0; i < 15; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "guess%d", i);
+		CHECK_INT(login(h, name, "not-a-password", cookie, NULL), 401);
+	}
+	REQUIRE(fx_user(h, K, "frank", "member") > 0);
+	CHECK_INT(login(h, "frank", "any-password", cookie, &hd), 429);
+	header(hd, "Retry-After", ra, sizeof(ra));
+	CHECK(atoi(ra) >= 1 && atoi(ra) <= 6);
+	free(hd);
 	CHECK_INT(ih_del(h), 0);
 }
 
