@@ -12,12 +12,17 @@
 struct api;
 struct server;
 
+struct xff_trust;
+
 struct server_options {
 	const char *listen;   /* "127.0.0.1:8080", "[::1]:0", ":443" */
 	const char *tls_cert; /* PEM chain path; NULL for plain HTTP */
 	const char *tls_key;  /* PEM private key path; with tls_cert */
 	unsigned threads;     /* 0 = 2 */
 	unsigned max_conns;   /* 0 = 16384 */
+	/* Reverse proxies whose X-Forwarded-For names the client
+	 * (controller/xff.h); copied; NULL or empty = none. */
+	const struct xff_trust *trusted_proxies;
 };
 
 /* Binds, loads the TLS certificate if any, and starts serving api

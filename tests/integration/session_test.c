@@ -221,6 +221,73 @@ static void failed_logins_are_rate_limited(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
+/* A failed login as user from the client a proxy names in
+ * X-Forwarded-For. Returns the status. */
+static long login_via(struct ih *h, const char *user, const char *xff)
+{
+	char hx[96], body[128];
+	const char *list[] = {hx, NULL};
+	char *text = NULL;
+	long st = 0;
+
+	snprintf(hx, sizeof(hx), "X-Forwarded-For: %s", xff);
+	snprintf(body, sizeof(body),
+		 "{\"user\":\"%s\",\"password\":\"wrong-password\"}", user);
+	if (ih_call_headers(h, "POST", "/api/v1/session", list, body, &st,
+			    &text, NULL) < 0)
+		return -1;
+	free(text);
+	return st;
+}
+
+static void behind_a_trusted_proxy_the_forwarded_client_is_limited(void)
+{
+	static const char *const args[] = {"--trusted-proxy", "127.0.0.1/32",
+					   NULL};
+	struct ih_opts o = {.serve_args = args};
+	struct ih *h = NULL;
+	json_t *j = NULL;
+	char name[32];
+
+	REQUIRE(ih_new(&o, &h) == 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		CHECK_INT(login_via(h, name, "198.51.100.1, 203.0.113.7"), 401);
+	}
+	/* 203.0.113.7 is out of tries; another client of the proxy is not,
+	 * and neither is a spoofed left entry. */
+	CHECK_INT(login_via(h, "zed", "203.0.113.7"), 429);
+	CHECK_INT(login_via(h, "zed", "203.0.113.8"), 401);
+	CHECK_INT(login_via(h, "zed", "203.0.113.7, 203.0.113.9"), 401);
+	CHECK_INT(fx_req(h, "GET", "/api/v1/audit?action=session.login_failed&limit=1",
+			 K, NULL, &j), 200);
+	{
+		char *d = json_dumps(j, 0);
+
+		CHECK(d && strstr(d, "203.0.113") != NULL);
+		free(d);
+	}
+	json_decref(j);
+	CHECK_INT(ih_del(h), 0);
+}
+
+static void an_untrusted_peer_cannot_pick_its_address(void)
+{
+	struct ih *h = NULL;
+	char name[32];
+
+	REQUIRE(ih_new(NULL, &h) == 0);
+	/* Without --trusted-proxy the header is ignored: all 20 failures
+	 * count against 127.0.0.1 whatever it claims. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		CHECK_INT(login_via(h, name, i % 2 ? "203.0.113.1" : "203.0.113.2"),
+			  401);
+	}
+	CHECK_INT(login_via(h, "zed", "203.0.113.3"), 429);
+	CHECK_INT(ih_del(h), 0);
+}
+
 static void cli_sets_a_password_read_from_stdin(void)
 {
 	struct ih *h = NULL;
@@ -251,6 +318,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(login_logout_csrf_and_a_members_view),
 	CHECK_CASE(failed_logins_are_rate_limited),
 	CHECK_CASE(cli_sets_a_password_read_from_stdin),
+	CHECK_CASE(behind_a_trusted_proxy_the_forwarded_client_is_limited),
+	CHECK_CASE(an_untrusted_peer_cannot_pick_its_address),
 	{0},
 };
 
