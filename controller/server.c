@@ -3,7 +3,6 @@
 #include "controller/api.h"
 #include "controller/http.h"
 #include "controller/metrics.h"
-#include "controller/xff.h"
 #include "shared/buf.h"
 #include "shared/clock.h"
 #include "shared/err.h"

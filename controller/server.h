@@ -7,12 +7,12 @@
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
 
+#include "controller/xff.h"
+
 #include <stddef.h>
 
 struct api;
 struct server;
-
-struct xff_trust;
 
 struct server_options {
 	const char *listen;   /* "127.0.0.1:8080", "[::1]:0", ":443" */
