@@ -1,8 +1,10 @@
 #include "controller/api.h"
 
+#include "controller/cookie.h"
 #include "controller/cred.h"
 #include "controller/hub.h"
 #include "controller/metrics.h"
+#include "controller/ratelimit.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
@@ -19,17 +21,27 @@
  * key does not turn every read into a database write. */
 #define LAST_USED_GRANULARITY_S 60
 
+/* Login failures (docs/api/README.md, "Sessions"): 5 per user name and
+ * 20 per client address, then one more every 30 s / 6 s. */
+#define LOGIN_USER_BURST 5
+#define LOGIN_USER_REFILL_S 30
+#define LOGIN_ADDR_BURST 20
+#define LOGIN_ADDR_REFILL_S 6
+#define LOGIN_SLOTS 4096
+
 struct api {
 	struct store *st;
 	struct metrics *metrics;
 	struct api_options opt;
 	char *public_url;
+	struct ratelimit *login_user, *login_addr;
 };
 
 static const struct api_route *const route_tables[] = {
 	api_users_routes,     api_keys_routes,   api_nodes_routes,
 	api_resources_routes, api_relays_routes, api_audit_routes,
 	api_register_routes,  api_ops_routes,    api_map_routes,
+	api_session_routes,
 };
 
 int api_new(struct store *st, struct metrics *m, const struct api_options *opt,
@@ -39,6 +51,13 @@ int api_new(struct store *st, struct metrics *m, const struct api_options *opt,
 
 	if (!api)
 		return WEFT_ERR_NOMEM;
+	if (ratelimit_new(LOGIN_USER_BURST, LOGIN_USER_REFILL_S, LOGIN_SLOTS,
+			  &api->login_user) < 0 ||
+	    ratelimit_new(LOGIN_ADDR_BURST, LOGIN_ADDR_REFILL_S, LOGIN_SLOTS,
+			  &api->login_addr) < 0) {
+		api_del(api);
+		return WEFT_ERR_NOMEM;
+	}
 	api->st = st;
 	api->metrics = m;
 	if (opt)
@@ -46,7 +65,7 @@ int api_new(struct store *st, struct metrics *m, const struct api_options *opt,
 	if (api->opt.public_url) {
 		api->public_url = strdup(api->opt.public_url);
 		if (!api->public_url) {
-			free(api);
+			api_del(api);
 			return WEFT_ERR_NOMEM;
 		}
 		api->opt.public_url = api->public_url;
@@ -59,8 +78,20 @@ void api_del(struct api *api)
 {
 	if (!api)
 		return;
+	ratelimit_del(api->login_user);
+	ratelimit_del(api->login_addr);
 	free(api->public_url);
 	free(api);
+}
+
+struct ratelimit *api_login_limit_user(const struct api *api)
+{
+	return api->login_user;
+}
+
+struct ratelimit *api_login_limit_addr(const struct api *api)
+{
+	return api->login_addr;
 }
 
 const struct api_options *api_options(const struct api *api)
@@ -200,6 +231,18 @@ out:
 	return rc;
 }
 
+int api_apikey_auth(struct api_call *c, const char *text,
+		    struct principal *who, const char **why)
+{
+	struct cred cr;
+
+	if (cred_parse(text, &cr) < 0 || cr.kind != CRED_API) {
+		*why = "malformed API key";
+		return WEFT_ERR_AUTH;
+	}
+	return auth_apikey(c, &cr, who, why);
+}
+
 static int auth_node(struct api_call *c, const struct cred *cr,
 		     struct principal *who, const char **why)
 {
@@ -236,16 +279,28 @@ static int auth_node(struct api_call *c, const struct cred *cr,
 	return 0;
 }
 
-/* Resolves the Authorization header into c->who. Returns 0, WEFT_ERR_AUTH
- * or WEFT_ERR_EXPIRED (401) with *why set, or a store error. */
+/* Resolves the Authorization header, or without one the session cookie,
+ * into c->who. Returns 0, WEFT_ERR_AUTH or WEFT_ERR_EXPIRED (401) with
+ * *why set, or a store error. */
 static int authenticate(struct api_call *c, const char **why)
 {
 	const char *h = c->req->authorization;
+	char token[CRED_TEXT_SIZE];
 	struct cred cr;
+	int rc;
 
 	if (!h || !*h) {
-		*why = "missing Authorization: Bearer header";
-		return WEFT_ERR_AUTH;
+		rc = cookie_get(c->req->cookie, COOKIE_SESSION, token,
+				sizeof(token));
+		if (rc == WEFT_ERR_NOTFOUND) {
+			*why = "missing Authorization: Bearer header";
+			return WEFT_ERR_AUTH;
+		}
+		if (rc < 0) {
+			*why = "malformed session cookie";
+			return WEFT_ERR_AUTH;
+		}
+		return api_session_auth(c, token, &c->who, why);
 	}
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
 		*why = "Authorization must use the Bearer scheme";
@@ -265,6 +320,9 @@ static int authenticate(struct api_call *c, const char **why)
 		return auth_node(c, &cr, &c->who, why);
 	case CRED_AUTH:
 		break;
+	case CRED_SESSION:
+		*why = "a session token goes in the session cookie";
+		return WEFT_ERR_AUTH;
 	}
 	*why = "auth keys register nodes; use an API key here";
 	return WEFT_ERR_AUTH;
@@ -278,10 +336,13 @@ static bool allowed(const struct api_route *r, const struct principal *who,
 		return true;
 	case API_AUTH_ADMIN:
 		*why = "this call needs an admin API key";
-		return who->kind == PRINCIPAL_APIKEY && who->admin;
+		return (who->kind == PRINCIPAL_APIKEY ||
+			who->kind == PRINCIPAL_SESSION) &&
+		       who->admin;
 	case API_AUTH_USER:
 		*why = "this call needs an API key";
-		return who->kind == PRINCIPAL_APIKEY;
+		return who->kind == PRINCIPAL_APIKEY ||
+		       who->kind == PRINCIPAL_SESSION;
 	case API_AUTH_NODE:
 		*why = "this call needs a node credential";
 		return who->kind == PRINCIPAL_NODE;
@@ -338,6 +399,10 @@ static void dispatch(struct api *api, const struct principal *as,
 		}
 	}
 	if (!allowed(r, &c.who, &why)) {
+		http_resp_error(resp, 403, "forbidden", why, NULL);
+		return;
+	}
+	if (c.who.kind == PRINCIPAL_SESSION && !api_csrf_ok(&c, &why)) {
 		http_resp_error(resp, 403, "forbidden", why, NULL);
 		return;
 	}

@@ -23,7 +23,13 @@ struct api_options {
 };
 
 /* Who made the request. */
-enum principal_kind { PRINCIPAL_NONE, PRINCIPAL_APIKEY, PRINCIPAL_NODE };
+enum principal_kind {
+	PRINCIPAL_NONE,
+	PRINCIPAL_APIKEY,
+	PRINCIPAL_NODE,
+	PRINCIPAL_SESSION, /* a browser session cookie (api_session.c): may
+			    * do what an API key of its user may */
+};
 
 struct principal {
 	enum principal_kind kind;
@@ -31,7 +37,10 @@ struct principal {
 	int64_t user_id;  /* 0 for the bootstrap key and for nodes */
 	bool admin;       /* API key of an admin user or the bootstrap key */
 	int64_t node_id;
-	char actor[STORE_ACTOR_SIZE]; /* "apikey:<prefix>", "node:<id>" */
+	int64_t session_id;
+	/* "apikey:<prefix>", "node:<id>", "user:<name>/session:<prefix>",
+	 * "apikey:<prefix>/session:<prefix>" */
+	char actor[STORE_ACTOR_SIZE];
 };
 
 /* Who may call a route. */
@@ -86,6 +95,27 @@ void api_each_route(void (*fn)(void *ctx, const struct api_route *r),
 bool api_routes_path(const char *path);
 
 const struct api_options *api_options(const struct api *api);
+/* The login rate limits (controller/ratelimit.h) of POST /api/v1/session:
+ * failures per user name and per client address. */
+struct ratelimit *api_login_limit_user(const struct api *api);
+struct ratelimit *api_login_limit_addr(const struct api *api);
+
+/* Resolves API key text ("weft_api_...") into *who as the Bearer header
+ * would. Returns 0, WEFT_ERR_AUTH / WEFT_ERR_EXPIRED with *why set, or a
+ * store error. */
+int api_apikey_auth(struct api_call *c, const char *text,
+		    struct principal *who, const char **why);
+
+/* The CSRF rule for session-authenticated requests (api_session.c):
+ * GET/HEAD pass; anything else needs an X-Weft-Request header and either
+ * Sec-Fetch-Site: same-origin or an Origin equal to the controller's
+ * (--public-url's origin, or http(s)://<Host>). false with *why set. */
+bool api_csrf_ok(struct api_call *c, const char **why);
+
+/* Resolves a session cookie's token into *who (api_session.c). Returns 0,
+ * WEFT_ERR_AUTH / WEFT_ERR_EXPIRED with *why set, or a store error. */
+int api_session_auth(struct api_call *c, const char *token,
+		     struct principal *who, const char **why);
 struct metrics *api_metrics(const struct api *api);
 
 /* Route tables, one per resource module, each ending with {0}. */
@@ -98,6 +128,7 @@ extern const struct api_route api_audit_routes[];
 extern const struct api_route api_register_routes[];
 extern const struct api_route api_ops_routes[];
 extern const struct api_route api_map_routes[];
+extern const struct api_route api_session_routes[];
 
 /* --- helpers for handlers --- */
 

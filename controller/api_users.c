@@ -1,6 +1,7 @@
 /* /api/v1/users: people who own nodes and API keys. Admin only. */
 #include "controller/api.h"
 
+#include "controller/passwd.h"
 #include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
@@ -233,9 +234,13 @@ static void h_update_user(struct api_call *c)
 		snprintf(u.email, sizeof(u.email), "%s", email);
 		json_object_set_new(detail, "email", json_string(email));
 	}
-	if (role) {
+	if (role && strcmp(role, u.role) != 0) {
 		snprintf(u.role, sizeof(u.role), "%s", role);
 		json_object_set_new(detail, "role", json_string(role));
+		/* A session must not outlive the role it was opened with. */
+		rc = store_session_delete_user(tx, u.id, NULL);
+		if (rc < 0)
+			goto out;
 	}
 	rc = store_user_update(tx, &u);
 	if (rc < 0)
@@ -327,11 +332,89 @@ out:
 	json_decref(detail);
 }
 
+/* PUT /api/v1/users/{id}/password {"password": "..."}: an admin for
+ * anyone, a member for itself. Ends the user's sessions. */
+static void h_set_password(struct api_call *c)
+{
+	const char *pw = NULL;
+	const struct jsonx_field f[] = {
+		{"password", JSONX_STRING, true, 0, PASSWD_MAX, 0, &pw, NULL},
+	};
+	char hash[PASSWD_HASH_SIZE] = "", text[80] = "", idtext[24];
+	struct store_user u;
+	struct store_tx *tx = NULL;
+	const char *msg = NULL, *field = NULL;
+	json_t *body = NULL, *detail = NULL;
+	int64_t id, ended = 0;
+	int rc;
+
+	if (!api_param_id(c, 0, &id))
+		return;
+	if (!c->who.admin && c->who.user_id != id) {
+		http_resp_error(c->resp, 403, "forbidden",
+				"members may set only their own password",
+				"id");
+		return;
+	}
+	body = api_read_body(c, f, sizeof(f) / sizeof(f[0]));
+	if (!body)
+		return;
+	if (!passwd_ok(pw, strlen(pw))) {
+		msg = "password must be 8 to 1024 bytes";
+		field = "password";
+		rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	/* Hash before the transaction: argon2 takes its time and memory. */
+	rc = passwd_hash(pw, strlen(pw), hash);
+	if (rc < 0)
+		goto out;
+	rc = store_begin(c->st, STORE_WRITE, &tx);
+	if (rc < 0)
+		goto out;
+	rc = get_user(tx, id, &u, text, sizeof(text));
+	if (rc == WEFT_ERR_NOTFOUND) {
+		msg = text;
+		field = "id";
+	}
+	if (rc < 0)
+		goto out;
+	rc = store_user_password_set(tx, u.id, hash);
+	if (rc < 0)
+		goto out;
+	rc = store_session_delete_user(tx, u.id, &ended);
+	if (rc < 0)
+		goto out;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
+	detail = json_pack("{s:s, s:I}", "name", u.name, "sessions_ended",
+			   (json_int_t)ended);
+	rc = detail ? api_audit(c, tx, "user.set_password", "user", idtext,
+				detail)
+		    : WEFT_ERR_NOMEM;
+	if (rc < 0)
+		goto out;
+	rc = store_commit(tx);
+	tx = NULL;
+	if (rc < 0)
+		goto out;
+	http_resp_free(c->resp);
+	c->resp->status = 204;
+out:
+	if (rc < 0) {
+		store_rollback(tx);
+		api_fail(c, rc, msg, field);
+	}
+	memset(hash, 0, sizeof(hash));
+	json_decref(detail);
+	json_decref(body); /* the password's only copy; jansson frees it */
+}
+
 const struct api_route api_users_routes[] = {
 	{"POST", "/api/v1/users", API_AUTH_ADMIN, h_create_user},
 	{"GET", "/api/v1/users", API_AUTH_ADMIN, h_list_users},
 	{"GET", "/api/v1/users/{id}", API_AUTH_ADMIN, h_get_user},
 	{"PATCH", "/api/v1/users/{id}", API_AUTH_ADMIN, h_update_user},
 	{"DELETE", "/api/v1/users/{id}", API_AUTH_ADMIN, h_delete_user},
+	{"PUT", "/api/v1/users/{id}/password", API_AUTH_USER, h_set_password},
 	{0},
 };

@@ -8,7 +8,9 @@
 
 #include "controller/api.h"
 #include "controller/ctl.h"
+#include "controller/passwd.h"
 #include "controller/policy.h"
+#include "controller/pwread.h"
 #include "controller/store.h"
 #include "shared/buf.h"
 #include "shared/conf.h"
@@ -714,6 +716,45 @@ static int users_delete(struct cli *c, const struct flags *f, char **pos)
 	return 0;
 }
 
+/* Reads a password (controller/pwread.h) and sends it as the REST call
+ * PUT /api/v1/users/{id}/password does. Every copy is wiped. */
+static int users_set_password(struct cli *c, const struct flags *f,
+			      char **pos)
+{
+	char pw[PASSWD_MAX + 2], path[64];
+	json_t *body = NULL;
+	char *text = NULL;
+	int64_t id;
+	int ret = 1;
+
+	(void)f;
+	if (resolve_user(c, pos[0], &id) < 0)
+		return 1;
+	if (pwread(stdin, pw, sizeof(pw)) < 0)
+		return 1;
+	body = json_pack("{s:s}", "password", pw);
+	memset(pw, 0, sizeof(pw));
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!text) {
+		ret = oom();
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64 "/password", id);
+	if (call_text(c, "PUT", path, NULL, text, strlen(text), NULL) < 0)
+		goto out;
+	if (!c->json)
+		printf("password set for user %s; its sessions ended\n",
+		       pos[0]);
+	ret = 0;
+out:
+	if (text) {
+		memset(text, 0, strlen(text));
+		free(text);
+	}
+	json_decref(body);
+	return ret;
+}
+
 /* --- auth keys --- */
 
 static const struct col authkey_cols[] = {
@@ -1264,6 +1305,9 @@ static const struct cmd cmds[] = {
 	{"users", "list", "", 0, F_NAME, "list users", users_list},
 	{"users", "delete", "USER", 1, 0,
 	 "delete a user (name or id) and its keys", users_delete},
+	{"users", "set-password", "USER", 1, 0,
+	 "set a user's login password (read from stdin or a prompt)",
+	 users_set_password},
 	{"keys", "create", "", 0,
 	 F_USER | F_REUSABLE | F_EPHEMERAL | F_TAGS | F_EXPIRES,
 	 "create an auth key to register nodes", keys_create},

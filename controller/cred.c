@@ -15,7 +15,9 @@ static const char *const kinds[] = {
 	[CRED_API] = "api",
 	[CRED_AUTH] = "auth",
 	[CRED_NODE] = "node",
+	[CRED_SESSION] = "session",
 };
+#define NKINDS ((int)(sizeof(kinds) / sizeof(kinds[0])))
 
 const char *cred_kind_name(enum cred_kind kind)
 {
@@ -80,7 +82,7 @@ int cred_parse(const char *text, struct cred *out)
 	if (!text || strncmp(text, "weft_", 5) != 0)
 		return WEFT_ERR_AUTH;
 	p = text + 5;
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < NKINDS; k++) {
 		size_t n = strlen(kinds[k]);
 
 		if (strncmp(p, kinds[k], n) == 0 && p[n] == '_') {
@@ -88,7 +90,7 @@ int cred_parse(const char *text, struct cred *out)
 			break;
 		}
 	}
-	if (k == 3)
+	if (k == NKINDS)
 		return WEFT_ERR_AUTH;
 	sep = strchr(p, '_');
 	if (!sep)

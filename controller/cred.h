@@ -1,7 +1,8 @@
 /* Bearer credentials: admin API keys, node auth keys and node credentials.
  *
  * A credential is text of the form  weft_<kind>_<id>_<secret>  where kind is
- * "api", "auth" or "node", id is public (it names the database row: a random
+ * "api", "auth", "node" or "session" (browser sessions, in a cookie), id
+ * is public (it names the database row: a random
  * hex prefix for keys, the node id for node credentials) and secret is 32
  * random bytes in base64url. Only the hex SHA-256 of the secret is stored;
  * lookups go by id and the hash is compared in constant time, so a
@@ -12,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum cred_kind { CRED_API, CRED_AUTH, CRED_NODE };
+enum cred_kind { CRED_API, CRED_AUTH, CRED_NODE, CRED_SESSION };
 
 #define CRED_TEXT_SIZE 96 /* longest credential text, NUL included */
 #define CRED_ID_SIZE 32   /* longest id, NUL included */
@@ -38,7 +39,7 @@ int cred_parse(const char *text, struct cred *out);
 /* Constant-time comparison of two hex hashes of equal length. */
 bool cred_hash_eq(const char *a, const char *b);
 
-/* "api", "auth", "node". */
+/* "api", "auth", "node", "session". */
 const char *cred_kind_name(enum cred_kind kind);
 
 #endif

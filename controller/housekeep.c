@@ -107,6 +107,15 @@ int housekeep_run(struct store *st, int64_t now, int64_t grace_s,
 	for (size_t i = 0; rc == 0 && i < e.n; i++)
 		rc = remove_node(st, e.ids[i], now, grace_s, &removed);
 	free(e.ids);
+	/* Sessions past their end or idle timeout (already refused at use;
+	 * this only keeps the table small). */
+	if (rc == 0 && (rc = store_begin(st, STORE_WRITE, &tx)) == 0) {
+		rc = store_session_delete_stale(tx, now, NULL);
+		if (rc == 0)
+			rc = store_commit(tx);
+		else
+			store_rollback(tx);
+	}
 	if (deleted)
 		*deleted = removed;
 	return rc;

@@ -34,6 +34,8 @@ void http_resp_free(struct http_resp *r)
 	r->json = NULL;
 	r->text = NULL;
 	r->text_len = 0;
+	free(r->set_cookie);
+	r->set_cookie = NULL;
 }
 
 void http_resp_json(struct http_resp *r, int status, json_t *body)

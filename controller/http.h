@@ -22,6 +22,13 @@ struct http_req {
 	const char *method;        /* "GET", "POST", ... */
 	const char *path;          /* without the query string */
 	const char *authorization; /* Authorization header or NULL */
+	/* Headers of browser sessions (controller/api_session.c); NULL when
+	 * absent. */
+	const char *cookie;         /* Cookie */
+	const char *origin;         /* Origin */
+	const char *host;           /* Host */
+	const char *sec_fetch_site; /* Sec-Fetch-Site */
+	const char *x_weft_request; /* X-Weft-Request (the CSRF header) */
 	const char *body;          /* NUL-terminated; "" when none */
 	size_t body_len;
 	/* Looks up a query parameter; NULL when absent. */
@@ -49,13 +56,17 @@ struct http_resp {
 	size_t splice_at;
 	const char *content_type; /* static string; NULL = by body kind */
 	const char *route;        /* matched route pattern, for metrics */
+	char *set_cookie;         /* owned Set-Cookie value, or NULL */
+	int retry_after;          /* Retry-After seconds when > 0 */
 	/* Set instead of a body when the answer comes later (long-poll): the
 	 * server suspends the connection until http_hold_answer(). The
 	 * response owns one reference. */
 	struct http_hold *hold;
 };
 
-/* Releases what a response owns and resets it. NULL ok. */
+/* Releases what a response owns (body, Set-Cookie) and resets it; setting
+ * a body frees it too, so a handler sets its cookie after the body. NULL
+ * ok. */
 void http_resp_free(struct http_resp *r);
 
 /* Sets a JSON body, taking ownership of body (NULL → 500). */

@@ -5,6 +5,7 @@
 #include "controller/cred.h"
 #include "controller/ctl.h"
 #include "controller/housekeep.h"
+#include "controller/xff.h"
 #include "controller/hub.h"
 #include "controller/kek.h"
 #include "controller/metrics.h"
@@ -22,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How often housekeeping (ephemeral node removal) runs. */
+/* How often housekeeping (ephemeral node removal, ended sessions) runs. */
 #define HOUSEKEEP_INTERVAL_US (10 * 1000 * 1000)
 
 struct serve {
@@ -41,7 +42,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  serve      run the REST API (and web UI)\n"
 		"  migrate    apply pending database migrations and exit\n"
-		"  users      create | list | delete users\n"
+		"  users      create | list | delete | set-password users\n"
 		"  keys       create | list | revoke auth keys (node registration)\n"
 		"  apikeys    create | list | revoke admin API keys\n"
 		"  nodes      list | show | rename | tag | expire | delete nodes\n"
@@ -166,7 +167,7 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 12];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 13];
 	const char *kek_file = NULL;
 	char sealed_id[KEK_ID_SIZE] = "";
 	struct kek kek;
@@ -178,6 +179,8 @@ static int cmd_serve(int argc, char **argv)
 	const char *dns_suffix = NULL;
 	int64_t keepalive_ms = 0, offline_ms = 0, token_ttl_ms = 0;
 	int64_t presence_ms = 0;
+	struct conf_list proxies = {0};
+	struct xff_trust trust = {0};
 	size_t n = 0;
 	int rc, ret = 1;
 
@@ -191,6 +194,10 @@ static int cmd_serve(int argc, char **argv)
 		"PEM private key for --tls-cert", 0, 0};
 	opts[n++] = (struct conf_opt){"public-url", CONF_STRING, &url, NULL,
 		"URL agents use to reach this controller", 0, 0};
+	opts[n++] = (struct conf_opt){"trusted-proxy", CONF_LIST, &proxies,
+		NULL, "reverse proxies (addresses or prefixes) whose "
+		"X-Forwarded-For names the client (login rate limit, logs, "
+		"audit)", 0, 0};
 	opts[n++] = (struct conf_opt){"threads", CONF_INT, &threads, "2",
 		"HTTP worker threads", 1, 64};
 	opts[n++] = (struct conf_opt){"ephemeral-grace", CONF_DURATION,
@@ -226,6 +233,15 @@ static int cmd_serve(int argc, char **argv)
 	if (rc != 0) {
 		ret = rc > 0 ? 0 : 2;
 		goto out;
+	}
+	for (size_t i = 0; i < proxies.n; i++) {
+		if (xff_trust_add(&trust, proxies.items[i]) < 0) {
+			fprintf(stderr, "weft-controller: --trusted-proxy %s: "
+					"not an address or prefix (at most %d)\n",
+				proxies.items[i], XFF_MAX_TRUSTED);
+			ret = 2;
+			goto out;
+		}
 	}
 	if (ctl_open_store(&common, &s.st) < 0)
 		goto out;
@@ -296,7 +312,8 @@ static int cmd_serve(int argc, char **argv)
 	rc = server_start(&(struct server_options){.listen = listen,
 						   .tls_cert = cert,
 						   .tls_key = key,
-						   .threads = (unsigned)threads},
+						   .threads = (unsigned)threads,
+						   .trusted_proxies = &trust},
 			  api, &s.srv, errmsg, sizeof(errmsg));
 	if (rc < 0) {
 		fprintf(stderr, "weft-controller: %s\n", errmsg);

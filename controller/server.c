@@ -52,6 +52,7 @@ struct server {
 	int port;
 	volatile int stopping; /* answers close their connections */
 	char *cert_path, *key_path;
+	struct xff_trust trust; /* --trusted-proxy */
 };
 
 /* State of one request while its body arrives. */
@@ -189,10 +190,14 @@ static const char *query_get(void *ctx, const char *key)
 	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static void remote_of(struct MHD_Connection *conn, char *buf, size_t n)
+/* The peer as "ip:port", or behind a trusted proxy the client address
+ * its X-Forwarded-For names (without a port). */
+static void remote_of(const struct server *srv, struct MHD_Connection *conn,
+		      char *buf, size_t n)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct ip_endpoint ep;
+	struct ip_addr client;
 
 	snprintf(buf, n, "?");
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -202,8 +207,16 @@ static void remote_of(struct MHD_Connection *conn, char *buf, size_t n)
 				      ci->client_addr->sa_family == AF_INET6
 					      ? sizeof(struct sockaddr_in6)
 					      : sizeof(struct sockaddr_in),
-				      &ep) == 0)
+				      &ep) < 0)
+		return;
+	xff_client(&srv->trust, &ep.addr,
+		   MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       "X-Forwarded-For"),
+		   &client);
+	if (ip_addr_eq(&client, &ep.addr))
 		ip_endpoint_format(&ep, buf, n);
+	else
+		ip_addr_format(&client, buf, n);
 }
 
 static enum MHD_Result send_resp(struct server *srv,
@@ -254,6 +267,15 @@ static enum MHD_Result send_resp(struct server *srv,
 	if (r->status == 401)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer");
+	if (r->set_cookie)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE,
+					r->set_cookie);
+	if (r->retry_after > 0) {
+		char ra[24];
+
+		snprintf(ra, sizeof(ra), "%d", r->retry_after);
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	ret = MHD_queue_response(conn, (unsigned)r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -420,11 +442,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.path = url;
 	req.authorization = MHD_lookup_connection_value(
 		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	req.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_COOKIE);
+	req.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_ORIGIN);
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       MHD_HTTP_HEADER_HOST);
+	req.sec_fetch_site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 "Sec-Fetch-Site");
+	req.x_weft_request = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 "X-Weft-Request");
 	req.body = buf_cstr(&p->body);
 	req.body_len = p->body.len;
 	req.query = query_get;
 	req.query_ctx = conn;
-	remote_of(conn, req.remote, sizeof(req.remote));
+	remote_of(srv, conn, req.remote, sizeof(req.remote));
 	api_handle(srv->api, &req, &resp);
 	p->route = resp.route;
 	if (resp.hold) {
@@ -567,6 +599,8 @@ int server_start(const struct server_options *o, struct api *api,
 	if (!srv)
 		return WEFT_ERR_NOMEM;
 	srv->api = api;
+	if (o->trusted_proxies)
+		srv->trust = *o->trusted_proxies;
 	srv->fd = -1;
 	if (o->tls_cert) {
 		srv->cert_path = strdup(o->tls_cert);

@@ -7,6 +7,8 @@
 #ifndef WEFT_SERVER_H
 #define WEFT_SERVER_H
 
+#include "controller/xff.h"
+
 #include <stddef.h>
 
 struct api;
@@ -18,6 +20,9 @@ struct server_options {
 	const char *tls_key;  /* PEM private key path; with tls_cert */
 	unsigned threads;     /* 0 = 2 */
 	unsigned max_conns;   /* 0 = 16384 */
+	/* Reverse proxies whose X-Forwarded-For names the client
+	 * (controller/xff.h); copied; NULL or empty = none. */
+	const struct xff_trust *trusted_proxies;
 };
 
 /* Binds, loads the TLS certificate if any, and starts serving api

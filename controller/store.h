@@ -173,6 +173,49 @@ int store_apikey_list(struct store_tx *tx, const struct store_apikey_filter *f,
 		      int (*cb)(void *ctx, const struct store_apikey *row),
 		      void *ctx, int64_t *next_cursor);
 
+/* --- login passwords (controller/passwd.h makes and checks the hashes) ---
+ * A user's password hash lives beside the user row but is not part of
+ * struct store_user, so that nothing that answers or logs users can carry
+ * it. "" means no password. */
+#define STORE_PWHASH_SIZE 256 /* argon2id encoded string */
+
+/* Writes the user's hash ("" for none) into out. NOTFOUND: no such user. */
+int store_user_password_get(struct store_tx *tx, int64_t user_id,
+			    char out[STORE_PWHASH_SIZE]);
+/* Sets (or with "" clears) the user's hash. NOTFOUND: no such user. */
+int store_user_password_set(struct store_tx *tx, int64_t user_id,
+			    const char *hash);
+
+/* --- browser sessions (cookie logins) ---
+ * Like API keys: the cookie carries weft_session_<prefix>_<secret>, the
+ * row only the hex SHA-256 of the secret. A session belongs to a user
+ * (password login) or carries an API key (api key login, user_id that
+ * key's user, 0 for the bootstrap key). Deleting the user or the key
+ * deletes its sessions (foreign keys). */
+struct store_session {
+	int64_t id;
+	char prefix[STORE_PREFIX_SIZE];
+	char hash[STORE_HASH_SIZE];
+	int64_t user_id;   /* 0 = a bootstrap API key's session */
+	int64_t apikey_id; /* 0 = password login */
+	int64_t expires_at;     /* absolute end */
+	int64_t idle_timeout_s; /* ends when unused this long */
+	int64_t last_used_at;
+	int64_t created_at;
+};
+
+int store_session_create(struct store_tx *tx, struct store_session *s);
+int store_session_get_by_prefix(struct store_tx *tx, const char *prefix,
+				struct store_session *out);
+int store_session_update(struct store_tx *tx, const struct store_session *s);
+int store_session_delete(struct store_tx *tx, int64_t id);
+/* Deletes every session of user_id (password change, role change);
+ * *n (may be NULL) gets how many. */
+int store_session_delete_user(struct store_tx *tx, int64_t user_id,
+			      int64_t *n);
+/* Deletes sessions past expires_at or idle past their timeout at now. */
+int store_session_delete_stale(struct store_tx *tx, int64_t now, int64_t *n);
+
 /* --- node auth keys (pre-auth keys used to register nodes) --- */
 struct store_authkey {
 	int64_t id;

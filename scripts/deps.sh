@@ -9,7 +9,7 @@ run_pkgs=(
   build-essential cmake pkg-config
   libmicrohttpd-dev libsqlite3-dev libpq-dev libjansson-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
-  libjwt-dev zlib1g-dev
+  libjwt-dev zlib1g-dev libargon2-dev
   ca-certificates curl sqlite3
 )
 test_pkgs=(

@@ -75,6 +75,10 @@ Join a machine (an auth key from 'weft-controller keys create --user NAME'):
   weft-agent up --controller http://$listen --auth-key weft_auth_...
 Admin CLI on the same database:
   $bin/controller/weft-controller nodes list --data-dir $data
+Log in (POST /api/v1/session, docs/ui.md): with the admin API key printed
+above on a new database, or give an admin a password:
+  $bin/controller/weft-controller users create admin --role admin --data-dir $data
+  $bin/controller/weft-controller users set-password admin --data-dir $data
 
 Ctrl-C stops the controller and the relay.
 EOF

@@ -277,6 +277,10 @@ void ih_dump_log(const struct ih *h)
 
 /* Child side of fork: wires fds, asks for SIGKILL when the parent dies,
  * and execs. Never returns. */
+/* The standard input of the next ih_cli run (NULL: /dev/null). Set by
+ * ih_cli_input on the main thread only. */
+static const char *cli_input;
+
 static void exec_child(pid_t parent, int out_fd, const char *log_path,
 		       char **argv)
 {
@@ -284,6 +288,16 @@ static void exec_child(pid_t parent, int out_fd, const char *log_path,
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
+	if (cli_input) {
+		int p[2];
+		size_t n = strlen(cli_input);
+
+		/* Small inputs fit the pipe buffer: write all, then read. */
+		if (n > 4096 || pipe(p) < 0 ||
+		    write(p[1], cli_input, n) != (ssize_t)n || close(p[1]) < 0 ||
+		    dup2(p[0], 0) < 0)
+			_exit(127);
+	}
 	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	if (log_fd < 0 || dup2(out_fd, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(127);
@@ -606,27 +620,28 @@ static CURL *easy_for(struct ih *h, const char *path, struct answer *a)
 	return c;
 }
 
-int ih_call_raw(struct ih *h, const char *method, const char *path,
-		const char *token, const char *body, size_t body_len,
-		long *status, char **text, size_t *text_len)
+/* Sends one request with the given header list (taken over) and body;
+ * the answer's headers go to hdr_out when it is not NULL. */
+static int perform(struct ih *h, const char *method, const char *path,
+		   struct curl_slist *hdrs, const char *body, size_t body_len,
+		   long *status, char **text, size_t *text_len,
+		   char **hdr_out)
 {
-	struct answer a = {0};
-	struct curl_slist *hdrs = NULL, *t;
-	char auth[512];
+	struct answer a = {0}, ha = {0};
+	struct curl_slist *t;
 	CURLcode cc;
 	CURL *c;
 	long st = 0;
 	int rc = 0;
 
 	c = easy_for(h, path, &a);
-	if (!c)
+	if (!c) {
+		curl_slist_free_all(hdrs);
 		return WEFT_ERR_NOMEM;
-	/* No "Expect: 100-continue": send bodies at once, as agents do. */
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		t = curl_slist_append(hdrs, auth);
-		hdrs = t ? t : hdrs;
+	}
+	if (hdr_out) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, &ha);
 	}
 	if (body) {
 		t = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -648,23 +663,62 @@ int ih_call_raw(struct ih *h, const char *method, const char *path,
 		goto out;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-	if (!a.data) {
+	if (!a.data)
 		a.data = calloc(1, 1);
-		if (!a.data) {
-			rc = WEFT_ERR_NOMEM;
-			goto out;
-		}
+	if (hdr_out && !ha.data)
+		ha.data = calloc(1, 1);
+	if (!a.data || (hdr_out && !ha.data)) {
+		rc = WEFT_ERR_NOMEM;
+		goto out;
 	}
 	*status = st;
 	*text = a.data;
 	if (text_len)
 		*text_len = a.len;
 	a.data = NULL;
+	if (hdr_out) {
+		*hdr_out = ha.data;
+		ha.data = NULL;
+	}
 out:
 	free(a.data);
+	free(ha.data);
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	return rc;
+}
+
+int ih_call_headers(struct ih *h, const char *method, const char *path,
+		    const char *const *headers, const char *body, long *status,
+		    char **text, char **resp_headers)
+{
+	struct curl_slist *hdrs = NULL, *t;
+
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	for (size_t i = 0; headers && headers[i]; i++) {
+		t = curl_slist_append(hdrs, headers[i]);
+		hdrs = t ? t : hdrs;
+	}
+	return perform(h, method, path, hdrs, body, body ? strlen(body) : 0,
+		       status, text, NULL, resp_headers);
+}
+
+int ih_call_raw(struct ih *h, const char *method, const char *path,
+		const char *token, const char *body, size_t body_len,
+		long *status, char **text, size_t *text_len)
+{
+	struct curl_slist *hdrs = NULL, *t;
+	char auth[512];
+
+	/* No "Expect: 100-continue": send bodies at once, as agents do. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		t = curl_slist_append(hdrs, auth);
+		hdrs = t ? t : hdrs;
+	}
+	return perform(h, method, path, hdrs, body, body_len, status, text,
+		       text_len, NULL);
 }
 
 int ih_call(struct ih *h, const char *method, const char *path,
@@ -742,8 +796,37 @@ out:
 	return rc;
 }
 
+static int cli_v(struct ih *h, char **out, int *exit_status,
+		 const char *group, const char *verb, va_list ap);
+
 int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	   const char *verb, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, verb);
+	rc = cli_v(h, out, exit_status, group, verb, ap);
+	va_end(ap);
+	return rc;
+}
+
+int ih_cli_input(struct ih *h, const char *input, char **out,
+		 int *exit_status, const char *group, const char *verb, ...)
+{
+	va_list ap;
+	int rc;
+
+	cli_input = input;
+	va_start(ap, verb);
+	rc = cli_v(h, out, exit_status, group, verb, ap);
+	va_end(ap);
+	cli_input = NULL;
+	return rc;
+}
+
+static int cli_v(struct ih *h, char **out, int *exit_status,
+		 const char *group, const char *verb, va_list ap)
 {
 	struct answer a = {0};
 	char *argv[CLI_MAX_ARGS];
@@ -751,7 +834,6 @@ int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	int64_t deadline = now_ms() + CLI_TIMEOUT_MS;
 	pid_t parent = getpid(), pid = -1;
 	size_t n = 0;
-	va_list ap;
 	const char *arg;
 	int st, rc = 0;
 
@@ -763,10 +845,8 @@ int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	/* Flags end at the first positional argument, so --db goes first. */
 	argv[n++] = "--db";
 	argv[n++] = h->db_url;
-	va_start(ap, verb);
 	while ((arg = va_arg(ap, const char *)) && n < CLI_MAX_ARGS - 1)
 		argv[n++] = (char *)arg;
-	va_end(ap);
 	argv[n] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;

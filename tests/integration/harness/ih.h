@@ -87,6 +87,14 @@ int ih_call_raw(struct ih *h, const char *method, const char *path,
 		const char *token, const char *body, size_t body_len,
 		long *status, char **text, size_t *text_len);
 
+/* Like ih_call_raw without a bearer token, with extra request headers
+ * (NULL-terminated "Name: value" list, may be NULL; a browser's Cookie,
+ * Origin, ...) and the answer's headers: *resp_headers (may be NULL) gets
+ * the raw header block, malloc'd, caller frees. */
+int ih_call_headers(struct ih *h, const char *method, const char *path,
+		    const char *const *headers, const char *body, long *status,
+		    char **text, char **resp_headers);
+
 /* Opens a new HTTPS connection to the controller, trusting h->cainfo, and
  * returns the certificate it served as PEM text in *pem (malloc'd, caller
  * frees). Returns 0 or a negative code (also when the handshake or the
@@ -101,6 +109,12 @@ int ih_peer_cert(struct ih *h, char **pem);
  * Returns 0 when it ran, negative when it could not be run. */
 int ih_cli(struct ih *h, char **out, int *exit_status, const char *group,
 	   const char *verb, ...) __attribute__((sentinel));
+
+/* ih_cli with input (at most 4 KiB) as the command's standard input
+ * instead of the test's own. Main thread only. */
+int ih_cli_input(struct ih *h, const char *input, char **out,
+		 int *exit_status, const char *group, const char *verb, ...)
+	__attribute__((sentinel));
 
 /* Runs sql on the maintenance database of the PostgreSQL server the tests
  * use (CREATE/DROP DATABASE). Returns 0 or a negative code. */
