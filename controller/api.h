@@ -129,6 +129,7 @@ extern const struct api_route api_register_routes[];
 extern const struct api_route api_ops_routes[];
 extern const struct api_route api_map_routes[];
 extern const struct api_route api_session_routes[];
+extern const struct api_route api_status_routes[];
 
 /* --- helpers for handlers --- */
 

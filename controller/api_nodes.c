@@ -6,12 +6,15 @@
  * not revealed. Everything that changes a node or a route changes network
  * maps, so those transactions bump the netmap version. */
 #include "controller/api.h"
+#include "controller/hub.h"
+#include "controller/watch.h"
 
 #include "controller/model.h"
 #include "controller/valid.h"
 #include "shared/err.h"
 #include "shared/jsonx.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,53 @@ out:
 	json_decref(items);
 	if (rc < 0)
 		api_fail(c, rc, NULL, NULL);
+}
+
+/* A number query parameter in [lo, hi]; def when absent. False (and a 400
+ * answer) when it is malformed or out of range. */
+static bool query_range(struct api_call *c, const char *name, int64_t lo,
+			int64_t hi, int64_t def, int64_t *out)
+{
+	const char *s = http_query(c->req, name);
+	char *end, msg[96];
+	long long v;
+
+	*out = def;
+	if (!s)
+		return true;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi) {
+		snprintf(msg, sizeof(msg), "%s must be a whole number from %" PRId64
+			 " to %" PRId64, name, lo, hi);
+		http_resp_error(c->resp, 400, "invalid", msg, name);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* GET /api/v1/nodes/watch?since=V&wait=S: answered when the node list may
+ * have changed since version V (at once when it did already), or after S
+ * seconds with "changed": false. */
+static void h_watch_nodes(struct api_call *c)
+{
+	struct hub *hub = api_options(c->api)->hub;
+	int64_t since, wait;
+
+	if (!query_range(c, "since", 0, INT64_MAX, 0, &since) ||
+	    !query_range(c, "wait", 0, WATCH_WAIT_MAX_S, 25, &wait))
+		return;
+	if (!hub) {
+		http_resp_error(c->resp, 503, "unavailable",
+				"node watches are served by weft-controller serve",
+				NULL);
+		return;
+	}
+	/* Callers are told apart by user; the bootstrap key (no user) by its
+	 * key id. */
+	hub_watch_nodes(hub, c->who.user_id ? c->who.user_id : -c->who.apikey_id,
+			since, wait * 1000, c->resp);
 }
 
 /* Reads node id inside tx; members get NOTFOUND for nodes of others. */
@@ -470,6 +520,7 @@ out:
 
 const struct api_route api_nodes_routes[] = {
 	{"GET", "/api/v1/nodes", API_AUTH_USER, h_list_nodes},
+	{"GET", "/api/v1/nodes/watch", API_AUTH_USER, h_watch_nodes},
 	{"GET", "/api/v1/nodes/{id}", API_AUTH_USER, h_get_node},
 	{"PATCH", "/api/v1/nodes/{id}", API_AUTH_ADMIN, h_patch_node},
 	{"POST", "/api/v1/nodes/{id}/expire", API_AUTH_ADMIN, h_expire_node},

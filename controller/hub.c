@@ -4,6 +4,7 @@
 #include "controller/policy.h"
 #include "controller/relaykey.h"
 #include "controller/store.h"
+#include "controller/watch.h"
 #include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/idmap.h"
@@ -71,6 +72,7 @@ struct hub {
 	struct idmap deferred; /* id → hnode holding a poll whose news are
 				* only presence, answered when its presence
 				* interval has passed (flush_deferred) */
+	struct watch *watch;  /* node-list watchers (own lock) */
 	struct waiter **heap; /* min-heap by deadline_ms */
 	size_t nheap, capheap;
 	int64_t applied;      /* last change version applied */
@@ -1041,6 +1043,11 @@ static int apply_batch(struct hub *h)
 		}
 		pthread_mutex_unlock(&h->lock);
 	}
+	/* The UI's node-list watchers learn of every applied change. */
+	pthread_mutex_lock(&h->lock);
+	after = h->applied;
+	pthread_mutex_unlock(&h->lock);
+	watch_advance(h->watch, after);
 	pthread_mutex_lock(&h->lock);
 	/* Nodes the engine did not know when they polled: few, and only
 	 * until their registration reaches the engine. */
@@ -1388,6 +1395,7 @@ static void on_tick(struct loop_timer *t, void *ctx)
 			queue_touch(h, n, false);
 	}
 	pthread_mutex_unlock(&h->lock);
+	watch_expire(h->watch, now);
 	flush_touches(h);
 	if (!h->listener)
 		open_listener(h);
@@ -1449,9 +1457,12 @@ int hub_start(struct store *st, const struct hub_options *o,
 	rc = netmap_new(&nmo, &h->nm);
 	if (rc < 0)
 		goto fail;
-	rc = load_all(h, errmsg, errlen);
+	rc = watch_new(&h->watch);
+	if (rc == 0)
+		rc = load_all(h, errmsg, errlen);
 	if (rc < 0)
 		goto fail;
+	watch_advance(h->watch, h->applied);
 	rc = loop_new(&h->loop);
 	if (rc == 0)
 		rc = loop_timer_new(h->loop, on_coalesce, h, &h->coalesce);
@@ -1495,6 +1506,8 @@ void hub_drain(struct hub *h)
 	int64_t id;
 	void *v;
 
+	if (h->watch)
+		watch_drain(h->watch);
 	pthread_mutex_lock(&h->lock);
 	h->stopping = true;
 	while (idmap_next(&h->nodes, &pos, &id, &v)) {
@@ -1539,12 +1552,19 @@ void hub_stop(struct hub *h)
 	idmap_free(&h->unknown);
 	idmap_free(&h->deferred);
 	netmap_del(h->nm);
+	watch_free(h->watch);
 	free(h->heap);
 	free(h->touch);
 	free(h->signing_key);
 	free(h->dns_suffix);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
+}
+
+void hub_watch_nodes(struct hub *h, int64_t caller, int64_t since,
+		     int64_t wait_ms, struct http_resp *resp)
+{
+	watch_request(h->watch, caller, since, wait_ms, now_ms(), resp);
 }
 
 void hub_stats(struct hub *h, struct hub_stats *out)

@@ -60,6 +60,12 @@ void hub_stop(struct hub *h);
 void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 		     struct http_resp *resp);
 
+/* The UI's watch of the node list (controller/watch.h): answers at once
+ * when the change feed is past since, else holds for at most wait_ms.
+ * caller tells callers apart for the per-caller limit. HTTP threads. */
+void hub_watch_nodes(struct hub *h, int64_t caller, int64_t since,
+		     int64_t wait_ms, struct http_resp *resp);
+
 /* Tells the hub that a change was committed in this process; it reads the
  * feed within one coalescing window. Thread-safe, cheap. */
 void hub_kick(struct hub *h);
