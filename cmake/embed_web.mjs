@@ -8,7 +8,7 @@
 // printed and the build fails above the budget.
 //   node embed_web.mjs WEB_DIR OPENAPI_YAML OUT_C BUDGET_BYTES
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync, constants } from "node:zlib";
 
@@ -50,6 +50,22 @@ const importMap = { imports: {} };
 for (const [name, file] of Object.entries(vendor)) {
   const base = name.replace(/^@/, "").replace(/\//g, "-");
   importMap.imports[name] = hashed(base, "js", stripMap(read(join(mods, file))), js);
+}
+// The UI's own modules besides app.js (web/*.js, web/pages/*.js) are
+// imported by the bare name "@weft/<path>" (e.g. "@weft/pages/nodes.js"),
+// which the import map resolves to the hashed file: a page changes its
+// own name only, and index.html (never cached) always maps the new one.
+const ownModules = [];
+for (const sub of ["", "pages"]) {
+  const d = join(webDir, sub);
+  if (!existsSync(d)) continue;
+  for (const f of readdirSync(d).sort()) {
+    if (f.endsWith(".js") && !(sub === "" && f === "app.js")) ownModules.push(sub ? `${sub}/${f}` : f);
+  }
+}
+for (const rel of ownModules) {
+  const base = rel.replace(/\.js$/, "").replace(/\//g, "-");
+  importMap.imports[`@weft/${rel}`] = hashed(base, "js", read(join(webDir, rel)), js);
 }
 const appJs = hashed("app", "js", read(join(webDir, "app.js")), js);
 const appCss = hashed("app", "css", read(join(webDir, "app.css")), "text/css; charset=utf-8");

@@ -1,47 +1,40 @@
-// The Weft admin UI. Plain ES modules: preact, htm and @preact/signals
-// come from web/node_modules through the import map the build writes into
-// index.html (cmake/embed_web.mjs). htm templates escape every
-// interpolated value, so API text is never parsed as HTML.
+// The Weft admin UI shell: login state, navigation and the router. Plain
+// ES modules: preact, htm and @preact/signals come from web/node_modules,
+// and the UI's own modules ("@weft/...") from web/, through the import map
+// the build writes into index.html (cmake/embed_web.mjs). htm templates
+// escape every interpolated value, so API text is never parsed as HTML.
+// The pages live in web/pages/, listed in web/routes.js.
 import { render } from "preact";
 import { html } from "htm/preact";
 import { signal } from "@preact/signals";
+import { api, setUnauthenticatedHandler } from "@weft/api.js";
+import { DialogHost } from "@weft/ui.js";
+import { routes } from "@weft/routes.js";
 
-// Every state-changing request carries this header: the controller refuses
-// cookie-authenticated requests without it (a cross-site form cannot set
-// it).
-const REQUEST_HEADER = { "X-Weft-Request": "1" };
-
-// Calls the REST API; resolves to the parsed JSON or throws an Error whose
-// message is the API's own error message.
-export async function api(method, path, body) {
-  const init = { method, headers: { ...REQUEST_HEADER }, credentials: "same-origin" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    throw new Error(`cannot reach the controller: ${e.message}`);
-  }
-  const text = await res.text();
-  let json = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  if (!res.ok) {
-    const msg = json && json.error && json.error.message;
-    throw new Error(msg || `${res.status} ${res.statusText}`);
-  }
-  return json;
-}
-
-const session = signal(null);
+// undefined while the first session check runs, null when logged out,
+// else GET /api/v1/session's answer.
+const session = signal(undefined);
 const error = signal("");
 const busy = signal(false);
+const path = signal(location.pathname);
+
+setUnauthenticatedHandler(() => { session.value = null; });
+
+export function navigate(to) {
+  if (to !== location.pathname) history.pushState(null, "", to);
+  path.value = to;
+}
+addEventListener("popstate", () => { path.value = location.pathname; });
+
+// A valid cookie skips the login form.
+async function checkSession() {
+  try {
+    session.value = await api("GET", "/api/v1/session", undefined, { quiet401: true });
+  } catch (e) {
+    session.value = null;
+    if (e.status !== 401) error.value = e.message;
+  }
+}
 
 async function login(ev) {
   ev.preventDefault();
@@ -49,15 +42,29 @@ async function login(ev) {
   error.value = "";
   busy.value = true;
   try {
-    session.value = await api("POST", "/api/v1/session", {
+    await api("POST", "/api/v1/session", {
       user: form.elements.user.value,
       password: form.elements.password.value,
-    });
+    }, { quiet401: true });
+    session.value = await api("GET", "/api/v1/session");
   } catch (e) {
     error.value = e.message;
   } finally {
     busy.value = false;
   }
+}
+
+async function logout() {
+  try {
+    await api("DELETE", "/api/v1/session");
+  } catch (e) {
+    if (e.status !== 401) {
+      error.value = e.message;
+      return;
+    }
+  }
+  error.value = "";
+  session.value = null;
 }
 
 function Login() {
@@ -74,14 +81,44 @@ function Login() {
     </form>`;
 }
 
-function App() {
+function Nav({ s }) {
+  const admin = s.role === "admin";
+  const who = (s.user && s.user.name) || s.actor;
   return html`
-    <header><h1>Weft</h1></header>
+    <nav aria-label="Pages">
+      <ul>
+        ${routes.filter((r) => admin || !r.admin).map((r) => html`
+          <li><a href=${r.path} aria-current=${path.value === r.path ? "page" : undefined}
+                 onClick=${(e) => {
+                   if (e.button || e.metaKey || e.ctrlKey || e.shiftKey) return;
+                   e.preventDefault();
+                   navigate(r.path);
+                 }}>${r.title}</a></li>`)}
+      </ul>
+      <span class="who">${who} (${s.role})</span>
+      <button type="button" class="secondary" onClick=${logout}>Log out</button>
+    </nav>`;
+}
+
+function App() {
+  const s = session.value;
+  if (s === undefined) return html`<header><h1>Weft</h1></header>`;
+  if (!s) {
+    return html`<header><h1>Weft</h1></header><main><${Login} /></main>`;
+  }
+  const route = routes.find((r) => r.path === path.value) ||
+    routes.find((r) => r.path !== "/" && path.value.startsWith(`${r.path}/`));
+  const Page = route && route.page;
+  if (route) document.title = `${route.title} · Weft`;
+  return html`
+    <header><h1>Weft</h1><${Nav} s=${s} /></header>
     <main>
-      ${session.value
-        ? html`<p>Signed in as ${session.value.user && session.value.user.name}.</p>`
-        : html`<${Login} />`}
-    </main>`;
+      ${error.value && html`<p class="error" role="alert">${error.value}</p>`}
+      ${Page ? html`<${Page} session=${s} navigate=${navigate} />`
+             : html`<h2>Not found</h2><p>No page at ${path.value}.</p>`}
+    </main>
+    <${DialogHost} />`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));
+checkSession();

@@ -1,0 +1,248 @@
+// The admin UI's shell, Overview and Nodes pages in a real browser (Debian's
+// chromium via playwright-core) against a real weft-controller on a fresh
+// SQLite database, with a real weft-agent --no-tun:
+//  - an admin (user + password made through REST with the bootstrap key)
+//    logs in; a reload keeps the session (the cookie skips the form);
+//  - a node registered through REST with an auth key appears on the Nodes
+//    page without a reload; an agent's node turns online when the agent
+//    starts and offline when it stops, without a reload;
+//  - search, state filter, sort, rename (dialog) and delete (confirmation)
+//    work and every state-changing request carries X-Weft-Request;
+//  - the Overview shows the counts, the version and the database;
+//  - a member sees only its own node; logout returns to the login form and
+//    the old cookie is refused (401).
+// Screenshots of every page go to ARTIFACT_DIR.
+//   node ui_nodes.mjs CONTROLLER_BIN AGENT_BIN ARTIFACT_DIR
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [bin, agentBin, artifacts] = process.argv.slice(2);
+const browserPath = process.env.WEFT_CHROMIUM || "/usr/bin/chromium";
+if (!existsSync(browserPath)) {
+  console.error(`ui_nodes: no browser at ${browserPath}; scripts/deps.sh test installs Debian's chromium`);
+  process.exit(1);
+}
+
+const failures = [];
+const check = (ok, what) => {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), "weft-uinodes-"));
+mkdirSync(artifacts, { recursive: true });
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+// Short presence times so online/offline show within seconds.
+const ctl = spawn(bin, ["serve", "--data-dir", join(dir, "ctl"), "--listen", `127.0.0.1:${port}`,
+  "--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"],
+{ stdio: ["ignore", "pipe", "pipe"] });
+let ctlLog = "", ctlOut = "";
+ctl.stderr.on("data", (d) => { ctlLog += d; });
+ctl.stdout.on("data", (d) => { ctlOut += d; });
+let browser, agent, agentLog = "";
+
+async function rest(method, path, token, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return json;
+}
+const pubkey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64");
+const register = (authKey, hostname) => fetch(`${base}/api/v1/register`, {
+  method: "POST", headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test" }),
+}).then(async (r) => { if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`); return r.json(); });
+const waitFor = async (what, fn, ms = 20000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+async function login(page, user, password) {
+  await page.goto(`${base}/`, { waitUntil: "networkidle" });
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
+}
+const row = (page, name) => page.locator(`tr[data-node="${name}"]`);
+const stateOf = (page, name) => row(page, name).getByTestId("state").textContent({ timeout: 1000 }).catch(() => null);
+
+try {
+  await waitFor("the controller", async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
+  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctlOut), 5000);
+  const K = ctlOut.match(/weft_api_\S+/)[0];
+
+  // An admin and a member with passwords, through REST.
+  const admin = await rest("POST", "/api/v1/users", K, { name: "alice", role: "admin" });
+  await rest("PUT", `/api/v1/users/${admin.id}/password`, K, { password: "alice password 1" });
+  const member = await rest("POST", "/api/v1/users", K, { name: "bob", role: "member" });
+  await rest("PUT", `/api/v1/users/${member.id}/password`, K, { password: "bob password 12" });
+  const bobKey = (await rest("POST", "/api/v1/api-keys", K, { user_id: member.id })).key;
+  const bobAuth = (await rest("POST", "/api/v1/auth-keys", bobKey, {})).key;
+  await register(bobAuth, "bobs-laptop");
+
+  browser = await chromium.launch({
+    executablePath: browserPath, headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const page = await ctx.newPage();
+  const consoleErrors = [];
+  page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+  page.on("pageerror", (e) => consoleErrors.push(`uncaught: ${e.message}`));
+  const unsafe = [];
+  page.on("request", (r) => {
+    if (!["GET", "HEAD"].includes(r.method()) && r.url().startsWith(base) && r.headers()["x-weft-request"] !== "1")
+      unsafe.push(`${r.method()} ${r.url()}`);
+  });
+  let loads = 0;
+  page.on("load", () => { loads++; });
+
+  await login(page, "alice", "alice password 1");
+  check(await page.getByRole("heading", { name: "Overview" }).isVisible(), "after login the Overview page shows");
+  await page.getByTestId("nodes-offline").waitFor();
+  check((await page.getByTestId("nodes-offline").textContent()) === "1", "the Overview counts bob's offline node");
+  check(await page.getByText("SQLite").isVisible(), "the Overview names the database");
+  await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+
+  // A reload keeps the session: the cookie skips the login form.
+  await page.reload({ waitUntil: "networkidle" });
+  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
+  check(!(await page.getByLabel("Password").isVisible()), "a reload with a valid cookie skips the login form");
+
+  // The Nodes page, by the navigation (client-side, no load).
+  const loadsBefore = loads;
+  await page.getByRole("link", { name: "Nodes" }).click();
+  await page.getByRole("heading", { name: "Nodes" }).waitFor();
+  check(new URL(page.url()).pathname === "/nodes", "the Nodes link routes to /nodes");
+  await page.getByText("live", { exact: true }).waitFor({ timeout: 10000 });
+  await row(page, "bobs-laptop").waitFor({ timeout: 10000 });
+  check(true, "the admin sees bob's node");
+
+  // A node registered through REST appears without a reload.
+  const tagKey = (await rest("POST", "/api/v1/auth-keys", K, { user_id: admin.id, reusable: true })).key;
+  await register(tagKey, "rest-node");
+  await row(page, "rest-node").waitFor({ timeout: 15000 });
+  check(true, "a node registered through REST appears live");
+
+  // A real agent: its node appears and turns online, then offline when it
+  // stops, all without a reload.
+  if (agentBin && existsSync(agentBin)) {
+    agent = spawn(agentBin, ["up", "--controller", base, "--state-dir", join(dir, "agent"),
+      "--socket", join(dir, "agent.sock"), "--no-tun", "--hostname", "agent-node", "--auth-key", tagKey],
+    { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout.on("data", (d) => { agentLog += d; });
+    agent.stderr.on("data", (d) => { agentLog += d; });
+    await waitFor("agent-node online in the table", async () => (await stateOf(page, "agent-node")) === "online", 30000);
+    check(true, "the agent's node turns online live");
+    await page.screenshot({ path: join(artifacts, "nodes.png"), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 700 });
+    await page.screenshot({ path: join(artifacts, "nodes-wide.png"), fullPage: true });
+    await page.setViewportSize({ width: 360, height: 740 });
+    agent.kill("SIGTERM");
+    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
+    agent = null;
+    await waitFor("agent-node offline in the table", async () => (await stateOf(page, "agent-node")) === "offline", 30000);
+    check(true, "the agent's node turns offline live when the agent stops");
+  } else {
+    check(false, `no agent binary at ${agentBin}`);
+  }
+  check(loads === loadsBefore, `no page load since the Nodes page opened (${loads - loadsBefore})`);
+
+  // Search, filter and sort.
+  await page.getByLabel("Search").fill("rest");
+  check(await row(page, "rest-node").isVisible() && !(await row(page, "bobs-laptop").isVisible()), "search filters by name");
+  await page.getByLabel("Search").fill("");
+  await page.getByLabel("State").selectOption("online");
+  check(!(await row(page, "bobs-laptop").isVisible()), "the state filter hides offline nodes");
+  await page.getByLabel("State").selectOption("all");
+  await page.getByRole("button", { name: /^Name/ }).click();
+  const firstName = await page.locator("tbody tr").first().getAttribute("data-node");
+  check(firstName === "rest-node", `sorting by name descending puts rest-node first (${firstName})`);
+
+  // Rename through the dialog; delete asks first, Cancel keeps the node.
+  await page.getByRole("button", { name: "Rename rest-node" }).click();
+  await page.getByLabel("New name").fill("renamed-node");
+  await page.screenshot({ path: join(artifacts, "nodes-rename.png"), fullPage: true });
+  await page.getByRole("button", { name: "Save" }).click();
+  await row(page, "renamed-node").waitFor({ timeout: 10000 });
+  check(true, "rename through the dialog");
+  await page.getByRole("button", { name: "Delete renamed-node" }).click();
+  await page.getByRole("dialog").waitFor();
+  check((await page.getByRole("dialog").textContent()).includes("cannot be undone"), "delete asks for confirmation");
+  await page.screenshot({ path: join(artifacts, "nodes-confirm.png"), fullPage: true });
+  await page.getByRole("button", { name: "Cancel" }).click();
+  check(await row(page, "renamed-node").isVisible(), "Cancel keeps the node");
+  await page.getByRole("button", { name: "Delete renamed-node" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await row(page, "renamed-node").waitFor({ state: "detached", timeout: 10000 });
+  check(true, "a confirmed delete removes the node");
+  check(unsafe.length === 0, `every state-changing request sent X-Weft-Request (${unsafe.join(" | ")})`);
+
+  // A member sees only its own nodes.
+  const mctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const mpage = await mctx.newPage();
+  await login(mpage, "bob", "bob password 12");
+  await mpage.getByRole("link", { name: "Nodes" }).click();
+  await row(mpage, "bobs-laptop").waitFor({ timeout: 10000 });
+  check((await mpage.locator("tbody tr").count()) === 1, "the member sees exactly its own node");
+  check(!(await mpage.getByRole("button", { name: /^Delete/ }).count()), "the member gets no admin actions");
+  await mpage.screenshot({ path: join(artifacts, "nodes-member.png"), fullPage: true });
+  await mctx.close();
+
+  // Logout: back to the login form; the old cookie is refused.
+  const cookie = (await ctx.cookies()).find((c) => c.name === "__Host-weft_session");
+  check(!!cookie, "the session cookie is set");
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByLabel("Password").waitFor({ timeout: 10000 });
+  check(true, "logout shows the login form");
+  if (cookie) {
+    const r = await fetch(`${base}/api/v1/session`, { headers: { Cookie: `${cookie.name}=${cookie.value}` } });
+    check(r.status === 401, `the old cookie gets 401 (${r.status})`);
+  }
+  const other = consoleErrors.filter((t) => !t.includes("Failed to load resource"));
+  check(other.length === 0, `no console errors (${other.join(" | ")})`);
+} catch (e) {
+  failures.push(String(e && e.stack || e));
+  console.error(e);
+} finally {
+  if (browser) await browser.close();
+  if (agent) {
+    agent.kill("SIGTERM");
+    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
+  }
+  ctl.kill("SIGTERM");
+  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.error(`controller log:\n${ctlLog}`);
+  console.error(`agent log:\n${agentLog}`);
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
+console.log(`screenshots in ${artifacts}`);

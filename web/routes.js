@@ -1,0 +1,10 @@
+// The navigation: one line per page, in menu order. A page module exports
+// a component; `admin: true` hides the link for members (the API refuses
+// them anyway). Add a page by adding its line here.
+import { Overview } from "@weft/pages/overview.js";
+import { Nodes } from "@weft/pages/nodes.js";
+
+export const routes = [
+  { path: "/", title: "Overview", page: Overview },
+  { path: "/nodes", title: "Nodes", page: Nodes },
+];
