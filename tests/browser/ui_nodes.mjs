@@ -6,7 +6,8 @@
 //  - a node registered through REST with an auth key appears on the Nodes
 //    page without a reload; an agent's node turns online when the agent
 //    starts and offline when it stops, without a reload;
-//  - search, state filter, sort, rename (dialog) and delete (confirmation)
+//  - search, state filter, sort, approve routes, rename (dialog) and delete
+//    (confirmation)
 //    work and every state-changing request carries X-Weft-Request;
 //  - the Overview shows the counts, the version and the database;
 //  - a member sees only its own node; logout returns to the login form and
@@ -68,9 +69,9 @@ async function rest(method, path, token, body) {
   return json;
 }
 const pubkey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64");
-const register = (authKey, hostname) => fetch(`${base}/api/v1/register`, {
+const register = (authKey, hostname, routes) => fetch(`${base}/api/v1/register`, {
   method: "POST", headers: { "Content-Type": "application/json" },
-  body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test" }),
+  body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test", ...(routes ? { advertised_routes: routes } : {}) }),
 }).then(async (r) => { if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`); return r.json(); });
 const waitFor = async (what, fn, ms = 20000) => {
   const end = Date.now() + ms;
@@ -145,7 +146,7 @@ try {
 
   // A node registered through REST appears without a reload.
   const tagKey = (await rest("POST", "/api/v1/auth-keys", K, { user_id: admin.id, reusable: true })).key;
-  await register(tagKey, "rest-node");
+  await register(tagKey, "rest-node", ["10.9.0.0/24"]);
   await row(page, "rest-node").waitFor({ timeout: 15000 });
   check(true, "a node registered through REST appears live");
 
@@ -183,6 +184,13 @@ try {
   await page.getByRole("button", { name: /^Name/ }).click();
   const firstName = await page.locator("tbody tr").first().getAttribute("data-node");
   check(firstName === "rest-node", `sorting by name descending puts rest-node first (${firstName})`);
+
+  // Approving the advertised route asks first, then shows it approved.
+  check((await row(page, "rest-node").textContent()).includes("10.9.0.0/24 pending"), "the advertised route shows as pending");
+  await page.getByRole("button", { name: "Approve routes of rest-node" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Approve" }).click();
+  await waitFor("the route approved", async () => (await row(page, "rest-node").textContent()).includes("10.9.0.0/24 approved"), 10000);
+  check(true, "approving the route shows it approved");
 
   // Rename through the dialog; delete asks first, Cancel keeps the node.
   await page.getByRole("button", { name: "Rename rest-node" }).click();

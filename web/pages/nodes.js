@@ -1,8 +1,9 @@
 // Nodes: every node the caller may see (members: their own, by the API's
 // rule), searchable, filterable by state and sortable, kept live without
 // reloading: a loop long-polls GET /api/v1/nodes/watch and reloads the
-// list whenever the controller says it changed. Rename, set tags, expire
-// and delete go through the REST API; the destructive ones ask first.
+// list whenever the controller says it changed. Rename, set tags, approve
+// routes, expire and delete go through the REST API; the destructive ones
+// (and route approval, which opens access) ask first.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, listAll, relTime } from "@weft/api.js";
@@ -12,7 +13,8 @@ const WAIT_S = 25;
 
 const COLUMNS = [
   ["name", "Name"], ["online", "State"], ["ipv4", "Mesh IPs"], ["tags", "Tags"],
-  ["endpoints", "Endpoints"], ["last_seen", "Last seen"], ["expires_at", "Expiry"],
+  ["endpoints", "Endpoints"], ["routes", "Routes"], ["last_seen", "Last seen"],
+  ["expires_at", "Expiry"],
 ];
 
 // Keeps nodes current: the watch version first, then the list, then a
@@ -53,8 +55,20 @@ function useLiveNodes() {
   return { nodes, err, live, reload };
 }
 
+// Advertised routes not approved yet.
+const pendingRoutes = (n) => n.routes.advertised.filter((p) => !n.routes.approved.includes(p));
+
+// Re-renders every 15 s so "last seen" stays true between changes.
+function useClock() {
+  const [, setNow] = useState(0);
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 15000);
+    return () => clearInterval(t);
+  }, []);
+}
+
 function sortValue(n, key) {
-  const v = n[key];
+  const v = key === "routes" ? n.routes.advertised : n[key];
   if (Array.isArray(v)) return v.join(",");
   if (typeof v === "boolean") return v ? 1 : 0;
   if (key === "ipv4" && v) return v.split(".").map((x) => x.padStart(3, "0")).join(".");
@@ -67,6 +81,7 @@ export function Nodes({ session }) {
   const [state, setState] = useState("all");
   const [sort, setSort] = useState(["name", 1]);
   const [actionErr, setActionErr] = useState("");
+  useClock();
   const admin = session.role === "admin";
 
   const act = async (fn) => {
@@ -87,6 +102,13 @@ export function Nodes({ session }) {
     if (text === null) return;
     const tags = text.split(",").map((t) => t.trim()).filter(Boolean);
     await api("PATCH", `/api/v1/nodes/${n.id}`, { tags });
+  });
+  const approve = (n) => act(async () => {
+    const pending = pendingRoutes(n);
+    if (!(await confirmAction(`Approve ${pending.join(", ")} for ${n.name}? Peers the policy allows can then reach these networks through it.`, "Approve")))
+      return;
+    const routes = (await listAll(`/api/v1/routes?node_id=${n.id}`)).filter((r) => pending.includes(r.prefix));
+    for (const r of routes) await api("PATCH", `/api/v1/routes/${r.id}`, { approved: true });
   });
   const expire = (n) => act(async () => {
     if (await confirmAction(`Expire ${n.name}? It loses its access until it registers again.`, "Expire"))
@@ -141,11 +163,13 @@ export function Nodes({ session }) {
                 <td>${n.ipv4}${n.ipv6 && html`<div class="muted">${n.ipv6}</div>`}</td>
                 <td>${n.tags.join(", ")}</td>
                 <td>${n.endpoints.join(", ")}${n.home_relay && html`<div class="muted">relay ${n.home_relay}</div>`}</td>
+                <td>${n.routes.advertised.map((p) => html`<div>${p} <span class="muted">${n.routes.approved.includes(p) ? "approved" : "pending"}</span></div>`)}</td>
                 <td title=${n.last_seen || ""}>${relTime(n.last_seen)}</td>
                 <td title=${n.expires_at || ""}>${n.expires_at ? relTime(n.expires_at) : "never"}</td>
                 ${admin && html`<td class="actions">
                   <button type="button" class="secondary" aria-label=${`Rename ${n.name}`} onClick=${() => rename(n)}>Rename</button>
                   <button type="button" class="secondary" aria-label=${`Set tags of ${n.name}`} onClick=${() => retag(n)}>Tags</button>
+                  ${pendingRoutes(n).length > 0 && html`<button type="button" class="secondary" aria-label=${`Approve routes of ${n.name}`} onClick=${() => approve(n)}>Approve routes</button>`}
                   <button type="button" class="secondary" aria-label=${`Expire ${n.name}`} onClick=${() => expire(n)}>Expire</button>
                   <button type="button" class="danger" aria-label=${`Delete ${n.name}`} onClick=${() => remove(n)}>Delete</button>
                 </td>`}
