@@ -105,6 +105,7 @@ try {
   const bobKey = (await rest("POST", "/api/v1/api-keys", K, { user_id: member.id })).key;
   const bobAuth = (await rest("POST", "/api/v1/auth-keys", bobKey, {})).key;
   await register(bobAuth, "bobs-laptop");
+  await rest("POST", "/api/v1/relays", K, { name: "eu-1", region: "eu", address: "127.0.0.1:3478" });
 
   browser = await chromium.launch({
     executablePath: browserPath, headless: true,
@@ -128,7 +129,7 @@ try {
   await page.getByTestId("nodes-offline").waitFor();
   check((await page.getByTestId("nodes-offline").textContent()) === "1", "the Overview counts bob's offline node");
   check(await page.getByText("SQLite").isVisible(), "the Overview names the database");
-  await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+  check(await page.getByRole("cell", { name: "eu-1" }).isVisible(), "the Overview lists the relay");
 
   // A reload keeps the session: the cookie skips the login form.
   await page.reload({ waitUntil: "networkidle" });
@@ -164,6 +165,14 @@ try {
     await page.setViewportSize({ width: 1100, height: 700 });
     await page.screenshot({ path: join(artifacts, "nodes-wide.png"), fullPage: true });
     await page.setViewportSize({ width: 360, height: 740 });
+    // The Overview counts the online node (client-side navigation both ways).
+    await page.getByRole("link", { name: "Overview" }).click();
+    await waitFor("one online node on the Overview", async () =>
+      (await page.getByTestId("nodes-online").textContent({ timeout: 1000 }).catch(() => null)) === "1", 10000);
+    check(true, "the Overview counts the agent's online node");
+    await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+    await page.getByRole("link", { name: "Nodes" }).click();
+    await row(page, "agent-node").waitFor({ timeout: 10000 });
     agent.kill("SIGTERM");
     await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
     agent = null;
