@@ -121,6 +121,8 @@ try {
     if (!["GET", "HEAD"].includes(r.method()) && r.url().startsWith(base) && r.headers()["x-weft-request"] !== "1")
       unsafe.push(`${r.method()} ${r.url()}`);
   });
+  let watchStarts = 0;
+  page.on("request", (r) => { if (r.url().includes("/api/v1/nodes/watch?wait=0")) watchStarts++; });
   let loads = 0;
   page.on("load", () => { loads++; });
 
@@ -181,6 +183,7 @@ try {
   } else {
     check(false, `no agent binary at ${agentBin}`);
   }
+  check(watchStarts === 1, `leaving the Nodes page and coming back reuses its watch loop (${watchStarts} starts)`);
   check(loads === loadsBefore, `no page load since the Nodes page opened (${loads - loadsBefore})`);
 
   // Search, filter and sort.

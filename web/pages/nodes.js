@@ -18,41 +18,66 @@ const COLUMNS = [
 ];
 
 // Keeps nodes current: the watch version first, then the list, then a
-// held watch since that version; on "changed" the list again.
-function useLiveNodes() {
-  const [nodes, setNodes] = useState(null);
-  const [err, setErr] = useState("");
-  const [live, setLive] = useState(false);
-  useEffect(() => {
-    const ctl = new AbortController();
-    const opts = { signal: ctl.signal };
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    (async () => {
-      let since = -1;
-      while (!ctl.signal.aborted) {
-        try {
-          if (since < 0) {
-            since = (await api("GET", "/api/v1/nodes/watch?wait=0", undefined, opts)).version;
-            setNodes(await listAll("/api/v1/nodes", opts));
-          }
-          setLive(true);
-          setErr("");
-          const w = await api("GET", `/api/v1/nodes/watch?since=${since}&wait=${WAIT_S}`, undefined, opts);
-          if (w.changed) setNodes(await listAll("/api/v1/nodes", opts));
-          since = w.version;
-        } catch (e) {
-          if (ctl.signal.aborted) return;
-          setLive(false);
-          setErr(e.message);
-          if (e.status === 401) return;
-          await sleep(e.status === 429 ? 5000 : 2000);
-        }
+// held watch since that version; on "changed" the list again. One loop per
+// page load, shared by every mount of the page: leaving the page and
+// coming back reuses the watch in flight instead of leaving a held request
+// behind (the controller holds at most 4 per user and cannot tell that a
+// browser gave up on one). The loop ends after the first answer that finds
+// the page gone, and on 401.
+const live = { nodes: null, err: "", ok: false, owner: "", running: false, subs: new Set() };
+const publish = () => { for (const f of live.subs) f({ ...live }); };
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function reloadNodes() {
+  live.nodes = await listAll("/api/v1/nodes");
+  publish();
+}
+
+async function run() {
+  live.running = true;
+  let since = -1;
+  while (live.subs.size) {
+    try {
+      if (since < 0) {
+        since = (await api("GET", "/api/v1/nodes/watch?wait=0")).version;
+        await reloadNodes();
       }
-    })();
-    return () => ctl.abort();
+      live.ok = true;
+      live.err = "";
+      publish();
+      const w = await api("GET", `/api/v1/nodes/watch?since=${since}&wait=${WAIT_S}`);
+      if (w.changed && live.subs.size) await reloadNodes();
+      since = w.version;
+    } catch (e) {
+      live.ok = false;
+      live.err = e.message;
+      publish();
+      if (e.status === 401) break;
+      await sleep(e.status === 429 ? 5000 : 2000);
+    }
+  }
+  live.running = false;
+  live.nodes = null;
+}
+
+function useLiveNodes(owner) {
+  const [snap, setSnap] = useState({ ...live });
+  useEffect(() => {
+    live.subs.add(setSnap);
+    if (!live.running) {
+      live.owner = owner;
+      run();
+    } else if (live.owner !== owner) {
+      // Another login in this tab while the loop still waits: not the
+      // old caller's list.
+      live.owner = owner;
+      live.nodes = null;
+      reloadNodes().catch((e) => { live.err = e.message; publish(); });
+    }
+    setSnap({ ...live });
+    return () => live.subs.delete(setSnap);
   }, []);
-  const reload = async () => setNodes(await listAll("/api/v1/nodes"));
-  return { nodes, err, live, reload };
+  return { nodes: snap.nodes, err: snap.err, live: snap.ok, reload: reloadNodes };
 }
 
 // Advertised routes not approved yet.
@@ -76,7 +101,7 @@ function sortValue(n, key) {
 }
 
 export function Nodes({ session }) {
-  const { nodes, err, live, reload } = useLiveNodes();
+  const { nodes, err, live, reload } = useLiveNodes(session.actor);
   const [q, setQ] = useState("");
   const [state, setState] = useState("all");
   const [sort, setSort] = useState(["name", 1]);
