@@ -185,9 +185,67 @@ static bool resource_exists(void *ctx, const char *name)
 	return store_resource_get_by_name(ctx, name, &r) == 0;
 }
 
+void api_policy_names(struct store_tx *tx, struct policy_names *out)
+{
+	*out = (struct policy_names){user_exists, resource_exists, tx};
+}
+
+static void policy_err_message(const struct policy_err *err, char *buf,
+			       size_t n)
+{
+	snprintf(buf, n, "%s%s%s", err->path, err->path[0] ? ": " : "",
+		 err->message);
+}
+
+json_t *api_policy_err_json(const struct policy_err *err)
+{
+	char msg[600];
+	json_t *o;
+
+	policy_err_message(err, msg, sizeof(msg));
+	o = json_pack("{s:s}", "message", msg);
+	if (o && err->path[0] &&
+	    json_object_set_new(o, "path", json_string(err->path)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && err->line > 0 &&
+	    (json_object_set_new(o, "line", json_integer(err->line)) < 0 ||
+	     json_object_set_new(o, "column", json_integer(err->column)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The 400/413 body of a refused policy: the usual error shape plus
+ * error.details (path, line, column) for the editor. */
+static void policy_error(struct api_call *c, int status,
+			 const struct policy_err *err)
+{
+	char msg[600];
+	json_t *body, *details;
+
+	policy_err_message(err, msg, sizeof(msg));
+	body = jsonx_error_body("invalid_policy", msg,
+				err->path[0] ? err->path : NULL);
+	details = api_policy_err_json(err);
+	if (details)
+		json_object_del(details, "message");
+	if (!body || !details ||
+	    json_object_set_new(json_object_get(body, "error"), "details",
+				details) < 0) {
+		json_decref(body);
+		api_fail(c, WEFT_ERR_NOMEM, NULL, NULL);
+		return;
+	}
+	http_resp_json(c->resp, status, body);
+}
+
 static void h_put_policy(struct api_call *c)
 {
 	struct policy_err err = {0};
+	struct policy_names names;
 	struct policy *p = NULL;
 	struct store_tx *tx = NULL;
 	struct store_policy saved = {0};
@@ -206,22 +264,14 @@ static void h_put_policy(struct api_call *c)
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto fail;
-	rc = policy_parse(c->req->body, c->req->body_len,
-			  &(struct policy_names){user_exists, resource_exists,
-						 tx},
-			  &p, &err);
+	api_policy_names(tx, &names);
+	rc = policy_parse(c->req->body, c->req->body_len, &names, &p, &err);
 	if (rc < 0) {
 		store_rollback(tx);
 		tx = NULL;
 		if (rc == WEFT_ERR_INVAL || rc == WEFT_ERR_PARSE ||
 		    rc == WEFT_ERR_TOOBIG) {
-			char msg[600];
-
-			snprintf(msg, sizeof(msg), "%s%s%s", err.path,
-				 err.path[0] ? ": " : "", err.message);
-			http_resp_error(c->resp, rc == WEFT_ERR_TOOBIG ? 413 : 400,
-					"invalid_policy", msg,
-					err.path[0] ? err.path : NULL);
+			policy_error(c, rc == WEFT_ERR_TOOBIG ? 413 : 400, &err);
 			return;
 		}
 		goto fail;
