@@ -8,7 +8,7 @@
 // printed and the build fails above the budget.
 //   node embed_web.mjs WEB_DIR OPENAPI_YAML OUT_C BUDGET_BYTES
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync, constants } from "node:zlib";
 
@@ -50,6 +50,18 @@ const importMap = { imports: {} };
 for (const [name, file] of Object.entries(vendor)) {
   const base = name.replace(/^@/, "").replace(/\//g, "-");
   importMap.imports[name] = hashed(base, "js", stripMap(read(join(mods, file))), js);
+}
+// The app's own modules in web/pages/ and web/lib/ keep relative imports
+// ("./pages/policy.js" from app.js, "../lib/linediff.js" from a page): each
+// is served as /assets/DIR/NAME.HASH.js and the import map maps the URL the
+// browser resolves, /assets/DIR/NAME.js, to it.
+for (const sub of ["pages", "lib"]) {
+  const d = join(webDir, sub);
+  if (!existsSync(d)) continue;
+  for (const f of readdirSync(d).filter((n) => n.endsWith(".js")).sort()) {
+    const name = f.slice(0, -3);
+    importMap.imports[`/assets/${sub}/${f}`] = hashed(`${sub}/${name}`, "js", read(join(d, f)), js);
+  }
 }
 const appJs = hashed("app", "js", read(join(webDir, "app.js")), js);
 const appCss = hashed("app", "css", read(join(webDir, "app.css")), "text/css; charset=utf-8");

@@ -5,6 +5,8 @@
 import { render } from "preact";
 import { html } from "htm/preact";
 import { signal } from "@preact/signals";
+import { PolicyPage } from "./pages/policy.js";
+import { AuditPage } from "./pages/audit.js";
 
 // Every state-changing request carries this header: the controller refuses
 // cookie-authenticated requests without it (a cross-site form cannot set
@@ -12,12 +14,14 @@ import { signal } from "@preact/signals";
 const REQUEST_HEADER = { "X-Weft-Request": "1" };
 
 // Calls the REST API; resolves to the parsed JSON or throws an Error whose
-// message is the API's own error message.
+// message is the API's own error message (e.error: the API's error object,
+// e.status: the HTTP status). A string body is sent as it is (the policy
+// document, whose text the controller locates errors in).
 export async function api(method, path, body) {
   const init = { method, headers: { ...REQUEST_HEADER }, credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   let res;
   try {
@@ -34,7 +38,10 @@ export async function api(method, path, body) {
   }
   if (!res.ok) {
     const msg = json && json.error && json.error.message;
-    throw new Error(msg || `${res.status} ${res.statusText}`);
+    const err = new Error(msg || `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    err.error = json && json.error;
+    throw err;
   }
   return json;
 }
@@ -74,14 +81,29 @@ function Login() {
     </form>`;
 }
 
+// Pages that live in modules of their own, by path (a minimal stand-in
+// for the app shell's router, which replaces it).
+const pages = { "/policy": PolicyPage, "/audit": AuditPage };
+
 function App() {
+  const Page = pages[location.pathname];
   return html`
-    <header><h1>Weft</h1></header>
+    <header><h1>Weft</h1>
+      ${session.value && html`<nav aria-label="Pages">
+        <a href="/policy">Policy</a> <a href="/audit">Audit log</a></nav>`}
+    </header>
     <main>
-      ${session.value
-        ? html`<p>Signed in as ${session.value.user && session.value.user.name}.</p>`
-        : html`<${Login} />`}
+      ${!session.value
+        ? html`<${Login} />`
+        : Page
+          ? html`<${Page} api=${api} />`
+          : html`<p>Signed in as ${session.value.user && session.value.user.name}.</p>`}
     </main>`;
 }
+
+// A page's own URL (a link, a reload) with a live session cookie goes
+// straight in.
+if (pages[location.pathname])
+  api("GET", "/api/v1/session").then((s) => { session.value = s; }, () => {});
 
 render(html`<${App} />`, document.getElementById("app"));
