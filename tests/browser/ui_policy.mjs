@@ -8,7 +8,9 @@
 //  - a policy with a failing `tests` entry lists that entry as failed;
 //  - a valid policy shows the diff, saves only after "Confirm save", and
 //    its policy.update entry is on the Audit page; Export JSON downloads
-//    what the API returns.
+//    what the API returns;
+//  - a save based on an older version than the current one is refused
+//    with the API's message, the other edit kept.
 // Screenshots go to ARTIFACT_DIR.
 //   node ui_policy.mjs CONTROLLER_BIN ARTIFACT_DIR
 import { spawn, spawnSync } from "node:child_process";
@@ -207,6 +209,30 @@ try {
     { headers: { Cookie: cookie } })).json();
   check(JSON.stringify(exported.items) === JSON.stringify(apiList.items),
     "Export JSON downloads the entries the API returns");
+
+  // 5. A concurrent edit: another admin saves version 2 while this editor
+  // still works from version 1; its save is refused with the API's
+  // message and version 2 stays.
+  await page.getByRole("link", { name: "Policy" }).click();
+  await page.getByText("Saved version 1").waitFor({ timeout: 10000 });
+  const other = await fetch(`${base}/api/v1/policy`, {
+    method: "PUT",
+    headers: { Cookie: cookie, "X-Weft-Request": "1", Origin: base },
+    body: "{\"hosts\": {\"printer\": \"192.168.1.10\"}}",
+  });
+  check(other.status === 200, "another editor saves version 2");
+  await setPolicy(page, "{}");
+  await page.getByRole("button", { name: "Save…" }).click();
+  await page.getByRole("button", { name: "Confirm save" }).click();
+  const conflict = page.locator("#policy-errors .error");
+  await conflict.first().waitFor({ timeout: 10000 });
+  const conflictText = await conflict.first().textContent();
+  check(conflictText === "the policy changed since version 1 (now version 2): reload it and apply your edits again",
+    `the stale save shows the API's conflict message ("${conflictText}")`);
+  const after = await getPolicy();
+  check(after.version === 2 && after.document.hosts, "the other edit is kept (version 2)");
+  await page.screenshot({ path: join(artifacts, "policy-conflict.png"), fullPage: true });
+
   check(pageErrors.length === 0, `no uncaught page errors (${pageErrors.join(" | ")})`);
   const violations = await page.evaluate(() => window.__cspViolations);
   check(violations.length === 0, `no CSP violations (${violations.join(" | ")})`);

@@ -180,7 +180,40 @@ static void validate_is_for_admins(void)
 		  401);
 }
 
+static void put_with_a_stale_base_version_is_refused(void)
+{
+	REQUIRE(setup());
+	/* Version 0 (never set) is a base too. */
+	REQUIRE_INT(fx_call(&F, "PUT", "/api/v1/policy?base_version=0", F.admin,
+			    "{\"hosts\": {\"a\": \"10.0.0.1\"}}"),
+		    200);
+	CHECK_INT(fx_jint(F.r.json, "version"), 1);
+	/* A second editor that also started from 0 loses, nothing saved. */
+	REQUIRE_INT(fx_call(&F, "PUT", "/api/v1/policy?base_version=0", F.admin,
+			    "{\"hosts\": {\"b\": \"10.0.0.2\"}}"),
+		    409);
+	CHECK_STR(fx_err_code(&F.r), "conflict");
+	CHECK_STR(fx_err_field(&F.r), "base_version");
+	CHECK(strstr(fx_err_msg(&F.r), "since version 0 (now version 1)") != NULL);
+	CHECK_INT(saved_version(), 1);
+	CHECK(json_object_get(json_object_get(F.r.json, "document"), "hosts") !=
+	      NULL);
+	CHECK_INT(fx_audit_count(&F, "policy.update", NULL, NULL), 1);
+	/* The current base saves; no base at all still overwrites. */
+	CHECK_INT(fx_call(&F, "PUT", "/api/v1/policy?base_version=1", F.admin,
+			  "{}"),
+		  200);
+	CHECK_INT(fx_call(&F, "PUT", "/api/v1/policy", F.admin, "{}"), 200);
+	CHECK_INT(fx_jint(F.r.json, "version"), 3);
+	CHECK_INT(fx_call(&F, "PUT", "/api/v1/policy?base_version=x", F.admin,
+			  "{}"),
+		  400);
+	CHECK_STR(fx_err_field(&F.r), "base_version");
+	CHECK_INT(saved_version(), 3);
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(put_with_a_stale_base_version_is_refused),
 	CHECK_CASE(put_names_the_line_of_an_invalid_value),
 	CHECK_CASE(put_names_the_line_of_a_syntax_error),
 	CHECK_CASE(validate_runs_every_test_and_saves_nothing),

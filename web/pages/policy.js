@@ -2,7 +2,8 @@
 // controller checks it (POST /api/v1/policy/validate) and its errors are
 // shown at their line, the document's tests with their results; Save shows
 // the line diff against the saved version and asks for confirmation before
-// PUT /api/v1/policy. Every error is the API's own message.
+// PUT /api/v1/policy?base_version=N (so a save by someone else in between
+// is refused, not overwritten). Every error is the API's own message.
 // Props: api (app.js's API helper).
 import { html } from "htm/preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -113,7 +114,9 @@ export function PolicyPage({ api }) {
   async function confirmSave() {
     setBusy(true);
     try {
-      const p = await api("PUT", "/api/v1/policy", text);
+      // The version this edit started from: a save in between is
+      // refused (409), not overwritten.
+      const p = await api("PUT", `/api/v1/policy?base_version=${saved ? saved.version : 0}`, text);
       const t = pretty(p.document);
       setSaved({ ...p, text: t });
       setReview(null);
