@@ -56,7 +56,7 @@ static int run_case(struct doc *d, const char *path, const char *src,
 	struct policy_err err = {0};
 	struct jsonloc loc;
 	bool allowed = false, passed;
-	char msg[448];
+	char msg[600]; /* "path: message" fits whole */
 	json_t *o;
 	int rc;
 
