@@ -233,6 +233,18 @@ try {
   check(after.version === 2 && after.document.hosts, "the other edit is kept (version 2)");
   await page.screenshot({ path: join(artifacts, "policy-conflict.png"), fullPage: true });
 
+  // 6. At 360 px both pages fit the width (wide content scrolls inside
+  // the editor and the table, not the page).
+  await page.setViewportSize({ width: 360, height: 740 });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth);
+  check(await overflow() <= 360, `the Policy page fits 360 px (${await overflow()})`);
+  await page.screenshot({ path: join(artifacts, "policy-360.png"), fullPage: true });
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.getByRole("heading", { name: "Audit log" }).waitFor({ timeout: 10000 });
+  await page.locator("table.audit-table tbody tr").first().waitFor({ timeout: 10000 });
+  check(await overflow() <= 360, `the Audit page fits 360 px (${await overflow()})`);
+  await page.screenshot({ path: join(artifacts, "audit-360.png"), fullPage: true });
+
   check(pageErrors.length === 0, `no uncaught page errors (${pageErrors.join(" | ")})`);
   const violations = await page.evaluate(() => window.__cspViolations);
   check(violations.length === 0, `no CSP violations (${violations.join(" | ")})`);
