@@ -51,12 +51,13 @@ for (const [name, file] of Object.entries(vendor)) {
   const base = name.replace(/^@/, "").replace(/\//g, "-");
   importMap.imports[name] = hashed(base, "js", stripMap(read(join(mods, file))), js);
 }
-// The UI's own modules besides app.js (web/*.js, web/pages/*.js) are
+// The UI's own modules besides app.js (web/*.js, web/pages/*.js,
+// web/lib/*.js) are
 // imported by the bare name "@weft/<path>" (e.g. "@weft/pages/nodes.js"),
 // which the import map resolves to the hashed file: a page changes its
 // own name only, and index.html (never cached) always maps the new one.
 const ownModules = [];
-for (const sub of ["", "pages"]) {
+for (const sub of ["", "pages", "lib"]) {
   const d = join(webDir, sub);
   if (!existsSync(d)) continue;
   for (const f of readdirSync(d).sort()) {

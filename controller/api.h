@@ -130,6 +130,20 @@ extern const struct api_route api_ops_routes[];
 extern const struct api_route api_map_routes[];
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_status_routes[];
+extern const struct api_route api_policy_routes[];
+
+/* --- the policy document (api_map.c) --- */
+
+struct policy_err;
+struct policy_names;
+
+/* The names a policy may refer to, checked in tx (users and resources). */
+void api_policy_names(struct store_tx *tx, struct policy_names *out);
+
+/* An error of policy_parse as a JSON object {"message", "path", "line",
+ * "column"} (path, line and column left out when unknown); message is
+ * "path: what" like the PUT error. NULL when out of memory. */
+json_t *api_policy_err_json(const struct policy_err *err);
 
 /* --- helpers for handlers --- */
 

@@ -1,9 +1,11 @@
 /* /api/v1/audit: the append-only audit log, oldest first, filtered by
- * actor, action, target type and time. */
+ * actor, action, target type and time (since, until: both inclusive). */
 #include "controller/api.h"
 
 #include "shared/clock.h"
 #include "shared/err.h"
+
+#include <stdio.h>
 
 /* The detail column as an object; anything else (which the API never
  * writes) shows as {} rather than failing the list. */
@@ -46,7 +48,9 @@ static void h_list_audit(struct api_call *c)
 		.action = http_query(c->req, "action"),
 		.target_type = http_query(c->req, "target_type"),
 	};
-	const char *since = http_query(c->req, "since");
+	const char *times[2] = {http_query(c->req, "since"),
+				http_query(c->req, "until")};
+	int64_t *at[2] = {&f.since, &f.until};
 	struct store_tx *tx = NULL;
 	struct store_page pg;
 	json_t *items;
@@ -55,11 +59,16 @@ static void h_list_audit(struct api_call *c)
 
 	if (!api_page(c, &pg))
 		return;
-	if (since && (clock_parse_rfc3339(since, &f.since) < 0)) {
-		http_resp_error(c->resp, 400, "invalid",
-				"since must be an RFC 3339 time such as "
-				"2026-11-21T23:59:59Z",
-				"since");
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? "until" : "since";
+		char msg[96];
+
+		if (!times[i] || clock_parse_rfc3339(times[i], at[i]) == 0)
+			continue;
+		snprintf(msg, sizeof(msg),
+			 "%s must be an RFC 3339 time such as "
+			 "2026-11-21T23:59:59Z", name);
+		http_resp_error(c->resp, 400, "invalid", msg, name);
 		return;
 	}
 	items = json_array();

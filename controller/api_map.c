@@ -2,7 +2,9 @@
  *   GET  /api/v1/map?since=V     the node's network map (long-poll)
  *   POST /api/v1/endpoints       the node's candidate endpoints
  *   GET  /api/v1/policy          the current policy document
- *   PUT  /api/v1/policy          replace it (validated, tests evaluated)
+ *   PUT  /api/v1/policy          replace it (validated, tests evaluated;
+ *                                ?base_version=N refuses it with 409
+ *                                when N is no longer the current one)
  *   GET  /api/v1/relay-key       the public key relays verify tokens with */
 #include "controller/api.h"
 
@@ -185,17 +187,124 @@ static bool resource_exists(void *ctx, const char *name)
 	return store_resource_get_by_name(ctx, name, &r) == 0;
 }
 
+void api_policy_names(struct store_tx *tx, struct policy_names *out)
+{
+	*out = (struct policy_names){user_exists, resource_exists, tx};
+}
+
+static void policy_err_message(const struct policy_err *err, char *buf,
+			       size_t n)
+{
+	snprintf(buf, n, "%s%s%s", err->path, err->path[0] ? ": " : "",
+		 err->message);
+}
+
+json_t *api_policy_err_json(const struct policy_err *err)
+{
+	char msg[600];
+	json_t *o;
+
+	policy_err_message(err, msg, sizeof(msg));
+	o = json_pack("{s:s}", "message", msg);
+	if (o && err->path[0] &&
+	    json_object_set_new(o, "path", json_string(err->path)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (o && err->line > 0 &&
+	    (json_object_set_new(o, "line", json_integer(err->line)) < 0 ||
+	     json_object_set_new(o, "column", json_integer(err->column)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* The 400/413 body of a refused policy: the usual error shape plus
+ * error.details (path, line, column) for the editor. */
+static void policy_error(struct api_call *c, int status,
+			 const struct policy_err *err)
+{
+	char msg[600];
+	json_t *body, *details;
+
+	policy_err_message(err, msg, sizeof(msg));
+	body = jsonx_error_body("invalid_policy", msg,
+				err->path[0] ? err->path : NULL);
+	details = api_policy_err_json(err);
+	if (details)
+		json_object_del(details, "message");
+	if (!body || !details ||
+	    json_object_set_new(json_object_get(body, "error"), "details",
+				details) < 0) {
+		json_decref(body);
+		api_fail(c, WEFT_ERR_NOMEM, NULL, NULL);
+		return;
+	}
+	http_resp_json(c->resp, status, body);
+}
+
+/* ?base_version=N: the version the editor started from; -1 when absent,
+ * -2 (after a 400) when malformed. */
+static int64_t base_version(struct api_call *c)
+{
+	const char *s = http_query(c->req, "base_version");
+	char *end;
+	long long v;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!*s || *end || errno || v < 0) {
+		http_resp_error(c->resp, 400, "invalid",
+				"base_version must be a policy version (0 or more)",
+				"base_version");
+		return -2;
+	}
+	return v;
+}
+
+/* With a base version: 0 when it is still the current one, else
+ * WEFT_ERR_CONFLICT (the 409 filled in) or a store error. */
+static int check_base(struct api_call *c, struct store_tx *tx, int64_t base)
+{
+	struct store_policy cur = {0};
+	int64_t now = 0;
+	char msg[160];
+	int rc;
+
+	if (base < 0)
+		return 0;
+	rc = store_policy_get_current(tx, &cur);
+	if (rc == 0)
+		now = cur.version;
+	store_policy_free(&cur);
+	if (rc < 0 && rc != WEFT_ERR_NOTFOUND)
+		return rc;
+	if (now == base)
+		return 0;
+	snprintf(msg, sizeof(msg),
+		 "the policy changed since version %" PRId64 " (now version %"
+		 PRId64 "): reload it and apply your edits again", base, now);
+	http_resp_error(c->resp, 409, "conflict", msg, "base_version");
+	return WEFT_ERR_CONFLICT;
+}
+
 static void h_put_policy(struct api_call *c)
 {
 	struct policy_err err = {0};
+	struct policy_names names;
 	struct policy *p = NULL;
 	struct store_tx *tx = NULL;
 	struct store_policy saved = {0};
-	int64_t version = 0;
+	int64_t version = 0, base = base_version(c);
 	json_t *detail;
 	char vtext[32];
 	int rc;
 
+	if (base == -2)
+		return;
 	if (c->req->body_len > POLICY_MAX_BYTES) {
 		http_resp_error(c->resp, 413, "too_big",
 				"policy documents are at most 1 MiB", NULL);
@@ -206,27 +315,26 @@ static void h_put_policy(struct api_call *c)
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto fail;
-	rc = policy_parse(c->req->body, c->req->body_len,
-			  &(struct policy_names){user_exists, resource_exists,
-						 tx},
-			  &p, &err);
+	api_policy_names(tx, &names);
+	rc = policy_parse(c->req->body, c->req->body_len, &names, &p, &err);
 	if (rc < 0) {
 		store_rollback(tx);
 		tx = NULL;
 		if (rc == WEFT_ERR_INVAL || rc == WEFT_ERR_PARSE ||
 		    rc == WEFT_ERR_TOOBIG) {
-			char msg[600];
-
-			snprintf(msg, sizeof(msg), "%s%s%s", err.path,
-				 err.path[0] ? ": " : "", err.message);
-			http_resp_error(c->resp, rc == WEFT_ERR_TOOBIG ? 413 : 400,
-					"invalid_policy", msg,
-					err.path[0] ? err.path : NULL);
+			policy_error(c, rc == WEFT_ERR_TOOBIG ? 413 : 400, &err);
 			return;
 		}
 		goto fail;
 	}
 	policy_free(p);
+	rc = check_base(c, tx, base);
+	if (rc == WEFT_ERR_CONFLICT) {
+		store_rollback(tx);
+		return;
+	}
+	if (rc < 0)
+		goto fail;
 	rc = store_policy_put(tx, c->req->body, c->who.actor, &version);
 	if (rc < 0)
 		goto fail;

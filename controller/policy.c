@@ -11,6 +11,8 @@
  * and is valid UTF-8 for an API error body. */
 #include "controller/policy.h"
 
+#include "controller/jsonloc.h"
+
 #include "shared/err.h"
 #include "shared/jsonx.h"
 #include "shared/name.h"
@@ -1145,8 +1147,11 @@ static int parse_doc(struct pctx *c, const char *json, size_t len)
 	rc = jsonx_parse(json, len, POLICY_MAX_BYTES, &root, &je);
 	if (rc == WEFT_ERR_TYPE)
 		return fail(c, WEFT_ERR_INVAL, "policy must be a JSON object");
-	if (rc)
+	if (rc) {
+		c->e.line = je.line;
+		c->e.column = je.column;
 		return fail(c, rc, "%s", je.message);
+	}
 
 	if (check_keys(c, root, keys))
 		goto out;
@@ -1187,6 +1192,14 @@ int policy_parse(const char *json, size_t len, const struct policy_names *names,
 	rc = parse_doc(&c, json ? json : "", len);
 out:
 	if (rc) {
+		/* A semantic error names a path: find it in the text. */
+		if (c.e.line == 0 && json && len <= POLICY_MAX_BYTES) {
+			struct jsonloc loc;
+
+			(void)jsonloc_find(json, len, c.e.path, &loc);
+			c.e.line = loc.line;
+			c.e.column = loc.column;
+		}
 		if (err)
 			*err = c.e;
 		policy_free(c.p);

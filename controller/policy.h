@@ -79,6 +79,9 @@ struct policy_names {
 struct policy_err {
 	char path[128];    /* where: "acls[2].dst[0]", "groups.group:eng[1]" */
 	char message[384]; /* what: `unknown group "group:engg"` */
+	int line, column;  /* where in the submitted text (1-based, column in
+			    * characters): the syntax error, or the value at
+			    * path (controller/jsonloc.h); 0 when unknown */
 };
 
 /* Parses and validates a document (len bytes, at most POLICY_MAX_BYTES;

@@ -382,6 +382,7 @@ struct store_audit_filter {
 	const char *action;      /* NULL = any */
 	const char *target_type; /* NULL = any */
 	int64_t since;           /* at >= since; 0 = any */
+	int64_t until;           /* at <= until; 0 = any */
 };
 
 int store_audit_create(struct store_tx *tx, struct store_audit *a);

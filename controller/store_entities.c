@@ -699,6 +699,10 @@ int store_audit_list(struct store_tx *tx, const struct store_audit_filter *f,
 		store_qb_sql(&q, " AND at >= ?");
 		store_qb_param(&q, sqlv_int(f->since));
 	}
+	if (f && f->until) {
+		store_qb_sql(&q, " AND at <= ?");
+		store_qb_param(&q, sqlv_int(f->until));
+	}
 	return store_ent_list(tx, &audits, &q, pg, audit_emit, &em,
 			      next_cursor);
 }

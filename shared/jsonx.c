@@ -49,6 +49,8 @@ static void set_err(struct jsonx_err *err, int code, const char *field,
 	if (!err)
 		return;
 	err->code = code;
+	err->line = 0;
+	err->column = 0;
 	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
 	trim_utf8_tail(err->field);
 	va_start(ap, fmt);
@@ -596,6 +598,10 @@ int jsonx_parse(const char *data, size_t len, size_t max_len, json_t **out,
 		set_err(err, code, NULL,
 			"invalid JSON at line %d, column %d: %s", je.line,
 			je.column, text);
+		if (err) {
+			err->line = je.line;
+			err->column = je.column;
+		}
 		return code;
 	}
 	if (!json_is_object(root)) {

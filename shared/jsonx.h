@@ -24,6 +24,9 @@ struct jsonx_err {
 	int code;          /* WEFT_ERR_*: PARSE, TYPE, INVAL, RANGE, TOOBIG, NOMEM */
 	char field[128];   /* "name", "spec.name", "tags[2]"; "" when none */
 	char message[256]; /* a human sentence, valid UTF-8 */
+	int line, column;  /* where a JSON syntax error is (jsonx_parse,
+			    * WEFT_ERR_PARSE; 1-based, column in
+			    * characters); 0 for every other error */
 };
 
 enum jsonx_type {

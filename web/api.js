@@ -14,14 +14,17 @@ export function setUnauthenticatedHandler(fn) {
 }
 
 // Calls the REST API; resolves to the parsed JSON (null for 204) or throws
-// an Error whose message is the API's own error message. opts.signal
-// aborts; opts.quiet401 skips the logout handler (the session check).
+// an Error whose message is the API's own error message (e.status: the
+// HTTP status, e.error: the API's error object). A string body is sent as
+// it is (the policy document, whose text the controller locates errors
+// in). opts.signal aborts; opts.quiet401 skips the logout handler (the
+// session check).
 export async function api(method, path, body, opts = {}) {
   const init = { method, headers: { ...REQUEST_HEADER }, credentials: "same-origin" };
   if (opts.signal) init.signal = opts.signal;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   let res;
   try {
@@ -41,6 +44,7 @@ export async function api(method, path, body, opts = {}) {
     const msg = json && json.error && json.error.message;
     const err = new Error(msg || `${res.status} ${res.statusText}`);
     err.status = res.status;
+    err.error = json && json.error;
     if (res.status === 401 && !opts.quiet401) onUnauthenticated(err);
     throw err;
   }

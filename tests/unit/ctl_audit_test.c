@@ -122,7 +122,7 @@ static void shows_times_and_details_as_documented(void)
 	CHECK_INT(json_object_size(json_object_get(e, "detail")), 0);
 }
 
-static void filters_by_actor_action_target_type_and_since(void)
+static void filters_by_actor_action_target_type_and_time(void)
 {
 	REQUIRE(setup());
 	REQUIRE(mk_sample());
@@ -159,12 +159,25 @@ static void filters_by_actor_action_target_type_and_since(void)
 	REQUIRE_INT(fx_nitems(&F), 1);
 	CHECK_STR(json_string_value(json_object_get(fx_item(&F, 0), "action")),
 		  "node.delete");
+	/* until is inclusive too, and combines with since. */
+	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/audit?until=2023-11-15T22:13:20Z",
+			 F.admin, NULL),
+		    200);
+	CHECK_INT(fx_nitems(&F), 2);
+	REQUIRE_INT(fx_call(&F, "GET",
+			 "/api/v1/audit?since=2023-11-15T22:13:20Z&"
+			 "until=2023-11-15T22:13:20Z",
+			 F.admin, NULL),
+		    200);
+	REQUIRE_INT(fx_nitems(&F), 1);
+	CHECK_STR(json_string_value(json_object_get(fx_item(&F, 0), "action")),
+		  "node.rename");
 	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/audit?actor=nobody", F.admin, NULL),
 		    200);
 	CHECK_INT(fx_nitems(&F), 0);
 }
 
-static void rejects_a_since_that_is_not_rfc3339(void)
+static void rejects_times_that_are_not_rfc3339(void)
 {
 	static const char *bad[] = {
 		"yesterday", "2023-11-15", "2023-02-29T00:00:00Z",
@@ -179,6 +192,9 @@ static void rejects_a_since_that_is_not_rfc3339(void)
 		CHECK_STR(fx_err_code(&F.r), "invalid");
 		CHECK_STR(fx_err_field(&F.r), "since");
 		CHECK(strstr(fx_err_msg(&F.r), "RFC 3339") != NULL);
+		snprintf(path, sizeof(path), "/api/v1/audit?until=%s", bad[i]);
+		CHECK_INT(fx_call(&F, "GET", path, F.admin, NULL), 400);
+		CHECK_STR(fx_err_field(&F.r), "until");
 	}
 }
 
@@ -229,8 +245,8 @@ static void only_admins_may_read_the_log(void)
 static const struct check_case cases[] = {
 	CHECK_CASE(lists_entries_written_by_mutations),
 	CHECK_CASE(shows_times_and_details_as_documented),
-	CHECK_CASE(filters_by_actor_action_target_type_and_since),
-	CHECK_CASE(rejects_a_since_that_is_not_rfc3339),
+	CHECK_CASE(filters_by_actor_action_target_type_and_time),
+	CHECK_CASE(rejects_times_that_are_not_rfc3339),
 	CHECK_CASE(pages_through_the_log),
 	CHECK_CASE(only_admins_may_read_the_log),
 	{0},

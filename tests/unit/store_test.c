@@ -1012,22 +1012,32 @@ static void audit_log_appends_and_filters(void)
 	CHECK_INT(store_commit(tx), 0);
 
 	tx = rtx(st);
-	f = (struct store_audit_filter){"admin", NULL, NULL, 0};
+	f = (struct store_audit_filter){"admin", NULL, NULL, 0, 0};
 	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
 	CHECK_INT(got.n, 3);
 	got.n = 0;
-	f = (struct store_audit_filter){NULL, "node.create", NULL, 0};
+	f = (struct store_audit_filter){NULL, "node.create", NULL, 0, 0};
 	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
 	CHECK_INT(got.n, 2);
 	CHECK_INT(got.v[0], e[0].id);
 	CHECK_INT(got.v[1], e[2].id);
 	got.n = 0;
-	f = (struct store_audit_filter){"admin", NULL, "node", 1100};
+	f = (struct store_audit_filter){"admin", NULL, "node", 1100, 0};
 	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
 	CHECK_INT(got.n, 1);
 	CHECK_INT(got.v[0], e[1].id);
 	got.n = 0;
-	f = (struct store_audit_filter){NULL, NULL, "policy", 0};
+	/* until is inclusive, alone and with since. */
+	f = (struct store_audit_filter){NULL, NULL, NULL, 0, 1100};
+	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
+	CHECK_INT(got.n, 2);
+	got.n = 0;
+	f = (struct store_audit_filter){NULL, NULL, NULL, 1100, 1100};
+	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
+	CHECK_INT(got.n, 1);
+	CHECK_INT(got.v[0], e[1].id);
+	got.n = 0;
+	f = (struct store_audit_filter){NULL, NULL, "policy", 0, 0};
 	CHECK_INT(store_audit_list(tx, &f, NULL, collect_audit, &got, NULL), 0);
 	CHECK_INT(got.n, 1);
 	CHECK_INT(got.v[0], e[3].id);
