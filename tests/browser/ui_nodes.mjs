@@ -17,34 +17,13 @@
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
-const browserPath = process.env.WEFT_CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(browserPath)) {
-  console.error(`ui_nodes: no browser at ${browserPath}; scripts/deps.sh test installs Debian's chromium`);
-  process.exit(1);
-}
-
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(what);
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const browserPath = findBrowser("ui_nodes");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uinodes-"));
 mkdirSync(artifacts, { recursive: true });

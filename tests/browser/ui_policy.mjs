@@ -14,35 +14,14 @@
 // Screenshots go to ARTIFACT_DIR.
 //   node ui_policy.mjs CONTROLLER_BIN ARTIFACT_DIR
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, mkdirSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, artifacts] = process.argv.slice(2);
-const browserPath = process.env.WEFT_CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(browserPath)) {
-  console.error(`ui_policy: no browser at ${browserPath}; scripts/deps.sh test installs Debian's chromium`);
-  process.exit(1);
-}
-
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(what);
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const browserPath = findBrowser("ui_policy");
 
 function cli(dir, args, input) {
   const r = spawnSync(bin, [...args, "--data-dir", dir], { input, encoding: "utf8" });

@@ -5,35 +5,14 @@
 // attempt shows the API's own error message. A screenshot is saved.
 //   node ui_smoke.mjs CONTROLLER_BIN ARTIFACT_DIR
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, artifacts] = process.argv.slice(2);
-const browserPath = process.env.WEFT_CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(browserPath)) {
-  console.error(`ui_smoke: no browser at ${browserPath}; scripts/deps.sh test installs Debian's chromium`);
-  process.exit(1);
-}
-
-const failures = [];
-const check = (ok, what) => {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failures.push(what);
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const browserPath = findBrowser("ui_smoke");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-ui-"));
 mkdirSync(artifacts, { recursive: true });
