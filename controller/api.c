@@ -605,25 +605,33 @@ int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
 	return rc;
 }
 
-int api_commit_change(struct api_call *c, struct store_tx *tx,
-		      const char *action, const char *kind, int64_t id,
-		      const json_t *detail)
+int api_commit_audited(struct api_call *c, struct store_tx *tx,
+		       const char *action, const char *kind, int64_t id,
+		       const json_t *detail)
 {
 	char idtext[24];
 	int rc;
 
 	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
 	rc = api_audit(c, tx, action, kind, idtext, detail);
-	if (rc < 0)
-		goto out;
-	rc = store_change_record(tx, kind, id, NULL);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-out:
-	store_rollback(tx);
-	return rc;
+	if (rc < 0) {
+		store_rollback(tx);
+		return rc;
+	}
+	return store_commit(tx);
+}
+
+int api_commit_change(struct api_call *c, struct store_tx *tx,
+		      const char *action, const char *kind, int64_t id,
+		      const json_t *detail)
+{
+	int rc = store_change_record(tx, kind, id, NULL);
+
+	if (rc < 0) {
+		store_rollback(tx);
+		return rc;
+	}
+	return api_commit_audited(c, tx, action, kind, id, detail);
 }
 
 int api_finish_change(struct api_call *c, struct store_tx *tx,

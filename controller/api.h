@@ -187,6 +187,12 @@ int api_audit(struct api_call *c, struct store_tx *tx, const char *action,
 	      const char *target_type, const char *target_id,
 	      const json_t *detail);
 
+/* Audits action on (kind, id) with detail (borrowed, may be NULL) and
+ * commits. tx is consumed either way. Returns 0 or a negative code. */
+int api_commit_audited(struct api_call *c, struct store_tx *tx,
+		       const char *action, const char *kind, int64_t id,
+		       const json_t *detail);
+
 /* Audits action on (kind, id) with detail (borrowed, may be NULL), records
  * a netmap change of kind for id and commits. tx is consumed either way.
  * Returns 0 or a negative code. */

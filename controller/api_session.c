@@ -442,7 +442,6 @@ static void h_logout(struct api_call *c)
 {
 	struct store_session s;
 	struct store_tx *tx = NULL;
-	char idtext[24];
 	int rc = own_session(c, &s);
 
 	if (rc == WEFT_ERR_NOTFOUND) {
@@ -460,11 +459,8 @@ static void h_logout(struct api_call *c)
 	rc = store_session_delete(tx, s.id);
 	if (rc < 0)
 		goto fail;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, s.id);
-	rc = api_audit(c, tx, "session.delete", "session", idtext, NULL);
-	if (rc < 0)
-		goto fail;
-	rc = store_commit(tx);
+	rc = api_commit_audited(c, tx, "session.delete", "session", s.id,
+				NULL);
 	tx = NULL;
 	if (rc < 0)
 		goto fail;

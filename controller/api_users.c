@@ -196,7 +196,7 @@ static void h_update_user(struct api_call *c)
 	struct store_user u;
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
-	char text[80] = "", idtext[24];
+	char text[80] = "";
 	json_t *body, *detail = NULL;
 	int64_t id;
 	int rc;
@@ -245,11 +245,7 @@ static void h_update_user(struct api_call *c)
 	rc = store_user_update(tx, &u);
 	if (rc < 0)
 		goto out;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
-	rc = api_audit(c, tx, "user.update", "user", idtext, detail);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
+	rc = api_commit_audited(c, tx, "user.update", "user", u.id, detail);
 	tx = NULL;
 	if (rc < 0)
 		goto out;
@@ -277,7 +273,7 @@ static void h_delete_user(struct api_call *c)
 	struct store_user u;
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
-	char text[160] = "", idtext[24];
+	char text[160] = "";
 	json_t *detail = NULL;
 	int64_t id;
 	int nodes = 0;
@@ -312,13 +308,12 @@ static void h_delete_user(struct api_call *c)
 		msg = text;
 	if (rc < 0)
 		goto out;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
 	detail = json_pack("{s:s}", "name", u.name);
-	rc = detail ? api_audit(c, tx, "user.delete", "user", idtext, detail)
-		    : WEFT_ERR_NOMEM;
-	if (rc < 0)
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
 		goto out;
-	rc = store_commit(tx);
+	}
+	rc = api_commit_audited(c, tx, "user.delete", "user", u.id, detail);
 	tx = NULL;
 	if (rc < 0)
 		goto out;
@@ -340,7 +335,7 @@ static void h_set_password(struct api_call *c)
 	const struct jsonx_field f[] = {
 		{"password", JSONX_STRING, true, 0, PASSWD_MAX, 0, &pw, NULL},
 	};
-	char hash[PASSWD_HASH_SIZE] = "", text[80] = "", idtext[24];
+	char hash[PASSWD_HASH_SIZE] = "", text[80] = "";
 	struct store_user u;
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
@@ -385,15 +380,14 @@ static void h_set_password(struct api_call *c)
 	rc = store_session_delete_user(tx, u.id, &ended);
 	if (rc < 0)
 		goto out;
-	snprintf(idtext, sizeof(idtext), "%" PRId64, u.id);
 	detail = json_pack("{s:s, s:I}", "name", u.name, "sessions_ended",
 			   (json_int_t)ended);
-	rc = detail ? api_audit(c, tx, "user.set_password", "user", idtext,
-				detail)
-		    : WEFT_ERR_NOMEM;
-	if (rc < 0)
+	if (!detail) {
+		rc = WEFT_ERR_NOMEM;
 		goto out;
-	rc = store_commit(tx);
+	}
+	rc = api_commit_audited(c, tx, "user.set_password", "user", u.id,
+				detail);
 	tx = NULL;
 	if (rc < 0)
 		goto out;
