@@ -99,6 +99,15 @@ const struct api_options *api_options(const struct api *api);
  * failures per user name and per client address. */
 struct ratelimit *api_login_limit_user(const struct api *api);
 struct ratelimit *api_login_limit_addr(const struct api *api);
+/* Checks the login limits for user (may be NULL) and the caller's address;
+ * when either is out of tries, answers 429 with Retry-After and returns
+ * true. */
+bool api_login_limited(struct api_call *c, const char *user);
+/* Records a failed password check (never the password): a log line, the
+ * audit entry session.login_failed, and a token taken from the user's and
+ * the address's buckets. */
+void api_login_failed(struct api_call *c, const char *user,
+		      const char *reason);
 
 /* Resolves API key text ("weft_api_...") into *who as the Bearer header
  * would. Returns 0, WEFT_ERR_AUTH / WEFT_ERR_EXPIRED with *why set, or a

@@ -230,10 +230,8 @@ static void client_addr(const struct api_call *c, char *buf, size_t n)
 	snprintf(buf, n, "%s", c->req->remote);
 }
 
-/* Records a failed login (never the password) and takes a token from
- * the user's and the address's buckets. */
-static void login_failed(struct api_call *c, const char *user,
-			 const char *reason)
+void api_login_failed(struct api_call *c, const char *user,
+		      const char *reason)
 {
 	struct store_tx *tx = NULL;
 	json_t *d;
@@ -259,9 +257,7 @@ static void login_failed(struct api_call *c, const char *user,
 	json_decref(d);
 }
 
-/* 429 with Retry-After when user (may be NULL) or the address is out of
- * tries. */
-static bool limited(struct api_call *c, const char *user)
+bool api_login_limited(struct api_call *c, const char *user)
 {
 	char q[160], addr[64];
 	int wu, wa, wait;
@@ -339,12 +335,12 @@ static void h_login(struct api_call *c)
 				key ? "api_key" : (user ? "password" : "user"));
 		goto done;
 	}
-	if (limited(c, key ? NULL : user))
+	if (api_login_limited(c, key ? NULL : user))
 		goto done;
 	if (key) {
 		rc = api_apikey_auth(c, key, &who, &why);
 		if (rc == WEFT_ERR_AUTH || rc == WEFT_ERR_EXPIRED) {
-			login_failed(c, NULL, why);
+			api_login_failed(c, NULL, why);
 			http_resp_error(c->resp, 401, "unauthenticated", why,
 					"api_key");
 			goto done;
@@ -352,7 +348,7 @@ static void h_login(struct api_call *c)
 	} else {
 		rc = check_password(c, user, pw, &who);
 		if (rc == WEFT_ERR_AUTH) {
-			login_failed(c, user, "wrong user name or password");
+			api_login_failed(c, user, "wrong user name or password");
 			http_resp_error(c->resp, 401, "unauthenticated",
 					"wrong user name or password", NULL);
 			goto done;

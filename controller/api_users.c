@@ -329,11 +329,59 @@ out:
 
 /* PUT /api/v1/users/{id}/password {"password": "..."}: an admin for
  * anyone, a member for itself. Ends the user's sessions. */
+/* Changing one's own password needs the current one when there is one:
+ * a session or key left open somewhere must not be enough to lock its
+ * owner out. A wrong one counts as a failed login (rate limit, audit).
+ * Answers the error and returns false when the change must not go on. */
+static bool own_password_ok(struct api_call *c, int64_t id, const char *cur)
+{
+	char stored[STORE_PWHASH_SIZE] = "", name[STORE_NAME_SIZE] = "";
+	struct store_user u = {0};
+	struct store_tx *tx = NULL;
+	int rc;
+
+	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = store_user_get(tx, id, &u);
+	if (rc == 0)
+		rc = store_user_password_get(tx, id, stored);
+	store_rollback(tx);
+	if (rc < 0) {
+		api_fail(c, rc, NULL, NULL);
+		return false;
+	}
+	snprintf(name, sizeof(name), "%s", u.name);
+	if (!stored[0])
+		return true;
+	if (!cur) {
+		http_resp_error(c->resp, 400, "invalid",
+				"give your current password to change it",
+				"current_password");
+		return false;
+	}
+	if (api_login_limited(c, name))
+		goto refused;
+	if (passwd_verify(stored, cur, strlen(cur)) < 0) {
+		api_login_failed(c, name, "wrong current password");
+		http_resp_error(c->resp, 403, "forbidden",
+				"the current password is wrong",
+				"current_password");
+		goto refused;
+	}
+	memset(stored, 0, sizeof(stored));
+	return true;
+refused:
+	memset(stored, 0, sizeof(stored));
+	return false;
+}
+
 static void h_set_password(struct api_call *c)
 {
-	const char *pw = NULL;
+	const char *pw = NULL, *cur = NULL;
 	const struct jsonx_field f[] = {
 		{"password", JSONX_STRING, true, 0, PASSWD_MAX, 0, &pw, NULL},
+		{"current_password", JSONX_STRING, false, 0, PASSWD_MAX, 0,
+		 &cur, NULL},
 	};
 	char hash[PASSWD_HASH_SIZE] = "", text[80] = "";
 	struct store_user u;
@@ -360,6 +408,8 @@ static void h_set_password(struct api_call *c)
 		rc = WEFT_ERR_INVAL;
 		goto out;
 	}
+	if (c->who.user_id == id && !own_password_ok(c, id, cur))
+		goto done;
 	/* Hash before the transaction: argon2 takes its time and memory. */
 	rc = passwd_hash(pw, strlen(pw), hash);
 	if (rc < 0)
@@ -398,6 +448,7 @@ out:
 		store_rollback(tx);
 		api_fail(c, rc, msg, field);
 	}
+done:
 	memset(hash, 0, sizeof(hash));
 	json_decref(detail);
 	json_decref(body); /* the password's only copy; jansson frees it */

@@ -186,6 +186,51 @@ static void login_logout_csrf_and_a_members_view(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
+/* A member changes her own password through her session: only with the
+ * current one (a wrong one counts as a failed login); the change ends
+ * her sessions. An admin sets another user's password without it. */
+static void changing_ones_own_password_needs_the_current_one(void)
+{
+	struct ih *h = NULL;
+	json_t *j = NULL;
+	char cookie[256], origin[160], path[96];
+	int64_t erin;
+
+	REQUIRE(ih_new(NULL, &h) == 0);
+	erin = fx_user(h, K, "erin", "member");
+	REQUIRE(erin > 0);
+	set_pw(h, erin, "erin-password");
+	snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", h->port);
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64 "/password", erin);
+	REQUIRE_INT(login(h, "erin", "erin-password", cookie, NULL), 201);
+
+	CHECK_INT(breq(h, "PUT", path, cookie, origin, true,
+		       "{\"password\":\"stolen-session\"}", &j, NULL), 400);
+	CHECK_STR(fx_str(j, "error.field"), "current_password");
+	json_decref(j);
+	CHECK_INT(breq(h, "PUT", path, cookie, origin, true,
+		       "{\"password\":\"stolen-session\","
+		       "\"current_password\":\"a-guess-1234\"}", &j, NULL), 403);
+	CHECK_STR(fx_str(j, "error.field"), "current_password");
+	json_decref(j);
+	CHECK_INT(fx_audit_count(h, K, "session.login_failed", NULL, NULL), 1);
+	/* Nothing changed: the old password still logs in. */
+	CHECK_INT(login(h, "erin", "erin-password", cookie, NULL), 201);
+
+	CHECK_INT(breq(h, "PUT", path, cookie, origin, true,
+		       "{\"password\":\"erin-new-password\","
+		       "\"current_password\":\"erin-password\"}", NULL, NULL),
+		  204);
+	CHECK_INT(breq(h, "GET", "/api/v1/session", cookie, NULL, false, NULL,
+		       NULL, NULL), 401);
+	CHECK_INT(login(h, "erin", "erin-password", cookie, NULL), 401);
+	CHECK_INT(login(h, "erin", "erin-new-password", cookie, NULL), 201);
+	/* An admin needs no current password for someone else. */
+	set_pw(h, erin, "erin-third-password");
+	CHECK_INT(login(h, "erin", "erin-third-password", cookie, NULL), 201);
+	CHECK_INT(ih_del(h), 0);
+}
+
 static void failed_logins_are_rate_limited(void)
 {
 	struct ih *h = NULL;
@@ -320,6 +365,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(cli_sets_a_password_read_from_stdin),
 	CHECK_CASE(behind_a_trusted_proxy_the_forwarded_client_is_limited),
 	CHECK_CASE(an_untrusted_peer_cannot_pick_its_address),
+	CHECK_CASE(changing_ones_own_password_needs_the_current_one),
 	{0},
 };
 
