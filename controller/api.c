@@ -493,8 +493,7 @@ bool api_page(struct api_call *c, struct store_page *pg)
 	const char *cursor = http_query(c->req, "cursor");
 	int64_t v;
 
-	pg->after = 0;
-	pg->limit = STORE_PAGE_DEFAULT;
+	*pg = (struct store_page){.after = 0, .limit = STORE_PAGE_DEFAULT};
 	if (limit) {
 		if (!parse_i64(limit, 1, STORE_PAGE_MAX, &v)) {
 			http_resp_error(c->resp, 400, "out_of_range",

@@ -1,11 +1,13 @@
-/* /api/v1/audit: the append-only audit log, oldest first, filtered by
- * actor, action, target type and time (since, until: both inclusive). */
+/* /api/v1/audit: the append-only audit log, oldest first (order=newest:
+ * newest first), filtered by actor, action, target type and time (since,
+ * until: both inclusive). */
 #include "controller/api.h"
 
 #include "shared/clock.h"
 #include "shared/err.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* The detail column as an object; anything else (which the API never
  * writes) shows as {} rather than failing the list. */
@@ -57,8 +59,18 @@ static void h_list_audit(struct api_call *c)
 	int64_t next = 0;
 	int rc;
 
+	const char *order = http_query(c->req, "order");
+
 	if (!api_page(c, &pg))
 		return;
+	if (order && strcmp(order, "oldest") != 0 &&
+	    strcmp(order, "newest") != 0) {
+		http_resp_error(c->resp, 400, "invalid",
+				"order must be \"oldest\" or \"newest\"",
+				"order");
+		return;
+	}
+	pg.newest_first = order && strcmp(order, "newest") == 0;
 	for (size_t i = 0; i < 2; i++) {
 		const char *name = i ? "until" : "since";
 		char msg[96];

@@ -91,7 +91,7 @@ int housekeep_run(struct store *st, int64_t now, int64_t grace_s,
 		  int *deleted)
 {
 	struct expired e = {.now = now, .grace_s = grace_s};
-	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
 	struct store_tx *tx = NULL;
 	int64_t next = 0;
 	int removed = 0, rc;

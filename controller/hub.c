@@ -666,7 +666,7 @@ static int node_view(struct store_tx *tx, const struct store_node *sn,
 		     struct netmap_node *out, struct routes_ctx *rc_out)
 {
 	struct store_route_filter f = {.node_id = sn->id};
-	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
 	struct routes_ctx rc = {0};
 	struct store_user u;
 	int rc2;
@@ -789,7 +789,7 @@ static int stage_resource(struct store_tx *tx, int64_t id, struct staged *s)
 
 static int stage_relays(struct store_tx *tx, struct staged *s)
 {
-	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
 	int64_t next = 0;
 	int rc;
 
@@ -903,7 +903,7 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 {
 	struct netmap_dirty dirty = {0};
 	struct load_ctx l = {.h = h, .dirty = &dirty};
-	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
 	struct staged st = {0};
 	struct store_tx *tx = NULL;
 	int64_t next;

@@ -76,7 +76,7 @@ static int bootstrap_key(struct store *st)
 	rc = store_begin(st, STORE_WRITE, &tx);
 	if (rc < 0)
 		return rc;
-	rc = store_apikey_list(tx, NULL, &(struct store_page){0, 1}, count_cb,
+	rc = store_apikey_list(tx, NULL, &(struct store_page){.after = 0, .limit = 1}, count_cb,
 			       &any, NULL);
 	if (rc < 0)
 		goto out;

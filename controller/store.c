@@ -744,8 +744,14 @@ void store_list_start(struct store_qb *q, const struct store_entity *e,
 	qb_cols(q, e);
 	store_qb_sql(q, " FROM ");
 	store_qb_sql(q, e->table);
-	store_qb_sql(q, " WHERE id > ?");
-	store_qb_param(q, sqlv_int(pg ? pg->after : 0));
+	if (pg && pg->newest_first) {
+		store_qb_sql(q, " WHERE id < ?");
+		store_qb_param(q, sqlv_int(pg->after > 0 ? pg->after
+							  : INT64_MAX));
+	} else {
+		store_qb_sql(q, " WHERE id > ?");
+		store_qb_param(q, sqlv_int(pg ? pg->after : 0));
+	}
 }
 
 int store_ent_list(struct store_tx *tx, const struct store_entity *e,
@@ -761,7 +767,8 @@ int store_ent_list(struct store_tx *tx, const struct store_entity *e,
 	if (pg && pg->limit != 0)
 		l.limit = pg->limit < 1 ? 1 :
 			  pg->limit > STORE_PAGE_MAX ? STORE_PAGE_MAX : pg->limit;
-	store_qb_sql(q, " ORDER BY id LIMIT ?");
+	store_qb_sql(q, pg && pg->newest_first ? " ORDER BY id DESC LIMIT ?"
+					       : " ORDER BY id LIMIT ?");
 	store_qb_param(q, sqlv_int(l.limit + 1));
 	if (q->err)
 		return q->err;

@@ -34,6 +34,7 @@
 #ifndef WEFT_STORE_H
 #define WEFT_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,8 +108,9 @@ void store_rollback(struct store_tx *tx);
 /* Cursor pagination: rows with id > after, ascending, at most limit
  * (clamped to 1..1000; 0 means 100). */
 struct store_page {
-	int64_t after;
+	int64_t after;     /* cursor: the last id of the previous page */
 	int limit;
+	bool newest_first; /* walk ids downwards (after 0 = from the newest) */
 };
 #define STORE_PAGE_DEFAULT 100
 #define STORE_PAGE_MAX 1000

@@ -174,6 +174,8 @@ try {
   check((await entry.count()) === 1, "the Audit page shows the policy.update entry");
   check((await entry.first().textContent()).includes("user:admin/session:"),
     "by the admin's session");
+  check((await page.locator("table.audit-table tbody tr").first().textContent()).includes("policy.update"),
+    "newest first: the latest entry (the policy change) heads the list");
   await page.screenshot({ path: join(artifacts, "audit.png"), fullPage: true });
   await page.getByLabel("Action").fill("policy.update");
   await page.getByRole("button", { name: "Filter" }).click();

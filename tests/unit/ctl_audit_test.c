@@ -231,6 +231,53 @@ static void pages_through_the_log(void)
 	CHECK_INT(fx_call(&F, "GET", "/api/v1/audit?cursor=-1", F.admin, NULL), 400);
 }
 
+/* order=newest walks the same entries backwards, page by page, with the
+ * filters still applied; an unknown order is 400. */
+static void pages_newest_first(void)
+{
+	char path[160], cursor[32] = "";
+	int total = 0, pages = 0;
+	int64_t last = INT64_MAX, first = 0;
+
+	REQUIRE(setup());
+	for (int i = 0; i < 25; i++)
+		REQUIRE(mk_audit(T0 + i, "apikey:aaa",
+				 i % 5 ? "user.create" : "user.delete", "user",
+				 ""));
+	for (;;) {
+		snprintf(path, sizeof(path),
+			 "/api/v1/audit?order=newest&action=user.create"
+			 "&limit=7%s%s", cursor[0] ? "&cursor=" : "", cursor);
+		REQUIRE_INT(fx_call(&F, "GET", path, F.admin, NULL), 200);
+		pages++;
+		for (size_t i = 0; i < fx_nitems(&F); i++) {
+			int64_t id = json_integer_value(
+				json_object_get(fx_item(&F, i), "id"));
+
+			CHECK(id < last);
+			if (!first)
+				first = id;
+			last = id;
+			CHECK_STR(fx_jstr(fx_item(&F, i), "action"), "user.create");
+			total++;
+		}
+		if (json_is_null(json_object_get(F.r.json, "next_cursor")))
+			break;
+		snprintf(cursor, sizeof(cursor), "%s", fx_jstr(F.r.json, "next_cursor"));
+		REQUIRE(pages < 5);
+	}
+	CHECK_INT(total, 20);
+	CHECK_INT(pages, 3);
+	/* The first entry is the newest one: no entry of the oldest-first
+	 * list is above it. */
+	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/audit?order=oldest&action=user.create&limit=1000",
+			    F.admin, NULL), 200);
+	CHECK_INT((int)fx_nitems(&F), 20);
+	CHECK(json_integer_value(json_object_get(fx_item(&F, 19), "id")) == first);
+	CHECK_INT(fx_call(&F, "GET", "/api/v1/audit?order=up", F.admin, NULL), 400);
+	CHECK_STR(fx_err_field(&F.r), "order");
+}
+
 static void only_admins_may_read_the_log(void)
 {
 	REQUIRE(setup());
@@ -248,6 +295,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(filters_by_actor_action_target_type_and_time),
 	CHECK_CASE(rejects_times_that_are_not_rfc3339),
 	CHECK_CASE(pages_through_the_log),
+	CHECK_CASE(pages_newest_first),
 	CHECK_CASE(only_admins_may_read_the_log),
 	{0},
 };

@@ -763,7 +763,7 @@ static int collect_relay(void *ctx, const struct store_relay *row)
 static void walk_users(struct store *st, int limit, const int64_t *want,
 		       int nwant)
 {
-	struct store_page pg = {0, limit};
+	struct store_page pg = {.after = 0, .limit = limit};
 	struct ids got = {0};
 	struct store_tx *tx = rtx(st);
 	int pages = 0;
@@ -821,7 +821,7 @@ static void pagination_walks_every_row_once(void)
 static void list_clamps_limit_and_stops_on_callback(void)
 {
 	struct store *st = open_fresh();
-	struct store_page pg = {0, -5}, big = {0, 100000};
+	struct store_page pg = {.after = 0, .limit = -5}, big = {.after = 0, .limit = 100000};
 	struct store_tx *tx;
 	struct ids got = {0};
 	int64_t next = -1;
@@ -1100,7 +1100,7 @@ static void lists_cover_resources_and_relays(void)
 	struct store *st = open_fresh();
 	struct store_resource res[3] = {{0}};
 	struct store_relay rel[2] = {{0}};
-	struct store_page pg = {0, 2};
+	struct store_page pg = {.after = 0, .limit = 2};
 	struct store_tx *tx;
 	struct ids got = {0};
 	int64_t next = -1;
@@ -1689,7 +1689,7 @@ static void concurrent_writers_all_succeed(void)
 	struct store *st = open_fresh();
 	struct writer_arg wa[WRITERS];
 	pthread_t th[WRITERS];
-	struct store_page pg = {0, STORE_PAGE_MAX};
+	struct store_page pg = {.after = 0, .limit = STORE_PAGE_MAX};
 	struct ids *got;
 	struct store_tx *tx;
 	int64_t v = 0, next = -1;

@@ -1,6 +1,7 @@
-// The Audit page: GET /api/v1/audit, newest page of filters the API knows
-// (actor, action, since, until), paginated with the API's cursor, and an
-// export of every matching entry as the JSON the API returns.
+// The Audit page: GET /api/v1/audit, newest first unless asked otherwise,
+// with the filters the API knows (actor, action, since, until), paginated
+// with the API's cursor, and an export of every matching entry (in the
+// order shown) as the JSON the API returns.
 // Props: api (app.js's API helper).
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
@@ -15,6 +16,7 @@ const rfc3339 = (local) => local ? new Date(local).toISOString().replace(/\.\d{3
 function query(filters, cursor, limit) {
   const q = new URLSearchParams();
   q.set("limit", String(limit));
+  q.set("order", filters.order || "newest");
   if (cursor) q.set("cursor", String(cursor));
   for (const k of ["actor", "action"]) if (filters[k]) q.set(k, filters[k]);
   for (const k of ["since", "until"]) if (filters[k]) q.set(k, rfc3339(filters[k]));
@@ -46,7 +48,7 @@ export function AuditPage({ api = apiDefault }) {
     ev.preventDefault();
     const el = ev.currentTarget.elements;
     const f = {};
-    for (const k of ["actor", "action", "since", "until"]) f[k] = el[k].value.trim();
+    for (const k of ["actor", "action", "since", "until", "order"]) f[k] = el[k].value.trim();
     setFilters(f);
     load(f, [0]);
   }
@@ -92,6 +94,11 @@ export function AuditPage({ api = apiDefault }) {
           <input id="audit-since" name="since" type="datetime-local" /></div>
         <div><label for="audit-until">To</label>
           <input id="audit-until" name="until" type="datetime-local" /></div>
+        <div><label for="audit-order">Order</label>
+          <select id="audit-order" name="order">
+            <option value="newest">Newest first</option>
+            <option value="oldest">Oldest first</option>
+          </select></div>
         <div class="actions">
           <button type="submit" disabled=${busy}>Filter</button>
           <button type="button" class="secondary" onClick=${exportJson} disabled=${busy}>
