@@ -143,9 +143,10 @@ static json_t *policy_json(const struct store_policy *p)
 	char at[32] = "";
 
 	clock_format_rfc3339(p->created_at, at, sizeof(at));
-	return json_pack("{s:I, s:o, s:s, s:s}", "version", (json_int_t)p->version,
-			 "document", doc ? doc : json_object(), "author",
-			 p->author, "created_at", at);
+	return json_pack("{s:I, s:o, s:s, s:s, s:s}", "version",
+			 (json_int_t)p->version, "document",
+			 doc ? doc : json_object(), "text", p->document,
+			 "author", p->author, "created_at", at);
 }
 
 static void h_get_policy(struct api_call *c)
@@ -161,8 +162,9 @@ static void h_get_policy(struct api_call *c)
 	if (rc == WEFT_ERR_NOTFOUND) {
 		/* Never set: the empty policy, which denies everything. */
 		http_resp_json(c->resp, 200,
-			       json_pack("{s:i, s:{}, s:n, s:n}", "version", 0,
-					 "document", "author", "created_at"));
+			       json_pack("{s:i, s:{}, s:s, s:n, s:n}", "version",
+					 0, "document", "text", "{}", "author",
+					 "created_at"));
 		return;
 	}
 	if (rc < 0) {

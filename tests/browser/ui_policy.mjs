@@ -212,6 +212,13 @@ try {
     `the stale save shows the API's conflict message ("${conflictText}")`);
   const after = await getPolicy();
   check(after.version === 2 && after.document.hosts, "the other edit is kept (version 2)");
+  // Reloaded, the editor holds version 2 exactly as the other editor wrote
+  // it (one line, its own spacing), not a re-formatted copy.
+  await page.reload();
+  await page.getByText("Saved version 2").waitFor({ timeout: 10000 });
+  const shown = await page.locator("#policy-text").inputValue();
+  check(shown === "{\"hosts\": {\"printer\": \"192.168.1.10\"}}",
+    `the editor shows the saved text verbatim (${JSON.stringify(shown)})`);
   await page.screenshot({ path: join(artifacts, "policy-conflict.png"), fullPage: true });
 
   // 6. At 360 px both pages fit the width (wide content scrolls inside

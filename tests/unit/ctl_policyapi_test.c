@@ -212,7 +212,28 @@ static void put_with_a_stale_base_version_is_refused(void)
 	CHECK_INT(saved_version(), 3);
 }
 
+/* GET gives the document back as text exactly as it was saved (layout,
+ * key order), beside the parsed document; "{}" before the first save. */
+static void get_keeps_the_saved_text(void)
+{
+	static const char doc[] =
+		"{\n  // not JSON: refused\n}";
+	static const char kept[] =
+		"{\n\t\"hosts\":   {\"z\": \"10.0.0.9\",\n\t\t\"a\": \"10.0.0.1\"}\n}\n";
+
+	REQUIRE(setup());
+	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/policy", F.admin, NULL), 200);
+	CHECK_STR(fx_jstr(F.r.json, "text"), "{}");
+	CHECK_INT(fx_call(&F, "PUT", "/api/v1/policy", F.admin, doc), 400);
+	REQUIRE_INT(fx_call(&F, "PUT", "/api/v1/policy", F.admin, kept), 200);
+	CHECK_STR(fx_jstr(F.r.json, "text"), kept);
+	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/policy", F.admin, NULL), 200);
+	CHECK_STR(fx_jstr(F.r.json, "text"), kept);
+	CHECK(json_object_get(json_object_get(F.r.json, "document"), "hosts"));
+}
+
 static const struct check_case cases[] = {
+	CHECK_CASE(get_keeps_the_saved_text),
 	CHECK_CASE(put_with_a_stale_base_version_is_refused),
 	CHECK_CASE(put_names_the_line_of_an_invalid_value),
 	CHECK_CASE(put_names_the_line_of_a_syntax_error),

@@ -10,8 +10,6 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api as apiDefault } from "@weft/api.js";
 import { lineDiff, hasChanges } from "@weft/lib/linediff.js";
 
-const pretty = (doc) => JSON.stringify(doc, null, 2) + "\n";
-
 function Gutter({ lines, bad, scroll }) {
   const nums = [];
   for (let i = 1; i <= lines; i++)
@@ -62,7 +60,7 @@ export function PolicyPage({ api = apiDefault }) {
   async function load() {
     try {
       const p = await api("GET", "/api/v1/policy");
-      const t = pretty(p.document);
+      const t = p.text;
       setSaved({ ...p, text: t });
       setText(t);
     } catch (e) {
@@ -118,7 +116,7 @@ export function PolicyPage({ api = apiDefault }) {
       // The version this edit started from: a save in between is
       // refused (409), not overwritten.
       const p = await api("PUT", `/api/v1/policy?base_version=${saved ? saved.version : 0}`, text);
-      const t = pretty(p.document);
+      const t = p.text;
       setSaved({ ...p, text: t });
       setReview(null);
       setErrors([]);
