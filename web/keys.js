@@ -43,7 +43,7 @@ export function OneTimeSecret({ title, fields, onDismiss }) {
   return html`
     <section class="secret" aria-labelledby="secret-title" tabindex="-1" ref=${ref}>
       <h3 id="secret-title">${title}</h3>
-      <p class="note"><strong>Copy it now: it will not be shown again.</strong>
+      <p class="note"><strong>Copy it now: it will not be shown again.</strong>${" "}
         The controller keeps only a hash of it.</p>
       ${fields.map((f) => html`<${CopyField} key=${f.id} ...${f} />`)}
       <button type="button" onClick=${onDismiss}>Done, dismiss</button>

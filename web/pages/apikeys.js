@@ -82,7 +82,7 @@ export function ApiKeysPage({ session }) {
   const shown = (keys || []).filter((k) => revoked || !k.revoked_at);
 
   return html`
-    <section class="page keys" aria-labelledby="api-title">
+    <section class="keys" aria-labelledby="api-title">
       <h2 id="api-title">API keys</h2>
       <p class="muted">Send an API key as <code>Authorization: Bearer KEY</code> to <code>/api/v1</code>.</p>
       ${created && html`

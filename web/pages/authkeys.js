@@ -108,7 +108,7 @@ export function AuthKeysPage({ session }) {
   const owner = (k) => (k.user_id == null ? "none (tagged)" : userName(users, k.user_id));
 
   return html`
-    <section class="page keys" aria-labelledby="ak-title">
+    <section class="keys" aria-labelledby="ak-title">
       <h2 id="ak-title">Auth keys</h2>
       <p class="muted">An auth key registers nodes: <code>weft-agent up --auth-key KEY</code>.
         ${admin ? "" : " You see and manage your own keys."}</p>

@@ -102,10 +102,10 @@ export function UsersPage({ session }) {
   const [pwFor, setPwFor] = useState(null);
   const me = session.user && session.user.id;
 
+  // Keeps an action's error on screen: only a failure of its own sets it.
   const load = async () => {
     try {
       setUsers(await listAll("/api/v1/users"));
-      setErr("");
     } catch (e) {
       setErr(e.message);
     }
@@ -143,7 +143,7 @@ export function UsersPage({ session }) {
   };
 
   return html`
-    <section class="page users" aria-labelledby="users-title">
+    <section class="users" aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
       <${CreateForm} onCreated=${(u) => act(async () => `User ${u.name} created.`)} />
       ${err && html`<p class="error" role="alert">${err}</p>`}
