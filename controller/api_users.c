@@ -31,12 +31,69 @@ static bool valid_role(const char *s)
 	return strcmp(s, "admin") == 0 || strcmp(s, "member") == 0;
 }
 
+/* has_password starts false; mark_passwords() sets it from the store. */
 static json_t *user_json(const struct store_user *u)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)u->id,
-			 "name", u->name, "display_name", u->display_name,
-			 "email", u->email, "role", u->role, "created_at",
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:o}", "id",
+			 (json_int_t)u->id, "name", u->name, "display_name",
+			 u->display_name, "email", u->email, "role", u->role,
+			 "has_password", 0, "created_at",
 			 api_time_json(u->created_at));
+}
+
+struct pw_mark {
+	json_t *items;
+	size_t i;
+};
+
+/* Items are in id order, like the ids the store reports. */
+static int mark_one(void *ctx, int64_t id)
+{
+	struct pw_mark *m = ctx;
+	json_t *o;
+
+	for (; m->i < json_array_size(m->items); m->i++) {
+		o = json_array_get(m->items, m->i);
+		if (json_integer_value(json_object_get(o, "id")) == id)
+			return json_object_set_new(o, "has_password",
+						   json_true()) < 0
+				       ? WEFT_ERR_NOMEM
+				       : 0;
+	}
+	return 0;
+}
+
+/* Sets has_password on the user objects in items (an array in id order)
+ * whose user has a password. Only whether one is set leaves the store. */
+static int mark_passwords(struct store_tx *tx, json_t *items)
+{
+	struct pw_mark m = {items, 0};
+	size_t n = json_array_size(items);
+
+	if (!n)
+		return 0;
+	return store_user_password_ids(
+		tx, json_integer_value(json_object_get(json_array_get(items, 0), "id")),
+		json_integer_value(json_object_get(json_array_get(items, n - 1), "id")),
+		mark_one, &m);
+}
+
+/* user_json() with has_password from the store; NULL when out of memory,
+ * *rc the store's error. */
+static json_t *user_json_tx(struct store_tx *tx, const struct store_user *u,
+			    int *rc)
+{
+	json_t *one = json_array(), *o = user_json(u);
+
+	*rc = WEFT_ERR_NOMEM;
+	if (one && o && json_array_append(one, o) == 0)
+		*rc = mark_passwords(tx, one);
+	json_decref(one);
+	if (*rc < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Checks the fields that create and update share; returns the bad field's
@@ -141,7 +198,9 @@ static int add_user(void *ctx, const struct store_user *u)
 static int list_users(struct store_tx *tx, const void *filter,
 		      const struct store_page *pg, json_t *items, int64_t *next)
 {
-	return store_user_list(tx, filter, pg, add_user, items, next);
+	int rc = store_user_list(tx, filter, pg, add_user, items, next);
+
+	return rc < 0 ? rc : mark_passwords(tx, items);
 }
 
 static void h_list_users(struct api_call *c)
@@ -174,7 +233,7 @@ static int load_user(struct api_call *c, struct store_tx *tx, int64_t id,
 
 	(void)c;
 	if (rc == 0)
-		*out = user_json(&u);
+		*out = user_json_tx(tx, &u, &rc);
 	return rc;
 }
 
@@ -197,7 +256,7 @@ static void h_update_user(struct api_call *c)
 	struct store_tx *tx = NULL;
 	const char *msg = NULL, *field = NULL;
 	char text[80] = "";
-	json_t *body, *detail = NULL;
+	json_t *body, *detail = NULL, *answer = NULL;
 	int64_t id;
 	int rc;
 
@@ -245,16 +304,21 @@ static void h_update_user(struct api_call *c)
 	rc = store_user_update(tx, &u);
 	if (rc < 0)
 		goto out;
+	answer = user_json_tx(tx, &u, &rc);
+	if (rc < 0)
+		goto out;
 	rc = api_commit_audited(c, tx, "user.update", "user", u.id, detail);
 	tx = NULL;
 	if (rc < 0)
 		goto out;
-	http_resp_json(c->resp, 200, user_json(&u));
+	http_resp_json(c->resp, 200, answer);
+	answer = NULL;
 out:
 	if (rc < 0) {
 		store_rollback(tx);
 		api_fail(c, rc, msg, field);
 	}
+	json_decref(answer);
 	json_decref(detail);
 	json_decref(body);
 }

@@ -187,6 +187,11 @@ int store_user_password_get(struct store_tx *tx, int64_t user_id,
 /* Sets (or with "" clears) the user's hash. NOTFOUND: no such user. */
 int store_user_password_set(struct store_tx *tx, int64_t user_id,
 			    const char *hash);
+/* Calls fn(ctx, id) in id order for every user with first <= id <= last
+ * that has a password: whether one is set, never the hash (the users
+ * list's has_password). A non-zero return of fn stops and is returned. */
+int store_user_password_ids(struct store_tx *tx, int64_t first, int64_t last,
+			    int (*fn)(void *ctx, int64_t id), void *ctx);
 
 /* --- browser sessions (cookie logins) ---
  * Like API keys: the cookie carries weft_session_<prefix>_<secret>, the

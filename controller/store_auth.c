@@ -72,6 +72,36 @@ int store_user_password_set(struct store_tx *tx, int64_t user_id,
 			      p, 2);
 }
 
+struct pw_ids_ctx {
+	int (*fn)(void *ctx, int64_t id);
+	void *ctx;
+};
+
+static int pw_id_row(void *ctx, const struct sqlv *c, int n)
+{
+	struct pw_ids_ctx *pc = ctx;
+
+	if (n != 1 || c[0].type != SQLV_INT) {
+		store_set_errmsg("users: unexpected id shape");
+		return WEFT_ERR_DB;
+	}
+	return pc->fn(pc->ctx, c[0].i);
+}
+
+int store_user_password_ids(struct store_tx *tx, int64_t first, int64_t last,
+			    int (*fn)(void *ctx, int64_t id), void *ctx)
+{
+	struct pw_ids_ctx pc = {fn, ctx};
+	struct sqlv p[2] = {sqlv_int(first), sqlv_int(last)};
+
+	if (!tx || !fn)
+		return WEFT_ERR_INVAL;
+	return store_tx_query(tx,
+			      "SELECT id FROM users WHERE id >= ? AND id <= ? "
+			      "AND password_hash <> '' ORDER BY id",
+			      p, 2, pw_id_row, &pc, NULL);
+}
+
 /* --- sessions --- */
 
 static const struct store_field session_fields[] = {

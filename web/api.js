@@ -64,11 +64,13 @@ export async function listAll(path, opts) {
   return items;
 }
 
-// "3 min ago", "in 2 days", or "never" for null.
+// "3 min ago", "in 2 days", "now" (within a second: the API's times are
+// whole seconds), or "never" for null.
 export function relTime(iso, now = Date.now()) {
   if (!iso) return "never";
   const s = Math.round((Date.parse(iso) - now) / 1000);
   const a = Math.abs(s);
+  if (a <= 1) return "now";
   const [n, unit] = a < 60 ? [a, "s"] : a < 3600 ? [Math.round(a / 60), "min"]
     : a < 86400 ? [Math.round(a / 3600), "h"] : [Math.round(a / 86400), "d"];
   return s < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;

@@ -5,10 +5,16 @@ import { Overview } from "@weft/pages/overview.js";
 import { Nodes } from "@weft/pages/nodes.js";
 import { PolicyPage } from "@weft/pages/policy.js";
 import { AuditPage } from "@weft/pages/audit.js";
+import { UsersPage } from "@weft/pages/users.js";
+import { AuthKeysPage } from "@weft/pages/authkeys.js";
+import { ApiKeysPage } from "@weft/pages/apikeys.js";
 
 export const routes = [
   { path: "/", title: "Overview", page: Overview },
   { path: "/nodes", title: "Nodes", page: Nodes },
   { path: "/policy", title: "Policy", page: PolicyPage, admin: true },
   { path: "/audit", title: "Audit log", page: AuditPage, admin: true },
+  { path: "/users", title: "Users", page: UsersPage, admin: true },
+  { path: "/auth-keys", title: "Auth keys", page: AuthKeysPage },
+  { path: "/api-keys", title: "API keys", page: ApiKeysPage, admin: true },
 ];

@@ -19,62 +19,34 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { check, failures, findBrowser, freePort } from "./harness.mjs";
+import {
+  bootstrapKey, check, failures, findBrowser, launchBrowser, login as uiLogin, rest as restAt,
+  startController, stopProcess, waitFor,
+} from "./harness.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
-const browserPath = findBrowser("ui_nodes");
+findBrowser("ui_nodes");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uinodes-"));
 mkdirSync(artifacts, { recursive: true });
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-// Short presence times so online/offline show within seconds.
-const ctl = spawn(bin, ["serve", "--data-dir", join(dir, "ctl"), "--listen", `127.0.0.1:${port}`,
-  "--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"],
-{ stdio: ["ignore", "pipe", "pipe"] });
-let ctlLog = "", ctlOut = "";
-ctl.stderr.on("data", (d) => { ctlLog += d; });
-ctl.stdout.on("data", (d) => { ctlOut += d; });
-let browser, agent, agentLog = "";
-
-async function rest(method, path, token, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return json;
-}
+let ctl, browser, agent, agentLog = "";
+let base;
+const rest = (method, path, token, body) => restAt(base, method, path, token, body);
 const pubkey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64");
 const register = (authKey, hostname, routes) => fetch(`${base}/api/v1/register`, {
   method: "POST", headers: { "Content-Type": "application/json" },
   body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test", ...(routes ? { advertised_routes: routes } : {}) }),
 }).then(async (r) => { if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`); return r.json(); });
-const waitFor = async (what, fn, ms = 20000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return true;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
-async function login(page, user, password) {
-  await page.goto(`${base}/`, { waitUntil: "networkidle" });
-  await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
-}
+const login = (page, user, password) => uiLogin(page, base, user, password);
 const row = (page, name) => page.locator(`tr[data-node="${name}"]`);
 const stateOf = (page, name) => row(page, name).getByTestId("state").textContent({ timeout: 1000 }).catch(() => null);
 
 try {
-  await waitFor("the controller", async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
-  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctlOut), 5000);
-  const K = ctlOut.match(/weft_api_\S+/)[0];
+  // Short presence times so online/offline show within seconds.
+  ctl = await startController(bin, join(dir, "ctl"),
+    ["--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"]);
+  base = ctl.base;
+  const K = await bootstrapKey(ctl);
 
   // An admin and a member with passwords, through REST.
   const admin = await rest("POST", "/api/v1/users", K, { name: "alice", role: "admin" });
@@ -86,10 +58,7 @@ try {
   await register(bobAuth, "bobs-laptop");
   await rest("POST", "/api/v1/relays", K, { name: "eu-1", region: "eu", address: "127.0.0.1:3478" });
 
-  browser = await chromium.launch({
-    executablePath: browserPath, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  });
+  browser = await launchBrowser("ui_nodes");
   const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
   const page = await ctx.newPage();
   const consoleErrors = [];
@@ -154,8 +123,7 @@ try {
     await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
     await page.getByRole("link", { name: "Nodes" }).click();
     await row(page, "agent-node").waitFor({ timeout: 10000 });
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
+    await stopProcess(agent);
     agent = null;
     await waitFor("agent-node offline in the table", async () => (await stateOf(page, "agent-node")) === "offline", 30000);
     check(true, "the agent's node turns offline live when the agent stops");
@@ -230,16 +198,12 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  if (agent) {
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
-  }
-  ctl.kill("SIGTERM");
-  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
+  await stopProcess(agent);
+  if (ctl) await stopProcess(ctl.proc);
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  console.error(`controller log:\n${ctlLog}`);
+  console.error(`controller log:\n${ctl ? ctl.log : ""}`);
   console.error(`agent log:\n${agentLog}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);

@@ -73,7 +73,8 @@ static void store_keeps_the_hash_apart_from_the_user_row(void)
 
 		REQUIRE(text != NULL);
 		CHECK(strstr(text, "argon2") == NULL);
-		CHECK(strstr(text, "password") == NULL);
+		CHECK(strstr(text, "password_hash") == NULL);
+		CHECK(strstr(text, "\"has_password\": true") != NULL);
 		free(text);
 	}
 	fx_close(&f);

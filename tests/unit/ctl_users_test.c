@@ -297,6 +297,73 @@ static void only_admin_api_keys_may_manage_users(void)
 	fx_close(&f);
 }
 
+/* has_password says whether a password is set, in every user answer (one,
+ * list, create, update), and is the only trace of it: no hash, no salt. */
+static void has_password_is_shown_but_never_the_hash(void)
+{
+	struct fx f;
+	struct http_resp r = {0};
+	struct store_tx *tx = NULL;
+	char path[64], hash[STORE_PWHASH_SIZE], *text;
+	json_t *items;
+	int64_t alice, bob, carol;
+
+	REQUIRE(fx_open(&f, "haspw"));
+	REQUIRE(fx_req(&f, f.admin, "POST", "/api/v1/users", NULL,
+		       "{\"name\":\"alice\"}", &r) == 201);
+	CHECK(json_is_false(json_object_get(r.json, "has_password")));
+	alice = fx_jint(r.json, "id");
+	bob = fx_user(&f, "bob", "member");
+	carol = fx_user(&f, "carol", "member");
+	REQUIRE(bob > 0 && carol > 0);
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64 "/password", bob);
+	REQUIRE_INT(fx_req(&f, f.admin, "PUT", path, NULL,
+			   "{\"password\":\"bob-password-1\"}", &r), 204);
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64 "/password", carol);
+	REQUIRE_INT(fx_req(&f, f.admin, "PUT", path, NULL,
+			   "{\"password\":\"carol-password\"}", &r), 204);
+
+	/* One page that starts and ends without a password ... */
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/users", "limit=2", NULL,
+		      &r), 200);
+	items = json_object_get(r.json, "items");
+	REQUIRE(json_array_size(items) == 2);
+	CHECK(json_is_false(json_object_get(json_array_get(items, 0), "has_password")));
+	CHECK(json_is_true(json_object_get(json_array_get(items, 1), "has_password")));
+	/* ... and the whole list. */
+	CHECK_INT(fx_req(&f, f.admin, "GET", "/api/v1/users", NULL, NULL, &r),
+		  200);
+	items = json_object_get(r.json, "items");
+	REQUIRE(json_array_size(items) == 3);
+	CHECK(json_is_false(json_object_get(json_array_get(items, 0), "has_password")));
+	CHECK(json_is_true(json_object_get(json_array_get(items, 1), "has_password")));
+	CHECK(json_is_true(json_object_get(json_array_get(items, 2), "has_password")));
+	text = json_dumps(r.json, 0);
+	REQUIRE(text != NULL);
+	REQUIRE_INT(store_begin(f.st, STORE_READ, &tx), 0);
+	REQUIRE_INT(store_user_password_get(tx, bob, hash), 0);
+	store_rollback(tx);
+	CHECK(strstr(text, "argon2") == NULL);
+	CHECK(strstr(text, strrchr(hash, '$') + 1) == NULL);
+	CHECK(strstr(text, "password_hash") == NULL);
+	free(text);
+
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64, bob);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK(json_is_true(json_object_get(r.json, "has_password")));
+	CHECK_INT(fx_req(&f, f.admin, "PATCH", path, NULL,
+		      "{\"display_name\":\"Bob\"}", &r), 200);
+	CHECK(json_is_true(json_object_get(r.json, "has_password")));
+	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64, alice);
+	CHECK_INT(fx_req(&f, f.admin, "GET", path, NULL, NULL, &r), 200);
+	CHECK(json_is_false(json_object_get(r.json, "has_password")));
+	CHECK_INT(fx_req(&f, f.admin, "PATCH", path, NULL,
+		      "{\"role\":\"admin\"}", &r), 200);
+	CHECK(json_is_false(json_object_get(r.json, "has_password")));
+	http_resp_free(&r);
+	fx_close(&f);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(admin_creates_user_with_defaults_and_audit_row),
 	CHECK_CASE(create_rejects_names_outside_the_rules),
@@ -308,6 +375,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(delete_is_204_and_takes_the_users_api_keys_along),
 	CHECK_CASE(deleting_a_user_who_owns_nodes_is_409),
 	CHECK_CASE(only_admin_api_keys_may_manage_users),
+	CHECK_CASE(has_password_is_shown_but_never_the_hash),
 	{0},
 };
 
