@@ -317,6 +317,26 @@ try {
   const w = await page.evaluate(() => document.documentElement.scrollWidth);
   check(w <= 360, `the Users page fits 360 px (${w})`);
 
+  // The admin changes its own password: the dialog asks for the current
+  // one, a wrong one shows the API's message and changes nothing, the
+  // right one ends the session (the login form again) and the new
+  // password logs in.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole("button", { name: "Replace password of root" }).click();
+  await dlg.waitFor();
+  await dlg.getByLabel("Current password").fill("not the password");
+  await dlg.getByLabel("New password").fill(`${ADMIN_PW}b`);
+  await dlg.getByLabel("Repeat the password").fill(`${ADMIN_PW}b`);
+  await dlg.getByRole("button", { name: "Save password" }).click();
+  const wrongCur = await alertText(dlg);
+  check(wrongCur === "the current password is wrong", `a wrong current password shows the API's message ("${wrongCur}")`);
+  await dlg.getByLabel("Current password").fill(ADMIN_PW);
+  await dlg.getByRole("button", { name: "Save password" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 10000 });
+  check(true, "changing one's own password ends the session: the login form is back");
+  await login(page, base, "root", `${ADMIN_PW}b`, "/users");
+  check(true, "the new password logs in");
+
   check(unsafe.length === 0, `every state-changing request sent X-Weft-Request (${unsafe.join(" | ")})`);
   const csp = await page.evaluate(() => window.__cspViolations);
   check(csp.length === 0, `no CSP violation (${csp.join(" | ")})`);

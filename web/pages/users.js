@@ -11,6 +11,8 @@ import { confirmAction } from "@weft/ui.js";
 
 // The password dialog: a native <dialog> (focus trapped, Escape cancels)
 // with the password twice; the two must match before anything is sent.
+// Changing one's own password also asks for the current one (the API
+// requires it once a password is set).
 // Closes itself after a 204; the API's error stays in the dialog.
 function PasswordDialog({ user, self, onClose }) {
   const ref = useRef(null);
@@ -33,7 +35,9 @@ function PasswordDialog({ user, self, onClose }) {
     setErr("");
     setBusy(true);
     try {
-      await api("PUT", `/api/v1/users/${user.id}/password`, { password: el.pw1.value });
+      const body = { password: el.pw1.value };
+      if (el.current) body.current_password = el.current.value;
+      await api("PUT", `/api/v1/users/${user.id}/password`, body);
       close(true);
     } catch (e) {
       setErr(e.message);
@@ -46,8 +50,11 @@ function PasswordDialog({ user, self, onClose }) {
       <form onSubmit=${submit}>
         <h3 id="pw-title">${user.has_password ? "Replace" : "Set"} the password of ${user.name}</h3>
         <p class="muted">8 to 1024 bytes. ${self ? "Your sessions end: you will sign in again." : "Their sessions end."}</p>
+        ${self && user.has_password && html`
+          <label for="pw-cur">Current password</label>
+          <input id="pw-cur" name="current" type="password" autocomplete="current-password" required autofocus />`}
         <label for="pw-1">New password</label>
-        <input id="pw-1" name="pw1" type="password" autocomplete="new-password" required autofocus />
+        <input id="pw-1" name="pw1" type="password" autocomplete="new-password" required autofocus=${!(self && user.has_password)} />
         <label for="pw-2">Repeat the password</label>
         <input id="pw-2" name="pw2" type="password" autocomplete="new-password" required />
         ${err && html`<p class="error" role="alert">${err}</p>`}
