@@ -9,6 +9,7 @@ import { html } from "htm/preact";
 import { signal } from "@preact/signals";
 import { api, setUnauthenticatedHandler } from "@weft/api.js";
 import { DialogHost } from "@weft/ui.js";
+import { PasswordDialog } from "@weft/password.js";
 import { routes } from "@weft/routes.js";
 
 // undefined while the first session check runs, null when logged out,
@@ -17,6 +18,7 @@ const session = signal(undefined);
 const error = signal("");
 const busy = signal(false);
 const path = signal(location.pathname);
+const pwOpen = signal(false);
 
 setUnauthenticatedHandler(() => { session.value = null; });
 
@@ -96,7 +98,12 @@ function Nav({ s }) {
                  }}>${r.title}</a></li>`)}
       </ul>
       <span class="who">${who} (${s.role})</span>
+      ${s.user && html`<button type="button" class="secondary" aria-label="Change my password"
+                               onClick=${() => { pwOpen.value = true; }}>Password</button>`}
       <button type="button" class="secondary" onClick=${logout}>Log out</button>
+      ${pwOpen.value && html`<${PasswordDialog} self=${true}
+          user=${{ ...s.user, has_password: s.login === "password" }}
+          onClose=${(done) => { pwOpen.value = false; if (done) checkSession(); }} />`}
     </nav>`;
 }
 

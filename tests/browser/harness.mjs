@@ -98,7 +98,7 @@ export function launchBrowser(test) {
 export async function login(page, base, user, password, path = "/") {
   await page.goto(`${base}${path}`, { waitUntil: "networkidle" });
   await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
 }

@@ -253,6 +253,18 @@ try {
     `a direct visit to /users shows the API's 403 message ("${shown403}")`);
   check(await dpage.locator("tbody tr").count() === 0 && !(await dpage.content()).includes("root"),
     "and no user data");
+  // A member changes her own password from the header: the current one
+  // first; the change ends her session; the new one logs in.
+  await dpage.getByRole("button", { name: "Change my password" }).click();
+  const ddlg = dpage.getByRole("dialog");
+  await ddlg.waitFor();
+  await ddlg.getByLabel("Current password").fill(DANA_PW);
+  await ddlg.getByLabel("New password").fill(`${DANA_PW}n`);
+  await ddlg.getByLabel("Repeat the password").fill(`${DANA_PW}n`);
+  await ddlg.getByRole("button", { name: "Save password" }).click();
+  await dpage.getByRole("button", { name: "Sign in" }).waitFor({ timeout: 10000 });
+  await login(dpage, base, "dana", `${DANA_PW}n`);
+  check(true, "a member changes her own password from the header and logs in with it");
   check(derrors.length === 0, `no errors in dana's page (${derrors.join(" | ")})`);
   await dctx.close();
 

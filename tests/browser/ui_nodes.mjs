@@ -84,7 +84,7 @@ try {
   // A reload keeps the session: the cookie skips the login form.
   await page.reload({ waitUntil: "networkidle" });
   await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
-  check(!(await page.getByLabel("Password").isVisible()), "a reload with a valid cookie skips the login form");
+  check(!(await page.getByLabel("Password", { exact: true }).isVisible()), "a reload with a valid cookie skips the login form");
 
   // The Nodes page, by the navigation (client-side, no load).
   const loadsBefore = loads;
@@ -185,7 +185,7 @@ try {
   const cookie = (await ctx.cookies()).find((c) => c.name === "__Host-weft_session");
   check(!!cookie, "the session cookie is set");
   await page.getByRole("button", { name: "Log out" }).click();
-  await page.getByLabel("Password").waitFor({ timeout: 10000 });
+  await page.getByLabel("Password", { exact: true }).waitFor({ timeout: 10000 });
   check(true, "logout shows the login form");
   if (cookie) {
     const r = await fetch(`${base}/api/v1/session`, { headers: { Cookie: `${cookie.name}=${cookie.value}` } });
