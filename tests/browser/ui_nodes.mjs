@@ -14,67 +14,33 @@
 //    the old cookie is refused (401).
 // Screenshots of every page go to ARTIFACT_DIR.
 //   node ui_nodes.mjs CONTROLLER_BIN AGENT_BIN ARTIFACT_DIR
-import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { check, failures, findBrowser, freePort } from "./harness.mjs";
+import {
+  bootstrapKey, check, failures, findBrowser, launchBrowser, login as loginAt, register as registerAt,
+  rest as restAt, startAgent, startController, stopProcess, waitFor,
+} from "./harness.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
 const browserPath = findBrowser("ui_nodes");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uinodes-"));
 mkdirSync(artifacts, { recursive: true });
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-// Short presence times so online/offline show within seconds.
-const ctl = spawn(bin, ["serve", "--data-dir", join(dir, "ctl"), "--listen", `127.0.0.1:${port}`,
-  "--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"],
-{ stdio: ["ignore", "pipe", "pipe"] });
-let ctlLog = "", ctlOut = "";
-ctl.stderr.on("data", (d) => { ctlLog += d; });
-ctl.stdout.on("data", (d) => { ctlOut += d; });
-let browser, agent, agentLog = "";
-
-async function rest(method, path, token, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return json;
-}
-const pubkey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64");
-const register = (authKey, hostname, routes) => fetch(`${base}/api/v1/register`, {
-  method: "POST", headers: { "Content-Type": "application/json" },
-  body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test", ...(routes ? { advertised_routes: routes } : {}) }),
-}).then(async (r) => { if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`); return r.json(); });
-const waitFor = async (what, fn, ms = 20000) => {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await fn()) return true;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
-async function login(page, user, password) {
-  await page.goto(`${base}/`, { waitUntil: "networkidle" });
-  await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
-}
+let browser, agent, ctl;
+let base = "";
+const rest = (...a) => restAt(base, ...a);
+const register = (...a) => registerAt(base, ...a);
+const login = (page, user, password) => loginAt(page, base, user, password);
 const row = (page, name) => page.locator(`tr[data-node="${name}"]`);
 const stateOf = (page, name) => row(page, name).getByTestId("state").textContent({ timeout: 1000 }).catch(() => null);
 
 try {
-  await waitFor("the controller", async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
-  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctlOut), 5000);
-  const K = ctlOut.match(/weft_api_\S+/)[0];
+  // Short presence times so online/offline show within seconds.
+  ctl = await startController(bin, join(dir, "ctl"),
+    ["--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"]);
+  base = ctl.base;
+  const K = await bootstrapKey(ctl);
 
   // An admin and a member with passwords, through REST.
   const admin = await rest("POST", "/api/v1/users", K, { name: "alice", role: "admin" });
@@ -86,10 +52,7 @@ try {
   await register(bobAuth, "bobs-laptop");
   await rest("POST", "/api/v1/relays", K, { name: "eu-1", region: "eu", address: "127.0.0.1:3478" });
 
-  browser = await chromium.launch({
-    executablePath: browserPath, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  });
+  browser = await launchBrowser(browserPath);
   const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
   const page = await ctx.newPage();
   const consoleErrors = [];
@@ -113,12 +76,14 @@ try {
   check(await page.getByRole("cell", { name: "eu-1" }).isVisible(), "the Overview lists the relay");
 
   // A reload keeps the session: the cookie skips the login form.
-  await page.reload({ waitUntil: "networkidle" });
+  await page.reload({ waitUntil: "load" }); // not networkidle: the Overview holds a watch
   await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
   check(!(await page.getByLabel("Password").isVisible()), "a reload with a valid cookie skips the login form");
 
-  // The Nodes page, by the navigation (client-side, no load).
+  // The Nodes page, by the navigation (client-side, no load): it shares
+  // the Overview's watch loop (web/lib/live.js), so no new one starts.
   const loadsBefore = loads;
+  watchStarts = 0;
   await page.getByRole("link", { name: "Nodes" }).click();
   await page.getByRole("heading", { name: "Nodes" }).waitFor();
   check(new URL(page.url()).pathname === "/nodes", "the Nodes link routes to /nodes");
@@ -135,11 +100,7 @@ try {
   // A real agent: its node appears and turns online, then offline when it
   // stops, all without a reload.
   if (agentBin && existsSync(agentBin)) {
-    agent = spawn(agentBin, ["up", "--controller", base, "--state-dir", join(dir, "agent"),
-      "--socket", join(dir, "agent.sock"), "--no-tun", "--hostname", "agent-node", "--auth-key", tagKey],
-    { stdio: ["ignore", "pipe", "pipe"] });
-    agent.stdout.on("data", (d) => { agentLog += d; });
-    agent.stderr.on("data", (d) => { agentLog += d; });
+    agent = startAgent(agentBin, base, dir, "agent-node", tagKey);
     await waitFor("agent-node online in the table", async () => (await stateOf(page, "agent-node")) === "online", 30000);
     check(true, "the agent's node turns online live");
     await page.screenshot({ path: join(artifacts, "nodes.png"), fullPage: true });
@@ -154,15 +115,13 @@ try {
     await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
     await page.getByRole("link", { name: "Nodes" }).click();
     await row(page, "agent-node").waitFor({ timeout: 10000 });
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
-    agent = null;
+    await stopProcess(agent);
     await waitFor("agent-node offline in the table", async () => (await stateOf(page, "agent-node")) === "offline", 30000);
     check(true, "the agent's node turns offline live when the agent stops");
   } else {
     check(false, `no agent binary at ${agentBin}`);
   }
-  check(watchStarts === 1, `leaving the Nodes page and coming back reuses its watch loop (${watchStarts} starts)`);
+  check(watchStarts === 0, `the Nodes page and the Overview share the page load's watch loop (${watchStarts} new starts)`);
   check(loads === loadsBefore, `no page load since the Nodes page opened (${loads - loadsBefore})`);
 
   // Search, filter and sort.
@@ -230,17 +189,13 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  if (agent) {
-    agent.kill("SIGTERM");
-    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
-  }
-  ctl.kill("SIGTERM");
-  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
+  await stopProcess(agent);
+  if (ctl) await stopProcess(ctl.proc);
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  console.error(`controller log:\n${ctlLog}`);
-  console.error(`agent log:\n${agentLog}`);
+  if (ctl) console.error(`controller log:\n${ctl.log()}`);
+  if (agent) console.error(`agent log:\n${agent.log()}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);
 }
