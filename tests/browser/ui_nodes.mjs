@@ -112,7 +112,7 @@ try {
     await waitFor("one online node on the Overview", async () =>
       (await page.getByTestId("nodes-online").textContent({ timeout: 1000 }).catch(() => null)) === "1", 10000);
     check(true, "the Overview counts the agent's online node");
-    await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
+    await page.screenshot({ path: join(artifacts, "overview-nodes.png"), fullPage: true });
     await page.getByRole("link", { name: "Nodes" }).click();
     await row(page, "agent-node").waitFor({ timeout: 10000 });
     await stopProcess(agent);

@@ -42,7 +42,13 @@ const reloadAll = () => Promise.all(inUse().map(reload));
 async function run() {
   loop.running = true;
   let since = -1;
-  while (inUse().length) {
+  for (;;) {
+    // A page change unsubscribes one page a moment before the next one
+    // subscribes: end only when no page came back within that moment.
+    if (!inUse().length) {
+      await sleep(500);
+      if (!inUse().length) break;
+    }
     try {
       if (since < 0) {
         const v = (await api("GET", "/api/v1/nodes/watch?wait=0")).version;

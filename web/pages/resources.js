@@ -13,17 +13,12 @@ import { EditForm, Field, FormError, useRows } from "@weft/lib/form.js";
 
 const FIELDS = ["name", "address", "protocol", "ports", "connector_node_id", "connector_tag"];
 
-function nodeLabel(nodes, id) {
-  const n = (nodes || []).find((x) => x.id === id);
-  return n ? n.name : `node #${id}`;
-}
-
 function Connector({ r, nodes }) {
-  if (r.connector_tag) return html`<span>tag <code>${r.connector_tag}</code></span>`;
+  if (r.connector_tag) return html`<code>${r.connector_tag}</code>`;
   if (r.connector_node_id) {
     const n = (nodes || []).find((x) => x.id === r.connector_node_id);
-    return html`<span>node ${nodeLabel(nodes, r.connector_node_id)}
-      ${n && html` <span class=${n.online ? "badge on" : "badge"}>${n.online ? "online" : "offline"}</span>`}</span>`;
+    return html`<span>${n ? n.name : `node #${r.connector_node_id}`}${n && html` <span
+      class=${n.online ? "badge on" : "badge"}>${n.online ? "online" : "offline"}</span>`}</span>`;
   }
   return html`<span class="muted">none (its node was deleted)</span>`;
 }
