@@ -96,6 +96,12 @@ try {
   page.on("requestfailed", watchDone);
   page.on("response", (r) => { if (r.status() === 429) tooMany++; });
   page.on("load", () => { loads++; });
+  // A screenshot at width x height (full page), then back to 1100 x 800.
+  const shot = async (name, width = 1100, height = 360) => {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(artifacts, name), fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 800 });
+  };
   const nav = (name) => page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name, exact: true }).click();
 
   await login(page, base, "admin", "admin password 1");
@@ -151,7 +157,7 @@ try {
   const health = page.locator('tr[data-relay="eu-1"]').getByTestId("health");
   await waitFor("eu-1 in use", async () => (await health.textContent()) === "in use by 1 online node", 20000);
   check(true, "the relay's health shows the online node that uses it, live");
-  await page.screenshot({ path: join(artifacts, "relays.png"), fullPage: true });
+  await shot("relays.png");
   await poller.stop();
   await waitFor("eu-1 unused", async () => (await health.textContent()) === "no online nodes", 30000);
   check(true, "and goes back to no online nodes when the node goes offline");
@@ -187,7 +193,7 @@ try {
         stored.connector_node_id === dbHost.id && stored.connector_tag === null,
   `the resource is stored with exactly the form's values (${JSON.stringify(stored)})`);
   check((await wikiRow.textContent()).includes("db-host"), "the table names the connector node");
-  await page.screenshot({ path: join(artifacts, "resources.png"), fullPage: true });
+  await shot("resources.png");
 
   // An address with host bits set: the API's message at Address, nothing stored.
   await page.getByRole("button", { name: "New resource" }).click();
@@ -202,9 +208,7 @@ try {
     `an invalid address shows the API's message next to Address ("${shown}")`);
   check(await form.getByLabel("Address").getAttribute("aria-invalid") === "true", "the Address input is marked invalid");
   check((await page.locator(".error").count()) === 1, "the message is shown once, at its field");
-  await page.setViewportSize({ width: 360, height: 740 });
-  await page.screenshot({ path: join(artifacts, "resources-error.png"), fullPage: true });
-  await page.setViewportSize({ width: 1100, height: 800 });
+  await shot("resources-error.png", 360, 740);
   const names = (await rest("GET", "/api/v1/resources", K)).items.map((r) => r.name).sort();
   check(names.join(",") === "nas,wiki", `nothing was stored for the invalid address (${names})`);
   // A tag that is no tag: the API's message at the tag input.
@@ -243,7 +247,7 @@ try {
   const dialog = page.getByRole("dialog");
   await dialog.waitFor();
   check((await dialog.textContent()).includes("Delete the resource wiki"), "delete asks for confirmation");
-  await page.screenshot({ path: join(artifacts, "resources-confirm.png"), fullPage: true });
+  await shot("resources-confirm.png", 1100, 500);
   await dialog.getByRole("button", { name: "Cancel" }).click();
   check(await wikiRow.isVisible(), "Cancel keeps the resource in the table");
   check((await rest("GET", "/api/v1/resources", K)).items.some((r) => r.name === "wiki"), "Cancel keeps the resource in the API");
@@ -268,9 +272,7 @@ try {
     await waitFor("1 online on the Overview", async () => (await count()) === "1", 30000);
     check(true, "the Overview's online count goes to 1 when the agent starts, without a reload");
     check((await page.getByTestId("nodes-offline").textContent()) === "2", "the offline count stays 2");
-    await page.setViewportSize({ width: 360, height: 740 });
-    await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
-    await page.setViewportSize({ width: 1100, height: 800 });
+    await shot("overview.png", 360, 740);
     await stopProcess(agent);
     await waitFor("0 online on the Overview", async () => (await count()) === "0", 30000);
     check((await page.getByTestId("nodes-offline").textContent()) === "3", "the stopped agent's node counts as offline");

@@ -31,10 +31,10 @@ export function Overview({ session }) {
           <h3>Relays</h3>
           ${st.relays.length === 0 ? html`<p>No relays are configured.</p>` : html`
             <div class="scroll"><table>
-              <thead><tr><th scope="col">Relay</th><th scope="col">Region</th>
+              <thead><tr><th scope="col">Relay</th>
                 <th scope="col">Address</th><th scope="col">Health</th></tr></thead>
               <tbody>${st.relays.map((r) => html`
-                <tr key=${r.id} data-relay=${r.name}><td>${r.name}</td><td>${r.region}</td><td>${r.address}</td>
+                <tr key=${r.id} data-relay=${r.name}><td>${r.name}<div class="muted">${r.region}</div></td><td>${r.address}</td>
                   <td><span class=${r.online_nodes ? "badge on" : "badge"}>${relayHealth(r.online_nodes)}</span></td></tr>`)}
               </tbody></table></div>`}`}`}
     </section>`;
