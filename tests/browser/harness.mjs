@@ -1,6 +1,6 @@
-// What the browser tests share: the browser's path, pass/fail reporting, a
-// free loopback port, starting the controller (and agents), REST calls
-// with a bearer token, and the login form.
+// What the browser tests share: the browser's path and launch, pass/fail
+// reporting, a controller on a free loopback port, REST calls with a
+// Bearer key, waiting, and logging in through the UI.
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -36,69 +36,91 @@ export function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Polls fn (sync or async) every 100 ms until it returns true; throws
-// "timed out waiting for WHAT" after ms.
+// Polls fn (async, truthy when done) every 100 ms; throws after ms.
 export async function waitFor(what, fn, ms = 20000) {
   const end = Date.now() + ms;
   for (;;) {
     if (await fn()) return true;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-// Sends SIGTERM (if still running) and waits for the exit.
-export async function stopProcess(p) {
-  if (!p) return;
-  if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
-  await new Promise((r) => (p.exitCode !== null || p.signalCode !== null) ? r() : p.once("exit", r));
-}
-
-// Starts `bin serve` on a free loopback port with --data-dir dataDir and
-// the extra args, and waits for /healthz. Returns { proc, base, out(),
-// log() } (stdout: the bootstrap key is printed there; stderr: the log).
-export async function startController(bin, dataDir, args = []) {
+// `weft-controller serve` on a free loopback port with its data in
+// dataDir (plus extra flags); resolves once /healthz answers. The result's
+// out/log collect its stdout (the bootstrap key) and stderr.
+export async function startController(bin, dataDir, extra = []) {
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const proc = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, ...args],
+  const ctl = { base: `http://127.0.0.1:${port}`, out: "", log: "" };
+  ctl.proc = spawn(bin, ["serve", "--data-dir", dataDir, "--listen", `127.0.0.1:${port}`, ...extra],
     { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "", log = "";
-  proc.stdout.on("data", (d) => { out += d; });
-  proc.stderr.on("data", (d) => { log += d; });
-  const ctl = { proc, base, out: () => out, log: () => log };
-  try {
-    await waitFor("the controller's /healthz", async () => {
-      if (proc.exitCode !== null) throw new Error(`the controller exited: ${log}`);
-      return (await fetch(`${base}/healthz`).catch(() => null))?.ok === true;
-    }, 30000);
-  } catch (e) {
-    await stopProcess(proc);
-    throw e;
-  }
+  ctl.proc.stdout.on("data", (d) => { ctl.out += d; });
+  ctl.proc.stderr.on("data", (d) => { ctl.log += d; });
+  await waitFor("the controller", async () => {
+    if (ctl.proc.exitCode !== null) throw new Error(`the controller exited:\n${ctl.log}`);
+    return (await fetch(`${ctl.base}/healthz`).catch(() => null))?.ok === true;
+  });
   return ctl;
 }
 
-// The bootstrap API key a controller on a new database prints.
+// The admin key the first `serve` on a new database prints.
 export async function bootstrapKey(ctl) {
-  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctl.out()), 5000);
-  return ctl.out().match(/weft_api_\S+/)[0];
+  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctl.out), 5000);
+  return ctl.out.match(/weft_api_\S+/)[0];
 }
 
-// REST with a bearer token; resolves to the JSON answer, throws on an
-// error status with the body in the message.
+// SIGTERM to a child process (if it still runs) and its exit.
+export async function stopProcess(p) {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once("exit", r));
+  p.kill("SIGTERM");
+  await exited;
+}
+
+// A REST call with a Bearer token; resolves to the JSON answer, throws
+// with the status and body on an error status.
 export async function rest(base, method, path, token, body) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  const json = text ? JSON.parse(text) : null;
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return json;
+  return text ? JSON.parse(text) : null;
 }
 
-// A node registered through REST with a fresh Ed25519 key.
+// Debian's chromium, headless.
+export function launchBrowser(test) {
+  return chromium.launch({
+    executablePath: findBrowser(test), headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+}
+
+// Logs in through the UI's form at base+path and waits for the shell.
+export async function login(page, base, user, password, path = "/") {
+  await page.goto(`${base}${path}`, { waitUntil: "networkidle" });
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
+}
+
+// Collects uncaught errors and CSP violations of a page (check them at
+// the end with cspViolations()).
+export async function watchPage(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("Failed to load resource")) errors.push(m.text()); });
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) =>
+      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return errors;
+}
+
+// A node registered through REST with a fresh Ed25519 key; resolves to
+// the answer ({node, credential}).
 export async function register(base, authKey, hostname, routes) {
   const publicKey = generateKeyPairSync("ed25519").publicKey
     .export({ format: "der", type: "spki" }).subarray(12).toString("base64");
@@ -111,30 +133,14 @@ export async function register(base, authKey, hostname, routes) {
   return r.json();
 }
 
-// A real `weft-agent up --no-tun` joining the controller at base with its
-// state under dir. Returns the process; log() its output.
+// A real `weft-agent up --no-tun` joining the controller at base, its
+// state under dir. Returns the process; its output collects in .log.
 export function startAgent(agentBin, base, dir, hostname, authKey) {
   const proc = spawn(agentBin, ["up", "--controller", base, "--state-dir", join(dir, `agent-${hostname}`),
     "--socket", join(dir, `agent-${hostname}.sock`), "--no-tun", "--hostname", hostname, "--auth-key", authKey],
   { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  proc.stdout.on("data", (d) => { log += d; });
-  proc.stderr.on("data", (d) => { log += d; });
-  proc.log = () => log;
+  proc.log = "";
+  proc.stdout.on("data", (d) => { proc.log += d; });
+  proc.stderr.on("data", (d) => { proc.log += d; });
   return proc;
-}
-
-// Debian's chromium, headless.
-export function launchBrowser(executablePath) {
-  return chromium.launch({ executablePath, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
-}
-
-// Logs in through the form at base + path and waits for the navigation.
-export async function login(page, base, user, password, path = "/") {
-  await page.goto(`${base}${path}`, { waitUntil: "networkidle" });
-  await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
 }

@@ -14,33 +14,67 @@
 //    the old cookie is refused (401).
 // Screenshots of every page go to ARTIFACT_DIR.
 //   node ui_nodes.mjs CONTROLLER_BIN AGENT_BIN ARTIFACT_DIR
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  bootstrapKey, check, failures, findBrowser, launchBrowser, login as loginAt, register as registerAt,
-  rest as restAt, startAgent, startController, stopProcess, waitFor,
-} from "./harness.mjs";
+import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
 const browserPath = findBrowser("ui_nodes");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uinodes-"));
 mkdirSync(artifacts, { recursive: true });
-let browser, agent, ctl;
-let base = "";
-const rest = (...a) => restAt(base, ...a);
-const register = (...a) => registerAt(base, ...a);
-const login = (page, user, password) => loginAt(page, base, user, password);
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+// Short presence times so online/offline show within seconds.
+const ctl = spawn(bin, ["serve", "--data-dir", join(dir, "ctl"), "--listen", `127.0.0.1:${port}`,
+  "--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"],
+{ stdio: ["ignore", "pipe", "pipe"] });
+let ctlLog = "", ctlOut = "";
+ctl.stderr.on("data", (d) => { ctlLog += d; });
+ctl.stdout.on("data", (d) => { ctlOut += d; });
+let browser, agent, agentLog = "";
+
+async function rest(method, path, token, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return json;
+}
+const pubkey = () => generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(12).toString("base64");
+const register = (authKey, hostname, routes) => fetch(`${base}/api/v1/register`, {
+  method: "POST", headers: { "Content-Type": "application/json" },
+  body: JSON.stringify({ auth_key: authKey, public_key: pubkey(), hostname, os: "linux", version: "test", ...(routes ? { advertised_routes: routes } : {}) }),
+}).then(async (r) => { if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`); return r.json(); });
+const waitFor = async (what, fn, ms = 20000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+async function login(page, user, password) {
+  await page.goto(`${base}/`, { waitUntil: "networkidle" });
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
+}
 const row = (page, name) => page.locator(`tr[data-node="${name}"]`);
 const stateOf = (page, name) => row(page, name).getByTestId("state").textContent({ timeout: 1000 }).catch(() => null);
 
 try {
-  // Short presence times so online/offline show within seconds.
-  ctl = await startController(bin, join(dir, "ctl"),
-    ["--offline-grace", "2s", "--presence-interval", "100ms", "--poll-keepalive", "5s"]);
-  base = ctl.base;
-  const K = await bootstrapKey(ctl);
+  await waitFor("the controller", async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true);
+  await waitFor("the bootstrap key", () => /weft_api_\S+/.test(ctlOut), 5000);
+  const K = ctlOut.match(/weft_api_\S+/)[0];
 
   // An admin and a member with passwords, through REST.
   const admin = await rest("POST", "/api/v1/users", K, { name: "alice", role: "admin" });
@@ -52,7 +86,10 @@ try {
   await register(bobAuth, "bobs-laptop");
   await rest("POST", "/api/v1/relays", K, { name: "eu-1", region: "eu", address: "127.0.0.1:3478" });
 
-  browser = await launchBrowser(browserPath);
+  browser = await chromium.launch({
+    executablePath: browserPath, headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
   const ctx = await browser.newContext({ viewport: { width: 360, height: 740 } });
   const page = await ctx.newPage();
   const consoleErrors = [];
@@ -100,7 +137,11 @@ try {
   // A real agent: its node appears and turns online, then offline when it
   // stops, all without a reload.
   if (agentBin && existsSync(agentBin)) {
-    agent = startAgent(agentBin, base, dir, "agent-node", tagKey);
+    agent = spawn(agentBin, ["up", "--controller", base, "--state-dir", join(dir, "agent"),
+      "--socket", join(dir, "agent.sock"), "--no-tun", "--hostname", "agent-node", "--auth-key", tagKey],
+    { stdio: ["ignore", "pipe", "pipe"] });
+    agent.stdout.on("data", (d) => { agentLog += d; });
+    agent.stderr.on("data", (d) => { agentLog += d; });
     await waitFor("agent-node online in the table", async () => (await stateOf(page, "agent-node")) === "online", 30000);
     check(true, "the agent's node turns online live");
     await page.screenshot({ path: join(artifacts, "nodes.png"), fullPage: true });
@@ -115,7 +156,9 @@ try {
     await page.screenshot({ path: join(artifacts, "overview-nodes.png"), fullPage: true });
     await page.getByRole("link", { name: "Nodes" }).click();
     await row(page, "agent-node").waitFor({ timeout: 10000 });
-    await stopProcess(agent);
+    agent.kill("SIGTERM");
+    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
+    agent = null;
     await waitFor("agent-node offline in the table", async () => (await stateOf(page, "agent-node")) === "offline", 30000);
     check(true, "the agent's node turns offline live when the agent stops");
   } else {
@@ -189,13 +232,17 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  await stopProcess(agent);
-  if (ctl) await stopProcess(ctl.proc);
+  if (agent) {
+    agent.kill("SIGTERM");
+    await new Promise((r) => agent.exitCode !== null ? r() : agent.once("exit", r));
+  }
+  ctl.kill("SIGTERM");
+  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  if (ctl) console.error(`controller log:\n${ctl.log()}`);
-  if (agent) console.error(`agent log:\n${agent.log()}`);
+  console.error(`controller log:\n${ctlLog}`);
+  console.error(`agent log:\n${agentLog}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);
 }

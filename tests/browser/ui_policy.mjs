@@ -13,11 +13,12 @@
 //    with the API's message, the other edit kept.
 // Screenshots go to ARTIFACT_DIR.
 //   node ui_policy.mjs CONTROLLER_BIN ARTIFACT_DIR
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { check, failures, findBrowser, launchBrowser, startController, stopProcess } from "./harness.mjs";
+import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, artifacts] = process.argv.slice(2);
 const browserPath = findBrowser("ui_policy");
@@ -33,7 +34,13 @@ mkdirSync(artifacts, { recursive: true });
 cli(dir, ["users", "create", "admin", "--role", "admin"]);
 cli(dir, ["users", "create", "alice"]);
 cli(dir, ["users", "set-password", "admin"], `${PASSWORD}\n`);
-let browser, ctl, base;
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const ctl = spawn(bin, ["serve", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
+  { stdio: ["ignore", "ignore", "pipe"] });
+let ctlLog = "";
+ctl.stderr.on("data", (d) => { ctlLog += d; });
+let browser;
 
 // The editor's text: set through the textarea like typing would.
 async function setPolicy(page, text) {
@@ -42,9 +49,21 @@ async function setPolicy(page, text) {
 }
 
 try {
-  ctl = await startController(bin, dir);
-  base = ctl.base;
-  browser = await launchBrowser(browserPath);
+  let up = false;
+  for (let i = 0; i < 300 && !up; i++) {
+    try {
+      up = (await fetch(`${base}/healthz`)).ok;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  if (!up) throw new Error("the controller did not start");
+
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
   const context = await browser.newContext({ viewport: { width: 1000, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   const pageErrors = [];
@@ -213,11 +232,12 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  if (ctl) await stopProcess(ctl.proc);
+  ctl.kill("SIGTERM");
+  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  console.error(`controller log:\n${ctl ? ctl.log() : ""}`);
+  console.error(`controller log:\n${ctlLog}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);
 }

@@ -23,11 +23,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   bootstrapKey, check, failures, findBrowser, launchBrowser, login, register, rest as restAt,
-  startAgent, startController, stopProcess, waitFor,
+  startAgent, startController, stopProcess, waitFor, watchPage,
 } from "./harness.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
-const browserPath = findBrowser("ui_resources");
+findBrowser("ui_resources");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uires-"));
 mkdirSync(artifacts, { recursive: true });
@@ -71,17 +71,10 @@ try {
   await rest("POST", "/api/v1/resources", K, { name: "nas", address: "nas.lan", protocol: "tcp",
     ports: "445", connector_tag: "tag:office" });
 
-  browser = await launchBrowser(browserPath);
+  browser = await launchBrowser("ui_resources");
   const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
   const page = await ctx.newPage();
-  const pageErrors = [];
-  page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
-  page.on("pageerror", (e) => pageErrors.push(`uncaught: ${e.message}`));
-  await page.addInitScript(() => {
-    window.__cspViolations = [];
-    document.addEventListener("securitypolicyviolation", (e) =>
-      window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  });
+  const pageErrors = await watchPage(page);
   const unsafe = [];
   let watchStarts = 0, held = 0, maxHeld = 0, tooMany = 0, loads = 0;
   const isWatch = (r) => r.url().includes("/api/v1/nodes/watch?since=");
@@ -288,8 +281,7 @@ try {
   check(unsafe.length === 0, `every state-changing request sent X-Weft-Request (${unsafe.join(" | ")})`);
   const csp = await page.evaluate(() => window.__cspViolations);
   check(csp.length === 0, `no CSP violation (${csp.join(" | ")})`);
-  const other = pageErrors.filter((t) => !t.includes("Failed to load resource"));
-  check(other.length === 0, `no console errors (${other.join(" | ")})`);
+  check(pageErrors.length === 0, `no console errors (${pageErrors.join(" | ")})`);
 } catch (e) {
   failures.push(String(e && e.stack || e));
   console.error(e);
@@ -300,8 +292,8 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  if (ctl) console.error(`controller log:\n${ctl.log()}`);
-  if (agent) console.error(`agent log:\n${agent.log()}`);
+  if (ctl) console.error(`controller log:\n${ctl.log}`);
+  if (agent) console.error(`agent log:\n${agent.log}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);
 }

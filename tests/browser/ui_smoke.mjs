@@ -4,22 +4,42 @@
 // the page loads with no console error and no CSP violation, and a login
 // attempt shows the API's own error message. A screenshot is saved.
 //   node ui_smoke.mjs CONTROLLER_BIN ARTIFACT_DIR
+import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { check, failures, findBrowser, launchBrowser, startController, stopProcess } from "./harness.mjs";
+import { chromium } from "playwright-core";
+import { check, failures, findBrowser, freePort } from "./harness.mjs";
 
 const [bin, artifacts] = process.argv.slice(2);
 const browserPath = findBrowser("ui_smoke");
 
 const dir = mkdtempSync(join(tmpdir(), "weft-ui-"));
 mkdirSync(artifacts, { recursive: true });
-let browser, ctl, base;
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const ctl = spawn(bin, ["serve", "--data-dir", dir, "--listen", `127.0.0.1:${port}`],
+  { stdio: ["ignore", "ignore", "pipe"] });
+let ctlLog = "";
+ctl.stderr.on("data", (d) => { ctlLog += d; });
+let browser;
 
 try {
-  ctl = await startController(bin, dir);
-  base = ctl.base;
-  browser = await launchBrowser(browserPath);
+  let up = false;
+  for (let i = 0; i < 300 && !up; i++) {
+    try {
+      up = (await fetch(`${base}/healthz`)).ok;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  if (!up) throw new Error("the controller did not start");
+
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
   const page = await browser.newPage({ viewport: { width: 360, height: 640 } });
   const consoleErrors = [];
   page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
@@ -80,11 +100,12 @@ try {
   console.error(e);
 } finally {
   if (browser) await browser.close();
-  if (ctl) await stopProcess(ctl.proc);
+  ctl.kill("SIGTERM");
+  await new Promise((r) => ctl.exitCode !== null ? r() : ctl.once("exit", r));
   rmSync(dir, { recursive: true, force: true });
 }
 if (failures.length) {
-  console.error(`controller log:\n${ctl ? ctl.log() : ""}`);
+  console.error(`controller log:\n${ctlLog}`);
   console.error(`${failures.length} check(s) failed`);
   process.exit(1);
 }
