@@ -2,10 +2,8 @@
 // reporting, a controller on a free loopback port, REST calls with a
 // Bearer key, waiting, and logging in through the UI.
 import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 // Debian's chromium (or $WEFT_CHROMIUM); exits when it is missing.
@@ -100,7 +98,7 @@ export function launchBrowser(test) {
 export async function login(page, base, user, password, path = "/") {
   await page.goto(`${base}${path}`, { waitUntil: "networkidle" });
   await page.getByLabel("User").fill(user);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("navigation", { name: "Pages" }).waitFor({ timeout: 10000 });
 }
@@ -117,30 +115,4 @@ export async function watchPage(page) {
       window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   return errors;
-}
-
-// A node registered through REST with a fresh Ed25519 key; resolves to
-// the answer ({node, credential}).
-export async function register(base, authKey, hostname, routes) {
-  const publicKey = generateKeyPairSync("ed25519").publicKey
-    .export({ format: "der", type: "spki" }).subarray(12).toString("base64");
-  const r = await fetch(`${base}/api/v1/register`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ auth_key: authKey, public_key: publicKey, hostname, os: "linux", version: "test",
-      ...(routes ? { advertised_routes: routes } : {}) }),
-  });
-  if (r.status !== 201) throw new Error(`register: ${r.status} ${await r.text()}`);
-  return r.json();
-}
-
-// A real `weft-agent up --no-tun` joining the controller at base, its
-// state under dir. Returns the process; its output collects in .log.
-export function startAgent(agentBin, base, dir, hostname, authKey) {
-  const proc = spawn(agentBin, ["up", "--controller", base, "--state-dir", join(dir, `agent-${hostname}`),
-    "--socket", join(dir, `agent-${hostname}.sock`), "--no-tun", "--hostname", hostname, "--auth-key", authKey],
-  { stdio: ["ignore", "pipe", "pipe"] });
-  proc.log = "";
-  proc.stdout.on("data", (d) => { proc.log += d; });
-  proc.stderr.on("data", (d) => { proc.log += d; });
-  return proc;
 }

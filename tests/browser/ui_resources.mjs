@@ -22,9 +22,10 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  bootstrapKey, check, failures, findBrowser, launchBrowser, login, register, rest as restAt,
-  startAgent, startController, stopProcess, waitFor, watchPage,
+  bootstrapKey, check, failures, findBrowser, launchBrowser, login, rest as restAt,
+  startController, stopProcess, waitFor, watchPage,
 } from "./harness.mjs";
+import { register, startAgent } from "./nodes.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
 findBrowser("ui_resources");
