@@ -3,6 +3,8 @@
 // them anyway). Add a page by adding its line here.
 import { Overview } from "@weft/pages/overview.js";
 import { Nodes } from "@weft/pages/nodes.js";
+import { ResourcesPage } from "@weft/pages/resources.js";
+import { RelaysPage } from "@weft/pages/relays.js";
 import { PolicyPage } from "@weft/pages/policy.js";
 import { AuditPage } from "@weft/pages/audit.js";
 import { UsersPage } from "@weft/pages/users.js";
@@ -12,6 +14,8 @@ import { ApiKeysPage } from "@weft/pages/apikeys.js";
 export const routes = [
   { path: "/", title: "Overview", page: Overview },
   { path: "/nodes", title: "Nodes", page: Nodes },
+  { path: "/resources", title: "Resources", page: ResourcesPage, admin: true },
+  { path: "/relays", title: "Relays", page: RelaysPage, admin: true },
   { path: "/policy", title: "Policy", page: PolicyPage, admin: true },
   { path: "/audit", title: "Audit log", page: AuditPage, admin: true },
   { path: "/users", title: "Users", page: UsersPage, admin: true },

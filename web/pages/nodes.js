@@ -1,84 +1,20 @@
 // Nodes: every node the caller may see (members: their own, by the API's
 // rule), searchable, filterable by state and sortable, kept live without
-// reloading: a loop long-polls GET /api/v1/nodes/watch and reloads the
-// list whenever the controller says it changed. Rename, set tags, approve
+// reloading: the shared watch loop (web/lib/live.js) reads the list again
+// whenever the controller says the nodes changed. Rename, set tags, approve
 // routes, expire and delete go through the REST API; the destructive ones
 // (and route approval, which opens access) ask first.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, listAll, relTime } from "@weft/api.js";
 import { confirmAction, promptValue } from "@weft/ui.js";
-
-const WAIT_S = 25;
+import { NODES, useLive } from "@weft/lib/live.js";
 
 const COLUMNS = [
   ["name", "Name"], ["online", "State"], ["ipv4", "Mesh IPs"], ["tags", "Tags"],
   ["endpoints", "Endpoints"], ["routes", "Routes"], ["last_seen", "Last seen"],
   ["expires_at", "Expiry"],
 ];
-
-// Keeps nodes current: the watch version first, then the list, then a
-// held watch since that version; on "changed" the list again. One loop per
-// page load, shared by every mount of the page: leaving the page and
-// coming back reuses the watch in flight instead of leaving a held request
-// behind (the controller holds at most 4 per user and cannot tell that a
-// browser gave up on one). The loop ends after the first answer that finds
-// the page gone, and on 401.
-const live = { nodes: null, err: "", ok: false, owner: "", running: false, subs: new Set() };
-const publish = () => { for (const f of live.subs) f({ ...live }); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function reloadNodes() {
-  live.nodes = await listAll("/api/v1/nodes");
-  publish();
-}
-
-async function run() {
-  live.running = true;
-  let since = -1;
-  while (live.subs.size) {
-    try {
-      if (since < 0) {
-        since = (await api("GET", "/api/v1/nodes/watch?wait=0")).version;
-        await reloadNodes();
-      }
-      live.ok = true;
-      live.err = "";
-      publish();
-      const w = await api("GET", `/api/v1/nodes/watch?since=${since}&wait=${WAIT_S}`);
-      if (w.changed && live.subs.size) await reloadNodes();
-      since = w.version;
-    } catch (e) {
-      live.ok = false;
-      live.err = e.message;
-      publish();
-      if (e.status === 401) break;
-      await sleep(e.status === 429 ? 5000 : 2000);
-    }
-  }
-  live.running = false;
-  live.nodes = null;
-}
-
-function useLiveNodes(owner) {
-  const [snap, setSnap] = useState({ ...live });
-  useEffect(() => {
-    live.subs.add(setSnap);
-    if (!live.running) {
-      live.owner = owner;
-      run();
-    } else if (live.owner !== owner) {
-      // Another login in this tab while the loop still waits: not the
-      // old caller's list.
-      live.owner = owner;
-      live.nodes = null;
-      reloadNodes().catch((e) => { live.err = e.message; publish(); });
-    }
-    setSnap({ ...live });
-    return () => live.subs.delete(setSnap);
-  }, []);
-  return { nodes: snap.nodes, err: snap.err, live: snap.ok, reload: reloadNodes };
-}
 
 // Advertised routes not approved yet.
 const pendingRoutes = (n) => n.routes.advertised.filter((p) => !n.routes.approved.includes(p));
@@ -101,7 +37,7 @@ function sortValue(n, key) {
 }
 
 export function Nodes({ session }) {
-  const { nodes, err, live, reload } = useLiveNodes(session.actor);
+  const { data: nodes, err, live, reload } = useLive(NODES, session.actor);
   const [q, setQ] = useState("");
   const [state, setState] = useState("all");
   const [sort, setSort] = useState(["name", 1]);

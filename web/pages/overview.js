@@ -1,20 +1,21 @@
 // Overview: the controller's version and database, the caller's node
 // counts and (admins) the relays with how many online nodes use each as
-// their home relay. One call: GET /api/v1/status.
+// their home relay. GET /api/v1/status, read again through the shared
+// watch loop (web/lib/live.js) whenever the nodes change, so the counts
+// follow agents starting and stopping without a reload.
 import { html } from "htm/preact";
-import { useEffect, useState } from "preact/hooks";
-import { api } from "@weft/api.js";
+import { STATUS, useLive } from "@weft/lib/live.js";
 
-export function Overview() {
-  const [st, setSt] = useState(null);
-  const [err, setErr] = useState("");
-  const load = () => api("GET", "/api/v1/status").then((s) => { setSt(s); setErr(""); },
-    (e) => setErr(e.message));
-  useEffect(() => { load(); }, []);
+export const relayHealth = (n) =>
+  n ? `in use by ${n} online node${n === 1 ? "" : "s"}` : "no online nodes";
+
+export function Overview({ session }) {
+  const { data: st, err, live, reload } = useLive(STATUS, session.actor);
   return html`
     <section aria-labelledby="ov-title">
       <div class="row"><h2 id="ov-title">Overview</h2>
-        <button type="button" class="secondary" onClick=${load}>Refresh</button></div>
+        <span class=${live ? "badge on" : "badge"} role="status">${live ? "live" : "connecting…"}</span>
+        <button type="button" class="secondary" onClick=${() => reload().catch(() => {})}>Refresh</button></div>
       ${err && html`<p class="error" role="alert">${err}</p>`}
       ${st && html`
         <div class="tiles">
@@ -30,13 +31,11 @@ export function Overview() {
           <h3>Relays</h3>
           ${st.relays.length === 0 ? html`<p>No relays are configured.</p>` : html`
             <div class="scroll"><table>
-              <thead><tr><th scope="col">Relay</th><th scope="col">Region</th>
+              <thead><tr><th scope="col">Relay</th>
                 <th scope="col">Address</th><th scope="col">Health</th></tr></thead>
               <tbody>${st.relays.map((r) => html`
-                <tr><td>${r.name}</td><td>${r.region}</td><td>${r.address}</td>
-                  <td><span class=${r.online_nodes ? "badge on" : "badge"}>
-                    ${r.online_nodes ? `in use by ${r.online_nodes} online node${r.online_nodes === 1 ? "" : "s"}` : "no online nodes"}
-                  </span></td></tr>`)}
+                <tr key=${r.id} data-relay=${r.name}><td>${r.name}<div class="muted">${r.region}</div></td><td>${r.address}</td>
+                  <td><span class=${r.online_nodes ? "badge on" : "badge"}>${relayHealth(r.online_nodes)}</span></td></tr>`)}
               </tbody></table></div>`}`}`}
     </section>`;
 }
