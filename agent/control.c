@@ -74,6 +74,7 @@ struct control {
 	atomic_bool ep_pending;
 	atomic_int inflight;
 	json_t *endpoints; /* under lock */
+	char home_relay[CONTROL_RELAY_NAME_MAX]; /* under lock */
 };
 
 struct posted {
@@ -388,11 +389,14 @@ static enum step do_endpoints(struct control *c, struct httpc *h,
 	enum step st;
 	int rc;
 
+	char home[CONTROL_RELAY_NAME_MAX];
+
 	pthread_mutex_lock(&c->lock);
 	eps = json_incref(c->endpoints);
+	memcpy(home, c->home_relay, sizeof(home));
 	atomic_store(&c->ep_pending, false);
 	pthread_mutex_unlock(&c->lock);
-	req = json_pack("{s:O}", "endpoints", eps);
+	req = json_pack("{s:O, s:s}", "endpoints", eps, "home_relay", home);
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!body) {
@@ -686,7 +690,8 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 	return 0;
 }
 
-int control_set_endpoints(struct control *c, const json_t *endpoints)
+int control_set_endpoints(struct control *c, const json_t *endpoints,
+			  const char *home_relay)
 {
 	json_t *copy = json_deep_copy(endpoints);
 
@@ -695,6 +700,8 @@ int control_set_endpoints(struct control *c, const json_t *endpoints)
 	pthread_mutex_lock(&c->lock);
 	json_decref(c->endpoints);
 	c->endpoints = copy;
+	snprintf(c->home_relay, sizeof(c->home_relay), "%s",
+		 home_relay ? home_relay : "");
 	atomic_store(&c->ep_pending, true);
 	pthread_mutex_unlock(&c->lock);
 	return 0;

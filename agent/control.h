@@ -88,10 +88,14 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 		const struct statedir_cred *cred, control_cb *cb, void *ctx,
 		struct control **out);
 
+#define CONTROL_RELAY_NAME_MAX 64
+
 /* Asks the thread to report endpoints (a JSON array of "addr:port"
- * strings, copied) as soon as it can. Thread-safe. Returns 0 or
- * WEFT_ERR_NOMEM. */
-int control_set_endpoints(struct control *c, const json_t *endpoints);
+ * strings, copied) and the home relay (the name of the relay this node is
+ * connected to; "" or NULL = none) as soon as it can. Thread-safe.
+ * Returns 0 or WEFT_ERR_NOMEM. */
+int control_set_endpoints(struct control *c, const json_t *endpoints,
+			  const char *home_relay);
 
 /* Makes the next poll ask for a full map (since=0), after the caller could
  * not apply an answer. Thread-safe. */

@@ -50,6 +50,7 @@ struct daemon {
 				       * interface or address change */
 	struct ifwatch *ifw;          /* those changes, from rtnetlink */
 	json_t *endpoints;     /* what we last handed to the control thread */
+	char home_relay[CONTROL_RELAY_NAME_MAX]; /* and the home relay */
 
 	int exit_rc;
 	char *msg;
@@ -452,6 +453,7 @@ static void check_endpoints(struct daemon *d)
 
 	struct relayc_status rs;
 	char qad[IP_ENDPOINT_STRLEN];
+	const char *home;
 
 	rc = ifaddr_endpoints(dataplane_port(d->v.dp), skip, &eps);
 	if (rc < 0) {
@@ -466,14 +468,19 @@ static void check_endpoints(struct daemon *d)
 			json_array_remove(eps, IFADDR_MAX - 1);
 		json_array_insert_new(eps, 0, json_string(qad));
 	}
-	if (d->endpoints && json_equal(d->endpoints, eps)) {
+	/* The relay we are connected to is our home relay: peers and the
+	 * controller's relay health see it. */
+	home = rs.connected ? rs.name : "";
+	if (d->endpoints && json_equal(d->endpoints, eps) &&
+	    strcmp(d->home_relay, home) == 0) {
 		json_decref(eps);
 		return;
 	}
-	if (control_set_endpoints(d->ctl, eps) < 0) {
+	if (control_set_endpoints(d->ctl, eps, home) < 0) {
 		json_decref(eps);
 		return;
 	}
+	snprintf(d->home_relay, sizeof(d->home_relay), "%s", home);
 	json_decref(d->endpoints);
 	d->endpoints = eps;
 	push_local(d);

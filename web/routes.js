@@ -14,11 +14,11 @@ import { ApiKeysPage } from "@weft/pages/apikeys.js";
 export const routes = [
   { path: "/", title: "Overview", page: Overview },
   { path: "/nodes", title: "Nodes", page: Nodes },
+  { path: "/users", title: "Users", page: UsersPage, admin: true },
+  { path: "/auth-keys", title: "Auth keys", page: AuthKeysPage },
+  { path: "/api-keys", title: "API keys", page: ApiKeysPage, admin: true },
   { path: "/resources", title: "Resources", page: ResourcesPage, admin: true },
   { path: "/relays", title: "Relays", page: RelaysPage, admin: true },
   { path: "/policy", title: "Policy", page: PolicyPage, admin: true },
   { path: "/audit", title: "Audit log", page: AuditPage, admin: true },
-  { path: "/users", title: "Users", page: UsersPage, admin: true },
-  { path: "/auth-keys", title: "Auth keys", page: AuthKeysPage },
-  { path: "/api-keys", title: "API keys", page: ApiKeysPage, admin: true },
 ];

@@ -142,6 +142,38 @@ static bool wait_node_endpoint(struct ih *h, int64_t id, const char *s,
 	return false;
 }
 
+/* Waits until the node's home_relay is name and GET /api/v1/status counts
+ * one online node on that relay. */
+static bool wait_home_relay(struct ih *h, int64_t id, const char *name,
+			    int64_t timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/api/v1/nodes/%lld", (long long)id);
+	do {
+		json_t *j = NULL, *s = NULL;
+		bool ok = fx_req(h, "GET", path, K, NULL, &j) == 200 &&
+			  fx_str(j, "home_relay") &&
+			  strcmp(fx_str(j, "home_relay"), name) == 0 &&
+			  fx_req(h, "GET", "/api/v1/status", K, NULL, &s) == 200;
+
+		if (ok) {
+			const json_t *r = json_array_get(fx_get(s, "relays"), 0);
+
+			ok = r && fx_str(r, "name") &&
+			     strcmp(fx_str(r, "name"), name) == 0 &&
+			     fx_int(r, "online_nodes") == 1;
+		}
+		json_decref(j);
+		json_decref(s);
+		if (ok)
+			return true;
+		usleep(100000);
+	} while (now_ms() < end);
+	return false;
+}
+
 static void agent_connects_to_home_relay_and_reports_qad(void)
 {
 	struct world w;
@@ -164,6 +196,10 @@ static void agent_connects_to_home_relay_and_reports_qad(void)
 		 (long long)fx_int(st, "port"));
 	CHECK_STR(fx_str(st, "relay.qad"), want);
 	CHECK(wait_node_endpoint(w.h, fx_int(st, "node.id"), want, 10000));
+	/* It reports the relay as its home relay: the node shows it and the
+	 * status API counts it as the relay's online node (relay health in
+	 * the UI). */
+	CHECK(wait_home_relay(w.h, fx_int(st, "node.id"), "local", 10000));
 out:
 	if (a && !st)
 		ag_dump_log(a);
