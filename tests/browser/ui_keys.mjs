@@ -25,9 +25,10 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  bootstrapKey, check, failures, findBrowser, launchBrowser, login, rest, startController,
+  bootstrapKey, check, failures, findBrowser, freePort, launchBrowser, login, rest, startController,
   stopProcess, waitFor, watchPage,
 } from "./harness.mjs";
+import { createServer } from "node:http";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
 findBrowser("ui_keys");
@@ -328,6 +329,49 @@ try {
   await page.screenshot({ path: join(artifacts, "users-360.png"), fullPage: true });
   const w = await page.evaluate(() => document.documentElement.scrollWidth);
   check(w <= 360, `the Users page fits 360 px (${w})`);
+
+  // CSRF in the browser: a page of another origin on the same site
+  // (127.0.0.1, another port: the SameSite=Strict cookie IS sent) posts
+  // a form to the API (a text/plain body that is valid JSON for a new
+  // user: {"name":"mallory","display_name":"=x"}); the controller
+  // refuses it (403, the API's message) and creates nothing. A script there that adds the custom
+  // header is stopped by the browser (a CORS preflight the controller
+  // does not grant), so nothing is sent either.
+  const evilPort = await freePort();
+  const target = `${base}/api/v1/users`;
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end(req.url === "/form"
+      ? `<form id="f" method="POST" action="${target}" enctype="text/plain">
+           <input name='{"name":"mallory","display_name":"' value='x"}' /></form>
+         <script>document.getElementById("f").submit();</script>`
+      : `<script>
+           fetch(${JSON.stringify(target)}, { method: "POST", credentials: "include",
+             headers: { "X-Weft-Request": "1", "Content-Type": "application/json" },
+             body: JSON.stringify({ name: "mallory2" }) })
+             .then((r) => { document.title = "sent " + r.status; },
+                   (e) => { document.title = "blocked"; });
+         </script>`);
+  });
+  await new Promise((r) => evil.listen(evilPort, "127.0.0.1", r));
+  try {
+    const epage = await page.context().newPage();
+    const [resp] = await Promise.all([
+      epage.waitForResponse((r) => r.url() === target && r.request().method() === "POST", { timeout: 10000 }),
+      epage.goto(`http://127.0.0.1:${evilPort}/form`),
+    ]);
+    const body = await resp.json().catch(() => ({}));
+    check(resp.status() === 403 && body.error && body.error.code === "forbidden",
+      `a cross-origin form post with the session cookie is refused (${resp.status()} ${body.error && body.error.message})`);
+    await epage.goto(`http://127.0.0.1:${evilPort}/fetch`);
+    await epage.waitForFunction(() => document.title === "blocked" || document.title.startsWith("sent"), null, { timeout: 10000 });
+    check((await epage.title()) === "blocked", `a cross-origin fetch with the custom header is blocked by the browser (${await epage.title()})`);
+    const names = (await rest(base, "GET", "/api/v1/users", K)).items.map((u) => u.name);
+    check(!names.includes("mallory") && !names.includes("mallory2"), "neither cross-origin request created a user");
+    await epage.close();
+  } finally {
+    evil.close();
+  }
 
   // The admin changes its own password: the dialog asks for the current
   // one, a wrong one shows the API's message and changes nothing, the
