@@ -50,6 +50,7 @@ C_LAN=192.168.77.1
 TABLE="inet weft_weft0"
 
 . "$here/lib.sh"
+. "$here/connector_lab.sh"
 failed=0
 L=conn$$
 lab_up=
@@ -73,46 +74,6 @@ dump() {
 	done
 }
 
-# cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
-cli() {
-	_n=$1 _c=$2
-	shift 2
-	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
-}
-
-# start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE; AGENT_PID is
-# the agent's own pid (found in the namespace).
-start_agent() {
-	_node=$1 _key=${2:-}
-	shift
-	[ $# -gt 0 ] && shift
-	mkdir -p "$tmp/$_node"
-	nsrun "$_node" "$AGENT" up \
-		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
-		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
-		--hostname "$_node" --tun weft0 --no-direct "$@" \
-		2>>"$tmp/$_node.log" &
-	pids="$pids $!"
-	AGENT_PID=
-	for _ in $(seq 50); do
-		AGENT_PID=$(nspid "$_node" weft-agent) && break
-		sleep 0.02
-	done
-	pids="$pids $AGENT_PID"
-}
-
-# wait_running NODE PEERS
-wait_running() {
-	for _ in $(seq 100); do
-		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
-			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
-			return 0
-		sleep 0.1
-	done
-	fail "agent $1 not running with $2 peers"
-	return 1
-}
-
 # stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
 stop_pid() {
 	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
@@ -132,54 +93,16 @@ counter() {
 	cli "$1" status | jq ".dataplane.$2"
 }
 
-start_controller() {
-	: >"$tmp/ctl.out"
-	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+# h's services: TCP 8080 and UDP 7000 (allowed), TCP 9999 and UDP 7001
+# (listening, but not in the policy).
+site_services() {
+	nsrun h "$TCPTOOL" serve "$H:8080" >"$tmp/h-tcp.txt" &
 	pids="$pids $!"
-	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-start_relay() {
-	: >"$tmp/relay.out"
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>>"$tmp/relay.log" &
+	nsrun h "$TCPTOOL" serve "$H:9999" >"$tmp/h-deny.txt" &
 	pids="$pids $!"
-	pin=
-	for _ in $(seq 100); do
-		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
-			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
-			break
-		sleep 0.05
-	done
-	[ -n "$pin" ]
-}
-
-# The site: namespace h (named like the lab's, so `lab down` removes it)
-# on a veth from c, with the services; no route beyond its LAN.
-make_site() {
-	hns=wl-$L-h
-	cns=$(lab ns "$L" c)
-	ip netns add "$hns" || return 1
-	ip -n "$hns" link set lo up
-	ip -n "$cns" link add lan0 type veth peer name eth0 netns "$hns" ||
-		return 1
-	ip -n "$cns" addr add "$C_LAN/24" dev lan0
-	ip -n "$cns" link set lan0 up
-	ip -n "$hns" addr add "$H/24" dev eth0
-	ip -n "$hns" link set eth0 up
-	ip netns exec "$hns" "$TCPTOOL" serve "$H:8080" >"$tmp/h-tcp.txt" &
+	nsrun h "$UDPTOOL" echo -b "$H:7000" >"$tmp/h-udp.txt" &
 	pids="$pids $!"
-	ip netns exec "$hns" "$TCPTOOL" serve "$H:9999" >"$tmp/h-deny.txt" &
-	pids="$pids $!"
-	ip netns exec "$hns" "$UDPTOOL" echo -b "$H:7000" >"$tmp/h-udp.txt" &
-	pids="$pids $!"
-	ip netns exec "$hns" "$UDPTOOL" echo -b "$H:7001" >"$tmp/h-udp-deny.txt" &
+	nsrun h "$UDPTOOL" echo -b "$H:7001" >"$tmp/h-udp-deny.txt" &
 	pids="$pids $!"
 	sleep 0.2
 }
@@ -249,6 +172,7 @@ run() {
 		exit 77
 	fi
 	make_site || { fail "site namespace"; return; }
+	site_services
 	nsrun h ip route get 100.64.0.1 >/dev/null 2>&1 &&
 		fail "h has a route to the mesh range"
 
