@@ -193,14 +193,14 @@ static int install_table(struct connector *c, char *err, size_t errlen)
 	}
 	c->replaced_stale = stale != 0;
 	if (stale)
-		log_warn("connector_stale_removed", "family=inet table=%s handle=%llu "
-			 "rules=%zu note=\"left by an agent that did not stop "
-			 "cleanly; replaced\"",
+		log_warn("connector_stale_removed", "family=inet table=%s "
+			 "handle=%llu rules=%zu note=\"left by an agent that "
+			 "did not stop cleanly; replaced\"",
 			 log_q(q, sizeof(q), c->table),
 			 (unsigned long long)stale, stale_rules);
-	log_info("connector_setup", "what=nft_table family=inet table=%s handle=%llu "
-		 "tun=%s rules=%zu does=\"masquerade from %s, MSS clamp, "
-		 "forward accepts\"", log_q(q, sizeof(q), c->table),
+	log_info("connector_setup", "what=nft_table family=inet table=%s "
+		 "handle=%llu tun=%s rules=%zu does=\"masquerade from %s, MSS "
+		 "clamp, forward accepts\"", log_q(q, sizeof(q), c->table),
 		 (unsigned long long)c->handle, c->tun, nrules, c->tun);
 	return 0;
 }
@@ -243,15 +243,16 @@ void connector_stop(struct connector *c)
 	snprintf(cmd, sizeof(cmd), "delete table inet handle %llu",
 		 (unsigned long long)c->handle);
 	if (nft_run(c, cmd, &out, err, sizeof(err)) < 0)
-		log_warn("connector_teardown_failed", "what=nft_table family=inet table=%s "
-			 "handle=%llu error=%s note=\"gone already, or no "
-			 "CAP_NET_ADMIN; the next start replaces it\"",
+		log_warn("connector_teardown_failed", "what=nft_table "
+			 "family=inet table=%s handle=%llu error=%s "
+			 "note=\"gone already, or no CAP_NET_ADMIN; the next "
+			 "start replaces it\"",
 			 log_q(q, sizeof(q), c->table),
 			 (unsigned long long)c->handle,
 			 log_q(q2, sizeof(q2), err));
 	else
-		log_info("connector_teardown", "what=nft_table family=inet table=%s "
-			 "handle=%llu", log_q(q, sizeof(q), c->table),
+		log_info("connector_teardown", "what=nft_table family=inet "
+			 "table=%s handle=%llu", log_q(q, sizeof(q), c->table),
 			 (unsigned long long)c->handle);
 	for (i = 0; i < 2; i++)
 		if (c->fwd[i].value[0])

@@ -10,7 +10,8 @@
 # 7000 and ICMP on it. Nothing is set up on c by hand:
 #   - before its agent starts, c has IP forwarding off and no nftables
 #     table; a non-connector agent (a) changes neither;
-#   - a reaches h over TCP (4 MiB, content checked), UDP and ICMP, and h
+#   - a reaches h over TCP (4 MiB, content checked; and 4 MiB from h with
+#     iperf3 -R when iperf3 is installed), UDP and ICMP, and h
 #     sees c's LAN address as the source (no route back to the mesh
 #     needed);
 #   - `nft list table inet weft_weft0` on c shows the agent's table while
@@ -57,7 +58,7 @@ lab_up=
 pids=
 
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
- {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:8080"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:8080,5201"]},
  {"action":"accept","proto":"udp","src":["tag:a"],"dst":["resource:site:7000"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*"]}]}'
 
@@ -93,9 +94,13 @@ counter() {
 	cli "$1" status | jq ".dataplane.$2"
 }
 
-# h's services: TCP 8080 and UDP 7000 (allowed), TCP 9999 and UDP 7001
-# (listening, but not in the policy).
+# h's services: TCP 8080, iperf3 on 5201 and UDP 7000 (allowed), TCP
+# 9999 and UDP 7001 (listening, but not in the policy).
 site_services() {
+	if command -v iperf3 >/dev/null 2>&1; then
+		nsrun h iperf3 -s -p 5201 -B "$H" >"$tmp/h-iperf.txt" 2>&1 &
+		pids="$pids $!"
+	fi
 	nsrun h "$TCPTOOL" serve "$H:8080" >"$tmp/h-tcp.txt" &
 	pids="$pids $!"
 	nsrun h "$TCPTOOL" serve "$H:9999" >"$tmp/h-deny.txt" &
@@ -140,6 +145,17 @@ traffic() {
 	*) fail "h saw UDP from '$seen', not $C_LAN" ;;
 	esac
 	ping_ok a "$H" 5 || fail "ping a -> h $H"
+}
+
+# The other direction, h -> a, 4 MiB with iperf3 -R: h's segments must
+# fit the 1280-byte TUN (its MSS comes from a's SYN and c's clamp).
+download() {
+	command -v iperf3 >/dev/null 2>&1 || return 0
+	nsrun a iperf3 -c "$H" -p 5201 -R -n 4M -J >"$tmp/iperf-r.json" 2>&1 ||
+		{ fail "iperf3 -R h -> a: $(tail -n 3 "$tmp/iperf-r.json")"; return; }
+	b=$(jq '.end.sum_received.bytes // 0' "$tmp/iperf-r.json")
+	echo "TCP h -> a (iperf3 -R): $b bytes, $(jq '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' "$tmp/iperf-r.json") Mbit/s"
+	[ "${b:-0}" -ge 4194304 ] || fail "iperf3 -R h -> a moved ${b:-0} bytes"
 }
 
 # Ports the policy does not allow never reach h, and c counts them.
@@ -237,6 +253,7 @@ run() {
 	grep -q connector_ "$tmp/a.log" && fail "a logged connector events"
 
 	traffic
+	download
 	denied
 	# The replies' path: c's table masqueraded and accepted them.
 	nsrun c nft list table $TABLE >"$tmp/c-table.txt"
