@@ -97,17 +97,34 @@ static void print_dataplane(const json_t *dp, FILE *out)
 	if (!json_is_object(dp))
 		return;
 	fprintf(out, "dataplane:   in: allowed %lld (return traffic %lld), "
-		     "denied %lld, malformed %lld, spoofed %lld, undelivered "
+		     "denied %lld (%lld not to this node), malformed %lld, "
+		     "spoofed %lld, undelivered "
 		     "%lld, echo answered %lld, tun write errors %lld; "
 		     "flows %lld\n",
 		num(dp, "allowed"), num(dp, "allowed_tracked"),
-		num(dp, "denied"), num(dp, "malformed"), num(dp, "spoofed"),
+		num(dp, "denied"), num(dp, "denied_forward"),
+		num(dp, "malformed"), num(dp, "spoofed"),
 		num(dp, "undelivered"), num(dp, "echo_answered"),
 		num(dp, "tun_write_errors"), num(dp, "flows"));
 	fprintf(out, "             out: malformed %lld, no route %lld, "
 		     "dropped %lld\n",
 		num(dp, "tx_malformed"), num(dp, "tx_noroute"),
 		num(dp, "tx_dropped"));
+}
+
+/* The connector line: its nftables table and the forwarding settings. */
+static void print_connector(const json_t *c, FILE *out)
+{
+	if (!json_is_object(c)) {
+		fprintf(out, "connector:   off\n");
+		return;
+	}
+	fprintf(out, "connector:   forwarding from %s, table %s %s (handle "
+		     "%lld), ip_forward %s, ipv6 forwarding %s\n",
+		str_or(c, "tun", "?"), str_or(c, "family", "?"),
+		str_or(c, "table", "?"), num(c, "handle"),
+		str_or(c, "ipv4_forwarding", "-"),
+		str_or(c, "ipv6_forwarding", "-"));
 }
 
 int cli_print_status(const json_t *a, FILE *out)
@@ -158,6 +175,7 @@ int cli_print_status(const json_t *a, FILE *out)
 		fprintf(out, "tun:         %s\n", str_or(a, "tun", ""));
 	else
 		fprintf(out, "tun:         none (control plane only)\n");
+	print_connector(json_object_get(a, "connector"), out);
 	print_dataplane(json_object_get(a, "dataplane"), out);
 	return ferror(out) ? -EIO : 0;
 }

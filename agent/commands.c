@@ -1,6 +1,7 @@
 /* The local API's commands: see commands.h. */
 #include "agent/commands.h"
 
+#include "agent/connector.h"
 #include "agent/daemon.h"
 #include "agent/dataplane.h"
 #include "agent/filter.h"
@@ -99,6 +100,14 @@ static json_t *status_answer(const struct agent_view *v)
 			       ? json_string(dataplane_tun_name(v->dp))
 			       : json_null(),
 		"accept_routes", v->cfg->accept_routes);
+}
+
+/* The connector's part of status: null unless it forwards. */
+static json_t *connector_answer(const struct agent_view *v)
+{
+	json_t *c = connector_json(v->conn);
+
+	return c ? c : json_null();
 }
 
 static json_t *peers_answer(const struct agent_view *v)
@@ -287,10 +296,11 @@ static json_t *dataplane_answer(const struct agent_view *v)
 	if (dataplane_tunnels(v->dp))
 		tunnels_stats(dataplane_tunnels(v->dp), &ts);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
+			 "denied_forward", (json_int_t)ds.rx_denied_forward,
 			 "flows", (json_int_t)fs.ct_entries,
 			 "malformed", (json_int_t)ds.rx_malformed,
 			 "spoofed", (json_int_t)ds.rx_spoofed,
@@ -310,8 +320,10 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 
 	if (strcmp(cmd, "status") == 0) {
 		ans = status_answer(v);
-		if (ans && json_object_set_new(ans, "dataplane",
-					       dataplane_answer(v)) < 0) {
+		if (ans && (json_object_set_new(ans, "dataplane",
+						dataplane_answer(v)) < 0 ||
+			    json_object_set_new(ans, "connector",
+						connector_answer(v)) < 0)) {
 			json_decref(ans);
 			ans = NULL;
 		}

@@ -6,6 +6,7 @@
 #include "agent/daemon.h"
 
 #include "agent/commands.h"
+#include "agent/connector.h"
 #include "agent/control.h"
 #include "agent/dataplane.h"
 #include "agent/filter.h"
@@ -256,6 +257,67 @@ static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 	dataplane_set_rules(d->v.dp, rules);
 }
 
+/* ---- connector ---- */
+
+/* Whether this node forwards for resources it serves. Today that is
+ * --connector alone; once the map says which resources a node serves,
+ * this is the one place to add "or the map names me". */
+static bool connector_wanted(const struct daemon *d)
+{
+	return d->v.cfg->connector;
+}
+
+/* Starts or stops connector forwarding to match connector_wanted: at
+ * start (before privileges are dropped) and after every map. Works
+ * later too: the agent keeps CAP_NET_ADMIN, which is all it needs. */
+static int update_connector(struct daemon *d)
+{
+	char err[300], q[400];
+	int rc;
+
+	if (!d->v.conn)
+		return 0;
+	rc = connector_apply(d->v.conn, connector_wanted(d), err,
+			     sizeof(err));
+	if (rc < 0)
+		log_error_err(rc, "connector_failed", "tun=%s error=%s",
+			      dataplane_tun_name(d->v.dp),
+			      log_q(q, sizeof(q), err));
+	return rc;
+}
+
+/* The connector for our TUN (it touches nothing until started), and
+ * forwarding set up when wanted. */
+static int start_connector(struct daemon *d)
+{
+	const struct connector_cfg cc = {.tun = dataplane_tun_name(d->v.dp)};
+	char err[300];
+	int rc;
+
+	if (!cc.tun) {
+		if (!connector_wanted(d))
+			return 0;
+		say(d, "--connector needs a TUN device: drop --no-tun");
+		return WEFT_ERR_INVAL;
+	}
+	rc = connector_new(&cc, &d->v.conn);
+	if (rc == WEFT_ERR_INVAL && !connector_wanted(d))
+		return 0; /* a TUN name nft cannot take: never a connector */
+	if (rc < 0) {
+		say(d, rc == WEFT_ERR_INVAL
+			       ? "--connector needs a TUN name of A-Z a-z 0-9 "
+				 "_ . - only, not %s"
+			       : "out of memory (%s)", cc.tun);
+		return rc;
+	}
+	if (!connector_wanted(d))
+		return 0;
+	rc = connector_apply(d->v.conn, true, err, sizeof(err));
+	if (rc < 0)
+		say(d, "cannot set up connector forwarding: %s", err);
+	return rc;
+}
+
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -342,6 +404,7 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	update_relay(d, answer);
 	update_tunnels(d, &diff);
 	update_dataplane(d, &diff);
+	update_connector(d);
 	map_diff_free(&diff);
 	if (map_version(d->v.map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
@@ -775,6 +838,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	}
 	rc = start_dataplane(&d, id);
 	if (rc == 0)
+		rc = start_connector(&d);
+	if (rc == 0)
 		rc = start_services(&d);
 	if (rc == 0)
 		rc = drop_privileges(&d);
@@ -797,6 +862,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
+	/* The table goes first, while the TUN it names still exists. */
+	connector_del(d.v.conn);
 	dataplane_del(d.v.dp);
 	localapi_del(d.api);
 	metricsd_del(d.metrics);

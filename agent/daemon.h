@@ -32,10 +32,12 @@ struct daemon_cfg {
 	int64_t punch_ttl;         /* openers' TTL; 0: 2, negative: none */
 	bool no_direct;            /* stay on the relay, never punch */
 	const char *user;          /* run as this user after setup, or NULL */
+	bool connector;            /* forward for resources (needs a TUN) */
 };
 
-/* Once the TUN device, the UDP socket, the local API and the metrics
- * server exist, the daemon drops every capability but CAP_NET_ADMIN
+/* With connector, forwarding is set up (agent/connector.h) right after
+ * the TUN and removed again when the daemon returns. Once the TUN
+ * device, the UDP socket, the local API and the metrics server exist, the daemon drops every capability but CAP_NET_ADMIN
  * (none with no_tun), sets no-new-privileges and, with user, switches to
  * that user (agent/priv.h); only then does the control thread start.
  *
@@ -45,7 +47,8 @@ struct daemon_cfg {
  * or WEFT_ERR_NOTFOUND (refused or removed by the controller; the stored
  * credential is removed so the next start registers again),
  * WEFT_ERR_INVAL / WEFT_ERR_FORBIDDEN (bad configuration), -EADDRINUSE
- * (another daemon owns the socket or the metrics port) or another code. Logs through
+ * (another daemon owns the socket or the metrics port), the
+ * connector's start error (agent/connector.h) or another code. Logs through
  * shared/log; prints nothing. Must run on the main thread before any
  * other thread exists (it blocks SIGTERM and SIGINT for the loop). */
 int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen);

@@ -505,8 +505,12 @@ static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
 		dp->st.rx_spoofed++;
 		return;
 	}
-	if (!filter_check_in(dp->filter, &pi, clock_mono_ms()))
+	if (!filter_check_in(dp->filter, &pi, clock_mono_ms())) {
+		/* Not for us: what a connector would have forwarded. */
+		if (!is_self(dp, &pi.dst))
+			dp->st.rx_denied_forward++;
 		return;
+	}
 	deliver_local(dp, peer, pkt, &pi);
 }
 

@@ -65,6 +65,9 @@ struct dataplane_stats {
 	uint64_t rx_undelivered; /* allowed, but nowhere to deliver (no TUN) */
 	uint64_t echo_answered;  /* by the built-in responder */
 	uint64_t rx_tun_errors;  /* tun_write failed */
+	uint64_t rx_denied_forward; /* denied by the filter (also counted
+				     * there) and not to our own addresses:
+				     * what a connector did not forward */
 	uint64_t tx_malformed;   /* unparsable packets from the TUN */
 	uint64_t tx_noroute;     /* to no peer: ICMP unreachable */
 	uint64_t tx_dropped;     /* tunnels_send refused (queue full, ...) */

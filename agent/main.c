@@ -62,6 +62,7 @@ static int cmd_up(int argc, char **argv)
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
+	bool connector = false;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_STRING, &controller, NULL,
@@ -98,6 +99,10 @@ static int cmd_up(int argc, char **argv)
 		{"user", CONF_STRING, &user, NULL,
 		 "run as this user once the TUN and sockets are set up "
 		 "(keeping only CAP_NET_ADMIN)", 0, 0},
+		{"connector", CONF_BOOL, &connector, "false",
+		 "forward for the resources this node serves: IP forwarding "
+		 "on and the agent's own nftables table (masquerade, MSS "
+		 "clamp), removed again on exit", 0, 0},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -182,6 +187,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.punch_ttl = ttl ? ttl : -1;
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
+	cfg.connector = connector;
 	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);

@@ -122,6 +122,10 @@ static int metrics_fill(struct buf *out, void *ctx)
 			      "fragment", fs.allowed_fragment));
 	TRY(metricsd_one(out, "weft_agent_packets_denied_total", "counter",
 			 "Received packets the filter dropped.", fs.denied));
+	TRY(metricsd_one(out, "weft_agent_packets_denied_forward_total",
+			 "counter", "Of those, the ones not to this node's own "
+			 "addresses (what a connector did not forward).",
+			 ds.rx_denied_forward));
 	TRY(metricsd_one(out, "weft_agent_flows", "gauge",
 			 "Tracked flows not yet expired.", fs.ct_entries));
 	TRY(metricsd_family(out, "weft_agent_rx_drops_total", "counter",

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct connector;
 struct daemon_cfg;
 struct dataplane;
 struct loop;
@@ -21,6 +22,7 @@ struct agent_view {
 	struct loop *loop;
 	struct map *map;
 	struct dataplane *dp;
+	struct connector *conn; /* NULL without a TUN */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */

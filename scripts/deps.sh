@@ -10,6 +10,7 @@ run_pkgs=(
   libmicrohttpd-dev libsqlite3-dev libpq-dev libjansson-dev
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   libjwt-dev zlib1g-dev libargon2-dev
+  libnftables-dev          # the agent's connector table (libnftables1 at run time)
   ca-certificates curl sqlite3
 )
 test_pkgs=(

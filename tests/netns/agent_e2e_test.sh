@@ -111,15 +111,6 @@ wait_running() {
 	return 1
 }
 
-# nspid NODE COMM: the pid of the process COMM in NODE's namespace.
-nspid() {
-	for _p in $(ip netns pids "$(lab ns "$L" "$1")" 2>/dev/null); do
-		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$2" ] &&
-			{ echo "$_p"; return 0; }
-	done
-	return 1
-}
-
 # kill9 PID WHAT: SIGKILL, then wait up to 5 s until PID is gone.
 kill9() {
 	kill -KILL "$1" || fail "kill -9 $2 $1"

@@ -38,6 +38,15 @@ api() {
 		${3:+--data-binary "$3"} "$URL$2"
 }
 
+# nspid NODE COMM: the pid of the process COMM in NODE's namespace.
+nspid() {
+	for _p in $(ip netns pids "$(lab ns "$L" "$1")" 2>/dev/null); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = "$2" ] &&
+			{ echo "$_p"; return 0; }
+	done
+	return 1
+}
+
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }

@@ -1,0 +1,93 @@
+# The connector lab, shared by tests/netns/connector_test.sh and
+# tests/bench/connector/run.sh: the controller and a relay in the netlab's
+# "inet", agents with a TUN, and a "site" namespace h behind host c.
+# Sourced after lib.sh, not run. The caller sets what lib.sh needs and
+# tmp, AGENT, CTL, RELAY, CTL_ADDR, RELAY_ADDR, URL, H, C_LAN, and
+# and a fail function (wait_running calls it).
+
+# cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
+cli() {
+	_n=$1 _c=$2
+	shift 2
+	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
+}
+
+# start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE; AGENT_PID is
+# the agent's own pid (found in the namespace). --no-direct (tunnels on
+# the relay) unless LAB_NO_DIRECT is set, to "" for direct paths.
+start_agent() {
+	_node=$1 _key=${2:-}
+	shift
+	[ $# -gt 0 ] && shift
+	mkdir -p "$tmp/$_node"
+	nsrun "$_node" "$AGENT" up \
+		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
+		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
+		--hostname "$_node" --tun weft0 ${LAB_NO_DIRECT---no-direct} "$@" \
+		2>>"$tmp/$_node.log" &
+	pids="$pids $!"
+	AGENT_PID=
+	for _ in $(seq 50); do
+		AGENT_PID=$(nspid "$_node" weft-agent) && break
+		sleep 0.02
+	done
+	pids="$pids $AGENT_PID"
+}
+
+# wait_running NODE PEERS
+wait_running() {
+	for _ in $(seq 100); do
+		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
+			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "agent $1 not running with $2 peers"
+	return 1
+}
+
+# start_controller: weft-controller serve (SQLite in $tmp/ctl).
+start_controller() {
+	: >"$tmp/ctl.out"
+	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
+		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_relay: weft-relay in inet with a new key; pin is its pin.
+start_relay() {
+	: >"$tmp/relay.out"
+	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
+		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
+		2>>"$tmp/relay.log" &
+	pids="$pids $!"
+	pin=
+	for _ in $(seq 100); do
+		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
+			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
+			break
+		sleep 0.05
+	done
+	[ -n "$pin" ]
+}
+
+# make_site: the site, namespace h (named like the lab's, so `lab down`
+# removes it) on a veth lan0 from c: c is $C_LAN/24, h is $H/24, and h
+# has no route beyond that LAN.
+make_site() {
+	hns=wl-$L-h
+	cns=$(lab ns "$L" c)
+	ip netns add "$hns" || return 1
+	ip -n "$hns" link set lo up
+	ip -n "$cns" link add lan0 type veth peer name eth0 netns "$hns" ||
+		return 1
+	ip -n "$cns" addr add "$C_LAN/24" dev lan0
+	ip -n "$cns" link set lan0 up
+	ip -n "$hns" addr add "$H/24" dev eth0
+	ip -n "$hns" link set eth0 up
+}
