@@ -1107,26 +1107,13 @@ out:
 	return ret;
 }
 
-static bool check_user_exists(void *ctx, const char *name)
-{
-	struct store_user u;
-
-	return store_user_get_by_name(ctx, name, &u) == 0;
-}
-
-static bool check_resource_exists(void *ctx, const char *name)
-{
-	struct store_resource r;
-
-	return store_resource_get_by_name(ctx, name, &r) == 0;
-}
-
 /* Validates a document as PUT /api/v1/policy would (names against this
  * database, then the document's tests) without saving it. The verdict is
  * the command's output: "ok", or the path and message on stdout and exit
  * status 1. */
 static int policy_check(struct cli *c, const struct flags *f, char **pos)
 {
+	struct policy_names names;
 	struct policy_err err = {0};
 	struct policy *p = NULL;
 	struct store_tx *tx = NULL;
@@ -1143,10 +1130,8 @@ static int policy_check(struct cli *c, const struct flags *f, char **pos)
 			store_errmsg());
 		goto out;
 	}
-	rc = policy_parse(text, len,
-			  &(struct policy_names){check_user_exists,
-						 check_resource_exists, tx},
-			  &p, &err);
+	api_policy_names(tx, &names);
+	rc = policy_parse(text, len, &names, &p, &err);
 	if (rc == 0) {
 		if (c->json) {
 			json_t *j = json_pack("{s:b}", "valid", 1);
