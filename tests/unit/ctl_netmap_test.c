@@ -11,9 +11,11 @@ static int set_resource(struct fix *f, int64_t id, const char *name,
 	r.id = id;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.address, sizeof(r.address), "%s", address);
-	r.connector_node_id = node;
-	snprintf(r.connector_tag, sizeof(r.connector_tag), "%s",
-		 tag ? tag : "");
+	if (node)
+		r.connector_nodes[r.nconnector_nodes++] = node;
+	if (tag)
+		snprintf(r.connector_tags[r.nconnector_tags++],
+			 sizeof(r.connector_tags[0]), "%s", tag);
 	netmap_dirty_reset(&f->dirty);
 	return netmap_resource_upsert(f->nm, ++f->v, &r, &f->dirty);
 }
@@ -564,7 +566,8 @@ static json_t *client_from_full(const json_t *full)
 
 static void client_apply(json_t **client, const json_t *delta)
 {
-	static const char *const parts[] = {"self", "filter", "dns", "relays"};
+	static const char *const parts[] = {"self", "filter", "dns", "relays",
+					    "resources", "serves"};
 	json_t *peers;
 	size_t i;
 	json_t *p;
@@ -725,24 +728,12 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 				rc = netmap_policy_set(f.nm, ++f.v, p,
 						       &f.dirty);
 			} else if (what == 7) {
-				static const char *const addr[] = {
-					"10.20.0.0/24", "10.20.1.5",
-					"wiki.corp.example"};
 				bool docs = pick(2);
 				struct netmap_resource r;
 
-				memset(&r, 0, sizeof(r));
-				r.id = docs ? 2 : 1;
-				snprintf(r.name, sizeof(r.name), "%s",
-					 docs ? "docs" : "wiki");
-				snprintf(r.address, sizeof(r.address), "%s",
-					 addr[pick(3)]);
-				if (pick(2))
-					r.connector_node_id = 1 + pick(NODES_MAX);
-				else
-					snprintf(r.connector_tag,
-						 sizeof(r.connector_tag),
-						 "tag:conn");
+				random_resource_of(&r, docs ? 2 : 1,
+						   docs ? "docs" : "wiki",
+						   NODES_MAX);
 				rc = netmap_resource_upsert(f.nm, ++f.v, &r,
 							    &f.dirty);
 			} else if (what == 8) {

@@ -132,4 +132,46 @@ static inline unsigned pick(unsigned n)
 	return (unsigned)(rnd() % n);
 }
 
+/* A resource of every kind the engine knows, at random: an IP, a CIDR, a
+ * DNS name or a wildcard (with mapped prefixes) or the internet; no
+ * filters or some of tcp/udp/icmp; one to three connectors among nodes
+ * 1..max_node and tag:conn. */
+static inline void random_resource_of(struct netmap_resource *r, int64_t id,
+				      const char *name, unsigned max_node)
+{
+	static const char *const addr[] = {"10.20.0.0/24", "10.20.1.5",
+					   "wiki.corp.example",
+					   "*.corp.example", "internet"};
+	static const char *const m4[] = {"", "", "100.96.0.1/32",
+					 "100.104.0.0/24", ""};
+	static const char *const m6[] = {"", "", "fd7a:115c:a1e0:ffff::6460:1/128",
+					 "fd7a:115c:a1e0:ffff::6468:0/120", ""};
+	unsigned a = pick(5), f = pick(4);
+
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->address, sizeof(r->address), "%s", addr[a]);
+	snprintf(r->mapped_ipv4, sizeof(r->mapped_ipv4), "%s", m4[a]);
+	snprintf(r->mapped_ipv6, sizeof(r->mapped_ipv6), "%s", m6[a]);
+	if (f == 1 || f == 3) {
+		r->filters[r->nfilters].proto = POLICY_TCP;
+		r->filters[r->nfilters].ports[0] =
+			(struct policy_ports){80, 90};
+		r->filters[r->nfilters].ports[1] =
+			(struct policy_ports){443, 443};
+		r->filters[r->nfilters++].nports = 2;
+	}
+	if (f == 2 || f == 3) {
+		r->filters[r->nfilters].proto = POLICY_UDP;
+		r->filters[r->nfilters++].nports = 0;
+		r->filters[r->nfilters++].proto = POLICY_ICMP;
+	}
+	for (unsigned k = pick(3); k > 0; k--)
+		r->connector_nodes[r->nconnector_nodes++] = 1 + pick(max_node);
+	if (!r->nconnector_nodes || pick(2))
+		snprintf(r->connector_tags[r->nconnector_tags++],
+			 sizeof(r->connector_tags[0]), "tag:conn");
+}
+
 #endif
