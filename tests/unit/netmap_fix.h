@@ -92,6 +92,61 @@ static inline int set_policy(struct fix *f, const char *json)
 	return netmap_policy_set(f->nm, ++f->v, p, &f->dirty);
 }
 
+static inline json_t *render(struct fix *f, int64_t id, int64_t since)
+{
+	json_t *m = NULL;
+
+	CHECK_INT(netmap_render(f->nm, id, since, &m), 0);
+	return m;
+}
+
+/* Compares a JSON value with the expected JSON text, reporting both. */
+static inline bool json_is(const json_t *got, const char *expected, const char *file,
+		    int line)
+{
+	json_t *want = json_loads(expected, 0, NULL);
+	char *g = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *w = want ? json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	bool ok = g && w && strcmp(g, w) == 0;
+
+	check_report(ok, file, line, "json\n    got  %s\n    want %s",
+		     g ? g : "(null)", w ? w : "(bad expected json)");
+	free(g);
+	free(w);
+	json_decref(want);
+	return ok;
+}
+
+#define CHECK_JSON(got, expected) json_is((got), (expected), __FILE__, __LINE__)
+
+static inline json_t *filter_of(struct fix *f, int64_t id)
+{
+	json_t *m = render(f, id, 0);
+	json_t *flt = m ? json_incref(json_object_get(m, "filter")) : NULL;
+
+	json_decref(m);
+	return flt;
+}
+
+static inline const json_t *peer_in(const json_t *map, int64_t id)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(map, "peers"), i, p)
+		if (json_integer_value(json_object_get(p, "id")) == id)
+			return p;
+	return NULL;
+}
+
+static inline bool dirty_has(const struct netmap_dirty *d, int64_t id)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ids[i] == id)
+			return true;
+	return false;
+}
+
 /* "[2,3]" style text of id's peers. */
 static inline void peers_text(struct fix *f, int64_t id, char *buf, size_t n)
 {
