@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIELD_MAX 64
+#define FIELD_MAX 192
 
 static json_t *ids_json(const int64_t *v, size_t n)
 {
@@ -161,7 +161,7 @@ static int apply_tags(struct store_tx *tx, json_t *tags,
 		      size_t msglen)
 {
 	json_t *items[RESOURCE_CONNECTORS_MAX], *out = NULL, *v;
-	char sub[FIELD_MAX];
+	char sub[128];
 	size_t i, n = json_array_size(tags);
 	char *text = NULL;
 	int rc;
