@@ -350,32 +350,12 @@ static int parse_prefix(const json_t *v, struct ip_prefix *out, char *err,
 	return 0;
 }
 
-/* Parses a decimal port 1..65535 without sign or leading zeros from
- * s[0..n). */
-static bool parse_port(const char *s, size_t n, uint16_t *out)
-{
-	unsigned v = 0;
-	size_t i;
-
-	if (n == 0 || n > 5 || s[0] == '0')
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
 /* Parses "*" or "22,80-90,443" into d. */
 static int parse_ports(const char *s, struct map_dst *d, char *err,
 		       size_t errlen)
 {
 	struct map_port_range pr, tmp[FILTER_MAX_PORT_RANGES];
-	const char *p = s, *end, *dash;
+	const char *p = s, *end;
 	size_t n = 0;
 
 	if (strcmp(s, "*") == 0) {
@@ -386,20 +366,14 @@ static int parse_ports(const char *s, struct map_dst *d, char *err,
 		end = strchr(p, ',');
 		if (!end)
 			end = p + strlen(p);
-		dash = memchr(p, '-', (size_t)(end - p));
 		if (n == FILTER_MAX_PORT_RANGES)
 			return fail(err, errlen, WEFT_ERR_TOOBIG,
 				    "more than %d port ranges in \"%s\"",
 				    FILTER_MAX_PORT_RANGES, s);
-		if (dash ? !parse_port(p, (size_t)(dash - p), &pr.lo) ||
-				   !parse_port(dash + 1,
-					       (size_t)(end - dash - 1), &pr.hi) ||
-				   pr.hi < pr.lo
-			 : !parse_port(p, (size_t)(end - p), &pr.lo))
+		if (ip_port_range_parse(p, (size_t)(end - p), &pr.lo,
+					&pr.hi) < 0)
 			return fail(err, errlen, WEFT_ERR_INVAL,
 				    "bad ports \"%s\"", s);
-		if (!dash)
-			pr.hi = pr.lo;
 		tmp[n++] = pr;
 		if (!*end)
 			break;
@@ -580,22 +554,6 @@ static const char *const res_protos[] = {
 	[MAP_PROTO_ICMP] = "icmp",
 };
 
-/* "443" or "8000-8100". */
-static bool parse_range(const char *s, struct map_port_range *r)
-{
-	const char *dash = strchr(s, '-');
-
-	if (!dash) {
-		if (!parse_port(s, strlen(s), &r->lo))
-			return false;
-		r->hi = r->lo;
-		return true;
-	}
-	return parse_port(s, (size_t)(dash - s), &r->lo) &&
-	       parse_port(dash + 1, strlen(dash + 1), &r->hi) &&
-	       r->lo <= r->hi;
-}
-
 static int res_filters(const json_t *a, struct map_res *r, char *err,
 		       size_t errlen)
 {
@@ -634,7 +592,9 @@ static int res_filters(const json_t *a, struct map_res *r, char *err,
 		json_array_foreach(ports, k, p) {
 			const char *s = json_string_value(p);
 
-			if (!s || !parse_range(s, &mf->ports[k]))
+			if (!s || ip_port_range_parse(s, strlen(s),
+						      &mf->ports[k].lo,
+						      &mf->ports[k].hi) < 0)
 				return fail(err, errlen, WEFT_ERR_INVAL,
 					    "resource %lld: bad port range "
 					    "filters[%zu].ports[%zu]",

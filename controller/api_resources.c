@@ -105,6 +105,26 @@ static json_t *read_resource(struct api_call *c, bool create, void *vin)
 	return api_read_body(c, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
+/* v as compact JSON into dst (cap bytes); a 400 on name when too long. */
+static int keep_json(const json_t *v, char *dst, size_t cap, const char *name,
+		     char *field, char *msg, size_t msglen)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+	int rc = 0;
+
+	if (!text)
+		return WEFT_ERR_NOMEM;
+	if (strlen(text) >= cap) {
+		snprintf(field, FIELD_MAX, "%s", name);
+		snprintf(msg, msglen, "%s is too long", name);
+		rc = WEFT_ERR_INVAL;
+	} else {
+		memcpy(dst, text, strlen(text) + 1);
+	}
+	free(text);
+	return rc;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -163,7 +183,6 @@ static int apply_tags(struct store_tx *tx, json_t *tags,
 	json_t *items[RESOURCE_CONNECTORS_MAX], *out = NULL, *v;
 	char sub[128];
 	size_t i, n = json_array_size(tags);
-	char *text = NULL;
 	int rc;
 
 	json_array_foreach(tags, i, v) {
@@ -185,16 +204,11 @@ static int apply_tags(struct store_tx *tx, json_t *tags,
 		if ((i == 0 || !json_equal(items[i], items[i - 1])) &&
 		    json_array_append(out, items[i]) < 0)
 			rc = WEFT_ERR_NOMEM;
-	if (!out || rc < 0 || !(text = json_dumps(out, JSON_COMPACT))) {
+	if (!out || rc < 0)
 		rc = WEFT_ERR_NOMEM;
-	} else if (strlen(text) >= sizeof(r->connector_tags)) {
-		snprintf(field, FIELD_MAX, "connectors.tags");
-		snprintf(msg, msglen, "connector tags are too long");
-		rc = WEFT_ERR_INVAL;
-	} else {
-		memcpy(r->connector_tags, text, strlen(text) + 1);
-	}
-	free(text);
+	else
+		rc = keep_json(out, r->connector_tags, sizeof(r->connector_tags),
+			       "connectors.tags", field, msg, msglen);
 	json_decref(out);
 	return rc;
 }
@@ -239,7 +253,6 @@ static int apply_filters(const json_t *filters, struct store_resource *r,
 	struct policy_filter f[POLICY_FILTERS_MAX];
 	size_t n = 0;
 	json_t *canon;
-	char *text;
 	int rc;
 
 	rc = resource_filters_read(filters, "filters", f, &n, field,
@@ -247,19 +260,10 @@ static int apply_filters(const json_t *filters, struct store_resource *r,
 	if (rc < 0)
 		return rc;
 	canon = resource_filters_json(f, n);
-	text = canon ? json_dumps(canon, JSON_COMPACT) : NULL;
+	rc = canon ? keep_json(canon, r->filters, sizeof(r->filters),
+			       "filters", field, msg, msglen)
+		   : WEFT_ERR_NOMEM;
 	json_decref(canon);
-	if (!text)
-		return WEFT_ERR_NOMEM;
-	rc = 0;
-	if (strlen(text) >= sizeof(r->filters)) {
-		snprintf(field, FIELD_MAX, "filters");
-		snprintf(msg, msglen, "filters are too long");
-		rc = WEFT_ERR_INVAL;
-	} else {
-		memcpy(r->filters, text, strlen(text) + 1);
-	}
-	free(text);
 	return rc;
 }
 
@@ -469,47 +473,25 @@ static void h_patch_resource(struct api_call *c)
 	api_edit_row(c, &resource_edit, false, &in, &r);
 }
 
-/* Like api_delete_by_id, and refused (409) while the policy names the
- * resource. */
-static void h_delete_resource(struct api_call *c)
+/* Refused (409) while the policy names the resource. */
+static int remove_resource(struct store_tx *tx, int64_t id, char *name,
+			   size_t cap, char *msg, size_t msglen)
 {
-	struct store_tx *tx = NULL;
 	struct store_resource r;
-	json_t *detail = NULL;
-	char msg[256] = "";
-	int64_t id;
-	int rc;
+	int rc = store_resource_get(tx, id, &r);
 
-	if (!api_param_id(c, 0, &id))
-		return;
-	rc = store_begin(c->st, STORE_WRITE, &tx);
-	if (rc == 0)
-		rc = store_resource_get(tx, id, &r);
 	if (rc == 0)
 		rc = store_resource_delete(tx, id);
 	if (rc == 0)
-		rc = check_policy(tx, msg, sizeof(msg));
-	if (rc < 0)
-		goto out;
-	detail = json_pack("{s:s}", "name", r.name);
-	if (!detail) {
-		rc = WEFT_ERR_NOMEM;
-		goto out;
-	}
-	rc = api_commit_change(c, tx, "resource.delete", "resource", id,
-			       detail);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	http_resp_free(c->resp);
-	c->resp->status = 204;
-out:
-	store_rollback(tx);
-	json_decref(detail);
-	if (rc == WEFT_ERR_NOTFOUND)
-		api_not_found(c, "resource", id);
-	else if (rc < 0)
-		api_fail(c, rc, msg[0] ? msg : NULL, NULL);
+		rc = check_policy(tx, msg, msglen);
+	if (rc == 0)
+		snprintf(name, cap, "%s", r.name);
+	return rc;
+}
+
+static void h_delete_resource(struct api_call *c)
+{
+	api_delete_by_id(c, "resource", "resource.delete", remove_resource);
 }
 
 const struct api_route api_resources_routes[] = {

@@ -142,39 +142,6 @@ static const char *const proto_names[] = {
 	[POLICY_TCP] = "tcp", [POLICY_UDP] = "udp", [POLICY_ICMP] = "icmp",
 };
 
-static bool parse_port(const char *s, size_t n, uint16_t *out)
-{
-	unsigned v = 0;
-
-	if (n == 0 || n > 5 || s[0] == '0')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
-/* "443" or "8000-8100". */
-static bool parse_range(const char *s, struct policy_ports *r)
-{
-	const char *dash = strchr(s, '-');
-
-	if (!dash) {
-		if (!parse_port(s, strlen(s), &r->lo))
-			return false;
-		r->hi = r->lo;
-		return true;
-	}
-	return parse_port(s, (size_t)(dash - s), &r->lo) &&
-	       parse_port(dash + 1, strlen(dash + 1), &r->hi) &&
-	       r->lo <= r->hi;
-}
-
 static int cmp_range(const void *a, const void *b)
 {
 	const struct policy_ports *x = a, *y = b;
@@ -222,7 +189,8 @@ static int read_ports(const json_t *ports, size_t i, const char *prefix,
 		const char *s = json_string_value(v);
 
 		snprintf(field, fieldlen, "%s[%zu].ports[%zu]", prefix, i, k);
-		if (!s || !parse_range(s, &f->ports[k]))
+		if (!s || ip_port_range_parse(s, strlen(s), &f->ports[k].lo,
+					      &f->ports[k].hi) < 0)
 			return bad(msg, msglen,
 				   "a port must be \"N\" or \"LO-HI\" with "
 				   "1 <= LO <= HI <= 65535");
