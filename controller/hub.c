@@ -590,6 +590,24 @@ static int load_policy(struct store_tx *tx, struct policy **out)
 	if (rc < 0)
 		return rc;
 	rc = policy_parse(sp.document, strlen(sp.document), &names, out, &err);
+	if (rc == WEFT_ERR_INVAL) {
+		char q1[160], q2[400];
+
+		/* A document saved before resources had filters (migration
+		 * 006) may have rules they narrow to nothing, or tests they
+		 * now fail. Such a rule simply gives nothing (the engine
+		 * narrows with the live filters): keep the rest of the
+		 * policy rather than deny all. */
+		names.resource_filters = NULL;
+		if (policy_parse(sp.document, strlen(sp.document), &names, out,
+				 NULL) == 0) {
+			log_warn("policy_narrowed", "version=%" PRId64
+				 " at=%s reason=%s", sp.version,
+				 log_q(q1, sizeof(q1), err.path),
+				 log_q(q2, sizeof(q2), err.message));
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
 		char q1[160], q2[400];
 

@@ -225,6 +225,8 @@ static int cmp_res_key(const void *key, const void *elem)
 static int reach_eff(const struct netmap *nm, const struct nnode *n,
 		     struct reach *r)
 {
+	size_t w = 0;
+
 	r->eff = calloc(r->nres, sizeof(*r->eff));
 	if (!r->eff)
 		return WEFT_ERR_NOMEM;
@@ -246,8 +248,19 @@ static int reach_eff(const struct netmap *nm, const struct nnode *n,
 				goto fail;
 		}
 	}
-	for (size_t i = 0; i < r->nres; i++)
+	/* A resource the rules give nothing (its filters changed after the
+	 * policy was saved) is not reachable: leave it out. */
+	for (size_t i = 0; i < r->nres; i++) {
 		netmap_eff_canon(&r->eff[i]);
+		if (!r->eff[i].all && !r->eff[i].icmp && !r->eff[i].ntcp &&
+		    !r->eff[i].nudp) {
+			netmap_eff_free(&r->eff[i]);
+			continue;
+		}
+		r->res[w] = r->res[i];
+		r->eff[w++] = r->eff[i];
+	}
+	r->nres = w;
 	return 0;
 fail:
 	for (size_t i = 0; i < r->nres; i++)

@@ -306,13 +306,21 @@ static void resource_edits_update_clients_and_connectors(void)
 		"\"100.96.0.1/32\",\"ports\":\"5432\"},{\"prefix\":"
 		"\"fd7a:115c:a1e0:ffff::6460:1/128\",\"ports\":\"5432\"}]}]");
 	json_decref(flt);
+	/* web is then out of alice's reach: not listed, not routed. */
 	{
-		json_t *res = part(&f, 1, v, "resources");
+		json_t *res = part(&f, 1, v, "resources"), *m;
 
-		CHECK_JSON(json_object_get(json_array_get(res, 1), "filters"),
-			   "[]");
+		CHECK_INT(json_array_size(res), 1);
+		CHECK_STR(json_string_value(json_object_get(
+				  json_array_get(res, 0), "name")), "db");
 		json_decref(res);
+		m = render(&f, 1, 0);
+		CHECK_JSON(json_object_get(peer_in(m, 2), "allowed_ips"),
+			   "[\"100.64.0.2/32\",\"fd7a:115c:a1e0::2/128\"]");
+		json_decref(m);
 	}
+	REQUIRE_INT(set_res(&f, 7, "web", "10.5.0.10", 2, "tag:conn",
+			    "tcp:443,8000-8100"), 0);
 	/* A tag that makes node 5 a connector: its serves section and the
 	 * clients' connector lists. */
 	v = f.v;
@@ -329,7 +337,7 @@ static void resource_edits_update_clients_and_connectors(void)
 	CHECK_PART(&f, 5, v, "serves",
 		"[{\"id\":7,\"name\":\"web\",\"type\":\"ip\",\"address\":"
 		"\"10.5.0.10\",\"prefixes\":[\"10.5.0.10/32\"],\"filters\":"
-		"[{\"protocol\":\"tcp\",\"ports\":[\"8000-8100\"]}]}]");
+		"[{\"protocol\":\"tcp\",\"ports\":[\"443\",\"8000-8100\"]}]}]");
 	/* The connector goes away: clients hear it. */
 	v = f.v;
 	netmap_dirty_reset(&f.dirty);
