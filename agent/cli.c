@@ -40,10 +40,15 @@ static void cell(const json_t *v, char *buf, size_t n)
 			const char *s = json_string_value(x);
 			int w;
 
-			if (!s || len >= n)
+			if (len >= n || (!s && !json_is_integer(x)))
 				continue;
-			w = snprintf(buf + len, n - len, "%s%s", i ? "," : "",
-				     s);
+			if (s)
+				w = snprintf(buf + len, n - len, "%s%s",
+					     i ? "," : "", s);
+			else
+				w = snprintf(buf + len, n - len, "%s%lld",
+					     i ? "," : "",
+					     (long long)json_integer_value(x));
 			len += w > 0 ? (size_t)w : 0;
 		}
 	}
@@ -208,11 +213,33 @@ int cli_print_routes(const json_t *a, FILE *out)
 		{"KIND", "kind"},
 		{"ACCEPTED", "accepted"},
 	};
+	static const struct col rcols[] = {
+		{"RESOURCE", "name"},
+		{"TYPE", "type"},
+		{"ADDRESS", "address"},
+		{"PREFIXES", "prefixes"},
+		{"CONNECTORS", "connectors"},
+	};
 	const json_t *routes = json_object_get(a, "routes");
+	const json_t *res = json_object_get(a, "resources");
+	const json_t *serves = json_object_get(a, "serves");
+	int rc;
 
-	if (json_array_size(routes) == 0) {
+	if (json_array_size(routes) == 0)
 		fprintf(out, "no routes\n");
-		return ferror(out) ? -EIO : 0;
+	else if ((rc = table(routes, cols, sizeof(cols) / sizeof(cols[0]),
+			     out)) < 0)
+		return rc;
+	/* Resources follow when there are any (docs/connectors.md). */
+	if (json_array_size(res)) {
+		fputc('\n', out);
+		if ((rc = table(res, rcols, sizeof(rcols) / sizeof(rcols[0]),
+				out)) < 0)
+			return rc;
 	}
-	return table(routes, cols, sizeof(cols) / sizeof(cols[0]), out);
+	if (json_array_size(serves)) {
+		fprintf(out, "\nserves:\n");
+		return table(serves, rcols, 4, out);
+	}
+	return ferror(out) ? -EIO : 0;
 }

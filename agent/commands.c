@@ -2,10 +2,12 @@
 #include "agent/commands.h"
 
 #include "agent/connector.h"
+#include "agent/mapjson.h"
 #include "agent/daemon.h"
 #include "agent/dataplane.h"
 #include "agent/filter.h"
 #include "agent/map.h"
+#include "agent/mapjson.h"
 #include "agent/ping.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
@@ -188,7 +190,17 @@ static json_t *routes_answer(const struct agent_view *v)
 			}
 		}
 	}
-	return json_pack("{s:o}", "routes", out);
+	{
+		size_t nres, nserves;
+		const struct map_res *res = map_resources(v->map, &nres);
+		const struct map_res *serves = map_serves(v->map, &nserves);
+
+		/* What this node may reach and what it connects, as parsed
+		 * (agent/map.h); the data plane does not use them yet. */
+		return json_pack("{s:o, s:o, s:o}", "routes", out, "resources",
+				 mapjson_res_json(res, nres, false), "serves",
+				 mapjson_res_json(serves, nserves, true));
+	}
 }
 
 static json_t *api_error(const char *code, const char *message)

@@ -16,9 +16,10 @@
 #include <string.h>
 
 /* Parts replaced whole when present, in rendering order. */
-enum { P_SELF, P_FILTER, P_DNS, P_RELAYS, NPARTS };
+enum { P_SELF, P_FILTER, P_DNS, P_RELAYS, P_RESOURCES, P_SERVES, NPARTS };
 static const char *const part_names[NPARTS] = {"self", "filter", "dns",
-					       "relays"};
+					       "relays", "resources",
+					       "serves"};
 
 /* The non-peer parts, typed, with the JSON they came from. */
 struct parts {
@@ -29,6 +30,8 @@ struct parts {
 	struct map_dns dns;
 	struct map_relay *relays;
 	size_t nrelays;
+	struct map_res *res[2]; /* resources, serves */
+	size_t nres[2];
 };
 
 struct map {
@@ -69,6 +72,13 @@ static void parts_free_one(struct parts *ps, int i)
 		ps->relays = NULL;
 		ps->nrelays = 0;
 		break;
+	case P_RESOURCES:
+	case P_SERVES:
+		mapjson_res_free(ps->res[i - P_RESOURCES],
+				 ps->nres[i - P_RESOURCES]);
+		ps->res[i - P_RESOURCES] = NULL;
+		ps->nres[i - P_RESOURCES] = 0;
+		break;
 	}
 	json_decref(ps->json[i]);
 	ps->json[i] = NULL;
@@ -99,6 +109,13 @@ static void parts_move_one(struct parts *dst, struct parts *src, int i)
 		dst->nrelays = src->nrelays;
 		src->relays = NULL;
 		src->nrelays = 0;
+		break;
+	case P_RESOURCES:
+	case P_SERVES:
+		dst->res[i - P_RESOURCES] = src->res[i - P_RESOURCES];
+		dst->nres[i - P_RESOURCES] = src->nres[i - P_RESOURCES];
+		src->res[i - P_RESOURCES] = NULL;
+		src->nres[i - P_RESOURCES] = 0;
 		break;
 	}
 }
@@ -150,7 +167,7 @@ void map_diff_free(struct map_diff *d)
 bool map_diff_any(const struct map_diff *d)
 {
 	return d->nadded || d->nremoved || d->nchanged || d->self ||
-	       d->filter || d->dns || d->relays;
+	       d->filter || d->dns || d->relays || d->resources || d->serves;
 }
 
 /* ---- parsing an answer ---- */
@@ -202,6 +219,11 @@ static int parse_part(struct parts *ps, int i, const json_t *v, char *err,
 		break;
 	case P_RELAYS:
 		rc = mapjson_relays(v, &ps->relays, &ps->nrelays, err, errlen);
+		break;
+	case P_RESOURCES:
+	case P_SERVES:
+		rc = mapjson_res(v, i == P_SERVES, &ps->res[i - P_RESOURCES],
+				 &ps->nres[i - P_RESOURCES], err, errlen);
 		break;
 	}
 	if (rc == 0)
@@ -548,6 +570,8 @@ int map_apply(struct map *m, const json_t *j, struct map_diff *diff,
 		diff->filter = a.full || a.has[P_FILTER];
 		diff->dns = a.full || a.has[P_DNS];
 		diff->relays = a.full || a.has[P_RELAYS];
+		diff->resources = a.full || a.has[P_RESOURCES];
+		diff->serves = a.full || a.has[P_SERVES];
 		memset(&add, 0, sizeof(add));
 		memset(&rem, 0, sizeof(rem));
 		memset(&chg, 0, sizeof(chg));
@@ -598,6 +622,18 @@ const struct map_relay *map_relays(const struct map *m, size_t *n)
 {
 	*n = m->parts.nrelays;
 	return m->parts.relays;
+}
+
+const struct map_res *map_resources(const struct map *m, size_t *n)
+{
+	*n = m->parts.nres[0];
+	return m->parts.res[0];
+}
+
+const struct map_res *map_serves(const struct map *m, size_t *n)
+{
+	*n = m->parts.nres[1];
+	return m->parts.res[1];
 }
 
 size_t map_peer_count(const struct map *m)

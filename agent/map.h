@@ -1,8 +1,8 @@
 /* The agent's network map (docs/internals/netmap.md, docs/internals/
  * agentmap.md), parsed once from the answers of GET /api/v1/map into C
  * structs: a full map replaces everything; a delta drops the ids in
- * peers_removed, upserts peers by id and replaces self, filter, dns and
- * relays when present. The result equals the full map the controller
+ * peers_removed, upserts peers by id and replaces self, filter, dns,
+ * relays, resources and serves when present. The result equals the full map the controller
  * would render at that version.
  *
  * Every answer is parsed and checked in full (agent/mapjson.h) before
@@ -75,18 +75,59 @@ struct map_resource {
 	const char *address;          /* IP, CIDR or DNS name */
 };
 
-struct map_dns {
-	const char *suffix;
-	struct map_resource *resources;
-	size_t nresources;
-};
-
 /* Filter rules (what this node lets in; agent/filter.h compiles them). */
 enum map_proto { MAP_PROTO_ANY, MAP_PROTO_TCP, MAP_PROTO_UDP, MAP_PROTO_ICMP };
 
 struct map_port_range {
 	uint16_t lo, hi;
 };
+
+/* Resources (docs/connectors.md): the "resources" part lists what this
+ * node may reach, the "serves" part what it connects. Nothing in the data
+ * plane uses them yet; they are kept typed for the connector and resolver
+ * work and shown by `weft-agent routes`. */
+#define MAP_MAX_RES 4096          /* entries of resources or serves */
+#define MAP_MAX_RES_CONNECTORS 1024 /* connector ids of one resource */
+#define MAP_RES_FILTERS 3         /* one per protocol */
+#define MAP_RES_PORTS 32          /* port ranges of one filter */
+
+enum map_res_type {
+	MAP_RES_IP, MAP_RES_CIDR, MAP_RES_DNS, MAP_RES_WILDCARD,
+	MAP_RES_INTERNET,
+};
+
+struct map_res_filter {
+	int proto;                    /* MAP_PROTO_TCP, _UDP or _ICMP */
+	struct map_port_range ports[MAP_RES_PORTS]; /* none: every port */
+	size_t nports;
+};
+
+struct map_res {
+	int64_t id;
+	const char *name;
+	enum map_res_type type;
+	const char *address;          /* IP, CIDR, DNS name, *.name, internet */
+	/* What traffic to it is routed by: the address (ip, cidr), the
+	 * mapped prefixes (dns, wildcard: the real name is address),
+	 * 0.0.0.0/0 and ::/0 (internet). Host bits cleared. */
+	struct ip_prefix prefixes[2];
+	size_t nprefixes;
+	/* For "resources": what this node may send (the policy narrowed
+	 * by the resource's filters); for "serves": the resource's own
+	 * filters. None: everything. */
+	struct map_res_filter filters[MAP_RES_FILTERS];
+	size_t nfilters;
+	/* "resources" only: the online connectors (peer ids, ascending). */
+	int64_t *connectors;
+	size_t nconnectors;
+};
+
+struct map_dns {
+	const char *suffix;
+	struct map_resource *resources;
+	size_t nresources;
+};
+
 
 struct map_dst {
 	bool self;                    /* "self": this node's mesh addresses */
@@ -111,7 +152,7 @@ struct map_diff {
 	bool full;
 	int64_t *added, *removed, *changed;
 	size_t nadded, nremoved, nchanged;
-	bool self, filter, dns, relays;
+	bool self, filter, dns, relays, resources, serves;
 	bool addrs; /* peers came or went, or a changed peer's ipv4, ipv6 or
 		     * allowed_ips differ: routes must be rebuilt */
 };
@@ -164,6 +205,9 @@ const struct map_dns *map_dns(const struct map *m);
 const struct map_rule *map_rules(const struct map *m, size_t *n);
 bool map_has_filter(const struct map *m);
 const struct map_relay *map_relays(const struct map *m, size_t *n);
+/* The "resources" and "serves" parts; *n = 0 and NULL without them. */
+const struct map_res *map_resources(const struct map *m, size_t *n);
+const struct map_res *map_serves(const struct map *m, size_t *n);
 
 /* Number of peers. */
 size_t map_peer_count(const struct map *m);
@@ -174,8 +218,8 @@ const struct map_peer *map_peer(const struct map *m, int64_t id);
 /* All peers sorted by id (borrowed array of *n pointers). */
 const struct map_peer *const *map_peers(const struct map *m, size_t *n);
 
-/* A borrowed part of the map as received: "self", "filter", "dns" or
- * "relays". NULL for another name or a part the map has not received. */
+/* A borrowed part of the map as received: "self", "filter", "dns",
+ * "relays", "resources" or "serves". NULL for another name or a part the map has not received. */
 const json_t *map_part(const struct map *m, const char *name);
 
 /* The whole map rendered like a full map answer: {version, full: true,

@@ -350,32 +350,12 @@ static int parse_prefix(const json_t *v, struct ip_prefix *out, char *err,
 	return 0;
 }
 
-/* Parses a decimal port 1..65535 without sign or leading zeros from
- * s[0..n). */
-static bool parse_port(const char *s, size_t n, uint16_t *out)
-{
-	unsigned v = 0;
-	size_t i;
-
-	if (n == 0 || n > 5 || s[0] == '0')
-		return false;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > 65535)
-		return false;
-	*out = (uint16_t)v;
-	return true;
-}
-
 /* Parses "*" or "22,80-90,443" into d. */
 static int parse_ports(const char *s, struct map_dst *d, char *err,
 		       size_t errlen)
 {
 	struct map_port_range pr, tmp[FILTER_MAX_PORT_RANGES];
-	const char *p = s, *end, *dash;
+	const char *p = s, *end;
 	size_t n = 0;
 
 	if (strcmp(s, "*") == 0) {
@@ -386,20 +366,14 @@ static int parse_ports(const char *s, struct map_dst *d, char *err,
 		end = strchr(p, ',');
 		if (!end)
 			end = p + strlen(p);
-		dash = memchr(p, '-', (size_t)(end - p));
 		if (n == FILTER_MAX_PORT_RANGES)
 			return fail(err, errlen, WEFT_ERR_TOOBIG,
 				    "more than %d port ranges in \"%s\"",
 				    FILTER_MAX_PORT_RANGES, s);
-		if (dash ? !parse_port(p, (size_t)(dash - p), &pr.lo) ||
-				   !parse_port(dash + 1,
-					       (size_t)(end - dash - 1), &pr.hi) ||
-				   pr.hi < pr.lo
-			 : !parse_port(p, (size_t)(end - p), &pr.lo))
+		if (ip_port_range_parse(p, (size_t)(end - p), &pr.lo,
+					&pr.hi) < 0)
 			return fail(err, errlen, WEFT_ERR_INVAL,
 				    "bad ports \"%s\"", s);
-		if (!dash)
-			pr.hi = pr.lo;
 		tmp[n++] = pr;
 		if (!*end)
 			break;
@@ -566,4 +540,288 @@ int mapjson_rules(const json_t *a, struct map_rule **out, size_t *nout,
 	*out = r;
 	*nout = n;
 	return 0;
+}
+
+/* ---- resources and serves ---- */
+
+static const char *const res_types[] = {
+	[MAP_RES_IP] = "ip", [MAP_RES_CIDR] = "cidr", [MAP_RES_DNS] = "dns",
+	[MAP_RES_WILDCARD] = "wildcard", [MAP_RES_INTERNET] = "internet",
+};
+
+static const char *const res_protos[] = {
+	[MAP_PROTO_TCP] = "tcp", [MAP_PROTO_UDP] = "udp",
+	[MAP_PROTO_ICMP] = "icmp",
+};
+
+static int res_filters(const json_t *a, struct map_res *r, char *err,
+		       size_t errlen)
+{
+	bool seen[MAP_PROTO_ICMP + 1] = {false};
+	const json_t *f;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > MAP_RES_FILTERS)
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "resource %lld: filters is not an array of at "
+			    "most %d", (long long)r->id, MAP_RES_FILTERS);
+	json_array_foreach(a, i, f) {
+		struct map_res_filter *mf = &r->filters[i];
+		const char *proto = json_string_value(
+			json_object_get(f, "protocol"));
+		const json_t *ports = json_object_get(f, "ports"), *p;
+		size_t k;
+		int pr;
+
+		for (pr = MAP_PROTO_TCP; proto && pr <= MAP_PROTO_ICMP; pr++)
+			if (strcmp(proto, res_protos[pr]) == 0)
+				break;
+		if (!proto || pr > MAP_PROTO_ICMP || seen[pr])
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "resource %lld: filters[%zu] has a bad or "
+				    "repeated protocol", (long long)r->id, i);
+		seen[pr] = true;
+		mf->proto = pr;
+		if (ports && !json_is_null(ports) &&
+		    (!json_is_array(ports) ||
+		     json_array_size(ports) > MAP_RES_PORTS ||
+		     (pr == MAP_PROTO_ICMP && json_array_size(ports))))
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "resource %lld: filters[%zu] has bad ports",
+				    (long long)r->id, i);
+		json_array_foreach(ports, k, p) {
+			const char *s = json_string_value(p);
+
+			if (!s || ip_port_range_parse(s, strlen(s),
+						      &mf->ports[k].lo,
+						      &mf->ports[k].hi) < 0)
+				return fail(err, errlen, WEFT_ERR_INVAL,
+					    "resource %lld: bad port range "
+					    "filters[%zu].ports[%zu]",
+					    (long long)r->id, i, k);
+		}
+		mf->nports = json_array_size(ports);
+	}
+	r->nfilters = json_array_size(a);
+	return 0;
+}
+
+/* Do the prefixes fit the type and the address? */
+static bool res_prefixes_ok(const struct map_res *r)
+{
+	struct ip_prefix p;
+
+	switch (r->type) {
+	case MAP_RES_IP:
+	case MAP_RES_CIDR:
+		if (ip_prefix_parse(r->address, &p, r->type == MAP_RES_IP ?
+				    IP_PREFIX_BARE_ADDR : IP_PREFIX_STRICT) < 0 ||
+		    (r->type == MAP_RES_IP) != (strchr(r->address, '/') == NULL))
+			return false;
+		ip_prefix_mask(&p);
+		return r->nprefixes == 1 && p.len == r->prefixes[0].len &&
+		       ip_addr_eq(&p.addr, &r->prefixes[0].addr);
+	case MAP_RES_INTERNET:
+		return strcmp(r->address, "internet") == 0 &&
+		       r->nprefixes == 2 && r->prefixes[0].len == 0 &&
+		       r->prefixes[1].len == 0 &&
+		       r->prefixes[0].addr.family != r->prefixes[1].addr.family;
+	case MAP_RES_DNS:
+	case MAP_RES_WILDCARD:
+		return r->address[0] &&
+		       (r->type == MAP_RES_DNS) !=
+			       (strncmp(r->address, "*.", 2) == 0) &&
+		       (r->nprefixes < 2 || r->prefixes[0].addr.family !=
+						    r->prefixes[1].addr.family);
+	}
+	return false;
+}
+
+static int res_connectors(const json_t *a, struct map_res *r, char *err,
+			  size_t errlen)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > MAP_MAX_RES_CONNECTORS)
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "resource %lld: connectors is not an array of at "
+			    "most %d ids", (long long)r->id,
+			    MAP_MAX_RES_CONNECTORS);
+	r->connectors = calloc(json_array_size(a) + 1, sizeof(*r->connectors));
+	if (!r->connectors)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	json_array_foreach(a, i, v) {
+		int64_t id = json_integer_value(v);
+
+		if (!json_is_integer(v) || id <= 0 ||
+		    (i && id <= r->connectors[i - 1]))
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "resource %lld: connectors[%zu] is not a "
+				    "node id in ascending order",
+				    (long long)r->id, i);
+		r->connectors[i] = id;
+	}
+	r->nconnectors = json_array_size(a);
+	return 0;
+}
+
+static int res_entry(const json_t *o, bool serves, struct map_res *r,
+		     char *err, size_t errlen)
+{
+	const char *what = serves ? "serves entry" : "resource";
+	const json_t *pfx, *fl;
+	const char *type;
+	size_t i, t;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, WEFT_ERR_INVAL, "%s is not an object",
+			    what);
+	if ((rc = pos_id(o, true, &r->id, what, err, errlen)) < 0)
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "%s without a positive integer id", what);
+	r->name = json_string_value(json_object_get(o, "name"));
+	r->address = json_string_value(json_object_get(o, "address"));
+	type = json_string_value(json_object_get(o, "type"));
+	for (t = 0; type && t < sizeof(res_types) / sizeof(res_types[0]); t++)
+		if (strcmp(type, res_types[t]) == 0)
+			break;
+	if (!r->name || !r->name[0] || !r->address || !type ||
+	    t == sizeof(res_types) / sizeof(res_types[0]))
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "%s %lld needs a name, an address and a known type",
+			    what, (long long)r->id);
+	r->type = (enum map_res_type)t;
+	pfx = json_object_get(o, "prefixes");
+	if (!json_is_array(pfx) || json_array_size(pfx) > 2)
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "%s %lld: prefixes is not an array of at most 2",
+			    what, (long long)r->id);
+	for (i = 0; i < json_array_size(pfx); i++) {
+		const char *s = json_string_value(json_array_get(pfx, i));
+
+		if (!s || ip_prefix_parse(s, &r->prefixes[i], 0) < 0)
+			return fail(err, errlen, WEFT_ERR_INVAL,
+				    "%s %lld: bad prefix", what,
+				    (long long)r->id);
+		ip_prefix_mask(&r->prefixes[i]);
+	}
+	r->nprefixes = json_array_size(pfx);
+	if (!res_prefixes_ok(r))
+		return fail(err, errlen, WEFT_ERR_INVAL,
+			    "%s %lld: address and prefixes do not fit type %s",
+			    what, (long long)r->id, type);
+	fl = json_object_get(o, "filters");
+	if (fl && (rc = res_filters(fl, r, err, errlen)) < 0)
+		return rc;
+	if (!serves &&
+	    (rc = res_connectors(json_object_get(o, "connectors"), r, err,
+				 errlen)) < 0)
+		return rc;
+	return 0;
+}
+
+void mapjson_res_free(struct map_res *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].connectors);
+	free(v);
+}
+
+int mapjson_res(const json_t *a, bool serves, struct map_res **out,
+		size_t *n, char *err, size_t errlen)
+{
+	struct map_res *v;
+	size_t i, cnt;
+	int rc = 0;
+
+	if (!json_is_array(a))
+		return fail(err, errlen, WEFT_ERR_TYPE, "%s is not an array",
+			    serves ? "serves" : "resources");
+	cnt = json_array_size(a);
+	if (cnt > MAP_MAX_RES)
+		return fail(err, errlen, WEFT_ERR_TOOBIG, "more than %d %s",
+			    MAP_MAX_RES, serves ? "serves entries"
+						: "resources");
+	v = calloc(cnt + 1, sizeof(*v));
+	if (!v)
+		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
+	for (i = 0; i < cnt && rc == 0; i++)
+		rc = res_entry(json_array_get(a, i), serves, &v[i], err,
+			       errlen);
+	if (rc < 0) {
+		mapjson_res_free(v, cnt);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static json_t *res_filters_json(const struct map_res *r)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < r->nfilters; i++) {
+		const struct map_res_filter *f = &r->filters[i];
+		json_t *ports = json_array();
+
+		for (size_t k = 0; ports && k < f->nports; k++) {
+			char buf[16];
+
+			if (f->ports[k].lo == f->ports[k].hi)
+				snprintf(buf, sizeof(buf), "%u", f->ports[k].lo);
+			else
+				snprintf(buf, sizeof(buf), "%u-%u",
+					 f->ports[k].lo, f->ports[k].hi);
+			json_array_append_new(ports, json_string(buf));
+		}
+		if (json_array_append_new(a, json_pack("{s:s, s:o}", "protocol",
+				res_protos[f->proto], "ports", ports)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+json_t *mapjson_res_json(const struct map_res *v, size_t n, bool serves)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		const struct map_res *r = &v[i];
+		json_t *pfx = json_array(), *o;
+
+		for (size_t k = 0; pfx && k < r->nprefixes; k++) {
+			char buf[IP_PREFIX_STRLEN];
+
+			if (ip_prefix_format(&r->prefixes[k], buf,
+					     sizeof(buf)) == 0)
+				json_array_append_new(pfx, json_string(buf));
+		}
+		o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id",
+			      (json_int_t)r->id, "name", r->name, "type",
+			      res_types[r->type], "address", r->address,
+			      "prefixes", pfx, "filters", res_filters_json(r));
+		if (o && !serves) {
+			json_t *c = json_array();
+
+			for (size_t k = 0; c && k < r->nconnectors; k++)
+				json_array_append_new(c, json_integer(
+					r->connectors[k]));
+			if (json_object_set_new(o, "connectors", c) < 0) {
+				json_decref(o);
+				o = NULL;
+			}
+		}
+		if (!o || json_array_append_new(a, o) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
 }

@@ -50,4 +50,21 @@ int mapjson_rules(const json_t *a, struct map_rule **out, size_t *n,
 		  char *err, size_t errlen);
 void mapjson_rules_free(struct map_rule *r, size_t n);
 
+/* A "resources" (serves false) or "serves" (serves true) array into a
+ * new array of *n entries (mapjson_res_free). Entries are checked in
+ * full: a positive id, name, a known type whose address and prefixes
+ * agree with it (ip/cidr: the address's own prefix; internet: 0.0.0.0/0
+ * and ::/0; dns/wildcard: up to two mapped prefixes, one per family),
+ * filters of tcp/udp/icmp at most once each with ranges 1..65535 (none
+ * for icmp), and for resources the connector ids (positive, ascending,
+ * unique), all within the MAP_MAX_RES* limits; unknown fields are
+ * ignored. */
+int mapjson_res(const json_t *a, bool serves, struct map_res **out,
+		size_t *n, char *err, size_t errlen);
+void mapjson_res_free(struct map_res *v, size_t n);
+
+/* Typed entries back as JSON in the map's form (for the local API): a
+ * new reference, NULL when out of memory. */
+json_t *mapjson_res_json(const struct map_res *v, size_t n, bool serves);
+
 #endif

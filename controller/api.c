@@ -681,7 +681,7 @@ void api_delete_by_id(struct api_call *c, const char *what,
 {
 	struct store_tx *tx = NULL;
 	json_t *detail = NULL;
-	char name[STORE_NAME_SIZE];
+	char name[STORE_NAME_SIZE], msg[256] = "";
 	int64_t id;
 	int rc;
 
@@ -690,7 +690,7 @@ void api_delete_by_id(struct api_call *c, const char *what,
 	rc = store_begin(c->st, STORE_WRITE, &tx);
 	if (rc < 0)
 		goto out;
-	rc = remove(tx, id, name, sizeof(name));
+	rc = remove(tx, id, name, sizeof(name), msg, sizeof(msg));
 	if (rc < 0)
 		goto out;
 	detail = json_pack("{s:s}", "name", name);
@@ -710,7 +710,7 @@ out:
 	if (rc == WEFT_ERR_NOTFOUND)
 		api_not_found(c, what, id);
 	else if (rc < 0)
-		api_fail(c, rc, NULL, NULL);
+		api_fail(c, rc, msg[0] ? msg : NULL, NULL);
 }
 
 void api_edit_row(struct api_call *c, const struct api_edit *e, bool create,

@@ -227,9 +227,10 @@ void api_get_by_id(struct api_call *c, const char *what, api_load_fn load);
 
 /* Deletes row id inside a write tx and writes its name (for the audit
  * detail) into name (cap bytes); returns 0, WEFT_ERR_NOTFOUND or another
- * negative code. */
+ * negative code, with a message for the client in msg (msglen bytes) when
+ * it refuses (e.g. WEFT_ERR_CONFLICT). */
 typedef int (*api_remove_fn)(struct store_tx *tx, int64_t id, char *name,
-			     size_t cap);
+			     size_t cap, char *msg, size_t msglen);
 
 /* Handler body for DELETE .../{id}: removes the row, audits action with
  * {"name": ...} on (what, id), records a netmap change of kind what,

@@ -7,6 +7,7 @@
  *                                when N is no longer the current one)
  *   GET  /api/v1/relay-key       the public key relays verify tokens with */
 #include "controller/api.h"
+#include "controller/resource.h"
 
 #include "controller/hub.h"
 #include "controller/policy.h"
@@ -189,9 +190,19 @@ static bool resource_exists(void *ctx, const char *name)
 	return store_resource_get_by_name(ctx, name, &r) == 0;
 }
 
+static bool resource_filters(void *ctx, const char *name,
+			     struct policy_filter *out, size_t *n)
+{
+	struct store_resource r;
+
+	return store_resource_get_by_name(ctx, name, &r) == 0 &&
+	       resource_filters_from_text(r.filters, out, n) == 0;
+}
+
 void api_policy_names(struct store_tx *tx, struct policy_names *out)
 {
-	*out = (struct policy_names){user_exists, resource_exists, tx};
+	*out = (struct policy_names){user_exists, resource_exists, tx,
+				     resource_filters};
 }
 
 static void policy_err_message(const struct policy_err *err, char *buf,

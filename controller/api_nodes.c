@@ -406,11 +406,13 @@ out:
 }
 
 static int remove_node(struct store_tx *tx, int64_t id, char *name,
-		       size_t cap)
+		       size_t cap, char *msg, size_t msglen)
 {
 	struct store_node n;
 	int rc = store_node_get(tx, id, &n);
 
+	(void)msg;
+	(void)msglen;
 	if (rc == 0)
 		rc = store_node_delete(tx, id);
 	if (rc == 0)

@@ -274,11 +274,13 @@ static void h_patch_relay(struct api_call *c)
 }
 
 static int remove_relay(struct store_tx *tx, int64_t id, char *name,
-		size_t cap)
+		size_t cap, char *msg, size_t msglen)
 {
 	struct store_relay r;
 	int rc = store_relay_get(tx, id, &r);
 
+	(void)msg;
+	(void)msglen;
 	if (rc == 0)
 		rc = store_relay_delete(tx, id);
 	if (rc == 0)

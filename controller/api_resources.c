@@ -1,16 +1,24 @@
-/* /api/v1/resources: private hosts, subnets and services that connector
- * nodes expose to the mesh.
+/* /api/v1/resources: private hosts, subnets, DNS names and the internet
+ * (an exit node) that connector nodes expose to the mesh (see
+ * docs/connectors.md).
  *
- * A resource is reached through exactly one of a connector node or every
- * node carrying a connector tag. Addresses are stored canonically (IP
- * addresses and prefixes as ip_*_format writes them) and ports without
- * spaces, so the network map builder can compare them as text. Every
- * change is part of the network maps and bumps the netmap version. */
+ * A resource is served by a set of connectors: nodes by id and every node
+ * carrying one of its connector tags. Addresses and filters are stored in
+ * their canonical form (controller/resource.h); DNS and wildcard
+ * resources get mapped prefixes from the reserved range when created
+ * (controller/ipam.h), kept across edits and freed with the resource.
+ * Every change must leave the saved policy valid (a rule's access to a
+ * resource must not narrow to nothing, a resource the policy names must
+ * not disappear): such a change is refused with 409. Every change is part
+ * of the network maps and bumps the netmap version. */
 #include "controller/api.h"
 
+#include "controller/ipam.h"
+#include "controller/policy.h"
+#include "controller/resource.h"
+#include "controller/tagown.h"
 #include "controller/valid.h"
 #include "shared/err.h"
-#include "shared/ip.h"
 #include "shared/jsonx.h"
 
 #include <inttypes.h>
@@ -18,66 +26,64 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Canonical form of an IP address, a strict CIDR prefix or a host name
- * into out. */
-static int normalize_address(const char *s, char *out, size_t cap,
-			     char *msg, size_t msglen)
+#define FIELD_MAX 192
+
+static json_t *ids_json(const int64_t *v, size_t n)
 {
-	struct ip_addr a;
-	struct ip_prefix p;
-	int rc;
+	json_t *a = json_array();
 
-	if (strchr(s, '/')) {
-		rc = ip_prefix_parse(s, &p, IP_PREFIX_STRICT);
-		if (rc == WEFT_ERR_INVAL && ip_prefix_parse(s, &p, 0) == 0) {
-			char want[IP_PREFIX_STRLEN] = "";
-
-			ip_prefix_mask(&p);
-			ip_prefix_format(&p, want, sizeof(want));
-			snprintf(msg, msglen,
-				 "address has host bits set (did you mean %s?)",
-				 want);
-			return WEFT_ERR_INVAL;
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_integer(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
 		}
-		if (rc < 0)
-			goto bad;
-		return ip_prefix_format(&p, out, cap) < 0 ? WEFT_ERR_INVAL : 0;
-	}
-	if (ip_addr_parse(s, &a) == 0)
-		return ip_addr_format(&a, out, cap) < 0 ? WEFT_ERR_INVAL : 0;
-	if (!valid_dns_name(s, strlen(s)) || strlen(s) >= cap)
-		goto bad;
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-bad:
-	snprintf(msg, msglen,
-		 "address must be an IP address, a CIDR prefix without host "
-		 "bits set, or a DNS name");
-	return WEFT_ERR_INVAL;
+	return a;
+}
+
+/* Stored JSON text as a value; the empty array when unreadable. */
+static json_t *stored_json(const char *text)
+{
+	json_t *v = text[0] ? json_loads(text, 0, NULL) : NULL;
+
+	return v ? v : json_array();
 }
 
 static json_t *resource_json(const struct store_resource *r)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
+	struct policy_filter f[POLICY_FILTERS_MAX];
+	enum resource_type t = RESOURCE_DNS;
+	json_t *mapped;
+	size_t nf = 0;
+
+	(void)resource_address_type(r->address, &t);
+	(void)resource_filters_from_text(r->filters, f, &nf);
+	mapped = r->mapped_ipv4[0] ?
+		json_pack("{s:s, s:o}", "ipv4", r->mapped_ipv4, "ipv6",
+			  api_str_json(r->mapped_ipv6)) :
+		json_null();
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:{s:o, s:o}, s:o, s:o}",
 			 "id", (json_int_t)r->id,
 			 "name", r->name,
 			 "address", r->address,
-			 "protocol", r->protocol,
-			 "ports", r->ports,
-			 "connector_node_id", api_id_json(r->connector_node_id),
-			 "connector_tag", api_str_json(r->connector_tag),
+			 "type", resource_type_name(t),
+			 "filters", resource_filters_json(f, nf),
+			 "connectors",
+			 "nodes", ids_json(r->connector_nodes,
+					   r->nconnector_nodes),
+			 "tags", stored_json(r->connector_tags),
+			 "mapped", mapped,
 			 "created_at", api_time_json(r->created_at));
 }
 
 /* --- handlers --- */
 
-/* The fields of a create (all but name/address optional) or a patch (all
- * optional), as given. */
+/* The fields of a create (name and address required) or a patch (all
+ * optional), as given; field is where apply names a bad value. */
 struct resource_in {
-	const char *name, *address, *protocol, *ports, *tag;
-	int64_t node_id;
-	bool has_name, has_address, has_protocol, has_ports, has_tag,
-		has_node_id;
+	const char *name, *address;
+	json_t *filters, *connectors;
+	bool has_name, has_address, has_filters, has_connectors;
+	char *field; /* FIELD_MAX bytes */
 };
 
 /* Parses the body into in; on failure fills the 400 answer and returns
@@ -88,34 +94,195 @@ static json_t *read_resource(struct api_call *c, bool create, void *vin)
 	const struct jsonx_field fields[] = {
 		{"name", JSONX_STRING, create, 1, VALID_NAME_MAX, 0, &in->name,
 		 &in->has_name},
-		{"address", JSONX_STRING, create, 1, VALID_DNS_NAME_MAX, 0,
+		{"address", JSONX_STRING, create, 1, RESOURCE_ADDRESS_MAX, 0,
 		 &in->address, &in->has_address},
-		{"protocol", JSONX_STRING, false, 1, 8, 0, &in->protocol,
-		 &in->has_protocol},
-		{"ports", JSONX_STRING, false, 1, STORE_PORTS_SIZE - 1, 0,
-		 &in->ports, &in->has_ports},
-		{"connector_node_id", JSONX_INT, false, 1, INT64_MAX, 0,
-		 &in->node_id, &in->has_node_id},
-		{"connector_tag", JSONX_STRING, false, 1, VALID_TAG_MAX, 0, &in->tag,
-		 &in->has_tag},
+		{"filters", JSONX_ARRAY, false, 0, 64, 0, &in->filters,
+		 &in->has_filters},
+		{"connectors", JSONX_OBJECT, create, 0, 2, 0, &in->connectors,
+		 &in->has_connectors},
 	};
 
 	return api_read_body(c, fields, sizeof(fields) / sizeof(fields[0]));
 }
 
+/* v as compact JSON into dst (cap bytes); a 400 on name when too long. */
+static int keep_json(const json_t *v, char *dst, size_t cap, const char *name,
+		     char *field, char *msg, size_t msglen)
+{
+	char *text = json_dumps(v, JSON_COMPACT);
+	int rc = 0;
+
+	if (!text)
+		return WEFT_ERR_NOMEM;
+	if (strlen(text) >= cap) {
+		snprintf(field, FIELD_MAX, "%s", name);
+		snprintf(msg, msglen, "%s is too long", name);
+		rc = WEFT_ERR_INVAL;
+	} else {
+		memcpy(dst, text, strlen(text) + 1);
+	}
+	free(text);
+	return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* connectors.nodes: existing node ids, kept sorted and unique. */
+static int apply_nodes(struct store_tx *tx, const json_t *nodes,
+		       struct store_resource *r, char *field, char *msg,
+		       size_t msglen)
+{
+	const json_t *v;
+	size_t i, w = 0;
+	int64_t ids[STORE_RES_CONNECTORS_MAX];
+	int rc;
+
+	json_array_foreach(nodes, i, v) {
+		struct store_node n;
+		int64_t id = json_integer_value(v);
+
+		snprintf(field, FIELD_MAX, "connectors.nodes[%zu]", i);
+		if (!json_is_integer(v) || id <= 0) {
+			snprintf(msg, msglen, "a connector node is a node id");
+			return WEFT_ERR_INVAL;
+		}
+		rc = store_node_get(tx, id, &n);
+		if (rc == WEFT_ERR_NOTFOUND) {
+			snprintf(msg, msglen, "no node with id %" PRId64, id);
+			return WEFT_ERR_INVAL;
+		}
+		if (rc < 0)
+			return rc;
+		ids[i] = id;
+	}
+	qsort(ids, json_array_size(nodes), sizeof(ids[0]), cmp_i64);
+	for (i = 0; i < json_array_size(nodes); i++)
+		if (i == 0 || ids[i] != ids[w - 1])
+			ids[w++] = ids[i];
+	memcpy(r->connector_nodes, ids, w * sizeof(ids[0]));
+	r->nconnector_nodes = w;
+	return 0;
+}
+
+static int cmp_str_json(const void *a, const void *b)
+{
+	return strcmp(json_string_value(*(json_t *const *)a),
+		      json_string_value(*(json_t *const *)b));
+}
+
+/* connectors.tags: declared tags, stored sorted and unique. */
+static int apply_tags(struct store_tx *tx, json_t *tags,
+		      struct store_resource *r, char *field, char *msg,
+		      size_t msglen)
+{
+	json_t *items[RESOURCE_CONNECTORS_MAX], *out = NULL, *v;
+	char sub[128];
+	size_t i, n = json_array_size(tags);
+	int rc;
+
+	json_array_foreach(tags, i, v) {
+		snprintf(field, FIELD_MAX, "connectors.tags[%zu]", i);
+		if (!valid_tag(json_string_value(v))) {
+			snprintf(msg, msglen, VALID_TAG_MESSAGE, field);
+			return WEFT_ERR_INVAL;
+		}
+		items[i] = v;
+	}
+	rc = tagown_check(tx, 0, tags, msg, msglen, sub, sizeof(sub));
+	if (rc < 0) {
+		snprintf(field, FIELD_MAX, "connectors.%s", sub);
+		return rc;
+	}
+	qsort(items, n, sizeof(items[0]), cmp_str_json);
+	out = json_array();
+	for (i = 0; out && i < n; i++)
+		if ((i == 0 || !json_equal(items[i], items[i - 1])) &&
+		    json_array_append(out, items[i]) < 0)
+			rc = WEFT_ERR_NOMEM;
+	if (!out || rc < 0)
+		rc = WEFT_ERR_NOMEM;
+	else
+		rc = keep_json(out, r->connector_tags, sizeof(r->connector_tags),
+			       "connectors.tags", field, msg, msglen);
+	json_decref(out);
+	return rc;
+}
+
+static int apply_connectors(struct store_tx *tx, json_t *conn,
+			    struct store_resource *r, char *field, char *msg,
+			    size_t msglen)
+{
+	json_t *nodes = NULL, *tags = NULL;
+	const struct jsonx_field fields[] = {
+		{"nodes", JSONX_ARRAY, false, 0, RESOURCE_CONNECTORS_MAX, 0,
+		 &nodes, NULL},
+		{"tags", JSONX_ARRAY, false, 0, RESOURCE_CONNECTORS_MAX, 0,
+		 &tags, NULL},
+	};
+	struct jsonx_err je = {0};
+	json_t *empty = json_array();
+	int rc;
+
+	if (!empty)
+		return WEFT_ERR_NOMEM;
+	rc = jsonx_read_prefixed(conn, "connectors", fields, 2, &je);
+	if (rc < 0) {
+		snprintf(field, FIELD_MAX, "%s", je.field);
+		snprintf(msg, msglen, "%s", je.message);
+		if (rc != WEFT_ERR_NOMEM)
+			rc = WEFT_ERR_INVAL;
+		goto out;
+	}
+	/* The object replaces both sets: a missing member is empty. */
+	rc = apply_nodes(tx, nodes ? nodes : empty, r, field, msg, msglen);
+	if (rc == 0)
+		rc = apply_tags(tx, tags ? tags : empty, r, field, msg, msglen);
+out:
+	json_decref(empty);
+	return rc;
+}
+
+static int apply_filters(const json_t *filters, struct store_resource *r,
+			 char *field, char *msg, size_t msglen)
+{
+	struct policy_filter f[POLICY_FILTERS_MAX];
+	size_t n = 0;
+	json_t *canon;
+	int rc;
+
+	rc = resource_filters_read(filters, "filters", f, &n, field,
+				   FIELD_MAX, msg, msglen);
+	if (rc < 0)
+		return rc;
+	canon = resource_filters_json(f, n);
+	rc = canon ? keep_json(canon, r->filters, sizeof(r->filters),
+			       "filters", field, msg, msglen)
+		   : WEFT_ERR_NOMEM;
+	json_decref(canon);
+	return rc;
+}
+
 /* Applies in to r (a fresh resource with defaults, or the stored one) and
- * validates the result, checking the connector node inside tx. On failure
- * fills msg and *field. */
+ * validates the result, checking connector nodes and tags inside tx. On
+ * failure fills msg and *field. */
 static int apply(struct store_tx *tx, const void *vin, void *row, char *msg,
 		 size_t msglen, const char **field)
 {
 	const struct resource_in *in = vin;
 	struct store_resource *r = row;
-	struct store_node n;
+	enum resource_type t;
+	json_t *tags;
+	size_t ntags;
 	int rc;
 
+	*field = in->field;
 	if (in->has_name) {
-		*field = "name";
+		snprintf(in->field, FIELD_MAX, "name");
 		if (!valid_name(in->name)) {
 			snprintf(msg, msglen,
 				 "name must be 1 to 63 of a-z 0-9 . _ -, "
@@ -125,74 +292,35 @@ static int apply(struct store_tx *tx, const void *vin, void *row, char *msg,
 		snprintf(r->name, sizeof(r->name), "%s", in->name);
 	}
 	if (in->has_address) {
-		*field = "address";
-		rc = normalize_address(in->address, r->address,
-				       sizeof(r->address), msg, msglen);
+		snprintf(in->field, FIELD_MAX, "address");
+		rc = resource_address_parse(in->address, r->address,
+					    sizeof(r->address), &t, msg, msglen);
 		if (rc < 0)
 			return rc;
 	}
-	if (in->has_protocol) {
-		*field = "protocol";
-		if (strcmp(in->protocol, "tcp") != 0 &&
-		    strcmp(in->protocol, "udp") != 0 &&
-		    strcmp(in->protocol, "any") != 0) {
-			snprintf(msg, msglen, "protocol must be tcp, udp or any");
-			return WEFT_ERR_INVAL;
-		}
-		snprintf(r->protocol, sizeof(r->protocol), "%s", in->protocol);
-	}
-	if (in->has_ports) {
-		*field = "ports";
-		rc = valid_ports(in->ports, r->ports);
-		if (rc == WEFT_ERR_TOOBIG) {
-			snprintf(msg, msglen, "ports is too long");
-			return WEFT_ERR_INVAL;
-		}
-		if (rc < 0) {
-			snprintf(msg, msglen,
-				 "ports must be * or a comma list of ports "
-				 "1-65535 and ranges a-b with a <= b");
-			return WEFT_ERR_INVAL;
-		}
-	}
-	if (in->has_node_id && in->has_tag) {
-		*field = "connector_tag";
-		snprintf(msg, msglen,
-			 "give one of connector_node_id and connector_tag, "
-			 "not both");
+	if (in->has_filters &&
+	    (rc = apply_filters(in->filters, r, in->field, msg, msglen)) < 0)
+		return rc;
+	if (in->has_connectors &&
+	    (rc = apply_connectors(tx, in->connectors, r, in->field, msg,
+				   msglen)) < 0)
+		return rc;
+	tags = stored_json(r->connector_tags);
+	ntags = json_array_size(tags);
+	json_decref(tags);
+	if (!r->nconnector_nodes && !ntags) {
+		snprintf(in->field, FIELD_MAX, "connectors");
+		snprintf(msg, msglen, "a resource needs at least one connector "
+			 "node or tag");
 		return WEFT_ERR_INVAL;
 	}
-	/* Naming one connector replaces the other (PATCH switches). */
-	if (in->has_tag) {
-		*field = "connector_tag";
-		if (!valid_tag(in->tag)) {
-			snprintf(msg, msglen,
-				 "connector_tag must look like tag:<name>");
-			return WEFT_ERR_INVAL;
-		}
-		snprintf(r->connector_tag, sizeof(r->connector_tag), "%s",
-			 in->tag);
-		r->connector_node_id = 0;
-	}
-	if (in->has_node_id) {
-		*field = "connector_node_id";
-		rc = store_node_get(tx, in->node_id, &n);
-		if (rc == WEFT_ERR_NOTFOUND) {
-			snprintf(msg, msglen, "no node with id %" PRId64,
-				 in->node_id);
-			return WEFT_ERR_INVAL;
-		}
-		if (rc < 0)
-			return rc;
-		r->connector_node_id = in->node_id;
-		r->connector_tag[0] = '\0';
-	}
-	if (!r->connector_node_id && !r->connector_tag[0]) {
-		*field = "connector_node_id";
-		snprintf(msg, msglen,
-			 "a resource needs connector_node_id or connector_tag");
-		return WEFT_ERR_INVAL;
-	}
+	snprintf(in->field, FIELD_MAX, "address");
+	rc = ipam_resource_map(tx, r);
+	if (rc == WEFT_ERR_EXHAUSTED)
+		snprintf(msg, msglen, "the mapped address range for this kind "
+			 "of resource is full");
+	if (rc < 0)
+		return rc;
 	*field = NULL;
 	return 0;
 }
@@ -210,6 +338,34 @@ static int check_unique(struct store_tx *tx, const struct store_resource *r,
 		*field = "name";
 		snprintf(msg, msglen, "a resource named %s exists", r->name);
 		return WEFT_ERR_EXISTS;
+	}
+	return rc;
+}
+
+/* Is the saved policy still valid with what tx now holds? CONFLICT with
+ * the policy's complaint in msg when not. */
+static int check_policy(struct store_tx *tx, char *msg, size_t msglen)
+{
+	struct store_policy sp = {0};
+	struct policy_names names;
+	struct policy_err err = {0};
+	struct policy *p = NULL;
+	int rc;
+
+	rc = store_policy_get_current(tx, &sp);
+	if (rc == WEFT_ERR_NOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	api_policy_names(tx, &names);
+	rc = policy_parse(sp.document, strlen(sp.document), &names, &p, &err);
+	policy_free(p);
+	store_policy_free(&sp);
+	if (rc == WEFT_ERR_INVAL) {
+		snprintf(msg, msglen, "the policy would no longer be valid "
+			 "(%s: %s); change the policy first", err.path,
+			 err.message);
+		return WEFT_ERR_CONFLICT;
 	}
 	return rc;
 }
@@ -232,6 +388,8 @@ static int save(struct store_tx *tx, void *row, bool create, int64_t now,
 		*field = "name";
 		snprintf(msg, msglen, "a resource named %s exists", r->name);
 	}
+	if (rc == 0 && !create && (rc = check_policy(tx, msg, msglen)) < 0)
+		*field = "filters";
 	return rc;
 }
 
@@ -257,8 +415,9 @@ static const struct api_edit resource_edit = {
 
 static void h_create_resource(struct api_call *c)
 {
-	struct resource_in in = {0};
-	struct store_resource r = {.protocol = "any", .ports = "*"};
+	char field[FIELD_MAX] = "";
+	struct resource_in in = {.field = field};
+	struct store_resource r = {.filters = "[]", .connector_tags = "[]"};
 
 	api_edit_row(c, &resource_edit, true, &in, &r);
 }
@@ -307,20 +466,24 @@ static void h_get_resource(struct api_call *c)
 
 static void h_patch_resource(struct api_call *c)
 {
-	struct resource_in in = {0};
+	char field[FIELD_MAX] = "";
+	struct resource_in in = {.field = field};
 	struct store_resource r;
 
 	api_edit_row(c, &resource_edit, false, &in, &r);
 }
 
+/* Refused (409) while the policy names the resource. */
 static int remove_resource(struct store_tx *tx, int64_t id, char *name,
-		size_t cap)
+			   size_t cap, char *msg, size_t msglen)
 {
 	struct store_resource r;
 	int rc = store_resource_get(tx, id, &r);
 
 	if (rc == 0)
 		rc = store_resource_delete(tx, id);
+	if (rc == 0)
+		rc = check_policy(tx, msg, msglen);
 	if (rc == 0)
 		snprintf(name, cap, "%s", r.name);
 	return rc;

@@ -5,6 +5,7 @@
  * and output formatting. This file is the command-line front end and
  * prints; the API modules it calls do not. */
 #include "controller/cli.h"
+#include "controller/cli_internal.h"
 
 #include "controller/api.h"
 #include "controller/ctl.h"
@@ -27,70 +28,7 @@
 
 /* Longest text shown in one table cell or field. */
 #define CELL_MAX (64 * 1024)
-#define MAX_QUERY 6
 #define MAX_COLS 12
-
-/* Query parameters of one request. */
-struct query {
-	const char *key[MAX_QUERY];
-	const char *val[MAX_QUERY];
-	size_t n;
-};
-
-struct cli {
-	struct api *api;
-	struct store *st;
-	struct principal who;
-	bool json;
-	json_t *users; /* {"<id>": "<name>"} for USER columns, or NULL */
-};
-
-/* Every flag a subcommand may take; each command picks some by mask. */
-struct flags {
-	const char *display_name, *email, *role, *name, *user, *description;
-	const char *expires, *tag, *region, *address, *pin;
-	struct conf_list tags;
-	bool reusable, ephemeral, all, online, json;
-};
-
-enum {
-	F_DISPLAY_NAME = 1u << 0,
-	F_EMAIL = 1u << 1,
-	F_ROLE = 1u << 2,
-	F_NAME = 1u << 3,
-	F_USER = 1u << 4,
-	F_DESCRIPTION = 1u << 5,
-	F_EXPIRES = 1u << 6,
-	F_TAG = 1u << 7,
-	F_TAGS = 1u << 8,
-	F_REUSABLE = 1u << 9,
-	F_EPHEMERAL = 1u << 10,
-	F_ALL = 1u << 11,
-	F_ONLINE = 1u << 12,
-	F_REGION = 1u << 13,
-	F_ADDRESS = 1u << 14,
-	F_PIN = 1u << 15,
-};
-#define NFLAGS 16
-
-struct cmd {
-	const char *group;
-	const char *name;
-	const char *args; /* positional part of the usage line */
-	int npos;         /* exact number of positional arguments */
-	unsigned flags;
-	const char *summary;
-	/* Returns the exit status: 0, 1 (failed) or 2 (bad usage). */
-	int (*fn)(struct cli *c, const struct flags *f, char **pos);
-};
-
-/* Table columns: a JSON key of each item; user columns show the name of
- * the user whose id the key holds. */
-struct col {
-	const char *head;
-	const char *key;
-	bool user;
-};
 
 static const char *query_get(void *ctx, const char *key)
 {
@@ -112,7 +50,7 @@ static void query_add(struct query *q, const char *key, const char *val)
 	q->n++;
 }
 
-static int oom(void)
+int cli_oom(void)
 {
 	fprintf(stderr, "weft-controller: out of memory\n");
 	return 1;
@@ -186,7 +124,7 @@ static int call_text(struct cli *c, const char *method, const char *path,
 }
 
 /* Like call_text with a JSON body (NULL for none). */
-static int call(struct cli *c, const char *method, const char *path,
+int cli_call(struct cli *c, const char *method, const char *path,
 		struct query *q, const json_t *body, json_t **out)
 {
 	char *text = NULL;
@@ -195,7 +133,7 @@ static int call(struct cli *c, const char *method, const char *path,
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		if (!text) {
-			oom();
+			cli_oom();
 			return -1;
 		}
 	}
@@ -207,7 +145,7 @@ static int call(struct cli *c, const char *method, const char *path,
 /* GETs every page of a collection into *out (a JSON array the caller
  * owns). q (may hold filters) gets limit and cursor added and is restored
  * before returning. Returns 0 or -1 (error printed). */
-static int fetch_all(struct cli *c, const char *path, struct query *q,
+int cli_fetch_all(struct cli *c, const char *path, struct query *q,
 		     json_t **out)
 {
 	json_t *all = json_array(), *page = NULL, *items, *next;
@@ -216,7 +154,7 @@ static int fetch_all(struct cli *c, const char *path, struct query *q,
 	int rc = -1;
 
 	if (!all) {
-		oom();
+		cli_oom();
 		return -1;
 	}
 	for (;;) {
@@ -224,7 +162,7 @@ static int fetch_all(struct cli *c, const char *path, struct query *q,
 		query_add(q, "limit", "1000");
 		if (cursor[0])
 			query_add(q, "cursor", cursor);
-		if (call(c, "GET", path, q, NULL, &page) < 0)
+		if (cli_call(c, "GET", path, q, NULL, &page) < 0)
 			goto out;
 		items = json_object_get(page, "items");
 		next = json_object_get(page, "next_cursor");
@@ -262,7 +200,7 @@ static int resolve_user(struct cli *c, const char *ref, int64_t *id)
 	int rc = -1;
 
 	query_add(&q, "name", ref);
-	if (fetch_all(c, "/api/v1/users", &q, &items) < 0)
+	if (cli_fetch_all(c, "/api/v1/users", &q, &items) < 0)
 		return -1;
 	json_array_foreach(items, i, u) {
 		const char *name = json_string_value(json_object_get(u, "name"));
@@ -286,7 +224,7 @@ out:
 
 /* Finds a node by id when ref is a number, else by exact name. Returns 0
  * or -1 (error printed). */
-static int resolve_node(struct cli *c, const char *ref, int64_t *id)
+int cli_resolve_node(struct cli *c, const char *ref, int64_t *id)
 {
 	struct query q = {0};
 	json_t *items = NULL, *n;
@@ -295,7 +233,7 @@ static int resolve_node(struct cli *c, const char *ref, int64_t *id)
 
 	if (parse_id(ref, id))
 		return 0;
-	if (fetch_all(c, "/api/v1/nodes", &q, &items) < 0)
+	if (cli_fetch_all(c, "/api/v1/nodes", &q, &items) < 0)
 		return -1;
 	json_array_foreach(items, i, n) {
 		const char *name = json_string_value(json_object_get(n, "name"));
@@ -323,12 +261,12 @@ static int load_users(struct cli *c)
 
 	if (c->users)
 		return 0;
-	if (fetch_all(c, "/api/v1/users", &q, &items) < 0)
+	if (cli_fetch_all(c, "/api/v1/users", &q, &items) < 0)
 		return -1;
 	c->users = json_object();
 	if (!c->users) {
 		json_decref(items);
-		oom();
+		cli_oom();
 		return -1;
 	}
 	json_array_foreach(items, i, u) {
@@ -546,22 +484,22 @@ static void print_secret(const json_t *o, const char *what)
 	       key);
 }
 
-static int print_json(const json_t *v)
+int cli_print_json(const json_t *v)
 {
 	char *s = json_dumps(v, JSON_INDENT(2));
 
 	if (!s)
-		return oom();
+		return cli_oom();
 	puts(s);
 	free(s);
 	return 0;
 }
 
 /* Prints a single object answer: JSON, or the key/value view. */
-static int show_object(struct cli *c, const json_t *o, bool user)
+int cli_show_object(struct cli *c, const json_t *o, bool user)
 {
 	if (c->json)
-		return print_json(o);
+		return cli_print_json(o);
 	if (user && json_is_integer(json_object_get(o, "user_id")) &&
 	    load_users(c) < 0)
 		return 1;
@@ -580,8 +518,8 @@ static int show_list(struct cli *c, json_t *items, const struct col *cols,
 	if (c->json) {
 		o = api_list_body(json_incref(items), 0);
 		if (!o)
-			return oom();
-		rc = print_json(o);
+			return cli_oom();
+		rc = cli_print_json(o);
 		json_decref(o);
 		return rc;
 	}
@@ -592,17 +530,16 @@ static int show_list(struct cli *c, json_t *items, const struct col *cols,
 	return 0;
 }
 
-#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* GETs every page of path (filters in q) and prints the rows: the body of
  * every list subcommand. Returns the exit status. */
-static int list_cmd(struct cli *c, const char *path, struct query *q,
+int cli_list_cmd(struct cli *c, const char *path, struct query *q,
 		    const struct col *cols, size_t ncol)
 {
 	json_t *items = NULL;
 	int ret = 1;
 
-	if (fetch_all(c, path, q, &items) == 0)
+	if (cli_fetch_all(c, path, q, &items) == 0)
 		ret = show_list(c, items, cols, ncol);
 	json_decref(items);
 	return ret;
@@ -626,7 +563,7 @@ static int query_user(struct cli *c, struct query *q, const char *ref,
 }
 
 /* Sets key to a string in body unless s is NULL. */
-static int set_str(json_t *body, const char *key, const char *s)
+int cli_set_str(json_t *body, const char *key, const char *s)
 {
 	if (!s)
 		return 0;
@@ -676,15 +613,15 @@ static int users_create(struct cli *c, const struct flags *f, char **pos)
 	json_t *body = json_object(), *out = NULL;
 	int ret = 1;
 
-	if (!body || set_str(body, "name", pos[0]) ||
-	    set_str(body, "display_name", f->display_name) ||
-	    set_str(body, "email", f->email) || set_str(body, "role", f->role)) {
-		ret = oom();
+	if (!body || cli_set_str(body, "name", pos[0]) ||
+	    cli_set_str(body, "display_name", f->display_name) ||
+	    cli_set_str(body, "email", f->email) || cli_set_str(body, "role", f->role)) {
+		ret = cli_oom();
 		goto out;
 	}
-	if (call(c, "POST", "/api/v1/users", NULL, body, &out) < 0)
+	if (cli_call(c, "POST", "/api/v1/users", NULL, body, &out) < 0)
 		goto out;
-	ret = show_object(c, out, false);
+	ret = cli_show_object(c, out, false);
 out:
 	json_decref(body);
 	json_decref(out);
@@ -697,7 +634,7 @@ static int users_list(struct cli *c, const struct flags *f, char **pos)
 
 	(void)pos;
 	query_add(&q, "name", f->name);
-	return list_cmd(c, "/api/v1/users", &q, user_cols, NCOLS(user_cols));
+	return cli_list_cmd(c, "/api/v1/users", &q, user_cols, NCOLS(user_cols));
 }
 
 static int users_delete(struct cli *c, const struct flags *f, char **pos)
@@ -709,7 +646,7 @@ static int users_delete(struct cli *c, const struct flags *f, char **pos)
 	if (resolve_user(c, pos[0], &id) < 0)
 		return 1;
 	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64, id);
-	if (call(c, "DELETE", path, NULL, NULL, NULL) < 0)
+	if (cli_call(c, "DELETE", path, NULL, NULL, NULL) < 0)
 		return 1;
 	if (!c->json)
 		printf("deleted user %s (id %" PRId64 ")\n", pos[0], id);
@@ -736,7 +673,7 @@ static int users_set_password(struct cli *c, const struct flags *f,
 	memset(pw, 0, sizeof(pw));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (!text) {
-		ret = oom();
+		ret = cli_oom();
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/api/v1/users/%" PRId64 "/password", id);
@@ -780,7 +717,7 @@ static int set_user(struct cli *c, json_t *body, const char *ref)
 	if (resolve_user(c, ref, &id) < 0)
 		return 1;
 	if (json_object_set_new(body, "user_id", json_integer(id)))
-		return oom();
+		return cli_oom();
 	return 0;
 }
 
@@ -791,15 +728,15 @@ static int keys_create(struct cli *c, const struct flags *f, char **pos)
 
 	(void)pos;
 	if (!body)
-		return oom();
+		return cli_oom();
 	if (set_user(c, body, f->user))
 		goto out;
 	if ((f->reusable &&
 	     json_object_set_new(body, "reusable", json_true())) ||
 	    (f->ephemeral &&
 	     json_object_set_new(body, "ephemeral", json_true())) ||
-	    set_str(body, "expires_in", f->expires)) {
-		ret = oom();
+	    cli_set_str(body, "expires_in", f->expires)) {
+		ret = cli_oom();
 		goto out;
 	}
 	if (f->tags.n) {
@@ -810,13 +747,13 @@ static int keys_create(struct cli *c, const struct flags *f, char **pos)
 				break;
 		if (!tags || json_array_size(tags) != f->tags.n ||
 		    json_object_set(body, "tags", tags)) {
-			ret = oom();
+			ret = cli_oom();
 			goto out;
 		}
 	}
-	if (call(c, "POST", "/api/v1/auth-keys", NULL, body, &out) < 0)
+	if (cli_call(c, "POST", "/api/v1/auth-keys", NULL, body, &out) < 0)
 		goto out;
-	ret = show_object(c, out, true);
+	ret = cli_show_object(c, out, true);
 	if (ret == 0 && !c->json)
 		print_secret(out, "auth key");
 out:
@@ -836,7 +773,7 @@ static int keys_list(struct cli *c, const struct flags *f, char **pos)
 		return 1;
 	if (f->all)
 		query_add(&q, "include_revoked", "true");
-	return list_cmd(c, "/api/v1/auth-keys", &q, authkey_cols,
+	return cli_list_cmd(c, "/api/v1/auth-keys", &q, authkey_cols,
 			NCOLS(authkey_cols));
 }
 
@@ -855,10 +792,10 @@ static int revoke_key(struct cli *c, const char *collection,
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/api/v1/%s/%" PRId64, collection, id);
-	if (call(c, "DELETE", path, NULL, NULL, &out) < 0)
+	if (cli_call(c, "DELETE", path, NULL, NULL, &out) < 0)
 		return 1;
 	if (c->json) {
-		ret = print_json(out);
+		ret = cli_print_json(out);
 	} else {
 		printf("revoked %s %" PRId64 " (prefix %s)\n", what, id,
 		       json_string_value(json_object_get(out, "prefix"))
@@ -896,17 +833,17 @@ static int apikeys_create(struct cli *c, const struct flags *f, char **pos)
 
 	(void)pos;
 	if (!body)
-		return oom();
+		return cli_oom();
 	if (set_user(c, body, f->user))
 		goto out;
-	if (set_str(body, "description", f->description) ||
-	    set_str(body, "expires_in", f->expires)) {
-		ret = oom();
+	if (cli_set_str(body, "description", f->description) ||
+	    cli_set_str(body, "expires_in", f->expires)) {
+		ret = cli_oom();
 		goto out;
 	}
-	if (call(c, "POST", "/api/v1/api-keys", NULL, body, &out) < 0)
+	if (cli_call(c, "POST", "/api/v1/api-keys", NULL, body, &out) < 0)
 		goto out;
-	ret = show_object(c, out, true);
+	ret = cli_show_object(c, out, true);
 	if (ret == 0 && !c->json)
 		print_secret(out, "API key");
 out:
@@ -921,7 +858,7 @@ static int apikeys_list(struct cli *c, const struct flags *f, char **pos)
 
 	(void)f;
 	(void)pos;
-	return list_cmd(c, "/api/v1/api-keys", &q, apikey_cols,
+	return cli_list_cmd(c, "/api/v1/api-keys", &q, apikey_cols,
 			NCOLS(apikey_cols));
 }
 
@@ -956,7 +893,7 @@ static int nodes_list(struct cli *c, const struct flags *f, char **pos)
 	query_add(&q, "tag", f->tag);
 	if (f->online)
 		query_add(&q, "online", "true");
-	return list_cmd(c, "/api/v1/nodes", &q, node_cols, NCOLS(node_cols));
+	return cli_list_cmd(c, "/api/v1/nodes", &q, node_cols, NCOLS(node_cols));
 }
 
 /* Runs method on /api/v1/nodes/<node>[suffix] and shows the node it
@@ -969,13 +906,13 @@ static int node_call(struct cli *c, const char *ref, const char *method,
 	int64_t id;
 	int ret = 1;
 
-	if (resolve_node(c, ref, &id) < 0)
+	if (cli_resolve_node(c, ref, &id) < 0)
 		return 1;
 	snprintf(path, sizeof(path), "/api/v1/nodes/%" PRId64 "%s", id, suffix);
-	if (call(c, method, path, NULL, body, &out) < 0)
+	if (cli_call(c, method, path, NULL, body, &out) < 0)
 		return 1;
 	if (out) {
-		ret = show_object(c, out, true);
+		ret = cli_show_object(c, out, true);
 	} else {
 		if (!c->json)
 			printf("deleted node %s (id %" PRId64 ")\n", ref, id);
@@ -998,7 +935,7 @@ static int nodes_rename(struct cli *c, const struct flags *f, char **pos)
 
 	(void)f;
 	if (!body)
-		return oom();
+		return cli_oom();
 	ret = node_call(c, pos[0], "PATCH", "", body);
 	json_decref(body);
 	return ret;
@@ -1012,7 +949,7 @@ static int nodes_tag(struct cli *c, const struct flags *f, char **pos)
 	(void)f;
 	body = tags ? json_pack("{s:o}", "tags", tags) : NULL;
 	if (!body)
-		return oom();
+		return cli_oom();
 	ret = node_call(c, pos[0], "PATCH", "", body);
 	json_decref(body);
 	return ret;
@@ -1047,7 +984,7 @@ static int read_policy_file(const char *path, char **text, size_t *len)
 	}
 	buf = malloc(POLICY_MAX_BYTES + 2);
 	if (!buf) {
-		oom();
+		cli_oom();
 		goto out;
 	}
 	n = fread(buf, 1, POLICY_MAX_BYTES + 1, f);
@@ -1073,11 +1010,11 @@ static int policy_get(struct cli *c, const struct flags *f, char **pos)
 
 	(void)f;
 	(void)pos;
-	if (call(c, "GET", "/api/v1/policy", NULL, NULL, &out) < 0)
+	if (cli_call(c, "GET", "/api/v1/policy", NULL, NULL, &out) < 0)
 		return 1;
 	/* Without --json only the document, so that `policy get > FILE`,
 	 * an edit and `policy set FILE` round-trip. */
-	ret = print_json(c->json ? out : json_object_get(out, "document"));
+	ret = cli_print_json(c->json ? out : json_object_get(out, "document"));
 	json_decref(out);
 	return ret;
 }
@@ -1095,7 +1032,7 @@ static int policy_set(struct cli *c, const struct flags *f, char **pos)
 	if (call_text(c, "PUT", "/api/v1/policy", NULL, text, len, &out) < 0)
 		goto out;
 	if (c->json)
-		ret = print_json(out);
+		ret = cli_print_json(out);
 	else {
 		printf("policy version %" PRId64 " saved\n",
 		       (int64_t)json_integer_value(json_object_get(out, "version")));
@@ -1107,26 +1044,13 @@ out:
 	return ret;
 }
 
-static bool check_user_exists(void *ctx, const char *name)
-{
-	struct store_user u;
-
-	return store_user_get_by_name(ctx, name, &u) == 0;
-}
-
-static bool check_resource_exists(void *ctx, const char *name)
-{
-	struct store_resource r;
-
-	return store_resource_get_by_name(ctx, name, &r) == 0;
-}
-
 /* Validates a document as PUT /api/v1/policy would (names against this
  * database, then the document's tests) without saving it. The verdict is
  * the command's output: "ok", or the path and message on stdout and exit
  * status 1. */
 static int policy_check(struct cli *c, const struct flags *f, char **pos)
 {
+	struct policy_names names;
 	struct policy_err err = {0};
 	struct policy *p = NULL;
 	struct store_tx *tx = NULL;
@@ -1143,15 +1067,13 @@ static int policy_check(struct cli *c, const struct flags *f, char **pos)
 			store_errmsg());
 		goto out;
 	}
-	rc = policy_parse(text, len,
-			  &(struct policy_names){check_user_exists,
-						 check_resource_exists, tx},
-			  &p, &err);
+	api_policy_names(tx, &names);
+	rc = policy_parse(text, len, &names, &p, &err);
 	if (rc == 0) {
 		if (c->json) {
 			json_t *j = json_pack("{s:b}", "valid", 1);
 
-			ret = j ? print_json(j) : oom();
+			ret = j ? cli_print_json(j) : cli_oom();
 			json_decref(j);
 		} else {
 			ret = puts("ok") < 0;
@@ -1163,7 +1085,7 @@ static int policy_check(struct cli *c, const struct flags *f, char **pos)
 					      "error", "path", err.path,
 					      "message", err.message);
 
-			print_json(j);
+			cli_print_json(j);
 			json_decref(j);
 		} else {
 			printf("%s%s%s\n", err.path, err.path[0] ? ": " : "",
@@ -1188,11 +1110,11 @@ static int relay_key(struct cli *c, const struct flags *f, char **pos)
 
 	(void)f;
 	(void)pos;
-	if (call(c, "GET", "/api/v1/relay-key", NULL, NULL, &out) < 0)
+	if (cli_call(c, "GET", "/api/v1/relay-key", NULL, NULL, &out) < 0)
 		return 1;
 	pem = json_string_value(json_object_get(out, "public_key"));
 	if (c->json)
-		ret = print_json(out);
+		ret = cli_print_json(out);
 	else if (pem) {
 		/* The PEM text already ends with a newline. */
 		fputs(pem, stdout);
@@ -1220,7 +1142,7 @@ static int64_t find_relay(struct cli *c, const char *name)
 	int64_t id = 0;
 	size_t i;
 
-	if (fetch_all(c, "/api/v1/relays", &q, &items) < 0)
+	if (cli_fetch_all(c, "/api/v1/relays", &q, &items) < 0)
 		return -1;
 	json_array_foreach(items, i, it) {
 		const char *n = json_string_value(json_object_get(it, "name"));
@@ -1242,25 +1164,25 @@ static int relays_set(struct cli *c, const struct flags *f, char **pos)
 	int ret = 1;
 
 	if (!body)
-		return oom();
+		return cli_oom();
 	id = find_relay(c, pos[0]);
 	if (id < 0)
 		goto out;
-	if ((!id && set_str(body, "name", pos[0])) ||
-	    set_str(body, "region", f->region) ||
-	    set_str(body, "address", f->address) ||
-	    set_str(body, "public_key_pin", f->pin)) {
-		ret = oom();
+	if ((!id && cli_set_str(body, "name", pos[0])) ||
+	    cli_set_str(body, "region", f->region) ||
+	    cli_set_str(body, "address", f->address) ||
+	    cli_set_str(body, "public_key_pin", f->pin)) {
+		ret = cli_oom();
 		goto out;
 	}
 	if (id) {
 		snprintf(path, sizeof(path), "/api/v1/relays/%lld", (long long)id);
-		if (call(c, "PATCH", path, NULL, body, &out) < 0)
+		if (cli_call(c, "PATCH", path, NULL, body, &out) < 0)
 			goto out;
-	} else if (call(c, "POST", "/api/v1/relays", NULL, body, &out) < 0) {
+	} else if (cli_call(c, "POST", "/api/v1/relays", NULL, body, &out) < 0) {
 		goto out;
 	}
-	ret = show_object(c, out, false);
+	ret = cli_show_object(c, out, false);
 out:
 	json_decref(body);
 	json_decref(out);
@@ -1273,7 +1195,7 @@ static int relays_list(struct cli *c, const struct flags *f, char **pos)
 
 	(void)f;
 	(void)pos;
-	return list_cmd(c, "/api/v1/relays", &q, relay_cols,
+	return cli_list_cmd(c, "/api/v1/relays", &q, relay_cols,
 			NCOLS(relay_cols));
 }
 
@@ -1292,7 +1214,7 @@ static int relays_delete(struct cli *c, const struct flags *f, char **pos)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/api/v1/relays/%lld", (long long)id);
-	if (call(c, "DELETE", path, NULL, NULL, NULL) < 0)
+	if (cli_call(c, "DELETE", path, NULL, NULL, NULL) < 0)
 		return 1;
 	if (!c->json)
 		printf("deleted relay %s\n", pos[0]);
@@ -1334,6 +1256,18 @@ static const struct cmd cmds[] = {
 	 "validate FILE (\"-\" = stdin) and make it the policy", policy_set},
 	{"policy", "check", "FILE", 1, 0,
 	 "validate FILE and run its tests without saving", policy_check},
+	{"resources", "list", "", 0, 0, "list resources", cli_resources_list},
+	{"resources", "show", "RESOURCE", 1, 0,
+	 "show a resource (name or id)", cli_resources_show},
+	{"resources", "create", "NAME", 1, F_ADDRESS | F_FILTERS | F_CONNECTORS,
+	 "add a resource (--address, --connectors, --filters)",
+	 cli_resources_create},
+	{"resources", "update", "RESOURCE", 1,
+	 F_ADDRESS | F_FILTERS | F_CONNECTORS | F_NEW_NAME,
+	 "change a resource (--name, --address, --filters, --connectors)",
+	 cli_resources_update},
+	{"resources", "delete", "RESOURCE", 1, 0, "delete a resource",
+	 cli_resources_delete},
 	{"relays", "set", "NAME", 1, F_REGION | F_ADDRESS | F_PIN,
 	 "add the relay NAME, or update it (--region, --address, --pin)",
 	 relays_set},
@@ -1376,9 +1310,18 @@ static size_t flag_opts(struct flags *f, unsigned mask, struct conf_opt *out)
 		{"region", CONF_STRING, &f->region, NULL,
 		 "the relay's region (a-z 0-9 -)", 0, 0},
 		{"address", CONF_STRING, &f->address, NULL,
-		 "where agents reach the relay: host:port", 0, 0},
+		 "relays: where agents reach it (host:port); resources: an "
+		 "IP, CIDR, DNS name, *.domain or internet", 0, 0},
 		{"pin", CONF_STRING, &f->pin, NULL,
 		 "the relay's key pin, as weft-relay prints it", 0, 0},
+		{"filters", CONF_STRING, &f->filters, NULL,
+		 "what the resource admits: \"tcp:443,8000-8100 udp icmp\" "
+		 "(\"\" = everything) or the JSON list", 0, 0},
+		{"connectors", CONF_LIST, &f->connectors, NULL,
+		 "nodes (names or ids) and tags serving the resource "
+		 "(node1,tag:edge)", 0, 0},
+		{"name", CONF_STRING, &f->new_name, NULL,
+		 "a new name for the resource", 0, 0},
 	};
 	size_t n = 0;
 
@@ -1500,7 +1443,7 @@ static int run(const struct cmd *cmd, int argc, char **argv)
 		 cmd->args[0] ? " " : "", cmd->args);
 	args = permute(argc, argv, opts, n, &nargs);
 	if (!args) {
-		ret = oom();
+		ret = cli_oom();
 		goto out;
 	}
 	args[0] = name;
@@ -1521,7 +1464,7 @@ static int run(const struct cmd *cmd, int argc, char **argv)
 	if (ctl_open_store(&common, &st) < 0)
 		goto out;
 	if (api_new(st, NULL, NULL, &c.api) < 0) {
-		ret = oom();
+		ret = cli_oom();
 		goto out;
 	}
 	c.st = st;

@@ -1,4 +1,5 @@
 #include "controller/ctl.h"
+#include "controller/ipam.h"
 
 #include "controller/kek.h"
 #include "controller/store.h"
@@ -68,6 +69,25 @@ static int mkdir_private(const char *dir)
 	return -errno;
 }
 
+/* DNS and wildcard resources converted by migration 006 get their mapped
+ * prefixes at the first start after it (a no-op afterwards). */
+static int backfill(struct store *st)
+{
+	struct store_tx *tx = NULL;
+	int rc, n = 0;
+
+	rc = store_begin(st, STORE_WRITE, &tx);
+	if (rc == 0)
+		rc = ipam_resource_backfill(tx, &n);
+	if (rc == 0 && n)
+		rc = store_commit(tx);
+	else
+		store_rollback(tx);
+	if (rc == 0 && n)
+		log_info("resources_mapped", "count=%d", n);
+	return rc;
+}
+
 int ctl_open_store(const struct ctl_common *c, struct store **st)
 {
 	char url[4096], errmsg[512];
@@ -101,6 +121,15 @@ int ctl_open_store(const struct ctl_common *c, struct store **st)
 	rc = store_open(url, st, errmsg, sizeof(errmsg));
 	if (rc < 0) {
 		fprintf(stderr, "weft-controller: %s\n", errmsg);
+		return rc;
+	}
+	rc = backfill(*st);
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot give DNS resources "
+			"their mapped addresses: %s (%s)\n", weft_strerror(rc),
+			store_errmsg());
+		store_close(*st);
+		*st = NULL;
 		return rc;
 	}
 	return 0;

@@ -3,6 +3,7 @@
 #include "controller/netmap.h"
 #include "controller/policy.h"
 #include "controller/relaykey.h"
+#include "controller/resource.h"
 #include "controller/store.h"
 #include "controller/watch.h"
 #include "shared/clock.h"
@@ -563,12 +564,23 @@ static bool resource_exists(void *ctx, const char *name)
 	return store_resource_get_by_name(c->tx, name, &r) == 0;
 }
 
+static bool resource_filters(void *ctx, const char *name,
+			     struct policy_filter *out, size_t *n)
+{
+	struct names_ctx *c = ctx;
+	struct store_resource r;
+
+	return store_resource_get_by_name(c->tx, name, &r) == 0 &&
+	       resource_filters_from_text(r.filters, out, n) == 0;
+}
+
 /* The current policy, parsed; an empty policy when none was ever set. */
 static int load_policy(struct store_tx *tx, struct policy **out)
 {
 	struct store_policy sp = {0};
 	struct names_ctx nc = {tx};
-	struct policy_names names = {user_exists, resource_exists, &nc};
+	struct policy_names names = {user_exists, resource_exists, &nc,
+				     resource_filters};
 	struct policy_err err = {0};
 	int rc;
 
@@ -578,6 +590,24 @@ static int load_policy(struct store_tx *tx, struct policy **out)
 	if (rc < 0)
 		return rc;
 	rc = policy_parse(sp.document, strlen(sp.document), &names, out, &err);
+	if (rc == WEFT_ERR_INVAL) {
+		char q1[160], q2[400];
+
+		/* A document saved before resources had filters (migration
+		 * 006) may have rules they narrow to nothing, or tests they
+		 * now fail. Such a rule simply gives nothing (the engine
+		 * narrows with the live filters): keep the rest of the
+		 * policy rather than deny all. */
+		names.resource_filters = NULL;
+		if (policy_parse(sp.document, strlen(sp.document), &names, out,
+				 NULL) == 0) {
+			log_warn("policy_narrowed", "version=%" PRId64
+				 " at=%s reason=%s", sp.version,
+				 log_q(q1, sizeof(q1), err.path),
+				 log_q(q2, sizeof(q2), err.message));
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
 		char q1[160], q2[400];
 
@@ -640,15 +670,59 @@ static void node_info(const struct store_node *sn, struct netmap_node_info *ni)
 	ni->online = sn->online;
 }
 
-static void resource_info(const struct store_resource *sr,
-			  struct netmap_resource *r)
+/* A stored resource as the engine's input. Stored filters and tags were
+ * validated by the API; a row that does not read (edited behind its
+ * back) is WEFT_ERR_INVAL, which the caller logs and skips. */
+static int resource_info(const struct store_resource *sr,
+			 struct netmap_resource *r)
 {
+	json_t *tags;
+	size_t i;
+	int rc = 0;
+
+	_Static_assert(NETMAP_RES_CONNECTORS_MAX == STORE_RES_CONNECTORS_MAX,
+		       "connector limits");
 	memset(r, 0, sizeof(*r));
 	r->id = sr->id;
 	COPY_FIELD(r->name, sr->name);
 	COPY_FIELD(r->address, sr->address);
-	r->connector_node_id = sr->connector_node_id;
-	COPY_FIELD(r->connector_tag, sr->connector_tag);
+	COPY_FIELD(r->mapped_ipv4, sr->mapped_ipv4);
+	COPY_FIELD(r->mapped_ipv6, sr->mapped_ipv6);
+	if (sr->nconnector_nodes > NETMAP_RES_CONNECTORS_MAX ||
+	    resource_filters_from_text(sr->filters, r->filters,
+				       &r->nfilters) < 0)
+		return WEFT_ERR_INVAL;
+	memcpy(r->connector_nodes, sr->connector_nodes,
+	       sr->nconnector_nodes * sizeof(r->connector_nodes[0]));
+	r->nconnector_nodes = sr->nconnector_nodes;
+	tags = json_loads(sr->connector_tags[0] ? sr->connector_tags : "[]", 0,
+			  NULL);
+	if (!json_is_array(tags) ||
+	    json_array_size(tags) > NETMAP_RES_CONNECTORS_MAX)
+		rc = WEFT_ERR_INVAL;
+	for (i = 0; rc == 0 && i < json_array_size(tags); i++) {
+		const char *t = json_string_value(json_array_get(tags, i));
+
+		if (!t || strlen(t) >= sizeof(r->connector_tags[0]))
+			rc = WEFT_ERR_INVAL;
+		else
+			memcpy(r->connector_tags[i], t, strlen(t) + 1);
+	}
+	r->nconnector_tags = rc == 0 ? i : 0;
+	json_decref(tags);
+	return rc;
+}
+
+/* resource_info, logging a row that does not read. */
+static int resource_view(const struct store_resource *sr,
+			 struct netmap_resource *r)
+{
+	int rc = resource_info(sr, r);
+
+	if (rc == WEFT_ERR_INVAL)
+		log_error("resource_invalid", "id=%" PRId64 " name=%s",
+			  sr->id, sr->name);
+	return rc;
 }
 
 static void relay_info(const struct store_relay *sr, struct netmap_relay *r)
@@ -782,8 +856,9 @@ static int stage_resource(struct store_tx *tx, int64_t id, struct staged *s)
 	}
 	if (rc < 0)
 		return rc;
-	s->kind = ST_RESOURCE;
-	resource_info(&sr, &s->res);
+	/* An unreadable row is left out of the maps, like a deleted one. */
+	s->kind = resource_view(&sr, &s->res) == 0 ? ST_RESOURCE
+						   : ST_RESOURCE_GONE;
 	return 0;
 }
 
@@ -894,7 +969,8 @@ static int load_resource(void *ctx, const struct store_resource *sr)
 	struct load_ctx *l = ctx;
 	struct netmap_resource r;
 
-	resource_info(sr, &r);
+	if (resource_view(sr, &r) < 0)
+		return 0;
 	return netmap_resource_upsert(l->h->nm, l->version, &r, l->dirty);
 }
 

@@ -59,6 +59,11 @@ static int mark(struct netmap *nm, struct nnode *n)
 	return dirty_add(nm->dirty, n->rec.id);
 }
 
+int netmap_mark(struct netmap *nm, struct nnode *n)
+{
+	return mark(nm, n);
+}
+
 static int mark_filter(struct netmap *nm, struct nnode *n)
 {
 	n->filter_v = nm->v;
@@ -469,9 +474,9 @@ static bool ident_eq(const struct nnode *a, const struct nnode *b,
 static int connector_ids(const struct netmap *nm, struct ivec *out)
 {
 	for (size_t i = 0; i < nm->nres; i++)
-		if (nm->res[i].r.connector_node_id > 0 &&
-		    ivec_push(out, nm->res[i].r.connector_node_id) < 0)
-			return WEFT_ERR_NOMEM;
+		for (size_t k = 0; k < nm->res[i].r.nconnector_nodes; k++)
+			if (ivec_push(out, nm->res[i].r.connector_nodes[k]) < 0)
+				return WEFT_ERR_NOMEM;
 	ivec_sort_unique(out);
 	return 0;
 }
@@ -689,7 +694,7 @@ static int node_insert(struct netmap *nm, struct nrec *rec, struct nnode **out)
 	nm->nodes[nm->nnodes++] = n;
 	n->created_v = n->info_v = n->self_v = n->filter_v = nm->v;
 	n->dns_v = n->relays_v = n->peers_v = n->version = nm->v;
-	n->content_v = nm->v;
+	n->res_v = n->serves_v = n->content_v = nm->v;
 	*out = n;
 	return 0;
 }
@@ -709,7 +714,9 @@ static int node_add(struct netmap *nm, struct nrec *rec)
 			goto out;
 	if ((rc = mark(nm, n)) < 0)
 		goto out;
-	rc = refresh_peers(nm, n);
+	if ((rc = refresh_peers(nm, n)) < 0)
+		goto out;
+	rc = netmap_res_after(nm, n, &(struct res_before){0});
 out:
 	ivec_free(&none);
 	return rc;
@@ -747,9 +754,12 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 {
 	struct nrec *old = &n->rec;
 	struct ivec old_s = {0};
+	struct res_before rb;
 	bool ident, addr, info, self, had_addr;
 	int rc = 0;
 
+	if ((rc = netmap_res_before(nm, n, &rb)) < 0)
+		return rc;
 	had_addr = old->has_v4 || old->has_v6;
 	ident = strcmp(old->name, rec->name) != 0 ||
 		strcmp(old->user, rec->user) != 0 || !tags_eq(old, rec) ||
@@ -767,14 +777,16 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 	nm->presence_only = info && !self &&
 		strcmp(old->public_key, rec->public_key) == 0 &&
 		json_equal(old->endpoints, rec->endpoints) &&
-		strcmp(old->home_relay, rec->home_relay) == 0;
+		strcmp(old->home_relay, rec->home_relay) == 0 &&
+		/* A connector's flip changes its clients' "resources". */
+		!netmap_res_flips(&rb, rec->online);
 	/* Routes are not part of self, but changing only them is rare
 	 * enough to resend it. */
 	netmap_rec_free(&n->rec);
 	n->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
 	if (!info)
-		return 0;
+		goto out;
 	if (ident) {
 		if ((rc = reclassify(nm, n, &old_s)) < 0)
 			goto out;
@@ -782,8 +794,9 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 		 * addresses; with new addresses, all of them do. */
 		if ((rc = mark_rules_diff(nm, &old_s, &n->S, addr)) < 0)
 			goto out;
-		/* What n may reach (allowed_ips, DNS) may have changed. */
-		n->peers_v = n->dns_v = nm->v;
+		/* What n may reach (allowed_ips, DNS, resources) may have
+		 * changed. */
+		n->peers_v = n->dns_v = n->res_v = nm->v;
 		if ((rc = mark_filter(nm, n)) < 0 ||
 		    (rc = refresh_peers(nm, n)) < 0)
 			goto out;
@@ -805,8 +818,11 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 			goto out;
 	}
 	n->info_v = nm->v;
-	rc = mark_peers(nm, n);
+	if ((rc = mark_peers(nm, n)) < 0)
+		goto out;
+	rc = netmap_res_after(nm, n, &rb);
 out:
+	netmap_res_before_free(&rb);
 	ivec_free(&old_s);
 	return rc;
 }
@@ -846,7 +862,7 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 		return change_end(nm, 0);
 	/* The removed node is reported too: its held long-poll should learn
 	 * that it is gone. */
-	if ((rc = mark(nm, n)) < 0)
+	if ((rc = mark(nm, n)) < 0 || (rc = netmap_res_gone(nm, n)) < 0)
 		goto out;
 	for (size_t i = 0; i < n->S.n; i++)
 		if ((rc = mark_rule_receivers(nm, (size_t)n->S.v[i])) < 0)
@@ -960,7 +976,7 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 		if (!rc && !netmap_filter_eq(&f, &old[i].filter))
 			rc = mark_filter(nm, n);
 		if (!rc && !netmap_reach_eq(&r, &old[i].reach)) {
-			n->peers_v = n->dns_v = nm->v;
+			n->peers_v = n->dns_v = n->res_v = nm->v;
 			rc = mark(nm, n);
 		}
 		netmap_filter_free(&f);
@@ -1021,8 +1037,13 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 {
 	struct ivec rules = {0}, cand = {0};
 	struct fcomp *before = NULL;
+	struct netmap_resource old_r = {0};
 	size_t pos;
 	int rc = WEFT_ERR_NOMEM;
+
+	/* old points into the list, which the change rewrites. */
+	if (old)
+		old_r = old->r;
 
 	for (size_t r = 0; r < nm->nrules; r++) {
 		const struct policy_rule *rule = policy_rule(nm->pol, r);
@@ -1096,7 +1117,7 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 		for (size_t k = 0; idmap_next(src, &k, NULL, &p);) {
 			struct nnode *n = p;
 
-			n->dns_v = nm->v;
+			n->dns_v = n->res_v = nm->v;
 			for (size_t c = 0; c < cand.n; c++) {
 				int64_t *at = idmap_i64_get(&n->peers,
 							    cand.v[c]);
@@ -1110,6 +1131,18 @@ static int resource_change(struct netmap *nm, const struct nres *old,
 			if ((rc = mark(nm, n)) < 0)
 				goto out;
 		}
+	}
+	/* Its connectors' "serves" sections, whether or not a rule names
+	 * it. */
+	for (size_t i = 0; i < nm->nnodes; i++) {
+		struct nnode *c = nm->nodes[i];
+
+		if ((!old || !netmap_res_served_by(&old_r, &c->rec)) &&
+		    (!nw || !netmap_res_served_by(&nw->r, &c->rec)))
+			continue;
+		c->serves_v = nm->v;
+		if ((rc = mark(nm, c)) < 0)
+			goto out;
 	}
 	rc = 0;
 out:

@@ -37,7 +37,12 @@
  *               "dst": [{"prefix": "100.64.0.2/32", "ports": "5432"}]} ],
  *                                                   (full, or when changed)
  *   "dns": {"suffix": "weft.internal", "resources": [{"name", "address"}]},
- *   "relays": [ {"id", "name", "region", "address", "public_key_pin"} ]
+ *   "relays": [ {"id", "name", "region", "address", "public_key_pin"} ],
+ *   "resources": [ {"id", "name", "type", "address", "prefixes",
+ *                   "filters", "connectors": [online connector ids]} ],
+ *                                     (what the node may reach; when changed)
+ *   "serves": [ {"id", "name", "type", "address", "prefixes",
+ *                "filters"} ]        (what the node connects; when changed)
  * }
  * The relay token is added by the caller. */
 #ifndef WEFT_NETMAP_H
@@ -85,12 +90,26 @@ struct netmap_node {
 	size_t napproved;
 };
 
+/* A resource (docs/connectors.md). Zero it before filling it: the engine
+ * compares inputs byte for byte to skip changes that change nothing. */
+#define NETMAP_CIDR_SIZE 64   /* textual prefix */
+#define NETMAP_RES_CONNECTORS_MAX 16
 struct netmap_resource {
 	int64_t id;
 	char name[NETMAP_NAME_SIZE];
-	char address[NETMAP_ADDR_SIZE];  /* IP, CIDR or DNS name */
-	int64_t connector_node_id;       /* 0 = none */
-	char connector_tag[NETMAP_NAME_SIZE]; /* "" = none */
+	/* IP, CIDR, DNS name, wildcard DNS name or "internet"; the type
+	 * is derived from it (controller/resource.h). */
+	char address[NETMAP_ADDR_SIZE];
+	/* DNS and wildcard resources: their prefixes in the mapped range
+	 * ("" = none). */
+	char mapped_ipv4[NETMAP_CIDR_SIZE];
+	char mapped_ipv6[NETMAP_CIDR_SIZE];
+	struct policy_filter filters[POLICY_FILTERS_MAX]; /* none: all */
+	size_t nfilters;
+	int64_t connector_nodes[NETMAP_RES_CONNECTORS_MAX];
+	size_t nconnector_nodes;
+	char connector_tags[NETMAP_RES_CONNECTORS_MAX][NETMAP_NAME_SIZE];
+	size_t nconnector_tags;
 };
 
 struct netmap_relay {

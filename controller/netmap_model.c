@@ -163,26 +163,6 @@ void netmap_node_ident(const struct nnode *n, struct policy_ident *id)
 
 /* --- policy identities and resources --- */
 
-const struct nres *netmap_res_find(const struct netmap *nm, const char *sel)
-{
-	size_t plen = strlen(RESOURCE_PREFIX);
-
-	if (strncmp(sel, RESOURCE_PREFIX, plen) == 0)
-		sel += plen;
-	for (size_t i = 0; i < nm->nres; i++)
-		if (strcmp(nm->res[i].r.name, sel) == 0)
-			return &nm->res[i];
-	return NULL;
-}
-
-bool netmap_res_served_by(const struct netmap_resource *r,
-			  const struct nrec *rec)
-{
-	if (r->connector_node_id == rec->id)
-		return true;
-	return r->connector_tag[0] && netmap_rec_has_tag(rec, r->connector_tag);
-}
-
 int netmap_collect_peers(struct ivec *out, const struct nnode *n)
 {
 	int64_t id;
@@ -190,24 +170,6 @@ int netmap_collect_peers(struct ivec *out, const struct nnode *n)
 	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);)
 		if (ivec_push(out, id) < 0)
 			return WEFT_ERR_NOMEM;
-	return 0;
-}
-
-int netmap_res_parse(const struct netmap_resource *in, struct nres *out)
-{
-	struct nres r = {0};
-
-	if (!in || in->id <= 0 || !memchr(in->name, '\0', sizeof(in->name)) ||
-	    !in->name[0] || !memchr(in->address, '\0', sizeof(in->address)) ||
-	    !in->address[0] ||
-	    !memchr(in->connector_tag, '\0', sizeof(in->connector_tag)))
-		return WEFT_ERR_INVAL;
-	r.r = *in;
-	if (ip_prefix_parse(in->address, &r.prefix, IP_PREFIX_BARE_ADDR) == 0) {
-		r.is_prefix = true;
-		ip_prefix_mask(&r.prefix);
-	}
-	*out = r;
 	return 0;
 }
 
@@ -234,8 +196,11 @@ static struct ip_prefix prefix_inter(const struct ip_prefix *a,
 
 void netmap_reach_free(struct reach *r)
 {
+	for (size_t i = 0; r->eff && i < r->nres; i++)
+		netmap_eff_free(&r->eff[i]);
 	free(r->prefixes.v);
 	free(r->res);
+	free(r->eff);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -245,6 +210,64 @@ static int cmp_res_ptr(const void *a, const void *b)
 	const struct nres *y = *(const struct nres *const *)b;
 
 	return strcmp(x->r.name, y->r.name);
+}
+
+static int cmp_res_key(const void *key, const void *elem)
+{
+	const struct nres *x = key;
+	const struct nres *y = *(const struct nres *const *)elem;
+
+	return strcmp(x->r.name, y->r.name);
+}
+
+/* r->eff: for each resource of r (sorted by name), what the rules of
+ * S(n) naming it give n. On failure frees what it made. */
+static int reach_eff(const struct netmap *nm, const struct nnode *n,
+		     struct reach *r)
+{
+	size_t w = 0;
+
+	r->eff = calloc(r->nres, sizeof(*r->eff));
+	if (!r->eff)
+		return WEFT_ERR_NOMEM;
+	for (size_t i = 0; i < n->S.n; i++) {
+		const struct policy_rule *rule = policy_rule(nm->pol,
+							     (size_t)n->S.v[i]);
+
+		for (size_t k = 0; k < rule->ndst; k++) {
+			const struct policy_sel *sel = &rule->dst[k];
+			const struct nres *res, **at;
+
+			if (sel->kind != POLICY_SEL_RESOURCE || !sel->name ||
+			    !(res = netmap_res_find(nm, sel->name)))
+				continue;
+			at = bsearch(res, r->res, r->nres, sizeof(*r->res),
+				     cmp_res_key);
+			if (at && netmap_eff_add(&r->eff[at - r->res], res,
+						 rule, sel) < 0)
+				goto fail;
+		}
+	}
+	/* A resource the rules give nothing (its filters changed after the
+	 * policy was saved) is not reachable: leave it out. */
+	for (size_t i = 0; i < r->nres; i++) {
+		netmap_eff_canon(&r->eff[i]);
+		if (!r->eff[i].all && !r->eff[i].icmp && !r->eff[i].ntcp &&
+		    !r->eff[i].nudp) {
+			netmap_eff_free(&r->eff[i]);
+			continue;
+		}
+		r->res[w] = r->res[i];
+		r->eff[w++] = r->eff[i];
+	}
+	r->nres = w;
+	return 0;
+fail:
+	for (size_t i = 0; i < r->nres; i++)
+		netmap_eff_free(&r->eff[i]);
+	free(r->eff);
+	r->eff = NULL;
+	return WEFT_ERR_NOMEM;
 }
 
 int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
@@ -292,6 +315,10 @@ int netmap_reach_build(const struct netmap *nm, const struct nnode *n,
 			if (r.res[i] != r.res[w])
 				r.res[++w] = r.res[i];
 		r.nres = w + 1;
+		if (reach_eff(nm, n, &r) < 0) {
+			r.nres = 0; /* reach_eff freed what it made */
+			goto out;
+		}
 	}
 	*out = r;
 	memset(&r, 0, sizeof(r));
@@ -309,7 +336,8 @@ bool netmap_reach_eq(const struct reach *a, const struct reach *b)
 		if (cmp_prefix(&a->prefixes.v[i], &b->prefixes.v[i]) != 0)
 			return false;
 	for (size_t i = 0; i < a->nres; i++)
-		if (a->res[i] != b->res[i])
+		if (a->res[i] != b->res[i] ||
+		    !netmap_eff_eq(&a->eff[i], &b->eff[i]))
 			return false;
 	return true;
 }
@@ -538,12 +566,36 @@ bool netmap_filter_eq(const struct fcomp *a, const struct fcomp *b)
 	return true;
 }
 
-/* The dst of rule r as n enforces it, canonical, into dst. n's own
- * addresses are "self", never n's /32 and /128: the agent knows them. */
+/* A resource's grants into the dst buckets of one rule (policy_narrow's
+ * callback): one entry per routing prefix of the resource. */
+struct bucket_ctx {
+	struct dvec *dst; /* [POLICY_ICMP + 1], by protocol */
+	const struct nres *res;
+};
+
+static int bucket_grant(void *ctx, enum policy_proto proto, uint16_t lo,
+			uint16_t hi)
+{
+	struct bucket_ctx *b = ctx;
+	struct policy_ports port = {lo, hi};
+	struct policy_sel one = {.ports = &port, .nports = 1};
+
+	for (size_t i = 0; i < b->res->nprefixes; i++)
+		if (dvec_add_ports(&b->dst[proto], &b->res->prefixes[i],
+				   &one) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+/* The dst of rule r as n enforces it, canonical, into dst[proto]: the
+ * rule's protocol, except that a resource's filters may narrow it to
+ * other (more specific) protocols. n's own addresses are "self", never
+ * n's /32 and /128: the agent knows them. */
 static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
-		    struct dvec *dst)
+		    struct dvec dst[POLICY_ICMP + 1])
 {
 	const struct policy_rule *rule = policy_rule(nm->pol, r);
+	struct dvec *own = &dst[rule->proto];
 	struct policy_ident id;
 
 	netmap_node_ident(n, &id);
@@ -559,26 +611,32 @@ static int rule_dst(const struct netmap *nm, const struct nnode *n, size_t r,
 							&sel->prefix))
 					continue;
 				p = prefix_inter(&n->rec.routes[i], &sel->prefix);
-				if (dvec_add_ports(dst, &p, sel) < 0)
+				if (dvec_add_ports(own, &p, sel) < 0)
 					return WEFT_ERR_NOMEM;
 			}
 		} else if (sel->kind == POLICY_SEL_RESOURCE) {
+			struct bucket_ctx b;
+
 			if (!sel->name ||
 			    !(res = netmap_res_find(nm, sel->name)) ||
 			    !netmap_res_served_by(&res->r, &n->rec))
 				continue;
-			/* A resource named by DNS is reached through the
-			 * connector's own addresses (stream mode). */
-			if (res->is_prefix ?
-			    dvec_add_ports(dst, &res->prefix, sel) < 0 :
-			    dvec_add_self(dst, &n->rec, sel) < 0)
+			/* The connector admits the resource's prefixes
+			 * (mapped ones for DNS names), narrowed by its
+			 * filters. */
+			b.dst = dst;
+			b.res = res;
+			if (policy_narrow(rule->proto, sel->ports, sel->nports,
+					  res->r.filters, res->r.nfilters,
+					  bucket_grant, &b) < 0)
 				return WEFT_ERR_NOMEM;
 		} else if (policy_sel_matches(nm->pol, sel, &id)) {
-			if (dvec_add_self(dst, &n->rec, sel) < 0)
+			if (dvec_add_self(own, &n->rec, sel) < 0)
 				return WEFT_ERR_NOMEM;
 		}
 	}
-	dvec_canon(dst);
+	for (size_t p = 0; p <= POLICY_ICMP; p++)
+		dvec_canon(&dst[p]);
 	return 0;
 }
 
@@ -599,33 +657,41 @@ int netmap_filter_compile(const struct netmap *nm, const struct nnode *n,
 		if (ivec_push(&rules, n->V.v[i]) < 0)
 			goto out;
 	ivec_sort_unique(&rules);
-	if (rules.n && !(f.v = calloc(rules.n, sizeof(*f.v))))
+	/* One item per (rule, protocol): a rule's own protocol, plus the
+	 * ones resource filters narrow it to. */
+	if (rules.n &&
+	    !(f.v = calloc(rules.n * (POLICY_ICMP + 1), sizeof(*f.v))))
 		goto out;
 	for (size_t i = 0; i < rules.n; i++) {
 		size_t r = (size_t)rules.v[i];
-		struct dvec dst = {0};
-		struct srclist *src;
+		struct dvec dst[POLICY_ICMP + 1];
+		struct srclist *src = NULL;
 
-		if (rule_dst(nm, n, r, &dst) < 0) {
-			free(dst.v);
-			goto out;
+		memset(dst, 0, sizeof(dst));
+		if (rule_dst(nm, n, r, dst) < 0)
+			goto next_fail;
+		for (size_t p = 0; p <= POLICY_ICMP; p++) {
+			if (dst[p].n == 0)
+				continue;
+			if (!src && !(src = rule_src(nm, r)))
+				goto next_fail;
+			if (src->prefixes.n == 0)
+				break;
+			src->refs++;
+			f.v[f.n].proto = (enum policy_proto)p;
+			f.v[f.n].src = src;
+			f.v[f.n].dst = dst[p].v;
+			f.v[f.n].ndst = dst[p].n;
+			dst[p].v = NULL;
+			f.n++;
 		}
-		if (dst.n == 0)
-			continue;
-		if (!(src = rule_src(nm, r))) {
-			free(dst.v);
-			goto out;
-		}
-		if (src->prefixes.n == 0) {
-			free(dst.v);
-			continue;
-		}
-		src->refs++;
-		f.v[f.n].proto = policy_rule(nm->pol, r)->proto;
-		f.v[f.n].src = src;
-		f.v[f.n].dst = dst.v;
-		f.v[f.n].ndst = dst.n;
-		f.n++;
+		for (size_t p = 0; p <= POLICY_ICMP; p++)
+			free(dst[p].v);
+		continue;
+next_fail:
+		for (size_t p = 0; p <= POLICY_ICMP; p++)
+			free(dst[p].v);
+		goto out;
 	}
 	if (f.n) {
 		qsort(f.v, f.n, sizeof(*f.v), cmp_fitem);

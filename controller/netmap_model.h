@@ -20,6 +20,7 @@
 #define WEFT_NETMAP_MODEL_H
 
 #include "controller/netmap.h"
+#include "controller/resource.h"
 
 #include "shared/err.h"
 #include "shared/idmap.h"
@@ -162,6 +163,8 @@ struct nnode {
 	int64_t created_v;     /* version the engine first saw the node */
 	int64_t info_v;        /* what peers see about it changed */
 	int64_t self_v, filter_v, dns_v, relays_v;
+	int64_t res_v;         /* its "resources" section changed */
+	int64_t serves_v;      /* its "serves" section changed */
 	int64_t peers_v;       /* every peer entry changed (reach changed) */
 	int64_t version;       /* max of everything in its map */
 	int64_t content_v;     /* version, not counting peers' presence */
@@ -203,8 +206,25 @@ struct jent {
 
 struct nres {
 	struct netmap_resource r;
-	bool is_prefix;
-	struct ip_prefix prefix;
+	enum resource_type type;
+	/* What traffic to it is routed by: the address (ip, cidr), the
+	 * mapped prefixes (dns, wildcard), 0.0.0.0/0 and ::/0 (internet). */
+	struct ip_prefix prefixes[2];
+	size_t nprefixes;
+	bool is_prefix;        /* ip or cidr: prefixes[0] is the address */
+};
+
+/* A node's effective access to a resource: what the rules naming it give,
+ * narrowed by the resource's filters (policy_narrow), as the agent sees
+ * it: everything, or tcp and udp port ranges (sorted, merged) and icmp. */
+struct prange {
+	uint16_t lo, hi;
+};
+
+struct neff {
+	bool all, icmp;
+	struct prange *tcp, *udp;
+	size_t ntcp, nudp, captcp, capudp;
 };
 
 struct netmap {
@@ -281,19 +301,10 @@ int netmap_rec_parse(const struct netmap_node *in, struct nrec *out);
 void netmap_rec_free(struct nrec *r);
 bool netmap_rec_has_tag(const struct nrec *r, const char *tag);
 
-/* 0 or WEFT_ERR_INVAL. */
-int netmap_res_parse(const struct netmap_resource *in, struct nres *out);
 
 /* n's identity as the policy matches it; borrows from n. */
 void netmap_node_ident(const struct nnode *n, struct policy_ident *id);
 
-/* The resource a "resource:<name>" (or bare name) selector names, or
- * NULL. */
-const struct nres *netmap_res_find(const struct netmap *nm, const char *sel);
-
-/* Is rec the connector of r (by node id or by connector tag)? */
-bool netmap_res_served_by(const struct netmap_resource *r,
-			  const struct nrec *rec);
 
 /* Appends n's peer ids (unsorted) to out. 0 or WEFT_ERR_NOMEM. */
 int netmap_collect_peers(struct ivec *out, const struct nnode *n);
@@ -350,6 +361,7 @@ void netmap_filter_free(struct fcomp *f);
 struct reach {
 	struct pvec prefixes;
 	const struct nres **res;
+	struct neff *eff;      /* per res: the node's access to it */
 	size_t nres;
 };
 
@@ -361,6 +373,69 @@ bool netmap_reach_eq(const struct reach *a, const struct reach *b);
 void netmap_reach_free(struct reach *r);
 /* A hash of f consistent with netmap_filter_eq. */
 uint64_t netmap_filter_hash(const struct fcomp *f);
+
+/* --- defined in netmap_res.c --- */
+
+/* 0 or WEFT_ERR_INVAL. */
+int netmap_res_parse(const struct netmap_resource *in, struct nres *out);
+
+/* The resource a "resource:<name>" (or bare name) selector names, or
+ * NULL. */
+const struct nres *netmap_res_find(const struct netmap *nm, const char *sel);
+
+/* Is rec a connector of r (one of its nodes, or carrying one of its
+ * tags)? */
+bool netmap_res_served_by(const struct netmap_resource *r,
+			  const struct nrec *rec);
+
+/* Adds to e what rule (whose dst selector sel names res) gives. 0 or
+ * WEFT_ERR_NOMEM. */
+int netmap_eff_add(struct neff *e, const struct nres *res,
+		   const struct policy_rule *rule,
+		   const struct policy_sel *sel);
+/* Sorts and merges e's ranges: equal access, equal struct. */
+void netmap_eff_canon(struct neff *e);
+bool netmap_eff_eq(const struct neff *a, const struct neff *b);
+void netmap_eff_free(struct neff *e);
+
+/* What of a node's change matters to resources, taken before it: the
+ * resources it connects, the rules of V(x) naming one of them (their
+ * senders list x among a resource's connectors while x is online) and
+ * whether it was online. */
+struct res_before {
+	struct ivec served;
+	struct ivec rules;
+	bool online;
+};
+
+/* Snapshot of x (zeroed b for a node that is new). 0 or WEFT_ERR_NOMEM. */
+int netmap_res_before(const struct netmap *nm, const struct nnode *x,
+		      struct res_before *b);
+/* Does x's change from b list x differently among connectors (x
+ * connects something and its online flag flips)? Such a change is
+ * content, not presence. */
+bool netmap_res_flips(const struct res_before *b, bool online);
+/* After x changed from b (or was added): marks x's "serves" section when
+ * the resources it connects changed, and the "resources" sections of the
+ * senders that list x (before or after) when what x connects or its
+ * online flag changed. Frees b. 0 or WEFT_ERR_NOMEM. */
+int netmap_res_after(struct netmap *nm, struct nnode *x,
+		     struct res_before *b);
+/* Before x is removed: marks the "resources" sections that list it. */
+int netmap_res_gone(struct netmap *nm, struct nnode *x);
+void netmap_res_before_free(struct res_before *b);
+
+/* The "resources" section of n (whose reach is rc) and its "serves"
+ * section; NULL when out of memory. */
+json_t *netmap_res_render(const struct netmap *nm, const struct nnode *n,
+			  const struct reach *rc);
+json_t *netmap_serves_render(const struct netmap *nm, const struct nnode *n);
+
+/* --- defined in netmap.c --- */
+
+/* Records that n's map changed at the current version (adds it to the
+ * change's dirty list once). 0 or WEFT_ERR_NOMEM. */
+int netmap_mark(struct netmap *nm, struct nnode *n);
 
 /* --- defined in netmap_render.c --- */
 

@@ -71,7 +71,9 @@ static json_t *render_self(const struct nnode *n)
 /* m's entry in the map of a node whose reach is rc. allowed_ips: m's own
  * addresses, each approved route of m that overlaps an address the node
  * may reach, and the IP/CIDR resources m connects that the node may
- * reach. */
+ * reach (until agents choose a connector per resource from the
+ * "resources" section; never the mapped prefixes of DNS resources nor
+ * the internet resource's default routes). */
 static json_t *render_peer(const struct netmap *nm, const struct reach *rc,
 			   const struct nnode *m)
 {
@@ -95,7 +97,7 @@ static json_t *render_peer(const struct netmap *nm, const struct reach *rc,
 	for (size_t i = 0; i < rc->nres; i++)
 		if (rc->res[i]->is_prefix &&
 		    netmap_res_served_by(&rc->res[i]->r, r) &&
-		    pvec_push(&allowed, &rc->res[i]->prefix) < 0)
+		    pvec_push(&allowed, &rc->res[i]->prefixes[0]) < 0)
 			goto out;
 	pvec_sort_unique(&allowed);
 	snprintf(dns, sizeof(dns), "%s.%s", r->name, nm->suffix);
@@ -626,6 +628,13 @@ static int render_map(const struct netmap *nm, int64_t id, int64_t since,
 		goto out;
 	if ((full || n->relays_v > since) &&
 	    json_object_set_new(map, "relays", render_relays(nm)) < 0)
+		goto out;
+	if ((full || n->res_v > since) &&
+	    json_object_set_new(map, "resources",
+				netmap_res_render(nm, n, &rc)) < 0)
+		goto out;
+	if ((full || n->serves_v > since) &&
+	    json_object_set_new(map, "serves", netmap_serves_render(nm, n)) < 0)
 		goto out;
 	*out = map;
 	map = NULL;

@@ -606,8 +606,41 @@ static bool ports_cover(const struct policy_sel *r,
 	return false;
 }
 
+/* A question (proto, port) for narrowed_covers. */
+struct question {
+	enum policy_proto proto;
+	const struct policy_ports *port;
+};
+
+/* Stops policy_narrow (returns 1) at a grant that answers the question. */
+static int grant_answers(void *ctx, enum policy_proto proto, uint16_t lo,
+			 uint16_t hi)
+{
+	const struct question *q = ctx;
+
+	if (proto != POLICY_ANY && proto != q->proto)
+		return 0;
+	if (q->proto == POLICY_ANY && proto != POLICY_ANY)
+		return 0;
+	return q->proto == POLICY_ICMP ||
+	       (lo <= q->port->lo && q->port->hi <= hi);
+}
+
+/* Does rule r's dst sel, a resource with filters, give (proto, port)? */
+static bool narrowed_covers(const struct policy_rule *r,
+			    const struct policy_sel *sel,
+			    const struct policy_ports *port,
+			    enum policy_proto proto)
+{
+	struct question q = {proto, port};
+
+	return policy_narrow(r->proto, sel->ports, sel->nports, sel->filters,
+			     sel->nfilters, grant_answers, &q) == 1;
+}
+
 /* ICMP has no ports: an icmp question ignores them. A question for "any"
- * protocol is answered only by rules for any protocol. */
+ * protocol is answered only by rules for any protocol. A resource's
+ * filters narrow what a rule gives it. */
 static bool allows(const struct policy *p, const struct policy_sel *src,
 		   const struct policy_sel *dst, const struct policy_ports *port,
 		   enum policy_proto proto)
@@ -622,10 +655,15 @@ static bool allows(const struct policy *p, const struct policy_sel *src,
 			src_ok = covers(p, &r->src[j], src);
 		if (!src_ok)
 			continue;
-		for (size_t j = 0; j < r->ndst; j++)
-			if (covers(p, &r->dst[j], dst) &&
-			    (proto == POLICY_ICMP || ports_cover(&r->dst[j], port)))
+		for (size_t j = 0; j < r->ndst; j++) {
+			if (!covers(p, &r->dst[j], dst))
+				continue;
+			if (r->dst[j].nfilters ?
+			    narrowed_covers(r, &r->dst[j], port, proto) :
+			    (proto == POLICY_ICMP ||
+			     ports_cover(&r->dst[j], port)))
 				return true;
+		}
 	}
 	return false;
 }
@@ -896,6 +934,50 @@ static int want_list(struct pctx *c, const json_t *obj, const char *key,
 	return 0;
 }
 
+static int count_grant(void *ctx, enum policy_proto proto, uint16_t lo,
+		       uint16_t hi)
+{
+	(void)ctx;
+	(void)proto;
+	(void)lo;
+	(void)hi;
+	return 0;
+}
+
+/* Attaches the filters of the resource sel names (when the names
+ * callbacks give them) and fails when they leave the rule nothing for it;
+ * text is the dst as written. */
+static int resource_narrowing(struct pctx *c, const struct policy_rule *rule,
+			      struct policy_sel *sel, const char *text)
+{
+	struct policy_filter f[POLICY_FILTERS_MAX], *copy;
+	size_t n = 0;
+	char q[QBUF];
+
+	if (!c->names || !c->names->resource_filters ||
+	    !c->names->resource_filters(c->names->ctx,
+					sel->name + strlen("resource:"), f,
+					&n) ||
+	    n == 0)
+		return 0;
+	if (n > POLICY_FILTERS_MAX)
+		return fail(c, WEFT_ERR_INVAL, "too many resource filters");
+	if (policy_narrow(rule->proto, sel->ports, sel->nports, f, n,
+			  count_grant, NULL) == 0)
+		return fail(c, WEFT_ERR_INVAL,
+			    "\"%s\" (proto %s) allows nothing: the filters "
+			    "of %s admit none of it",
+			    quote(q, sizeof(q), text),
+			    policy_proto_name(rule->proto), sel->name);
+	copy = arena_array(&c->p->arena, n, sizeof(*copy));
+	if (!copy)
+		return nomem(c);
+	memcpy(copy, f, n * sizeof(*copy));
+	sel->filters = copy;
+	sel->nfilters = n;
+	return 0;
+}
+
 static int parse_rule(struct pctx *c, size_t i, const json_t *obj,
 		      struct policy_rule *rule)
 {
@@ -992,6 +1074,9 @@ static int parse_rule(struct pctx *c, size_t i, const json_t *obj,
 		memcpy(pp, r, n * sizeof(*pp));
 		sels[j].ports = pp;
 		sels[j].nports = n;
+		if (sels[j].kind == POLICY_SEL_RESOURCE &&
+		    resource_narrowing(c, rule, &sels[j], s))
+			return c->code;
 	}
 	rule->dst = sels;
 	rule->ndst = json_array_size(dst);

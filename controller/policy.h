@@ -46,6 +46,19 @@ enum policy_sel_kind {
 	POLICY_SEL_RESOURCE, /* "resource:wiki" (dst only) */
 };
 
+/* One entry of a resource's filters (docs/connectors.md): a protocol
+ * (tcp, udp or icmp, never any) and its port ranges, none meaning every
+ * port (always none for icmp). A resource without filters admits
+ * everything its rules allow. */
+#define POLICY_FILTERS_MAX 3       /* one entry per protocol */
+#define POLICY_FILTER_PORTS_MAX 32 /* ranges per entry */
+
+struct policy_filter {
+	enum policy_proto proto;
+	size_t nports;
+	struct policy_ports ports[POLICY_FILTER_PORTS_MAX];
+};
+
 struct policy_sel {
 	enum policy_sel_kind kind;
 	const char *name;          /* user/group/tag/node/host/resource name
@@ -54,6 +67,12 @@ struct policy_sel {
 	struct ip_prefix prefix;   /* POLICY_SEL_PREFIX */
 	const struct policy_ports *ports; /* dst only; NULL in src */
 	size_t nports;
+	/* POLICY_SEL_RESOURCE when the names callbacks gave them: the
+	 * resource's filters as they were when the policy was parsed (the
+	 * tests block judges with them; the network map uses the live
+	 * ones). */
+	const struct policy_filter *filters;
+	size_t nfilters;
 };
 
 struct policy_rule {
@@ -74,6 +93,13 @@ struct policy_names {
 	bool (*user_exists)(void *ctx, const char *name);
 	bool (*resource_exists)(void *ctx, const char *name);
 	void *ctx;
+	/* Optional: the filters of an existing resource into out (at most
+	 * POLICY_FILTERS_MAX), their count into *n; false when unknown.
+	 * With it, a rule whose access to a resource narrows to nothing
+	 * (policy_narrow) is an error, and tests judge resources with
+	 * their filters. */
+	bool (*resource_filters)(void *ctx, const char *name,
+				 struct policy_filter *out, size_t *n);
 };
 
 struct policy_err {
@@ -149,6 +175,21 @@ const char *const *policy_tag_owners(const struct policy *p, const char *tag,
  * *allowed set, or WEFT_ERR_INVAL with err (path "src" or "dst"). */
 int policy_allows(const struct policy *p, const char *src, const char *dst,
 		  enum policy_proto proto, bool *allowed, struct policy_err *err);
+
+/* The access a rule (proto, dst ports[0..nports), none meaning every
+ * port) gives to a resource with filters f[0..nf): the rule narrowed by
+ * the filters, never widened. Calls grant once per (protocol, port range)
+ * of the result: without filters the rule as it is (proto may be
+ * POLICY_ANY); otherwise, for each filter of the rule's protocol (every
+ * filter for POLICY_ANY), tcp/udp with the intersection of the ranges,
+ * icmp with 0..65535 (ICMP has no ports). A non-zero return of grant
+ * stops and is returned; else returns the number of grants (0: the rule
+ * gives nothing). Ranges may repeat or overlap. */
+typedef int (*policy_grant_fn)(void *ctx, enum policy_proto proto,
+			       uint16_t lo, uint16_t hi);
+int policy_narrow(enum policy_proto proto, const struct policy_ports *ports,
+		  size_t nports, const struct policy_filter *f, size_t nf,
+		  policy_grant_fn grant, void *ctx);
 
 /* "any", "tcp", "udp" or "icmp" ("unknown" otherwise); static. */
 const char *policy_proto_name(enum policy_proto proto);

@@ -296,7 +296,8 @@ int store_node_get_by_key(struct store_tx *tx, const char *public_key,
 int store_node_get_by_ipv4(struct store_tx *tx, const char *ipv4,
 			   struct store_node *out);
 int store_node_update(struct store_tx *tx, const struct store_node *n);
-/* Deletes the node and its routes; resources it served lose it. */
+/* Deletes the node and its routes; resources it served lose it (their
+ * other connectors stay). */
 int store_node_delete(struct store_tx *tx, int64_t id);
 /* Sets last_seen and online only. */
 int store_node_touch(struct store_tx *tx, int64_t id, int64_t last_seen,
@@ -331,18 +332,28 @@ int store_route_list(struct store_tx *tx, const struct store_route_filter *f,
 		     int (*cb)(void *ctx, const struct store_route *row),
 		     void *ctx, int64_t *next_cursor);
 
-/* --- resources served by connectors --- */
+/* --- resources served by connectors ---
+ * filters and connector_tags are JSON array text the API layer validates
+ * (controller/resource.h); connector nodes live in their own table, so a
+ * deleted node leaves every resource it served. mapped_ipv4/ipv6 are the
+ * prefixes of a DNS or wildcard resource in the reserved mapped range
+ * ("" for none; unique). */
+#define STORE_RES_CONNECTORS_MAX 16
 struct store_resource {
 	int64_t id;
 	char name[STORE_NAME_SIZE];
-	char address[STORE_ADDR_SIZE]; /* IP, CIDR or DNS name */
-	char protocol[STORE_SHORT_SIZE]; /* "tcp" | "udp" | "any" */
-	char ports[STORE_PORTS_SIZE];
-	int64_t connector_node_id; /* 0 = none */
-	char connector_tag[STORE_NAME_SIZE];
+	char address[STORE_ADDR_SIZE]; /* IP, CIDR, DNS name, *.name, internet */
+	char filters[STORE_JSON_SIZE];
+	int64_t connector_nodes[STORE_RES_CONNECTORS_MAX]; /* ascending */
+	size_t nconnector_nodes;
+	char connector_tags[STORE_JSON_SIZE];
+	char mapped_ipv4[STORE_CIDR_SIZE];
+	char mapped_ipv6[STORE_CIDR_SIZE];
 	int64_t created_at;
 };
 
+/* _create and _update write the connector nodes too (CONFLICT for a node
+ * that does not exist, INVAL for more than STORE_RES_CONNECTORS_MAX). */
 int store_resource_create(struct store_tx *tx, struct store_resource *r);
 int store_resource_get(struct store_tx *tx, int64_t id,
 		       struct store_resource *out);

@@ -564,6 +564,44 @@ int ip_alloc_next(const struct ip_prefix *pool, const struct ip_addr *after,
 	return WEFT_ERR_EXHAUSTED;
 }
 
+/* One port of a range: 1..65535. */
+static int parse_port(const char *s, size_t len, uint16_t *out)
+{
+	unsigned v;
+	int r = parse_dec(s, len, 65535, &v);
+
+	if (r)
+		return r;
+	if (v == 0)
+		return WEFT_ERR_RANGE;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int ip_port_range_parse(const char *s, size_t len, uint16_t *lo,
+			uint16_t *hi)
+{
+	const char *dash;
+	uint16_t a, b;
+	int r;
+
+	if (!s || !lo || !hi)
+		return WEFT_ERR_INVAL;
+	dash = memchr(s, '-', len);
+	r = parse_port(s, dash ? (size_t)(dash - s) : len, &a);
+	if (r)
+		return r;
+	b = a;
+	if (dash && (r = parse_port(dash + 1, len - (size_t)(dash - s) - 1,
+				    &b)))
+		return r;
+	if (a > b)
+		return WEFT_ERR_RANGE;
+	*lo = a;
+	*hi = b;
+	return 0;
+}
+
 int ip_endpoint_parse(const char *s, struct ip_endpoint *out)
 {
 	struct ip_endpoint tmp;

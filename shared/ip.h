@@ -122,6 +122,13 @@ int ip_alloc_next(const struct ip_prefix *pool, const struct ip_addr *after,
 		  bool (*in_use)(const struct ip_addr *a, void *ctx), void *ctx,
 		  uint64_t max_probe, struct ip_addr *out);
 
+/* Parses len bytes of a port range: "443" (lo = hi) or "8000-8100",
+ * decimal ports 1..65535 without sign or leading zeros, lo <= hi.
+ * Returns 0 (lo and hi set), WEFT_ERR_PARSE for bad syntax, WEFT_ERR_RANGE
+ * for a port outside 1..65535 or lo > hi. */
+int ip_port_range_parse(const char *s, size_t len, uint16_t *lo,
+			uint16_t *hi);
+
 /* Parses "1.2.3.4:51820" or "[2001:db8::1]:443". IPv6 needs brackets,
  * IPv4 must not have them. The port is decimal without leading zeros.
  * Returns 0, WEFT_ERR_PARSE for bad syntax, WEFT_ERR_RANGE for a port

@@ -153,7 +153,12 @@ static void setup(void)
 	json_decref(must("POST", "/api/v1/register", body, false));
 	json_decref(must("POST", "/api/v1/resources",
 			 "{\"name\":\"db\",\"address\":\"10.0.0.5\","
-			 "\"connector_node_id\":1}", true));
+			 "\"filters\":[{\"protocol\":\"tcp\",\"ports\":"
+			 "[\"5432\"]}],\"connectors\":{\"nodes\":[1]}}",
+			 true));
+	json_decref(must("POST", "/api/v1/resources",
+			 "{\"name\":\"wiki\",\"address\":\"*.corp.test\","
+			 "\"connectors\":{\"nodes\":[1]}}", true));
 	json_decref(must("POST", "/api/v1/relays",
 			 "{\"name\":\"r1\",\"region\":\"eu\","
 			 "\"address\":\"relay.example.com:443\"}", true));

@@ -3,9 +3,12 @@
  * the agent applies what GET /api/v1/map returns. Invariants: a refused
  * answer leaves the map as it was; after an accepted one the diff agrees
  * with the map (added and changed ids are peers, removed ids are not,
- * all ascending), the sorted list has every peer once in id order, and
- * the map rendered as a full answer reads back into an equal map. */
+ * all ascending), the sorted list has every peer once in id order, the
+ * map rendered as a full answer reads back into an equal map, and the
+ * typed resources and serves render into JSON that reads back into the
+ * same entries. */
 #include "agent/map.h"
+#include "agent/mapjson.h"
 #include "shared/err.h"
 
 #include <stdint.h>
@@ -46,6 +49,27 @@ static void check_diff(const struct map *m, const struct map_diff *d)
 			abort();
 }
 
+/* Typed resources shown as JSON read back into equal entries. */
+static void check_res(const struct map_res *v, size_t n, bool serves)
+{
+	json_t *a = mapjson_res_json(v, n, serves), *b = NULL;
+	struct map_res *w = NULL;
+	size_t nw = 0;
+
+	if (!a)
+		return; /* out of memory */
+	if (mapjson_res(a, serves, &w, &nw, NULL, 0) == 0) {
+		b = mapjson_res_json(w, nw, serves);
+		if (nw != n || (b && !json_equal(a, b)))
+			abort();
+	} else {
+		abort();
+	}
+	mapjson_res_free(w, nw);
+	json_decref(b);
+	json_decref(a);
+}
+
 /* The rendered map must read back as the same map. */
 static void check_round_trip(const struct map *m)
 {
@@ -78,8 +102,15 @@ static void apply_one(struct map *m, const char *text, size_t n)
 	before = map_to_json(m);
 	rc = map_apply(m, j, &d, err, sizeof(err));
 	if (rc == 0) {
+		const struct map_res *r;
+		size_t nr;
+
 		check_diff(m, &d);
 		check_round_trip(m);
+		r = map_resources(m, &nr);
+		check_res(r, nr, false);
+		r = map_serves(m, &nr);
+		check_res(r, nr, true);
 	} else if (rc != WEFT_ERR_NOMEM) {
 		json_t *after = map_to_json(m);
 

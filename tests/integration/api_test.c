@@ -490,36 +490,37 @@ static void resources_are_created_read_updated_and_deleted(void)
 
 	CHECK_INT(fx_reqf(h, "POST", "/api/v1/resources", K, &j,
 			  "{\"name\":\"db\",\"address\":\"10.0.0.5\","
-			  "\"protocol\":\"tcp\",\"ports\":\"5432\","
-			  "\"connector_node_id\":%" PRId64 "}", nid), 201);
+			  "\"filters\":[{\"protocol\":\"tcp\",\"ports\":"
+			  "[\"5432\"]}],\"connectors\":{\"nodes\":[%" PRId64
+			  "]}}", nid), 201);
 	id = fx_int(j, "id");
 	CHECK(id > 0);
 	CHECK_STR(fx_str(j, "name"), "db");
 	CHECK_STR(fx_str(j, "address"), "10.0.0.5");
-	CHECK_STR(fx_str(j, "protocol"), "tcp");
-	CHECK_STR(fx_str(j, "ports"), "5432");
-	CHECK_INT(fx_int(j, "connector_node_id"), nid);
-	CHECK(fx_is_null(j, "connector_tag"));
+	CHECK_STR(fx_str(j, "type"), "ip");
+	CHECK_STR(fx_str(j, "filters.0.protocol"), "tcp");
+	CHECK_STR(fx_str(j, "filters.0.ports.0"), "5432");
+	CHECK_INT(fx_int(j, "connectors.nodes.0"), nid);
+	CHECK(fx_is_null(j, "mapped"));
 	CHECK(fx_str(j, "created_at") != NULL);
 	json_decref(j);
 
-	CHECK_INT(fx_req(h, "POST", "/api/v1/resources", K,
-			 "{\"name\":\"wiki\",\"address\":\"wiki.corp.example\","
-			 "\"connector_tag\":\"tag:connector\"}", &j), 201);
+	CHECK_INT(fx_reqf(h, "POST", "/api/v1/resources", K, &j,
+			  "{\"name\":\"wiki\",\"address\":\"wiki.corp.example\","
+			  "\"connectors\":{\"nodes\":[%" PRId64 "]}}", nid), 201);
 	id2 = fx_int(j, "id");
-	CHECK_STR(fx_str(j, "protocol"), "any");
-	CHECK_STR(fx_str(j, "ports"), "*");
-	CHECK(fx_is_null(j, "connector_node_id"));
-	CHECK_STR(fx_str(j, "connector_tag"), "tag:connector");
+	CHECK_STR(fx_str(j, "type"), "dns");
+	CHECK_STR(fx_str(j, "mapped.ipv4"), "100.96.0.1/32");
 	json_decref(j);
 
-	CHECK_INT(fx_req(h, "POST", "/api/v1/resources", K,
-			 "{\"name\":\"lan\",\"address\":\"10.1.0.0/16\","
-			 "\"protocol\":\"udp\",\"ports\":\"80,443,8000-8100\","
-			 "\"connector_tag\":\"tag:connector\"}", &j), 201);
+	CHECK_INT(fx_reqf(h, "POST", "/api/v1/resources", K, &j,
+			  "{\"name\":\"lan\",\"address\":\"10.1.0.0/16\","
+			  "\"filters\":[{\"protocol\":\"udp\",\"ports\":"
+			  "[\"80\",\"443\",\"8000-8100\"]}],\"connectors\":"
+			  "{\"nodes\":[%" PRId64 "]}}", nid), 201);
 	id3 = fx_int(j, "id");
 	CHECK_STR(fx_str(j, "address"), "10.1.0.0/16");
-	CHECK_STR(fx_str(j, "ports"), "80,443,8000-8100");
+	CHECK_STR(fx_str(j, "filters.0.ports.2"), "8000-8100");
 	json_decref(j);
 
 	path_id(path, sizeof(path), "/api/v1/resources", id);
@@ -532,12 +533,13 @@ static void resources_are_created_read_updated_and_deleted(void)
 	json_decref(all);
 
 	CHECK_INT(fx_req(h, "PATCH", path, K,
-			 "{\"ports\":\"5432,6432\",\"protocol\":\"any\"}", &j),
+			 "{\"filters\":[{\"protocol\":\"tcp\",\"ports\":"
+			 "[\"5432\",\"6432\"]},{\"protocol\":\"icmp\"}]}", &j),
 		  200);
-	CHECK_STR(fx_str(j, "ports"), "5432,6432");
-	CHECK_STR(fx_str(j, "protocol"), "any");
+	CHECK_STR(fx_str(j, "filters.0.ports.1"), "6432");
+	CHECK_STR(fx_str(j, "filters.1.protocol"), "icmp");
 	CHECK_STR(fx_str(j, "address"), "10.0.0.5");
-	CHECK_INT(fx_int(j, "connector_node_id"), nid);
+	CHECK_INT(fx_int(j, "connectors.nodes.0"), nid);
 	json_decref(j);
 
 	CHECK_INT(fx_req(h, "DELETE", path, K, NULL, NULL), 204);
@@ -691,7 +693,8 @@ static void every_list_pages_through_25_items_by_10(void)
 				  i, i), 201);
 		CHECK_INT(fx_reqf(h, "POST", "/api/v1/resources", K, NULL,
 				  "{\"name\":\"res%02d\",\"address\":\"10.9.0.%d\","
-				  "\"connector_tag\":\"tag:c\"}", i, i + 1), 201);
+				  "\"connectors\":{\"tags\":[\"tag:test\"]}}",
+				  i, i + 1), 201);
 	}
 	check_pages(h, "/api/v1/users", 25);
 	check_pages(h, "/api/v1/auth-keys", 26);  /* + the reusable key */

@@ -103,8 +103,8 @@ static void wrong_types_are_400_naming_the_field(void)
 	       "{\"name\":\"r\",\"region\":1,\"address\":\"a.example:1\"}", 400,
 	       "wrong_type", "region");
 	EXPECT(h, "POST", "/api/v1/resources", K,
-	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"connector_node_id\":"
-	       "\"7\"}", 400, "wrong_type", "connector_node_id");
+	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"connectors\":"
+	       "\"7\"}", 400, "wrong_type", "connectors");
 	CHECK_INT(count(h, "/api/v1/users"), 0);
 	CHECK_INT(count(h, "/api/v1/auth-keys"), 0);
 	CHECK_INT(ih_del(h), 0);
@@ -179,18 +179,23 @@ static void invalid_values_are_400_naming_the_field(void)
 	       "invalid", "user_id");
 	EXPECT(h, "POST", "/api/v1/resources", K,
 	       "{\"name\":\"r\",\"address\":\"10.0.0.1\","
-	       "\"connector_node_id\":999999}", 400, NULL, "connector_node_id");
+	       "\"connectors\":{\"nodes\":[999999]}}", 400, NULL,
+	       "connectors.nodes[0]");
 	EXPECT(h, "POST", "/api/v1/resources", K,
-	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"protocol\":\"icmp\","
-	       "\"connector_tag\":\"tag:c\"}", 400, NULL, "protocol");
+	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"filters\":"
+	       "[{\"protocol\":\"sctp\"}],\"connectors\":{\"tags\":"
+	       "[\"tag:c\"]}}", 400, NULL, "filters[0].protocol");
 	EXPECT(h, "POST", "/api/v1/resources", K,
-	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"ports\":\"99999\","
-	       "\"connector_tag\":\"tag:c\"}", 400, NULL, "ports");
+	       "{\"name\":\"r\",\"address\":\"10.0.0.1\",\"filters\":"
+	       "[{\"protocol\":\"tcp\",\"ports\":[\"99999\"]}],"
+	       "\"connectors\":{\"tags\":[\"tag:c\"]}}", 400, NULL,
+	       "filters[0].ports[0]");
 	EXPECT(h, "POST", "/api/v1/resources", K,
 	       "{\"name\":\"r\",\"address\":\"10.0.0.1\"}", 400, NULL, NULL);
 	EXPECT(h, "POST", "/api/v1/resources", K,
 	       "{\"name\":\"r\",\"address\":\"not an address!\","
-	       "\"connector_tag\":\"tag:c\"}", 400, NULL, "address");
+	       "\"connectors\":{\"tags\":[\"tag:c\"]}}", 400, NULL,
+	       "address");
 	EXPECT(h, "POST", "/api/v1/relays", K,
 	       "{\"name\":\"r\",\"region\":\"eu\",\"address\":\"nohost\"}", 400,
 	       NULL, "address");

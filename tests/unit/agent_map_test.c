@@ -1,6 +1,7 @@
 /* agent/map: full maps and deltas as GET /api/v1/map answers them
  * (docs/internals/netmap.md) add up to the full map of the same version. */
 #include "agent/map.h"
+#include "agent/mapjson.h"
 
 #include "check.h"
 #include "shared/err.h"
@@ -491,6 +492,225 @@ static void diff_says_when_routes_must_change(void)
 	map_del(m);
 }
 
+/* What the controller renders for a client (docs/internals/netmap.md). */
+#define RESOURCES                                                           \
+	"[{\"id\": 8, \"name\": \"db\", \"type\": \"dns\", \"address\": "     \
+	"\"db.corp.test\", \"prefixes\": [\"100.96.0.1/32\", "               \
+	"\"fd7a:115c:a1e0:ffff::6460:1/128\"], \"filters\": [{\"protocol\": " \
+	"\"tcp\", \"ports\": [\"5432\", \"6000-6100\"]}], \"connectors\": "   \
+	"[2, 3]},"                                                           \
+	"{\"id\": 9, \"name\": \"exit\", \"type\": \"internet\", \"address\": " \
+	"\"internet\", \"prefixes\": [\"0.0.0.0/0\", \"::/0\"], \"filters\": " \
+	"[], \"connectors\": []},"                                           \
+	"{\"id\": 7, \"name\": \"web\", \"type\": \"ip\", \"address\": "      \
+	"\"10.5.0.10\", \"prefixes\": [\"10.5.0.10/32\"], \"filters\": "      \
+	"[{\"protocol\": \"tcp\", \"ports\": [\"443\"]}, {\"protocol\": "     \
+	"\"icmp\", \"ports\": []}], \"connectors\": [2], \"later\": 1}]"
+
+#define SERVES                                                              \
+	"[{\"id\": 4, \"name\": \"lan\", \"type\": \"wildcard\", \"address\": " \
+	"\"*.corp.test\", \"prefixes\": [\"100.104.0.0/24\"], \"filters\": "   \
+	"[{\"protocol\": \"udp\", \"ports\": []}]},"                         \
+	"{\"id\": 5, \"name\": \"net\", \"type\": \"cidr\", \"address\": "    \
+	"\"10.8.0.0/16\", \"prefixes\": [\"10.8.0.0/16\"], \"filters\": []}]"
+
+static void resources_and_serves_are_typed_and_replaced_by_deltas(void)
+{
+	const struct map_res *r;
+	struct map_diff d;
+	struct map *m;
+	json_t *back;
+	size_t n;
+
+	REQUIRE_INT(map_new(&m), 0);
+	r = map_resources(m, &n);
+	CHECK(r == NULL && n == 0);
+	REQUIRE_INT(apply_diff(m, "{\"version\": 10, \"full\": true, "
+				  "\"self\": " SELF ", \"peers\": [], "
+				  "\"resources\": " RESOURCES ", \"serves\": "
+				  SERVES "}", &d, NULL, 0), 0);
+	CHECK(d.resources && d.serves);
+	map_diff_free(&d);
+	r = map_resources(m, &n);
+	REQUIRE_INT(n, 3);
+	CHECK_INT(r[0].id, 8);
+	CHECK_STR(r[0].name, "db");
+	CHECK_INT(r[0].type, MAP_RES_DNS);
+	CHECK_STR(r[0].address, "db.corp.test");
+	REQUIRE_INT(r[0].nprefixes, 2);
+	CHECK_INT(r[0].prefixes[0].len, 32);
+	CHECK_INT(r[0].prefixes[1].addr.family, 6);
+	REQUIRE_INT(r[0].nfilters, 1);
+	CHECK_INT(r[0].filters[0].proto, MAP_PROTO_TCP);
+	REQUIRE_INT(r[0].filters[0].nports, 2);
+	CHECK_INT(r[0].filters[0].ports[1].lo, 6000);
+	CHECK_INT(r[0].filters[0].ports[1].hi, 6100);
+	REQUIRE_INT(r[0].nconnectors, 2);
+	CHECK_INT(r[0].connectors[1], 3);
+	CHECK_INT(r[1].type, MAP_RES_INTERNET);
+	CHECK_INT(r[1].nprefixes, 2);
+	CHECK_INT(r[1].nfilters, 0);
+	CHECK_INT(r[1].nconnectors, 0);
+	CHECK_INT(r[2].filters[1].proto, MAP_PROTO_ICMP);
+	CHECK_INT(r[2].filters[1].nports, 0);
+	r = map_serves(m, &n);
+	REQUIRE_INT(n, 2);
+	CHECK_INT(r[0].type, MAP_RES_WILDCARD);
+	CHECK_STR(r[0].address, "*.corp.test");
+	CHECK_INT(r[0].nconnectors, 0);
+	CHECK_INT(r[1].type, MAP_RES_CIDR);
+	/* Shown as the map said it (unknown fields left out). */
+	back = mapjson_res_json(map_resources(m, &n), n, false);
+	CHECK(back && json_array_size(back) == 3);
+	CHECK_STR(json_string_value(json_object_get(
+			  json_array_get(back, 0), "address")), "db.corp.test");
+	CHECK(!json_object_get(json_array_get(back, 2), "later"));
+	json_decref(back);
+	/* A delta without them keeps them; one with them replaces them. */
+	REQUIRE_INT(apply_diff(m, "{\"version\": 11, \"full\": false, "
+				  "\"peers_removed\": [5]}", &d, NULL, 0), 0);
+	CHECK(!d.resources && !d.serves);
+	map_diff_free(&d);
+	map_resources(m, &n);
+	CHECK_INT(n, 3);
+	REQUIRE_INT(apply_diff(m, "{\"version\": 12, \"full\": false, "
+				  "\"resources\": []}", &d, NULL, 0), 0);
+	CHECK(d.resources && !d.serves && map_diff_any(&d));
+	map_diff_free(&d);
+	map_resources(m, &n);
+	CHECK_INT(n, 0);
+	map_serves(m, &n);
+	CHECK_INT(n, 2);
+	/* A full map without them has none. */
+	REQUIRE_INT(apply(m, full_v10), 0);
+	map_serves(m, &n);
+	CHECK_INT(n, 0);
+	map_del(m);
+}
+
+static void bad_resources_are_refused_with_a_reason(void)
+{
+	static const char *const bad[] = {
+		/* not an array, not objects, no id */
+		"\"resources\": {}",
+		"\"resources\": [1]",
+		"\"resources\": [{\"name\": \"x\", \"type\": \"ip\", "
+		"\"address\": \"10.0.0.1\", \"prefixes\": [\"10.0.0.1/32\"]}]",
+		/* unknown type, missing name */
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"url\", "
+		"\"address\": \"10.0.0.1\", \"prefixes\": [\"10.0.0.1/32\"]}]",
+		"\"resources\": [{\"id\": 1, \"type\": \"ip\", "
+		"\"address\": \"10.0.0.1\", \"prefixes\": [\"10.0.0.1/32\"]}]",
+		/* address, prefixes and type disagree */
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"ip\", "
+		"\"address\": \"10.0.0.1\", \"prefixes\": [\"10.0.0.2/32\"]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"ip\", "
+		"\"address\": \"10.0.0.0/8\", \"prefixes\": [\"10.0.0.0/8\"]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"cidr\", "
+		"\"address\": \"10.0.0.1/8\", \"prefixes\": [\"10.0.0.0/8\"]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": "
+		"\"internet\", \"address\": \"internet\", \"prefixes\": "
+		"[\"0.0.0.0/0\"]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"*.corp\", \"prefixes\": []}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [\"100.96.0.1/32\", "
+		"\"100.96.0.2/32\"]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [\"a\", \"b\", \"c\"]}]",
+		/* filters */
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"sctp\"}]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"tcp\"}, {\"protocol\": \"tcp\"}]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"tcp\", \"ports\": [\"0\"]}]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"tcp\", \"ports\": [\"9-8\"]}]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"icmp\", \"ports\": [\"8\"]}]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"filters\": "
+		"[{\"protocol\": \"tcp\"}, {\"protocol\": \"udp\"}, "
+		"{\"protocol\": \"icmp\"}, {\"protocol\": \"tcp\"}]}]",
+		/* connectors */
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"connectors\": [0]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"connectors\": [3, 2]}]",
+		"\"resources\": [{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		"\"address\": \"db\", \"prefixes\": [], \"connectors\": \"2\"}]",
+		"\"serves\": [{\"id\": 1, \"name\": \"x\", \"type\": \"cidr\", "
+		"\"address\": \"10.0.0.0/8\", \"prefixes\": []}]",
+	};
+	struct map *m;
+	json_t *before;
+	char err[200], text[1024];
+
+	REQUIRE_INT(map_new(&m), 0);
+	REQUIRE_INT(apply(m, full_v10), 0);
+	before = map_to_json(m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *after;
+
+		snprintf(text, sizeof(text),
+			 "{\"version\": 11, \"full\": false, %s}", bad[i]);
+		err[0] = '\0';
+		if (!CHECK(apply_diff(m, text, NULL, err, sizeof(err)) < 0))
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		CHECK(err[0] != '\0');
+		after = map_to_json(m);
+		CHECK(json_equal(before, after));
+		json_decref(after);
+		REQUIRE_INT(apply(m, full_v10), 0);
+	}
+	json_decref(before);
+	map_del(m);
+}
+
+static void resource_limits_are_enforced(void)
+{
+	json_t *a = json_array(), *one;
+	struct map_res *v = NULL;
+	char err[200];
+	size_t n = 0;
+
+	REQUIRE(a);
+	one = parse("{\"id\": 1, \"name\": \"x\", \"type\": \"dns\", "
+		    "\"address\": \"db\", \"prefixes\": []}");
+	for (int i = 0; i < MAP_MAX_RES; i++)
+		json_array_append(a, one);
+	CHECK_INT(mapjson_res(a, true, &v, &n, err, sizeof(err)), 0);
+	CHECK_INT(n, MAP_MAX_RES);
+	mapjson_res_free(v, n);
+	json_array_append(a, one);
+	CHECK_INT(mapjson_res(a, true, &v, &n, err, sizeof(err)),
+		  WEFT_ERR_TOOBIG);
+	json_decref(one);
+	json_decref(a);
+	/* 33 port ranges in one filter. */
+	a = json_array();
+	for (int i = 1; i <= MAP_RES_PORTS + 1; i++) {
+		char p[8];
+
+		snprintf(p, sizeof(p), "%d", i);
+		json_array_append_new(a, json_string(p));
+	}
+	one = json_pack("[{s:I, s:s, s:s, s:s, s:[], s:[{s:s, s:O}]}]", "id",
+			(json_int_t)1, "name", "x", "type", "dns", "address",
+			"db", "prefixes", "filters", "protocol", "tcp",
+			"ports", a);
+	CHECK_INT(mapjson_res(one, true, &v, &n, err, sizeof(err)),
+		  WEFT_ERR_INVAL);
+	json_decref(one);
+	json_decref(a);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(full_map_then_deltas_equal_the_full_map),
 	CHECK_CASE(peers_removed_drops_only_those_ids),
@@ -505,6 +725,9 @@ static const struct check_case cases[] = {
 	CHECK_CASE(bad_values_are_refused_with_a_reason),
 	CHECK_CASE(refused_full_map_makes_the_next_delta_wait_for_a_full),
 	CHECK_CASE(diff_says_when_routes_must_change),
+	CHECK_CASE(resources_and_serves_are_typed_and_replaced_by_deltas),
+	CHECK_CASE(bad_resources_are_refused_with_a_reason),
+	CHECK_CASE(resource_limits_are_enforced),
 	{0},
 };
 

@@ -836,8 +836,73 @@ static void relays_set_creates_then_updates_by_name(void)
 	CHECK(strstr(r.err, "no relay named") != NULL);
 }
 
+static void resources_are_created_updated_shown_and_deleted(void)
+{
+	json_t *j;
+	int64_t n1, n2;
+	char n2text[24];
+
+	use_db("resources");
+	declare_ci(false);
+	n1 = add_node("gw1", 0, "100.64.0.1");
+	n2 = add_node("gw2", 0, "100.64.0.2");
+	REQUIRE(n1 > 0 && n2 > 0);
+	snprintf(n2text, sizeof(n2text), "%lld", (long long)n2);
+	REQUIRE_INT(cli("resources", "create", "db", "--address",
+			"DB.corp.test", "--filters", "tcp:5432,6000-6100 icmp",
+			"--connectors", "gw1,tag:ci", "--json", NULL), 0);
+	j = out_json();
+	REQUIRE(j);
+	CHECK_STR(json_string_value(json_object_get(j, "address")),
+		  "db.corp.test");
+	CHECK_STR(json_string_value(json_object_get(j, "type")), "dns");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j,
+			"mapped"), "ipv4")), "100.96.0.1/32");
+	CHECK_INT(json_integer_value(json_array_get(json_object_get(
+			json_object_get(j, "connectors"), "nodes"), 0)), n1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+			json_object_get(j, "filters"), 0), "protocol")), "tcp");
+	CHECK_INT(json_array_size(json_object_get(json_array_get(
+			json_object_get(j, "filters"), 0), "ports")), 2);
+	json_decref(j);
+	/* The API's validation, with the field path. */
+	CHECK_INT(cli("resources", "create", "bad", "--address", "10.0.0.1",
+		      "--filters", "tcp:0", "--connectors", "gw1", NULL), 1);
+	CHECK(strstr(r.err, "filters[0].ports[0]") != NULL);
+	CHECK_INT(cli("resources", "create", "bad", "--address", "10.0.0.1",
+		      "--connectors", "nosuchnode", NULL), 1);
+	CHECK(strstr(r.err, "nosuchnode") != NULL);
+	/* Update by name: new name, filters, connectors by id. */
+	REQUIRE_INT(cli("resources", "update", "db", "--name", "pg",
+			"--filters", "", "--connectors", n2text, "--json",
+			NULL), 0);
+	j = out_json();
+	REQUIRE(j);
+	CHECK_STR(json_string_value(json_object_get(j, "name")), "pg");
+	CHECK_INT(json_array_size(json_object_get(j, "filters")), 0);
+	CHECK_INT(json_integer_value(json_array_get(json_object_get(
+			json_object_get(j, "connectors"), "nodes"), 0)), n2);
+	json_decref(j);
+	REQUIRE_INT(cli("resources", "update", "pg", "--filters",
+			"[{\"protocol\":\"udp\"}]", "--json", NULL), 0);
+	j = out_json();
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+			json_object_get(j, "filters"), 0), "protocol")), "udp");
+	json_decref(j);
+	REQUIRE_INT(cli("resources", "list", NULL), 0);
+	CHECK(strstr(r.out, "TYPE") != NULL);
+	CHECK(strstr(r.out, "db.corp.test") != NULL);
+	REQUIRE_INT(cli("resources", "show", "pg", NULL), 0);
+	CHECK(strstr(r.out, "100.96.0.1/32") != NULL);
+	CHECK_INT(audit_rows("resource.update").count, 2);
+	REQUIRE_INT(cli("resources", "delete", "pg", NULL), 0);
+	CHECK_INT(cli("resources", "delete", "pg", NULL), 1);
+	CHECK(strstr(r.err, "no resource named") != NULL);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(relays_set_creates_then_updates_by_name),
+	CHECK_CASE(resources_are_created_updated_shown_and_deleted),
 	CHECK_CASE(command_flags_ignore_environment_and_foreign_config_keys),
 	CHECK_CASE(group_help_lists_subcommands_and_exits_0),
 	CHECK_CASE(subcommand_help_lists_its_flags_and_exits_0),

@@ -210,18 +210,120 @@ static void freed_addresses_are_reused_only_after_the_pool_wraps(void)
 	store_close(st);
 }
 
-static void never_hands_out_the_quad_100_service_address(void)
+static void never_hands_out_the_mapped_range_to_nodes(void)
 {
 	struct store *st = open_store("quad100");
 	struct store_tx *tx = NULL;
 	char v4[STORE_IP_SIZE];
+	struct ip_addr a;
 
 	REQUIRE(st);
 	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
-	CHECK_INT(store_setting_set(tx, IPAM_KEY_LAST4, "100.100.100.99"), 0);
+	CHECK_INT(store_setting_set(tx, IPAM_KEY_LAST4, "100.95.255.254"), 0);
 	CHECK_INT(store_commit(tx), 0);
 	CHECK_INT(assign_node(st, 1, v4, NULL), 0);
-	CHECK_STR(v4, "100.100.100.101");
+	CHECK_STR(v4, "100.95.255.255");
+	/* 100.96.0.0/12 (DNS resources, wildcard blocks, 100.100.100.100)
+	 * is skipped as a whole. */
+	CHECK_INT(assign_node(st, 2, v4, NULL), 0);
+	CHECK_STR(v4, "100.112.0.0");
+	/* Also when the last address handed out lies inside it (a
+	 * controller older than the reservation). */
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(store_setting_set(tx, IPAM_KEY_LAST4, "100.100.100.99"), 0);
+	CHECK_INT(store_commit(tx), 0);
+	CHECK_INT(assign_node(st, 3, v4, NULL), 0);
+	CHECK_STR(v4, "100.112.0.1");
+	REQUIRE_INT(ip_addr_parse("100.100.100.100", &a), 0);
+	CHECK(ipam_is_mapped4(&a));
+	REQUIRE_INT(ip_addr_parse("100.111.255.255", &a), 0);
+	CHECK(ipam_is_mapped4(&a));
+	REQUIRE_INT(ip_addr_parse("100.112.0.0", &a), 0);
+	CHECK(!ipam_is_mapped4(&a));
+	REQUIRE_INT(ip_addr_parse("100.95.255.255", &a), 0);
+	CHECK(!ipam_is_mapped4(&a));
+	store_close(st);
+}
+
+/* A resource made in the store, mapped by ipam_resource_map when map. */
+static int add_resource(struct store_tx *tx, const char *name,
+			const char *address, bool map, struct store_resource *out)
+{
+	struct store_resource r = {.created_at = 1000};
+	int rc = 0;
+
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.address, sizeof(r.address), "%s", address);
+	if (map)
+		rc = ipam_resource_map(tx, &r);
+	if (rc == 0)
+		rc = store_resource_create(tx, &r);
+	if (rc == 0 && out)
+		*out = r;
+	return rc;
+}
+
+static void dns_resources_skip_addresses_old_nodes_hold(void)
+{
+	struct store *st = open_store("mapnodes");
+	struct store_tx *tx = NULL;
+	struct store_resource r;
+	struct ip_prefix ula;
+	char want6[STORE_CIDR_SIZE];
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	/* Numbered before the range was reserved. */
+	CHECK_INT(add_node(tx, 1, "100.96.0.1", "", NULL), 0);
+	CHECK_INT(add_resource(tx, "a", "a.corp.test", true, &r), 0);
+	CHECK_STR(r.mapped_ipv4, "100.96.0.2/32");
+	CHECK_INT(ipam_ula48(tx, &ula), 0);
+	ula.addr.b[6] = ula.addr.b[7] = 0xff;
+	ula.addr.b[12] = 100;
+	ula.addr.b[13] = 96;
+	ula.addr.b[15] = 2;
+	ula.len = 128;
+	CHECK_INT(ip_prefix_format(&ula, want6, sizeof(want6)), 0);
+	CHECK_STR(r.mapped_ipv6, want6);
+	CHECK_INT(add_resource(tx, "b", "*.corp.test", true, &r), 0);
+	CHECK_STR(r.mapped_ipv4, "100.104.0.0/24");
+	CHECK_INT(add_resource(tx, "c", "10.0.0.1", true, &r), 0);
+	CHECK_STR(r.mapped_ipv4, "");
+	CHECK_STR(r.mapped_ipv6, "");
+	CHECK_INT(store_commit(tx), 0);
+	store_close(st);
+}
+
+static void backfill_maps_converted_dns_resources_once(void)
+{
+	struct store *st = open_store("backfill");
+	struct store_tx *tx = NULL;
+	struct store_resource r;
+	int64_t v0 = 0, v1 = 0;
+	int n = -1;
+
+	REQUIRE(st);
+	REQUIRE_INT(store_begin(st, STORE_WRITE, &tx), 0);
+	CHECK_INT(add_resource(tx, "mapped", "m.corp.test", true, NULL), 0);
+	CHECK_INT(add_resource(tx, "dns", "db.corp.test", false, NULL), 0);
+	CHECK_INT(add_resource(tx, "wild", "*.lab.test", false, NULL), 0);
+	CHECK_INT(add_resource(tx, "ip", "10.0.0.1", false, NULL), 0);
+	CHECK_INT(store_netmap_version(tx, &v0), 0);
+	CHECK_INT(ipam_resource_backfill(tx, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(store_netmap_version(tx, &v1), 0);
+	CHECK_INT(v1, v0 + 2);
+	CHECK_INT(store_resource_get_by_name(tx, "mapped", &r), 0);
+	CHECK_STR(r.mapped_ipv4, "100.96.0.1/32");
+	CHECK_INT(store_resource_get_by_name(tx, "dns", &r), 0);
+	CHECK_STR(r.mapped_ipv4, "100.96.0.2/32");
+	CHECK_INT(store_resource_get_by_name(tx, "wild", &r), 0);
+	CHECK_STR(r.mapped_ipv4, "100.104.0.0/24");
+	CHECK_INT(store_resource_get_by_name(tx, "ip", &r), 0);
+	CHECK_STR(r.mapped_ipv4, "");
+	CHECK_INT(ipam_resource_backfill(tx, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK_INT(store_commit(tx), 0);
 	store_close(st);
 }
 
@@ -249,7 +351,9 @@ static const struct check_case cases[] = {
 	CHECK_CASE(two_deployments_choose_different_ulas),
 	CHECK_CASE(skips_addresses_already_in_use),
 	CHECK_CASE(freed_addresses_are_reused_only_after_the_pool_wraps),
-	CHECK_CASE(never_hands_out_the_quad_100_service_address),
+	CHECK_CASE(never_hands_out_the_mapped_range_to_nodes),
+	CHECK_CASE(dns_resources_skip_addresses_old_nodes_hold),
+	CHECK_CASE(backfill_maps_converted_dns_resources_once),
 	CHECK_CASE(corrupt_ula_setting_is_an_error_not_a_new_prefix),
 	{0},
 };

@@ -92,18 +92,7 @@ static struct netmap_node random_node(int64_t id)
 
 static void random_resource(struct netmap_resource *r, size_t i)
 {
-	static const char *const addr[] = {"10.20.0.0/24", "10.20.1.5",
-					   "wiki.corp.example"};
-
-	memset(r, 0, sizeof(*r));
-	r->id = (int64_t)i + 1;
-	snprintf(r->name, sizeof(r->name), "%s", i ? "docs" : "wiki");
-	snprintf(r->address, sizeof(r->address), "%s", addr[pick(3)]);
-	if (pick(2))
-		r->connector_node_id = 1 + pick(NODES);
-	else
-		snprintf(r->connector_tag, sizeof(r->connector_tag),
-			 "tag:conn");
+	random_resource_of(r, (int64_t)i + 1, i ? "docs" : "wiki", NODES);
 }
 
 static struct policy *parse(size_t i)

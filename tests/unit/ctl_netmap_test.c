@@ -11,58 +11,13 @@ static int set_resource(struct fix *f, int64_t id, const char *name,
 	r.id = id;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.address, sizeof(r.address), "%s", address);
-	r.connector_node_id = node;
-	snprintf(r.connector_tag, sizeof(r.connector_tag), "%s",
-		 tag ? tag : "");
+	if (node)
+		r.connector_nodes[r.nconnector_nodes++] = node;
+	if (tag)
+		snprintf(r.connector_tags[r.nconnector_tags++],
+			 sizeof(r.connector_tags[0]), "%s", tag);
 	netmap_dirty_reset(&f->dirty);
 	return netmap_resource_upsert(f->nm, ++f->v, &r, &f->dirty);
-}
-
-static json_t *render(struct fix *f, int64_t id, int64_t since)
-{
-	json_t *m = NULL;
-
-	CHECK_INT(netmap_render(f->nm, id, since, &m), 0);
-	return m;
-}
-
-/* Compares a JSON value with the expected JSON text, reporting both. */
-static bool json_is(const json_t *got, const char *expected, const char *file,
-		    int line)
-{
-	json_t *want = json_loads(expected, 0, NULL);
-	char *g = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	char *w = want ? json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	bool ok = g && w && strcmp(g, w) == 0;
-
-	check_report(ok, file, line, "json\n    got  %s\n    want %s",
-		     g ? g : "(null)", w ? w : "(bad expected json)");
-	free(g);
-	free(w);
-	json_decref(want);
-	return ok;
-}
-
-#define CHECK_JSON(got, expected) json_is((got), (expected), __FILE__, __LINE__)
-
-static json_t *filter_of(struct fix *f, int64_t id)
-{
-	json_t *m = render(f, id, 0);
-	json_t *flt = m ? json_incref(json_object_get(m, "filter")) : NULL;
-
-	json_decref(m);
-	return flt;
-}
-
-static const json_t *peer_in(const json_t *map, int64_t id)
-{
-	size_t i;
-	json_t *p;
-
-	json_array_foreach(json_object_get(map, "peers"), i, p)
-		if (json_integer_value(json_object_get(p, "id")) == id)
-			return p;
-	return NULL;
 }
 
 static int dirty_push(struct netmap_dirty *d, int64_t id)
@@ -81,14 +36,6 @@ static int dirty_push(struct netmap_dirty *d, int64_t id)
 }
 
 #define OK(expr) check_report((expr) == 0, __FILE__, __LINE__, "%s != 0", #expr)
-
-static bool dirty_has(const struct netmap_dirty *d, int64_t id)
-{
-	for (size_t i = 0; i < d->n; i++)
-		if (d->ids[i] == id)
-			return true;
-	return false;
-}
 
 /* --- compilation --- */
 
@@ -564,7 +511,8 @@ static json_t *client_from_full(const json_t *full)
 
 static void client_apply(json_t **client, const json_t *delta)
 {
-	static const char *const parts[] = {"self", "filter", "dns", "relays"};
+	static const char *const parts[] = {"self", "filter", "dns", "relays",
+					    "resources", "serves"};
 	json_t *peers;
 	size_t i;
 	json_t *p;
@@ -725,24 +673,12 @@ static void deltas_applied_to_full_map_equal_fresh_full_map(void)
 				rc = netmap_policy_set(f.nm, ++f.v, p,
 						       &f.dirty);
 			} else if (what == 7) {
-				static const char *const addr[] = {
-					"10.20.0.0/24", "10.20.1.5",
-					"wiki.corp.example"};
 				bool docs = pick(2);
 				struct netmap_resource r;
 
-				memset(&r, 0, sizeof(r));
-				r.id = docs ? 2 : 1;
-				snprintf(r.name, sizeof(r.name), "%s",
-					 docs ? "docs" : "wiki");
-				snprintf(r.address, sizeof(r.address), "%s",
-					 addr[pick(3)]);
-				if (pick(2))
-					r.connector_node_id = 1 + pick(NODES_MAX);
-				else
-					snprintf(r.connector_tag,
-						 sizeof(r.connector_tag),
-						 "tag:conn");
+				random_resource_of(&r, docs ? 2 : 1,
+						   docs ? "docs" : "wiki",
+						   NODES_MAX);
 				rc = netmap_resource_upsert(f.nm, ++f.v, &r,
 							    &f.dirty);
 			} else if (what == 8) {

@@ -18,7 +18,37 @@ static bool resource_exists(void *ctx, const char *name)
 	return strcmp(name, "wiki") == 0;
 }
 
-static const struct policy_names names = {user_exists, resource_exists, NULL};
+static const struct policy_names names = {user_exists, resource_exists, NULL,
+					  NULL};
+
+/* wiki admits tcp 443 and 8000-8100, and icmp; open has no filters. */
+static bool resource_filters(void *ctx, const char *name,
+			     struct policy_filter *out, size_t *n)
+{
+	(void)ctx;
+	*n = 0;
+	if (strcmp(name, "open") == 0)
+		return true;
+	if (strcmp(name, "wiki") != 0)
+		return false;
+	memset(out, 0, 2 * sizeof(*out));
+	out[0].proto = POLICY_TCP;
+	out[0].ports[0] = (struct policy_ports){443, 443};
+	out[0].ports[1] = (struct policy_ports){8000, 8100};
+	out[0].nports = 2;
+	out[1].proto = POLICY_ICMP;
+	*n = 2;
+	return true;
+}
+
+static bool resource_exists_f(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "wiki") == 0 || strcmp(name, "open") == 0;
+}
+
+static const struct policy_names names_f = {user_exists, resource_exists_f,
+					    NULL, resource_filters};
 
 /* Declarations most documents below build on. */
 #define DECLS                                                                \
@@ -894,6 +924,140 @@ static void messages_quote_input_as_short_ascii(void)
 		CHECK(*s >= 0x20 && *s < 0x7f);
 }
 
+/* Grants of policy_narrow as "proto:lo-hi" words. */
+struct grants {
+	char text[512];
+};
+
+static int add_grant(void *ctx, enum policy_proto proto, uint16_t lo,
+		     uint16_t hi)
+{
+	struct grants *g = ctx;
+	size_t len = strlen(g->text);
+
+	snprintf(g->text + len, sizeof(g->text) - len, "%s%s:%u-%u",
+		 len ? " " : "", policy_proto_name(proto), lo, hi);
+	return 0;
+}
+
+static const char *narrow(enum policy_proto proto, const char *ports,
+			  bool filters)
+{
+	static struct grants g;
+	struct policy_filter f[POLICY_FILTERS_MAX];
+	struct policy_ports r[8];
+	size_t nf = 0, nr = 0;
+	char buf[64], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", ports);
+	for (char *t = strtok_r(buf, ",", &save); t && nr < 8;
+	     t = strtok_r(NULL, ",", &save)) {
+		unsigned lo, hi;
+
+		if (sscanf(t, "%u-%u", &lo, &hi) != 2)
+			hi = lo = (unsigned)atoi(t);
+		r[nr++] = (struct policy_ports){(uint16_t)lo, (uint16_t)hi};
+	}
+	if (filters)
+		resource_filters(NULL, "wiki", f, &nf);
+	g.text[0] = '\0';
+	if (policy_narrow(proto, r, nr, f, nf, add_grant, &g) < 0)
+		return "error";
+	return g.text;
+}
+
+static void narrowing_intersects_rules_with_resource_filters(void)
+{
+	/* Without filters the rule stands as it is. */
+	CHECK_STR(narrow(POLICY_ANY, "0-65535", false), "any:0-65535");
+	CHECK_STR(narrow(POLICY_TCP, "22,80-90", false), "tcp:22-22 tcp:80-90");
+	/* With filters: never wider than either. */
+	CHECK_STR(narrow(POLICY_ANY, "0-65535", true),
+		  "tcp:443-443 tcp:8000-8100 icmp:0-65535");
+	CHECK_STR(narrow(POLICY_TCP, "0-65535", true),
+		  "tcp:443-443 tcp:8000-8100");
+	CHECK_STR(narrow(POLICY_TCP, "400-8050", true),
+		  "tcp:443-443 tcp:8000-8050");
+	CHECK_STR(narrow(POLICY_TCP, "22", true), "");
+	CHECK_STR(narrow(POLICY_UDP, "0-65535", true), "");
+	CHECK_STR(narrow(POLICY_ICMP, "0-65535", true), "icmp:0-65535");
+	/* "any" on port 22 still admits ICMP, which has no ports. */
+	CHECK_STR(narrow(POLICY_ANY, "22", true), "icmp:0-65535");
+}
+
+static void rules_a_resource_narrows_to_nothing_are_errors(void)
+{
+	struct policy *p = NULL;
+	struct policy_err err;
+	static const char *bad[] = {
+		"{\"acls\": [{\"action\": \"accept\", \"proto\": \"tcp\", "
+		"\"src\": [\"alice\"], \"dst\": [\"bob:*\", \"resource:wiki:22\"]}]}",
+		"{\"acls\": [{\"action\": \"accept\", \"proto\": \"udp\", "
+		"\"src\": [\"alice\"], \"dst\": [\"bob:*\", \"resource:wiki:*\"]}]}",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(policy_parse(bad[i], strlen(bad[i]), &names_f, &p,
+				       &err), WEFT_ERR_INVAL);
+		CHECK_STR(err.path, "acls[0].dst[1]");
+		CHECK(strstr(err.message, "allows nothing") != NULL);
+		CHECK(strstr(err.message, "resource:wiki") != NULL);
+	}
+	/* "any" on port 22 still admits ICMP, which wiki lets in. */
+	{
+		const char *doc = ACL("\"alice\"", "\"resource:wiki:22\"");
+
+		CHECK_INT(policy_parse(doc, strlen(doc), &names_f, &p, &err),
+			  0);
+		policy_free(p);
+		p = NULL;
+	}
+	/* Without the filters callback nothing is narrowed (the rule
+	 * stands). */
+	CHECK_INT(policy_parse(bad[0], strlen(bad[0]), &names, &p, &err), 0);
+	policy_free(p);
+	p = NULL;
+	/* A resource without filters admits what the rule gives. */
+	{
+		const char *doc = ACL("\"alice\"", "\"resource:open:22\"");
+
+		CHECK_INT(policy_parse(doc, strlen(doc), &names_f, &p, &err),
+			  0);
+		policy_free(p);
+	}
+}
+
+static void tests_judge_resources_with_their_filters(void)
+{
+	struct policy *p = NULL;
+	struct policy_err err;
+	const char *good =
+		"{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice\"], "
+		"\"dst\": [\"resource:wiki:*\"]}], \"tests\": ["
+		"{\"src\": \"alice\", \"accept\": [\"resource:wiki:443\", "
+		"\"resource:wiki:8080\"], \"deny\": [\"resource:wiki:22\"]},"
+		"{\"src\": \"alice\", \"proto\": \"udp\", \"deny\": "
+		"[\"resource:wiki:443\"]},"
+		"{\"src\": \"alice\", \"proto\": \"icmp\", \"accept\": "
+		"[\"resource:wiki:*\"]},"
+		"{\"src\": \"alice\", \"proto\": \"any\", \"deny\": "
+		"[\"resource:wiki:443\"]}]}";
+	const char *bad =
+		"{\"acls\": [{\"action\": \"accept\", \"src\": [\"alice\"], "
+		"\"dst\": [\"resource:wiki:*\"]}], \"tests\": ["
+		"{\"src\": \"alice\", \"accept\": [\"resource:wiki:22\"]}]}";
+
+	CHECK_INT(policy_parse(good, strlen(good), &names_f, &p, &err), 0);
+	policy_free(p);
+	p = NULL;
+	CHECK_INT(policy_parse(bad, strlen(bad), &names_f, &p, &err),
+		  WEFT_ERR_INVAL);
+	CHECK_STR(err.path, "tests[0].accept[0]");
+	/* The same tests without filters: 22 is accepted by the rule. */
+	CHECK_INT(policy_parse(bad, strlen(bad), &names, &p, &err), 0);
+	policy_free(p);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(empty_documents_allow_nothing),
 	CHECK_CASE(new_empty_policy_has_no_rules),
@@ -938,6 +1102,9 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_more_than_1000_test_cases),
 	CHECK_CASE(icmp_tests_use_the_wildcard_port),
 	CHECK_CASE(messages_quote_input_as_short_ascii),
+	CHECK_CASE(narrowing_intersects_rules_with_resource_filters),
+	CHECK_CASE(rules_a_resource_narrows_to_nothing_are_errors),
+	CHECK_CASE(tests_judge_resources_with_their_filters),
 	{0},
 };
 

@@ -92,6 +92,61 @@ static inline int set_policy(struct fix *f, const char *json)
 	return netmap_policy_set(f->nm, ++f->v, p, &f->dirty);
 }
 
+static inline json_t *render(struct fix *f, int64_t id, int64_t since)
+{
+	json_t *m = NULL;
+
+	CHECK_INT(netmap_render(f->nm, id, since, &m), 0);
+	return m;
+}
+
+/* Compares a JSON value with the expected JSON text, reporting both. */
+static inline bool json_is(const json_t *got, const char *expected, const char *file,
+		    int line)
+{
+	json_t *want = json_loads(expected, 0, NULL);
+	char *g = got ? json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *w = want ? json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	bool ok = g && w && strcmp(g, w) == 0;
+
+	check_report(ok, file, line, "json\n    got  %s\n    want %s",
+		     g ? g : "(null)", w ? w : "(bad expected json)");
+	free(g);
+	free(w);
+	json_decref(want);
+	return ok;
+}
+
+#define CHECK_JSON(got, expected) json_is((got), (expected), __FILE__, __LINE__)
+
+static inline json_t *filter_of(struct fix *f, int64_t id)
+{
+	json_t *m = render(f, id, 0);
+	json_t *flt = m ? json_incref(json_object_get(m, "filter")) : NULL;
+
+	json_decref(m);
+	return flt;
+}
+
+static inline const json_t *peer_in(const json_t *map, int64_t id)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(json_object_get(map, "peers"), i, p)
+		if (json_integer_value(json_object_get(p, "id")) == id)
+			return p;
+	return NULL;
+}
+
+static inline bool dirty_has(const struct netmap_dirty *d, int64_t id)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ids[i] == id)
+			return true;
+	return false;
+}
+
 /* "[2,3]" style text of id's peers. */
 static inline void peers_text(struct fix *f, int64_t id, char *buf, size_t n)
 {
@@ -130,6 +185,48 @@ static inline uint64_t rnd(void)
 static inline unsigned pick(unsigned n)
 {
 	return (unsigned)(rnd() % n);
+}
+
+/* A resource of every kind the engine knows, at random: an IP, a CIDR, a
+ * DNS name or a wildcard (with mapped prefixes) or the internet; no
+ * filters or some of tcp/udp/icmp; one to three connectors among nodes
+ * 1..max_node and tag:conn. */
+static inline void random_resource_of(struct netmap_resource *r, int64_t id,
+				      const char *name, unsigned max_node)
+{
+	static const char *const addr[] = {"10.20.0.0/24", "10.20.1.5",
+					   "wiki.corp.example",
+					   "*.corp.example", "internet"};
+	static const char *const m4[] = {"", "", "100.96.0.1/32",
+					 "100.104.0.0/24", ""};
+	static const char *const m6[] = {"", "", "fd7a:115c:a1e0:ffff::6460:1/128",
+					 "fd7a:115c:a1e0:ffff::6468:0/120", ""};
+	unsigned a = pick(5), f = pick(4);
+
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->address, sizeof(r->address), "%s", addr[a]);
+	snprintf(r->mapped_ipv4, sizeof(r->mapped_ipv4), "%s", m4[a]);
+	snprintf(r->mapped_ipv6, sizeof(r->mapped_ipv6), "%s", m6[a]);
+	if (f == 1 || f == 3) {
+		r->filters[r->nfilters].proto = POLICY_TCP;
+		r->filters[r->nfilters].ports[0] =
+			(struct policy_ports){80, 90};
+		r->filters[r->nfilters].ports[1] =
+			(struct policy_ports){443, 443};
+		r->filters[r->nfilters++].nports = 2;
+	}
+	if (f == 2 || f == 3) {
+		r->filters[r->nfilters].proto = POLICY_UDP;
+		r->filters[r->nfilters++].nports = 0;
+		r->filters[r->nfilters++].proto = POLICY_ICMP;
+	}
+	for (unsigned k = pick(3); k > 0; k--)
+		r->connector_nodes[r->nconnector_nodes++] = 1 + pick(max_node);
+	if (!r->nconnector_nodes || pick(2))
+		snprintf(r->connector_tags[r->nconnector_tags++],
+			 sizeof(r->connector_tags[0]), "tag:conn");
 }
 
 #endif

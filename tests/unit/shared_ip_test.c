@@ -721,6 +721,43 @@ static void rejects_short_and_foreign_sockaddrs(void)
 	CHECK_INT(ip_endpoint_to_sockaddr(&e, &ss, &len), WEFT_ERR_INVAL);
 }
 
+static void parses_port_ranges(void)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		uint16_t lo, hi;
+	} cases[] = {
+		{"443", 0, 443, 443}, {"1", 0, 1, 1}, {"65535", 0, 65535, 65535},
+		{"8000-8100", 0, 8000, 8100}, {"7-7", 0, 7, 7},
+		{"0", WEFT_ERR_RANGE, 0, 0}, {"65536", WEFT_ERR_RANGE, 0, 0},
+		{"90-80", WEFT_ERR_RANGE, 0, 0}, {"1-0", WEFT_ERR_RANGE, 0, 0},
+		{"99999999999", WEFT_ERR_RANGE, 0, 0},
+		{"", WEFT_ERR_PARSE, 0, 0}, {"08", WEFT_ERR_PARSE, 0, 0},
+		{"-80", WEFT_ERR_PARSE, 0, 0}, {"80-", WEFT_ERR_PARSE, 0, 0},
+		{"1-2-3", WEFT_ERR_PARSE, 0, 0}, {"+1", WEFT_ERR_PARSE, 0, 0},
+		{"http", WEFT_ERR_PARSE, 0, 0}, {" 80", WEFT_ERR_PARSE, 0, 0},
+		{"*", WEFT_ERR_PARSE, 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint16_t lo = 1234, hi = 1234;
+		int rc = ip_port_range_parse(cases[i].in, strlen(cases[i].in),
+					     &lo, &hi);
+
+		CHECK_INT(rc, cases[i].rc);
+		CHECK_INT(lo, rc ? 1234 : cases[i].lo);
+		CHECK_INT(hi, rc ? 1234 : cases[i].hi);
+	}
+	/* The length bounds it: "443,80" read as 3 bytes. */
+	{
+		uint16_t lo, hi;
+
+		CHECK_INT(ip_port_range_parse("443,80", 3, &lo, &hi), 0);
+		CHECK_INT(lo, 443);
+	}
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(parses_ipv4_into_first_four_bytes),
 	CHECK_CASE(rejects_malformed_ipv4),
@@ -756,6 +793,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(converts_sockaddrs_both_ways),
 	CHECK_CASE(mapped_sockaddr_becomes_ipv4),
 	CHECK_CASE(rejects_short_and_foreign_sockaddrs),
+	CHECK_CASE(parses_port_ranges),
 	{0},
 };
 

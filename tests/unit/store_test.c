@@ -618,18 +618,26 @@ static void resource_round_trip(void)
 {
 	struct store *st = open_fresh();
 	struct store_node n = mknode("connector", 0, 1);
-	struct store_resource r = {0}, got;
+	struct store_node n2 = mknode("connector2", 0, 2);
+	struct store_resource r = {0}, got, other = {0};
 	struct store_tx *tx;
 
 	REQUIRE(st);
 	tx = wtx(st);
 	CHECK_INT(store_node_create(tx, &n), 0);
+	CHECK_INT(store_node_create(tx, &n2), 0);
 	snprintf(r.name, sizeof(r.name), "intranet");
 	snprintf(r.address, sizeof(r.address), "intranet.corp.example");
-	snprintf(r.protocol, sizeof(r.protocol), "tcp");
-	snprintf(r.ports, sizeof(r.ports), "80,443,8000-8100");
-	r.connector_node_id = n.id;
-	snprintf(r.connector_tag, sizeof(r.connector_tag), "tag:connector");
+	snprintf(r.filters, sizeof(r.filters),
+		 "[{\"protocol\":\"tcp\",\"ports\":[\"80\",\"443\"]}]");
+	r.connector_nodes[0] = n.id;
+	r.connector_nodes[1] = n2.id;
+	r.nconnector_nodes = 2;
+	snprintf(r.connector_tags, sizeof(r.connector_tags),
+		 "[\"tag:connector\"]");
+	snprintf(r.mapped_ipv4, sizeof(r.mapped_ipv4), "100.96.0.1/32");
+	snprintf(r.mapped_ipv6, sizeof(r.mapped_ipv6),
+		 "fd00:1:2:ffff::6460:1/128");
 	CHECK_INT(store_resource_create(tx, &r), 0);
 	CHECK_INT(store_commit(tx), 0);
 
@@ -637,22 +645,162 @@ static void resource_round_trip(void)
 	CHECK_INT(store_resource_get_by_name(tx, "intranet", &got), 0);
 	CHECK_INT(got.id, r.id);
 	CHECK_STR(got.address, "intranet.corp.example");
-	CHECK_STR(got.protocol, "tcp");
-	CHECK_STR(got.ports, "80,443,8000-8100");
-	CHECK_INT(got.connector_node_id, n.id);
-	CHECK_STR(got.connector_tag, "tag:connector");
+	CHECK_STR(got.filters, r.filters);
+	CHECK_INT(got.nconnector_nodes, 2);
+	CHECK_INT(got.connector_nodes[0], n.id);
+	CHECK_INT(got.connector_nodes[1], n2.id);
+	CHECK_STR(got.connector_tags, "[\"tag:connector\"]");
+	CHECK_STR(got.mapped_ipv4, "100.96.0.1/32");
+	CHECK_STR(got.mapped_ipv6, "fd00:1:2:ffff::6460:1/128");
 	CHECK_INT(got.created_at, r.created_at);
 	snprintf(got.address, sizeof(got.address), "10.2.0.0/16");
-	snprintf(got.ports, sizeof(got.ports), "*");
-	snprintf(got.protocol, sizeof(got.protocol), "any");
+	got.filters[0] = got.connector_tags[0] = '\0';
+	got.mapped_ipv4[0] = got.mapped_ipv6[0] = '\0';
+	got.connector_nodes[0] = n2.id;
+	got.nconnector_nodes = 1;
 	CHECK_INT(store_resource_update(tx, &got), 0);
 	CHECK_INT(store_resource_get(tx, r.id, &got), 0);
 	CHECK_STR(got.address, "10.2.0.0/16");
-	CHECK_STR(got.ports, "*");
-	CHECK_STR(got.protocol, "any");
+	CHECK_STR(got.filters, "[]");
+	CHECK_STR(got.connector_tags, "[]");
+	CHECK_STR(got.mapped_ipv4, "");
+	CHECK_INT(got.nconnector_nodes, 1);
+	CHECK_INT(got.connector_nodes[0], n2.id);
+	CHECK_INT(store_commit(tx), 0);
+
+	/* Mapped prefixes are unique; a connector must exist. */
+	tx = wtx(st);
+	snprintf(other.name, sizeof(other.name), "other");
+	snprintf(other.address, sizeof(other.address), "other.example");
+	other.connector_nodes[0] = 999;
+	other.nconnector_nodes = 1;
+	CHECK_INT(store_resource_create(tx, &other), WEFT_ERR_CONFLICT);
+	store_rollback(tx);
+	tx = wtx(st);
+	CHECK_INT(store_resource_get(tx, r.id, &got), 0);
+	snprintf(got.mapped_ipv4, sizeof(got.mapped_ipv4), "100.96.0.2/32");
+	CHECK_INT(store_resource_update(tx, &got), 0);
+	other.nconnector_nodes = 0;
+	snprintf(other.mapped_ipv4, sizeof(other.mapped_ipv4), "100.96.0.2/32");
+	CHECK_INT(store_resource_create(tx, &other), WEFT_ERR_EXISTS);
+	store_rollback(tx);
+
+	tx = wtx(st);
 	CHECK_INT(store_resource_delete(tx, r.id), 0);
 	CHECK_INT(store_resource_get(tx, r.id, &got), WEFT_ERR_NOTFOUND);
 	CHECK_INT(store_resource_delete(tx, r.id), WEFT_ERR_NOTFOUND);
+	CHECK_INT(store_commit(tx), 0);
+	finish(st);
+}
+
+/* Builds the schema of migrations 1..upto in the current case's database
+ * directly (as an older controller left it). */
+static bool schema_upto(int upto)
+{
+	const struct migration *m = use_pg ? migrations_postgres
+					   : migrations_sqlite;
+	char sql[256];
+
+	if (raw_exec("CREATE TABLE schema_migrations (version INTEGER "
+		     "PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT "
+		     "NOT NULL)") < 0)
+		return false;
+	for (; m->version && m->version <= upto; m++) {
+		if (raw_exec(m->sql) < 0)
+			return false;
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations "
+			 "VALUES (%d, '%s', 0)", m->version, m->name);
+		if (raw_exec(sql) < 0)
+			return false;
+	}
+	return true;
+}
+
+struct res_rows {
+	struct store_resource v[8];
+	size_t n;
+};
+
+static int collect_res(void *ctx, const struct store_resource *r)
+{
+	struct res_rows *rows = ctx;
+
+	if (rows->n < 8)
+		rows->v[rows->n++] = *r;
+	return 0;
+}
+
+static void migration_6_converts_resources_of_the_old_shape(void)
+{
+	struct store *st = NULL;
+	struct store_page pg = {0};
+	struct res_rows rows = {0};
+	struct store_resource nr = {0};
+	struct store_tx *tx;
+	char err[256];
+	int ver;
+
+	REQUIRE(fresh_db());
+	REQUIRE(schema_upto(5));
+	REQUIRE_INT(raw_exec(
+		"INSERT INTO nodes (id, name, public_key, created_at, updated_at) "
+		"VALUES (5, 'c1', 'k1', 1, 1), (6, 'c2', 'k2', 1, 1);"
+		"INSERT INTO resources (id, name, address, protocol, ports, "
+		"connector_node_id, connector_tag, created_at) VALUES "
+		"(1, 'all', '10.0.0.0/16', 'any', '*', 5, '', 11),"
+		"(2, 'empty', '10.0.0.1', 'any', '', NULL, 'tag:conn', 12),"
+		"(3, 'web', 'web.corp', 'tcp', '80,443,8000-8100', 6, '', 13),"
+		"(4, 'dns', '10.0.0.2', 'udp', '53', NULL, 'tag:dns', 14),"
+		"(5, 'both', '10.0.0.3', 'any', '22,3000-3001', 5, 'tag:x', 15),"
+		"(6, 'tcpall', '10.0.0.4', 'tcp', '*', NULL, '', 16),"
+		"(9, 'gone', '10.0.0.9', 'any', '*', NULL, 'tag:c', 17);"
+		"DELETE FROM resources WHERE id = 9"), 0);
+	/* Rows written with explicit ids: move PostgreSQL's identity on as
+	 * the old controller's own inserts would have. */
+	if (use_pg)
+		REQUIRE_INT(raw_exec("ALTER TABLE resources ALTER COLUMN id "
+				     "RESTART WITH 10; ALTER TABLE nodes ALTER "
+				     "COLUMN id RESTART WITH 7"), 0);
+	REQUIRE_INT(store_open(db_url, &st, err, sizeof(err)), 0);
+	CHECK_INT(store_schema_version(st, &ver), 0);
+	CHECK_INT(ver, newest_migration());
+	tx = rtx(st);
+	CHECK_INT(store_resource_list(tx, &pg, collect_res, &rows, NULL), 0);
+	store_rollback(tx);
+	REQUIRE_INT(rows.n, 6);
+	CHECK_STR(rows.v[0].filters, "[]");
+	CHECK_INT(rows.v[0].nconnector_nodes, 1);
+	CHECK_INT(rows.v[0].connector_nodes[0], 5);
+	CHECK_STR(rows.v[0].connector_tags, "[]");
+	CHECK_INT(rows.v[0].created_at, 11);
+	CHECK_STR(rows.v[1].filters, "[]");
+	CHECK_INT(rows.v[1].nconnector_nodes, 0);
+	CHECK_STR(rows.v[1].connector_tags, "[\"tag:conn\"]");
+	CHECK_STR(rows.v[2].filters,
+		  "[{\"protocol\":\"tcp\",\"ports\":[\"80\",\"443\","
+		  "\"8000-8100\"]}]");
+	CHECK_INT(rows.v[2].connector_nodes[0], 6);
+	CHECK_STR(rows.v[2].address, "web.corp");
+	CHECK_STR(rows.v[2].mapped_ipv4, "");
+	CHECK_STR(rows.v[3].filters,
+		  "[{\"protocol\":\"udp\",\"ports\":[\"53\"]}]");
+	CHECK_STR(rows.v[3].connector_tags, "[\"tag:dns\"]");
+	CHECK_STR(rows.v[4].filters,
+		  "[{\"protocol\":\"tcp\",\"ports\":[\"22\",\"3000-3001\"]},"
+		  "{\"protocol\":\"udp\",\"ports\":[\"22\",\"3000-3001\"]}]");
+	CHECK_INT(rows.v[4].connector_nodes[0], 5);
+	CHECK_STR(rows.v[4].connector_tags, "[\"tag:x\"]");
+	CHECK_STR(rows.v[5].filters,
+		  "[{\"protocol\":\"tcp\",\"ports\":[]}]");
+	/* The connector set follows its nodes; ids are not reused. */
+	tx = wtx(st);
+	CHECK_INT(store_node_delete(tx, 5), 0);
+	CHECK_INT(store_resource_get(tx, 1, &rows.v[0]), 0);
+	CHECK_INT(rows.v[0].nconnector_nodes, 0);
+	snprintf(nr.name, sizeof(nr.name), "new");
+	snprintf(nr.address, sizeof(nr.address), "10.0.0.10");
+	CHECK_INT(store_resource_create(tx, &nr), 0);
+	CHECK(nr.id > 9);
 	CHECK_INT(store_commit(tx), 0);
 	finish(st);
 }
@@ -1267,7 +1415,8 @@ static void deletes_cascade_to_dependent_rows(void)
 	CHECK_INT(store_route_create(tx, &r2), 0);
 	snprintf(res.name, sizeof(res.name), "db");
 	snprintf(res.address, sizeof(res.address), "db.internal");
-	res.connector_node_id = n.id;
+	res.connector_nodes[0] = n.id;
+	res.nconnector_nodes = 1;
 	CHECK_INT(store_resource_create(tx, &res), 0);
 	CHECK_INT(store_commit(tx), 0);
 
@@ -1284,7 +1433,7 @@ static void deletes_cascade_to_dependent_rows(void)
 	CHECK_INT(store_route_get(tx, r1.id, &rgot), WEFT_ERR_NOTFOUND);
 	CHECK_INT(store_route_get(tx, r2.id, &rgot), WEFT_ERR_NOTFOUND);
 	CHECK_INT(store_resource_get(tx, res.id, &resgot), 0);
-	CHECK_INT(resgot.connector_node_id, 0);
+	CHECK_INT(resgot.nconnector_nodes, 0);
 	CHECK_INT(store_commit(tx), 0);
 	finish(st);
 }
@@ -1826,6 +1975,7 @@ static void listeners_hear_commits_not_rollbacks(void)
 
 static const struct check_case cases[] = {
 	CHECK_CASE(migrations_apply_to_empty_database),
+	CHECK_CASE(migration_6_converts_resources_of_the_old_shape),
 	CHECK_CASE(change_feed_lists_changes_after_a_version),
 	CHECK_CASE(listeners_hear_commits_not_rollbacks),
 	CHECK_CASE(reopening_applies_nothing_twice),

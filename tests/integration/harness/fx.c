@@ -65,7 +65,11 @@ json_t *fx_get(const json_t *obj, const char *path)
 			return NULL;
 		memcpy(key, p, n);
 		key[n] = '\0';
-		cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
+		if (json_is_array(cur) && key[0] >= '0' && key[0] <= '9')
+			cur = json_array_get(cur, (size_t)strtoul(key, NULL, 10));
+		else
+			cur = json_is_object(cur) ? json_object_get(cur, key)
+						  : NULL;
 		p += n;
 		if (*p == '.')
 			p++;

@@ -24,7 +24,8 @@ long fx_reqf(struct ih *h, const char *method, const char *path,
 	     const char *token, json_t **json, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
-/* Looks up a dotted path ("error.code", "node.ipv4") in obj. fx_str gives
+/* Looks up a dotted path ("error.code", "node.ipv4", "filters.0.protocol":
+ * numbers index arrays) in obj. fx_str gives
  * NULL and fx_int -1 when the value is missing or of another type. */
 json_t *fx_get(const json_t *obj, const char *path);
 const char *fx_str(const json_t *obj, const char *path);
