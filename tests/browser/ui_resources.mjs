@@ -12,8 +12,8 @@
 //    on 443 and 8000-8100, two connector nodes (one a REST registration,
 //    one the real agent, shown online, then offline when it stops, without
 //    a page load) and a tag (GET /api/v1/resources has exactly those
-//    values); a port 70000 in the second filter shows the API's message at
-//    that row's ports input, an address with host bits set at Address, a
+//    values); a port 70000 in a udp-only filter shows the API's message at
+//    the udp row's ports input, an address with host bits set at Address, a
 //    bad tag at Tags, no connector at the Connectors group, and nothing is
 //    stored; edits it (one connector node fewer, icmp added); delete asks
 //    (Cancel keeps it, confirm removes it);
@@ -235,13 +235,12 @@ try {
   await waitFor("agent-node offline in the table", async () => (await conn("agent-node").textContent()) === "agent-node offline", 30000);
   check(loads === loadsAgent, "a connector node's state follows its agent stopping, without a page load");
 
-  // A port out of range in the second filter: the API's message at the
-  // ports input of that row (udp), nothing stored.
+  // A port out of range in the only filter, udp: the API names
+  // filters[0].ports[1], shown at the udp row's ports input (the first
+  // row sent, not the first row of the form), nothing stored.
   await page.getByRole("button", { name: "New resource" }).click();
   await form.getByLabel("Name").fill("bad");
   await form.getByLabel("Address").fill("10.2.0.0/16");
-  await form.getByLabel("tcp", { exact: true }).check();
-  await form.getByLabel("tcp ports").fill("443");
   await form.getByLabel("udp", { exact: true }).check();
   await form.getByLabel("udp ports").fill("53, 70000");
   await form.getByLabel("db-host").check();
@@ -249,14 +248,15 @@ try {
   const portErr = page.locator("#res-udp-ports-err");
   await portErr.waitFor({ timeout: 10000 });
   const badBody = (over) => ({ name: "bad", address: "10.2.0.0/16",
-    filters: [{ protocol: "tcp", ports: ["443"] }, { protocol: "udp", ports: ["53", "70000"] }],
+    filters: [{ protocol: "udp", ports: ["53", "70000"] }],
     connectors: { nodes: [dbHost.id], tags: [] }, ...over });
   const apiPort = await raw("POST", "/api/v1/resources", badBody({}));
-  check(apiPort.status === 400 && apiPort.json.error.field === "filters[1].ports[1]" &&
+  check(apiPort.status === 400 && apiPort.json.error.field === "filters[0].ports[1]" &&
         (await portErr.textContent()) === apiPort.json.error.message,
   `a bad port range shows the API's message at that row's ports input ("${await portErr.textContent()}", field ${apiPort.json.error.field})`);
   check(await form.getByLabel("udp ports").getAttribute("aria-invalid") === "true" &&
-        await form.getByLabel("tcp ports").getAttribute("aria-invalid") === null,
+        await form.getByLabel("tcp ports").getAttribute("aria-invalid") === null &&
+        await form.getByLabel("tcp ports").isDisabled(),
   "only the udp ports input is marked invalid");
   check((await page.locator(".error").count()) === 1, "the message is shown once, at its field");
   await shot("resources-error.png", 360, 740);
@@ -267,7 +267,7 @@ try {
   const addrErr = page.locator("#res-address-err");
   await addrErr.waitFor({ timeout: 10000 });
   const apiAddr = await raw("POST", "/api/v1/resources", badBody({ address: "10.2.0.1/16",
-    filters: [{ protocol: "tcp", ports: ["443"] }, { protocol: "udp", ports: ["53"] }] }));
+    filters: [{ protocol: "udp", ports: ["53"] }] }));
   const shown = await addrErr.textContent();
   check(apiAddr.status === 400 && apiAddr.json.error.field === "address" && shown === apiAddr.json.error.message,
     `an invalid address shows the API's message next to Address ("${shown}")`);

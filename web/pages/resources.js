@@ -35,6 +35,7 @@ const online = (n) => html`<span class=${n.online ? "badge on" : "badge"}>${n.on
 function Connectors({ c, nodes }) {
   const ids = (c && c.nodes) || [];
   const tags = (c && c.tags) || [];
+  if (!ids.length && !tags.length) return html`<span class="muted">none (its nodes were deleted)</span>`;
   return html`<ul class="plain">
     ${ids.map((id) => {
       const n = (nodes || []).find((x) => x.id === id);
