@@ -208,8 +208,12 @@ run() {
 	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
 		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
 		>/dev/null || { fail "relay registration"; return; }
+	# The connector tag must be declared before the resource names it;
+	# the full policy names the resource, so it comes after.
+	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
+		>/dev/null || { fail "tagOwners"; return; }
 	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
-		\"connector_tag\":\"tag:c\"}" >/dev/null ||
+		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
 		{ fail "resource"; return; }
 	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
