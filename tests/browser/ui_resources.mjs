@@ -7,11 +7,16 @@
 //    edits it (address stored canonically) and sees it on the Overview;
 //    its health (online nodes that use it as home relay) follows a node
 //    going online and offline;
-//  - creates a resource with a connector node picked from the node list
-//    (GET /api/v1/resources has exactly those values); an invalid address
-//    shows the API's own message next to the Address input and nothing is
-//    stored; edits it to a connector tag; delete asks (Cancel keeps it,
-//    confirm removes it);
+//  - the Resources page shows a DNS resource (made through REST) with its
+//    type and mapped addresses; creates a CIDR resource with a tcp filter
+//    on 443 and 8000-8100, two connector nodes (one a REST registration,
+//    one the real agent, shown online, then offline when it stops, without
+//    a page load) and a tag (GET /api/v1/resources has exactly those
+//    values); a port 70000 in a udp-only filter shows the API's message at
+//    the udp row's ports input, an address with host bits set at Address, a
+//    bad tag at Tags, no connector at the Connectors group, and nothing is
+//    stored; edits it (one connector node fewer, icmp added); delete asks
+//    (Cancel keeps it, confirm removes it);
 //  - with the Nodes page visited first, the Overview's online count goes
 //    0 -> 1 when an agent starts and back to 0 when it stops, without a
 //    page load, and the page holds at most one node watch at any time (the
@@ -29,6 +34,10 @@ import { register, startAgent } from "./nodes.mjs";
 
 const [bin, agentBin, artifacts] = process.argv.slice(2);
 findBrowser("ui_resources");
+if (!agentBin || !existsSync(agentBin)) {
+  console.error(`ui_resources: no agent binary at ${agentBin}`);
+  process.exit(1);
+}
 
 const dir = mkdtempSync(join(tmpdir(), "weft-uires-"));
 mkdirSync(artifacts, { recursive: true });
@@ -69,8 +78,10 @@ try {
   const authKey = (await rest("POST", "/api/v1/auth-keys", K, { user_id: admin.id, reusable: true })).key;
   const dbHost = (await register(base, authKey, "db-host")).node;
   const buildBox = await register(base, authKey, "build-box");
-  await rest("POST", "/api/v1/resources", K, { name: "nas", address: "nas.lan", protocol: "tcp",
-    ports: "445", connector_tag: "tag:office" });
+  // Connector tags must be declared in the policy's tagOwners.
+  await rest("PUT", "/api/v1/policy", K, { tagOwners: { "tag:office": [], "tag:site-gw": [] } });
+  await rest("POST", "/api/v1/resources", K, { name: "nas", address: "nas.lan",
+    filters: [{ protocol: "tcp", ports: ["445"] }], connectors: { tags: ["tag:office"] } });
 
   browser = await launchBrowser("ui_resources");
   const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
@@ -161,75 +172,151 @@ try {
   await ovRelay.waitFor({ timeout: 10000 });
   check((await ovRelay.textContent()).includes("eu-central"), "the Overview lists the edited relay");
 
-  // --- Resources: create with a connector node, a refused address, edit,
-  // delete.
+  // --- Resources: a DNS resource's mapped addresses; create a CIDR
+  // resource with a tcp filter, two connector nodes (one online through the
+  // real agent) and a tag; refused ports, address, tag and connector set;
+  // edit; delete.
   await nav("Resources");
   await page.getByRole("heading", { name: "Resources" }).waitFor();
-  await page.locator('tr[data-resource="nas"]').waitFor({ timeout: 10000 });
-  check((await page.locator('tr[data-resource="nas"]').textContent()).includes("tag:office"),
-    "a resource made through REST is listed with its connector tag");
+  const nasRow = page.locator('tr[data-resource="nas"]');
+  await nasRow.waitFor({ timeout: 10000 });
+  const nasApi = (await rest("GET", "/api/v1/resources", K)).items.find((r) => r.name === "nas");
+  const nasMapped = await nasRow.getByTestId("mapped").textContent();
+  check(nasApi.type === "dns" && nasApi.mapped && nasApi.mapped.ipv4 && nasApi.mapped.ipv6 &&
+        nasMapped === `${nasApi.mapped.ipv4}${nasApi.mapped.ipv6}`,
+  `a DNS resource shows its mapped addresses (${nasMapped}; API ${JSON.stringify(nasApi.mapped)})`);
+  check((await nasRow.getByTestId("connectors").textContent()).includes("tag:office") &&
+        (await nasRow.getByTestId("filters").textContent()) === "tcp 445" &&
+        (await nasRow.locator("td").nth(2).textContent()) === "dns",
+  "a resource made through REST is listed with its type, filters and connector tag");
+
+  // One connector is a real agent, online while it runs.
+  agent = startAgent(agentBin, base, dir, "agent-node", authKey);
+  let agentNode;
+  await waitFor("the agent's node", async () => {
+    agentNode = (await rest("GET", "/api/v1/nodes", K)).items.find((n) => n.name === "agent-node");
+    return agentNode && agentNode.online;
+  }, 30000);
+
   await page.getByRole("button", { name: "New resource" }).click();
   const form = page.locator("#res-form");
   await form.getByLabel("Name").fill("wiki");
   await form.getByLabel("Address").fill("10.1.0.0/16");
-  await form.getByLabel("Protocol").selectOption("tcp");
-  await form.getByLabel("Ports").fill("443,8000-8100");
-  await form.getByLabel("a node").check();
-  const options = await form.getByLabel("Connector node").locator("option").allTextContents();
-  check(options.some((o) => o.startsWith("db-host")) && options.some((o) => o.startsWith("build-box")),
-    `the connector is picked from the node list (${options.join(" | ")})`);
-  await form.getByLabel("Connector node").selectOption({ value: String(dbHost.id) });
+  check(await form.getByLabel("tcp ports").isDisabled(), "a protocol's ports are disabled until it is checked");
+  await form.getByLabel("tcp", { exact: true }).check();
+  await form.getByLabel("tcp ports").fill("443, 8000-8100");
+  const nodeBoxes = await form.locator("#res-nodes label").allTextContents();
+  check(["agent-node", "build-box", "db-host"].every((n) => nodeBoxes.some((o) => o.startsWith(n))),
+    `the connector nodes are picked from the node list (${nodeBoxes.join(" | ")})`);
+  await waitFor("agent-node online in the form", async () =>
+    (await form.getByLabel("agent-node").locator("..").textContent()).includes("online"), 10000);
+  await form.getByLabel("db-host").check();
+  await form.getByLabel("agent-node").check();
+  await form.getByLabel("Tags").fill("tag:site-gw");
   await form.getByRole("button", { name: "Save" }).click();
   const wikiRow = page.locator('tr[data-resource="wiki"]');
   await wikiRow.waitFor({ timeout: 10000 });
   let stored = (await rest("GET", "/api/v1/resources", K)).items.find((r) => r.name === "wiki");
-  check(stored && stored.address === "10.1.0.0/16" && stored.protocol === "tcp" && stored.ports === "443,8000-8100" &&
-        stored.connector_node_id === dbHost.id && stored.connector_tag === null,
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  check(stored && stored.address === "10.1.0.0/16" && stored.type === "cidr" && stored.mapped === null &&
+        same(stored.filters, [{ protocol: "tcp", ports: ["443", "8000-8100"] }]) &&
+        same(stored.connectors, { nodes: [dbHost.id, agentNode.id].sort((a, b) => a - b), tags: ["tag:site-gw"] }),
   `the resource is stored with exactly the form's values (${JSON.stringify(stored)})`);
-  check((await wikiRow.textContent()).includes("db-host"), "the table names the connector node");
+  check((await wikiRow.getByTestId("filters").textContent()) === "tcp 443, 8000-8100",
+    "the table shows the filters");
+  const conn = (name) => wikiRow.locator(`li[data-connector="${name}"]`);
+  await waitFor("agent-node online in the table", async () => (await conn("agent-node").textContent()) === "agent-node online", 10000);
+  check((await conn("db-host").textContent()) === "db-host offline" && (await conn("tag:site-gw").isVisible()),
+    "the table names the connector nodes with their online state, and the tag");
   await shot("resources.png");
+  // The connector's state is live: it goes offline when the agent stops.
+  const loadsAgent = loads;
+  await stopProcess(agent);
+  await waitFor("agent-node offline in the table", async () => (await conn("agent-node").textContent()) === "agent-node offline", 30000);
+  check(loads === loadsAgent, "a connector node's state follows its agent stopping, without a page load");
 
-  // An address with host bits set: the API's message at Address, nothing stored.
+  // A port out of range in the only filter, udp: the API names
+  // filters[0].ports[1], shown at the udp row's ports input (the first
+  // row sent, not the first row of the form), nothing stored.
   await page.getByRole("button", { name: "New resource" }).click();
   await form.getByLabel("Name").fill("bad");
+  await form.getByLabel("Address").fill("10.2.0.0/16");
+  await form.getByLabel("udp", { exact: true }).check();
+  await form.getByLabel("udp ports").fill("53, 70000");
+  await form.getByLabel("db-host").check();
+  await form.getByRole("button", { name: "Save" }).click();
+  const portErr = page.locator("#res-udp-ports-err");
+  await portErr.waitFor({ timeout: 10000 });
+  const badBody = (over) => ({ name: "bad", address: "10.2.0.0/16",
+    filters: [{ protocol: "udp", ports: ["53", "70000"] }],
+    connectors: { nodes: [dbHost.id], tags: [] }, ...over });
+  const apiPort = await raw("POST", "/api/v1/resources", badBody({}));
+  check(apiPort.status === 400 && apiPort.json.error.field === "filters[0].ports[1]" &&
+        (await portErr.textContent()) === apiPort.json.error.message,
+  `a bad port range shows the API's message at that row's ports input ("${await portErr.textContent()}", field ${apiPort.json.error.field})`);
+  check(await form.getByLabel("udp ports").getAttribute("aria-invalid") === "true" &&
+        await form.getByLabel("tcp ports").getAttribute("aria-invalid") === null &&
+        await form.getByLabel("tcp ports").isDisabled(),
+  "only the udp ports input is marked invalid");
+  check((await page.locator(".error").count()) === 1, "the message is shown once, at its field");
+  await shot("resources-error.png", 360, 740);
+  // An address with host bits set: the API's message at Address.
+  await form.getByLabel("udp ports").fill("53");
   await form.getByLabel("Address").fill("10.2.0.1/16");
   await form.getByRole("button", { name: "Save" }).click();
   const addrErr = page.locator("#res-address-err");
   await addrErr.waitFor({ timeout: 10000 });
-  const apiBad = await raw("POST", "/api/v1/resources", { name: "bad", address: "10.2.0.1/16", connector_node_id: dbHost.id });
+  const apiAddr = await raw("POST", "/api/v1/resources", badBody({ address: "10.2.0.1/16",
+    filters: [{ protocol: "udp", ports: ["53"] }] }));
   const shown = await addrErr.textContent();
-  check(apiBad.status === 400 && apiBad.json.error.field === "address" && shown === apiBad.json.error.message,
+  check(apiAddr.status === 400 && apiAddr.json.error.field === "address" && shown === apiAddr.json.error.message,
     `an invalid address shows the API's message next to Address ("${shown}")`);
-  check(await form.getByLabel("Address").getAttribute("aria-invalid") === "true", "the Address input is marked invalid");
-  check((await page.locator(".error").count()) === 1, "the message is shown once, at its field");
-  await shot("resources-error.png", 360, 740);
-  const names = (await rest("GET", "/api/v1/resources", K)).items.map((r) => r.name).sort();
-  check(names.join(",") === "nas,wiki", `nothing was stored for the invalid address (${names})`);
-  // A tag that is no tag: the API's message at the tag input.
+  check(await form.getByLabel("Address").getAttribute("aria-invalid") === "true" &&
+        !(await portErr.isVisible()), "the Address input is marked invalid, the ports error is gone");
+  // A tag that is no tag: the API's message at the Tags input; no
+  // connector at all: at the Connectors group.
   await form.getByLabel("Address").fill("10.2.0.0/16");
-  await form.getByLabel("every node with a tag").check();
-  await form.getByLabel("Connector tag").fill("office");
+  await form.getByLabel("Tags").fill("tag:site-gw, office");
   await form.getByRole("button", { name: "Save" }).click();
-  await page.locator("#res-tag-err").waitFor({ timeout: 10000 });
-  check((await page.locator("#res-tag-err").textContent()) === "connector_tag must look like tag:<name>",
-    "a bad connector tag shows the API's message at the tag input");
+  const tagErr = page.locator("#res-tags-err");
+  await tagErr.waitFor({ timeout: 10000 });
+  const apiTag = await raw("POST", "/api/v1/resources", badBody({ filters: [],
+    connectors: { nodes: [dbHost.id], tags: ["tag:site-gw", "office"] } }));
+  check(apiTag.json.error.field === "connectors.tags[1]" && (await tagErr.textContent()) === apiTag.json.error.message,
+    `a bad connector tag shows the API's message at the Tags input ("${await tagErr.textContent()}")`);
+  await form.getByLabel("Tags").fill("");
+  await form.getByLabel("db-host").uncheck();
+  await form.getByRole("button", { name: "Save" }).click();
+  const connErr = page.locator("#res-connectors-err");
+  await connErr.waitFor({ timeout: 10000 });
+  const apiConn = await raw("POST", "/api/v1/resources", badBody({ filters: [], connectors: { nodes: [], tags: [] } }));
+  check(apiConn.json.error.field === "connectors" && (await connErr.textContent()) === apiConn.json.error.message,
+    `no connector shows the API's message at the Connectors group ("${await connErr.textContent()}")`);
   await form.getByRole("button", { name: "Cancel" }).click();
   check(!(await form.isVisible()), "Cancel closes the form");
-  check((await rest("GET", "/api/v1/resources", K)).items.length === 2, "nothing was stored for the cancelled form");
+  const names = (await rest("GET", "/api/v1/resources", K)).items.map((r) => r.name).sort();
+  check(names.join(",") === "nas,wiki", `nothing was stored for the refused forms (${names})`);
 
-  // Edit: switch the connector to a tag, ports to any.
+  // Edit: remove one connector node, add icmp.
   await page.getByRole("button", { name: "Edit wiki" }).click();
-  check(await form.getByLabel("Address").inputValue() === "10.1.0.0/16", "the edit form holds the stored address");
-  check(await form.getByLabel("Connector node").inputValue() === String(dbHost.id), "the edit form holds the connector node");
-  await form.getByLabel("every node with a tag").check();
-  await form.getByLabel("Connector tag").fill("tag:wiki-connector");
-  await form.getByLabel("Ports").fill("*");
+  check(await form.getByLabel("Address").inputValue() === "10.1.0.0/16" &&
+        await form.getByLabel("tcp", { exact: true }).isChecked() &&
+        await form.getByLabel("tcp ports").inputValue() === "443, 8000-8100" &&
+        !(await form.getByLabel("icmp", { exact: true }).isChecked()) &&
+        await form.getByLabel("db-host").isChecked() && await form.getByLabel("agent-node").isChecked() &&
+        !(await form.getByLabel("build-box").isChecked()) && await form.getByLabel("Tags").inputValue() === "tag:site-gw",
+  "the edit form holds the stored address, filters and connectors");
+  await form.getByLabel("agent-node").uncheck();
+  await form.getByLabel("icmp", { exact: true }).check();
   await form.getByRole("button", { name: "Save" }).click();
-  await wikiRow.getByText("tag:wiki-connector").waitFor({ timeout: 10000 });
-  stored = (await rest("GET", `/api/v1/resources/${stored.id}`, K));
-  check(stored.connector_tag === "tag:wiki-connector" && stored.connector_node_id === null && stored.ports === "*" &&
-        stored.address === "10.1.0.0/16" && stored.protocol === "tcp",
-  `the edit is stored: tag connector, ports * (${JSON.stringify(stored)})`);
+  await waitFor("the edited filters", async () =>
+    (await wikiRow.getByTestId("filters").textContent()) === "tcp 443, 8000-8100 · icmp", 10000);
+  stored = await rest("GET", `/api/v1/resources/${stored.id}`, K);
+  check(same(stored.filters, [{ protocol: "tcp", ports: ["443", "8000-8100"] }, { protocol: "icmp", ports: [] }]) &&
+        same(stored.connectors, { nodes: [dbHost.id], tags: ["tag:site-gw"] }) && stored.address === "10.1.0.0/16",
+  `the edit is stored: one connector node fewer, icmp added (${JSON.stringify(stored)})`);
+  check(!(await conn("agent-node").isVisible()) && (await conn("db-host").isVisible()),
+    "the table no longer lists the removed connector node");
   await page.setViewportSize({ width: 360, height: 740 });
   await page.screenshot({ path: join(artifacts, "resources-360.png"), fullPage: true });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
@@ -262,6 +349,7 @@ try {
   await waitFor("the Overview's counts", async () => (await count()) === "0", 10000);
   check(true, "the Overview shows 0 online");
   if (agentBin && existsSync(agentBin)) {
+    // The agent of the Resources part again: the same node.
     agent = startAgent(agentBin, base, dir, "agent-node", authKey);
     await waitFor("1 online on the Overview", async () => (await count()) === "1", 30000);
     check(true, "the Overview's online count goes to 1 when the agent starts, without a reload");

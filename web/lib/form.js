@@ -1,6 +1,7 @@
 // What the edit pages (resources, relays) share: a list read from the API
-// with create / edit / delete through it, and form fields that show the
-// API's error next to the input the error's `field` names.
+// with create / edit / delete through it, and form fields (and groups of
+// them) that show the API's error next to the input the error's `field`
+// names.
 import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, listAll } from "@weft/api.js";
@@ -24,9 +25,30 @@ export function Field({ id, label, field, err, hint, as = "input", children, ...
     </div>`;
 }
 
+// A group of controls (a fieldset with its legend) that the API's error
+// can name as a whole, e.g. `connectors`: the message is shown at the end
+// of the group, which it describes.
+export function Group({ id, legend, field, err, hint, children }) {
+  const bad = err && err.field === field;
+  const described = [hint && `${id}-hint`, bad && `${id}-err`].filter(Boolean).join(" ");
+  return html`
+    <fieldset id=${id} aria-describedby=${described || undefined}>
+      <legend>${legend}</legend>
+      ${hint && html`<p id=${`${id}-hint`} class="muted">${hint}</p>`}
+      ${children}
+      ${bad && html`<p id=${`${id}-err`} class="error field-error" role="alert">${err.message}</p>`}
+    </fieldset>`;
+}
+
 // The error of the last request, as {field, message}: the API's message
 // and the request field it names (if any).
 export const fieldError = (e) => ({ field: (e.error && e.error.field) || "", message: e.message });
+
+// err with its field renamed by rename(field) (a form whose controls do
+// not match the API's paths one to one, e.g. `filters[1].ports[0]` is the
+// ports input of the row that was sent second); rename returns the name
+// of the Field or Group that shows it.
+export const renameField = (err, rename) => err && { ...err, field: rename(err.field) };
 
 // The rows at `path` (every page), the form being edited and the last
 // error. edit(row) opens the form on a row, edit({}) on a new one; save
