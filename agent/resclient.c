@@ -209,6 +209,10 @@ void resclient_annotate(const struct resclient *rc, const struct map *m,
 	for (i = 0; i < n && i < json_array_size(arr); i++) {
 		json_t *o = json_array_get(arr, i), *c = json_null();
 
+		/* Entries follow the map's order; after a failed update
+		 * they may not: show nothing rather than a wrong one. */
+		if (json_integer_value(json_object_get(o, "id")) != e[i].id)
+			continue;
 		if (e[i].connector)
 			c = json_pack("{s:I, s:s, s:b}", "id",
 				      (json_int_t)e[i].connector, "name",

@@ -77,8 +77,10 @@ admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
 start_relay || { say "relay did not start"; exit 1; }
 api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
 	\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" >/dev/null
+api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[]}' \
+	>/dev/null || exit 1
 api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"192.168.77.0/24\",
-	\"connector_tag\":\"tag:c\"}" >/dev/null || exit 1
+	\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null || exit 1
 api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:5201","tag:c:5201"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*","tag:c:*"]}]}' \
