@@ -64,7 +64,7 @@ static void act(const struct map *m, struct dataplane *dp,
 		const struct map_res *r = &v[ev[i].index];
 
 		dataplane_set_res_connector(dp, ev[i].index, ev[i].to);
-		if (ev[i].to && tunnels_peer_lost(t, ev[i].to, NULL))
+		if (t && ev[i].to && tunnels_peer_lost(t, ev[i].to, NULL))
 			tunnels_retry(t, ev[i].to);
 		log_info("resource_connector", "resource=%s id=%lld "
 			 "connector=%s connector_id=%lld from=%s from_id=%lld "
@@ -192,7 +192,7 @@ void resclient_on_lost(struct resclient *rc, int64_t peer, bool lost,
 	/* Still in use although lost (nothing better): start over with a
 	 * fresh connection, so it is used again as soon as it is back. */
 	e = reschoice_entries(rc->choice, &ne);
-	for (i = 0; lost && i < ne; i++)
+	for (i = 0; t && lost && i < ne; i++)
 		if (e[i].connector == peer) {
 			tunnels_retry(t, peer);
 			break;
