@@ -112,9 +112,9 @@ static void print_dataplane(const json_t *dp, FILE *out)
 		num(dp, "undelivered"), num(dp, "echo_answered"),
 		num(dp, "tun_write_errors"), num(dp, "flows"));
 	fprintf(out, "             out: malformed %lld, no route %lld, "
-		     "dropped %lld\n",
+		     "refused early %lld, dropped %lld\n",
 		num(dp, "tx_malformed"), num(dp, "tx_noroute"),
-		num(dp, "tx_dropped"));
+		num(dp, "denied_early"), num(dp, "tx_dropped"));
 }
 
 /* The connector line: its nftables table and the forwarding settings. */
@@ -181,6 +181,19 @@ int cli_print_status(const json_t *a, FILE *out)
 	else
 		fprintf(out, "tun:         none (control plane only)\n");
 	print_connector(json_object_get(a, "connector"), out);
+	if (json_integer_value(json_object_get(json_object_get(a, "resources"),
+					       "count")))
+		fprintf(out, "resources:   %lld, %lld without a connector, "
+			     "%lld connector%s lost, %lld move%s\n",
+			num(json_object_get(a, "resources"), "count"),
+			num(json_object_get(a, "resources"),
+			    "without_connector"),
+			num(json_object_get(a, "resources"), "lost"),
+			num(json_object_get(a, "resources"), "lost") == 1
+				? "" : "s",
+			num(json_object_get(a, "resources"), "moves"),
+			num(json_object_get(a, "resources"), "moves") == 1
+				? "" : "s");
 	print_dataplane(json_object_get(a, "dataplane"), out);
 	return ferror(out) ? -EIO : 0;
 }
@@ -219,6 +232,8 @@ int cli_print_routes(const json_t *a, FILE *out)
 		{"ADDRESS", "address"},
 		{"PREFIXES", "prefixes"},
 		{"CONNECTORS", "connectors"},
+		{"VIA", "via"},
+		{"MOVES", "moves"},
 	};
 	const json_t *routes = json_object_get(a, "routes");
 	const json_t *res = json_object_get(a, "resources");

@@ -9,6 +9,7 @@
 #include "agent/map.h"
 #include "agent/mapjson.h"
 #include "agent/ping.h"
+#include "agent/resclient.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/tunnel.h"
@@ -194,11 +195,14 @@ static json_t *routes_answer(const struct agent_view *v)
 		size_t nres, nserves;
 		const struct map_res *res = map_resources(v->map, &nres);
 		const struct map_res *serves = map_serves(v->map, &nserves);
+		json_t *rj = mapjson_res_json(res, nres, false);
 
-		/* What this node may reach and what it connects, as parsed
-		 * (agent/map.h); the data plane does not use them yet. */
+		/* What this node may reach, with the connector its traffic
+		 * goes to now, and what it connects. */
+		if (rj)
+			resclient_annotate(v->res, v->map, v->dp, rj);
 		return json_pack("{s:o, s:o, s:o}", "routes", out, "resources",
-				 mapjson_res_json(res, nres, false), "serves",
+				 rj, "serves",
 				 mapjson_res_json(serves, nserves, true));
 	}
 }
@@ -308,7 +312,7 @@ static json_t *dataplane_answer(const struct agent_view *v)
 	if (dataplane_tunnels(v->dp))
 		tunnels_stats(dataplane_tunnels(v->dp), &ts);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
@@ -321,6 +325,7 @@ static json_t *dataplane_answer(const struct agent_view *v)
 			 "tun_write_errors", (json_int_t)ds.rx_tun_errors,
 			 "tx_malformed", (json_int_t)ds.tx_malformed,
 			 "tx_noroute", (json_int_t)ds.tx_noroute,
+			 "denied_early", (json_int_t)ds.tx_denied_early,
 			 "tx_dropped", (json_int_t)ds.tx_dropped,
 			 "tx_stale", (json_int_t)ts.stale);
 }
@@ -335,7 +340,10 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 		if (ans && (json_object_set_new(ans, "dataplane",
 						dataplane_answer(v)) < 0 ||
 			    json_object_set_new(ans, "connector",
-						connector_answer(v)) < 0)) {
+						connector_answer(v)) < 0 ||
+			    json_object_set_new(ans, "resources",
+						resclient_json(v->res,
+							       v->dp)) < 0)) {
 			json_decref(ans);
 			ans = NULL;
 		}

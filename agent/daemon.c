@@ -17,6 +17,7 @@
 #include "agent/metrics.h"
 #include "agent/priv.h"
 #include "agent/relayc.h"
+#include "agent/resclient.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
 #include "agent/tunnel.h"
@@ -52,6 +53,8 @@ struct daemon {
 	struct ifwatch *ifw;          /* those changes, from rtnetlink */
 	json_t *endpoints;     /* what we last handed to the control thread */
 	char home_relay[CONTROL_RELAY_NAME_MAX]; /* and the home relay */
+
+	bool conn_failed;      /* the last connector start failed */
 
 	int exit_rc;
 	char *msg;
@@ -259,26 +262,43 @@ static void update_dataplane(struct daemon *d, const struct map_diff *diff)
 
 /* ---- connector ---- */
 
-/* Whether this node forwards for resources it serves. Today that is
- * --connector alone; once the map says which resources a node serves,
- * this is the one place to add "or the map names me". */
+/* Whether this node forwards for resources it serves: --connector, or
+ * the map's "serves" part names something. */
 static bool connector_wanted(const struct daemon *d)
 {
-	return d->v.cfg->connector;
+	size_t n = 0;
+
+	map_serves(d->v.map, &n);
+	return d->v.cfg->connector || n > 0;
 }
 
 /* Starts or stops connector forwarding to match connector_wanted: at
- * start (before privileges are dropped) and after every map. Works
- * later too: the agent keeps CAP_NET_ADMIN, which is all it needs. */
-static int update_connector(struct daemon *d)
+ * start (before privileges are dropped) and after every map that
+ * replaced "serves" (or any map after a failed start: no retry storm
+ * on every presence update). Works later too: the agent keeps
+ * CAP_NET_ADMIN, which is all it needs. */
+static int update_connector(struct daemon *d, const struct map_diff *diff)
 {
 	char err[300], q[400];
+	bool want = connector_wanted(d);
 	int rc;
 
-	if (!d->v.conn)
+	if (!d->v.conn) {
+		if (want && diff->serves && !d->v.cfg->no_tun)
+			log_warn("connector_unavailable", "reason=tun_name "
+				 "note=\"this node serves resources but its "
+				 "TUN name cannot appear in nft rules\"");
+		else if (want && diff->serves)
+			log_warn("connector_unavailable", "reason=no_tun "
+				 "note=\"this node serves resources but runs "
+				 "with --no-tun\"");
 		return 0;
-	rc = connector_apply(d->v.conn, connector_wanted(d), err,
-			     sizeof(err));
+	}
+	if (want == connector_running(d->v.conn) ||
+	    (d->conn_failed && !diff->serves && !diff->full))
+		return 0;
+	rc = connector_apply(d->v.conn, want, err, sizeof(err));
+	d->conn_failed = rc < 0;
 	if (rc < 0)
 		log_error_err(rc, "connector_failed", "tun=%s error=%s",
 			      dataplane_tun_name(d->v.dp),
@@ -360,6 +380,13 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 	}
 }
 
+static void on_peer_lost(int64_t peer, bool lost, void *ctx)
+{
+	struct daemon *d = ctx;
+
+	resclient_on_lost(d->v.res, peer, lost, d->v.map, d->v.dp);
+}
+
 static void on_path_change(int64_t peer, bool direct,
 			   const struct ip_endpoint *addr, void *ctx)
 {
@@ -404,7 +431,8 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	update_relay(d, answer);
 	update_tunnels(d, &diff);
 	update_dataplane(d, &diff);
-	update_connector(d);
+	resclient_apply(d->v.res, d->v.map, &diff, d->v.dp);
+	update_connector(d, &diff);
 	map_diff_free(&diff);
 	if (map_version(d->v.map) != before ||
 	    json_is_true(json_object_get(answer, "full")))
@@ -666,6 +694,7 @@ static int start_dataplane(struct daemon *d, const struct ident *id)
 	const struct daemon_cfg *cfg = d->v.cfg;
 	const struct dataplane_hooks hooks = {.on_relay_event = on_relay_event,
 					      .on_path_change = on_path_change,
+					      .on_peer_lost = on_peer_lost,
 					      .ctx = d};
 	const struct dataplane_endpoint_cfg ec = {
 		.id = id,
@@ -831,6 +860,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		goto out;
 	rc = map_new(&d.v.map);
 	if (rc == 0)
+		rc = resclient_new(&d.v.res);
+	if (rc == 0)
 		rc = loop_new(&d.v.loop);
 	if (rc < 0) {
 		say(&d, "out of memory");
@@ -872,6 +903,7 @@ out:
 	ifwatch_del(d.ifw);
 	loop_del(d.v.loop);
 	map_del(d.v.map);
+	resclient_del(d.v.res);
 	json_decref(d.v.node);
 	json_decref(d.endpoints);
 	json_decref(d.v.reported);

@@ -6,6 +6,7 @@
 #include "agent/packet.h"
 #include "agent/ping.h"
 #include "agent/relayc.h"
+#include "agent/reschoice.h"
 #include "agent/tun.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
@@ -23,6 +24,12 @@
 /* TUN reads per wakeup (each up to 64 KiB with TSO). */
 #define TUN_BATCH 64
 
+/* Route values below zero stand for resources (peer ids are positive);
+ * among equal prefixes the smaller value wins, so a resource's route
+ * beats a connector's accepted subnet route for the same prefix. */
+#define RES_ROUTE(i) (-(int64_t)(i) - 1)
+#define RES_INDEX(v) ((size_t)(-(v) - 1))
+
 struct dataplane {
 	struct loop *loop;
 	struct dataplane_hooks hooks;
@@ -30,7 +37,13 @@ struct dataplane {
 	struct relayc *relay;
 	struct tunnels *tun;
 	struct filter *filter;
-	struct filter_routes *routes; /* peers' allowed_ips: send side */
+	struct filter_routes *routes; /* peers' allowed_ips and resources:
+				       * a route's value is a peer id, or
+				       * RES_ROUTE(i) for resource i */
+	struct filter_route *proutes; /* the peers' part, as set */
+	size_t nproutes;
+	struct dataplane_res *res;    /* resources */
+	size_t nres;
 	struct pings *pings;
 	struct ip_addr self4, self6;  /* our mesh addresses, family 0: none */
 	bool dual_stack;              /* the socket speaks IPv4 and IPv6 */
@@ -82,6 +95,8 @@ void dataplane_del(struct dataplane *dp)
 	quic_endpoint_del(dp->ep);
 	filter_del(dp->filter);
 	filter_routes_del(dp->routes);
+	free(dp->proutes);
+	free(dp->res);
 	ping_del(dp->pings);
 	free(dp);
 }
@@ -207,6 +222,10 @@ static void tun_sync_routes(struct dataplane *dp,
 		struct ip_prefix r, m4 = {0}, m6 = {0};
 
 		r = rv[i].prefix;
+		/* A default route (the internet resource) is the exit
+		 * node's business: never in the main table from here. */
+		if (r.len == 0)
+			continue;
 		if (dp->tun4.family)
 			mesh_range(&dp->tun4, &m4);
 		if (dp->tun6.family)
@@ -276,19 +295,119 @@ int dataplane_self(const struct dataplane *dp, int family,
 	return 0;
 }
 
+/* The route table from the peers' routes and the resources' prefixes;
+ * the TUN's routes follow. */
+static int rebuild_routes(struct dataplane *dp)
+{
+	struct filter_routes *rt = NULL;
+	struct filter_route *all;
+	size_t n = dp->nproutes, i, k;
+	int rc;
+
+	all = calloc(n + 2 * dp->nres + 1, sizeof(*all));
+	if (!all)
+		return WEFT_ERR_NOMEM;
+	if (n)
+		memcpy(all, dp->proutes, n * sizeof(*all));
+	for (i = 0; i < dp->nres; i++)
+		for (k = 0; k < dp->res[i].nprefixes; k++)
+			all[n++] = (struct filter_route){
+				.prefix = dp->res[i].prefixes[k],
+				.peer = RES_ROUTE(i)};
+	rc = filter_routes_new(all, n, &rt);
+	if (rc == 0) {
+		filter_routes_del(dp->routes);
+		dp->routes = rt;
+		if (dp->tundev)
+			tun_sync_routes(dp, all, n);
+	}
+	free(all);
+	return rc;
+}
+
 int dataplane_set_routes(struct dataplane *dp, const struct filter_route *rv,
 			 size_t n)
 {
-	struct filter_routes *rt = NULL;
-	int rc = filter_routes_new(rv, n, &rt);
+	struct filter_route *copy = calloc(n ? n : 1, sizeof(*copy)), *old;
+	size_t nold = dp->nproutes;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	filter_routes_del(dp->routes);
-	dp->routes = rt;
-	if (dp->tundev)
-		tun_sync_routes(dp, rv, n);
-	return 0;
+	if (!copy)
+		return WEFT_ERR_NOMEM;
+	if (n)
+		memcpy(copy, rv, n * sizeof(*copy));
+	old = dp->proutes;
+	dp->proutes = copy;
+	dp->nproutes = n;
+	rc = rebuild_routes(dp);
+	if (rc < 0) {
+		dp->proutes = old;
+		dp->nproutes = nold;
+		old = copy;
+	}
+	free(old);
+	return rc;
+}
+
+int dataplane_set_resources(struct dataplane *dp,
+			    const struct dataplane_res *v, size_t n)
+{
+	struct dataplane_res *copy = calloc(n ? n : 1, sizeof(*copy)), *old;
+	size_t nold = dp->nres;
+	int rc;
+
+	if (!copy)
+		return WEFT_ERR_NOMEM;
+	if (n)
+		memcpy(copy, v, n * sizeof(*copy));
+	old = dp->res;
+	dp->res = copy;
+	dp->nres = n;
+	rc = rebuild_routes(dp);
+	if (rc < 0) {
+		dp->res = old;
+		dp->nres = nold;
+		old = copy;
+	}
+	free(old);
+	return rc;
+}
+
+void dataplane_set_res_connector(struct dataplane *dp, size_t i,
+				 int64_t connector)
+{
+	if (i < dp->nres)
+		dp->res[i].connector = connector;
+}
+
+/* The peer a route value leads to: the value itself, or a resource's
+ * connector (0: none). */
+static int64_t route_peer(const struct dataplane *dp, int64_t v)
+{
+	if (v > 0)
+		return v;
+	return RES_INDEX(v) < dp->nres ? dp->res[RES_INDEX(v)].connector : 0;
+}
+
+/* A packet to resource r that its filters do not allow: refused here,
+ * so the application fails at once (TCP: reset, so connect() gets
+ * ECONNREFUSED; others: ICMP administratively prohibited). */
+static void refuse_early(struct dataplane *dp, const uint8_t *pkt,
+			 size_t len, const struct packet_info *pi)
+{
+	uint8_t err[TUNNEL_PKT_MAX];
+	size_t n;
+	int rc;
+
+	dp->st.tx_denied_early++;
+	if (pi->proto == PACKET_PROTO_TCP)
+		rc = packet_tcp_reset(pkt, len, pi, err, sizeof(err), &n);
+	else
+		rc = packet_icmp_error(pkt, len, pi,
+				       PACKET_ICMP_ADMIN_PROHIBITED, 0, err,
+				       sizeof(err), &n);
+	if (rc == 0)
+		tun_write(dp->tundev, err, n);
 }
 
 void dataplane_set_rules(struct dataplane *dp, struct filter_rules *rules)
@@ -328,7 +447,17 @@ static void tun_packet(struct dataplane *dp, const uint8_t *pkt, size_t len)
 		return;
 	}
 	if (!dp->routes ||
-	    filter_routes_lookup(dp->routes, &pi.dst, &peer) < 0) {
+	    filter_routes_lookup(dp->routes, &pi.dst, &peer) < 0)
+		peer = 0;
+	if (peer < 0 && RES_INDEX(peer) < dp->nres) {
+		const struct dataplane_res *r = &dp->res[RES_INDEX(peer)];
+
+		if (!reschoice_allows(r->filters, r->nfilters, &pi)) {
+			refuse_early(dp, pkt, len, &pi);
+			return;
+		}
+	}
+	if (!(peer = route_peer(dp, peer))) {
 		dp->st.tx_noroute++;
 		if (packet_icmp_error(pkt, len, &pi, PACKET_ICMP_NO_ROUTE, 0,
 				      err, sizeof(err), &n) == 0)
@@ -501,7 +630,7 @@ static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
 	}
 	if (!dp->routes ||
 	    filter_routes_lookup(dp->routes, &pi.src, &from) < 0 ||
-	    from != peer) {
+	    route_peer(dp, from) != peer) {
 		dp->st.rx_spoofed++;
 		return;
 	}
@@ -616,6 +745,14 @@ static void on_path_change(int64_t peer, bool direct,
 		dp->hooks.on_path_change(peer, direct, addr, dp->hooks.ctx);
 }
 
+static void on_peer_lost(int64_t peer, bool lost, void *ctx)
+{
+	struct dataplane *dp = ctx;
+
+	if (dp->hooks.on_peer_lost)
+		dp->hooks.on_peer_lost(peer, lost, dp->hooks.ctx);
+}
+
 /* QUIC packets of a tunnel on its virtual (relay) path go to the relay
  * for the node the virtual address stands for. */
 static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
@@ -684,6 +821,7 @@ static const struct tunnel_callbacks tunnel_cbs = {
 	.send_relay = tunnel_send_relay,
 	.send_signal = tunnel_send_signal,
 	.on_path_change = on_path_change,
+	.on_peer_lost = on_peer_lost,
 };
 
 /* The agent's one UDP socket (ARCHITECTURE.md) as a QUIC endpoint with

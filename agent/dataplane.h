@@ -19,6 +19,7 @@
 #ifndef WEFT_AGENT_DATAPLANE_H
 #define WEFT_AGENT_DATAPLANE_H
 
+#include "agent/map.h"
 #include "shared/ip.h"
 
 #include <stdbool.h>
@@ -45,6 +46,8 @@ struct dataplane_hooks {
 	/* As tunnel_callbacks.on_path_change. */
 	void (*on_path_change)(int64_t peer, bool direct,
 			       const struct ip_endpoint *addr, void *ctx);
+	/* As tunnel_callbacks.on_peer_lost (watched peers). */
+	void (*on_peer_lost)(int64_t peer, bool lost, void *ctx);
 	void *ctx;
 };
 
@@ -69,7 +72,11 @@ struct dataplane_stats {
 				     * there) and not to our own addresses:
 				     * what a connector did not forward */
 	uint64_t tx_malformed;   /* unparsable packets from the TUN */
-	uint64_t tx_noroute;     /* to no peer: ICMP unreachable */
+	uint64_t tx_noroute;     /* to no peer (or a resource without a
+				  * connector): ICMP unreachable */
+	uint64_t tx_denied_early; /* to a resource, not allowed by its
+				   * filters: refused here (ICMP
+				   * admin-prohibited or TCP reset) */
 	uint64_t tx_dropped;     /* tunnels_send refused (queue full, ...) */
 };
 
@@ -128,6 +135,32 @@ int dataplane_self(const struct dataplane *dp, int family,
  * (the old table stays). */
 int dataplane_set_routes(struct dataplane *dp, const struct filter_route *rv,
 			 size_t n);
+
+/* A resource this node may reach (the map's "resources" part): where
+ * its traffic is routed and what of it may be sent. */
+struct dataplane_res {
+	struct ip_prefix prefixes[2];
+	size_t nprefixes;
+	struct map_res_filter filters[MAP_RES_FILTERS]; /* none: all */
+	size_t nfilters;
+	int64_t connector;           /* the peer it goes to, 0: none */
+};
+
+/* Replaces the resources (v, n: copied). Their prefixes join the route
+ * table (and the TUN's routes, except default routes, which the exit
+ * node setup owns) ahead of a peer's route for the same prefix; a packet
+ * from the TUN to one of them is refused at once (ICMP admin-prohibited,
+ * TCP reset) when its filters do not allow it, answered with ICMP
+ * unreachable when it has no connector, and otherwise sent to its
+ * connector, from which its replies are accepted. Returns 0, or
+ * WEFT_ERR_NOMEM (the old table stays). */
+int dataplane_set_resources(struct dataplane *dp,
+			    const struct dataplane_res *v, size_t n);
+
+/* Moves resource i (of the last dataplane_set_resources) to connector
+ * (0: none) for the packets from now on. O(1). */
+void dataplane_set_res_connector(struct dataplane *dp, size_t i,
+				 int64_t connector);
 
 /* Replaces the filter's rules (taken; NULL denies every inbound packet
  * not answering a tracked flow). Tracked flows survive. */

@@ -83,9 +83,9 @@ struct map_port_range {
 };
 
 /* Resources (docs/connectors.md): the "resources" part lists what this
- * node may reach, the "serves" part what it connects. Nothing in the data
- * plane uses them yet; they are kept typed for the connector and resolver
- * work and shown by `weft-agent routes`. */
+ * node may reach (agent/resclient.h routes each through one connector),
+ * the "serves" part what it connects (non-empty: the node forwards, see
+ * agent/connector.h). Both are shown by `weft-agent routes`. */
 #define MAP_MAX_RES 4096          /* entries of resources or serves */
 #define MAP_MAX_RES_CONNECTORS 1024 /* connector ids of one resource */
 #define MAP_RES_FILTERS 3         /* one per protocol */

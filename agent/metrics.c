@@ -6,6 +6,7 @@
 #include "agent/filter.h"
 #include "agent/map.h"
 #include "agent/relayc.h"
+#include "agent/resclient.h"
 #include "agent/state.h"
 #include "agent/tunnel.h"
 #include "agent/view.h"
@@ -126,6 +127,15 @@ static int metrics_fill(struct buf *out, void *ctx)
 			 "counter", "Of those, the ones not to this node's own "
 			 "addresses (what a connector did not forward).",
 			 ds.rx_denied_forward));
+	TRY(metricsd_one(out, "weft_agent_packets_denied_early_total",
+			 "counter", "Packets to a resource its filters do not "
+			 "allow, refused at this client (ICMP "
+			 "admin-prohibited or TCP reset) instead of sent.",
+			 ds.tx_denied_early));
+	TRY(metricsd_one(out, "weft_agent_resource_connector_moves_total",
+			 "counter", "Resources moved from one connector to "
+			 "another (the connector left or was lost).",
+			 resclient_moves(v->res)));
 	TRY(metricsd_one(out, "weft_agent_flows", "gauge",
 			 "Tracked flows not yet expired.", fs.ct_entries));
 	TRY(metricsd_family(out, "weft_agent_rx_drops_total", "counter",

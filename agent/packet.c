@@ -406,3 +406,73 @@ int packet_echo(const struct ip_addr *src, const struct ip_addr *dst,
 	*out_len = total;
 	return 0;
 }
+
+int packet_tcp_reset(const uint8_t *p, size_t len,
+		     const struct packet_info *pi, uint8_t *out, size_t cap,
+		     size_t *out_len)
+{
+	const uint8_t *tcp;
+	uint8_t *o, pseudo[12 + 24];
+	size_t hl, doff, seglen;
+	uint32_t sum;
+
+	if (!p || !pi || !out || !out_len || len != pi->len ||
+	    pi->proto != PACKET_PROTO_TCP || !pi->has_ports ||
+	    pi->fragment || (pi->tcp_flags & 0x04) || must_not_answer(pi))
+		return WEFT_ERR_INVAL;
+	hl = pi->version == 4 ? 20 : 40;
+	if (cap < hl + 20)
+		return WEFT_ERR_TOOBIG;
+	tcp = p + pi->l3_len;
+	doff = (size_t)(tcp[12] >> 4) * 4;
+	/* RFC 9293 §3.10.7.1: the segment length counts SYN and FIN. */
+	seglen = len - pi->l3_len - doff + !!(pi->tcp_flags & 0x02) +
+		 !!(pi->tcp_flags & 0x01);
+	memset(out, 0, hl + 20);
+	if (pi->version == 4) {
+		out[0] = 0x45;
+		be_put16(out + 2, 40);
+		out[8] = 64;
+		out[9] = PACKET_PROTO_TCP;
+		memcpy(out + 12, pi->dst.b, 4);
+		memcpy(out + 16, pi->src.b, 4);
+		be_put16(out + 10, packet_csum_fold(packet_csum_add(0, out, 20)));
+	} else {
+		out[0] = 0x60;
+		be_put16(out + 4, 20);
+		out[6] = PACKET_PROTO_TCP;
+		out[7] = 64;
+		memcpy(out + 8, pi->dst.b, 16);
+		memcpy(out + 24, pi->src.b, 16);
+	}
+	o = out + hl;
+	be_put16(o, pi->dport);
+	be_put16(o + 2, pi->sport);
+	o[12] = 5 << 4;
+	if (pi->tcp_flags & 0x10) {
+		/* An ACK: the reset takes its sequence number from it. */
+		memcpy(o + 4, tcp + 8, 4);
+		o[13] = 0x04;
+	} else {
+		be_put32(o + 8, (uint32_t)(be_get32(tcp + 4) + seglen));
+		o[13] = 0x14; /* RST, ACK */
+	}
+	/* Pseudo-header: addresses, zero, protocol, TCP length. */
+	memset(pseudo, 0, sizeof(pseudo));
+	if (pi->version == 4) {
+		memcpy(pseudo, out + 12, 8);
+		pseudo[9] = PACKET_PROTO_TCP;
+		pseudo[11] = 20;
+		sum = packet_csum_add(0, pseudo, 12);
+	} else {
+		memcpy(pseudo, out + 8, 32);
+		pseudo[35] = 20;
+		sum = packet_csum_add(0, pseudo, 36);
+		sum = packet_csum_add(sum, (const uint8_t[4]){0, 0, 0,
+					 PACKET_PROTO_TCP}, 4);
+	}
+	sum = packet_csum_add(sum, o, 20);
+	be_put16(o + 16, packet_csum_fold(sum));
+	*out_len = hl + 20;
+	return 0;
+}

@@ -78,6 +78,20 @@ int packet_icmp_error(const uint8_t *p, size_t len,
 		      enum packet_icmp_reason reason, uint16_t mtu,
 		      uint8_t *out, size_t cap, size_t *out_len);
 
+/* Builds into out (cap bytes) the TCP reset (RFC 9293 §3.10.7.1) that
+ * refuses the TCP segment p[0..len) described by pi, from the segment's
+ * destination back to its source: to a segment with ACK, RST with the
+ * segment's acknowledgment number as sequence number; otherwise (a SYN)
+ * RST+ACK acknowledging the segment (sequence + length, SYN and FIN
+ * counted), so the sender's connect() fails with ECONNREFUSED. 40 bytes
+ * (IPv4) or 60 (IPv6) with correct checksums. Refuses (WEFT_ERR_INVAL)
+ * what is not TCP with its header, fragments, resets, and what
+ * packet_icmp_error refuses to answer by address; WEFT_ERR_TOOBIG when
+ * cap is too small. */
+int packet_tcp_reset(const uint8_t *p, size_t len,
+		     const struct packet_info *pi, uint8_t *out, size_t cap,
+		     size_t *out_len);
+
 /* Builds into out (cap bytes) an ICMP (IPv4) or ICMPv6 (IPv6) echo request
  * (reply false) or echo reply from src to dst (same family) with
  * identifier id, sequence number seq and data[0..dlen) as payload, TTL /

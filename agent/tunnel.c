@@ -209,6 +209,7 @@ static void on_established(struct quic_conn *c, void *ctx)
 	p->last_handshake = clock_wall_s();
 	p->path_changed = p->last_handshake;
 	p->path_since_us = loop_now_us(p->t->loop);
+	tunnel_watch_heard(p);
 	flush(p);
 	tunnel_pm_start(p);
 }
@@ -222,6 +223,7 @@ static void on_datagram(struct quic_conn *c, const uint8_t *data, size_t len,
 	if (!p)
 		return;
 	p->last_active_us = loop_now_us(p->t->loop);
+	tunnel_watch_heard(p);
 	if (!p->pm && p->up)
 		tunnel_pm_start(p);
 	/* Empty: a path keepalive. */
@@ -290,6 +292,7 @@ static void peer_free(struct peer *p)
 	queue_clear(p);
 	loop_timer_del(p->tick);
 	loop_timer_del(p->ptm);
+	tunnel_watch_free(p);
 	free(p);
 }
 
@@ -535,6 +538,8 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 	if (len == 0 || len > TUNNEL_PKT_MAX)
 		return WEFT_ERR_TOOBIG;
 	flush(p); /* what waits goes first */
+	if (p->watched)
+		tunnel_watch_sent(p);
 	if (p->c && p->up && !p->qlen) {
 		rc = quic_conn_datagram(p->c, pkt, len);
 		if (rc == 0) {
@@ -614,6 +619,7 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	p->path_changed = p->last_handshake;
 	p->path_since_us = loop_now_us(t->loop);
 	quic_conn_set_callbacks(c, &conn_cbs, p);
+	tunnel_watch_heard(p);
 	flush(p);
 	tick_arm(p);
 	tunnel_pm_start(p);

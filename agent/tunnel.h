@@ -85,6 +85,10 @@ struct tunnel_callbacks {
 	 * the peer's address) or back to the relay. May be NULL. */
 	void (*on_path_change)(int64_t peer, bool direct,
 			       const struct ip_endpoint *addr, void *ctx);
+	/* A watched peer (tunnels_watch) was lost (lost: no answer on its
+	 * connection, see TUNNEL_LOST_*) or answers again. Runs from a
+	 * timer of t, never inside a QUIC callback. May be NULL. */
+	void (*on_peer_lost)(int64_t peer, bool lost, void *ctx);
 };
 
 /* Direct-path counters over all peers, for metrics. */
@@ -175,6 +179,34 @@ void tunnels_input_relay(struct tunnels *t, int64_t src,
 bool tunnels_accept_peer(struct tunnels *t,
 			 const uint8_t key[IDENT_KEY_LEN]);
 void tunnels_on_accept(struct tunnels *t, struct quic_conn *c);
+
+/* Liveness of watched peers (the connectors a client sends resource
+ * traffic to): a peer is lost when ack-eliciting data to it got nothing
+ * back for max(TUNNEL_LOST_MS, 3 x (RTT + 25 ms)) on whatever path its
+ * connection uses (relay or direct), or when packets for it waited
+ * TUNNEL_LOST_CONNECT_MS for a connection that did not come up. It is
+ * alive again as soon as anything arrives from it. This is the same
+ * "nothing back" rule that retires a dead direct path (tunnel_paths.c),
+ * applied to the whole connection, so a client need not wait for the
+ * controller's offline grace to stop using a dead connector. */
+#define TUNNEL_LOST_MS 300
+#define TUNNEL_LOST_CONNECT_MS 800
+#define TUNNEL_WATCH_MS 50
+
+/* Starts (on) or stops watching peer; stopping forgets that it was
+ * lost. Returns 0 or WEFT_ERR_NOTFOUND (not a peer with a key: a peer
+ * added later must be watched again), WEFT_ERR_NOMEM. */
+int tunnels_watch(struct tunnels *t, int64_t peer, bool on);
+
+/* Whether peer is watched and lost; *since (may be NULL) gets the loop
+ * time in ms when it was lost. */
+bool tunnels_peer_lost(const struct tunnels *t, int64_t peer,
+		       int64_t *since);
+
+/* For a lost peer that is about to be used again: closes its (dead)
+ * connection so the next packet sets up a fresh one. Nothing for a peer
+ * that is not lost. */
+void tunnels_retry(struct tunnels *t, int64_t peer);
 
 /* Per-peer state for `weft-agent peers`: adds "path" ("direct" or "relay"
  * with an established connection, else "none"), "direct_addr" (the peer's

@@ -53,6 +53,14 @@ struct peer {
 	bool said_relay;         /* the last path change reported: relay */
 	int64_t path_since_us;   /* loop time the current path began */
 	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
+	/* liveness watch of a connector (tunnel_watch.c) */
+	bool watched;
+	bool heard;              /* something arrived: report from the timer */
+	int64_t lost_since;      /* ms; 0: not lost */
+	uint64_t w_seen_pkts;    /* pkts_recv at the last watch */
+	int64_t w_unanswered;    /* ms: in flight, nothing back since; 0 */
+	int64_t w_want;          /* ms: packets wait for a connection since */
+	struct loop_timer *wtm;  /* NULL until first watched */
 };
 
 struct tunnels {
@@ -87,6 +95,16 @@ struct peer *tunnel_find(const struct tunnels *t, int64_t id);
 void tunnel_drop_conn(struct peer *p, const char *why);
 /* Dials p on the relay path unless p has a connection. */
 void tunnel_connect(struct peer *p);
+
+/* tunnel_watch.c */
+
+/* A packet for p was sent or queued: watch for an answer. */
+void tunnel_watch_sent(struct peer *p);
+/* Something arrived from p (a datagram, a new connection). Not reported
+ * here (this runs in QUIC callbacks): the watch timer reports it. */
+void tunnel_watch_heard(struct peer *p);
+/* Frees p's watch timer. */
+void tunnel_watch_free(struct peer *p);
 
 /* tunnel_paths.c */
 

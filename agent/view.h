@@ -16,6 +16,7 @@ struct daemon_cfg;
 struct dataplane;
 struct loop;
 struct map;
+struct resclient;
 
 struct agent_view {
 	const struct daemon_cfg *cfg;
@@ -23,6 +24,7 @@ struct agent_view {
 	struct map *map;
 	struct dataplane *dp;
 	struct connector *conn; /* NULL without a TUN */
+	struct resclient *res;  /* the connector chosen per resource */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */

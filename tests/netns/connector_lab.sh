@@ -91,3 +91,28 @@ make_site() {
 	ip -n "$hns" addr add "$H/24" dev eth0
 	ip -n "$hns" link set eth0 up
 }
+
+# make_site_ha NODE2 ADDR2: like make_site, but the site is a bridge br0
+# in h (h's $H on it) that c ($C_LAN) and NODE2 (ADDR2) both join with a
+# veth lan0 each: two connectors on one LAN.
+make_site_ha() {
+	hns=wl-$L-h
+	ip netns add "$hns" || return 1
+	ip -n "$hns" link set lo up
+	ip -n "$hns" link add br0 type bridge || return 1
+	ip -n "$hns" link set br0 up
+	ip -n "$hns" addr add "$H/24" dev br0
+	_i=0
+	for _pair in "c $C_LAN" "$1 $2"; do
+		set -- $_pair "$@"
+		_ns=$(lab ns "$L" "$1")
+		ip -n "$_ns" link add lan0 type veth peer name "p$_i" \
+			netns "$hns" || return 1
+		ip -n "$hns" link set "p$_i" master br0
+		ip -n "$hns" link set "p$_i" up
+		ip -n "$_ns" addr add "$2/24" dev lan0
+		ip -n "$_ns" link set lan0 up
+		shift 2
+		_i=$((_i + 1))
+	done
+}

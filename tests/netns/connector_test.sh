@@ -22,8 +22,9 @@
 #     from the restart to the first successful TCP transfer is measured
 #     and printed (time to recovery);
 #   - TCP 9999 and UDP 7001 on h (listening, but not in the policy) never
-#     reach h, and c counts the refused packets (status
-#     dataplane.denied_forward);
+#     reach h: a refuses them itself (the resource's filters for a, in
+#     its map) with a TCP reset and ICMP admin-prohibited, and counts
+#     them (status dataplane.denied_early); nothing of them reaches c;
 #   - TCP through c is clamped to the TUN's MTU (h's SYN-ACK carries an
 #     MSS that fits 1280), checked by the 4 MiB transfer not stalling.
 #
@@ -158,22 +159,27 @@ download() {
 	[ "${b:-0}" -ge 4194304 ] || fail "iperf3 -R h -> a moved ${b:-0} bytes"
 }
 
-# Ports the policy does not allow never reach h, and c counts them.
+# Ports the policy does not allow never reach h: a refuses them at once
+# (early reject) and counts them; they never reach c either.
 denied() {
-	d0=$(counter c denied_forward)
+	d0=$(counter a denied_early)
+	c0=$(counter c denied_forward)
 	r=$(nsrun a "$TCPTOOL" connect -t 2000 "$H:9999")
-	[ "$r" = timeout ] || fail "TCP a -> h:9999 (not allowed): $r"
+	[ "$r" = refused ] || fail "TCP a -> h:9999 (not allowed): $r, not refused at a"
+	r=$(nsrun a "$UDPTOOL" refused -t 2000 "$H:7001")
+	[ "$r" = unreachable ] || fail "UDP a -> h:7001 (not allowed): $r"
 	nsrun a "$UDPTOOL" send -c 3 "$H:7001" >/dev/null 2>&1
 	sleep 0.3
 	grep -v '^listening$' "$tmp/h-deny.txt" | grep -q . &&
 		fail "h's TCP 9999 saw: $(cat "$tmp/h-deny.txt")"
 	[ -s "$tmp/h-udp-deny.txt" ] &&
 		fail "h's UDP 7001 saw: $(cat "$tmp/h-udp-deny.txt")"
-	d1=$(counter c denied_forward)
-	echo "not allowed ports: c refused $((d1 - d0)) packets (denied_forward)"
-	# A SYN and its retransmissions, three datagrams.
-	[ $((d1 - d0)) -ge 4 ] ||
-		fail "c's denied_forward went from $d0 to $d1 only"
+	d1=$(counter a denied_early)
+	c1=$(counter c denied_forward)
+	echo "not allowed ports: a refused $((d1 - d0)) packets itself (denied_early), c saw $((c1 - c0))"
+	[ $((d1 - d0)) -ge 5 ] ||
+		fail "a's denied_early went from $d0 to $d1 only"
+	[ "$c1" = "$c0" ] || fail "c's denied_forward moved from $c0 to $c1"
 }
 
 run() {
@@ -232,6 +238,14 @@ run() {
 	done
 	nsrun a ip route show "$SITE" dev weft0 | grep -q . ||
 		fail "a has no route to $SITE on weft0"
+	# The map lists c among the site's connectors once c is online.
+	for _ in $(seq 50); do
+		[ "$(cli a routes | jq -r '.resources[0].connector.name')" = c ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(cli a routes | jq -r '.resources[0].connector.name')" = c ] ||
+		fail "a does not send site through c"
 
 	has_table c || fail "no table $TABLE on c while its agent runs"
 	nsrun c nft list table $TABLE >"$tmp/c-table.txt"
@@ -254,7 +268,7 @@ run() {
 	[ -z "$(nsrun a nft list tables)" ] || fail "a has an nftables table"
 	[ "$(nsrun a sysctl -n net.ipv4.ip_forward)" = 0 ] ||
 		fail "a turned ip_forward on"
-	grep -q connector_ "$tmp/a.log" && fail "a logged connector events"
+	grep -q 'event=connector_' "$tmp/a.log" && fail "a logged connector events"
 
 	traffic
 	download

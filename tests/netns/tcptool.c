@@ -11,7 +11,8 @@
  *                                 pseudo-random stream, read the answer,
  *                                 print "peer=ADDR:PORT bytes=N ms=T" and
  *                                 exit 0 when count and hash match
- *   tcptool connect [-t MS] DEST  print "connected", "refused" or
+ *   tcptool connect [-t MS] DEST  print "connected", "refused" (a reset),
+ *                                 "unreachable" (an ICMP error) or
  *                                 "timeout" (exit 0 only for connected)
  *
  * Addresses are ADDR:PORT or [ADDR6]:PORT; MS defaults to 10000. Exit
@@ -202,7 +203,10 @@ static int client(int argc, char **argv, bool send_data)
 	rc = fd < 0 ? errno : connect_by(fd, &ss, len, t0 + ms);
 	if (!send_data) {
 		printf("%s\n", rc == 0 ? "connected"
-			       : rc == ECONNREFUSED ? "refused" : "timeout");
+			       : rc == ECONNREFUSED ? "refused"
+			       : rc == EHOSTUNREACH || rc == ENETUNREACH ||
+					 rc == EACCES ? "unreachable"
+			       : "timeout");
 		return rc == 0 ? 0 : 1;
 	}
 	if (rc != 0) {

@@ -18,8 +18,11 @@
  *                                       datagram from PEER arrives, keep
  *                                       sending 500 ms more, print "ok"
  *   udptool refused [-t MS] DEST        send from a connected socket and
- *                                       print "refused" when an ICMP error
- *                                       comes back, else "silent"
+ *                                       print "refused" when an ICMP port
+ *                                       unreachable comes back,
+ *                                       "unreachable" for another ICMP
+ *                                       error (host, net, prohibited),
+ *                                       else "silent"
  *
  * BIND defaults to 0.0.0.0:0, MS to 3000. Addresses are ADDR:PORT or
  * [ADDR6]:PORT. Exit status: 0 done, 1 timeout or error, 2 usage. */
@@ -241,6 +244,13 @@ static int do_punch(int fd, const struct ip_endpoint *peer, int ms)
 	return 1;
 }
 
+/* The errors an ICMP error turns into on a connected socket. */
+static bool icmp_error(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ||
+	       e == EACCES;
+}
+
 static int do_refused(const struct ip_endpoint *to, int ms)
 {
 	struct sockaddr_storage ss;
@@ -259,10 +269,10 @@ static int do_refused(const struct ip_endpoint *to, int ms)
 	while (now_ms() < deadline) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 
-		if (send(fd, "?", 1, 0) < 0 && errno == ECONNREFUSED)
+		if (send(fd, "?", 1, 0) < 0 && icmp_error(errno))
 			goto refused;
 		if (poll(&p, 1, 100) > 0 && recv(fd, buf, sizeof(buf), 0) < 0 &&
-		    errno == ECONNREFUSED)
+		    icmp_error(errno))
 			goto refused;
 	}
 	close(fd);
@@ -270,7 +280,7 @@ static int do_refused(const struct ip_endpoint *to, int ms)
 	return 0;
 refused:
 	close(fd);
-	printf("refused\n");
+	printf("%s\n", errno == ECONNREFUSED ? "refused" : "unreachable");
 	return 0;
 }
 

@@ -612,6 +612,127 @@ static void refuses_to_answer_errors_fragments_and_multicast(void)
 		  WEFT_ERR_INVAL);
 }
 
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+/* A SYN (no ACK) is refused with RST+ACK acknowledging seq + 1 (the SYN
+ * counts), from the destination back to the source, ports swapped. */
+static void ipv4_syn_gets_rst_ack_with_valid_checksums(void)
+{
+	uint8_t p[100], out[100], pseudo[12];
+	size_t n = v4_tcp(p, 0), m = 0;
+	struct packet_info pi, ri;
+
+	put32(p + 24, 0xfffffff0u); /* seq, wraps below */
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	REQUIRE_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m), 0);
+	REQUIRE_INT(m, 40);
+	CHECK(sum_ok(out, 20, NULL, 0));
+	memcpy(pseudo, out + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = PACKET_PROTO_TCP;
+	put16(pseudo + 10, 20);
+	CHECK(sum_ok(out + 20, 20, pseudo, 12));
+	REQUIRE_INT(packet_parse(out, m, &ri), 0);
+	CHECK_INT(ri.proto, PACKET_PROTO_TCP);
+	CHECK(ip_addr_eq(&ri.src, &pi.dst));
+	CHECK(ip_addr_eq(&ri.dst, &pi.src));
+	CHECK_INT(ri.sport, 5432);
+	CHECK_INT(ri.dport, 40000);
+	CHECK_INT(ri.tcp_flags, 0x14);
+	CHECK_INT(get32(out + 24), 0);
+	CHECK_INT(get32(out + 28), 0xfffffff1u);
+	/* A corrupted byte must break the independent check. */
+	out[30] ^= 1;
+	CHECK(!sum_ok(out + 20, 20, pseudo, 12));
+}
+
+/* A segment with ACK and data is refused with a bare RST whose sequence
+ * number is the segment's acknowledgment number (RFC 9293). */
+static void ipv6_ack_segment_gets_rst_with_its_ack_as_seq(void)
+{
+	uint8_t p[100], out[100], pseudo[40];
+	size_t m = 0;
+	struct packet_info pi, ri;
+
+	v6_header(p, 20 + 10, PACKET_PROTO_TCP, "fd7a::1", "fd7a::2");
+	tcp_header(p + 40, 40001, 443, 0x18); /* PSH, ACK */
+	put32(p + 44, 1000);
+	put32(p + 48, 123456789u);
+	memset(p + 60, 'z', 10);
+	REQUIRE_INT(packet_parse(p, 70, &pi), 0);
+	REQUIRE_INT(packet_tcp_reset(p, 70, &pi, out, sizeof(out), &m), 0);
+	REQUIRE_INT(m, 60);
+	memcpy(pseudo, out + 8, 32);
+	memset(pseudo + 32, 0, 8);
+	put16(pseudo + 34, 20);
+	pseudo[39] = PACKET_PROTO_TCP;
+	CHECK(sum_ok(out + 40, 20, pseudo, 40));
+	REQUIRE_INT(packet_parse(out, m, &ri), 0);
+	CHECK(ip_addr_eq(&ri.src, &pi.dst));
+	CHECK(ip_addr_eq(&ri.dst, &pi.src));
+	CHECK_INT(ri.sport, 443);
+	CHECK_INT(ri.dport, 40001);
+	CHECK_INT(ri.tcp_flags, 0x04);
+	CHECK_INT(get32(out + 44), 123456789u);
+	CHECK_INT(get32(out + 48), 0);
+}
+
+/* Data without ACK (odd, but possible) is acknowledged in full; FIN
+ * counts one. */
+static void rst_ack_counts_data_and_fin(void)
+{
+	uint8_t p[100], out[100];
+	size_t n = v4_tcp(p, 7), m = 0;
+	struct packet_info pi;
+
+	p[33] = 0x01; /* FIN */
+	put32(p + 24, 100);
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	REQUIRE_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m), 0);
+	CHECK_INT(get32(out + 28), 108);
+}
+
+/* No reset for a reset, for what is not TCP, for fragments, for
+ * multicast, or into a buffer that is too small. */
+static void no_reset_for_resets_udp_fragments_or_small_buffers(void)
+{
+	uint8_t p[100], out[100];
+	size_t n = v4_tcp(p, 0), m = 0;
+	struct packet_info pi;
+
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK_INT(packet_tcp_reset(p, n, &pi, out, 39, &m), WEFT_ERR_TOOBIG);
+	p[33] = 0x04; /* RST */
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m),
+		  WEFT_ERR_INVAL);
+	n = v6_udp(p, 4);
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m),
+		  WEFT_ERR_INVAL);
+	n = v4_tcp(p, 0);
+	inet_pton(AF_INET, "224.0.0.5", p + 16);
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m),
+		  WEFT_ERR_INVAL);
+	n = v4_tcp(p, 0);
+	put16(p + 6, 0x2000); /* MF: a first fragment */
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK_INT(packet_tcp_reset(p, n, &pi, out, sizeof(out), &m),
+		  WEFT_ERR_INVAL);
+	CHECK_INT(m, 0);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(parses_ipv4_tcp_addresses_ports_and_flags),
 	CHECK_CASE(parses_ipv4_with_options),
@@ -631,6 +752,10 @@ static const struct check_case cases[] = {
 	CHECK_CASE(icmp_replies_are_capped_and_carry_the_mtu),
 	CHECK_CASE(refuses_to_answer_errors_fragments_and_multicast),
 	CHECK_CASE(builds_echo_requests_and_replies_with_valid_checksums),
+	CHECK_CASE(ipv4_syn_gets_rst_ack_with_valid_checksums),
+	CHECK_CASE(ipv6_ack_segment_gets_rst_with_its_ack_as_seq),
+	CHECK_CASE(rst_ack_counts_data_and_fin),
+	CHECK_CASE(no_reset_for_resets_udp_fragments_or_small_buffers),
 	{0},
 };
 

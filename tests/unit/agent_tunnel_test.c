@@ -241,6 +241,72 @@ static void queued_packets_age_out_and_are_counted(void)
 	loop_del(l);
 }
 
+struct lost_log {
+	int64_t peer;
+	bool lost;
+	int n;
+	int64_t at_us;
+	struct loop *l;
+};
+
+static void on_lost(int64_t peer, bool lost, void *ctx)
+{
+	struct lost_log *g = ctx;
+
+	g->peer = peer;
+	g->lost = lost;
+	g->n++;
+	g->at_us = loop_now_us(g->l);
+}
+
+/* A watched peer whose connection never comes up while packets wait for
+ * it is reported lost after TUNNEL_LOST_CONNECT_MS, once; an unwatched
+ * one is never reported, and unwatching forgets the loss. */
+static void watched_peer_without_answer_is_reported_lost_once(void)
+{
+	static const struct tunnel_callbacks cbs = {.on_peer_lost = on_lost};
+	uint8_t pkt[20] = {0x45};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map_peer mp[2] = {{.id = 3, .has_key = true},
+				 {.id = 4, .has_key = true}};
+	const struct map_peer *peers[] = {&mp[0], &mp[1]};
+	struct lost_log g = {0};
+	int64_t since = 0, t0, end;
+
+	mp[1].key[0] = 1;
+	REQUIRE(loop_new(&l) == 0);
+	g.l = l;
+	REQUIRE(tunnels_new(l, NULL, 9, &cbs, &g, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 2), 0);
+	CHECK_INT(tunnels_watch(t, 3, true), 0);
+	CHECK_INT(tunnels_watch(t, 7, true), WEFT_ERR_NOTFOUND);
+	t0 = loop_now_us(l);
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	CHECK_INT(tunnels_send(t, 4, pkt, sizeof(pkt)), 0);
+	end = t0 + (TUNNEL_LOST_CONNECT_MS + 700) * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 20);
+	CHECK_INT(g.n, 1);
+	CHECK_INT(g.peer, 3);
+	CHECK(g.lost);
+	CHECK(g.at_us - t0 >= TUNNEL_LOST_CONNECT_MS * 1000);
+	CHECK(g.at_us - t0 < (TUNNEL_LOST_CONNECT_MS + 300) * 1000);
+	CHECK(tunnels_peer_lost(t, 3, &since));
+	CHECK(since > 0);
+	CHECK(!tunnels_peer_lost(t, 4, NULL));
+	/* More packets: still lost, not reported again. */
+	CHECK_INT(tunnels_send(t, 3, pkt, sizeof(pkt)), 0);
+	end = loop_now_us(l) + 1200 * 1000;
+	while (loop_now_us(l) < end)
+		loop_run_once(l, 20);
+	CHECK_INT(g.n, 1);
+	CHECK_INT(tunnels_watch(t, 3, false), 0);
+	CHECK(!tunnels_peer_lost(t, 3, NULL));
+	tunnels_del(t);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(queued_packets_age_out_and_are_counted),
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
@@ -250,6 +316,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
 	CHECK_CASE(tunnels_follow_the_map_diff),
 	CHECK_CASE(queued_packet_keeps_waking_the_peer),
+	CHECK_CASE(watched_peer_without_answer_is_reported_lost_once),
 	{0},
 };
 

@@ -1,0 +1,250 @@
+/* The client side of resources: see resclient.h. */
+#include "agent/resclient.h"
+
+#include "agent/dataplane.h"
+#include "agent/map.h"
+#include "agent/reschoice.h"
+#include "agent/tunnel.h"
+#include "shared/err.h"
+#include "shared/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct resclient {
+	struct reschoice *choice;
+	int64_t *watched;    /* connector ids we watch, ascending */
+	size_t nwatched;
+};
+
+int resclient_new(struct resclient **out)
+{
+	struct resclient *rc = calloc(1, sizeof(*rc));
+
+	if (!rc || reschoice_new(&rc->choice) < 0) {
+		free(rc);
+		return WEFT_ERR_NOMEM;
+	}
+	*out = rc;
+	return 0;
+}
+
+void resclient_del(struct resclient *rc)
+{
+	if (!rc)
+		return;
+	reschoice_del(rc->choice);
+	free(rc->watched);
+	free(rc);
+}
+
+static bool lost_fn(int64_t connector, int64_t *since, void *ctx)
+{
+	return tunnels_peer_lost(ctx, connector, since);
+}
+
+static const char *peer_name(const struct map *m, int64_t id)
+{
+	const struct map_peer *p = id ? map_peer(m, id) : NULL;
+
+	return p && p->name ? p->name : "";
+}
+
+/* Logs the events and hands the new choices to the data plane. A
+ * connector chosen while lost gets a fresh connection attempt. */
+static void act(const struct map *m, struct dataplane *dp,
+		const struct reschoice_event *ev, size_t nev)
+{
+	size_t nres;
+	const struct map_res *v = map_resources(m, &nres);
+	struct tunnels *t = dataplane_tunnels(dp);
+	char q1[200], q2[200], q3[200];
+
+	for (size_t i = 0; i < nev; i++) {
+		const struct map_res *r = &v[ev[i].index];
+
+		dataplane_set_res_connector(dp, ev[i].index, ev[i].to);
+		if (t && ev[i].to && tunnels_peer_lost(t, ev[i].to, NULL))
+			tunnels_retry(t, ev[i].to);
+		log_info("resource_connector", "resource=%s id=%lld "
+			 "connector=%s connector_id=%lld from=%s from_id=%lld "
+			 "why=%s candidates=%zu",
+			 log_q(q1, sizeof(q1), r->name), (long long)r->id,
+			 log_q(q2, sizeof(q2), peer_name(m, ev[i].to)),
+			 (long long)ev[i].to,
+			 log_q(q3, sizeof(q3), peer_name(m, ev[i].from)),
+			 (long long)ev[i].from, reschoice_why_name(ev[i].why),
+			 r->nconnectors);
+	}
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool has_id(const int64_t *v, size_t n, int64_t id)
+{
+	return bsearch(&id, v, n, sizeof(*v), cmp_id) != NULL;
+}
+
+/* Watches every connector of v, and no longer the ones that left. */
+static void watch(struct resclient *rc, const struct map_res *v, size_t n,
+		  struct tunnels *t)
+{
+	int64_t *ids;
+	size_t k = 0, i, j;
+
+	for (i = 0; i < n; i++)
+		k += v[i].nconnectors;
+	ids = calloc(k ? k : 1, sizeof(*ids));
+	if (!ids) {
+		log_warn("resource_watch_failed", "reason=out_of_memory");
+		return;
+	}
+	k = 0;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < v[i].nconnectors; j++)
+			ids[k++] = v[i].connectors[j];
+	if (k)
+		qsort(ids, k, sizeof(*ids), cmp_id);
+	for (i = j = 0; i < k; i++)
+		if (!j || ids[j - 1] != ids[i])
+			ids[j++] = ids[i];
+	k = j;
+	for (i = 0; i < rc->nwatched; i++)
+		if (!has_id(ids, k, rc->watched[i]))
+			tunnels_watch(t, rc->watched[i], false);
+	/* Again for all: a peer that left the map and came back is a new
+	 * tunnel entry. */
+	for (i = 0; i < k; i++)
+		tunnels_watch(t, ids[i], true);
+	free(rc->watched);
+	rc->watched = ids;
+	rc->nwatched = k;
+}
+
+void resclient_apply(struct resclient *rc, const struct map *m,
+		     const struct map_diff *diff, struct dataplane *dp)
+{
+	size_t n, ne, nev = 0, i;
+	const struct map_res *v = map_resources(m, &n);
+	const struct map_self *self = map_self(m);
+	const struct reschoice_entry *e;
+	struct reschoice_event *ev = NULL;
+	struct dataplane_res *dr;
+	struct tunnels *t = dataplane_tunnels(dp);
+	int rc2;
+
+	if (!diff->full && !diff->resources && !diff->nadded &&
+	    !diff->nremoved)
+		return;
+	if (t)
+		watch(rc, v, n, t);
+	rc2 = reschoice_update(rc->choice, self ? self->id : 0, v, n,
+			       t ? lost_fn : NULL, t, &ev, &nev);
+	dr = calloc(n ? n : 1, sizeof(*dr));
+	if (rc2 < 0 || !dr) {
+		log_warn("resources_not_updated", "reason=out_of_memory");
+		free(ev);
+		free(dr);
+		return;
+	}
+	e = reschoice_entries(rc->choice, &ne);
+	for (i = 0; i < n; i++) {
+		memcpy(dr[i].prefixes, v[i].prefixes, sizeof(dr[i].prefixes));
+		dr[i].nprefixes = v[i].nprefixes;
+		memcpy(dr[i].filters, v[i].filters, sizeof(dr[i].filters));
+		dr[i].nfilters = v[i].nfilters;
+		dr[i].connector = e[i].connector;
+	}
+	if (dataplane_set_resources(dp, dr, n) < 0)
+		log_warn("resources_not_updated", "reason=out_of_memory");
+	else
+		act(m, dp, ev, nev);
+	free(dr);
+	free(ev);
+}
+
+void resclient_on_lost(struct resclient *rc, int64_t peer, bool lost,
+		       const struct map *m, struct dataplane *dp)
+{
+	size_t n, nev = 0, ne, i;
+	const struct map_res *v = map_resources(m, &n);
+	const struct map_self *self = map_self(m);
+	const struct reschoice_entry *e;
+	struct reschoice_event *ev = NULL;
+	struct tunnels *t = dataplane_tunnels(dp);
+	char q[200];
+
+	log_info("resource_connector_lost", "connector=%s connector_id=%lld "
+		 "lost=%s", log_q(q, sizeof(q), peer_name(m, peer)),
+		 (long long)peer, lost ? "true" : "false");
+	if (reschoice_recheck(rc->choice, self ? self->id : 0, v, n, lost_fn,
+			      t, &ev, &nev) < 0) {
+		log_warn("resources_not_updated", "reason=out_of_memory");
+		return;
+	}
+	act(m, dp, ev, nev);
+	free(ev);
+	/* Still in use although lost (nothing better): start over with a
+	 * fresh connection, so it is used again as soon as it is back. */
+	e = reschoice_entries(rc->choice, &ne);
+	for (i = 0; t && lost && i < ne; i++)
+		if (e[i].connector == peer) {
+			tunnels_retry(t, peer);
+			break;
+		}
+}
+
+void resclient_annotate(const struct resclient *rc, const struct map *m,
+			const struct dataplane *dp, json_t *arr)
+{
+	size_t n, i;
+	const struct reschoice_entry *e = reschoice_entries(rc->choice, &n);
+	struct tunnels *t = dataplane_tunnels(dp);
+
+	for (i = 0; i < n && i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i), *c = json_null();
+
+		/* Entries follow the map's order; after a failed update
+		 * they may not: show nothing rather than a wrong one. */
+		if (json_integer_value(json_object_get(o, "id")) != e[i].id)
+			continue;
+		if (e[i].connector)
+			c = json_pack("{s:I, s:s, s:b}", "id",
+				      (json_int_t)e[i].connector, "name",
+				      peer_name(m, e[i].connector), "lost",
+				      t && tunnels_peer_lost(t, e[i].connector,
+							     NULL));
+		json_object_set_new(o, "connector", c ? c : json_null());
+		json_object_set_new(o, "via", json_string(
+				peer_name(m, e[i].connector)));
+		json_object_set_new(o, "moves",
+				    json_integer((json_int_t)e[i].moves));
+	}
+}
+
+json_t *resclient_json(const struct resclient *rc,
+		       const struct dataplane *dp)
+{
+	size_t n, i, none = 0, lost = 0;
+	const struct reschoice_entry *e = reschoice_entries(rc->choice, &n);
+	struct tunnels *t = dataplane_tunnels(dp);
+
+	for (i = 0; i < n; i++)
+		none += !e[i].connector;
+	for (i = 0; t && i < rc->nwatched; i++)
+		lost += tunnels_peer_lost(t, rc->watched[i], NULL);
+	return json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)n,
+			 "without_connector", (json_int_t)none, "moves",
+			 (json_int_t)reschoice_moves(rc->choice), "lost",
+			 (json_int_t)lost);
+}
+
+uint64_t resclient_moves(const struct resclient *rc)
+{
+	return reschoice_moves(rc->choice);
+}
