@@ -14,6 +14,7 @@
 struct connector;
 struct daemon_cfg;
 struct dataplane;
+struct exitnode;
 struct loop;
 struct map;
 
@@ -23,6 +24,7 @@ struct agent_view {
 	struct map *map;
 	struct dataplane *dp;
 	struct connector *conn; /* NULL without a TUN */
+	struct exitnode *exit;  /* NULL without a TUN */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */
