@@ -303,6 +303,8 @@ int exitplan_parse_route(const struct nlmsghdr *h, struct exit_route *out)
 	out->dst.len = rt.rtm_dst_len;
 	ip_prefix_mask(&out->dst);
 	out->is_throw = rt.rtm_type == RTN_THROW;
+	if (out->is_throw)
+		out->oif = 0; /* a throw route goes nowhere */
 	if (tb[RTA_MULTIPATH] ||
 	    (rt.rtm_type != RTN_UNICAST && rt.rtm_type != RTN_THROW))
 		return WEFT_ERR_UNSUPPORTED;
