@@ -315,6 +315,7 @@ run() {
 
 	# The next start removes the leftovers and installs one set.
 	mark_log=$(wc -l <"$tmp/a.log")
+	t0=$(now_ms)
 	start_agent a ""
 	apid=$AGENT_PID
 	wait_running a 1 || return
@@ -326,7 +327,9 @@ run() {
 		"$tmp/a-restart.txt" || fail "a did not log the stale throw route it removed"
 	[ "$(rules a | wc -l)" = 4 ] ||
 		fail "a has $(rules a | wc -l) exit rules, not 4: $(rules a)"
+	echo "a restarted after SIGKILL: exit on after $(($(now_ms) - t0)) ms"
 	to_public
+	echo "a restarted after SIGKILL: TCP through the exit after $(($(now_ms) - t0)) ms (the tunnel to c waits for c to notice a's restart)"
 
 	# Revoking the grant removes the routing live.
 	api PUT /api/v1/policy "$revoked" >/dev/null || fail "revoke"
