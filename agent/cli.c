@@ -132,6 +132,21 @@ static void print_connector(const json_t *c, FILE *out)
 		str_or(c, "ipv6_forwarding", "-"));
 }
 
+/* The exit node line: off, or the resource, its connector and the
+ * table. */
+static void print_exit(const json_t *x, FILE *out)
+{
+	if (!json_is_true(json_object_get(x, "active"))) {
+		fprintf(out, "exit node:   off\n");
+		return;
+	}
+	fprintf(out, "exit node:   %s via %s (id %lld), table %lld, fwmark %s, "
+		     "lan %s\n", str_or(x, "resource", "?"),
+		str_or(x, "connector_name", "none online"),
+		num(x, "connector"), num(x, "table"), str_or(x, "fwmark", "?"),
+		json_is_true(json_object_get(x, "lan")) ? "outside" : "inside");
+}
+
 int cli_print_status(const json_t *a, FILE *out)
 {
 	const json_t *node = json_object_get(a, "node");
@@ -194,6 +209,7 @@ int cli_print_status(const json_t *a, FILE *out)
 			num(json_object_get(a, "resources"), "moves"),
 			num(json_object_get(a, "resources"), "moves") == 1
 				? "" : "s");
+	print_exit(json_object_get(a, "exit_node"), out);
 	print_dataplane(json_object_get(a, "dataplane"), out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -2,6 +2,7 @@
 #include "agent/commands.h"
 
 #include "agent/connector.h"
+#include "agent/exitnode.h"
 #include "agent/mapjson.h"
 #include "agent/daemon.h"
 #include "agent/dataplane.h"
@@ -111,6 +112,14 @@ static json_t *connector_answer(const struct agent_view *v)
 	json_t *c = connector_json(v->conn);
 
 	return c ? c : json_null();
+}
+
+/* The exit node's part of status: null without a TUN. */
+static json_t *exit_answer(const struct agent_view *v)
+{
+	json_t *x = v->exit ? exitnode_json(v->exit) : NULL;
+
+	return x ? x : json_null();
 }
 
 static json_t *peers_answer(const struct agent_view *v)
@@ -343,7 +352,9 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 						connector_answer(v)) < 0 ||
 			    json_object_set_new(ans, "resources",
 						resclient_json(v->res,
-							       v->dp)) < 0)) {
+							       v->dp)) < 0 ||
+			    json_object_set_new(ans, "exit_node",
+						exit_answer(v)) < 0)) {
 			json_decref(ans);
 			ans = NULL;
 		}

@@ -53,6 +53,7 @@ struct control {
 	char **routes;
 	size_t nroutes;
 	int64_t poll_timeout_ms;
+	uint32_t fwmark;
 	struct state_backoff backoff;
 
 	/* thread-only */
@@ -556,6 +557,7 @@ static void *run(void *arg)
 		post(c, &ev);
 		return NULL;
 	}
+	httpc_set_fwmark(h, c->fwmark);
 	while (!atomic_load(&c->stop)) {
 		memset(&ev, 0, sizeof(ev));
 		if (!c->have_cred)
@@ -645,6 +647,7 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 	c->loop = l;
 	c->cb = cb;
 	c->ctx = ctx;
+	c->fwmark = cfg->fwmark;
 	c->url = dup_or_null(cfg->url, &fail);
 	c->ca_file = dup_or_null(cfg->ca_file, &fail);
 	c->auth_key = dup_or_null(cfg->auth_key, &fail);

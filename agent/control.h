@@ -42,6 +42,7 @@ struct control_cfg {
 	int64_t poll_timeout_ms; /* 0: 90 s */
 	int64_t backoff_min_ms;  /* 0: 1 s */
 	int64_t backoff_max_ms;  /* 0: 30 s */
+	uint32_t fwmark;         /* SO_MARK of the connections, 0: none */
 };
 
 enum control_kind {

@@ -9,6 +9,7 @@
 #include "agent/connector.h"
 #include "agent/control.h"
 #include "agent/dataplane.h"
+#include "agent/exitnode.h"
 #include "agent/filter.h"
 #include "agent/ifwatch.h"
 #include "agent/ifaddr.h"
@@ -172,38 +173,60 @@ static void update_tunnels(struct daemon *d, const struct map_diff *diff)
 
 /* ---- data plane ---- */
 
+/* Appends r to *rv (n used, cap allocated). Returns 0 or
+ * WEFT_ERR_NOMEM (*rv freed). */
+static int push_route(struct filter_route **rv, size_t *n, size_t *cap,
+		      const struct filter_route *r)
+{
+	struct filter_route *nv;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		nv = realloc(*rv, *cap * sizeof(**rv));
+		if (!nv) {
+			free(*rv);
+			*rv = NULL;
+			return WEFT_ERR_NOMEM;
+		}
+		*rv = nv;
+	}
+	(*rv)[(*n)++] = *r;
+	return 0;
+}
+
 /* The routes from the peers' allowed_ips: their mesh addresses always,
- * subnet routes with --accept-routes. Returns 0 with *out (caller frees)
- * and *n, or WEFT_ERR_NOMEM. */
+ * subnet routes with --accept-routes; and the exit node's default
+ * routes to its connector. Returns 0 with *out (caller frees) and *n,
+ * or WEFT_ERR_NOMEM. */
 static int build_routes(struct daemon *d, struct filter_route **out,
 			size_t *nout)
 {
-	struct filter_route *rv = NULL, *nv;
+	struct filter_route *rv = NULL;
 	size_t n = 0, cap = 0, i, j, npeers;
 	const struct map_peer *const *peers = map_peers(d->v.map, &npeers);
+	int64_t exit_peer = exitnode_peer(d->v.exit);
+	int rc = 0;
 
-	for (i = 0; i < npeers; i++) {
+	for (i = 0; rc == 0 && i < npeers; i++) {
 		const struct map_peer *p = peers[i];
 
-		for (j = 0; j < p->nallowed; j++) {
+		for (j = 0; rc == 0 && j < p->nallowed; j++) {
 			struct filter_route r = {.peer = p->id,
 						 .prefix = p->allowed_ips[j]};
 
-			if (!map_is_mesh_prefix(p, &r.prefix) &&
-			    !d->v.cfg->accept_routes)
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 16;
-				nv = realloc(rv, cap * sizeof(*rv));
-				if (!nv) {
-					free(rv);
-					return WEFT_ERR_NOMEM;
-				}
-				rv = nv;
-			}
-			rv[n++] = r;
+			if (map_is_mesh_prefix(p, &r.prefix) ||
+			    d->v.cfg->accept_routes)
+				rc = push_route(&rv, &n, &cap, &r);
 		}
 	}
+	for (i = 0; rc == 0 && exit_peer > 0 && i < 2; i++) {
+		struct filter_route r = {.peer = exit_peer};
+
+		r.prefix.addr.family = i ? 6 : 4; /* 0.0.0.0/0, ::/0 */
+		rc = push_route(&rv, &n, &cap, &r);
+	}
+	if (rc < 0)
+		return rc;
 	*out = rv;
 	*nout = n;
 	return 0;
@@ -338,6 +361,45 @@ static int start_connector(struct daemon *d)
 	return rc;
 }
 
+/* ---- exit node ---- */
+
+/* The exit node for our TUN (off until a map grants the internet), after
+ * removing what a crashed run left behind. */
+static int start_exitnode(struct daemon *d)
+{
+	const struct daemon_cfg *cfg = d->v.cfg;
+	struct exitnode_cfg ec = {
+		.plan = {.table = (uint32_t)cfg->exit_table,
+			 .fwmark = (uint32_t)cfg->exit_fwmark,
+			 .priority = (uint32_t)cfg->exit_priority,
+			 .lan = !cfg->exit_no_lan},
+		.tun = dataplane_tun_name(d->v.dp),
+		.controller = cfg->controller,
+		.sock_mark = dataplane_fwmark(d->v.dp)};
+	int rc;
+
+	if (!ec.tun)
+		return 0;
+	rc = exitnode_new(&ec, &d->v.exit);
+	if (rc < 0) {
+		say(d, "cannot set up the exit node on %s: %s", ec.tun,
+		    weft_strerror(rc));
+		return rc;
+	}
+	exitnode_cleanup(d->v.exit);
+	return 0;
+}
+
+/* The exit node follows the map; true when its connector changed (the
+ * default routes must be rebuilt). */
+static bool update_exit(struct daemon *d, const struct map_diff *diff)
+{
+	const struct map_self *self = map_self(d->v.map);
+
+	return d->v.exit && exitnode_update(d->v.exit, d->v.map,
+					    self ? self->id : 0, diff->relays);
+}
+
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -430,6 +492,8 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	d->v.last_map = clock_wall_s();
 	update_relay(d, answer);
 	update_tunnels(d, &diff);
+	if (update_exit(d, &diff))
+		diff.addrs = true; /* the default routes are routes too */
 	update_dataplane(d, &diff);
 	resclient_apply(d->v.res, d->v.map, &diff, d->v.dp);
 	update_connector(d, &diff);
@@ -702,7 +766,8 @@ static int start_dataplane(struct daemon *d, const struct ident *id)
 		.node_id = d->v.node_id,
 		.punch_cooldown_ms = (uint64_t)cfg->punch_cooldown_ms,
 		.punch_ttl = (int)cfg->punch_ttl,
-		.direct = !cfg->no_direct};
+		.direct = !cfg->no_direct,
+		.fwmark = cfg->no_tun ? 0 : (uint32_t)cfg->exit_fwmark};
 	int rc = dataplane_new(d->v.loop, &hooks, &d->v.dp);
 
 	if (rc < 0) {
@@ -836,6 +901,7 @@ static int start_control(struct daemon *d, const char *pub,
 	cc.hostname = cfg->hostname ? cfg->hostname : host;
 	cc.routes = cfg->routes;
 	cc.nroutes = cfg->nroutes;
+	cc.fwmark = dataplane_fwmark(d->v.dp);
 	set_state(d, have_cred ? STATE_EV_CONNECT : STATE_EV_CONNECT_NEW);
 	rc = control_new(d->v.loop, &cc, have_cred ? cred : NULL, on_control,
 			 d, &d->ctl);
@@ -871,6 +937,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 	if (rc == 0)
 		rc = start_connector(&d);
 	if (rc == 0)
+		rc = start_exitnode(&d);
+	if (rc == 0)
 		rc = start_services(&d);
 	if (rc == 0)
 		rc = drop_privileges(&d);
@@ -893,7 +961,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		set_state(&d, STATE_EV_STOP);
 out:
 	control_del(d.ctl);
-	/* The table goes first, while the TUN it names still exists. */
+	/* The tables go first, while the TUN they name still exists. */
+	exitnode_del(d.v.exit);
 	connector_del(d.v.conn);
 	dataplane_del(d.v.dp);
 	localapi_del(d.api);

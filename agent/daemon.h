@@ -33,10 +33,17 @@ struct daemon_cfg {
 	bool no_direct;            /* stay on the relay, never punch */
 	const char *user;          /* run as this user after setup, or NULL */
 	bool connector;            /* forward for resources (needs a TUN) */
+	/* The exit node (agent/exitnode.h): its table, the mark of the
+	 * agent's own sockets, the first of its two rule priorities, and
+	 * whether the LAN stays outside the tunnel. 0: the defaults. */
+	int64_t exit_table, exit_fwmark, exit_priority;
+	bool exit_no_lan;
 };
 
 /* With connector, forwarding is set up (agent/connector.h) right after
- * the TUN and removed again when the daemon returns. Once the TUN
+ * the TUN and removed again when the daemon returns. With a TUN, the
+ * exit node's leftovers of a crashed run are removed at start, and its
+ * routing follows the map (agent/exitnode.h) until the daemon returns. Once the TUN
  * device, the UDP socket, the local API and the metrics server exist, the daemon drops every capability but CAP_NET_ADMIN
  * (none with no_tun), sets no-new-privileges and, with user, switches to
  * that user (agent/priv.h); only then does the control thread start.

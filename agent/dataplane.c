@@ -47,6 +47,7 @@ struct dataplane {
 	struct pings *pings;
 	struct ip_addr self4, self6;  /* our mesh addresses, family 0: none */
 	bool dual_stack;              /* the socket speaks IPv4 and IPv6 */
+	uint32_t fwmark;              /* the socket's mark, 0: none */
 	uint16_t port;
 	struct dataplane_stats st;
 
@@ -124,6 +125,11 @@ struct filter *dataplane_filter(const struct dataplane *dp)
 struct pings *dataplane_pings(const struct dataplane *dp)
 {
 	return dp->pings;
+}
+
+uint32_t dataplane_fwmark(const struct dataplane *dp)
+{
+	return dp->fwmark;
 }
 
 uint16_t dataplane_port(const struct dataplane *dp)
@@ -829,7 +835,7 @@ static const struct tunnel_callbacks tunnel_cbs = {
  * that relay, peers and direct paths of both families share one port;
  * 0.0.0.0 where the kernel has no IPv6. */
 static int open_endpoint(struct dataplane *dp, const struct ident *id,
-			 uint16_t port)
+			 uint16_t port, uint32_t fwmark)
 {
 	static const char *const alpns[] = {QUIC_ALPN_PEER, NULL};
 	struct quic_endpoint_options o = {.id = id,
@@ -842,6 +848,7 @@ static int open_endpoint(struct dataplane *dp, const struct ident *id,
 	struct ip_endpoint local;
 	int rc;
 
+	o.fwmark = fwmark;
 	o.bind.addr.family = 6;
 	o.bind.port = port;
 	o.dual_stack = true;
@@ -865,8 +872,16 @@ static int open_endpoint(struct dataplane *dp, const struct ident *id,
 int dataplane_open(struct dataplane *dp,
 		   const struct dataplane_endpoint_cfg *cfg)
 {
-	int rc = open_endpoint(dp, cfg->id, cfg->port);
+	int rc = open_endpoint(dp, cfg->id, cfg->port, cfg->fwmark);
 
+	if (rc == -EPERM && cfg->fwmark) {
+		log_warn_err(rc, "fwmark_unavailable", "fwmark=0x%x "
+			     "note=\"the exit node stays off\"",
+			     (unsigned)cfg->fwmark);
+		rc = open_endpoint(dp, cfg->id, cfg->port, 0);
+	} else if (rc == 0) {
+		dp->fwmark = cfg->fwmark;
+	}
 	if (rc == 0)
 		rc = relayc_new(dp->loop, dp->ep, &relay_cbs, dp, &dp->relay);
 	if (rc == 0)

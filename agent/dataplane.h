@@ -59,6 +59,8 @@ struct dataplane_endpoint_cfg {
 	int punch_ttl;               /* openers' TTL; 0: the default,
 				      * negative: no openers */
 	bool direct;                 /* try direct paths */
+	uint32_t fwmark;             /* the socket's SO_MARK, 0: none (the
+				      * exit node's policy routing) */
 };
 
 /* Packets the data plane dropped or answered itself. */
@@ -114,6 +116,11 @@ struct quic_endpoint *dataplane_endpoint(const struct dataplane *dp);
 struct filter *dataplane_filter(const struct dataplane *dp);
 struct pings *dataplane_pings(const struct dataplane *dp);
 
+/* The mark the UDP socket carries: cfg->fwmark, or 0 when none was
+ * asked for or the kernel refused it (no CAP_NET_ADMIN; logged as
+ * event=fwmark_unavailable, and the socket works unmarked). */
+uint32_t dataplane_fwmark(const struct dataplane *dp);
+
 /* The bound UDP port (0 before dataplane_open). */
 uint16_t dataplane_port(const struct dataplane *dp);
 
@@ -131,7 +138,9 @@ int dataplane_self(const struct dataplane *dp, int family,
 /* The send-side route table (rv, n: copied): destinations to peers. The
  * TUN's routes become the mesh ranges of our addresses plus these
  * prefixes: new ones are added, gone ones removed, a route that exists
- * through another device is left alone. Returns 0, or WEFT_ERR_NOMEM
+ * through another device is left alone. Default routes (0.0.0.0/0,
+ * ::/0: the exit node) are looked up here but never put in the main
+ * table: the exit node's own table routes them (agent/exitnode.h). Returns 0, or WEFT_ERR_NOMEM
  * (the old table stays). */
 int dataplane_set_routes(struct dataplane *dp, const struct filter_route *rv,
 			 size_t n);

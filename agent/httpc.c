@@ -42,6 +42,7 @@ struct httpc {
 	char *ca_file;
 	char *user_agent;
 	int64_t connect_timeout_ms;
+	uint32_t fwmark;
 	gnutls_certificate_credentials_t creds; /* NULL until first https */
 	unsigned verify_status; /* of the last handshake's check */
 	int verify_rc;
@@ -78,6 +79,11 @@ static int say(struct call *k, int rc, const char *fmt, ...)
 	vsnprintf(k->err, k->errlen, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+void httpc_set_fwmark(struct httpc *c, uint32_t mark)
+{
+	c->fwmark = mark;
 }
 
 int httpc_new(const char *ca_file, const char *user_agent, size_t body_max,
@@ -299,6 +305,9 @@ static int tcp_connect(struct call *k, const struct addrinfo *ai,
 		return say(k, -errno, "socket: %s", strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	if (k->c->fwmark)
+		setsockopt(fd, SOL_SOCKET, SO_MARK, &k->c->fwmark,
+			   sizeof(k->c->fwmark));
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
 	if (errno != EINPROGRESS) {

@@ -53,6 +53,12 @@ struct httpc_resp {
 int httpc_new(const char *ca_file, const char *user_agent, size_t body_max,
 	      int64_t connect_timeout_ms, struct httpc **out);
 
+/* Marks the connections made from now on with the firewall mark
+ * (SO_MARK; 0: none), so that policy routing keeps them out of the
+ * agent's own tunnel (the exit node). Best effort: without CAP_NET_ADMIN
+ * the connection is made unmarked. */
+void httpc_set_fwmark(struct httpc *c, uint32_t mark);
+
 /* Closes the connection and frees c. NULL is fine. */
 void httpc_del(struct httpc *c);
 

@@ -3,6 +3,7 @@
  * API socket. See docs/agent.md. */
 #include "agent/cli.h"
 #include "agent/daemon.h"
+#include "agent/exitplan.h"
 #include "agent/localapi.h"
 #include "shared/clock.h"
 #include "shared/conf.h"
@@ -62,7 +63,10 @@ static int cmd_up(int argc, char **argv)
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
-	bool connector = false;
+	bool connector = false, exit_lan = true;
+	int64_t exit_table = EXIT_TABLE_DEFAULT;
+	int64_t exit_fwmark = EXIT_FWMARK_DEFAULT;
+	int64_t exit_prio = EXIT_PRIORITY_DEFAULT;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_STRING, &controller, NULL,
@@ -103,6 +107,20 @@ static int cmd_up(int argc, char **argv)
 		 "forward for the resources this node serves: IP forwarding "
 		 "on and the agent's own nftables table (masquerade, MSS "
 		 "clamp), removed again on exit", 0, 0},
+		{"exit-node-lan", CONF_BOOL, &exit_lan, "true",
+		 "with an exit node (an internet resource), keep reaching "
+		 "the local networks directly (false: only the mesh and "
+		 "the exit)", 0, 0},
+		{"exit-table", CONF_INT, &exit_table, "5745",
+		 "routing table of the exit node's default routes (not "
+		 "253-255)", 1, 4294967295LL},
+		{"exit-fwmark", CONF_INT, &exit_fwmark, "5745",
+		 "firewall mark of the agent's own sockets, which never "
+		 "enter the tunnel (decimal; 5745 = 0x1671)", 1,
+		 4294967295LL},
+		{"exit-rule-priority", CONF_INT, &exit_prio, "5745",
+		 "priority of the exit node's first ip rule (the second "
+		 "one gets the next number)", 1, 32764},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -188,6 +206,20 @@ static int cmd_up(int argc, char **argv)
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;
 	cfg.connector = connector;
+	cfg.exit_table = exit_table;
+	cfg.exit_fwmark = exit_fwmark;
+	cfg.exit_priority = exit_prio;
+	cfg.exit_no_lan = !exit_lan;
+	{
+		const struct exit_cfg ec = {.table = (uint32_t)exit_table,
+					    .fwmark = (uint32_t)exit_fwmark,
+					    .priority = (uint32_t)exit_prio};
+
+		if (exitplan_cfg_check(&ec, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "weft-agent up: %s\n", msg);
+			goto out;
+		}
+	}
 	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);

@@ -2,6 +2,7 @@
 #include "agent/tun.h"
 
 #include "agent/packet.h"
+#include "agent/rtnl.h"
 
 #include "shared/err.h"
 
@@ -21,108 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NL_BUF 512
-#define NL_TIMEOUT_S 5
-
 struct tun {
 	int fd;
 	int ifindex;
 	char name[IFNAMSIZ];
 };
-
-/* A netlink request under construction: header, family message, then
- * attributes, all in one aligned buffer. */
-struct nlreq {
-	union {
-		struct nlmsghdr h;
-		uint8_t buf[NL_BUF];
-	} u;
-};
-
-static void *nl_init(struct nlreq *r, uint16_t type, uint16_t flags,
-		     size_t body)
-{
-	memset(r, 0, sizeof(*r));
-	r->u.h.nlmsg_len = (uint32_t)NLMSG_LENGTH(body);
-	r->u.h.nlmsg_type = type;
-	r->u.h.nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags);
-	return NLMSG_DATA(&r->u.h);
-}
-
-static void nl_attr(struct nlreq *r, uint16_t type, const void *data,
-		    size_t len)
-{
-	size_t off = NLMSG_ALIGN(r->u.h.nlmsg_len);
-	struct rtattr *a = (struct rtattr *)(r->u.buf + off);
-
-	/* Callers add a few small attributes; NL_BUF holds them all. */
-	a->rta_type = type;
-	a->rta_len = (uint16_t)RTA_LENGTH(len);
-	memcpy(RTA_DATA(a), data, len);
-	r->u.h.nlmsg_len = (uint32_t)(off + RTA_ALIGN(a->rta_len));
-}
-
-/* Sends r on a fresh NETLINK_ROUTE socket and waits for its ack. When
- * route is not NULL, the rtmsg of an RTM_NEWROUTE answer is copied there.
- * Returns 0 or the kernel's -errno. */
-static int nl_talk(struct nlreq *r, struct rtmsg *route)
-{
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	struct timeval tv = {.tv_sec = NL_TIMEOUT_S};
-	union {
-		struct nlmsghdr h;
-		uint8_t b[8192];
-	} rx;
-	struct nlmsghdr *h;
-	struct nlmsgerr *e;
-	ssize_t n;
-	size_t off;
-	int fd, rc;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	r->u.h.nlmsg_seq = 1;
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    sendto(fd, r->u.buf, r->u.h.nlmsg_len, 0, (struct sockaddr *)&sa,
-		   sizeof(sa)) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		n = recv(fd, rx.b, sizeof(rx.b), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = errno == EAGAIN ? WEFT_ERR_TIMEOUT : -errno;
-			goto out;
-		}
-		for (off = 0; off < (size_t)n && (size_t)n - off >= sizeof(*h);
-		     off += NLMSG_ALIGN(h->nlmsg_len)) {
-			h = (struct nlmsghdr *)(rx.b + off);
-			if (h->nlmsg_len < sizeof(*h) ||
-			    h->nlmsg_len > (size_t)n - off)
-				break;
-			if (h->nlmsg_seq != 1)
-				continue;
-			if (route && h->nlmsg_type == RTM_NEWROUTE &&
-			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(*route)))
-				memcpy(route, NLMSG_DATA(h), sizeof(*route));
-			if (h->nlmsg_type != NLMSG_ERROR)
-				continue;
-			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-				rc = WEFT_ERR_PROTO;
-				goto out;
-			}
-			e = NLMSG_DATA(h);
-			rc = e->error; /* 0 (ack) or -errno */
-			goto out;
-		}
-	}
-out:
-	close(fd);
-	return rc;
-}
 
 /* What the kernel takes as an interface name (dev_valid_name). */
 static bool valid_ifname(const char *name)
@@ -211,16 +115,16 @@ int tun_fd(const struct tun *t)
 static int set_link(struct tun *t, unsigned flags, unsigned change,
 		    uint32_t mtu)
 {
-	struct nlreq r;
-	struct ifinfomsg *ifi = nl_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
+	struct rtnl_req r;
+	struct ifinfomsg *ifi = rtnl_init(&r, RTM_NEWLINK, 0, sizeof(*ifi));
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = t->ifindex;
 	ifi->ifi_flags = flags;
 	ifi->ifi_change = change;
 	if (mtu)
-		nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
-	return nl_talk(&r, NULL);
+		rtnl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	return rtnl_talk(&r, NULL);
 }
 
 int tun_set_mtu(struct tun *t, unsigned mtu)
@@ -244,14 +148,14 @@ static bool prefix_ok(const struct ip_prefix *p)
 static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
 		    uint16_t flags)
 {
-	struct nlreq r;
+	struct rtnl_req r;
 	struct ifaddrmsg *ifa;
 	size_t n;
 
 	if (!prefix_ok(p))
 		return WEFT_ERR_INVAL;
 	n = p->addr.family == 4 ? 4 : 16;
-	ifa = nl_init(&r, type, flags, sizeof(*ifa));
+	ifa = rtnl_init(&r, type, flags, sizeof(*ifa));
 	ifa->ifa_family = p->addr.family == 4 ? AF_INET : AF_INET6;
 	ifa->ifa_prefixlen = p->len;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -259,9 +163,9 @@ static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
 	if (p->addr.family == 6)
 		ifa->ifa_flags = IFA_F_NODAD;
 	else
-		nl_attr(&r, IFA_LOCAL, p->addr.b, n);
-	nl_attr(&r, IFA_ADDRESS, p->addr.b, n);
-	return nl_talk(&r, NULL);
+		rtnl_attr(&r, IFA_LOCAL, p->addr.b, n);
+	rtnl_attr(&r, IFA_ADDRESS, p->addr.b, n);
+	return rtnl_talk(&r, NULL);
 }
 
 int tun_add_addr(struct tun *t, const struct ip_prefix *p)
@@ -277,7 +181,7 @@ int tun_del_addr(struct tun *t, const struct ip_prefix *p)
 static int route_msg(struct tun *t, const struct ip_prefix *dst,
 		     uint16_t type, uint16_t flags)
 {
-	struct nlreq r;
+	struct rtnl_req r;
 	struct rtmsg *rt;
 	struct ip_prefix m;
 	uint32_t oif = (uint32_t)t->ifindex;
@@ -286,7 +190,7 @@ static int route_msg(struct tun *t, const struct ip_prefix *dst,
 		return WEFT_ERR_INVAL;
 	m = *dst;
 	ip_prefix_mask(&m);
-	rt = nl_init(&r, type, flags, sizeof(*rt));
+	rt = rtnl_init(&r, type, flags, sizeof(*rt));
 	rt->rtm_family = m.addr.family == 4 ? AF_INET : AF_INET6;
 	rt->rtm_dst_len = m.len;
 	rt->rtm_table = RT_TABLE_MAIN;
@@ -294,9 +198,9 @@ static int route_msg(struct tun *t, const struct ip_prefix *dst,
 	rt->rtm_scope = RT_SCOPE_LINK;
 	rt->rtm_type = RTN_UNICAST;
 	if (m.len)
-		nl_attr(&r, RTA_DST, m.addr.b, m.addr.family == 4 ? 4 : 16);
-	nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
-	return nl_talk(&r, NULL);
+		rtnl_attr(&r, RTA_DST, m.addr.b, m.addr.family == 4 ? 4 : 16);
+	rtnl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+	return rtnl_talk(&r, NULL);
 }
 
 int tun_add_route(struct tun *t, const struct ip_prefix *dst)
@@ -312,15 +216,15 @@ int tun_del_route(struct tun *t, const struct ip_prefix *dst)
 /* Asks the kernel where a packet to a would go; true when a is local. */
 static bool is_local(const struct ip_addr *a)
 {
-	struct nlreq r;
+	struct rtnl_req r;
 	struct rtmsg *rt, got;
 
 	memset(&got, 0, sizeof(got));
-	rt = nl_init(&r, RTM_GETROUTE, 0, sizeof(*rt));
+	rt = rtnl_init(&r, RTM_GETROUTE, 0, sizeof(*rt));
 	rt->rtm_family = a->family == 4 ? AF_INET : AF_INET6;
 	rt->rtm_dst_len = a->family == 4 ? 32 : 128;
-	nl_attr(&r, RTA_DST, a->b, a->family == 4 ? 4 : 16);
-	return nl_talk(&r, &got) == 0 && got.rtm_type == RTN_LOCAL;
+	rtnl_attr(&r, RTA_DST, a->b, a->family == 4 ? 4 : 16);
+	return rtnl_talk(&r, &got) == 0 && got.rtm_type == RTN_LOCAL;
 }
 
 int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms)

@@ -14,6 +14,7 @@
 struct connector;
 struct daemon_cfg;
 struct dataplane;
+struct exitnode;
 struct loop;
 struct map;
 struct resclient;
@@ -25,6 +26,7 @@ struct agent_view {
 	struct dataplane *dp;
 	struct connector *conn; /* NULL without a TUN */
 	struct resclient *res;  /* the connector chosen per resource */
+	struct exitnode *exit;  /* NULL without a TUN */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */

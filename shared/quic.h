@@ -147,6 +147,10 @@ struct quic_endpoint_options {
 	 * carries IP packets, and a ping answered 26 s late is worse than a
 	 * lost one. 0: 1000 ms. */
 	uint32_t dgram_max_age_ms;
+	/* Mark every packet the socket sends with this firewall mark
+	 * (SO_MARK, needs CAP_NET_ADMIN); 0: no mark. Policy routing keeps
+	 * marked packets out of a VPN's tunnel (the agent's exit node). */
+	uint32_t fwmark;
 	/* Never receive with UDP GRO (UDP_GRO): by default the socket takes
 	 * several datagrams of one sender in one message when the kernel
 	 * can (Linux 5.0). */

@@ -422,6 +422,9 @@ int quic_io_open(struct quic_endpoint *ep, const struct sockaddr_storage *ss,
 		    ep->o.dual_stack)
 			return -errno;
 	}
+	if (ep->o.fwmark && setsockopt(ep->fd, SOL_SOCKET, SO_MARK,
+				       &ep->o.fwmark, sizeof(ep->o.fwmark)) < 0)
+		return -errno;
 	/* One socket carries every connection (and, on a relay, every
 	 * forwarded frame): the default ~200 KB buffers overflow on the first
 	 * burst. Ask for more; the *FORCE variants pass rmem_max/wmem_max

@@ -415,6 +415,41 @@ static void rejects_malformed_filters_with_a_reason(void)
 		  0);
 }
 
+/* An exit connector's filter as the controller sends it for an internet
+ * resource (docs/internals/netmap.md): the granted client to 0.0.0.0/0
+ * and ::/0, here narrowed to tcp 443 and icmp. Anything the client sends
+ * to any address passes; other senders and other ports do not. */
+static void an_exit_connector_admits_its_clients_to_any_address(void)
+{
+	struct filter_rules *r = compile(
+		"[{\"proto\":\"tcp\",\"src\":[\"" A4 "/32\",\"" A6 "/128\"],"
+		"\"dst\":[{\"prefix\":\"0.0.0.0/0\",\"ports\":\"443\"},"
+		"{\"prefix\":\"::/0\",\"ports\":\"443\"}]},"
+		"{\"proto\":\"icmp\",\"src\":[\"" A4 "/32\",\"" A6 "/128\"],"
+		"\"dst\":[{\"prefix\":\"0.0.0.0/0\",\"ports\":\"*\"},"
+		"{\"prefix\":\"::/0\",\"ports\":\"*\"}]}]");
+	struct packet_info pi;
+
+	REQUIRE(r != NULL);
+	pi = pk(6, A4, 40000, "198.51.100.10", 443);
+	CHECK(filter_rules_allow(r, &pi));
+	pi = pk(6, A4, 40000, "8.8.8.8", 443);
+	CHECK(filter_rules_allow(r, &pi));
+	pi = pk(6, A6, 40000, "2001:db8::1", 443);
+	CHECK(filter_rules_allow(r, &pi));
+	pi = pk(1, A4, 8, "198.51.100.10", 7);
+	CHECK(filter_rules_allow(r, &pi));
+	pi = pk(58, A6, 128, "2001:db8::1", 7);
+	CHECK(filter_rules_allow(r, &pi));
+	pi = pk(6, A4, 40000, "198.51.100.10", 80);
+	CHECK(!filter_rules_allow(r, &pi));
+	pi = pk(17, A4, 40000, "198.51.100.10", 443);
+	CHECK(!filter_rules_allow(r, &pi));
+	pi = pk(6, B4, 40000, "198.51.100.10", 443);
+	CHECK(!filter_rules_allow(r, &pi));
+	filter_rules_del(r);
+}
+
 static struct filter *new_filter(uint32_t ct_max, const char *rules)
 {
 	struct filter_config cfg = {.ct_max = ct_max,
@@ -804,6 +839,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(self_matches_our_own_addresses_only),
 	CHECK_CASE(self_is_only_a_dst_and_self_addresses_are_checked),
 	CHECK_CASE(rejects_malformed_filters_with_a_reason),
+	CHECK_CASE(an_exit_connector_admits_its_clients_to_any_address),
 	CHECK_CASE(denies_by_default_and_counts_verdicts),
 	CHECK_CASE(replies_to_outbound_flows_are_allowed),
 	CHECK_CASE(echo_replies_match_the_request_identifier),
