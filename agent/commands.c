@@ -115,11 +115,26 @@ static json_t *connector_answer(const struct agent_view *v)
 }
 
 /* The exit node's part of status: null without a TUN. */
+/* The exit node and the connector its traffic goes to (the resource's
+ * choice). */
 static json_t *exit_answer(const struct agent_view *v)
 {
 	json_t *x = v->exit ? exitnode_json(v->exit) : NULL;
+	int64_t res = exitnode_resource(v->exit);
+	int64_t c = res ? resclient_connector(v->res, res) : 0;
+	const struct map_peer *p = c ? map_peer(v->map, c) : NULL;
 
-	return x ? x : json_null();
+	if (!x)
+		return json_null();
+	if (json_object_set_new(x, "connector", c ? json_integer(c)
+						  : json_null()) < 0 ||
+	    json_object_set_new(x, "connector_name",
+				p && p->name ? json_string(p->name)
+					     : json_null()) < 0) {
+		json_decref(x);
+		return NULL;
+	}
+	return x;
 }
 
 static json_t *peers_answer(const struct agent_view *v)

@@ -195,16 +195,15 @@ static int push_route(struct filter_route **rv, size_t *n, size_t *cap,
 }
 
 /* The routes from the peers' allowed_ips: their mesh addresses always,
- * subnet routes with --accept-routes; and the exit node's default
- * routes to its connector. Returns 0 with *out (caller frees) and *n,
- * or WEFT_ERR_NOMEM. */
+ * subnet routes with --accept-routes (resources, the exit node's
+ * default routes among them, are agent/resclient.h's). Returns 0 with
+ * *out (caller frees) and *n, or WEFT_ERR_NOMEM. */
 static int build_routes(struct daemon *d, struct filter_route **out,
 			size_t *nout)
 {
 	struct filter_route *rv = NULL;
 	size_t n = 0, cap = 0, i, j, npeers;
 	const struct map_peer *const *peers = map_peers(d->v.map, &npeers);
-	int64_t exit_peer = exitnode_peer(d->v.exit);
 	int rc = 0;
 
 	for (i = 0; rc == 0 && i < npeers; i++) {
@@ -218,12 +217,6 @@ static int build_routes(struct daemon *d, struct filter_route **out,
 			    d->v.cfg->accept_routes)
 				rc = push_route(&rv, &n, &cap, &r);
 		}
-	}
-	for (i = 0; rc == 0 && exit_peer > 0 && i < 2; i++) {
-		struct filter_route r = {.peer = exit_peer};
-
-		r.prefix.addr.family = i ? 6 : 4; /* 0.0.0.0/0, ::/0 */
-		rc = push_route(&rv, &n, &cap, &r);
 	}
 	if (rc < 0)
 		return rc;
@@ -390,14 +383,11 @@ static int start_exitnode(struct daemon *d)
 	return 0;
 }
 
-/* The exit node follows the map; true when its connector changed (the
- * default routes must be rebuilt). */
-static bool update_exit(struct daemon *d, const struct map_diff *diff)
+/* The exit node follows the map. */
+static void update_exit(struct daemon *d, const struct map_diff *diff)
 {
-	const struct map_self *self = map_self(d->v.map);
-
-	return d->v.exit && exitnode_update(d->v.exit, d->v.map,
-					    self ? self->id : 0, diff->relays);
+	if (d->v.exit)
+		exitnode_update(d->v.exit, d->v.map, diff->relays);
 }
 
 static void on_relay_event(const struct relayc_event *ev, void *ctx)
@@ -492,8 +482,7 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	d->v.last_map = clock_wall_s();
 	update_relay(d, answer);
 	update_tunnels(d, &diff);
-	if (update_exit(d, &diff))
-		diff.addrs = true; /* the default routes are routes too */
+	update_exit(d, &diff);
 	update_dataplane(d, &diff);
 	resclient_apply(d->v.res, d->v.map, &diff, d->v.dp);
 	update_connector(d, &diff);

@@ -34,10 +34,8 @@ struct exitnode {
 	size_t nroutes;
 	struct ip_addr bypass[EXIT_MAX_BYPASS];
 	size_t nbypass;
-	int64_t peer;
 	int64_t res_id;
 	char res_name[128];
-	char peer_name[128];
 	uint64_t stale_removed;
 };
 
@@ -327,34 +325,13 @@ static int turn_on(struct exitnode *x)
 	return 0;
 }
 
-static void set_peer(struct exitnode *x, const struct map *m,
-		     int64_t peer)
-{
-	const struct map_peer *p = peer ? map_peer(m, peer) : NULL;
-	char q[200];
-
-	snprintf(x->peer_name, sizeof(x->peer_name), "%s",
-		 p && p->name ? p->name : "");
-	x->peer = peer;
-	if (peer)
-		log_info("exit_node_connector", "resource=%s connector=%lld "
-			 "name=%s", log_q(q, sizeof(q), x->res_name),
-			 (long long)peer, x->peer_name[0] ? x->peer_name : "-");
-	else
-		log_warn("exit_node_connector", "resource=%s connector=none "
-			 "note=\"no connector online: traffic to the internet "
-			 "is refused, not sent outside the tunnel\"",
-			 log_q(q, sizeof(q), x->res_name));
-}
-
-bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
+void exitnode_update(struct exitnode *x, const struct map *m,
 		     bool relays_changed)
 {
 	struct exit_pick pk;
-	int64_t before = x->peer;
 	char q[200];
 
-	exitplan_pick(m, self, &pk);
+	exitplan_pick(m, &pk);
 	if (pk.res && !x->cfg.sock_mark) {
 		if (!x->warned)
 			log_warn("exit_node_unavailable", "resource=%s "
@@ -365,8 +342,7 @@ bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
 	}
 	if (!pk.res) {
 		turn_off(x, pk.serves ? "serves_internet" : "not_granted");
-		x->peer = 0;
-		return before != 0;
+		return;
 	}
 	snprintf(x->res_name, sizeof(x->res_name), "%s",
 		 pk.res->name ? pk.res->name : "");
@@ -374,10 +350,8 @@ bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
 	if (!x->on || relays_changed)
 		find_bypass(x, m);
 	if (!x->on) {
-		if (turn_on(x) < 0) {
-			x->peer = 0;
-			return before != 0;
-		}
+		if (turn_on(x) < 0)
+			return;
 		log_info("exit_node_on", "resource=%s lan=%s table=%u "
 			 "fwmark=0x%x priority=%u", log_q(q, sizeof(q),
 							   x->res_name),
@@ -385,7 +359,6 @@ bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
 			 (unsigned)x->cfg.plan.table,
 			 (unsigned)x->cfg.plan.fwmark,
 			 (unsigned)x->cfg.plan.priority);
-		x->peer = -1; /* log the connector below, also "none" */
 	} else if (relays_changed) {
 		struct exit_route want[EXIT_MAX_ROUTES];
 		size_t n = exitplan_routes(&x->cfg.plan, x->oif, x->bypass,
@@ -393,14 +366,11 @@ bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
 
 		sync_routes(x, want, n);
 	}
-	if (pk.peer != x->peer)
-		set_peer(x, m, pk.peer);
-	return x->peer != before;
 }
 
-int64_t exitnode_peer(const struct exitnode *x)
+int64_t exitnode_resource(const struct exitnode *x)
 {
-	return x && x->on ? x->peer : 0;
+	return x && x->on ? x->res_id : 0;
 }
 
 void exitnode_cleanup(struct exitnode *x)
@@ -465,13 +435,9 @@ json_t *exitnode_json(const struct exitnode *x)
 					  sizeof(s)) == 0)
 			json_array_append_new(routes, json_string(s));
 	snprintf(mark, sizeof(mark), "0x%x", (unsigned)x->cfg.plan.fwmark);
-	o = json_pack("{s:b, s:o, s:o, s:o, s:b, s:I, s:s, s:I, s:o, s:o, "
-		      "s:I}", "active", x->on,
+	o = json_pack("{s:b, s:o, s:b, s:I, s:s, s:I, s:o, s:o, s:I}",
+		      "active", x->on,
 		      "resource", x->on ? json_string(x->res_name) : json_null(),
-		      "connector", x->on && x->peer > 0
-				   ? json_integer(x->peer) : json_null(),
-		      "connector_name", x->on && x->peer > 0 && x->peer_name[0]
-				   ? json_string(x->peer_name) : json_null(),
 		      "lan", x->cfg.plan.lan,
 		      "table", (json_int_t)x->cfg.plan.table,
 		      "fwmark", mark,

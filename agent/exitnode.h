@@ -48,22 +48,24 @@ void exitnode_del(struct exitnode *x);
  * at start, before the first map. */
 void exitnode_cleanup(struct exitnode *x);
 
-/* Brings the routing in line with the map m (self: this node's id):
- * on while m grants an internet resource that this node does not serve,
- * off otherwise; the throw routes follow the relays when relays_changed.
- * Returns true when the connector that should get the default routes
- * (exitnode_peer) changed: the data plane's routes must be rebuilt. */
-bool exitnode_update(struct exitnode *x, const struct map *m, int64_t self,
+/* Brings the routing in line with the map m: on while m grants an
+ * internet resource that this node does not serve, off otherwise; the
+ * throw routes follow the relays when relays_changed. Which connector
+ * the default traffic reaches is the data plane's business: the
+ * internet resource's 0.0.0.0/0 and ::/0 go to the connector
+ * agent/resclient.h chose for it, like any resource's prefixes (none
+ * online: refused with ICMP unreachable, never sent outside the
+ * tunnel). */
+void exitnode_update(struct exitnode *x, const struct map *m,
 		     bool relays_changed);
 
-/* The peer the default routes (0.0.0.0/0, ::/0) go to, 0 for none: the
- * exit is off, or on with no connector online (its traffic is then
- * refused with ICMP unreachable, never sent outside the tunnel). */
-int64_t exitnode_peer(const struct exitnode *x);
+/* The id of the internet resource the exit is on for, 0 while off. */
+int64_t exitnode_resource(const struct exitnode *x);
 
-/* For `weft-agent status`: {"active", "resource", "connector", "lan",
- * "table", "fwmark", "priority", "rules": [...], "routes": [...],
- * "stale_removed"}. New reference or NULL (out of memory). */
+/* For `weft-agent status`: {"active", "resource", "lan", "table",
+ * "fwmark", "priority", "rules": [...], "routes": [...],
+ * "stale_removed"} (the status command adds the connector). New
+ * reference or NULL (out of memory). */
 json_t *exitnode_json(const struct exitnode *x);
 
 #endif

@@ -311,10 +311,10 @@ int exitplan_parse_route(const struct nlmsghdr *h, struct exit_route *out)
 	return 0;
 }
 
-void exitplan_pick(const struct map *m, int64_t self, struct exit_pick *out)
+void exitplan_pick(const struct map *m, struct exit_pick *out)
 {
 	const struct map_res *res, *serves;
-	size_t nres, nserves, i, j;
+	size_t nres, nserves, i;
 
 	memset(out, 0, sizeof(*out));
 	serves = map_serves(m, &nserves);
@@ -327,15 +327,4 @@ void exitplan_pick(const struct map *m, int64_t self, struct exit_pick *out)
 	for (i = 0; i < nres && !out->res; i++)
 		if (res[i].type == MAP_RES_INTERNET)
 			out->res = &res[i];
-	if (!out->res)
-		return;
-	for (j = 0; j < out->res->nconnectors; j++) {
-		int64_t id = out->res->connectors[j];
-		const struct map_peer *p = map_peer(m, id);
-
-		if (id != self && p && p->has_key && p->online) {
-			out->peer = id;
-			return;
-		}
-	}
 }

@@ -117,22 +117,19 @@ int exitplan_route_msg(struct rtnl_req *req, const struct exit_route *r,
 int exitplan_parse_rule(const struct nlmsghdr *h, struct exit_rule *out);
 int exitplan_parse_route(const struct nlmsghdr *h, struct exit_route *out);
 
-/* Which connector carries the default traffic. */
+/* Whether this node routes its default traffic through an exit. */
 struct exit_pick {
 	const struct map_res *res;  /* the internet resource this node may
 				     * reach, or NULL */
 	bool serves;                /* this node is an exit itself */
-	int64_t peer;               /* the connector, 0: none online */
 };
 
-/* Reads the map: the first internet resource among the node's resources
- * and the first of its connectors (online, ascending ids) that is a peer
- * with a key and not this node (self). A node that serves an internet
- * resource itself never routes its own traffic through another exit:
- * res stays NULL and serves is true.
- *
- * The choice is deliberately simple and lives here alone: the per-
- * resource connector choice (issue 15, high availability) replaces it. */
-void exitplan_pick(const struct map *m, int64_t self, struct exit_pick *out);
+/* Reads the map: the first internet resource among the node's
+ * resources. A node that serves an internet resource itself never
+ * routes its own traffic through another exit: res stays NULL and
+ * serves is true. Which of the resource's connectors carries the
+ * traffic is the per-resource choice of agent/resclient.h, as for any
+ * other resource. */
+void exitplan_pick(const struct map *m, struct exit_pick *out);
 
 #endif

@@ -244,6 +244,17 @@ json_t *resclient_json(const struct resclient *rc,
 			 (json_int_t)lost);
 }
 
+int64_t resclient_connector(const struct resclient *rc, int64_t res_id)
+{
+	size_t n, i;
+	const struct reschoice_entry *e = reschoice_entries(rc->choice, &n);
+
+	for (i = 0; i < n; i++)
+		if (e[i].id == res_id)
+			return e[i].connector;
+	return 0;
+}
+
 uint64_t resclient_moves(const struct resclient *rc)
 {
 	return reschoice_moves(rc->choice);

@@ -48,6 +48,10 @@ void resclient_annotate(const struct resclient *rc, const struct map *m,
 json_t *resclient_json(const struct resclient *rc,
 		       const struct dataplane *dp);
 
+/* The connector chosen for the resource with this id, 0 for none (no
+ * connector online, or no such resource). */
+int64_t resclient_connector(const struct resclient *rc, int64_t res_id);
+
 /* Moves from one connector to another since the start. */
 uint64_t resclient_moves(const struct resclient *rc);
 
