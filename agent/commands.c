@@ -336,12 +336,13 @@ static json_t *dataplane_answer(const struct agent_view *v)
 	if (dataplane_tunnels(v->dp))
 		tunnels_stats(dataplane_tunnels(v->dp), &ts);
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "allowed", (json_int_t)fs.allowed,
 			 "allowed_tracked", (json_int_t)fs.allowed_tracked,
 			 "denied", (json_int_t)fs.denied,
 			 "denied_forward", (json_int_t)ds.rx_denied_forward,
 			 "flows", (json_int_t)fs.ct_entries,
+			 "flows_evicted", (json_int_t)fs.ct_evicted,
 			 "malformed", (json_int_t)ds.rx_malformed,
 			 "spoofed", (json_int_t)ds.rx_spoofed,
 			 "undelivered", (json_int_t)ds.rx_undelivered,

@@ -24,6 +24,9 @@
 /* TUN reads per wakeup (each up to 64 KiB with TSO). */
 #define TUN_BATCH 64
 
+/* At most one forward_denied line per this many ms. */
+#define FWD_LOG_MS 10000
+
 /* Route values below zero stand for resources (peer ids are positive);
  * among equal prefixes the smaller value wins, so a resource's route
  * beats a connector's accepted subnet route for the same prefix. */
@@ -50,6 +53,8 @@ struct dataplane {
 	uint32_t fwmark;              /* the socket's mark, 0: none */
 	uint16_t port;
 	struct dataplane_stats st;
+	int64_t fwd_logged_ms;        /* the last forward_denied line */
+	uint64_t fwd_unlogged;        /* denied since then, not logged */
 
 	struct tun *tundev;           /* NULL with --no-tun */
 	struct gro *gro;              /* TUN receive coalescing */
@@ -620,6 +625,30 @@ static void deliver_local(struct dataplane *dp, int64_t peer,
 		dp->st.echo_answered++;
 }
 
+/* A packet from peer for someone else that the filter refused (a
+ * connector not serving its destination, or not to that peer):
+ * counted, and logged at most every FWD_LOG_MS with the count of those
+ * left out since the last line. */
+static void forward_denied(struct dataplane *dp, int64_t peer,
+			   const struct packet_info *pi, int64_t now)
+{
+	char s[IP_ADDR_STRLEN], d[IP_ADDR_STRLEN];
+
+	dp->st.rx_denied_forward++;
+	if (dp->fwd_logged_ms && now - dp->fwd_logged_ms < FWD_LOG_MS) {
+		dp->fwd_unlogged++;
+		return;
+	}
+	ip_addr_format(&pi->src, s, sizeof(s));
+	ip_addr_format(&pi->dst, d, sizeof(d));
+	log_warn("forward_denied", "peer=%lld src=%s dst=%s proto=%u "
+		 "dport=%u suppressed=%llu", (long long)peer, s, d,
+		 (unsigned)pi->proto, (unsigned)pi->dport,
+		 (unsigned long long)dp->fwd_unlogged);
+	dp->fwd_logged_ms = now;
+	dp->fwd_unlogged = 0;
+}
+
 /* A packet out of peer's tunnel: parsed, its source checked against the
  * addresses routed to that peer (no spoofing other nodes), then the
  * filter decides. */
@@ -628,7 +657,7 @@ static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
 {
 	struct dataplane *dp = ctx;
 	struct packet_info pi;
-	int64_t from = 0;
+	int64_t from = 0, now = clock_mono_ms();
 
 	if (packet_parse(pkt, len, &pi) < 0) {
 		dp->st.rx_malformed++;
@@ -640,10 +669,9 @@ static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
 		dp->st.rx_spoofed++;
 		return;
 	}
-	if (!filter_check_in(dp->filter, &pi, clock_mono_ms())) {
-		/* Not for us: what a connector would have forwarded. */
+	if (!filter_check_in(dp->filter, &pi, now)) {
 		if (!is_self(dp, &pi.dst))
-			dp->st.rx_denied_forward++;
+			forward_denied(dp, peer, &pi, now);
 		return;
 	}
 	deliver_local(dp, peer, pkt, &pi);

@@ -557,16 +557,26 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static struct ct_ent *bucket(const struct filter *f, const struct ct_key *k)
+/* The two buckets k may live in (two choices: a flow goes into the
+ * emptier one, so buckets fill evenly and a full table, not an unlucky
+ * bucket, is what evicts). Both come from one keyed hash: its low and
+ * high 32 bits are independent enough. With one bucket both are it. */
+static void buckets(const struct filter *f, const struct ct_key *k,
+		    struct ct_ent *b[2])
 {
 	uint64_t h = f->seed, w;
-	size_t i;
+	size_t i, m = f->nbuckets - 1, i1, i2;
 
 	for (i = 0; i < sizeof(*k); i += 8) {
 		memcpy(&w, (const uint8_t *)k + i, 8);
 		h = mix(h ^ w);
 	}
-	return &f->ct[(h & (f->nbuckets - 1)) * CT_WAYS];
+	i1 = (size_t)h & m;
+	i2 = (size_t)(h >> 32) & m;
+	if (i2 == i1)
+		i2 = i1 ^ (m & 1);
+	b[0] = &f->ct[i1 * CT_WAYS];
+	b[1] = &f->ct[i2 * CT_WAYS];
 }
 
 static uint32_t idle_ms(const struct filter *f, uint8_t proto)
@@ -611,17 +621,46 @@ static bool flow_key(const struct packet_info *pi, bool outbound,
 	return true;
 }
 
-/* The live entry for k, or NULL. */
-static struct ct_ent *ct_find(const struct filter *f, const struct ct_key *k,
+/* The live entry for k in b (its buckets), or NULL. */
+static struct ct_ent *ct_find(struct ct_ent *const b[2],
+			      const struct ct_key *k, int64_t now)
+{
+	size_t i, j;
+
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < CT_WAYS; i++)
+			if (b[j][i].expires > now &&
+			    memcmp(&b[j][i].k, k, sizeof(*k)) == 0)
+				return &b[j][i];
+	return NULL;
+}
+
+/* A slot for a new flow in b: a free or expired one of the bucket with
+ * more of them, else (both full) the live flow closest to expiry of
+ * both, i.e. the least recently used for its timeout, counted in
+ * ct_evicted. */
+static struct ct_ent *ct_slot(struct filter *f, struct ct_ent *const b[2],
 			      int64_t now)
 {
-	struct ct_ent *b = bucket(f, k);
-	size_t i;
+	struct ct_ent *victim = NULL, *free_slot[2] = {NULL, NULL};
+	size_t nfree[2] = {0, 0}, i, j;
 
-	for (i = 0; i < CT_WAYS; i++)
-		if (b[i].expires > now && memcmp(&b[i].k, k, sizeof(*k)) == 0)
-			return &b[i];
-	return NULL;
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < CT_WAYS; i++) {
+			struct ct_ent *e = &b[j][i];
+
+			if (e->expires <= now) {
+				if (!nfree[j]++)
+					free_slot[j] = e;
+			} else if (!victim || e->expires < victim->expires) {
+				victim = e;
+			}
+		}
+	}
+	if (nfree[0] || nfree[1])
+		return nfree[1] > nfree[0] ? free_slot[1] : free_slot[0];
+	f->st.ct_evicted++;
+	return victim;
 }
 
 /* The reply the peer would send to the outbound packet pi. */
@@ -641,33 +680,19 @@ void filter_track_out(struct filter *f, const struct packet_info *pi,
 {
 	struct packet_info rep;
 	struct ct_key k;
-	struct ct_ent *e, *b, *victim;
-	size_t i;
+	struct ct_ent *b[2], *e;
 
 	if (!f || !pi || !flow_key(pi, true, &k))
 		return;
-	e = ct_find(f, &k, now_ms);
+	buckets(f, &k, b);
+	e = ct_find(b, &k, now_ms);
 	if (!e) {
 		/* Replies the rules let in anyway need no state: this keeps
 		 * a server's answers out of the table. */
 		reply_of(pi, &rep);
 		if (filter_rules_allow(f->rules, &rep))
 			return;
-		b = bucket(f, &k);
-		victim = &b[0];
-		for (i = 0; i < CT_WAYS; i++) {
-			if (b[i].expires <= now_ms) {
-				victim = &b[i];
-				break;
-			}
-			/* Full: evict the flow closest to expiry, i.e. the
-			 * least recently used one for its timeout. */
-			if (b[i].expires < victim->expires)
-				victim = &b[i];
-		}
-		if (victim->expires > now_ms)
-			f->st.ct_evicted++;
-		e = victim;
+		e = ct_slot(f, b, now_ms);
 		e->k = k;
 	}
 	e->expires = now_ms + idle_ms(f, pi->proto);
@@ -713,7 +738,7 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		     int64_t now_ms)
 {
 	struct ct_key k;
-	struct ct_ent *e;
+	struct ct_ent *b[2], *e = NULL;
 
 	if (!f || !pi)
 		return false;
@@ -722,7 +747,11 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 			f->st.allowed_fragment++;
 			return true;
 		}
-	} else if (flow_key(pi, false, &k) && (e = ct_find(f, &k, now_ms))) {
+	} else if (flow_key(pi, false, &k)) {
+		buckets(f, &k, b);
+		e = ct_find(b, &k, now_ms);
+	}
+	if (e) {
 		e->expires = now_ms + idle_ms(f, pi->proto);
 		f->st.allowed_tracked++;
 		if (pi->fragment)

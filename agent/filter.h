@@ -48,7 +48,8 @@ struct filter_stats {
 	uint64_t allowed_tracked; /* as return traffic of a tracked flow */
 	uint64_t allowed_fragment; /* later fragments of allowed datagrams */
 	uint64_t denied;
-	uint64_t ct_evicted;      /* live flows pushed out of a full bucket */
+	uint64_t ct_evicted;      /* live flows pushed out (both of the new
+				   * flow's buckets were full) */
 	uint32_t ct_entries;      /* flows not yet expired */
 };
 
@@ -97,7 +98,9 @@ void filter_set_rules(struct filter *f, struct filter_rules *r);
 /* Records an outbound packet (read from the TUN, going to a peer): TCP and
  * UDP packets and ICMP echo requests create or refresh a flow so that the
  * peer's replies pass filter_check_in, unless f's rules allow those
- * replies anyway. A full hash bucket evicts its least recently used flow
+ * replies anyway. A flow may live in either of two buckets (two keyed
+ * hashes) and goes into the one with more free or expired slots; when
+ * both are full the least recently used flow of the two is evicted
  * (counted in ct_evicted). */
 void filter_track_out(struct filter *f, const struct packet_info *pi,
 		      int64_t now_ms);

@@ -138,6 +138,10 @@ static int metrics_fill(struct buf *out, void *ctx)
 			 resclient_moves(v->res)));
 	TRY(metricsd_one(out, "weft_agent_flows", "gauge",
 			 "Tracked flows not yet expired.", fs.ct_entries));
+	TRY(metricsd_one(out, "weft_agent_flows_evicted_total", "counter",
+			 "Live tracked flows pushed out of the full flow "
+			 "table (their replies are denied from then on).",
+			 fs.ct_evicted));
 	TRY(metricsd_family(out, "weft_agent_rx_drops_total", "counter",
 			    "Received packets dropped, by reason."));
 	TRY(metricsd_labelled(out, "weft_agent_rx_drops_total", "reason",

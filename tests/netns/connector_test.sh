@@ -25,6 +25,13 @@
 #     reach h: a refuses them itself (the resource's filters for a, in
 #     its map) with a TCP reset and ICMP admin-prohibited, and counts
 #     them (status dataplane.denied_early); nothing of them reaches c;
+#   - packets for a destination c does not serve (192.168.76.10 on h's
+#     LAN: c advertises 192.168.76.0/23, the route is approved, and a
+#     gets and accepts all of it because the policy grants a UDP 7000 on
+#     192.168.76.128/25, which c serves as the route's router) are
+#     dropped by c's filter, counted (status dataplane.denied_forward),
+#     logged (event=forward_denied), and h's listeners on that address
+#     see nothing;
 #   - TCP through c is clamped to the TUN's MTU (h's SYN-ACK carries an
 #     MSS that fits 1280), checked by the 4 MiB transfer not stalling.
 #
@@ -49,6 +56,8 @@ URL=http://$CTL_ADDR
 SITE=192.168.77.0/24
 H=192.168.77.10
 C_LAN=192.168.77.1
+OTHER=192.168.76.10
+OTHER_ROUTE=192.168.76.0/23
 TABLE="inet weft_weft0"
 
 . "$here/lib.sh"
@@ -61,6 +70,7 @@ pids=
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:8080,5201"]},
  {"action":"accept","proto":"udp","src":["tag:a"],"dst":["resource:site:7000"]},
+ {"action":"accept","proto":"udp","src":["tag:a"],"dst":["192.168.76.128/25:7000"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*"]}]}'
 
 fail() {
@@ -109,6 +119,10 @@ site_services() {
 	nsrun h "$UDPTOOL" echo -b "$H:7000" >"$tmp/h-udp.txt" &
 	pids="$pids $!"
 	nsrun h "$UDPTOOL" echo -b "$H:7001" >"$tmp/h-udp-deny.txt" &
+	pids="$pids $!"
+	nsrun h "$TCPTOOL" serve "$OTHER:8080" >"$tmp/h-other-tcp.txt" &
+	pids="$pids $!"
+	nsrun h "$UDPTOOL" echo -b "$OTHER:7000" >"$tmp/h-other-udp.txt" &
 	pids="$pids $!"
 	sleep 0.2
 }
@@ -182,6 +196,43 @@ denied() {
 	[ "$c1" = "$c0" ] || fail "c's denied_forward moved from $c0 to $c1"
 }
 
+# Packets for a destination c does not serve: a routes c's approved
+# subnet route $OTHER_ROUTE into its tunnel (the whole route: the
+# policy grants a 192.168.76.128/25, which it overlaps), but $OTHER is
+# outside what the policy grants. c drops them in its filter, counts and logs them;
+# nothing reaches h.
+unserved() {
+	idc=$(cli c status | jq .node.id)
+	rid=$(api GET "/api/v1/routes?node_id=$idc" |
+		jq ".items[] | select(.prefix == \"$OTHER_ROUTE\") | .id")
+	[ -n "$rid" ] || { fail "c's advertised route is not listed"; return; }
+	api PATCH "/api/v1/routes/$rid" '{"approved":true}' >/dev/null ||
+		{ fail "approve c's route"; return; }
+	for _ in $(seq 100); do
+		nsrun a ip route show "$OTHER_ROUTE" dev weft0 | grep -q . && break
+		sleep 0.1
+	done
+	nsrun a ip route show "$OTHER_ROUTE" dev weft0 | grep -q . ||
+		{ fail "a has no route to $OTHER_ROUTE on weft0"; return; }
+	c0=$(counter c denied_forward)
+	nsrun a "$UDPTOOL" send -c 5 "$OTHER:7000" >/dev/null 2>&1
+	r=$(nsrun a "$TCPTOOL" connect -t 1500 "$OTHER:8080")
+	[ "$r" = timeout ] || fail "TCP a -> $OTHER:8080 (not served): $r"
+	sleep 0.3
+	c1=$(counter c denied_forward)
+	echo "not served ($OTHER): c dropped $((c1 - c0)) packets (denied_forward)"
+	[ $((c1 - c0)) -ge 6 ] ||
+		fail "c's denied_forward went from $c0 to $c1 only"
+	grep -v '^listening$' "$tmp/h-other-tcp.txt" | grep -q . &&
+		fail "h's TCP $OTHER:8080 saw: $(cat "$tmp/h-other-tcp.txt")"
+	[ -s "$tmp/h-other-udp.txt" ] &&
+		fail "h's UDP $OTHER:7000 saw: $(cat "$tmp/h-other-udp.txt")"
+	grep -q "event=forward_denied peer=[0-9]* src=100\.[0-9.]* dst=$OTHER proto=17 dport=7000 suppressed=0" \
+		"$tmp/c.log" || fail "c did not log the first denied packet"
+	[ "$(grep -c 'event=forward_denied' "$tmp/c.log")" = 1 ] ||
+		fail "c logged forward_denied more than once in 10 s"
+}
+
 run() {
 	lab up "$L" --a nat1 --b none --c inet --owner $$
 	rc=$?
@@ -194,6 +245,8 @@ run() {
 		exit 77
 	fi
 	make_site || { fail "site namespace"; return; }
+	nsrun h ip addr add "$OTHER/24" dev eth0
+	nsrun c ip addr add "${OTHER%.*}.1/24" dev lan0
 	site_services
 	nsrun h ip route get 100.64.0.1 >/dev/null 2>&1 &&
 		fail "h has a route to the mesh range"
@@ -228,7 +281,7 @@ run() {
 
 	chmod 711 "$tmp"
 	start_agent a "$ka" --accept-routes
-	start_agent c "$kc" --connector
+	start_agent c "$kc" --connector --advertise-routes "$OTHER_ROUTE"
 	cpid=$AGENT_PID
 	wait_running a 1 || return
 	wait_running c 1 || return
@@ -273,6 +326,7 @@ run() {
 	traffic
 	download
 	denied
+	unserved
 	# The replies' path: c's table masqueraded and accepted them.
 	nsrun c nft list table $TABLE >"$tmp/c-table.txt"
 	grep -q 'masquerade comment' "$tmp/c-table.txt" &&
