@@ -872,6 +872,7 @@ static int open_endpoint(struct dataplane *dp, const struct ident *id,
 					  .on_accept = on_accept,
 					  .on_other = on_udp_other,
 					  .send_virtual = send_virtual,
+					  .stable_reset = true,
 					  .ctx = dp};
 	struct ip_endpoint local;
 	int rc;

@@ -209,6 +209,7 @@ static void on_established(struct quic_conn *c, void *ctx)
 	p->last_handshake = clock_wall_s();
 	p->path_changed = p->last_handshake;
 	p->path_since_us = loop_now_us(p->t->loop);
+	p->up_since_us = p->path_since_us;
 	tunnel_watch_heard(p);
 	flush(p);
 	tunnel_pm_start(p);
@@ -572,6 +573,31 @@ int tunnels_send(struct tunnels *t, int64_t peer, const uint8_t *pkt,
 	return 0;
 }
 
+void tunnel_rejoin(struct peer *p)
+{
+	if (p->c)
+		return;
+	if (p->t->self && p->t->self < p->id)
+		tunnel_connect(p);
+	else
+		wake(p);
+}
+
+/* A wake-up from the peer, which has no connection to us. Ours, if it is
+ * older than the peer's wake-ups can be (one a second), is stale: the
+ * peer restarted or dropped it. A connection being set up, or one set up
+ * since the peer sent the wake-up, stays. */
+static void on_wake(struct peer *p)
+{
+	int64_t now = loop_now_us(p->t->loop);
+
+	if (p->c && p->up && now - p->up_since_us > WAKE_EVERY_US) {
+		tunnel_drop_conn(p, "peer lost it");
+		p->rejoins++;
+	}
+	tunnel_rejoin(p);
+}
+
 void tunnels_input_relay(struct tunnels *t, int64_t src,
 			 const uint8_t *payload, size_t len)
 {
@@ -581,9 +607,17 @@ void tunnels_input_relay(struct tunnels *t, int64_t src,
 	if (!p || len == 0)
 		return;
 	if (payload[0] == TUNNEL_WAKE && len == 1) {
-		if (!p->c && t->self && t->self < p->id)
-			tunnel_connect(p);
+		if (t->self && t->self < p->id)
+			on_wake(p);
 		return;
+	}
+	/* A short-header QUIC packet (fixed bit set, long-header bit clear)
+	 * from a peer we have no connection with: it still uses one we lost
+	 * (we restarted, or dropped it). Set up a new one at once instead of
+	 * leaving the peer on the old one until its idle timeout. */
+	if (!p->c && (payload[0] & 0xc0) == 0x40) {
+		p->rejoins++;
+		tunnel_rejoin(p);
 	}
 	if (tunnel_vaddr(src, &from) == 0)
 		quic_endpoint_input_virtual(t->ep, &from, payload, len);
@@ -618,6 +652,7 @@ void tunnels_on_accept(struct tunnels *t, struct quic_conn *c)
 	p->last_active_us = loop_now_us(t->loop);
 	p->path_changed = p->last_handshake;
 	p->path_since_us = loop_now_us(t->loop);
+	p->up_since_us = p->path_since_us;
 	quic_conn_set_callbacks(c, &conn_cbs, p);
 	tunnel_watch_heard(p);
 	flush(p);

@@ -29,6 +29,14 @@
  * A client whose fall-back migration gets no answer within
  * TUNNEL_FALLBACK_MS closes the connection and reconnects on the relay.
  *
+ * A server whose client does not follow its "direct path lost" signal
+ * within TUNNEL_FALLBACK_MS closes the connection and wakes the client.
+ *
+ * Restarts (docs/internals/quic.md, "Restarted peers"): a relayed QUIC
+ * packet or a path signal from a peer we have no connection with, or a
+ * wake-up while we have one, means the peer uses a connection we lost or
+ * lost ours: we dial (client) or wake it (server) at once.
+ *
  * A connection closes when its peer leaves the map (or changes key) and
  * after TUNNEL_IDLE_MS without datagrams either way. Runs on the loop
  * thread; never logs. */

@@ -49,9 +49,12 @@ struct peer {
 	uint64_t unanswered_since; /* ms: sent, nothing received since */
 	uint64_t retry_not_before; /* ms: back-off carried to the next pm */
 	int64_t fallback_since;  /* ms: in PATHS_FALLBACK since, 0: not */
+	int64_t lost_told;       /* server: ms + 1 it sent SIGNAL_LOST; 0 */
 	int64_t path_changed;    /* wall seconds */
 	bool said_relay;         /* the last path change reported: relay */
 	int64_t path_since_us;   /* loop time the current path began */
+	int64_t up_since_us;     /* loop time the connection came up */
+	uint64_t rejoins;        /* the peer used a connection we lost */
 	uint64_t rounds_done, successes_done, fallbacks_done; /* closed pms */
 	/* liveness watch of a connector (tunnel_watch.c) */
 	bool watched;
@@ -95,6 +98,10 @@ struct peer *tunnel_find(const struct tunnels *t, int64_t id);
 void tunnel_drop_conn(struct peer *p, const char *why);
 /* Dials p on the relay path unless p has a connection. */
 void tunnel_connect(struct peer *p);
+/* The peer still uses a connection we no longer have (we restarted or
+ * dropped it): unless we have one, dial it (we are the client) or wake
+ * it (we are the server), so it replaces its stale connection. */
+void tunnel_rejoin(struct peer *p);
 
 /* tunnel_watch.c */
 

@@ -40,6 +40,7 @@ void tunnel_pm_free(struct peer *p)
 	paths_del(p->pm);
 	p->pm = NULL;
 	p->fallback_since = 0;
+	p->lost_told = 0;
 	loop_timer_stop(p->ptm);
 }
 
@@ -99,6 +100,7 @@ static void run_action(struct peer *p, const struct paths_action *a)
 	case PATHS_SIGNAL_LOST:
 		sg.type = SIGNAL_LOST;
 		send_signal(p, &sg);
+		p->lost_told = (int64_t)tunnel_now_ms(t) + 1;
 		break;
 	case PATHS_MIGRATE_DIRECT:
 		rc = p->c ? quic_conn_migrate(p->c, false, &a->addr)
@@ -190,6 +192,7 @@ static void pm_watch(struct peer *p, uint64_t now)
 		if (st.pkts_recv != p->seen_pkts) {
 			paths_on_ack(p->pm, now);
 			p->unanswered_since = 0;
+			p->lost_told = 0;
 		} else if (!st.bytes_in_flight) {
 			p->unanswered_since = 0;
 		} else if (!p->unanswered_since) {
@@ -202,8 +205,19 @@ static void pm_watch(struct peer *p, uint64_t now)
 		}
 	} else {
 		p->unanswered_since = 0;
+		p->lost_told = 0;
 	}
 	p->seen_pkts = st.pkts_recv;
+	/* The server told its client the direct path died and the client
+	 * neither moved to the relay nor answered: it restarted (on a new
+	 * port) or never got the signal. Give the connection up; the
+	 * wake-up makes the client dial again. */
+	if (p->lost_told &&
+	    (int64_t)now - (p->lost_told - 1) > TUNNEL_FALLBACK_MS) {
+		p->lost_told = 0;
+		p->fallback_since = -1;
+		return;
+	}
 	if (s != PATHS_FALLBACK) {
 		p->fallback_since = 0;
 		return;
@@ -226,9 +240,10 @@ void tunnel_pm_on_timer(struct loop_timer *tm, void *ctx)
 		return;
 	pm_watch(p, now);
 	if (p->fallback_since == -1) {
-		/* The relay path did not validate in time: start over on the
-		 * relay with a new connection, keeping the back-off for the
-		 * next punch. */
+		/* The relay path did not validate in time (client), or the
+		 * client did not follow (server): start over on the relay
+		 * with a new connection (the client dials, the server wakes
+		 * it), keeping the back-off for the next punch. */
 		uint64_t cd = 0;
 
 		paths_retry_at(p->pm, &cd);
@@ -237,7 +252,7 @@ void tunnel_pm_on_timer(struct loop_timer *tm, void *ctx)
 				  : t->cooldown_ms ? t->cooldown_ms
 						   : PATHS_COOLDOWN_MS);
 		tunnel_drop_conn(p, "path lost");
-		tunnel_connect(p);
+		tunnel_rejoin(p);
 		/* The new connection starts on the relay. */
 		report_path(p, false, NULL);
 		return;
@@ -403,7 +418,15 @@ void tunnels_input_signal(struct tunnels *t, int64_t src,
 	struct signal sg;
 	uint64_t now = tunnel_now_ms(t);
 
-	if (!p || !p->pm || signal_decode(data, len, &sg) < 0)
+	if (!p || signal_decode(data, len, &sg) < 0)
+		return;
+	/* Signals come only from a peer that has a connection to us. */
+	if (!p->c) {
+		p->rejoins++;
+		tunnel_rejoin(p);
+		return;
+	}
+	if (!p->pm)
 		return;
 	switch (sg.type) {
 	case SIGNAL_CALL:

@@ -91,6 +91,8 @@ int tunnels_peer_json(struct tunnels *t, int64_t peer, json_t *obj)
 	rc |= json_object_set_new(
 		obj, "stale",
 		json_integer(p ? (json_int_t)(p->stale + s.dgrams_stale) : 0));
+	rc |= json_object_set_new(obj, "rejoins",
+				  json_integer(p ? (json_int_t)p->rejoins : 0));
 	rc |= json_object_set_new(obj, "punch",
 				  p ? punch_json(p, tunnel_now_ms(t)) : json_null());
 	return rc ? WEFT_ERR_NOMEM : 0;

@@ -1,5 +1,6 @@
 /* agent/tunnel.c: the virtual addresses that stand for peers on the
  * relayed path, and the peer table built from the map. */
+#include "agent/signal.h"
 #include "agent/tunnel.h"
 #include "check.h"
 #include "shared/err.h"
@@ -203,6 +204,44 @@ static void queued_packet_keeps_waking_the_peer(void)
 	loop_del(l);
 }
 
+/* A path signal from a peer we have no connection with means the peer
+ * still uses one we lost (we restarted): as its server we wake it at
+ * once, so it replaces the stale connection, and count a rejoin. A
+ * second signal within the wake period does not wake again; a malformed
+ * one does nothing. */
+static void signal_without_connection_wakes_the_peer(void)
+{
+	static const struct tunnel_callbacks cbs = {.send_relay = count_wake};
+	struct signal sg = {.type = SIGNAL_LOST};
+	uint8_t buf[SIGNAL_MAX], bad[1] = {0x7f};
+	struct loop *l = NULL;
+	struct tunnels *t = NULL;
+	struct map_peer mp = {.id = 3, .has_key = true};
+	const struct map_peer *peers[] = {&mp};
+	int wakes = 0, n;
+	json_t *o;
+
+	REQUIRE(loop_new(&l) == 0);
+	REQUIRE(tunnels_new(l, NULL, 9, &cbs, &wakes, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, peers, 1), 0);
+	n = signal_encode(&sg, buf, sizeof(buf));
+	REQUIRE(n > 0);
+	tunnels_input_signal(t, 3, bad, sizeof(bad));
+	CHECK_INT(wakes, 0);
+	tunnels_input_signal(t, 3, buf, (size_t)n);
+	CHECK_INT(wakes, 1);
+	tunnels_input_signal(t, 3, buf, (size_t)n);
+	CHECK_INT(wakes, 1);
+	tunnels_input_signal(t, 5, buf, (size_t)n); /* not a peer */
+	CHECK_INT(wakes, 1);
+	o = json_object();
+	CHECK_INT(tunnels_peer_json(t, 3, o), 0);
+	CHECK_INT(json_integer_value(json_object_get(o, "rejoins")), 2);
+	json_decref(o);
+	tunnels_del(t);
+	loop_del(l);
+}
+
 /* A packet that waited a second for a connection (here: one that never
  * comes) is dropped and counted as stale, not sent late. */
 static void queued_packets_age_out_and_are_counted(void)
@@ -316,6 +355,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(unknown_peer_is_refused_and_leaving_peer_is_forgotten),
 	CHECK_CASE(tunnels_follow_the_map_diff),
 	CHECK_CASE(queued_packet_keeps_waking_the_peer),
+	CHECK_CASE(signal_without_connection_wakes_the_peer),
 	CHECK_CASE(watched_peer_without_answer_is_reported_lost_once),
 	{0},
 };

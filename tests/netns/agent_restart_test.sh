@@ -1,0 +1,263 @@
+#!/bin/sh
+# An agent killed with SIGKILL mid-work and started again on its state
+# directory: how long until traffic between it and a peer that kept
+# running flows again (the team standard: every component others depend
+# on is killed mid-work and restarted, and the time to recovery is
+# measured). A netlab with the controller and a relay in "inet" and
+# agents a and b on inet; a registers first, so it has the smaller node
+# id and is the QUIC client of the a-b connection, b its server
+# (agent/tunnel.h). The policy allows ICMP both ways, TCP a->b 5201 and
+# b->a 5202 (tcptool servers on both). Three scenarios, each on the relay
+# path (--no-direct) and then with direct paths (waiting until a and b
+# are direct before the kill):
+#   - server: kill b during a continuous ping a->b; restart b; a keeps
+#     sending on its old connection (the restarted b resets it);
+#   - server, it speaks first: kill b, restart b, ping and connect b->a
+#     while a sends nothing (b wakes a, whose connection is stale);
+#   - client: kill a during a continuous ping b->a; restart a; b keeps
+#     sending on its old connection (the restarted a dials b when its
+#     packets, or b's signals, reach it without a connection).
+# Each prints the time from the restart to the first ping answer and to
+# the first new TCP connection, and fails above 10 s. Before the fix
+# (docs/internals/quic.md, "Restarted peers") the old connection stayed
+# until QUIC's 30 s idle timeout: 30-50 s. Measured: docs/benchmarks.md,
+# "Agent restart".
+#
+#   agent_restart_test.sh
+#
+# Needs root; exits 77 (ctest: skipped) when namespaces are unavailable.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN,
+# WEFT_TCPTOOL.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+NETLAB=${NETLAB:-$here/../harness/netlab.sh}
+AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
+CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
+RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
+CTL_ADDR=203.0.113.1:8080
+RELAY_ADDR=203.0.113.1:3478
+URL=http://$CTL_ADDR
+BOUND_MS=${RESTART_BOUND_MS:-10000}
+
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+failed=0
+L=rst$$
+lab_up=
+pids=
+# Direct paths unless a mode asks for --no-direct (connector_lab.sh).
+LAB_NO_DIRECT=
+
+policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
+ {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
+ {"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]},
+ {"action":"accept","proto":"tcp","src":["tag:b"],"dst":["tag:a:5202"]}]}'
+
+fail() {
+	echo "FAIL: $*" >&2
+	failed=1
+}
+
+dump() {
+	for f in "$tmp"/*.log; do
+		echo "---- $f" >&2
+		tail -n 30 "$f" >&2
+	done
+}
+
+# kill9 PID: SIGKILL, then wait up to 5 s until PID is gone.
+kill9() {
+	kill -KILL "$1" 2>/dev/null
+	for _ in $(seq 250); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.02
+	done
+}
+
+# first_reply FILE T0: ms from T0 to the first answer in a ping -D log
+# after T0, or nothing.
+first_reply() {
+	sed -n 's/^\[\([0-9]*\)\.\([0-9]\{3\}\)[0-9]*\] .* bytes from .*/\1\2/p' \
+		"$1" | awk -v t="$2" '$1 > t {print $1 - t; exit}'
+}
+
+# measure WHAT FROM DEST PORT PINGLOG T0: waits (up to 30 s after T0) for
+# a new TCP connection FROM -> DEST:PORT and for an answer in PINGLOG
+# after T0; prints both times and checks them against the bound.
+measure() {
+	_what=$1 _from=$2 _dest=$3 _port=$4 _log=$5 _t0=$6
+	_tcp= _ping=
+	while [ $(($(now_ms) - _t0)) -lt 30000 ]; do
+		if [ -z "$_tcp" ] &&
+			nsrun "$_from" "$TCPTOOL" connect -t 1000 "$_dest:$_port" \
+				>/dev/null 2>&1; then
+			_tcp=$(($(now_ms) - _t0))
+		fi
+		[ -z "$_ping" ] && _ping=$(first_reply "$_log" "$_t0")
+		[ -n "$_tcp" ] && [ -n "$_ping" ] && break
+		sleep 0.05
+	done
+	echo "$_what: ping after ${_ping:-none} ms, new TCP connection after ${_tcp:-none} ms (from the restart)"
+	[ -n "$_ping" ] && [ "$_ping" -le "$BOUND_MS" ] ||
+		fail "$_what: ping came back after ${_ping:-more than 30000} ms (bound $BOUND_MS)"
+	[ -n "$_tcp" ] && [ "$_tcp" -le "$BOUND_MS" ] ||
+		fail "$_what: TCP came back after ${_tcp:-more than 30000} ms (bound $BOUND_MS)"
+}
+
+# up NODE: starts NODE's agent on its state directory (MODE_FLAGS), sets
+# NODE_PID.
+up() {
+	start_agent "$1" "" $MODE_FLAGS
+	eval "pid_$1=\$AGENT_PID"
+}
+
+# settle: both agents run; with direct paths, both see the other direct.
+settle() {
+	wait_running a 1 || return 1
+	wait_running b 1 || return 1
+	ping_ok a "$b4" || { fail "$MODE: ping a->b before the kill"; return 1; }
+	ping_ok b "$a4" || { fail "$MODE: ping b->a before the kill"; return 1; }
+	_out=$(nsrun a "$TCPTOOL" connect -t 3000 "$b4:5201" 2>&1) ||
+		{ fail "$MODE: TCP a->b before the kill: $_out"; return 1; }
+	[ -z "$MODE_FLAGS" ] || return 0
+	for _ in $(seq 100); do
+		[ "$(peer a b path)" = direct ] && [ "$(peer b a path)" = direct ] &&
+			return 0
+		nsrun a ping -c 1 -W 1 "$b4" >/dev/null 2>&1
+		sleep 0.1
+	done
+	fail "$MODE: a and b not direct before the kill"
+	return 1
+}
+
+# pinger FROM DEST LOG: a continuous ping in the background; PPID_ its pid.
+pinger() {
+	nsrun "$1" ping -D -n -i 0.1 -W 1 -w 40 "$2" >"$3" 2>&1 &
+	PPID_=$!
+	pids="$pids $PPID_"
+}
+
+# The server (b) dies while a sends to it; a keeps sending.
+server_killed() {
+	settle || return 1
+	pinger a "$b4" "$tmp/ping-$MODE-1.txt"
+	sleep 1
+	kill9 "$pid_b"
+	sleep 0.5
+	t0=$(now_ms)
+	up b
+	measure "$MODE, b (server) killed, a->b" a "$b4" 5201 \
+		"$tmp/ping-$MODE-1.txt" "$t0"
+	kill "$PPID_" 2>/dev/null
+}
+
+# The server (b) dies and, restarted, speaks first; a sends nothing.
+server_speaks_first() {
+	settle || return 1
+	sleep 0.5
+	kill9 "$pid_b"
+	sleep 0.5
+	t0=$(now_ms)
+	up b
+	wait_running b 1
+	pinger b "$a4" "$tmp/ping-$MODE-2.txt"
+	measure "$MODE, b (server) killed, b->a" b "$a4" 5202 \
+		"$tmp/ping-$MODE-2.txt" "$t0"
+	kill "$PPID_" 2>/dev/null
+}
+
+# The client (a) dies while b sends to it; b keeps sending.
+client_killed() {
+	settle || return 1
+	pinger b "$a4" "$tmp/ping-$MODE-3.txt"
+	sleep 1
+	kill9 "$pid_a"
+	sleep 0.5
+	t0=$(now_ms)
+	up a
+	measure "$MODE, a (client) killed, b->a" b "$a4" 5202 \
+		"$tmp/ping-$MODE-3.txt" "$t0"
+	kill "$PPID_" 2>/dev/null
+}
+
+# mode NAME FLAGS: the three scenarios with agents started with FLAGS.
+mode() {
+	MODE=$1 MODE_FLAGS=$2
+	kill9 "$pid_a"
+	kill9 "$pid_b"
+	up a
+	up b
+	server_killed
+	server_speaks_first
+	client_killed
+}
+
+run() {
+	lab up "$L" --a inet --b inet --owner $$
+	rc=$?
+	[ $rc -eq 77 ] && exit 77
+	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
+	lab_up=1
+
+	start_controller || { fail "controller did not start"; return; }
+	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
+	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
+		{ fail "relay-key"; return; }
+	start_relay || { fail "relay did not start"; return; }
+	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
+		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
+		>/dev/null || { fail "relay registration"; return; }
+	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
+	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
+	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
+
+	# a first: the smaller id, the QUIC client.
+	start_agent a "$ka"
+	pid_a=$AGENT_PID
+	wait_running a 0 || return
+	start_agent b "$kb"
+	pid_b=$AGENT_PID
+	wait_running b 1 || return
+	ida=$(cli a status | jq .node.id)
+	idb=$(cli b status | jq .node.id)
+	[ "$ida" -lt "$idb" ] || { fail "a's id $ida is not below b's $idb"; return; }
+	b4=$(peer a b ipv4)
+	a4=$(peer b a ipv4)
+	nsrun b "$TCPTOOL" serve 0.0.0.0:5201 >/dev/null 2>"$tmp/serve-b.log" &
+	pids="$pids $!"
+	nsrun a "$TCPTOOL" serve 0.0.0.0:5202 >/dev/null 2>"$tmp/serve-a.log" &
+	pids="$pids $!"
+
+	mode relay --no-direct
+	mode direct ""
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "agent_restart_test: skipped: needs root for network namespaces" >&2
+	exit 77
+fi
+for t in jq curl ping; do
+	command -v $t >/dev/null 2>&1 ||
+		{ echo "agent_restart_test: $t missing" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+t_start=$(date +%s)
+run
+cleanup
+echo "agent_restart: $(($(date +%s) - t_start)) s"
+if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+	fail "sanitizer report (files above)"
+fi
+if [ $failed -eq 0 ]; then
+	echo "ok   agent_restart"
+else
+	dump
+	echo "FAIL agent_restart"
+fi
+exit $failed
