@@ -238,9 +238,10 @@ int dnsplan_resolv_conf(const struct dnsplan *p, const char *backup,
 	if (!cap)
 		return WEFT_ERR_TOOBIG;
 	PUT("%s: every name goes to its stub\n"
-	    "# resolver. The original is in %s and comes back when the\n"
-	    "# agent stops. Edits here are overwritten while it runs.\n",
-	    HEADER, backup ? backup : "(none)");
+	    "# resolver. The original is kept in\n"
+	    "#   %s\n"
+	    "# and comes back when the agent stops. Edits here are\n"
+	    "# overwritten while it runs.\n", HEADER, backup ? backup : "-");
 	for (i = 0; i < p->nns; i++) {
 		ip_addr_format(&p->ns[i], a, sizeof(a));
 		PUT("nameserver %s\n", a);
