@@ -126,6 +126,8 @@ struct filter {
 	struct frag_ent frag[FRAG_SLOTS];
 	size_t frag_next;
 	struct filter_stats st;
+	struct ip_addr local_only[FILTER_MAX_LOCAL_ONLY];
+	size_t nlocal_only;
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -715,8 +717,15 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 	struct ct_key k;
 	struct ct_ent *e;
 
+	size_t i;
+
 	if (!f || !pi)
 		return false;
+	for (i = 0; i < f->nlocal_only; i++)
+		if (ip_addr_eq(&pi->dst, &f->local_only[i])) {
+			f->st.denied++;
+			return false;
+		}
 	if (pi->later_fragment) {
 		if (frag_find(f, pi, now_ms)) {
 			f->st.allowed_fragment++;
@@ -737,6 +746,17 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 	}
 	f->st.denied++;
 	return false;
+}
+
+void filter_set_local_only(struct filter *f, const struct ip_addr *a,
+			   size_t n)
+{
+	size_t i;
+
+	f->nlocal_only = 0;
+	for (i = 0; i < n && i < FILTER_MAX_LOCAL_ONLY; i++)
+		if (a[i].family == 4 || a[i].family == 6)
+			f->local_only[f->nlocal_only++] = a[i];
 }
 
 void filter_get_stats(const struct filter *f, int64_t now_ms,

@@ -93,7 +93,7 @@ start_agent() {
 	nsrun "$_node" env WEFT_LOG_LEVEL=debug "$AGENT" up \
 		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
 		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
-		--hostname "$_node" --tun weft0 --no-direct "$@" \
+		--hostname "$_node" --tun weft0 --no-direct --dns off "$@" \
 		2>>"$tmp/$_node.log" &
 	AGENT_PID=$!
 	pids="$pids $!"

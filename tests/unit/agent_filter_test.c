@@ -491,6 +491,44 @@ static void denies_by_default_and_counts_verdicts(void)
 	filter_rules_del(NULL);
 }
 
+/* The DNS stub's addresses sit on the TUN for the local resolver only:
+ * a peer's query to them is dropped even when a rule covers the whole
+ * CGNAT range and when the stub itself sent a packet to that peer. */
+static void peers_never_reach_the_dns_stub_addresses(void)
+{
+	static const char *const wide =
+		"[{\"proto\":\"any\",\"src\":[\"100.64.0.0/10\",\"fd7a::/16\"],"
+		"\"dst\":[{\"prefix\":\"100.64.0.0/10\",\"ports\":\"*\"},"
+		"{\"prefix\":\"fd7a::/16\",\"ports\":\"*\"}]}]";
+	struct ip_addr stub[3] = {addr("100.100.100.100"),
+				  addr("fd7a:115c:a1e0::6464:6464"),
+				  addr("100.64.0.9")};
+	struct filter *f = new_filter(0, wide);
+	struct packet_info q4 = pk(17, B4, 40000, "100.100.100.100", 53);
+	struct packet_info q6 = pk(6, B6, 40000, "fd7a:115c:a1e0::6464:6464",
+				   53);
+	struct packet_info other = pk(17, B4, 40000, A4, 53);
+	struct packet_info out = pk(17, "100.100.100.100", 53, B4, 40000);
+	struct filter_stats st;
+
+	REQUIRE(f != NULL);
+	CHECK(filter_check_in(f, &q4, 1000)); /* the rule covers it */
+	filter_set_local_only(f, stub, 3); /* the third is ignored */
+	CHECK(!filter_check_in(f, &q4, 1000));
+	CHECK(!filter_check_in(f, &q6, 1000));
+	CHECK(filter_check_in(f, &other, 1000));
+	q4.sport = 40000;
+	filter_track_out(f, &out, 1000);
+	CHECK(!filter_check_in(f, &q4, 1001));
+	filter_get_stats(f, 1001, &st);
+	CHECK_INT(st.denied, 3);
+	other = pk(17, B4, 40000, "100.64.0.9", 53);
+	CHECK(filter_check_in(f, &other, 1001));
+	filter_set_local_only(f, NULL, 0);
+	CHECK(filter_check_in(f, &q4, 1002));
+	filter_del(f);
+}
+
 /* a's filter has nothing for b: only replies to a's own flows get in. */
 static void replies_to_outbound_flows_are_allowed(void)
 {
@@ -830,6 +868,7 @@ static void many_host_routes_are_each_found(void)
 }
 
 static const struct check_case cases[] = {
+	CHECK_CASE(peers_never_reach_the_dns_stub_addresses),
 	CHECK_CASE(allows_exactly_what_a_tcp_rule_names),
 	CHECK_CASE(port_lists_and_ranges_are_inclusive),
 	CHECK_CASE(any_matches_every_protocol_and_portless_ones_need_star),
