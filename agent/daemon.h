@@ -42,6 +42,9 @@ struct daemon_cfg {
 	bool exit_no_lan;
 	enum dns_mode dns_mode;    /* --dns (agent/dnshost.h) */
 	const char *resolv_conf;   /* --dns file's path; NULL: the default */
+	/* --dns-listen: where the stub listens (port 0: the map's stub
+	 * addresses, agent/dnsstub.h). */
+	struct ip_endpoint dns_listen;
 };
 
 /* With connector, forwarding is set up (agent/connector.h) right after

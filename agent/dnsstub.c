@@ -4,6 +4,8 @@
 #include "agent/dnsstub.h"
 
 #include "agent/dnsanswer.h"
+#include "agent/dnsfile.h"
+#include "agent/dnsplan.h"
 #include "agent/dnscache.h"
 #include "agent/dnsttl.h"
 #include "shared/be.h"
@@ -76,6 +78,7 @@ struct dnsstub {
 	struct ip_endpoint host[DNS_MAX_UPSTREAMS];
 	size_t nhost;
 	bool loopback_loops;
+	bool fixed;                   /* listen from the config */
 	int ufd[DNSSTUB_LISTEN_MAX], lfd[DNSSTUB_LISTEN_MAX];
 	struct loop_io *uio[DNSSTUB_LISTEN_MAX], *lio[DNSSTUB_LISTEN_MAX];
 	struct dnscache *cache;
@@ -649,32 +652,27 @@ static int bind_one(const struct ip_endpoint *e, int type)
 	return fd;
 }
 
-int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out)
+static void stub_unbind(struct dnsstub *s)
 {
-	struct dnsstub *s;
-	uint64_t seed = 0;
-	int rc;
-
-	if (!cfg->nlisten || cfg->nlisten > DNSSTUB_LISTEN_MAX ||
-	    cfg->nhost > DNS_MAX_UPSTREAMS)
-		return WEFT_ERR_INVAL;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return WEFT_ERR_NOMEM;
-	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++)
+	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++) {
+		if (s->uio[i])
+			loop_io_close(s->uio[i], true);
+		else if (s->ufd[i] >= 0)
+			close(s->ufd[i]);
+		if (s->lio[i])
+			loop_io_close(s->lio[i], true);
+		else if (s->lfd[i] >= 0)
+			close(s->lfd[i]);
+		s->uio[i] = s->lio[i] = NULL;
 		s->ufd[i] = s->lfd[i] = -1;
-	s->loop = cfg->loop;
-	s->map = cfg->map;
-	memcpy(s->listen, cfg->listen, cfg->nlisten * sizeof(*s->listen));
-	s->nlisten = cfg->nlisten;
-	if (cfg->nhost)
-		memcpy(s->host, cfg->host, cfg->nhost * sizeof(*s->host));
-	s->nhost = cfg->nhost;
-	s->loopback_loops = cfg->loopback_loops;
-	rand_u64(&seed);
-	rc = dnscache_new(cfg->cache_entries ? cfg->cache_entries : 10000,
-			  cfg->cache_bytes ? cfg->cache_bytes : 8u << 20, seed,
-			  &s->cache);
+	}
+}
+
+/* Opens UDP and TCP on every address of s->listen. */
+static int stub_bind(struct dnsstub *s)
+{
+	int rc = 0;
+
 	for (size_t i = 0; rc == 0 && i < s->nlisten; i++) {
 		if ((rc = bind_one(&s->listen[i], SOCK_DGRAM)) < 0)
 			break;
@@ -688,6 +686,42 @@ int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out)
 			rc = loop_io_add(s->loop, s->lfd[i], LOOP_READ,
 					 listen_io, s, &s->lio[i]);
 	}
+	if (rc < 0)
+		stub_unbind(s);
+	return rc;
+}
+
+int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out)
+{
+	struct dnsstub *s;
+	uint64_t seed = 0;
+	int rc;
+
+	if (cfg->nlisten > DNSSTUB_LISTEN_MAX ||
+	    cfg->nhost > DNS_MAX_UPSTREAMS)
+		return WEFT_ERR_INVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return WEFT_ERR_NOMEM;
+	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++)
+		s->ufd[i] = s->lfd[i] = -1;
+	s->loop = cfg->loop;
+	s->map = cfg->map;
+	if (cfg->nlisten)
+		memcpy(s->listen, cfg->listen,
+		       cfg->nlisten * sizeof(*s->listen));
+	s->nlisten = cfg->nlisten;
+	s->fixed = cfg->nlisten > 0;
+	if (cfg->nhost)
+		memcpy(s->host, cfg->host, cfg->nhost * sizeof(*s->host));
+	s->nhost = cfg->nhost;
+	s->loopback_loops = cfg->loopback_loops;
+	rand_u64(&seed);
+	rc = dnscache_new(cfg->cache_entries ? cfg->cache_entries : 10000,
+			  cfg->cache_bytes ? cfg->cache_bytes : 8u << 20, seed,
+			  &s->cache);
+	if (rc == 0)
+		rc = stub_bind(s);
 	if (rc < 0) {
 		dnsstub_del(s);
 		return rc;
@@ -700,16 +734,7 @@ void dnsstub_del(struct dnsstub *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++) {
-		if (s->uio[i])
-			loop_io_close(s->uio[i], true);
-		else if (s->ufd[i] >= 0)
-			close(s->ufd[i]);
-		if (s->lio[i])
-			loop_io_close(s->lio[i], true);
-		else if (s->lfd[i] >= 0)
-			close(s->lfd[i]);
-	}
+	stub_unbind(s);
 	while (s->pendings)
 		pending_free(s->pendings);
 	while (s->tconns)
@@ -718,13 +743,78 @@ void dnsstub_del(struct dnsstub *s)
 	free(s);
 }
 
+static bool same_addrs(const struct ip_endpoint *a,
+		       const struct ip_endpoint *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ip_addr_eq(&a[i].addr, &b[i].addr) || a[i].port != b[i].port)
+			return false;
+	return true;
+}
+
+/* Without fixed addresses the stub listens on the map's stub addresses,
+ * port 53, and follows them. */
+static void follow_stub_addrs(struct dnsstub *s)
+{
+	const struct map_dns *dns = map_dns(s->map);
+	struct ip_endpoint want[2] = {{.port = DNS_PORT}, {.port = DNS_PORT}};
+	size_t n = 0;
+	int rc;
+
+	if (s->fixed || !dns)
+		return;
+	if (dns->stub4.family)
+		want[n++].addr = dns->stub4;
+	if (dns->stub6.family)
+		want[n++].addr = dns->stub6;
+	if (n == s->nlisten && same_addrs(want, s->listen, n))
+		return;
+	stub_unbind(s);
+	memcpy(s->listen, want, sizeof(want));
+	s->nlisten = n;
+	rc = stub_bind(s);
+	if (rc < 0)
+		log_error_err(rc, "dns_stub_bind_failed", NULL);
+	else
+		log_info("dns_stub_listening", "addresses=%zu", n);
+}
+
 void dnsstub_map_changed(struct dnsstub *s, const struct map_diff *diff)
 {
-	if (s && diff->dns)
-		dnscache_flush(s->cache);
+	if (!s || !diff->dns)
+		return;
+	dnscache_flush(s->cache);
+	follow_stub_addrs(s);
 }
 
 void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out)
 {
 	*out = s->st;
+}
+
+int dnsstub_start(struct loop *loop, const struct map *map,
+		  const struct ip_endpoint *listen, const char *resolv_conf,
+		  struct dnsstub **out)
+{
+	struct ip_addr ns[DNS_MAX_UPSTREAMS];
+	struct ip_endpoint host[DNS_MAX_UPSTREAMS];
+	char *text = resolv_conf ? dnsfile_read(resolv_conf) : NULL;
+	size_t n = text ? dnsplan_nameservers(text, ns, DNS_MAX_UPSTREAMS) : 0;
+	struct dnsstub_cfg cfg = {
+		.loop = loop, .map = map, .listen = listen,
+		.nlisten = listen && listen->port ? 1 : 0, .host = host,
+		.nhost = n,
+	};
+	int rc;
+
+	free(text);
+	for (size_t i = 0; i < n; i++) {
+		host[i].addr = ns[i];
+		host[i].port = DNS_PORT;
+	}
+	rc = dnsstub_new(&cfg, out);
+	if (rc == 0)
+		log_info("dns_stub_started", "host_resolvers=%zu fixed=%s", n,
+			 cfg.nlisten ? "true" : "false");
+	return rc;
 }

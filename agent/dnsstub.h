@@ -36,7 +36,8 @@ struct dnsstub;
 
 struct dnsstub_cfg {
 	struct loop *loop;
-	/* Where to listen (UDP and TCP each); copied. */
+	/* Where to listen (UDP and TCP each); copied. None: the map's stub
+	 * addresses on port 53, followed as the map changes. */
 	const struct ip_endpoint *listen;
 	size_t nlisten;
 	/* The host's resolvers before the agent (agent/dnsanswer.h); copied. */
@@ -60,9 +61,19 @@ int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out);
 /* Closes every socket and answers nothing more. NULL is fine. */
 void dnsstub_del(struct dnsstub *s);
 
-/* Tells the stub the map changed (call after map_apply): flushes cached
- * upstream answers when the dns part changed. */
+/* Tells the stub the map changed (call after map_apply): when the dns
+ * part changed, flushes cached upstream answers and, without fixed listen
+ * addresses, moves to the map's stub addresses (a failed bind is logged;
+ * the stub answers nothing until the next change). */
 void dnsstub_map_changed(struct dnsstub *s, const struct map_diff *diff);
+
+/* dnsstub_new for the daemon: listens on *listen when its port is set
+ * (--dns-listen), else on the map's stub addresses; the host's resolvers
+ * are the nameservers of resolv_conf (the host's file from before the
+ * agent; unreadable: none). */
+int dnsstub_start(struct loop *loop, const struct map *map,
+		  const struct ip_endpoint *listen, const char *resolv_conf,
+		  struct dnsstub **out);
 
 void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out);
 

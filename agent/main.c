@@ -62,7 +62,7 @@ static int cmd_up(int argc, char **argv)
 	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
-	const char *dns = NULL, *resolv_conf = NULL;
+	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
@@ -129,6 +129,9 @@ static int cmd_up(int argc, char **argv)
 		 "resolv.conf), off (change nothing)", 0, 0},
 		{"resolv-conf", CONF_STRING, &resolv_conf, "/etc/resolv.conf",
 		 "the resolv.conf that --dns file replaces", 0, 0},
+		{"dns-listen", CONF_STRING, &dns_listen, "",
+		 "where the DNS stub listens (ADDR:PORT); empty: the map's "
+		 "stub addresses on port 53", 0, 0},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -234,6 +237,12 @@ static int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	cfg.resolv_conf = resolv_conf;
+	if (dns_listen && *dns_listen &&
+	    ip_endpoint_parse(dns_listen, &cfg.dns_listen) < 0) {
+		fprintf(stderr, "weft-agent up: --dns-listen must be ADDR:PORT "
+			"(not \"%s\")\n", dns_listen);
+		goto out;
+	}
 	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;
 	signal(SIGPIPE, SIG_IGN);

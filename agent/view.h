@@ -15,6 +15,7 @@ struct connector;
 struct daemon_cfg;
 struct dataplane;
 struct dnshost;
+struct dnsstub;
 struct exitnode;
 struct loop;
 struct map;
@@ -29,6 +30,7 @@ struct agent_view {
 	struct resclient *res;  /* the connector chosen per resource */
 	struct exitnode *exit;  /* NULL without a TUN */
 	struct dnshost *dns;    /* the host's DNS settings */
+	struct dnsstub *stub;   /* the DNS stub resolver */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */
