@@ -88,8 +88,12 @@ upstream() {
 		echo "host-record=big.example,10.9.0.$i"
 	done >"$tmp/dnsmasq.conf"
 	printf '%s\n' "address=/up.example/192.0.2.7" \
-		"addn-hosts=$tmp/hosts" "local-ttl=4" >>"$tmp/dnsmasq.conf"
+		"addn-hosts=$tmp/hosts" "local-ttl=4" "local=/example/" \
+		>>"$tmp/dnsmasq.conf"
 	echo "192.0.2.10 ttl.example" >"$tmp/hosts"
+	# dnsmasq reads the hosts file again (SIGHUP) as user nobody.
+	chmod 711 "$tmp"
+	chmod 644 "$tmp/hosts"
 	nsrun a ip addr add "$UP/8" dev lo 2>/dev/null
 	nsrun a "$DNSMASQ" --keep-in-foreground --no-resolv --no-hosts \
 		--listen-address="$UP" --bind-interfaces --port=53 \
@@ -133,9 +137,9 @@ names() {
 }
 
 resources() {
-	m4=$(api GET /api/v1/resources | jq -r '.resources[] |
+	m4=$(api GET /api/v1/resources | jq -r '.items[] |
 		select(.name == "db") | .mapped.ipv4' | cut -d/ -f1)
-	m6=$(api GET /api/v1/resources | jq -r '.resources[] |
+	m6=$(api GET /api/v1/resources | jq -r '.items[] |
 		select(.name == "db") | .mapped.ipv6' | cut -d/ -f1)
 	wait_answer db.corp.example "$m4" ||
 		fail "db.corp.example A: '$(q db.corp.example A)', not $m4"
