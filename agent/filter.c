@@ -711,6 +711,37 @@ static void frag_allow(struct filter *f, const struct packet_info *pi,
 	e->expires = now + f->cfg.frag_idle_ms;
 }
 
+/* Whether pi is an ICMP error about a packet this node sent in a flow
+ * it opened: tracked, or one whose replies the rules let in anyway. Such
+ * errors (port unreachable, admin prohibited, ...) make applications fail
+ * at once instead of timing out. */
+static bool quote_allowed(const struct filter *f, const struct packet_info *pi,
+			  int64_t now_ms)
+{
+	const struct packet_quote *q = &pi->quote;
+	struct packet_info out, rep;
+	struct ct_key k;
+
+	if (!pi->has_quote || !ip_addr_eq(&q->src, &pi->dst))
+		return false;
+	memset(&out, 0, sizeof(out));
+	out.version = pi->version;
+	out.proto = q->proto;
+	out.src = q->src;
+	out.dst = q->dst;
+	out.has_ports = q->has_ports;
+	out.sport = q->sport;
+	out.dport = q->dport;
+	out.has_icmp = q->has_icmp;
+	out.icmp_type = q->icmp_type;
+	out.icmp_id = q->icmp_id;
+	if (flow_key(&out, true, &k) && ct_find(f, &k, now_ms))
+		return true;
+	reply_of(&out, &rep);
+	return (rep.has_ports || rep.has_icmp) &&
+	       filter_rules_allow(f->rules, &rep);
+}
+
 bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		     int64_t now_ms)
 {
@@ -736,6 +767,9 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		f->st.allowed_tracked++;
 		if (pi->fragment)
 			frag_allow(f, pi, now_ms);
+		return true;
+	} else if (quote_allowed(f, pi, now_ms)) {
+		f->st.allowed_tracked++;
 		return true;
 	}
 	if (filter_rules_allow(f->rules, pi)) {

@@ -105,7 +105,10 @@ void filter_track_out(struct filter *f, const struct packet_info *pi,
 
 /* Decides an inbound packet (from a peer tunnel, before the TUN): true to
  * deliver it, false to drop it, and counts the verdict. A tracked flow's
- * reply refreshes the flow. A later fragment passes only when its
+ * reply refreshes the flow. An ICMP/ICMPv6 error quoting a packet this
+ * node sent passes (counted as allowed_tracked) when that packet's flow is
+ * tracked or its replies are allowed by the rules: applications then fail
+ * at once instead of timing out. A later fragment passes only when its
  * datagram's first fragment passed within frag_idle_ms. */
 bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		     int64_t now_ms);

@@ -565,6 +565,65 @@ static void replies_to_outbound_flows_are_allowed(void)
 	filter_del(f);
 }
 
+/* An ICMP error from b about a packet a sent. */
+static struct packet_info icmp_error(uint8_t type, const struct packet_info *sent)
+{
+	struct packet_info e = pk(sent->version == 4 ? 1 : 58, "0.0.0.0", type,
+				  "0.0.0.0", 0);
+
+	e.version = sent->version;
+	e.src = sent->dst;
+	e.dst = sent->src;
+	e.has_quote = true;
+	e.quote.proto = sent->proto;
+	e.quote.src = sent->src;
+	e.quote.dst = sent->dst;
+	e.quote.has_ports = sent->has_ports;
+	e.quote.sport = sent->sport;
+	e.quote.dport = sent->dport;
+	e.quote.has_icmp = sent->has_icmp;
+	e.quote.icmp_type = sent->icmp_type;
+	e.quote.icmp_id = sent->icmp_id;
+	return e;
+}
+
+static void icmp_errors_about_our_own_flows_are_allowed(void)
+{
+	struct filter *f = new_filter(0, "[]");
+	struct packet_info out = pk(6, A4, 40000, B4, 5201), err, other;
+	struct filter_stats st;
+
+	REQUIRE(f != NULL);
+	err = icmp_error(3, &out);
+	CHECK(!filter_check_in(f, &err, 1000));
+	filter_track_out(f, &out, 1000);
+	CHECK(filter_check_in(f, &err, 1001));
+	/* Another flow, or a quote that is not ours, stays out. */
+	other = pk(6, A4, 40001, B4, 5201);
+	err = icmp_error(3, &other);
+	CHECK(!filter_check_in(f, &err, 1002));
+	err = icmp_error(3, &out);
+	err.dst = addr(C4);
+	CHECK(!filter_check_in(f, &err, 1002));
+	err = icmp_error(3, &out);
+	err.has_quote = false;
+	CHECK(!filter_check_in(f, &err, 1002));
+	/* UDP over IPv6 and ping likewise; an expired flow does not. */
+	out = pk(17, A6, 5353, B6, 53);
+	filter_track_out(f, &out, 1000);
+	err = icmp_error(1, &out);
+	CHECK(filter_check_in(f, &err, 1003));
+	other = pk(1, A4, 8, B4, 77);
+	filter_track_out(f, &other, 1000);
+	err = icmp_error(11, &other);
+	CHECK(filter_check_in(f, &err, 1004));
+	filter_get_stats(f, 1004, &st);
+	CHECK_INT(st.allowed_tracked, 3);
+	err = icmp_error(1, &out);
+	CHECK(!filter_check_in(f, &err, 7000));
+	filter_del(f);
+}
+
 static void echo_replies_match_the_request_identifier(void)
 {
 	struct filter *f = new_filter(0, "[]");
@@ -882,6 +941,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(denies_by_default_and_counts_verdicts),
 	CHECK_CASE(replies_to_outbound_flows_are_allowed),
 	CHECK_CASE(echo_replies_match_the_request_identifier),
+	CHECK_CASE(icmp_errors_about_our_own_flows_are_allowed),
 	CHECK_CASE(flows_expire_when_idle_and_traffic_refreshes_them),
 	CHECK_CASE(replies_the_rules_allow_are_not_tracked),
 	CHECK_CASE(full_table_evicts_the_least_recently_used_flow),
