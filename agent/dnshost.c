@@ -128,17 +128,6 @@ int dnshost_new(struct loop *loop, const struct dnshost_cfg *cfg,
 	return 0;
 }
 
-/* The plan's input from the map's "dns" part. */
-static void plan_input(const struct map_dns *dns, bool exit_on,
-		       struct dnsplan_in *in)
-{
-	memset(in, 0, sizeof(*in));
-	in->suffix = dns->suffix;
-	in->search = true;
-	ip_addr_parse(DNSPLAN_STUB4, &in->stub4);
-	in->exit_node = exit_on;
-}
-
 /* The stub addresses on the TUN and in the receive filter. */
 static void set_stub(struct dnshost *h, const struct dnsplan *p,
 		     struct dataplane *dp)
@@ -195,14 +184,12 @@ void dnshost_update(struct dnshost *h, const struct map *m,
 {
 	const struct map_dns *dns = map_dns(m);
 	char text[DNSPLAN_RESOLV_MAX], q[400];
-	struct dnsplan_in in;
 	struct dnsplan p;
 	int rc;
 
 	if (!dns)
 		return;
-	plan_input(dns, exit_on, &in);
-	if (dnsplan_build(&in, &p, h->error, sizeof(h->error)) < 0) {
+	if (dnsplan_build(dns, exit_on, &p, h->error, sizeof(h->error)) < 0) {
 		log_warn("dns_plan_refused", "reason=%s",
 			 log_q(q, sizeof(q), h->error));
 		return;
@@ -214,7 +201,7 @@ void dnshost_update(struct dnshost *h, const struct map *m,
 	h->have_plan = true;
 	if (h->mode == DNS_MODE_OFF)
 		return;
-	if (host_loops(h, &p, in.nupstreams)) {
+	if (host_loops(h, &p, dns->nupstreams)) {
 		log_warn("dns_loop_refused", "reason=%s",
 			 log_q(q, sizeof(q), h->error));
 		return;

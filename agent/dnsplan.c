@@ -50,19 +50,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return WEFT_ERR_INVAL;
 }
 
-/* "IP", "IP:port" or "[IPv6]:port" to its address. */
-static int upstream_addr(const char *s, struct ip_addr *out)
-{
-	struct ip_endpoint e;
-
-	if (ip_addr_parse(s, out) == 0)
-		return 0;
-	if (ip_endpoint_parse(s, &e) < 0)
-		return WEFT_ERR_INVAL;
-	*out = e.addr;
-	return 0;
-}
-
 static bool is_stub(const struct dnsplan *p, const struct ip_addr *a)
 {
 	struct ip_addr u = *a;
@@ -117,45 +104,59 @@ static int add_domain(struct dnsplan *p, const char *d, char *err,
 	return 0;
 }
 
-int dnsplan_build(const struct dnsplan_in *in, struct dnsplan *out,
-		  char *err, size_t errlen)
+/* An upstream that is one of the stub's addresses: a loop. */
+static int check_upstreams(const struct dnsplan *p,
+			   const struct ip_endpoint *u, size_t n, char *err,
+			   size_t errlen)
+{
+	char a[IP_ENDPOINT_STRLEN];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (is_stub(p, &u[i].addr)) {
+			ip_endpoint_format(&u[i], a, sizeof(a));
+			return fail(err, errlen, "upstream %s is the stub "
+				    "itself (a loop)", a);
+		}
+	return 0;
+}
+
+int dnsplan_build(const struct map_dns *dns, bool exit_node,
+		  struct dnsplan *out, char *err, size_t errlen)
 {
 	struct dnsplan *p = out;
-	struct ip_addr a;
 	size_t i;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	if (in->stub4.family == 4)
-		p->ns[p->nns++] = in->stub4;
-	if (in->stub6.family == 6)
-		p->ns[p->nns++] = in->stub6;
+	if (dns->stub4.family == 4)
+		p->ns[p->nns++] = dns->stub4;
+	if (dns->stub6.family == 6)
+		p->ns[p->nns++] = dns->stub6;
 	if (!p->nns)
 		return fail(err, errlen, "no stub address");
-	if (in->suffix && *in->suffix) {
-		rc = add_domain(p, in->suffix, err, errlen);
+	if (dns->suffix && *dns->suffix) {
+		rc = add_domain(p, dns->suffix, err, errlen);
 		if (rc < 0)
 			return rc;
-		if (in->search)
+		if (dns->search)
 			snprintf(p->search, sizeof(p->search), "%s",
-				 in->suffix);
+				 dns->suffix);
 	}
-	for (i = 0; i < in->nsplit; i++) {
-		rc = add_domain(p, in->split[i] ? in->split[i] : "", err,
-				errlen);
+	for (i = 0; i < dns->nsplit; i++) {
+		rc = add_domain(p, dns->split[i].domain ? dns->split[i].domain
+							: "", err, errlen);
+		if (rc == 0)
+			rc = check_upstreams(p, dns->split[i].upstreams,
+					     dns->split[i].nupstreams, err,
+					     errlen);
 		if (rc < 0)
 			return rc;
 	}
-	for (i = 0; i < in->nupstreams; i++) {
-		const char *u = in->upstreams[i] ? in->upstreams[i] : "";
-
-		if (upstream_addr(u, &a) < 0)
-			return fail(err, errlen, "bad upstream \"%.64s\"", u);
-		if (is_stub(p, &a))
-			return fail(err, errlen, "upstream %.64s is the stub "
-				    "itself (a loop)", u);
-	}
-	p->default_route = in->exit_node || in->nupstreams > 0;
+	rc = check_upstreams(p, dns->upstreams, dns->nupstreams, err, errlen);
+	if (rc < 0)
+		return rc;
+	p->default_route = exit_node || dns->nupstreams > 0;
 	return 0;
 }
 

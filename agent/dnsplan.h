@@ -8,6 +8,7 @@
 #ifndef WEFT_AGENT_DNSPLAN_H
 #define WEFT_AGENT_DNSPLAN_H
 
+#include "agent/map.h"
 #include "shared/ip.h"
 
 #include <stdbool.h>
@@ -18,8 +19,6 @@
 #define DNSPLAN_MAX_NS 2         /* the stub's IPv4 and IPv6 address */
 #define DNSPLAN_RESOLV_MAX 8192  /* the resolv.conf text we write */
 
-/* The stub's default IPv4 address (a map without "stub"). */
-#define DNSPLAN_STUB4 "100.100.100.100"
 /* systemd-resolved's stub listener, what /etc/resolv.conf names on
  * hosts that run it. */
 #define DNSPLAN_RESOLVED_STUB "127.0.0.53"
@@ -35,20 +34,6 @@ enum dns_mode {
 int dnsplan_mode_parse(const char *s, enum dns_mode *out);
 const char *dnsplan_mode_name(enum dns_mode m);
 
-/* The map's "dns" part as far as installing goes (docs: DNSMAP). Strings
- * are borrowed for the call. */
-struct dnsplan_in {
-	const char *suffix;          /* the mesh domain; NULL/"": none */
-	bool search;                 /* install suffix as search domain */
-	struct ip_addr stub4, stub6; /* family 0: absent */
-	const char *const *split;    /* split-DNS domains */
-	size_t nsplit;
-	const char *const *upstreams; /* global upstreams: IP, IP:port,
-				       * [IPv6]:port */
-	size_t nupstreams;
-	bool exit_node;              /* an exit node is on */
-};
-
 struct dnsplan {
 	struct ip_addr ns[DNSPLAN_MAX_NS]; /* stub addresses, IPv4 first */
 	size_t nns;
@@ -63,12 +48,14 @@ struct dnsplan {
 	bool default_route;
 };
 
-/* Builds *out from in. Refuses (WEFT_ERR_INVAL, err says why) no stub
- * address, a bad suffix or split domain, a bad upstream, more than
- * DNSPLAN_MAX_DOMAINS domains, and a global upstream that is a stub
- * address (the stub would forward to itself). */
-int dnsplan_build(const struct dnsplan_in *in, struct dnsplan *out,
-		  char *err, size_t errlen);
+/* Builds *out from the map's "dns" part (agent/map.h; its suffix, search,
+ * stub addresses, split domains and global upstreams) and whether an
+ * exit node is on. Refuses (WEFT_ERR_INVAL, err says why) no stub
+ * address, a bad suffix or split domain, more than DNSPLAN_MAX_DOMAINS
+ * domains, and a global or split upstream that is a stub address (the
+ * stub would forward to itself). */
+int dnsplan_build(const struct map_dns *dns, bool exit_node,
+		  struct dnsplan *out, char *err, size_t errlen);
 
 /* Whether the upstreams the stub would fall back to (the host's resolvers
  * before the agent, ups[0..n)) loop back: one of them is a stub address

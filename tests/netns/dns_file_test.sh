@@ -72,15 +72,6 @@ up_file() {
 	pids="$pids $APID"
 }
 
-stop_pid() {
-	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fail "process $1 still runs 5 s after SIG$2"
-}
-
 # wait_ours FILE: until FILE is the agent's (its header).
 wait_ours() {
 	for _ in $(seq 100); do

@@ -85,15 +85,6 @@ expect() {
 		fail "$2 call in $1 is $_c, not $3"
 }
 
-stop_pid() {
-	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fail "process $1 still runs 5 s after SIG$2"
-}
-
 run() {
 	command -v dbus-daemon >/dev/null || {
 		echo "dns_resolved_test: skipped: no dbus-daemon" >&2
