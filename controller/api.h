@@ -20,6 +20,9 @@ struct api_options {
 	int64_t ephemeral_grace_s;  /* offline ephemeral nodes live this long */
 	struct hub *hub;            /* long-poll hub (borrowed); NULL in the
 				     * CLI, where the map routes answer 503 */
+	const char *dns_suffix;     /* the mesh domain while no DNS settings
+				     * are stored (borrowed); NULL:
+				     * weft.internal */
 };
 
 /* Who made the request. */
@@ -140,6 +143,7 @@ extern const struct api_route api_map_routes[];
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_status_routes[];
 extern const struct api_route api_policy_routes[];
+extern const struct api_route api_dns_routes[];
 
 /* --- the policy document (api_map.c) --- */
 
