@@ -9,6 +9,7 @@
 #include "controller/http.h"
 #include "controller/store.h"
 #include "shared/jsonx.h"
+#include "shared/name.h"
 
 #include <stdint.h>
 
@@ -159,6 +160,12 @@ void api_policy_names(struct store_tx *tx, struct policy_names *out);
 json_t *api_policy_err_json(const struct policy_err *err);
 
 /* --- helpers for handlers --- */
+
+/* The mesh domain for node answers (dns_name): the stored DNS settings'
+ * domain, else the server's --dns-suffix (api_dns.c). 0 or a store
+ * error. */
+int api_dns_domain(struct api_call *c, struct store_tx *tx,
+		   char out[NAME_DNS_MAX + 1]);
 
 /* Parses the body as a JSON object of at most HTTP_BODY_MAX bytes; on
  * failure fills the error response and returns NULL. */

@@ -17,6 +17,12 @@ static const char *default_domain(const struct api_call *c)
 	return s ? s : DNS_DEFAULT_SUFFIX;
 }
 
+int api_dns_domain(struct api_call *c, struct store_tx *tx,
+		   char out[NAME_DNS_MAX + 1])
+{
+	return dnsstore_domain(tx, default_domain(c), out);
+}
+
 static void h_get_dns(struct api_call *c)
 {
 	struct store_tx *tx = NULL;

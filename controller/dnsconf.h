@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #define DNSCONF_KEY "dns"
+#define DNSCONF_KEY_DOMAIN "dns.domain"
 /* Largest settings document (the limits keep a valid one far below). */
 #define DNSCONF_MAX_BYTES (256 * 1024)
 

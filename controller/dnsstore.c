@@ -6,6 +6,7 @@
 #include "shared/dnslimits.h"
 #include "shared/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,23 @@ int dnsstore_put(struct store_tx *tx, const json_t *conf)
 		     ? store_setting_set(tx, DNSCONF_KEY, text)
 		     : WEFT_ERR_TOOBIG;
 	free(text);
+	if (rc == 0)
+		rc = store_setting_set(tx, DNSCONF_KEY_DOMAIN,
+				       json_string_value(json_object_get(
+					       conf, "domain")));
+	return rc;
+}
+
+int dnsstore_domain(struct store_tx *tx, const char *def,
+		    char out[NAME_DNS_MAX + 1])
+{
+	int rc = store_setting_get(tx, DNSCONF_KEY_DOMAIN, out,
+				   NAME_DNS_MAX + 1);
+
+	if (rc == WEFT_ERR_NOTFOUND) {
+		snprintf(out, NAME_DNS_MAX + 1, "%s", def);
+		return 0;
+	}
 	return rc;
 }
 

@@ -7,6 +7,7 @@
 
 #include "controller/store.h"
 #include "shared/ip.h"
+#include "shared/name.h"
 
 #include <jansson.h>
 
@@ -16,7 +17,13 @@
  * store error. */
 int dnsstore_get(struct store_tx *tx, const char *def_domain, json_t **out);
 
-/* Stores conf (normalised by dnsconf_parse). 0 or a store error. */
+/* The mesh domain alone (cheap, for node answers): the stored one, else
+ * def. 0 or a store error. */
+int dnsstore_domain(struct store_tx *tx, const char *def,
+		    char out[NAME_DNS_MAX + 1]);
+
+/* Stores conf (normalised by dnsconf_parse), its domain also on its own
+ * (key DNSCONF_KEY_DOMAIN) for dnsstore_domain. 0 or a store error. */
 int dnsstore_put(struct store_tx *tx, const json_t *conf);
 
 /* The stub resolver's IPv6 address, <ula48>::6464:6464, into *out;

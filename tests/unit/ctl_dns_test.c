@@ -206,6 +206,27 @@ static void rest_refuses_bad_documents_with_400_and_field(void)
 	fx_close(&F);
 }
 
+static void nodes_answer_their_dns_name_in_the_domain(void)
+{
+	char path[64];
+	int64_t id;
+
+	REQUIRE(fx_open(&F, NULL));
+	id = fx_node(&F, "laptop", 0, "[\"tag:x\"]", 1, NULL);
+	REQUIRE(id > 0);
+	snprintf(path, sizeof(path), "/api/v1/nodes/%lld", (long long)id);
+	REQUIRE_INT(fx_call(&F, "GET", path, F.admin, NULL), 200);
+	CHECK_STR(fx_jstr(F.r.json, "dns_name"), "laptop.weft.internal");
+	REQUIRE_INT(fx_call(&F, "PUT", "/api/v1/dns", F.admin,
+			    "{\"domain\": \"mesh.example\"}"), 200);
+	REQUIRE_INT(fx_call(&F, "GET", path, F.admin, NULL), 200);
+	CHECK_STR(fx_jstr(F.r.json, "dns_name"), "laptop.mesh.example");
+	REQUIRE_INT(fx_call(&F, "GET", "/api/v1/nodes", F.admin, NULL), 200);
+	REQUIRE_INT(fx_nitems(&F), 1);
+	CHECK_STR(fx_jstr(fx_item(&F, 0), "dns_name"), "laptop.mesh.example");
+	fx_close(&F);
+}
+
 static void stub6_is_the_ula_with_6464_6464(void)
 {
 	struct store_tx *tx = NULL;
@@ -289,6 +310,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(limits_are_enforced),
 	CHECK_CASE(rest_round_trip_is_audited_and_changes_the_map),
 	CHECK_CASE(rest_refuses_bad_documents_with_400_and_field),
+	CHECK_CASE(nodes_answer_their_dns_name_in_the_domain),
 	CHECK_CASE(stub6_is_the_ula_with_6464_6464),
 	CHECK_CASE(settings_reach_every_map_as_a_dns_delta),
 	{0},
