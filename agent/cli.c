@@ -147,6 +147,29 @@ static void print_exit(const json_t *x, FILE *out)
 		json_is_true(json_object_get(x, "lan")) ? "outside" : "inside");
 }
 
+/* The DNS line: the mode in effect, why, and what is installed. */
+static void print_dns(const json_t *d, FILE *out)
+{
+	char ns[CELL_MAX], dom[CELL_MAX];
+
+	if (!json_is_object(d))
+		return;
+	cell(json_object_get(d, "nameservers"), ns, sizeof(ns));
+	cell(json_object_get(d, "domains"), dom, sizeof(dom));
+	fprintf(out, "dns:         %s (asked %s: %s), stub %s, %s, domains "
+		     "%s, search %s, default route %s\n",
+		str_or(d, "mode", "?"), str_or(d, "requested", "?"),
+		str_or(d, "reason", "-"), ns,
+		json_is_true(json_object_get(d, "installed")) ? "installed"
+							     : "not installed",
+		dom, str_or(d, "search", "-"),
+		json_is_true(json_object_get(d, "default_route")) ? "yes"
+								   : "no");
+	if (str_or(d, "error", NULL))
+		fprintf(out, "             dns error: %s\n",
+			str_or(d, "error", ""));
+}
+
 int cli_print_status(const json_t *a, FILE *out)
 {
 	const json_t *node = json_object_get(a, "node");
@@ -210,6 +233,7 @@ int cli_print_status(const json_t *a, FILE *out)
 			num(json_object_get(a, "resources"), "moves") == 1
 				? "" : "s");
 	print_exit(json_object_get(a, "exit_node"), out);
+	print_dns(json_object_get(a, "dns"), out);
 	print_dataplane(json_object_get(a, "dataplane"), out);
 	return ferror(out) ? -EIO : 0;
 }

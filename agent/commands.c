@@ -2,6 +2,7 @@
 #include "agent/commands.h"
 
 #include "agent/connector.h"
+#include "agent/dnshost.h"
 #include "agent/exitnode.h"
 #include "agent/mapjson.h"
 #include "agent/daemon.h"
@@ -370,7 +371,10 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 						resclient_json(v->res,
 							       v->dp)) < 0 ||
 			    json_object_set_new(ans, "exit_node",
-						exit_answer(v)) < 0)) {
+						exit_answer(v)) < 0 ||
+			    json_object_set_new(ans, "dns", v->dns
+					? dnshost_json(v->dns)
+					: json_null()) < 0)) {
 			json_decref(ans);
 			ans = NULL;
 		}

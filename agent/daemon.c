@@ -9,6 +9,8 @@
 #include "agent/connector.h"
 #include "agent/control.h"
 #include "agent/dataplane.h"
+#include "agent/dnshost.h"
+#include "agent/dnsstub.h"
 #include "agent/exitnode.h"
 #include "agent/filter.h"
 #include "agent/ifwatch.h"
@@ -483,6 +485,10 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	update_relay(d, answer);
 	update_tunnels(d, &diff);
 	update_exit(d, &diff);
+	if (diff.dns || diff.resources || diff.full)
+		dnshost_update(d->v.dns, d->v.map, d->v.dp,
+			       exitnode_resource(d->v.exit) != 0);
+	dnsstub_map_changed(d->v.stub, &diff);
 	update_dataplane(d, &diff);
 	resclient_apply(d->v.res, d->v.map, &diff, d->v.dp);
 	update_connector(d, &diff);
@@ -829,6 +835,7 @@ static int drop_privileges(struct daemon *d)
 {
 	const struct daemon_cfg *cfg = d->v.cfg;
 	struct priv_target t = {.net_admin = !cfg->no_tun,
+				.bind_service = !cfg->dns_listen.port,
 				.uid = geteuid(), .gid = getegid()};
 	uint64_t eff = 0;
 	char q[300];
@@ -927,6 +934,14 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		rc = start_connector(&d);
 	if (rc == 0)
 		rc = start_exitnode(&d);
+	if (rc == 0 && (rc = dnshost_new(d.v.loop, &(struct dnshost_cfg){
+		.mode = cfg->dns_mode, .tun = dataplane_tun_name(
+		d.v.dp), .resolv_conf = cfg->resolv_conf, .state_dir =
+		cfg->state_dir}, &d.v.dns)) < 0)
+		say(&d, "cannot set up DNS: %s", weft_strerror(rc));
+	if (rc == 0 && (rc = dnsstub_start(d.v.loop, d.v.map, &cfg->dns_listen,
+			dnshost_original(d.v.dns), &d.v.stub)) < 0)
+		say(&d, "cannot start the DNS stub: %s", weft_strerror(rc));
 	if (rc == 0)
 		rc = start_services(&d);
 	if (rc == 0)
@@ -952,6 +967,8 @@ out:
 	control_del(d.ctl);
 	/* The tables go first, while the TUN they name still exists. */
 	exitnode_del(d.v.exit);
+	dnshost_del(d.v.dns);
+	dnsstub_del(d.v.stub);
 	connector_del(d.v.conn);
 	dataplane_del(d.v.dp);
 	localapi_del(d.api);

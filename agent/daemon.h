@@ -8,6 +8,8 @@
 #ifndef WEFT_AGENT_DAEMON_H
 #define WEFT_AGENT_DAEMON_H
 
+#include "agent/dnsplan.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +40,11 @@ struct daemon_cfg {
 	 * whether the LAN stays outside the tunnel. 0: the defaults. */
 	int64_t exit_table, exit_fwmark, exit_priority;
 	bool exit_no_lan;
+	enum dns_mode dns_mode;    /* --dns (agent/dnshost.h) */
+	const char *resolv_conf;   /* --dns file's path; NULL: the default */
+	/* --dns-listen: where the stub listens (port 0: the map's stub
+	 * addresses, agent/dnsstub.h). */
+	struct ip_endpoint dns_listen;
 };
 
 /* With connector, forwarding is set up (agent/connector.h) right after

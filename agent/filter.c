@@ -126,6 +126,8 @@ struct filter {
 	struct frag_ent frag[FRAG_SLOTS];
 	size_t frag_next;
 	struct filter_stats st;
+	struct ip_addr local_only[FILTER_MAX_LOCAL_ONLY];
+	size_t nlocal_only;
 };
 
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -734,14 +736,52 @@ static void frag_allow(struct filter *f, const struct packet_info *pi,
 	e->expires = now + f->cfg.frag_idle_ms;
 }
 
+/* Whether pi is an ICMP error about a packet this node sent in a flow
+ * it opened: tracked, or one whose replies the rules let in anyway. Such
+ * errors (port unreachable, admin prohibited, ...) make applications fail
+ * at once instead of timing out. */
+static bool quote_allowed(const struct filter *f, const struct packet_info *pi,
+			  int64_t now_ms)
+{
+	const struct packet_quote *q = &pi->quote;
+	struct packet_info out, rep;
+	struct ct_key k;
+
+	if (!pi->has_quote || !ip_addr_eq(&q->src, &pi->dst))
+		return false;
+	memset(&out, 0, sizeof(out));
+	out.version = pi->version;
+	out.proto = q->proto;
+	out.src = q->src;
+	out.dst = q->dst;
+	out.has_ports = q->has_ports;
+	out.sport = q->sport;
+	out.dport = q->dport;
+	out.has_icmp = q->has_icmp;
+	out.icmp_type = q->icmp_type;
+	out.icmp_id = q->icmp_id;
+	if (flow_key(&out, true, &k) && ct_find(f, &k, now_ms))
+		return true;
+	reply_of(&out, &rep);
+	return (rep.has_ports || rep.has_icmp) &&
+	       filter_rules_allow(f->rules, &rep);
+}
+
 bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		     int64_t now_ms)
 {
 	struct ct_key k;
 	struct ct_ent *b[2], *e = NULL;
 
+	size_t i;
+
 	if (!f || !pi)
 		return false;
+	for (i = 0; i < f->nlocal_only; i++)
+		if (ip_addr_eq(&pi->dst, &f->local_only[i])) {
+			f->st.denied++;
+			return false;
+		}
 	if (pi->later_fragment) {
 		if (frag_find(f, pi, now_ms)) {
 			f->st.allowed_fragment++;
@@ -757,6 +797,9 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		if (pi->fragment)
 			frag_allow(f, pi, now_ms);
 		return true;
+	} else if (quote_allowed(f, pi, now_ms)) {
+		f->st.allowed_tracked++;
+		return true;
 	}
 	if (filter_rules_allow(f->rules, pi)) {
 		f->st.allowed++;
@@ -766,6 +809,17 @@ bool filter_check_in(struct filter *f, const struct packet_info *pi,
 	}
 	f->st.denied++;
 	return false;
+}
+
+void filter_set_local_only(struct filter *f, const struct ip_addr *a,
+			   size_t n)
+{
+	size_t i;
+
+	f->nlocal_only = 0;
+	for (i = 0; i < n && i < FILTER_MAX_LOCAL_ONLY; i++)
+		if (a[i].family == 4 || a[i].family == 6)
+			f->local_only[f->nlocal_only++] = a[i];
 }
 
 void filter_get_stats(const struct filter *f, int64_t now_ms,

@@ -30,6 +30,7 @@
 #define FILTER_MAX_PREFIXES 65536 /* per rule, src or dst */
 #define FILTER_MAX_PORT_RANGES 64 /* per dst entry */
 #define FILTER_MAX_SELF 2         /* own addresses: an IPv4 and an IPv6 */
+#define FILTER_MAX_LOCAL_ONLY 2   /* the DNS stub's IPv4 and IPv6 */
 
 struct filter_rules;
 struct filter;
@@ -107,10 +108,21 @@ void filter_track_out(struct filter *f, const struct packet_info *pi,
 
 /* Decides an inbound packet (from a peer tunnel, before the TUN): true to
  * deliver it, false to drop it, and counts the verdict. A tracked flow's
- * reply refreshes the flow. A later fragment passes only when its
+ * reply refreshes the flow. An ICMP/ICMPv6 error quoting a packet this
+ * node sent passes (counted as allowed_tracked) when that packet's flow is
+ * tracked or its replies are allowed by the rules: applications then fail
+ * at once instead of timing out. A later fragment passes only when its
  * datagram's first fragment passed within frag_idle_ms. */
 bool filter_check_in(struct filter *f, const struct packet_info *pi,
 		     int64_t now_ms);
+
+/* Addresses only the local host may reach (the DNS stub's, on the TUN
+ * for the stub to bind): filter_check_in denies every packet from a
+ * peer to one of them, whatever the rules or tracked flows say.
+ * Replaces the earlier set; at most FILTER_MAX_LOCAL_ONLY (more are
+ * ignored), family 0 entries skipped. */
+void filter_set_local_only(struct filter *f, const struct ip_addr *a,
+			   size_t n);
 
 /* Copies f's counters into *out. now_ms decides which flows are live. */
 void filter_get_stats(const struct filter *f, int64_t now_ms,

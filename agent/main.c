@@ -3,6 +3,7 @@
  * API socket. See docs/agent.md. */
 #include "agent/cli.h"
 #include "agent/daemon.h"
+#include "agent/dnsplan.h"
 #include "agent/exitplan.h"
 #include "agent/localapi.h"
 #include "shared/clock.h"
@@ -61,6 +62,7 @@ static int cmd_up(int argc, char **argv)
 	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
+	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
 	struct conf_list routes = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
@@ -121,6 +123,15 @@ static int cmd_up(int argc, char **argv)
 		{"exit-rule-priority", CONF_INT, &exit_prio, "5745",
 		 "priority of the exit node's first ip rule (the second "
 		 "one gets the next number)", 1, 32764},
+		{"dns", CONF_STRING, &dns, "auto",
+		 "how the host uses the agent's DNS stub: auto, resolved "
+		 "(systemd-resolved per-link DNS), file (the agent's "
+		 "resolv.conf), off (change nothing)", 0, 0},
+		{"resolv-conf", CONF_STRING, &resolv_conf, "/etc/resolv.conf",
+		 "the resolv.conf that --dns file replaces", 0, 0},
+		{"dns-listen", CONF_STRING, &dns_listen, "",
+		 "where the DNS stub listens (ADDR:PORT); empty: the map's "
+		 "stub addresses on port 53", 0, 0},
 		{"no-direct", CONF_BOOL, &no_direct, "false",
 		 "never punch direct paths: all peer traffic goes through "
 		 "the relay", 0, 0},
@@ -219,6 +230,18 @@ static int cmd_up(int argc, char **argv)
 			fprintf(stderr, "weft-agent up: %s\n", msg);
 			goto out;
 		}
+	}
+	if (dnsplan_mode_parse(dns, &cfg.dns_mode) < 0) {
+		fprintf(stderr, "weft-agent up: --dns must be auto, resolved, "
+			"file or off (not \"%s\")\n", dns ? dns : "");
+		goto out;
+	}
+	cfg.resolv_conf = resolv_conf;
+	if (dns_listen && *dns_listen &&
+	    ip_endpoint_parse(dns_listen, &cfg.dns_listen) < 0) {
+		fprintf(stderr, "weft-agent up: --dns-listen must be ADDR:PORT "
+			"(not \"%s\")\n", dns_listen);
+		goto out;
 	}
 	cfg.user = user && *user ? user : NULL;
 	cfg.metrics_listen = metrics && *metrics ? metrics : NULL;

@@ -122,8 +122,34 @@ struct map_res {
 	size_t nconnectors;
 };
 
+/* A split domain and where its names are asked (DNSMAP format). */
+struct map_dns_split {
+	const char *domain;           /* valid DNS name, not under suffix */
+	struct ip_endpoint *upstreams; /* 1..DNS_MAX_UPSTREAMS, port 53 default */
+	size_t nupstreams;
+};
+
+/* An extra record: type is 4 (A) or 6 (AAAA), value of that family. */
+struct map_dns_record {
+	const char *name;             /* valid DNS name */
+	uint8_t type;
+	struct ip_addr value;
+};
+
+/* The "dns" part (docs/dns.md, the map's "dns" format). A map from an
+ * older controller without the newer fields reads as search true, stub
+ * 100.100.100.100 only (stub6 family 0), no split domains, upstreams or
+ * records. */
 struct map_dns {
-	const char *suffix;
+	const char *suffix;           /* NULL when absent */
+	bool search;
+	struct ip_addr stub4, stub6;  /* stub6.family 0: none */
+	struct map_dns_split *split;
+	size_t nsplit;
+	struct ip_endpoint *upstreams; /* empty: the host's earlier resolvers */
+	size_t nupstreams;
+	struct map_dns_record *records;
+	size_t nrecords;
 	struct map_resource *resources;
 	size_t nresources;
 };

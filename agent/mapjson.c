@@ -241,56 +241,6 @@ int mapjson_self(const json_t *o, struct map_self *out, char *err,
 	return 0;
 }
 
-int mapjson_dns(const json_t *o, struct map_dns *out, char *err,
-		size_t errlen)
-{
-	struct map_dns d = {0};
-	const json_t *a, *r;
-	size_t i;
-	int rc;
-
-	if (!json_is_object(o))
-		return fail(err, errlen, WEFT_ERR_TYPE, "dns is not an object");
-	if ((rc = opt_str(o, "suffix", &d.suffix, "dns", 0, err, errlen)) < 0)
-		return rc;
-	a = json_object_get(o, "resources");
-	if (a && !json_is_null(a) && !json_is_array(a))
-		return fail(err, errlen, WEFT_ERR_TYPE,
-			    "dns resources is not an array");
-	if (json_array_size(a) > MAP_MAX_RESOURCES)
-		return fail(err, errlen, WEFT_ERR_TOOBIG,
-			    "more than %d dns resources", MAP_MAX_RESOURCES);
-	d.resources = calloc(json_array_size(a) + 1, sizeof(*d.resources));
-	if (!d.resources)
-		return fail(err, errlen, WEFT_ERR_NOMEM, "out of memory");
-	json_array_foreach(a, i, r) {
-		struct map_resource *x = &d.resources[i];
-
-		if (!json_is_object(r) ||
-		    opt_str(r, "name", &x->name, "dns resource", (int64_t)i,
-			    NULL, 0) < 0 ||
-		    opt_str(r, "address", &x->address, "dns resource",
-			    (int64_t)i, NULL, 0) < 0 ||
-		    !x->name || !x->address) {
-			free(d.resources);
-			return fail(err, errlen, WEFT_ERR_TYPE,
-				    "dns resource %zu needs name and address "
-				    "strings", i);
-		}
-	}
-	d.nresources = json_array_size(a);
-	*out = d;
-	return 0;
-}
-
-void mapjson_dns_free(struct map_dns *d)
-{
-	if (!d)
-		return;
-	free(d->resources);
-	memset(d, 0, sizeof(*d));
-}
-
 int mapjson_relays(const json_t *a, struct map_relay **out, size_t *n,
 		   char *err, size_t errlen)
 {

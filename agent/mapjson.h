@@ -34,7 +34,15 @@ void mapjson_peer_free(struct map_peer *p);
 int mapjson_self(const json_t *o, struct map_self *out, char *err,
 		 size_t errlen);
 
-/* The dns object; free with mapjson_dns_free. */
+/* The dns object (agent/mapdns.c); free with mapjson_dns_free. suffix,
+ * split domains and record names are DNS names (name_valid_domain), no
+ * split domain is the suffix or under it or given twice, each has 1 to
+ * DNS_MAX_UPSTREAMS upstreams, upstreams are "IP", "IP:port" or
+ * "[IPv6]:port" (port 53 by default), records are type "A" or "AAAA"
+ * with a value of that family, stub addresses have their family, and the
+ * lists stay within the DNS_MAX_* limits (shared/dnslimits.h). Absent
+ * fields get an older controller's meaning: search true, stub
+ * 100.100.100.100 only, empty lists. */
 int mapjson_dns(const json_t *o, struct map_dns *out, char *err,
 		size_t errlen);
 void mapjson_dns_free(struct map_dns *d);

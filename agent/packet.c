@@ -16,6 +16,60 @@
 #define ICMP4_REPLY_MAX 576
 #define ICMP6_REPLY_MAX 1280
 
+static bool icmp_error_type(uint8_t version, uint8_t type)
+{
+	if (version == 4)
+		return type == 3 || type == 11 || type == 12;
+	return type >= 1 && type <= 4;
+}
+
+/* Reads the quote of an ICMP error, q[0..n) after the 8-byte ICMP header,
+ * into pi->quote when it is complete enough (packet_info says what). */
+static void parse_quote(const uint8_t *q, size_t n, struct packet_info *pi)
+{
+	struct packet_quote *o = &pi->quote;
+	const uint8_t *l4;
+	size_t hl;
+	uint8_t icmp = pi->version == 4 ? PACKET_PROTO_ICMP :
+					  PACKET_PROTO_ICMPV6;
+
+	memset(o, 0, sizeof(*o));
+	if (n < 1 || q[0] >> 4 != pi->version)
+		return;
+	if (pi->version == 4) {
+		hl = (size_t)(q[0] & 0x0f) * 4;
+		if (hl < 20 || n < hl + 8 || (be_get16(q + 6) & 0x1fff) != 0)
+			return;
+		o->proto = q[9];
+		o->src.family = o->dst.family = 4;
+		memcpy(o->src.b, q + 12, 4);
+		memcpy(o->dst.b, q + 16, 4);
+	} else {
+		hl = 40;
+		if (n < hl + 8)
+			return;
+		o->proto = q[6];
+		o->src.family = o->dst.family = 6;
+		memcpy(o->src.b, q + 8, 16);
+		memcpy(o->dst.b, q + 24, 16);
+	}
+	l4 = q + hl;
+	if (o->proto == PACKET_PROTO_TCP || o->proto == PACKET_PROTO_UDP) {
+		o->has_ports = true;
+		o->sport = be_get16(l4);
+		o->dport = be_get16(l4 + 2);
+	} else if (o->proto == icmp) {
+		o->has_icmp = true;
+		o->icmp_type = l4[0];
+		if ((pi->version == 4 && (l4[0] == 0 || l4[0] == 8)) ||
+		    (pi->version == 6 && (l4[0] == 128 || l4[0] == 129)))
+			o->icmp_id = be_get16(l4 + 4);
+	} else {
+		return;
+	}
+	pi->has_quote = true;
+}
+
 /* Reads the upper-layer header at l4[0..n) into pi. unfragmented says
  * whether the L4 length must match the header's own length field. */
 static int parse_l4(const uint8_t *l4, size_t n, bool unfragmented,
@@ -54,6 +108,8 @@ static int parse_l4(const uint8_t *l4, size_t n, bool unfragmented,
 		    (pi->version == 6 && (l4[0] == 128 || l4[0] == 129)))
 			pi->icmp_id = be_get16(l4 + 4);
 		pi->has_icmp = true;
+		if (icmp_error_type(pi->version, l4[0]))
+			parse_quote(l4 + 8, n - 8, pi);
 	}
 	return 0;
 }

@@ -31,6 +31,20 @@ enum packet_icmp_reason {
 	PACKET_ICMP_TOO_BIG,          /* v4 3/4 with MTU, v6 2/0 with MTU */
 };
 
+/* The start of the packet an ICMP or ICMPv6 error quotes: the packet the
+ * error's receiver sent (src is the receiver). */
+struct packet_quote {
+	uint8_t proto;
+	struct ip_addr src;
+	struct ip_addr dst;
+	bool has_ports;    /* TCP/UDP */
+	uint16_t sport;
+	uint16_t dport;
+	bool has_icmp;     /* ICMP/ICMPv6 of the quoted packet's family */
+	uint8_t icmp_type;
+	uint16_t icmp_id;  /* echo request/reply identifier, else 0 */
+};
+
 struct packet_info {
 	uint8_t version;   /* 4 or 6 */
 	uint8_t proto;     /* upper-layer protocol after IPv6 ext headers */
@@ -50,6 +64,13 @@ struct packet_info {
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	uint16_t icmp_id;  /* echo request/reply identifier, else 0 */
+	/* An error (IPv4 types 3, 11, 12; ICMPv6 1-4) whose quote holds a
+	 * whole IP header of the same family (IPv6: followed directly by
+	 * the upper-layer header, no extension headers), not a later
+	 * fragment, and 8 bytes of its upper-layer header. A quote that
+	 * does not is left out; the packet still parses. */
+	bool has_quote;
+	struct packet_quote quote;
 };
 
 /* Parses one IPv4 or IPv6 packet p[0..len). Checks the version, header

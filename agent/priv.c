@@ -163,6 +163,8 @@ int priv_drop(const struct priv_target *t)
 		return rc;
 	/* Only what is held can be kept. */
 	keep = t->net_admin ? BIT(CAP_NET_ADMIN) & prm : 0;
+	if (t->bind_service)
+		keep |= BIT(CAP_NET_BIND_SERVICE) & prm;
 	rc = drop_bounding(keep, prm);
 	/* Ambient capabilities (Linux 4.3+) would survive an execve. */
 	if (rc == 0 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0,

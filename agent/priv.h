@@ -16,6 +16,8 @@
 
 struct priv_target {
 	bool net_admin; /* keep CAP_NET_ADMIN (a TUN to manage) */
+	bool bind_service; /* keep CAP_NET_BIND_SERVICE (the DNS stub's
+			   * port 53 on addresses the map names later) */
 	bool set_user;  /* switch to uid/gid (no supplementary groups) */
 	uid_t uid;
 	gid_t gid;

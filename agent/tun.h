@@ -74,6 +74,10 @@ int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms);
  * (-EADDRNOTAVAIL when it is not there). */
 int tun_del_addr(struct tun *t, const struct ip_prefix *p);
 
+/* tun_add_addr (add) or tun_del_addr on the device with index ifindex,
+ * for parts that know the TUN only by name (agent/dnshost.c). */
+int tun_addr_ifindex(int ifindex, const struct ip_prefix *p, bool add);
+
 /* Adds a route for dst (host bits are ignored) through the device in the
  * main table. The device must be up. Returns 0, WEFT_ERR_INVAL, or -errno
  * (-EEXIST when that route exists already, through any device: routes

@@ -145,7 +145,7 @@ static bool prefix_ok(const struct ip_prefix *p)
 		     (p->addr.family == 6 && p->len <= 128));
 }
 
-static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
+static int addr_msg(int ifindex, const struct ip_prefix *p, uint16_t type,
 		    uint16_t flags)
 {
 	struct rtnl_req r;
@@ -159,7 +159,7 @@ static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
 	ifa->ifa_family = p->addr.family == 4 ? AF_INET : AF_INET6;
 	ifa->ifa_prefixlen = p->len;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = (unsigned)t->ifindex;
+	ifa->ifa_index = (unsigned)ifindex;
 	if (p->addr.family == 6)
 		ifa->ifa_flags = IFA_F_NODAD;
 	else
@@ -170,12 +170,20 @@ static int addr_msg(struct tun *t, const struct ip_prefix *p, uint16_t type,
 
 int tun_add_addr(struct tun *t, const struct ip_prefix *p)
 {
-	return addr_msg(t, p, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+	return addr_msg(t->ifindex, p, RTM_NEWADDR,
+			NLM_F_CREATE | NLM_F_REPLACE);
+}
+
+int tun_addr_ifindex(int ifindex, const struct ip_prefix *p, bool add)
+{
+	return add ? addr_msg(ifindex, p, RTM_NEWADDR,
+			      NLM_F_CREATE | NLM_F_REPLACE)
+		   : addr_msg(ifindex, p, RTM_DELADDR, 0);
 }
 
 int tun_del_addr(struct tun *t, const struct ip_prefix *p)
 {
-	return addr_msg(t, p, RTM_DELADDR, 0);
+	return addr_msg(t->ifindex, p, RTM_DELADDR, 0);
 }
 
 static int route_msg(struct tun *t, const struct ip_prefix *dst,

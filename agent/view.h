@@ -14,6 +14,8 @@
 struct connector;
 struct daemon_cfg;
 struct dataplane;
+struct dnshost;
+struct dnsstub;
 struct exitnode;
 struct loop;
 struct map;
@@ -27,6 +29,8 @@ struct agent_view {
 	struct connector *conn; /* NULL without a TUN */
 	struct resclient *res;  /* the connector chosen per resource */
 	struct exitnode *exit;  /* NULL without a TUN */
+	struct dnshost *dns;    /* the host's DNS settings */
+	struct dnsstub *stub;   /* the DNS stub resolver */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */

@@ -42,6 +42,7 @@ static const struct api_route *const route_tables[] = {
 	api_resources_routes, api_relays_routes, api_audit_routes,
 	api_register_routes,  api_ops_routes,    api_map_routes,
 	api_session_routes,   api_status_routes, api_policy_routes,
+	api_dns_routes,
 };
 
 int api_new(struct store *st, struct metrics *m, const struct api_options *opt,

@@ -9,6 +9,7 @@
 #include "controller/http.h"
 #include "controller/store.h"
 #include "shared/jsonx.h"
+#include "shared/name.h"
 
 #include <stdint.h>
 
@@ -20,6 +21,9 @@ struct api_options {
 	int64_t ephemeral_grace_s;  /* offline ephemeral nodes live this long */
 	struct hub *hub;            /* long-poll hub (borrowed); NULL in the
 				     * CLI, where the map routes answer 503 */
+	const char *dns_suffix;     /* the mesh domain while no DNS settings
+				     * are stored (borrowed); NULL:
+				     * weft.internal */
 };
 
 /* Who made the request. */
@@ -140,6 +144,7 @@ extern const struct api_route api_map_routes[];
 extern const struct api_route api_session_routes[];
 extern const struct api_route api_status_routes[];
 extern const struct api_route api_policy_routes[];
+extern const struct api_route api_dns_routes[];
 
 /* --- the policy document (api_map.c) --- */
 
@@ -155,6 +160,12 @@ void api_policy_names(struct store_tx *tx, struct policy_names *out);
 json_t *api_policy_err_json(const struct policy_err *err);
 
 /* --- helpers for handlers --- */
+
+/* The mesh domain for node answers (dns_name): the stored DNS settings'
+ * domain, else the server's --dns-suffix (api_dns.c). 0 or a store
+ * error. */
+int api_dns_domain(struct api_call *c, struct store_tx *tx,
+		   char out[NAME_DNS_MAX + 1]);
 
 /* Parses the body as a JSON object of at most HTTP_BODY_MAX bytes; on
  * failure fills the error response and returns NULL. */

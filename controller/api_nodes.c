@@ -35,11 +35,17 @@ static json_t *route_json(const struct store_route *r)
 
 /* --- nodes --- */
 
+struct collect {
+	json_t *items;
+	const char *domain;
+};
+
 static int collect_node(void *ctx, const struct store_node *n)
 {
-	json_t *o = model_node_json_bare(n);
+	struct collect *k = ctx;
+	json_t *o = model_node_json_bare(n, k->domain);
 
-	if (!o || json_array_append_new(ctx, o) < 0)
+	if (!o || json_array_append_new(k->items, o) < 0)
 		return WEFT_ERR_NOMEM;
 	return 0;
 }
@@ -51,6 +57,7 @@ static void h_list_nodes(struct api_call *c)
 	struct store_tx *tx = NULL;
 	struct store_page pg;
 	json_t *items = NULL;
+	char domain[NAME_DNS_MAX + 1];
 	int64_t next = 0;
 	int rc;
 
@@ -80,9 +87,12 @@ static void h_list_nodes(struct api_call *c)
 		goto out;
 	}
 	rc = store_begin(c->st, STORE_READ, &tx);
+	if (rc == 0)
+		rc = api_dns_domain(c, tx, domain);
 	if (rc < 0)
 		goto out;
-	rc = store_node_list(tx, &f, &pg, collect_node, items, &next);
+	rc = store_node_list(tx, &f, &pg, collect_node,
+			     &(struct collect){items, domain}, &next);
 	if (rc < 0)
 		goto out;
 	/* Routes are read after the walk: no query runs inside another. */
@@ -165,11 +175,14 @@ static int get_visible_node(struct api_call *c, struct store_tx *tx, int64_t id,
 static int load_node(struct api_call *c, struct store_tx *tx, int64_t id,
 		     json_t **out)
 {
+	char domain[NAME_DNS_MAX + 1];
 	struct store_node n;
 	int rc = get_visible_node(c, tx, id, &n);
 
 	if (rc == 0)
-		rc = model_node_json(tx, &n, out);
+		rc = api_dns_domain(c, tx, domain);
+	if (rc == 0)
+		rc = model_node_json(tx, domain, &n, out);
 	return rc;
 }
 
@@ -234,13 +247,16 @@ out:
 static int commit_with_node(struct api_call *c, struct store_tx *tx,
 			    int64_t id, int status)
 {
+	char domain[NAME_DNS_MAX + 1];
 	struct store_node n;
 	json_t *o = NULL;
 	int rc;
 
 	rc = store_node_get(tx, id, &n);
 	if (rc == 0)
-		rc = model_node_json(tx, &n, &o);
+		rc = api_dns_domain(c, tx, domain);
+	if (rc == 0)
+		rc = model_node_json(tx, domain, &n, &o);
 	if (rc < 0) {
 		store_rollback(tx);
 		return rc;

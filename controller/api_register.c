@@ -300,7 +300,7 @@ static int register_tx(struct api_call *c, const struct reg_in *in,
 	struct store_node n;
 	struct store_tx *tx = NULL;
 	struct cred nc;
-	char idtext[24], base[STORE_NAME_SIZE];
+	char idtext[24], base[STORE_NAME_SIZE], domain[NAME_DNS_MAX + 1];
 	json_t *detail = NULL, *nj = NULL;
 	int rc;
 
@@ -387,7 +387,9 @@ static int register_tx(struct api_call *c, const struct reg_in *in,
 	rc = store_change_record(tx, "node", n.id, NULL);
 	if (rc < 0)
 		goto out;
-	rc = model_node_json(tx, &n, &nj);
+	rc = api_dns_domain(c, tx, domain);
+	if (rc == 0)
+		rc = model_node_json(tx, domain, &n, &nj);
 	if (rc < 0)
 		goto out;
 	rc = store_commit(tx);

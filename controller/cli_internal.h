@@ -1,6 +1,7 @@
 /* What the admin subcommands share (internal to controller/cli*.c):
  * cli.c holds the command table, argument parsing and output, and the
- * commands of most groups; cli_resources.c the `resources` group. */
+ * commands of most groups; cli_resources.c the `resources` group,
+ * cli_dns.c the `dns` group. */
 #ifndef WEFT_CLI_INTERNAL_H
 #define WEFT_CLI_INTERNAL_H
 
@@ -120,5 +121,9 @@ int cli_resources_show(struct cli *c, const struct flags *f, char **pos);
 int cli_resources_create(struct cli *c, const struct flags *f, char **pos);
 int cli_resources_update(struct cli *c, const struct flags *f, char **pos);
 int cli_resources_delete(struct cli *c, const struct flags *f, char **pos);
+
+/* The `dns` group (cli_dns.c). */
+int cli_dns_show(struct cli *c, const struct flags *f, char **pos);
+int cli_dns_set(struct cli *c, const struct flags *f, char **pos);
 
 #endif

@@ -1,5 +1,8 @@
 #include "controller/hub.h"
 
+#include "controller/dnsstore.h"
+#include "controller/ipam.h"
+
 #include "controller/netmap.h"
 #include "controller/policy.h"
 #include "controller/relaykey.h"
@@ -808,7 +811,7 @@ static int collect_relay(void *ctx, const struct store_relay *r)
  * database read. */
 struct staged {
 	enum { ST_SKIP, ST_NODE, ST_NODE_GONE, ST_RESOURCE, ST_RESOURCE_GONE,
-	       ST_RELAYS, ST_POLICY } kind;
+	       ST_RELAYS, ST_POLICY, ST_DNS } kind;
 	int64_t version, id;
 	bool online;               /* ST_NODE: what the database says */
 	struct netmap_node node;   /* ST_NODE */
@@ -816,6 +819,8 @@ struct staged {
 	struct netmap_resource res; /* ST_RESOURCE */
 	struct relays_ctx relays;  /* ST_RELAYS */
 	struct policy *pol;        /* ST_POLICY */
+	json_t *dns;               /* ST_DNS: the settings */
+	struct ip_addr stub6;      /* ST_DNS */
 };
 
 static void staged_free(struct staged *s)
@@ -823,6 +828,7 @@ static void staged_free(struct staged *s)
 	routes_free(&s->routes);
 	free(s->relays.v);
 	policy_free(s->pol);
+	json_decref(s->dns);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -876,9 +882,19 @@ static int stage_relays(struct store_tx *tx, struct staged *s)
 	return rc;
 }
 
+static int stage_dns(const struct hub *h, struct store_tx *tx,
+		     struct staged *s)
+{
+	int rc = dnsstore_get(tx, h->dns_suffix, &s->dns);
+
+	s->kind = ST_DNS;
+	return rc < 0 ? rc : dnsstore_stub6(tx, &s->stub6);
+}
+
 /* Reads what change (kind, id) needs from the database (no lock). */
-static int stage_change(struct store_tx *tx, const char *kind, int64_t version,
-			int64_t id, struct staged *s)
+static int stage_change(const struct hub *h, struct store_tx *tx,
+			const char *kind, int64_t version, int64_t id,
+			struct staged *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->version = version;
@@ -889,6 +905,8 @@ static int stage_change(struct store_tx *tx, const char *kind, int64_t version,
 		return stage_resource(tx, id, s);
 	if (strcmp(kind, "relay") == 0)
 		return stage_relays(tx, s);
+	if (strcmp(kind, "dns") == 0)
+		return stage_dns(h, tx, s);
 	if (strcmp(kind, "policy") == 0 || strcmp(kind, "user") == 0) {
 		/* Users matter through policy names and groups. */
 		s->kind = ST_POLICY;
@@ -934,6 +952,9 @@ static int apply_staged(struct hub *h, struct staged *s,
 		p = s->pol;
 		s->pol = NULL; /* the engine owns it, also on failure */
 		return netmap_policy_set(h->nm, s->version, p, dirty);
+	case ST_DNS:
+		return netmap_dns_set(h->nm, s->version, s->dns, &s->stub6,
+				      dirty);
 	case ST_SKIP:
 		break;
 	}
@@ -974,6 +995,22 @@ static int load_resource(void *ctx, const struct store_resource *sr)
 	return netmap_resource_upsert(l->h->nm, l->version, &r, l->dirty);
 }
 
+/* Creates the deployment's ULA /48 unless it exists, so that the DNS stub
+ * has its IPv6 address (dnsstore_stub6) before the first node. */
+static int make_ula(struct hub *h)
+{
+	struct store_tx *tx = NULL;
+	struct ip_prefix ula;
+	int rc = store_begin(h->st, STORE_WRITE, &tx);
+
+	if (rc == 0)
+		rc = ipam_ula48(tx, &ula);
+	if (rc == 0)
+		return store_commit(tx);
+	store_rollback(tx);
+	return rc;
+}
+
 /* Loads everything at one consistent version (one read transaction). */
 static int load_all(struct hub *h, char *errmsg, size_t errlen)
 {
@@ -993,12 +1030,17 @@ static int load_all(struct hub *h, char *errmsg, size_t errlen)
 	if (rc < 0)
 		goto out;
 	/* Before the hub thread and the server exist: no lock needed. */
-	rc = stage_change(tx, "policy", l.version, 0, &st);
+	rc = stage_change(h, tx, "policy", l.version, 0, &st);
 	if (rc == 0)
 		rc = apply_staged(h, &st, &dirty);
 	staged_free(&st);
 	if (rc == 0)
-		rc = stage_change(tx, "relay", l.version, 0, &st);
+		rc = stage_change(h, tx, "relay", l.version, 0, &st);
+	if (rc == 0)
+		rc = apply_staged(h, &st, &dirty);
+	staged_free(&st);
+	if (rc == 0)
+		rc = stage_change(h, tx, "dns", l.version, 0, &st);
 	if (rc == 0)
 		rc = apply_staged(h, &st, &dirty);
 	staged_free(&st);
@@ -1087,7 +1129,8 @@ static int apply_batch(struct hub *h)
 		const struct store_change *c = &f.v[i];
 		struct staged st;
 
-		rc = stage_change(tx, c->kind, c->version, c->target_id, &st);
+		rc = stage_change(h, tx, c->kind, c->version, c->target_id,
+				  &st);
 		pthread_mutex_lock(&h->lock);
 		if (rc == 0)
 			rc = apply_staged(h, &st, &dirty);
@@ -1534,6 +1577,8 @@ int hub_start(struct store *st, const struct hub_options *o,
 	if (rc < 0)
 		goto fail;
 	rc = watch_new(&h->watch);
+	if (rc == 0)
+		rc = make_ula(h);
 	if (rc == 0)
 		rc = load_all(h, errmsg, errlen);
 	if (rc < 0)

@@ -300,7 +300,8 @@ static int cmd_serve(int argc, char **argv)
 			     &(struct api_options){
 				     .public_url = url,
 				     .ephemeral_grace_s = s.ephemeral_grace_s,
-				     .hub = s.hub},
+				     .hub = s.hub,
+				     .dns_suffix = dns_suffix},
 			     &api);
 	if (rc == 0)
 		rc = loop_timer_new(s.loop, on_housekeep, &s, &s.housekeep);

@@ -2,13 +2,20 @@
 
 #include "controller/api.h"
 #include "shared/err.h"
+#include "shared/name.h"
 
-json_t *model_node_json_bare(const struct store_node *n)
+#include <stdio.h>
+
+json_t *model_node_json_bare(const struct store_node *n, const char *domain)
 {
-	return json_pack("{s:I, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, s:o, "
-			 "s:o, s:b, s:o, s:o, s:b, s:o}",
+	char dns[STORE_NAME_SIZE + NAME_DNS_MAX + 2];
+
+	snprintf(dns, sizeof(dns), "%s.%s", n->name, domain);
+	return json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:s, s:s, "
+			 "s:o, s:o, s:b, s:o, s:o, s:b, s:o}",
 			 "id", (json_int_t)n->id,
 			 "name", n->name,
+			 "dns_name", dns,
 			 "user_id", api_id_json(n->user_id),
 			 "public_key", n->public_key,
 			 "ipv4", api_str_json(n->ipv4),
@@ -72,10 +79,10 @@ out:
 	return rc;
 }
 
-int model_node_json(struct store_tx *tx, const struct store_node *n,
-		    json_t **out)
+int model_node_json(struct store_tx *tx, const char *domain,
+		    const struct store_node *n, json_t **out)
 {
-	json_t *o = model_node_json_bare(n);
+	json_t *o = model_node_json_bare(n, domain);
 	int rc;
 
 	if (!o)

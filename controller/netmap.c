@@ -634,6 +634,7 @@ void netmap_del(struct netmap *nm)
 	policy_free(nm->pol);
 	free(nm->res);
 	free(nm->relays);
+	json_decref(nm->dns);
 	netmap_fcache_free(nm->fcache);
 	free(nm->suffix);
 	free(nm->stats);
@@ -641,7 +642,7 @@ void netmap_del(struct netmap *nm)
 }
 
 /* Common entry of every change: checks and sets up the change context. */
-static int change_begin(struct netmap *nm, int64_t version,
+int netmap_change_begin(struct netmap *nm, int64_t version,
 			struct netmap_dirty *dirty)
 {
 	if (!nm || !dirty || version < nm->last_v)
@@ -656,7 +657,7 @@ static int change_begin(struct netmap *nm, int64_t version,
 	return 0;
 }
 
-static int change_end(struct netmap *nm, int rc)
+int netmap_change_end(struct netmap *nm, int rc)
 {
 	/* Validation failures return before anything changes; a failure
 	 * past that point leaves the model half updated. */
@@ -838,14 +839,14 @@ int netmap_node_upsert(struct netmap *nm, int64_t version,
 		return WEFT_ERR_INVAL;
 	if ((rc = netmap_rec_parse(n, &rec)) < 0)
 		return rc;
-	if ((rc = change_begin(nm, version, dirty)) < 0) {
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0) {
 		netmap_rec_free(&rec);
 		return rc;
 	}
 	cur = node_get(nm, rec.id);
 	rc = cur ? node_update(nm, cur, &rec) : node_add(nm, &rec);
 	netmap_rec_free(&rec);
-	return change_end(nm, rc);
+	return netmap_change_end(nm, rc);
 }
 
 int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
@@ -855,11 +856,11 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 	int64_t peer;
 	int rc;
 
-	if ((rc = change_begin(nm, version, dirty)) < 0)
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
 		return rc;
 	n = node_get(nm, id);
 	if (!n)
-		return change_end(nm, 0);
+		return netmap_change_end(nm, 0);
 	/* The removed node is reported too: its held long-poll should learn
 	 * that it is gone. */
 	if ((rc = mark(nm, n)) < 0 || (rc = netmap_res_gone(nm, n)) < 0)
@@ -883,7 +884,7 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 	nm->nnodes--;
 	node_free(n);
 out:
-	return change_end(nm, rc);
+	return netmap_change_end(nm, rc);
 }
 
 /* --- policy --- */
@@ -911,7 +912,7 @@ int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
 	idmap_init(&ids);
 	idmap_init(&oldcls);
 	idmap_init(&newcls);
-	if ((rc = change_begin(nm, version, dirty)) < 0) {
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0) {
 		policy_free(p);
 		return rc;
 	}
@@ -997,7 +998,7 @@ out:
 	classes_free(&oldcls);
 	classes_free(&newcls);
 	ivec_free(&special);
-	return change_end(nm, rc);
+	return netmap_change_end(nm, rc);
 }
 
 /* --- resources --- */
@@ -1172,12 +1173,12 @@ int netmap_resource_upsert(struct netmap *nm, int64_t version,
 
 	if ((rc = netmap_res_parse(r, &nw)) < 0)
 		return rc;
-	if ((rc = change_begin(nm, version, dirty)) < 0)
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
 		return rc;
 	old = res_by_id(nm, r->id);
 	if (old && memcmp(&old->r, r, sizeof(*r)) == 0)
-		return change_end(nm, 0);
-	return change_end(nm, resource_change(nm, old, &nw));
+		return netmap_change_end(nm, 0);
+	return netmap_change_end(nm, resource_change(nm, old, &nw));
 }
 
 int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
@@ -1186,12 +1187,12 @@ int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
 	const struct nres *old;
 	int rc;
 
-	if ((rc = change_begin(nm, version, dirty)) < 0)
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
 		return rc;
 	old = res_by_id(nm, id);
 	if (!old)
-		return change_end(nm, 0);
-	return change_end(nm, resource_change(nm, old, NULL));
+		return netmap_change_end(nm, 0);
+	return netmap_change_end(nm, resource_change(nm, old, NULL));
 }
 
 /* --- relays --- */
@@ -1213,7 +1214,7 @@ int netmap_relays_set(struct netmap *nm, int64_t version,
 
 	if (n && !relays)
 		return WEFT_ERR_INVAL;
-	if ((rc = change_begin(nm, version, dirty)) < 0)
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
 		return rc;
 	if (n) {
 		copy = malloc(n * sizeof(*copy));
@@ -1232,7 +1233,7 @@ int netmap_relays_set(struct netmap *nm, int64_t version,
 		if ((rc = mark(nm, nm->nodes[i])) < 0)
 			break;
 	}
-	return change_end(nm, rc);
+	return netmap_change_end(nm, rc);
 }
 
 /* --- queries --- */

@@ -36,7 +36,9 @@
  *   "filter": [ {"proto": "tcp", "src": ["100.64.0.1/32", ...],
  *               "dst": [{"prefix": "100.64.0.2/32", "ports": "5432"}]} ],
  *                                                   (full, or when changed)
- *   "dns": {"suffix": "weft.internal", "resources": [{"name", "address"}]},
+ *   "dns": {"suffix", "search", "stub": {"ipv4", "ipv6"}, "split",
+ *           "upstreams", "records", "resources": [{"name", "address"}]},
+ *                                   (docs/dns.md; full, or when changed)
  *   "relays": [ {"id", "name", "region", "address", "public_key_pin"} ],
  *   "resources": [ {"id", "name", "type", "address", "prefixes",
  *                   "filters", "connectors": [online connector ids]} ],
@@ -162,6 +164,12 @@ int netmap_resource_upsert(struct netmap *nm, int64_t version,
 			   struct netmap_dirty *dirty);
 int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
 			   struct netmap_dirty *dirty);
+/* Replaces the DNS settings: conf is dnsconf_parse's normalised object
+ * (copied), stub6 the stub resolver's IPv6 (<ula48>::6464:6464; NULL or
+ * family 0 when the deployment has no ULA yet). Every node's "dns" part
+ * changes; a new domain also changes every peer entry (dns_name). */
+int netmap_dns_set(struct netmap *nm, int64_t version, const json_t *conf,
+		   const struct ip_addr *stub6, struct netmap_dirty *dirty);
 /* Replaces the whole relay list (it is small and shared by every node). */
 int netmap_relays_set(struct netmap *nm, int64_t version,
 		      const struct netmap_relay *relays, size_t n,

@@ -240,6 +240,8 @@ struct netmap {
 	size_t nres;
 	struct netmap_relay *relays;
 	size_t nrelays;
+	json_t *dns;           /* DNS settings (dnsconf.h); NULL: defaults */
+	struct ip_addr stub6;  /* the stub's IPv6; family 0: none yet */
 	int64_t last_v;
 	bool broken;           /* a change failed half way; see netmap.h */
 	/* Updated by const rendering too (caches, counters): reached through
@@ -436,6 +438,19 @@ json_t *netmap_serves_render(const struct netmap *nm, const struct nnode *n);
 /* Records that n's map changed at the current version (adds it to the
  * change's dirty list once). 0 or WEFT_ERR_NOMEM. */
 int netmap_mark(struct netmap *nm, struct nnode *n);
+
+/* Every change starts with netmap_change_begin (checks the version, sets
+ * up the dirty list; nothing changed on failure) and ends with
+ * netmap_change_end(nm, rc), which returns rc. */
+int netmap_change_begin(struct netmap *nm, int64_t version,
+			struct netmap_dirty *dirty);
+int netmap_change_end(struct netmap *nm, int rc);
+
+/* --- defined in netmap_dns.c --- */
+
+/* The "dns" part of n's map: the settings, the stub addresses and the
+ * DNS resources rc reaches. NULL when out of memory. */
+json_t *netmap_dns_render(const struct netmap *nm, const struct reach *rc);
 
 /* --- defined in netmap_render.c --- */
 

@@ -492,21 +492,6 @@ fail:
 	return NULL;
 }
 
-static json_t *render_dns(const struct netmap *nm, const struct reach *rc)
-{
-	json_t *res = json_array();
-
-	for (size_t i = 0; res && i < rc->nres; i++) {
-		if (json_array_append_new(res, json_pack("{ss ss}", "name",
-				rc->res[i]->r.name, "address",
-				rc->res[i]->r.address)) < 0) {
-			json_decref(res);
-			return NULL;
-		}
-	}
-	return json_pack("{ss so}", "suffix", nm->suffix, "resources", res);
-}
-
 static json_t *render_relays(const struct netmap *nm)
 {
 	json_t *arr = json_array();
@@ -624,7 +609,7 @@ static int render_map(const struct netmap *nm, int64_t id, int64_t since,
 		}
 	}
 	if ((full || n->dns_v > since) &&
-	    json_object_set_new(map, "dns", render_dns(nm, &rc)) < 0)
+	    json_object_set_new(map, "dns", netmap_dns_render(nm, &rc)) < 0)
 		goto out;
 	if ((full || n->relays_v > since) &&
 	    json_object_set_new(map, "relays", render_relays(nm)) < 0)

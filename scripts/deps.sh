@@ -11,6 +11,7 @@ run_pkgs=(
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   libjwt-dev zlib1g-dev libargon2-dev
   libnftables-dev          # the agent's connector table (libnftables1 at run time)
+  libsystemd-dev           # the agent's sd-bus calls to systemd-resolved (--dns)
   ca-certificates curl sqlite3
 )
 test_pkgs=(
@@ -24,6 +25,7 @@ test_pkgs=(
   stun-client              # `stun`, an RFC 3489 client, checks it too
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
+  dbus                     # dbus-daemon: a private bus for dns_resolved_test.sh
   chromium                 # the browser tests/browser drives (ui_browser)
 )
 

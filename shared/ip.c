@@ -645,6 +645,19 @@ int ip_endpoint_parse(const char *s, struct ip_endpoint *out)
 	return 0;
 }
 
+int ip_endpoint_parse_port(const char *s, uint16_t def,
+			   struct ip_endpoint *out)
+{
+	struct ip_addr a;
+
+	if (s && out && ip_addr_parse(s, &a) == 0) {
+		out->addr = a;
+		out->port = def;
+		return 0;
+	}
+	return ip_endpoint_parse(s, out);
+}
+
 int ip_endpoint_format(const struct ip_endpoint *e, char *buf, size_t n)
 {
 	char addr[IP_ADDR_STRLEN], tmp[IP_ENDPOINT_STRLEN];

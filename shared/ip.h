@@ -135,6 +135,12 @@ int ip_port_range_parse(const char *s, size_t len, uint16_t *lo,
  * outside 1..65535. */
 int ip_endpoint_parse(const char *s, struct ip_endpoint *out);
 
+/* Like ip_endpoint_parse, but a bare address ("10.1.0.53", "fd00::53",
+ * no brackets) is also accepted and gets port def (e.g. 53 for a DNS
+ * upstream). Same return values. */
+int ip_endpoint_parse_port(const char *s, uint16_t def,
+			   struct ip_endpoint *out);
+
 /* Writes "1.2.3.4:80" or "[::1]:80" (IP_ENDPOINT_STRLEN is always enough).
  * Returns 0, WEFT_ERR_INVAL for an unknown family, WEFT_ERR_TOOBIG when
  * buf is too small (buf then untouched). */

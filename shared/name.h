@@ -22,6 +22,18 @@ bool name_valid(const char *s);
  * or ending with '-'. Every label is also a name. */
 bool name_valid_label(const char *s);
 
+/* Longest DNS name (without the root's trailing dot). */
+#define NAME_DNS_MAX 253
+
+/* A DNS name as settings and the map write it: labels that are each
+ * name_valid_label, joined by '.', at most NAME_DNS_MAX bytes, lower-case,
+ * no trailing dot, no empty label. A single label is a name too. */
+bool name_valid_domain(const char *s);
+
+/* Whether name is domain or a name below it ("a.corp.example" is under
+ * "corp.example", "xcorp.example" is not). Both as name_valid_domain. */
+bool name_under_domain(const char *name, const char *domain);
+
 /* "tag:<name>" at most NAME_TAG_MAX bytes in all, so the name after the
  * prefix has at most 59 characters. */
 bool name_valid_tag(const char *s);

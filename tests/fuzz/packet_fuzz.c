@@ -34,6 +34,14 @@ static void check_reply(const uint8_t *p, size_t n,
 		abort();
 	if (m < hdr || memcmp(r + hdr, p, m - hdr < n ? m - hdr : n) != 0)
 		abort();
+	/* An error about a whole-header packet quotes its flow. */
+	if (ri.has_quote &&
+	    (!ip_addr_eq(&ri.quote.src, &pi->src) ||
+	     !ip_addr_eq(&ri.quote.dst, &pi->dst) ||
+	     ri.quote.proto != pi->proto ||
+	     (pi->has_ports && (ri.quote.sport != pi->sport ||
+				ri.quote.dport != pi->dport))))
+		abort();
 	if (pi->version == 4) {
 		if (m > 576 || sum(r, 20, 0) != 0xffff ||
 		    sum(r + 20, m - 20, 0) != 0xffff)
@@ -67,6 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (pi.version != 4 && pi.version != 6) ||
 		    (pi.has_ports && pi.later_fragment) ||
 		    (pi.has_icmp && pi.has_ports) ||
+		    (pi.has_quote && (!pi.has_icmp ||
+				      pi.quote.src.family != pi.version ||
+				      pi.quote.has_ports == pi.quote.has_icmp)) ||
 		    (!pi.fragment && pi.later_fragment))
 			abort();
 		rc = packet_icmp_error(copy, size, &pi,

@@ -3,7 +3,7 @@
 # controller (SQLite) and a relay in its "inet" namespace and weft-agents in
 # hosts a and b (both on inet), each with a real TUN, traffic on the relay
 # path. The policy allows a->b ICMP and TCP 5201:
-#   - after setup every agent keeps CAP_NET_ADMIN alone, with
+#   - after setup every agent keeps CAP_NET_ADMIN and CAP_NET_BIND_SERVICE alone, with
 #     no_new_privs (a as user nobody, --user), and a map change after that
 #     drop still adds a route (b's subnet route, approved then, on a's
 #     weft0);
@@ -93,7 +93,7 @@ start_agent() {
 	nsrun "$_node" env WEFT_LOG_LEVEL=debug "$AGENT" up \
 		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
 		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
-		--hostname "$_node" --tun weft0 --no-direct "$@" \
+		--hostname "$_node" --tun weft0 --no-direct --dns off "$@" \
 		2>>"$tmp/$_node.log" &
 	AGENT_PID=$!
 	pids="$pids $!"
@@ -352,7 +352,8 @@ status_field() {
 	sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"
 }
 
-# The running agents keep CAP_NET_ADMIN alone (a as user nobody, b and c
+# The running agents keep CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (the DNS
+# stub's port 53) alone (a as user nobody, b and c
 # as root), with no new privileges; after that drop a map change still
 # adds a route: b's subnet route, approved now, lands on a's weft0.
 least_privilege() {
@@ -361,8 +362,8 @@ least_privilege() {
 		[ -n "$p" ] || { fail "no agent in $n"; continue; }
 		for f in CapEff CapPrm CapBnd; do
 			v=$(status_field "$p" $f)
-			[ "$v" = 0000000000001000 ] ||
-				fail "$n's agent has $f $v, not CAP_NET_ADMIN alone"
+			[ "$v" = 0000000000001400 ] ||
+				fail "$n's agent has $f $v, not CAP_NET_ADMIN and CAP_NET_BIND_SERVICE alone"
 		done
 		[ "$(status_field "$p" CapInh)" = 0000000000000000 ] ||
 			fail "$n's agent has inheritable capabilities"

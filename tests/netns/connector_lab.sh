@@ -23,7 +23,8 @@ start_agent() {
 	nsrun "$_node" "$AGENT" up \
 		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
 		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
-		--hostname "$_node" --tun weft0 ${LAB_NO_DIRECT---no-direct} "$@" \
+		--hostname "$_node" --tun weft0 ${LAB_NO_DIRECT---no-direct} \
+		--dns off "$@" \
 		2>>"$tmp/$_node.log" &
 	pids="$pids $!"
 	AGENT_PID=

@@ -87,15 +87,6 @@ dump() {
 }
 
 # stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
-stop_pid() {
-	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fail "process $1 still runs 5 s after SIG$2"
-}
-
 has_table() {
 	nsrun "$1" nft list table $TABLE >/dev/null 2>&1
 }

@@ -74,15 +74,6 @@ dump() {
 }
 
 # stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
-stop_pid() {
-	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
-	for _ in $(seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fail "process $1 still runs 5 s after SIG$2"
-}
-
 nft_ok() {
 	printf '%s\n' 'table inet weftprobe {' \
 		'chain p { type nat hook postrouting priority srcnat; masquerade; }' \

@@ -47,6 +47,17 @@ nspid() {
 	return 1
 }
 
+# stop_pid PID SIG: sends SIG and waits up to 5 s for PID to end (the
+# caller's fail function reports otherwise).
+stop_pid() {
+	kill "-$2" "$1" 2>/dev/null || fail "kill -$2 $1"
+	for _ in $(seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	fail "process $1 still runs 5 s after SIG$2"
+}
+
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }

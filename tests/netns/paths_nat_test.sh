@@ -133,7 +133,7 @@ start_agent() {
 	mkdir -p "$dir/$1"
 	nsbg "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
 		--insecure-http --auth-key "$2" --state-dir "$dir/$1" \
-		--socket "$dir/$1/sock" --hostname "$1" --tun weft0 \
+		--socket "$dir/$1/sock" --hostname "$1" --tun weft0 --dns off \
 		--metrics-listen "$AGENT_METRICS" $cooldown_flag \
 		${extra_agent_flags:-} ${PATHS_NAT_AGENT_FLAGS:-} \
 		2>>"$dir/$1.log"

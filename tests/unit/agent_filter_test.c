@@ -491,6 +491,44 @@ static void denies_by_default_and_counts_verdicts(void)
 	filter_rules_del(NULL);
 }
 
+/* The DNS stub's addresses sit on the TUN for the local resolver only:
+ * a peer's query to them is dropped even when a rule covers the whole
+ * CGNAT range and when the stub itself sent a packet to that peer. */
+static void peers_never_reach_the_dns_stub_addresses(void)
+{
+	static const char *const wide =
+		"[{\"proto\":\"any\",\"src\":[\"100.64.0.0/10\",\"fd7a::/16\"],"
+		"\"dst\":[{\"prefix\":\"100.64.0.0/10\",\"ports\":\"*\"},"
+		"{\"prefix\":\"fd7a::/16\",\"ports\":\"*\"}]}]";
+	struct ip_addr stub[3] = {addr("100.100.100.100"),
+				  addr("fd7a:115c:a1e0::6464:6464"),
+				  addr("100.64.0.9")};
+	struct filter *f = new_filter(0, wide);
+	struct packet_info q4 = pk(17, B4, 40000, "100.100.100.100", 53);
+	struct packet_info q6 = pk(6, B6, 40000, "fd7a:115c:a1e0::6464:6464",
+				   53);
+	struct packet_info other = pk(17, B4, 40000, A4, 53);
+	struct packet_info out = pk(17, "100.100.100.100", 53, B4, 40000);
+	struct filter_stats st;
+
+	REQUIRE(f != NULL);
+	CHECK(filter_check_in(f, &q4, 1000)); /* the rule covers it */
+	filter_set_local_only(f, stub, 3); /* the third is ignored */
+	CHECK(!filter_check_in(f, &q4, 1000));
+	CHECK(!filter_check_in(f, &q6, 1000));
+	CHECK(filter_check_in(f, &other, 1000));
+	q4.sport = 40000;
+	filter_track_out(f, &out, 1000);
+	CHECK(!filter_check_in(f, &q4, 1001));
+	filter_get_stats(f, 1001, &st);
+	CHECK_INT(st.denied, 3);
+	other = pk(17, B4, 40000, "100.64.0.9", 53);
+	CHECK(filter_check_in(f, &other, 1001));
+	filter_set_local_only(f, NULL, 0);
+	CHECK(filter_check_in(f, &q4, 1002));
+	filter_del(f);
+}
+
 /* a's filter has nothing for b: only replies to a's own flows get in. */
 static void replies_to_outbound_flows_are_allowed(void)
 {
@@ -524,6 +562,65 @@ static void replies_to_outbound_flows_are_allowed(void)
 	filter_get_stats(f, 1003, &st);
 	CHECK_INT(st.allowed_tracked, 2);
 	CHECK_INT(st.ct_entries, 2);
+	filter_del(f);
+}
+
+/* An ICMP error from b about a packet a sent. */
+static struct packet_info icmp_error(uint8_t type, const struct packet_info *sent)
+{
+	struct packet_info e = pk(sent->version == 4 ? 1 : 58, "0.0.0.0", type,
+				  "0.0.0.0", 0);
+
+	e.version = sent->version;
+	e.src = sent->dst;
+	e.dst = sent->src;
+	e.has_quote = true;
+	e.quote.proto = sent->proto;
+	e.quote.src = sent->src;
+	e.quote.dst = sent->dst;
+	e.quote.has_ports = sent->has_ports;
+	e.quote.sport = sent->sport;
+	e.quote.dport = sent->dport;
+	e.quote.has_icmp = sent->has_icmp;
+	e.quote.icmp_type = sent->icmp_type;
+	e.quote.icmp_id = sent->icmp_id;
+	return e;
+}
+
+static void icmp_errors_about_our_own_flows_are_allowed(void)
+{
+	struct filter *f = new_filter(0, "[]");
+	struct packet_info out = pk(6, A4, 40000, B4, 5201), err, other;
+	struct filter_stats st;
+
+	REQUIRE(f != NULL);
+	err = icmp_error(3, &out);
+	CHECK(!filter_check_in(f, &err, 1000));
+	filter_track_out(f, &out, 1000);
+	CHECK(filter_check_in(f, &err, 1001));
+	/* Another flow, or a quote that is not ours, stays out. */
+	other = pk(6, A4, 40001, B4, 5201);
+	err = icmp_error(3, &other);
+	CHECK(!filter_check_in(f, &err, 1002));
+	err = icmp_error(3, &out);
+	err.dst = addr(C4);
+	CHECK(!filter_check_in(f, &err, 1002));
+	err = icmp_error(3, &out);
+	err.has_quote = false;
+	CHECK(!filter_check_in(f, &err, 1002));
+	/* UDP over IPv6 and ping likewise; an expired flow does not. */
+	out = pk(17, A6, 5353, B6, 53);
+	filter_track_out(f, &out, 1000);
+	err = icmp_error(1, &out);
+	CHECK(filter_check_in(f, &err, 1003));
+	other = pk(1, A4, 8, B4, 77);
+	filter_track_out(f, &other, 1000);
+	err = icmp_error(11, &other);
+	CHECK(filter_check_in(f, &err, 1004));
+	filter_get_stats(f, 1004, &st);
+	CHECK_INT(st.allowed_tracked, 3);
+	err = icmp_error(1, &out);
+	CHECK(!filter_check_in(f, &err, 7000));
 	filter_del(f);
 }
 
@@ -860,6 +957,7 @@ static void many_host_routes_are_each_found(void)
 }
 
 static const struct check_case cases[] = {
+	CHECK_CASE(peers_never_reach_the_dns_stub_addresses),
 	CHECK_CASE(allows_exactly_what_a_tcp_rule_names),
 	CHECK_CASE(port_lists_and_ranges_are_inclusive),
 	CHECK_CASE(any_matches_every_protocol_and_portless_ones_need_star),
@@ -873,6 +971,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(denies_by_default_and_counts_verdicts),
 	CHECK_CASE(replies_to_outbound_flows_are_allowed),
 	CHECK_CASE(echo_replies_match_the_request_identifier),
+	CHECK_CASE(icmp_errors_about_our_own_flows_are_allowed),
 	CHECK_CASE(flows_expire_when_idle_and_traffic_refreshes_them),
 	CHECK_CASE(replies_the_rules_allow_are_not_tracked),
 	CHECK_CASE(full_table_evicts_the_least_recently_used_flow),

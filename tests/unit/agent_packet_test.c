@@ -455,6 +455,43 @@ static void ipv4_admin_prohibited_reply_has_valid_checksums(void)
 	CHECK_MEM(out + 28, p, n);
 }
 
+static void icmp_errors_expose_the_quoted_flow(void)
+{
+	uint8_t p[100], out[1300];
+	size_t n = v4_tcp(p, 12), m = 0;
+	struct packet_info pi, ri;
+
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	CHECK(!pi.has_quote);
+	REQUIRE_INT(packet_icmp_error(p, n, &pi, PACKET_ICMP_NO_ROUTE, 0, out,
+				      sizeof(out), &m),
+		    0);
+	REQUIRE_INT(packet_parse(out, m, &ri), 0);
+	REQUIRE(ri.has_quote);
+	CHECK_INT(ri.quote.proto, PACKET_PROTO_TCP);
+	CHECK(ip_addr_eq(&ri.quote.src, &pi.src));
+	CHECK(ip_addr_eq(&ri.quote.dst, &pi.dst));
+	CHECK(ri.quote.has_ports && ri.quote.sport == 40000 &&
+	      ri.quote.dport == 5432);
+	/* A quote cut inside the TCP ports' 8 bytes is left out. */
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	out[3] = (uint8_t)(28 + 27); /* IPv4 total length */
+	out[2] = 0;
+	out[10] = out[11] = 0;
+	REQUIRE_INT(packet_parse(out, 28 + 27, &ri), 0);
+	CHECK(!ri.has_quote);
+	n = v6_udp(p, 20);
+	REQUIRE_INT(packet_parse(p, n, &pi), 0);
+	REQUIRE_INT(packet_icmp_error(p, n, &pi, PACKET_ICMP_ADMIN_PROHIBITED,
+				      0, out, sizeof(out), &m),
+		    0);
+	REQUIRE_INT(packet_parse(out, m, &ri), 0);
+	REQUIRE(ri.has_quote);
+	CHECK_INT(ri.quote.proto, PACKET_PROTO_UDP);
+	CHECK(ip_addr_eq(&ri.quote.src, &pi.src));
+	CHECK(ri.quote.sport == 5353 && ri.quote.dport == 53);
+}
+
 static void ipv6_admin_prohibited_reply_has_valid_checksum(void)
 {
 	uint8_t p[100], out[1300], pseudo[40];
@@ -749,6 +786,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(rejects_bad_ipv6_headers_and_extension_chains),
 	CHECK_CASE(ipv4_admin_prohibited_reply_has_valid_checksums),
 	CHECK_CASE(ipv6_admin_prohibited_reply_has_valid_checksum),
+	CHECK_CASE(icmp_errors_expose_the_quoted_flow),
 	CHECK_CASE(icmp_replies_are_capped_and_carry_the_mtu),
 	CHECK_CASE(refuses_to_answer_errors_fragments_and_multicast),
 	CHECK_CASE(builds_echo_requests_and_replies_with_valid_checksums),

@@ -57,7 +57,10 @@ static void no_policy_means_no_peers_and_empty_filter(void)
 		   "\"ipv6\":\"fd7a:115c:a1e0::1\",\"tags\":[],"
 		   "\"user\":\"alice\"}");
 	CHECK_JSON(json_object_get(m, "dns"),
-		   "{\"suffix\":\"weft.internal\",\"resources\":[]}");
+		   "{\"suffix\":\"weft.internal\",\"search\":true,"
+		   "\"stub\":{\"ipv4\":\"100.100.100.100\",\"ipv6\":null},"
+		   "\"split\":[],\"upstreams\":[],\"records\":[],"
+		   "\"resources\":[]}");
 	CHECK(json_is_true(json_object_get(m, "full")));
 	json_decref(m);
 	fix_free(&f);

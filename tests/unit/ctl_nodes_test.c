@@ -71,6 +71,7 @@ static void shows_node_with_every_documented_field(void)
 	REQUIRE_INT(fx_call(&F, "GET", path, F.admin, NULL), 200);
 	CHECK_INT(fx_jint(F.r.json, "id"), id);
 	CHECK_STR(fx_jstr(F.r.json, "name"), "laptop");
+	CHECK_STR(fx_jstr(F.r.json, "dns_name"), "laptop.weft.internal");
 	CHECK_INT(fx_jint(F.r.json, "user_id"), alice);
 	CHECK_STR(fx_jstr(F.r.json, "public_key"), "key-1");
 	CHECK_STR(fx_jstr(F.r.json, "ipv4"), "100.64.0.2");
@@ -86,7 +87,7 @@ static void shows_node_with_every_documented_field(void)
 	CHECK(json_is_null(json_object_get(F.r.json, "expires_at")));
 	CHECK(json_is_false(json_object_get(F.r.json, "ephemeral")));
 	CHECK_STR(fx_jstr(F.r.json, "created_at"), "2023-11-14T22:13:20Z");
-	CHECK_INT(json_object_size(F.r.json), 17);
+	CHECK_INT(json_object_size(F.r.json), 18);
 	routes = json_object_get(F.r.json, "routes");
 	CHECK_INT(json_array_size(json_object_get(routes, "advertised")), 2);
 	CHECK(array_has(json_object_get(routes, "advertised"), "10.1.0.0/16"));

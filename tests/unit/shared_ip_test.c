@@ -601,6 +601,29 @@ static void parses_endpoints(void)
 	CHECK_INT(e.port, 1);
 }
 
+static void endpoint_with_default_port_takes_a_bare_address(void)
+{
+	struct ip_endpoint e;
+	struct ip_addr v6 = addr("fd00::53");
+
+	REQUIRE_INT(ip_endpoint_parse_port("10.1.0.53", 53, &e), 0);
+	CHECK_INT(e.addr.family, 4);
+	CHECK_INT(e.port, 53);
+	REQUIRE_INT(ip_endpoint_parse_port("fd00::53", 53, &e), 0);
+	CHECK(ip_addr_eq(&e.addr, &v6));
+	CHECK_INT(e.port, 53);
+	REQUIRE_INT(ip_endpoint_parse_port("10.1.0.54:5353", 53, &e), 0);
+	CHECK_INT(e.port, 5353);
+	REQUIRE_INT(ip_endpoint_parse_port("[fd00::53]:54", 53, &e), 0);
+	CHECK_INT(e.port, 54);
+	CHECK_INT(ip_endpoint_parse_port("[fd00::53]", 53, &e),
+		  WEFT_ERR_PARSE);
+	CHECK_INT(ip_endpoint_parse_port("ns.example", 53, &e),
+		  WEFT_ERR_PARSE);
+	CHECK_INT(ip_endpoint_parse_port("10.1.0.53:0", 53, &e),
+		  WEFT_ERR_RANGE);
+}
+
 static void rejects_malformed_endpoints(void)
 {
 	static const struct {
@@ -788,6 +811,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(alloc_uses_every_address_of_tiny_pools),
 	CHECK_CASE(alloc_in_ipv6_pool_keeps_last_address),
 	CHECK_CASE(parses_endpoints),
+	CHECK_CASE(endpoint_with_default_port_takes_a_bare_address),
 	CHECK_CASE(rejects_malformed_endpoints),
 	CHECK_CASE(formats_endpoints_with_brackets_for_ipv6),
 	CHECK_CASE(converts_sockaddrs_both_ways),

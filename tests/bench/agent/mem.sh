@@ -139,7 +139,7 @@ start_agent() {
 	mkdir -p "$tmp/$node"
 	nsx "$node" env "$@" "$agent_bin" up --controller "$URL" \
 		--insecure-http --auth-key "$key" --state-dir "$tmp/$node" \
-		--socket "$tmp/$node/sock" --hostname "$node" --tun weft0 \
+		--socket "$tmp/$node/sock" --hostname "$node" --tun weft0 --dns off \
 		"${agent_tls[@]}" 2>"$tmp/$node.log" &
 	pids+=("$!")
 }

@@ -377,7 +377,7 @@ agent_start() {
 	bg "$l" "$h" "$d/agent-$h.log" "$agent_bin" up \
 		--controller "$ctl_url" --insecure-http --auth-key "$auth_key" \
 		--state-dir "$d/state-$h" --hostname "bench-$h" --tun weft0 \
-		--socket "$d/agent-$h.sock" --metrics-listen 127.0.0.1:9581
+		--socket "$d/agent-$h.sock" --metrics-listen 127.0.0.1:9581 --dns off
 	printf -v "agent_pid_$h" %s "$bg_pid"
 }
 # agent LAB HOST cmd...: a weft-agent client command against HOST's agent.

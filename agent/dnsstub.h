@@ -1,0 +1,80 @@
+/* The agent's stub DNS server (docs/dns.md, "The stub resolver"): UDP and
+ * TCP sockets on the loop, answers from the map (agent/dnsanswer.h), an
+ * answer cache (agent/dnscache.h) and forwarding to upstreams over UDP
+ * with a timeout, a retry on the next upstream, and TCP when the
+ * upstream's answer is truncated.
+ *
+ * UDP answers respect the client's EDNS0 size (512 without EDNS0) and set
+ * TC when they do not fit, so clients retry over TCP. TCP connections
+ * carry length-prefixed queries one after the other, close after
+ * DNSSTUB_TCP_IDLE_MS without a query, and are at most DNSSTUB_TCP_MAX.
+ * Malformed queries are dropped (answered FORMERR when the header can be
+ * read) and logged at most once a second.
+ *
+ * Map-derived answers are computed for every query and never cached, so a
+ * map change applies to the next query; the cache holds upstream answers
+ * only and is flushed when the map's dns part changes (upstreams). */
+#ifndef WEFT_AGENT_DNSSTUB_H
+#define WEFT_AGENT_DNSSTUB_H
+
+#include "agent/map.h"
+#include "shared/ip.h"
+#include "shared/loop.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNSSTUB_LISTEN_MAX 4
+#define DNSSTUB_TCP_MAX 64
+#define DNSSTUB_TCP_IDLE_MS 10000
+#define DNSSTUB_PENDING_MAX 1024      /* forwards in flight */
+#define DNSSTUB_UP_TIMEOUT_MS 1000    /* per try */
+#define DNSSTUB_UP_TRIES 3
+
+struct dnsstub;
+
+struct dnsstub_cfg {
+	struct loop *loop;
+	/* Where to listen (UDP and TCP each); copied. None: the map's stub
+	 * addresses on port 53, followed as the map changes. */
+	const struct ip_endpoint *listen;
+	size_t nlisten;
+	/* The host's resolvers before the agent (agent/dnsanswer.h); copied. */
+	const struct ip_endpoint *host;
+	size_t nhost;
+	bool loopback_loops;
+	/* The map, borrowed for the stub's life (it follows map_apply). */
+	const struct map *map;
+	size_t cache_entries, cache_bytes; /* 0: defaults */
+};
+
+struct dnsstub_stats {
+	uint64_t queries, cache_hits, forwarded, nxdomain, servfail,
+		 malformed, truncated, tcp_fallback, upstream_timeouts;
+};
+
+/* Binds every listen address (UDP and TCP). Returns 0 and *out, or
+ * -errno / WEFT_ERR_* (nothing left open then). */
+int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out);
+
+/* Closes every socket and answers nothing more. NULL is fine. */
+void dnsstub_del(struct dnsstub *s);
+
+/* Tells the stub the map changed (call after map_apply): when the dns
+ * part changed, flushes cached upstream answers and, without fixed listen
+ * addresses, moves to the map's stub addresses (a failed bind is logged;
+ * the stub answers nothing until the next change). */
+void dnsstub_map_changed(struct dnsstub *s, const struct map_diff *diff);
+
+/* dnsstub_new for the daemon: listens on *listen when its port is set
+ * (--dns-listen), else on the map's stub addresses; the host's resolvers
+ * are the nameservers of resolv_conf (the host's file from before the
+ * agent; unreadable: none). */
+int dnsstub_start(struct loop *loop, const struct map *map,
+		  const struct ip_endpoint *listen, const char *resolv_conf,
+		  struct dnsstub **out);
+
+void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out);
+
+#endif
