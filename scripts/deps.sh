@@ -25,6 +25,7 @@ test_pkgs=(
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
   chromium                 # the browser tests/browser drives (ui_browser)
+  debootstrap              # deb_packages: a fresh Debian 12 root to install into
 )
 
 case "${1:-run}" in
