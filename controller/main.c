@@ -1,6 +1,7 @@
 /* weft-controller: `serve` runs the REST API and web UI; the other
  * subcommands administer the same database directly. */
 #include "controller/api.h"
+#include "controller/bootstrap.h"
 #include "controller/cli.h"
 #include "controller/cred.h"
 #include "controller/ctl.h"
@@ -55,68 +56,46 @@ static void usage(FILE *out)
 		"WEFT_DB) and --help.\n");
 }
 
-static int count_cb(void *ctx, const struct store_apikey *row)
+/* Makes the first admin API key of a new database (controller/bootstrap.h)
+ * and says so: the key itself only when no file is given. */
+static int first_key(struct store *st, const char *file)
 {
-	(void)row;
-	(*(int *)ctx)++;
-	return 0;
-}
-
-/* Creates the first admin API key when the database has none, and prints
- * it once: there is no other way in to a fresh deployment. */
-static int bootstrap_key(struct store *st)
-{
-	struct store_apikey k = {0};
-	struct store_audit a = {0};
-	struct store_tx *tx = NULL;
 	char text[CRED_TEXT_SIZE];
-	struct cred cr;
-	int any = 0, rc;
+	enum bootstrap_result res;
+	int rc;
 
-	rc = store_begin(st, STORE_WRITE, &tx);
-	if (rc < 0)
+	rc = bootstrap_key(st, file, text, &res);
+	if (rc == WEFT_ERR_INVAL) {
+		fprintf(stderr, "weft-controller: --bootstrap-key-file %s: not "
+				"an admin API key (weft_api_...)\n", file);
 		return rc;
-	rc = store_apikey_list(tx, NULL, &(struct store_page){.after = 0, .limit = 1}, count_cb,
-			       &any, NULL);
-	if (rc < 0)
-		goto out;
-	if (any) {
-		rc = 0;
-		goto out;
 	}
-	rc = cred_new(CRED_API, NULL, text, &cr);
-	if (rc < 0)
-		goto out;
-	snprintf(k.prefix, sizeof(k.prefix), "%s", cr.id);
-	snprintf(k.hash, sizeof(k.hash), "%s", cr.hash);
-	snprintf(k.description, sizeof(k.description), "bootstrap admin key");
-	rc = store_apikey_create(tx, &k);
-	if (rc < 0)
-		goto out;
-	snprintf(a.actor, sizeof(a.actor), "system");
-	snprintf(a.action, sizeof(a.action), "apikey.create");
-	snprintf(a.target_type, sizeof(a.target_type), "apikey");
-	snprintf(a.target_id, sizeof(a.target_id), "%lld", (long long)k.id);
-	snprintf(a.detail, sizeof(a.detail),
-		 "{\"description\":\"bootstrap admin key\"}");
-	rc = store_audit_create(tx, &a);
-	if (rc < 0)
-		goto out;
-	rc = store_commit(tx);
-	tx = NULL;
-	if (rc < 0)
-		goto out;
-	printf("\nA new database: created the first admin API key. It is shown "
-	       "only now:\n\n    %s\n\n"
-	       "Use it as \"Authorization: Bearer <key>\". Create more with\n"
-	       "    weft-controller apikeys create --description NAME\n"
-	       "or POST /api/v1/api-keys, and revoke this one when you have.\n\n",
-	       text);
+	if (rc < 0 && rc > WEFT_ERR_BASE) { /* -errno: the file */
+		fprintf(stderr, "weft-controller: --bootstrap-key-file %s: "
+				"%s\n", file, weft_strerror(rc));
+		return rc;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weft-controller: cannot create the first API "
+				"key: %s\n", store_errmsg());
+		return rc;
+	}
+	if (res == BOOTSTRAP_SHOWN)
+		printf("\nA new database: created the first admin API key. It "
+		       "is shown only now:\n\n    %s\n\n"
+		       "Use it as \"Authorization: Bearer <key>\". Create more "
+		       "with\n    weft-controller apikeys create --description "
+		       "NAME\nor POST /api/v1/api-keys, and revoke this one when "
+		       "you have.\n\n", text);
+	else if (res == BOOTSTRAP_WRITTEN)
+		printf("\nA new database: created the first admin API key and "
+		       "wrote it to %s (mode 0600).\n\n", file);
+	else if (res == BOOTSTRAP_ADOPTED)
+		printf("\nA new database: the first admin API key is the one in "
+		       "%s.\n\n", file);
 	fflush(stdout);
 	memset(text, 0, sizeof(text));
-out:
-	store_rollback(tx);
-	return rc;
+	return 0;
 }
 
 static void on_stop(int signo, void *ctx)
@@ -168,7 +147,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
 	struct conf_opt opts[CTL_COMMON_NOPTS + 13];
-	const char *kek_file = NULL;
+	const char *kek_file = NULL, *key_file = NULL;
 	char sealed_id[KEK_ID_SIZE] = "";
 	struct kek kek;
 	struct serve s = {0};
@@ -223,6 +202,10 @@ static int cmd_serve(int argc, char **argv)
 	opts[n++] = (struct conf_opt){"kek-file", CONF_STRING, &kek_file, NULL,
 		"key-encryption key sealing the relay signing key (also "
 		"WEFT_KEK); default <data-dir>/" CTL_KEK_FILE " on SQLite", 0, 0};
+	opts[n++] = (struct conf_opt){"bootstrap-key-file", CONF_STRING,
+		&key_file, NULL, "on a new database: adopt the admin API key "
+		"this file holds, or write a new one to it (mode 0600) "
+		"instead of printing it", 0, 0};
 	opts[n++] = (struct conf_opt){"presence-interval", CONF_DURATION,
 		&presence_ms, "2s",
 		"a held poll is woken at most once per this interval by peers "
@@ -246,11 +229,8 @@ static int cmd_serve(int argc, char **argv)
 	if (ctl_open_store(&common, &s.st) < 0)
 		goto out;
 	s.ephemeral_grace_s = grace_ms / 1000;
-	if (bootstrap_key(s.st) < 0) {
-		fprintf(stderr, "weft-controller: cannot create the first API "
-				"key: %s\n", store_errmsg());
+	if (first_key(s.st, key_file) < 0)
 		goto out;
-	}
 	if (ctl_load_kek(&common, kek_file, true, &kek) < 0)
 		goto out;
 	rc = relaykey_ensure(s.st, &kek, &priv, &pub, sealed_id);

@@ -27,6 +27,7 @@ test_pkgs=(
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
   dbus                     # dbus-daemon: a private bus for dns_resolved_test.sh
   chromium                 # the browser tests/browser drives (ui_browser)
+  debootstrap              # deb_packages: a fresh Debian 12 root to install into
 )
 
 case "${1:-run}" in

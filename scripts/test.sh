@@ -22,9 +22,11 @@ if [ "${WEFT_TEST_SKIP_GCC:-0}" != 1 ]; then
 	gcc_build=${WEFT_TEST_GCC_BUILD_DIR:-build-gcc}
 	cmake -S . -B "$gcc_build" -DCMAKE_C_COMPILER=gcc \
 	      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_WERROR=ON \
-	      -DWEFT_TESTS=ON >/dev/null
+	      -DWEFT_TESTS=ON -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 	cmake --build "$gcc_build" -j"$(nproc)" >/dev/null
 	echo "gcc RelWithDebInfo build: ok"
+	# deb_packages (tests/build/deb_test.sh) packages this build.
+	export WEFT_PACKAGE_BUILD_DIR="$PWD/$gcc_build"
 fi
 
 cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
