@@ -298,3 +298,25 @@ int cli_print_routes(const json_t *a, FILE *out)
 	}
 	return ferror(out) ? -EIO : 0;
 }
+
+static const char *field(const json_t *a, const char *key)
+{
+	const char *v = json_string_value(json_object_get(a, key));
+
+	return v ? v : "?";
+}
+
+int cli_print_resolve(const json_t *a, FILE *out)
+{
+	const char *v4 = json_string_value(json_object_get(a, "ipv4"));
+	const char *v6 = json_string_value(json_object_get(a, "ipv6"));
+
+	fprintf(out, "%s", field(a, "name"));
+	if (v4)
+		fprintf(out, " %s", v4);
+	if (v6)
+		fprintf(out, " %s", v6);
+	fprintf(out, " (resource %s, %s)\n", field(a, "resource"),
+		field(a, "type"));
+	return ferror(out) ? -EIO : 0;
+}

@@ -12,6 +12,7 @@
 #include "agent/mapjson.h"
 #include "agent/ping.h"
 #include "agent/resclient.h"
+#include "agent/resnames.h"
 #include "agent/relayc.h"
 #include "agent/state.h"
 #include "agent/tunnel.h"
@@ -356,6 +357,40 @@ static json_t *dataplane_answer(const struct agent_view *v)
 			 "tx_stale", (json_int_t)ts.stale);
 }
 
+static json_t *addr_or_null(const struct ip_addr *a)
+{
+	char buf[IP_ADDR_STRLEN];
+
+	if (!a->family || ip_addr_format(a, buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+/* `resolve`: the mapped address of a DNS or wildcard resource's name. */
+static json_t *cmd_resolve(const struct agent_view *v, const json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct resnames_hit h;
+	int rc;
+
+	if (!name || !*name)
+		return api_error("invalid", "resolve needs a name");
+	rc = resclient_resolve(v->res, v->map, name, &h);
+	if (rc == WEFT_ERR_INVAL)
+		return api_error("invalid", "not a valid DNS name");
+	if (rc == WEFT_ERR_NOTFOUND)
+		return api_error("not_found", "no DNS or wildcard resource "
+					      "this node may reach has that "
+					      "name");
+	if (rc < 0)
+		return api_error(weft_errname(rc), weft_strerror(rc));
+	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "name", h.name,
+			 "resource", h.res->name, "resource_id",
+			 (json_int_t)h.res->id, "type",
+			 mapjson_res_type(h.res->type), "ipv4",
+			 addr_or_null(&h.v4), "ipv6", addr_or_null(&h.v6));
+}
+
 json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 {
 	const struct agent_view *v = ctx;
@@ -386,6 +421,8 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 		return routes_answer(v);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(v, req);
+	if (strcmp(cmd, "resolve") == 0)
+		return cmd_resolve(v, req);
 	if (strcmp(cmd, "ping_result") == 0)
 		return cmd_ping_result(v, req);
 	if (strcmp(cmd, "down") == 0) {

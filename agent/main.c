@@ -31,6 +31,8 @@ static void usage(FILE *out)
 		"  peers    the peers this node may talk to\n"
 		"  routes   the routes the map gives this node\n"
 		"  ping     ping a peer through its tunnel\n"
+		"  resolve  the mapped address of a DNS or wildcard resource's "
+		"name\n"
 		"  down     stop the running agent\n"
 		"  version  print the version\n\n"
 		"Every command takes --help. Client commands take --json,\n"
@@ -276,15 +278,17 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 	struct conf_err err;
 	struct conf *cf = NULL;
 	json_t *req = NULL, *ans = NULL, *e;
-	int rc, status = 2;
+	bool resolve = strcmp(cmd, "resolve") == 0;
+	char **pos = NULL;
+	int npos = 0, rc, status = 2;
 
 	if (conf_new(&cf) < 0)
 		return 1;
 	conf_limit_sources(cf, env_names);
-	rc = conf_parse(cf, opts, nopts, argc, argv, NULL, NULL, &err);
+	rc = conf_parse(cf, opts, nopts, argc, argv, &pos, &npos, &err);
 	if (rc == CONF_HELP) {
-		printf("usage: weft-agent %s [--json] [--socket PATH]\n\n",
-		       cmd);
+		printf("usage: weft-agent %s [--json] [--socket PATH]%s\n\n",
+		       cmd, resolve ? " NAME" : "");
 		conf_usage_for(cf, opts, nopts, stdout);
 		status = 0;
 		goto out;
@@ -293,12 +297,18 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "weft-agent %s: %s\n", cmd, err.message);
 		goto out;
 	}
+	if (npos != (resolve ? 1 : 0)) {
+		fprintf(stderr, "weft-agent %s: %s\n", cmd,
+			resolve ? "give exactly one name" : "takes no arguments");
+		goto out;
+	}
 	if (!state_dir || !*state_dir)
 		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
 	if (!sock || !*sock)
 		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
 	status = 1;
-	req = json_pack("{s:s}", "cmd", cmd);
+	req = resolve ? json_pack("{s:s, s:s}", "cmd", cmd, "name", pos[0])
+		      : json_pack("{s:s}", "cmd", cmd);
 	rc = req ? localapi_call(sock, req, CALL_TIMEOUT_MS, &ans)
 		 : WEFT_ERR_NOMEM;
 	if (rc == -ENOENT || rc == -ECONNREFUSED) {
@@ -328,6 +338,8 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		rc = cli_print_peers(ans, stdout);
 	} else if (strcmp(cmd, "routes") == 0) {
 		rc = cli_print_routes(ans, stdout);
+	} else if (resolve) {
+		rc = cli_print_resolve(ans, stdout);
 	} else {
 		printf("weft-agent stopped\n");
 		rc = 0;
@@ -490,7 +502,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "up") == 0)
 		return cmd_up(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
-	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0)
+	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0 ||
+	    strcmp(cmd, "resolve") == 0)
 		return cmd_client(cmd, argc - 1, argv + 1);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(argc - 1, argv + 1);

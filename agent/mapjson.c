@@ -499,6 +499,12 @@ static const char *const res_types[] = {
 	[MAP_RES_WILDCARD] = "wildcard", [MAP_RES_INTERNET] = "internet",
 };
 
+const char *mapjson_res_type(enum map_res_type t)
+{
+	return (size_t)t < sizeof(res_types) / sizeof(res_types[0]) ?
+		       res_types[t] : "unknown";
+}
+
 static const char *const res_protos[] = {
 	[MAP_PROTO_TCP] = "tcp", [MAP_PROTO_UDP] = "udp",
 	[MAP_PROTO_ICMP] = "icmp",

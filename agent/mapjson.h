@@ -75,4 +75,8 @@ void mapjson_res_free(struct map_res *v, size_t n);
  * new reference, NULL when out of memory. */
 json_t *mapjson_res_json(const struct map_res *v, size_t n, bool serves);
 
+/* The JSON name of a resource type ("ip", "cidr", "dns", "wildcard",
+ * "internet"). */
+const char *mapjson_res_type(enum map_res_type t);
+
 #endif

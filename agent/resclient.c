@@ -4,6 +4,7 @@
 #include "agent/dataplane.h"
 #include "agent/map.h"
 #include "agent/reschoice.h"
+#include "agent/resnames.h"
 #include "agent/tunnel.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -15,13 +16,17 @@ struct resclient {
 	struct reschoice *choice;
 	int64_t *watched;    /* connector ids we watch, ascending */
 	size_t nwatched;
+	struct wildcard_table *wild; /* names given under wildcard resources */
 };
 
 int resclient_new(struct resclient **out)
 {
 	struct resclient *rc = calloc(1, sizeof(*rc));
 
-	if (!rc || reschoice_new(&rc->choice) < 0) {
+	if (!rc || !(rc->wild = wildcard_table_new()) ||
+	    reschoice_new(&rc->choice) < 0) {
+		if (rc)
+			wildcard_table_del(rc->wild);
 		free(rc);
 		return WEFT_ERR_NOMEM;
 	}
@@ -34,6 +39,7 @@ void resclient_del(struct resclient *rc)
 	if (!rc)
 		return;
 	reschoice_del(rc->choice);
+	wildcard_table_del(rc->wild);
 	free(rc->watched);
 	free(rc);
 }
@@ -258,4 +264,13 @@ int64_t resclient_connector(const struct resclient *rc, int64_t res_id)
 uint64_t resclient_moves(const struct resclient *rc)
 {
 	return reschoice_moves(rc->choice);
+}
+
+int resclient_resolve(struct resclient *rc, const struct map *m,
+		      const char *name, struct resnames_hit *out)
+{
+	size_t n;
+	const struct map_res *v = map_resources(m, &n);
+
+	return resnames_resolve(v, n, rc->wild, name, out);
 }

@@ -19,6 +19,7 @@ struct dataplane;
 struct map;
 struct map_diff;
 struct resclient;
+struct resnames_hit;
 
 /* Returns 0 and *out, or WEFT_ERR_NOMEM. */
 int resclient_new(struct resclient **out);
@@ -54,5 +55,11 @@ int64_t resclient_connector(const struct resclient *rc, int64_t res_id);
 
 /* Moves from one connector to another since the start. */
 uint64_t resclient_moves(const struct resclient *rc);
+
+/* The mapped address of name for this client (agent/resnames.h), from
+ * m's resources; wildcard names keep their address for the life of rc.
+ * Returns what resnames_resolve returns. */
+int resclient_resolve(struct resclient *rc, const struct map *m,
+		      const char *name, struct resnames_hit *out);
 
 #endif
