@@ -745,6 +745,7 @@ static bool quote_allowed(const struct filter *f, const struct packet_info *pi,
 {
 	const struct packet_quote *q = &pi->quote;
 	struct packet_info out, rep;
+	struct ct_ent *b[2];
 	struct ct_key k;
 
 	if (!pi->has_quote || !ip_addr_eq(&q->src, &pi->dst))
@@ -760,8 +761,11 @@ static bool quote_allowed(const struct filter *f, const struct packet_info *pi,
 	out.has_icmp = q->has_icmp;
 	out.icmp_type = q->icmp_type;
 	out.icmp_id = q->icmp_id;
-	if (flow_key(&out, true, &k) && ct_find(f, &k, now_ms))
-		return true;
+	if (flow_key(&out, true, &k)) {
+		buckets(f, &k, b);
+		if (ct_find(b, &k, now_ms))
+			return true;
+	}
 	reply_of(&out, &rep);
 	return (rep.has_ports || rep.has_icmp) &&
 	       filter_rules_allow(f->rules, &rep);

@@ -79,7 +79,7 @@ static int upstreams_of(const json_t *a, struct ip_endpoint *out,
 			const char *where, char *err, size_t errlen)
 {
 	const json_t *v;
-	char what[96];
+	char what[128];
 	size_t i;
 
 	json_array_foreach(a, i, v) {

@@ -146,7 +146,7 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 13];
+	struct conf_opt opts[CTL_COMMON_NOPTS + 14];
 	const char *kek_file = NULL, *key_file = NULL;
 	char sealed_id[KEK_ID_SIZE] = "";
 	struct kek kek;

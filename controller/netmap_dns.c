@@ -17,7 +17,7 @@ int netmap_dns_set(struct netmap *nm, int64_t version, const json_t *conf,
 	json_t *copy;
 	char *suffix;
 	bool renamed;
-	int rc;
+	int rc = WEFT_ERR_NOMEM;
 
 	if (!nm || !domain)
 		return WEFT_ERR_INVAL;
