@@ -144,14 +144,14 @@ static void set_stub(struct dnshost *h, const struct dnsplan *p,
 	for (i = 0; h->ifindex && i < h->nstub; i++) {
 		pr.addr = h->stub[i];
 		pr.len = h->stub[i].family == 4 ? 32 : 128;
-		tun_addr_ifindex(h->ifindex, &pr, false);
+		tun_addr_local_only(h->ifindex, &pr, false);
 	}
 	h->nstub = 0;
 	for (i = 0; h->ifindex && i < p->nns; i++) {
 		pr.addr = p->ns[i];
 		pr.len = p->ns[i].family == 4 ? 32 : 128;
 		ip_addr_format(&p->ns[i], a, sizeof(a));
-		rc = tun_addr_ifindex(h->ifindex, &pr, true);
+		rc = tun_addr_local_only(h->ifindex, &pr, true);
 		if (rc < 0) {
 			log_warn_err(rc, "dns_stub_addr_failed", "addr=%s "
 				     "tun=%s", a, h->tun);

@@ -74,9 +74,12 @@ int tun_wait_local(struct tun *t, const struct ip_addr *a, int timeout_ms);
  * (-EADDRNOTAVAIL when it is not there). */
 int tun_del_addr(struct tun *t, const struct ip_prefix *p);
 
-/* tun_add_addr (add) or tun_del_addr on the device with index ifindex,
- * for parts that know the TUN only by name (agent/dnshost.c). */
-int tun_addr_ifindex(int ifindex, const struct ip_prefix *p, bool add);
+/* Adds (add) or removes an address for the host's own use on the device
+ * with index ifindex (agent/dnshost.c: the DNS stub's): the kernel never
+ * picks it as the source of packets to other destinations, which keep
+ * the mesh address (IPv4: scope host; IPv6: deprecated, preferred
+ * lifetime 0, valid forever). Returns as tun_add_addr. */
+int tun_addr_local_only(int ifindex, const struct ip_prefix *p, bool add);
 
 /* Adds a route for dst (host bits are ignored) through the device in the
  * main table. The device must be up. Returns 0, WEFT_ERR_INVAL, or -errno

@@ -145,9 +145,13 @@ static bool prefix_ok(const struct ip_prefix *p)
 		     (p->addr.family == 6 && p->len <= 128));
 }
 
+/* local_only: never a source address for other destinations (IPv4: scope
+ * host; IPv6: deprecated, preferred lifetime 0, valid forever). */
 static int addr_msg(int ifindex, const struct ip_prefix *p, uint16_t type,
-		    uint16_t flags)
+		    uint16_t flags, bool local_only)
 {
+	struct ifa_cacheinfo ci = {.ifa_prefered = 0,
+				   .ifa_valid = 0xFFFFFFFFu};
 	struct rtnl_req r;
 	struct ifaddrmsg *ifa;
 	size_t n;
@@ -158,8 +162,11 @@ static int addr_msg(int ifindex, const struct ip_prefix *p, uint16_t type,
 	ifa = rtnl_init(&r, type, flags, sizeof(*ifa));
 	ifa->ifa_family = p->addr.family == 4 ? AF_INET : AF_INET6;
 	ifa->ifa_prefixlen = p->len;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_scope = local_only && p->addr.family == 4 ? RT_SCOPE_HOST
+							  : RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = (unsigned)ifindex;
+	if (local_only && p->addr.family == 6 && type == RTM_NEWADDR)
+		rtnl_attr(&r, IFA_CACHEINFO, &ci, sizeof(ci));
 	if (p->addr.family == 6)
 		ifa->ifa_flags = IFA_F_NODAD;
 	else
@@ -171,19 +178,19 @@ static int addr_msg(int ifindex, const struct ip_prefix *p, uint16_t type,
 int tun_add_addr(struct tun *t, const struct ip_prefix *p)
 {
 	return addr_msg(t->ifindex, p, RTM_NEWADDR,
-			NLM_F_CREATE | NLM_F_REPLACE);
+			NLM_F_CREATE | NLM_F_REPLACE, false);
 }
 
-int tun_addr_ifindex(int ifindex, const struct ip_prefix *p, bool add)
+int tun_addr_local_only(int ifindex, const struct ip_prefix *p, bool add)
 {
 	return add ? addr_msg(ifindex, p, RTM_NEWADDR,
-			      NLM_F_CREATE | NLM_F_REPLACE)
-		   : addr_msg(ifindex, p, RTM_DELADDR, 0);
+			      NLM_F_CREATE | NLM_F_REPLACE, true)
+		   : addr_msg(ifindex, p, RTM_DELADDR, 0, true);
 }
 
 int tun_del_addr(struct tun *t, const struct ip_prefix *p)
 {
-	return addr_msg(t->ifindex, p, RTM_DELADDR, 0);
+	return addr_msg(t->ifindex, p, RTM_DELADDR, 0, false);
 }
 
 static int route_msg(struct tun *t, const struct ip_prefix *dst,

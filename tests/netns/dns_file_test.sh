@@ -120,7 +120,7 @@ run() {
 		fail "ours does not say where the backup is"
 	[ "$(cat "$tmp/a/resolv.conf.weft-backup")" = "$ORIG" ] ||
 		fail "the backup is not the original"
-	nsrun a ip -4 addr show dev weft0 | grep -q "inet 100.100.100.100/32" ||
+	nsrun a ip -4 addr show dev weft0 | grep -q "inet 100.100.100.100/32 scope host" ||
 		fail "the stub address is not on weft0: $(nsrun a ip -4 addr show dev weft0)"
 	st=$(cli a status)
 	[ "$(echo "$st" | jq -r .dns.mode)" = file ] ||
