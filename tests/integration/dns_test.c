@@ -1,6 +1,7 @@
 /* The DNS settings against the real controller process over HTTP (docs/
  * dns.md): GET/PUT round trip, 400/413 JSON errors for bad bodies, and a
- * change reaching a node's held long-poll as a "dns" delta. */
+ * change reaching a node's held long-poll as a "dns" delta, and the
+ * dns CLI on the same database. */
 #include "check.h"
 #include "fx.h"
 #include "ih.h"
@@ -155,9 +156,62 @@ static void a_change_reaches_a_held_poll_as_a_dns_delta(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
+/* text into a new file in the test's directory; its path (static). */
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[2][600];
+	static int k;
+	char *p = path[k++ % 2];
+	FILE *f;
+
+	snprintf(p, 600, "%s/%s", check_tmpdir(), name);
+	f = fopen(p, "w");
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+static void cli_sets_and_shows_the_settings(void)
+{
+	const char *good = write_file("dns.json",
+				      "{\"search\": false, \"records\": "
+				      "[{\"name\": \"nas.home\", \"type\": "
+				      "\"AAAA\", \"value\": \"fd00::9\"}]}");
+	const char *bad = write_file("bad.json", "{\"upstreams\": "
+				     "[\"dns.example\"]}");
+	struct ih *h = NULL;
+	json_t *j = NULL;
+	char *out = NULL;
+	int st = -1;
+
+	REQUIRE(good && bad);
+	REQUIRE_INT(ih_new(NULL, &h), 0);
+	REQUIRE_INT(ih_cli(h, &out, &st, "dns", "set", good, NULL), 0);
+	CHECK_INT(st, 0);
+	CHECK(out && strstr(out, "DNS settings saved") != NULL);
+	free(out);
+	out = NULL;
+	REQUIRE_INT(ih_cli(h, &out, &st, "dns", "set", bad, NULL), 0);
+	CHECK_INT(st, 1); /* the field and reason go to stderr (the log) */
+	free(out);
+	out = NULL;
+	REQUIRE_INT(ih_cli(h, &out, &st, "dns", "show", NULL), 0);
+	CHECK_INT(st, 0);
+	CHECK(out && strstr(out, "nas.home") != NULL);
+	free(out);
+	/* The server answers what the CLI stored. */
+	REQUIRE_INT(fx_req(h, "GET", "/api/v1/dns", K, NULL, &j), 200);
+	CHECK_STR(fx_str(j, "records.0.value"), "fd00::9");
+	json_decref(j);
+	CHECK_INT(ih_del(h), 0);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(put_then_get_and_bad_bodies_are_json_errors),
 	CHECK_CASE(a_change_reaches_a_held_poll_as_a_dns_delta),
+	CHECK_CASE(cli_sets_and_shows_the_settings),
 	{0},
 };
 
