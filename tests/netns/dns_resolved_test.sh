@@ -143,7 +143,7 @@ EOF
 
 	# The calls, in order, on weft0; the failing optional one does not
 	# stop the next.
-	expect calls1.jsonl SetLinkDNS ".ifindex == $idx and .servers == [\"100.100.100.100\"]"
+	expect calls1.jsonl SetLinkDNS ".ifindex == $idx and .servers[0] == \"100.100.100.100\" and (.servers | length) == 2 and (.servers[1] | endswith(\"::6464:6464\"))"
 	expect calls1.jsonl SetLinkDomains '.domains == [["weft.internal", false]]'
 	expect calls1.jsonl SetLinkDefaultRoute ".value == false and .ifindex == $idx"
 	expect calls1.jsonl SetLinkDNSOverTLS '.value == "no"'
@@ -164,7 +164,7 @@ EOF
 	stop_pid "$SPID" TERM
 	t0=$(now_ms)
 	start_stub calls2.jsonl || return
-	expect calls2.jsonl SetLinkDNS ".ifindex == $idx and .servers == [\"100.100.100.100\"]" &&
+	expect calls2.jsonl SetLinkDNS ".ifindex == $idx and .servers[0] == \"100.100.100.100\" and (.servers | length) == 2 and (.servers[1] | endswith(\"::6464:6464\"))" &&
 		echo "re-applied $(($(now_ms) - t0)) ms after the service came back"
 	expect calls2.jsonl SetLinkMulticastDNS '.value == "no"'
 	grep -q "event=dns_resolved_reapplied" "$tmp/a.log" ||
