@@ -2,7 +2,7 @@
 #include "agent/commands.h"
 
 #include "agent/connector.h"
-#include "agent/dnshost.h"
+#include "agent/dnsstatus.h"
 #include "agent/exitnode.h"
 #include "agent/mapjson.h"
 #include "agent/daemon.h"
@@ -407,9 +407,9 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 							       v->dp)) < 0 ||
 			    json_object_set_new(ans, "exit_node",
 						exit_answer(v)) < 0 ||
-			    json_object_set_new(ans, "dns", v->dns
-					? dnshost_json(v->dns)
-					: json_null()) < 0)) {
+			    json_object_set_new(ans, "dns",
+						dnsstatus_json(v->dns,
+							       v->stub)) < 0)) {
 			json_decref(ans);
 			ans = NULL;
 		}

@@ -486,7 +486,7 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	update_tunnels(d, &diff);
 	update_exit(d, &diff);
 	if (diff.dns || diff.resources || diff.full)
-		dnshost_update(d->v.dns, d->v.map, d->v.dp,
+		dnshost_update(d->v.dns, d->v.map, d->v.dp, d->v.stub,
 			       exitnode_resource(d->v.exit) != 0);
 	dnsstub_map_changed(d->v.stub, &diff);
 	update_dataplane(d, &diff);

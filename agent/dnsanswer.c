@@ -243,9 +243,12 @@ static void forward(const struct map_dns *dns, const struct dnsanswer_cfg *cfg,
 			out->reason = "split";
 		}
 	}
-	for (size_t i = 0; i < nup && out->nup < DNS_MAX_UPSTREAMS; i++)
-		if (!is_loop(dns, cfg, &up[i]))
+	for (size_t i = 0; i < nup && out->nup < DNS_MAX_UPSTREAMS; i++) {
+		if (is_loop(dns, cfg, &up[i]))
+			out->nloops++;
+		else
 			out->up[out->nup++] = up[i];
+	}
 	if (out->nup) {
 		out->action = DNSANSWER_FORWARD;
 		return;

@@ -63,6 +63,7 @@ struct dnsanswer {
 	size_t nrr;
 	struct ip_endpoint up[DNS_MAX_UPSTREAMS];
 	size_t nup;
+	size_t nloops;   /* upstreams left out because they loop */
 	/* Why a local SERVFAIL or which source the upstreams came from:
 	 * "loop", "no_upstream"; "split", "global", "host". Static. */
 	const char *reason;

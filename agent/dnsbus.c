@@ -1,9 +1,11 @@
 /* `--dns resolved`: see dnsbus.h. */
 #include "agent/dnsbus.h"
 
+#include "agent/state.h"
 #include "shared/err.h"
 #include "shared/log.h"
 #include "shared/loop.h"
+#include "shared/rand.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +27,10 @@ struct dnsbus {
 	sd_bus *bus;
 	sd_bus_slot *match;
 	struct loop_io *io;
-	struct loop_timer *again;  /* re-apply after resolved (re)started */
+	struct loop_timer *again;  /* re-apply after resolved (re)started,
+				    * and again after a back-off while
+				    * that fails */
+	struct state_backoff backoff;
 	int ifindex;
 	struct dnsplan plan;
 	bool have_plan;
@@ -104,12 +109,21 @@ static int on_owner(sd_bus_message *m, void *ctx, sd_bus_error *e)
 static void on_again(struct loop_timer *t, void *ctx)
 {
 	struct dnsbus *b = ctx;
+	uint64_t rnd = 0;
+	int64_t ms;
 
 	(void)t;
 	if (dnsbus_apply(b, &b->plan) == 0) {
 		b->reapplied++;
+		state_backoff_reset(&b->backoff);
 		log_info("dns_resolved_reapplied", "ifindex=%d", b->ifindex);
+		return;
 	}
+	rand_u64(&rnd);
+	ms = state_backoff_next(&b->backoff, rnd);
+	log_warn("dns_resolved_retry", "ifindex=%d retry_ms=%lld", b->ifindex,
+		 (long long)ms);
+	loop_timer_start(b->again, ms * 1000);
 }
 
 int dnsbus_new(struct loop *loop, int ifindex, struct dnsbus **out)
@@ -121,6 +135,7 @@ int dnsbus_new(struct loop *loop, int ifindex, struct dnsbus **out)
 		return WEFT_ERR_NOMEM;
 	b->loop = loop;
 	b->ifindex = ifindex;
+	state_backoff_init(&b->backoff, 1000, 60000);
 	rc = sd_bus_open_system(&b->bus);
 	if (rc >= 0)
 		rc = sd_bus_add_match(b->bus, &b->match, OWNER_MATCH, on_owner,

@@ -4,11 +4,15 @@
 #include "agent/dataplane.h"
 #include "agent/dnsbus.h"
 #include "agent/dnsfile.h"
+#include "agent/dnsstub.h"
 #include "agent/filter.h"
 #include "agent/map.h"
+#include "agent/state.h"
 #include "agent/tun.h"
 #include "shared/err.h"
 #include "shared/log.h"
+#include "shared/loop.h"
+#include "shared/rand.h"
 
 #include <limits.h>
 #include <net/if.h>
@@ -18,6 +22,8 @@
 #include <unistd.h>
 
 #define HOST_UPSTREAMS_MAX 8
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 60000
 
 struct dnshost {
 	struct loop *loop;
@@ -33,7 +39,14 @@ struct dnshost {
 	char error[256];
 	struct ip_addr stub[DNSPLAN_MAX_NS]; /* on the TUN */
 	size_t nstub;
+	struct dnsstub *stubd;      /* told whether loopback upstreams loop */
+	struct loop_timer *retry;   /* a failed install, tried again */
+	struct state_backoff backoff;
+	unsigned long long retries;
+	size_t nupstreams;          /* the map's global upstreams */
 };
+
+static void retry_install(struct loop_timer *t, void *ctx);
 
 static void set_mode(struct dnshost *h, enum dns_mode m, const char *why)
 {
@@ -89,6 +102,7 @@ int dnshost_new(struct loop *loop, const struct dnshost_cfg *cfg,
 		return WEFT_ERR_NOMEM;
 	h->loop = loop;
 	h->requested = cfg->mode;
+	state_backoff_init(&h->backoff, RETRY_MIN_MS, RETRY_MAX_MS);
 	if ((size_t)snprintf(h->path, sizeof(h->path), "%s",
 			     cfg->resolv_conf ? cfg->resolv_conf
 					      : DNSHOST_RESOLV_CONF) >=
@@ -116,8 +130,11 @@ int dnshost_new(struct loop *loop, const struct dnshost_cfg *cfg,
 	else
 		set_mode(h, cfg->mode, cfg->mode == DNS_MODE_OFF
 					       ? "--dns off" : "as asked");
-	rc = start(h);
+	rc = loop_timer_new(loop, retry_install, h, &h->retry);
+	if (rc == 0)
+		rc = start(h);
 	if (rc < 0) {
+		loop_timer_del(h->retry);
 		free(h);
 		return rc;
 	}
@@ -179,14 +196,73 @@ static bool host_loops(struct dnshost *h, const struct dnsplan *p,
 	return dnsplan_loops(p, h->mode, ups, n, h->error, sizeof(h->error));
 }
 
-void dnshost_update(struct dnshost *h, const struct map *m,
-		    struct dataplane *dp, bool exit_on)
+bool dnshost_loopback_loops(const struct dnshost *h)
 {
-	const struct map_dns *dns = map_dns(m);
+	return h->installed &&
+	       (h->mode == DNS_MODE_FILE ||
+		(h->mode == DNS_MODE_RESOLVED && h->plan.default_route));
+}
+
+/* Applies h->plan in the mode in effect. A failure is tried again after
+ * a back-off (1 s doubling to 60 s, jittered) until it works or the plan
+ * changes; a plan that would loop is not. */
+static void install(struct dnshost *h)
+{
 	char text[DNSPLAN_RESOLV_MAX], q[400];
-	struct dnsplan p;
+	uint64_t rnd = 0;
+	int64_t ms;
 	int rc;
 
+	h->installed = false;
+	if (host_loops(h, &h->plan, h->nupstreams)) {
+		log_warn("dns_loop_refused", "reason=%s",
+			 log_q(q, sizeof(q), h->error));
+		dnsstub_set_loopback_loops(h->stubd, false);
+		return;
+	}
+	h->error[0] = '\0';
+	if (h->mode == DNS_MODE_RESOLVED) {
+		rc = dnsbus_apply(h->bus, &h->plan);
+	} else {
+		rc = dnsplan_resolv_conf(&h->plan, h->backup, text,
+					 sizeof(text));
+		if (rc >= 0)
+			rc = dnsfile_apply(h->file, text);
+	}
+	h->installed = rc == 0;
+	dnsstub_set_loopback_loops(h->stubd, dnshost_loopback_loops(h));
+	if (rc == 0) {
+		if (h->retries)
+			log_info("dns_installed", "mode=%s retries=%llu",
+				 dnsplan_mode_name(h->mode), h->retries);
+		state_backoff_reset(&h->backoff);
+		return;
+	}
+	snprintf(h->error, sizeof(h->error), "%s", weft_strerror(rc));
+	rand_u64(&rnd);
+	ms = state_backoff_next(&h->backoff, rnd);
+	log_warn_err(rc, "dns_install_failed", "mode=%s retry_ms=%lld",
+		     dnsplan_mode_name(h->mode), (long long)ms);
+	loop_timer_start(h->retry, ms * 1000);
+}
+
+static void retry_install(struct loop_timer *t, void *ctx)
+{
+	struct dnshost *h = ctx;
+
+	(void)t;
+	h->retries++;
+	install(h);
+}
+
+void dnshost_update(struct dnshost *h, const struct map *m,
+		    struct dataplane *dp, struct dnsstub *stub, bool exit_on)
+{
+	const struct map_dns *dns = map_dns(m);
+	char q[400];
+	struct dnsplan p;
+
+	h->stubd = stub;
 	if (!dns)
 		return;
 	if (dnsplan_build(dns, exit_on, &p, h->error, sizeof(h->error)) < 0) {
@@ -195,28 +271,17 @@ void dnshost_update(struct dnshost *h, const struct map *m,
 		return;
 	}
 	set_stub(h, &p, dp);
-	if (h->have_plan && dnsplan_eq(&p, &h->plan))
+	if (h->have_plan && dnsplan_eq(&p, &h->plan) &&
+	    h->nupstreams == dns->nupstreams)
 		return;
 	h->plan = p;
 	h->have_plan = true;
+	h->nupstreams = dns->nupstreams;
 	if (h->mode == DNS_MODE_OFF)
 		return;
-	if (host_loops(h, &p, dns->nupstreams)) {
-		log_warn("dns_loop_refused", "reason=%s",
-			 log_q(q, sizeof(q), h->error));
-		return;
-	}
-	h->error[0] = '\0';
-	if (h->mode == DNS_MODE_RESOLVED) {
-		rc = dnsbus_apply(h->bus, &p);
-	} else {
-		rc = dnsplan_resolv_conf(&p, h->backup, text, sizeof(text));
-		if (rc >= 0)
-			rc = dnsfile_apply(h->file, text);
-	}
-	if (rc < 0)
-		snprintf(h->error, sizeof(h->error), "%s", weft_strerror(rc));
-	h->installed = rc == 0;
+	loop_timer_stop(h->retry);
+	state_backoff_reset(&h->backoff);
+	install(h);
 }
 
 const char *dnshost_original(const struct dnshost *h)
@@ -229,6 +294,7 @@ void dnshost_del(struct dnshost *h)
 {
 	if (!h)
 		return;
+	loop_timer_del(h->retry);
 	dnsbus_del(h->bus);
 	dnsfile_del(h->file);
 	free(h);
@@ -237,12 +303,15 @@ void dnshost_del(struct dnshost *h)
 json_t *dnshost_json(const struct dnshost *h)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:[], s:[], s:s, s:b, "
-			      "s:s}", "mode", dnsplan_mode_name(h->mode),
-			      "requested", dnsplan_mode_name(h->requested),
-			      "reason", h->reason, "installed", h->installed,
+			      "s:s, s:I, s:b}", "mode",
+			      dnsplan_mode_name(h->mode), "requested",
+			      dnsplan_mode_name(h->requested), "reason",
+			      h->reason, "installed", h->installed,
 			      "nameservers", "domains", "search",
 			      h->plan.search, "default_route",
-			      h->plan.default_route, "error", h->error);
+			      h->plan.default_route, "error", h->error,
+			      "install_retries", (json_int_t)h->retries,
+			      "loopback_loops", dnshost_loopback_loops(h));
 	char a[IP_ADDR_STRLEN];
 	size_t i;
 

@@ -28,6 +28,7 @@
 #define DNSHOST_BACKUP_NAME "resolv.conf.weft-backup"
 
 struct dataplane;
+struct dnsstub;
 struct loop;
 struct map;
 struct dnshost;
@@ -48,9 +49,19 @@ int dnshost_new(struct loop *loop, const struct dnshost_cfg *cfg,
 
 /* Brings the host in line with the map m and whether the exit node is
  * on: the stub addresses on the TUN and in dp's filter, and the mode's
- * settings. Cheap when nothing changed. */
+ * settings. Cheap when nothing changed. A failed install (resolved not
+ * answering, the file not writable) is tried again after a back-off of
+ * 1 s doubling to 60 s until it works or the settings change. stub
+ * (NULL: none) is told whether loopback upstreams loop
+ * (dnshost_loopback_loops) whenever that changes. */
 void dnshost_update(struct dnshost *h, const struct map *m,
-		    struct dataplane *dp, bool exit_on);
+		    struct dataplane *dp, struct dnsstub *stub, bool exit_on);
+
+/* Whether a loopback resolver (systemd-resolved's 127.0.0.53, a local
+ * dnsmasq reading the resolv.conf) would send the stub's queries back to
+ * it with what is installed: in file mode, and in resolved mode as the
+ * default DNS route. */
+bool dnshost_loopback_loops(const struct dnshost *h);
 
 /* Where the host's resolv.conf from before the agent is: the backup in
  * file mode, else the resolv.conf itself. Borrowed. */
@@ -61,7 +72,8 @@ const char *dnshost_original(const struct dnshost *h);
 void dnshost_del(struct dnshost *h);
 
 /* For `weft-agent status`: {"mode", "requested", "reason", "installed",
- * "nameservers", "domains", "search", "default_route", "error", and
+ * "nameservers", "domains", "search", "default_route", "error",
+ * "install_retries", "loopback_loops", and
  * "resolv_conf" or "resolved"}. New reference or NULL. */
 json_t *dnshost_json(const struct dnshost *h);
 

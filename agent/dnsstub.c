@@ -68,6 +68,7 @@ struct tconn {
 	uint8_t *out;
 	size_t outlen, outoff;
 	struct pending *busy;         /* the query being answered */
+	int64_t last_us;              /* accepted or last query */
 };
 
 struct dnsstub {
@@ -209,6 +210,7 @@ static void pending_done(struct pending *p, uint8_t *msg, size_t len)
 		count_rcode(s, msg, len);
 		reply(s, &p->cl, &p->q, msg, len);
 	} else {
+		s->st.upstream_failures++;
 		answer_rcode(s, &p->cl, &p->q, DNS_RCODE_SERVFAIL);
 	}
 	pending_free(p);
@@ -483,7 +485,10 @@ static void handle(struct dnsstub *s, struct client *cl, const uint8_t *msg,
 		answer_rcode(s, cl, &q, DNS_RCODE_FORMERR);
 		return;
 	}
+	if (a.nloops)
+		s->st.loops++;
 	if (a.action == DNSANSWER_LOCAL) {
+		s->st.local++;
 		if (a.rcode == DNSANSWER_RCODE_SERVFAIL && log_ok(s))
 			log_warn("dns_no_upstream", "reason=%s", a.reason);
 		answer_local(s, cl, &q, &a);
@@ -548,6 +553,7 @@ static void tconn_next(struct tconn *c)
 	if (c->inlen < TCP_HDR + len)
 		return;
 	loop_timer_start(c->idle, DNSSTUB_TCP_IDLE_MS * 1000);
+	c->last_us = loop_now_us(c->s->loop);
 	handle(c->s, &cl, c->in + TCP_HDR, len);
 	memmove(c->in, c->in + TCP_HDR + len, c->inlen - TCP_HDR - len);
 	c->inlen -= TCP_HDR + len;
@@ -595,6 +601,28 @@ static void tconn_idle(struct loop_timer *t, void *ctx)
 	tconn_close(ctx);
 }
 
+/* At the cap, a new connection pushes out the one that has waited
+ * longest without a query, unless every connection has a query in
+ * flight or an answer being sent: idle and slow clients cannot keep
+ * real ones out. Returns false when there is no room. */
+static bool tconn_room(struct dnsstub *s)
+{
+	struct tconn *old = NULL;
+
+	if (s->ntcp < DNSSTUB_TCP_MAX)
+		return true;
+	for (struct tconn *c = s->tconns; c; c = c->next)
+		if (!c->busy && !c->out && (!old || c->last_us < old->last_us))
+			old = c;
+	if (!old) {
+		s->st.tcp_refused++;
+		return false;
+	}
+	s->st.tcp_evicted++;
+	tconn_close(old);
+	return true;
+}
+
 static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 {
 	struct dnsstub *s = ctx;
@@ -606,7 +634,7 @@ static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0)
 		return;
-	if (s->ntcp >= DNSSTUB_TCP_MAX || !(c = calloc(1, sizeof(*c)))) {
+	if (!tconn_room(s) || !(c = calloc(1, sizeof(*c)))) {
 		close(cfd);
 		return;
 	}
@@ -621,6 +649,7 @@ static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	}
 	s->ntcp++;
 	LIST_ADD(s->tconns, c);
+	c->last_us = loop_now_us(s->loop);
 	loop_timer_start(c->idle, DNSSTUB_TCP_IDLE_MS * 1000);
 }
 
@@ -790,6 +819,17 @@ void dnsstub_map_changed(struct dnsstub *s, const struct map_diff *diff)
 void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out)
 {
 	*out = s->st;
+	out->tcp_conns = s->ntcp;
+}
+
+void dnsstub_set_loopback_loops(struct dnsstub *s, bool on)
+{
+	if (s && s->loopback_loops != on) {
+		s->loopback_loops = on;
+		log_info("dns_stub_loopback", "loops=%s note=\"loopback "
+			 "upstreams %s\"", on ? "true" : "false",
+			 on ? "are left out" : "are asked again");
+	}
 }
 
 int dnsstub_start(struct loop *loop, const struct map *map,

@@ -7,7 +7,8 @@
  * UDP answers respect the client's EDNS0 size (512 without EDNS0) and set
  * TC when they do not fit, so clients retry over TCP. TCP connections
  * carry length-prefixed queries one after the other, close after
- * DNSSTUB_TCP_IDLE_MS without a query, and are at most DNSSTUB_TCP_MAX.
+ * DNSSTUB_TCP_IDLE_MS without a query, and are at most DNSSTUB_TCP_MAX:
+ * a new one beyond that closes the one idle longest.
  * Malformed queries are dropped (answered FORMERR when the header can be
  * read) and logged at most once a second.
  *
@@ -49,9 +50,22 @@ struct dnsstub_cfg {
 	size_t cache_entries, cache_bytes; /* 0: defaults */
 };
 
+/* The stub's counters since it started (docs/dns.md, "Counters"). */
 struct dnsstub_stats {
-	uint64_t queries, cache_hits, forwarded, nxdomain, servfail,
-		 malformed, truncated, tcp_fallback, upstream_timeouts;
+	uint64_t queries;           /* every message received */
+	uint64_t local;             /* answered from the map */
+	uint64_t cache_hits;        /* answered from the cache */
+	uint64_t forwarded;         /* sent to an upstream */
+	uint64_t nxdomain, servfail; /* answers with that rcode */
+	uint64_t malformed, truncated, tcp_fallback;
+	uint64_t upstream_timeouts; /* tries without an answer in time */
+	uint64_t upstream_failures; /* forwards answered SERVFAIL: every
+				     * try failed */
+	uint64_t loops;             /* queries whose upstreams (some or
+				     * all) were left out as loops */
+	uint64_t tcp_evicted;       /* idle TCP clients closed at the cap */
+	uint64_t tcp_refused;       /* new TCP clients refused at the cap */
+	uint64_t tcp_conns;         /* TCP clients now (a gauge) */
 };
 
 /* Binds every listen address (UDP and TCP). Returns 0 and *out, or
@@ -76,5 +90,11 @@ int dnsstub_start(struct loop *loop, const struct map *map,
 		  struct dnsstub **out);
 
 void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out);
+
+/* Whether a loopback upstream (127.0.0.53, a local dnsmasq) would send
+ * queries back to the stub, as installed on the host now
+ * (dnshost_loopback_loops): then such upstreams are left out. NULL is
+ * fine. */
+void dnsstub_set_loopback_loops(struct dnsstub *s, bool on);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "agent/daemon.h"
 #include "agent/dataplane.h"
+#include "agent/dnsstatus.h"
 #include "agent/filter.h"
 #include "agent/map.h"
 #include "agent/relayc.h"
@@ -202,6 +203,7 @@ static int metrics_fill(struct buf *out, void *ctx)
 			      "out", qs.udp_send_msgs));
 	TRY(metricsd_labelled(out, "weft_agent_udp_messages_total", "dir",
 			      "in", qs.udp_recv_msgs));
+	TRY(dnsstatus_metrics(out, v->stub));
 #undef TRY
 	return rc;
 }

@@ -35,23 +35,11 @@ search example.com'
 
 . "$here/lib.sh"
 . "$here/connector_lab.sh"
-failed=0
 L=dnsf$$
 lab_up=
 pids=
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
 
-dump() {
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
 
 # up_file [FLAGS...]: weft-agent up --dns file in a, in a mount namespace
 # of its own with $tmp/resolv.conf over /etc/resolv.conf; APID.
@@ -87,15 +75,14 @@ is_orig() {
 }
 
 run() {
+	need dns_file_test jq curl
 	lab up "$L" --a inet --b none --c none --owner $$
 	rc=$?
 	[ $rc -eq 77 ] && exit 77
 	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
 	lab_up=1
 	if ! nsrun a unshare -m true 2>/dev/null; then
-		echo "dns_file_test: skipped: no mount namespaces" >&2
-		cleanup
-		exit 77
+		skip dns_file_test "no mount namespaces"
 	fi
 	start_controller || { fail "controller did not start"; return; }
 	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
@@ -198,11 +185,6 @@ run() {
 		fail "the symlink did not come back: $(ls -l "$tmp/etc/resolv.conf")"
 }
 
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
+start_test
 run
-[ $failed -eq 0 ] || dump
-cleanup
-[ $failed -eq 0 ] && echo "dns_file_test: ok"
-exit $failed
+finish dns_file

@@ -10,7 +10,11 @@
 #     optional SetLinkDNSOverTLS/LLMNR/MulticastDNS "no", all on weft0's
 #     ifindex; SetLinkLLMNR made to fail does not stop SetLinkMulticastDNS
 #     and the settings count as installed (status);
-#   - the service restarted (NameOwnerChanged): the agent applies again;
+#   - SetLinkDNS (required) failing the first two times: the agent tries
+#     again after its back-off (1 s, then 2 s) and the settings end up
+#     installed;
+#   - the service restarted (NameOwnerChanged): the agent applies again,
+#     and again after a back-off when that first re-apply fails;
 #   - SIGTERM: RevertLink on weft0's ifindex.
 #
 #   dns_resolved_test.sh
@@ -31,23 +35,11 @@ URL=http://$CTL_ADDR
 
 . "$here/lib.sh"
 . "$here/connector_lab.sh"
-failed=0
 L=dnsr$$
 lab_up=
 pids=
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
 
-dump() {
-	for f in "$tmp"/*.log "$tmp"/*.jsonl; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
 
 # start_stub OUT [--fail METHOD]: resolve1_stub on the test bus; SPID.
 start_stub() {
@@ -78,6 +70,18 @@ call() {
 	return 1
 }
 
+# wait_ok FILE METHOD: until FILE has a call of METHOD that did not fail
+# (10 s).
+wait_ok() {
+	for _ in $(seq 200); do
+		jq -c --arg m "$2" 'select(.method == $m and .failed != true)' \
+			"$tmp/$1" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	fail "no successful $2 call in $1"
+	return 1
+}
+
 # expect FILE METHOD JQ-CONDITION: METHOD was called and CONDITION holds.
 expect() {
 	_c=$(call "$1" "$2") || { fail "no $2 call in $1"; return 1; }
@@ -86,10 +90,7 @@ expect() {
 }
 
 run() {
-	command -v dbus-daemon >/dev/null || {
-		echo "dns_resolved_test: skipped: no dbus-daemon" >&2
-		exit 77
-	}
+	need dns_resolved_test dbus-daemon jq curl
 	lab up "$L" --a inet --b none --c none --owner $$
 	rc=$?
 	[ $rc -eq 77 ] && exit 77
@@ -117,7 +118,7 @@ EOF
 	done
 	BUS=$(head -n 1 "$tmp/bus.addr")
 	[ -n "$BUS" ] || { fail "dbus-daemon did not start"; return; }
-	start_stub calls1.jsonl --fail SetLinkLLMNR || return
+	start_stub calls1.jsonl --fail SetLinkLLMNR --fail SetLinkDNS:2 || return
 
 	start_controller || { fail "controller did not start"; return; }
 	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
@@ -140,6 +141,14 @@ EOF
 	pids="$pids $APID"
 	wait_running a 0 || return
 	idx=$(nsrun a cat /sys/class/net/weft0/ifindex)
+	t0=$(now_ms)
+	wait_ok calls1.jsonl SetLinkMulticastDNS &&
+		echo "installed $(($(now_ms) - t0)) ms after the agent ran, after two failed SetLinkDNS"
+	[ "$(jq -c 'select(.method == "SetLinkDNS") | .failed == true' \
+		"$tmp/calls1.jsonl" | tr '\n' ' ')" = "true true false " ] ||
+		fail "SetLinkDNS calls: not failed twice, then done"
+	grep -q "event=dns_install_failed.*retry_ms=" "$tmp/a.log" ||
+		fail "a did not log dns_install_failed with its retry"
 
 	# The calls, in order, on weft0; the failing optional one does not
 	# stop the next.
@@ -150,36 +159,36 @@ EOF
 	expect calls1.jsonl SetLinkLLMNR '.failed == true'
 	expect calls1.jsonl SetLinkMulticastDNS ".value == \"no\" and .ifindex == $idx"
 	echo "calls:"; sed 's/^/  /' "$tmp/calls1.jsonl"
-	order=$(jq -r .method "$tmp/calls1.jsonl" | tr '\n' ' ')
+	order=$(jq -r 'select(.method != "SetLinkDNS" or .failed != true) |
+		.method' "$tmp/calls1.jsonl" | tr '\n' ' ')
 	[ "$order" = "SetLinkDNS SetLinkDomains SetLinkDefaultRoute SetLinkDNSOverTLS SetLinkLLMNR SetLinkMulticastDNS " ] ||
 		fail "calls in this order: $order"
 	st=$(cli a status | jq -c .dns)
 	echo "status dns: $st"
 	echo "$st" | jq -e '.mode == "resolved" and .requested == "auto" and
-		.installed == true and .resolved.calls_failed == 1' >/dev/null ||
+		.installed == true and .resolved.calls_failed == 3 and
+		.install_retries == 2' >/dev/null ||
 		fail "status: $st"
 	[ ! -e "$tmp/never-written" ] || fail "auto with resolved wrote the resolv.conf"
 
 	# resolved restarts: the agent applies again.
 	stop_pid "$SPID" TERM
 	t0=$(now_ms)
-	start_stub calls2.jsonl || return
+	start_stub calls2.jsonl --fail SetLinkDNS:1 || return
+	wait_ok calls2.jsonl SetLinkDNS
 	expect calls2.jsonl SetLinkDNS ".ifindex == $idx and .servers[0] == \"100.100.100.100\" and (.servers | length) == 2 and (.servers[1] | endswith(\"::6464:6464\"))" &&
 		echo "re-applied $(($(now_ms) - t0)) ms after the service came back"
 	expect calls2.jsonl SetLinkMulticastDNS '.value == "no"'
 	grep -q "event=dns_resolved_reapplied" "$tmp/a.log" ||
 		fail "a did not log dns_resolved_reapplied"
+	grep -q "event=dns_resolved_retry" "$tmp/a.log" ||
+		fail "a did not log dns_resolved_retry after the failed re-apply"
 
 	# SIGTERM: RevertLink.
 	stop_pid "$APID" TERM
 	expect calls2.jsonl RevertLink ".ifindex == $idx"
 }
 
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
+start_test
 run
-[ $failed -eq 0 ] || dump
-cleanup
-[ $failed -eq 0 ] && echo "dns_resolved_test: ok"
-exit $failed
+finish dns_resolved

@@ -19,31 +19,20 @@
 #     is not seen until the TTL ran out, then it is;
 #   - a policy change that takes db away: db.corp.example stops
 #     resolving to its mapped address within 1 s.
-# Split DNS through a connector is not checked here: the controller's DNS
-# settings (split domains) are not in this branch yet.
+# Split DNS through a connector: dns_split_test.sh.
 #
 # Needs root and dig, dnsmasq; exits 77 (ctest: skipped) without them.
 # Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
-STUB=127.0.0.1
-UP=127.0.0.2
-DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-
 . "$here/lib.sh"
 . "$here/connector_lab.sh"
-failed=0
+lab_env
+STUB=127.0.0.1
+UP=127.0.0.2
+
 L=dns$$
-lab_up=
-pids=
 
 grant='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:c:22"]},
@@ -51,18 +40,7 @@ grant='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
 nogrant='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:c:22"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
 
-dump() {
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
 
 # q NAME TYPE [DIG OPTIONS]: the answer's data lines, from a's stub.
 q() {
@@ -196,24 +174,10 @@ revoke() {
 }
 
 run() {
-	for b in dig "$DNSMASQ" jq; do
-		command -v "$b" >/dev/null 2>&1 ||
-			{ echo "dns_stub_test: skipped: no $b" >&2; exit 77; }
-	done
-	lab up "$L" --a nat1 --b none --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
+	need dns_stub_test dig "$DNSMASQ" jq curl
+	lab_start dns_stub_test --a nat1 --b none --c inet || return
 	upstream || { fail "dnsmasq did not answer"; dump; return; }
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
+	mesh_up || return
 	api PUT /api/v1/policy "$nogrant" >/dev/null || { fail "tagOwners"; return; }
 	for r in db secret; do
 		api POST /api/v1/resources "{\"name\":\"$r\",
@@ -237,10 +201,6 @@ run() {
 	revoke
 }
 
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM HUP
+start_test
 run
-[ "$failed" = 0 ] || dump
-[ "$failed" = 0 ] && echo "dns_stub_test: ok"
-exit "$failed"
+finish dns_stub

@@ -76,3 +76,111 @@ peer() {
 	cli "$1" peers 2>/dev/null |
 		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
 }
+
+# The common trailer of the tests. The caller sets failed=0 and tmp (the
+# test's scratch directory); a test may define its own fail or dump after
+# sourcing this file.
+
+# fail MESSAGE: reports a failed check; the test goes on.
+fail() {
+	echo "FAIL: $*" >&2
+	failed=1
+}
+
+# dump: the last lines of every log and output file in $tmp.
+dump() {
+	for f in "$tmp"/*.log "$tmp"/*.txt "$tmp"/*.jsonl; do
+		[ -f "$f" ] || continue
+		echo "---- $f" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+# skip NAME REASON: ends the test as skipped (ctest: exit 77).
+skip() {
+	echo "$1: skipped: $2" >&2
+	exit 77
+}
+
+# need NAME TOOL...: skips the test unless it runs as root and every TOOL
+# is installed.
+need() {
+	_t=$1
+	shift
+	[ "$(id -u)" = 0 ] || skip "$_t" "needs root for network namespaces"
+	for _b in "$@"; do
+		command -v "$_b" >/dev/null 2>&1 || skip "$_t" "no $_b"
+	done
+}
+
+# start_test: a scratch directory in tmp, removed (after cleanup) on any
+# exit; t_start for finish.
+start_test() {
+	failed=0
+	tmp=$(mktemp -d)
+	trap 'cleanup; rm -rf "$tmp"' EXIT
+	trap 'exit 1' INT TERM HUP
+	t_start=$(date +%s)
+}
+
+# finish NAME: stops everything, fails on a sanitizer report in the logs,
+# prints the time and ok/FAIL (with the dump), and exits with the result.
+finish() {
+	cleanup
+	echo "$1: $(($(date +%s) - t_start)) s"
+	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+		fail "sanitizer report (files above)"
+	fi
+	if [ "$failed" = 0 ]; then
+		echo "ok   $1"
+	else
+		dump
+		echo "FAIL $1"
+	fi
+	exit "$failed"
+}
+
+# mesh_up [--no-relay]: the controller in inet (start_controller of
+# connector_lab.sh), its bootstrap key in admin, and unless --no-relay a
+# relay (start_relay) registered as "inet". Returns non-zero after a
+# fail.
+mesh_up() {
+	start_controller || { fail "controller did not start"; return 1; }
+	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
+	[ "${1:-}" = --no-relay ] && return 0
+	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
+		{ fail "relay-key"; return 1; }
+	start_relay || { fail "relay did not start"; return 1; }
+	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
+		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
+		>/dev/null || { fail "relay registration"; return 1; }
+}
+
+# lab_start NAME [LAB OPTIONS]: the netlab $L (exits 77 where namespaces
+# are not available); returns non-zero after a fail.
+lab_start() {
+	_t=$1
+	shift
+	lab up "$L" "$@" --owner $$
+	_rc=$?
+	[ $_rc -eq 77 ] && skip "$_t" "no network namespaces"
+	[ $_rc -eq 0 ] || { fail "netlab up failed"; return 1; }
+	lab_up=1
+}
+
+# lab_env: the binaries and addresses of a lab with the controller and a
+# relay in inet (WEFT_RELAY_BIN may be unset where no relay runs), from
+# ctest's environment (tests/netns/CMakeLists.txt); `here` is the
+# caller's directory.
+lab_env() {
+	NETLAB=${NETLAB:-$here/../harness/netlab.sh}
+	AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
+	CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
+	RELAY=${WEFT_RELAY_BIN:-/bin/false}
+	CTL_ADDR=203.0.113.1:8080
+	RELAY_ADDR=203.0.113.1:3478
+	URL=http://$CTL_ADDR
+	DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+	lab_up=
+	pids=
+}

@@ -4,10 +4,11 @@
  * calls and prints each call as one JSON line on stdout, e.g.
  *   {"method":"SetLinkDomains","ifindex":5,"domains":[["weft.internal",false]]}
  *
- *   resolve1_stub [--fail METHOD]
+ *   resolve1_stub [--fail METHOD[:N]]...
  *
  * --fail answers METHOD with an error (org.freedesktop.DBus.Error.Failed)
- * and still prints it, with "failed":true. Runs until SIGTERM/SIGINT. */
+ * and still prints it, with "failed":true; with :N only its first N
+ * calls. At most 4 --fail. Runs until SIGTERM/SIGINT. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -18,7 +19,14 @@
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
-static const char *fail_method = "";
+#define FAILS_MAX 4
+
+/* What --fail asked: a method and how many more calls fail (-1: all). */
+static struct {
+	char method[64];
+	long left;
+} fails[FAILS_MAX];
+static int nfails;
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -44,7 +52,14 @@ static void put_str(const char *s)
 /* Ends the call's line and answers it. */
 static int finish(sd_bus_message *m, const char *method, sd_bus_error *e)
 {
-	bool failing = strcmp(method, fail_method) == 0;
+	bool failing = false;
+
+	for (int i = 0; i < nfails; i++)
+		if (strcmp(method, fails[i].method) == 0 && fails[i].left) {
+			failing = true;
+			if (fails[i].left > 0)
+				fails[i].left--;
+		}
 
 	printf("%s}\n", failing ? ",\"failed\":true" : "");
 	fflush(stdout);
@@ -181,11 +196,24 @@ int main(int argc, char **argv)
 	sd_bus *bus = NULL;
 	int rc;
 
-	if (argc == 3 && strcmp(argv[1], "--fail") == 0)
-		fail_method = argv[2];
-	else if (argc != 1) {
-		fprintf(stderr, "usage: resolve1_stub [--fail METHOD]\n");
-		return 2;
+	for (int i = 1; i < argc; i += 2) {
+		char *colon;
+
+		if (i + 1 >= argc || strcmp(argv[i], "--fail") != 0 ||
+		    nfails == FAILS_MAX ||
+		    strlen(argv[i + 1]) >= sizeof(fails[0].method)) {
+			fprintf(stderr, "usage: resolve1_stub "
+				"[--fail METHOD[:N]]...\n");
+			return 2;
+		}
+		strcpy(fails[nfails].method, argv[i + 1]);
+		colon = strchr(fails[nfails].method, ':');
+		fails[nfails].left = -1;
+		if (colon) {
+			*colon = '\0';
+			fails[nfails].left = strtol(colon + 1, NULL, 10);
+		}
+		nfails++;
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

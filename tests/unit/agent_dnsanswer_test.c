@@ -317,10 +317,12 @@ static void upstreams_that_loop_give_servfail(void)
 	CHECK_INT(dnsanswer_lookup(m, &cfg, "example.org", 1, &a), 0);
 	CHECK_INT(a.action, DNSANSWER_FORWARD);
 	CHECK_INT(a.nup, 1);
+	CHECK_INT(a.nloops, 1);
 	cfg.loopback_loops = true;
 	CHECK_INT(dnsanswer_lookup(m, &cfg, "example.org", 1, &a), 0);
 	CHECK_INT(a.rcode, DNSANSWER_RCODE_SERVFAIL);
 	CHECK_STR(a.reason, "loop");
+	CHECK_INT(a.nloops, 2);
 	cfg.nhost = 0;
 	CHECK_INT(dnsanswer_lookup(m, &cfg, "example.org", 1, &a), 0);
 	CHECK_STR(a.reason, "no_upstream");
