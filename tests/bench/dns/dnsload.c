@@ -4,9 +4,10 @@
  *
  * Keeps WINDOW queries (A, no EDNS0) outstanding on one socket for
  * SECONDS, each answer sending the next query. -u makes every name unique
- * ("q<N>.NAME"), so a cache never answers. Prints one line: answers/s and
- * the mean and median latency in microseconds. Lost queries are resent
- * after 1 s. */
+ * ("q<N>.NAME"), so a cache never answers. Prints one line: answers/s,
+ * the mean, median, 99th percentile and largest latency in microseconds,
+ * the answers, and how often a whole window was resent (nothing came
+ * back for 1 s: lost queries). */
 #include "shared/clock.h"
 #include "shared/dnswire.h"
 #include "shared/ip.h"
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 	struct ip_endpoint ep;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	uint64_t seq = 0, answers = 0, nlat = 0;
+	uint64_t seq = 0, answers = 0, nlat = 0, resends = 0;
 	int64_t t0, end;
 	double sum = 0;
 
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 
 		if (poll(&p, 1, 1000) == 0) {
 			/* Everything lost: start the window again. */
+			resends++;
 			for (int i = 0; i < window; i++, seq++)
 				send_one(fd, (uint16_t)seq, name, uniq, seq);
 			continue;
@@ -120,10 +122,12 @@ int main(int argc, char **argv)
 		seq++;
 	}
 	qsort(lat, nlat, sizeof(lat[0]), cmp_u32);
-	printf("qps=%.0f mean_us=%.1f p50_us=%u answers=%llu\n",
+	printf("qps=%.0f mean_us=%.1f p50_us=%u p99_us=%u max_us=%u "
+	       "answers=%llu resends=%llu\n",
 	       answers / ((clock_mono_us() - t0) / 1e6),
 	       answers ? sum / answers : 0.0, nlat ? lat[nlat / 2] : 0,
-	       (unsigned long long)answers);
+	       nlat ? lat[nlat * 99 / 100] : 0, nlat ? lat[nlat - 1] : 0,
+	       (unsigned long long)answers, (unsigned long long)resends);
 	close(fd);
 	return answers ? 0 : 1;
 }
