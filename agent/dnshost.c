@@ -268,6 +268,10 @@ void dnshost_update(struct dnshost *h, const struct map *m,
 	if (dnsplan_build(dns, exit_on, &p, h->error, sizeof(h->error)) < 0) {
 		log_warn("dns_plan_refused", "reason=%s",
 			 log_q(q, sizeof(q), h->error));
+		/* Nothing goes to the host, but the stub keeps its addresses
+		 * and answers: it leaves a looping upstream out itself. */
+		if (p.nns)
+			set_stub(h, &p, dp);
 		return;
 	}
 	set_stub(h, &p, dp);

@@ -17,7 +17,9 @@
 #   - the stub's counters in `weft-agent status` and /metrics (promtool
 #     check metrics) count what the test did: local answers, forwards,
 #     NXDOMAIN, cache hits, the fault's timeouts and failures, and the
-#     loop (a's resolv.conf names the stub itself before $UP).
+#     loops (a's resolv.conf names the stub itself before $UP; the split
+#     domain loop.test's upstream is the stub: SERVFAIL, and the stub
+#     still answers although the host install refuses that plan).
 #
 # Needs root, dig, dnsmasq, jq, promtool; exits 77 (ctest: skipped)
 # without them. Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN,
@@ -40,7 +42,10 @@ L=dsp$$
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"udp","src":["tag:a"],"dst":["resource:site:53"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:53"]}]}'
-settings="{\"split\":[{\"domain\":\"corp.test\",\"upstreams\":[\"$H\"]}]}"
+# loop.test's upstream is the stub itself: the agent refuses to install
+# that on the host, but its stub keeps answering (loop.test: SERVFAIL).
+settings="{\"split\":[{\"domain\":\"corp.test\",\"upstreams\":[\"$H\"]},
+ {\"domain\":\"loop.test\",\"upstreams\":[\"$STUB4\"]}]}"
 
 # q SERVER NAME [DIG OPTIONS]: the A records a's stub at SERVER answers.
 q() {
@@ -167,6 +172,11 @@ counters() {
 	[ "$(q "$STUB4" c.weft.internal)" = "$(peer a c ipv4)" ] ||
 		fail "c.weft.internal: '$(q "$STUB4" c.weft.internal)'"
 	nsrun a dig +time=1 +tries=1 @"$STUB4" nothere.weft.internal >/dev/null
+	st=$(nsrun a dig +time=2 +tries=1 @"$STUB4" x.loop.test A |
+		sed -n 's/.*status: \([A-Z]*\),.*/\1/p')
+	[ "$st" = SERVFAIL ] || fail "x.loop.test (upstream: the stub): '$st'"
+	cli a status | jq -r .dns.error | grep -q "is the stub itself" ||
+		fail "status dns.error: '$(cli a status | jq -r .dns.error)'"
 	q "$STUB4" wiki.corp.test >/dev/null
 	q "$STUB4" wiki.corp.test >/dev/null
 	cli a status | jq .dns.stub >"$tmp/stub-status.txt"
