@@ -11,7 +11,10 @@
 #     still gets its answers (the times, with dig's own start in a
 #     namespace, are printed, and the same before the load);
 # and after 13 s every held connection was closed by the stub (its 10 s
-# idle timeout), none is left.
+# idle timeout), none is left. Then 64 clients each wait for an answer
+# from an upstream that never answers (slow.test, split to 127.0.0.3):
+# the stub closes a 65th connection at once (tcp_refused) and still
+# answers over UDP.
 #
 # Needs root, dig, dnsmasq, jq; exits 77 (ctest: skipped) without them.
 # Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_DNSCONNS.
@@ -92,6 +95,22 @@ load() {
 		fail "the stub still holds $(stubstat tcp_connections) connections"
 }
 
+# refuse: 64 TCP clients each wait for an answer from slow.test's
+# upstream, which never answers (3 tries of 1 s): the stub has nothing
+# to evict and closes a 65th connection at once; UDP is still answered.
+refuse() {
+	nsrun a "$CONNS" -b 64 -q slow.test "$STUB4:53" >"$tmp/busy.txt" 2>&1 &
+	bp=$!
+	sleep 0.5
+	[ "$(nsrun a dig +time=2 +tries=1 +short @"$STUB4" up.example)" = 192.0.2.7 ] ||
+		fail "up.example over UDP with 64 busy TCP clients"
+	wait "$bp"
+	echo "refuse: $(cat "$tmp/busy.txt"), refused $(stubstat tcp_refused)"
+	grep -q '^busy=64 extra=closed$' "$tmp/busy.txt" ||
+		fail "not refused at the cap: $(cat "$tmp/busy.txt")"
+	[ "$(stubstat tcp_refused)" -ge 1 ] || fail "tcp_refused not counted"
+}
+
 run() {
 	need dns_load_test dig "$DNSMASQ" jq curl
 	lab_start dns_load_test --a nat1 --b none --c none || return
@@ -102,8 +121,11 @@ run() {
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	chmod 711 "$tmp"
 	start_agent a "$ka" --resolv-conf "$tmp/a-resolv.conf"
+	api PUT /api/v1/dns '{"split":[{"domain":"slow.test","upstreams":["127.0.0.3"]}]}' \
+		>/dev/null || { fail "dns settings"; return; }
 	wait_running a 0 || return
 	load
+	refuse
 }
 
 start_test
