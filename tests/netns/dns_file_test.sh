@@ -11,6 +11,8 @@
 #   - SIGTERM puts the original back and removes the backup;
 #   - after SIGKILL the file stays ours, the next start restores the
 #     original and installs ours again;
+#   - a read-only resolv.conf: the install fails, is tried again after a
+#     back-off, and succeeds once the file is writable again;
 #   - --resolv-conf naming a symlink (as /etc/resolv.conf is on systemd
 #     hosts): the link is replaced by our file and comes back as the same
 #     link on SIGTERM.
@@ -42,11 +44,13 @@ pids=
 
 
 # up_file [FLAGS...]: weft-agent up --dns file in a, in a mount namespace
-# of its own with $tmp/resolv.conf over /etc/resolv.conf; APID.
+# of its own with $tmp/resolv.conf over /etc/resolv.conf (read-only when
+# RO is set); APID.
 up_file() {
 	mkdir -p "$tmp/a"
 	nsrun a unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf &&
-		shift && exec "$@"' sh "$tmp/resolv.conf" \
+		{ [ -z "$2" ] || mount -o remount,bind,ro /etc/resolv.conf; } &&
+		shift 2 && exec "$@"' sh "$tmp/resolv.conf" "${RO:-}" \
 		env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" \
 		--insecure-http ${key:+--auth-key "$key"} --state-dir "$tmp/a" \
 		--socket "$tmp/a/sock" --hostname a --tun weft0 --no-direct \
@@ -169,6 +173,36 @@ run() {
 		fail "exit overwrote the other program's file"
 	[ ! -e "$tmp/a/resolv.conf.weft-backup" ] ||
 		fail "the backup is still there"
+
+	# A read-only resolv.conf (a read-only /etc early at boot): the
+	# install fails and is tried again after a back-off; once it is
+	# writable again (remounted from outside), ours is installed.
+	printf '%s\n' "$ORIG" >"$tmp/resolv.conf"
+	RO=1 up_file
+	wait_running a 0 || return
+	for _ in $(seq 50); do
+		grep -q "event=dns_install_failed mode=file" "$tmp/a.log" && break
+		sleep 0.1
+	done
+	grep -q "event=dns_install_failed mode=file.*retry_ms=" "$tmp/a.log" ||
+		fail "a did not log dns_install_failed for a read-only file"
+	is_orig "$tmp/resolv.conf" || fail "a read-only file changed"
+	[ "$(cli a status | jq -r .dns.installed)" = false ] ||
+		fail "installed with a read-only file: $(cli a status | jq -c .dns)"
+	nsenter -t "$APID" -m mount -o remount,bind,rw /etc/resolv.conf ||
+		fail "remount rw"
+	t0=$(now_ms)
+	for _ in $(seq 150); do
+		[ "$(cli a status | jq -r .dns.installed)" = true ] && break
+		sleep 0.1
+	done
+	wait_ours "$tmp/resolv.conf" &&
+		echo "read-only file: installed $(($(now_ms) - t0)) ms after it became writable, retries $(cli a status | jq .dns.install_retries)"
+	grep -q "event=dns_installed mode=file retries=" "$tmp/a.log" ||
+		fail "a did not log dns_installed after its retries"
+	stop_pid "$APID" TERM
+	is_orig "$tmp/resolv.conf" ||
+		fail "after SIGTERM resolv.conf is: $(cat "$tmp/resolv.conf")"
 
 	# A symlink is replaced and comes back as the same link.
 	mkdir -p "$tmp/etc" "$tmp/run"
