@@ -77,18 +77,19 @@ peer() {
 		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
 }
 
-# The common trailer of the tests. The caller sets failed=0 and tmp (the
-# test's scratch directory); a test may define its own fail or dump after
-# sourcing this file.
+# The common trailer of the tests. start_test sets failed=0 and tmp (the
+# test's scratch directory). A caller's own fail or dump stays: one
+# defined before sourcing this file is kept, one defined after replaces
+# these.
 
 # fail MESSAGE: reports a failed check; the test goes on.
-fail() {
+command -v fail >/dev/null 2>&1 || fail() {
 	echo "FAIL: $*" >&2
 	failed=1
 }
 
 # dump: the last lines of every log and output file in $tmp.
-dump() {
+command -v dump >/dev/null 2>&1 || dump() {
 	for f in "$tmp"/*.log "$tmp"/*.txt "$tmp"/*.jsonl; do
 		[ -f "$f" ] || continue
 		echo "---- $f" >&2
