@@ -147,6 +147,24 @@ static void print_exit(const json_t *x, FILE *out)
 		json_is_true(json_object_get(x, "lan")) ? "outside" : "inside");
 }
 
+/* The stub's counters (agent/dnsstatus.h) on one line. */
+static void print_stub(const json_t *st, FILE *out)
+{
+	static const char *const keys[] = {
+		"queries", "local", "cache_hits", "forwarded", "nxdomain",
+		"servfail", "upstream_timeouts", "upstream_failures", "loops",
+		"tcp_connections", "tcp_evicted",
+	};
+
+	if (!json_is_object(st))
+		return;
+	fprintf(out, "             dns stub:");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		fprintf(out, " %s %lld", keys[i], (long long)json_integer_value(
+				json_object_get(st, keys[i])));
+	fputc('\n', out);
+}
+
 /* The DNS line: the mode in effect, why, and what is installed. */
 static void print_dns(const json_t *d, FILE *out)
 {
@@ -168,6 +186,7 @@ static void print_dns(const json_t *d, FILE *out)
 	if (str_or(d, "error", NULL))
 		fprintf(out, "             dns error: %s\n",
 			str_or(d, "error", ""));
+	print_stub(json_object_get(d, "stub"), out);
 }
 
 int cli_print_status(const json_t *a, FILE *out)

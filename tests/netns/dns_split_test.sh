@@ -191,6 +191,9 @@ counters() {
 	[ "$sum" -le "$nq" ] ||
 		fail "local + forwarded + cache_hits = $sum > queries $nq"
 	[ "$(stubstat malformed)" = 0 ] || fail "malformed: $(stubstat malformed)"
+	nsrun a "$AGENT" status --socket "$tmp/a/sock" |
+		grep -q "dns stub: queries [1-9][0-9]* local [1-9]" ||
+		fail "text status has no dns stub line: $(nsrun a "$AGENT" status --socket "$tmp/a/sock")"
 	nsrun a curl -fsS "http://$METRICS/metrics" >"$tmp/metrics.txt" ||
 		{ fail "no /metrics"; return; }
 	promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.txt" 2>&1 ||
