@@ -26,6 +26,7 @@ test_pkgs=(
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
   dbus                     # dbus-daemon: a private bus for dns_resolved_test.sh
+  dnsmasq-base dnsutils    # dns_resource_test.sh: the site's DNS server, and dig
   chromium                 # the browser tests/browser drives (ui_browser)
   debootstrap              # deb_packages: a fresh Debian 12 root to install into
 )
