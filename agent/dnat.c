@@ -6,7 +6,6 @@
  * packet sees the name untranslated in between. */
 #include "agent/dnat.h"
 
-#include "agent/resolver.h"
 #include "agent/wildcard.h"
 #include "shared/dnswire.h"
 #include "shared/err.h"
@@ -296,8 +295,9 @@ int dnat_new(const struct dnat_cfg *cfg, struct dnat **out)
 	if (!cfg->loop || !cfg->run || !cfg->table ||
 	    strlen(cfg->table) >= TABLE_MAX)
 		return WEFT_ERR_INVAL;
-	e = resolver_conf_load(path, &rc);
-	if (e < 0)
+	if (cfg->conf)
+		rc = *cfg->conf;
+	else if ((e = resolver_conf_load(path, &rc)) < 0)
 		log_warn_err(e, "dns_resource_resolv_conf", "path=%s note=\"using "
 			     "127.0.0.1\"", path);
 	d = calloc(1, sizeof(*d));

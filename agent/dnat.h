@@ -29,6 +29,7 @@
 #define WEFT_AGENT_DNAT_H
 
 #include "agent/map.h"
+#include "agent/resolver.h"
 #include "shared/ip.h"
 #include "shared/loop.h"
 
@@ -50,14 +51,16 @@ struct dnat_cfg {
 	struct loop *loop;
 	const char *table;       /* "weft_<tun>", copied */
 	const char *resolv_conf; /* NULL: /etc/resolv.conf */
+	const struct resolver_conf *conf; /* instead of the file (tests) */
 	dnat_run_fn *run;
 	void *ctx;
 };
 
 struct dnat;
 
-/* Reads the resolver configuration (a missing file gives the resolver's
- * defaults, logged) and creates an empty translator. Returns 0 and *out,
+/* Reads the resolver configuration unless cfg->conf gives it (a missing
+ * file gives the resolver's defaults, logged) and creates an empty
+ * translator. Returns 0 and *out,
  * WEFT_ERR_INVAL, WEFT_ERR_NOMEM. */
 int dnat_new(const struct dnat_cfg *cfg, struct dnat **out);
 
