@@ -96,6 +96,20 @@ static void announce(struct resclient *rc, const struct map *m,
 	free(ns);
 }
 
+/* Tells connector the names of every wildcard resource it is chosen
+ * for. */
+static void announce_to(struct resclient *rc, const struct map *m,
+			int64_t connector)
+{
+	size_t n, ne, i;
+	const struct map_res *v = map_resources(m, &n);
+	const struct reschoice_entry *e = reschoice_entries(rc->choice, &ne);
+
+	for (i = 0; i < ne && i < n; i++)
+		if (e[i].connector == connector && e[i].id == v[i].id)
+			announce(rc, m, &v[i], connector);
+}
+
 /* Logs the events and hands the new choices to the data plane. A
  * connector chosen while lost gets a fresh connection attempt; a new
  * connector of a wildcard resource hears its names. */
@@ -187,6 +201,10 @@ void resclient_apply(struct resclient *rc, const struct map *m,
 	struct tunnels *t = dataplane_tunnels(dp);
 	int rc2;
 
+	/* A connector whose entry changed may have restarted (new
+	 * endpoints) and forgotten the wildcard names: tell it again. */
+	for (i = 0; i < diff->nchanged; i++)
+		announce_to(rc, m, diff->changed[i]);
 	if (!diff->full && !diff->resources && !diff->nadded &&
 	    !diff->nremoved)
 		return;
@@ -240,11 +258,10 @@ void resclient_on_lost(struct resclient *rc, int64_t peer, bool lost,
 	free(ev);
 	/* Still in use although lost (nothing better): start over with a
 	 * fresh connection, so it is used again as soon as it is back. */
-	e = reschoice_entries(rc->choice, &ne);
 	/* Back (a restarted connector lost what it was told): again. */
-	for (i = 0; !lost && i < ne && i < n; i++)
-		if (e[i].connector == peer && e[i].id == v[i].id)
-			announce(rc, m, &v[i], peer);
+	if (!lost)
+		announce_to(rc, m, peer);
+	e = reschoice_entries(rc->choice, &ne);
 	for (i = 0; t && lost && i < ne; i++)
 		if (e[i].connector == peer) {
 			tunnels_retry(t, peer);
