@@ -15,8 +15,9 @@
 #   - refuses a name no granted resource covers (exit status 1 and a
 #     message), and c, which is not granted anything, resolves nothing.
 # The connector's side (agent/dnat.h):
-#   - c resolves db.corp.test itself; a pings the mapped address and a
-#     TCP connection to it reaches $H, which sees c's LAN address;
+#   - c resolves db.corp.test itself; a pings the mapped address (the
+#     replies come from it) and a TCP connection to it reaches $H, which
+#     sees c's LAN address;
 #   - dnsmasq restarted with db.corp.test at $H2 (TTL 2 s): within the
 #     TTL and a lookup c translates to $H2, new connections reach $H2,
 #     while a connection opened before the change still ends on $H;
@@ -151,6 +152,9 @@ traffic() {
 	wait_real db.corp.test "$H" 10 ||
 		{ fail "c did not resolve db.corp.test to $H: $(real db.corp.test 4)"; return; }
 	ping_ok a "$ip" 5 || fail "ping a -> db.corp.test ($ip)"
+	# The replies come from the mapped address, never the real one.
+	nsrun a ping -c 1 -W 2 "$ip" | grep -q "bytes from $ip:" ||
+		fail "ping replies to $ip come from elsewhere"
 	r=$(nsrun a "$TCPTOOL" send -t 10000 -n 100000 "$ip:8080") ||
 		fail "TCP a -> db.corp.test ($ip:8080)"
 	echo "db.corp.test at $H: $r"
