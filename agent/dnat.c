@@ -37,6 +37,7 @@ struct dnat_fam {
 	struct ip_addr real;    /* in the map now; family 0: none */
 	bool nx;                /* in the nx set now */
 	enum fam_state state;
+	bool failing;           /* the last lookup failed (logged once) */
 	uint32_t ttl;
 	struct resolver_query *q;
 	struct loop_timer *timer;
@@ -168,6 +169,8 @@ static void on_answer(void *ctx, int status, const struct ip_addr *addrs,
 	if (status == 0 && n > 0) {
 		const struct ip_addr *pick =
 			has_addr(addrs, n, &f->real) ? &f->real : &addrs[0];
+		bool same = f->state == ST_RESOLVED && !f->nx &&
+			    ip_addr_eq(pick, &f->real);
 
 		ttl = ttl < DNAT_TTL_MIN ? DNAT_TTL_MIN
 		      : ttl > DNAT_TTL_MAX ? DNAT_TTL_MAX : ttl;
@@ -175,31 +178,38 @@ static void on_answer(void *ctx, int status, const struct ip_addr *addrs,
 		again = ttl;
 		if (f->real.family)
 			ip_addr_format(&f->real, old, sizeof(old));
-		if ((f->state != ST_RESOLVED || !ip_addr_eq(pick, &f->real) ||
-		     f->nx) && install(f, pick, false) == 0) {
+		if (!same && install(f, pick, false) == 0) {
 			ip_addr_format(pick, r, sizeof(r));
 			log_info("dns_resource_resolved", "name=%s family=%d "
 				 "mapped=%s real=%s old=%s ttl=%u", name,
 				 f->family, m, r, old, (unsigned)ttl);
+			f->state = ST_RESOLVED;
+		} else if (!same) {
+			again = DNAT_RETRY_S; /* nft refused: soon again */
 		}
-		f->state = ST_RESOLVED;
 	} else if (status == WEFT_ERR_NOTFOUND) {
-		if (f->state != ST_NXDOMAIN && install(f, &none, true) == 0)
+		if (f->state != ST_NXDOMAIN && install(f, &none, true) == 0) {
 			log_warn("dns_resource_nxdomain", "name=%s family=%d "
 				 "mapped=%s note=\"no such name or no address "
 				 "of this family: clients get ICMP "
 				 "admin-prohibited\"", name, f->family, m);
-		f->state = ST_NXDOMAIN;
+			f->state = ST_NXDOMAIN;
+		}
 	} else {
 		/* Keep the last answer: better a stale one than none while
-		 * the site's DNS is away. */
-		log_warn_err(status, "dns_resource_failed", "name=%s "
-			     "family=%d mapped=%s kept=%s retry_s=%d", name,
-			     f->family, m, state_names[f->state],
-			     DNAT_RETRY_S);
+		 * the site's DNS is away. Logged once per outage. */
+		if (!f->failing)
+			log_warn_err(status, "dns_resource_failed", "name=%s "
+				     "family=%d mapped=%s kept=%s retry_s=%d",
+				     name, f->family, m, state_names[f->state],
+				     DNAT_RETRY_S);
+		f->failing = true;
 		if (f->state == ST_PENDING)
 			f->state = ST_FAILED;
+		loop_timer_start(f->timer, again * 1000000LL);
+		return;
 	}
+	f->failing = false;
 	loop_timer_start(f->timer, again * 1000000LL);
 }
 

@@ -170,7 +170,7 @@ traffic() {
 	stop_dns
 	t0=$(now_ms)
 	start_dns "$H2" || { fail "dnsmasq did not restart"; return; }
-	wait_real db.corp.test "$H2" 10 ||
+	wait_real db.corp.test "$H2" 15 ||
 		{ fail "c still translates db.corp.test to $(real db.corp.test 4)"; return; }
 	echo "db.corp.test moved to $H2 after $(($(now_ms) - t0)) ms"
 	nsrun a "$TCPTOOL" send -t 10000 -n 100000 "$ip:8080" >/dev/null ||
@@ -230,7 +230,9 @@ run() {
 	make_site || { fail "site namespace"; return; }
 	ip -n "$hns" addr add "$H2/24" dev eth0
 	etc_ns=/etc/netns/$(lab ns "$L" c)
-	mkdir -p "$etc_ns" && echo "nameserver $H" >"$etc_ns/resolv.conf" ||
+	mkdir -p "$etc_ns" &&
+		printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$H" \
+			>"$etc_ns/resolv.conf" ||
 		{ fail "resolv.conf for c"; return; }
 	start_dns "$H" || { fail "dnsmasq did not start"; return; }
 	nsrun h "$TCPTOOL" serve "$H:8080" >"$tmp/h1.txt" &
