@@ -7,6 +7,10 @@
 #include "agent/connector.h"
 
 #include "agent/connector_rules.h"
+#include "agent/dataplane.h"
+#include "agent/dnat.h"
+#include "agent/map.h"
+#include "agent/wildcard.h"
 #include "agent/sysctl.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -26,7 +30,7 @@
 
 #define IPV4_FORWARD "/proc/sys/net/ipv4/ip_forward"
 #define IPV6_FORWARD "/proc/sys/net/ipv6/conf/all/forwarding"
-#define SCRIPT_MAX 4096
+#define SCRIPT_MAX 8192
 
 struct fwd_setting {
 	const char *key;  /* the sysctl's name, for the log */
@@ -39,6 +43,9 @@ struct connector {
 	char table[CONNECTOR_TABLE_MAX];
 	struct fwd_setting fwd[2];
 	struct nft_ctx *nft;
+	struct loop *loop;
+	struct dnat *dnat;        /* while running, after the first map */
+	const struct map *map;    /* the daemon's, for the messages */
 	bool running;
 	bool replaced_stale;
 	uint64_t handle;
@@ -54,6 +61,7 @@ int connector_new(const struct connector_cfg *cfg, struct connector **out)
 	if (!c)
 		return WEFT_ERR_NOMEM;
 	snprintf(c->tun, sizeof(c->tun), "%s", cfg->tun);
+	c->loop = cfg->loop;
 	connector_rules_table(c->tun, c->table, sizeof(c->table));
 	c->fwd[0].key = "net.ipv4.ip_forward";
 	snprintf(c->fwd[0].path, sizeof(c->fwd[0].path), "%s",
@@ -240,6 +248,8 @@ void connector_stop(struct connector *c)
 	if (!c || !c->running)
 		return;
 	c->running = false;
+	dnat_del(c->dnat);
+	c->dnat = NULL;
 	snprintf(cmd, sizeof(cmd), "delete table inet handle %llu",
 		 (unsigned long long)c->handle);
 	if (nft_run(c, cmd, &out, err, sizeof(err)) < 0)
@@ -275,6 +285,61 @@ bool connector_running(const struct connector *c)
 	return c && c->running;
 }
 
+/* The translator's element updates. Without echo: nothing to read back,
+ * and libnftables 1.0.6 leaks two strings per element added with echo
+ * on. */
+static int run_script(void *ctx, const char *script, char *err,
+		      size_t errlen)
+{
+	struct connector *c = ctx;
+	unsigned int flags = nft_ctx_output_get_flags(c->nft);
+	const char *out;
+	int rc;
+
+	nft_ctx_output_set_flags(c->nft, flags & ~NFT_CTX_OUTPUT_ECHO);
+	rc = nft_run(c, script, &out, err, errlen);
+	nft_ctx_output_set_flags(c->nft, flags);
+	return rc;
+}
+
+static void on_message(void *ctx, int64_t peer, const struct ip_addr *src,
+		       const uint8_t *p, size_t len)
+{
+	struct connector *c = ctx;
+
+	(void)peer;
+	if (c->dnat && c->map)
+		dnat_on_message(c->dnat, c->map, src, p, len);
+}
+
+void connector_map(struct connector *c, const struct map *m,
+		   const struct map_diff *diff, struct dataplane *dp)
+{
+	const struct dnat_cfg dc = {.loop = c ? c->loop : NULL,
+				    .table = c ? c->table : NULL,
+				    .run = run_script, .ctx = c};
+	const struct map_res *v;
+	size_t n;
+	int rc;
+
+	if (!c || !c->running || !c->loop)
+		return;
+	c->map = m;
+	if (!c->dnat) {
+		rc = dnat_new(&dc, &c->dnat);
+		if (rc < 0) {
+			log_warn_err(rc, "dns_resource_failed",
+				     "reason=translator");
+			return;
+		}
+		dataplane_set_msg(dp, WILDCARD_PORT, on_message, c);
+	} else if (!diff->serves && !diff->full) {
+		return;
+	}
+	v = map_serves(m, &n);
+	dnat_set_serves(c->dnat, v, n);
+}
+
 static json_t *value_or_null(const char *v)
 {
 	return v[0] ? json_string(v) : json_null();
@@ -284,12 +349,13 @@ json_t *connector_json(const struct connector *c)
 {
 	if (!connector_running(c))
 		return json_null();
-	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:b}", "family",
+	return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:b, s:o}", "family",
 			 "inet", "table", c->table,
 			 "handle", (json_int_t)c->handle, "tun", c->tun,
 			 "ipv4_forwarding", value_or_null(c->fwd[0].value),
 			 "ipv6_forwarding", value_or_null(c->fwd[1].value),
-			 "replaced_stale", c->replaced_stale);
+			 "replaced_stale", c->replaced_stale, "dns",
+			 c->dnat ? dnat_json(c->dnat) : json_null());
 }
 
 void connector_del(struct connector *c)

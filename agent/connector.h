@@ -26,6 +26,10 @@
 #include <stddef.h>
 
 struct connector;
+struct dataplane;
+struct loop;
+struct map;
+struct map_diff;
 
 /* Where the two forwarding settings live; tests may point them
  * elsewhere. NULL members take the /proc/sys defaults. */
@@ -33,6 +37,8 @@ struct connector_cfg {
 	const char *tun;          /* the agent's TUN device, required */
 	const char *ipv4_forward; /* /proc/sys/net/ipv4/ip_forward */
 	const char *ipv6_forward; /* /proc/sys/net/ipv6/conf/all/forwarding */
+	struct loop *loop;        /* for DNS resources (agent/dnat.h); NULL:
+				   * none are translated */
 };
 
 /* Creates a stopped connector for cfg->tun (copied). Touches nothing on
@@ -63,8 +69,15 @@ int connector_apply(struct connector *c, bool want, char *err,
 
 bool connector_running(const struct connector *c);
 
+/* After a map update (m: the map after it), while running: the DNS and
+ * wildcard resources of m's "serves" to the translator (agent/dnat.h,
+ * created at the first call after a start, gone at the stop), which
+ * hears the wildcard messages that reach dp. NULL c is fine. */
+void connector_map(struct connector *c, const struct map *m,
+		   const struct map_diff *diff, struct dataplane *dp);
+
 /* For `weft-agent status`: {"family": "inet", "table", "handle", "tun",
- * "ipv4_forwarding", "ipv6_forwarding", "replaced_stale"} while running
+ * "ipv4_forwarding", "ipv6_forwarding", "replaced_stale", "dns" (dnat_json, or null)} while running
  * (the settings as read at start, null where the kernel has none), JSON
  * null otherwise. New reference or NULL (out of memory). */
 json_t *connector_json(const struct connector *c);

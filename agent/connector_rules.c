@@ -79,6 +79,44 @@ int connector_rules_script(const char *tun, uint64_t stale, char *out,
 	 * lowering: the kernel never raises an MSS it clamps. */
 	ok = ok && add(out, cap, &len,
 		"table inet %s {\n"
+		"\tset mapped4 { type ipv4_addr; flags interval; auto-merge; }\n"
+		"\tset mapped6 { type ipv6_addr; flags interval; auto-merge; }\n"
+		"\tmap dnat4 { type ipv4_addr : ipv4_addr; }\n"
+		"\tmap dnat6 { type ipv6_addr : ipv6_addr; }\n"
+		"\tmap wdnat4 { type ipv4_addr . ipv4_addr : ipv4_addr; }\n"
+		"\tmap wdnat6 { type ipv6_addr . ipv6_addr : ipv6_addr; }\n"
+		"\tset nx4 { type ipv4_addr; }\n"
+		"\tset nx6 { type ipv6_addr; }\n"
+		"\tset wnx4 { type ipv4_addr . ipv4_addr; }\n"
+		"\tset wnx6 { type ipv6_addr . ipv6_addr; }\n"
+		"\tcounter dns_unresolved { }\n"
+		"\tcounter dns_nxdomain { }\n"
+		"\tchain prerouting {\n"
+		"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+		"\t\tiifname \"%s\" dnat ip to ip daddr map @dnat4 "
+		"comment \"weft: DNS resources, mapped to real\"\n"
+		"\t\tiifname \"%s\" dnat ip6 to ip6 daddr map @dnat6\n"
+		"\t\tiifname \"%s\" dnat ip to ip saddr . ip daddr map @wdnat4 "
+		"comment \"weft: wildcard names, per client\"\n"
+		"\t\tiifname \"%s\" dnat ip6 to ip6 saddr . ip6 daddr map "
+		"@wdnat6\n"
+		"\t}\n"
+		/* In prerouting, not forward: a packet for a mapped address
+		 * is routed back out of the TUN it came from, and the
+		 * kernel sends no ICMP error for a packet rejected in
+		 * forward on such a hairpin (seen on Linux 6.18). */
+		"\tchain nxdomain {\n"
+		"\t\ttype filter hook prerouting priority filter; "
+		"policy accept;\n"
+		"\t\tiifname \"%s\" ip daddr @nx4 counter name dns_nxdomain "
+		"reject with icmpx type admin-prohibited\n"
+		"\t\tiifname \"%s\" ip6 daddr @nx6 counter name dns_nxdomain "
+		"reject with icmpx type admin-prohibited\n"
+		"\t\tiifname \"%s\" ip saddr . ip daddr @wnx4 counter name "
+		"dns_nxdomain reject with icmpx type admin-prohibited\n"
+		"\t\tiifname \"%s\" ip6 saddr . ip6 daddr @wnx6 counter name "
+		"dns_nxdomain reject with icmpx type admin-prohibited\n"
+		"\t}\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter; policy accept;\n"
 		"\t\tiifname \"%s\" tcp flags & (syn|rst) == syn "
@@ -87,6 +125,11 @@ int connector_rules_script(const char *tun, uint64_t stale, char *out,
 		"\t\toifname \"%s\" tcp flags & (syn|rst) == syn "
 		"tcp option maxseg size set rt mtu "
 		"comment \"weft: MSS of SYNs to mesh clients\"\n"
+		"\t\tiifname \"%s\" ip daddr @mapped4 counter name "
+		"dns_unresolved drop comment \"weft: DNS names not resolved "
+		"yet\"\n"
+		"\t\tiifname \"%s\" ip6 daddr @mapped6 counter name "
+		"dns_unresolved drop\n"
 		"\t\tiifname \"%s\" oifname != \"%s\" counter accept "
 		"comment \"weft: mesh clients to the LAN\"\n"
 		"\t\toifname \"%s\" ct state established,related counter "
@@ -97,7 +140,8 @@ int connector_rules_script(const char *tun, uint64_t stale, char *out,
 		"\t\tiifname \"%s\" oifname != \"%s\" counter masquerade "
 		"comment \"weft: mesh clients leave with this host's address\"\n"
 		"\t}\n"
-		"}\n", table, tun, tun, tun, tun, tun, tun, tun);
+		"}\n", table, tun, tun, tun, tun, tun, tun, tun, tun, tun, tun, tun, tun,
+		tun, tun, tun, tun, tun);
 	return ok ? 0 : WEFT_ERR_TOOBIG;
 }
 

@@ -34,7 +34,13 @@ int connector_rules_table(const char *tun, char *out, size_t cap);
  *     the TUN to another interface and for established/related replies
  *     into the TUN;
  *   - chain postrouting (nat hook, srcnat): masquerade what came in on
- *     the TUN and leaves through another interface.
+ *     the TUN and leaves through another interface;
+ *   - for DNS resources (agent/dnat.h fills them): the maps dnat4/6
+ *     and wdnat4/6 that chain prerouting (nat hook, dstnat) translates
+ *     with, the sets nx4/6 and wnx4/6 that chain nxdomain (filter hook
+ *     prerouting) rejects with ICMP admin-prohibited, the sets
+ *     mapped4/6 whose untranslated addresses the forward chain drops,
+ *     and the counters dns_nxdomain and dns_unresolved.
  * Returns 0, WEFT_ERR_INVAL (bad tun) or WEFT_ERR_TOOBIG (cap). */
 int connector_rules_script(const char *tun, uint64_t stale, char *out,
 			   size_t cap);

@@ -328,7 +328,8 @@ static int update_connector(struct daemon *d, const struct map_diff *diff)
  * forwarding set up when wanted. */
 static int start_connector(struct daemon *d)
 {
-	const struct connector_cfg cc = {.tun = dataplane_tun_name(d->v.dp)};
+	const struct connector_cfg cc = {.tun = dataplane_tun_name(d->v.dp),
+					 .loop = d->v.loop};
 	char err[300];
 	int rc;
 
@@ -492,6 +493,7 @@ static void on_map(struct daemon *d, const struct control_event *ev)
 	update_dataplane(d, &diff);
 	resclient_apply(d->v.res, d->v.map, &diff, d->v.dp);
 	update_connector(d, &diff);
+	connector_map(d->v.conn, d->v.map, &diff, d->v.dp);
 	map_diff_free(&diff);
 	if (map_version(d->v.map) != before ||
 	    json_is_true(json_object_get(answer, "full")))

@@ -55,6 +55,9 @@ struct dataplane {
 	struct dataplane_stats st;
 	int64_t fwd_logged_ms;        /* the last forward_denied line */
 	uint64_t fwd_unlogged;        /* denied since then, not logged */
+	dataplane_msg_fn *msg_fn;     /* dataplane_set_msg */
+	void *msg_ctx;
+	uint16_t msg_port;
 
 	struct tun *tundev;           /* NULL with --no-tun */
 	struct gro *gro;              /* TUN receive coalescing */
@@ -426,6 +429,14 @@ void dataplane_set_rules(struct dataplane *dp, struct filter_rules *rules)
 	filter_set_rules(dp->filter, rules);
 }
 
+void dataplane_set_msg(struct dataplane *dp, uint16_t port,
+		       dataplane_msg_fn *fn, void *ctx)
+{
+	dp->msg_port = port;
+	dp->msg_fn = fn;
+	dp->msg_ctx = ctx;
+}
+
 void dataplane_set_local(struct dataplane *dp, const struct ip_endpoint *eps,
 			 size_t n)
 {
@@ -667,6 +678,12 @@ static void on_tunnel_packet(int64_t peer, const uint8_t *pkt, size_t len,
 	    filter_routes_lookup(dp->routes, &pi.src, &from) < 0 ||
 	    route_peer(dp, from) != peer) {
 		dp->st.rx_spoofed++;
+		return;
+	}
+	if (dp->msg_fn && pi.proto == PACKET_PROTO_UDP && pi.has_ports && !pi.fragment &&
+	    pi.dport == dp->msg_port && is_self(dp, &pi.dst)) {
+		dp->msg_fn(dp->msg_ctx, peer, &pi.src, pkt + pi.l3_len + 8,
+			   (size_t)(pi.len - pi.l3_len - 8));
 		return;
 	}
 	if (!filter_check_in(dp->filter, &pi, now)) {

@@ -175,6 +175,16 @@ void dataplane_set_res_connector(struct dataplane *dp, size_t i,
  * not answering a tracked flow). Tracked flows survive. */
 void dataplane_set_rules(struct dataplane *dp, struct filter_rules *rules);
 
+/* Messages to UDP port (host order) of our own mesh addresses from a
+ * peer's tunnel (whose source passed the peer's routes) go to fn with
+ * the UDP payload, before the filter and never to the TUN: the
+ * connector's wildcard names (agent/dnat.h). fn NULL: none. */
+typedef void dataplane_msg_fn(void *ctx, int64_t peer,
+			      const struct ip_addr *src, const uint8_t *p,
+			      size_t len);
+void dataplane_set_msg(struct dataplane *dp, uint16_t port,
+		       dataplane_msg_fn *fn, void *ctx);
+
 /* Our published endpoints (eps, n) as direct-path candidates for the
  * tunnels: the families the socket can use (both on the usual dual-stack
  * socket), at most 16. */

@@ -6,6 +6,7 @@
 #include "agent/reschoice.h"
 #include "agent/resnames.h"
 #include "agent/tunnel.h"
+#include "agent/wildsend.h"
 #include "shared/err.h"
 #include "shared/log.h"
 
@@ -17,6 +18,7 @@ struct resclient {
 	int64_t *watched;    /* connector ids we watch, ascending */
 	size_t nwatched;
 	struct wildcard_table *wild; /* names given under wildcard resources */
+	struct wildsend *ws;         /* ... told to their connectors */
 };
 
 int resclient_new(struct resclient **out)
@@ -24,9 +26,11 @@ int resclient_new(struct resclient **out)
 	struct resclient *rc = calloc(1, sizeof(*rc));
 
 	if (!rc || !(rc->wild = wildcard_table_new()) ||
-	    reschoice_new(&rc->choice) < 0) {
-		if (rc)
+	    wildsend_new(&rc->ws) < 0 || reschoice_new(&rc->choice) < 0) {
+		if (rc) {
 			wildcard_table_del(rc->wild);
+			wildsend_del(rc->ws);
+		}
 		free(rc);
 		return WEFT_ERR_NOMEM;
 	}
@@ -40,6 +44,7 @@ void resclient_del(struct resclient *rc)
 		return;
 	reschoice_del(rc->choice);
 	wildcard_table_del(rc->wild);
+	wildsend_del(rc->ws);
 	free(rc->watched);
 	free(rc);
 }
@@ -56,10 +61,61 @@ static const char *peer_name(const struct map *m, int64_t id)
 	return p && p->name ? p->name : "";
 }
 
+struct names {
+	struct wildcard_entry v[WILDCARD_HOSTS];
+	size_t n;
+};
+
+static void collect(void *ctx, const struct wildcard_entry *e)
+{
+	struct names *ns = ctx;
+
+	if (ns->n < WILDCARD_HOSTS)
+		ns->v[ns->n++] = *e;
+}
+
+/* Tells connector every name given under the wildcard resource r. */
+static void announce(struct resclient *rc, const struct map *m,
+		     const struct map_res *r, int64_t connector)
+{
+	struct names *ns;
+	int err;
+	char q[200];
+
+	if (r->type != MAP_RES_WILDCARD || !connector ||
+	    !(ns = calloc(1, sizeof(*ns))))
+		return;
+	wildcard_each(rc->wild, r->id, collect, ns);
+	err = ns->n ? wildsend_send(rc->ws, map_peer(m, connector), ns->v,
+				    ns->n) : 0;
+	if (err < 0)
+		log_warn_err(err, "wildcard_announce_failed", "resource=%s "
+			     "connector_id=%lld names=%zu",
+			     log_q(q, sizeof(q), r->name),
+			     (long long)connector, ns->n);
+	free(ns);
+}
+
+/* Tells connector the names of every wildcard resource it is chosen
+ * for. */
+static void announce_to(struct resclient *rc, const struct map *m,
+			int64_t connector)
+{
+	size_t n, ne, i;
+	const struct map_res *v = map_resources(m, &n);
+	const struct reschoice_entry *e = reschoice_entries(rc->choice, &ne);
+
+	for (i = 0; i < ne && i < n; i++)
+		if (e[i].connector == connector && e[i].id == v[i].id)
+			announce(rc, m, &v[i], connector);
+}
+
 /* Logs the events and hands the new choices to the data plane. A
- * connector chosen while lost gets a fresh connection attempt. */
-static void act(const struct map *m, struct dataplane *dp,
-		const struct reschoice_event *ev, size_t nev)
+ * connector chosen while lost gets a fresh connection attempt; a new
+ * connector of a wildcard resource hears its names. */
+static void act(struct resclient *rc, const struct map *m,
+		struct dataplane *dp, const struct reschoice_event *ev,
+		size_t nev)
 {
 	size_t nres;
 	const struct map_res *v = map_resources(m, &nres);
@@ -70,6 +126,7 @@ static void act(const struct map *m, struct dataplane *dp,
 		const struct map_res *r = &v[ev[i].index];
 
 		dataplane_set_res_connector(dp, ev[i].index, ev[i].to);
+		announce(rc, m, r, ev[i].to);
 		if (t && ev[i].to && tunnels_peer_lost(t, ev[i].to, NULL))
 			tunnels_retry(t, ev[i].to);
 		log_info("resource_connector", "resource=%s id=%lld "
@@ -144,6 +201,10 @@ void resclient_apply(struct resclient *rc, const struct map *m,
 	struct tunnels *t = dataplane_tunnels(dp);
 	int rc2;
 
+	/* A connector whose entry changed may have restarted (new
+	 * endpoints) and forgotten the wildcard names: tell it again. */
+	for (i = 0; i < diff->nchanged; i++)
+		announce_to(rc, m, diff->changed[i]);
 	if (!diff->full && !diff->resources && !diff->nadded &&
 	    !diff->nremoved)
 		return;
@@ -169,7 +230,7 @@ void resclient_apply(struct resclient *rc, const struct map *m,
 	if (dataplane_set_resources(dp, dr, n) < 0)
 		log_warn("resources_not_updated", "reason=out_of_memory");
 	else
-		act(m, dp, ev, nev);
+		act(rc, m, dp, ev, nev);
 	free(dr);
 	free(ev);
 }
@@ -193,10 +254,13 @@ void resclient_on_lost(struct resclient *rc, int64_t peer, bool lost,
 		log_warn("resources_not_updated", "reason=out_of_memory");
 		return;
 	}
-	act(m, dp, ev, nev);
+	act(rc, m, dp, ev, nev);
 	free(ev);
 	/* Still in use although lost (nothing better): start over with a
 	 * fresh connection, so it is used again as soon as it is back. */
+	/* Back (a restarted connector lost what it was told): again. */
+	if (!lost)
+		announce_to(rc, m, peer);
 	e = reschoice_entries(rc->choice, &ne);
 	for (i = 0; t && lost && i < ne; i++)
 		if (e[i].connector == peer) {
@@ -272,5 +336,10 @@ int resclient_resolve(struct resclient *rc, const struct map *m,
 	size_t n;
 	const struct map_res *v = map_resources(m, &n);
 
-	return resnames_resolve(v, n, rc->wild, name, out);
+	int err = resnames_resolve(v, n, rc->wild, name, out);
+
+	if (err == 0 && out->res->type == MAP_RES_WILDCARD)
+		announce(rc, m, out->res, resclient_connector(rc,
+							      out->res->id));
+	return err;
 }

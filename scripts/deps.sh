@@ -26,7 +26,7 @@ test_pkgs=(
   libcurl4-openssl-dev     # the integration harness's HTTP client
   gnutls-bin               # certtool: a CA and certificates for HTTPS tests
   dbus                     # dbus-daemon: a private bus for dns_resolved_test.sh
-  dnsmasq-base dnsutils    # upstream DNS servers and dig for the dns_* netns tests and tests/bench/dns
+  dnsmasq-base dnsutils    # upstream and site DNS servers and dig: the dns_* netns tests, tests/bench/dns
   chromium                 # the browser tests/browser drives (ui_browser)
   debootstrap              # deb_packages: a fresh Debian 12 root to install into
 )

@@ -1,21 +1,36 @@
 #!/bin/sh
-# DNS and wildcard resources, the client's side (issue 15): a netlab with
-# the controller and a relay in "inet", client a behind nat1 and connector
-# c on inet. A DNS resource "db" (db.corp.test) and a wildcard resource
-# "wild" (*.wild.test), both served by tag:c, are created through the REST
-# API and granted to a. Then `weft-agent resolve` on a:
+# DNS and wildcard resources (issue 15): a netlab with the controller and
+# a relay in "inet", client a behind nat1, connector c on inet and the
+# site h behind c (connector_lab.sh's make_site) with two hosts' worth of
+# addresses ($H, $H2, a TCP server on each) and a dnsmasq on $H that c
+# uses as its resolver (/etc/netns/<c's namespace>/resolv.conf). DNS
+# resources "db" (db.corp.test) and "gone" (a name dnsmasq does not
+# know), a wildcard "wild" (*.wild.test), all served by tag:c and granted
+# to a (TCP and ICMP).
+# The client's side, `weft-agent resolve` on a:
 #   - gives db.corp.test exactly the mapped /32 and /128 the controller
 #     shows for "db" (any case, trailing dot allowed);
 #   - gives each name under wild.test its own address inside the mapped
 #     /24 (and the same host in the /120), the same one when asked again;
 #   - refuses a name no granted resource covers (exit status 1 and a
 #     message), and c, which is not granted anything, resolves nothing.
-# The connector's translation (mapped -> real through its own resolver)
-# is still to come; this test will grow with it (docs/connectors.md, "DNS
-# resources").
+# The connector's side (agent/dnat.h):
+#   - c resolves db.corp.test itself; a pings the mapped address (the
+#     replies come from it) and a TCP connection to it reaches $H, which
+#     sees c's LAN address;
+#   - dnsmasq restarted with db.corp.test at $H2 (TTL 2 s): within the
+#     TTL and a lookup c translates to $H2, new connections reach $H2,
+#     while a connection opened before the change still ends on $H;
+#   - x.wild.test (at $H2), told to c by a when it resolves it, reaches
+#     $H2 through its own mapped address; after c restarts (and forgets
+#     it), a tells c again by itself and the name works again;
+#   - gone.corp.test (NXDOMAIN) fails at once (ICMP admin-prohibited),
+#     counted in c's dns_nxdomain counter; an address of the wildcard's
+#     block no name was given is dropped and counted (dns_unresolved).
 #
-# Needs root; exits 77 (ctest: skipped) without namespaces.
-# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN.
+# Needs root and dnsmasq; exits 77 (ctest: skipped) without namespaces.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN,
+# WEFT_RELAY_BIN, WEFT_TCPTOOL.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +38,10 @@ NETLAB=${NETLAB:-$here/../harness/netlab.sh}
 AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
 CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
 RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
+H=192.168.78.10
+H2=192.168.78.20
+C_LAN=192.168.78.1
 CTL_ADDR=203.0.113.1:8080
 RELAY_ADDR=203.0.113.1:3478
 URL=http://$CTL_ADDR
@@ -33,9 +52,12 @@ failed=0
 L=dns$$
 lab_up=
 pids=
+dns_pid=
+etc_ns=
 
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
- {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:db:*","resource:wild:*"]}]}'
+ {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:db:*","resource:wild:*","resource:gone:*"]},
+ {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:db:*","resource:wild:*","resource:gone:*"]}]}'
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -62,12 +84,161 @@ same_block() {
 	[ "${1%.*}" = "${2%.*}" ] || [ "${1%:*}" = "${2%:*}" ]
 }
 
+# start_dns ADDR: dnsmasq on h ($H:53) answering db.corp.test with ADDR,
+# x.wild.test with $H2, other names under corp.test and wild.test with
+# NXDOMAIN, all with TTL 2 s.
+start_dns() {
+	rm -f "$tmp/dnsmasq.pid"
+	ip netns exec "$hns" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv \
+		--no-hosts --bind-interfaces --listen-address="$H" \
+		--pid-file="$tmp/dnsmasq.pid" --local-ttl=2 \
+		--local=/corp.test/ --local=/wild.test/ \
+		--address=/db.corp.test/"$1" --address=/x.wild.test/"$H2" \
+		--log-queries --log-facility=- >>"$tmp/dnsmasq.log" 2>&1 &
+	dns_pid=$!
+	pids="$pids $dns_pid"
+	for _ in $(seq 50); do
+		kill -0 "$dns_pid" 2>/dev/null || return 1
+		nsrun c dig +short +time=1 +tries=1 "@$H" db.corp.test 2>/dev/null |
+			grep -qx "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_dns() {
+	[ -n "$dns_pid" ] || return 0
+	kill -TERM "$dns_pid" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$dns_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	dns_pid=
+}
+
+# real NAME FAMILY: the real address c translates NAME's mapped address
+# of FAMILY to ("null" before an answer).
+real() {
+	cli c status 2>/dev/null | jq -r --arg n "$1" --argjson f "$2" \
+		'.connector.dns.names[] | select(.name == $n and .family == $f)
+		 | .real' | head -n1
+}
+
+# wait_real NAME ADDR SECONDS (wall clock: a loaded machine makes each
+# status call slower, not the deadline later)
+wait_real() {
+	_end=$(($(now_ms) + $3 * 1000))
+	while [ "$(now_ms)" -lt "$_end" ]; do
+		[ "$(real "$1" 4)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# counter NAME: packets of c's nft counter NAME.
+counter() {
+	nsrun c nft list counter inet weft_weft0 "$1" |
+		sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+
+# lines FILE: the connections a site server took (its answer lines,
+# "PEER BYTES HASH").
+lines() {
+	grep -c " [0-9]* [0-9a-f]*$" "$1"
+}
+
+traffic() {
+	ip=${db4%/*}
+	wait_real db.corp.test "$H" 10 ||
+		{ fail "c did not resolve db.corp.test to $H: $(real db.corp.test 4)"; return; }
+	ping_ok a "$ip" 5 || fail "ping a -> db.corp.test ($ip)"
+	# The replies come from the mapped address, never the real one.
+	nsrun a ping -c 1 -W 2 "$ip" | grep -q "bytes from $ip:" ||
+		fail "ping replies to $ip come from elsewhere"
+	r=$(nsrun a "$TCPTOOL" send -t 10000 -n 100000 "$ip:8080") ||
+		fail "TCP a -> db.corp.test ($ip:8080)"
+	echo "db.corp.test at $H: $r"
+	[ "$(lines "$tmp/h1.txt")" = 1 ] || fail "$H did not take the connection"
+	grep -q "^$C_LAN:" "$tmp/h1.txt" ||
+		fail "$H saw $(cat "$tmp/h1.txt"), not c's $C_LAN"
+
+	# A connection established now, idle across the change.
+	nsrun a "$TCPTOOL" send -w 7000 -t 20000 -n 1000 "$ip:8080" \
+		>"$tmp/long.txt" 2>&1 &
+	long=$!
+	sleep 1
+	stop_dns
+	t0=$(now_ms)
+	start_dns "$H2" || { fail "dnsmasq did not restart"; return; }
+	wait_real db.corp.test "$H2" 15 ||
+		{ fail "c still translates db.corp.test to $(real db.corp.test 4)"; return; }
+	echo "db.corp.test moved to $H2 after $(($(now_ms) - t0)) ms"
+	nsrun a "$TCPTOOL" send -t 10000 -n 100000 "$ip:8080" >/dev/null ||
+		fail "TCP a -> db.corp.test after the change"
+	[ "$(lines "$tmp/h2.txt")" = 1 ] ||
+		fail "a new connection did not reach $H2"
+	wait "$long" || fail "the established connection broke: $(cat "$tmp/long.txt")"
+	[ "$(lines "$tmp/h1.txt")" = 2 ] ||
+		fail "the established connection did not end on $H"
+
+	x=$(resolve a x.wild.test ipv4)
+	wait_real x.wild.test "$H2" 10 ||
+		{ fail "c did not translate x.wild.test: $(real x.wild.test 4)"; return; }
+	nsrun a "$TCPTOOL" send -t 10000 -n 1000 "$x:8080" >/dev/null ||
+		fail "TCP a -> x.wild.test ($x)"
+	[ "$(lines "$tmp/h2.txt")" = 2 ] || fail "x.wild.test did not reach $H2"
+
+	# c restarts and has forgotten the name: a tells it again when it
+	# hears from c again, without a new lookup.
+	stop_pid "$c_pid" TERM
+	t0=$(now_ms)
+	start_agent c "$kc" --connector
+	c_pid=$AGENT_PID
+	wait_running c 1 || return
+	wait_real x.wild.test "$H2" 20 ||
+		{ fail "a did not tell the restarted c about x.wild.test"; return; }
+	echo "restarted c knows x.wild.test again after $(($(now_ms) - t0)) ms"
+	nsrun a "$TCPTOOL" send -t 10000 -n 1000 "$x:8080" >/dev/null ||
+		fail "TCP a -> x.wild.test after c's restart"
+	[ "$(lines "$tmp/h2.txt")" = 3 ] ||
+		fail "x.wild.test did not reach $H2 after c's restart"
+
+	g=${gone4%/*}
+	_end=$(($(now_ms) + 5000))
+	while [ "$(now_ms)" -lt "$_end" ]; do
+		cli c status | jq -e '.connector.dns.names[] |
+			select(.name == "gone.corp.test" and .family == 4 and
+			       .state == "nxdomain")' >/dev/null && break
+		sleep 0.1
+	done
+	r=$(nsrun a "$TCPTOOL" connect -t 3000 "$g:8080")
+	[ "$r" = unreachable ] || fail "gone.corp.test: $r, not unreachable"
+	[ "$(counter dns_nxdomain)" -gt 0 ] 2>/dev/null ||
+		fail "dns_nxdomain not counted"
+	r=$(nsrun a "$TCPTOOL" connect -t 1500 "${w4%.*/*}.250:8080")
+	[ "$r" = timeout ] || fail "an unnamed wildcard address: $r, not timeout"
+	[ "$(counter dns_unresolved)" -gt 0 ] 2>/dev/null ||
+		fail "dns_unresolved not counted"
+}
+
 run() {
 	lab up "$L" --a nat1 --b none --c inet --owner $$
 	rc=$?
 	[ $rc -eq 77 ] && exit 77
 	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
 	lab_up=1
+	make_site || { fail "site namespace"; return; }
+	ip -n "$hns" addr add "$H2/24" dev eth0
+	etc_ns=/etc/netns/$(lab ns "$L" c)
+	mkdir -p "$etc_ns" &&
+		printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$H" \
+			>"$etc_ns/resolv.conf" ||
+		{ fail "resolv.conf for c"; return; }
+	start_dns "$H" || { fail "dnsmasq did not start"; return; }
+	nsrun h "$TCPTOOL" serve "$H:8080" >"$tmp/h1.txt" &
+	pids="$pids $!"
+	nsrun h "$TCPTOOL" serve "$H2:8080" >"$tmp/h2.txt" &
+	pids="$pids $!"
 	start_controller || { fail "controller did not start"; return; }
 	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
 	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
@@ -83,6 +254,8 @@ run() {
 	wild=$(api POST /api/v1/resources '{"name":"wild","address":"*.wild.test",
 		"connectors":{"tags":["tag:c"]}}') ||
 		{ fail "resource wild"; return; }
+	gone=$(api POST /api/v1/resources '{"name":"gone","address":"gone.corp.test",
+		"connectors":{"tags":["tag:c"]}}') || { fail "resource gone"; return; }
 	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
@@ -90,15 +263,17 @@ run() {
 	db6=$(echo "$db" | jq -r .mapped.ipv6)
 	w4=$(echo "$wild" | jq -r .mapped.ipv4)
 	w6=$(echo "$wild" | jq -r .mapped.ipv6)
+	gone4=$(echo "$gone" | jq -r .mapped.ipv4)
 	echo "mapped: db $db4 $db6, wild $w4 $w6"
 
 	chmod 711 "$tmp"
 	start_agent a "$ka"
 	start_agent c "$kc" --connector
+	c_pid=$AGENT_PID
 	wait_running a 1 || return
 	wait_running c 1 || return
 	for _ in $(seq 50); do
-		[ "$(cli a routes | jq '.resources|length')" = 2 ] && break
+		[ "$(cli a routes | jq '.resources|length')" = 3 ] && break
 		sleep 0.1
 	done
 
@@ -134,6 +309,7 @@ run() {
 	done
 	cli c resolve db.corp.test >/dev/null 2>&1 &&
 		fail "c (granted nothing) resolved db.corp.test"
+	traffic
 	return 0
 }
 
@@ -141,17 +317,18 @@ if [ "$(id -u)" != 0 ]; then
 	echo "dns_resource_test: skipped: needs root for network namespaces" >&2
 	exit 77
 fi
-for t in jq curl; do
+for t in jq curl dnsmasq dig nft; do
 	command -v $t >/dev/null 2>&1 ||
 		{ echo "dns_resource_test: $t missing" >&2; exit 1; }
 done
 tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'cleanup; [ -n "$etc_ns" ] && rm -rf "$etc_ns"; rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
 t_start=$(date +%s)
 run
 cleanup
+[ -n "$etc_ns" ] && rm -rf "$etc_ns"
 echo "dns_resource: $(($(date +%s) - t_start)) s"
 if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
 	fail "sanitizer report (files above)"

@@ -6,8 +6,9 @@
  *                                 HASH" (the peer as seen here, the bytes
  *                                 read and their FNV-1a hash), print the
  *                                 same line on stdout; exit after N
- *   tcptool send [-t MS] [-n BYTES] DEST
- *                                 send BYTES (default 4 MiB) of a fixed
+ *   tcptool send [-t MS] [-n BYTES] [-w MS] DEST
+ *                                 connect, wait -w MS (an established,
+ *                                 idle flow), send BYTES (default 4 MiB) of a fixed
  *                                 pseudo-random stream, read the answer,
  *                                 print "peer=ADDR:PORT bytes=N ms=T" and
  *                                 exit 0 when count and hash match
@@ -40,7 +41,7 @@ struct stream {
 static void usage(void)
 {
 	fprintf(stderr, "usage: tcptool serve [-c N] BIND | send [-t MS] "
-			"[-n BYTES] DEST | connect [-t MS] DEST\n");
+			"[-n BYTES] [-w MS] DEST | connect [-t MS] DEST\n");
 	exit(2);
 }
 
@@ -180,22 +181,25 @@ static int client(int argc, char **argv, bool send_data)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	long long ms = 10000, t0, bytes = 4 << 20, left;
+	long long ms = 10000, t0, bytes = 4 << 20, left, wait = 0;
 	struct stream st;
 	char ans[200], want[160];
 	struct timeval tv;
 	size_t got = 0;
 	int opt, fd, rc;
 
-	while ((opt = getopt(argc, argv, "t:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:w:")) != -1) {
 		if (opt == 't')
 			ms = atoll(optarg);
 		else if (opt == 'n' && send_data)
 			bytes = atoll(optarg);
+		else if (opt == 'w' && send_data)
+			wait = atoll(optarg);
 		else
 			usage();
 	}
-	if (optind != argc - 1 || ms <= 0 || bytes < 0)
+	if (optind != argc - 1 || ms <= 0 || bytes < 0 || wait < 0 ||
+	    wait > 600000)
 		usage();
 	parse_ep(argv[optind], &ss, &len);
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
@@ -213,6 +217,8 @@ static int client(int argc, char **argv, bool send_data)
 		fprintf(stderr, "tcptool: connect: %s\n", strerror(rc));
 		return 1;
 	}
+	if (wait)
+		poll(NULL, 0, (int)wait);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

@@ -31,9 +31,18 @@ static void tun_names_nft_cannot_take_are_refused(void)
 	CHECK_INT(connector_rules_table("a b", t, sizeof(t)), WEFT_ERR_INVAL);
 }
 
+static int count(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
 static void script_masquerades_and_clamps_only_tun_traffic(void)
 {
-	char s[4096];
+	char s[8192];
 
 	REQUIRE(connector_rules_script("weft7", 0, s, sizeof(s)) == 0);
 	CHECK(strstr(s, "table inet weft_weft7 {") != NULL);
@@ -43,7 +52,16 @@ static void script_masquerades_and_clamps_only_tun_traffic(void)
 			"policy accept;") != NULL);
 	CHECK(strstr(s, "type nat hook postrouting priority srcnat; "
 			"policy accept;") != NULL);
-	CHECK(strstr(s, "drop") == NULL);
+	/* The only drop: mapped addresses of DNS resources not resolved
+	 * (yet); the only reject: names that do not exist. */
+	CHECK_INT(count(s, " drop"), 2);
+	CHECK_INT(count(s, "counter name dns_unresolved drop"), 2);
+	CHECK(strstr(s, "iifname \"weft7\" ip daddr @nx4 counter name "
+			"dns_nxdomain reject") != NULL);
+	CHECK(strstr(s, "iifname \"weft7\" dnat ip to ip daddr map @dnat4")
+	      != NULL);
+	CHECK(strstr(s, "dnat ip6 to ip6 saddr . ip6 daddr map @wdnat6")
+	      != NULL);
 	CHECK(strstr(s, "iifname \"weft7\" oifname != \"weft7\" counter "
 			"masquerade") != NULL);
 	CHECK(strstr(s, "iifname \"weft7\" tcp flags & (syn|rst) == syn tcp "
@@ -56,7 +74,7 @@ static void script_masquerades_and_clamps_only_tun_traffic(void)
 
 static void script_replaces_a_stale_table_in_one_transaction(void)
 {
-	char s[4096];
+	char s[8192];
 
 	REQUIRE(connector_rules_script("weft0", 42, s, sizeof(s)) == 0);
 	CHECK(strncmp(s, "delete table inet handle 42\ntable inet weft_weft0 {",
