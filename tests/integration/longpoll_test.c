@@ -51,13 +51,7 @@ static bool tag_key(struct ih *h, const char *tag, char key[FX_KEY_SIZE])
 static struct lpoll *poll_since(struct ih *h, const struct fx_node *n,
 				int64_t since)
 {
-	struct lpoll *p = NULL;
-	char path[96];
-
-	snprintf(path, sizeof(path), "/api/v1/map?since=%" PRId64, since);
-	if (lpoll_start(h, path, n->cred, &p) < 0)
-		return NULL;
-	return p;
+	return lpoll_map(h, n->cred, since);
 }
 
 static bool wait_one(struct lpoll *p, int64_t ms)
