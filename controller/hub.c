@@ -31,6 +31,10 @@
  * other replicas can tell it is alive. */
 #define LAST_SEEN_REFRESH_MS (30 * 1000)
 #define FEED_BATCH 1000
+/* A poll ahead of this replica's feed waits this long for it to catch up
+ * (LISTEN brings the change within milliseconds; the fallback poll within
+ * 2 s). */
+#define AHEAD_WAIT_MS 2500
 /* Changed nodes answered per hold of the lock after a batch: between
  * chunks, map requests on HTTP threads get their turn. */
 #define ANSWER_CHUNK 64
@@ -437,6 +441,7 @@ static void answer_node(struct hub *h, struct hnode *n)
 
 		next = w->next;
 		if (!n->removed && (is_current(h, n, w->since) ||
+				    w->since > h->applied ||
 				    (presence_wait(h, n, w->since, t) &&
 				     defer(h, n)))) {
 			*keep = w;
@@ -466,6 +471,7 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	struct waiter *w = NULL;
 	int64_t version, t = now_ms();
 	uint64_t jitter = 0;
+	bool ahead = false;
 
 	token_renew(h, node_id);
 	pthread_mutex_lock(&h->lock);
@@ -488,15 +494,17 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	    t - n->last_seen_write_ms >= LAST_SEEN_REFRESH_MS)
 		queue_touch(h, n, true);
 	version = netmap_node_version(h->nm, node_id);
-	/* Behind (or ahead of what we have applied, e.g. a client that saw
-	 * another replica or a database restored from backup): answer now. */
-	if (netmap_has_node(h->nm, node_id) &&
-	    (version > since || since > h->applied)) {
-		if (since > h->applied || !presence_wait(h, n, since, t) ||
-		    !defer(h, n)) {
-			resp_map(h, n, version > since ? since : 0, resp);
-			if (since <= h->applied)
-				note_answer(h, n, since, t);
+	/* Ahead of what we have applied: another replica gave the client a
+	 * version our feed read has not reached yet (or the database was
+	 * restored from an older backup). Held for a moment while we catch
+	 * up, then answered like any poll (a delta), or, if we never reach
+	 * since, with a full map at its short deadline (on_tick). */
+	ahead = netmap_has_node(h->nm, node_id) && since > h->applied;
+	/* Behind: answer now. */
+	if (netmap_has_node(h->nm, node_id) && !ahead && version > since) {
+		if (!presence_wait(h, n, since, t) || !defer(h, n)) {
+			resp_map(h, n, since, resp);
+			note_answer(h, n, since, t);
 			h->stats.answered++;
 			goto out;
 		}
@@ -527,6 +535,8 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 						      n->token_exp,
 						      h->o.token_ttl_s,
 						      w->deadline_ms - t);
+	if (ahead && w->deadline_ms > t + AHEAD_WAIT_MS)
+		w->deadline_ms = t + AHEAD_WAIT_MS;
 	if (heap_push(h, w) < 0) {
 		http_hold_unref(w->hold);
 		free(w);
@@ -541,6 +551,8 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	resp->hold = w->hold;
 out:
 	pthread_mutex_unlock(&h->lock);
+	if (ahead)
+		hub_kick(h);
 }
 
 /* --- loading state from the store --- */
@@ -1457,6 +1469,8 @@ static void on_tick(struct loop_timer *t, void *ctx)
 		n->last_active_ms = now;
 		if (n->removed)
 			resp_removed(&r);
+		else if (netmap_has_node(h->nm, n->id) && w->since > h->applied)
+			resp_map(h, n, 0, &r); /* never caught up: start over */
 		else if (netmap_has_node(h->nm, n->id))
 			resp_keepalive(h, n, w->since, &r);
 		else

@@ -291,6 +291,36 @@ static void a_poller_of_a_killed_replica_resumes_on_b_with_a_delta(void)
 	ih_del(a); /* 137: killed */
 }
 
+static void a_client_a_moment_ahead_of_b_gets_a_delta_there(void)
+{
+	static const char *const args[] = {"--poll-keepalive", "1s", NULL};
+	struct ih *a = NULL, *b = NULL;
+	struct fx_node hub, spoke, more;
+	char ks[FX_KEY_SIZE], name[16];
+	int fulls = 0;
+
+	if (skip_unless_pg())
+		return;
+	REQUIRE(pair(&a, &b, args));
+	REQUIRE(hub_and_spoke(a, &hub, &spoke, ks));
+	REQUIRE_INT(fx_map(a, &hub, 0, NULL), 200);
+	/* A load balancer alternating between replicas: the version A just
+	 * gave may be one B's feed read has not reached yet. */
+	for (int i = 0; i < 10; i++) {
+		json_t *m = NULL;
+
+		snprintf(name, sizeof(name), "more%d", i);
+		REQUIRE_INT(fx_node_register(a, ks, name, &more), 201);
+		REQUIRE_INT(fx_map(a, &hub, hub.version, NULL), 200);
+		REQUIRE_INT(fx_map(b, &hub, hub.version, &m), 200);
+		fulls += fx_is_true(m, "full");
+		json_decref(m);
+	}
+	CHECK_INT(fulls, 0);
+	CHECK_INT(ih_del(b), 0);
+	CHECK_INT(ih_del(a), 0);
+}
+
 static bool leads(struct ih *h)
 {
 	json_t *j = NULL;
@@ -525,6 +555,7 @@ static void a_second_serve_on_one_sqlite_database_refuses(void)
 static const struct check_case cases[] = {
 	CHECK_CASE(a_change_through_a_reaches_polls_on_a_and_b_promptly),
 	CHECK_CASE(a_poller_of_a_killed_replica_resumes_on_b_with_a_delta),
+	CHECK_CASE(a_client_a_moment_ahead_of_b_gets_a_delta_there),
 	CHECK_CASE(housekeeping_leads_on_one_replica_and_moves_when_it_dies),
 	CHECK_CASE(a_terminated_listen_connection_loses_no_change),
 	CHECK_CASE(a_replica_without_its_listen_connection_is_not_ready),
