@@ -43,6 +43,7 @@ tests/bench/build.sh "$root/build-bench" weft-controller
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes \
 	-o build-bench/loadgen tests/bench/controller/loadgen.c \
+	tests/bench/controller/lghttp.c \
 	-ljansson -lz -lpthread -lm
 ctl=$root/build-bench/controller/weft-controller
 
