@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "controller/store_backend.h"
 #include "shared/err.h"
@@ -63,10 +64,19 @@ static int connect_conn(struct store_conn *c, char *errmsg, size_t errlen)
 {
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
 		return 0;
-	if (c->pg)
+	if (c->pg) {
 		PQreset(c->pg);
-	else
-		c->pg = PQconnectdb(c->be->url);
+	} else {
+		/* Named in pg_stat_activity, unless the URL names itself
+		 * (its keys come later and win). */
+		char app[64];
+		const char *keys[] = {"application_name", "dbname", NULL};
+		const char *vals[] = {app, c->be->url, NULL};
+
+		snprintf(app, sizeof(app), "weft-controller/%ld/pool",
+			 (long)getpid());
+		c->pg = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!c->pg)
 		return WEFT_ERR_NOMEM;
 	if (PQstatus(c->pg) != CONNECTION_OK) {

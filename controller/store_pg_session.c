@@ -4,9 +4,11 @@
  * life, which a transaction-mode pooler (PgBouncer) does not give: hence
  * their own DSN (serve --listen-dsn), defaulting to the pool's URL.
  *
- * Each names itself in pg_stat_activity as "weft-controller/PID/ROLE", so
- * an operator (or a test) can tell the replicas' sessions apart, and uses
- * TCP keep-alives so that a silently dead server is noticed in seconds. */
+ * Each names itself in pg_stat_activity as "weft-controller/PID/ROLE" (the
+ * pool's connections as ".../pool"), so an operator (or a test) can tell
+ * the replicas' sessions apart, and uses TCP keep-alives so that a
+ * silently dead server is noticed in seconds. Settings in the DSN itself
+ * take precedence. */
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,11 +48,14 @@ static PGconn *session_connect(struct store_be *be, const char *dsn,
 			       const char *role)
 {
 	char app[64];
-	const char *keys[] = {"dbname", "application_name", "connect_timeout",
+	/* What the DSN says wins (its keys are expanded in place of
+	 * dbname, after ours). */
+	const char *keys[] = {"application_name", "connect_timeout",
 			      "keepalives", "keepalives_idle",
-			      "keepalives_interval", "keepalives_count", NULL};
-	const char *vals[] = {dsn ? dsn : store_pg_url(be), app, "5", "1", "5",
-			      "2", "3", NULL};
+			      "keepalives_interval", "keepalives_count", "dbname",
+			      NULL};
+	const char *vals[] = {app, "5", "1", "5", "2", "3",
+			      dsn ? dsn : store_pg_url(be), NULL};
 	PGconn *pg;
 
 	snprintf(app, sizeof(app), "weft-controller/%ld/%s", (long)getpid(),

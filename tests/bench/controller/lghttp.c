@@ -1,10 +1,12 @@
 /* The controller benchmark's helpers (tests/bench/controller/loadgen.c):
- * clock, exit on error, HTTP/1.1 framing, and a blocking keep-alive
- * client for setup, admin calls and changes. */
+ * clock, exit on error, quantiles, the controller's memory and CPU time
+ * from /proc, HTTP/1.1 framing, and a blocking keep-alive client for
+ * setup, admin calls and changes. */
 #include "lghttp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -45,6 +47,66 @@ void *xcalloc(size_t n, size_t sz)
 	return p;
 }
 
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
+double quantile(double *v, size_t n, double q)
+{
+	size_t k;
+
+	if (!n)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (size_t)ceil(q * (double)n);
+	return v[k ? k - 1 : 0];
+}
+
+/* VmRSS of pid in KB, or -1. */
+long rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* utime + stime of pid in ms, or -1. */
+double cpu_ms(int pid)
+{
+	char path[64], buf[2048], *p;
+	unsigned long ut = 0, st = 0;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name, which may hold spaces. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
 
 /* --- HTTP/1.1 framing, shared by both clients --- */
 

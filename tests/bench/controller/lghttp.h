@@ -17,6 +17,13 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* calloc or die. */
 void *xcalloc(size_t n, size_t sz);
 
+/* The q-quantile (nearest rank) of v[0..n), which it sorts; NAN for n 0. */
+double quantile(double *v, size_t n, double q);
+/* VmRSS of pid in KB, or -1. */
+long rss_kb(int pid);
+/* utime + stime of pid in ms, or -1. */
+double cpu_ms(int pid);
+
 /* Looks for a complete response in buf[0..len): 1 with *status, *body
  * (offset) and *total, 0 when more bytes are needed, -1 when it is not a
  * response we understand. */

@@ -66,69 +66,10 @@ struct opts {
 	const char *admin;
 	const char *label;
 	int gzip;    /* map polls send Accept-Encoding: gzip */
+	int replica_port; /* odd nodes poll this replica (0 = none) */
 };
 
 /* --- small helpers --- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double quantile(double *v, size_t n, double q)
-{
-	size_t k;
-
-	if (!n)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)ceil(q * (double)n);
-	return v[k ? k - 1 : 0];
-}
-
-/* VmRSS of pid in KB, or -1. */
-static long rss_kb(int pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* utime + stime of pid in ms, or -1. */
-static double cpu_ms(int pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long ut = 0, st = 0;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* --- the benchmark state --- */
 
@@ -242,7 +183,8 @@ static void pc_start(struct bench *b, int i)
 		ep_set(b, i, EPOLLOUT, EPOLL_CTL_MOD);
 		return;
 	}
-	p->fd = connect_local(b->o.port, true);
+	p->fd = connect_local(b->o.replica_port && i % 2 ? b->o.replica_port
+							: b->o.port, true);
 	if (p->fd < 0)
 		die("connect: %s", strerror(-p->fd));
 	p->state = P_CONNECTING;
@@ -491,8 +433,26 @@ static void *change_main(void *arg)
 struct fanout {
 	size_t answered, expected_hit, other;
 	double p50, p99, max, cpu_ms, api_ms;
+	/* With a replica: polls on the replica that took the change (even
+	 * nodes) and on the other one (odd nodes). */
+	double p50_w, p99_w, p50_o, p99_o;
 	int status;
 };
+
+/* p50 and p99 of the latencies of polls i with i % 2 == odd. */
+static void split_quantiles(const struct bench *b, const double *by_node,
+			    int odd, double *p50, double *p99)
+{
+	double *v = xcalloc((size_t)b->o.nodes, sizeof(*v));
+	size_t n = 0;
+
+	for (int i = odd; i < b->o.nodes; i += 2)
+		if (!isnan(by_node[i]))
+			v[n++] = by_node[i];
+	*p50 = quantile(v, n, 0.50);
+	*p99 = quantile(v, n, 0.99);
+	free(v);
+}
 
 /* Sends the change and times the first answer of every held poll after
  * it, until `expect` polls answered or nothing more came for QUIET_MS.
@@ -501,6 +461,7 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 		    size_t expect, struct fanout *f)
 {
 	double *lat = xcalloc((size_t)b->o.nodes, sizeof(*lat));
+	double *by_node = xcalloc((size_t)b->o.nodes, sizeof(*by_node));
 	uint64_t answers0 = b->answers;
 	double cpu0;
 	int64_t t0, last;
@@ -541,9 +502,10 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 	for (int i = 0; i < b->o.nodes; i++) {
 		struct pconn *p = &b->pc[i];
 
+		by_node[i] = NAN;
 		if (p->ans_epoch != b->epoch)
 			continue;
-		lat[n++] = (double)(p->ans_us - t0) / 1000.0;
+		by_node[i] = lat[n++] = (double)(p->ans_us - t0) / 1000.0;
 		if (!affected || affected[i])
 			f->expected_hit++;
 		else
@@ -553,6 +515,9 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 	f->p50 = quantile(lat, n, 0.50);
 	f->p99 = quantile(lat, n, 0.99);
 	f->max = n ? lat[n - 1] : NAN;
+	split_quantiles(b, by_node, 0, &f->p50_w, &f->p99_w);
+	split_quantiles(b, by_node, 1, &f->p50_o, &f->p99_o);
+	free(by_node);
 	free(lat);
 }
 
@@ -749,7 +714,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: loadgen --port P --pid PID --admin-key KEY [--nodes N]\n"
 		"               [--groups G] [--concurrency C] [--label NAME]\n"
-		"               [--gzip 0|1]\n");
+		"               [--gzip 0|1] [--replica-port P2]\n");
 	exit(2);
 }
 
@@ -778,6 +743,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->label = v;
 		else if (strcmp(argv[i], "--gzip") == 0)
 			o->gzip = atoi(v);
+		else if (strcmp(argv[i], "--replica-port") == 0)
+			o->replica_port = atoi(v);
 		else
 			usage();
 	}
@@ -801,6 +768,22 @@ static void raise_fd_limit(int want)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)want)
 		die("need %d file descriptors (ulimit -n), have %llu", want,
 		    (unsigned long long)rl.rlim_cur);
+}
+
+/* With a replica: fan-out of each change to the polls on the replica that
+ * took the write and to those on the other one. */
+static void print_replicas(const struct fanout *f1, const struct fanout *f2)
+{
+	printf("replicas            the change went to A; even nodes poll A, "
+	       "odd nodes poll B\n");
+	printf("  one node change   A p50 %6.1f ms p99 %6.1f ms   B p50 %6.1f ms "
+	       "p99 %6.1f ms   B adds %.1f ms at p99 (target <= 100 ms: %s)\n",
+	       f1->p50_w, f1->p99_w, f1->p50_o, f1->p99_o,
+	       f1->p99_o - f1->p99_w,
+	       f1->p99_o - f1->p99_w <= 100.0 ? "met" : "MISSED");
+	printf("  policy edit       A p50 %6.1f ms p99 %6.1f ms   B p50 %6.1f ms "
+	       "p99 %6.1f ms\n",
+	       f2->p50_w, f2->p99_w, f2->p50_o, f2->p99_o);
 }
 
 int main(int argc, char **argv)
@@ -953,6 +936,8 @@ int main(int argc, char **argv)
 	       f2.p50, f2.p99, f2.max,
 	       f2.answered == (size_t)N && f2.p99 <= 300.0 ? "met" : "MISSED");
 	printf("  controller CPU    %8.0f ms\n", f2.cpu_ms);
+	if (b.o.replica_port)
+		print_replicas(&f1, &f2);
 	printf("poll errors %" PRIu64 ", reconnects %" PRIu64 "\n", b.errors,
 	       b.reconnects);
 	fflush(stdout);
