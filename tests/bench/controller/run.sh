@@ -121,6 +121,7 @@ for b in "${backends[@]}"; do
 		export WEFT_KEK
 		WEFT_KEK=$(head -c 32 /dev/urandom | base64)
 		start_controller replica-a --db "$(cat "$tmp/pg/url")"
+		log=replica-a
 		a_pid=$ctl_pid a_port=$port a_key=$key
 		start_controller replica-b --db "$(cat "$tmp/pg/url")"
 		replica_args=(--replica-port "$port")
@@ -144,7 +145,7 @@ for b in "${backends[@]}"; do
 		--nodes "$nodes" --groups "$groups" --concurrency "$conc" \
 		--label "$b" --gzip "${BENCH_GZIP:-1}" "${replica_args[@]}" || {
 		echo "load program failed; controller log tail:" >&2
-		tail -20 "$tmp/$b.log" >&2
+		tail -20 "$tmp/${log:-$b}.log" >&2
 		exit 1
 	}
 	if [ -n "$perf_pid" ]; then
