@@ -1,6 +1,7 @@
 #include "controller/feedlisten.h"
 
 #include "controller/store.h"
+#include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/log.h"
 #include "shared/loop.h"
@@ -8,6 +9,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Reopening waits 1 s after a failed try, doubling up to 30 s: a server
+ * that does not answer costs a connect timeout on the owner's thread per
+ * try. */
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 30000
 
 struct feedlisten {
 	struct store *st;
@@ -19,6 +26,7 @@ struct feedlisten {
 	struct loop_io *io;
 	bool needed;    /* the backend notifies */
 	bool warned;    /* the current outage was logged */
+	int64_t retry_ms, next_try_ms;
 	atomic_bool up;
 };
 
@@ -70,8 +78,13 @@ static bool open_listener(struct feedlisten *f)
 		goto fail;
 	}
 	atomic_store(&f->up, true);
+	f->retry_ms = 0;
 	return true;
 fail:
+	f->retry_ms = f->retry_ms ? f->retry_ms * 2 : RETRY_MIN_MS;
+	if (f->retry_ms > RETRY_MAX_MS)
+		f->retry_ms = RETRY_MAX_MS;
+	f->next_try_ms = clock_mono_ms() + f->retry_ms;
 	if (!f->warned)
 		log_warn("listen_failed", "detail=%s",
 			 log_q(q, sizeof(q), store_errmsg()));
@@ -105,7 +118,8 @@ int feedlisten_new(struct store *st, const char *dsn, struct loop *loop,
 
 void feedlisten_tick(struct feedlisten *f)
 {
-	if (!f->needed || f->listener || !open_listener(f))
+	if (!f->needed || f->listener || clock_mono_ms() < f->next_try_ms ||
+	    !open_listener(f))
 		return;
 	log_info("listen_restored", NULL);
 	f->warned = false;

@@ -6,7 +6,7 @@
  * it was lost (or could not be opened): notifications sent meanwhile are
  * gone, so the owner must read the whole feed after its last version then.
  * A lost connection is reopened by feedlisten_tick, which the owner calls
- * every second or so. On SQLite there is nothing to listen to: the owner's
+ * every second or so (after failed tries less often, up to every 30 s). On SQLite there is nothing to listen to: the owner's
  * feed poll is all there is, and feedlisten_up is true. All calls but
  * feedlisten_up on the loop's thread. */
 #ifndef WEFT_FEEDLISTEN_H

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define TRY_US (1000 * 1000)
+/* After a failed connection, tries wait up to this long (doubling from
+ * TRY_US): each costs up to a connect timeout on the serve loop. */
+#define RETRY_MAX_US (16 * 1000 * 1000)
 /* pg_advisory_lock key of the leadership ("weft" + 1; the write lock of
  * store_pg.c is 2003199604). */
 #define LEADER_KEY 2003199605
@@ -23,6 +26,7 @@ struct leader {
 	void *ctx;
 	bool always;      /* one process owns the database */
 	bool warned;      /* the current connection outage was logged */
+	int64_t retry_us; /* delay before the next try after a failure */
 	atomic_bool leads;
 };
 
@@ -50,6 +54,7 @@ static void on_try(struct loop_timer *t, void *ctx)
 	if (rc < 0)
 		goto broken;
 	l->warned = false;
+	l->retry_us = TRY_US;
 	set_leads(l, rc == 1);
 	loop_timer_start(t, TRY_US);
 	return;
@@ -61,7 +66,9 @@ broken:
 	store_lock_close(l->lock);
 	l->lock = NULL;
 	set_leads(l, false);
-	loop_timer_start(t, TRY_US);
+	loop_timer_start(t, l->retry_us);
+	l->retry_us = l->retry_us * 2 > RETRY_MAX_US ? RETRY_MAX_US
+						      : l->retry_us * 2;
 }
 
 int leader_new(struct store *st, const char *dsn, struct loop *loop,
@@ -76,6 +83,7 @@ int leader_new(struct store *st, const char *dsn, struct loop *loop,
 	l->on_elected = on_elected;
 	l->ctx = ctx;
 	l->always = !store_lock_supported(st);
+	l->retry_us = TRY_US;
 	atomic_init(&l->leads, l->always);
 	if (dsn && !(l->dsn = strdup(dsn))) {
 		free(l);

@@ -9,7 +9,9 @@
  * lock, and the next try of another replica takes it: a takeover within
  * about a second (longer only when the leader's host vanished without
  * closing its TCP connection: then the server's keep-alives decide). A
- * leader whose connection breaks steps down at once. On SQLite the one
+ * leader whose connection breaks steps down at once. A replica that cannot
+ * connect retries less often (doubling up to 16 s): each try may cost a
+ * connect timeout on the loop. On SQLite the one
  * serve process (controller/datalock.h) is always the leader. */
 #ifndef WEFT_LEADER_H
 #define WEFT_LEADER_H
