@@ -28,11 +28,22 @@ static long holder_pid(int fd)
 	return strtol(buf, NULL, 10);
 }
 
+/* Replaces the file's content with our pid; 0 or -1. */
+static int write_pid(int fd)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		return -1;
+	return 0;
+}
+
 int datalock_take(const char *url, struct datalock **out, char *errmsg,
 		  size_t errlen)
 {
 	struct datalock *l;
-	char path[4200], pid[32];
+	char path[4200];
 	int fd, n;
 
 	*out = NULL;
@@ -51,10 +62,10 @@ int datalock_take(const char *url, struct datalock **out, char *errmsg,
 		return -n;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		long other = errno == EWOULDBLOCK ? holder_pid(fd) : 0;
-
 		n = errno;
 		if (n == EWOULDBLOCK) {
+			long other = holder_pid(fd);
+
 			snprintf(errmsg, errlen,
 				 "another weft-controller serve (pid %ld) is "
 				 "using this SQLite database (lock %s); SQLite "
@@ -68,10 +79,9 @@ int datalock_take(const char *url, struct datalock **out, char *errmsg,
 		close(fd);
 		return n == EWOULDBLOCK ? WEFT_ERR_BUSY : -n;
 	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-		/* The pid is only for the message of a second serve. */
-	}
+	/* The pid only makes a second serve's message clearer: a failed
+	 * write changes nothing else. */
+	(void)write_pid(fd);
 	l = malloc(sizeof(*l));
 	if (!l) {
 		close(fd);
