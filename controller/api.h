@@ -24,6 +24,8 @@ struct api_options {
 	const char *dns_suffix;     /* the mesh domain while no DNS settings
 				     * are stored (borrowed); NULL:
 				     * weft.internal */
+	const struct leader *leader; /* replica leadership (borrowed); NULL
+				      * in the CLI */
 };
 
 /* Who made the request. */

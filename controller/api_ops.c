@@ -2,6 +2,8 @@
  * need no credentials, so they reveal nothing but health and counters. */
 #include "controller/api.h"
 
+#include "controller/hub.h"
+#include "controller/leader.h"
 #include "controller/metrics.h"
 #include "controller/web.h"
 #include "shared/buf.h"
@@ -16,6 +18,18 @@
 static void h_healthz(struct api_call *c)
 {
 	http_resp_json(c->resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Is the hub's LISTEN connection up (or not needed)? */
+static bool listening(struct api_call *c)
+{
+	struct hub *hub = api_options(c->api)->hub;
+	struct hub_stats hs;
+
+	if (!hub)
+		return true;
+	hub_stats(hub, &hs);
+	return hs.listening;
 }
 
 static void h_readyz(struct api_call *c)
@@ -33,6 +47,14 @@ static void h_readyz(struct api_call *c)
 	if (rc < 0) {
 		http_resp_error(c->resp, 503, "not_ready",
 				"the database is unreachable", NULL);
+		return;
+	}
+	/* Without its LISTEN connection a replica learns of other replicas'
+	 * changes only by its slower fallback poll. */
+	if (!listening(c)) {
+		http_resp_error(c->resp, 503, "not_ready",
+				"the change feed's LISTEN connection is down",
+				NULL);
 		return;
 	}
 	http_resp_json(c->resp, 200,
@@ -54,6 +76,15 @@ static void h_metrics(struct api_call *c)
 	}
 	buf_init(&b, METRICS_TEXT_MAX);
 	rc = metrics_render(m, c->st, &b);
+	if (rc == 0)
+		rc = buf_appendf(&b,
+			"# HELP weft_leader Whether this replica runs the singleton jobs (housekeeping).\n"
+			"# TYPE weft_leader gauge\n"
+			"weft_leader %d\n"
+			"# HELP weft_feed_listen_up Whether the change feed's LISTEN connection is up (1 on SQLite).\n"
+			"# TYPE weft_feed_listen_up gauge\n"
+			"weft_feed_listen_up %d\n",
+			leader_is(api_options(c->api)->leader), listening(c));
 	if (rc == 0 && !b.data)
 		rc = buf_reserve(&b, 1);
 	if (rc < 0) {

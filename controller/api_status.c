@@ -5,6 +5,7 @@
  * the relay is in use and reachable; it does not probe relays itself. */
 #include "controller/api.h"
 
+#include "controller/leader.h"
 #include "shared/err.h"
 
 #include <stdlib.h>
@@ -95,6 +96,11 @@ static void h_status(struct api_call *c)
 			 (json_int_t)(w.total - w.online));
 	if (body && relays)
 		json_object_set(body, "relays", relays);
+	/* Which replica runs the singleton jobs: ask each one. */
+	if (body && c->who.admin)
+		json_object_set_new(body, "leader",
+				    json_boolean(leader_is(
+					    api_options(c->api)->leader)));
 	http_resp_json(c->resp, 200, body);
 out:
 	json_decref(relays);

@@ -88,6 +88,27 @@ static int backfill(struct store *st)
 	return rc;
 }
 
+int ctl_db_url(const struct ctl_common *c, char *url, size_t cap)
+{
+	int rc;
+
+	if (c->db && *c->db) {
+		if (snprintf(url, cap, "%s", c->db) >= (int)cap)
+			return WEFT_ERR_TOOBIG;
+		return 0;
+	}
+	rc = mkdir_private(c->data_dir);
+	if (rc < 0) {
+		fprintf(stderr,
+			"weft-controller: cannot create data directory %s: %s\n",
+			c->data_dir, strerror(-rc));
+		return rc;
+	}
+	if (snprintf(url, cap, "sqlite://%s/weft.db", c->data_dir) >= (int)cap)
+		return WEFT_ERR_TOOBIG;
+	return 0;
+}
+
 int ctl_open_store(const struct ctl_common *c, struct store **st)
 {
 	char url[4096], errmsg[512];
@@ -104,20 +125,9 @@ int ctl_open_store(const struct ctl_common *c, struct store **st)
 		}
 		log_set_level(lvl);
 	}
-	if (c->db && *c->db) {
-		snprintf(url, sizeof(url), "%s", c->db);
-	} else {
-		rc = mkdir_private(c->data_dir);
-		if (rc < 0) {
-			fprintf(stderr,
-				"weft-controller: cannot create data directory %s: %s\n",
-				c->data_dir, strerror(-rc));
-			return rc;
-		}
-		if (snprintf(url, sizeof(url), "sqlite://%s/weft.db",
-			     c->data_dir) >= (int)sizeof(url))
-			return WEFT_ERR_TOOBIG;
-	}
+	rc = ctl_db_url(c, url, sizeof(url));
+	if (rc < 0)
+		return rc;
 	rc = store_open(url, st, errmsg, sizeof(errmsg));
 	if (rc < 0) {
 		fprintf(stderr, "weft-controller: %s\n", errmsg);

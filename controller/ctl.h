@@ -44,6 +44,11 @@ int ctl_parse(const char *usage_line, const struct conf_opt *opts, size_t n,
  * the reason to stderr and returns negative on failure. */
 int ctl_open_store(const struct ctl_common *c, struct store **st);
 
+/* The database URL the common options name (creating the default data
+ * directory when they name none). Prints the reason and returns negative
+ * on failure. */
+int ctl_db_url(const struct ctl_common *c, char *url, size_t cap);
+
 /* Loads the key-encryption key (kek.h) that seals the relay signing key:
  * from kek_file when given, else from WEFT_KEK (the base64 text itself),
  * else, for SQLite only, from CTL_KEK_FILE in the database's directory,

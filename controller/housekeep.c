@@ -8,6 +8,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+/* The change feed keeps this many versions: a node that was offline for
+ * fewer changes than this gets a delta when it comes back. */
+#define FEED_KEEP 100000
+
 struct expired {
 	int64_t now, grace_s;
 	int64_t *ids;
@@ -110,7 +114,13 @@ int housekeep_run(struct store *st, int64_t now, int64_t grace_s,
 	/* Sessions past their end or idle timeout (already refused at use;
 	 * this only keeps the table small). */
 	if (rc == 0 && (rc = store_begin(st, STORE_WRITE, &tx)) == 0) {
+		int64_t version = 0;
+
 		rc = store_session_delete_stale(tx, now, NULL);
+		if (rc == 0)
+			rc = store_netmap_version(tx, &version);
+		if (rc == 0 && version > FEED_KEEP)
+			rc = store_change_prune(tx, version - FEED_KEEP);
 		if (rc == 0)
 			rc = store_commit(tx);
 		else

@@ -1,6 +1,7 @@
 #include "controller/hub.h"
 
 #include "controller/dnsstore.h"
+#include "controller/feedlisten.h"
 #include "controller/ipam.h"
 
 #include "controller/netmap.h"
@@ -29,9 +30,11 @@
 /* A held node's last_seen is refreshed in the database this often, so
  * other replicas can tell it is alive. */
 #define LAST_SEEN_REFRESH_MS (30 * 1000)
-/* Change rows older than this many versions behind are pruned. */
-#define FEED_KEEP 100000
 #define FEED_BATCH 1000
+/* A poll ahead of this replica's feed waits this long for it to catch up
+ * (LISTEN brings the change within milliseconds; the fallback poll within
+ * 2 s). */
+#define AHEAD_WAIT_MS 2500
 /* Changed nodes answered per hold of the lock after a batch: between
  * chunks, map requests on HTTP threads get their turn. */
 #define ANSWER_CHUNK 64
@@ -88,8 +91,7 @@ struct hub {
 	/* Only the hub thread touches these. */
 	struct loop *loop;
 	struct loop_timer *coalesce, *feedpoll, *tick;
-	struct loop_io *listen_io;
-	struct store_listen *listener;
+	struct feedlisten *listen;
 	pthread_t thread;
 	bool started;
 	unsigned ticks;
@@ -439,6 +441,7 @@ static void answer_node(struct hub *h, struct hnode *n)
 
 		next = w->next;
 		if (!n->removed && (is_current(h, n, w->since) ||
+				    w->since > h->applied ||
 				    (presence_wait(h, n, w->since, t) &&
 				     defer(h, n)))) {
 			*keep = w;
@@ -468,6 +471,7 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	struct waiter *w = NULL;
 	int64_t version, t = now_ms();
 	uint64_t jitter = 0;
+	bool ahead = false;
 
 	token_renew(h, node_id);
 	pthread_mutex_lock(&h->lock);
@@ -490,15 +494,17 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	    t - n->last_seen_write_ms >= LAST_SEEN_REFRESH_MS)
 		queue_touch(h, n, true);
 	version = netmap_node_version(h->nm, node_id);
-	/* Behind (or ahead of what we have applied, e.g. a client that saw
-	 * another replica or a database restored from backup): answer now. */
-	if (netmap_has_node(h->nm, node_id) &&
-	    (version > since || since > h->applied)) {
-		if (since > h->applied || !presence_wait(h, n, since, t) ||
-		    !defer(h, n)) {
-			resp_map(h, n, version > since ? since : 0, resp);
-			if (since <= h->applied)
-				note_answer(h, n, since, t);
+	/* Ahead of what we have applied: another replica gave the client a
+	 * version our feed read has not reached yet (or the database was
+	 * restored from an older backup). Held for a moment while we catch
+	 * up, then answered like any poll (a delta), or, if we never reach
+	 * since, with a full map at its short deadline (on_tick). */
+	ahead = netmap_has_node(h->nm, node_id) && since > h->applied;
+	/* Behind: answer now. */
+	if (netmap_has_node(h->nm, node_id) && !ahead && version > since) {
+		if (!presence_wait(h, n, since, t) || !defer(h, n)) {
+			resp_map(h, n, since, resp);
+			note_answer(h, n, since, t);
 			h->stats.answered++;
 			goto out;
 		}
@@ -529,6 +535,8 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 						      n->token_exp,
 						      h->o.token_ttl_s,
 						      w->deadline_ms - t);
+	if (ahead && w->deadline_ms > t + AHEAD_WAIT_MS)
+		w->deadline_ms = t + AHEAD_WAIT_MS;
 	if (heap_push(h, w) < 0) {
 		http_hold_unref(w->hold);
 		free(w);
@@ -543,6 +551,8 @@ void hub_map_request(struct hub *h, int64_t node_id, int64_t since,
 	resp->hold = w->hold;
 out:
 	pthread_mutex_unlock(&h->lock);
+	if (ahead)
+		hub_kick(h);
 }
 
 /* --- loading state from the store --- */
@@ -1270,40 +1280,21 @@ static void on_feedpoll(struct loop_timer *t, void *ctx)
 	if (!loop_timer_active(h->coalesce))
 		read_feed(h);
 	flush_deferred(h);
-	loop_timer_start(t, h->o.feed_poll_ms * 1000);
+	/* While notifications arrive, the poll is only a safety net. */
+	loop_timer_start(t, (feedlisten_up(h->listen) ? h->o.listen_poll_ms
+						      : h->o.feed_poll_ms) * 1000);
 }
 
-static void on_listen(struct loop_io *io, int fd, uint32_t revents, void *ctx)
+/* A notification is read within one coalescing window; a reconnect means
+ * notifications were lost: read the whole feed now. */
+static void on_notified(void *ctx, bool catch_up)
 {
 	struct hub *h = ctx;
-	int rc;
 
-	(void)fd;
-	(void)revents;
-	rc = store_listen_drain(h->listener);
-	if (rc < 0) {
-		/* The feed poll keeps us correct; the listener is an
-		 * optimisation, reopened on the next tick. */
-		log_warn("listen_lost", NULL);
-		loop_io_close(io, false);
-		h->listen_io = NULL;
-		store_listen_close(h->listener);
-		h->listener = NULL;
-		return;
-	}
-	if (rc > 0)
+	if (catch_up)
+		read_feed(h);
+	else
 		kick_on_loop(h);
-}
-
-static void open_listener(struct hub *h)
-{
-	if (h->listener || store_listen_open(h->st, &h->listener) < 0)
-		return;
-	if (loop_io_add(h->loop, store_listen_fd(h->listener), LOOP_READ,
-			on_listen, h, &h->listen_io) < 0) {
-		store_listen_close(h->listener);
-		h->listener = NULL;
-	}
 }
 
 /* Writes queued online/last-seen updates in one transaction; online
@@ -1387,22 +1378,6 @@ out:
 	store_rollback(tx);
 	free(ids);
 	free(online);
-}
-
-static void prune_feed(struct hub *h)
-{
-	struct store_tx *tx = NULL;
-	int64_t upto;
-
-	pthread_mutex_lock(&h->lock);
-	upto = h->applied - FEED_KEEP;
-	pthread_mutex_unlock(&h->lock);
-	if (upto <= 0 || store_begin(h->st, STORE_WRITE, &tx) < 0)
-		return;
-	if (store_change_prune(tx, upto) == 0)
-		store_commit(tx);
-	else
-		store_rollback(tx);
 }
 
 /* Collects into ids (up to cap, from *n on) the nodes of the waiters whose
@@ -1494,6 +1469,8 @@ static void on_tick(struct loop_timer *t, void *ctx)
 		n->last_active_ms = now;
 		if (n->removed)
 			resp_removed(&r);
+		else if (netmap_has_node(h->nm, n->id) && w->since > h->applied)
+			resp_map(h, n, 0, &r); /* never caught up: start over */
 		else if (netmap_has_node(h->nm, n->id))
 			resp_keepalive(h, n, w->since, &r);
 		else
@@ -1516,10 +1493,8 @@ static void on_tick(struct loop_timer *t, void *ctx)
 	pthread_mutex_unlock(&h->lock);
 	watch_expire(h->watch, now);
 	flush_touches(h);
-	if (!h->listener)
-		open_listener(h);
-	if (++h->ticks % 60 == 0)
-		prune_feed(h);
+	feedlisten_tick(h->listen);
+	++h->ticks;
 	trim_after_burst(h);
 	loop_timer_start(t, TICK_US);
 }
@@ -1554,6 +1529,8 @@ int hub_start(struct store *st, const struct hub_options *o,
 		h->o.offline_grace_ms = 60000;
 	if (!h->o.feed_poll_ms)
 		h->o.feed_poll_ms = 250;
+	if (!h->o.listen_poll_ms)
+		h->o.listen_poll_ms = 2000;
 	if (!h->o.token_ttl_s)
 		h->o.token_ttl_s = RELAYKEY_TOKEN_TTL_S;
 	if (!h->o.presence_min_ms)
@@ -1591,12 +1568,17 @@ int hub_start(struct store *st, const struct hub_options *o,
 		rc = loop_timer_new(h->loop, on_feedpoll, h, &h->feedpoll);
 	if (rc == 0)
 		rc = loop_timer_new(h->loop, on_tick, h, &h->tick);
+	/* A LISTEN connection that cannot be opened is not fatal: the
+	 * feed poll keeps us correct, the tick retries, and /readyz says
+	 * not ready meanwhile. */
+	if (rc == 0)
+		rc = feedlisten_new(st, o->listen_dsn, h->loop, on_notified, h,
+				    &h->listen);
 	if (rc < 0) {
 		snprintf(errmsg, errlen, "cannot start the hub: %s",
 			 weft_strerror(rc));
 		goto fail;
 	}
-	open_listener(h);
 	loop_timer_start(h->feedpoll, h->o.feed_poll_ms * 1000);
 	loop_timer_start(h->tick, TICK_US);
 	if (pthread_create(&h->thread, NULL, hub_main, h) != 0) {
@@ -1606,7 +1588,7 @@ int hub_start(struct store *st, const struct hub_options *o,
 	}
 	h->started = true;
 	log_info("hub_started", "version=%" PRId64 " listen=%s", h->applied,
-		 h->listener ? "yes" : "no");
+		 feedlisten_up(h->listen) ? "yes" : "no");
 	*out = h;
 	return 0;
 fail:
@@ -1662,9 +1644,7 @@ void hub_stop(struct hub *h)
 		loop_post(h->loop, stop_on_loop, h);
 		pthread_join(h->thread, NULL);
 	}
-	if (h->listen_io)
-		loop_io_close(h->listen_io, false);
-	store_listen_close(h->listener);
+	feedlisten_del(h->listen);
 	loop_del(h->loop);
 	pos = 0;
 	while (idmap_next(&h->nodes, &pos, &id, &v))
@@ -1693,5 +1673,6 @@ void hub_stats(struct hub *h, struct hub_stats *out)
 	pthread_mutex_lock(&h->lock);
 	*out = h->stats;
 	out->held = h->nheap;
+	out->listening = !h->listen || feedlisten_up(h->listen);
 	pthread_mutex_unlock(&h->lock);
 }

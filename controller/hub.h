@@ -31,6 +31,10 @@ struct hub_options {
 	int64_t keepalive_max_ms;  /* random time in [min, max]; 30 s..55 s */
 	int64_t offline_grace_ms;  /* no poll for this long → offline; 60 s */
 	int64_t feed_poll_ms;      /* fallback change-feed read; 250 ms */
+	int64_t listen_poll_ms;    /* the same while LISTEN works; 2000 ms */
+	/* PostgreSQL DSN of the LISTEN connection (a session, never through
+	 * a transaction-mode pooler); NULL = the store's URL. */
+	const char *listen_dsn;
 	int64_t token_ttl_s;       /* relay token lifetime; 60 (relaykey.h) */
 	/* A node gets at most one answer per this interval whose news are
 	 * only peers' presence (online, last_seen); content changes are
@@ -77,6 +81,8 @@ struct hub_stats {
 	uint64_t answered;    /* polls answered with a change */
 	uint64_t keepalives;  /* polls answered "no change" */
 	uint64_t changes;     /* change rows applied */
+	bool listening;       /* the LISTEN connection is up (or, on
+			       * SQLite, not needed) */
 };
 void hub_stats(struct hub *h, struct hub_stats *out);
 

@@ -5,10 +5,12 @@
 #include "controller/cli.h"
 #include "controller/cred.h"
 #include "controller/ctl.h"
+#include "controller/datalock.h"
 #include "controller/housekeep.h"
 #include "controller/xff.h"
 #include "controller/hub.h"
 #include "controller/kek.h"
+#include "controller/leader.h"
 #include "controller/metrics.h"
 #include "controller/relaykey.h"
 #include "controller/server.h"
@@ -33,6 +35,7 @@ struct serve {
 	struct store *st;
 	struct loop_timer *housekeep;
 	struct hub *hub;
+	struct leader *leader;
 	int64_t ephemeral_grace_s;
 };
 
@@ -128,6 +131,9 @@ static void on_housekeep(struct loop_timer *t, void *ctx)
 	struct serve *s = ctx;
 	int deleted = 0, rc;
 
+	loop_timer_start(t, HOUSEKEEP_INTERVAL_US);
+	if (!leader_is(s->leader))
+		return; /* another replica's job */
 	rc = housekeep_run(s->st, clock_wall_s(), s->ephemeral_grace_s,
 			   &deleted);
 	if (rc < 0) {
@@ -138,7 +144,15 @@ static void on_housekeep(struct loop_timer *t, void *ctx)
 	} else if (deleted) {
 		log_info("ephemeral_nodes_removed", "count=%d", deleted);
 	}
-	loop_timer_start(t, HOUSEKEEP_INTERVAL_US);
+}
+
+/* A new leader does the chores at once rather than at its next round. */
+static void on_elected(void *ctx)
+{
+	struct serve *s = ctx;
+
+	if (s->housekeep)
+		loop_timer_start(s->housekeep, 0);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -146,8 +160,10 @@ static int cmd_serve(int argc, char **argv)
 	struct ctl_common common = {0};
 	const char *listen = NULL, *cert = NULL, *key = NULL, *url = NULL;
 	int64_t threads = 0, grace_ms = 0;
-	struct conf_opt opts[CTL_COMMON_NOPTS + 14];
-	const char *kek_file = NULL, *key_file = NULL;
+	struct conf_opt opts[CTL_COMMON_NOPTS + 15];
+	const char *kek_file = NULL, *key_file = NULL, *listen_dsn = NULL;
+	struct datalock *dlock = NULL;
+	char db_url[4096];
 	char sealed_id[KEK_ID_SIZE] = "";
 	struct kek kek;
 	struct serve s = {0};
@@ -211,6 +227,11 @@ static int cmd_serve(int argc, char **argv)
 		"a held poll is woken at most once per this interval by peers "
 		"only going online/offline (content changes: at once)",
 		1, 600 * 1000};
+	opts[n++] = (struct conf_opt){"listen-dsn", CONF_STRING, &listen_dsn,
+		NULL, "PostgreSQL: the server for this replica's two session "
+		"connections (change-feed LISTEN, leadership lock) when --db "
+		"goes through a transaction-mode pooler such as PgBouncer "
+		"(default: --db)", 0, 0};
 	rc = ctl_parse("serve [flags]", opts, n, argc, argv, false, &cf, NULL,
 		       NULL);
 	if (rc != 0) {
@@ -225,6 +246,19 @@ static int cmd_serve(int argc, char **argv)
 			ret = 2;
 			goto out;
 		}
+	}
+	/* SQLite: one serve per database file, taken before migrations. */
+	if (ctl_db_url(&common, db_url, sizeof(db_url)) < 0)
+		goto out;
+	if (datalock_take(db_url, &dlock, errmsg, sizeof(errmsg)) < 0) {
+		fprintf(stderr, "weft-controller: %s\n", errmsg);
+		goto out;
+	}
+	if (listen_dsn && strncmp(db_url, "sqlite://", 9) == 0) {
+		fprintf(stderr, "weft-controller: --listen-dsn needs a "
+				"PostgreSQL --db\n");
+		ret = 2;
+		goto out;
 	}
 	if (ctl_open_store(&common, &s.st) < 0)
 		goto out;
@@ -268,20 +302,24 @@ static int cmd_serve(int argc, char **argv)
 			       .presence_min_ms = presence_ms,
 			       .dns_suffix = dns_suffix,
 			       .token_ttl_s = token_ttl_ms / 1000,
-			       .relay_signing_key = priv},
+			       .relay_signing_key = priv,
+			       .listen_dsn = listen_dsn},
 		       &s.hub, errmsg, sizeof(errmsg));
 	if (rc < 0) {
 		fprintf(stderr, "weft-controller: %s\n", errmsg);
 		goto out;
 	}
-	rc = metrics_new(&m);
+	rc = leader_new(s.st, listen_dsn, s.loop, on_elected, &s, &s.leader);
+	if (rc == 0)
+		rc = metrics_new(&m);
 	if (rc == 0)
 		rc = api_new(s.st, m,
 			     &(struct api_options){
 				     .public_url = url,
 				     .ephemeral_grace_s = s.ephemeral_grace_s,
 				     .hub = s.hub,
-				     .dns_suffix = dns_suffix},
+				     .dns_suffix = dns_suffix,
+				     .leader = s.leader},
 			     &api);
 	if (rc == 0)
 		rc = loop_timer_new(s.loop, on_housekeep, &s, &s.housekeep);
@@ -324,12 +362,14 @@ out:
 		hub_drain(s.hub);
 	server_stop(s.srv);
 	hub_stop(s.hub);
+	leader_del(s.leader);
 	loop_del(s.loop);
 	token_key_free(priv);
 	token_key_free(pub);
 	api_del(api);
 	metrics_del(m);
 	store_close(s.st);
+	datalock_release(dlock);
 	conf_del(cf);
 	return ret;
 }

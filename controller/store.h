@@ -465,12 +465,34 @@ int store_change_oldest(struct store_tx *tx, int64_t *version);
  * SQLite (poll store_change_list there). The listener has its own
  * connection; poll its fd for readability and call store_listen_drain,
  * which returns the number of notifications consumed (>= 0) or an error
- * when the connection broke (close and reopen it then). */
+ * when the connection broke (close and reopen it then). dsn names the
+ * server for this one connection (NULL: the store's URL), for deployments
+ * whose pooler cannot hold a session (serve --listen-dsn). */
 struct store_listen;
-int store_listen_open(struct store *st, struct store_listen **out);
+int store_listen_open(struct store *st, const char *dsn,
+		      struct store_listen **out);
 int store_listen_fd(struct store_listen *l);
+/* Does the backend notify listeners (PostgreSQL)? */
+bool store_listen_supported(const struct store *st);
 int store_listen_drain(struct store_listen *l);
 void store_listen_close(struct store_listen *l);
+
+/* A lock that one process at a time holds among all that share the
+ * database (PostgreSQL: a session advisory lock on a dedicated connection
+ * to dsn, NULL = the store's URL), released when the holder's connection
+ * ends, so that another process can take it over within its next try.
+ * store_lock_open returns WEFT_ERR_UNSUPPORTED when one process owns the
+ * database anyway (SQLite). store_lock_try returns 1 when this process
+ * holds the lock (and its connection still answers), 0 when another does,
+ * or an error when the connection broke (close, reopen later: the lock is
+ * lost). Not thread-safe: one thread uses a lock. */
+struct store_lock;
+int store_lock_open(struct store *st, const char *dsn, int64_t key,
+		    struct store_lock **out);
+int store_lock_try(struct store_lock *l);
+/* Does the backend have such locks (PostgreSQL)? */
+bool store_lock_supported(const struct store *st);
+void store_lock_close(struct store_lock *l);
 
 /* --- deployment-wide settings --- */
 /* Copies the value into buf; NOTFOUND when unset, TOOBIG when it does not

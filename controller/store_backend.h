@@ -33,6 +33,7 @@ typedef int (*store_row_fn)(void *ctx, const struct sqlv *cols, int ncols);
 struct store_be;
 struct store_conn;
 struct store_listen_be;
+struct store_lock_be;
 
 /* Most parameters one statement may bind. */
 #define STORE_MAX_PARAMS 32
@@ -69,15 +70,39 @@ struct store_ops {
 	 * delivered at commit. */
 	int (*notify)(struct store_conn *c, const char *channel,
 		      const char *payload);
-	int (*listen_open)(struct store_be *be, const char *channel,
-			   struct store_listen_be **out);
+	/* listen_open and lock_open use a dedicated connection to dsn, or
+	 * to the pool's URL when dsn is NULL. */
+	int (*listen_open)(struct store_be *be, const char *dsn,
+			   const char *channel, struct store_listen_be **out);
 	int (*listen_fd)(struct store_listen_be *l);
 	int (*listen_drain)(struct store_listen_be *l);
 	void (*listen_close)(struct store_listen_be *l);
+
+	/* A lock held by one process at a time among all that share the
+	 * database, released when its holder's connection ends (store.h
+	 * store_lock_*); NULL when one process owns the database (SQLite). */
+	int (*lock_open)(struct store_be *be, const char *dsn, int64_t key,
+			 struct store_lock_be **out);
+	int (*lock_try)(struct store_lock_be *l);
+	void (*lock_close)(struct store_lock_be *l);
 };
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+
+/* PostgreSQL backend internals shared by store_pg.c and
+ * store_pg_session.c (the dedicated LISTEN and lock connections). */
+const char *store_pg_url(const struct store_be *be);
+void store_pg_discard_notice(void *arg, const char *msg);
+int pg_listen_open(struct store_be *be, const char *dsn, const char *channel,
+		   struct store_listen_be **out);
+int pg_listen_fd(struct store_listen_be *l);
+int pg_listen_drain(struct store_listen_be *l);
+void pg_listen_close(struct store_listen_be *l);
+int pg_lock_open(struct store_be *be, const char *dsn, int64_t key,
+		 struct store_lock_be **out);
+int pg_lock_try(struct store_lock_be *l);
+void pg_lock_close(struct store_lock_be *l);
 
 /* Sets this thread's store_errmsg() text (printf-style). */
 void store_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

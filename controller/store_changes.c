@@ -116,7 +116,8 @@ int store_change_oldest(struct store_tx *tx, int64_t *version)
 	return 0;
 }
 
-int store_listen_open(struct store *st, struct store_listen **out)
+int store_listen_open(struct store *st, const char *dsn,
+		      struct store_listen **out)
 {
 	const struct store_ops *ops = store_ops_of(st);
 	struct store_listen *l;
@@ -128,13 +129,18 @@ int store_listen_open(struct store *st, struct store_listen **out)
 	if (!l)
 		return WEFT_ERR_NOMEM;
 	l->ops = ops;
-	rc = ops->listen_open(store_be_of(st), CHANNEL, &l->be);
+	rc = ops->listen_open(store_be_of(st), dsn, CHANNEL, &l->be);
 	if (rc) {
 		free(l);
 		return rc;
 	}
 	*out = l;
 	return 0;
+}
+
+bool store_listen_supported(const struct store *st)
+{
+	return store_ops_of(st)->listen_open != NULL;
 }
 
 int store_listen_fd(struct store_listen *l)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "controller/store_backend.h"
 #include "shared/err.h"
@@ -44,7 +45,7 @@ struct store_be {
 	struct store_conn conns[NCONNS];
 };
 
-static void discard_notice(void *arg, const char *msg)
+void store_pg_discard_notice(void *arg, const char *msg)
 {
 	(void)arg;
 	(void)msg;
@@ -63,10 +64,19 @@ static int connect_conn(struct store_conn *c, char *errmsg, size_t errlen)
 {
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
 		return 0;
-	if (c->pg)
+	if (c->pg) {
 		PQreset(c->pg);
-	else
-		c->pg = PQconnectdb(c->be->url);
+	} else {
+		/* Named in pg_stat_activity, unless the URL names itself
+		 * (its keys come later and win). */
+		char app[64];
+		const char *keys[] = {"application_name", "dbname", NULL};
+		const char *vals[] = {app, c->be->url, NULL};
+
+		snprintf(app, sizeof(app), "weft-controller/%ld/pool",
+			 (long)getpid());
+		c->pg = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!c->pg)
 		return WEFT_ERR_NOMEM;
 	if (PQstatus(c->pg) != CONNECTION_OK) {
@@ -81,7 +91,7 @@ static int connect_conn(struct store_conn *c, char *errmsg, size_t errlen)
 		c->pg = NULL;
 		return WEFT_ERR_DB;
 	}
-	PQsetNoticeProcessor(c->pg, discard_notice, NULL);
+	PQsetNoticeProcessor(c->pg, store_pg_discard_notice, NULL);
 	return 0;
 }
 
@@ -378,79 +388,9 @@ static int pg_notify(struct store_conn *c, const char *channel,
 	return pg_query(c, "SELECT pg_notify(?, ?)", p, 2, NULL, NULL, NULL);
 }
 
-/* A dedicated connection that LISTENs; notifications arrive at commit of
- * any transaction (in any process) that called pg_notify. */
-struct store_listen_be {
-	PGconn *pg;
-};
-
-static int pg_listen_open(struct store_be *be, const char *channel,
-			  struct store_listen_be **out)
+const char *store_pg_url(const struct store_be *be)
 {
-	struct store_listen_be *l;
-	PGresult *res;
-	char sql[128];
-	int rc = 0;
-
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return WEFT_ERR_NOMEM;
-	l->pg = PQconnectdb(be->url);
-	if (!l->pg || PQstatus(l->pg) != CONNECTION_OK) {
-		store_set_errmsg("listen connection: %s",
-				 l->pg ? PQerrorMessage(l->pg) : "out of memory");
-		rc = WEFT_ERR_DB;
-		goto out;
-	}
-	PQsetNoticeProcessor(l->pg, discard_notice, NULL);
-	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
-	res = PQexec(l->pg, sql);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		store_set_errmsg("LISTEN: %s", PQerrorMessage(l->pg));
-		rc = WEFT_ERR_DB;
-	}
-	PQclear(res);
-	if (rc == 0 && PQsetnonblocking(l->pg, 1) != 0) {
-		store_set_errmsg("listen connection: cannot go non-blocking");
-		rc = WEFT_ERR_DB;
-	}
-out:
-	if (rc) {
-		PQfinish(l->pg);
-		free(l);
-		return rc;
-	}
-	*out = l;
-	return 0;
-}
-
-static int pg_listen_fd(struct store_listen_be *l)
-{
-	return PQsocket(l->pg);
-}
-
-static int pg_listen_drain(struct store_listen_be *l)
-{
-	PGnotify *n;
-	int count = 0;
-
-	if (!PQconsumeInput(l->pg) || PQstatus(l->pg) != CONNECTION_OK) {
-		store_set_errmsg("listen connection: %s", PQerrorMessage(l->pg));
-		return WEFT_ERR_DB;
-	}
-	while ((n = PQnotifies(l->pg))) {
-		count++;
-		PQfreemem(n);
-	}
-	return count;
-}
-
-static void pg_listen_close(struct store_listen_be *l)
-{
-	if (!l)
-		return;
-	PQfinish(l->pg);
-	free(l);
+	return be->url;
 }
 
 const struct store_ops store_pg_ops = {
@@ -468,4 +408,7 @@ const struct store_ops store_pg_ops = {
 	.listen_fd = pg_listen_fd,
 	.listen_drain = pg_listen_drain,
 	.listen_close = pg_listen_close,
+	.lock_open = pg_lock_open,
+	.lock_try = pg_lock_try,
+	.lock_close = pg_lock_close,
 };

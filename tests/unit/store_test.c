@@ -1945,7 +1945,7 @@ static void listeners_hear_commits_not_rollbacks(void)
 	int rc, got = 0;
 
 	REQUIRE(st);
-	rc = store_listen_open(st, &l);
+	rc = store_listen_open(st, NULL, &l);
 	if (strcmp(store_backend(st), "sqlite") == 0) {
 		CHECK_INT(rc, WEFT_ERR_UNSUPPORTED);
 		finish(st);

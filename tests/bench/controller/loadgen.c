@@ -46,8 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lghttp.h"
+
 #define FD_WANT 20000
-#define RESP_MAX (64u * 1024 * 1024)
 #define OPENING_MAX 256       /* polls connecting or sending at once */
 #define FIRST_MAX 64          /* first polls (full maps) in flight at once */
 #define QUIET_MS 2000         /* "held" = no answer for this long */
@@ -65,318 +66,10 @@ struct opts {
 	const char *admin;
 	const char *label;
 	int gzip;    /* map polls send Accept-Encoding: gzip */
+	int replica_port; /* odd nodes poll this replica (0 = none) */
 };
 
 /* --- small helpers --- */
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "loadgen: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(1);
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (nearest rank) of v[0..n), which it sorts. */
-static double quantile(double *v, size_t n, double q)
-{
-	size_t k;
-
-	if (!n)
-		return NAN;
-	qsort(v, n, sizeof(*v), cmp_double);
-	k = (size_t)ceil(q * (double)n);
-	return v[k ? k - 1 : 0];
-}
-
-/* VmRSS of pid in KB, or -1. */
-static long rss_kb(int pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* utime + stime of pid in ms, or -1. */
-static double cpu_ms(int pid)
-{
-	char path[64], buf[2048], *p;
-	unsigned long ut = 0, st = 0;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* --- HTTP/1.1 framing, shared by both clients --- */
-
-/* Looks for a complete response in buf[0..len). Returns 1 with *status,
- * *body (offset) and *total (bytes of the whole response) when complete, 0
- * when more bytes are needed, -1 when it is not a response we understand
- * (no Content-Length: the controller always sends one). */
-static int http_parse(const char *buf, size_t len, int *status, size_t *body,
-		      size_t *total, bool *close_after, bool *gz)
-{
-	const char *end = memmem(buf, len, "\r\n\r\n", 4);
-	const char *p;
-	long long cl = -1;
-
-	if (!end)
-		return len > 65536 ? -1 : 0;
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
-		return -1;
-	*status = atoi(buf + 9);
-	*close_after = false;
-	*gz = false;
-	for (p = memchr(buf, '\n', (size_t)(end - buf)); p && p < end;
-	     p = memchr(p + 1, '\n', (size_t)(end - p))) {
-		if (strncasecmp(p + 1, "Content-Length:", 15) == 0)
-			cl = atoll(p + 16);
-		else if (strncasecmp(p + 1, "Connection: close", 17) == 0)
-			*close_after = true;
-		else if (strncasecmp(p + 1, "Content-Encoding: gzip", 22) == 0)
-			*gz = true;
-	}
-	if (cl < 0)
-		return -1;
-	*body = (size_t)(end + 4 - buf);
-	if (len < *body + (size_t)cl)
-		return 0;
-	*total = *body + (size_t)cl;
-	return 1;
-}
-
-static int fmt_request(char *out, size_t cap, const char *method,
-		       const char *path, const char *token, const char *body,
-		       bool gzip)
-{
-	size_t blen = body ? strlen(body) : 0;
-	int n;
-
-	n = snprintf(out, cap,
-		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-		     "%s%s%s%s"
-		     "Content-Length: %zu\r\n%s\r\n",
-		     method, path, token ? "Authorization: Bearer " : "",
-		     token ? token : "", token ? "\r\n" : "",
-		     gzip ? "Accept-Encoding: gzip\r\n" : "", blen,
-		     body ? "Content-Type: application/json\r\n" : "");
-	return n < 0 || (size_t)n >= cap ? -1 : n;
-}
-
-static int connect_local(int port, bool nonblock)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((uint16_t)port)};
-	int fd, one = 1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
-				     (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-	    errno != EINPROGRESS) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
-/* --- a blocking keep-alive client (setup, admin calls, changes) --- */
-
-struct hc {
-	int port;
-	int fd;
-	char *buf;
-	size_t cap;
-};
-
-static void hc_init(struct hc *c, int port)
-{
-	memset(c, 0, sizeof(*c));
-	c->port = port;
-	c->fd = -1;
-}
-
-static void hc_free(struct hc *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c->buf);
-	c->fd = -1;
-	c->buf = NULL;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* One request. *resp points into the client's buffer (NUL-terminated)
- * until the next call. Returns 0 or -1 (connection failed twice). */
-static int hc_call(struct hc *c, const char *method, const char *path,
-		   const char *token, const char *body, int *status,
-		   const char **resp)
-{
-	char head[1024];
-	int hl = fmt_request(head, sizeof(head), method, path, token, body,
-			     false);
-
-	if (hl < 0)
-		return -1;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		size_t len = 0, boff = 0, total = 0;
-		bool close_after = false, gz = false;
-		int r = 0;
-
-		if (c->fd < 0 && (c->fd = connect_local(c->port, false)) < 0) {
-			c->fd = -1;
-			return -1;
-		}
-		if (write_all(c->fd, head, (size_t)hl) < 0 ||
-		    (body && write_all(c->fd, body, strlen(body)) < 0))
-			goto again;
-		for (;;) {
-			ssize_t n;
-
-			if (c->cap - len < 65536) {
-				size_t cap = c->cap ? c->cap * 2 : 262144;
-				char *nb = realloc(c->buf, cap);
-
-				if (!nb || cap > RESP_MAX)
-					die("response too large");
-				c->buf = nb;
-				c->cap = cap;
-			}
-			n = recv(c->fd, c->buf + len, c->cap - len - 1, 0);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			r = http_parse(c->buf, len, status, &boff, &total,
-				       &close_after, &gz);
-			if (r != 0)
-				break;
-		}
-		if (r == 1) {
-			c->buf[total] = '\0';
-			*resp = c->buf + boff;
-			if (close_after) {
-				close(c->fd);
-				c->fd = -1;
-			}
-			return 0;
-		}
-		if (r < 0 || len > 0)
-			return -1; /* a bad answer, not a stale connection */
-again:
-		/* The server closed an idle keep-alive connection. */
-		close(c->fd);
-		c->fd = -1;
-	}
-	return -1;
-}
-
-static json_t *hc_json(struct hc *c, const char *method, const char *path,
-		       const char *token, json_t *body, int want)
-{
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	const char *resp = NULL;
-	json_t *j = NULL;
-	int status = 0;
-
-	if (hc_call(c, method, path, token, text, &status, &resp) < 0)
-		die("%s %s: no answer", method, path);
-	if (status != want)
-		die("%s %s: status %d, want %d: %.300s", method, path, status,
-		    want, resp);
-	if (*resp && !(j = json_loads(resp, 0, NULL)))
-		die("%s %s: answer is not JSON", method, path);
-	free(text);
-	return j;
-}
-
-/* The map version at the start of a map answer ({"version":N,...}; the
- * controller writes it first). Falls back to parsing the JSON. */
-static int64_t map_version(const char *body)
-{
-	static const char key[] = "{\"version\":";
-	json_t *j;
-	int64_t v = -1;
-
-	if (strncmp(body, key, sizeof(key) - 1) == 0)
-		return strtoll(body + sizeof(key) - 1, NULL, 10);
-	j = json_loads(body, 0, NULL);
-	if (j && json_is_integer(json_object_get(j, "version")))
-		v = json_integer_value(json_object_get(j, "version"));
-	json_decref(j);
-	return v;
-}
 
 /* --- the benchmark state --- */
 
@@ -490,7 +183,8 @@ static void pc_start(struct bench *b, int i)
 		ep_set(b, i, EPOLLOUT, EPOLL_CTL_MOD);
 		return;
 	}
-	p->fd = connect_local(b->o.port, true);
+	p->fd = connect_local(b->o.replica_port && i % 2 ? b->o.replica_port
+							: b->o.port, true);
 	if (p->fd < 0)
 		die("connect: %s", strerror(-p->fd));
 	p->state = P_CONNECTING;
@@ -739,8 +433,26 @@ static void *change_main(void *arg)
 struct fanout {
 	size_t answered, expected_hit, other;
 	double p50, p99, max, cpu_ms, api_ms;
+	/* With a replica: polls on the replica that took the change (even
+	 * nodes) and on the other one (odd nodes). */
+	double p50_w, p99_w, p50_o, p99_o;
 	int status;
 };
+
+/* p50 and p99 of the latencies of polls i with i % 2 == odd. */
+static void split_quantiles(const struct bench *b, const double *by_node,
+			    int odd, double *p50, double *p99)
+{
+	double *v = xcalloc((size_t)b->o.nodes, sizeof(*v));
+	size_t n = 0;
+
+	for (int i = odd; i < b->o.nodes; i += 2)
+		if (!isnan(by_node[i]))
+			v[n++] = by_node[i];
+	*p50 = quantile(v, n, 0.50);
+	*p99 = quantile(v, n, 0.99);
+	free(v);
+}
 
 /* Sends the change and times the first answer of every held poll after
  * it, until `expect` polls answered or nothing more came for QUIET_MS.
@@ -749,6 +461,7 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 		    size_t expect, struct fanout *f)
 {
 	double *lat = xcalloc((size_t)b->o.nodes, sizeof(*lat));
+	double *by_node = xcalloc((size_t)b->o.nodes, sizeof(*by_node));
 	uint64_t answers0 = b->answers;
 	double cpu0;
 	int64_t t0, last;
@@ -789,9 +502,10 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 	for (int i = 0; i < b->o.nodes; i++) {
 		struct pconn *p = &b->pc[i];
 
+		by_node[i] = NAN;
 		if (p->ans_epoch != b->epoch)
 			continue;
-		lat[n++] = (double)(p->ans_us - t0) / 1000.0;
+		by_node[i] = lat[n++] = (double)(p->ans_us - t0) / 1000.0;
 		if (!affected || affected[i])
 			f->expected_hit++;
 		else
@@ -801,6 +515,9 @@ static void measure(struct bench *b, struct change *c, const bool *affected,
 	f->p50 = quantile(lat, n, 0.50);
 	f->p99 = quantile(lat, n, 0.99);
 	f->max = n ? lat[n - 1] : NAN;
+	split_quantiles(b, by_node, 0, &f->p50_w, &f->p99_w);
+	split_quantiles(b, by_node, 1, &f->p50_o, &f->p99_o);
+	free(by_node);
 	free(lat);
 }
 
@@ -997,7 +714,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: loadgen --port P --pid PID --admin-key KEY [--nodes N]\n"
 		"               [--groups G] [--concurrency C] [--label NAME]\n"
-		"               [--gzip 0|1]\n");
+		"               [--gzip 0|1] [--replica-port P2]\n");
 	exit(2);
 }
 
@@ -1026,6 +743,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->label = v;
 		else if (strcmp(argv[i], "--gzip") == 0)
 			o->gzip = atoi(v);
+		else if (strcmp(argv[i], "--replica-port") == 0)
+			o->replica_port = atoi(v);
 		else
 			usage();
 	}
@@ -1049,6 +768,22 @@ static void raise_fd_limit(int want)
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)want)
 		die("need %d file descriptors (ulimit -n), have %llu", want,
 		    (unsigned long long)rl.rlim_cur);
+}
+
+/* With a replica: fan-out of each change to the polls on the replica that
+ * took the write and to those on the other one. */
+static void print_replicas(const struct fanout *f1, const struct fanout *f2)
+{
+	printf("replicas            the change went to A; even nodes poll A, "
+	       "odd nodes poll B\n");
+	printf("  one node change   A p50 %6.1f ms p99 %6.1f ms   B p50 %6.1f ms "
+	       "p99 %6.1f ms   B adds %.1f ms at p99 (target <= 100 ms: %s)\n",
+	       f1->p50_w, f1->p99_w, f1->p50_o, f1->p99_o,
+	       f1->p99_o - f1->p99_w,
+	       f1->p99_o - f1->p99_w <= 100.0 ? "met" : "MISSED");
+	printf("  policy edit       A p50 %6.1f ms p99 %6.1f ms   B p50 %6.1f ms "
+	       "p99 %6.1f ms\n",
+	       f2->p50_w, f2->p99_w, f2->p50_o, f2->p99_o);
 }
 
 int main(int argc, char **argv)
@@ -1201,6 +936,8 @@ int main(int argc, char **argv)
 	       f2.p50, f2.p99, f2.max,
 	       f2.answered == (size_t)N && f2.p99 <= 300.0 ? "met" : "MISSED");
 	printf("  controller CPU    %8.0f ms\n", f2.cpu_ms);
+	if (b.o.replica_port)
+		print_replicas(&f1, &f2);
 	printf("poll errors %" PRIu64 ", reconnects %" PRIu64 "\n", b.errors,
 	       b.reconnects);
 	fflush(stdout);

@@ -3,7 +3,12 @@
 # into build-bench/, then for each backend starts it on a fresh database,
 # runs the load program (loadgen.c) against it and stops it.
 #
-#   tests/bench/controller/run.sh [sqlite] [postgres]   (default: both)
+#   tests/bench/controller/run.sh [sqlite] [postgres] [replicas]
+#                                    (default: sqlite postgres)
+#
+# replicas: two controllers on one PostgreSQL; changes go to replica A,
+# even nodes poll A, odd nodes poll B; prints the fan-out on each and the
+# PostgreSQL connections each replica holds.
 #
 # Environment: BENCH_NODES (10000), BENCH_GROUPS (100), BENCH_CONCURRENCY (32),
 # BENCH_THREADS (controller HTTP threads; its default, 2, when unset),
@@ -27,11 +32,14 @@ ulimit -n 20000
 
 tmp=$(mktemp -d /tmp/weft-bench.XXXXXX)
 ctl_pid=
+a_pid=
 cleanup() {
-	if [ -n "$ctl_pid" ] && kill -0 "$ctl_pid" 2>/dev/null; then
-		kill -KILL "$ctl_pid" 2>/dev/null || true
-		wait "$ctl_pid" 2>/dev/null || true
-	fi
+	for p in "$ctl_pid" "$a_pid"; do
+		if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
 	"$root/tests/harness/pg.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }
@@ -43,8 +51,10 @@ tests/bench/build.sh "$root/build-bench" weft-controller
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes \
 	-o build-bench/loadgen tests/bench/controller/loadgen.c \
+	tests/bench/controller/lghttp.c \
 	-ljansson -lz -lpthread -lm
 ctl=$root/build-bench/controller/weft-controller
+replica_args=()
 
 echo "== machine"
 echo "commit   $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -67,7 +77,8 @@ start_controller() {
 	for _ in $(seq 300); do
 		if grep -q 'listening on' "$out"; then
 			port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$out")
-			key=$(grep -o 'weft_api_[^[:space:]]*' "$out" | head -1)
+			# A replica on an existing database prints no key.
+			key=$(grep -o 'weft_api_[^[:space:]]*' "$out" | head -1 || true)
 			return 0
 		fi
 		if ! kill -0 "$ctl_pid" 2>/dev/null; then
@@ -103,8 +114,22 @@ for b in "${backends[@]}"; do
 		WEFT_KEK=$(head -c 32 /dev/urandom | base64) \
 			start_controller postgres --db "$(cat "$tmp/pg/url")"
 		;;
+	replicas)
+		# Two replicas A and B on one PostgreSQL (issue 17): changes
+		# go to A, even nodes poll A, odd nodes poll B.
+		tests/harness/pg.sh start "$tmp/pg"
+		export WEFT_KEK
+		WEFT_KEK=$(head -c 32 /dev/urandom | base64)
+		start_controller replica-a --db "$(cat "$tmp/pg/url")"
+		log=replica-a
+		a_pid=$ctl_pid a_port=$port a_key=$key
+		start_controller replica-b --db "$(cat "$tmp/pg/url")"
+		replica_args=(--replica-port "$port")
+		b_pid=$ctl_pid ctl_pid=$a_pid port=$a_port key=$a_key
+		echo "== replica B: pid $b_pid on 127.0.0.1:${replica_args[1]}"
+		;;
 	*)
-		echo "unknown backend $b (sqlite, postgres)" >&2
+		echo "unknown backend $b (sqlite, postgres, replicas)" >&2
 		exit 2
 		;;
 	esac
@@ -118,17 +143,28 @@ for b in "${backends[@]}"; do
 	fi
 	build-bench/loadgen --port "$port" --pid "$ctl_pid" --admin-key "$key" \
 		--nodes "$nodes" --groups "$groups" --concurrency "$conc" \
-		--label "$b" --gzip "${BENCH_GZIP:-1}" || {
+		--label "$b" --gzip "${BENCH_GZIP:-1}" "${replica_args[@]}" || {
 		echo "load program failed; controller log tail:" >&2
-		tail -20 "$tmp/$b.log" >&2
+		tail -20 "$tmp/${log:-$b}.log" >&2
 		exit 1
 	}
 	if [ -n "$perf_pid" ]; then
 		kill -INT "$perf_pid"
 		wait "$perf_pid" || true
 	fi
+	if [ "$b" = replicas ]; then
+		echo "== PostgreSQL connections per replica (pool, listen, leader)"
+		psql -X -A -t "$(cat "$tmp/pg/url")" -c "SELECT
+			application_name, count(*) FROM pg_stat_activity
+			WHERE application_name LIKE 'weft-controller/%'
+			GROUP BY 1 ORDER BY 1"
+		stop_controller
+		ctl_pid=$b_pid
+		a_pid=
+	fi
 	stop_controller
-	if [ "$b" = postgres ]; then
+	replica_args=()
+	if [ "$b" != sqlite ]; then
 		tests/harness/pg.sh stop "$tmp/pg"
 	fi
 done

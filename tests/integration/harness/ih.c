@@ -402,31 +402,28 @@ static int make_db(struct ih *h)
 	return 0;
 }
 
-int ih_new(const struct ih_opts *o, struct ih **out)
+/* Makes h's data directory and log path (a new one per controller). */
+static int new_dir(struct ih *h)
 {
-	struct ih *h = calloc(1, sizeof(*h));
+	seq++;
+	snprintf(h->data_dir, sizeof(h->data_dir), "%s/ctl%d", check_tmpdir(),
+		 seq);
+	snprintf(h->log_path, sizeof(h->log_path), "%s/controller.log",
+		 h->data_dir);
+	return mkdir(h->data_dir, 0700) < 0 ? -errno : 0;
+}
+
+/* Runs `serve` for h (its data directory and database are set) and waits
+ * until it listens. Frees h on failure. */
+static int spawn(struct ih *h, const struct ih_opts *o, bool want_key,
+		 struct ih **out)
+{
 	char *argv[32];
 	int pipefd[2] = {-1, -1};
 	size_t n = 0;
 	pid_t parent = getpid(), pid;
 	int rc;
 
-	if (!h)
-		return WEFT_ERR_NOMEM;
-	pthread_once(&global_once, global_init);
-	h->out_fd = -1;
-	seq++;
-	snprintf(h->data_dir, sizeof(h->data_dir), "%s/ctl%d", check_tmpdir(),
-		 seq);
-	snprintf(h->log_path, sizeof(h->log_path), "%s/controller.log",
-		 h->data_dir);
-	if (mkdir(h->data_dir, 0700) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = make_db(h);
-	if (rc < 0)
-		goto out;
 	argv[n++] = (char *)controller_bin();
 	argv[n++] = "serve";
 	argv[n++] = "--listen";
@@ -466,7 +463,7 @@ int ih_new(const struct ih_opts *o, struct ih **out)
 	pipefd[0] = -1;
 	fcntl(h->out_fd, F_SETFL, O_NONBLOCK);
 	rc = await_listening(h);
-	if (rc == 0 && !h->bootstrap_key[0]) {
+	if (rc == 0 && want_key && !h->bootstrap_key[0]) {
 		fprintf(stderr, "ih: controller printed no bootstrap key\n");
 		rc = WEFT_ERR_PARSE;
 	}
@@ -483,6 +480,44 @@ out:
 	}
 	*out = h;
 	return 0;
+}
+
+int ih_new(const struct ih_opts *o, struct ih **out)
+{
+	struct ih *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return WEFT_ERR_NOMEM;
+	pthread_once(&global_once, global_init);
+	h->out_fd = -1;
+	rc = new_dir(h);
+	if (rc == 0)
+		rc = make_db(h);
+	if (rc < 0) {
+		ih_del(h);
+		return rc;
+	}
+	return spawn(h, o, true, out);
+}
+
+int ih_replica(const struct ih *of, const struct ih_opts *o, struct ih **out)
+{
+	struct ih *h = calloc(1, sizeof(*h));
+	int rc;
+
+	if (!h)
+		return WEFT_ERR_NOMEM;
+	h->out_fd = -1;
+	rc = new_dir(h);
+	if (rc < 0) {
+		ih_del(h);
+		return rc;
+	}
+	snprintf(h->db_url, sizeof(h->db_url), "%s", of->db_url);
+	snprintf(h->bootstrap_key, sizeof(h->bootstrap_key), "%s",
+		 of->bootstrap_key);
+	return spawn(h, o, false, out);
 }
 
 int ih_del(struct ih *h)

@@ -54,6 +54,12 @@ bool ih_backend_is_pg(void);
  * negative code after printing why to stderr. */
 int ih_new(const struct ih_opts *o, struct ih **out);
 
+/* Starts another controller (a replica) on the database of of, with its
+ * own data directory and log, and of's bootstrap key for the tests' calls.
+ * Its ih_del leaves the database to of. On SQLite the second serve on
+ * one database refuses to start: this then fails. */
+int ih_replica(const struct ih *of, const struct ih_opts *o, struct ih **out);
+
 /* Stops the controller (SIGTERM, SIGKILL after 5 s), reaps it, drops its
  * PostgreSQL database and frees h. Returns its exit status: 0 for a clean
  * exit, the exit code, or 128 + the signal that ended it. NULL h → 0. */

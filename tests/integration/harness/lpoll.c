@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -242,4 +243,15 @@ void lpoll_del(struct lpoll *p)
 	json_decref(p->json);
 	free(p->data);
 	free(p);
+}
+
+struct lpoll *lpoll_map(struct ih *h, const char *cred, int64_t since)
+{
+	struct lpoll *p = NULL;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/api/v1/map?since=%" PRId64, since);
+	if (lpoll_start(h, path, cred, &p) < 0)
+		return NULL;
+	return p;
 }

@@ -22,6 +22,10 @@ struct lpoll;
 int lpoll_start(struct ih *h, const char *path, const char *token,
 		struct lpoll **out);
 
+/* lpoll_start of GET /api/v1/map?since=SINCE with a node's credential;
+ * NULL when it could not be sent. */
+struct lpoll *lpoll_map(struct ih *h, const char *cred, int64_t since);
+
 /* Reads until every poll of v (NULL entries are skipped) has its answer or
  * timeout_ms passed. Returns how many of v have answered (also those that
  * had before). A connection that ends without a whole answer counts as
