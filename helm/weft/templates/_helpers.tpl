@@ -35,10 +35,17 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The controller's Service URL inside the cluster. */}}
+{{/*
+The controller's URL for the pods of this release: its Service, or
+controller.publicURL when the controller runs elsewhere.
+*/}}
 {{- define "weft.controllerURL" -}}
+{{- if not .Values.controller.enabled -}}
+{{- required "controller.enabled is false: set controller.publicURL to the URL of the controller the agents, connector and relay use" .Values.controller.publicURL | trimSuffix "/" -}}
+{{- else -}}
 {{- $scheme := ternary "https" "http" (ne .Values.controller.tls.secretName "") -}}
 {{- printf "%s://%s-controller.%s.svc:%v" $scheme (include "weft.fullname" .) .Release.Namespace .Values.controller.service.port -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The URL agents are given: publicURL, else the ingress host, else the Service. */}}
@@ -86,16 +93,17 @@ seccompProfile:
 
 
 {{/*
-The agent's controller flags: the in-cluster Service URL, its CA when the
-controller serves HTTPS, --insecure-http when it does not (plain HTTP stays
-inside the cluster network).
+The agent's controller flags: the controller's URL, the CA of
+controller.tls.secretName for HTTPS, --insecure-http for plain HTTP (in the
+cluster network).
 */}}
 {{- define "weft.agentControllerArgs" -}}
-- --controller={{ include "weft.controllerURL" . }}
-{{- if .Values.controller.tls.secretName }}
-- --controller-ca=/etc/weft/ca/ca.crt
-{{- else }}
+{{- $url := include "weft.controllerURL" . -}}
+- --controller={{ $url }}
+{{- if hasPrefix "http://" $url }}
 - --insecure-http
+{{- else if .Values.controller.tls.secretName }}
+- --controller-ca=/etc/weft/ca/ca.crt
 {{- end }}
 {{- end -}}
 
