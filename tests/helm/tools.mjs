@@ -44,3 +44,8 @@ export function versions(t) {
   const k = JSON.parse(run(t.kubectl, ['version', '--client', '-o', 'json']).stdout);
   return { helm: h, kubectl: k.clientVersion.gitVersion };
 }
+
+// As a program: node tools.mjs DIR prints the helm path (for shell tests).
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  console.log(tools(process.argv[2]).helm);
+}
