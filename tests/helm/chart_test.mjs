@@ -45,7 +45,8 @@ function setArgs(sets) {
 function render(sets, extra = []) {
   const r = helm(['template', 'rel', chart, '--namespace', 'mesh', ...setArgs(sets), ...extra]);
   assert.equal(r.status, 0, `helm template failed: ${r.stderr}`);
-  return parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+  // YAML 1.1, as Kubernetes reads it (0440 is octal).
+  return parseAllDocuments(r.stdout, { version: '1.1' }).map((d) => d.toJS()).filter(Boolean);
 }
 const podSpec = (o) => o.spec?.template?.spec;
 const workloads = (docs) => docs.filter((o) => podSpec(o));
@@ -87,6 +88,13 @@ for (const [name, sets, extra] of cases) {
     for (const w of workloads(docs)) {
       const spec = podSpec(w);
       assert.equal(spec.automountServiceAccountToken, false, `${w.metadata.name}: no API token`);
+      // uid 10001 reads its Secrets through the group fsGroup gives them.
+      if (spec.securityContext?.runAsUser === 10001) {
+        assert.equal(spec.securityContext.fsGroup, 10001, `${w.metadata.name}: no fsGroup`);
+        for (const v of spec.volumes.filter((x) => x.secret?.defaultMode !== undefined)) {
+          assert.ok(v.secret.defaultMode & 0o040, `${w.metadata.name}: Secret ${v.name} unreadable by the group`);
+        }
+      }
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         const where = `${w.metadata.name}/${c.name}`;
         const sc = c.securityContext;
