@@ -48,6 +48,8 @@ chroot "$work/root" sh /tmp/setup.sh || die "dist/image/setup.sh"
 rm "$work/root/tmp/setup.sh"
 install -m 0755 "$src/dist/image/weft-healthcheck" "$work/root/usr/local/bin/"
 
+# Docker format: OCI images have no HEALTHCHECK.
+export BUILDAH_FORMAT=docker
 set -- --storage-driver vfs
 if [ -n "${WEFT_BUILDAH_STORAGE:-}" ]; then
 	set -- "$@" --root "$WEFT_BUILDAH_STORAGE/root" --runroot "$WEFT_BUILDAH_STORAGE/run"
@@ -67,7 +69,7 @@ buildah "$@" config \
 	--label org.opencontainers.image.source=https://github.com/weft-mesh/weft \
 	--label org.opencontainers.image.base.name=debian:bookworm-minbase \
 	--port 8080/tcp --port 3478/udp \
-	--healthcheck 'CMD ["weft-healthcheck"]' --healthcheck-interval 30s \
+	--healthcheck 'CMD weft-healthcheck' --healthcheck-interval 30s \
 	--healthcheck-timeout 5s --healthcheck-retries 3 \
 	--cmd '["weft-controller","serve","--listen","0.0.0.0:8080","--data-dir","/var/lib/weft","--bootstrap-key-file","/var/lib/weft/bootstrap-admin-key"]' \
 	"$ctr"

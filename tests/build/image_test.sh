@@ -78,3 +78,17 @@ done
 [ "$(in id -u)" = 10001 ] || fail "the image's user is not uid 10001"
 [ "$(in sh -c 'id -u weft')" = 10001 ] || fail "weft is not uid 10001"
 echo "ok 3 - every program runs in the image (--version, --help), relay-init's tools are there"
+
+# 4. The controller serves as the image's user and the healthcheck sees it.
+port=$((20000 + $$ % 20000))
+out=$(in sh -c "weft-controller serve --listen 127.0.0.1:$port --data-dir /var/lib/weft \
+	--bootstrap-key-file /var/lib/weft/key >/tmp/ctl.log 2>&1 & pid=\$!
+	for i in \$(seq 50); do
+		WEFT_HEALTHCHECK_URL=http://127.0.0.1:$port/healthz weft-healthcheck && break
+		sleep 0.2
+	done
+	WEFT_HEALTHCHECK_URL=http://127.0.0.1:$port/healthz weft-healthcheck; rc=\$?
+	kill \$pid; wait \$pid; echo rc=\$rc; ls -n /var/lib/weft" 2>&1)
+echo "$out" | grep -q '^rc=0$' || fail "weft-healthcheck against the controller in the image: $out"
+echo "$out" | grep -q ' 10001 10001 .* weft.db$' || fail "weft.db is not the user's: $out"
+echo "ok 4 - the controller runs in the image as uid 10001; weft-healthcheck answers 0"

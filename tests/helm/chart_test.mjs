@@ -210,6 +210,23 @@ test('cluster B: no controller objects, agents use controller.publicURL over HTT
   assert.ok(!args.includes('--insecure-http'));
 });
 
+test('NOTES.txt: the admin key, the relay registration, the join command', () => {
+  const notes = (sets) => {
+    const r = helm(['install', 'rel', chart, '--dry-run=client', '--namespace', 'mesh', ...setArgs(sets)]);
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.slice(r.stdout.indexOf('NOTES:'));
+  };
+  let n = notes([]);
+  assert.match(n, /get secret rel-weft-admin-key \\\n\s+-o jsonpath='\{\.data\.api-key\}' \| base64 -d/);
+  assert.match(n, /NOT REGISTERED: set relay\.publicAddress/);
+  assert.match(n, /weft-agent up --controller http:\/\/rel-weft-controller\.mesh\.svc:8080 --auth-key weft_auth_\.\.\. --insecure-http/);
+  n = notes(['controller.ingress.enabled=true', 'controller.ingress.host=w.example.com',
+    'controller.ingress.tlsSecretName=t', 'relay.publicAddress=r.example.com:3478']);
+  assert.match(n, /registers itself with the controller at every start/);
+  assert.match(n, /weft-agent up --controller https:\/\/w\.example\.com --auth-key weft_auth_\.\.\.\n/);
+  assert.doesNotMatch(n, /WARNING: no TLS/);
+});
+
 test('docs/deploy.md records the helm and kubectl versions the tests run', () => {
   const v = versions(t);
   const doc = readFileSync(new URL('../../docs/deploy.md', import.meta.url), 'utf8');
