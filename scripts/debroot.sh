@@ -7,7 +7,8 @@
 # Needs root (debootstrap, chroot) and the Debian mirror:
 #   WEFT_DEBIAN_MIRROR   default http://deb.debian.org/debian
 #   WEFT_DEBOOTSTRAP_CACHE  directory keeping the downloaded packages
-#                        between runs (debootstrap --cache-dir); optional
+#                        between runs (debootstrap --cache-dir, and apt's
+#                        archives in the root); optional
 # Logs go to ROOT.log; on failure its tail is printed and the exit status
 # is 1.
 set -eu
@@ -42,8 +43,16 @@ debootstrap --variant=minbase $cache bookworm "$root" "$mirror" >>"$log" 2>&1 ||
 mkdir -p "$root/tmp/debs"
 # shellcheck disable=SC2086 # one word per file
 cp $debs "$root/tmp/debs/"
+if [ -n "$cache" ]; then
+	find "$WEFT_DEBOOTSTRAP_CACHE" -maxdepth 1 -name '*.deb' \
+		-exec cp -n {} "$root/var/cache/apt/archives/" \;
+fi
 chroot "$root" sh -c 'apt-get update -qq &&
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends /tmp/debs/*.deb "$@" &&
-	apt-get clean && rm -rf /tmp/debs /var/lib/apt/lists/*' sh "$@" \
+		--no-install-recommends /tmp/debs/*.deb "$@"' sh "$@" \
 	>>"$log" 2>&1 || die "apt-get install ./weft-*.deb $*"
+if [ -n "$cache" ]; then
+	find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' \
+		-exec cp -n {} "$WEFT_DEBOOTSTRAP_CACHE/" \;
+fi
+chroot "$root" sh -c 'apt-get clean && rm -rf /tmp/debs /var/lib/apt/lists/*'

@@ -59,29 +59,29 @@ echo "ok 2 - user 10001, labels, healthcheck, the controller by default"
 
 # 3. The programs inside.
 ctr=$(b from "$image") || fail "buildah from $image"
-in() { b run --isolation chroot "$ctr" -- "$@"; }
+inside() { b run --isolation chroot "$ctr" -- "$@"; }
 for p in controller relay agent; do
-	v=$(in weft-$p --version 2>&1) || fail "weft-$p --version in the image: $v"
+	v=$(inside weft-$p --version 2>&1) || fail "weft-$p --version in the image: $v"
 	case $v in
 	"weft-$p "*) ;;
 	*) fail "weft-$p --version printed: $v" ;;
 	esac
-	h=$(in weft-$p --help 2>&1)
+	h=$(inside weft-$p --help 2>&1)
 	echo "$h" | grep -q "^usage: weft-$p" || fail "weft-$p --help: $h"
 done
-in weft-controller serve --help 2>&1 | grep -q -- --bootstrap-key-file ||
+inside weft-controller serve --help 2>&1 | grep -q -- --bootstrap-key-file ||
 	fail "weft-controller serve --help lacks --bootstrap-key-file"
-in weft-relay-probe --help >/dev/null 2>&1 || fail "weft-relay-probe --help"
+inside weft-relay-probe --help >/dev/null 2>&1 || fail "weft-relay-probe --help"
 for t in curl jq openssl weft-healthcheck; do
-	in sh -c "command -v $t" >/dev/null 2>&1 || fail "$t is not in the image"
+	inside sh -c "command -v $t" >/dev/null 2>&1 || fail "$t is not in the image"
 done
-[ "$(in id -u)" = 10001 ] || fail "the image's user is not uid 10001"
-[ "$(in sh -c 'id -u weft')" = 10001 ] || fail "weft is not uid 10001"
+[ "$(inside id -u)" = 10001 ] || fail "the image's user is not uid 10001"
+[ "$(inside sh -c 'id -u weft')" = 10001 ] || fail "weft is not uid 10001"
 echo "ok 3 - every program runs in the image (--version, --help), relay-init's tools are there"
 
 # 4. The controller serves as the image's user and the healthcheck sees it.
 port=$((20000 + $$ % 20000))
-out=$(in sh -c "weft-controller serve --listen 127.0.0.1:$port --data-dir /var/lib/weft \
+out=$(inside sh -c "weft-controller serve --listen 127.0.0.1:$port --data-dir /var/lib/weft \
 	--bootstrap-key-file /var/lib/weft/key >/tmp/ctl.log 2>&1 & pid=\$!
 	for i in \$(seq 50); do
 		WEFT_HEALTHCHECK_URL=http://127.0.0.1:$port/healthz weft-healthcheck && break
