@@ -9,7 +9,9 @@
 #     relay key, then updates the same entry on a second run;
 #  3. weft-relay starts with that key and that controller key and prints
 #     the same pin;
-#  4. weft-agent loads the connector's node key the chart renders.
+#  4. weft-agent loads the connector's node key the chart renders;
+#  5. the controller and the relay exit 0 on SIGTERM, with no sanitizer
+#     report in their logs.
 # Usage: keys_test.sh TOOLS_DIR CONTROLLER RELAY AGENT
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,7 +56,8 @@ mkdir -m 700 "$work/data"
 "$ctl" serve --data-dir "$work/data" --listen 127.0.0.1:0 \
 	--bootstrap-key-file "$work/api-key" --kek-file "$work/kek" \
 	>"$work/ctl.log" 2>&1 &
-pids="$pids $!"
+ctl_pid=$!
+pids="$pids $ctl_pid"
 port=
 for _ in $(seq 100); do
 	port=$(sed -n 's/.*event=listening .* port=\([0-9]*\) .*/\1/p' "$work/ctl.log")
@@ -91,7 +94,8 @@ echo "ok 2 - relay-init.sh registers the relay, then updates its entry"
 # 3. The relay runs with the chart's key; its pin is the registered one.
 "$relay" --listen 127.0.0.1:0 --key "$work/relay.key" \
 	--controller-key "$work/controller.pub" >"$work/relay.out" 2>"$work/relay.log" &
-pids="$pids $!"
+relay_pid=$!
+pids="$pids $relay_pid"
 pin=
 for _ in $(seq 100); do
 	pin=$(sed -n 's/^relay pin: //p' "$work/relay.out")
@@ -113,3 +117,17 @@ want=$(openssl pkey -in "$work/node.key" -pubout -outform DER | tail -c 32 | bas
 [ -n "$got" ] && [ "$got" = "$want" ] ||
 	fail "weft-agent did not load the chart's node key ($got, want $want): $(cat "$work/agent.log")"
 echo "ok 4 - weft-agent loads the connector's node key"
+
+# 5. Clean exits.
+for p in ctl relay; do
+	eval "pid=\$${p}_pid"
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	[ $rc = 0 ] || fail "$p exited $rc on SIGTERM"
+done
+pids=
+if grep -l "Sanitizer\|runtime error" "$work/ctl.log" "$work/relay.log" "$work/agent.log"; then
+	fail "a sanitizer report (above)"
+fi
+echo "ok 5 - the controller and the relay exit 0 on SIGTERM, no sanitizer report"
