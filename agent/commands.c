@@ -8,6 +8,7 @@
 #include "agent/daemon.h"
 #include "agent/dataplane.h"
 #include "agent/filter.h"
+#include "agent/streams.h"
 #include "agent/map.h"
 #include "agent/mapjson.h"
 #include "agent/ping.h"
@@ -402,6 +403,8 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 						dataplane_answer(v)) < 0 ||
 			    json_object_set_new(ans, "connector",
 						connector_answer(v)) < 0 ||
+			    json_object_set_new(ans, "streams",
+						streams_json(v->streams)) < 0 ||
 			    json_object_set_new(ans, "resources",
 						resclient_json(v->res,
 							       v->dp)) < 0 ||

@@ -27,6 +27,8 @@ struct daemon_cfg {
 	bool accept_routes;
 	bool insecure_http;
 	bool no_tun;
+	const char *const *forwards; /* --forward (agent/streamfwd.h) */
+	size_t nforwards;
 	int64_t port;             /* UDP port for peers; 0 = any */
 	int64_t endpoint_check_ms; /* 0: 10 s */
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */
