@@ -92,16 +92,23 @@ int streamfwd_parse(const char *s, struct streamfwd_spec *out, char *err,
 	return 0;
 }
 
+/* Without a final dot. */
+static size_t name_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && s[n - 1] == '.' ? n - 1 : n;
+}
+
 static bool name_is(const char *name, const char *target)
 {
 	size_t n;
 
 	if (!name || !*name)
 		return false;
-	n = strlen(name);
-	if (name[n - 1] == '.')
-		n--;
-	return strlen(target) == n && strncasecmp(name, target, n) == 0;
+	n = name_len(name);
+	return n && name_len(target) == n &&
+	       strncasecmp(name, target, n) == 0;
 }
 
 int64_t streamfwd_resolve(const struct map *m, const char *target,

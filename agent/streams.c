@@ -50,7 +50,7 @@ struct splice {
 	char host[STREAMHDR_HOST_MAX + 1];
 	uint16_t port;
 	bool quic_done;      /* closed, reset, or its connection ended */
-	bool any_data;       /* a byte went either way */
+	bool any_data;       /* a stream byte arrived */
 	/* TCP -> stream */
 	uint8_t up[UP_BUF];
 	size_t up_len;
@@ -279,6 +279,8 @@ static int down_append(struct splice *sp, const uint8_t *d, size_t len)
 	uint8_t *nb;
 	size_t cap;
 
+	if (!len)
+		return 0;
 	if (sp->down_len + len > sp->down_cap) {
 		cap = sp->down_cap ? sp->down_cap : 4096;
 		while (cap < sp->down_len + len)
@@ -314,8 +316,6 @@ static void on_tcp_read(struct splice *sp)
 			sp->tcp_eof = true;
 		sp->up_len += (size_t)r;
 		sp->s->st.bytes_tx += (uint64_t)r;
-		if (r > 0)
-			sp->any_data = true;
 		if (!push_up(sp))
 			return;
 		if (sp->up_len) /* the stream is full: wait for on_writable */

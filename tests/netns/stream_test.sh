@@ -1,0 +1,280 @@
+#!/bin/sh
+# Stream mode (issue 18, first slice): TCP over QUIC streams without a
+# TUN or root. A netlab with the controller and a relay in "inet", agent
+# a in host a with --no-tun started as user nobody (no capabilities at
+# any point) and static forwards, agent b in host b with a TUN (the
+# receiving side works in TUN mode too), both on the relay path. The
+# policy allows a->b TCP 8000, 8002 and 8003, not 8001:
+#   - a runs as nobody with no capabilities, has no TUN, and its tunnel
+#     to b comes up (weft-agent ping b);
+#   - curl through a's forward to b (by name) gets the page of an HTTP
+#     server on b's 127.0.0.1:8000;
+#   - the same through a forward to b's mesh IPv4 address;
+#   - tcptool sends 4 MiB through a forward to b's 127.0.0.1:8002, shuts
+#     its sending side and reads the server's answer (bytes and hash),
+#     which the server sends only after the EOF: half-close both ways and
+#     the bytes intact;
+#   - 8001 (a server listens, the policy does not allow it): the
+#     connection is closed without an answer, b counts it (streams
+#     refused_policy, the filter's denied) and logs event=stream_denied;
+#   - 8003 (allowed, nothing listens): closed, counted as
+#     refused_service;
+#   - a forward to a node not in the map is refused and counted as failed.
+#
+#   stream_test.sh
+#
+# Needs root; exits 77 (ctest: skipped) when namespaces are unavailable.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN, WEFT_RELAY_BIN,
+# WEFT_TCPTOOL.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+NETLAB=${NETLAB:-$here/../harness/netlab.sh}
+AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
+CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
+RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
+CTL_ADDR=203.0.113.1:8080
+RELAY_ADDR=203.0.113.1:3478
+URL=http://$CTL_ADDR
+
+. "$here/lib.sh"
+failed=0
+L=st$$
+lab_up=
+pids=
+
+policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
+ {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
+ {"action":"accept","proto":"tcp","src":["tag:a"],
+  "dst":["tag:b:8000","tag:b:8002","tag:b:8003"]}]}'
+
+fail() {
+	echo "FAIL: $*" >&2
+	failed=1
+}
+
+dump() {
+	for f in "$tmp"/*.log; do
+		echo "---- $f" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+# cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
+cli() {
+	_n=$1 _c=$2
+	shift 2
+	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
+}
+
+wait_running() {
+	for _ in $(seq 100); do
+		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
+			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "agent $1 not running with $2 peers"
+	return 1
+}
+
+start_controller() {
+	: >"$tmp/ctl.out"
+	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
+		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	p=$(nspid inet weft-controller) && pids="$pids $p"
+	grep -q "listening on" "$tmp/ctl.out"
+}
+
+start_relay() {
+	: >"$tmp/relay.out"
+	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
+		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
+		2>>"$tmp/relay.log" &
+	pids="$pids $!"
+	pin=
+	for _ in $(seq 100); do
+		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
+			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
+			break
+		sleep 0.05
+	done
+	p=$(nspid inet weft-relay) && pids="$pids $p"
+	[ -n "$pin" ]
+}
+
+# serve_http NODE PORT: python's HTTP server on NODE's 127.0.0.1:PORT,
+# serving $tmp/www.
+serve_http() {
+	nsrun "$1" python3 -m http.server "$2" --bind 127.0.0.1 \
+		--directory "$tmp/www" >>"$tmp/http-$2.log" 2>&1 &
+	pids="$pids $!"
+}
+
+# streams NODE FIELD: a counter of NODE's status "streams" object.
+streams() {
+	cli "$1" status | jq ".streams.$2"
+}
+
+status_field() {
+	awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' \
+		"/proc/$1/status"
+}
+
+run() {
+	lab up "$L" --a inet --b inet --owner $$
+	rc=$?
+	[ $rc -eq 77 ] && exit 77
+	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
+	lab_up=1
+
+	start_controller || { fail "controller did not start"; return; }
+	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
+	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
+		{ fail "relay-key"; return; }
+	start_relay || { fail "relay did not start"; return; }
+	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
+		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
+		>/dev/null || { fail "relay registration"; return; }
+	api PUT /api/v1/policy "$policy" >/dev/null ||
+		{ fail "policy"; return; }
+	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
+	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
+
+	# b: TUN mode, as root; its services listen on loopback only.
+	mkdir -p "$tmp/b" "$tmp/www"
+	echo "hello through a stream" >"$tmp/www/index.html"
+	serve_http b 8000
+	serve_http b 8001
+	nsrun b "$TCPTOOL" serve -c 1 127.0.0.1:8002 >"$tmp/tcptool-s.txt" \
+		2>>"$tmp/tcptool.log" &
+	pids="$pids $!"
+	nsrun b "$AGENT" up --controller "$URL" --insecure-http \
+		--auth-key "$kb" --state-dir "$tmp/b" --socket "$tmp/b/sock" \
+		--hostname b --tun weft0 --no-direct --dns off \
+		2>>"$tmp/b.log" &
+	pids="$pids $!"
+	wait_running b 0 || return
+	b4=$(cli b status | jq -r .node.ipv4)
+
+	# a: no TUN, started as nobody (never root, no capabilities).
+	mkdir -p "$tmp/a"
+	chown nobody "$tmp/a"
+	chmod 711 "$tmp"
+	nsrun a setpriv --reuid=nobody --regid="$nogroup" --clear-groups \
+		--inh-caps=-all \
+		"$AGENT" up --controller "$URL" --insecure-http \
+		--auth-key "$ka" --state-dir "$tmp/a" --socket "$tmp/a/sock" \
+		--hostname a --no-tun --no-direct --dns off \
+		--forward 127.0.0.1:18000=b:8000 \
+		--forward "127.0.0.1:18100=$b4:8000" \
+		--forward 127.0.0.1:18001=b:8001 \
+		--forward 127.0.0.1:18002=B.:8002 \
+		--forward 127.0.0.1:18003=b:8003 \
+		--forward 127.0.0.1:18009=nosuchnode:80 \
+		2>>"$tmp/a.log" &
+	pids="$pids $!"
+	wait_running a 1 || return
+	wait_running b 1 || return
+	p=$(nspid a weft-agent)
+	[ "$(status_field "$p" Uid | awk '{print $1}')" = "$nobody" ] ||
+		fail "a's agent does not run as nobody"
+	[ "$(status_field "$p" CapEff)" = 0000000000000000 ] ||
+		fail "a's agent has capabilities: $(status_field "$p" CapEff)"
+	[ "$(cli a status | jq -r .tun)" = null ] || fail "a has a TUN"
+	cli a ping b >"$tmp/ping.json" ||
+		fail "weft-agent ping b: $(cat "$tmp/ping.json")"
+
+	# The page through the forward, by name and by mesh address.
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18000/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "curl through the forward to b:8000: $out"
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18100/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "curl through the forward to $b4:8000: $out"
+
+	# Half-close: the server answers only after our EOF.
+	out=$(nsrun a "$TCPTOOL" send -t 20000 127.0.0.1:18002 2>&1) ||
+		fail "tcptool through the forward: $out"
+	echo "tcptool 4 MiB through a stream: $out"
+
+	# Not allowed by the policy: closed without a page, counted, logged.
+	denied0=$(cli b status | jq .dataplane.denied)
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18001/ 2>&1) &&
+		fail "curl to b:8001 (not allowed) got: $out"
+	echo "$out" | grep -q "hello" && fail "b:8001 answered: $out"
+	[ "$(streams b refused_policy)" -ge 1 ] ||
+		fail "b did not count the refused stream"
+	[ "$(cli b status | jq .dataplane.denied)" -gt "$denied0" ] ||
+		fail "b's filter did not count the denied stream"
+	grep -q "event=stream_denied .*dport=8001" "$tmp/b.log" ||
+		fail "b did not log the denied stream"
+	grep -q GET "$tmp/http-8001.log" && fail "b's 8001 server saw a request"
+
+	# Allowed, nothing listens: closed, counted.
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18003/ 2>&1) &&
+		fail "curl to b:8003 (no server) got: $out"
+	[ "$(streams b refused_service)" -ge 1 ] ||
+		fail "b did not count the stream to a closed port"
+
+	# A node not in the map.
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18009/ 2>&1) &&
+		fail "curl to an unknown node got: $out"
+	[ "$(streams a failed)" -ge 1 ] ||
+		fail "a did not count the stream to an unknown node"
+
+	[ "$(streams a opened)" -ge 5 ] ||
+		fail "a opened $(streams a opened) streams, want 5"
+	[ "$(streams b accepted)" -ge 3 ] ||
+		fail "b accepted $(streams b accepted) streams, want 3"
+	cli a status | jq -c .streams
+	cli b status | jq -c .streams
+	for _ in $(seq 50); do
+		[ "$(streams a active)" = 0 ] && [ "$(streams b active)" = 0 ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(streams a active)" = 0 ] ||
+		fail "a still has $(streams a active) streams"
+	[ "$(streams b active)" = 0 ] ||
+		fail "b still has $(streams b active) streams"
+	cli a down >/dev/null || fail "down a"
+	cli b down >/dev/null || fail "down b"
+	sleep 1
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "stream_test: skipped: needs root for network namespaces" >&2
+	exit 77
+fi
+nobody=$(id -u nobody 2>/dev/null) ||
+	{ echo "stream_test: no user nobody" >&2; exit 1; }
+nogroup=$(id -g nobody)
+for t in jq curl python3 setpriv; do
+	command -v $t >/dev/null 2>&1 ||
+		{ echo "stream_test: $t missing" >&2; exit 1; }
+done
+tmp=$(mktemp -d)
+trap 'cleanup; rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+t_start=$(date +%s)
+run
+cleanup
+echo "stream: $(($(date +%s) - t_start)) s"
+if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+	fail "sanitizer report (files above)"
+fi
+if [ $failed -eq 0 ]; then
+	echo "ok   stream"
+else
+	dump
+	echo "FAIL stream"
+fi
+exit $failed
