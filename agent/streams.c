@@ -638,6 +638,15 @@ static bool try_open(struct splice *sp)
 	return true;
 }
 
+/* A connection that never got its stream: reset and counted. */
+static void wait_fail(struct splice *sp)
+{
+	sp->s->st.failed++;
+	sp->quic_done = true;
+	tcp_close(sp, true);
+	splice_free(sp);
+}
+
 static void on_wait_tick(struct loop_timer *tm, void *ctx)
 {
 	struct streams *s = ctx;
@@ -648,14 +657,8 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 		next = sp->next;
 		if (sp->st != S_WAIT_CONN || try_open(sp))
 			continue;
-		if (now >= sp->deadline_us) {
-			s->st.failed++;
-			s->nwaiting--;
-			sp->st = S_NONE;
-			sp->quic_done = true;
-			tcp_close(sp, true);
-			splice_free(sp);
-		}
+		if (now >= sp->deadline_us)
+			wait_fail(sp);
 	}
 	if (s->nwaiting)
 		loop_timer_start(tm, WAIT_TICK_US);
@@ -683,12 +686,7 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 			  (int64_t)STREAMS_CONNECT_MS * 1000;
 	s->nwaiting++;
 	if (watch(sp) < 0) {
-		s->st.failed++;
-		s->nwaiting--;
-		sp->st = S_NONE;
-		sp->quic_done = true;
-		tcp_close(sp, true);
-		splice_free(sp);
+		wait_fail(sp);
 		return;
 	}
 	if (!try_open(sp) && !loop_timer_active(s->wait_tm))
@@ -729,10 +727,6 @@ void streams_del(struct streams *s)
 		if (sp->c && !sp->quic_done && sp->sid >= 0)
 			quic_conn_stream_shutdown(sp->c, sp->sid,
 						  STREAM_ERR_GONE);
-		if (sp->st == S_WAIT_CONN) {
-			s->nwaiting--;
-			sp->st = S_NONE;
-		}
 		tcp_close(sp, true);
 		splice_free(sp);
 	}

@@ -1,5 +1,6 @@
 # Shell helpers shared by the agent tests in network namespaces
-# (agent_e2e_test.sh, paths_nat_test.sh). Sourced, not run. The caller
+# (agent_e2e_test.sh, paths_nat_test.sh, stream_test.sh). Sourced, not
+# run. The caller
 # sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
 # (non-empty once the lab exists), pids (processes to stop), admin (the
 # controller's bootstrap API key) and URL (the controller's base URL).
@@ -75,4 +76,35 @@ ping_ok() {
 peer() {
 	cli "$1" peers 2>/dev/null |
 		jq -r --arg n "$2" ".peers[] | select(.name == \$n) | .$3"
+}
+
+# fail MSG: reports a failure; the test goes on and ends with status 1.
+fail() {
+	echo "FAIL: $*" >&2
+	failed=1
+}
+
+# dump: the end of every log in $tmp, for a failed run.
+dump() {
+	for f in "$tmp"/*.log; do
+		echo "---- $f" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+# finish NAME: the end of a test: stops everything, fails on a sanitizer
+# report in the logs, dumps them after a failure and exits with $failed.
+finish() {
+	cleanup
+	echo "$1: $(($(date +%s) - t_start)) s"
+	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+		fail "sanitizer report (files above)"
+	fi
+	if [ "$failed" -eq 0 ]; then
+		echo "ok   $1"
+	else
+		dump
+		echo "FAIL $1"
+	fi
+	exit "$failed"
 }

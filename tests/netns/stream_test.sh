@@ -45,6 +45,7 @@ RELAY_ADDR=203.0.113.1:3478
 URL=http://$CTL_ADDR
 
 . "$here/lib.sh"
+. "$here/connector_lab.sh"
 failed=0
 L=st$$
 lab_up=
@@ -54,66 +55,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],
   "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004"]}]}'
-
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log; do
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
-# cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
-cli() {
-	_n=$1 _c=$2
-	shift 2
-	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
-}
-
-wait_running() {
-	for _ in $(seq 100); do
-		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
-			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
-			return 0
-		sleep 0.1
-	done
-	fail "agent $1 not running with $2 peers"
-	return 1
-}
-
-start_controller() {
-	: >"$tmp/ctl.out"
-	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	p=$(nspid inet weft-controller) && pids="$pids $p"
-	grep -q "listening on" "$tmp/ctl.out"
-}
-
-start_relay() {
-	: >"$tmp/relay.out"
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>>"$tmp/relay.log" &
-	pids="$pids $!"
-	pin=
-	for _ in $(seq 100); do
-		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
-			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
-			break
-		sleep 0.05
-	done
-	p=$(nspid inet weft-relay) && pids="$pids $p"
-	[ -n "$pin" ]
-}
 
 # serve_http NODE PORT: python's HTTP server on NODE's 127.0.0.1:PORT,
 # serving $tmp/www.
@@ -253,18 +194,14 @@ run() {
 	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
 
 	# b: TUN mode, as root; its services listen on loopback only.
-	mkdir -p "$tmp/b" "$tmp/www"
+	mkdir -p "$tmp/www"
 	echo "hello through a stream" >"$tmp/www/index.html"
 	serve_http b 8000
 	serve_http b 8001
 	nsrun b "$TCPTOOL" serve -c 1 127.0.0.1:8002 >"$tmp/tcptool-s.txt" \
 		2>>"$tmp/tcptool.log" &
 	pids="$pids $!"
-	nsrun b "$AGENT" up --controller "$URL" --insecure-http \
-		--auth-key "$kb" --state-dir "$tmp/b" --socket "$tmp/b/sock" \
-		--hostname b --tun weft0 --no-direct --dns off \
-		2>>"$tmp/b.log" &
-	pids="$pids $!"
+	start_agent b "$kb"
 	wait_running b 0 || return
 	b4=$(cli b status | jq -r .node.ipv4)
 
@@ -375,15 +312,4 @@ trap 'exit 1' HUP INT TERM
 
 t_start=$(date +%s)
 run
-cleanup
-echo "stream: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   stream"
-else
-	dump
-	echo "FAIL stream"
-fi
-exit $failed
+finish stream
