@@ -65,6 +65,7 @@ static int cmd_up(int argc, char **argv)
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
+	const char *socks5 = NULL;
 	struct conf_list routes = {0}, forwards = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
@@ -104,6 +105,9 @@ static int cmd_up(int argc, char **argv)
 		{"forward", CONF_LIST, &forwards, NULL,
 		 "stream-mode port forward LISTEN=NODE:PORT, like "
 		 "127.0.0.1:8080=web:80 (repeatable)", 0, 0},
+		{"socks5", CONF_STRING, &socks5, NULL,
+		 "stream-mode SOCKS5 proxy (CONNECT to node names and mesh "
+		 "addresses) on ADDR:PORT, like 127.0.0.1:1080", 0, 0},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
@@ -220,6 +224,7 @@ static int cmd_up(int argc, char **argv)
 	cfg.no_tun = no_tun;
 	cfg.forwards = forwards.items;
 	cfg.nforwards = forwards.n;
+	cfg.socks5 = socks5 && *socks5 ? socks5 : NULL;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;

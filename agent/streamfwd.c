@@ -4,6 +4,7 @@
 #include "agent/daemon.h"
 #include "agent/map.h"
 #include "agent/streams.h"
+#include "agent/streamsocks.h"
 #include "agent/view.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -24,6 +25,7 @@ struct listener {
 };
 
 struct streamfwd {
+	struct streamsocks *socks; /* --socks5, or NULL */
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
@@ -166,13 +168,13 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	}
 }
 
-static int listen_on(struct listener *ls)
+int streamfwd_listen(const struct ip_endpoint *addr)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int one = 1, fd, rc;
 
-	rc = ip_endpoint_to_sockaddr(&ls->spec.listen, &ss, &len);
+	rc = ip_endpoint_to_sockaddr(addr, &ss, &len);
 	if (rc < 0)
 		return rc;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -185,6 +187,15 @@ static int listen_on(struct listener *ls)
 		close(fd);
 		return rc;
 	}
+	return fd;
+}
+
+static int listen_on(struct listener *ls)
+{
+	int fd = streamfwd_listen(&ls->spec.listen), rc;
+
+	if (fd < 0)
+		return fd;
 	rc = loop_io_add(ls->f->loop, fd, LOOP_READ, on_accept, ls, &ls->io);
 	if (rc < 0)
 		close(fd);
@@ -234,6 +245,7 @@ void streamfwd_del(struct streamfwd *f)
 {
 	if (!f)
 		return;
+	streamsocks_del(f->socks);
 	for (size_t i = 0; i < f->n; i++)
 		loop_io_close(f->v[i].io, true);
 	free(f->v);
@@ -242,16 +254,35 @@ void streamfwd_del(struct streamfwd *f)
 
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 {
+	const struct daemon_cfg *cfg = v->cfg;
+	struct ip_endpoint a;
 	int rc = streams_new(v->loop, v->dp, v->map, &v->streams);
 
 	if (rc < 0) {
 		snprintf(msg, msglen, "out of memory");
 		return rc;
 	}
-	if (!v->cfg->nforwards)
+	if (!cfg->nforwards && !cfg->socks5)
 		return 0;
-	return streamfwd_new(v->loop, v->streams, v->map, v->cfg->forwards,
-			     v->cfg->nforwards, &v->fwd, msg, msglen);
+	rc = streamfwd_new(v->loop, v->streams, v->map, cfg->forwards,
+			   cfg->nforwards, &v->fwd, msg, msglen);
+	if (rc < 0 || !cfg->socks5)
+		return rc;
+	if (ip_endpoint_parse(cfg->socks5, &a) < 0) {
+		snprintf(msg, msglen, "--socks5 %s is not ADDRESS:PORT",
+			 cfg->socks5);
+		return WEFT_ERR_PARSE;
+	}
+	rc = streamsocks_new(v->loop, v->streams, v->map, &a, &v->fwd->socks);
+	if (rc < 0)
+		snprintf(msg, msglen, "--socks5: cannot listen on %s: %s",
+			 cfg->socks5, weft_strerror(rc));
+	return rc;
+}
+
+uint64_t streamfwd_socks_refused(const struct streamfwd *f)
+{
+	return f ? streamsocks_refused(f->socks) : 0;
 }
 
 void streamfwd_stop(struct agent_view *v)

@@ -45,6 +45,10 @@ int streamfwd_parse(const char *s, struct streamfwd_spec *out, char *err,
 int64_t streamfwd_resolve(const struct map *m, const char *target,
 			  char *host);
 
+/* A non-blocking TCP listener on addr (SO_REUSEADDR, backlog 128).
+ * Returns the socket or -errno. */
+int streamfwd_listen(const struct ip_endpoint *addr);
+
 /* Parses specs[0..n) and listens on each. Returns 0 and *out, or
  * WEFT_ERR_PARSE / -errno (bind) with a sentence in err. */
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
@@ -57,9 +61,12 @@ void streamfwd_del(struct streamfwd *f);
 struct agent_view;
 
 /* The daemon's stream mode, once its data plane is open: v->streams,
- * and v->fwd for v->cfg's forwards. Returns 0, or an error with a
+ * and v->fwd for v->cfg's forwards and SOCKS5 proxy. Returns 0, or an error with a
  * sentence in msg (msglen bytes). */
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen);
+
+/* SOCKS5 handshakes refused (streamsocks_refused); 0 without. */
+uint64_t streamfwd_socks_refused(const struct streamfwd *f);
 
 /* Closes both (before the data plane goes). */
 void streamfwd_stop(struct agent_view *v);

@@ -20,6 +20,10 @@
 #   - 8003 (allowed, nothing listens): closed, counted as
 #     refused_service;
 #   - a forward to a node not in the map is refused and counted as failed;
+#   - curl --socks5-hostname through a's --socks5 proxy to b by name, DNS
+#     name and mesh address gets the page; an unknown name is refused
+#     (SOCKS5 reply) and counted, the denied port closed and counted by
+#     b, garbage instead of a greeting closed and counted;
 #   - 70 connections at once through one forward: STREAMS_PEER_MAX (64)
 #     get the page, the 6 beyond are reset and counted (refused_limit);
 #   - a slow reader (1 MB/s for 5 s) behind a forward whose server on b
@@ -77,6 +81,34 @@ status_field() {
 # rss PID: VmRSS in kB.
 rss() {
 	status_field "$1" VmRSS | awk '{print $1}'
+}
+
+# curl through the SOCKS5 proxy: names resolved by the agent.
+socks() {
+	bdns=$(peer a b dns_name)
+	for h in b "$bdns" "$b4"; do
+		out=$(nsrun a curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 \
+			"http://$h:8000/" 2>&1)
+		[ "$out" = "hello through a stream" ] ||
+			fail "curl --socks5-hostname to $h:8000: $out"
+	done
+	r0=$(streams a socks5_refused)
+	out=$(nsrun a curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 \
+		http://nosuchnode:8000/ 2>&1) &&
+		fail "curl --socks5-hostname to an unknown node got: $out"
+	[ "$(streams a socks5_refused)" -gt "$r0" ] ||
+		fail "a did not count the refused SOCKS5 request"
+	p0=$(streams b refused_policy)
+	out=$(nsrun a curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 \
+		http://b:8001/ 2>&1) &&
+		fail "curl --socks5-hostname to b:8001 (denied) got: $out"
+	[ "$(streams b refused_policy)" -gt "$p0" ] ||
+		fail "b did not count the denied SOCKS5 stream"
+	# Garbage instead of a greeting: closed, counted.
+	printf 'GET / HTTP/1.0\r\n\r\n' | nsrun a curl -sS -m 5 \
+		telnet://127.0.0.1:1080 >/dev/null 2>&1
+	[ "$(streams a socks5_refused)" -ge $((r0 + 2)) ] ||
+		fail "a did not count the garbage SOCKS5 greeting"
 }
 
 # 70 connections through one forward at once, held open, then used.
@@ -221,6 +253,7 @@ run() {
 		--forward 127.0.0.1:18003=b:8003 \
 		--forward 127.0.0.1:18004=b:8004 \
 		--forward 127.0.0.1:18009=nosuchnode:80 \
+		--socks5 127.0.0.1:1080 \
 		2>>"$tmp/a.log" &
 	pids="$pids $!"
 	wait_running a 1 || return
@@ -266,6 +299,7 @@ run() {
 	[ "$(streams b refused_service)" -ge 1 ] ||
 		fail "b did not count the stream to a closed port"
 
+	socks || return
 	limit || return
 	slow_reader || return
 
