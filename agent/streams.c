@@ -265,10 +265,12 @@ static bool push_down(struct splice *sp)
 	return true;
 }
 
-/* Both directions finished in order: close the socket. */
+/* Both directions of the TCP connection finished in order: close the
+ * socket (a FIN still waiting for room in the stream does not need it).
+ * Frees sp when the stream is done too. */
 static void maybe_done(struct splice *sp)
 {
-	if (sp->fd >= 0 && sp->wr_shut && sp->fin_sent)
+	if (sp->fd >= 0 && sp->wr_shut && sp->tcp_eof)
 		tcp_close(sp, false);
 	if (!splice_maybe_free(sp))
 		io_update(sp);
@@ -329,11 +331,19 @@ static void on_connected(struct splice *sp);
 static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 {
 	struct splice *sp = ctx;
+	int err = 0;
+	socklen_t len = sizeof(err);
 
 	(void)io;
-	(void)fd;
 	if (sp->st == S_CONNECTING) {
 		on_connected(sp);
+		return;
+	}
+	/* A reset (an error, or a hang-up we did not cause by shutting). */
+	if ((ev & LOOP_ERROR) && (sp->tcp_eof || sp->st != S_OPEN) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		sp->s->st.resets++;
+		splice_abort(sp, STREAM_ERR_RESET);
 		return;
 	}
 	if ((ev & LOOP_WRITE) && (!push_down(sp) || sp->fd < 0))
@@ -542,9 +552,9 @@ static void on_writable(int64_t peer, struct quic_conn *c, int64_t sid,
 	struct splice *sp = find(ctx, peer, sid);
 
 	(void)c;
-	if (!sp || sp->st != S_OPEN || sp->fd < 0)
+	if (!sp || sp->st != S_OPEN)
 		return;
-	if (push_up(sp) && sp->fd >= 0)
+	if (push_up(sp))
 		maybe_done(sp);
 }
 

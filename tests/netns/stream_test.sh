@@ -24,6 +24,8 @@
 #     name and mesh address gets the page; an unknown name is refused
 #     (SOCKS5 reply) and counted, the denied port closed and counted by
 #     b, garbage instead of a greeting closed and counted;
+#   - a client's TCP reset reaches the server on b as a reset, and the
+#     server's reset reaches the client as one;
 #   - 70 connections at once through one forward: STREAMS_PEER_MAX (64)
 #     get the page, the 6 beyond are reset and counted (refused_limit);
 #   - a slow reader (1 MB/s for 5 s) behind a forward whose server on b
@@ -58,7 +60,7 @@ pids=
 policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],
-  "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004"]}]}'
+  "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004","tag:b:8005"]}]}'
 
 # serve_http NODE PORT: python's HTTP server on NODE's 127.0.0.1:PORT,
 # serving $tmp/www.
@@ -109,6 +111,57 @@ socks() {
 		telnet://127.0.0.1:1080 >/dev/null 2>&1
 	[ "$(streams a socks5_refused)" -ge $((r0 + 2)) ] ||
 		fail "a did not count the garbage SOCKS5 greeting"
+}
+
+# Resets both ways: a client's RST reaches b's server as a reset, the
+# server's RST reaches the client as one (stream resets in between).
+resets() {
+	nsrun b python3 - >"$tmp/rst-server.txt" 2>>"$tmp/rst.log" <<'PY' &
+import socket, struct
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 8005))
+l.listen(2)
+c, _ = l.accept()
+try:
+    while c.recv(4096):
+        pass
+    print("eof", flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+c, _ = l.accept()
+c.sendall(b"x")
+c.recv(1)
+c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+c.close()
+PY
+	pids="$pids $!"
+	sleep 0.5
+	out=$(nsrun a python3 - 2>&1 <<'PY'
+import socket, struct, time
+s = socket.create_connection(("127.0.0.1", 18005))
+s.sendall(b"hi")
+time.sleep(0.5)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+s = socket.create_connection(("127.0.0.1", 18005))
+s.settimeout(10)
+s.recv(1)
+s.sendall(b"y")
+try:
+    print("eof" if not s.recv(1) else "data")
+except ConnectionResetError:
+    print("reset")
+PY
+	)
+	[ "$out" = reset ] ||
+		fail "b's reset reached a's client as: $out"
+	for _ in $(seq 50); do
+		[ -s "$tmp/rst-server.txt" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$tmp/rst-server.txt")" = reset ] ||
+		fail "a's reset reached b's server as: $(cat "$tmp/rst-server.txt")"
 }
 
 # 70 connections through one forward at once, held open, then used.
@@ -252,6 +305,7 @@ run() {
 		--forward 127.0.0.1:18002=B.:8002 \
 		--forward 127.0.0.1:18003=b:8003 \
 		--forward 127.0.0.1:18004=b:8004 \
+		--forward 127.0.0.1:18005=b:8005 \
 		--forward 127.0.0.1:18009=nosuchnode:80 \
 		--socks5 127.0.0.1:1080 \
 		2>>"$tmp/a.log" &
@@ -300,6 +354,7 @@ run() {
 		fail "b did not count the stream to a closed port"
 
 	socks || return
+	resets || return
 	limit || return
 	slow_reader || return
 
