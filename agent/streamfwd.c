@@ -77,20 +77,13 @@ int streamfwd_parse(const char *s, struct streamfwd_spec *out, char *err,
 			 "NODE:PORT or [IPV6]:PORT", s);
 		return WEFT_ERR_PARSE;
 	}
+	if (!streamhdr_host_ok((const uint8_t *)host, hlen)) {
+		snprintf(err, errlen, "--forward %s: bad node name", s);
+		return WEFT_ERR_PARSE;
+	}
 	memcpy(out->target, host, hlen);
 	out->target[hlen] = '\0';
 	out->port = (uint16_t)port;
-	for (size_t i = 0; i < hlen; i++) {
-		char c = out->target[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		      c == '_' || c == ':')) {
-			snprintf(err, errlen, "--forward %s: bad node name",
-				 s);
-			return WEFT_ERR_PARSE;
-		}
-	}
 	return 0;
 }
 

@@ -3,7 +3,6 @@
 
 #include "shared/err.h"
 
-#include <stdbool.h>
 #include <string.h>
 
 static bool host_char(uint8_t c)
@@ -13,7 +12,7 @@ static bool host_char(uint8_t c)
 	       c == ':';
 }
 
-static bool host_ok(const uint8_t *s, size_t n)
+bool streamhdr_host_ok(const uint8_t *s, size_t n)
 {
 	size_t i;
 
@@ -29,7 +28,8 @@ int streamhdr_encode(const struct streamhdr *h, uint8_t *out, size_t cap)
 {
 	size_t n = strnlen(h->host, sizeof(h->host));
 
-	if (n == sizeof(h->host) || !host_ok((const uint8_t *)h->host, n) ||
+	if (n == sizeof(h->host) ||
+	    !streamhdr_host_ok((const uint8_t *)h->host, n) ||
 	    h->port == 0)
 		return WEFT_ERR_INVAL;
 	if (cap < 4 + n)

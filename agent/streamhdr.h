@@ -14,6 +14,7 @@
 #ifndef WEFT_AGENT_STREAMHDR_H
 #define WEFT_AGENT_STREAMHDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ struct streamhdr {
 	char host[STREAMHDR_HOST_MAX + 1]; /* NUL-terminated */
 	uint16_t port;
 };
+
+/* Whether s[0..n) may be a header's host: 1..STREAMHDR_HOST_MAX bytes
+ * of the characters above. */
+bool streamhdr_host_ok(const uint8_t *s, size_t n);
 
 /* Writes h into out (cap bytes). Returns the length, or WEFT_ERR_INVAL
  * for an empty, too long or invalid host or port 0, WEFT_ERR_TOOBIG when
