@@ -79,6 +79,10 @@ struct streams {
 	struct splice *all;
 	struct loop_timer *wait_tm;
 	unsigned nwaiting;
+	/* Inside our own call into a connection (not from its callbacks),
+	 * which may end it at once (a failed write): splices its end
+	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
+	int busy;
 	struct streams_stats st;
 	int64_t denied_logged_ms;
 	uint64_t denied_unlogged;
@@ -320,7 +324,9 @@ static void on_tcp_read(struct splice *sp)
 		sp->s->st.bytes_tx += (uint64_t)r;
 		if (!push_up(sp))
 			return;
-		if (sp->up_len) /* the stream is full: wait for on_writable */
+		/* The stream is full (wait for on_writable), or its
+		 * connection ended under the send. */
+		if (sp->up_len || sp->fd < 0)
 			break;
 	}
 	maybe_done(sp);
@@ -328,13 +334,11 @@ static void on_tcp_read(struct splice *sp)
 
 static void on_connected(struct splice *sp);
 
-static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+static void io_event(struct splice *sp, int fd, uint32_t ev)
 {
-	struct splice *sp = ctx;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	(void)io;
 	if (sp->st == S_CONNECTING) {
 		on_connected(sp);
 		return;
@@ -352,6 +356,20 @@ static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 		on_tcp_read(sp);
 	else
 		maybe_done(sp);
+}
+
+static void enter(struct streams *s);
+static void leave(struct streams *s);
+
+static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct splice *sp = ctx;
+	struct streams *s = sp->s;
+
+	(void)io;
+	enter(s);
+	io_event(sp, fd, ev);
+	leave(s);
 }
 
 static int watch(struct splice *sp)
@@ -596,7 +614,27 @@ static void on_conn_gone(int64_t peer, struct quic_conn *c, void *ctx)
 		if (sp->fd >= 0)
 			s->st.resets++;
 		tcp_close(sp, true);
-		splice_free(sp);
+		if (!s->busy)
+			splice_free(sp);
+	}
+}
+
+/* Entering and leaving our own calls into connections (see busy). */
+static void enter(struct streams *s)
+{
+	s->busy++;
+}
+
+static void leave(struct streams *s)
+{
+	struct splice *sp, *next;
+
+	if (--s->busy)
+		return;
+	for (sp = s->all; sp; sp = next) {
+		next = sp->next;
+		if (sp->fd < 0 && sp->quic_done)
+			splice_free(sp);
 	}
 }
 
@@ -663,6 +701,7 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 	int64_t now = loop_now_us(s->loop);
 	struct splice *sp, *next;
 
+	enter(s);
 	for (sp = s->all; sp; sp = next) {
 		next = sp->next;
 		if (sp->st != S_WAIT_CONN || try_open(sp))
@@ -670,6 +709,7 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 		if (now >= sp->deadline_us)
 			wait_fail(sp);
 	}
+	leave(s);
 	if (s->nwaiting)
 		loop_timer_start(tm, WAIT_TICK_US);
 }
@@ -699,8 +739,10 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 		wait_fail(sp);
 		return;
 	}
+	enter(s);
 	if (!try_open(sp) && !loop_timer_active(s->wait_tm))
 		loop_timer_start(s->wait_tm, WAIT_TICK_US);
+	leave(s);
 }
 
 /* ---- the table ---- */
