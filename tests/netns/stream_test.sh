@@ -7,6 +7,8 @@
 # policy allows a->b TCP 8000, 8002 and 8003, not 8001:
 #   - a runs as nobody with no capabilities, has no TUN, and its tunnel
 #     to b comes up (weft-agent ping b);
+#   - b's forward to a: a page from an HTTP server on a's 127.0.0.1:9000
+#     (a no-TUN agent receives streams too);
 #   - curl through a's forward to b (by name) gets the page of an HTTP
 #     server on b's 127.0.0.1:8000;
 #   - the same through a forward to b's mesh IPv4 address;
@@ -59,6 +61,7 @@ pids=
 
 policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
+ {"action":"accept","proto":"tcp","src":["tag:b"],"dst":["tag:a:9000"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],
   "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004","tag:b:8005"]}]}'
 
@@ -286,7 +289,7 @@ run() {
 	nsrun b "$TCPTOOL" serve -c 1 127.0.0.1:8002 >"$tmp/tcptool-s.txt" \
 		2>>"$tmp/tcptool.log" &
 	pids="$pids $!"
-	start_agent b "$kb"
+	start_agent b "$kb" --forward 127.0.0.1:19000=a:9000
 	wait_running b 0 || return
 	b4=$(cli b status | jq -r .node.ipv4)
 
@@ -320,6 +323,18 @@ run() {
 	[ "$(cli a status | jq -r .tun)" = null ] || fail "a has a TUN"
 	cli a ping b >"$tmp/ping.json" ||
 		fail "weft-agent ping b: $(cat "$tmp/ping.json")"
+
+	# The other way: b (TUN) forwards to a service on a, whose agent has
+	# no TUN.
+	serve_http a 9000
+	for _ in $(seq 50); do
+		nsrun a curl -fsS -o /dev/null http://127.0.0.1:9000/ 2>/dev/null &&
+			break
+		sleep 0.1
+	done
+	out=$(nsrun b curl -sS -m 10 http://127.0.0.1:19000/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "curl from b through its forward to a:9000: $out"
 
 	# The page through the forward, by name and by mesh address.
 	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18000/ 2>&1)
