@@ -6,6 +6,7 @@
 #include "agent/dnsplan.h"
 #include "agent/exitplan.h"
 #include "agent/localapi.h"
+#include "agent/streamfwd.h"
 #include "shared/clock.h"
 #include "shared/conf.h"
 #include "shared/err.h"
@@ -104,7 +105,7 @@ static int cmd_up(int argc, char **argv)
 		 0, 0},
 		{"forward", CONF_LIST, &forwards, NULL,
 		 "stream-mode port forward LISTEN=NODE:PORT, like "
-		 "127.0.0.1:8080=web:80 (repeatable)", 0, 0},
+		 "127.0.0.1:8080=web:80", 0, 0},
 		{"socks5", CONF_STRING, &socks5, NULL,
 		 "stream-mode SOCKS5 proxy (CONNECT to node names and mesh "
 		 "addresses) on ADDR:PORT, like 127.0.0.1:1080", 0, 0},
@@ -225,6 +226,25 @@ static int cmd_up(int argc, char **argv)
 	cfg.forwards = forwards.items;
 	cfg.nforwards = forwards.n;
 	cfg.socks5 = socks5 && *socks5 ? socks5 : NULL;
+	/* Bad stream-mode flags fail now, not after the registration. */
+	for (size_t i = 0; i < forwards.n; i++) {
+		struct streamfwd_spec fs;
+
+		if (streamfwd_parse(forwards.items[i], &fs, msg,
+				    sizeof(msg)) < 0) {
+			fprintf(stderr, "weft-agent up: %s\n", msg);
+			goto out;
+		}
+	}
+	if (cfg.socks5) {
+		struct ip_endpoint se;
+
+		if (ip_endpoint_parse(cfg.socks5, &se) < 0) {
+			fprintf(stderr, "weft-agent up: --socks5 %s is not "
+				"ADDRESS:PORT\n", cfg.socks5);
+			goto out;
+		}
+	}
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;
