@@ -23,6 +23,7 @@
 #include "agent/resclient.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
+#include "agent/streamfwd.h"
 #include "agent/tunnel.h"
 #include "agent/view.h"
 #include "shared/clock.h"
@@ -777,8 +778,8 @@ static int start_dataplane(struct daemon *d, const struct ident *id)
 		    weft_strerror(rc));
 		return rc;
 	}
-	if (cfg->no_tun)
-		return 0;
+	if ((rc = streamfwd_start(&d->v, d->msg, d->msglen)) < 0 || cfg->no_tun)
+		return rc;
 	rc = dataplane_open_tun(d->v.dp,
 				cfg->tun && *cfg->tun ? cfg->tun : "weft0");
 	if (rc < 0)
@@ -972,6 +973,7 @@ out:
 	dnshost_del(d.v.dns);
 	dnsstub_del(d.v.stub);
 	connector_del(d.v.conn);
+	streamfwd_stop(&d.v);
 	dataplane_del(d.v.dp);
 	localapi_del(d.api);
 	metricsd_del(d.metrics);

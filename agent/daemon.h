@@ -27,6 +27,9 @@ struct daemon_cfg {
 	bool accept_routes;
 	bool insecure_http;
 	bool no_tun;
+	const char *const *forwards; /* --forward (agent/streamfwd.h) */
+	size_t nforwards;
+	const char *socks5;          /* --socks5 ADDR:PORT or NULL */
 	int64_t port;             /* UDP port for peers; 0 = any */
 	int64_t endpoint_check_ms; /* 0: 10 s */
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */

@@ -6,6 +6,7 @@
 #include "agent/dnsplan.h"
 #include "agent/exitplan.h"
 #include "agent/localapi.h"
+#include "agent/streamfwd.h"
 #include "shared/clock.h"
 #include "shared/conf.h"
 #include "shared/err.h"
@@ -65,7 +66,8 @@ static int cmd_up(int argc, char **argv)
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
-	struct conf_list routes = {0};
+	const char *socks5 = NULL;
+	struct conf_list routes = {0}, forwards = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
 	int64_t exit_table = EXIT_TABLE_DEFAULT;
@@ -98,7 +100,15 @@ static int cmd_up(int argc, char **argv)
 		 "local API socket (default /run/weft/agent.sock for root, "
 		 "<state-dir>/agent.sock otherwise)", 0, 0},
 		{"no-tun", CONF_BOOL, &no_tun, "false",
-		 "run without a TUN device (control plane only)", 0, 0},
+		 "run without a TUN device and without privileges: peers "
+		 "are reached through stream mode (--forward) and ping",
+		 0, 0},
+		{"forward", CONF_LIST, &forwards, NULL,
+		 "stream-mode port forward LISTEN=NODE:PORT, like "
+		 "127.0.0.1:8080=web:80", 0, 0},
+		{"socks5", CONF_STRING, &socks5, NULL,
+		 "stream-mode SOCKS5 proxy (CONNECT to node names and mesh "
+		 "addresses) on ADDR:PORT, like 127.0.0.1:1080", 0, 0},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
@@ -213,6 +223,28 @@ static int cmd_up(int argc, char **argv)
 	cfg.accept_routes = accept;
 	cfg.insecure_http = insecure;
 	cfg.no_tun = no_tun;
+	cfg.forwards = forwards.items;
+	cfg.nforwards = forwards.n;
+	cfg.socks5 = socks5 && *socks5 ? socks5 : NULL;
+	/* Bad stream-mode flags fail now, not after the registration. */
+	for (size_t i = 0; i < forwards.n; i++) {
+		struct streamfwd_spec fs;
+
+		if (streamfwd_parse(forwards.items[i], &fs, msg,
+				    sizeof(msg)) < 0) {
+			fprintf(stderr, "weft-agent up: %s\n", msg);
+			goto out;
+		}
+	}
+	if (cfg.socks5) {
+		struct ip_endpoint se;
+
+		if (ip_endpoint_parse(cfg.socks5, &se) < 0) {
+			fprintf(stderr, "weft-agent up: --socks5 %s is not "
+				"ADDRESS:PORT\n", cfg.socks5);
+			goto out;
+		}
+	}
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;

@@ -5,6 +5,7 @@
 #include "agent/dataplane.h"
 #include "agent/dnsstatus.h"
 #include "agent/filter.h"
+#include "agent/streams.h"
 #include "agent/map.h"
 #include "agent/relayc.h"
 #include "agent/resclient.h"
@@ -64,6 +65,43 @@ static int metrics_peers(const struct agent_view *v, struct buf *out,
 					       json_object_get(pj, key)));
 		json_decref(pj);
 	}
+	return rc;
+}
+
+/* Stream mode (agent/streams.h). */
+static int metrics_streams(const struct agent_view *v, struct buf *out)
+{
+	struct streams_stats st = {0};
+	static const char *const what[] = {
+		"opened", "accepted", "refused_limit", "refused_policy",
+		"refused_target", "refused_service", "failed", "resets"};
+	uint64_t val[8];
+	int rc;
+
+	if (v->streams)
+		streams_get_stats(v->streams, &st);
+	val[0] = st.opened, val[1] = st.accepted, val[2] = st.refused_limit;
+	val[3] = st.refused_policy, val[4] = st.refused_target;
+	val[5] = st.refused_service, val[6] = st.failed, val[7] = st.resets;
+	rc = metricsd_family(out, "weft_agent_streams_total", "counter",
+			     "Stream-mode TCP streams, by what became of "
+			     "them.");
+	for (size_t i = 0; rc == 0 && i < 8; i++)
+		rc = metricsd_labelled(out, "weft_agent_streams_total",
+				       "event", what[i], val[i]);
+	if (rc == 0)
+		rc = metricsd_one(out, "weft_agent_streams_active", "gauge",
+				  "Stream-mode streams open now.", st.active);
+	if (rc == 0)
+		rc = metricsd_family(out, "weft_agent_stream_bytes_total",
+				     "counter", "TCP payload bytes of "
+				     "stream mode, by direction.");
+	if (rc == 0)
+		rc = metricsd_labelled(out, "weft_agent_stream_bytes_total",
+				       "dir", "tx", st.bytes_tx);
+	if (rc == 0)
+		rc = metricsd_labelled(out, "weft_agent_stream_bytes_total",
+				       "dir", "rx", st.bytes_rx);
 	return rc;
 }
 
@@ -137,6 +175,7 @@ static int metrics_fill(struct buf *out, void *ctx)
 			 "counter", "Resources moved from one connector to "
 			 "another (the connector left or was lost).",
 			 resclient_moves(v->res)));
+	TRY(metrics_streams(v, out));
 	TRY(metricsd_one(out, "weft_agent_flows", "gauge",
 			 "Tracked flows not yet expired.", fs.ct_entries));
 	TRY(metricsd_one(out, "weft_agent_flows_evicted_total", "counter",

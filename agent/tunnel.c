@@ -250,6 +250,7 @@ static void conn_done(struct peer *p, struct quic_conn *c)
 	p->rx_done += s.bytes_recv;
 	p->tx_done += s.bytes_sent;
 	p->stale += s.dgrams_stale;
+	tunnel_stream_conn_gone(p, c);
 	p->c = NULL;
 	p->up = false;
 	tunnel_pm_free(p);
@@ -270,6 +271,9 @@ static const struct quic_conn_callbacks conn_cbs = {
 	.on_established = on_established,
 	.on_datagram = on_datagram,
 	.on_datagram_writable = on_datagram_writable,
+	.on_stream_data = tunnel_stream_data,
+	.on_stream_writable = tunnel_stream_writable,
+	.on_stream_closed = tunnel_stream_closed,
 	.on_path = tunnel_pm_on_path,
 	.on_closed = on_closed,
 };

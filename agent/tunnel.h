@@ -216,6 +216,33 @@ bool tunnels_peer_lost(const struct tunnels *t, int64_t peer,
  * that is not lost. */
 void tunnels_retry(struct tunnels *t, int64_t peer);
 
+/* Stream mode (agent/streams.h) rides on the peer connections: QUIC
+ * streams on the same connection as the datagrams. */
+struct tunnel_stream_callbacks {
+	/* Bytes of stream sid on peer's connection c (quic.h's
+	 * on_stream_data); remote: the peer opened the stream. */
+	void (*on_data)(int64_t peer, struct quic_conn *c, int64_t sid,
+			bool remote, const uint8_t *data, size_t len, bool fin,
+			void *ctx);
+	void (*on_writable)(int64_t peer, struct quic_conn *c, int64_t sid,
+			    void *ctx);
+	void (*on_closed)(int64_t peer, struct quic_conn *c, int64_t sid,
+			  void *ctx);
+	/* c is closing: its streams are gone without on_closed. c may not
+	 * be used once this returns. */
+	void (*on_conn_gone)(int64_t peer, struct quic_conn *c, void *ctx);
+};
+
+/* Sets the stream callbacks (copied; NULL: none). */
+void tunnels_set_stream_callbacks(struct tunnels *t,
+				  const struct tunnel_stream_callbacks *cbs,
+				  void *ctx);
+
+/* peer's connection when it is up (counting as activity), else NULL:
+ * then it is being set up (dialled, or the peer woken), so ask again
+ * shortly; also NULL for a node that is not a peer. */
+struct quic_conn *tunnels_stream_conn(struct tunnels *t, int64_t peer);
+
 /* Per-peer state for `weft-agent peers`: adds "path" ("direct" or "relay"
  * with an established connection, else "none"), "direct_addr" (the peer's
  * address on the direct path, else null), "path_changed" (unix seconds

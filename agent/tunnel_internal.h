@@ -5,7 +5,8 @@
  *   tunnel.c        the peer table, connections, packet queues, timers
  *   tunnel_paths.c  the direct path: drives each peer's path manager
  *                   (agent/paths.h) and carries out its actions
- *   tunnel_stats.c  counters for the metrics and the per-peer JSON */
+ *   tunnel_stats.c  counters for the metrics and the per-peer JSON
+ *   tunnel_stream.c the connections' streams, handed to stream mode */
 #ifndef WEFT_AGENT_TUNNEL_INTERNAL_H
 #define WEFT_AGENT_TUNNEL_INTERNAL_H
 
@@ -83,6 +84,8 @@ struct tunnels {
 	bool relay_up;
 	bool no_direct;
 	int64_t last_ttd_ms;
+	struct tunnel_stream_callbacks scbs; /* tunnel_stream.c */
+	void *sctx;
 };
 
 static inline uint64_t tunnel_now_ms(const struct tunnels *t)
@@ -102,6 +105,14 @@ void tunnel_connect(struct peer *p);
  * dropped it): unless we have one, dial it (we are the client) or wake
  * it (we are the server), so it replaces its stale connection. */
 void tunnel_rejoin(struct peer *p);
+
+/* tunnel_stream.c: the connection's stream callbacks (ctx is p), and
+ * p's connection c ending. */
+void tunnel_stream_data(struct quic_conn *c, int64_t sid, const uint8_t *d,
+			size_t len, bool fin, void *ctx);
+void tunnel_stream_writable(struct quic_conn *c, int64_t sid, void *ctx);
+void tunnel_stream_closed(struct quic_conn *c, int64_t sid, void *ctx);
+void tunnel_stream_conn_gone(struct peer *p, struct quic_conn *c);
 
 /* tunnel_watch.c */
 

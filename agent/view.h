@@ -20,6 +20,8 @@ struct exitnode;
 struct loop;
 struct map;
 struct resclient;
+struct streamfwd;
+struct streams;
 
 struct agent_view {
 	const struct daemon_cfg *cfg;
@@ -31,6 +33,8 @@ struct agent_view {
 	struct exitnode *exit;  /* NULL without a TUN */
 	struct dnshost *dns;    /* the host's DNS settings */
 	struct dnsstub *stub;   /* the DNS stub resolver */
+	struct streams *streams; /* stream mode (agent/streams.h) */
+	struct streamfwd *fwd;  /* its --forward listeners */
 
 	enum state state;
 	int64_t state_since;   /* wall seconds */

@@ -308,6 +308,18 @@ int quic_conn_stream_open(struct quic_conn *c, int64_t *id);
 int quic_conn_stream_send(struct quic_conn *c, int64_t id, const void *data,
 			  size_t len, bool fin);
 
+/* From now on (called inside on_stream_data, that call's bytes too) the
+ * stream's received bytes count as consumed only when
+ * quic_conn_stream_consume says so: the peer can then send at most the
+ * stream's flow-control window (1 MiB) beyond what was consumed, so a
+ * slow reader makes the sender wait instead of this side buffer. Returns
+ * 0 or WEFT_ERR_NOTFOUND. */
+int quic_conn_stream_hold(struct quic_conn *c, int64_t id);
+
+/* n more bytes of a held stream were used: opens its window by n.
+ * Returns 0 or WEFT_ERR_NOTFOUND (the stream is gone: nothing to do). */
+int quic_conn_stream_consume(struct quic_conn *c, int64_t id, size_t n);
+
 /* Resets the stream in both directions with app_code. Returns 0 or
  * WEFT_ERR_NOTFOUND. */
 int quic_conn_stream_shutdown(struct quic_conn *c, int64_t id,

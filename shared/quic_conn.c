@@ -493,13 +493,18 @@ static int cb_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t id,
 			       size_t len, void *ud, void *sud)
 {
 	struct quic_conn *c = ud;
+	struct qstream *s;
 
 	if (c->cbs.on_stream_data && c->accepted)
 		c->cbs.on_stream_data(c, id, data, len,
 				      flags & NGTCP2_STREAM_DATA_FLAG_FIN,
 				      c->ctx);
-	/* Consumed at once: flow control only bounds what is in flight. */
-	ngtcp2_conn_extend_max_stream_offset(nc, id, len);
+	/* Consumed at once (flow control only bounds what is in flight)
+	 * unless the application holds the stream's bytes. The connection's
+	 * window always moves on: one held stream must not stall others. */
+	s = quic_stream_get(c, id);
+	if (!s || !s->hold)
+		ngtcp2_conn_extend_max_stream_offset(nc, id, len);
 	ngtcp2_conn_extend_max_offset(nc, len);
 	return 0;
 }

@@ -59,6 +59,7 @@ struct qstream {
 	uint64_t sent;     /* everything below was handed to ngtcp2 */
 	uint64_t end;      /* everything below was written by the app */
 	bool fin_pending, fin_sent, want_writable;
+	bool hold;         /* received bytes wait for quic_conn_stream_consume */
 	unsigned blocked_gen;
 };
 

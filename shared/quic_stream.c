@@ -267,3 +267,24 @@ int quic_conn_stream_shutdown(struct quic_conn *c, int64_t id,
 	quic_conn_after(c);
 	return 0;
 }
+
+int quic_conn_stream_hold(struct quic_conn *c, int64_t id)
+{
+	struct qstream *s = c->dead ? NULL : quic_stream_get(c, id);
+
+	if (!s)
+		return WEFT_ERR_NOTFOUND;
+	s->hold = true;
+	return 0;
+}
+
+int quic_conn_stream_consume(struct quic_conn *c, int64_t id, size_t n)
+{
+	if (c->dead || !quic_stream_get(c, id))
+		return WEFT_ERR_NOTFOUND;
+	if (!n)
+		return 0;
+	ngtcp2_conn_extend_max_stream_offset(c->nc, id, n);
+	quic_conn_after(c);
+	return 0;
+}

@@ -1,4 +1,5 @@
-# The connector lab, shared by tests/netns/connector_test.sh and
+# The connector lab, shared by tests/netns/connector_test.sh,
+# tests/netns/stream_test.sh (without the site) and
 # tests/bench/connector/run.sh: the controller and a relay in the netlab's
 # "inet", agents with a TUN, and a "site" namespace h behind host c.
 # Sourced after lib.sh, not run. The caller sets what lib.sh needs and

@@ -1,5 +1,6 @@
 # Shell helpers shared by the agent tests in network namespaces
-# (agent_e2e_test.sh, paths_nat_test.sh). Sourced, not run. The caller
+# (agent_e2e_test.sh, paths_nat_test.sh, stream_test.sh). Sourced, not
+# run. The caller
 # sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
 # (non-empty once the lab exists), pids (processes to stop), admin (the
 # controller's bootstrap API key) and URL (the controller's base URL).

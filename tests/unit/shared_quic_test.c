@@ -59,6 +59,8 @@ struct world {
 	size_t sent, rcvd;
 	uint64_t sent_sum, rcvd_sum;
 	bool rcvd_fin;
+	bool hold;          /* the server holds the stream's bytes */
+	size_t consumed;
 	size_t send_limit;
 	bool send_fin;
 	/* paths */
@@ -212,6 +214,8 @@ static void s_stream(struct quic_conn *c, int64_t id, const uint8_t *d,
 {
 	struct world *w = ctx;
 
+	if (w->hold)
+		quic_conn_stream_hold(c, id);
 	w->rcvd_sum = sum_bytes(w->rcvd_sum, d, n);
 	w->rcvd += n;
 	if (fin)
@@ -1004,6 +1008,43 @@ static void send_mebibyte(bool no_gso, struct quic_endpoint_stats *st,
 	world_free(&w);
 }
 
+/* Consumes what the held stream delivered so far. */
+static bool consume_until_done(struct world *w)
+{
+	if (w->sc[0] && w->rcvd > w->consumed) {
+		quic_conn_stream_consume(w->sc[0], w->stream,
+					 w->rcvd - w->consumed);
+		w->consumed = w->rcvd;
+	}
+	return stream_done(w);
+}
+
+/* A receiver that holds a stream's bytes gets no more than the stream's
+ * window (1 MiB) until it consumes them; then the rest flows. */
+static void a_held_stream_stops_at_its_window(void)
+{
+	struct world w;
+
+	REQUIRE(world_init(&w, relay_alpns, false));
+	REQUIRE(connect_one(&w, QUIC_ALPN_PEER, true, false));
+	REQUIRE(run_until(&w, is_established, 3000));
+	w.hold = true;
+	REQUIRE_INT(quic_conn_stream_open(w.cc[0], &w.stream), 0);
+	w.send_limit = 4 * STREAM_TOTAL;
+	w.send_fin = true;
+	pump_stream(&w, w.cc[0]);
+	run_for(&w, 500);
+	CHECK(w.rcvd >= STREAM_TOTAL / 2);
+	CHECK(w.rcvd <= STREAM_TOTAL);
+	CHECK(!w.rcvd_fin);
+	CHECK(run_until(&w, consume_until_done, 10000));
+	CHECK_INT(w.rcvd, 4 * STREAM_TOTAL);
+	CHECK(w.rcvd_sum == w.sent_sum);
+	CHECK_INT(quic_conn_stream_consume(w.cc[0], 999, 1),
+		  WEFT_ERR_NOTFOUND);
+	world_free(&w);
+}
+
 static void one_mebibyte_stream_arrives_intact(void)
 {
 	struct quic_endpoint_stats st, rst;
@@ -1683,6 +1724,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(path_mtu_discovery_raises_the_limit_relayed),
 	CHECK_CASE(gso_datagrams_arrive_one_by_one_without_gro),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact),
+	CHECK_CASE(a_held_stream_stops_at_its_window),
 	CHECK_CASE(one_mebibyte_stream_arrives_intact_without_gso),
 	CHECK_CASE(app_close_code_reaches_the_peer),
 	CHECK_CASE(garbage_datagrams_do_not_disturb_a_connection),

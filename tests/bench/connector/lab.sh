@@ -12,8 +12,9 @@
 # {"tagOwners": ..., "acls": ACLS} (a JSON array; tag:a is the client,
 # tag:c the connector); agents a (--accept-routes) and c (--connector)
 # running, a reaching h and c by ping, the tunnel on the direct path when
-# it gets there within 5 s. Sets c4 (c's mesh IPv4), path (a's path to
-# c), a_pid and c_pid (the agents' pids).
+# it gets there within 5 s; a's agent also gets BENCH_A_FLAGS (the
+# stream benchmark's forward). Sets c4 (c's mesh IPv4), path (a's path
+# to c), a_pid and c_pid (the agents' pids).
 NETLAB=$src/tests/harness/netlab.sh
 CTL_ADDR=203.0.113.1:8080
 RELAY_ADDR=203.0.113.1:3478
@@ -66,7 +67,7 @@ bench_lab_up() {
 		\"acls\":$1}" >/dev/null || exit 1
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
-	start_agent a "$ka" --accept-routes
+	start_agent a "$ka" --accept-routes ${BENCH_A_FLAGS:-}
 	a_pid=$AGENT_PID
 	start_agent c "$kc" --connector
 	c_pid=$AGENT_PID

@@ -1,0 +1,813 @@
+/* Stream mode: see streams.h. One struct splice per TCP connection and
+ * QUIC stream; a splice lives from the stream's opening until QUIC
+ * reports it closed (or its connection ends) and its TCP socket is done,
+ * so a stream id is never reused while we still know it. */
+#include "agent/streams.h"
+
+#include "agent/dataplane.h"
+#include "agent/filter.h"
+#include "agent/map.h"
+#include "agent/packet.h"
+#include "agent/streamhdr.h"
+#include "agent/tunnel.h"
+#include "shared/clock.h"
+#include "shared/err.h"
+#include "shared/idmap.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+#include "shared/quic.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define UP_BUF 16384
+#define WAIT_TICK_US 20000
+
+enum sstate {
+	S_NONE,       /* being set up or torn down */
+	S_WAIT_CONN,  /* ours: waiting for the peer connection */
+	S_HEADER,     /* theirs: reading the header */
+	S_CONNECTING, /* theirs: connecting to the local service */
+	S_OPEN,       /* splicing */
+};
+
+struct splice {
+	struct streams *s;
+	struct splice *prev, *next; /* all splices */
+	int64_t peer;
+	struct quic_conn *c; /* NULL while waiting, and once it is gone */
+	int64_t sid;         /* -1 until opened */
+	bool remote;         /* the peer opened it */
+	enum sstate st;
+	int fd;              /* -1 once the TCP side is done */
+	struct loop_io *io;
+	int64_t deadline_us; /* S_WAIT_CONN */
+	char host[STREAMHDR_HOST_MAX + 1];
+	uint16_t port;
+	bool quic_done;      /* closed, reset, or its connection ended */
+	bool any_data;       /* a stream byte arrived */
+	/* TCP -> stream */
+	uint8_t up[UP_BUF];
+	size_t up_len;
+	bool tcp_eof, fin_sent;
+	/* stream -> TCP: held stream bytes (at most the stream window) */
+	uint8_t *down;
+	size_t down_len, down_cap;
+	bool rx_fin, wr_shut;
+	/* header bytes (S_HEADER) */
+	uint8_t hdr[STREAMHDR_MAX];
+	size_t hlen;
+};
+
+/* Streams of one peer by stream id, and how many the peer has. */
+struct speer {
+	struct idmap bysid; /* sid + 1 -> struct splice */
+	unsigned n;
+};
+
+struct streams {
+	struct loop *loop;
+	struct dataplane *dp;
+	struct tunnels *t;
+	const struct map *map;
+	struct idmap peers; /* peer id -> struct speer */
+	struct splice *all;
+	struct loop_timer *wait_tm;
+	unsigned nwaiting;
+	/* Inside our own call into a connection (not from its callbacks),
+	 * which may end it at once (a failed write): splices its end
+	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
+	int busy;
+	struct streams_stats st;
+	int64_t denied_logged_ms;
+	uint64_t denied_unlogged;
+};
+
+static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
+{
+	struct speer *p = idmap_get(&s->peers, peer);
+
+	if (p || !make)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	idmap_init(&p->bysid);
+	if (idmap_put(&s->peers, peer, p) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
+{
+	struct speer *p = speer_get(s, peer, true);
+	struct splice *sp;
+
+	if (!p || p->n >= STREAMS_PEER_MAX)
+		return NULL;
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return NULL;
+	sp->s = s;
+	sp->peer = peer;
+	sp->sid = -1;
+	sp->fd = fd;
+	sp->next = s->all;
+	if (s->all)
+		s->all->prev = sp;
+	s->all = sp;
+	p->n++;
+	s->st.active++;
+	return sp;
+}
+
+static void splice_free(struct splice *sp)
+{
+	struct streams *s = sp->s;
+	struct speer *p = speer_get(s, sp->peer, false);
+
+	if (p) {
+		if (sp->sid >= 0 && idmap_get(&p->bysid, sp->sid + 1) == sp)
+			idmap_del(&p->bysid, sp->sid + 1);
+		if (--p->n == 0) {
+			idmap_del(&s->peers, sp->peer);
+			idmap_free(&p->bysid);
+			free(p);
+		}
+	}
+	if (sp->st == S_WAIT_CONN)
+		s->nwaiting--;
+	if (sp->prev)
+		sp->prev->next = sp->next;
+	else
+		s->all = sp->next;
+	if (sp->next)
+		sp->next->prev = sp->prev;
+	if (sp->io)
+		loop_io_close(sp->io, true);
+	else if (sp->fd >= 0)
+		close(sp->fd);
+	s->st.active--;
+	free(sp->down);
+	free(sp);
+}
+
+/* The TCP side ends: with a reset (SO_LINGER 0) or an orderly close. */
+static void tcp_close(struct splice *sp, bool reset)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (sp->fd < 0)
+		return;
+	if (reset)
+		setsockopt(sp->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (sp->io)
+		loop_io_close(sp->io, true);
+	else
+		close(sp->fd);
+	sp->io = NULL;
+	sp->fd = -1;
+}
+
+/* Frees sp once both sides are done. Returns whether it did: callers
+ * must not touch sp then. */
+static bool splice_maybe_free(struct splice *sp)
+{
+	if (sp->fd >= 0 || !sp->quic_done)
+		return false;
+	splice_free(sp);
+	return true;
+}
+
+/* Resets both sides: the stream with code (unless it is gone already),
+ * the TCP connection with a reset. Returns whether sp was freed. */
+static bool splice_abort(struct splice *sp, uint64_t code)
+{
+	if (sp->c && !sp->quic_done && sp->sid >= 0)
+		quic_conn_stream_shutdown(sp->c, sp->sid, code);
+	else
+		sp->quic_done = true;
+	tcp_close(sp, true);
+	return splice_maybe_free(sp);
+}
+
+static void io_update(struct splice *sp)
+{
+	uint32_t ev = 0;
+
+	if (!sp->io)
+		return;
+	if (sp->st == S_CONNECTING)
+		ev = LOOP_WRITE;
+	else if (sp->st == S_OPEN) {
+		if (!sp->tcp_eof && !sp->up_len)
+			ev |= LOOP_READ;
+		if (sp->down_len)
+			ev |= LOOP_WRITE;
+	}
+	loop_io_set(sp->io, ev);
+}
+
+/* Hands the read buffer and then the FIN to the stream, as far as its
+ * send buffer takes them. Returns false when sp was freed. */
+static bool push_up(struct splice *sp)
+{
+	int n;
+
+	if (!sp->c || sp->quic_done || sp->fin_sent)
+		return true;
+	if (sp->up_len) {
+		n = quic_conn_stream_send(sp->c, sp->sid, sp->up, sp->up_len,
+					  sp->tcp_eof);
+		if (n < 0)
+			return !splice_abort(sp, STREAM_ERR_RESET);
+		memmove(sp->up, sp->up + n, sp->up_len - (size_t)n);
+		sp->up_len -= (size_t)n;
+		if (sp->tcp_eof && !sp->up_len)
+			sp->fin_sent = true;
+	} else if (sp->tcp_eof) {
+		if (quic_conn_stream_send(sp->c, sp->sid, NULL, 0, true) >= 0)
+			sp->fin_sent = true;
+	}
+	return true;
+}
+
+/* Writes held stream bytes to the TCP socket, consuming them on the
+ * stream; shuts the socket's sending side after the stream's FIN.
+ * Returns false when sp was freed. */
+static bool push_down(struct splice *sp)
+{
+	ssize_t w;
+
+	while (sp->down_len && sp->fd >= 0) {
+		w = send(sp->fd, sp->down, sp->down_len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			sp->s->st.resets++;
+			return !splice_abort(sp, STREAM_ERR_RESET);
+		}
+		memmove(sp->down, sp->down + w, sp->down_len - (size_t)w);
+		sp->down_len -= (size_t)w;
+		sp->s->st.bytes_rx += (uint64_t)w;
+		if (sp->c && !sp->quic_done)
+			quic_conn_stream_consume(sp->c, sp->sid, (size_t)w);
+	}
+	if (sp->rx_fin && !sp->down_len && !sp->wr_shut && sp->fd >= 0) {
+		shutdown(sp->fd, SHUT_WR);
+		sp->wr_shut = true;
+	}
+	return true;
+}
+
+/* Both directions of the TCP connection finished in order: close the
+ * socket (a FIN still waiting for room in the stream does not need it).
+ * Frees sp when the stream is done too. */
+static void maybe_done(struct splice *sp)
+{
+	if (sp->fd >= 0 && sp->wr_shut && sp->tcp_eof)
+		tcp_close(sp, false);
+	if (!splice_maybe_free(sp))
+		io_update(sp);
+}
+
+static int down_append(struct splice *sp, const uint8_t *d, size_t len)
+{
+	uint8_t *nb;
+	size_t cap;
+
+	if (!len)
+		return 0;
+	if (sp->down_len + len > sp->down_cap) {
+		cap = sp->down_cap ? sp->down_cap : 4096;
+		while (cap < sp->down_len + len)
+			cap *= 2;
+		nb = realloc(sp->down, cap);
+		if (!nb)
+			return WEFT_ERR_NOMEM;
+		sp->down = nb;
+		sp->down_cap = cap;
+	}
+	memcpy(sp->down + sp->down_len, d, len);
+	sp->down_len += len;
+	return 0;
+}
+
+static void on_tcp_read(struct splice *sp)
+{
+	ssize_t r;
+
+	while (!sp->tcp_eof && sp->up_len < sizeof(sp->up)) {
+		r = recv(sp->fd, sp->up + sp->up_len,
+			 sizeof(sp->up) - sp->up_len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r < 0) {
+			sp->s->st.resets++;
+			splice_abort(sp, STREAM_ERR_RESET);
+			return;
+		}
+		if (r == 0)
+			sp->tcp_eof = true;
+		sp->up_len += (size_t)r;
+		sp->s->st.bytes_tx += (uint64_t)r;
+		if (!push_up(sp))
+			return;
+		/* The stream is full (wait for on_writable), or its
+		 * connection ended under the send. */
+		if (sp->up_len || sp->fd < 0)
+			break;
+	}
+	maybe_done(sp);
+}
+
+static void on_connected(struct splice *sp);
+
+static void io_event(struct splice *sp, int fd, uint32_t ev)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (sp->st == S_CONNECTING) {
+		on_connected(sp);
+		return;
+	}
+	/* A reset (an error, or a hang-up we did not cause by shutting). */
+	if ((ev & LOOP_ERROR) && (sp->tcp_eof || sp->st != S_OPEN) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		sp->s->st.resets++;
+		splice_abort(sp, STREAM_ERR_RESET);
+		return;
+	}
+	if ((ev & LOOP_WRITE) && (!push_down(sp) || sp->fd < 0))
+		return;
+	if (ev & (LOOP_READ | LOOP_ERROR))
+		on_tcp_read(sp);
+	else
+		maybe_done(sp);
+}
+
+static void enter(struct streams *s);
+static void leave(struct streams *s);
+
+static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct splice *sp = ctx;
+	struct streams *s = sp->s;
+
+	(void)io;
+	enter(s);
+	io_event(sp, fd, ev);
+	leave(s);
+}
+
+static int watch(struct splice *sp)
+{
+	return loop_io_add(sp->s->loop, sp->fd, 0, on_io, sp, &sp->io);
+}
+
+/* ---- receiving side ---- */
+
+static void denied_log(struct streams *s, int64_t peer,
+		       const struct packet_info *pi)
+{
+	int64_t now = clock_mono_ms();
+	char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN];
+
+	if (s->denied_logged_ms && now - s->denied_logged_ms < 1000) {
+		s->denied_unlogged++;
+		return;
+	}
+	ip_addr_format(&pi->src, a, sizeof(a));
+	ip_addr_format(&pi->dst, b, sizeof(b));
+	log_warn("stream_denied", "peer=%lld src=%s dst=%s dport=%u "
+		 "suppressed=%llu", (long long)peer, a, b, (unsigned)pi->dport,
+		 (unsigned long long)s->denied_unlogged);
+	s->denied_logged_ms = now;
+	s->denied_unlogged = 0;
+}
+
+/* The header's verdict: 0 to connect, or the STREAM_ERR_* refusal. */
+static int decide(struct splice *sp, const struct streamhdr *h)
+{
+	struct streams *s = sp->s;
+	const struct map_peer *mp = map_peer(s->map, sp->peer);
+	struct packet_info pi;
+	struct ip_addr self;
+
+	memset(&pi, 0, sizeof(pi));
+	if (ip_addr_parse(h->host, &pi.dst) < 0 ||
+	    dataplane_self(s->dp, pi.dst.family, &self) < 0 ||
+	    !ip_addr_eq(&self, &pi.dst) || !mp) {
+		s->st.refused_target++;
+		return STREAM_ERR_TARGET;
+	}
+	pi.src = pi.dst.family == 4 ? mp->ipv4 : mp->ipv6;
+	/* A SYN from the peer's mesh address (source port 0: no tracked
+	 * flow can match, only the rules decide). */
+	pi.version = pi.dst.family;
+	pi.proto = 6;
+	pi.l3_len = pi.version == 4 ? 20 : 40;
+	pi.len = (uint16_t)(pi.l3_len + 20);
+	pi.has_ports = true;
+	pi.dport = h->port;
+	pi.tcp_flags = 0x02;
+	if (pi.src.family != pi.dst.family ||
+	    !filter_check_in(dataplane_filter(s->dp), &pi, clock_mono_ms())) {
+		s->st.refused_policy++;
+		denied_log(s, sp->peer, &pi);
+		return STREAM_ERR_DENIED;
+	}
+	return 0;
+}
+
+static void connect_local(struct splice *sp, uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+
+	sp->st = S_CONNECTING;
+	if (fd < 0) {
+		sp->s->st.refused_service++;
+		splice_abort(sp, STREAM_ERR_REFUSED);
+		return;
+	}
+	sp->fd = fd;
+	if ((connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+	     errno != EINPROGRESS) ||
+	    watch(sp) < 0) {
+		sp->s->st.refused_service++;
+		splice_abort(sp, STREAM_ERR_REFUSED);
+		return;
+	}
+	io_update(sp);
+}
+
+static void on_connected(struct splice *sp)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		sp->s->st.refused_service++;
+		splice_abort(sp, STREAM_ERR_REFUSED);
+		return;
+	}
+	sp->st = S_OPEN;
+	sp->s->st.accepted++;
+	if (push_down(sp) && sp->fd >= 0)
+		maybe_done(sp);
+}
+
+/* Header bytes of a stream the peer opened; what follows is held. */
+static void header_input(struct splice *sp, const uint8_t *d, size_t len)
+{
+	struct streamhdr h;
+	size_t take = len < sizeof(sp->hdr) - sp->hlen
+			      ? len
+			      : sizeof(sp->hdr) - sp->hlen;
+	size_t old = sp->hlen;
+	int n, code;
+
+	memcpy(sp->hdr + sp->hlen, d, take);
+	sp->hlen += take;
+	n = streamhdr_decode(sp->hdr, sp->hlen, &h);
+	if (n == 0 && sp->hlen < sizeof(sp->hdr) && !sp->rx_fin)
+		return;
+	if (n <= 0) {
+		sp->s->st.refused_target++;
+		splice_abort(sp, STREAM_ERR_BAD_HEADER);
+		return;
+	}
+	quic_conn_stream_consume(sp->c, sp->sid, (size_t)n);
+	if (down_append(sp, d + (size_t)n - old, len - ((size_t)n - old)) <
+	    0) {
+		splice_abort(sp, STREAM_ERR_GONE);
+		return;
+	}
+	code = decide(sp, &h);
+	if (code) {
+		splice_abort(sp, (uint64_t)code);
+		return;
+	}
+	connect_local(sp, h.port);
+}
+
+static void refuse_new(struct quic_conn *c, int64_t sid, uint64_t code)
+{
+	quic_conn_stream_shutdown(c, sid, code);
+}
+
+/* ---- tunnel callbacks ---- */
+
+static struct splice *find(struct streams *s, int64_t peer, int64_t sid)
+{
+	struct speer *p = speer_get(s, peer, false);
+
+	return p ? idmap_get(&p->bysid, sid + 1) : NULL;
+}
+
+static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
+		    bool remote, const uint8_t *d, size_t len, bool fin,
+		    void *ctx)
+{
+	struct streams *s = ctx;
+	struct splice *sp = find(s, peer, sid);
+
+	if (!sp) {
+		if (!remote)
+			return;
+		sp = splice_new(s, peer, -1);
+		if (!sp || idmap_put(&speer_get(s, peer, false)->bysid,
+				     sid + 1, sp) < 0) {
+			if (sp)
+				splice_free(sp);
+			s->st.refused_limit++;
+			refuse_new(c, sid, STREAM_ERR_LIMIT);
+			return;
+		}
+		sp->c = c;
+		sp->sid = sid;
+		sp->remote = true;
+		sp->st = S_HEADER;
+		quic_conn_stream_hold(c, sid);
+	}
+	if (sp->quic_done)
+		return;
+	if (fin)
+		sp->rx_fin = true;
+	if (len)
+		sp->any_data = true;
+	if (sp->st == S_HEADER) {
+		header_input(sp, d, len);
+		return;
+	}
+	if (down_append(sp, d, len) < 0) {
+		splice_abort(sp, STREAM_ERR_GONE);
+		return;
+	}
+	if (sp->st == S_OPEN && push_down(sp) && sp->fd >= 0)
+		maybe_done(sp);
+}
+
+static void on_writable(int64_t peer, struct quic_conn *c, int64_t sid,
+			void *ctx)
+{
+	struct splice *sp = find(ctx, peer, sid);
+
+	(void)c;
+	if (!sp || sp->st != S_OPEN)
+		return;
+	if (push_up(sp))
+		maybe_done(sp);
+}
+
+static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
+		      void *ctx)
+{
+	struct splice *sp = find(ctx, peer, sid);
+
+	(void)c;
+	if (!sp)
+		return;
+	sp->quic_done = true;
+	idmap_del(&speer_get(sp->s, peer, false)->bysid, sid + 1);
+	sp->sid = -1;
+	sp->c = NULL;
+	/* Not both FINs: the peer reset it. */
+	if (sp->fd >= 0 && !(sp->rx_fin && sp->fin_sent)) {
+		if (!sp->any_data && !sp->remote)
+			sp->s->st.failed++;
+		else
+			sp->s->st.resets++;
+		tcp_close(sp, true);
+	}
+	if (!splice_maybe_free(sp))
+		maybe_done(sp);
+}
+
+static void on_conn_gone(int64_t peer, struct quic_conn *c, void *ctx)
+{
+	struct streams *s = ctx;
+	struct splice *sp, *next;
+
+	for (sp = s->all; sp; sp = next) {
+		next = sp->next;
+		if (sp->peer != peer || sp->c != c)
+			continue;
+		sp->c = NULL;
+		sp->quic_done = true;
+		if (sp->fd >= 0)
+			s->st.resets++;
+		tcp_close(sp, true);
+		if (!s->busy)
+			splice_free(sp);
+	}
+}
+
+/* Entering and leaving our own calls into connections (see busy). */
+static void enter(struct streams *s)
+{
+	s->busy++;
+}
+
+static void leave(struct streams *s)
+{
+	struct splice *sp, *next;
+
+	if (--s->busy)
+		return;
+	for (sp = s->all; sp; sp = next) {
+		next = sp->next;
+		if (sp->fd < 0 && sp->quic_done)
+			splice_free(sp);
+	}
+}
+
+static const struct tunnel_stream_callbacks stream_cbs = {
+	.on_data = on_data,
+	.on_writable = on_writable,
+	.on_closed = on_closed,
+	.on_conn_gone = on_conn_gone,
+};
+
+/* ---- opening side ---- */
+
+/* Opens the stream if the peer's connection is up. Returns whether sp
+ * left S_WAIT_CONN (opened, or failed and freed). */
+static bool try_open(struct splice *sp)
+{
+	struct streams *s = sp->s;
+	struct streamhdr h;
+	uint8_t buf[STREAMHDR_MAX];
+	struct quic_conn *c = tunnels_stream_conn(s->t, sp->peer);
+	int n;
+
+	if (!c || quic_conn_stream_open(c, &sp->sid) < 0) {
+		sp->sid = -1;
+		return false;
+	}
+	s->nwaiting--;
+	sp->st = S_OPEN;
+	sp->c = c;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.host, sp->host, sizeof(h.host));
+	h.port = sp->port;
+	n = streamhdr_encode(&h, buf, sizeof(buf));
+	if (idmap_put(&speer_get(s, sp->peer, false)->bysid, sp->sid + 1,
+		      sp) < 0) {
+		/* Unknown to on_closed: do not wait for it. */
+		quic_conn_stream_shutdown(c, sp->sid, STREAM_ERR_GONE);
+		sp->sid = -1;
+	}
+	if (sp->sid < 0 || n < 0 ||
+	    quic_conn_stream_send(c, sp->sid, buf, (size_t)n, false) != n) {
+		s->st.failed++;
+		splice_abort(sp, STREAM_ERR_GONE);
+		return true;
+	}
+	quic_conn_stream_hold(c, sp->sid);
+	s->st.opened++;
+	io_update(sp);
+	return true;
+}
+
+/* A connection that never got its stream: reset and counted. */
+static void wait_fail(struct splice *sp)
+{
+	sp->s->st.failed++;
+	sp->quic_done = true;
+	tcp_close(sp, true);
+	splice_free(sp);
+}
+
+static void on_wait_tick(struct loop_timer *tm, void *ctx)
+{
+	struct streams *s = ctx;
+	int64_t now = loop_now_us(s->loop);
+	struct splice *sp, *next;
+
+	enter(s);
+	for (sp = s->all; sp; sp = next) {
+		next = sp->next;
+		if (sp->st != S_WAIT_CONN || try_open(sp))
+			continue;
+		if (now >= sp->deadline_us)
+			wait_fail(sp);
+	}
+	leave(s);
+	if (s->nwaiting)
+		loop_timer_start(tm, WAIT_TICK_US);
+}
+
+void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
+		  uint16_t port)
+{
+	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (!sp) {
+		if (peer > 0)
+			s->st.refused_limit++;
+		else
+			s->st.failed++;
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		return;
+	}
+	snprintf(sp->host, sizeof(sp->host), "%s", host);
+	sp->port = port;
+	sp->st = S_WAIT_CONN;
+	sp->deadline_us = loop_now_us(s->loop) +
+			  (int64_t)STREAMS_CONNECT_MS * 1000;
+	s->nwaiting++;
+	if (watch(sp) < 0) {
+		wait_fail(sp);
+		return;
+	}
+	enter(s);
+	if (!try_open(sp) && !loop_timer_active(s->wait_tm))
+		loop_timer_start(s->wait_tm, WAIT_TICK_US);
+	leave(s);
+}
+
+/* ---- the table ---- */
+
+int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
+		struct streams **out)
+{
+	struct streams *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return WEFT_ERR_NOMEM;
+	s->loop = l;
+	s->dp = dp;
+	s->t = dataplane_tunnels(dp);
+	s->map = m;
+	idmap_init(&s->peers);
+	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0) {
+		free(s);
+		return WEFT_ERR_NOMEM;
+	}
+	tunnels_set_stream_callbacks(s->t, &stream_cbs, s);
+	*out = s;
+	return 0;
+}
+
+void streams_del(struct streams *s)
+{
+	if (!s)
+		return;
+	tunnels_set_stream_callbacks(s->t, NULL, NULL);
+	while (s->all) {
+		struct splice *sp = s->all;
+
+		if (sp->c && !sp->quic_done && sp->sid >= 0)
+			quic_conn_stream_shutdown(sp->c, sp->sid,
+						  STREAM_ERR_GONE);
+		tcp_close(sp, true);
+		splice_free(sp);
+	}
+	loop_timer_del(s->wait_tm);
+	idmap_free(&s->peers);
+	free(s);
+}
+
+void streams_get_stats(const struct streams *s, struct streams_stats *out)
+{
+	*out = s->st;
+}
+
+json_t *streams_json(const struct streams *s)
+{
+	struct streams_stats z = {0};
+	const struct streams_stats *st = s ? &s->st : &z;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}",
+			 "active", (json_int_t)st->active,
+			 "opened", (json_int_t)st->opened,
+			 "accepted", (json_int_t)st->accepted,
+			 "refused_limit", (json_int_t)st->refused_limit,
+			 "refused_policy", (json_int_t)st->refused_policy,
+			 "refused_target", (json_int_t)st->refused_target,
+			 "refused_service", (json_int_t)st->refused_service,
+			 "failed", (json_int_t)st->failed,
+			 "resets", (json_int_t)st->resets,
+			 "bytes_tx", (json_int_t)st->bytes_tx,
+			 "bytes_rx", (json_int_t)st->bytes_rx);
+}

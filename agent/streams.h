@@ -1,0 +1,82 @@
+/* Stream mode (issue 18, first slice): TCP connections carried as QUIC
+ * streams on the per-peer connections, without a TUN or root.
+ *
+ * Opening side: streams_open takes an accepted TCP connection (a
+ * --forward listener, agent/streamfwd.h) and a target node; it opens a
+ * bidirectional stream on the peer's connection (setting it up first if
+ * needed, for up to STREAMS_CONNECT_MS), writes the header
+ * (agent/streamhdr.h: the node's mesh IP and the port) and splices.
+ *
+ * Receiving side (TUN mode or not): a stream the peer opens starts with
+ * that header. The target must be one of our own mesh addresses; the
+ * request is checked with the packet filter exactly as a TCP SYN from the
+ * peer's mesh address to that port would be (same rules, same counters),
+ * a denial is logged (event=stream_denied, at most once a second with
+ * the number suppressed), and an allowed one is connected to our own
+ * local service on 127.0.0.1:port.
+ *
+ * Both sides then copy bytes both ways: a TCP FIN ends the stream's
+ * sending side and a stream FIN shuts the TCP connection's sending side
+ * (half-close); a TCP reset resets the stream and a stream reset resets
+ * the TCP connection (SO_LINGER 0). Backpressure: the TCP socket is not
+ * read while the stream's send buffer is full, and stream bytes count as
+ * consumed only once written to the TCP socket, so a slow reader stops
+ * the sender through QUIC flow control; per stream at most the 1 MiB
+ * window and a 16 KiB read buffer are held. At most STREAMS_PEER_MAX
+ * streams per peer (either side) are open; more are refused (TCP reset
+ * on the opening side, stream reset STREAM_ERR_LIMIT on the receiving
+ * side) and counted.
+ *
+ * Runs on the loop thread. */
+#ifndef WEFT_AGENT_STREAMS_H
+#define WEFT_AGENT_STREAMS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STREAMS_PEER_MAX 64
+#define STREAMS_CONNECT_MS 5000
+
+struct dataplane;
+struct loop;
+struct map;
+struct streams;
+
+struct streams_stats {
+	uint64_t opened;          /* streams we opened (forwards) */
+	uint64_t accepted;        /* streams from peers, connected locally */
+	uint64_t refused_limit;   /* over STREAMS_PEER_MAX, either side */
+	uint64_t refused_policy;  /* the filter denied them (also counted
+				   * in the filter's denied) */
+	uint64_t refused_target;  /* bad header or not our address */
+	uint64_t refused_service; /* nothing listens on 127.0.0.1:port */
+	uint64_t failed;          /* ours: no such peer, no connection
+				   * within STREAMS_CONNECT_MS, or reset
+				   * by the peer before any byte */
+	uint64_t resets;          /* reset either way after they opened */
+	uint64_t bytes_tx, bytes_rx; /* TCP payload bytes */
+	unsigned active;
+};
+
+/* Creates the stream table on dp's tunnels (dp opened, map and dp
+ * borrowed: they outlive s). Returns 0 and *out or WEFT_ERR_NOMEM. */
+int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
+		struct streams **out);
+
+/* Resets every stream and TCP connection and frees s. NULL is fine. */
+void streams_del(struct streams *s);
+
+/* Splices the TCP connection fd (taken: closed by s in every case) to
+ * port on node peer, whose mesh address host (an IP literal) goes into
+ * the header. */
+void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
+		  uint16_t port);
+
+void streams_get_stats(const struct streams *s, struct streams_stats *out);
+
+/* The counters as the status's "streams" object (NULL s: zeros), or
+ * NULL when out of memory. */
+json_t *streams_json(const struct streams *s);
+
+#endif

@@ -1,0 +1,236 @@
+/* Stream mode's SOCKS5 proxy: see streamsocks.h. */
+#include "agent/streamsocks.h"
+
+#include "agent/socks5.h"
+#include "agent/streamfwd.h"
+#include "agent/streams.h"
+#include "shared/err.h"
+#include "shared/loop.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct hs {
+	struct streamsocks *ss;
+	struct hs *prev, *next;
+	struct loop_io *io;
+	int fd;
+	bool greeted;
+	int64_t deadline_us;
+	uint8_t buf[SOCKS5_REQUEST_MAX];
+	size_t len;
+};
+
+struct streamsocks {
+	struct loop *loop;
+	struct streams *s;
+	const struct map *m;
+	struct loop_io *lio;
+	struct loop_timer *tm;
+	struct hs *all;
+	uint64_t refused;
+};
+
+static void hs_free(struct hs *h, bool close_fd)
+{
+	struct streamsocks *ss = h->ss;
+
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		ss->all = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	loop_io_close(h->io, close_fd);
+	free(h);
+}
+
+/* Sends a reply (best effort: the socket is new, its buffer empty). */
+static void reply(struct hs *h, uint8_t rep)
+{
+	uint8_t r[SOCKS5_REPLY_LEN];
+
+	socks5_reply(rep, r);
+	(void)!send(h->fd, r, sizeof(r), MSG_NOSIGNAL);
+}
+
+static void refuse(struct hs *h, uint8_t rep)
+{
+	h->ss->refused++;
+	if (h->greeted)
+		reply(h, rep);
+	hs_free(h, true);
+}
+
+/* What the buffer holds so far; returns false once h is gone. */
+static bool step(struct hs *h)
+{
+	struct streamsocks *ss;
+	struct socks5_req req;
+	char host[IP_ADDR_STRLEN];
+	bool noauth;
+	int64_t peer;
+	int n, fd;
+
+	if (!h->greeted) {
+		n = socks5_greeting(h->buf, h->len, &noauth);
+		if (n == 0)
+			return true;
+		if (n < 0 || !noauth) {
+			static const uint8_t none[2] = {5, 0xff};
+
+			if (n > 0)
+				(void)!send(h->fd, none, 2, MSG_NOSIGNAL);
+			refuse(h, SOCKS5_FAILURE);
+			return false;
+		}
+		(void)!send(h->fd, "\x05\x00", 2, MSG_NOSIGNAL);
+		h->greeted = true;
+		memmove(h->buf, h->buf + n, h->len - (size_t)n);
+		h->len -= (size_t)n;
+	}
+	n = socks5_request(h->buf, h->len, &req);
+	if (n == 0)
+		return true;
+	/* Bytes after the request: the client did not wait for the reply. */
+	if (n < 0 || (size_t)n != h->len) {
+		refuse(h, n < 0 ? req.rep : SOCKS5_FAILURE);
+		return false;
+	}
+	peer = streamfwd_resolve(h->ss->m, req.host, host);
+	if (!peer) {
+		refuse(h, SOCKS5_HOST_UNREACHABLE);
+		return false;
+	}
+	reply(h, SOCKS5_OK);
+	ss = h->ss;
+	fd = h->fd;
+	hs_free(h, false);
+	streams_open(ss->s, fd, peer, host, req.port);
+	return false;
+}
+
+static void on_readable(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct hs *h = ctx;
+	ssize_t r;
+
+	(void)io;
+	(void)ev;
+	for (;;) {
+		if (h->len == sizeof(h->buf)) {
+			refuse(h, SOCKS5_FAILURE);
+			return;
+		}
+		r = recv(fd, h->buf + h->len, sizeof(h->buf) - h->len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			h->ss->refused++;
+			hs_free(h, true);
+			return;
+		}
+		h->len += (size_t)r;
+		if (!step(h))
+			return;
+	}
+}
+
+/* Handshakes past their deadline are closed. */
+static void on_timer(struct loop_timer *tm, void *ctx)
+{
+	struct streamsocks *ss = ctx;
+	int64_t now = loop_now_us(ss->loop);
+	struct hs *h, *next;
+
+	for (h = ss->all; h; h = next) {
+		next = h->next;
+		if (now >= h->deadline_us) {
+			ss->refused++;
+			hs_free(h, true);
+		}
+	}
+	if (ss->all)
+		loop_timer_start(tm, 1000000);
+}
+
+static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct streamsocks *ss = ctx;
+	struct hs *h;
+	int c;
+
+	(void)io;
+	(void)ev;
+	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	       0) {
+		h = calloc(1, sizeof(*h));
+		if (!h || loop_io_add(ss->loop, c, LOOP_READ, on_readable, h,
+				      &h->io) < 0) {
+			free(h);
+			close(c);
+			continue;
+		}
+		h->ss = ss;
+		h->fd = c;
+		h->deadline_us = loop_now_us(ss->loop) +
+				 (int64_t)SOCKS5_HANDSHAKE_MS * 1000;
+		h->next = ss->all;
+		if (ss->all)
+			ss->all->prev = h;
+		ss->all = h;
+		if (!loop_timer_active(ss->tm))
+			loop_timer_start(ss->tm, 1000000);
+	}
+}
+
+int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
+		    const struct ip_endpoint *addr, struct streamsocks **out)
+{
+	struct streamsocks *ss = calloc(1, sizeof(*ss));
+	int fd, rc;
+
+	if (!ss)
+		return WEFT_ERR_NOMEM;
+	ss->loop = l;
+	ss->s = s;
+	ss->m = m;
+	fd = streamfwd_listen(addr);
+	if (fd < 0) {
+		free(ss);
+		return fd;
+	}
+	rc = loop_timer_new(l, on_timer, ss, &ss->tm);
+	if (rc == 0)
+		rc = loop_io_add(l, fd, LOOP_READ, on_accept, ss, &ss->lio);
+	if (rc < 0) {
+		close(fd);
+		loop_timer_del(ss->tm);
+		free(ss);
+		return rc;
+	}
+	*out = ss;
+	return 0;
+}
+
+void streamsocks_del(struct streamsocks *ss)
+{
+	if (!ss)
+		return;
+	while (ss->all)
+		hs_free(ss->all, true);
+	loop_io_close(ss->lio, true);
+	loop_timer_del(ss->tm);
+	free(ss);
+}
+
+uint64_t streamsocks_refused(const struct streamsocks *ss)
+{
+	return ss ? ss->refused : 0;
+}
