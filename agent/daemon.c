@@ -942,8 +942,8 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		d.v.dp), .resolv_conf = cfg->resolv_conf, .state_dir =
 		cfg->state_dir}, &d.v.dns)) < 0)
 		say(&d, "cannot set up DNS: %s", weft_strerror(rc));
-	if (rc == 0 && (rc = dnsstub_start(d.v.loop, d.v.map, &cfg->dns_listen,
-			dnshost_original(d.v.dns), &d.v.stub)) < 0)
+	if (rc == 0 && (rc = dnsstub_start(d.v.loop, d.v.map, d.v.res,
+		&cfg->dns_listen, dnshost_original(d.v.dns), &d.v.stub)) < 0)
 		say(&d, "cannot start the DNS stub: %s", weft_strerror(rc));
 	if (rc == 0)
 		rc = start_services(&d);

@@ -4,6 +4,7 @@
  * per peer. */
 #include "agent/dnsanswer.h"
 
+#include "agent/wildcard.h"
 #include "shared/err.h"
 #include "shared/name.h"
 
@@ -83,6 +84,39 @@ static bool answer_resource(const struct map *m, const char *name,
 		return true;
 	}
 	return false;
+}
+
+/* A name under a wildcard resource: its addresses from cfg->wildcard.
+ * Returns whether name is one (and out the answer). */
+static bool answer_wildcard(const struct map *m,
+			    const struct dnsanswer_cfg *cfg, const char *name,
+			    uint16_t qtype, struct dnsanswer *out)
+{
+	size_t n, i;
+	const struct map_res *r = map_resources(m, &n);
+	struct ip_addr v4, v6;
+
+	for (i = 0; i < n; i++)
+		if (r[i].type == MAP_RES_WILDCARD &&
+		    wildcard_matches(r[i].address, name))
+			break;
+	if (!cfg->wildcard || i == n)
+		return false;
+	local(out, DNSANSWER_RCODE_NOERROR);
+	/* Other types give no address away (and tell no connector). */
+	if (qtype != DNSANSWER_T_A && qtype != DNSANSWER_T_AAAA &&
+	    qtype != DNSANSWER_T_ANY)
+		return true;
+	memset(&v4, 0, sizeof(v4));
+	memset(&v6, 0, sizeof(v6));
+	if (cfg->wildcard(cfg->wildcard_ctx, name, &v4, &v6) < 0) {
+		out->rcode = DNSANSWER_RCODE_SERVFAIL;
+		out->reason = "wildcard";
+		return true;
+	}
+	add_addr(out, qtype, &v4);
+	add_addr(out, qtype, &v6);
+	return true;
 }
 
 static bool answer_records(const struct map_dns *dns, const char *name,
@@ -305,6 +339,8 @@ int dnsanswer_lookup(const struct map *m, const struct dnsanswer_cfg *cfg,
 		local(out, DNSANSWER_RCODE_NOERROR);
 		return 0;
 	}
+	if (answer_wildcard(m, cfg, name, qtype, out))
+		return 0;
 	forward(dns, cfg, name, out);
 	return 0;
 }

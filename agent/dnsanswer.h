@@ -9,6 +9,11 @@
  * - the name of a DNS resource in the map's resources section (only what
  *   the policy lets this node reach is there): its mapped addresses;
  * - the map's extra records;
+ * - a name under a wildcard resource in the map's resources section: its
+ *   own addresses in the resource's block, from cfg->wildcard (the stub
+ *   passes agent/resclient.h's resclient_resolve, which also tells the
+ *   connector the name); only A, AAAA and ANY ask for them, other types
+ *   are NOERROR without records;
  * - any other name under the suffix: NXDOMAIN;
  * - everything else is forwarded: to the upstreams of the longest
  *   matching split domain, else the map's global upstreams, else the
@@ -65,9 +70,16 @@ struct dnsanswer {
 	size_t nup;
 	size_t nloops;   /* upstreams left out because they loop */
 	/* Why a local SERVFAIL or which source the upstreams came from:
-	 * "loop", "no_upstream"; "split", "global", "host". Static. */
+	 * "loop", "no_upstream", "wildcard"; "split", "global", "host".
+	 * Static. */
 	const char *reason;
 };
+
+/* Gives name (lower case, no trailing dot, under a wildcard resource of
+ * the map) its addresses: returns 0 with *v4 and *v6 (family 0: none),
+ * or an error (the answer is then SERVFAIL, reason "wildcard"). */
+typedef int dnsanswer_wildcard_fn(void *ctx, const char *name,
+				  struct ip_addr *v4, struct ip_addr *v6);
 
 struct dnsanswer_cfg {
 	/* The resolvers the host had before the agent installed itself. */
@@ -80,6 +92,9 @@ struct dnsanswer_cfg {
 	/* True when a loopback resolver (127.0.0.53) would send queries
 	 * back to the stub (resolved with the stub as its default route). */
 	bool loopback_loops;
+	/* NULL: names under wildcard resources are forwarded. */
+	dnsanswer_wildcard_fn *wildcard;
+	void *wildcard_ctx;
 };
 
 /* Decides the answer for (qname, qtype) of class IN against m (which may

@@ -8,6 +8,8 @@
 #include "agent/dnsplan.h"
 #include "agent/dnscache.h"
 #include "agent/dnsttl.h"
+#include "agent/resclient.h"
+#include "agent/resnames.h"
 #include "shared/be.h"
 #include "shared/dnswire.h"
 #include "shared/err.h"
@@ -80,6 +82,7 @@ struct dnsstub {
 	size_t nhost;
 	bool loopback_loops;
 	bool fixed;                   /* listen from the config */
+	struct resclient *res;        /* wildcard names; NULL: forwarded */
 	int ufd[DNSSTUB_LISTEN_MAX], lfd[DNSSTUB_LISTEN_MAX];
 	struct loop_io *uio[DNSSTUB_LISTEN_MAX], *lio[DNSSTUB_LISTEN_MAX];
 	struct dnscache *cache;
@@ -455,12 +458,34 @@ static void malformed(struct dnsstub *s, const struct client *cl,
 	reply(s, cl, NULL, out, sizeof(out));
 }
 
+/* A name under a wildcard resource: the address resclient gives it,
+ * which also tells the resource's connector (dnsanswer_wildcard_fn). */
+static int wildcard_addr(void *ctx, const char *name, struct ip_addr *v4,
+			 struct ip_addr *v6)
+{
+	struct dnsstub *s = ctx;
+	struct resnames_hit h;
+	int rc = resclient_resolve(s->res, s->map, name, &h);
+	char q[300];
+
+	if (rc < 0) {
+		if (log_ok(s))
+			log_warn_err(rc, "dns_wildcard_failed", "name=%s",
+				     log_q(q, sizeof(q), name));
+		return rc;
+	}
+	*v4 = h.v4;
+	*v6 = h.v6;
+	return 0;
+}
+
 static void handle(struct dnsstub *s, struct client *cl, const uint8_t *msg,
 		   size_t len)
 {
 	struct dnsanswer_cfg cfg = {
 		.host = s->host, .nhost = s->nhost, .listen = s->listen,
 		.nlisten = s->nlisten, .loopback_loops = s->loopback_loops,
+		.wildcard = s->res ? wildcard_addr : NULL, .wildcard_ctx = s,
 	};
 	struct dns_msg q;
 	struct dnsanswer a;
@@ -489,7 +514,8 @@ static void handle(struct dnsstub *s, struct client *cl, const uint8_t *msg,
 		s->st.loops++;
 	if (a.action == DNSANSWER_LOCAL) {
 		s->st.local++;
-		if (a.rcode == DNSANSWER_RCODE_SERVFAIL && log_ok(s))
+		if (a.rcode == DNSANSWER_RCODE_SERVFAIL &&
+		    strcmp(a.reason, "wildcard") && log_ok(s))
 			log_warn("dns_no_upstream", "reason=%s", a.reason);
 		answer_local(s, cl, &q, &a);
 		return;
@@ -745,6 +771,7 @@ int dnsstub_new(const struct dnsstub_cfg *cfg, struct dnsstub **out)
 		memcpy(s->host, cfg->host, cfg->nhost * sizeof(*s->host));
 	s->nhost = cfg->nhost;
 	s->loopback_loops = cfg->loopback_loops;
+	s->res = cfg->res;
 	rand_u64(&seed);
 	rc = dnscache_new(cfg->cache_entries ? cfg->cache_entries : 10000,
 			  cfg->cache_bytes ? cfg->cache_bytes : 8u << 20, seed,
@@ -833,8 +860,8 @@ void dnsstub_set_loopback_loops(struct dnsstub *s, bool on)
 }
 
 int dnsstub_start(struct loop *loop, const struct map *map,
-		  const struct ip_endpoint *listen, const char *resolv_conf,
-		  struct dnsstub **out)
+		  struct resclient *res, const struct ip_endpoint *listen,
+		  const char *resolv_conf, struct dnsstub **out)
 {
 	struct ip_addr ns[DNS_MAX_UPSTREAMS];
 	struct ip_endpoint host[DNS_MAX_UPSTREAMS];
@@ -843,7 +870,7 @@ int dnsstub_start(struct loop *loop, const struct map *map,
 	struct dnsstub_cfg cfg = {
 		.loop = loop, .map = map, .listen = listen,
 		.nlisten = listen && listen->port ? 1 : 0, .host = host,
-		.nhost = n,
+		.nhost = n, .res = res,
 	};
 	int rc;
 

@@ -19,6 +19,7 @@
 #define WEFT_AGENT_DNSSTUB_H
 
 #include "agent/map.h"
+#include "agent/resclient.h"
 #include "shared/ip.h"
 #include "shared/loop.h"
 
@@ -48,6 +49,10 @@ struct dnsstub_cfg {
 	/* The map, borrowed for the stub's life (it follows map_apply). */
 	const struct map *map;
 	size_t cache_entries, cache_bytes; /* 0: defaults */
+	/* Gives names under wildcard resources their addresses and tells
+	 * the connectors (resclient_resolve), borrowed; NULL: such names
+	 * are forwarded. */
+	struct resclient *res;
 };
 
 /* The stub's counters since it started (docs/dns.md, "Counters"). */
@@ -82,12 +87,13 @@ void dnsstub_del(struct dnsstub *s);
 void dnsstub_map_changed(struct dnsstub *s, const struct map_diff *diff);
 
 /* dnsstub_new for the daemon: listens on *listen when its port is set
- * (--dns-listen), else on the map's stub addresses; the host's resolvers
+ * (--dns-listen), else on the map's stub addresses; wildcard names go to
+ * res; the host's resolvers
  * are the nameservers of resolv_conf (the host's file from before the
  * agent; unreadable: none). */
 int dnsstub_start(struct loop *loop, const struct map *map,
-		  const struct ip_endpoint *listen, const char *resolv_conf,
-		  struct dnsstub **out);
+		  struct resclient *res, const struct ip_endpoint *listen,
+		  const char *resolv_conf, struct dnsstub **out);
 
 void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out);
 

@@ -24,6 +24,11 @@
 #   - x.wild.test (at $H2), told to c by a when it resolves it, reaches
 #     $H2 through its own mapped address; after c restarts (and forgets
 #     it), a tells c again by itself and the name works again;
+#   - a's stub (100.100.100.100, answering with --dns off too) gives
+#     y.wild.test its own address in the block itself, TTL 1, the same
+#     one `weft-agent resolve` then shows, tells c, and a TCP connection
+#     to it reaches $H2; c, granted nothing, forwards a name under
+#     wild.test to its resolver (NXDOMAIN there);
 #   - gone.corp.test (NXDOMAIN) fails at once (ICMP admin-prohibited),
 #     counted in c's dns_nxdomain counter; an address of the wildcard's
 #     block no name was given is dropped and counted (dns_unresolved).
@@ -41,6 +46,7 @@ RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
 TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
 H=192.168.78.10
 H2=192.168.78.20
+STUB4=100.100.100.100
 C_LAN=192.168.78.1
 CTL_ADDR=203.0.113.1:8080
 RELAY_ADDR=203.0.113.1:3478
@@ -85,7 +91,7 @@ same_block() {
 }
 
 # start_dns ADDR: dnsmasq on h ($H:53) answering db.corp.test with ADDR,
-# x.wild.test with $H2, other names under corp.test and wild.test with
+# x.wild.test and y.wild.test with $H2, other names under corp.test and wild.test with
 # NXDOMAIN, all with TTL 2 s.
 start_dns() {
 	rm -f "$tmp/dnsmasq.pid"
@@ -94,6 +100,7 @@ start_dns() {
 		--pid-file="$tmp/dnsmasq.pid" --local-ttl=2 \
 		--local=/corp.test/ --local=/wild.test/ \
 		--address=/db.corp.test/"$1" --address=/x.wild.test/"$H2" \
+		--address=/y.wild.test/"$H2" \
 		--log-queries --log-facility=- >>"$tmp/dnsmasq.log" 2>&1 &
 	dns_pid=$!
 	pids="$pids $dns_pid"
@@ -145,6 +152,36 @@ counter() {
 # "PEER BYTES HASH").
 lines() {
 	grep -c " [0-9]* [0-9a-f]*$" "$1"
+}
+
+# dig_stub NODE NAME TYPE: NODE's stub's answer lines (TTL, type, data).
+dig_stub() {
+	nsrun "$1" dig +time=2 +tries=1 +noall +answer @"$STUB4" "$2" "$3" |
+		awk '{print $2, $4, $5}'
+}
+
+# A wildcard name asked of a's stub: an address of the block, told to c.
+stub_wild() {
+	ans=$(dig_stub a y.wild.test A)
+	y=${ans##* }
+	echo "stub: y.wild.test -> $ans"
+	[ "${ans% *}" = "1 A" ] || fail "stub: y.wild.test A: '$ans', not TTL 1 A"
+	same_block "$y" "${w4%/*}" || fail "stub: y.wild.test $y is not in $w4"
+	[ "$y" != "$x" ] || fail "stub: y.wild.test shares x.wild.test's $x"
+	ans6=$(dig_stub a Y.wild.test. AAAA)
+	same_block "${ans6##* }" "${w6%/*}" ||
+		fail "stub: y.wild.test AAAA '$ans6' is not in $w6"
+	[ "$(resolve a y.wild.test ipv4)" = "$y" ] ||
+		fail "resolve gives y.wild.test another address than the stub"
+	wait_real y.wild.test "$H2" 10 ||
+		{ fail "c did not hear of y.wild.test from a's stub"; return; }
+	nsrun a "$TCPTOOL" send -t 10000 -n 1000 "$y:8080" >/dev/null ||
+		fail "TCP a -> y.wild.test ($y)"
+	[ "$(lines "$tmp/h2.txt")" = 4 ] || fail "y.wild.test did not reach $H2"
+	# Not granted: c's stub does not answer it, its resolver does.
+	st=$(nsrun c dig +time=2 +tries=1 @"$STUB4" z.wild.test A |
+		sed -n 's/.*status: \([A-Z]*\).*/\1/p')
+	[ "$st" = NXDOMAIN ] || fail "c's stub: z.wild.test $st, not NXDOMAIN"
 }
 
 traffic() {
@@ -202,6 +239,8 @@ traffic() {
 		fail "TCP a -> x.wild.test after c's restart"
 	[ "$(lines "$tmp/h2.txt")" = 3 ] ||
 		fail "x.wild.test did not reach $H2 after c's restart"
+
+	stub_wild
 
 	g=${gone4%/*}
 	_end=$(($(now_ms) + 5000))

@@ -1,6 +1,7 @@
 #include "check.h"
 #include "agent/dnsanswer.h"
 #include "agent/map.h"
+#include "agent/resnames.h"
 #include "shared/err.h"
 
 #include <jansson.h>
@@ -18,6 +19,11 @@
 #define RES_DB "{\"id\": 8, \"name\": \"db\", \"type\": \"dns\", "           \
 	"\"address\": \"db.corp.example\", \"prefixes\": [\"100.96.0.1/32\", " \
 	"\"fd7a:115c:a1e0:ffff::6460:1/128\"], \"filters\": [], "            \
+	"\"connectors\": [2]}"
+
+#define RES_WILD "{\"id\": 9, \"name\": \"wild\", \"type\": \"wildcard\", " \
+	"\"address\": \"*.wild.example\", \"prefixes\": [\"100.104.0.0/24\", " \
+	"\"fd7a:115c:a1e0:ffff::6468:0/120\"], \"filters\": [], "         \
 	"\"connectors\": [2]}"
 
 #define DNS(search, upstreams)                                               \
@@ -39,6 +45,12 @@ static const char map_text[] =
 	PEER(2, "gw", "100.64.0.2") "," PEER(3, "web", "100.64.0.3") "],"
 	"\"filter\": [], " DNS("true", "") ", \"relays\": [], "
 	"\"resources\": [" RES_DB "]}";
+
+/* The map with the wildcard resource granted (wild) or not. */
+#define MAP_WILD(res)                                                        \
+	"{\"version\": 3, \"full\": true, \"self\": " SELF ", \"peers\": ["   \
+	PEER(2, "gw", "100.64.0.2") "], \"filter\": [], " DNS("true", "")     \
+	", \"relays\": [], \"resources\": [" res "]}"
 
 static struct map *map_load(const char *text)
 {
@@ -346,6 +358,114 @@ static void empty_map_forwards_and_long_names_are_refused(void)
 	map_del(m);
 }
 
+/* What resclient_resolve does for the stub, without telling a connector:
+ * resnames_resolve over the map's resources with a real table. */
+struct wild_ctx {
+	struct map *m;
+	struct wildcard_table *wt;
+	int calls;
+	int fail;        /* != 0: return this instead */
+};
+
+static int wild_fn(void *ctx, const char *name, struct ip_addr *v4,
+		   struct ip_addr *v6)
+{
+	struct wild_ctx *w = ctx;
+	struct resnames_hit h;
+	size_t n;
+	const struct map_res *v = map_resources(w->m, &n);
+	int rc;
+
+	w->calls++;
+	if (w->fail)
+		return w->fail;
+	rc = resnames_resolve(v, n, w->wt, name, &h);
+	if (rc == 0) {
+		*v4 = h.v4;
+		*v6 = h.v6;
+	}
+	return rc;
+}
+
+static int ask_wild(struct wild_ctx *w, const char *name, uint16_t type,
+		    struct dnsanswer *out)
+{
+	static struct ip_endpoint host;
+	struct dnsanswer_cfg cfg = {.host = &host, .nhost = 1,
+				    .wildcard = wild_fn, .wildcard_ctx = w};
+
+	host = host_resolver();
+	return dnsanswer_lookup(w->m, &cfg, name, type, out);
+}
+
+static void wildcard_names_get_their_own_addresses(void)
+{
+	struct wild_ctx w = {.m = map_load(MAP_WILD(RES_DB "," RES_WILD)),
+			     .wt = wildcard_table_new()};
+	struct dnsanswer a;
+	struct ip_prefix p4, p6;
+	struct ip_addr x4;
+
+	REQUIRE(w.m && w.wt);
+	ip_prefix_parse("100.104.0.0/24", &p4, 0);
+	ip_prefix_parse("fd7a:115c:a1e0:ffff::6468:0/120", &p6, 0);
+	CHECK_INT(ask_wild(&w, "X.Wild.Example.", DNSANSWER_T_A, &a), 0);
+	CHECK_INT(a.action, DNSANSWER_LOCAL);
+	CHECK_INT(a.rcode, DNSANSWER_RCODE_NOERROR);
+	CHECK_INT(a.ttl, DNSANSWER_TTL);
+	REQUIRE(a.nrr == 1);
+	CHECK_INT(a.rr[0].type, DNSANSWER_T_A);
+	CHECK(ip_prefix_contains(&p4, &a.rr[0].addr));
+	CHECK(a.rr[0].addr.b[3] != 0 && a.rr[0].addr.b[3] != 255);
+	x4 = a.rr[0].addr;
+	CHECK_INT(ask_wild(&w, "x.wild.example", DNSANSWER_T_AAAA, &a), 0);
+	REQUIRE(a.nrr == 1);
+	CHECK(ip_prefix_contains(&p6, &a.rr[0].addr));
+	CHECK_INT(a.rr[0].addr.b[15], x4.b[3]);
+	CHECK_INT(ask_wild(&w, "a.b.wild.example", DNSANSWER_T_ANY, &a), 0);
+	REQUIRE(a.nrr == 2);
+	CHECK(!ip_addr_eq(&a.rr[0].addr, &x4));
+	CHECK_INT(w.calls, 3);
+	/* Other types: the name exists, no address is given away. */
+	CHECK_INT(ask_wild(&w, "new.wild.example", 16, &a), 0);
+	CHECK_INT(a.rcode, DNSANSWER_RCODE_NOERROR);
+	CHECK_INT(a.nrr, 0);
+	CHECK_INT(w.calls, 3);
+	/* The domain itself is no name under it. */
+	CHECK_INT(ask_wild(&w, "wild.example", DNSANSWER_T_A, &a), 0);
+	CHECK_INT(a.action, DNSANSWER_FORWARD);
+	/* The exact DNS resource still answers with its own address. */
+	CHECK_INT(ask(w.m, "db.corp.example", DNSANSWER_T_A, &a), 0);
+	REQUIRE(a.nrr == 1);
+	CHECK_STR(addr_text(&a.rr[0]), "100.96.0.1");
+	/* Without the callback such names are forwarded. */
+	CHECK_INT(ask(w.m, "x.wild.example", DNSANSWER_T_A, &a), 0);
+	CHECK_INT(a.action, DNSANSWER_FORWARD);
+	/* A full block (or no memory) is SERVFAIL, not a wrong address. */
+	w.fail = WEFT_ERR_EXHAUSTED;
+	CHECK_INT(ask_wild(&w, "full.wild.example", DNSANSWER_T_A, &a), 0);
+	CHECK_INT(a.action, DNSANSWER_LOCAL);
+	CHECK_INT(a.rcode, DNSANSWER_RCODE_SERVFAIL);
+	CHECK_STR(a.reason, "wildcard");
+	CHECK_INT(a.nrr, 0);
+	wildcard_table_del(w.wt);
+	map_del(w.m);
+}
+
+static void a_wildcard_the_map_lacks_is_not_answered_locally(void)
+{
+	struct wild_ctx w = {.m = map_load(MAP_WILD(RES_DB)),
+			     .wt = wildcard_table_new()};
+	struct dnsanswer a;
+
+	REQUIRE(w.m && w.wt);
+	CHECK_INT(ask_wild(&w, "x.wild.example", DNSANSWER_T_A, &a), 0);
+	CHECK_INT(a.action, DNSANSWER_FORWARD);
+	CHECK_INT(w.calls, 0);
+	wildcard_table_del(w.wt);
+	map_del(w.m);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(node_names_answer_peer_and_self),
 	CHECK_CASE(unknown_names_under_the_suffix_are_nxdomain),
@@ -353,6 +473,8 @@ static const struct check_case cases[] = {
 	CHECK_CASE(ptr_for_mesh_and_mapped_addresses),
 	CHECK_CASE(granted_resource_names_get_mapped_addresses),
 	CHECK_CASE(a_resource_the_map_lacks_is_not_answered_locally),
+	CHECK_CASE(wildcard_names_get_their_own_addresses),
+	CHECK_CASE(a_wildcard_the_map_lacks_is_not_answered_locally),
 	CHECK_CASE(extra_records_answer_their_type),
 	CHECK_CASE(split_domains_take_the_longest_match),
 	CHECK_CASE(global_upstreams_replace_the_host_resolvers),
