@@ -63,18 +63,6 @@ policy_ab="$acl_base]}"
 policy_both="$acl_base$acl_ba]}"
 policy_cb="$acl_base$acl_ba$acl_cb]}"
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log; do
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
 # cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
 cli() {
 	_n=$1 _c=$2
@@ -517,32 +505,9 @@ run() {
 		fail "weft0 still exists after down"
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "agent_e2e_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
+need agent_e2e_test jq curl ping
 nobody=$(id -u nobody 2>/dev/null) ||
 	{ echo "agent_e2e_test: no user nobody" >&2; exit 1; }
-for t in jq curl ping; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "agent_e2e_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
+start_test
 run
-cleanup
-echo "agent_e2e: $(($(date +%s) - t_start)) s"
-# The sanitizer builds report on exit: none is allowed.
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   agent_e2e"
-else
-	dump
-	echo "FAIL agent_e2e"
-fi
-exit $failed
+finish agent_e2e

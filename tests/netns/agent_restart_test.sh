@@ -56,18 +56,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]},
  {"action":"accept","proto":"tcp","src":["tag:b"],"dst":["tag:a:5202"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log; do
-		echo "---- $f" >&2
-		tail -n 30 "$f" >&2
-	done
-}
-
 # kill9 PID: SIGKILL, then wait up to 5 s until PID is gone.
 kill9() {
 	kill -KILL "$1" 2>/dev/null
@@ -235,29 +223,7 @@ run() {
 	mode direct ""
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "agent_restart_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl ping; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "agent_restart_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
+need agent_restart_test jq curl ping
+start_test
 run
-cleanup
-echo "agent_restart: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   agent_restart"
-else
-	dump
-	echo "FAIL agent_restart"
-fi
-exit $failed
+finish agent_restart

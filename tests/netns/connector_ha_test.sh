@@ -62,19 +62,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*"]},
  {"action":"accept","src":["tag:a"],"dst":["resource:web:*"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log "$tmp"/*.txt; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
 # The lab host each connector runs on, and its LAN address.
 ns_of() { [ "$1" = c2 ] && echo b || echo c; }
 lan_of() { [ "$1" = c2 ] && echo "$C2_LAN" || echo "$C_LAN"; }
@@ -320,29 +307,7 @@ run() {
 	return 0
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "connector_ha_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl ping nft; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "connector_ha_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
+need connector_ha_test jq curl ping nft
+start_test
 run
-cleanup
-echo "connector_ha: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   connector_ha"
-else
-	dump
-	echo "FAIL connector_ha"
-fi
-exit $failed
+finish connector_ha

@@ -73,19 +73,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"udp","src":["tag:a"],"dst":["192.168.76.128/25:7000"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log "$tmp"/*.txt; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
 # stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
 has_table() {
 	nsrun "$1" nft list table $TABLE >/dev/null 2>&1
@@ -383,29 +370,7 @@ run() {
 	return 0
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "connector_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl ping nft; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "connector_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
+need connector_test jq curl ping nft
+start_test
 run
-cleanup
-echo "connector: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   connector"
-else
-	dump
-	echo "FAIL connector"
-fi
-exit $failed
+finish connector

@@ -65,19 +65,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:db:*","resource:wild:*","resource:gone:*"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:db:*","resource:wild:*","resource:gone:*"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
 # resolve NODE NAME FIELD: a field of `weft-agent resolve --json NAME`.
 resolve() {
 	cli "$1" resolve "$2" 2>>"$tmp/resolve.err" | jq -r ".$3"
@@ -352,30 +339,8 @@ run() {
 	return 0
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "dns_resource_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl dnsmasq dig nft; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "dns_resource_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
+need dns_resource_test jq curl dnsmasq dig nft
+start_test
 trap 'cleanup; [ -n "$etc_ns" ] && rm -rf "$etc_ns"; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
 run
-cleanup
-[ -n "$etc_ns" ] && rm -rf "$etc_ns"
-echo "dns_resource: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   dns_resource"
-else
-	dump
-	echo "FAIL dns_resource"
-fi
-exit $failed
+finish dns_resource

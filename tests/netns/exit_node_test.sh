@@ -60,19 +60,6 @@ grant='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
 revoked='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:c:*"]}]}'
 
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log "$tmp"/*.txt; do
-		[ -f "$f" ] || continue
-		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
-	done
-}
-
 # stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
 nft_ok() {
 	printf '%s\n' 'table inet weftprobe {' \
@@ -340,29 +327,7 @@ run() {
 	return 0
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "exit_node_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl ping nft; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "exit_node_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
-t_start=$(date +%s)
+need exit_node_test jq curl ping nft
+start_test
 run
-cleanup
-echo "exit_node: $(($(date +%s) - t_start)) s"
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   exit_node"
-else
-	dump
-	echo "FAIL exit_node"
-fi
-exit $failed
+finish exit_node

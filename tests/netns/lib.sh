@@ -104,14 +104,16 @@ skip() {
 	exit 77
 }
 
-# need NAME TOOL...: skips the test unless it runs as root and every TOOL
-# is installed.
+# need NAME TOOL...: skips the test unless it runs as root; fails it
+# (exit 1) when a TOOL is missing: scripts/deps.sh installs them all, so a
+# missing one is a broken setup, not a reason to skip.
 need() {
 	_t=$1
 	shift
 	[ "$(id -u)" = 0 ] || skip "$_t" "needs root for network namespaces"
 	for _b in "$@"; do
-		command -v "$_b" >/dev/null 2>&1 || skip "$_t" "no $_b"
+		command -v "$_b" >/dev/null 2>&1 ||
+			{ echo "$_t: $_b missing" >&2; exit 1; }
 	done
 }
 
