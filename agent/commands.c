@@ -89,7 +89,7 @@ static json_t *status_answer(const struct agent_view *v)
 		"name", copy_field(self, "name"),
 		"ipv4", copy_field(self, "ipv4"),
 		"ipv6", copy_field(self, "ipv6"),
-		"controller", "url", v->cfg->controller,
+		"controller", "url", v->ctl_url,
 		"reachable", v->reachable,
 		"last_contact", time_or_null(v->last_contact),
 		"last_error", v->last_error[0] ? json_string(v->last_error)
