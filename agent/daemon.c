@@ -102,28 +102,22 @@ static void fail(struct daemon *d, int rc)
 
 /* ---- relay ---- */
 
-/* Points the relay client at the map's first relay (the home relay) and
- * hands it the answer's relay token. */
+/* Hands the map's relays and the answer's relay token to the relay set
+ * (agent/relayset.h: a connection to each, the home relay by RTT). */
 static void update_relay(struct daemon *d, const json_t *answer)
 {
-	size_t nrelays;
-	const struct map_relay *r = map_relays(d->v.map, &nrelays);
 	const char *tok = json_string_value(json_object_get(answer,
 							    "relay_token"));
-	struct relayc *relay = dataplane_relay(d->v.dp);
-	struct relayc_target t;
+	const char *bad = NULL;
 	char q[300];
+	size_t n = relayset_update(dataplane_relays(d->v.dp), d->v.map, tok,
+				   &bad);
 
-	if (tok)
-		relayc_set_token(relay, tok);
-	if (nrelays && relayset_target(r, &t) < 0) {
-		log_warn("relay_unusable", "name=%s address=%s note=\"needs "
-			 "an IPv4 address and a public_key_pin\"",
-			 log_q(q, sizeof(q), r->name),
-			 r->address ? r->address : "-");
-		nrelays = 0;
-	}
-	relayc_set_relay(relay, nrelays ? &t : NULL);
+	if (n)
+		log_warn("relay_unusable", "count=%zu name=%s note=\"needs "
+			 "an IPv4 address and a public_key_pin; at most %d "
+			 "relays\"", n, log_q(q, sizeof(q), bad),
+			 RELAYSET_MAX);
 }
 
 static void check_endpoints(struct daemon *d);
@@ -379,6 +373,10 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 			log_info("relay_connected", "relay=%s addr=%s node=%llu",
 				 log_q(q, sizeof(q), ev->name), a,
 				 (unsigned long long)ev->node);
+		break;
+	case RELAYC_HOME: /* chosen by RTT: publish it */
+		log_info("relay_home", "relay=%s", log_q(q, sizeof(q), ev->name));
+		check_endpoints(d);
 		break;
 	case RELAYC_QAD:
 		if (ev->again)
