@@ -734,8 +734,10 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct dataplane *dp = ctx;
 
-	/* The relay path is up while any relay is (relayset.h). */
-	if (dp->tun && (ev->kind == RELAYC_AUTHED || ev->kind == RELAYC_CLOSED))
+	/* The relay path is up while any relay is (relayset.h); a renewed
+	 * token changes nothing. */
+	if (dp->tun && ((ev->kind == RELAYC_AUTHED && !ev->again) ||
+			ev->kind == RELAYC_CLOSED))
 		tunnels_set_relay_up(dp->tun, relayset_up(dp->relays));
 	if (dp->hooks.on_relay_event)
 		dp->hooks.on_relay_event(ev, dp->hooks.ctx);
