@@ -197,7 +197,13 @@ failover() {
 	echo "iperf3 a->b across the kill of a's home relay: ${bytes:-0} bytes;" \
 		"longest receive gap ${gap:-?} ms; data again ${resume:-?} ms" \
 		"after the kill"
-	[ "${bytes:-0}" -gt 1000000 ] || fail "iperf3 moved ${bytes:-0} bytes"
+	if ! [ "${bytes:-0}" -gt 1000000 ]; then
+		fail "iperf3 moved ${bytes:-0} bytes"
+		for n in a b; do
+			echo "$n: $(cli $n peers | jq -c .peers)"
+			echo "$n: $(cli $n status | jq -c '.relay_links')"
+		done
+	fi
 	[ -n "$resume" ] && [ "$resume" -le 3000 ] ||
 		fail "traffic resumed ${resume:-never} ms after the kill (> 3000)"
 	[ -n "$gap" ] && [ "$gap" -le 3000 ] ||

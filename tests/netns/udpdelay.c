@@ -95,7 +95,9 @@ int main(int argc, char **argv)
 			struct item *it;
 			ssize_t n;
 
-			if (!(p[i].revents & POLLIN))
+			/* POLLERR: an ICMP error (the upstream is gone);
+			 * recv takes it, or poll would report it forever. */
+			if (!(p[i].revents & (POLLIN | POLLERR)))
 				continue;
 			it = &queue[(head + count) % QUEUE_MAX];
 			if (i == 0) {
