@@ -16,6 +16,7 @@
 #include "agent/resclient.h"
 #include "agent/resnames.h"
 #include "agent/relayc.h"
+#include "agent/relayset.h"
 #include "agent/state.h"
 #include "agent/tunnel.h"
 #include "agent/view.h"
@@ -75,13 +76,15 @@ static json_t *status_answer(const struct agent_view *v)
 	const json_t *self = self_of(v);
 	size_t nrelays, i;
 	const struct map_relay *relays = map_relays(v->map, &nrelays);
-	json_t *names = json_array();
+	json_t *names = json_array(), *st;
+	json_t *links = v->dp && dataplane_relays(v->dp)
+				? relayset_json(dataplane_relays(v->dp)) : NULL;
 
 	for (i = 0; names && i < nrelays; i++)
 		if (relays[i].name)
 			json_array_append_new(names,
 					      json_string(relays[i].name));
-	return json_pack(
+	st = json_pack(
 		"{s:s, s:o, s:{s:I, s:o, s:o, s:o}, s:{s:s, s:b, s:o, s:o}, "
 		"s:o, s:o, s:{s:I, s:o, s:I}, s:o, s:I, s:o, s:b}",
 		"state", state_name(v->state),
@@ -91,7 +94,7 @@ static json_t *status_answer(const struct agent_view *v)
 		"name", copy_field(self, "name"),
 		"ipv4", copy_field(self, "ipv4"),
 		"ipv6", copy_field(self, "ipv6"),
-		"controller", "url", v->cfg->controller,
+		"controller", "url", v->ctl_url,
 		"reachable", v->reachable,
 		"last_contact", time_or_null(v->last_contact),
 		"last_error", v->last_error[0] ? json_string(v->last_error)
@@ -108,6 +111,11 @@ static json_t *status_answer(const struct agent_view *v)
 			       ? json_string(dataplane_tun_name(v->dp))
 			       : json_null(),
 		"accept_routes", v->cfg->accept_routes);
+	/* Every relay's connection and RTT; "relay" is the home one. */
+	if (st && links && json_object_set_new(st, "relay_links", links) == 0)
+		links = NULL;
+	json_decref(links);
+	return st;
 }
 
 /* The connector's part of status: null unless it forwards. */

@@ -10,6 +10,7 @@
  * idle) and a condition variable for back-off sleeps. */
 #include "agent/control.h"
 
+#include "agent/ctlset.h"
 #include "agent/httpc.h"
 #include "agent/httpmsg.h"
 #include "agent/state.h"
@@ -40,6 +41,10 @@
 #define PROBE_SLOW_MS 4000
 #define PROBE_FAST_FOR_MS 120000
 #define PROBE_TIMEOUT_MS 2000
+/* Wait before trying the next controller URL after one failed (plus up to
+ * as much jitter), so that agents leaving a dead replica do not all
+ * arrive at the same millisecond. */
+#define SWITCH_MS 100
 
 struct control {
 	struct loop *loop;
@@ -49,7 +54,8 @@ struct control {
 	bool started;
 
 	/* configuration, owned copies */
-	char *url, *ca_file, *auth_key, *state_dir, *public_key, *hostname;
+	struct ctlset *set; /* the controller URLs; thread-only after start */
+	char *ca_file, *auth_key, *state_dir, *public_key, *hostname;
 	char **routes;
 	size_t nroutes;
 	int64_t poll_timeout_ms;
@@ -60,7 +66,8 @@ struct control {
 	struct statedir_cred cred;
 	bool have_cred;
 	int64_t since;
-	bool resync;         /* a call failed: the next poll asks since=0 */
+	bool resync;         /* a call failed: check the controller answers
+			      * before the next poll */
 	bool last_gzip;      /* the last answer came gzip-coded */
 	size_t last_bytes;   /* its body's size on the wire */
 	int64_t silent_since; /* mono ms of the first failure without any
@@ -190,7 +197,8 @@ static int call(struct control *c, struct httpc *h, const char *method,
 	char url[1024], auth[STATEDIR_CRED_SIZE + 16];
 	int rc;
 
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->url, path) >=
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", ctlset_current(c->set),
+			     path) >=
 	    sizeof(url)) {
 		snprintf(msg, msglen, "controller URL too long");
 		return -EIO;
@@ -355,7 +363,8 @@ static enum step do_register(struct control *c, struct httpc *h,
 	}
 	c->cred.node_id = node_id;
 	snprintf(c->cred.credential, sizeof(c->cred.credential), "%s", cred);
-	snprintf(c->cred.controller, sizeof(c->cred.controller), "%s", c->url);
+	snprintf(c->cred.controller, sizeof(c->cred.controller), "%s",
+		 ctlset_current(c->set));
 	rc = statedir_cred_save(c->state_dir, &c->cred);
 	if (rc < 0) {
 		ev->kind = CONTROL_FATAL;
@@ -428,6 +437,35 @@ out:
 	return st;
 }
 
+/* GET /healthz after a failure; CONTROL_CONTACT when it answers 200. */
+static enum step contact(struct control *c, struct httpc *h,
+			 struct control_event *ev)
+{
+	char msg[MSG_SIZE] = "";
+	struct control_event ok;
+	json_t *j = NULL;
+	long status = 0;
+	enum step st;
+	int rc;
+
+	rc = call(c, h, "GET", "/healthz", NULL, PROBE_TIMEOUT_MS, true,
+		  &status, &j, msg, sizeof(msg));
+	if (rc < 0)
+		st = no_answer(ev, "healthz", rc, msg);
+	else if (status != 200)
+		st = transient(ev, "healthz", status, j);
+	else {
+		memset(&ok, 0, sizeof(ok));
+		ok.kind = CONTROL_CONTACT;
+		ok.http_status = status;
+		snprintf(ok.url, sizeof(ok.url), "%s", ctlset_current(c->set));
+		post(c, &ok);
+		st = STEP_OK;
+	}
+	json_decref(j);
+	return st;
+}
+
 static enum step do_poll(struct control *c, struct httpc *h, struct control_event *ev)
 {
 	char path[64], msg[MSG_SIZE] = "";
@@ -439,11 +477,19 @@ static enum step do_poll(struct control *c, struct httpc *h, struct control_even
 
 	if (atomic_exchange(&c->want_full, false))
 		c->since = 0;
-	/* After a failure, ask for the whole map: it is answered at once
-	 * (a poll at the current version would be held for up to a minute,
-	 * and the agent would look disconnected meanwhile), and whatever
-	 * changed while we were away is in it. */
-	since = c->resync ? 0 : c->since;
+	/* After a failure (maybe on another controller now), the poll
+	 * resumes from the version we hold, so what changed meanwhile comes
+	 * as a delta; but a poll at the current version is held for up to a
+	 * minute, so /healthz tells first that this controller answers
+	 * (CONTROL_CONTACT) and the agent does not look disconnected while
+	 * nothing changes. Without a map yet, since=0 is answered at once. */
+	if (c->resync && c->since > 0) {
+		st = contact(c, h, ev);
+		if (st != STEP_OK)
+			return st;
+		c->resync = false;
+	}
+	since = c->since;
 	snprintf(path, sizeof(path), "/api/v1/map?since=%lld",
 		 (long long)since);
 	rc = call(c, h, "GET", path, NULL, c->poll_timeout_ms, true, &status,
@@ -560,6 +606,7 @@ static void *run(void *arg)
 	httpc_set_fwmark(h, c->fwmark);
 	while (!atomic_load(&c->stop)) {
 		memset(&ev, 0, sizeof(ev));
+		snprintf(ev.url, sizeof(ev.url), "%s", ctlset_current(c->set));
 		if (!c->have_cred)
 			st = do_register(c, h, &ev);
 		else if (atomic_load(&c->ep_pending))
@@ -572,19 +619,29 @@ static void *run(void *arg)
 			continue;
 		if (st == STEP_RETRY) {
 			uint64_t r = 0;
+			bool round;
 
+			/* The next controller URL is tried at once (after a
+			 * few jittered ms) while some has not failed since
+			 * the last success; after a whole round, back off. */
 			rand_u64(&r);
-			ev.retry_ms = state_backoff_next(&c->backoff, r);
+			round = ctlset_failed(c->set);
+			ev.retry_ms = round ? state_backoff_next(&c->backoff, r)
+					    : SWITCH_MS + (int64_t)(r % SWITCH_MS);
+			snprintf(ev.next_url, sizeof(ev.next_url), "%s",
+				 ctlset_current(c->set));
 			c->resync = true;
 			if (ev.http_status == 0 && c->silent_since < 0)
 				c->silent_since = clock_mono_ms();
 			else if (ev.http_status != 0)
 				c->silent_since = -1;
 			post(c, &ev);
-			if (!wait_retry(c, h, ev.retry_ms, ev.http_status == 0))
+			if (!wait_retry(c, h, ev.retry_ms,
+					round && ev.http_status == 0))
 				break;
 			continue;
 		}
+		ctlset_ok(c->set);
 		c->silent_since = -1;
 		if (ev.kind == CONTROL_MAP) {
 			state_backoff_reset(&c->backoff);
@@ -616,7 +673,7 @@ static char *dup_or_null(const char *s, bool *fail)
 
 static void free_cfg(struct control *c)
 {
-	free(c->url);
+	ctlset_del(c->set);
 	free(c->ca_file);
 	if (c->auth_key)
 		explicit_bzero(c->auth_key, strlen(c->auth_key));
@@ -635,6 +692,7 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 {
 	struct control *c;
 	pthread_condattr_t ca;
+	char msg[MSG_SIZE];
 	bool fail = false;
 	int rc;
 
@@ -648,7 +706,9 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 	c->cb = cb;
 	c->ctx = ctx;
 	c->fwmark = cfg->fwmark;
-	c->url = dup_or_null(cfg->url, &fail);
+	/* The caller checked the URLs (plain http included). */
+	if (ctlset_parse(cfg->url, true, NULL, &c->set, msg, sizeof(msg)) < 0)
+		fail = true;
 	c->ca_file = dup_or_null(cfg->ca_file, &fail);
 	c->auth_key = dup_or_null(cfg->auth_key, &fail);
 	c->state_dir = dup_or_null(cfg->state_dir, &fail);
@@ -663,9 +723,10 @@ int control_new(struct loop *l, const struct control_cfg *cfg,
 		}
 	}
 	if (fail) {
+		rc = c->set ? WEFT_ERR_NOMEM : WEFT_ERR_INVAL;
 		free_cfg(c);
 		free(c);
-		return WEFT_ERR_NOMEM;
+		return rc;
 	}
 	c->silent_since = -1;
 	c->poll_timeout_ms = cfg->poll_timeout_ms > 0 ? cfg->poll_timeout_ms

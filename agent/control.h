@@ -13,8 +13,12 @@
  * 30 s) that resets on the next map; while the controller gives no HTTP
  * answer at all, GET /healthz is tried about every second (every 4 s
  * after two minutes) during that wait, and the retry starts as soon as it
- * answers. The first poll after any failure asks for the full map
- * (since=0), which the controller answers at once. Refusals (401, 403,
+ * answers. With several controller URLs (agent/ctlset.h) a failure moves
+ * to the next URL, tried after 100-200 ms; the back-off applies once all
+ * of them failed in a row. After any failure, GET /healthz is asked
+ * first (CONTROL_CONTACT when it answers) and the poll resumes with
+ * since=<the version held>, so what changed meanwhile comes as a delta.
+ * Refusals (401, 403,
  * 400 at registration, 410 node_removed) are reported as fatal and end
  * the thread. */
 #ifndef WEFT_AGENT_CONTROL_H
@@ -31,7 +35,8 @@ struct loop;
 struct control;
 
 struct control_cfg {
-	const char *url;        /* controller base URL (no trailing '/') */
+	const char *url;        /* controller base URLs, comma-separated
+				 * (checked already: ctlset_parse) */
 	const char *ca_file;    /* PEM CA bundle; NULL: the system store */
 	const char *auth_key;   /* for registration; NULL when not needed */
 	const char *state_dir;  /* where a new credential is saved */
@@ -50,7 +55,10 @@ enum control_kind {
 			     * credential is saved already */
 	CONTROL_MAP,        /* json: the map answer (full, delta, keep-alive) */
 	CONTROL_ENDPOINTS,  /* json: the endpoints the controller now has */
-	CONTROL_FAIL,       /* transient; retried after retry_ms */
+	CONTROL_CONTACT,    /* the controller answers again after a failure
+			     * (/healthz); the map held is resumed */
+	CONTROL_FAIL,       /* transient; retried after retry_ms (at
+			     * next_url) */
 	CONTROL_FATAL,      /* refused; the thread has ended */
 };
 
@@ -68,6 +76,8 @@ struct control_event {
 	int64_t node_id;  /* REGISTERED */
 	bool gzipped;     /* MAP: the answer came gzip-coded */
 	size_t wire_bytes; /* MAP: its body's size as it came */
+	char url[STATEDIR_URL_SIZE];      /* the controller it is about */
+	char next_url[STATEDIR_URL_SIZE]; /* FAIL: the one tried next */
 	char message[256];
 };
 

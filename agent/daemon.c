@@ -8,6 +8,7 @@
 #include "agent/commands.h"
 #include "agent/connector.h"
 #include "agent/control.h"
+#include "agent/ctlset.h"
 #include "agent/dataplane.h"
 #include "agent/dnshost.h"
 #include "agent/dnsstub.h"
@@ -20,6 +21,7 @@
 #include "agent/metrics.h"
 #include "agent/priv.h"
 #include "agent/relayc.h"
+#include "agent/relayset.h"
 #include "agent/resclient.h"
 #include "agent/state.h"
 #include "agent/statedir.h"
@@ -35,7 +37,6 @@
 #include "shared/quic.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@
 struct daemon {
 	struct agent_view v;
 	struct control *ctl;
+	struct ctlset *ctls;      /* the --controller URLs */
 	struct localapi *api;
 	struct metricsd *metrics; /* NULL without --metrics-listen */
 	struct loop_timer *ep_timer;
@@ -101,63 +103,22 @@ static void fail(struct daemon *d, int rc)
 
 /* ---- relay ---- */
 
-/* Resolves "host:port" or "addr:port". Names are looked up with a
- * blocking getaddrinfo on the loop: relay lists change rarely, and an
- * address literal (what run.sh registers) needs no lookup. */
-static int relay_addr(const char *s, struct ip_endpoint *out)
-{
-	struct addrinfo hints = {.ai_family = AF_INET,
-				 .ai_socktype = SOCK_DGRAM}, *ai = NULL;
-	char host[256];
-	const char *colon = s ? strrchr(s, ':') : NULL;
-	int rc;
-
-	if (!s)
-		return WEFT_ERR_INVAL;
-	if (ip_endpoint_parse(s, out) == 0)
-		return 0;
-	if (!colon || (size_t)(colon - s) >= sizeof(host) || colon == s)
-		return WEFT_ERR_INVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = '\0';
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
-		return WEFT_ERR_NOTFOUND;
-	rc = ip_endpoint_from_sockaddr(ai->ai_addr, ai->ai_addrlen, out);
-	freeaddrinfo(ai);
-	return rc;
-}
-
-/* Points the relay client at the map's first relay (the home relay) and
- * hands it the answer's relay token. */
+/* Hands the map's relays and the answer's relay token to the relay set
+ * (agent/relayset.h: a connection to each, the home relay by RTT). */
 static void update_relay(struct daemon *d, const json_t *answer)
 {
-	size_t nrelays;
-	const struct map_relay *r = map_relays(d->v.map, &nrelays);
 	const char *tok = json_string_value(json_object_get(answer,
 							    "relay_token"));
-	struct relayc *relay = dataplane_relay(d->v.dp);
-	struct relayc_target t = {0};
-	const char *name, *addr;
+	const char *bad = NULL;
 	char q[300];
+	size_t n = relayset_update(dataplane_relays(d->v.dp), d->v.map, tok,
+				   &bad);
 
-	if (tok)
-		relayc_set_token(relay, tok);
-	if (!nrelays) {
-		relayc_set_relay(relay, NULL);
-		return;
-	}
-	name = r->name;
-	addr = r->address;
-	memcpy(t.pin, r->pin, sizeof(t.pin));
-	if (!name || !r->has_pin || relay_addr(addr, &t.addr) < 0) {
-		log_warn("relay_unusable", "name=%s address=%s note=\"needs "
-			 "an IPv4 address and a public_key_pin\"",
-			 log_q(q, sizeof(q), name), addr ? addr : "-");
-		relayc_set_relay(relay, NULL);
-		return;
-	}
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	relayc_set_relay(relay, &t);
+	if (n)
+		log_warn("relay_unusable", "count=%zu name=%s note=\"needs "
+			 "an IPv4 address and a public_key_pin; at most %d "
+			 "relays\"", n, log_q(q, sizeof(q), bad),
+			 RELAYSET_MAX);
 }
 
 static void check_endpoints(struct daemon *d);
@@ -415,6 +376,10 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 				 log_q(q, sizeof(q), ev->name), a,
 				 (unsigned long long)ev->node);
 		break;
+	case RELAYC_HOME: /* chosen by RTT: publish it */
+		log_info("relay_home", "relay=%s", log_q(q, sizeof(q), ev->name));
+		check_endpoints(d);
+		break;
 	case RELAYC_QAD:
 		if (ev->again)
 			break;
@@ -513,9 +478,10 @@ static void on_control(const struct control_event *ev, void *ctx)
 	char q[300], q2[64];
 
 	if (ev->kind != CONTROL_FAIL) {
-		if (!d->v.reachable)
+		if (!d->v.reachable || strcmp(d->v.ctl_url, ev->url) != 0)
 			log_info("controller_reachable", "url=%s",
-				 log_q(q, sizeof(q), d->v.cfg->controller));
+				 log_q(q, sizeof(q), ev->url));
+		snprintf(d->v.ctl_url, sizeof(d->v.ctl_url), "%s", ev->url);
 		d->v.reachable = true;
 		d->v.last_contact = clock_wall_s();
 		d->v.last_error[0] = '\0';
@@ -537,6 +503,9 @@ static void on_control(const struct control_event *ev, void *ctx)
 	case CONTROL_MAP:
 		on_map(d, ev);
 		break;
+	case CONTROL_CONTACT: /* the map held is current again */
+		set_state(d, STATE_EV_MAP);
+		break;
 	case CONTROL_ENDPOINTS:
 		json_decref(d->v.reported);
 		d->v.reported = json_incref(ev->json);
@@ -545,8 +514,9 @@ static void on_control(const struct control_event *ev, void *ctx)
 		break;
 	case CONTROL_FAIL:
 		if (d->v.reachable || strcmp(d->v.last_error, ev->message) != 0)
-			log_warn("controller_unreachable", "retry_ms=%lld "
-				 "error=%s", (long long)ev->retry_ms,
+			log_warn("controller_unreachable", "url=%s next=%s "
+				 "retry_ms=%lld error=%s", ev->url, ev->next_url,
+				 (long long)ev->retry_ms,
 				 log_q(q, sizeof(q), ev->message));
 		d->v.reachable = false;
 		snprintf(d->v.last_error, sizeof(d->v.last_error), "%s",
@@ -683,7 +653,7 @@ static int load_cred(struct daemon *d, struct statedir_cred *cred,
 	char q[600];
 
 	*have = false;
-	if (rc == 0 && strcmp(cred->controller, cfg->controller) == 0) {
+	if (rc == 0 && ctlset_has(d->ctls, cred->controller)) {
 		*have = true;
 		d->v.node_id = cred->node_id;
 		log_info("credential_loaded", "node=%lld",
@@ -715,18 +685,20 @@ static int prepare(struct daemon *d, struct ident **id,
 	char q[600];
 	int rc;
 
-	rc = control_check_url(cfg->controller, cfg->insecure_http, &plain);
+	rc = ctlset_parse(cfg->controller, cfg->insecure_http, &plain,
+			  &d->ctls, q, sizeof(q));
 	if (rc == WEFT_ERR_FORBIDDEN) {
 		say(d, "refusing plain http to %s: use https, or "
-		       "--insecure-http if you really mean it",
-		    cfg->controller);
+		       "--insecure-http if you really mean it", q);
 		return rc;
 	}
 	if (rc < 0) {
-		say(d, "--controller must be an http(s) URL without a path, "
-		       "like https://weft.example.com");
+		say(d, "--controller must be http(s) URLs without a path, "
+		       "like https://weft.example.com (%s)", q);
 		return rc;
 	}
+	snprintf(d->v.ctl_url, sizeof(d->v.ctl_url), "%s",
+		 ctlset_current(d->ctls));
 	if (plain)
 		log_warn("insecure_http", "url=%s note=\"the node credential "
 			 "and map travel unencrypted\"",
@@ -987,6 +959,7 @@ out:
 	json_decref(d.endpoints);
 	json_decref(d.v.reported);
 	ident_del(id);
+	ctlset_del(d.ctls);
 	if (rc < 0 && !msg[0])
 		say(&d, "%s", weft_strerror(rc));
 	return rc;

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 struct daemon_cfg {
-	const char *controller;  /* base URL, required */
+	const char *controller;  /* base URLs, comma-separated, required */
 	const char *auth_key;    /* needed when no credential is stored */
 	const char *state_dir;   /* required */
 	const char *hostname;    /* NULL: gethostname() */

@@ -6,6 +6,7 @@
 #include "agent/packet.h"
 #include "agent/ping.h"
 #include "agent/relayc.h"
+#include "agent/relayset.h"
 #include "agent/reschoice.h"
 #include "agent/tun.h"
 #include "agent/tunnel.h"
@@ -37,7 +38,7 @@ struct dataplane {
 	struct loop *loop;
 	struct dataplane_hooks hooks;
 	struct quic_endpoint *ep;
-	struct relayc *relay;
+	struct relayset *relays;
 	struct tunnels *tun;
 	struct filter *filter;
 	struct filter_routes *routes; /* peers' allowed_ips and resources:
@@ -100,7 +101,7 @@ void dataplane_del(struct dataplane *dp)
 	tun_del(dp->tundev);
 	free(dp->tun_routes);
 	tunnels_del(dp->tun);
-	relayc_del(dp->relay);
+	relayset_del(dp->relays);
 	quic_endpoint_del(dp->ep);
 	filter_del(dp->filter);
 	filter_routes_del(dp->routes);
@@ -112,7 +113,12 @@ void dataplane_del(struct dataplane *dp)
 
 struct relayc *dataplane_relay(const struct dataplane *dp)
 {
-	return dp->relay;
+	return dp->relays ? relayset_home(dp->relays) : NULL;
+}
+
+struct relayset *dataplane_relays(const struct dataplane *dp)
+{
+	return dp->relays;
 }
 
 struct tunnels *dataplane_tunnels(const struct dataplane *dp)
@@ -745,10 +751,11 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 {
 	struct dataplane *dp = ctx;
 
-	if (dp->tun && ev->kind == RELAYC_AUTHED)
-		tunnels_set_relay_up(dp->tun, true);
-	if (dp->tun && ev->kind == RELAYC_CLOSED)
-		tunnels_set_relay_up(dp->tun, false);
+	/* The relay path is up while any relay is (relayset.h); a renewed
+	 * token changes nothing. */
+	if (dp->tun && ((ev->kind == RELAYC_AUTHED && !ev->again) ||
+			ev->kind == RELAYC_CLOSED))
+		tunnels_set_relay_up(dp->tun, relayset_up(dp->relays));
 	if (dp->hooks.on_relay_event)
 		dp->hooks.on_relay_event(ev, dp->hooks.ctx);
 }
@@ -776,7 +783,7 @@ static int tunnel_send_relay(int64_t dst, const uint8_t *payload, size_t len,
 {
 	struct dataplane *dp = ctx;
 
-	return relayc_send(dp->relay, (uint64_t)dst, payload, len);
+	return relayset_send(dp->relays, (uint64_t)dst, payload, len);
 }
 
 static int tunnel_send_signal(int64_t dst, const uint8_t *data, size_t len,
@@ -784,7 +791,7 @@ static int tunnel_send_signal(int64_t dst, const uint8_t *data, size_t len,
 {
 	struct dataplane *dp = ctx;
 
-	return relayc_signal(dp->relay, (uint64_t)dst, data, len);
+	return relayset_signal(dp->relays, (uint64_t)dst, data, len);
 }
 
 static void on_path_change(int64_t peer, bool direct,
@@ -817,7 +824,7 @@ static int send_virtual(struct quic_endpoint *ep, struct quic_conn *c,
 	(void)c;
 	if (!id)
 		return WEFT_ERR_INVAL;
-	return relayc_send(dp->relay, (uint64_t)id, data, len);
+	return relayset_send(dp->relays, (uint64_t)id, data, len);
 }
 
 static void on_udp_other(struct quic_endpoint *ep,
@@ -835,7 +842,7 @@ static void on_udp_other(struct quic_endpoint *ep,
 			tunnels_input_frame(dp->tun, from, &f);
 		return;
 	}
-	relayc_input(dp->relay, from, data, len);
+	relayset_input(dp->relays, from, data, len);
 }
 
 static bool accept_peer(struct quic_endpoint *ep, const char *alpn,
@@ -929,7 +936,8 @@ int dataplane_open(struct dataplane *dp,
 		dp->fwmark = cfg->fwmark;
 	}
 	if (rc == 0)
-		rc = relayc_new(dp->loop, dp->ep, &relay_cbs, dp, &dp->relay);
+		rc = relayset_new(dp->loop, dp->ep, &relay_cbs, dp,
+				  &dp->relays);
 	if (rc == 0)
 		rc = tunnels_new(dp->loop, dp->ep, cfg->node_id, &tunnel_cbs,
 				 dp, &dp->tun);

@@ -35,6 +35,7 @@ struct loop;
 struct pings;
 struct quic_endpoint;
 struct relayc;
+struct relayset;
 struct relayc_event;
 struct tunnels;
 
@@ -110,7 +111,9 @@ int dataplane_open_tun(struct dataplane *dp, const char *name);
 
 /* Parts for the daemon to configure from the map; borrowed, valid until
  * dataplane_del (NULL before dataplane_open). */
-struct relayc *dataplane_relay(const struct dataplane *dp);
+struct relayc *dataplane_relay(const struct dataplane *dp); /* the home
+							     * relay's */
+struct relayset *dataplane_relays(const struct dataplane *dp);
 struct tunnels *dataplane_tunnels(const struct dataplane *dp);
 struct quic_endpoint *dataplane_endpoint(const struct dataplane *dp);
 struct filter *dataplane_filter(const struct dataplane *dp);

@@ -62,12 +62,12 @@ static const char *default_socket(const char *state_dir, char *buf, size_t n)
 
 static int cmd_up(int argc, char **argv)
 {
-	const char *controller = NULL, *auth_key = NULL, *state_dir = NULL;
+	const char *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
 	const char *socks5 = NULL;
-	struct conf_list routes = {0}, forwards = {0};
+	struct conf_list routes = {0}, forwards = {0}, controllers = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
 	int64_t exit_table = EXIT_TABLE_DEFAULT;
@@ -75,8 +75,10 @@ static int cmd_up(int argc, char **argv)
 	int64_t exit_prio = EXIT_PRIORITY_DEFAULT;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
 	const struct conf_opt opts[] = {
-		{"controller", CONF_STRING, &controller, NULL,
-		 "controller URL (https://...)", 0, 0},
+		{"controller", CONF_LIST, &controllers, NULL,
+		 "controller URL (https://...); repeat it or comma-separate "
+		 "several replicas: the agent moves to the next one when "
+		 "the one in use fails", 0, 0},
 		{"auth-key", CONF_STRING, &auth_key, NULL,
 		 "auth key for the first registration", 0, 0},
 		{"state-dir", CONF_STRING, &state_dir, NULL,
@@ -165,7 +167,7 @@ static int cmd_up(int argc, char **argv)
 	struct daemon_cfg cfg = {0};
 	struct conf_err err;
 	struct conf *cf = NULL;
-	char sdbuf[PATH_MAX], sockbuf[PATH_MAX + 16], msg[512], urlbuf[1024];
+	char sdbuf[PATH_MAX], sockbuf[PATH_MAX + 16], msg[512], urlbuf[4096];
 	enum log_level level;
 	int rc, status = 2;
 
@@ -183,7 +185,7 @@ static int cmd_up(int argc, char **argv)
 		fprintf(stderr, "weft-agent up: %s\n", err.message);
 		goto out;
 	}
-	if (!controller || !*controller) {
+	if (!controllers.n) {
 		fprintf(stderr, "weft-agent up: --controller URL is required\n");
 		goto out;
 	}
@@ -197,19 +199,18 @@ static int cmd_up(int argc, char **argv)
 		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
 	if (!sock || !*sock)
 		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
-	/* A trailing '/' would double the one of every API path. */
-	{
-		size_t n = strlen(controller);
+	/* One comma-separated list (agent/ctlset.h drops trailing '/'). */
+	urlbuf[0] = '\0';
+	for (size_t i = 0; i < controllers.n; i++) {
+		size_t len = strlen(urlbuf);
 
-		while (n > 0 && controller[n - 1] == '/')
-			n--;
-		if (n >= sizeof(urlbuf)) {
+		if ((size_t)snprintf(urlbuf + len, sizeof(urlbuf) - len, "%s%s",
+				     i ? "," : "", controllers.items[i]) >=
+		    sizeof(urlbuf) - len) {
 			fprintf(stderr, "weft-agent up: --controller is too "
 					"long\n");
 			goto out;
 		}
-		memcpy(urlbuf, controller, n);
-		urlbuf[n] = '\0';
 	}
 	cfg.controller = urlbuf;
 	cfg.auth_key = auth_key;

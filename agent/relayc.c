@@ -310,6 +310,8 @@ int relayc_send(struct relayc *r, uint64_t dst, const void *payload,
 void relayc_status(const struct relayc *r, struct relayc_status *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (!r)
+		return; /* no relay at all (relayset_home without relays) */
 	out->have_relay = r->have_target;
 	if (r->have_target) {
 		memcpy(out->name, r->t.name, sizeof(out->name));
@@ -321,6 +323,7 @@ void relayc_status(const struct relayc *r, struct relayc_status *out)
 	out->node = r->node;
 	out->connects = r->connects;
 	out->silences = r->silences;
+	out->rtt_us = r->authed ? relayconn_rtt_us(r->conn) : 0;
 }
 
 int relayc_signal(struct relayc *r, uint64_t dst, const void *data,

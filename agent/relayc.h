@@ -43,6 +43,7 @@ enum relayc_event_kind {
 	RELAYC_AUTHED,     /* node: the node id the relay confirmed */
 	RELAYC_QAD,        /* addr: our address as the relay sees it */
 	RELAYC_CLOSED,     /* close, retry_ms (-1: waits for a new token) */
+	RELAYC_HOME,       /* (agent/relayset.h) name is the new home relay */
 };
 
 struct relayc_event {
@@ -91,6 +92,7 @@ struct relayc_status {
 	unsigned connects;         /* successful authentications so far */
 	unsigned silences;         /* connections ended because the relay
 				    * went quiet or reset them (restart) */
+	uint64_t rtt_us;           /* smoothed RTT while connected, else 0 */
 };
 
 /* Creates a client that will use ep (borrowed: it must outlive r, and r
@@ -133,7 +135,7 @@ int relayc_send(struct relayc *r, uint64_t dst, const void *payload,
 int relayc_signal(struct relayc *r, uint64_t dst, const void *data,
 		  size_t len);
 
-/* Fills *out. */
+/* Fills *out; r NULL (no relay): all zero. */
 void relayc_status(const struct relayc *r, struct relayc_status *out);
 
 #endif

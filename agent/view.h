@@ -41,6 +41,8 @@ struct agent_view {
 	int64_t node_id;
 	json_t *node;          /* node object from registration, or NULL */
 	bool reachable;
+	char ctl_url[512];     /* the controller URL in use (one of
+				* cfg->controller's) */
 	int64_t last_contact;  /* wall seconds of the last answer, 0 = never */
 	int64_t last_map;      /* wall seconds of the last applied map */
 	char last_error[256];

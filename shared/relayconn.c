@@ -12,13 +12,19 @@
 
 /* Keep-alive (docs/relay.md, "Relay restarts"): after PING_IDLE_MS without
  * a byte from the relay we send a PING; no answer within PING_DEAD_MS
- * means the relay is gone. A connection not authenticated CONNECT_MS
+ * means the relay is gone. A connection that carried relay frames (either
+ * way) within PING_IDLE_MS is in use: it is asked after PING_BUSY_MS of
+ * silence and given up PING_BUSY_DEAD_MS later, so that the traffic on
+ * it moves to another relay within about a second and a half of its
+ * relay's death (agent/relayset.h). A connection not authenticated CONNECT_MS
  * after it began is given up too. The tick is a fraction of the shortest
  * of these so that a dead relay is noticed within a quarter second of
  * the deadline. */
 #define LIVE_TICK_MS 250
 #define PING_IDLE_MS 1000
 #define PING_DEAD_MS 1500
+#define PING_BUSY_MS 250
+#define PING_BUSY_DEAD_MS 1000
 #define CONNECT_MS 3000
 
 struct relayconn {
@@ -41,6 +47,8 @@ struct relayconn {
 	int64_t conn_at;     /* ms: relayconn_connect of c */
 	int64_t last_rx;     /* ms: last bytes from the relay on c */
 	int64_t ping_at;     /* ms: our unanswered PING, 0: none */
+	int64_t ping_dead;   /* ms after ping_at that mean "gone" */
+	int64_t last_frame;  /* ms: last relay frame sent or taken */
 };
 
 static int64_t now_ms(const struct relayconn *rc)
@@ -95,6 +103,16 @@ bool relayconn_active(const struct relayconn *rc)
 bool relayconn_established(const struct relayconn *rc)
 {
 	return rc->c && rc->established;
+}
+
+uint64_t relayconn_rtt_us(const struct relayconn *rc)
+{
+	struct quic_conn_stats st;
+
+	if (!rc->c || !rc->established)
+		return 0;
+	quic_conn_stats(rc->c, &st);
+	return st.rtt_us;
 }
 
 static void on_msg(struct relayconn *rc, const struct wire_msg *m)
@@ -211,16 +229,21 @@ static void on_live(struct loop_timer *t, void *ctx)
 			return;
 		}
 	} else if (rc->ping_at) {
-		if (now - rc->ping_at >= PING_DEAD_MS) {
+		if (now - rc->ping_at >= rc->ping_dead) {
 			close_silent(rc, "relay silent");
 			return;
 		}
-	} else if (now - rc->last_rx >= PING_IDLE_MS) {
-		struct wire_msg ping = {.type = WIRE_MSG_PING};
+	} else {
+		bool busy = rc->last_frame && now - rc->last_frame < PING_IDLE_MS;
 
-		rand_u64(&ping.nonce);
-		relayconn_send_msg(rc, &ping);
-		rc->ping_at = now;
+		if (now - rc->last_rx >= (busy ? PING_BUSY_MS : PING_IDLE_MS)) {
+			struct wire_msg ping = {.type = WIRE_MSG_PING};
+
+			rand_u64(&ping.nonce);
+			relayconn_send_msg(rc, &ping);
+			rc->ping_at = now;
+			rc->ping_dead = busy ? PING_BUSY_DEAD_MS : PING_DEAD_MS;
+		}
 	}
 	loop_timer_start(rc->live, LIVE_TICK_MS * 1000);
 }
@@ -318,6 +341,7 @@ int relayconn_send_frame(struct relayconn *rc, uint64_t dst,
 	n = wire_frame_encode(&f, buf, sizeof(buf));
 	if (n < 0)
 		return WEFT_ERR_INVAL;
+	rc->last_frame = now_ms(rc);
 	return quic_endpoint_send_raw(rc->ep, &rc->addr, buf, (size_t)n);
 }
 
@@ -332,8 +356,10 @@ int relayconn_input(struct relayconn *rc, const struct ip_endpoint *from,
 		return 0;
 	if (wire_frame_decode(data, len, f) < 0)
 		return WEFT_ERR_INVAL;
-	if (rc->c)
+	if (rc->c) {
 		heard(rc);
+		rc->last_frame = rc->last_rx;
+	}
 	return 1;
 }
 

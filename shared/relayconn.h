@@ -80,6 +80,10 @@ bool relayconn_active(const struct relayconn *rc);
 /* True from on_established until on_closed: messages can be sent. */
 bool relayconn_established(const struct relayconn *rc);
 
+/* The connection's smoothed round-trip time (QUIC's estimate from the
+ * handshake, PINGs and frames), 0 without an established connection. */
+uint64_t relayconn_rtt_us(const struct relayconn *rc);
+
 /* Sends m on stream 0. Returns 0, WEFT_ERR_CLOSED before on_established
  * or without a connection, WEFT_ERR_INVAL for a message wire_msg_encode
  * refuses, or WEFT_ERR_BUSY when the stream's buffer is full. */
