@@ -138,7 +138,7 @@ static void the_agent_moves_to_another_replica_when_its_controller_dies(void)
 	REQUIRE_INT(fx_policy(a_ctl, a_ctl->bootstrap_key, HA_POLICY(""), NULL),
 		    200);
 	REQUIRE(fx_authkey(a_ctl, a_ctl->bootstrap_key, HA_KEY, key) > 0);
-	REQUIRE_INT(ih_replica(a_ctl, &b_ctl), 0);
+	REQUIRE_INT(ih_replica(a_ctl, NULL, &b_ctl), 0);
 	extra[1] = b_ctl->url;
 	REQUIRE_INT(ag_start(a_ctl, "alpha", key, extra, &alpha), 0);
 	REQUIRE_INT(ag_start(b_ctl, "beta", key, NULL, &beta), 0);

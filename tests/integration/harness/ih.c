@@ -592,30 +592,6 @@ int ih_restart(struct ih *h)
 	return rc;
 }
 
-int ih_replica(struct ih *h, struct ih **out)
-{
-	struct ih *r = calloc(1, sizeof(*r));
-	int rc;
-
-	if (!r)
-		return WEFT_ERR_NOMEM;
-	seq++;
-	r->out_fd = -1;
-	memcpy(r->data_dir, h->data_dir, sizeof(r->data_dir));
-	memcpy(r->db_url, h->db_url, sizeof(r->db_url));
-	memcpy(r->bootstrap_key, h->bootstrap_key, sizeof(r->bootstrap_key));
-	snprintf(r->log_path, sizeof(r->log_path), "%s/replica%d.log",
-		 h->data_dir, seq);
-	live_set(r, true);
-	rc = ih_restart(r); /* port 0: a new one */
-	if (rc < 0) {
-		ih_del(r);
-		return rc;
-	}
-	*out = r;
-	return 0;
-}
-
 int ih_signal(struct ih *h, int sig)
 {
 	if (h->pid <= 0)

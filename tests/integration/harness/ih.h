@@ -71,12 +71,6 @@ int ih_del(struct ih *h);
  * to 30 s for it to listen. Returns 0 or a negative code (printed). */
 int ih_restart(struct ih *h);
 
-/* Starts a second `serve` on h's database and data directory (a replica;
- * meant for PostgreSQL, where replicas share the database) on a new port,
- * plain HTTP, logging to its own file. ih_del(*out) stops it and leaves
- * the database to h. Returns 0 and *out or a negative code (printed). */
-int ih_replica(struct ih *h, struct ih **out);
-
 /* Sends sig to the running controller. Returns 0 or -errno. */
 int ih_signal(struct ih *h, int sig);
 
