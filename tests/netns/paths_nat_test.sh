@@ -357,6 +357,7 @@ s_symsym() {
 		sleep 0.1
 	done
 	rs=$(stop_ping)
+	[ -n "$rs" ] || { fail "no ping summary: $(tail -3 "$PING_OUT")"; rs="0 0"; }
 	r1=$(peer a b punch.rounds)
 	echo "sym+sym: path relay for 10 s; rounds $r0 -> $r1 (changes:${seen:- none}); pings ${rs% *} of ${rs#* } answered; punch $(cli a peers | jq -c '.peers[0].punch')"
 	[ -z "$bad" ] || fail "path not relay during 10 s:$bad"
