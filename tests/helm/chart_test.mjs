@@ -19,6 +19,8 @@ const MON = 'monitoring.coreos.com/v1';
 
 const PG = ['controller.database.type=postgres', 'controller.database.postgres.existingSecret=pg'];
 const AUTH = (c) => [`${c}.enabled=true`, `${c}.authKey.existingSecret=${c}-auth`];
+const STREAM = [...AUTH('agent'), 'agent.streamMode.enabled=true',
+  'agent.streamMode.forwards={0.0.0.0:5432=db:5432,[::]:8080=web.weft.internal:80}', 'agent.streamMode.socks5=0.0.0.0:1080'];
 // The matrix: name, --set values, extra helm flags.
 const cases = [
   ['defaults (sqlite, relay LoadBalancer)', [], []],
@@ -29,6 +31,7 @@ const cases = [
   ['relay NodePort', ['relay.service.type=NodePort', 'relay.service.nodePort=31478', 'relay.publicAddress=203.0.113.7:31478'], []],
   ['relay hostNetwork DaemonSet', ['relay.kind=DaemonSet', 'relay.hostNetwork=true'], []],
   ['agent DaemonSet', AUTH('agent'), []],
+  ['agent stream mode (no TUN, no capabilities)', STREAM, []],
   ['connector', [...AUTH('connector'), 'connector.advertiseRoutes={10.96.0.0/12}'], []],
   ['cluster B: controller elsewhere, connector and agents only', ['controller.enabled=false',
     'controller.publicURL=https://weft.example.com', 'relay.enabled=false', ...AUTH('agent'), ...AUTH('connector')], []],
@@ -108,6 +111,10 @@ for (const [name, sets, extra] of cases) {
         assert.ok(c.resources?.limits?.memory, `${where}: no memory limit`);
         if (add.length === 0 && c.command[0] !== 'install') {
           assert.equal(sc.runAsNonRoot, true, `${where}: not runAsNonRoot`);
+        }
+        if (c.args?.includes('--no-tun')) {
+          assert.deepEqual(add, [], `${where}: stream mode adds capabilities`);
+          assert.deepEqual(spec.volumes.filter((v) => v.hostPath), [], `${where}: stream mode with a host path`);
         }
         const bin = BINS[c.command[0]];
         if (bin) {
@@ -200,6 +207,71 @@ test('agent and connector: NET_ADMIN, /dev/net/tun, identity kept, auth key from
   assert.ok(dep.spec.template.spec.containers[0].args.includes('--connector'));
 });
 
+// Pod Security Standard "restricted" (and so "baseline"), as the admission
+// controller checks a pod: what the stream-mode pod promises.
+function restrictedProblems(spec) {
+  const p = [];
+  const pod = spec.securityContext ?? {};
+  for (const k of ['hostNetwork', 'hostPID', 'hostIPC']) if (spec[k]) p.push(k);
+  for (const v of spec.volumes ?? []) {
+    if (!['emptyDir', 'secret', 'configMap', 'projected', 'persistentVolumeClaim'].some((t) => v[t])) {
+      p.push(`volume ${v.name} is neither emptyDir, secret, configMap, projected nor a claim`);
+    }
+  }
+  if (pod.sysctls?.length) p.push('sysctls');
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const sc = c.securityContext ?? {};
+    if (sc.privileged) p.push(`${c.name}: privileged`);
+    if (sc.allowPrivilegeEscalation !== false) p.push(`${c.name}: allowPrivilegeEscalation`);
+    if (!(sc.runAsNonRoot ?? pod.runAsNonRoot)) p.push(`${c.name}: runAsNonRoot`);
+    if ((sc.runAsUser ?? pod.runAsUser) === 0) p.push(`${c.name}: runAsUser 0`);
+    if ((sc.seccompProfile ?? pod.seccompProfile)?.type !== 'RuntimeDefault') p.push(`${c.name}: seccomp`);
+    if (!sc.capabilities?.drop?.includes('ALL')) p.push(`${c.name}: capabilities not dropped`);
+    if (sc.capabilities?.add?.length) p.push(`${c.name}: adds ${sc.capabilities.add}`);
+    if (c.ports?.some((x) => x.hostPort)) p.push(`${c.name}: hostPort`);
+  }
+  return p;
+}
+
+test('agent stream mode: Pod Security restricted, no TUN, forwards and SOCKS5 behind a Service', () => {
+  const docs = render(STREAM);
+  assert.equal(docs.find((d) => d.kind === 'DaemonSet' && d.metadata.name === 'rel-weft-agent'), undefined,
+    'no TUN DaemonSet in stream mode');
+  const dep = one(docs, 'Deployment', 'rel-weft-agent');
+  assert.equal(dep.spec.replicas, 1);
+  assert.equal(dep.spec.strategy.type, 'Recreate');
+  const spec = dep.spec.template.spec;
+  assert.deepEqual(restrictedProblems(spec), []);
+  assert.ok(!spec.volumes.some((v) => v.hostPath), 'no hostPath (no /dev/net/tun)');
+  assert.equal(spec.volumes.find((v) => v.name === 'node-key').secret.secretName, 'rel-weft-agent-key');
+  one(docs, 'Secret', 'rel-weft-agent-key');
+  const c = spec.containers[0];
+  assert.equal(c.securityContext.capabilities.add, undefined, 'no capability added');
+  assert.equal(c.securityContext.runAsNonRoot, true);
+  for (const a of ['--no-tun', '--dns=off', '--dns-listen=127.0.0.1:5353', '--forward=0.0.0.0:5432=db:5432',
+    '--forward=[::]:8080=web.weft.internal:80', '--socks5=0.0.0.0:1080', '--state-dir=/var/lib/weft-agent/state',
+    '--hostname=rel-weft-agent']) {
+    assert.ok(c.args.includes(a), `no ${a} in ${c.args}`);
+  }
+  assert.ok(!c.args.includes('--accept-routes') && !c.args.includes('--connector'));
+  assert.ok(c.env.find((e) => e.name === 'WEFT_AUTH_KEY').valueFrom.secretKeyRef);
+  assert.deepEqual(c.ports.map((x) => [x.name, x.containerPort, x.protocol]),
+    [['tcp-5432', 5432, 'TCP'], ['tcp-8080', 8080, 'TCP'], ['tcp-1080', 1080, 'TCP']]);
+  const svc = one(docs, 'Service', 'rel-weft-agent');
+  assert.equal(svc.spec.type, 'ClusterIP');
+  assert.deepEqual(svc.spec.ports.map((x) => [x.port, x.targetPort, x.protocol]),
+    [[5432, 'tcp-5432', 'TCP'], [8080, 'tcp-8080', 'TCP'], [1080, 'tcp-1080', 'TCP']]);
+  assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
+  // The TUN DaemonSet would fail the same check: the check can fail.
+  const ds = one(render(AUTH('agent')), 'DaemonSet', 'rel-weft-agent').spec.template.spec;
+  assert.ok(restrictedProblems(ds).length >= 3, restrictedProblems(ds).join(', '));
+  // No Service without its option, or without ports.
+  assert.equal(render([...STREAM, 'agent.streamMode.service.enabled=false']).find((d) => d.kind === 'Service' &&
+    d.metadata.name === 'rel-weft-agent'), undefined);
+  assert.equal(render([...AUTH('agent'), 'agent.streamMode.enabled=true']).find((d) => d.kind === 'Service' &&
+    d.metadata.name === 'rel-weft-agent'), undefined);
+});
+
 test('cluster B: no controller objects, agents use controller.publicURL over HTTPS', () => {
   const docs = render(['controller.enabled=false', 'controller.publicURL=https://weft.example.com/',
     'relay.enabled=false', ...AUTH('connector')]);
@@ -225,6 +297,11 @@ test('NOTES.txt: the admin key, the relay registration, the join command', () =>
   assert.match(n, /registers itself with the controller at every start/);
   assert.match(n, /weft-agent up --controller https:\/\/w\.example\.com --auth-key weft_auth_\.\.\.\n/);
   assert.doesNotMatch(n, /WARNING: no TLS/);
+  n = notes(STREAM);
+  assert.match(n, /joins as the node\n\s+rel-weft-agent\./);
+  assert.match(n, /rel-weft-agent\.mesh\.svc:5432 -> db:5432\n/);
+  assert.match(n, /rel-weft-agent\.mesh\.svc:8080 -> web\.weft\.internal:80\n/);
+  assert.match(n, /curl --socks5-hostname rel-weft-agent\.mesh\.svc:1080 /);
 });
 
 test('docs/deploy.md records the helm and kubectl versions the tests run', () => {
@@ -242,6 +319,9 @@ const refusals = [
   ['controller elsewhere without its URL', ['controller.enabled=false', 'relay.enabled=false'], /set controller\.publicURL/],
   ['relay registering elsewhere without an admin key', ['controller.enabled=false', 'controller.publicURL=https://w.example'],
     /controller\.bootstrapKey\.existingSecret/],
+  ['stream-mode forward on loopback', [...AUTH('agent'), 'agent.streamMode.enabled=true',
+    'agent.streamMode.forwards={127.0.0.1:5432=db:5432}'], /127\.0\.0\.1:5432 is on loopback/],
+  ['stream-mode port used twice', [...STREAM, 'agent.streamMode.socks5=0.0.0.0:5432'], /port 5432 is used twice/],
   ['connector without an auth key', ['connector.enabled=true'], /connector\.authKey\.existingSecret is empty/],
   // values.schema.json
   ['replicas as a string', ['controller.replicas=two'], /controller\/replicas.*want integer/],
@@ -254,6 +334,8 @@ const refusals = [
   ['misspelt key', ['controller.replica=2'], /additional properties 'replica' not allowed/],
   ['bad size', ['controller.persistence.size=lots'], /persistence\/size/],
   ['bad relay address', ['relay.publicAddress=no-port'], /relay\/publicAddress/],
+  ['forward without a listen address', [...STREAM, 'agent.streamMode.forwards={5432=db:5432}'], /streamMode\/forwards/],
+  ['SOCKS5 on a host name', [...STREAM, 'agent.streamMode.socks5=localhost:1080'], /streamMode\/socks5/],
   ['bad route', ['connector.advertiseRoutes={10.0.0.0}'], /advertiseRoutes/],
 ];
 for (const [name, sets, want] of refusals) {
