@@ -914,7 +914,10 @@ int daemon_run(const struct daemon_cfg *cfg, char *msg, size_t msglen)
 		d.v.dp), .resolv_conf = cfg->resolv_conf, .state_dir =
 		cfg->state_dir}, &d.v.dns)) < 0)
 		say(&d, "cannot set up DNS: %s", weft_strerror(rc));
-	if (rc == 0 && (rc = dnsstub_start(d.v.loop, d.v.map, d.v.res,
+	/* No TUN: the stub's mesh addresses are nowhere local; it runs only
+	 * on an explicit --dns-listen. */
+	if (rc == 0 && (!cfg->no_tun || cfg->dns_listen.port) &&
+	    (rc = dnsstub_start(d.v.loop, d.v.map, d.v.res,
 		&cfg->dns_listen, dnshost_original(d.v.dns), &d.v.stub)) < 0)
 		say(&d, "cannot start the DNS stub: %s", weft_strerror(rc));
 	if (rc == 0)
