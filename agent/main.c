@@ -60,13 +60,24 @@ static const char *default_socket(const char *state_dir, char *buf, size_t n)
 	return buf;
 }
 
+/* A proxy's ADDR:PORT (NULL: none) is one, else says so. */
+static bool endpoint_ok(const char *flag, const char *v)
+{
+	struct ip_endpoint e;
+
+	if (!v || ip_endpoint_parse(v, &e) == 0)
+		return true;
+	fprintf(stderr, "weft-agent up: %s %s is not ADDRESS:PORT\n", flag, v);
+	return false;
+}
+
 static int cmd_up(int argc, char **argv)
 {
 	const char *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
-	const char *socks5 = NULL;
+	const char *socks5 = NULL, *http_proxy = NULL;
 	struct conf_list routes = {0}, forwards = {0}, controllers = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
@@ -111,6 +122,9 @@ static int cmd_up(int argc, char **argv)
 		{"socks5", CONF_STRING, &socks5, NULL,
 		 "stream-mode SOCKS5 proxy (CONNECT to node names and mesh "
 		 "addresses) on ADDR:PORT, like 127.0.0.1:1080", 0, 0},
+		{"http-proxy", CONF_STRING, &http_proxy, NULL,
+		 "stream-mode HTTP CONNECT proxy (to node names and mesh "
+		 "addresses) on ADDR:PORT, like 127.0.0.1:3128", 0, 0},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
@@ -237,15 +251,10 @@ static int cmd_up(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cfg.socks5) {
-		struct ip_endpoint se;
-
-		if (ip_endpoint_parse(cfg.socks5, &se) < 0) {
-			fprintf(stderr, "weft-agent up: --socks5 %s is not "
-				"ADDRESS:PORT\n", cfg.socks5);
-			goto out;
-		}
-	}
+	cfg.http_proxy = http_proxy && *http_proxy ? http_proxy : NULL;
+	if (!endpoint_ok("--socks5", cfg.socks5) ||
+	    !endpoint_ok("--http-proxy", cfg.http_proxy))
+		goto out;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;

@@ -26,6 +26,11 @@
 #     name and mesh address gets the page; an unknown name is refused
 #     (SOCKS5 reply) and counted, the denied port closed and counted by
 #     b, garbage instead of a greeting closed and counted;
+#   - curl -p -x through a's --http-proxy (CONNECT) to b by name and mesh
+#     address gets the page; an unknown name gets 502, the denied port a
+#     tunnel that closes (counted by b), GET 405, binary garbage 400, a
+#     head over 8 KiB 431, a head that never ends 408 after 10 s, each
+#     closed and counted;
 #   - a client's TCP reset reaches the server on b as a reset, and the
 #     server's reset reaches the client as one;
 #   - 70 connections at once through one forward: STREAMS_PEER_MAX (64)
@@ -114,6 +119,70 @@ socks() {
 		telnet://127.0.0.1:1080 >/dev/null 2>&1
 	[ "$(streams a socks5_refused)" -ge $((r0 + 2)) ] ||
 		fail "a did not count the garbage SOCKS5 greeting"
+}
+
+# answer NODE PORT: what the server on NODE's 127.0.0.1:PORT answers to
+# stdin, until it closes (at most 15 s).
+answer() {
+	nsrun "$1" python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(15)
+s.sendall(sys.stdin.buffer.read())
+data = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+except OSError as e:
+    data += ("[%s]" % e).encode()
+sys.stdout.write(data.decode("latin-1"))
+' "$2"
+}
+
+# curl through the HTTP CONNECT proxy: names resolved by the agent.
+httpproxy() {
+	r0=$(streams a http_proxy_refused)
+	# A head that never ends: 408 once SOCKS5_HANDSHAKE_MS (10 s) pass.
+	printf 'CONNECT b:8000 HTTP/1.1\r\nHost: b' |
+		answer a 3128 >"$tmp/http-408.txt" 2>&1 &
+	slow=$!
+	for h in b "$b4"; do
+		out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+			"http://$h:8000/" 2>&1)
+		[ "$out" = "hello through a stream" ] ||
+			fail "curl -p -x (HTTP CONNECT) to $h:8000: $out"
+	done
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://nosuchnode:8000/ 2>&1) &&
+		fail "HTTP CONNECT to an unknown node got: $out"
+	echo "$out" | grep -q 502 ||
+		fail "HTTP CONNECT to an unknown node: $out, want 502"
+	p0=$(streams b refused_policy)
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://b:8001/ 2>&1) &&
+		fail "HTTP CONNECT to b:8001 (denied) got: $out"
+	[ "$(streams b refused_policy)" -gt "$p0" ] ||
+		fail "b did not count the denied HTTP CONNECT stream"
+	out=$(printf 'GET http://b:8000/ HTTP/1.1\r\nHost: b\r\n\r\n' |
+		answer a 3128)
+	case $out in "HTTP/1.1 405 "*"Allow: CONNECT"*) ;;
+	*) fail "GET to the HTTP proxy: $out" ;; esac
+	out=$(printf '\005\001\000' | answer a 3128)
+	case $out in "HTTP/1.1 400 "*) ;;
+	*) fail "binary garbage to the HTTP proxy: $out" ;; esac
+	out=$(python3 -c 'print("CONNECT b:8000 HTTP/1.1\r\nX: " + "a" * 9000)' |
+		answer a 3128)
+	case $out in "HTTP/1.1 431 "*) ;;
+	*) fail "a 9 KB head to the HTTP proxy: $out" ;; esac
+	wait $slow
+	case $(cat "$tmp/http-408.txt") in "HTTP/1.1 408 "*) ;;
+	*) fail "an unfinished head: $(cat "$tmp/http-408.txt")" ;; esac
+	[ "$(streams a http_proxy_refused)" -ge $((r0 + 5)) ] ||
+		fail "a counted $(($(streams a http_proxy_refused) - r0))" \
+			"refused HTTP CONNECT requests, want 5"
 }
 
 # Resets both ways: a client's RST reaches b's server as a reset, the
@@ -310,7 +379,7 @@ run() {
 		--forward 127.0.0.1:18004=b:8004 \
 		--forward 127.0.0.1:18005=b:8005 \
 		--forward 127.0.0.1:18009=nosuchnode:80 \
-		--socks5 127.0.0.1:1080 \
+		--socks5 127.0.0.1:1080 --http-proxy 127.0.0.1:3128 \
 		2>>"$tmp/a.log" &
 	pids="$pids $!"
 	wait_running a 1 || return
@@ -369,6 +438,7 @@ run() {
 		fail "b did not count the stream to a closed port"
 
 	socks || return
+	httpproxy || return
 	resets || return
 	limit || return
 	slow_reader || return
