@@ -271,7 +271,8 @@ static int proxy_start(struct agent_view *v, const char *flag,
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 {
 	const struct daemon_cfg *cfg = v->cfg;
-	int rc = streams_new(v->loop, v->dp, v->map, &v->streams);
+	int rc = streams_new(v->loop, v->dp, v->map, &cfg->stream_limits,
+			     &v->streams);
 
 	if (rc < 0) {
 		snprintf(msg, msglen, "out of memory");

@@ -68,17 +68,19 @@ static void reply(struct hs *h, int code)
 }
 
 /* Answers with code and closes: our FIN goes first and what the client
- * sent so far is read, so a close with unread bytes does not reset the
- * connection before the client reads the answer. */
+ * sent so far is read (up to 64 KiB), so a close with unread bytes does
+ * not reset the connection before the client reads the answer. */
 static void refuse(struct hs *h, int code)
 {
-	uint8_t drain[512];
+	uint8_t drain[4096];
 
 	h->ss->refused++;
 	if (h->greeted || h->ss->http) {
 		reply(h, code);
 		shutdown(h->fd, SHUT_WR);
-		while (recv(h->fd, drain, sizeof(drain), 0) > 0)
+		for (int i = 0; i < 16 &&
+				recv(h->fd, drain, sizeof(drain), 0) > 0;
+		     i++)
 			;
 	}
 	hs_free(h, true);
