@@ -413,13 +413,7 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 			    json_object_set_new(ans, "connector",
 						connector_answer(v)) < 0 ||
 			    json_object_set_new(ans, "streams",
-						streams_json(v->streams)) < 0 ||
-			    json_object_set_new(
-				    json_object_get(ans, "streams"),
-				    "socks5_refused",
-				    json_integer((json_int_t)
-						 streamfwd_socks_refused(
-							 v->fwd))) < 0 ||
+						streamfwd_json(v)) < 0 ||
 			    json_object_set_new(ans, "resources",
 						resclient_json(v->res,
 							       v->dp)) < 0 ||

@@ -9,6 +9,7 @@
 #define WEFT_AGENT_DAEMON_H
 
 #include "agent/dnsplan.h"
+#include "agent/streams.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,6 +31,8 @@ struct daemon_cfg {
 	const char *const *forwards; /* --forward (agent/streamfwd.h) */
 	size_t nforwards;
 	const char *socks5;          /* --socks5 ADDR:PORT or NULL */
+	const char *http_proxy;      /* --http-proxy ADDR:PORT or NULL */
+	struct streams_limits stream_limits; /* --max-streams... (0: default) */
 	int64_t port;             /* UDP port for peers; 0 = any */
 	int64_t endpoint_check_ms; /* 0: 10 s */
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */

@@ -8,6 +8,7 @@
 #include "agent/relayc.h"
 #include "agent/relayset.h"
 #include "agent/reschoice.h"
+#include "agent/streams.h"
 #include "agent/tun.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
@@ -897,6 +898,9 @@ static int open_endpoint(struct dataplane *dp, const struct ident *id,
 					  .on_other = on_udp_other,
 					  .send_virtual = send_virtual,
 					  .stable_reset = true,
+					  /* Stream mode counts and refuses
+					   * streams itself (agent/streams.h). */
+					  .max_streams_bidi = STREAMS_QUIC_MAX,
 					  .ctx = dp};
 	struct ip_endpoint local;
 	int rc;

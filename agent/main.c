@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define CALL_TIMEOUT_MS 10000
@@ -60,13 +61,37 @@ static const char *default_socket(const char *state_dir, char *buf, size_t n)
 	return buf;
 }
 
+/* Stream mode holds two descriptors per stream (a TCP connection on each
+ * agent): the soft limit on open files goes up to the hard one, so the
+ * default --max-streams fits where the soft limit is 1024. */
+static void raise_nofile(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
+/* A proxy's ADDR:PORT (NULL: none) is one, else says so. */
+static bool endpoint_ok(const char *flag, const char *v)
+{
+	struct ip_endpoint e;
+
+	if (!v || ip_endpoint_parse(v, &e) == 0)
+		return true;
+	fprintf(stderr, "weft-agent up: %s %s is not ADDRESS:PORT\n", flag, v);
+	return false;
+}
+
 static int cmd_up(int argc, char **argv)
 {
 	const char *auth_key = NULL, *state_dir = NULL;
 	const char *hostname = NULL, *tun = NULL, *ca = NULL, *sock = NULL;
 	const char *log_level = NULL, *metrics = NULL, *user = NULL;
 	const char *dns = NULL, *resolv_conf = NULL, *dns_listen = NULL;
-	const char *socks5 = NULL;
+	const char *socks5 = NULL, *http_proxy = NULL;
 	struct conf_list routes = {0}, forwards = {0}, controllers = {0};
 	bool accept = false, insecure = false, no_tun = false, no_direct = false;
 	bool connector = false, exit_lan = true;
@@ -74,6 +99,7 @@ static int cmd_up(int argc, char **argv)
 	int64_t exit_fwmark = EXIT_FWMARK_DEFAULT;
 	int64_t exit_prio = EXIT_PRIORITY_DEFAULT;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
+	int64_t peer_streams = 0, all_streams = 0, stream_idle_ms = 0;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_LIST, &controllers, NULL,
 		 "controller URL (https://...); repeat it or comma-separate "
@@ -111,6 +137,18 @@ static int cmd_up(int argc, char **argv)
 		{"socks5", CONF_STRING, &socks5, NULL,
 		 "stream-mode SOCKS5 proxy (CONNECT to node names and mesh "
 		 "addresses) on ADDR:PORT, like 127.0.0.1:1080", 0, 0},
+		{"http-proxy", CONF_STRING, &http_proxy, NULL,
+		 "stream-mode HTTP CONNECT proxy (to node names and mesh "
+		 "addresses) on ADDR:PORT, like 127.0.0.1:3128", 0, 0},
+		{"max-streams-per-peer", CONF_INT, &peer_streams, "1024",
+		 "stream mode: streams open at once with one peer (either "
+		 "side); more are refused and counted", 1, STREAMS_QUIC_MAX},
+		{"max-streams", CONF_INT, &all_streams, "4096",
+		 "stream mode: streams open at once with all peers", 1,
+		 1000000},
+		{"stream-idle-timeout", CONF_DURATION, &stream_idle_ms, "5m",
+		 "stream mode: reset a stream after this long without a byte "
+		 "either way", 100, 604800000},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
@@ -195,6 +233,7 @@ static int cmd_up(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(level);
+	raise_nofile();
 	if (!state_dir || !*state_dir)
 		state_dir = default_state_dir(sdbuf, sizeof(sdbuf));
 	if (!sock || !*sock)
@@ -237,15 +276,13 @@ static int cmd_up(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cfg.socks5) {
-		struct ip_endpoint se;
-
-		if (ip_endpoint_parse(cfg.socks5, &se) < 0) {
-			fprintf(stderr, "weft-agent up: --socks5 %s is not "
-				"ADDRESS:PORT\n", cfg.socks5);
-			goto out;
-		}
-	}
+	cfg.http_proxy = http_proxy && *http_proxy ? http_proxy : NULL;
+	cfg.stream_limits.per_peer = (unsigned)peer_streams;
+	cfg.stream_limits.total = (unsigned)all_streams;
+	cfg.stream_limits.idle_ms = stream_idle_ms;
+	if (!endpoint_ok("--socks5", cfg.socks5) ||
+	    !endpoint_ok("--http-proxy", cfg.http_proxy))
+		goto out;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;

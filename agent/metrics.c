@@ -73,20 +73,23 @@ static int metrics_streams(const struct agent_view *v, struct buf *out)
 {
 	struct streams_stats st = {0};
 	static const char *const what[] = {
-		"opened", "accepted", "refused_limit", "refused_policy",
-		"refused_target", "refused_service", "failed", "resets"};
-	uint64_t val[8];
+		"opened", "accepted", "refused_peer_limit",
+		"refused_total_limit", "refused_policy", "refused_target",
+		"refused_service", "failed", "resets", "idle_closed"};
+	uint64_t val[10];
 	int rc;
 
 	if (v->streams)
 		streams_get_stats(v->streams, &st);
-	val[0] = st.opened, val[1] = st.accepted, val[2] = st.refused_limit;
-	val[3] = st.refused_policy, val[4] = st.refused_target;
-	val[5] = st.refused_service, val[6] = st.failed, val[7] = st.resets;
+	val[0] = st.opened, val[1] = st.accepted;
+	val[2] = st.refused_peer_limit, val[3] = st.refused_total_limit;
+	val[4] = st.refused_policy, val[5] = st.refused_target;
+	val[6] = st.refused_service, val[7] = st.failed, val[8] = st.resets;
+	val[9] = st.idle_closed;
 	rc = metricsd_family(out, "weft_agent_streams_total", "counter",
 			     "Stream-mode TCP streams, by what became of "
 			     "them.");
-	for (size_t i = 0; rc == 0 && i < 8; i++)
+	for (size_t i = 0; rc == 0 && i < 10; i++)
 		rc = metricsd_labelled(out, "weft_agent_streams_total",
 				       "event", what[i], val[i]);
 	if (rc == 0)

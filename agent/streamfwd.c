@@ -26,6 +26,7 @@ struct listener {
 
 struct streamfwd {
 	struct streamsocks *socks; /* --socks5, or NULL */
+	struct streamsocks *http;  /* --http-proxy, or NULL */
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
@@ -239,43 +240,75 @@ void streamfwd_del(struct streamfwd *f)
 	if (!f)
 		return;
 	streamsocks_del(f->socks);
+	streamsocks_del(f->http);
 	for (size_t i = 0; i < f->n; i++)
 		loop_io_close(f->v[i].io, true);
 	free(f->v);
 	free(f);
 }
 
+/* A proxy on addr (the value of flag, or NULL: none) into *out. */
+static int proxy_start(struct agent_view *v, const char *flag,
+		       const char *addr, bool http, struct streamsocks **out,
+		       char *msg, size_t msglen)
+{
+	struct ip_endpoint a;
+	int rc;
+
+	if (!addr)
+		return 0;
+	if (ip_endpoint_parse(addr, &a) < 0) {
+		snprintf(msg, msglen, "%s %s is not ADDRESS:PORT", flag, addr);
+		return WEFT_ERR_PARSE;
+	}
+	rc = streamsocks_new(v->loop, v->streams, v->map, &a, http, out);
+	if (rc < 0)
+		snprintf(msg, msglen, "%s: cannot listen on %s: %s", flag,
+			 addr, weft_strerror(rc));
+	return rc;
+}
+
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 {
 	const struct daemon_cfg *cfg = v->cfg;
-	struct ip_endpoint a;
-	int rc = streams_new(v->loop, v->dp, v->map, &v->streams);
+	int rc = streams_new(v->loop, v->dp, v->map, &cfg->stream_limits,
+			     &v->streams);
 
 	if (rc < 0) {
 		snprintf(msg, msglen, "out of memory");
 		return rc;
 	}
-	if (!cfg->nforwards && !cfg->socks5)
+	if (!cfg->nforwards && !cfg->socks5 && !cfg->http_proxy)
 		return 0;
 	rc = streamfwd_new(v->loop, v->streams, v->map, cfg->forwards,
 			   cfg->nforwards, &v->fwd, msg, msglen);
-	if (rc < 0 || !cfg->socks5)
-		return rc;
-	if (ip_endpoint_parse(cfg->socks5, &a) < 0) {
-		snprintf(msg, msglen, "--socks5 %s is not ADDRESS:PORT",
-			 cfg->socks5);
-		return WEFT_ERR_PARSE;
-	}
-	rc = streamsocks_new(v->loop, v->streams, v->map, &a, &v->fwd->socks);
-	if (rc < 0)
-		snprintf(msg, msglen, "--socks5: cannot listen on %s: %s",
-			 cfg->socks5, weft_strerror(rc));
+	if (rc == 0)
+		rc = proxy_start(v, "--socks5", cfg->socks5, false,
+				 &v->fwd->socks, msg, msglen);
+	if (rc == 0)
+		rc = proxy_start(v, "--http-proxy", cfg->http_proxy, true,
+				 &v->fwd->http, msg, msglen);
 	return rc;
 }
 
-uint64_t streamfwd_socks_refused(const struct streamfwd *f)
+json_t *streamfwd_json(const struct agent_view *v)
 {
-	return f ? streamsocks_refused(f->socks) : 0;
+	json_t *j = streams_json(v->streams);
+	struct streamsocks *socks = v->fwd ? v->fwd->socks : NULL;
+	struct streamsocks *http = v->fwd ? v->fwd->http : NULL;
+
+	if (j && (json_object_set_new(j, "socks5_refused",
+				      json_integer((json_int_t)
+						   streamsocks_refused(
+							   socks))) < 0 ||
+		  json_object_set_new(j, "http_proxy_refused",
+				      json_integer((json_int_t)
+						   streamsocks_refused(
+							   http))) < 0)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
 }
 
 void streamfwd_stop(struct agent_view *v)

@@ -18,6 +18,7 @@
 #include "agent/streamhdr.h"
 #include "shared/ip.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,12 +62,14 @@ void streamfwd_del(struct streamfwd *f);
 struct agent_view;
 
 /* The daemon's stream mode, once its data plane is open: v->streams,
- * and v->fwd for v->cfg's forwards and SOCKS5 proxy. Returns 0, or an error with a
- * sentence in msg (msglen bytes). */
+ * and v->fwd for v->cfg's forwards and its SOCKS5 and HTTP proxies.
+ * Returns 0, or an error with a sentence in msg (msglen bytes). */
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen);
 
-/* SOCKS5 handshakes refused (streamsocks_refused); 0 without. */
-uint64_t streamfwd_socks_refused(const struct streamfwd *f);
+/* The status's "streams" object: streams_json with the requests the
+ * proxies refused (socks5_refused, http_proxy_refused; 0 without them),
+ * or NULL when out of memory. */
+json_t *streamfwd_json(const struct agent_view *v);
 
 /* Closes both (before the data plane goes). */
 void streamfwd_stop(struct agent_view *v);

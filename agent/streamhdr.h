@@ -31,6 +31,7 @@ enum stream_err {
 	STREAM_ERR_BAD_HEADER = 5, /* malformed or unknown version */
 	STREAM_ERR_TARGET = 6,    /* not a target this agent serves */
 	STREAM_ERR_GONE = 7,      /* the agent is shutting the stream down */
+	STREAM_ERR_IDLE = 8,      /* no byte either way for the idle timeout */
 };
 
 struct streamhdr {

@@ -51,6 +51,7 @@ struct splice {
 	uint16_t port;
 	bool quic_done;      /* closed, reset, or its connection ended */
 	bool any_data;       /* a stream byte arrived */
+	int64_t active_us;   /* the last byte either way (or the start) */
 	/* TCP -> stream */
 	uint8_t up[UP_BUF];
 	size_t up_len;
@@ -79,6 +80,8 @@ struct streams {
 	struct splice *all;
 	struct loop_timer *wait_tm;
 	unsigned nwaiting;
+	struct streams_limits lim;
+	struct loop_timer *idle_tm;
 	/* Inside our own call into a connection (not from its callbacks),
 	 * which may end it at once (a failed write): splices its end
 	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
@@ -105,16 +108,38 @@ static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
 	return p;
 }
 
+/* The idle check's period: a quarter of the timeout, at most a second. */
+static int64_t idle_tick_us(const struct streams *s)
+{
+	int64_t t = s->lim.idle_ms * 250;
+
+	return t < 1000000 ? t : 1000000;
+}
+
+/* A new splice, or NULL: out of memory, or over a limit (counted). */
 static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 {
-	struct speer *p = speer_get(s, peer, true);
+	struct speer *p;
 	struct splice *sp;
 
-	if (!p || p->n >= STREAMS_PEER_MAX)
+	if (s->st.active >= s->lim.total) {
+		s->st.refused_total_limit++;
 		return NULL;
-	sp = calloc(1, sizeof(*sp));
-	if (!sp)
+	}
+	p = speer_get(s, peer, true);
+	if (p && p->n >= s->lim.per_peer) {
+		s->st.refused_peer_limit++;
 		return NULL;
+	}
+	sp = p ? calloc(1, sizeof(*sp)) : NULL;
+	if (!sp) {
+		if (p && !p->n) {
+			idmap_del(&s->peers, peer);
+			idmap_free(&p->bysid);
+			free(p);
+		}
+		return NULL;
+	}
 	sp->s = s;
 	sp->peer = peer;
 	sp->sid = -1;
@@ -125,6 +150,9 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 	s->all = sp;
 	p->n++;
 	s->st.active++;
+	sp->active_us = loop_now_us(s->loop);
+	if (!loop_timer_active(s->idle_tm))
+		loop_timer_start(s->idle_tm, idle_tick_us(s));
 	return sp;
 }
 
@@ -258,6 +286,7 @@ static bool push_down(struct splice *sp)
 		}
 		memmove(sp->down, sp->down + w, sp->down_len - (size_t)w);
 		sp->down_len -= (size_t)w;
+		sp->active_us = loop_now_us(sp->s->loop);
 		sp->s->st.bytes_rx += (uint64_t)w;
 		if (sp->c && !sp->quic_done)
 			quic_conn_stream_consume(sp->c, sp->sid, (size_t)w);
@@ -320,6 +349,8 @@ static void on_tcp_read(struct splice *sp)
 		}
 		if (r == 0)
 			sp->tcp_eof = true;
+		else
+			sp->active_us = loop_now_us(sp->s->loop);
 		sp->up_len += (size_t)r;
 		sp->s->st.bytes_tx += (uint64_t)r;
 		if (!push_up(sp))
@@ -536,7 +567,6 @@ static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
 				     sid + 1, sp) < 0) {
 			if (sp)
 				splice_free(sp);
-			s->st.refused_limit++;
 			refuse_new(c, sid, STREAM_ERR_LIMIT);
 			return;
 		}
@@ -550,8 +580,10 @@ static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
 		return;
 	if (fin)
 		sp->rx_fin = true;
-	if (len)
+	if (len) {
 		sp->any_data = true;
+		sp->active_us = loop_now_us(s->loop);
+	}
 	if (sp->st == S_HEADER) {
 		header_input(sp, d, len);
 		return;
@@ -714,6 +746,30 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 		loop_timer_start(tm, WAIT_TICK_US);
 }
 
+/* Streams idle for lim.idle_ms are reset on both sides (waiting ones
+ * have their own deadline). */
+static void on_idle_tick(struct loop_timer *tm, void *ctx)
+{
+	struct streams *s = ctx;
+	int64_t old = loop_now_us(s->loop) - s->lim.idle_ms * 1000;
+	struct splice *sp, *next;
+
+	enter(s);
+	for (sp = s->all; sp; sp = next) {
+		next = sp->next;
+		if (sp->st == S_WAIT_CONN || sp->st == S_NONE ||
+		    sp->active_us > old || (sp->fd < 0 && sp->quic_done))
+			continue;
+		s->st.idle_closed++;
+		/* Torn down: waits for QUIC to close the stream. */
+		if (!splice_abort(sp, STREAM_ERR_IDLE))
+			sp->st = S_NONE;
+	}
+	leave(s);
+	if (s->all)
+		loop_timer_start(tm, idle_tick_us(s));
+}
+
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 		  uint16_t port)
 {
@@ -721,9 +777,7 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	if (!sp) {
-		if (peer > 0)
-			s->st.refused_limit++;
-		else
+		if (peer <= 0)
 			s->st.failed++;
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(fd);
@@ -748,18 +802,28 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 /* ---- the table ---- */
 
 int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
-		struct streams **out)
+		const struct streams_limits *lim, struct streams **out)
 {
 	struct streams *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return WEFT_ERR_NOMEM;
+	if (lim)
+		s->lim = *lim;
+	if (!s->lim.per_peer)
+		s->lim.per_peer = STREAMS_PEER_MAX_DEFAULT;
+	if (!s->lim.total)
+		s->lim.total = STREAMS_TOTAL_MAX_DEFAULT;
+	if (s->lim.idle_ms <= 0)
+		s->lim.idle_ms = STREAMS_IDLE_MS_DEFAULT;
 	s->loop = l;
 	s->dp = dp;
 	s->t = dataplane_tunnels(dp);
 	s->map = m;
 	idmap_init(&s->peers);
-	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0) {
+	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
+	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
+		loop_timer_del(s->wait_tm);
 		free(s);
 		return WEFT_ERR_NOMEM;
 	}
@@ -783,6 +847,7 @@ void streams_del(struct streams *s)
 		splice_free(sp);
 	}
 	loop_timer_del(s->wait_tm);
+	loop_timer_del(s->idle_tm);
 	idmap_free(&s->peers);
 	free(s);
 }
@@ -798,11 +863,15 @@ json_t *streams_json(const struct streams *s)
 	const struct streams_stats *st = s ? &s->st : &z;
 
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I}",
+			 "s:I, s:I, s:I, s:I}",
 			 "active", (json_int_t)st->active,
 			 "opened", (json_int_t)st->opened,
 			 "accepted", (json_int_t)st->accepted,
-			 "refused_limit", (json_int_t)st->refused_limit,
+			 "refused_peer_limit",
+			 (json_int_t)st->refused_peer_limit,
+			 "refused_total_limit",
+			 (json_int_t)st->refused_total_limit,
+			 "idle_closed", (json_int_t)st->idle_closed,
 			 "refused_policy", (json_int_t)st->refused_policy,
 			 "refused_target", (json_int_t)st->refused_target,
 			 "refused_service", (json_int_t)st->refused_service,

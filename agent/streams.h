@@ -22,10 +22,14 @@
  * read while the stream's send buffer is full, and stream bytes count as
  * consumed only once written to the TCP socket, so a slow reader stops
  * the sender through QUIC flow control; per stream at most the 1 MiB
- * window and a 16 KiB read buffer are held. At most STREAMS_PEER_MAX
- * streams per peer (either side) are open; more are refused (TCP reset
- * on the opening side, stream reset STREAM_ERR_LIMIT on the receiving
- * side) and counted.
+ * window and a 16 KiB read buffer are held.
+ *
+ * Limits (struct streams_limits): at most per_peer streams per peer and
+ * total streams in all (either side) are open; more are refused (TCP
+ * reset on the opening side, stream reset STREAM_ERR_LIMIT on the
+ * receiving side) and counted, per peer and total apart. A stream with
+ * no byte either way for idle_ms is reset on both sides (STREAM_ERR_IDLE
+ * and a TCP reset) and counted as idle_closed.
  *
  * Runs on the loop thread. */
 #ifndef WEFT_AGENT_STREAMS_H
@@ -35,8 +39,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STREAMS_PEER_MAX 64
+#define STREAMS_PEER_MAX_DEFAULT 1024
+#define STREAMS_TOTAL_MAX_DEFAULT 4096
+#define STREAMS_IDLE_MS_DEFAULT (5 * 60 * 1000)
 #define STREAMS_CONNECT_MS 5000
+/* The streams a peer may open on its connection at once as QUIC counts
+ * them (and so the highest per-peer limit): above the limits, so that
+ * streams over a limit are refused by the stream table, counted, not
+ * held back by QUIC. */
+#define STREAMS_QUIC_MAX 65536
+
+/* 0 in a field: its default. */
+struct streams_limits {
+	unsigned per_peer; /* --max-streams-per-peer */
+	unsigned total;    /* --max-streams */
+	int64_t idle_ms;   /* --stream-idle-timeout */
+};
 
 struct dataplane;
 struct loop;
@@ -46,7 +64,8 @@ struct streams;
 struct streams_stats {
 	uint64_t opened;          /* streams we opened (forwards) */
 	uint64_t accepted;        /* streams from peers, connected locally */
-	uint64_t refused_limit;   /* over STREAMS_PEER_MAX, either side */
+	uint64_t refused_peer_limit;  /* over limits.per_peer, either side */
+	uint64_t refused_total_limit; /* over limits.total, either side */
 	uint64_t refused_policy;  /* the filter denied them (also counted
 				   * in the filter's denied) */
 	uint64_t refused_target;  /* bad header or not our address */
@@ -55,14 +74,16 @@ struct streams_stats {
 				   * within STREAMS_CONNECT_MS, or reset
 				   * by the peer before any byte */
 	uint64_t resets;          /* reset either way after they opened */
+	uint64_t idle_closed;     /* reset after limits.idle_ms idle */
 	uint64_t bytes_tx, bytes_rx; /* TCP payload bytes */
 	unsigned active;
 };
 
 /* Creates the stream table on dp's tunnels (dp opened, map and dp
- * borrowed: they outlive s). Returns 0 and *out or WEFT_ERR_NOMEM. */
+ * borrowed: they outlive s) with lim (NULL: the defaults). Returns 0 and
+ * *out or WEFT_ERR_NOMEM. */
 int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
-		struct streams **out);
+		const struct streams_limits *lim, struct streams **out);
 
 /* Resets every stream and TCP connection and frees s. NULL is fine. */
 void streams_del(struct streams *s);

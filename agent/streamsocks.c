@@ -1,6 +1,7 @@
-/* Stream mode's SOCKS5 proxy: see streamsocks.h. */
+/* Stream mode's SOCKS5 and HTTP CONNECT proxies: see streamsocks.h. */
 #include "agent/streamsocks.h"
 
+#include "agent/httpconnect.h"
 #include "agent/socks5.h"
 #include "agent/streamfwd.h"
 #include "agent/streams.h"
@@ -21,7 +22,7 @@ struct hs {
 	int fd;
 	bool greeted;
 	int64_t deadline_us;
-	uint8_t buf[SOCKS5_REQUEST_MAX];
+	uint8_t buf[HTTPCONNECT_HEAD_MAX]; /* more than any SOCKS5 message */
 	size_t len;
 };
 
@@ -32,6 +33,7 @@ struct streamsocks {
 	struct loop_io *lio;
 	struct loop_timer *tm;
 	struct hs *all;
+	bool http;
 	uint64_t refused;
 };
 
@@ -49,33 +51,84 @@ static void hs_free(struct hs *h, bool close_fd)
 	free(h);
 }
 
-/* Sends a reply (best effort: the socket is new, its buffer empty). */
-static void reply(struct hs *h, uint8_t rep)
+/* Sends a reply (best effort: the socket is new, its buffer empty):
+ * SOCKS5's reply code, or the HTTP status. */
+static void reply(struct hs *h, int code)
 {
 	uint8_t r[SOCKS5_REPLY_LEN];
+	char hr[HTTPCONNECT_REPLY_MAX];
 
-	socks5_reply(rep, r);
+	if (h->ss->http) {
+		(void)!send(h->fd, hr, httpconnect_reply(code, hr),
+			    MSG_NOSIGNAL);
+		return;
+	}
+	socks5_reply((uint8_t)code, r);
 	(void)!send(h->fd, r, sizeof(r), MSG_NOSIGNAL);
 }
 
-static void refuse(struct hs *h, uint8_t rep)
+/* Answers with code and closes: our FIN goes first and what the client
+ * sent so far is read (up to 64 KiB), so a close with unread bytes does
+ * not reset the connection before the client reads the answer. */
+static void refuse(struct hs *h, int code)
 {
+	uint8_t drain[4096];
+
 	h->ss->refused++;
-	if (h->greeted)
-		reply(h, rep);
+	if (h->greeted || h->ss->http) {
+		reply(h, code);
+		shutdown(h->fd, SHUT_WR);
+		for (int i = 0; i < 16 &&
+				recv(h->fd, drain, sizeof(drain), 0) > 0;
+		     i++)
+			;
+	}
 	hs_free(h, true);
+}
+
+/* Hands the connection to a stream to name:port (resolved by the agent
+ * in its map) after the success reply; an unknown name is refused. */
+static void hand_over(struct hs *h, const char *name, uint16_t port)
+{
+	struct streamsocks *ss = h->ss;
+	char host[IP_ADDR_STRLEN];
+	int64_t peer = streamfwd_resolve(ss->m, name, host);
+	int fd = h->fd;
+
+	if (!peer) {
+		refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
+		return;
+	}
+	reply(h, ss->http ? 200 : SOCKS5_OK);
+	hs_free(h, false);
+	streams_open(ss->s, fd, peer, host, port);
+}
+
+/* The HTTP request head so far; returns false once h is gone. Bytes
+ * after the head (the client did not wait for the reply) are refused. */
+static bool step_http(struct hs *h)
+{
+	struct httpconnect_req req;
+	int n = httpconnect_parse(h->buf, h->len, &req);
+
+	if (n == 0)
+		return true;
+	if (n < 0 || (size_t)n != h->len)
+		refuse(h, n < 0 ? req.status : 400);
+	else
+		hand_over(h, req.host, req.port);
+	return false;
 }
 
 /* What the buffer holds so far; returns false once h is gone. */
 static bool step(struct hs *h)
 {
-	struct streamsocks *ss;
 	struct socks5_req req;
-	char host[IP_ADDR_STRLEN];
 	bool noauth;
-	int64_t peer;
-	int n, fd;
+	int n;
 
+	if (h->ss->http)
+		return step_http(h);
 	if (!h->greeted) {
 		n = socks5_greeting(h->buf, h->len, &noauth);
 		if (n == 0)
@@ -97,20 +150,10 @@ static bool step(struct hs *h)
 	if (n == 0)
 		return true;
 	/* Bytes after the request: the client did not wait for the reply. */
-	if (n < 0 || (size_t)n != h->len) {
+	if (n < 0 || (size_t)n != h->len)
 		refuse(h, n < 0 ? req.rep : SOCKS5_FAILURE);
-		return false;
-	}
-	peer = streamfwd_resolve(h->ss->m, req.host, host);
-	if (!peer) {
-		refuse(h, SOCKS5_HOST_UNREACHABLE);
-		return false;
-	}
-	reply(h, SOCKS5_OK);
-	ss = h->ss;
-	fd = h->fd;
-	hs_free(h, false);
-	streams_open(ss->s, fd, peer, host, req.port);
+	else
+		hand_over(h, req.host, req.port);
 	return false;
 }
 
@@ -123,7 +166,7 @@ static void on_readable(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	(void)ev;
 	for (;;) {
 		if (h->len == sizeof(h->buf)) {
-			refuse(h, SOCKS5_FAILURE);
+			refuse(h, h->ss->http ? 431 : SOCKS5_FAILURE);
 			return;
 		}
 		r = recv(fd, h->buf + h->len, sizeof(h->buf) - h->len, 0);
@@ -151,10 +194,8 @@ static void on_timer(struct loop_timer *tm, void *ctx)
 
 	for (h = ss->all; h; h = next) {
 		next = h->next;
-		if (now >= h->deadline_us) {
-			ss->refused++;
-			hs_free(h, true);
-		}
+		if (now >= h->deadline_us)
+			refuse(h, ss->http ? 408 : SOCKS5_FAILURE);
 	}
 	if (ss->all)
 		loop_timer_start(tm, 1000000);
@@ -191,7 +232,8 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 }
 
 int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
-		    const struct ip_endpoint *addr, struct streamsocks **out)
+		    const struct ip_endpoint *addr, bool http,
+		    struct streamsocks **out)
 {
 	struct streamsocks *ss = calloc(1, sizeof(*ss));
 	int fd, rc;
@@ -201,6 +243,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 	ss->loop = l;
 	ss->s = s;
 	ss->m = m;
+	ss->http = http;
 	fd = streamfwd_listen(addr);
 	if (fd < 0) {
 		free(ss);

@@ -1,4 +1,5 @@
-/* Stream mode's SOCKS5 proxy (`weft-agent up --socks5 127.0.0.1:1080`):
+/* Stream mode's proxies: SOCKS5 (`weft-agent up --socks5 127.0.0.1:1080`)
+ * and HTTP CONNECT (`--http-proxy 127.0.0.1:3128`, agent/httpconnect.h).
  * CONNECT requests (agent/socks5.h) whose destination is a node's name,
  * DNS name or mesh address, resolved by the agent in its map
  * (streamfwd_resolve), go over a QUIC stream to that port on the node
@@ -7,12 +8,20 @@
  * authentication" is refused with the matching reply. The success reply
  * is sent as soon as the stream is handed over: a refusal by the node
  * (policy, nothing listening) then closes the connection. A client has
- * SOCKS5_HANDSHAKE_MS for its greeting and request. */
+ * SOCKS5_HANDSHAKE_MS for its greeting and request.
+ *
+ * The HTTP proxy works the same way with HTTP's answers: 200 once the
+ * stream is handed over, 502 for a destination that is no node, 405 for
+ * another method, 400 for a malformed head or bytes sent before the
+ * answer, 431 for a head over HTTPCONNECT_HEAD_MAX, 408 when the head is
+ * not complete within SOCKS5_HANDSHAKE_MS; each refusal closes the
+ * connection. */
 #ifndef WEFT_AGENT_STREAMSOCKS_H
 #define WEFT_AGENT_STREAMSOCKS_H
 
 #include "shared/ip.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SOCKS5_HANDSHAKE_MS 10000
@@ -22,14 +31,17 @@ struct map;
 struct streams;
 struct streamsocks;
 
-/* Listens on addr. Returns 0 and *out, or WEFT_ERR_NOMEM / -errno. */
+/* Listens on addr for SOCKS5 or (http) HTTP CONNECT clients. Returns 0
+ * and *out, or WEFT_ERR_NOMEM / -errno. */
 int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
-		    const struct ip_endpoint *addr, struct streamsocks **out);
+		    const struct ip_endpoint *addr, bool http,
+		    struct streamsocks **out);
 
 /* Closes the listener and the handshakes under way. NULL is fine. */
 void streamsocks_del(struct streamsocks *ss);
 
-/* Handshakes refused (bad messages, unknown names, timeouts). */
+/* Handshakes or request heads refused (bad messages, unknown names,
+ * timeouts). */
 uint64_t streamsocks_refused(const struct streamsocks *ss);
 
 #endif

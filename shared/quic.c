@@ -240,6 +240,8 @@ static int ep_options(struct quic_endpoint *ep,
 		ep->o.max_conns = 1024;
 	if (!ep->o.max_stream_buffer)
 		ep->o.max_stream_buffer = 1 << 20;
+	if (!ep->o.max_streams_bidi)
+		ep->o.max_streams_bidi = 100;
 	if (!ep->o.idle_timeout_ms)
 		ep->o.idle_timeout_ms = 30000;
 	if (!ep->o.keepalive_ms)

@@ -120,6 +120,9 @@ struct quic_endpoint_options {
 	void *ctx;
 	unsigned max_conns;        /* 0: 1024 */
 	size_t max_stream_buffer;  /* unacked + unsent bytes per stream; 0: 1 MiB */
+	/* Bidirectional streams a peer may have open at once on one
+	 * connection (the limit is raised by one as each closes); 0: 100. */
+	unsigned max_streams_bidi;
 	uint32_t idle_timeout_ms;  /* 0: 30 s */
 	uint32_t keepalive_ms;     /* 0: 20 s; values above 25 s become 25 s */
 	uint32_t handshake_timeout_ms; /* 0: 10 s */

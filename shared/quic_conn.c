@@ -620,7 +620,7 @@ static void fill_settings(const struct quic_endpoint *ep, ngtcp2_settings *s,
 	p->initial_max_stream_data_bidi_remote = 1 << 20;
 	p->initial_max_stream_data_uni = 0;
 	p->initial_max_data = 4 << 20;
-	p->initial_max_streams_bidi = 100;
+	p->initial_max_streams_bidi = ep->o.max_streams_bidi;
 	p->initial_max_streams_uni = 0;
 	p->max_idle_timeout =
 		(ngtcp2_duration)ep->o.idle_timeout_ms * NGTCP2_MILLISECONDS;

@@ -26,10 +26,20 @@
 #     name and mesh address gets the page; an unknown name is refused
 #     (SOCKS5 reply) and counted, the denied port closed and counted by
 #     b, garbage instead of a greeting closed and counted;
+#   - curl -p -x through a's --http-proxy (CONNECT) to b by name and mesh
+#     address gets the page; an unknown name gets 502, the denied port a
+#     tunnel that closes (counted by b), GET 405, binary garbage 400, a
+#     head over 8 KiB 431, a head that never ends 408 after 10 s, each
+#     closed and counted;
 #   - a client's TCP reset reaches the server on b as a reset, and the
 #     server's reset reaches the client as one;
-#   - 70 connections at once through one forward: STREAMS_PEER_MAX (64)
-#     get the page, the 6 beyond are reset and counted (refused_limit);
+#   - 1,000 connections at once through one forward to a server on b all
+#     get their answer (the default limits: 1,024 per peer, 4,096 in
+#     all); a restarted with --max-streams-per-peer 100: of 150 at once
+#     100 get their answer, 50 are reset and counted (refused_peer_limit);
+#     with --max-streams 100 the same, counted as refused_total_limit;
+#   - --stream-idle-timeout 3s: a connection silent both ways is reset on
+#     both sides after 3-4 s and counted (idle_closed);
 #   - a slow reader (1 MB/s for 5 s) behind a forward whose server on b
 #     sends as fast as it can: b's agent reads less than 12 MB beyond
 #     what the reader took, and neither agent's RSS grows by 48 MB (QUIC
@@ -63,7 +73,8 @@ policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:b"],"dst":["tag:a:9000"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],
-  "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004","tag:b:8005"]}]}'
+  "dst":["tag:b:8000","tag:b:8002","tag:b:8003","tag:b:8004","tag:b:8005",
+  "tag:b:8006"]}]}'
 
 # serve_http NODE PORT: python's HTTP server on NODE's 127.0.0.1:PORT,
 # serving $tmp/www.
@@ -114,6 +125,70 @@ socks() {
 		telnet://127.0.0.1:1080 >/dev/null 2>&1
 	[ "$(streams a socks5_refused)" -ge $((r0 + 2)) ] ||
 		fail "a did not count the garbage SOCKS5 greeting"
+}
+
+# answer NODE PORT: what the server on NODE's 127.0.0.1:PORT answers to
+# stdin, until it closes (at most 15 s).
+answer() {
+	nsrun "$1" python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(15)
+s.sendall(sys.stdin.buffer.read())
+data = b""
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+except OSError as e:
+    data += ("[%s]" % e).encode()
+sys.stdout.write(data.decode("latin-1"))
+' "$2"
+}
+
+# curl through the HTTP CONNECT proxy: names resolved by the agent.
+httpproxy() {
+	r0=$(streams a http_proxy_refused)
+	# A head that never ends: 408 once SOCKS5_HANDSHAKE_MS (10 s) pass.
+	printf 'CONNECT b:8000 HTTP/1.1\r\nHost: b' |
+		answer a 3128 >"$tmp/http-408.txt" 2>&1 &
+	slow=$!
+	for h in b "$b4"; do
+		out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+			"http://$h:8000/" 2>&1)
+		[ "$out" = "hello through a stream" ] ||
+			fail "curl -p -x (HTTP CONNECT) to $h:8000: $out"
+	done
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://nosuchnode:8000/ 2>&1) &&
+		fail "HTTP CONNECT to an unknown node got: $out"
+	echo "$out" | grep -q 502 ||
+		fail "HTTP CONNECT to an unknown node: $out, want 502"
+	p0=$(streams b refused_policy)
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://b:8001/ 2>&1) &&
+		fail "HTTP CONNECT to b:8001 (denied) got: $out"
+	[ "$(streams b refused_policy)" -gt "$p0" ] ||
+		fail "b did not count the denied HTTP CONNECT stream"
+	out=$(printf 'GET http://b:8000/ HTTP/1.1\r\nHost: b\r\n\r\n' |
+		answer a 3128)
+	case $out in "HTTP/1.1 405 "*"Allow: CONNECT"*) ;;
+	*) fail "GET to the HTTP proxy: $out" ;; esac
+	out=$(printf '\005\001\000' | answer a 3128)
+	case $out in "HTTP/1.1 400 "*) ;;
+	*) fail "binary garbage to the HTTP proxy: $out" ;; esac
+	out=$(python3 -c 'print("CONNECT b:8000 HTTP/1.1\r\nX: " + "a" * 9000)' |
+		answer a 3128)
+	case $out in "HTTP/1.1 431 "*) ;;
+	*) fail "a 9 KB head to the HTTP proxy: $out" ;; esac
+	wait $slow
+	case $(cat "$tmp/http-408.txt") in "HTTP/1.1 408 "*) ;;
+	*) fail "an unfinished head: $(cat "$tmp/http-408.txt")" ;; esac
+	[ "$(streams a http_proxy_refused)" -ge $((r0 + 5)) ] ||
+		fail "a counted $(($(streams a http_proxy_refused) - r0))" \
+			"refused HTTP CONNECT requests, want 5"
 }
 
 # Resets both ways: a client's RST reaches b's server as a reset, the
@@ -167,37 +242,131 @@ PY
 		fail "a's reset reached b's server as: $(cat "$tmp/rst-server.txt")"
 }
 
-# 70 connections through one forward at once, held open, then used.
-limit() {
-	out=$(nsrun a python3 - <<'PY'
-import socket, time
-socks = [socket.create_connection(("127.0.0.1", 18000)) for _ in range(70)]
-time.sleep(1.5)
+# many N: N connections at once through a's forward to b:8006, held
+# open, then each sends a request and reads the answer; prints how many
+# got it and how many were refused.
+many() {
+	nsrun a python3 - "$1" <<'PY'
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", 18006))
+         for _ in range(int(sys.argv[1]))]
+time.sleep(1)
 ok = refused = 0
+why = {}
 for s in socks:
     try:
+        s.settimeout(20)
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        s.settimeout(10)
         data = b""
         while True:
             d = s.recv(4096)
             if not d:
                 break
             data += d
-        if b"hello through a stream" in data:
+        if data.endswith(b"hello through a stream\n"):
             ok += 1
         else:
             refused += 1
-    except OSError:
+            why["eof"] = why.get("eof", 0) + 1
+    except OSError as e:
         refused += 1
+        why[type(e).__name__] = why.get(type(e).__name__, 0) + 1
     s.close()
 print(ok, refused)
+if why:
+    print("refused:", why, file=sys.stderr)
+PY
+}
+
+# A server on b's 127.0.0.1:8006 for many connections at once.
+serve_many() {
+	nsrun b python3 - >>"$tmp/many.log" 2>&1 <<'PY' &
+import asyncio
+
+async def answer(r, w):
+    try:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.0 200 OK\r\n\r\nhello through a stream\n")
+        await w.drain()
+    except (OSError, asyncio.IncompleteReadError):
+        pass
+    w.close()
+
+async def main():
+    srv = await asyncio.start_server(answer, "127.0.0.1", 8006,
+                                     backlog=4096)
+    await srv.serve_forever()
+
+asyncio.run(main())
+PY
+	pids="$pids $!"
+	for _ in $(seq 100); do
+		nsrun b python3 -c 'import socket
+socket.create_connection(("127.0.0.1", 8006)).close()' 2>/dev/null &&
+			return 0
+		sleep 0.1
+	done
+	fail "the server on b:8006 did not start"
+}
+
+# 1,000 connections at once through one forward, default limits.
+thousand() {
+	t0=$(date +%s.%N)
+	out=$(many 1000)
+	t1=$(date +%s.%N)
+	echo "1000 connections through one forward: ok, refused = $out" \
+		"($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"
+	[ "$out" = "1000 0" ] || {
+		fail "1000 connections: ok, refused = $out"
+		cli a status | jq -c .streams
+		cli b status | jq -c .streams
+	}
+	[ "$(streams a refused_peer_limit)" = 0 ] ||
+		fail "a refused $(streams a refused_peer_limit) streams"
+}
+
+# restart_a FLAGS...: a again (same state) with these flags added.
+restart_a() {
+	stop_pid "$(nspid a weft-agent)" TERM
+	start_a "$@"
+	wait_running a 1 || return 1
+	cli a ping b >/dev/null || fail "a restarted with $*: no ping to b"
+}
+
+# A limit of 100: of 150 connections at once, 50 are refused and counted
+# under the field $1.
+over_limit() {
+	out=$(many 150)
+	echo "150 connections, limit 100 ($1): ok, refused = $out"
+	[ "$out" = "100 50" ] || fail "150 connections ($1): ok, refused = $out"
+	[ "$(streams a "$1")" = 50 ] ||
+		fail "a counted $(streams a "$1") as $1, want 50"
+}
+
+# --stream-idle-timeout 3s: a silent connection is reset on both sides.
+idle() {
+	r0=$(streams b resets)
+	out=$(nsrun a python3 - <<'PY'
+import socket, time
+s = socket.create_connection(("127.0.0.1", 18006))
+s.settimeout(20)
+t0 = time.monotonic()
+try:
+    what = "eof" if not s.recv(1) else "data"
+except ConnectionResetError:
+    what = "reset"
+except OSError as e:
+    what = str(e)
+print(what, round(time.monotonic() - t0, 1))
 PY
 	)
-	echo "70 connections through one forward: ok, refused = $out"
-	[ "$out" = "64 6" ] || fail "70 connections: ok, refused = $out"
-	[ "$(streams a refused_limit)" = 6 ] ||
-		fail "a counted $(streams a refused_limit) refused, want 6"
+	echo "a connection idle under --stream-idle-timeout 3s: $out s"
+	case $out in "reset "[34].*) ;;
+	*) fail "an idle connection: $out, want a reset after 3-4 s" ;; esac
+	[ "$(streams a idle_closed)" = 1 ] ||
+		fail "a counted $(streams a idle_closed) idle streams, want 1"
+	[ "$(streams b resets)" -gt "$r0" ] ||
+		fail "b did not see the idle stream's reset"
 }
 
 # A server on b that writes as fast as it can, a reader behind a's
@@ -261,6 +430,28 @@ PY
 		fail "b's RSS grew from $rb0 to $rb1 kB under a slow reader"
 }
 
+# start_a FLAGS...: a's agent as nobody, without a TUN, with the
+# forwards and proxies the steps use and these flags.
+start_a() {
+	nsrun a setpriv --reuid=nobody --regid="$nogroup" --clear-groups \
+		--inh-caps=-all \
+		"$AGENT" up --controller "$URL" --insecure-http \
+		--auth-key "$ka" --state-dir "$tmp/a" --socket "$tmp/a/sock" \
+		--hostname a --no-tun --no-direct --dns off \
+		--forward 127.0.0.1:18000=b:8000 \
+		--forward "127.0.0.1:18100=$b4:8000" \
+		--forward 127.0.0.1:18001=b:8001 \
+		--forward 127.0.0.1:18002=B.:8002 \
+		--forward 127.0.0.1:18003=b:8003 \
+		--forward 127.0.0.1:18004=b:8004 \
+		--forward 127.0.0.1:18005=b:8005 \
+		--forward 127.0.0.1:18009=nosuchnode:80 \
+		--forward 127.0.0.1:18006=b:8006 \
+		--socks5 127.0.0.1:1080 --http-proxy 127.0.0.1:3128 "$@" \
+		2>>"$tmp/a.log" &
+	pids="$pids $!"
+}
+
 run() {
 	lab up "$L" --a inet --b inet --owner $$
 	rc=$?
@@ -297,22 +488,7 @@ run() {
 	mkdir -p "$tmp/a"
 	chown nobody "$tmp/a"
 	chmod 711 "$tmp"
-	nsrun a setpriv --reuid=nobody --regid="$nogroup" --clear-groups \
-		--inh-caps=-all \
-		"$AGENT" up --controller "$URL" --insecure-http \
-		--auth-key "$ka" --state-dir "$tmp/a" --socket "$tmp/a/sock" \
-		--hostname a --no-tun --no-direct --dns off \
-		--forward 127.0.0.1:18000=b:8000 \
-		--forward "127.0.0.1:18100=$b4:8000" \
-		--forward 127.0.0.1:18001=b:8001 \
-		--forward 127.0.0.1:18002=B.:8002 \
-		--forward 127.0.0.1:18003=b:8003 \
-		--forward 127.0.0.1:18004=b:8004 \
-		--forward 127.0.0.1:18005=b:8005 \
-		--forward 127.0.0.1:18009=nosuchnode:80 \
-		--socks5 127.0.0.1:1080 \
-		2>>"$tmp/a.log" &
-	pids="$pids $!"
+	start_a
 	wait_running a 1 || return
 	wait_running b 1 || return
 	p=$(nspid a weft-agent)
@@ -369,8 +545,8 @@ run() {
 		fail "b did not count the stream to a closed port"
 
 	socks || return
+	httpproxy || return
 	resets || return
-	limit || return
 	slow_reader || return
 
 	# A node not in the map.
@@ -394,6 +570,17 @@ run() {
 		fail "a still has $(streams a active) streams"
 	[ "$(streams b active)" = 0 ] ||
 		fail "b still has $(streams b active) streams"
+
+	# Many streams at once, and the limits.
+	serve_many
+	thousand
+	restart_a --max-streams-per-peer 100 --stream-idle-timeout 3s ||
+		return
+	over_limit refused_peer_limit
+	idle
+	restart_a --max-streams 100 || return
+	over_limit refused_total_limit
+
 	cli a down >/dev/null || fail "down a"
 	cli b down >/dev/null || fail "down b"
 	sleep 1
@@ -410,6 +597,8 @@ for t in jq curl python3 setpriv; do
 	command -v $t >/dev/null 2>&1 ||
 		{ echo "stream_test: $t missing" >&2; exit 1; }
 done
+# 1,000 streams hold 1,000 descriptors in each agent and the client.
+ulimit -n 16384 || { echo "stream_test: ulimit -n 16384 failed" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
