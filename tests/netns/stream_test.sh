@@ -127,6 +127,74 @@ socks() {
 		fail "a did not count the garbage SOCKS5 greeting"
 }
 
+# crowd: 200 idle and 50 slow-drip (a byte every 200 ms) connections on
+# each of a's listeners (the SOCKS5 and HTTP proxies, a forward) held
+# open while the page is fetched through each of them; the listeners
+# must still answer, and the proxies must close the unfinished heads
+# (their 10 s handshake timeout).
+crowd() {
+	nsrun a python3 - "$tmp/crowd.txt" <<'PY' &
+import socket, sys, time
+conns = []
+for port in (1080, 3128, 18000):
+    for i in range(250):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.setblocking(False)
+        conns.append((s, i >= 200, port))
+with open(sys.argv[1], "w") as f:
+    f.write("opened %d\n" % len(conns))
+end = time.time() + 14
+closed = {1080: 0, 3128: 0, 18000: 0}
+live = list(conns)
+while time.time() < end and live:
+    time.sleep(0.2)
+    keep = []
+    for s, drip, port in live:
+        try:
+            if drip and port != 18000:
+                s.send(b"\x05" if port == 1080 else b"X")
+            if s.recv(4096) == b"":
+                closed[port] += 1
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed[port] += 1
+            continue
+        keep.append((s, drip, port))
+    live = keep
+with open(sys.argv[1], "a") as f:
+    f.write("closed socks5=%d http=%d forward=%d\n" %
+            (closed[1080], closed[3128], closed[18000]))
+PY
+	crowd_pid=$!
+	for _ in $(seq 100); do
+		grep -q opened "$tmp/crowd.txt" 2>/dev/null && break
+		sleep 0.1
+	done
+	grep -q "opened 750" "$tmp/crowd.txt" 2>/dev/null ||
+		fail "the crowd did not open its 750 connections"
+	t0=$(now_ms)
+	out=$(nsrun a curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 \
+		http://b:8000/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "SOCKS5 under 250 idle/slow connections: $out"
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://b:8000/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "HTTP CONNECT under 250 idle/slow connections: $out"
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18000/ 2>&1)
+	[ "$out" = "hello through a stream" ] ||
+		fail "the forward under 250 idle/slow connections: $out"
+	echo "crowd: three pages under 750 idle/slow connections in $(($(now_ms) - t0)) ms"
+	wait "$crowd_pid"
+	cat "$tmp/crowd.txt"
+	# The proxies' handshake timeout closed every unfinished head.
+	grep -q "closed socks5=250 http=250" "$tmp/crowd.txt" ||
+		fail "the proxies did not close their 250 unfinished handshakes: $(cat "$tmp/crowd.txt")"
+	[ "$(cli a status | jq -r .state)" = running ] || fail "a is not running after the crowd"
+}
+
 # answer NODE PORT: what the server on NODE's 127.0.0.1:PORT answers to
 # stdin, until it closes (at most 15 s).
 answer() {
@@ -546,6 +614,7 @@ run() {
 
 	socks || return
 	httpproxy || return
+	crowd || return
 	resets || return
 	slow_reader || return
 
