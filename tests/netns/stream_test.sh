@@ -128,7 +128,8 @@ socks() {
 }
 
 # crowd: 200 idle and 50 slow-drip (a byte every 200 ms) connections on
-# each of a's listeners (the SOCKS5 and HTTP proxies, a forward) held
+# each of a's listeners (the SOCKS5 and HTTP proxies, the forward to
+# serve_many's server, whose backlog takes them all) held
 # open while the page is fetched through each of them; the listeners
 # must still answer, and the proxies must close the unfinished heads
 # (their 10 s handshake timeout).
@@ -136,7 +137,7 @@ crowd() {
 	nsrun a python3 - "$tmp/crowd.txt" <<'PY' &
 import socket, sys, time
 conns = []
-for port in (1080, 3128, 18000):
+for port in (1080, 3128, 18006):
     for i in range(250):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.setblocking(False)
@@ -144,14 +145,14 @@ for port in (1080, 3128, 18000):
 with open(sys.argv[1], "w") as f:
     f.write("opened %d\n" % len(conns))
 end = time.time() + 14
-closed = {1080: 0, 3128: 0, 18000: 0}
+closed = {1080: 0, 3128: 0, 18006: 0}
 live = list(conns)
 while time.time() < end and live:
     time.sleep(0.2)
     keep = []
     for s, drip, port in live:
         try:
-            if drip and port != 18000:
+            if drip and port != 18006:
                 s.send(b"\x05" if port == 1080 else b"X")
             if s.recv(4096) == b"":
                 closed[port] += 1
@@ -165,7 +166,7 @@ while time.time() < end and live:
     live = keep
 with open(sys.argv[1], "a") as f:
     f.write("closed socks5=%d http=%d forward=%d\n" %
-            (closed[1080], closed[3128], closed[18000]))
+            (closed[1080], closed[3128], closed[18006]))
 PY
 	crowd_pid=$!
 	for _ in $(seq 100); do
@@ -183,7 +184,7 @@ PY
 		http://b:8000/ 2>&1)
 	[ "$out" = "hello through a stream" ] ||
 		fail "HTTP CONNECT under 250 idle/slow connections: $out"
-	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18000/ 2>&1)
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18006/ 2>&1)
 	[ "$out" = "hello through a stream" ] ||
 		fail "the forward under 250 idle/slow connections: $out"
 	echo "crowd: three pages under 750 idle/slow connections in $(($(now_ms) - t0)) ms"
@@ -193,6 +194,14 @@ PY
 	grep -q "closed socks5=250 http=250" "$tmp/crowd.txt" ||
 		fail "the proxies did not close their 250 unfinished handshakes: $(cat "$tmp/crowd.txt")"
 	[ "$(cli a status | jq -r .state)" = running ] || fail "a is not running after the crowd"
+	# The forward's 250 streams end with their connections.
+	for _ in $(seq 100); do
+		[ "$(streams a active)" = 0 ] && [ "$(streams b active)" = 0 ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(streams a active)" = 0 ] && [ "$(streams b active)" = 0 ] ||
+		fail "streams left after the crowd: a $(streams a active), b $(streams b active)"
 }
 
 # answer NODE PORT: what the server on NODE's 127.0.0.1:PORT answers to
@@ -614,6 +623,7 @@ run() {
 
 	socks || return
 	httpproxy || return
+	serve_many
 	crowd || return
 	resets || return
 	slow_reader || return
@@ -641,7 +651,6 @@ run() {
 		fail "b still has $(streams b active) streams"
 
 	# Many streams at once, and the limits.
-	serve_many
 	thousand
 	restart_a --max-streams-per-peer 100 --stream-idle-timeout 3s ||
 		return
