@@ -536,14 +536,7 @@ run() {
 	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
 	lab_up=1
 
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
+	mesh_up || return
 	api PUT /api/v1/policy "$policy" >/dev/null ||
 		{ fail "policy"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
