@@ -735,6 +735,7 @@ static int start_dataplane(struct daemon *d, const struct ident *id)
 		.port = (uint16_t)cfg->port,
 		.node_id = d->v.node_id,
 		.punch_cooldown_ms = (uint64_t)cfg->punch_cooldown_ms,
+		.peer_idle_ms = (uint64_t)cfg->peer_idle_ms,
 		.punch_ttl = (int)cfg->punch_ttl,
 		.direct = !cfg->no_direct,
 		.fwmark = cfg->no_tun ? 0 : (uint32_t)cfg->exit_fwmark};

@@ -37,6 +37,7 @@ struct daemon_cfg {
 	int64_t endpoint_check_ms; /* 0: 10 s */
 	const char *metrics_listen; /* "addr:port" for /metrics, NULL: off */
 	int64_t punch_cooldown_ms; /* 0: 30 s */
+	int64_t peer_idle_ms;      /* --peer-idle-timeout (0: 5 min) */
 	int64_t punch_ttl;         /* openers' TTL; 0: 2, negative: none */
 	bool no_direct;            /* stay on the relay, never punch */
 	const char *user;          /* run as this user after setup, or NULL */

@@ -948,6 +948,7 @@ int dataplane_open(struct dataplane *dp,
 	if (rc < 0)
 		return rc;
 	tunnels_set_cooldown(dp->tun, cfg->punch_cooldown_ms);
+	tunnels_set_idle(dp->tun, cfg->peer_idle_ms);
 	tunnels_set_open_ttl(dp->tun, cfg->punch_ttl);
 	tunnels_set_direct(dp->tun, cfg->direct);
 	return 0;

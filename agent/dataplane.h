@@ -57,6 +57,7 @@ struct dataplane_endpoint_cfg {
 	uint16_t port;               /* UDP port; 0 = any */
 	int64_t node_id;             /* 0 before registration */
 	uint64_t punch_cooldown_ms;  /* 0: the default */
+	uint64_t peer_idle_ms;       /* 0: TUNNEL_IDLE_MS */
 	int punch_ttl;               /* openers' TTL; 0: the default,
 				      * negative: no openers */
 	bool direct;                 /* try direct paths */

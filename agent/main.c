@@ -100,6 +100,7 @@ static int cmd_up(int argc, char **argv)
 	int64_t exit_prio = EXIT_PRIORITY_DEFAULT;
 	int64_t port = 0, cooldown_ms = 30000, poll_ms = 10000, ttl = 2;
 	int64_t peer_streams = 0, all_streams = 0, stream_idle_ms = 0;
+	int64_t peer_idle_ms = 0;
 	const struct conf_opt opts[] = {
 		{"controller", CONF_LIST, &controllers, NULL,
 		 "controller URL (https://...); repeat it or comma-separate "
@@ -149,6 +150,11 @@ static int cmd_up(int argc, char **argv)
 		{"stream-idle-timeout", CONF_DURATION, &stream_idle_ms, "5m",
 		 "stream mode: reset a stream after this long without a byte "
 		 "either way", 100, 604800000},
+		{"peer-idle-timeout", CONF_DURATION, &peer_idle_ms, "5m",
+		 "close a peer connection after this long without packets "
+		 "or stream bytes either way while no stream is open on it "
+		 "(it is set up again on the next packet)", 1000,
+		 86400000},
 		{"port", CONF_INT, &port, "0",
 		 "UDP port for peer traffic (0: any free port)", 0, 65535},
 		{"metrics-listen", CONF_STRING, &metrics, NULL,
@@ -285,6 +291,7 @@ static int cmd_up(int argc, char **argv)
 		goto out;
 	cfg.port = port;
 	cfg.punch_cooldown_ms = cooldown_ms;
+	cfg.peer_idle_ms = peer_idle_ms;
 	cfg.punch_ttl = ttl ? ttl : -1;
 	cfg.endpoint_check_ms = poll_ms;
 	cfg.no_direct = no_direct;

@@ -670,11 +670,20 @@ static void leave(struct streams *s)
 	}
 }
 
+/* Open streams keep the peer's connection from its idle close. */
+static bool on_busy(int64_t peer, void *ctx)
+{
+	struct speer *sp = speer_get(ctx, peer, false);
+
+	return sp && sp->n;
+}
+
 static const struct tunnel_stream_callbacks stream_cbs = {
 	.on_data = on_data,
 	.on_writable = on_writable,
 	.on_closed = on_closed,
 	.on_conn_gone = on_conn_gone,
+	.busy = on_busy,
 };
 
 /* ---- opening side ---- */

@@ -340,7 +340,7 @@ static void tick_arm(struct peer *p)
 	if (p->qlen) {
 		loop_timer_start(p->tick, TICK_FAST_US);
 	} else if (p->c) {
-		left = p->last_active_us + (int64_t)TUNNEL_IDLE_MS * 1000 - now;
+		left = p->last_active_us + p->t->idle_us - now;
 		loop_timer_start(p->tick, left > 0 ? left : 0);
 	} else {
 		loop_timer_stop(p->tick);
@@ -354,7 +354,9 @@ static void on_tick(struct loop_timer *tm, void *ctx)
 	int64_t now = loop_now_us(t->loop);
 
 	(void)tm;
-	if (p->c && now - p->last_active_us > (int64_t)TUNNEL_IDLE_MS * 1000) {
+	if (p->c && t->scbs.busy && t->scbs.busy(p->id, t->sctx))
+		p->last_active_us = now;
+	if (p->c && now - p->last_active_us > t->idle_us) {
 		tunnel_drop_conn(p, "idle");
 		queue_clear(p);
 	}
@@ -366,6 +368,11 @@ static void on_tick(struct loop_timer *tm, void *ctx)
 			wake(p);
 	}
 	tick_arm(p);
+}
+
+void tunnels_set_idle(struct tunnels *t, uint64_t ms)
+{
+	t->idle_us = (int64_t)(ms ? ms : TUNNEL_IDLE_MS) * 1000;
 }
 
 int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
@@ -384,6 +391,7 @@ int tunnels_new(struct loop *l, struct quic_endpoint *ep, int64_t self_id,
 		t->cbs = *cbs;
 	t->ctx = ctx;
 	t->last_ttd_ms = -1;
+	t->idle_us = (int64_t)TUNNEL_IDLE_MS * 1000;
 	idmap_init(&t->byid);
 	idmap_init(&t->bykey);
 	rc = rand_u64(&t->seed);

@@ -38,7 +38,8 @@
  * lost ours: we dial (client) or wake it (server) at once.
  *
  * A connection closes when its peer leaves the map (or changes key) and
- * after TUNNEL_IDLE_MS without datagrams either way. Runs on the loop
+ * after TUNNEL_IDLE_MS without datagrams or stream bytes either way while
+ * no stream is open on it. Runs on the loop
  * thread; never logs. */
 #ifndef WEFT_AGENT_TUNNEL_H
 #define WEFT_AGENT_TUNNEL_H
@@ -153,6 +154,11 @@ void tunnels_set_cooldown(struct tunnels *t, uint64_t ms);
  * managers created from now on. */
 void tunnels_set_open_ttl(struct tunnels *t, int ttl);
 
+/* How long a connection may go without datagrams or stream bytes either
+ * way, while no stream is open on it, before it closes (ms; 0: the
+ * default TUNNEL_IDLE_MS). */
+void tunnels_set_idle(struct tunnels *t, uint64_t ms);
+
 /* Whether direct paths are tried at all (default true); false keeps
  * every connection made from now on on the relay. */
 void tunnels_set_direct(struct tunnels *t, bool on);
@@ -231,6 +237,11 @@ struct tunnel_stream_callbacks {
 	/* c is closing: its streams are gone without on_closed. c may not
 	 * be used once this returns. */
 	void (*on_conn_gone)(int64_t peer, struct quic_conn *c, void *ctx);
+	/* Whether streams are open with peer: its connection is then not
+	 * idle, however long no datagram and no stream byte arrived (a
+	 * sender to a slow reader only gets acknowledgements; streams have
+	 * their own idle timeout). NULL: never. */
+	bool (*busy)(int64_t peer, void *ctx);
 };
 
 /* Sets the stream callbacks (copied; NULL: none). */

@@ -80,6 +80,7 @@ struct tunnels {
 	struct ip_endpoint local[LOCAL_MAX];
 	size_t nlocal;
 	uint64_t cooldown_ms;
+	int64_t idle_us; /* tunnels_set_idle */
 	int open_ttl; /* tunnels_set_open_ttl */
 	bool relay_up;
 	bool no_direct;
