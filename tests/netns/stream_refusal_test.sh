@@ -82,11 +82,12 @@ PY
 	pids="$pids $!"
 }
 
-# socks_codes HOST PORT N: N SOCKS5 CONNECTs at once through a's proxy,
-# all held open until the last reply; prints the reply codes, sorted.
+# socks_codes HOST PORT N [HOLD]: N SOCKS5 CONNECTs at once through a's
+# proxy, all held open until the last reply (and HOLD seconds more);
+# prints the reply codes, sorted.
 socks_codes() {
-	nsrun a python3 - "$1" "$2" "$3" <<'PY'
-import socket, struct, sys
+	nsrun a python3 - "$1" "$2" "$3" "${4:-0}" <<'PY'
+import socket, struct, sys, time
 host, port, n = sys.argv[1].encode(), int(sys.argv[2]), int(sys.argv[3])
 conns = []
 for _ in range(n):
@@ -107,7 +108,8 @@ for s in conns:
         pass
     codes.append(str(d[3]) if len(d) >= 4 and d[:2] == b"\x05\x00"
                  else "none")
-print(" ".join(sorted(codes)))
+print(" ".join(sorted(codes)), flush=True)
+time.sleep(float(sys.argv[4]))
 for s in conns:
     s.close()
 PY
@@ -134,6 +136,20 @@ quiet() {
 		sleep 0.1
 	done
 	fail "$1 still has $(streams "$1" active) streams"
+}
+
+# over_limit NODE FIELD: of 5 SOCKS5 CONNECTs at once to NODE:8006 (its
+# limit 3, a's the default) 3 succeed and 2 get reply 1, counted by NODE
+# under FIELD and not by a.
+over_limit() {
+	quiet "$1"
+	out=$(socks_codes "$1" 8006 5)
+	echo "5 SOCKS5 CONNECTs to $1:8006 ($1's limit 3): replies $out"
+	[ "$out" = "0 0 0 1 1" ] ||
+		fail "$1's limit: replies $out, want 0 0 0 1 1"
+	[ "$(streams "$1" "$2")" = 2 ] ||
+		fail "$1 counted $(streams "$1" "$2") $2, want 2"
+	[ "$(streams a "$2")" = 0 ] || fail "a refused $(streams a "$2") itself"
 }
 
 run() {
@@ -189,35 +205,10 @@ run() {
 		fail "b counted $(streams b refused_policy) refused_policy, want 2"
 
 	# b's per-peer limit of 3: 2 of 5 refused by b, not by a.
-	quiet b
-	out=$(socks_codes b 8006 5)
-	echo "5 SOCKS5 CONNECTs to b:8006 (b's per-peer limit 3): replies $out"
-	[ "$out" = "0 0 0 1 1" ] ||
-		fail "b's per-peer limit: replies $out, want 0 0 0 1 1"
-	[ "$(streams b refused_peer_limit)" = 2 ] ||
-		fail "b counted $(streams b refused_peer_limit) refused_peer_limit, want 2"
-	[ "$(streams a refused_peer_limit)" = 0 ] ||
-		fail "a refused $(streams a refused_peer_limit) itself"
+	over_limit b refused_peer_limit
 	# With 3 held, an HTTP CONNECT gets 503.
 	quiet b
-	nsrun a python3 - >"$tmp/held.txt" 2>&1 <<'PY' &
-import socket, struct, time
-conns = []
-for _ in range(3):
-    s = socket.create_connection(("127.0.0.1", 1080), timeout=10)
-    s.sendall(b"\x05\x01\x00\x05\x01\x00\x03\x01b" + struct.pack(">H", 8006))
-    conns.append(s)
-def rep(s):
-    d = b""
-    while len(d) < 12:
-        r = s.recv(12 - len(d))
-        if not r:
-            return "none"
-        d += r
-    return str(d[3])
-print(" ".join(rep(s) for s in conns), flush=True)
-time.sleep(4)
-PY
+	socks_codes b 8006 3 4 >"$tmp/held.txt" 2>&1 &
 	held=$!
 	for _ in $(seq 50); do
 		[ -s "$tmp/held.txt" ] && break
@@ -232,14 +223,7 @@ PY
 	wait "$held"
 
 	# c's total limit of 3.
-	out=$(socks_codes c 8006 5)
-	echo "5 SOCKS5 CONNECTs to c:8006 (c's total limit 3): replies $out"
-	[ "$out" = "0 0 0 1 1" ] ||
-		fail "c's total limit: replies $out, want 0 0 0 1 1"
-	[ "$(streams c refused_total_limit)" = 2 ] ||
-		fail "c counted $(streams c refused_total_limit) refused_total_limit, want 2"
-	[ "$(streams a refused_total_limit)" = 0 ] ||
-		fail "a refused $(streams a refused_total_limit) itself"
+	over_limit c refused_total_limit
 
 	# b gone: no reply within STREAMS_CONNECT_MS.
 	stop_pid "$(nspid b weft-agent)" TERM
