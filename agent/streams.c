@@ -517,10 +517,9 @@ static void connect_local(struct splice *sp, uint16_t port)
 
 static void on_connected(struct splice *sp)
 {
+	static const uint8_t ok = STREAMHDR_REPLY_OK;
 	int err = 0;
 	socklen_t len = sizeof(err);
-
-	static const uint8_t ok = STREAMHDR_REPLY_OK;
 
 	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
 		sp->s->st.refused_service++;

@@ -33,8 +33,9 @@
  *
  * Limits (struct streams_limits): at most per_peer streams per peer and
  * total streams in all (either side) are open; more are refused (TCP
- * reset on the opening side, stream reset STREAM_ERR_LIMIT on the
- * receiving side) and counted, per peer and total apart. A stream with
+ * reset or the hook's STREAM_ERR_LIMIT on the opening side, stream reset
+ * STREAM_ERR_LIMIT on the receiving side) and counted, per peer and
+ * total apart. A stream with
  * no byte either way for idle_ms is reset on both sides (STREAM_ERR_IDLE
  * and a TCP reset) and counted as idle_closed.
  *
