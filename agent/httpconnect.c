@@ -172,6 +172,8 @@ static const char *reason(int status)
 		return "Connection established";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 405:
 		return "Method Not Allowed";
 	case 408:
@@ -180,6 +182,10 @@ static const char *reason(int status)
 		return "Request Header Fields Too Large";
 	case 502:
 		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	default:
 		return "Error";
 	}
@@ -194,8 +200,15 @@ static const char *body(int status)
 		return "the request head did not arrive in time\n";
 	case 431:
 		return "request head too large\n";
+	case 403:
+		return "the policy does not allow this destination\n";
 	case 502:
-		return "no such node or address in the mesh\n";
+		return "no such destination in the mesh, or nothing "
+		       "listens on that port\n";
+	case 503:
+		return "too many streams, try again later\n";
+	case 504:
+		return "no answer from the node in time\n";
 	default:
 		return "malformed CONNECT request\n";
 	}

@@ -7,9 +7,17 @@
  *                     digits, '-', '.', '_' and ':' (IPv6), nothing else
  *   port     2 bytes  big-endian, 1..65535
  *
- * The stream's TCP bytes follow at once; there is no reply header: the
- * receiver refuses a stream by resetting it with one of the STREAM_ERR_*
- * application codes, and the opener then resets its TCP connection.
+ * The stream's TCP bytes follow at once (the opener does not wait).
+ *
+ * The open reply (version 2): once its connect to the target succeeds,
+ * the receiver writes one status byte, STREAMHDR_REPLY_OK, on its side
+ * of the stream before any byte of the target's; the opener strips it.
+ * A refusal is no reply byte but a reset of the stream with one of the
+ * STREAM_ERR_* application codes (the opener then resets its TCP
+ * connection, or its proxy answers with the matching SOCKS5 reply or
+ * HTTP status, agent/streamreply.h); any other first byte is a protocol
+ * error. Version 1 had no reply: its headers are refused as unsupported
+ * (STREAM_ERR_BAD_HEADER), so both agents must speak version 2.
  * Pure code, no I/O. */
 #ifndef WEFT_AGENT_STREAMHDR_H
 #define WEFT_AGENT_STREAMHDR_H
@@ -18,9 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STREAMHDR_VERSION 1
+#define STREAMHDR_VERSION 2
 #define STREAMHDR_HOST_MAX 253
 #define STREAMHDR_MAX (2 + STREAMHDR_HOST_MAX + 2)
+/* The receiver's open reply: connected to the target. */
+#define STREAMHDR_REPLY_OK 0
 
 /* Application codes of a stream reset (RESET_STREAM / STOP_SENDING). */
 enum stream_err {

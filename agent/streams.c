@@ -46,7 +46,12 @@ struct splice {
 	enum sstate st;
 	int fd;              /* -1 once the TCP side is done */
 	struct loop_io *io;
-	int64_t deadline_us; /* S_WAIT_CONN */
+	int64_t deadline_us; /* ours: for the connection and the reply */
+	/* ours: no open reply yet (counted in the table's nwaiting) */
+	bool awaiting;
+	streams_reply_fn on_reply; /* the hook, until it is called */
+	void *reply_ctx;
+	int reply_code;      /* the outcome it gets if the stream ends */
 	char host[STREAMHDR_HOST_MAX + 1];
 	uint16_t port;
 	bool quic_done;      /* closed, reset, or its connection ended */
@@ -79,7 +84,7 @@ struct streams {
 	struct idmap peers; /* peer id -> struct speer */
 	struct splice *all;
 	struct loop_timer *wait_tm;
-	unsigned nwaiting;
+	unsigned nwaiting; /* splices awaiting their reply */
 	struct streams_limits lim;
 	struct loop_timer *idle_tm;
 	/* Inside our own call into a connection (not from its callbacks),
@@ -170,7 +175,7 @@ static void splice_free(struct splice *sp)
 			free(p);
 		}
 	}
-	if (sp->st == S_WAIT_CONN)
+	if (sp->awaiting)
 		s->nwaiting--;
 	if (sp->prev)
 		sp->prev->next = sp->next;
@@ -187,13 +192,34 @@ static void splice_free(struct splice *sp)
 	free(sp);
 }
 
-/* The TCP side ends: with a reset (SO_LINGER 0) or an orderly close. */
+/* The stream ends before its reply: the hook gets the TCP connection
+ * with the outcome, to answer and close. */
+static void reply_fail(struct splice *sp)
+{
+	streams_reply_fn fn = sp->on_reply;
+	int fd = sp->fd;
+
+	sp->on_reply = NULL;
+	if (sp->io)
+		loop_io_close(sp->io, false);
+	sp->io = NULL;
+	sp->fd = -1;
+	fn(fd, sp->reply_code ? sp->reply_code : STREAMS_REPLY_FAILED,
+	   sp->reply_ctx);
+}
+
+/* The TCP side ends: with a reset (SO_LINGER 0) or an orderly close, or
+ * through the hook before the reply. */
 static void tcp_close(struct splice *sp, bool reset)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	if (sp->fd < 0)
 		return;
+	if (sp->on_reply) {
+		reply_fail(sp);
+		return;
+	}
 	if (reset)
 		setsockopt(sp->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	if (sp->io)
@@ -364,6 +390,7 @@ static void on_tcp_read(struct splice *sp)
 }
 
 static void on_connected(struct splice *sp);
+static bool reply_input(struct splice *sp, uint8_t b);
 
 static void io_event(struct splice *sp, int fd, uint32_t ev)
 {
@@ -490,12 +517,19 @@ static void connect_local(struct splice *sp, uint16_t port)
 
 static void on_connected(struct splice *sp)
 {
+	static const uint8_t ok = STREAMHDR_REPLY_OK;
 	int err = 0;
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
 		sp->s->st.refused_service++;
 		splice_abort(sp, STREAM_ERR_REFUSED);
+		return;
+	}
+	/* The open reply, first on our side of the stream (its send buffer
+	 * is empty: nothing was sent before it). */
+	if (quic_conn_stream_send(sp->c, sp->sid, &ok, 1, false) != 1) {
+		splice_abort(sp, STREAM_ERR_GONE);
 		return;
 	}
 	sp->st = S_OPEN;
@@ -588,6 +622,17 @@ static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
 		header_input(sp, d, len);
 		return;
 	}
+	if (sp->awaiting) {
+		if (!len) {
+			if (fin) /* ended without a reply */
+				reply_input(sp, 0xff);
+			return;
+		}
+		if (!reply_input(sp, d[0]))
+			return;
+		d++;
+		len--;
+	}
 	if (down_append(sp, d, len) < 0) {
 		splice_abort(sp, STREAM_ERR_GONE);
 		return;
@@ -609,13 +654,18 @@ static void on_writable(int64_t peer, struct quic_conn *c, int64_t sid,
 }
 
 static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
-		      void *ctx)
+		      uint64_t code, void *ctx)
 {
 	struct splice *sp = find(ctx, peer, sid);
 
 	(void)c;
 	if (!sp)
 		return;
+	/* Refused: the reset's code is the outcome. */
+	if (sp->awaiting && !sp->reply_code)
+		sp->reply_code = code && code < STREAMS_REPLY_TIMEOUT
+					 ? (int)code
+					 : STREAMS_REPLY_FAILED;
 	sp->quic_done = true;
 	idmap_del(&speer_get(sp->s, peer, false)->bysid, sid + 1);
 	sp->sid = -1;
@@ -688,6 +738,27 @@ static const struct tunnel_stream_callbacks stream_cbs = {
 
 /* ---- opening side ---- */
 
+/* The peer's open reply (b: its first stream byte), stripped from the
+ * stream. Returns false when sp was freed (a bad reply). */
+static bool reply_input(struct splice *sp, uint8_t b)
+{
+	struct streams *s = sp->s;
+	streams_reply_fn fn = sp->on_reply;
+
+	if (sp->c && !sp->quic_done)
+		quic_conn_stream_consume(sp->c, sp->sid, 1);
+	if (b != STREAMHDR_REPLY_OK) {
+		s->st.failed++;
+		return !splice_abort(sp, STREAM_ERR_BAD_HEADER);
+	}
+	sp->awaiting = false;
+	s->nwaiting--;
+	sp->on_reply = NULL;
+	if (fn)
+		fn(sp->fd, STREAMS_REPLY_OK, sp->reply_ctx);
+	return true;
+}
+
 /* Opens the stream if the peer's connection is up. Returns whether sp
  * left S_WAIT_CONN (opened, or failed and freed). */
 static bool try_open(struct splice *sp)
@@ -702,7 +773,6 @@ static bool try_open(struct splice *sp)
 		sp->sid = -1;
 		return false;
 	}
-	s->nwaiting--;
 	sp->st = S_OPEN;
 	sp->c = c;
 	memset(&h, 0, sizeof(h));
@@ -730,6 +800,8 @@ static bool try_open(struct splice *sp)
 /* A connection that never got its stream: reset and counted. */
 static void wait_fail(struct splice *sp)
 {
+	if (!sp->reply_code)
+		sp->reply_code = STREAMS_REPLY_TIMEOUT;
 	sp->s->st.failed++;
 	sp->quic_done = true;
 	tcp_close(sp, true);
@@ -745,10 +817,17 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 	enter(s);
 	for (sp = s->all; sp; sp = next) {
 		next = sp->next;
-		if (sp->st != S_WAIT_CONN || try_open(sp))
+		if (!sp->awaiting || (sp->st == S_WAIT_CONN && try_open(sp)) ||
+		    now < sp->deadline_us)
 			continue;
-		if (now >= sp->deadline_us)
+		if (sp->st == S_WAIT_CONN) {
 			wait_fail(sp);
+			continue;
+		}
+		/* Opened, but the peer did not answer in time. */
+		sp->reply_code = STREAMS_REPLY_TIMEOUT;
+		s->st.failed++;
+		splice_abort(sp, STREAM_ERR_GONE);
 	}
 	leave(s);
 	if (s->nwaiting)
@@ -779,17 +858,38 @@ static void on_idle_tick(struct loop_timer *tm, void *ctx)
 		loop_timer_start(tm, idle_tick_us(s));
 }
 
-void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port)
+/* No splice for fd: refused (over a limit: code STREAM_ERR_LIMIT) or
+ * failed, told to the hook or answered with a TCP reset. */
+static void open_refused(int fd, int code, streams_reply_fn fn, void *ctx)
 {
-	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (fn) {
+		fn(fd, code, ctx);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+void streams_open_reply(struct streams *s, int fd, int64_t peer,
+			const char *host, uint16_t port, streams_reply_fn fn,
+			void *ctx)
+{
+	uint64_t limited = s->st.refused_peer_limit +
+			   s->st.refused_total_limit;
+	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
 
 	if (!sp) {
 		if (peer <= 0)
 			s->st.failed++;
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(fd);
+		open_refused(fd,
+			     peer <= 0 ? STREAM_ERR_TARGET
+			     : limited != s->st.refused_peer_limit +
+						  s->st.refused_total_limit
+				     ? STREAM_ERR_LIMIT
+				     : STREAMS_REPLY_FAILED,
+			     fn, ctx);
 		return;
 	}
 	snprintf(sp->host, sizeof(sp->host), "%s", host);
@@ -797,15 +897,27 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 	sp->st = S_WAIT_CONN;
 	sp->deadline_us = loop_now_us(s->loop) +
 			  (int64_t)STREAMS_CONNECT_MS * 1000;
+	sp->awaiting = true;
+	sp->on_reply = fn;
+	sp->reply_ctx = ctx;
 	s->nwaiting++;
 	if (watch(sp) < 0) {
+		sp->reply_code = STREAMS_REPLY_FAILED;
 		wait_fail(sp);
 		return;
 	}
 	enter(s);
-	if (!try_open(sp) && !loop_timer_active(s->wait_tm))
+	try_open(sp);
+	/* The tick tries again, and times the reply out. */
+	if (!loop_timer_active(s->wait_tm))
 		loop_timer_start(s->wait_tm, WAIT_TICK_US);
 	leave(s);
+}
+
+void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
+		  uint16_t port)
+{
+	streams_open_reply(s, fd, peer, host, port, NULL, NULL);
 }
 
 /* ---- the table ---- */
@@ -849,6 +961,7 @@ void streams_del(struct streams *s)
 	while (s->all) {
 		struct splice *sp = s->all;
 
+		sp->on_reply = NULL; /* its proxy may be gone already */
 		if (sp->c && !sp->quic_done && sp->sid >= 0)
 			quic_conn_stream_shutdown(sp->c, sp->sid,
 						  STREAM_ERR_GONE);

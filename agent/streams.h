@@ -4,8 +4,13 @@
  * Opening side: streams_open takes an accepted TCP connection (a
  * --forward listener, agent/streamfwd.h) and a target node; it opens a
  * bidirectional stream on the peer's connection (setting it up first if
- * needed, for up to STREAMS_CONNECT_MS), writes the header
- * (agent/streamhdr.h: the node's mesh IP and the port) and splices.
+ * needed), writes the header (agent/streamhdr.h: the node's mesh IP and
+ * the port) and splices at once: the client's bytes go out before the
+ * peer's open reply. The reply byte is stripped from what the client
+ * gets. A stream without a connection and the peer's reply within
+ * STREAMS_CONNECT_MS of its start is reset (counted as failed).
+ * streams_open_reply does the same and tells a hook the outcome (the
+ * proxies, agent/streamsocks.h, answer their client with it).
  *
  * Receiving side (TUN mode or not): a stream the peer opens starts with
  * that header. The target must be one of our own mesh addresses; the
@@ -13,7 +18,9 @@
  * peer's mesh address to that port would be (same rules, same counters),
  * a denial is logged (event=stream_denied, at most once a second with
  * the number suppressed), and an allowed one is connected to our own
- * local service on 127.0.0.1:port.
+ * local service on 127.0.0.1:port. Once that connect succeeds the open
+ * reply (STREAMHDR_REPLY_OK) is written on the stream; every refusal is a
+ * stream reset with its STREAM_ERR_* code.
  *
  * Both sides then copy bytes both ways: a TCP FIN ends the stream's
  * sending side and a stream FIN shuts the TCP connection's sending side
@@ -26,8 +33,9 @@
  *
  * Limits (struct streams_limits): at most per_peer streams per peer and
  * total streams in all (either side) are open; more are refused (TCP
- * reset on the opening side, stream reset STREAM_ERR_LIMIT on the
- * receiving side) and counted, per peer and total apart. A stream with
+ * reset or the hook's STREAM_ERR_LIMIT on the opening side, stream reset
+ * STREAM_ERR_LIMIT on the receiving side) and counted, per peer and
+ * total apart. A stream with
  * no byte either way for idle_ms is reset on both sides (STREAM_ERR_IDLE
  * and a TCP reset) and counted as idle_closed.
  *
@@ -71,8 +79,9 @@ struct streams_stats {
 	uint64_t refused_target;  /* bad header or not our address */
 	uint64_t refused_service; /* nothing listens on 127.0.0.1:port */
 	uint64_t failed;          /* ours: no such peer, no connection
-				   * within STREAMS_CONNECT_MS, or reset
-				   * by the peer before any byte */
+				   * or no open reply within
+				   * STREAMS_CONNECT_MS, or reset by the
+				   * peer before its reply */
 	uint64_t resets;          /* reset either way after they opened */
 	uint64_t idle_closed;     /* reset after limits.idle_ms idle */
 	uint64_t bytes_tx, bytes_rx; /* TCP payload bytes */
@@ -93,6 +102,30 @@ void streams_del(struct streams *s);
  * the header. */
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 		  uint16_t port);
+
+/* The outcome of a stream we open, as streams_open_reply's hook gets it:
+ * STREAMS_REPLY_OK (the peer connected to the target), the STREAM_ERR_*
+ * code the peer reset the stream with, STREAM_ERR_LIMIT for our own
+ * limits, STREAM_ERR_TARGET for no peer, or one of these. */
+#define STREAMS_REPLY_OK 0
+#define STREAMS_REPLY_TIMEOUT 0x100 /* no connection to the peer, or no
+				     * reply, within STREAMS_CONNECT_MS */
+#define STREAMS_REPLY_FAILED 0x101  /* anything else (the connection
+				     * went, a bad reply, the TCP side
+				     * failed, out of memory) */
+
+/* Called once per stream with its outcome. For STREAMS_REPLY_OK, fd is
+ * still the stream's: the hook may write to it (an answer, before any of
+ * the target's bytes) but not close it. For any other code fd is the
+ * hook's to answer and close; the stream is gone. Runs inside streams'
+ * callbacks: it must not call into s. */
+typedef void (*streams_reply_fn)(int fd, int code, void *ctx);
+
+/* streams_open with a hook (NULL: none, as streams_open). Streams still
+ * waiting for their reply when s is deleted are reset without it. */
+void streams_open_reply(struct streams *s, int fd, int64_t peer,
+			const char *host, uint16_t port, streams_reply_fn fn,
+			void *ctx);
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out);
 

@@ -4,6 +4,7 @@
 #include "agent/httpconnect.h"
 #include "agent/socks5.h"
 #include "agent/streamfwd.h"
+#include "agent/streamreply.h"
 #include "agent/streams.h"
 #include "shared/err.h"
 #include "shared/loop.h"
@@ -53,41 +54,71 @@ static void hs_free(struct hs *h, bool close_fd)
 
 /* Sends a reply (best effort: the socket is new, its buffer empty):
  * SOCKS5's reply code, or the HTTP status. */
-static void reply(struct hs *h, int code)
+static void reply(int fd, bool http, int code)
 {
 	uint8_t r[SOCKS5_REPLY_LEN];
 	char hr[HTTPCONNECT_REPLY_MAX];
 
-	if (h->ss->http) {
-		(void)!send(h->fd, hr, httpconnect_reply(code, hr),
-			    MSG_NOSIGNAL);
+	if (http) {
+		(void)!send(fd, hr, httpconnect_reply(code, hr), MSG_NOSIGNAL);
 		return;
 	}
 	socks5_reply((uint8_t)code, r);
-	(void)!send(h->fd, r, sizeof(r), MSG_NOSIGNAL);
+	(void)!send(fd, r, sizeof(r), MSG_NOSIGNAL);
 }
 
-/* Answers with code and closes: our FIN goes first and what the client
- * sent so far is read (up to 64 KiB), so a close with unread bytes does
- * not reset the connection before the client reads the answer. */
-static void refuse(struct hs *h, int code)
+/* Answers with code and shuts our side: our FIN goes first and what the
+ * client sent so far is read (up to 64 KiB), so a close with unread
+ * bytes does not reset the connection before the client reads the
+ * answer. The caller closes fd. */
+static void answer_refusal(int fd, bool http, int code)
 {
 	uint8_t drain[4096];
 
+	reply(fd, http, code);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, drain, sizeof(drain), 0) > 0; i++)
+		;
+}
+
+static void refuse(struct hs *h, int code)
+{
 	h->ss->refused++;
-	if (h->greeted || h->ss->http) {
-		reply(h, code);
-		shutdown(h->fd, SHUT_WR);
-		for (int i = 0; i < 16 &&
-				recv(h->fd, drain, sizeof(drain), 0) > 0;
-		     i++)
-			;
-	}
+	if (h->greeted || h->ss->http)
+		answer_refusal(h->fd, h->ss->http, code);
 	hs_free(h, true);
 }
 
+/* The stream's outcome (streams.h's open reply) answered to the client:
+ * success keeps the connection (the stream's now), a refusal closes it.
+ * ctx is unused: the hooks may outlive their proxy (streams_del). */
+static void on_reply(int fd, int code, bool http)
+{
+	int ans = http ? streamreply_http(code) : streamreply_socks5(code);
+
+	if (code == STREAMS_REPLY_OK) {
+		reply(fd, http, ans);
+		return;
+	}
+	answer_refusal(fd, http, ans);
+	close(fd);
+}
+
+static void on_reply_socks5(int fd, int code, void *ctx)
+{
+	(void)ctx;
+	on_reply(fd, code, false);
+}
+
+static void on_reply_http(int fd, int code, void *ctx)
+{
+	(void)ctx;
+	on_reply(fd, code, true);
+}
+
 /* Hands the connection to a stream to name:port (resolved by the agent
- * in its map) after the success reply; an unknown name is refused. */
+ * in its map); the client's answer waits for the peer's open reply. An
+ * unknown name is refused. */
 static void hand_over(struct hs *h, const char *name, uint16_t port)
 {
 	struct streamsocks *ss = h->ss;
@@ -99,9 +130,9 @@ static void hand_over(struct hs *h, const char *name, uint16_t port)
 		refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
 		return;
 	}
-	reply(h, ss->http ? 200 : SOCKS5_OK);
 	hs_free(h, false);
-	streams_open(ss->s, fd, peer, host, port);
+	streams_open_reply(ss->s, fd, peer, host, port,
+			   ss->http ? on_reply_http : on_reply_socks5, NULL);
 }
 
 /* The HTTP request head so far; returns false once h is gone. Bytes

@@ -5,13 +5,19 @@
  * (streamfwd_resolve), go over a QUIC stream to that port on the node
  * (agent/streams.h). A destination that is no node gets "host
  * unreachable"; anything but CONNECT or a client without "no
- * authentication" is refused with the matching reply. The success reply
- * is sent as soon as the stream is handed over: a refusal by the node
- * (policy, nothing listening) then closes the connection. A client has
- * SOCKS5_HANDSHAKE_MS for its greeting and request.
+ * authentication" is refused with the matching reply. The answer to a
+ * CONNECT waits for the node's open reply (streams_open_reply): success
+ * once the node has connected to the port, else the refusal's reply code
+ * (agent/streamreply.h: not allowed by the policy, connection refused,
+ * host unreachable, general failure for a stream limit), then the
+ * connection is closed. A client has SOCKS5_HANDSHAKE_MS for its
+ * greeting and request; the stream then has STREAMS_CONNECT_MS for its
+ * connection and reply.
  *
  * The HTTP proxy works the same way with HTTP's answers: 200 once the
- * stream is handed over, 502 for a destination that is no node, 405 for
+ * node has connected, 403 denied by the policy, 502 refused or no such
+ * target, 503 over a stream limit, 504 no connection or reply within
+ * STREAMS_CONNECT_MS, 502 for a destination that is no node, 405 for
  * another method, 400 for a malformed head or bytes sent before the
  * answer, 431 for a head over HTTPCONNECT_HEAD_MAX, 408 when the head is
  * not complete within SOCKS5_HANDSHAKE_MS; each refusal closes the

@@ -232,8 +232,10 @@ struct tunnel_stream_callbacks {
 			void *ctx);
 	void (*on_writable)(int64_t peer, struct quic_conn *c, int64_t sid,
 			    void *ctx);
+	/* The stream is gone (quic.h's on_stream_closed: code is the first
+	 * reset's application code, 0 for none). */
 	void (*on_closed)(int64_t peer, struct quic_conn *c, int64_t sid,
-			  void *ctx);
+			  uint64_t code, void *ctx);
 	/* c is closing: its streams are gone without on_closed. c may not
 	 * be used once this returns. */
 	void (*on_conn_gone)(int64_t peer, struct quic_conn *c, void *ctx);

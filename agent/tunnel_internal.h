@@ -112,7 +112,8 @@ void tunnel_rejoin(struct peer *p);
 void tunnel_stream_data(struct quic_conn *c, int64_t sid, const uint8_t *d,
 			size_t len, bool fin, void *ctx);
 void tunnel_stream_writable(struct quic_conn *c, int64_t sid, void *ctx);
-void tunnel_stream_closed(struct quic_conn *c, int64_t sid, void *ctx);
+void tunnel_stream_closed(struct quic_conn *c, int64_t sid, uint64_t code,
+			  void *ctx);
 void tunnel_stream_conn_gone(struct peer *p, struct quic_conn *c);
 
 /* tunnel_watch.c */

@@ -53,12 +53,13 @@ void tunnel_stream_writable(struct quic_conn *c, int64_t sid, void *ctx)
 		p->t->scbs.on_writable(p->id, c, sid, p->t->sctx);
 }
 
-void tunnel_stream_closed(struct quic_conn *c, int64_t sid, void *ctx)
+void tunnel_stream_closed(struct quic_conn *c, int64_t sid, uint64_t code,
+			  void *ctx)
 {
 	struct peer *p = ctx;
 
 	if (p && p->t->scbs.on_closed)
-		p->t->scbs.on_closed(p->id, c, sid, p->t->sctx);
+		p->t->scbs.on_closed(p->id, c, sid, code, p->t->sctx);
 }
 
 void tunnel_stream_conn_gone(struct peer *p, struct quic_conn *c)

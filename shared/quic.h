@@ -77,9 +77,11 @@ struct quic_conn_callbacks {
 	/* quic_conn_datagram returned WEFT_ERR_BUSY and the queue has
 	 * drained to half since. */
 	void (*on_datagram_writable)(struct quic_conn *c, void *ctx);
-	/* The stream is gone on both sides (finished or reset). */
+	/* The stream is gone on both sides (finished or reset); app_code:
+	 * the application code of the first reset either way (the peer's
+	 * RESET_STREAM / STOP_SENDING or our own shutdown), 0 for none. */
 	void (*on_stream_closed)(struct quic_conn *c, int64_t stream_id,
-				 void *ctx);
+				 uint64_t app_code, void *ctx);
 	/* Result of a path validation started by quic_conn_migrate (client)
 	 * or by the peer moving (server): ok means traffic now uses it. */
 	void (*on_path)(struct quic_conn *c, bool is_virtual, bool ok,

@@ -536,7 +536,12 @@ static int cb_stream_close(ngtcp2_conn *nc, uint32_t flags, int64_t id,
 	if (!ngtcp2_conn_is_local_stream(nc, id))
 		ngtcp2_conn_extend_max_streams_bidi(nc, 1);
 	if (c->cbs.on_stream_closed && c->accepted)
-		c->cbs.on_stream_closed(c, id, c->ctx);
+		c->cbs.on_stream_closed(
+			c, id,
+			(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)
+				? app_code
+				: 0,
+			c->ctx);
 	return 0;
 }
 

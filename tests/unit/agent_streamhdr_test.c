@@ -37,7 +37,7 @@ static void round_trips_names_and_addresses(void)
 
 static void the_wire_layout_is_fixed(void)
 {
-	static const uint8_t want[] = {1, 3, 'a', '.', 'b', 0x1f, 0x90};
+	static const uint8_t want[] = {2, 3, 'a', '.', 'b', 0x1f, 0x90};
 	struct streamhdr h = hdr("a.b", 8080);
 	uint8_t buf[16];
 
@@ -82,16 +82,20 @@ static void encode_refuses_what_decode_would(void)
 static void rejects_malformed_headers(void)
 {
 	struct streamhdr out;
-	static const uint8_t v2[] = {2, 1, 'a', 0, 80};
-	static const uint8_t empty[] = {1, 0, 0, 80};
-	static const uint8_t port0[] = {1, 1, 'a', 0, 0};
-	static const uint8_t nul[] = {1, 2, 'a', 0, 0, 80};
-	static const uint8_t space_early[] = {1, 200, 'a', ' '};
-	static const uint8_t slash[] = {1, 1, '/', 0, 80};
-	static const uint8_t toolong[] = {1, 254, 'a'};
-	static const uint8_t high[] = {1, 1, 0xc3, 0, 80};
+	static const uint8_t v1[] = {1, 1, 'a', 0, 80};
+	static const uint8_t v3[] = {3, 1, 'a', 0, 80};
+	static const uint8_t empty[] = {2, 0, 0, 80};
+	static const uint8_t port0[] = {2, 1, 'a', 0, 0};
+	static const uint8_t nul[] = {2, 2, 'a', 0, 0, 80};
+	static const uint8_t space_early[] = {2, 200, 'a', ' '};
+	static const uint8_t slash[] = {2, 1, '/', 0, 80};
+	static const uint8_t toolong[] = {2, 254, 'a'};
+	static const uint8_t high[] = {2, 1, 0xc3, 0, 80};
 
-	CHECK_INT(streamhdr_decode(v2, sizeof(v2), &out),
+	/* Version 1 (no open reply) is refused like any other. */
+	CHECK_INT(streamhdr_decode(v1, sizeof(v1), &out),
+		  WEFT_ERR_UNSUPPORTED);
+	CHECK_INT(streamhdr_decode(v3, sizeof(v3), &out),
 		  WEFT_ERR_UNSUPPORTED);
 	CHECK_INT(streamhdr_decode(empty, sizeof(empty), &out),
 		  WEFT_ERR_PARSE);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Stream-mode benchmark (issue 18): iperf3 TCP from a to c over the same
-# peer connection, in one run,
+# peer connection, in one run (connection setup latency: latency.sh),
 #   - through the TUN path (c's mesh IPv4: packets in QUIC datagrams), and
 #   - through a stream-mode forward on a (127.0.0.1:15201 -> c:5201: the
 #     TCP connection carried as a QUIC stream, spliced by both agents),
