@@ -63,6 +63,9 @@ struct splice {
 	/* header bytes (S_HEADER) */
 	uint8_t hdr[STREAMHDR_MAX];
 	size_t hlen;
+	struct streams_counts *counts; /* its forward's, or NULL */
+	bool opened;  /* counted as opened with its peer */
+	bool failed;  /* ours, refused by the peer after it opened */
 };
 
 /* Streams of one peer by stream id, and how many the peer has. */
@@ -71,12 +74,19 @@ struct speer {
 	unsigned n;
 };
 
+/* What became of the streams with one peer (kept until streams_del:
+ * peers that ever had a stream with us). */
+struct pcount {
+	uint64_t opened, refused;
+};
+
 struct streams {
 	struct loop *loop;
 	struct dataplane *dp;
 	struct tunnels *t;
 	const struct map *map;
 	struct idmap peers; /* peer id -> struct speer */
+	struct idmap pcounts; /* peer id -> struct pcount */
 	struct splice *all;
 	struct loop_timer *wait_tm;
 	unsigned nwaiting;
@@ -108,6 +118,67 @@ static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
 	return p;
 }
 
+/* The peer's counts, made on first use; NULL when out of memory (then
+ * not counted). */
+static struct pcount *pcount_get(struct streams *s, int64_t peer)
+{
+	struct pcount *c = idmap_get(&s->pcounts, peer);
+
+	if (c || peer <= 0)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (c && idmap_put(&s->pcounts, peer, c) < 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+static void peer_refused(struct streams *s, int64_t peer)
+{
+	struct pcount *c = pcount_get(s, peer);
+
+	if (c)
+		c->refused++;
+}
+
+/* sp's stream got going: ours on the peer's connection, theirs
+ * connected to the local service. */
+static void count_open(struct splice *sp)
+{
+	struct pcount *c = pcount_get(sp->s, sp->peer);
+
+	sp->opened = true;
+	if (c)
+		c->opened++;
+	if (sp->counts && !sp->remote)
+		sp->counts->opened++;
+}
+
+/* Ours failed: no peer, no connection in time, or refused by the peer. */
+static void count_failed(struct splice *sp)
+{
+	sp->s->st.failed++;
+	sp->failed = true;
+	if (sp->counts)
+		sp->counts->failed++;
+}
+
+struct streams_counts *streams_counts_new(void)
+{
+	struct streams_counts *c = calloc(1, sizeof(*c));
+
+	if (c)
+		c->refs = 1;
+	return c;
+}
+
+void streams_counts_put(struct streams_counts *c)
+{
+	if (c && --c->refs == 0)
+		free(c);
+}
+
 /* The idle check's period: a quarter of the timeout, at most a second. */
 static int64_t idle_tick_us(const struct streams *s)
 {
@@ -124,11 +195,13 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 
 	if (s->st.active >= s->lim.total) {
 		s->st.refused_total_limit++;
+		peer_refused(s, peer);
 		return NULL;
 	}
 	p = speer_get(s, peer, true);
 	if (p && p->n >= s->lim.per_peer) {
 		s->st.refused_peer_limit++;
+		peer_refused(s, peer);
 		return NULL;
 	}
 	sp = p ? calloc(1, sizeof(*sp)) : NULL;
@@ -183,6 +256,12 @@ static void splice_free(struct splice *sp)
 	else if (sp->fd >= 0)
 		close(sp->fd);
 	s->st.active--;
+	if (!sp->opened || sp->failed)
+		peer_refused(s, sp->peer);
+	if (sp->counts) {
+		sp->counts->active--;
+		streams_counts_put(sp->counts);
+	}
 	free(sp->down);
 	free(sp);
 }
@@ -288,6 +367,8 @@ static bool push_down(struct splice *sp)
 		sp->down_len -= (size_t)w;
 		sp->active_us = loop_now_us(sp->s->loop);
 		sp->s->st.bytes_rx += (uint64_t)w;
+		if (sp->counts)
+			sp->counts->bytes_rx += (uint64_t)w;
 		if (sp->c && !sp->quic_done)
 			quic_conn_stream_consume(sp->c, sp->sid, (size_t)w);
 	}
@@ -353,6 +434,8 @@ static void on_tcp_read(struct splice *sp)
 			sp->active_us = loop_now_us(sp->s->loop);
 		sp->up_len += (size_t)r;
 		sp->s->st.bytes_tx += (uint64_t)r;
+		if (sp->counts)
+			sp->counts->bytes_tx += (uint64_t)r;
 		if (!push_up(sp))
 			return;
 		/* The stream is full (wait for on_writable), or its
@@ -500,6 +583,7 @@ static void on_connected(struct splice *sp)
 	}
 	sp->st = S_OPEN;
 	sp->s->st.accepted++;
+	count_open(sp);
 	if (push_down(sp) && sp->fd >= 0)
 		maybe_done(sp);
 }
@@ -623,7 +707,7 @@ static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
 	/* Not both FINs: the peer reset it. */
 	if (sp->fd >= 0 && !(sp->rx_fin && sp->fin_sent)) {
 		if (!sp->any_data && !sp->remote)
-			sp->s->st.failed++;
+			count_failed(sp);
 		else
 			sp->s->st.resets++;
 		tcp_close(sp, true);
@@ -708,12 +792,13 @@ static bool try_open(struct splice *sp)
 	}
 	if (sp->sid < 0 || n < 0 ||
 	    quic_conn_stream_send(c, sp->sid, buf, (size_t)n, false) != n) {
-		s->st.failed++;
+		count_failed(sp);
 		splice_abort(sp, STREAM_ERR_GONE);
 		return true;
 	}
 	quic_conn_stream_hold(c, sp->sid);
 	s->st.opened++;
+	count_open(sp);
 	io_update(sp);
 	return true;
 }
@@ -721,7 +806,7 @@ static bool try_open(struct splice *sp)
 /* A connection that never got its stream: reset and counted. */
 static void wait_fail(struct splice *sp)
 {
-	sp->s->st.failed++;
+	count_failed(sp);
 	sp->quic_done = true;
 	tcp_close(sp, true);
 	splice_free(sp);
@@ -771,7 +856,7 @@ static void on_idle_tick(struct loop_timer *tm, void *ctx)
 }
 
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port)
+		  uint16_t port, struct streams_counts *counts)
 {
 	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -779,9 +864,16 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 	if (!sp) {
 		if (peer <= 0)
 			s->st.failed++;
+		if (counts)
+			counts->failed++;
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(fd);
 		return;
+	}
+	if (counts) {
+		sp->counts = counts;
+		counts->refs++;
+		counts->active++;
 	}
 	snprintf(sp->host, sizeof(sp->host), "%s", host);
 	sp->port = port;
@@ -821,6 +913,7 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	s->t = dataplane_tunnels(dp);
 	s->map = m;
 	idmap_init(&s->peers);
+	idmap_init(&s->pcounts);
 	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
 	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
 		loop_timer_del(s->wait_tm);
@@ -834,6 +927,8 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 
 void streams_del(struct streams *s)
 {
+	void *pc;
+
 	if (!s)
 		return;
 	tunnels_set_stream_callbacks(s->t, NULL, NULL);
@@ -849,12 +944,28 @@ void streams_del(struct streams *s)
 	loop_timer_del(s->wait_tm);
 	loop_timer_del(s->idle_tm);
 	idmap_free(&s->peers);
+	for (size_t i = 0; idmap_next(&s->pcounts, &i, NULL, &pc);)
+		free(pc);
+	idmap_free(&s->pcounts);
 	free(s);
 }
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out)
 {
 	*out = s->st;
+}
+
+int streams_peer_json(const struct streams *s, int64_t peer, json_t *e)
+{
+	const struct pcount *c = s ? idmap_get(&s->pcounts, peer) : NULL;
+	const struct speer *p = s ? idmap_get(&s->peers, peer) : NULL;
+	json_t *j = json_pack("{s:I, s:I, s:I}", "active",
+			      (json_int_t)(p ? p->n : 0), "opened",
+			      (json_int_t)(c ? c->opened : 0), "refused",
+			      (json_int_t)(c ? c->refused : 0));
+
+	return j && json_object_set_new(e, "streams", j) == 0
+		       ? 0 : WEFT_ERR_NOMEM;
 }
 
 json_t *streams_json(const struct streams *s)

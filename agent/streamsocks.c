@@ -2,6 +2,7 @@
 #include "agent/streamsocks.h"
 
 #include "agent/httpconnect.h"
+#include "agent/listenpause.h"
 #include "agent/socks5.h"
 #include "agent/streamfwd.h"
 #include "agent/streams.h"
@@ -31,6 +32,7 @@ struct streamsocks {
 	struct streams *s;
 	const struct map *m;
 	struct loop_io *lio;
+	struct listenpause *pause;
 	struct loop_timer *tm;
 	struct hs *all;
 	bool http;
@@ -101,7 +103,7 @@ static void hand_over(struct hs *h, const char *name, uint16_t port)
 	}
 	reply(h, ss->http ? 200 : SOCKS5_OK);
 	hs_free(h, false);
-	streams_open(ss->s, fd, peer, host, port);
+	streams_open(ss->s, fd, peer, host, port, NULL);
 }
 
 /* The HTTP request head so far; returns false once h is gone. Bytes
@@ -209,8 +211,12 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 
 	(void)io;
 	(void)ev;
-	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-	       0) {
+	for (;;) {
+		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (!listenpause_after(ss->pause, c < 0 ? errno : 0))
+			return;
+		if (c < 0)
+			continue;
 		h = calloc(1, sizeof(*h));
 		if (!h || loop_io_add(ss->loop, c, LOOP_READ, on_readable, h,
 				      &h->io) < 0) {
@@ -236,6 +242,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 		    struct streamsocks **out)
 {
 	struct streamsocks *ss = calloc(1, sizeof(*ss));
+	char what[IP_ENDPOINT_STRLEN];
 	int fd, rc;
 
 	if (!ss)
@@ -252,8 +259,14 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 	rc = loop_timer_new(l, on_timer, ss, &ss->tm);
 	if (rc == 0)
 		rc = loop_io_add(l, fd, LOOP_READ, on_accept, ss, &ss->lio);
-	if (rc < 0) {
+	if (rc < 0)
 		close(fd);
+	if (rc == 0) {
+		ip_endpoint_format(addr, what, sizeof(what));
+		rc = listenpause_new(l, ss->lio, what, &ss->pause);
+	}
+	if (rc < 0) {
+		loop_io_close(ss->lio, true);
 		loop_timer_del(ss->tm);
 		free(ss);
 		return rc;
@@ -269,8 +282,14 @@ void streamsocks_del(struct streamsocks *ss)
 	while (ss->all)
 		hs_free(ss->all, true);
 	loop_io_close(ss->lio, true);
+	listenpause_del(ss->pause);
 	loop_timer_del(ss->tm);
 	free(ss);
+}
+
+uint64_t streamsocks_pauses(const struct streamsocks *ss)
+{
+	return ss ? listenpause_count(ss->pause) : 0;
 }
 
 uint64_t streamsocks_refused(const struct streamsocks *ss)

@@ -1,0 +1,84 @@
+/* Listener back-off: see listenpause.h. */
+#include "agent/listenpause.h"
+
+#include "shared/err.h"
+#include "shared/log.h"
+#include "shared/loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct listenpause {
+	struct loop_io *io;
+	struct loop_timer *tm;
+	int64_t delay_ms;   /* the next pause; 0: not in an episode */
+	uint64_t pauses;    /* all of them */
+	uint64_t episode;   /* pauses in this episode */
+	char what[64];
+};
+
+static void on_timer(struct loop_timer *tm, void *ctx)
+{
+	struct listenpause *p = ctx;
+
+	(void)tm;
+	/* A connection still queued wakes the listener at once. */
+	loop_io_set(p->io, LOOP_READ);
+}
+
+int listenpause_new(struct loop *l, struct loop_io *io, const char *what,
+		    struct listenpause **out)
+{
+	struct listenpause *p = calloc(1, sizeof(*p));
+
+	if (!p || loop_timer_new(l, on_timer, p, &p->tm) < 0) {
+		free(p);
+		return WEFT_ERR_NOMEM;
+	}
+	p->io = io;
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	*out = p;
+	return 0;
+}
+
+void listenpause_del(struct listenpause *p)
+{
+	if (!p)
+		return;
+	loop_timer_del(p->tm);
+	free(p);
+}
+
+bool listenpause_after(struct listenpause *p, int err)
+{
+	if (err == EINTR || err == ECONNABORTED)
+		return true;
+	if (err == 0)
+		return true;
+	if (err == EAGAIN || err == EWOULDBLOCK) {
+		if (p->episode)
+			log_info("listener_resumed", "listen=%s pauses=%llu",
+				 p->what, (unsigned long long)p->episode);
+		p->delay_ms = 0;
+		p->episode = 0;
+		return false;
+	}
+	if (!p->episode)
+		log_warn("listener_paused", "listen=%s error=%s retry_ms=%d",
+			 p->what, strerror(err), LISTENPAUSE_MIN_MS);
+	p->delay_ms = p->delay_ms ? p->delay_ms * 2 : LISTENPAUSE_MIN_MS;
+	if (p->delay_ms > LISTENPAUSE_MAX_MS)
+		p->delay_ms = LISTENPAUSE_MAX_MS;
+	p->pauses++;
+	p->episode++;
+	loop_io_set(p->io, 0);
+	loop_timer_start(p->tm, p->delay_ms * 1000);
+	return false;
+}
+
+uint64_t listenpause_count(const struct listenpause *p)
+{
+	return p ? p->pauses : 0;
+}
