@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 struct listenpause {
 	struct loop_io *io;
@@ -66,8 +65,8 @@ bool listenpause_after(struct listenpause *p, int err)
 		return false;
 	}
 	if (!p->episode)
-		log_warn("listener_paused", "listen=%s error=%s retry_ms=%d",
-			 p->what, strerror(err), LISTENPAUSE_MIN_MS);
+		log_warn_err(-err, "listener_paused", "listen=%s retry_ms=%d",
+			     p->what, LISTENPAUSE_MIN_MS);
 	p->delay_ms = p->delay_ms ? p->delay_ms * 2 : LISTENPAUSE_MIN_MS;
 	if (p->delay_ms > LISTENPAUSE_MAX_MS)
 		p->delay_ms = LISTENPAUSE_MAX_MS;

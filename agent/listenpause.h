@@ -6,7 +6,7 @@
  * LISTENPAUSE_MIN_MS, then tried again; each further failure doubles the
  * pause up to LISTENPAUSE_MAX_MS. The first pause of an episode (until an
  * accept finds the queue empty) is logged once
- * (event=listener_paused listen=... error=...), its end too
+ * (event=listener_paused listen=... err="..."), its end too
  * (event=listener_resumed pauses=N); every pause is counted.
  *
  * Runs on the loop thread. */
