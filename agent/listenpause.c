@@ -6,11 +6,13 @@
 #include "shared/loop.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 struct listenpause {
 	struct loop_io *io;
+	int fd;
 	struct loop_timer *tm;
 	int64_t delay_ms;   /* the next pause; 0: not in an episode */
 	uint64_t pauses;    /* all of them */
@@ -18,17 +20,32 @@ struct listenpause {
 	char what[64];
 };
 
+/* The episode is over: the queue is empty. */
+static void resumed(struct listenpause *p)
+{
+	if (p->episode)
+		log_info("listener_resumed", "listen=%s pauses=%llu", p->what,
+			 (unsigned long long)p->episode);
+	p->delay_ms = 0;
+	p->episode = 0;
+}
+
 static void on_timer(struct loop_timer *tm, void *ctx)
 {
 	struct listenpause *p = ctx;
+	struct pollfd pf = {.fd = p->fd, .events = POLLIN};
 
 	(void)tm;
-	/* A connection still queued wakes the listener at once. */
+	/* accept fails with EMFILE even when nothing is queued: an empty
+	 * queue ends the episode here, a queued connection wakes the
+	 * listener at once. */
+	if (poll(&pf, 1, 0) == 0)
+		resumed(p);
 	loop_io_set(p->io, LOOP_READ);
 }
 
-int listenpause_new(struct loop *l, struct loop_io *io, const char *what,
-		    struct listenpause **out)
+int listenpause_new(struct loop *l, struct loop_io *io, int fd,
+		    const char *what, struct listenpause **out)
 {
 	struct listenpause *p = calloc(1, sizeof(*p));
 
@@ -37,6 +54,7 @@ int listenpause_new(struct loop *l, struct loop_io *io, const char *what,
 		return WEFT_ERR_NOMEM;
 	}
 	p->io = io;
+	p->fd = fd;
 	snprintf(p->what, sizeof(p->what), "%s", what);
 	*out = p;
 	return 0;
@@ -57,11 +75,7 @@ bool listenpause_after(struct listenpause *p, int err)
 	if (err == 0)
 		return true;
 	if (err == EAGAIN || err == EWOULDBLOCK) {
-		if (p->episode)
-			log_info("listener_resumed", "listen=%s pauses=%llu",
-				 p->what, (unsigned long long)p->episode);
-		p->delay_ms = 0;
-		p->episode = 0;
+		resumed(p);
 		return false;
 	}
 	if (!p->episode)

@@ -5,7 +5,7 @@
  * descriptor frees up. Instead the listener is not watched for
  * LISTENPAUSE_MIN_MS, then tried again; each further failure doubles the
  * pause up to LISTENPAUSE_MAX_MS. The first pause of an episode (until an
- * accept finds the queue empty) is logged once
+ * accept or a retry finds the queue empty) is logged once
  * (event=listener_paused listen=... err="..."), its end too
  * (event=listener_resumed pauses=N); every pause is counted.
  *
@@ -23,11 +23,11 @@ struct loop;
 struct loop_io;
 struct listenpause;
 
-/* A back-off for the listener io (borrowed: it outlives p; it is watched
- * for LOOP_READ when not paused), named what in the logs (copied).
- * Returns 0 and *out or WEFT_ERR_NOMEM. */
-int listenpause_new(struct loop *l, struct loop_io *io, const char *what,
-		    struct listenpause **out);
+/* A back-off for the listener io on socket fd (borrowed: they outlive
+ * p; io is watched for LOOP_READ when not paused), named what in the
+ * logs (copied). Returns 0 and *out or WEFT_ERR_NOMEM. */
+int listenpause_new(struct loop *l, struct loop_io *io, int fd,
+		    const char *what, struct listenpause **out);
 
 /* Stops the timer and frees p. NULL is fine. */
 void listenpause_del(struct listenpause *p);

@@ -250,7 +250,8 @@ int streamfwd_add(struct streamfwd *f, const char *spec, bool is_static,
 	if (rc < 0)
 		close(fd);
 	if (rc == 0)
-		rc = listenpause_new(f->loop, ls->io, ls->listen, &ls->pause);
+		rc = listenpause_new(f->loop, ls->io, fd, ls->listen,
+				     &ls->pause);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot listen on %s: %s", ls->listen,
 			 weft_strerror(rc));

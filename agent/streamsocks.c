@@ -263,7 +263,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 		close(fd);
 	if (rc == 0) {
 		ip_endpoint_format(addr, what, sizeof(what));
-		rc = listenpause_new(l, ss->lio, what, &ss->pause);
+		rc = listenpause_new(l, ss->lio, fd, what, &ss->pause);
 	}
 	if (rc < 0) {
 		loop_io_close(ss->lio, true);

@@ -74,7 +74,7 @@ static void pauses_without_spinning_and_recovers(void)
 	CHECK_INT(listen(fd, 16), 0);
 	CHECK_INT(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	CHECK_INT(loop_io_add(l, fd, LOOP_READ, on_accept, &s, &io), 0);
-	CHECK_INT(listenpause_new(l, io, "127.0.0.1:test", &s.p), 0);
+	CHECK_INT(listenpause_new(l, io, fd, "127.0.0.1:test", &s.p), 0);
 	for (int i = 0; i < CLIENTS; i++) {
 		cl[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		CHECK(cl[i] >= 0);
