@@ -21,8 +21,9 @@
 #     static forward may be removed too;
 #   - a restarted with `ulimit -n 64` and 150 connections held on a
 #     forward to the holding server: the listener pauses instead of
-#     spinning (a's CPU time over one second stays under 0.3 s; a
-#     spinning listener takes the whole second), logs
+#     spinning (a's CPU time over one second stays under 0.1 s, and it
+#     pauses at most 30 times; a spinning listener takes most of the
+#     second and "pauses" 200,000 times), logs
 #     event=listener_paused once, and once the connections close it
 #     takes the queued ones, a new connection through it works, and
 #     status counts the pauses.
@@ -267,7 +268,9 @@ PY
 	t1=$(cpu_ticks "$pa")
 	echo "a out of descriptors: $((t1 - t0)) ticks of CPU in 1 s ($(getconf CLK_TCK)/s)," \
 		"$(ls "/proc/$pa/fd" | wc -l) descriptors"
-	[ $((t1 - t0)) -lt $(($(getconf CLK_TCK) * 3 / 10)) ] ||
+	# Measured: 0-1 ticks; a listener without the pause took 41 on a
+	# loaded 2-core machine (and paused 200,000 times).
+	[ $((t1 - t0)) -lt $(($(getconf CLK_TCK) / 10)) ] ||
 		fail "a spun: $((t1 - t0)) ticks in one second"
 	n=$(grep -c "event=listener_paused listen=127.0.0.1:18006" "$tmp/a.log")
 	[ "$n" = 1 ] || fail "listener_paused logged $n times, want once"
@@ -287,7 +290,9 @@ PY
 		"status accept_pauses $(cli a status | jq .streams.accept_pauses)"
 	[ "$(fwd a accepted)" = 150 ] ||
 		fail "the forward accepted $(fwd a accepted) of 150"
-	[ "$(fwd a accept_pauses)" -ge 1 ] || fail "no pauses counted"
+	# 100, 200, 400 ms, then one a second: a few in these seconds.
+	[ "$(fwd a accept_pauses)" -ge 1 ] && [ "$(fwd a accept_pauses)" -le 30 ] ||
+		fail "$(fwd a accept_pauses) pauses counted, want 1-30"
 	[ "$(cli a status | jq .streams.accept_pauses)" -ge 1 ] ||
 		fail "status has no accept_pauses"
 }
