@@ -7,8 +7,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 struct listenpause {
 	struct loop_io *io;
@@ -68,7 +70,9 @@ void listenpause_del(struct listenpause *p)
 	free(p);
 }
 
-bool listenpause_after(struct listenpause *p, int err)
+/* After accept4 returned a connection (err 0) or failed with errno err:
+ * whether to go on accepting. */
+static bool go_on(struct listenpause *p, int err)
 {
 	if (err == EINTR || err == ECONNABORTED)
 		return true;
@@ -89,6 +93,16 @@ bool listenpause_after(struct listenpause *p, int err)
 	loop_io_set(p->io, 0);
 	loop_timer_start(p->tm, p->delay_ms * 1000);
 	return false;
+}
+
+int listenpause_accept(struct listenpause *p)
+{
+	int c;
+
+	do
+		c = accept4(p->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (go_on(p, c < 0 ? errno : 0) && c < 0);
+	return c;
 }
 
 uint64_t listenpause_count(const struct listenpause *p)

@@ -13,7 +13,6 @@
 #ifndef WEFT_AGENT_LISTENPAUSE_H
 #define WEFT_AGENT_LISTENPAUSE_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #define LISTENPAUSE_MIN_MS 100
@@ -32,11 +31,12 @@ int listenpause_new(struct loop *l, struct loop_io *io, int fd,
 /* Stops the timer and frees p. NULL is fine. */
 void listenpause_del(struct listenpause *p);
 
-/* After accept4 returned a connection (err 0) or failed with errno err:
- * returns whether the caller should go on accepting. EINTR and
- * ECONNABORTED (a connection reset in the queue): go on; EAGAIN: stop,
- * the queue is empty and an episode ends; any other error pauses the listener: stop. */
-bool listenpause_after(struct listenpause *p, int err);
+/* The next connection on the listener (non-blocking, close-on-exec), or
+ * -1 when there is none to take now: the queue is empty (an episode
+ * ends), or accept4 failed otherwise and the listener is paused. EINTR
+ * and ECONNABORTED (a connection reset in the queue) are tried again.
+ * Call it until -1 from the listener's callback. */
+int listenpause_accept(struct listenpause *p);
 
 /* Pauses so far. NULL p: 0. */
 uint64_t listenpause_count(const struct listenpause *p);

@@ -4,6 +4,7 @@
 #include "agent/daemon.h"
 #include "agent/listenpause.h"
 #include "agent/map.h"
+#include "agent/streamcount.h"
 #include "agent/streams.h"
 #include "agent/streamsocks.h"
 #include "agent/view.h"
@@ -28,7 +29,7 @@ struct listener {
 	bool is_static;                   /* from --forward */
 	struct loop_io *io;
 	struct listenpause *pause;
-	struct streams_counts *counts;
+	struct streamcount *counts;
 };
 
 struct streamfwd {
@@ -154,13 +155,9 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	int c;
 
 	(void)io;
+	(void)fd;
 	(void)ev;
-	for (;;) {
-		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (!listenpause_after(ls->pause, c < 0 ? errno : 0))
-			return;
-		if (c < 0)
-			continue;
+	while ((c = listenpause_accept(ls->pause)) >= 0) {
 		ls->counts->accepted++;
 		peer = streamfwd_resolve(ls->f->m, ls->spec.target, host);
 		if (!peer) {
@@ -199,7 +196,7 @@ static void listener_free(struct listener *ls)
 {
 	loop_io_close(ls->io, true);
 	listenpause_del(ls->pause);
-	streams_counts_put(ls->counts);
+	streamcount_put(ls->counts);
 	free(ls);
 }
 
@@ -243,7 +240,7 @@ int streamfwd_add(struct streamfwd *f, const char *spec, bool is_static,
 			 weft_strerror(rc));
 		goto out;
 	}
-	ls->counts = streams_counts_new();
+	ls->counts = streamcount_new();
 	rc = ls->counts ? loop_io_add(f->loop, fd, LOOP_READ, on_accept, ls,
 				      &ls->io)
 			: WEFT_ERR_NOMEM;
@@ -297,7 +294,7 @@ json_t *streamfwd_list_json(const struct streamfwd *f)
 	const struct listener *ls;
 
 	for (ls = f ? f->all : NULL; a && ls; ls = ls->next) {
-		const struct streams_counts *c = ls->counts;
+		const struct streamcount *c = ls->counts;
 
 		e = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, "
 			      "s:I}", "listen", ls->listen, "target",

@@ -83,7 +83,7 @@ int streamfwd_remove(struct streamfwd *f, const char *listen, char *err,
 
 /* The forwards in the order added: [{"listen", "target", "static",
  * "accepted", "active", "opened", "failed", "bytes_tx", "bytes_rx",
- * "accept_pauses"}] (streams_counts; bytes_tx from the clients), or NULL
+ * "accept_pauses"}] (agent/streamcount.h; bytes_tx from the clients), or NULL
  * when out of memory. NULL f: []. */
 json_t *streamfwd_list_json(const struct streamfwd *f);
 

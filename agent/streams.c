@@ -8,6 +8,7 @@
 #include "agent/filter.h"
 #include "agent/map.h"
 #include "agent/packet.h"
+#include "agent/streamcount.h"
 #include "agent/streamhdr.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
@@ -63,7 +64,7 @@ struct splice {
 	/* header bytes (S_HEADER) */
 	uint8_t hdr[STREAMHDR_MAX];
 	size_t hlen;
-	struct streams_counts *counts; /* its forward's, or NULL */
+	struct streamcount *counts; /* its forward's, or NULL */
 	bool opened;  /* counted as opened with its peer */
 	bool failed;  /* ours, refused by the peer after it opened */
 };
@@ -74,19 +75,13 @@ struct speer {
 	unsigned n;
 };
 
-/* What became of the streams with one peer (kept until streams_del:
- * peers that ever had a stream with us). */
-struct pcount {
-	uint64_t opened, refused;
-};
-
 struct streams {
 	struct loop *loop;
 	struct dataplane *dp;
 	struct tunnels *t;
 	const struct map *map;
 	struct idmap peers; /* peer id -> struct speer */
-	struct idmap pcounts; /* peer id -> struct pcount */
+	struct streamcount_peers pc;
 	struct splice *all;
 	struct loop_timer *wait_tm;
 	unsigned nwaiting;
@@ -118,39 +113,12 @@ static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
 	return p;
 }
 
-/* The peer's counts, made on first use; NULL when out of memory (then
- * not counted). */
-static struct pcount *pcount_get(struct streams *s, int64_t peer)
-{
-	struct pcount *c = idmap_get(&s->pcounts, peer);
-
-	if (c || peer <= 0)
-		return c;
-	c = calloc(1, sizeof(*c));
-	if (c && idmap_put(&s->pcounts, peer, c) < 0) {
-		free(c);
-		c = NULL;
-	}
-	return c;
-}
-
-static void peer_refused(struct streams *s, int64_t peer)
-{
-	struct pcount *c = pcount_get(s, peer);
-
-	if (c)
-		c->refused++;
-}
-
 /* sp's stream got going: ours on the peer's connection, theirs
  * connected to the local service. */
 static void count_open(struct splice *sp)
 {
-	struct pcount *c = pcount_get(sp->s, sp->peer);
-
 	sp->opened = true;
-	if (c)
-		c->opened++;
+	streamcount_peer_add(&sp->s->pc, sp->peer, false);
 	if (sp->counts && !sp->remote)
 		sp->counts->opened++;
 }
@@ -162,21 +130,6 @@ static void count_failed(struct splice *sp)
 	sp->failed = true;
 	if (sp->counts)
 		sp->counts->failed++;
-}
-
-struct streams_counts *streams_counts_new(void)
-{
-	struct streams_counts *c = calloc(1, sizeof(*c));
-
-	if (c)
-		c->refs = 1;
-	return c;
-}
-
-void streams_counts_put(struct streams_counts *c)
-{
-	if (c && --c->refs == 0)
-		free(c);
 }
 
 /* The idle check's period: a quarter of the timeout, at most a second. */
@@ -195,13 +148,13 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 
 	if (s->st.active >= s->lim.total) {
 		s->st.refused_total_limit++;
-		peer_refused(s, peer);
+		streamcount_peer_add(&s->pc, peer, true);
 		return NULL;
 	}
 	p = speer_get(s, peer, true);
 	if (p && p->n >= s->lim.per_peer) {
 		s->st.refused_peer_limit++;
-		peer_refused(s, peer);
+		streamcount_peer_add(&s->pc, peer, true);
 		return NULL;
 	}
 	sp = p ? calloc(1, sizeof(*sp)) : NULL;
@@ -257,10 +210,10 @@ static void splice_free(struct splice *sp)
 		close(sp->fd);
 	s->st.active--;
 	if (!sp->opened || sp->failed)
-		peer_refused(s, sp->peer);
+		streamcount_peer_add(&s->pc, sp->peer, true);
 	if (sp->counts) {
 		sp->counts->active--;
-		streams_counts_put(sp->counts);
+		streamcount_put(sp->counts);
 	}
 	free(sp->down);
 	free(sp);
@@ -856,7 +809,7 @@ static void on_idle_tick(struct loop_timer *tm, void *ctx)
 }
 
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port, struct streams_counts *counts)
+		  uint16_t port, struct streamcount *counts)
 {
 	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
@@ -913,7 +866,7 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	s->t = dataplane_tunnels(dp);
 	s->map = m;
 	idmap_init(&s->peers);
-	idmap_init(&s->pcounts);
+	streamcount_peers_init(&s->pc);
 	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
 	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
 		loop_timer_del(s->wait_tm);
@@ -927,8 +880,6 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 
 void streams_del(struct streams *s)
 {
-	void *pc;
-
 	if (!s)
 		return;
 	tunnels_set_stream_callbacks(s->t, NULL, NULL);
@@ -944,9 +895,7 @@ void streams_del(struct streams *s)
 	loop_timer_del(s->wait_tm);
 	loop_timer_del(s->idle_tm);
 	idmap_free(&s->peers);
-	for (size_t i = 0; idmap_next(&s->pcounts, &i, NULL, &pc);)
-		free(pc);
-	idmap_free(&s->pcounts);
+	streamcount_peers_free(&s->pc);
 	free(s);
 }
 
@@ -957,15 +906,9 @@ void streams_get_stats(const struct streams *s, struct streams_stats *out)
 
 int streams_peer_json(const struct streams *s, int64_t peer, json_t *e)
 {
-	const struct pcount *c = s ? idmap_get(&s->pcounts, peer) : NULL;
 	const struct speer *p = s ? idmap_get(&s->peers, peer) : NULL;
-	json_t *j = json_pack("{s:I, s:I, s:I}", "active",
-			      (json_int_t)(p ? p->n : 0), "opened",
-			      (json_int_t)(c ? c->opened : 0), "refused",
-			      (json_int_t)(c ? c->refused : 0));
 
-	return j && json_object_set_new(e, "streams", j) == 0
-		       ? 0 : WEFT_ERR_NOMEM;
+	return streamcount_peer_json(s ? &s->pc : NULL, peer, p ? p->n : 0, e);
 }
 
 json_t *streams_json(const struct streams *s)

@@ -59,6 +59,7 @@ struct streams_limits {
 struct dataplane;
 struct loop;
 struct map;
+struct streamcount;
 struct streams;
 
 struct streams_stats {
@@ -79,29 +80,6 @@ struct streams_stats {
 	unsigned active;
 };
 
-/* The counts of one forward's streams (streams_open's counts), owned by
- * reference: the forward holds one (streams_counts_new) and each of its
- * streams one, so a forward removed while its streams still run leaves
- * them counting into it until the last one ends. */
-struct streams_counts {
-	uint64_t accepted; /* connections the listener took (its owner
-			    * counts them) */
-	uint64_t opened;   /* of those, streams opened on a peer
-			    * connection */
-	uint64_t failed;   /* refused here (a limit, no such peer, no
-			    * connection in time) or by the peer before
-			    * any byte */
-	uint64_t bytes_tx, bytes_rx; /* TCP payload: from the client, to it */
-	unsigned active;
-	unsigned refs;
-};
-
-/* A new counts with one reference, or NULL when out of memory. */
-struct streams_counts *streams_counts_new(void);
-
-/* Drops a reference; the last one frees c. NULL is fine. */
-void streams_counts_put(struct streams_counts *c);
-
 /* Creates the stream table on dp's tunnels (dp opened, map and dp
  * borrowed: they outlive s) with lim (NULL: the defaults). Returns 0 and
  * *out or WEFT_ERR_NOMEM. */
@@ -116,7 +94,7 @@ void streams_del(struct streams *s);
  * the header. counts (a forward's, or NULL) gets a reference for as long
  * as the stream lives and counts it too. */
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port, struct streams_counts *counts);
+		  uint16_t port, struct streamcount *counts);
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out);
 

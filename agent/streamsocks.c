@@ -210,13 +210,9 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	int c;
 
 	(void)io;
+	(void)fd;
 	(void)ev;
-	for (;;) {
-		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (!listenpause_after(ss->pause, c < 0 ? errno : 0))
-			return;
-		if (c < 0)
-			continue;
+	while ((c = listenpause_accept(ss->pause)) >= 0) {
 		h = calloc(1, sizeof(*h));
 		if (!h || loop_io_add(ss->loop, c, LOOP_READ, on_readable, h,
 				      &h->io) < 0) {

@@ -188,13 +188,7 @@ print("connected", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.05)
 s.sendall(b"\r\n")
-data = b""
-while True:
-    d = s.recv(4096)
-    if not d:
-        break
-    data += d
-print(data.decode("latin-1").splitlines()[-1])
+print(s.makefile("rb").read().decode("latin-1").splitlines()[-1])
 PY
 	held=$!
 	for _ in $(seq 100); do

@@ -30,16 +30,12 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	int c;
 
 	(void)io;
+	(void)fd;
 	(void)ev;
 	s->calls++;
-	for (;;) {
-		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (!listenpause_after(s->p, c < 0 ? errno : 0))
-			return;
-		if (c >= 0) {
-			close(c);
-			s->accepted++;
-		}
+	while ((c = listenpause_accept(s->p)) >= 0) {
+		close(c);
+		s->accepted++;
 	}
 }
 
