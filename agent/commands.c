@@ -431,7 +431,7 @@ static json_t *cmd_forward(const struct agent_view *v, const char *cmd,
 	if (rc == 0) {
 		log_info(strcmp(cmd, "forward_add") == 0 ? "forward_added"
 							 : "forward_removed",
-			 "spec=%s", log_q(q, sizeof(q), arg));
+			 "forward=%s", log_q(q, sizeof(q), arg));
 		return json_pack("{s:b}", "ok", 1);
 	}
 	return api_error(rc == WEFT_ERR_PARSE ? "invalid"
