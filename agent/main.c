@@ -1,6 +1,6 @@
 /* weft-agent: `up` runs the node daemon in the foreground; `status`,
- * `peers`, `routes`, `ping` and `down` talk to the running daemon over its local
- * API socket. See docs/agent.md. */
+ * `peers`, `routes`, `ping`, `resolve`, `forward` and `down` talk to the
+ * running daemon over its local API socket. See docs/agent.md. */
 #include "agent/cli.h"
 #include "agent/daemon.h"
 #include "agent/dnsplan.h"
