@@ -53,14 +53,17 @@ fwd() {
 		".streams.forwards[] | select(.listen == \$l) | .$2"
 }
 
-# start_a FLAGS...: a's agent as nobody, without a TUN.
+# start_a NOFILE FLAGS...: a's agent as nobody, without a TUN, with at
+# most NOFILE open descriptors (soft and hard limit).
 start_a() {
-	nsrun a setpriv --reuid=nobody --regid="$nogroup" --clear-groups \
-		--inh-caps=-all \
-		"$AGENT" up --controller "$URL" --insecure-http \
-		--auth-key "$ka" --state-dir "$tmp/a" --socket "$tmp/a/sock" \
-		--hostname a --no-tun --no-direct --dns off \
-		--metrics-listen "$METRICS" "$@" 2>>"$tmp/a.log" &
+	_nofile=$1
+	shift
+	nsrun a sh -c 'ulimit -n "$0" && exec "$@"' "$_nofile" \
+		setpriv --reuid=nobody --regid="$nogroup" --clear-groups \
+		--inh-caps=-all "$AGENT" up --controller "$URL" \
+		--insecure-http --auth-key "$ka" --state-dir "$tmp/a" \
+		--socket "$tmp/a/sock" --hostname a --no-tun --no-direct \
+		--dns off --metrics-listen "$METRICS" "$@" 2>>"$tmp/a.log" &
 	pids="$pids $!"
 }
 
@@ -226,14 +229,8 @@ streams_active() {
 # a with 64 descriptors: 150 connections held on the forward to b:8006.
 out_of_descriptors() {
 	stop_pid "$(nspid a weft-agent)" TERM
-	nsrun a sh -c 'ulimit -n 64 && exec "$@"' sh setpriv --reuid=nobody \
-		--regid="$nogroup" --clear-groups --inh-caps=-all \
-		"$AGENT" up --controller "$URL" --insecure-http \
-		--state-dir "$tmp/a" --socket "$tmp/a/sock" \
-		--hostname a --no-tun --no-direct --dns off \
-		--forward 127.0.0.1:18000=b:8000 \
-		--forward 127.0.0.1:18006=b:8006 2>>"$tmp/a.log" &
-	pids="$pids $!"
+	start_a 64 --forward 127.0.0.1:18000=b:8000 \
+		--forward 127.0.0.1:18006=b:8006
 	wait_running a 1 || return
 	pa=$(nspid a weft-agent)
 	echo "a: $(grep 'Max open files' "/proc/$pa/limits"), $(ls "/proc/$pa/fd" | wc -l) open"
@@ -311,7 +308,7 @@ run() {
 	wait_running b 0 || return
 	chown nobody "$tmp/a"
 	chmod 711 "$tmp"
-	start_a --forward 127.0.0.1:18000=b:8000 --socks5 127.0.0.1:1080
+	start_a 1024 --forward 127.0.0.1:18000=b:8000 --socks5 127.0.0.1:1080
 	wait_running a 1 || return
 	wait_running b 1 || return
 	for _ in $(seq 50); do
