@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define COLS_MAX 12
+#define COLS_MAX 16
 #define CELL_MAX 256
 
 static const char *str_or(const json_t *o, const char *key, const char *def)
@@ -58,8 +58,20 @@ static void cell(const json_t *v, char *buf, size_t n)
 
 struct col {
 	const char *title;
-	const char *key;
+	const char *key; /* "a.b": member b of member a */
 };
+
+static const json_t *at(const json_t *r, const char *key)
+{
+	const char *dot = strchr(key, '.');
+	char head[32];
+
+	if (!dot || (size_t)(dot - key) >= sizeof(head))
+		return json_object_get(r, key);
+	memcpy(head, key, (size_t)(dot - key));
+	head[dot - key] = '\0';
+	return json_object_get(json_object_get(r, head), dot + 1);
+}
 
 static int table(const json_t *rows, const struct col *cols, size_t ncols,
 		 FILE *out)
@@ -72,7 +84,7 @@ static int table(const json_t *rows, const struct col *cols, size_t ncols,
 		width[c] = strlen(cols[c].title);
 	json_array_foreach(rows, i, r) {
 		for (c = 0; c < ncols; c++) {
-			cell(json_object_get(r, cols[c].key), buf, sizeof(buf));
+			cell(at(r, cols[c].key), buf, sizeof(buf));
 			if (strlen(buf) > width[c])
 				width[c] = strlen(buf);
 		}
@@ -82,7 +94,7 @@ static int table(const json_t *rows, const struct col *cols, size_t ncols,
 			cols[c].title, c + 1 < ncols ? "  " : "\n");
 	json_array_foreach(rows, i, r) {
 		for (c = 0; c < ncols; c++) {
-			cell(json_object_get(r, cols[c].key), buf, sizeof(buf));
+			cell(at(r, cols[c].key), buf, sizeof(buf));
 			fprintf(out, "%-*s%s", c + 1 < ncols ? (int)width[c] : 0,
 				buf, c + 1 < ncols ? "  " : "\n");
 		}
@@ -189,6 +201,8 @@ static void print_dns(const json_t *d, FILE *out)
 	print_stub(json_object_get(d, "stub"), out);
 }
 
+static int print_streams(const json_t *st, FILE *out);
+
 int cli_print_status(const json_t *a, FILE *out)
 {
 	const json_t *node = json_object_get(a, "node");
@@ -254,7 +268,7 @@ int cli_print_status(const json_t *a, FILE *out)
 	print_exit(json_object_get(a, "exit_node"), out);
 	print_dns(json_object_get(a, "dns"), out);
 	print_dataplane(json_object_get(a, "dataplane"), out);
-	return ferror(out) ? -EIO : 0;
+	return print_streams(json_object_get(a, "streams"), out);
 }
 
 int cli_print_peers(const json_t *a, FILE *out)
@@ -265,6 +279,8 @@ int cli_print_peers(const json_t *a, FILE *out)
 		{"PATH", "path"},       {"DIRECT ADDR", "direct_addr"},
 		{"PATH CHANGED", "path_changed"}, {"RTT MS", "rtt_ms"},
 		{"RX BYTES", "rx_bytes"}, {"TX BYTES", "tx_bytes"},
+		{"STREAMS", "streams.active"}, {"OPENED", "streams.opened"},
+		{"REFUSED", "streams.refused"},
 		{"LAST SEEN", "last_seen"}, {"ENDPOINTS", "endpoints"},
 	};
 	const json_t *peers = json_object_get(a, "peers");
@@ -275,6 +291,47 @@ int cli_print_peers(const json_t *a, FILE *out)
 		return ferror(out) ? -EIO : 0;
 	}
 	return table(peers, cols, sizeof(cols) / sizeof(cols[0]), out);
+}
+
+static const struct col fwd_cols[] = {
+	{"LISTEN", "listen"},     {"TARGET", "target"},
+	{"STATIC", "static"},     {"ACCEPTED", "accepted"},
+	{"ACTIVE", "active"},     {"FAILED", "failed"},
+	{"BYTES TX", "bytes_tx"}, {"BYTES RX", "bytes_rx"},
+	{"PAUSES", "accept_pauses"},
+};
+
+int cli_print_forwards(const json_t *a, FILE *out)
+{
+	const json_t *f = json_object_get(a, "forwards");
+
+	if (json_array_size(f) == 0) {
+		fprintf(out, "no forwards\n");
+		return ferror(out) ? -EIO : 0;
+	}
+	return table(f, fwd_cols, sizeof(fwd_cols) / sizeof(fwd_cols[0]), out);
+}
+
+/* The stream-mode lines of status: the counters, then the forwards. */
+static int print_streams(const json_t *st, FILE *out)
+{
+	if (!json_is_object(st))
+		return 0;
+	fprintf(out, "streams:     active %lld, opened %lld, accepted %lld, "
+		     "failed %lld, refused (peer limit %lld, total limit %lld, "
+		     "policy %lld, target %lld, service %lld), resets %lld, "
+		     "idle closed %lld, bytes tx %lld rx %lld, accept pauses "
+		     "%lld\n", num(st, "active"), num(st, "opened"),
+		num(st, "accepted"), num(st, "failed"),
+		num(st, "refused_peer_limit"), num(st, "refused_total_limit"),
+		num(st, "refused_policy"), num(st, "refused_target"),
+		num(st, "refused_service"), num(st, "resets"),
+		num(st, "idle_closed"), num(st, "bytes_tx"),
+		num(st, "bytes_rx"), num(st, "accept_pauses"));
+	if (!json_array_size(json_object_get(st, "forwards")))
+		return ferror(out) ? -EIO : 0;
+	fprintf(out, "forwards:\n");
+	return cli_print_forwards(st, out);
 }
 
 int cli_print_routes(const json_t *a, FILE *out)

@@ -13,6 +13,9 @@ int cli_print_status(const json_t *ans, FILE *out);
 int cli_print_peers(const json_t *ans, FILE *out);
 int cli_print_routes(const json_t *ans, FILE *out);
 
+/* `forward list`: the answer's "forwards" as a table, or "no forwards". */
+int cli_print_forwards(const json_t *ans, FILE *out);
+
 /* `resolve`: "NAME IPV4 IPV6 (resource NAME, TYPE)". Returns 0. */
 int cli_print_resolve(const json_t *a, FILE *out);
 

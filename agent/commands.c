@@ -26,6 +26,7 @@
 #include "shared/log.h"
 #include "shared/loop.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,8 +177,10 @@ static json_t *peers_answer(const struct agent_view *v)
 			"tags", copy_field(p, "tags"),
 			"user", copy_field(p, "user"));
 
-		if (e && tunnels_peer_json(dataplane_tunnels(v->dp),
-					   peers[i]->id, e) < 0) {
+		if (e && (tunnels_peer_json(dataplane_tunnels(v->dp),
+					    peers[i]->id, e) < 0 ||
+			  streams_peer_json(v->streams, peers[i]->id, e) <
+				  0)) {
 			json_decref(e);
 			e = NULL;
 		}
@@ -401,6 +404,42 @@ static json_t *cmd_resolve(const struct agent_view *v, const json_t *req)
 			 addr_or_null(&h.v4), "ipv6", addr_or_null(&h.v6));
 }
 
+/* forward_add {"spec": LISTEN=TARGET}, forward_remove {"listen":
+ * ADDR:PORT}: {"ok": true} or an error with the sentence of
+ * streamfwd_add / streamfwd_remove; forward_list: {"forwards": [...]}. */
+static json_t *cmd_forward(const struct agent_view *v, const char *cmd,
+			   const json_t *req)
+{
+	const char *arg = json_string_value(json_object_get(
+		req, strcmp(cmd, "forward_add") == 0 ? "spec" : "listen"));
+	char err[512], q[128];
+	int rc;
+
+	if (!v->fwd)
+		return api_error("unavailable", "stream mode is not running");
+	if (strcmp(cmd, "forward_list") == 0)
+		return json_pack("{s:o}", "forwards",
+				 streamfwd_list_json(v->fwd));
+	if (!arg || !*arg)
+		return api_error("invalid", strcmp(cmd, "forward_add") == 0
+			? "forward add needs LISTEN=TARGET"
+			: "forward remove needs the LISTEN address");
+	if (strcmp(cmd, "forward_add") == 0)
+		rc = streamfwd_add(v->fwd, arg, false, err, sizeof(err));
+	else
+		rc = streamfwd_remove(v->fwd, arg, err, sizeof(err));
+	if (rc == 0) {
+		log_info(strcmp(cmd, "forward_add") == 0 ? "forward_added"
+							 : "forward_removed",
+			 "forward=%s", log_q(q, sizeof(q), arg));
+		return json_pack("{s:b}", "ok", 1);
+	}
+	return api_error(rc == WEFT_ERR_PARSE ? "invalid"
+			 : rc == WEFT_ERR_NOTFOUND ? "not_found"
+			 : rc == WEFT_ERR_EXISTS || rc == -EADDRINUSE
+				 ? "exists" : "unavailable", err);
+}
+
 json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 {
 	const struct agent_view *v = ctx;
@@ -437,6 +476,10 @@ json_t *commands_handle(const char *cmd, const json_t *req, void *ctx)
 		return cmd_resolve(v, req);
 	if (strcmp(cmd, "ping_result") == 0)
 		return cmd_ping_result(v, req);
+	if (strncmp(cmd, "forward_", 8) == 0 &&
+	    (strcmp(cmd + 8, "add") == 0 || strcmp(cmd + 8, "list") == 0 ||
+	     strcmp(cmd + 8, "remove") == 0))
+		return cmd_forward(v, cmd, req);
 	if (strcmp(cmd, "down") == 0) {
 		log_info("agent_down", "reason=local_api");
 		loop_stop(v->loop);

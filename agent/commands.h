@@ -1,5 +1,6 @@
 /* The local API's commands (docs/agent.md): "status", "peers", "routes",
- * "ping", "ping_result" and "down", answered from the daemon's view.
+ * "ping", "ping_result", "resolve", "forward_add", "forward_list",
+ * "forward_remove" and "down", answered from the daemon's view.
  * Runs on the loop thread. */
 #ifndef WEFT_AGENT_COMMANDS_H
 #define WEFT_AGENT_COMMANDS_H

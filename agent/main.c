@@ -1,6 +1,6 @@
 /* weft-agent: `up` runs the node daemon in the foreground; `status`,
- * `peers`, `routes`, `ping` and `down` talk to the running daemon over its local
- * API socket. See docs/agent.md. */
+ * `peers`, `routes`, `ping`, `resolve`, `forward` and `down` talk to the
+ * running daemon over its local API socket. See docs/agent.md. */
 #include "agent/cli.h"
 #include "agent/daemon.h"
 #include "agent/dnsplan.h"
@@ -35,6 +35,8 @@ static void usage(FILE *out)
 		"  ping     ping a peer through its tunnel\n"
 		"  resolve  the mapped address of a DNS or wildcard resource's "
 		"name\n"
+		"  forward  add LISTEN=TARGET, list, remove LISTEN: stream-mode "
+		"port forwards\n"
 		"  down     stop the running agent\n"
 		"  version  print the version\n\n"
 		"Every command takes --help. Client commands take --json,\n"
@@ -337,6 +339,21 @@ out:
 	return status;
 }
 
+/* The local API request of `forward add SPEC | list | remove LISTEN`,
+ * or NULL for other words. */
+static json_t *forward_request(char **pos, int npos)
+{
+	if (npos == 1 && strcmp(pos[0], "list") == 0)
+		return json_pack("{s:s}", "cmd", "forward_list");
+	if (npos == 2 && strcmp(pos[0], "add") == 0)
+		return json_pack("{s:s, s:s}", "cmd", "forward_add", "spec",
+				 pos[1]);
+	if (npos == 2 && strcmp(pos[0], "remove") == 0)
+		return json_pack("{s:s, s:s}", "cmd", "forward_remove",
+				 "listen", pos[1]);
+	return NULL;
+}
+
 static int cmd_client(const char *cmd, int argc, char **argv)
 {
 	static const char *const env_names[] = {"socket", "state-dir", NULL};
@@ -356,6 +373,7 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 	struct conf *cf = NULL;
 	json_t *req = NULL, *ans = NULL, *e;
 	bool resolve = strcmp(cmd, "resolve") == 0;
+	bool forward = strcmp(cmd, "forward") == 0;
 	char **pos = NULL;
 	int npos = 0, rc, status = 2;
 
@@ -365,7 +383,8 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 	rc = conf_parse(cf, opts, nopts, argc, argv, &pos, &npos, &err);
 	if (rc == CONF_HELP) {
 		printf("usage: weft-agent %s [--json] [--socket PATH]%s\n\n",
-		       cmd, resolve ? " NAME" : "");
+		       cmd, resolve ? " NAME" : forward ? " add LISTEN=TARGET"
+			     " | list | remove LISTEN" : "");
 		conf_usage_for(cf, opts, nopts, stdout);
 		status = 0;
 		goto out;
@@ -374,7 +393,14 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		fprintf(stderr, "weft-agent %s: %s\n", cmd, err.message);
 		goto out;
 	}
-	if (npos != (resolve ? 1 : 0)) {
+	if (forward) {
+		req = forward_request(pos, npos);
+		if (!req) {
+			fprintf(stderr, "weft-agent forward: want add "
+				"LISTEN=TARGET, list or remove LISTEN\n");
+			goto out;
+		}
+	} else if (npos != (resolve ? 1 : 0)) {
 		fprintf(stderr, "weft-agent %s: %s\n", cmd,
 			resolve ? "give exactly one name" : "takes no arguments");
 		goto out;
@@ -384,8 +410,10 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 	if (!sock || !*sock)
 		sock = default_socket(state_dir, sockbuf, sizeof(sockbuf));
 	status = 1;
-	req = resolve ? json_pack("{s:s, s:s}", "cmd", cmd, "name", pos[0])
-		      : json_pack("{s:s}", "cmd", cmd);
+	if (!req)
+		req = resolve ? json_pack("{s:s, s:s}", "cmd", cmd, "name",
+					  pos[0])
+			      : json_pack("{s:s}", "cmd", cmd);
 	rc = req ? localapi_call(sock, req, CALL_TIMEOUT_MS, &ans)
 		 : WEFT_ERR_NOMEM;
 	if (rc == -ENOENT || rc == -ECONNREFUSED) {
@@ -417,6 +445,12 @@ static int cmd_client(const char *cmd, int argc, char **argv)
 		rc = cli_print_routes(ans, stdout);
 	} else if (resolve) {
 		rc = cli_print_resolve(ans, stdout);
+	} else if (forward) {
+		rc = json_object_get(ans, "forwards")
+			     ? cli_print_forwards(ans, stdout)
+			     : printf("forward %s %s\n", pos[1],
+				      strcmp(pos[0], "add") == 0 ? "added"
+								: "removed");
 	} else {
 		printf("weft-agent stopped\n");
 		rc = 0;
@@ -580,7 +614,7 @@ int main(int argc, char **argv)
 		return cmd_up(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "peers") == 0 ||
 	    strcmp(cmd, "routes") == 0 || strcmp(cmd, "down") == 0 ||
-	    strcmp(cmd, "resolve") == 0)
+	    strcmp(cmd, "resolve") == 0 || strcmp(cmd, "forward") == 0)
 		return cmd_client(cmd, argc - 1, argv + 1);
 	if (strcmp(cmd, "ping") == 0)
 		return cmd_ping(argc - 1, argv + 1);

@@ -5,6 +5,7 @@
 #include "agent/dataplane.h"
 #include "agent/dnsstatus.h"
 #include "agent/filter.h"
+#include "agent/streamfwd.h"
 #include "agent/streams.h"
 #include "agent/map.h"
 #include "agent/relayc.h"
@@ -68,6 +69,47 @@ static int metrics_peers(const struct agent_view *v, struct buf *out,
 	return rc;
 }
 
+/* Per forward (by its listen address): one family per field of
+ * streamfwd_list_json. */
+static int metrics_forwards(const struct agent_view *v, struct buf *out)
+{
+	static const struct {
+		const char *name, *key, *type, *help;
+	} fam[] = {
+		{"weft_agent_forward_connections_total", "accepted", "counter",
+		 "Connections a stream-mode forward accepted."},
+		{"weft_agent_forward_failed_total", "failed", "counter",
+		 "Of those, the ones refused (a limit, no such peer, no "
+		 "connection, refused by the peer)."},
+		{"weft_agent_forward_active", "active", "gauge",
+		 "A forward's streams open now."},
+		{"weft_agent_forward_tx_bytes_total", "bytes_tx", "counter",
+		 "Bytes a forward's clients sent."},
+		{"weft_agent_forward_rx_bytes_total", "bytes_rx", "counter",
+		 "Bytes a forward's clients received."},
+	};
+	json_t *list = streamfwd_list_json(v->fwd), *f;
+	int rc = list ? 0 : WEFT_ERR_NOMEM;
+	size_t i;
+
+	for (size_t k = 0; rc == 0 && k < sizeof(fam) / sizeof(fam[0]); k++) {
+		rc = metricsd_family(out, fam[k].name, fam[k].type,
+				     fam[k].help);
+		json_array_foreach(list, i, f) {
+			if (rc == 0)
+				rc = metricsd_labelled(
+					out, fam[k].name, "listen",
+					json_string_value(json_object_get(
+						f, "listen")),
+					(uint64_t)json_integer_value(
+						json_object_get(f,
+								fam[k].key)));
+		}
+	}
+	json_decref(list);
+	return rc;
+}
+
 /* Stream mode (agent/streams.h). */
 static int metrics_streams(const struct agent_view *v, struct buf *out)
 {
@@ -105,7 +147,12 @@ static int metrics_streams(const struct agent_view *v, struct buf *out)
 	if (rc == 0)
 		rc = metricsd_labelled(out, "weft_agent_stream_bytes_total",
 				       "dir", "rx", st.bytes_rx);
-	return rc;
+	if (rc == 0)
+		rc = metricsd_one(out, "weft_agent_stream_accept_pauses_total",
+				  "counter", "Pauses of stream-mode listeners "
+				  "whose accept failed for want of descriptors "
+				  "or memory.", streamfwd_pauses(v->fwd));
+	return rc == 0 ? metrics_forwards(v, out) : rc;
 }
 
 static int metrics_fill(struct buf *out, void *ctx)

@@ -2,7 +2,9 @@
 #include "agent/streamfwd.h"
 
 #include "agent/daemon.h"
+#include "agent/listenpause.h"
 #include "agent/map.h"
+#include "agent/streamcount.h"
 #include "agent/streams.h"
 #include "agent/streamsocks.h"
 #include "agent/view.h"
@@ -20,8 +22,14 @@
 
 struct listener {
 	struct streamfwd *f;
+	struct listener *next;
 	struct streamfwd_spec spec;
+	char listen[IP_ENDPOINT_STRLEN];  /* spec.listen as text */
+	char target[STREAMHDR_HOST_MAX + 9]; /* as given: NODE:PORT */
+	bool is_static;                   /* from --forward */
 	struct loop_io *io;
+	struct listenpause *pause;
+	struct streamcount *counts;
 };
 
 struct streamfwd {
@@ -30,8 +38,8 @@ struct streamfwd {
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
-	struct listener *v;
-	size_t n;
+	struct listener *all; /* in the order they were added */
+	uint64_t gone_pauses; /* of removed listeners */
 };
 
 int streamfwd_parse(const char *s, struct streamfwd_spec *out, char *err,
@@ -147,18 +155,18 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	int c;
 
 	(void)io;
+	(void)fd;
 	(void)ev;
-	for (;;) {
-		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (c < 0)
-			return; /* EAGAIN, or out of descriptors: retried */
+	while ((c = listenpause_accept(ls->pause)) >= 0) {
+		ls->counts->accepted++;
 		peer = streamfwd_resolve(ls->f->m, ls->spec.target, host);
 		if (!peer) {
 			log_warn("forward_unknown_target", "target=%s",
 				 log_q(q, sizeof(q), ls->spec.target));
 			/* streams_open resets and counts it */
 		}
-		streams_open(ls->f->s, c, peer, host, ls->spec.port);
+		streams_open(ls->f->s, c, peer, host, ls->spec.port,
+			     ls->counts);
 	}
 }
 
@@ -184,16 +192,126 @@ int streamfwd_listen(const struct ip_endpoint *addr)
 	return fd;
 }
 
-static int listen_on(struct listener *ls)
+static void listener_free(struct listener *ls)
 {
-	int fd = streamfwd_listen(&ls->spec.listen), rc;
+	loop_io_close(ls->io, true);
+	listenpause_del(ls->pause);
+	streamcount_put(ls->counts);
+	free(ls);
+}
 
-	if (fd < 0)
-		return fd;
-	rc = loop_io_add(ls->f->loop, fd, LOOP_READ, on_accept, ls, &ls->io);
+static struct listener *find(const struct streamfwd *f, const char *listen)
+{
+	struct listener *ls;
+
+	for (ls = f->all; ls; ls = ls->next)
+		if (strcmp(ls->listen, listen) == 0)
+			return ls;
+	return NULL;
+}
+
+int streamfwd_add(struct streamfwd *f, const char *spec, bool is_static,
+		  char *err, size_t errlen)
+{
+	struct listener *ls = calloc(1, sizeof(*ls)), **tail;
+	int fd = -1, rc;
+
+	if (!ls) {
+		snprintf(err, errlen, "out of memory");
+		return WEFT_ERR_NOMEM;
+	}
+	ls->f = f;
+	ls->is_static = is_static;
+	rc = streamfwd_parse(spec, &ls->spec, err, errlen);
+	if (rc < 0)
+		goto out;
+	ip_endpoint_format(&ls->spec.listen, ls->listen, sizeof(ls->listen));
+	snprintf(ls->target, sizeof(ls->target), "%s", strchr(spec, '=') + 1);
+	if (find(f, ls->listen)) {
+		snprintf(err, errlen, "a forward listens on %s already",
+			 ls->listen);
+		rc = WEFT_ERR_EXISTS;
+		goto out;
+	}
+	fd = streamfwd_listen(&ls->spec.listen);
+	if (fd < 0) {
+		rc = fd;
+		snprintf(err, errlen, "cannot listen on %s: %s", ls->listen,
+			 weft_strerror(rc));
+		goto out;
+	}
+	ls->counts = streamcount_new();
+	rc = ls->counts ? loop_io_add(f->loop, fd, LOOP_READ, on_accept, ls,
+				      &ls->io)
+			: WEFT_ERR_NOMEM;
 	if (rc < 0)
 		close(fd);
-	return rc;
+	if (rc == 0)
+		rc = listenpause_new(f->loop, ls->io, fd, ls->listen,
+				     &ls->pause);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot listen on %s: %s", ls->listen,
+			 weft_strerror(rc));
+out:
+	if (rc < 0) {
+		listener_free(ls);
+		return rc;
+	}
+	for (tail = &f->all; *tail; tail = &(*tail)->next)
+		;
+	*tail = ls;
+	return 0;
+}
+
+int streamfwd_remove(struct streamfwd *f, const char *listen, char *err,
+		     size_t errlen)
+{
+	struct ip_endpoint e;
+	char text[IP_ENDPOINT_STRLEN];
+	struct listener *ls, **pp;
+
+	if (ip_endpoint_parse(listen, &e) < 0) {
+		snprintf(err, errlen, "%s is not ADDRESS:PORT", listen);
+		return WEFT_ERR_PARSE;
+	}
+	ip_endpoint_format(&e, text, sizeof(text));
+	ls = find(f, text);
+	if (!ls) {
+		snprintf(err, errlen, "no forward listens on %s", text);
+		return WEFT_ERR_NOTFOUND;
+	}
+	for (pp = &f->all; *pp != ls; pp = &(*pp)->next)
+		;
+	*pp = ls->next;
+	f->gone_pauses += listenpause_count(ls->pause);
+	listener_free(ls);
+	return 0;
+}
+
+json_t *streamfwd_list_json(const struct streamfwd *f)
+{
+	json_t *a = json_array(), *e;
+	const struct listener *ls;
+
+	for (ls = f ? f->all : NULL; a && ls; ls = ls->next) {
+		const struct streamcount *c = ls->counts;
+
+		e = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, "
+			      "s:I}", "listen", ls->listen, "target",
+			      ls->target, "static", ls->is_static, "accepted",
+			      (json_int_t)c->accepted, "active",
+			      (json_int_t)c->active, "opened",
+			      (json_int_t)c->opened, "failed",
+			      (json_int_t)c->failed, "bytes_tx",
+			      (json_int_t)c->bytes_tx, "bytes_rx",
+			      (json_int_t)c->bytes_rx, "accept_pauses",
+			      (json_int_t)listenpause_count(ls->pause));
+		if (!e || json_array_append_new(a, e) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
 }
 
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
@@ -201,31 +319,23 @@ int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
 		  char *err, size_t errlen)
 {
 	struct streamfwd *f = calloc(1, sizeof(*f));
-	char a[IP_ADDR_STRLEN + 8];
-	int rc = 0;
+	int rc;
 
-	if (!f || !(f->v = calloc(n ? n : 1, sizeof(*f->v)))) {
-		free(f);
+	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return WEFT_ERR_NOMEM;
 	}
 	f->loop = l;
 	f->s = s;
 	f->m = m;
-	for (; f->n < n; f->n++) {
-		struct listener *ls = &f->v[f->n];
-
-		ls->f = f;
-		rc = streamfwd_parse(specs[f->n], &ls->spec, err, errlen);
-		if (rc == 0)
-			rc = listen_on(ls);
+	for (size_t i = 0; i < n; i++) {
+		rc = streamfwd_add(f, specs[i], true, err, errlen);
 		if (rc < 0) {
 			if (rc != WEFT_ERR_PARSE) {
-				ip_endpoint_format(&ls->spec.listen, a,
-						   sizeof(a));
-				snprintf(err, errlen, "--forward: cannot "
-					 "listen on %s: %s", a,
-					 weft_strerror(rc));
+				char why[256];
+
+				snprintf(why, sizeof(why), "%s", err);
+				snprintf(err, errlen, "--forward: %s", why);
 			}
 			streamfwd_del(f);
 			return rc;
@@ -237,13 +347,16 @@ int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
 
 void streamfwd_del(struct streamfwd *f)
 {
+	struct listener *ls;
+
 	if (!f)
 		return;
 	streamsocks_del(f->socks);
 	streamsocks_del(f->http);
-	for (size_t i = 0; i < f->n; i++)
-		loop_io_close(f->v[i].io, true);
-	free(f->v);
+	while ((ls = f->all)) {
+		f->all = ls->next;
+		listener_free(ls);
+	}
 	free(f);
 }
 
@@ -278,8 +391,7 @@ int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 		snprintf(msg, msglen, "out of memory");
 		return rc;
 	}
-	if (!cfg->nforwards && !cfg->socks5 && !cfg->http_proxy)
-		return 0;
+	/* Always there: forwards may come at runtime (forward_add). */
 	rc = streamfwd_new(v->loop, v->streams, v->map, cfg->forwards,
 			   cfg->nforwards, &v->fwd, msg, msglen);
 	if (rc == 0)
@@ -291,13 +403,31 @@ int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 	return rc;
 }
 
+uint64_t streamfwd_pauses(const struct streamfwd *f)
+{
+	uint64_t n = 0;
+
+	if (!f)
+		return 0;
+	for (const struct listener *ls = f->all; ls; ls = ls->next)
+		n += listenpause_count(ls->pause);
+	return n + f->gone_pauses + streamsocks_pauses(f->socks) +
+	       streamsocks_pauses(f->http);
+}
+
 json_t *streamfwd_json(const struct agent_view *v)
 {
 	json_t *j = streams_json(v->streams);
 	struct streamsocks *socks = v->fwd ? v->fwd->socks : NULL;
 	struct streamsocks *http = v->fwd ? v->fwd->http : NULL;
 
-	if (j && (json_object_set_new(j, "socks5_refused",
+	if (j && (json_object_set_new(j, "forwards",
+				      streamfwd_list_json(v->fwd)) < 0 ||
+		  json_object_set_new(j, "accept_pauses",
+				      json_integer((json_int_t)
+						   streamfwd_pauses(
+							   v->fwd))) < 0 ||
+		  json_object_set_new(j, "socks5_refused",
 				      json_integer((json_int_t)
 						   streamsocks_refused(
 							   socks))) < 0 ||

@@ -11,7 +11,14 @@
  *
  * The target is looked up in the current map at each accepted
  * connection, so a forward may name a node that joins later; one that is
- * not in the map is refused (TCP reset, counted as failed, logged). */
+ * not in the map is refused (TCP reset, counted as failed, logged).
+ *
+ * Forwards are also added and removed at runtime (the local API's
+ * forward_add / forward_remove): they last until removed or the agent
+ * stops, and are not saved. Removing one (static ones too) closes its
+ * listener; the connections it spliced already go on, still counted in
+ * its counts until they end. A listener out of descriptors pauses
+ * (agent/listenpause.h). */
 #ifndef WEFT_AGENT_STREAMFWD_H
 #define WEFT_AGENT_STREAMFWD_H
 
@@ -19,6 +26,7 @@
 #include "shared/ip.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,14 +58,38 @@ int64_t streamfwd_resolve(const struct map *m, const char *target,
  * Returns the socket or -errno. */
 int streamfwd_listen(const struct ip_endpoint *addr);
 
-/* Parses specs[0..n) and listens on each. Returns 0 and *out, or
- * WEFT_ERR_PARSE / -errno (bind) with a sentence in err. */
+/* Parses specs[0..n) and listens on each (static forwards). Returns 0
+ * and *out, or WEFT_ERR_PARSE / WEFT_ERR_EXISTS / -errno (bind) with a
+ * sentence in err. */
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
 		  const char *const *specs, size_t n, struct streamfwd **out,
 		  char *err, size_t errlen);
 
 /* Closes the listeners. NULL is fine. */
 void streamfwd_del(struct streamfwd *f);
+
+/* Adds the forward spec (LISTEN=TARGET) and listens. Returns 0, or with
+ * a sentence in err: WEFT_ERR_PARSE (streamfwd_parse's), WEFT_ERR_EXISTS
+ * (a forward listens there already), -errno (socket or bind: -EADDRINUSE
+ * when another socket has the address), WEFT_ERR_NOMEM. */
+int streamfwd_add(struct streamfwd *f, const char *spec, bool is_static,
+		  char *err, size_t errlen);
+
+/* Closes the forward listening on listen (ADDRESS:PORT, as added or in
+ * another spelling of the same address). Returns 0, or WEFT_ERR_PARSE /
+ * WEFT_ERR_NOTFOUND with a sentence in err. */
+int streamfwd_remove(struct streamfwd *f, const char *listen, char *err,
+		     size_t errlen);
+
+/* The forwards in the order added: [{"listen", "target", "static",
+ * "accepted", "active", "opened", "failed", "bytes_tx", "bytes_rx",
+ * "accept_pauses"}] (agent/streamcount.h; bytes_tx from the clients), or NULL
+ * when out of memory. NULL f: []. */
+json_t *streamfwd_list_json(const struct streamfwd *f);
+
+/* Pauses of all stream listeners (forwards, removed ones included, and
+ * the proxies) for want of descriptors. NULL f: 0. */
+uint64_t streamfwd_pauses(const struct streamfwd *f);
 
 struct agent_view;
 
@@ -66,9 +98,10 @@ struct agent_view;
  * Returns 0, or an error with a sentence in msg (msglen bytes). */
 int streamfwd_start(struct agent_view *v, char *msg, size_t msglen);
 
-/* The status's "streams" object: streams_json with the requests the
- * proxies refused (socks5_refused, http_proxy_refused; 0 without them),
- * or NULL when out of memory. */
+/* The status's "streams" object: streams_json with the forwards
+ * (streamfwd_list_json), accept_pauses (streamfwd_pauses) and the
+ * requests the proxies refused (socks5_refused, http_proxy_refused; 0
+ * without them), or NULL when out of memory. */
 json_t *streamfwd_json(const struct agent_view *v);
 
 /* Closes both (before the data plane goes). */

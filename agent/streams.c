@@ -8,6 +8,7 @@
 #include "agent/filter.h"
 #include "agent/map.h"
 #include "agent/packet.h"
+#include "agent/streamcount.h"
 #include "agent/streamhdr.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
@@ -68,6 +69,9 @@ struct splice {
 	/* header bytes (S_HEADER) */
 	uint8_t hdr[STREAMHDR_MAX];
 	size_t hlen;
+	struct streamcount *counts; /* its forward's, or NULL */
+	bool opened;  /* counted as opened with its peer */
+	bool failed;  /* ours, refused by the peer after it opened */
 };
 
 /* Streams of one peer by stream id, and how many the peer has. */
@@ -82,6 +86,7 @@ struct streams {
 	struct tunnels *t;
 	const struct map *map;
 	struct idmap peers; /* peer id -> struct speer */
+	struct streamcount_peers pc;
 	struct splice *all;
 	struct loop_timer *wait_tm;
 	unsigned nwaiting; /* splices awaiting their reply */
@@ -113,6 +118,25 @@ static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
 	return p;
 }
 
+/* sp's stream got going: ours on the peer's connection, theirs
+ * connected to the local service. */
+static void count_open(struct splice *sp)
+{
+	sp->opened = true;
+	streamcount_peer_add(&sp->s->pc, sp->peer, false);
+	if (sp->counts && !sp->remote)
+		sp->counts->opened++;
+}
+
+/* Ours failed: no peer, no connection in time, or refused by the peer. */
+static void count_failed(struct splice *sp)
+{
+	sp->s->st.failed++;
+	sp->failed = true;
+	if (sp->counts)
+		sp->counts->failed++;
+}
+
 /* The idle check's period: a quarter of the timeout, at most a second. */
 static int64_t idle_tick_us(const struct streams *s)
 {
@@ -129,11 +153,13 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 
 	if (s->st.active >= s->lim.total) {
 		s->st.refused_total_limit++;
+		streamcount_peer_add(&s->pc, peer, true);
 		return NULL;
 	}
 	p = speer_get(s, peer, true);
 	if (p && p->n >= s->lim.per_peer) {
 		s->st.refused_peer_limit++;
+		streamcount_peer_add(&s->pc, peer, true);
 		return NULL;
 	}
 	sp = p ? calloc(1, sizeof(*sp)) : NULL;
@@ -188,6 +214,12 @@ static void splice_free(struct splice *sp)
 	else if (sp->fd >= 0)
 		close(sp->fd);
 	s->st.active--;
+	if (!sp->opened || sp->failed)
+		streamcount_peer_add(&s->pc, sp->peer, true);
+	if (sp->counts) {
+		sp->counts->active--;
+		streamcount_put(sp->counts);
+	}
 	free(sp->down);
 	free(sp);
 }
@@ -314,6 +346,8 @@ static bool push_down(struct splice *sp)
 		sp->down_len -= (size_t)w;
 		sp->active_us = loop_now_us(sp->s->loop);
 		sp->s->st.bytes_rx += (uint64_t)w;
+		if (sp->counts)
+			sp->counts->bytes_rx += (uint64_t)w;
 		if (sp->c && !sp->quic_done)
 			quic_conn_stream_consume(sp->c, sp->sid, (size_t)w);
 	}
@@ -379,6 +413,8 @@ static void on_tcp_read(struct splice *sp)
 			sp->active_us = loop_now_us(sp->s->loop);
 		sp->up_len += (size_t)r;
 		sp->s->st.bytes_tx += (uint64_t)r;
+		if (sp->counts)
+			sp->counts->bytes_tx += (uint64_t)r;
 		if (!push_up(sp))
 			return;
 		/* The stream is full (wait for on_writable), or its
@@ -534,6 +570,7 @@ static void on_connected(struct splice *sp)
 	}
 	sp->st = S_OPEN;
 	sp->s->st.accepted++;
+	count_open(sp);
 	if (push_down(sp) && sp->fd >= 0)
 		maybe_done(sp);
 }
@@ -673,7 +710,7 @@ static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
 	/* Not both FINs: the peer reset it. */
 	if (sp->fd >= 0 && !(sp->rx_fin && sp->fin_sent)) {
 		if (!sp->any_data && !sp->remote)
-			sp->s->st.failed++;
+			count_failed(sp);
 		else
 			sp->s->st.resets++;
 		tcp_close(sp, true);
@@ -787,12 +824,13 @@ static bool try_open(struct splice *sp)
 	}
 	if (sp->sid < 0 || n < 0 ||
 	    quic_conn_stream_send(c, sp->sid, buf, (size_t)n, false) != n) {
-		s->st.failed++;
+		count_failed(sp);
 		splice_abort(sp, STREAM_ERR_GONE);
 		return true;
 	}
 	quic_conn_stream_hold(c, sp->sid);
 	s->st.opened++;
+	count_open(sp);
 	io_update(sp);
 	return true;
 }
@@ -802,7 +840,7 @@ static void wait_fail(struct splice *sp)
 {
 	if (!sp->reply_code)
 		sp->reply_code = STREAMS_REPLY_TIMEOUT;
-	sp->s->st.failed++;
+	count_failed(sp);
 	sp->quic_done = true;
 	tcp_close(sp, true);
 	splice_free(sp);
@@ -873,7 +911,8 @@ static void open_refused(int fd, int code, streams_reply_fn fn, void *ctx)
 }
 
 void streams_open_reply(struct streams *s, int fd, int64_t peer,
-			const char *host, uint16_t port, streams_reply_fn fn,
+			const char *host, uint16_t port,
+			struct streamcount *counts, streams_reply_fn fn,
 			void *ctx)
 {
 	uint64_t limited = s->st.refused_peer_limit +
@@ -883,6 +922,8 @@ void streams_open_reply(struct streams *s, int fd, int64_t peer,
 	if (!sp) {
 		if (peer <= 0)
 			s->st.failed++;
+		if (counts)
+			counts->failed++;
 		open_refused(fd,
 			     peer <= 0 ? STREAM_ERR_TARGET
 			     : limited != s->st.refused_peer_limit +
@@ -891,6 +932,11 @@ void streams_open_reply(struct streams *s, int fd, int64_t peer,
 				     : STREAMS_REPLY_FAILED,
 			     fn, ctx);
 		return;
+	}
+	if (counts) {
+		sp->counts = counts;
+		counts->refs++;
+		counts->active++;
 	}
 	snprintf(sp->host, sizeof(sp->host), "%s", host);
 	sp->port = port;
@@ -915,9 +961,9 @@ void streams_open_reply(struct streams *s, int fd, int64_t peer,
 }
 
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port)
+		  uint16_t port, struct streamcount *counts)
 {
-	streams_open_reply(s, fd, peer, host, port, NULL, NULL);
+	streams_open_reply(s, fd, peer, host, port, counts, NULL, NULL);
 }
 
 /* ---- the table ---- */
@@ -942,6 +988,7 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	s->t = dataplane_tunnels(dp);
 	s->map = m;
 	idmap_init(&s->peers);
+	streamcount_peers_init(&s->pc);
 	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
 	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
 		loop_timer_del(s->wait_tm);
@@ -971,12 +1018,20 @@ void streams_del(struct streams *s)
 	loop_timer_del(s->wait_tm);
 	loop_timer_del(s->idle_tm);
 	idmap_free(&s->peers);
+	streamcount_peers_free(&s->pc);
 	free(s);
 }
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out)
 {
 	*out = s->st;
+}
+
+int streams_peer_json(const struct streams *s, int64_t peer, json_t *e)
+{
+	const struct speer *p = s ? idmap_get(&s->peers, peer) : NULL;
+
+	return streamcount_peer_json(s ? &s->pc : NULL, peer, p ? p->n : 0, e);
 }
 
 json_t *streams_json(const struct streams *s)

@@ -67,6 +67,7 @@ struct streams_limits {
 struct dataplane;
 struct loop;
 struct map;
+struct streamcount;
 struct streams;
 
 struct streams_stats {
@@ -99,9 +100,10 @@ void streams_del(struct streams *s);
 
 /* Splices the TCP connection fd (taken: closed by s in every case) to
  * port on node peer, whose mesh address host (an IP literal) goes into
- * the header. */
+ * the header. counts (a forward's, or NULL) gets a reference for as long
+ * as the stream lives and counts it too. */
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port);
+		  uint16_t port, struct streamcount *counts);
 
 /* The outcome of a stream we open, as streams_open_reply's hook gets it:
  * STREAMS_REPLY_OK (the peer connected to the target), the STREAM_ERR_*
@@ -124,10 +126,19 @@ typedef void (*streams_reply_fn)(int fd, int code, void *ctx);
 /* streams_open with a hook (NULL: none, as streams_open). Streams still
  * waiting for their reply when s is deleted are reset without it. */
 void streams_open_reply(struct streams *s, int fd, int64_t peer,
-			const char *host, uint16_t port, streams_reply_fn fn,
+			const char *host, uint16_t port,
+			struct streamcount *counts, streams_reply_fn fn,
 			void *ctx);
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out);
+
+/* Sets "streams": {"active", "opened", "refused"} in the peers answer's
+ * object e of peer: streams with that peer open now, the ones that
+ * opened (either side: ours the peer's connection took, theirs connected
+ * here) and the ones refused (either side: over a limit, denied, bad
+ * target, nothing listening, or ours failed). Returns 0 or
+ * WEFT_ERR_NOMEM. NULL s: zeros. */
+int streams_peer_json(const struct streams *s, int64_t peer, json_t *e);
 
 /* The counters as the status's "streams" object (NULL s: zeros), or
  * NULL when out of memory. */

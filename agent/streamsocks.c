@@ -2,6 +2,7 @@
 #include "agent/streamsocks.h"
 
 #include "agent/httpconnect.h"
+#include "agent/listenpause.h"
 #include "agent/socks5.h"
 #include "agent/streamfwd.h"
 #include "agent/streamreply.h"
@@ -32,6 +33,7 @@ struct streamsocks {
 	struct streams *s;
 	const struct map *m;
 	struct loop_io *lio;
+	struct listenpause *pause;
 	struct loop_timer *tm;
 	struct hs *all;
 	bool http;
@@ -131,7 +133,7 @@ static void hand_over(struct hs *h, const char *name, uint16_t port)
 		return;
 	}
 	hs_free(h, false);
-	streams_open_reply(ss->s, fd, peer, host, port,
+	streams_open_reply(ss->s, fd, peer, host, port, NULL,
 			   ss->http ? on_reply_http : on_reply_socks5, NULL);
 }
 
@@ -239,9 +241,9 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	int c;
 
 	(void)io;
+	(void)fd;
 	(void)ev;
-	while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-	       0) {
+	while ((c = listenpause_accept(ss->pause)) >= 0) {
 		h = calloc(1, sizeof(*h));
 		if (!h || loop_io_add(ss->loop, c, LOOP_READ, on_readable, h,
 				      &h->io) < 0) {
@@ -267,6 +269,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 		    struct streamsocks **out)
 {
 	struct streamsocks *ss = calloc(1, sizeof(*ss));
+	char what[IP_ENDPOINT_STRLEN];
 	int fd, rc;
 
 	if (!ss)
@@ -283,8 +286,14 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 	rc = loop_timer_new(l, on_timer, ss, &ss->tm);
 	if (rc == 0)
 		rc = loop_io_add(l, fd, LOOP_READ, on_accept, ss, &ss->lio);
-	if (rc < 0) {
+	if (rc < 0)
 		close(fd);
+	if (rc == 0) {
+		ip_endpoint_format(addr, what, sizeof(what));
+		rc = listenpause_new(l, ss->lio, fd, what, &ss->pause);
+	}
+	if (rc < 0) {
+		loop_io_close(ss->lio, true);
 		loop_timer_del(ss->tm);
 		free(ss);
 		return rc;
@@ -300,8 +309,14 @@ void streamsocks_del(struct streamsocks *ss)
 	while (ss->all)
 		hs_free(ss->all, true);
 	loop_io_close(ss->lio, true);
+	listenpause_del(ss->pause);
 	loop_timer_del(ss->tm);
 	free(ss);
+}
+
+uint64_t streamsocks_pauses(const struct streamsocks *ss)
+{
+	return ss ? listenpause_count(ss->pause) : 0;
 }
 
 uint64_t streamsocks_refused(const struct streamsocks *ss)

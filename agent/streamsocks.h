@@ -50,4 +50,8 @@ void streamsocks_del(struct streamsocks *ss);
  * timeouts). */
 uint64_t streamsocks_refused(const struct streamsocks *ss);
 
+/* Times the listener paused for want of descriptors (agent/listenpause.h).
+ * NULL ss: 0. */
+uint64_t streamsocks_pauses(const struct streamsocks *ss);
+
 #endif
