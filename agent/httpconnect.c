@@ -172,6 +172,8 @@ static const char *reason(int status)
 		return "Connection established";
 	case 400:
 		return "Bad Request";
+	case 403:
+		return "Forbidden";
 	case 405:
 		return "Method Not Allowed";
 	case 408:
@@ -188,6 +190,8 @@ static const char *reason(int status)
 static const char *body(int status)
 {
 	switch (status) {
+	case 403:
+		return "the policy does not allow this port there\n";
 	case 405:
 		return "only CONNECT host:port is served\n";
 	case 408:

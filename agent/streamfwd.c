@@ -5,6 +5,7 @@
 #include "agent/map.h"
 #include "agent/streams.h"
 #include "agent/streamsocks.h"
+#include "agent/streamtarget.h"
 #include "agent/view.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -30,6 +31,7 @@ struct streamfwd {
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
+	const struct resclient *res;
 	struct listener *v;
 	size_t n;
 };
@@ -142,9 +144,9 @@ int64_t streamfwd_resolve(const struct map *m, const char *target,
 static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 {
 	struct listener *ls = ctx;
-	char host[IP_ADDR_STRLEN], q[64];
-	int64_t peer;
-	int c;
+	struct streamtarget t;
+	char q[STREAMHDR_HOST_MAX + 8];
+	int c, rc;
 
 	(void)io;
 	(void)ev;
@@ -152,13 +154,19 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 		c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0)
 			return; /* EAGAIN, or out of descriptors: retried */
-		peer = streamfwd_resolve(ls->f->m, ls->spec.target, host);
-		if (!peer) {
-			log_warn("forward_unknown_target", "target=%s",
-				 log_q(q, sizeof(q), ls->spec.target));
-			/* streams_open resets and counts it */
+		rc = streamtarget_find(ls->f->m, ls->f->res, ls->spec.target,
+				       ls->spec.port, &t);
+		if (rc < 0) {
+			log_warn(rc == WEFT_ERR_NOTFOUND
+					 ? "forward_unknown_target"
+					 : "forward_refused",
+				 "target=%s port=%u reason=%s",
+				 log_q(q, sizeof(q), ls->spec.target),
+				 (unsigned)ls->spec.port, weft_errname(rc));
+			streams_refuse(ls->f->s, c, rc);
+			continue;
 		}
-		streams_open(ls->f->s, c, peer, host, ls->spec.port);
+		streams_open(ls->f->s, c, t.peer, t.host, ls->spec.port);
 	}
 }
 
@@ -197,8 +205,8 @@ static int listen_on(struct listener *ls)
 }
 
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
-		  const char *const *specs, size_t n, struct streamfwd **out,
-		  char *err, size_t errlen)
+		  const struct resclient *res, const char *const *specs,
+		  size_t n, struct streamfwd **out, char *err, size_t errlen)
 {
 	struct streamfwd *f = calloc(1, sizeof(*f));
 	char a[IP_ADDR_STRLEN + 8];
@@ -212,6 +220,7 @@ int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
 	f->loop = l;
 	f->s = s;
 	f->m = m;
+	f->res = res;
 	for (; f->n < n; f->n++) {
 		struct listener *ls = &f->v[f->n];
 
@@ -261,7 +270,8 @@ static int proxy_start(struct agent_view *v, const char *flag,
 		snprintf(msg, msglen, "%s %s is not ADDRESS:PORT", flag, addr);
 		return WEFT_ERR_PARSE;
 	}
-	rc = streamsocks_new(v->loop, v->streams, v->map, &a, http, out);
+	rc = streamsocks_new(v->loop, v->streams, v->map, v->res, &a, http,
+			     out);
 	if (rc < 0)
 		snprintf(msg, msglen, "%s: cannot listen on %s: %s", flag,
 			 addr, weft_strerror(rc));
@@ -280,7 +290,7 @@ int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 	}
 	if (!cfg->nforwards && !cfg->socks5 && !cfg->http_proxy)
 		return 0;
-	rc = streamfwd_new(v->loop, v->streams, v->map, cfg->forwards,
+	rc = streamfwd_new(v->loop, v->streams, v->map, v->res, cfg->forwards,
 			   cfg->nforwards, &v->fwd, msg, msglen);
 	if (rc == 0)
 		rc = proxy_start(v, "--socks5", cfg->socks5, false,

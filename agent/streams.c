@@ -9,6 +9,8 @@
 #include "agent/map.h"
 #include "agent/packet.h"
 #include "agent/streamhdr.h"
+#include "agent/streamname.h"
+#include "agent/streamtarget.h"
 #include "agent/tunnel.h"
 #include "shared/clock.h"
 #include "shared/err.h"
@@ -32,7 +34,8 @@ enum sstate {
 	S_NONE,       /* being set up or torn down */
 	S_WAIT_CONN,  /* ours: waiting for the peer connection */
 	S_HEADER,     /* theirs: reading the header */
-	S_CONNECTING, /* theirs: connecting to the local service */
+	S_RESOLVING,  /* theirs: resolving a resource's name */
+	S_CONNECTING, /* theirs: connecting to the service or resource */
 	S_OPEN,       /* splicing */
 };
 
@@ -46,9 +49,11 @@ struct splice {
 	enum sstate st;
 	int fd;              /* -1 once the TCP side is done */
 	struct loop_io *io;
-	int64_t deadline_us; /* S_WAIT_CONN */
+	int64_t deadline_us; /* S_WAIT_CONN, S_RESOLVING, S_CONNECTING */
 	char host[STREAMHDR_HOST_MAX + 1];
 	uint16_t port;
+	bool to_res;         /* theirs: to a resource we serve */
+	struct streamname_op *lookup; /* S_RESOLVING */
 	bool quic_done;      /* closed, reset, or its connection ended */
 	bool any_data;       /* a stream byte arrived */
 	int64_t active_us;   /* the last byte either way (or the start) */
@@ -82,6 +87,7 @@ struct streams {
 	unsigned nwaiting;
 	struct streams_limits lim;
 	struct loop_timer *idle_tm;
+	struct streamname *names; /* resources' names we resolve */
 	/* Inside our own call into a connection (not from its callbacks),
 	 * which may end it at once (a failed write): splices its end
 	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
@@ -172,6 +178,7 @@ static void splice_free(struct splice *sp)
 	}
 	if (sp->st == S_WAIT_CONN)
 		s->nwaiting--;
+	streamname_cancel(sp->lookup);
 	if (sp->prev)
 		sp->prev->next = sp->next;
 	else
@@ -411,10 +418,10 @@ static int watch(struct splice *sp)
 /* ---- receiving side ---- */
 
 static void denied_log(struct streams *s, int64_t peer,
-		       const struct packet_info *pi)
+		       const struct packet_info *pi, const char *host)
 {
 	int64_t now = clock_mono_ms();
-	char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN];
+	char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN], q[STREAMHDR_HOST_MAX + 8];
 
 	if (s->denied_logged_ms && now - s->denied_logged_ms < 1000) {
 		s->denied_unlogged++;
@@ -422,67 +429,76 @@ static void denied_log(struct streams *s, int64_t peer,
 	}
 	ip_addr_format(&pi->src, a, sizeof(a));
 	ip_addr_format(&pi->dst, b, sizeof(b));
-	log_warn("stream_denied", "peer=%lld src=%s dst=%s dport=%u "
+	log_warn("stream_denied", "peer=%lld src=%s dst=%s dport=%u host=%s "
 		 "suppressed=%llu", (long long)peer, a, b, (unsigned)pi->dport,
+		 log_q(q, sizeof(q), host),
 		 (unsigned long long)s->denied_unlogged);
 	s->denied_logged_ms = now;
 	s->denied_unlogged = 0;
 }
 
-/* The header's verdict: 0 to connect, or the STREAM_ERR_* refusal. */
-static int decide(struct splice *sp, const struct streamhdr *h)
+/* The header's verdict: 0 to connect to *in (res_id 0: our own service
+ * on 127.0.0.1), or the STREAM_ERR_* refusal. The target is one of our
+ * mesh addresses or a resource we serve (agent/streamtarget.h); the
+ * filter checks it as a TCP SYN from the peer's mesh address to it
+ * would be (the resource's mapped address for a name). */
+static int decide(struct splice *sp, const struct streamhdr *h,
+		  struct streamtarget_in *in)
 {
 	struct streams *s = sp->s;
 	const struct map_peer *mp = map_peer(s->map, sp->peer);
+	const struct map_res *v;
 	struct packet_info pi;
 	struct ip_addr self;
+	size_t n;
 
-	memset(&pi, 0, sizeof(pi));
-	if (ip_addr_parse(h->host, &pi.dst) < 0 ||
-	    dataplane_self(s->dp, pi.dst.family, &self) < 0 ||
-	    !ip_addr_eq(&self, &pi.dst) || !mp) {
+	memset(in, 0, sizeof(*in));
+	v = map_serves(s->map, &n);
+	if (mp && ip_addr_parse(h->host, &in->dst) == 0 &&
+	    dataplane_self(s->dp, in->dst.family, &self) == 0 &&
+	    ip_addr_eq(&self, &in->dst)) {
+		in->src = in->dst.family == 4 ? mp->ipv4 : mp->ipv6;
+	} else if (!mp || streamtarget_accept(v, n, mp, h->host, in) < 0) {
 		s->st.refused_target++;
 		return STREAM_ERR_TARGET;
 	}
-	pi.src = pi.dst.family == 4 ? mp->ipv4 : mp->ipv6;
-	/* A SYN from the peer's mesh address (source port 0: no tracked
-	 * flow can match, only the rules decide). */
-	pi.version = pi.dst.family;
-	pi.proto = 6;
-	pi.l3_len = pi.version == 4 ? 20 : 40;
-	pi.len = (uint16_t)(pi.l3_len + 20);
-	pi.has_ports = true;
-	pi.dport = h->port;
-	pi.tcp_flags = 0x02;
+	streamtarget_syn(&in->src, &in->dst, h->port, &pi);
 	if (pi.src.family != pi.dst.family ||
 	    !filter_check_in(dataplane_filter(s->dp), &pi, clock_mono_ms())) {
 		s->st.refused_policy++;
-		denied_log(s, sp->peer, &pi);
+		denied_log(s, sp->peer, &pi, h->host);
 		return STREAM_ERR_DENIED;
 	}
 	return 0;
 }
 
-static void connect_local(struct splice *sp, uint16_t port)
+/* A dial that failed, or took longer than STREAMS_DIAL_MS. */
+static void dial_fail(struct splice *sp)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	sp->s->st.refused_service++;
+	splice_abort(sp, STREAM_ERR_REFUSED);
+}
+
+/* Connects to a, port sp->port, without blocking. */
+static void connect_to(struct splice *sp, const struct ip_addr *a)
+{
+	struct ip_endpoint ep = {.addr = *a, .port = sp->port};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
 
 	sp->st = S_CONNECTING;
-	if (fd < 0) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+	if (ip_endpoint_to_sockaddr(&ep, &ss, &len) < 0 ||
+	    (fd = socket(ss.ss_family,
+			 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		dial_fail(sp);
 		return;
 	}
 	sp->fd = fd;
-	if ((connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+	if ((connect(fd, (struct sockaddr *)&ss, len) < 0 &&
 	     errno != EINPROGRESS) ||
 	    watch(sp) < 0) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+		dial_fail(sp);
 		return;
 	}
 	io_update(sp);
@@ -494,20 +510,64 @@ static void on_connected(struct splice *sp)
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+		dial_fail(sp);
 		return;
 	}
 	sp->st = S_OPEN;
 	sp->s->st.accepted++;
+	if (sp->to_res)
+		sp->s->st.accepted_resource++;
 	if (push_down(sp) && sp->fd >= 0)
 		maybe_done(sp);
+}
+
+static void on_resolved(void *ctx, int status, const struct ip_addr *addr)
+{
+	struct splice *sp = ctx;
+	struct streams *s = sp->s;
+	char q[STREAMHDR_HOST_MAX + 8];
+
+	sp->lookup = NULL;
+	enter(s);
+	if (status == 0) {
+		connect_to(sp, addr);
+	} else {
+		log_info("stream_unresolved", "peer=%lld name=%s error=%s",
+			 (long long)sp->peer, log_q(q, sizeof(q), sp->host),
+			 weft_errname(status));
+		s->st.refused_resolve++;
+		splice_abort(sp, STREAM_ERR_TARGET);
+	}
+	leave(s);
+}
+
+/* Dials what decide allowed: our own service, a resource's address, or
+ * a resource's name once our resolver answers. */
+static void dial(struct splice *sp, const struct streamtarget_in *in)
+{
+	struct ip_addr lo = {.family = 4, .b = {127, 0, 0, 1}};
+
+	sp->deadline_us = loop_now_us(sp->s->loop) +
+			  (int64_t)STREAMS_DIAL_MS * 1000;
+	sp->to_res = in->res_id != 0;
+	if (!in->res_id || in->addr.family) {
+		connect_to(sp, in->res_id ? &in->addr : &lo);
+		return;
+	}
+	snprintf(sp->host, sizeof(sp->host), "%s", in->name);
+	sp->st = S_RESOLVING;
+	if (streamname_lookup(sp->s->names, in->name, on_resolved, sp,
+			      &sp->lookup) < 0) {
+		sp->s->st.refused_resolve++;
+		splice_abort(sp, STREAM_ERR_TARGET);
+	}
 }
 
 /* Header bytes of a stream the peer opened; what follows is held. */
 static void header_input(struct splice *sp, const uint8_t *d, size_t len)
 {
 	struct streamhdr h;
+	struct streamtarget_in in;
 	size_t take = len < sizeof(sp->hdr) - sp->hlen
 			      ? len
 			      : sizeof(sp->hdr) - sp->hlen;
@@ -530,12 +590,13 @@ static void header_input(struct splice *sp, const uint8_t *d, size_t len)
 		splice_abort(sp, STREAM_ERR_GONE);
 		return;
 	}
-	code = decide(sp, &h);
+	code = decide(sp, &h, &in);
 	if (code) {
 		splice_abort(sp, (uint64_t)code);
 		return;
 	}
-	connect_local(sp, h.port);
+	sp->port = h.port;
+	dial(sp, &in);
 }
 
 static void refuse_new(struct quic_conn *c, int64_t sid, uint64_t code)
@@ -747,16 +808,22 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 }
 
 /* Streams idle for lim.idle_ms are reset on both sides (waiting ones
- * have their own deadline). */
+ * have their own deadline); dials past STREAMS_DIAL_MS are refused. */
 static void on_idle_tick(struct loop_timer *tm, void *ctx)
 {
 	struct streams *s = ctx;
-	int64_t old = loop_now_us(s->loop) - s->lim.idle_ms * 1000;
+	int64_t now = loop_now_us(s->loop);
+	int64_t old = now - s->lim.idle_ms * 1000;
 	struct splice *sp, *next;
 
 	enter(s);
 	for (sp = s->all; sp; sp = next) {
 		next = sp->next;
+		if ((sp->st == S_RESOLVING || sp->st == S_CONNECTING) &&
+		    now >= sp->deadline_us) {
+			dial_fail(sp);
+			continue;
+		}
 		if (sp->st == S_WAIT_CONN || sp->st == S_NONE ||
 		    sp->active_us > old || (sp->fd < 0 && sp->quic_done))
 			continue;
@@ -822,8 +889,10 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	s->map = m;
 	idmap_init(&s->peers);
 	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
-	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
+	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0 ||
+	    streamname_new(l, NULL, &s->names) < 0) {
 		loop_timer_del(s->wait_tm);
+		loop_timer_del(s->idle_tm);
 		free(s);
 		return WEFT_ERR_NOMEM;
 	}
@@ -848,8 +917,23 @@ void streams_del(struct streams *s)
 	}
 	loop_timer_del(s->wait_tm);
 	loop_timer_del(s->idle_tm);
+	streamname_del(s->names);
 	idmap_free(&s->peers);
 	free(s);
+}
+
+void streams_refuse(struct streams *s, int fd, int err)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (err == WEFT_ERR_FORBIDDEN)
+		s->st.refused_early++;
+	else
+		s->st.failed++;
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
 }
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out)
@@ -863,10 +947,11 @@ json_t *streams_json(const struct streams *s)
 	const struct streams_stats *st = s ? &s->st : &z;
 
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "active", (json_int_t)st->active,
 			 "opened", (json_int_t)st->opened,
 			 "accepted", (json_int_t)st->accepted,
+			 "accepted_resource", (json_int_t)st->accepted_resource,
 			 "refused_peer_limit",
 			 (json_int_t)st->refused_peer_limit,
 			 "refused_total_limit",
@@ -875,6 +960,8 @@ json_t *streams_json(const struct streams *s)
 			 "refused_policy", (json_int_t)st->refused_policy,
 			 "refused_target", (json_int_t)st->refused_target,
 			 "refused_service", (json_int_t)st->refused_service,
+			 "refused_resolve", (json_int_t)st->refused_resolve,
+			 "refused_early", (json_int_t)st->refused_early,
 			 "failed", (json_int_t)st->failed,
 			 "resets", (json_int_t)st->resets,
 			 "bytes_tx", (json_int_t)st->bytes_tx,

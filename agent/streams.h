@@ -8,12 +8,19 @@
  * (agent/streamhdr.h: the node's mesh IP and the port) and splices.
  *
  * Receiving side (TUN mode or not): a stream the peer opens starts with
- * that header. The target must be one of our own mesh addresses; the
- * request is checked with the packet filter exactly as a TCP SYN from the
- * peer's mesh address to that port would be (same rules, same counters),
- * a denial is logged (event=stream_denied, at most once a second with
- * the number suppressed), and an allowed one is connected to our own
- * local service on 127.0.0.1:port.
+ * that header. The target must be one of our own mesh addresses, or a
+ * resource we serve as a connector (agent/streamtarget.h: an address
+ * inside an ip, cidr or internet resource, the name of a DNS resource or
+ * one under a wildcard resource); the request is checked with the
+ * packet filter exactly as a TCP SYN from the peer's mesh address to
+ * that port would be (same rules, same counters; for a name, to the
+ * resource's mapped address, where the peer's packets would go), a
+ * denial is logged (event=stream_denied, at most once a second with the
+ * number suppressed), and an allowed one is connected, without
+ * blocking, to our own local service on 127.0.0.1:port (a node dials
+ * nothing else), to the resource's address, or to the first address our
+ * own resolver gives the name (agent/streamname.h); the resolve and the
+ * connect together get STREAMS_DIAL_MS.
  *
  * Both sides then copy bytes both ways: a TCP FIN ends the stream's
  * sending side and a stream FIN shuts the TCP connection's sending side
@@ -43,6 +50,8 @@
 #define STREAMS_TOTAL_MAX_DEFAULT 4096
 #define STREAMS_IDLE_MS_DEFAULT (5 * 60 * 1000)
 #define STREAMS_CONNECT_MS 5000
+/* The receiving side's resolve and connect, together. */
+#define STREAMS_DIAL_MS 15000
 /* The streams a peer may open on its connection at once as QUIC counts
  * them (and so the highest per-peer limit): above the limits, so that
  * streams over a limit are refused by the stream table, counted, not
@@ -64,12 +73,20 @@ struct streams;
 struct streams_stats {
 	uint64_t opened;          /* streams we opened (forwards) */
 	uint64_t accepted;        /* streams from peers, connected locally */
+	uint64_t accepted_resource; /* ... of them to resources we serve */
 	uint64_t refused_peer_limit;  /* over limits.per_peer, either side */
 	uint64_t refused_total_limit; /* over limits.total, either side */
 	uint64_t refused_policy;  /* the filter denied them (also counted
 				   * in the filter's denied) */
-	uint64_t refused_target;  /* bad header or not our address */
-	uint64_t refused_service; /* nothing listens on 127.0.0.1:port */
+	uint64_t refused_target;  /* bad header, or neither our address nor
+				   * a resource we serve */
+	uint64_t refused_service; /* nothing listens on 127.0.0.1:port, or
+				   * the resource did not take the
+				   * connection within STREAMS_DIAL_MS */
+	uint64_t refused_resolve; /* a resource's name we could not resolve
+				   * (NXDOMAIN, no address, no answer) */
+	uint64_t refused_early;   /* ours: the resource's filters do not
+				   * allow the port (streams_refuse) */
 	uint64_t failed;          /* ours: no such peer, no connection
 				   * within STREAMS_CONNECT_MS, or reset
 				   * by the peer before any byte */
@@ -93,6 +110,11 @@ void streams_del(struct streams *s);
  * the header. */
 void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
 		  uint16_t port);
+
+/* A connection the opening side refuses before any stream, with err
+ * from streamtarget_pick: counted (WEFT_ERR_FORBIDDEN as refused_early,
+ * anything else as failed) and, when fd >= 0, reset and closed. */
+void streams_refuse(struct streams *s, int fd, int err);
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out);
 

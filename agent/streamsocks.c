@@ -5,6 +5,7 @@
 #include "agent/socks5.h"
 #include "agent/streamfwd.h"
 #include "agent/streams.h"
+#include "agent/streamtarget.h"
 #include "shared/err.h"
 #include "shared/loop.h"
 
@@ -30,6 +31,7 @@ struct streamsocks {
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
+	const struct resclient *res;
 	struct loop_io *lio;
 	struct loop_timer *tm;
 	struct hs *all;
@@ -86,22 +88,28 @@ static void refuse(struct hs *h, int code)
 	hs_free(h, true);
 }
 
-/* Hands the connection to a stream to name:port (resolved by the agent
- * in its map) after the success reply; an unknown name is refused. */
+/* Hands the connection to a stream to name:port (a node or a resource,
+ * found by the agent in its map) after the success reply; an unknown
+ * name, a resource without a connector or a port its filters refuse is
+ * refused (and counted with the streams, streams_refuse). */
 static void hand_over(struct hs *h, const char *name, uint16_t port)
 {
 	struct streamsocks *ss = h->ss;
-	char host[IP_ADDR_STRLEN];
-	int64_t peer = streamfwd_resolve(ss->m, name, host);
+	struct streamtarget t;
 	int fd = h->fd;
+	int rc = streamtarget_find(ss->m, ss->res, name, port, &t);
 
-	if (!peer) {
-		refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
+	if (rc < 0) {
+		streams_refuse(ss->s, -1, rc);
+		if (rc == WEFT_ERR_FORBIDDEN)
+			refuse(h, ss->http ? 403 : SOCKS5_NOT_ALLOWED);
+		else
+			refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
 		return;
 	}
 	reply(h, ss->http ? 200 : SOCKS5_OK);
 	hs_free(h, false);
-	streams_open(ss->s, fd, peer, host, port);
+	streams_open(ss->s, fd, t.peer, t.host, port);
 }
 
 /* The HTTP request head so far; returns false once h is gone. Bytes
@@ -232,6 +240,7 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 }
 
 int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
+		    const struct resclient *res,
 		    const struct ip_endpoint *addr, bool http,
 		    struct streamsocks **out)
 {
@@ -243,6 +252,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 	ss->loop = l;
 	ss->s = s;
 	ss->m = m;
+	ss->res = res;
 	ss->http = http;
 	fd = streamfwd_listen(addr);
 	if (fd < 0) {

@@ -1,0 +1,294 @@
+#!/bin/sh
+# Stream mode to resources behind a connector (issue 18). A netlab with
+# the controller and a relay in "inet", client a on inet with --no-tun
+# started as user nobody (no capabilities), connector c on inet with
+# --no-tun too (a connector that only serves streams needs no TUN, no
+# nftables, no forwarding: it dials the resources from user space), and
+# the site namespace h behind c (connector_lab.sh's make_site) with HTTP
+# servers on $H:8080, $H:8081 and [$H6]:8082 and a dnsmasq on $H that
+# c uses as its resolver (/etc/netns/<c's namespace>/resolv.conf).
+# Resources, all served by tag:c and granted to tag:a (TCP):
+#   site  ip $H, filters tcp 8080 and 8081 (narrowed to 8080 later)
+#   web   dns web.site.test (dnsmasq: $H)
+#   web6  dns v6.site.test (dnsmasq: AAAA $H6 only)
+#   apps  wildcard *.apps.test (dnsmasq: x.apps.test $H, others NXDOMAIN)
+# Checked:
+#   - curl --socks5-hostname to web.site.test fetches the page: a sends
+#     the name, c resolves it with its own resolver and dials $H; the
+#     same through the HTTP CONNECT proxy, and v6.site.test (A gives
+#     nothing, AAAA does) over IPv6 to [$H6]; x.apps.test (a name under
+#     the wildcard) too;
+#   - a --forward to the ip resource $H:8080 carries an HTTP session;
+#   - an unknown name: one that is neither a node nor a resource is
+#     refused by a (SOCKS5 host unreachable, counted); nosuch.apps.test,
+#     which c's resolver does not know, is refused by c (refused_resolve,
+#     logged as stream_unresolved) and the client's connection closes;
+#   - a port outside the resource's filter, sent by a client with a
+#     stale map (a cut off from the controller while site is narrowed to
+#     8080): c refuses it (refused_policy, its filter's denied) and logs
+#     event=stream_denied; the server on 8081 sees nothing; once a has
+#     the new map it refuses the port itself (refused_early, SOCKS5 "not
+#     allowed");
+#   - c's status counts the streams (accepted, accepted_resource,
+#     bytes_tx/bytes_rx) and every stream ends (active 0 on both).
+#
+# Needs root, dnsmasq, nft; exits 77 (ctest: skipped) without namespaces.
+# Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN,
+# WEFT_RELAY_BIN.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
+RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+H=192.168.79.10
+C_LAN=192.168.79.1
+H6=fd00:79::10
+C_LAN6=fd00:79::1
+L=sc$$
+etc_ns=
+PAGE="hello from the site"
+
+policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
+ {"action":"accept","proto":"tcp","src":["tag:a"],
+  "dst":["resource:site:*","resource:web:*","resource:web6:*","resource:apps:*"]}]}'
+
+# streams NODE FIELD: a counter of NODE's status "streams" object.
+streams() {
+	cli "$1" status | jq ".streams.$2"
+}
+
+# socks NAME PORT: curl through a's SOCKS5 proxy, the name resolved by
+# the agents (never by curl).
+socks() {
+	nsrun a curl -sS -m 10 --socks5-hostname 127.0.0.1:1080 \
+		"http://$1:$2/" 2>&1
+}
+
+# serve ADDR PORT: python's HTTP server in h.
+serve() {
+	nsrun h python3 -m http.server "$2" --bind "$1" \
+		--directory "$tmp/www" >>"$tmp/http-$2.log" 2>&1 &
+	pids="$pids $!"
+}
+
+# site_ports NODE: the TCP ports of NODE's map entry for site (its
+# "serves" on c, its "resources" on a).
+site_ports() {
+	cli "$1" routes | jq -c '[(.resources + .serves)[] |
+		select(.name == "site") | .filters[] | .ports] | flatten'
+}
+
+# wait_ports NODE PORTS SECONDS: until NODE's map holds site with PORTS.
+wait_ports() {
+	for _ in $(seq $(($3 * 10))); do
+		[ "$(site_ports "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1's map never showed site with $2: $(site_ports "$1")"
+	return 1
+}
+
+start_dns() {
+	nsrun h dnsmasq --no-daemon --conf-file=/dev/null --no-resolv \
+		--no-hosts --bind-interfaces --listen-address="$H" \
+		--local=/site.test/ --local=/apps.test/ \
+		--address=/web.site.test/"$H" --address=/v6.site.test/"$H6" \
+		--address=/x.apps.test/"$H" \
+		--log-queries --log-facility=- >>"$tmp/dnsmasq.log" 2>&1 &
+	pids="$pids $!"
+	for _ in $(seq 50); do
+		nsrun c dig +short +time=1 +tries=1 "@$H" web.site.test \
+			2>/dev/null | grep -qx "$H" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_a: a's agent as nobody, without a TUN, with its proxies and
+# forwards to the ip resource.
+start_a() {
+	mkdir -p "$tmp/a"
+	chown nobody "$tmp/a"
+	nsrun a setpriv --reuid=nobody --regid="$(id -g nobody)" \
+		--clear-groups --inh-caps=-all \
+		"$AGENT" up --controller "$URL" --insecure-http \
+		--auth-key "$ka" --state-dir "$tmp/a" --socket "$tmp/a/sock" \
+		--hostname a --no-tun --no-direct --dns off \
+		--forward "127.0.0.1:18080=$H:8080" \
+		--forward "127.0.0.1:18081=$H:8081" \
+		--socks5 127.0.0.1:1080 --http-proxy 127.0.0.1:3128 \
+		2>>"$tmp/a.log" &
+	pids="$pids $!"
+}
+
+site() {
+	make_site || { fail "site namespace"; return 1; }
+	ip -n "$(lab ns "$L" c)" addr add "$C_LAN6/64" dev lan0 nodad &&
+		ip -n "$hns" addr add "$H6/64" dev eth0 nodad ||
+		{ fail "site IPv6"; return 1; }
+	etc_ns=/etc/netns/$(lab ns "$L" c)
+	mkdir -p "$etc_ns" &&
+		printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$H" \
+			>"$etc_ns/resolv.conf" ||
+		{ fail "resolv.conf for c"; return 1; }
+	start_dns || { fail "dnsmasq did not start"; return 1; }
+	mkdir -p "$tmp/www"
+	echo "$PAGE" >"$tmp/www/index.html"
+	serve "$H" 8080
+	serve "$H" 8081
+	serve "$H6" 8082
+	for u in "http://$H:8080/" "http://$H:8081/" "http://[$H6]:8082/"; do
+		for _ in $(seq 50); do
+			nsrun c curl -fsS -o /dev/null "$u" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}
+
+resources() {
+	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
+		>/dev/null || { fail "tagOwners"; return 1; }
+	site_id=$(api POST /api/v1/resources "{\"name\":\"site\",
+		\"address\":\"$H\",\"filters\":[{\"protocol\":\"tcp\",
+		\"ports\":[\"8080\",\"8081\"]}],
+		\"connectors\":{\"tags\":[\"tag:c\"]}}" | jq -r .id) &&
+		api POST /api/v1/resources '{"name":"web",
+			"address":"web.site.test",
+			"connectors":{"tags":["tag:c"]}}' >/dev/null &&
+		api POST /api/v1/resources '{"name":"web6",
+			"address":"v6.site.test",
+			"connectors":{"tags":["tag:c"]}}' >/dev/null &&
+		api POST /api/v1/resources '{"name":"apps",
+			"address":"*.apps.test",
+			"connectors":{"tags":["tag:c"]}}' >/dev/null ||
+		{ fail "resources"; return 1; }
+	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return 1; }
+	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
+	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
+}
+
+# pages: the site through every kind of target.
+pages() {
+	out=$(socks web.site.test 8080)
+	[ "$out" = "$PAGE" ] ||
+		fail "curl --socks5-hostname to web.site.test:8080: $out"
+	out=$(nsrun a curl -sS -m 10 -p -x http://127.0.0.1:3128 \
+		http://web.site.test:8080/ 2>&1)
+	[ "$out" = "$PAGE" ] ||
+		fail "HTTP CONNECT to web.site.test:8080: $out"
+	out=$(socks v6.site.test 8082)
+	[ "$out" = "$PAGE" ] ||
+		fail "curl --socks5-hostname to v6.site.test:8082: $out"
+	grep -q "$H6" "$tmp/http-8082.log" ||
+		fail "the IPv6 server saw no request"
+	out=$(socks X.apps.test 8080)
+	[ "$out" = "$PAGE" ] ||
+		fail "curl --socks5-hostname to x.apps.test:8080: $out"
+	# An HTTP session (two requests on one connection) through the
+	# forward to the ip resource.
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18080/ \
+		http://127.0.0.1:18080/index.html 2>&1)
+	[ "$out" = "$PAGE
+$PAGE" ] || fail "curl through the forward to $H:8080: $out"
+	[ "$(streams c accepted_resource)" -ge 5 ] ||
+		fail "c accepted $(streams c accepted_resource) streams to resources, want 5"
+	# Names travel to c unresolved: a's own resolver was never asked.
+	grep -q "query\[A\] web.site.test from $C_LAN" "$tmp/dnsmasq.log" ||
+		fail "c did not resolve web.site.test itself"
+}
+
+unknown() {
+	r0=$(streams a socks5_refused)
+	out=$(socks nosuch.example 8080) &&
+		fail "an unknown name got: $out"
+	[ "$(streams a socks5_refused)" -gt "$r0" ] ||
+		fail "a did not count the refused unknown name"
+	out=$(socks nosuch.apps.test 8080) &&
+		fail "nosuch.apps.test (NXDOMAIN at the site) got: $out"
+	[ "$(streams c refused_resolve)" -ge 1 ] ||
+		fail "c did not count the name it could not resolve"
+	grep -q "event=stream_unresolved .*name=nosuch.apps.test" \
+		"$tmp/c.log" || fail "c did not log the unresolved name"
+}
+
+# denied: 8081 by a client whose map still allows it.
+denied() {
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18081/ 2>&1)
+	[ "$out" = "$PAGE" ] || fail "8081 before the change: $out"
+	before=$(grep -c GET "$tmp/http-8081.log")
+	# a no longer hears from the controller: its map stays as it is.
+	nsrun a nft -f - <<EOF || { fail "nft in a"; return; }
+table inet cut {
+	chain out { type filter hook output priority 0;
+		ip daddr 203.0.113.1 tcp dport 8080 drop; }
+	chain in { type filter hook input priority 0;
+		ip saddr 203.0.113.1 tcp sport 8080 drop; }
+}
+EOF
+	api PATCH "/api/v1/resources/$site_id" '{"filters":[{"protocol":"tcp",
+		"ports":["8080"]}]}' >/dev/null || { fail "narrowing site"; return; }
+	wait_ports c '["8080"]' 10 || return
+	[ "$(site_ports a)" = '["8080","8081"]' ] ||
+		fail "a's map changed although cut off: $(site_ports a)"
+	p0=$(streams c refused_policy)
+	d0=$(cli c status | jq .dataplane.denied)
+	out=$(nsrun a curl -sS -m 10 http://127.0.0.1:18081/ 2>&1) &&
+		fail "8081 (not allowed any more) got: $out"
+	[ "$(streams c refused_policy)" -gt "$p0" ] ||
+		fail "c did not count the denied stream"
+	[ "$(cli c status | jq .dataplane.denied)" -gt "$d0" ] ||
+		fail "c's filter did not count the denied stream"
+	grep -q "event=stream_denied .*dst=$H dport=8081" "$tmp/c.log" ||
+		fail "c did not log the denied stream"
+	[ "$(grep -c GET "$tmp/http-8081.log")" = "$before" ] ||
+		fail "the 8081 server saw the denied stream"
+	nsrun a nft delete table inet cut || fail "nft delete in a"
+	wait_ports a '["8080"]' 40 || return
+	e0=$(streams a refused_early)
+	out=$(socks "$H" 8081) && fail "8081 through SOCKS5 got: $out"
+	echo "$out" | grep -qi "not allowed" ||
+		fail "SOCKS5 to $H:8081 did not say not allowed: $out"
+	[ "$(streams a refused_early)" -gt "$e0" ] ||
+		fail "a did not count its early reject"
+}
+
+run() {
+	lab_start stream_connector --a inet --b none --c inet || return
+	site || return
+	mesh_up || return
+	resources || return
+	chmod 711 "$tmp"
+	start_agent c "$kc" --no-tun
+	start_a
+	wait_running c 1 || return
+	wait_running a 1 || return
+	for _ in $(seq 50); do
+		[ "$(cli a routes | jq '[.resources[] |
+			select(.connector != null)] | length')" = 4 ] && break
+		sleep 0.1
+	done
+	[ "$(cli a status | jq -r .tun)" = null ] || fail "a has a TUN"
+	pages
+	unknown
+	denied
+	cli a status | jq -c .streams
+	cli c status | jq -c .streams
+	[ "$(streams c bytes_tx)" -gt 0 ] && [ "$(streams c bytes_rx)" -gt 0 ] ||
+		fail "c counted no bytes"
+	for _ in $(seq 50); do
+		[ "$(streams a active)" = 0 ] && [ "$(streams c active)" = 0 ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(streams a active)" = 0 ] || fail "a still has $(streams a active) streams"
+	[ "$(streams c active)" = 0 ] || fail "c still has $(streams c active) streams"
+}
+
+need stream_connector_test jq curl python3 setpriv dnsmasq dig nft
+id nobody >/dev/null 2>&1 || { echo "stream_connector_test: no user nobody" >&2; exit 1; }
+start_test
+trap 'cleanup; [ -n "$etc_ns" ] && rm -rf "$etc_ns"; rm -rf "$tmp"' EXIT
+run
+finish stream_connector
