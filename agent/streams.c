@@ -5,14 +5,11 @@
 #include "agent/streams.h"
 
 #include "agent/dataplane.h"
-#include "agent/filter.h"
-#include "agent/map.h"
-#include "agent/packet.h"
+#include "agent/streamgate.h"
 #include "agent/streamhdr.h"
 #include "agent/streamname.h"
 #include "agent/streamtarget.h"
 #include "agent/tunnel.h"
-#include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/idmap.h"
 #include "shared/log.h"
@@ -93,8 +90,7 @@ struct streams {
 	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
 	int busy;
 	struct streams_stats st;
-	int64_t denied_logged_ms;
-	uint64_t denied_unlogged;
+	struct streamgate gate;
 };
 
 static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
@@ -417,59 +413,20 @@ static int watch(struct splice *sp)
 
 /* ---- receiving side ---- */
 
-static void denied_log(struct streams *s, int64_t peer,
-		       const struct packet_info *pi, const char *host)
-{
-	int64_t now = clock_mono_ms();
-	char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN], q[STREAMHDR_HOST_MAX + 8];
-
-	if (s->denied_logged_ms && now - s->denied_logged_ms < 1000) {
-		s->denied_unlogged++;
-		return;
-	}
-	ip_addr_format(&pi->src, a, sizeof(a));
-	ip_addr_format(&pi->dst, b, sizeof(b));
-	log_warn("stream_denied", "peer=%lld src=%s dst=%s dport=%u host=%s "
-		 "suppressed=%llu", (long long)peer, a, b, (unsigned)pi->dport,
-		 log_q(q, sizeof(q), host),
-		 (unsigned long long)s->denied_unlogged);
-	s->denied_logged_ms = now;
-	s->denied_unlogged = 0;
-}
-
-/* The header's verdict: 0 to connect to *in (res_id 0: our own service
- * on 127.0.0.1), or the STREAM_ERR_* refusal. The target is one of our
- * mesh addresses or a resource we serve (agent/streamtarget.h); the
- * filter checks it as a TCP SYN from the peer's mesh address to it
- * would be (the resource's mapped address for a name). */
+/* The header's verdict (agent/streamgate.h), counted: 0 to dial *in,
+ * or the STREAM_ERR_* refusal. */
 static int decide(struct splice *sp, const struct streamhdr *h,
 		  struct streamtarget_in *in)
 {
 	struct streams *s = sp->s;
-	const struct map_peer *mp = map_peer(s->map, sp->peer);
-	const struct map_res *v;
-	struct packet_info pi;
-	struct ip_addr self;
-	size_t n;
+	int code = streamgate_decide(&s->gate, s->dp, s->map, sp->peer, h,
+				     in);
 
-	memset(in, 0, sizeof(*in));
-	v = map_serves(s->map, &n);
-	if (mp && ip_addr_parse(h->host, &in->dst) == 0 &&
-	    dataplane_self(s->dp, in->dst.family, &self) == 0 &&
-	    ip_addr_eq(&self, &in->dst)) {
-		in->src = in->dst.family == 4 ? mp->ipv4 : mp->ipv6;
-	} else if (!mp || streamtarget_accept(v, n, mp, h->host, in) < 0) {
+	if (code == STREAM_ERR_TARGET)
 		s->st.refused_target++;
-		return STREAM_ERR_TARGET;
-	}
-	streamtarget_syn(&in->src, &in->dst, h->port, &pi);
-	if (pi.src.family != pi.dst.family ||
-	    !filter_check_in(dataplane_filter(s->dp), &pi, clock_mono_ms())) {
+	else if (code)
 		s->st.refused_policy++;
-		denied_log(s, sp->peer, &pi, h->host);
-		return STREAM_ERR_DENIED;
-	}
-	return 0;
+	return code;
 }
 
 /* A dial that failed, or took longer than STREAMS_DIAL_MS. */

@@ -30,7 +30,9 @@
 #     the new map it refuses the port itself (refused_early, SOCKS5 "not
 #     allowed");
 #   - c's status counts the streams (accepted, accepted_resource,
-#     bytes_tx/bytes_rx) and every stream ends (active 0 on both).
+#     bytes_tx/bytes_rx) and every stream ends (active 0 on both);
+#   - c restarted with a TUN (so also forwarding packets, its nftables
+#     table in place) serves the same streams.
 #
 # Needs root, dnsmasq, nft; exits 77 (ctest: skipped) without namespaces.
 # Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN,
@@ -262,6 +264,7 @@ run() {
 	resources || return
 	chmod 711 "$tmp"
 	start_agent c "$kc" --no-tun
+	c_pid=$AGENT_PID
 	start_a
 	wait_running c 1 || return
 	wait_running a 1 || return
@@ -285,6 +288,26 @@ run() {
 	done
 	[ "$(streams a active)" = 0 ] || fail "a still has $(streams a active) streams"
 	[ "$(streams c active)" = 0 ] || fail "c still has $(streams c active) streams"
+	tun_connector
+}
+
+# tun_connector: c again, now with a TUN (and so its nftables table and
+# forwarding): it serves the same streams.
+tun_connector() {
+	stop_pid "$c_pid" TERM
+	start_agent c "$kc"
+	wait_running c 1 || return
+	[ "$(cli c status | jq -r .tun)" != null ] || fail "c has no TUN"
+	for _ in $(seq 100); do
+		out=$(nsrun a curl -sS -m 5 --socks5-hostname 127.0.0.1:1080 \
+			http://web.site.test:8080/ 2>&1)
+		[ "$out" = "$PAGE" ] && break
+		sleep 0.2
+	done
+	[ "$out" = "$PAGE" ] ||
+		fail "curl --socks5-hostname to web.site.test via c with a TUN: $out"
+	[ "$(streams c accepted_resource)" -ge 1 ] ||
+		fail "c with a TUN accepted no stream to a resource"
 }
 
 need stream_connector_test jq curl python3 setpriv dnsmasq dig nft
