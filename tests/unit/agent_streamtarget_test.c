@@ -50,13 +50,33 @@ static const char map_text[] =
 	"{\"id\": 6, \"name\": \"udp\", \"type\": \"dns\", \"address\": "
 	"\"dns.corp.test\", \"prefixes\": [\"100.96.0.2/32\"], \"filters\": "
 	"[{\"protocol\": \"udp\", \"ports\": [\"53\"]}], \"connectors\": [2]}"
+	"], \"serves\": ["
+	"{\"id\": 15, \"name\": \"lan\", \"type\": \"cidr\", \"address\": "
+	"\"10.8.0.0/16\", \"prefixes\": [\"10.8.0.0/16\"], \"filters\": []},"
+	"{\"id\": 16, \"name\": \"db2\", \"type\": \"dns\", \"address\": "
+	"\"db2.corp.test\", \"prefixes\": [\"100.96.0.3/32\", "
+	"\"fd7a:115c:a1e0:ffff::6460:3/128\"], \"filters\": []},"
+	"{\"id\": 17, \"name\": \"w\", \"type\": \"wildcard\", \"address\": "
+	"\"*.w.test\", \"prefixes\": [\"100.104.1.0/24\", "
+	"\"fd7a:115c:a1e0:ffff::6468:100/120\"], \"filters\": []},"
+	"{\"id\": 18, \"name\": \"v6\", \"type\": \"ip\", \"address\": "
+	"\"2001:db8::5\", \"prefixes\": [\"2001:db8::5/128\"], \"filters\": []}"
 	"]}";
 
-static struct map *load(void)
+/* A connector serving the internet resource. */
+static const char exit_text[] =
+	"{\"version\": 1, \"full\": true, \"self\": {\"id\": 1, \"name\": "
+	"\"me\", \"ipv4\": \"100.64.0.1\", \"tags\": [], \"user\": "
+	"\"alice\"}, \"peers\": [], \"filter\": [], \"relays\": [], "
+	"\"serves\": [{\"id\": 9, \"name\": \"exit\", \"type\": "
+	"\"internet\", \"address\": \"internet\", \"prefixes\": "
+	"[\"0.0.0.0/0\", \"::/0\"], \"filters\": []}]}";
+
+static struct map *load_text(const char *text)
 {
 	struct map *m = NULL;
 	json_error_t je;
-	json_t *j = json_loads(map_text, 0, &je);
+	json_t *j = json_loads(text, 0, &je);
 	char err[200] = "";
 
 	if (!j || map_new(&m) < 0 ||
@@ -68,6 +88,11 @@ static struct map *load(void)
 	}
 	json_decref(j);
 	return m;
+}
+
+static struct map *load(void)
+{
+	return load_text(map_text);
 }
 
 /* The caller's choice: resource id * 10 + 2 or 3, 0 for none; records
@@ -194,23 +219,6 @@ static void filters_reject_early_and_no_connector_closes(void)
 	map_del(m);
 }
 
-static struct map_res res(int64_t id, enum map_res_type type,
-			  const char *address, const char *p4, const char *p6)
-{
-	struct map_res r;
-
-	memset(&r, 0, sizeof(r));
-	r.id = id;
-	r.name = address;
-	r.type = type;
-	r.address = address;
-	if (p4 && ip_prefix_parse(p4, &r.prefixes[r.nprefixes++], 0) != 0)
-		check_report(false, __FILE__, __LINE__, "bad prefix %s", p4);
-	if (p6 && ip_prefix_parse(p6, &r.prefixes[r.nprefixes++], 0) != 0)
-		check_report(false, __FILE__, __LINE__, "bad prefix %s", p6);
-	return r;
-}
-
 static bool is(const struct ip_addr *a, const char *s)
 {
 	struct ip_addr b;
@@ -220,17 +228,14 @@ static bool is(const struct ip_addr *a, const char *s)
 
 static void connectors_accept_what_they_serve(void)
 {
-	struct map_res v[] = {
-		res(5, MAP_RES_CIDR, "10.8.0.0/16", "10.8.0.0/16", NULL),
-		res(6, MAP_RES_DNS, "db.corp.test", "100.96.0.1/32",
-		    "fd7a:115c:a1e0:ffff::6460:1/128"),
-		res(7, MAP_RES_WILDCARD, "*.wild.test", "100.104.0.0/24",
-		    "fd7a:115c:a1e0:ffff::6468:0/120"),
-		res(8, MAP_RES_IP, "2001:db8::5", "2001:db8::5/128", NULL),
-	};
+	struct map *m = load();
+	const struct map_res *v;
 	struct map_peer p, p6;
 	struct streamtarget_in in;
+	size_t n;
 
+	REQUIRE(m != NULL);
+	v = map_serves(m, &n);
 	memset(&p, 0, sizeof(p));
 	p.id = 2;
 	ip_addr_parse("100.64.0.2", &p.ipv4);
@@ -238,69 +243,76 @@ static void connectors_accept_what_they_serve(void)
 	p6 = p;
 	memset(&p6.ipv4, 0, sizeof(p6.ipv4));
 
-	CHECK_INT(streamtarget_accept(v, 4, &p, "10.8.3.4", &in), 0);
-	CHECK_INT(in.res_id, 5);
+	CHECK_INT(streamtarget_accept(v, n, &p, "10.8.3.4", &in), 0);
+	CHECK_INT(in.res_id, 15);
 	CHECK(is(&in.addr, "10.8.3.4"));
 	CHECK(is(&in.dst, "10.8.3.4"));
 	CHECK(is(&in.src, "100.64.0.2"));
 	CHECK_STR(in.name, "");
-	CHECK_INT(streamtarget_accept(v, 4, &p, "2001:db8::5", &in), 0);
-	CHECK_INT(in.res_id, 8);
+	CHECK_INT(streamtarget_accept(v, n, &p, "2001:db8::5", &in), 0);
+	CHECK_INT(in.res_id, 18);
 	CHECK(is(&in.src, "fd7a:115c:a1e0::2"));
-	/* The IPv6 resource, asked by a peer without IPv6: no source (the
+	/* An IPv4 resource, asked by a peer without IPv4: no source (the
 	 * filter then refuses). */
-	CHECK_INT(streamtarget_accept(v, 4, &p6, "10.8.0.1", &in), 0);
+	CHECK_INT(streamtarget_accept(v, n, &p6, "10.8.0.1", &in), 0);
 	CHECK_INT(in.src.family, 0);
 
-	CHECK_INT(streamtarget_accept(v, 4, &p, "Db.Corp.Test.", &in), 0);
-	CHECK_INT(in.res_id, 6);
-	CHECK_STR(in.name, "db.corp.test");
+	CHECK_INT(streamtarget_accept(v, n, &p, "Db2.Corp.Test.", &in), 0);
+	CHECK_INT(in.res_id, 16);
+	CHECK_STR(in.name, "db2.corp.test");
 	CHECK_INT(in.addr.family, 0);
-	CHECK(is(&in.dst, "100.96.0.1"));
+	CHECK(is(&in.dst, "100.96.0.3"));
 	CHECK(is(&in.src, "100.64.0.2"));
-	CHECK_INT(streamtarget_accept(v, 4, &p6, "db.corp.test", &in), 0);
-	CHECK(is(&in.dst, "fd7a:115c:a1e0:ffff::6460:1"));
+	CHECK_INT(streamtarget_accept(v, n, &p6, "db2.corp.test", &in), 0);
+	CHECK(is(&in.dst, "fd7a:115c:a1e0:ffff::6460:3"));
 	CHECK(is(&in.src, "fd7a:115c:a1e0::2"));
-	CHECK_INT(streamtarget_accept(v, 4, &p, "x.y.wild.test", &in), 0);
-	CHECK_INT(in.res_id, 7);
-	CHECK_STR(in.name, "x.y.wild.test");
-	CHECK(is(&in.dst, "100.104.0.0"));
+	CHECK_INT(streamtarget_accept(v, n, &p, "x.y.w.test", &in), 0);
+	CHECK_INT(in.res_id, 17);
+	CHECK_STR(in.name, "x.y.w.test");
+	CHECK(is(&in.dst, "100.104.1.0"));
 
-	/* Not served: other addresses, other names, mapped addresses. */
-	CHECK_INT(streamtarget_accept(v, 4, &p, "10.9.0.1", &in),
+	/* Not served: other addresses, other names (what it may reach
+	 * itself), mapped addresses. */
+	CHECK_INT(streamtarget_accept(v, n, &p, "10.9.0.1", &in),
 		  WEFT_ERR_NOTFOUND);
-	CHECK_INT(streamtarget_accept(v, 4, &p, "100.96.0.1", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "db.corp.test", &in),
 		  WEFT_ERR_NOTFOUND);
-	CHECK_INT(streamtarget_accept(v, 4, &p, "100.104.0.7", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "100.96.0.3", &in),
 		  WEFT_ERR_NOTFOUND);
-	CHECK_INT(streamtarget_accept(v, 4, &p, "corp.test", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "100.104.1.7", &in),
 		  WEFT_ERR_NOTFOUND);
-	CHECK_INT(streamtarget_accept(v, 4, &p, "wild.test", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "corp.test", &in),
 		  WEFT_ERR_NOTFOUND);
-	CHECK_INT(streamtarget_accept(v, 4, &p, "a..b", &in), WEFT_ERR_INVAL);
+	CHECK_INT(streamtarget_accept(v, n, &p, "w.test", &in),
+		  WEFT_ERR_NOTFOUND);
+	CHECK_INT(streamtarget_accept(v, n, &p, "a..b", &in), WEFT_ERR_INVAL);
 	CHECK_INT(streamtarget_accept(NULL, 0, &p, "10.8.3.4", &in),
 		  WEFT_ERR_NOTFOUND);
+	map_del(m);
 }
 
 static void the_internet_resource_never_reaches_the_connector_itself(void)
 {
-	struct map_res v[] = {
-		res(9, MAP_RES_INTERNET, "internet", "0.0.0.0/0", "::/0"),
-	};
+	struct map *m = load_text(exit_text);
+	const struct map_res *v;
 	struct map_peer p;
 	struct streamtarget_in in;
+	size_t n;
 
+	REQUIRE(m != NULL);
+	v = map_serves(m, &n);
 	memset(&p, 0, sizeof(p));
 	ip_addr_parse("100.64.0.2", &p.ipv4);
-	CHECK_INT(streamtarget_accept(v, 1, &p, "192.0.2.1", &in), 0);
+	CHECK_INT(streamtarget_accept(v, n, &p, "192.0.2.1", &in), 0);
 	CHECK_INT(in.res_id, 9);
-	CHECK_INT(streamtarget_accept(v, 1, &p, "127.0.0.1", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "127.0.0.1", &in),
 		  WEFT_ERR_INVAL);
-	CHECK_INT(streamtarget_accept(v, 1, &p, "::1", &in), WEFT_ERR_INVAL);
-	CHECK_INT(streamtarget_accept(v, 1, &p, "::ffff:127.0.0.1", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "::1", &in), WEFT_ERR_INVAL);
+	CHECK_INT(streamtarget_accept(v, n, &p, "::ffff:127.0.0.1", &in),
 		  WEFT_ERR_INVAL);
-	CHECK_INT(streamtarget_accept(v, 1, &p, "0.0.0.0", &in),
+	CHECK_INT(streamtarget_accept(v, n, &p, "0.0.0.0", &in),
 		  WEFT_ERR_INVAL);
+	map_del(m);
 }
 
 static void only_unicast_addresses_are_dialed(void)
