@@ -4,7 +4,8 @@
 # started as user nobody (no capabilities), connector c on inet with
 # --no-tun too (a connector that only serves streams needs no TUN, no
 # nftables, no forwarding: it dials the resources from user space), and
-# the site namespace h behind c (connector_lab.sh's make_site) with HTTP
+# the site namespace h behind c (connector_lab.sh's make_site_ha; b joins
+# the same site LAN as a second connector for the failover) with HTTP
 # servers on $H:8080, $H:8081 and [$H6]:8082 and a dnsmasq on $H that
 # c uses as its resolver (/etc/netns/<c's namespace>/resolv.conf).
 # Resources, all served by tag:c and granted to tag:a (TCP):
@@ -31,8 +32,12 @@
 #     allowed");
 #   - c's status counts the streams (accepted, accepted_resource,
 #     bytes_tx/bytes_rx) and every stream ends (active 0 on both);
-#   - c restarted with a TUN (so also forwarding packets, its nftables
-#     table in place) serves the same streams.
+#   - failover: b joins as a second connector of every resource on the
+#     same site LAN (a keeps c: the choice is sticky); c is killed
+#     (SIGKILL) and a page comes through b within seconds (the time is
+#     printed), chosen as the TUN path chooses and logged; c restarted
+#     with a TUN (its nftables table and forwarding in place) takes the
+#     streams when b is killed in turn.
 #
 # Needs root, dnsmasq, nft; exits 77 (ctest: skipped) without namespaces.
 # Environment: NETLAB, WEFT_AGENT_BIN, WEFT_CONTROLLER_BIN,
@@ -48,6 +53,7 @@ H=192.168.79.10
 C_LAN=192.168.79.1
 H6=fd00:79::10
 C_LAN6=fd00:79::1
+B_LAN=192.168.79.2
 L=sc$$
 etc_ns=
 PAGE="hello from the site"
@@ -126,15 +132,19 @@ start_a() {
 }
 
 site() {
-	make_site || { fail "site namespace"; return 1; }
+	make_site_ha b "$B_LAN" || { fail "site namespace"; return 1; }
 	ip -n "$(lab ns "$L" c)" addr add "$C_LAN6/64" dev lan0 nodad &&
-		ip -n "$hns" addr add "$H6/64" dev eth0 nodad ||
+		ip -n "$hns" addr add "$H6/64" dev br0 nodad ||
 		{ fail "site IPv6"; return 1; }
-	etc_ns=/etc/netns/$(lab ns "$L" c)
-	mkdir -p "$etc_ns" &&
-		printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$H" \
-			>"$etc_ns/resolv.conf" ||
-		{ fail "resolv.conf for c"; return 1; }
+	for n in b c; do
+		etc_ns="$etc_ns /etc/netns/$(lab ns "$L" $n)"
+	done
+	for d in $etc_ns; do
+		mkdir -p "$d" &&
+			printf 'nameserver %s\noptions timeout:1 attempts:2\n' \
+				"$H" >"$d/resolv.conf" ||
+			{ fail "resolv.conf in $d"; return 1; }
+	done
 	start_dns || { fail "dnsmasq did not start"; return 1; }
 	mkdir -p "$tmp/www"
 	echo "$PAGE" >"$tmp/www/index.html"
@@ -169,6 +179,7 @@ resources() {
 	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return 1; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
+	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)
 }
 
 # pages: the site through every kind of target.
@@ -258,7 +269,7 @@ EOF
 }
 
 run() {
-	lab_start stream_connector --a inet --b none --c inet || return
+	lab_start stream_connector --a inet --b inet --c inet || return
 	site || return
 	mesh_up || return
 	resources || return
@@ -288,24 +299,60 @@ run() {
 	done
 	[ "$(streams a active)" = 0 ] || fail "a still has $(streams a active) streams"
 	[ "$(streams c active)" = 0 ] || fail "c still has $(streams c active) streams"
-	tun_connector
+	failover
 }
 
-# tun_connector: c again, now with a TUN (and so its nftables table and
-# forwarding): it serves the same streams.
-tun_connector() {
-	stop_pid "$c_pid" TERM
+# via RESOURCE: the connector a uses for RESOURCE now.
+via() {
+	cli a routes | jq -r --arg r "$1" '.resources[] | select(.name == $r) | .via'
+}
+
+# page_within SECONDS: until the page comes through SOCKS5 from
+# web.site.test (each try 2 s at most); prints the milliseconds taken.
+page_within() {
+	_t0=$(now_ms)
+	_end=$((_t0 + $1 * 1000))
+	while [ "$(now_ms)" -lt "$_end" ]; do
+		[ "$(nsrun a curl -sS -m 2 --socks5-hostname 127.0.0.1:1080 \
+			http://web.site.test:8080/ 2>/dev/null)" = "$PAGE" ] &&
+			{ echo $(($(now_ms) - _t0)); return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# failover: b joins as a second connector (a keeps c: the choice is
+# sticky); c is killed (SIGKILL) and a's streams go to b, chosen the way
+# the TUN path chooses (the stream's unanswered header makes c lost);
+# c comes back with a TUN (its nftables table and forwarding in place)
+# and takes the streams when b is killed in turn.
+failover() {
+	start_agent b "$kb" --no-tun
+	b_pid=$AGENT_PID
+	wait_running b 1 || return
+	for _ in $(seq 100); do
+		[ "$(cli a routes | jq '[.resources[] | select(.name == "web") |
+			.connectors[]] | length' 2>/dev/null)" = 2 ] && break
+		sleep 0.1
+	done
+	[ "$(via web)" = c ] || fail "a moved web to $(via web) when b joined"
+	kill -KILL "$c_pid"
+	took=$(page_within 20) || { fail "no page through b within 20 s of killing c"; return; }
+	echo "c killed: a page through b after $took ms"
+	[ "$(via web)" = b ] || fail "a uses $(via web) for web, not b"
+	[ "$(streams b accepted_resource)" -ge 1 ] ||
+		fail "b accepted no stream to a resource"
+	grep -q "event=resource_connector resource=web .*connector=b .*why=lost" \
+		"$tmp/a.log" || fail "a did not log the move of web to b"
+
 	start_agent c "$kc"
+	c_pid=$AGENT_PID
 	wait_running c 1 || return
 	[ "$(cli c status | jq -r .tun)" != null ] || fail "c has no TUN"
-	for _ in $(seq 100); do
-		out=$(nsrun a curl -sS -m 5 --socks5-hostname 127.0.0.1:1080 \
-			http://web.site.test:8080/ 2>&1)
-		[ "$out" = "$PAGE" ] && break
-		sleep 0.2
-	done
-	[ "$out" = "$PAGE" ] ||
-		fail "curl --socks5-hostname to web.site.test via c with a TUN: $out"
+	stop_pid "$b_pid" KILL
+	took=$(page_within 20) ||
+		{ fail "no page through c (TUN) within 20 s of killing b"; return; }
+	echo "b killed: a page through c (with a TUN) after $took ms"
 	[ "$(streams c accepted_resource)" -ge 1 ] ||
 		fail "c with a TUN accepted no stream to a resource"
 }
@@ -313,6 +360,6 @@ tun_connector() {
 need stream_connector_test jq curl python3 setpriv dnsmasq dig nft
 id nobody >/dev/null 2>&1 || { echo "stream_connector_test: no user nobody" >&2; exit 1; }
 start_test
-trap 'cleanup; [ -n "$etc_ns" ] && rm -rf "$etc_ns"; rm -rf "$tmp"' EXIT
+trap 'cleanup; for d in $etc_ns; do rm -rf "$d"; done; rm -rf "$tmp"' EXIT
 run
 finish stream_connector
