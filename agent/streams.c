@@ -429,11 +429,20 @@ static int decide(struct splice *sp, const struct streamhdr *h,
 	return code;
 }
 
+/* A dial that ends without a connection, counted in *counter: torn
+ * down (S_NONE: its deadline no longer applies while QUIC closes the
+ * stream). */
+static void dial_end(struct splice *sp, uint64_t *counter, uint64_t code)
+{
+	(*counter)++;
+	sp->st = S_NONE;
+	splice_abort(sp, code);
+}
+
 /* A dial that failed, or took longer than STREAMS_DIAL_MS. */
 static void dial_fail(struct splice *sp)
 {
-	sp->s->st.refused_service++;
-	splice_abort(sp, STREAM_ERR_REFUSED);
+	dial_end(sp, &sp->s->st.refused_service, STREAM_ERR_REFUSED);
 }
 
 /* Connects to a, port sp->port, without blocking. */
@@ -492,8 +501,7 @@ static void on_resolved(void *ctx, int status, const struct ip_addr *addr)
 		log_info("stream_unresolved", "peer=%lld name=%s error=%s",
 			 (long long)sp->peer, log_q(q, sizeof(q), sp->host),
 			 weft_errname(status));
-		s->st.refused_resolve++;
-		splice_abort(sp, STREAM_ERR_TARGET);
+		dial_end(sp, &s->st.refused_resolve, STREAM_ERR_TARGET);
 	}
 	leave(s);
 }
@@ -514,10 +522,8 @@ static void dial(struct splice *sp, const struct streamtarget_in *in)
 	snprintf(sp->host, sizeof(sp->host), "%s", in->name);
 	sp->st = S_RESOLVING;
 	if (streamname_lookup(sp->s->names, in->name, on_resolved, sp,
-			      &sp->lookup) < 0) {
-		sp->s->st.refused_resolve++;
-		splice_abort(sp, STREAM_ERR_TARGET);
-	}
+			      &sp->lookup) < 0)
+		dial_end(sp, &sp->s->st.refused_resolve, STREAM_ERR_TARGET);
 }
 
 /* Header bytes of a stream the peer opened; what follows is held. */

@@ -20,6 +20,8 @@
 #     nothing, AAAA does) over IPv6 to [$H6]; x.apps.test (a name under
 #     the wildcard) too;
 #   - a --forward to the ip resource $H:8080 carries an HTTP session;
+#   - a port where nothing listens at the resource: refused by c
+#     (refused_service);
 #   - an unknown name: one that is neither a node nor a resource is
 #     refused by a (SOCKS5 host unreachable, counted); nosuch.apps.test,
 #     which c's resolver does not know, is refused by c (refused_resolve,
@@ -224,6 +226,10 @@ unknown() {
 		fail "c did not count the name it could not resolve"
 	grep -q "event=stream_unresolved .*name=nosuch.apps.test" \
 		"$tmp/c.log" || fail "c did not log the unresolved name"
+	# Allowed, resolved, nothing listens there.
+	out=$(socks web.site.test 9) && fail "web.site.test:9 got: $out"
+	[ "$(streams c refused_service)" -ge 1 ] ||
+		fail "c did not count the resource's closed port"
 }
 
 # denied: 8081 by a client whose map still allows it.
