@@ -41,6 +41,7 @@ int streamtarget_pick(const struct map *m, const char *target,
 {
 	char host[IP_ADDR_STRLEN], name[DNSWIRE_NAME_MAX];
 	const struct map_res *v, *r = NULL;
+	const struct map_self *self;
 	struct packet_info pi;
 	struct ip_addr a;
 	int64_t peer;
@@ -55,6 +56,12 @@ int streamtarget_pick(const struct map *m, const char *target,
 	}
 	v = map_resources(m, &n);
 	if (ip_addr_parse(target, &a) == 0) {
+		/* Our own address is never sent away (an internet resource
+		 * holds it too). */
+		self = map_self(m);
+		if (self && (ip_addr_eq(&a, &self->ipv4) ||
+			     ip_addr_eq(&a, &self->ipv6)))
+			return WEFT_ERR_NOTFOUND;
 		r = by_addr(v, n, &a);
 		if (r && by_address(r))
 			ip_addr_format(&a, name, sizeof(name));

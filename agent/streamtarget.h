@@ -52,8 +52,10 @@ typedef int64_t streamtarget_choice_fn(void *ctx, int64_t res_id);
  *   - a DNS resource's name or a name under a wildcard resource
  *     (resnames_find): the name in lower case without a final dot,
  *     never resolved here.
- * A resource goes to choice's connector, once its filters (this node's
- * effective ones, reschoice_allows) let a TCP connection to port pass.
+ * Our own mesh addresses are no target (an internet resource would
+ * hold them). A resource goes to choice's connector, once its filters
+ * (this node's effective ones, reschoice_allows) let a TCP connection
+ * to port pass.
  * Returns 0 and *out; WEFT_ERR_NOTFOUND (no node, no resource),
  * WEFT_ERR_FORBIDDEN (the filters refuse the port: early reject),
  * WEFT_ERR_CLOSED (the resource has no connector online). */

@@ -128,6 +128,11 @@ static void nodes_come_before_resources(void)
 	CHECK_INT(t.peer, 3);
 	CHECK_INT(t.res_id, 0);
 	CHECK_INT(c.asked, 0);
+	/* Our own address goes nowhere. */
+	CHECK_INT(streamtarget_pick(m, "100.64.0.1", 80, choose, &c, &t),
+		  WEFT_ERR_NOTFOUND);
+	CHECK_INT(streamtarget_pick(m, "fd7a:115c:a1e0::1", 80, choose, &c,
+				    &t), WEFT_ERR_NOTFOUND);
 	map_del(m);
 }
 
