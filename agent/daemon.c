@@ -271,7 +271,8 @@ static int update_connector(struct daemon *d, const struct map_diff *diff)
 		else if (want && diff->serves)
 			log_warn("connector_unavailable", "reason=no_tun "
 				 "note=\"this node serves resources but runs "
-				 "with --no-tun\"");
+				 "with --no-tun: only stream-mode clients "
+				 "reach them\"");
 		return 0;
 	}
 	if (want == connector_running(d->v.conn) ||

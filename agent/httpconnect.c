@@ -194,14 +194,14 @@ static const char *reason(int status)
 static const char *body(int status)
 {
 	switch (status) {
+	case 403:
+		return "the policy does not allow this port there\n";
 	case 405:
 		return "only CONNECT host:port is served\n";
 	case 408:
 		return "the request head did not arrive in time\n";
 	case 431:
 		return "request head too large\n";
-	case 403:
-		return "the policy does not allow this destination\n";
 	case 502:
 		return "no such destination in the mesh, or nothing "
 		       "listens on that port\n";

@@ -149,7 +149,7 @@ static int cmd_up(int argc, char **argv)
 		{"max-streams", CONF_INT, &all_streams, "4096",
 		 "stream mode: streams open at once with all peers", 1,
 		 1000000},
-		{"stream-idle-timeout", CONF_DURATION, &stream_idle_ms, "5m",
+		{"stream-idle-timeout", CONF_DURATION, &stream_idle_ms, "1h",
 		 "stream mode: reset a stream after this long without a byte "
 		 "either way", 100, 604800000},
 		{"peer-idle-timeout", CONF_DURATION, &peer_idle_ms, "5m",

@@ -117,8 +117,9 @@ static int metrics_streams(const struct agent_view *v, struct buf *out)
 	static const char *const what[] = {
 		"opened", "accepted", "refused_peer_limit",
 		"refused_total_limit", "refused_policy", "refused_target",
-		"refused_service", "failed", "resets", "idle_closed"};
-	uint64_t val[10];
+		"refused_service", "failed", "resets", "idle_closed",
+		"accepted_resource", "refused_resolve", "refused_early"};
+	uint64_t val[13];
 	int rc;
 
 	if (v->streams)
@@ -127,11 +128,12 @@ static int metrics_streams(const struct agent_view *v, struct buf *out)
 	val[2] = st.refused_peer_limit, val[3] = st.refused_total_limit;
 	val[4] = st.refused_policy, val[5] = st.refused_target;
 	val[6] = st.refused_service, val[7] = st.failed, val[8] = st.resets;
-	val[9] = st.idle_closed;
+	val[9] = st.idle_closed, val[10] = st.accepted_resource;
+	val[11] = st.refused_resolve, val[12] = st.refused_early;
 	rc = metricsd_family(out, "weft_agent_streams_total", "counter",
 			     "Stream-mode TCP streams, by what became of "
 			     "them.");
-	for (size_t i = 0; rc == 0 && i < 10; i++)
+	for (size_t i = 0; rc == 0 && i < 13; i++)
 		rc = metricsd_labelled(out, "weft_agent_streams_total",
 				       "event", what[i], val[i]);
 	if (rc == 0)

@@ -13,8 +13,7 @@ static const struct ip_prefix *prefix_of(const struct map_res *r,
 	return NULL;
 }
 
-/* name in lower case without its trailing dot into out. */
-static int normalise(const char *name, char *out)
+int resnames_normalise(const char *name, char *out)
 {
 	size_t len = strlen(name);
 
@@ -29,6 +28,23 @@ static int normalise(const char *name, char *out)
 	return dnswire_name_valid(out) ? 0 : WEFT_ERR_INVAL;
 }
 
+const struct map_res *resnames_find(const struct map_res *v, size_t n,
+				    const char *name)
+{
+	const struct map_res *best = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].type == MAP_RES_DNS &&
+		    strcmp(v[i].address, name) == 0)
+			return &v[i];
+		if (v[i].type == MAP_RES_WILDCARD &&
+		    wildcard_matches(v[i].address, name) &&
+		    (!best || strlen(v[i].address) > strlen(best->address)))
+			best = &v[i];
+	}
+	return best;
+}
+
 int resnames_resolve(const struct map_res *v, size_t n,
 		     struct wildcard_table *wt, const char *name,
 		     struct resnames_hit *out)
@@ -39,20 +55,10 @@ int resnames_resolve(const struct map_res *v, size_t n,
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	rc = normalise(name, h.name);
+	rc = resnames_normalise(name, h.name);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].type == MAP_RES_DNS &&
-		    strcmp(v[i].address, h.name) == 0) {
-			best = &v[i];
-			break;
-		}
-		if (v[i].type == MAP_RES_WILDCARD &&
-		    wildcard_matches(v[i].address, h.name) &&
-		    (!best || strlen(v[i].address) > strlen(best->address)))
-			best = &v[i];
-	}
+	best = resnames_find(v, n, h.name);
 	if (!best)
 		return WEFT_ERR_NOTFOUND;
 	h.res = best;

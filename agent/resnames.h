@@ -18,6 +18,17 @@ struct resnames_hit {
 	struct ip_addr v6;
 };
 
+/* name (any case, one trailing dot allowed) in lower case without the
+ * dot into out (DNSWIRE_NAME_MAX bytes). Returns 0 or WEFT_ERR_INVAL
+ * for a name that is not valid. */
+int resnames_normalise(const char *name, char *out);
+
+/* The resource of v[0..n) that covers name (resnames_normalise'd): the
+ * DNS resource of exactly that name, else the wildcard with the longest
+ * domain; NULL for none. Works on "resources" and "serves" alike. */
+const struct map_res *resnames_find(const struct map_res *v, size_t n,
+				    const char *name);
+
 /* Looks name up (any case, one trailing dot allowed) among v[0..n) (a
  * map's resources): an exact DNS resource wins, then the wildcard with
  * the longest domain. Returns 0 with *out; WEFT_ERR_INVAL for a name

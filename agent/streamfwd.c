@@ -7,6 +7,7 @@
 #include "agent/streamcount.h"
 #include "agent/streams.h"
 #include "agent/streamsocks.h"
+#include "agent/streamtarget.h"
 #include "agent/view.h"
 #include "shared/err.h"
 #include "shared/log.h"
@@ -40,6 +41,7 @@ struct streamfwd {
 	const struct map *m;
 	struct listener *all; /* in the order they were added */
 	uint64_t gone_pauses; /* of removed listeners */
+	const struct resclient *res;
 };
 
 int streamfwd_parse(const char *s, struct streamfwd_spec *out, char *err,
@@ -150,22 +152,29 @@ int64_t streamfwd_resolve(const struct map *m, const char *target,
 static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 {
 	struct listener *ls = ctx;
-	char host[IP_ADDR_STRLEN], q[64];
-	int64_t peer;
-	int c;
+	struct streamtarget t;
+	char q[STREAMHDR_HOST_MAX + 8];
+	int c, rc;
 
 	(void)io;
 	(void)fd;
 	(void)ev;
 	while ((c = listenpause_accept(ls->pause)) >= 0) {
 		ls->counts->accepted++;
-		peer = streamfwd_resolve(ls->f->m, ls->spec.target, host);
-		if (!peer) {
-			log_warn("forward_unknown_target", "target=%s",
-				 log_q(q, sizeof(q), ls->spec.target));
-			/* streams_open resets and counts it */
+		rc = streamtarget_find(ls->f->m, ls->f->res, ls->spec.target,
+				       ls->spec.port, &t);
+		if (rc < 0) {
+			log_warn(rc == WEFT_ERR_NOTFOUND
+					 ? "forward_unknown_target"
+					 : "forward_refused",
+				 "target=%s port=%u reason=%s",
+				 log_q(q, sizeof(q), ls->spec.target),
+				 (unsigned)ls->spec.port, weft_errname(rc));
+			ls->counts->failed++;
+			streams_refuse(ls->f->s, c, rc);
+			continue;
 		}
-		streams_open(ls->f->s, c, peer, host, ls->spec.port,
+		streams_open(ls->f->s, c, t.peer, t.host, ls->spec.port,
 			     ls->counts);
 	}
 }
@@ -315,8 +324,8 @@ json_t *streamfwd_list_json(const struct streamfwd *f)
 }
 
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
-		  const char *const *specs, size_t n, struct streamfwd **out,
-		  char *err, size_t errlen)
+		  const struct resclient *res, const char *const *specs,
+		  size_t n, struct streamfwd **out, char *err, size_t errlen)
 {
 	struct streamfwd *f = calloc(1, sizeof(*f));
 	int rc;
@@ -328,6 +337,7 @@ int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
 	f->loop = l;
 	f->s = s;
 	f->m = m;
+	f->res = res;
 	for (size_t i = 0; i < n; i++) {
 		rc = streamfwd_add(f, specs[i], true, err, errlen);
 		if (rc < 0) {
@@ -374,7 +384,8 @@ static int proxy_start(struct agent_view *v, const char *flag,
 		snprintf(msg, msglen, "%s %s is not ADDRESS:PORT", flag, addr);
 		return WEFT_ERR_PARSE;
 	}
-	rc = streamsocks_new(v->loop, v->streams, v->map, &a, http, out);
+	rc = streamsocks_new(v->loop, v->streams, v->map, v->res, &a, http,
+			     out);
 	if (rc < 0)
 		snprintf(msg, msglen, "%s: cannot listen on %s: %s", flag,
 			 addr, weft_strerror(rc));
@@ -392,7 +403,7 @@ int streamfwd_start(struct agent_view *v, char *msg, size_t msglen)
 		return rc;
 	}
 	/* Always there: forwards may come at runtime (forward_add). */
-	rc = streamfwd_new(v->loop, v->streams, v->map, cfg->forwards,
+	rc = streamfwd_new(v->loop, v->streams, v->map, v->res, cfg->forwards,
 			   cfg->nforwards, &v->fwd, msg, msglen);
 	if (rc == 0)
 		rc = proxy_start(v, "--socks5", cfg->socks5, false,

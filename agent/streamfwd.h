@@ -7,11 +7,16 @@
  *           anything else offers the forward to the network)
  *   TARGET  a node and port: NAME:5432 (the node's name or DNS name in
  *           the map), 100.64.0.2:5432 or [fd7a:...::2]:5432 (its mesh
- *           address)
+ *           address); or a resource and port: an address inside an
+ *           ip, cidr or internet resource, a DNS resource's name or a
+ *           name under a wildcard resource (agent/streamtarget.h)
  *
  * The target is looked up in the current map at each accepted
  * connection, so a forward may name a node that joins later; one that is
- * not in the map is refused (TCP reset, counted as failed, logged).
+ * not in the map is refused (TCP reset, counted as failed, logged as
+ * forward_unknown_target), as is a resource without a connector online
+ * (failed) or whose filters do not allow the port (refused_early; both
+ * logged as forward_refused).
  *
  * Forwards are also added and removed at runtime (the local API's
  * forward_add / forward_remove): they last until removed or the agent
@@ -32,6 +37,7 @@
 
 struct loop;
 struct map;
+struct resclient;
 struct streams;
 struct streamfwd;
 
@@ -58,12 +64,13 @@ int64_t streamfwd_resolve(const struct map *m, const char *target,
  * Returns the socket or -errno. */
 int streamfwd_listen(const struct ip_endpoint *addr);
 
-/* Parses specs[0..n) and listens on each (static forwards). Returns 0
+/* Parses specs[0..n) and listens on each (static forwards); resources
+ * go to res's connectors (m, res borrowed: they outlive f). Returns 0
  * and *out, or WEFT_ERR_PARSE / WEFT_ERR_EXISTS / -errno (bind) with a
  * sentence in err. */
 int streamfwd_new(struct loop *l, struct streams *s, const struct map *m,
-		  const char *const *specs, size_t n, struct streamfwd **out,
-		  char *err, size_t errlen);
+		  const struct resclient *res, const char *const *specs,
+		  size_t n, struct streamfwd **out, char *err, size_t errlen);
 
 /* Closes the listeners. NULL is fine. */
 void streamfwd_del(struct streamfwd *f);

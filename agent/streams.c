@@ -5,13 +5,12 @@
 #include "agent/streams.h"
 
 #include "agent/dataplane.h"
-#include "agent/filter.h"
-#include "agent/map.h"
-#include "agent/packet.h"
 #include "agent/streamcount.h"
+#include "agent/streamgate.h"
 #include "agent/streamhdr.h"
+#include "agent/streamname.h"
+#include "agent/streamtarget.h"
 #include "agent/tunnel.h"
-#include "shared/clock.h"
 #include "shared/err.h"
 #include "shared/idmap.h"
 #include "shared/log.h"
@@ -20,6 +19,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,8 @@ enum sstate {
 	S_NONE,       /* being set up or torn down */
 	S_WAIT_CONN,  /* ours: waiting for the peer connection */
 	S_HEADER,     /* theirs: reading the header */
-	S_CONNECTING, /* theirs: connecting to the local service */
+	S_RESOLVING,  /* theirs: resolving a resource's name */
+	S_CONNECTING, /* theirs: connecting to the service or resource */
 	S_OPEN,       /* splicing */
 };
 
@@ -47,7 +48,9 @@ struct splice {
 	enum sstate st;
 	int fd;              /* -1 once the TCP side is done */
 	struct loop_io *io;
-	int64_t deadline_us; /* ours: for the connection and the reply */
+	/* ours: for the connection and the reply; theirs: S_RESOLVING and
+	 * S_CONNECTING */
+	int64_t deadline_us;
 	/* ours: no open reply yet (counted in the table's nwaiting) */
 	bool awaiting;
 	streams_reply_fn on_reply; /* the hook, until it is called */
@@ -55,6 +58,8 @@ struct splice {
 	int reply_code;      /* the outcome it gets if the stream ends */
 	char host[STREAMHDR_HOST_MAX + 1];
 	uint16_t port;
+	bool to_res;         /* theirs: to a resource we serve */
+	struct streamname_op *lookup; /* S_RESOLVING */
 	bool quic_done;      /* closed, reset, or its connection ended */
 	bool any_data;       /* a stream byte arrived */
 	int64_t active_us;   /* the last byte either way (or the start) */
@@ -92,13 +97,13 @@ struct streams {
 	unsigned nwaiting; /* splices awaiting their reply */
 	struct streams_limits lim;
 	struct loop_timer *idle_tm;
+	struct streamname *names; /* resources' names we resolve */
 	/* Inside our own call into a connection (not from its callbacks),
 	 * which may end it at once (a failed write): splices its end
 	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
 	int busy;
 	struct streams_stats st;
-	int64_t denied_logged_ms;
-	uint64_t denied_unlogged;
+	struct streamgate gate;
 };
 
 static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
@@ -203,6 +208,7 @@ static void splice_free(struct splice *sp)
 	}
 	if (sp->awaiting)
 		s->nwaiting--;
+	streamname_cancel(sp->lookup);
 	if (sp->prev)
 		sp->prev->next = sp->next;
 	else
@@ -473,79 +479,73 @@ static int watch(struct splice *sp)
 
 /* ---- receiving side ---- */
 
-static void denied_log(struct streams *s, int64_t peer,
-		       const struct packet_info *pi)
-{
-	int64_t now = clock_mono_ms();
-	char a[IP_ADDR_STRLEN], b[IP_ADDR_STRLEN];
-
-	if (s->denied_logged_ms && now - s->denied_logged_ms < 1000) {
-		s->denied_unlogged++;
-		return;
-	}
-	ip_addr_format(&pi->src, a, sizeof(a));
-	ip_addr_format(&pi->dst, b, sizeof(b));
-	log_warn("stream_denied", "peer=%lld src=%s dst=%s dport=%u "
-		 "suppressed=%llu", (long long)peer, a, b, (unsigned)pi->dport,
-		 (unsigned long long)s->denied_unlogged);
-	s->denied_logged_ms = now;
-	s->denied_unlogged = 0;
-}
-
-/* The header's verdict: 0 to connect, or the STREAM_ERR_* refusal. */
-static int decide(struct splice *sp, const struct streamhdr *h)
+/* The header's verdict (agent/streamgate.h), counted: 0 to dial *in,
+ * or the STREAM_ERR_* refusal. */
+static int decide(struct splice *sp, const struct streamhdr *h,
+		  struct streamtarget_in *in)
 {
 	struct streams *s = sp->s;
-	const struct map_peer *mp = map_peer(s->map, sp->peer);
-	struct packet_info pi;
-	struct ip_addr self;
+	int code = streamgate_decide(&s->gate, s->dp, s->map, sp->peer, h,
+				     in);
 
-	memset(&pi, 0, sizeof(pi));
-	if (ip_addr_parse(h->host, &pi.dst) < 0 ||
-	    dataplane_self(s->dp, pi.dst.family, &self) < 0 ||
-	    !ip_addr_eq(&self, &pi.dst) || !mp) {
+	if (code == STREAM_ERR_TARGET)
 		s->st.refused_target++;
-		return STREAM_ERR_TARGET;
-	}
-	pi.src = pi.dst.family == 4 ? mp->ipv4 : mp->ipv6;
-	/* A SYN from the peer's mesh address (source port 0: no tracked
-	 * flow can match, only the rules decide). */
-	pi.version = pi.dst.family;
-	pi.proto = 6;
-	pi.l3_len = pi.version == 4 ? 20 : 40;
-	pi.len = (uint16_t)(pi.l3_len + 20);
-	pi.has_ports = true;
-	pi.dport = h->port;
-	pi.tcp_flags = 0x02;
-	if (pi.src.family != pi.dst.family ||
-	    !filter_check_in(dataplane_filter(s->dp), &pi, clock_mono_ms())) {
+	else if (code)
 		s->st.refused_policy++;
-		denied_log(s, sp->peer, &pi);
-		return STREAM_ERR_DENIED;
-	}
-	return 0;
+	return code;
 }
 
-static void connect_local(struct splice *sp, uint16_t port)
+/* A dial that ends without a connection, counted in *counter: torn
+ * down (S_NONE: its deadline no longer applies while QUIC closes the
+ * stream). */
+static void dial_end(struct splice *sp, uint64_t *counter, uint64_t code)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	(*counter)++;
+	sp->st = S_NONE;
+	splice_abort(sp, code);
+}
+
+/* A dial that failed, or took longer than STREAMS_DIAL_MS. */
+static void dial_fail(struct splice *sp)
+{
+	dial_end(sp, &sp->s->st.refused_service, STREAM_ERR_REFUSED);
+}
+
+/* Connects to a, port sp->port, without blocking. */
+/* TCP keepalives on a splice's socket: a TCP side that vanished (a
+ * resource host gone without a reset) ends its stream after about two
+ * minutes, however long the stream idle timeout. Best effort. */
+static void tcp_keepalive(int fd)
+{
+	int on = 1, idle = STREAMS_KEEPALIVE_IDLE_S,
+	    intvl = STREAMS_KEEPALIVE_INTVL_S, cnt = STREAMS_KEEPALIVE_CNT;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+static void connect_to(struct splice *sp, const struct ip_addr *a)
+{
+	struct ip_endpoint ep = {.addr = *a, .port = sp->port};
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
 
 	sp->st = S_CONNECTING;
-	if (fd < 0) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+	if (ip_endpoint_to_sockaddr(&ep, &ss, &len) < 0 ||
+	    (fd = socket(ss.ss_family,
+			 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		dial_fail(sp);
 		return;
 	}
 	sp->fd = fd;
-	if ((connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+	tcp_keepalive(fd);
+	if ((connect(fd, (struct sockaddr *)&ss, len) < 0 &&
 	     errno != EINPROGRESS) ||
 	    watch(sp) < 0) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+		dial_fail(sp);
 		return;
 	}
 	io_update(sp);
@@ -558,8 +558,7 @@ static void on_connected(struct splice *sp)
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		sp->s->st.refused_service++;
-		splice_abort(sp, STREAM_ERR_REFUSED);
+		dial_fail(sp);
 		return;
 	}
 	/* The open reply, first on our side of the stream (its send buffer
@@ -570,15 +569,57 @@ static void on_connected(struct splice *sp)
 	}
 	sp->st = S_OPEN;
 	sp->s->st.accepted++;
+	if (sp->to_res)
+		sp->s->st.accepted_resource++;
 	count_open(sp);
 	if (push_down(sp) && sp->fd >= 0)
 		maybe_done(sp);
+}
+
+static void on_resolved(void *ctx, int status, const struct ip_addr *addr)
+{
+	struct splice *sp = ctx;
+	struct streams *s = sp->s;
+	char q[STREAMHDR_HOST_MAX + 8];
+
+	sp->lookup = NULL;
+	enter(s);
+	if (status == 0) {
+		connect_to(sp, addr);
+	} else {
+		log_info("stream_unresolved", "peer=%lld name=%s error=%s",
+			 (long long)sp->peer, log_q(q, sizeof(q), sp->host),
+			 weft_errname(status));
+		dial_end(sp, &s->st.refused_resolve, STREAM_ERR_TARGET);
+	}
+	leave(s);
+}
+
+/* Dials what decide allowed: our own service, a resource's address, or
+ * a resource's name once our resolver answers. */
+static void dial(struct splice *sp, const struct streamtarget_in *in)
+{
+	struct ip_addr lo = {.family = 4, .b = {127, 0, 0, 1}};
+
+	sp->deadline_us = loop_now_us(sp->s->loop) +
+			  (int64_t)STREAMS_DIAL_MS * 1000;
+	sp->to_res = in->res_id != 0;
+	if (!in->res_id || in->addr.family) {
+		connect_to(sp, in->res_id ? &in->addr : &lo);
+		return;
+	}
+	snprintf(sp->host, sizeof(sp->host), "%s", in->name);
+	sp->st = S_RESOLVING;
+	if (streamname_lookup(sp->s->names, in->name, on_resolved, sp,
+			      &sp->lookup) < 0)
+		dial_end(sp, &sp->s->st.refused_resolve, STREAM_ERR_TARGET);
 }
 
 /* Header bytes of a stream the peer opened; what follows is held. */
 static void header_input(struct splice *sp, const uint8_t *d, size_t len)
 {
 	struct streamhdr h;
+	struct streamtarget_in in;
 	size_t take = len < sizeof(sp->hdr) - sp->hlen
 			      ? len
 			      : sizeof(sp->hdr) - sp->hlen;
@@ -601,12 +642,13 @@ static void header_input(struct splice *sp, const uint8_t *d, size_t len)
 		splice_abort(sp, STREAM_ERR_GONE);
 		return;
 	}
-	code = decide(sp, &h);
+	code = decide(sp, &h, &in);
 	if (code) {
 		splice_abort(sp, (uint64_t)code);
 		return;
 	}
-	connect_local(sp, h.port);
+	sp->port = h.port;
+	dial(sp, &in);
 }
 
 static void refuse_new(struct quic_conn *c, int64_t sid, uint64_t code)
@@ -785,7 +827,7 @@ static bool reply_input(struct splice *sp, uint8_t b)
 	if (sp->c && !sp->quic_done)
 		quic_conn_stream_consume(sp->c, sp->sid, 1);
 	if (b != STREAMHDR_REPLY_OK) {
-		s->st.failed++;
+		count_failed(sp);
 		return !splice_abort(sp, STREAM_ERR_BAD_HEADER);
 	}
 	sp->awaiting = false;
@@ -829,6 +871,10 @@ static bool try_open(struct splice *sp)
 		return true;
 	}
 	quic_conn_stream_hold(c, sp->sid);
+	/* The reply may wait for the far side's dial (a connector resolving
+	 * a name and connecting to the resource). */
+	sp->deadline_us = loop_now_us(s->loop) +
+			  (int64_t)STREAMS_REPLY_MS * 1000;
 	s->st.opened++;
 	count_open(sp);
 	io_update(sp);
@@ -864,7 +910,7 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 		}
 		/* Opened, but the peer did not answer in time. */
 		sp->reply_code = STREAMS_REPLY_TIMEOUT;
-		s->st.failed++;
+		count_failed(sp);
 		splice_abort(sp, STREAM_ERR_GONE);
 	}
 	leave(s);
@@ -873,16 +919,22 @@ static void on_wait_tick(struct loop_timer *tm, void *ctx)
 }
 
 /* Streams idle for lim.idle_ms are reset on both sides (waiting ones
- * have their own deadline). */
+ * have their own deadline); dials past STREAMS_DIAL_MS are refused. */
 static void on_idle_tick(struct loop_timer *tm, void *ctx)
 {
 	struct streams *s = ctx;
-	int64_t old = loop_now_us(s->loop) - s->lim.idle_ms * 1000;
+	int64_t now = loop_now_us(s->loop);
+	int64_t old = now - s->lim.idle_ms * 1000;
 	struct splice *sp, *next;
 
 	enter(s);
 	for (sp = s->all; sp; sp = next) {
 		next = sp->next;
+		if ((sp->st == S_RESOLVING || sp->st == S_CONNECTING) &&
+		    now >= sp->deadline_us) {
+			dial_fail(sp);
+			continue;
+		}
 		if (sp->st == S_WAIT_CONN || sp->st == S_NONE ||
 		    sp->active_us > old || (sp->fd < 0 && sp->quic_done))
 			continue;
@@ -938,6 +990,7 @@ void streams_open_reply(struct streams *s, int fd, int64_t peer,
 		counts->refs++;
 		counts->active++;
 	}
+	tcp_keepalive(fd);
 	snprintf(sp->host, sizeof(sp->host), "%s", host);
 	sp->port = port;
 	sp->st = S_WAIT_CONN;
@@ -990,8 +1043,10 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	idmap_init(&s->peers);
 	streamcount_peers_init(&s->pc);
 	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
-	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0) {
+	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0 ||
+	    streamname_new(l, NULL, &s->names) < 0) {
 		loop_timer_del(s->wait_tm);
+		loop_timer_del(s->idle_tm);
 		free(s);
 		return WEFT_ERR_NOMEM;
 	}
@@ -1017,9 +1072,24 @@ void streams_del(struct streams *s)
 	}
 	loop_timer_del(s->wait_tm);
 	loop_timer_del(s->idle_tm);
+	streamname_del(s->names);
 	idmap_free(&s->peers);
 	streamcount_peers_free(&s->pc);
 	free(s);
+}
+
+void streams_refuse(struct streams *s, int fd, int err)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (err == WEFT_ERR_FORBIDDEN)
+		s->st.refused_early++;
+	else
+		s->st.failed++;
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
 }
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out)
@@ -1040,10 +1110,11 @@ json_t *streams_json(const struct streams *s)
 	const struct streams_stats *st = s ? &s->st : &z;
 
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I, s:I, s:I}",
+			 "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "active", (json_int_t)st->active,
 			 "opened", (json_int_t)st->opened,
 			 "accepted", (json_int_t)st->accepted,
+			 "accepted_resource", (json_int_t)st->accepted_resource,
 			 "refused_peer_limit",
 			 (json_int_t)st->refused_peer_limit,
 			 "refused_total_limit",
@@ -1052,6 +1123,8 @@ json_t *streams_json(const struct streams *s)
 			 "refused_policy", (json_int_t)st->refused_policy,
 			 "refused_target", (json_int_t)st->refused_target,
 			 "refused_service", (json_int_t)st->refused_service,
+			 "refused_resolve", (json_int_t)st->refused_resolve,
+			 "refused_early", (json_int_t)st->refused_early,
 			 "failed", (json_int_t)st->failed,
 			 "resets", (json_int_t)st->resets,
 			 "bytes_tx", (json_int_t)st->bytes_tx,

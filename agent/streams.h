@@ -7,20 +7,28 @@
  * needed), writes the header (agent/streamhdr.h: the node's mesh IP and
  * the port) and splices at once: the client's bytes go out before the
  * peer's open reply. The reply byte is stripped from what the client
- * gets. A stream without a connection and the peer's reply within
- * STREAMS_CONNECT_MS of its start is reset (counted as failed).
+ * gets. A stream without a connection within STREAMS_CONNECT_MS of its
+ * start, or without the peer's reply within STREAMS_REPLY_MS of its
+ * opening, is reset (counted as failed).
  * streams_open_reply does the same and tells a hook the outcome (the
  * proxies, agent/streamsocks.h, answer their client with it).
  *
  * Receiving side (TUN mode or not): a stream the peer opens starts with
- * that header. The target must be one of our own mesh addresses; the
- * request is checked with the packet filter exactly as a TCP SYN from the
- * peer's mesh address to that port would be (same rules, same counters),
- * a denial is logged (event=stream_denied, at most once a second with
- * the number suppressed), and an allowed one is connected to our own
- * local service on 127.0.0.1:port. Once that connect succeeds the open
- * reply (STREAMHDR_REPLY_OK) is written on the stream; every refusal is a
- * stream reset with its STREAM_ERR_* code.
+ * that header. The target must be one of our own mesh addresses, or a
+ * resource we serve as a connector (agent/streamtarget.h: an address
+ * inside an ip, cidr or internet resource, the name of a DNS resource or
+ * one under a wildcard resource); the request is checked with the
+ * packet filter exactly as a TCP SYN from the peer's mesh address to
+ * that port would be (same rules, same counters; for a name, to the
+ * resource's mapped address, where the peer's packets would go), a
+ * denial is logged (event=stream_denied, at most once a second with the
+ * number suppressed), and an allowed one is connected, without
+ * blocking, to our own local service on 127.0.0.1:port (a node dials
+ * nothing else), to the resource's address, or to the first address our
+ * own resolver gives the name (agent/streamname.h); the resolve and the
+ * connect together get STREAMS_DIAL_MS. Once that connect succeeds the
+ * open reply (STREAMHDR_REPLY_OK) is written on the stream; every refusal
+ * is a stream reset with its STREAM_ERR_* code.
  *
  * Both sides then copy bytes both ways: a TCP FIN ends the stream's
  * sending side and a stream FIN shuts the TCP connection's sending side
@@ -49,8 +57,20 @@
 
 #define STREAMS_PEER_MAX_DEFAULT 1024
 #define STREAMS_TOTAL_MAX_DEFAULT 4096
-#define STREAMS_IDLE_MS_DEFAULT (5 * 60 * 1000)
+/* An interactive session (ssh, psql) may sit silent for long: the idle
+ * reset is for streams nobody will use again, TCP keepalives find the
+ * dead ones. */
+#define STREAMS_IDLE_MS_DEFAULT (60 * 60 * 1000)
+#define STREAMS_KEEPALIVE_IDLE_S 60
+#define STREAMS_KEEPALIVE_INTVL_S 15
+#define STREAMS_KEEPALIVE_CNT 4
+/* Ours: the peer connection must be up within this of the start. */
 #define STREAMS_CONNECT_MS 5000
+/* The receiving side's resolve and connect, together. */
+#define STREAMS_DIAL_MS 15000
+/* Ours: the open reply must come within this of the stream's opening
+ * (the far side's dial and a round trip). */
+#define STREAMS_REPLY_MS (STREAMS_DIAL_MS + 1000)
 /* The streams a peer may open on its connection at once as QUIC counts
  * them (and so the highest per-peer limit): above the limits, so that
  * streams over a limit are refused by the stream table, counted, not
@@ -73,16 +93,24 @@ struct streams;
 struct streams_stats {
 	uint64_t opened;          /* streams we opened (forwards) */
 	uint64_t accepted;        /* streams from peers, connected locally */
+	uint64_t accepted_resource; /* ... of them to resources we serve */
 	uint64_t refused_peer_limit;  /* over limits.per_peer, either side */
 	uint64_t refused_total_limit; /* over limits.total, either side */
 	uint64_t refused_policy;  /* the filter denied them (also counted
 				   * in the filter's denied) */
-	uint64_t refused_target;  /* bad header or not our address */
-	uint64_t refused_service; /* nothing listens on 127.0.0.1:port */
+	uint64_t refused_target;  /* bad header, or neither our address nor
+				   * a resource we serve */
+	uint64_t refused_service; /* nothing listens on 127.0.0.1:port, or
+				   * the resource did not take the
+				   * connection within STREAMS_DIAL_MS */
+	uint64_t refused_resolve; /* a resource's name we could not resolve
+				   * (NXDOMAIN, no address, no answer) */
+	uint64_t refused_early;   /* ours: the resource's filters do not
+				   * allow the port (streams_refuse) */
 	uint64_t failed;          /* ours: no such peer, no connection
-				   * or no open reply within
-				   * STREAMS_CONNECT_MS, or reset by the
-				   * peer before its reply */
+				   * within STREAMS_CONNECT_MS or no open
+				   * reply within STREAMS_REPLY_MS, or
+				   * reset by the peer before its reply */
 	uint64_t resets;          /* reset either way after they opened */
 	uint64_t idle_closed;     /* reset after limits.idle_ms idle */
 	uint64_t bytes_tx, bytes_rx; /* TCP payload bytes */
@@ -111,7 +139,7 @@ void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
  * limits, STREAM_ERR_TARGET for no peer, or one of these. */
 #define STREAMS_REPLY_OK 0
 #define STREAMS_REPLY_TIMEOUT 0x100 /* no connection to the peer, or no
-				     * reply, within STREAMS_CONNECT_MS */
+				     * reply within STREAMS_REPLY_MS */
 #define STREAMS_REPLY_FAILED 0x101  /* anything else (the connection
 				     * went, a bad reply, the TCP side
 				     * failed, out of memory) */
@@ -129,6 +157,11 @@ void streams_open_reply(struct streams *s, int fd, int64_t peer,
 			const char *host, uint16_t port,
 			struct streamcount *counts, streams_reply_fn fn,
 			void *ctx);
+
+/* A connection the opening side refuses before any stream, with err
+ * from streamtarget_pick: counted (WEFT_ERR_FORBIDDEN as refused_early,
+ * anything else as failed) and, when fd >= 0, reset and closed. */
+void streams_refuse(struct streams *s, int fd, int err);
 
 void streams_get_stats(const struct streams *s, struct streams_stats *out);
 

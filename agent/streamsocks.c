@@ -7,6 +7,7 @@
 #include "agent/streamfwd.h"
 #include "agent/streamreply.h"
 #include "agent/streams.h"
+#include "agent/streamtarget.h"
 #include "shared/err.h"
 #include "shared/loop.h"
 
@@ -32,6 +33,7 @@ struct streamsocks {
 	struct loop *loop;
 	struct streams *s;
 	const struct map *m;
+	const struct resclient *res;
 	struct loop_io *lio;
 	struct listenpause *pause;
 	struct loop_timer *tm;
@@ -118,22 +120,28 @@ static void on_reply_http(int fd, int code, void *ctx)
 	on_reply(fd, code, true);
 }
 
-/* Hands the connection to a stream to name:port (resolved by the agent
- * in its map); the client's answer waits for the peer's open reply. An
- * unknown name is refused. */
+/* Hands the connection to a stream to name:port (a node or a resource,
+ * found by the agent in its map); the client's answer waits for the
+ * peer's open reply. An unknown name, a resource without a connector or
+ * a port its filters refuse is refused at once (and counted with the
+ * streams, streams_refuse). */
 static void hand_over(struct hs *h, const char *name, uint16_t port)
 {
 	struct streamsocks *ss = h->ss;
-	char host[IP_ADDR_STRLEN];
-	int64_t peer = streamfwd_resolve(ss->m, name, host);
+	struct streamtarget t;
 	int fd = h->fd;
+	int rc = streamtarget_find(ss->m, ss->res, name, port, &t);
 
-	if (!peer) {
-		refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
+	if (rc < 0) {
+		streams_refuse(ss->s, -1, rc);
+		if (rc == WEFT_ERR_FORBIDDEN)
+			refuse(h, ss->http ? 403 : SOCKS5_NOT_ALLOWED);
+		else
+			refuse(h, ss->http ? 502 : SOCKS5_HOST_UNREACHABLE);
 		return;
 	}
 	hs_free(h, false);
-	streams_open_reply(ss->s, fd, peer, host, port, NULL,
+	streams_open_reply(ss->s, fd, t.peer, t.host, port, NULL,
 			   ss->http ? on_reply_http : on_reply_socks5, NULL);
 }
 
@@ -265,6 +273,7 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 }
 
 int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
+		    const struct resclient *res,
 		    const struct ip_endpoint *addr, bool http,
 		    struct streamsocks **out)
 {
@@ -277,6 +286,7 @@ int streamsocks_new(struct loop *l, struct streams *s, const struct map *m,
 	ss->loop = l;
 	ss->s = s;
 	ss->m = m;
+	ss->res = res;
 	ss->http = http;
 	fd = streamfwd_listen(addr);
 	if (fd < 0) {

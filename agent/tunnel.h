@@ -253,7 +253,10 @@ void tunnels_set_stream_callbacks(struct tunnels *t,
 
 /* peer's connection when it is up (counting as activity), else NULL:
  * then it is being set up (dialled, or the peer woken), so ask again
- * shortly; also NULL for a node that is not a peer. */
+ * shortly; also NULL for a node that is not a peer. For a watched peer
+ * the call counts as data sent (tunnels_watch): asked for while the
+ * connection does not come up for TUNNEL_LOST_CONNECT_MS, or with bytes
+ * in flight and no answer, the peer is reported lost. */
 struct quic_conn *tunnels_stream_conn(struct tunnels *t, int64_t peer);
 
 /* Per-peer state for `weft-agent peers`: adds "path" ("direct" or "relay"

@@ -64,6 +64,8 @@ struct peer {
 	uint64_t w_seen_pkts;    /* pkts_recv at the last watch */
 	int64_t w_unanswered;    /* ms: in flight, nothing back since; 0 */
 	int64_t w_want;          /* ms: packets wait for a connection since */
+	bool w_stream;           /* streams asked for the connection while
+				  * it was not up, since the last watch */
 	struct loop_timer *wtm;  /* NULL until first watched */
 };
 

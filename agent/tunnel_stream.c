@@ -22,10 +22,16 @@ struct quic_conn *tunnels_stream_conn(struct tunnels *t, int64_t peer)
 
 	if (!p)
 		return NULL;
+	/* A stream, like a packet, is data for the liveness watch: a
+	 * connector that leaves it unanswered, or whose connection does
+	 * not come up, is lost and replaced (agent/reschoice.h). */
 	if (p->c && p->up) {
 		p->last_active_us = loop_now_us(t->loop);
+		tunnel_watch_sent(p);
 		return p->c;
 	}
+	p->w_stream = true;
+	tunnel_watch_sent(p);
 	tunnel_rejoin(p);
 	return NULL;
 }

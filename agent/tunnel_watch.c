@@ -28,7 +28,8 @@ static void report(struct peer *p, bool lost)
 static bool worth_watching(const struct peer *p)
 {
 	return p->watched && (p->heard || p->w_unanswered || p->w_want ||
-			      p->qlen || (p->c && p->lost_since));
+			      p->qlen || p->w_stream ||
+			      (p->c && p->lost_since));
 }
 
 static void watch_arm(struct peer *p, int64_t delay_us)
@@ -99,10 +100,13 @@ static void on_watch(struct loop_timer *tm, void *ctx)
 	}
 	if (p->c && p->up) {
 		p->w_want = 0;
+		p->w_stream = false;
 		check_conn(p, now);
-	} else if (p->qlen) {
-		/* Packets wait for a connection (being set up, or the peer
-		 * was woken to set it up). */
+	} else if (p->qlen || p->w_stream) {
+		/* Packets or streams wait for a connection (being set up,
+		 * or the peer was woken to set it up); waiting streams ask
+		 * again every few tens of ms. */
+		p->w_stream = false;
 		if (!p->w_want)
 			p->w_want = now;
 		else if (now - p->w_want >= TUNNEL_LOST_CONNECT_MS)
@@ -152,6 +156,7 @@ int tunnels_watch(struct tunnels *t, int64_t peer, bool on)
 		p->lost_since = 0;
 		p->heard = false;
 		p->w_unanswered = p->w_want = 0;
+		p->w_stream = false;
 		if (p->wtm)
 			loop_timer_stop(p->wtm);
 		return 0;

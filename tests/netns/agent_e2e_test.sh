@@ -153,7 +153,7 @@ host_c() {
 	api DELETE "/api/v1/nodes/$cid" >/dev/null ||
 		{ fail "delete node c ($cid)"; return 1; }
 	gone=
-	for _ in $(seq 60); do
+	for _ in $(seq 100); do
 		if [ -z "$(peer a c name)" ] && [ -z "$(peer b c name)" ]; then
 			gone=$(($(now_ms) - t0))
 			break
@@ -161,10 +161,14 @@ host_c() {
 		sleep 0.05
 	done
 	if [ -z "$gone" ]; then
-		fail "c still in a's or b's peers 3 s after its deletion"
+		fail "c still in a's or b's peers 5 s after its deletion"
 	else
 		echo "node c deleted: gone from a's and b's peers in $gone ms"
-		[ "$gone" -le 1500 ] || fail "c left the peers after $gone ms"
+		# The delta comes with the long poll (a few hundred ms on a
+		# quiet machine, 2 s seen at load 12 on two cores, where each
+		# check here runs two CLIs); without it the agents would only
+		# learn at the next poll, tens of seconds later.
+		[ "$gone" -le 5000 ] || fail "c left the peers after $gone ms"
 	fi
 	# b has no tunnel (nor route) to c any more.
 	nsrun b ping -c 1 -W 1 "$c4" >/dev/null 2>&1 &&

@@ -434,9 +434,11 @@ over_limit() {
 }
 
 # --stream-idle-timeout 3s: a silent connection is reset on both sides.
+# While it lasts, both agents' TCP sockets of the stream (a's accepted
+# one, b's to its server) have TCP keepalives on.
 idle() {
 	r0=$(streams b resets)
-	out=$(nsrun a python3 - <<'PY'
+	nsrun a python3 - >"$tmp/idle.out" <<'PY' &
 import socket, time
 s = socket.create_connection(("127.0.0.1", 18006))
 s.settimeout(20)
@@ -449,8 +451,17 @@ except OSError as e:
     what = str(e)
 print(what, round(time.monotonic() - t0, 1))
 PY
-	)
+	idler=$!
+	sleep 1
+	ka=$(nsrun a ss -tnoH state established '( sport = :18006 )')
+	kb=$(nsrun b ss -tnoH state established '( dport = :8006 )')
+	wait $idler
+	out=$(cat "$tmp/idle.out")
 	echo "a connection idle under --stream-idle-timeout 3s: $out s"
+	echo "$ka" | grep -q "timer:(keepalive" ||
+		fail "a's accepted socket has no TCP keepalive: $ka"
+	echo "$kb" | grep -q "timer:(keepalive" ||
+		fail "b's socket to its server has no TCP keepalive: $kb"
 	case $out in "reset "[34].*) ;;
 	*) fail "an idle connection: $out, want a reset after 3-4 s" ;; esac
 	[ "$(streams a idle_closed)" = 1 ] ||

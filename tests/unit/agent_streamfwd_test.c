@@ -149,7 +149,7 @@ static void adds_lists_and_removes_at_runtime(void)
 	snprintf(spec, sizeof(spec), "127.0.0.1:%u=db:80", (unsigned)p1);
 	snprintf(spec2, sizeof(spec2), "127.0.0.1:%u=db:80", (unsigned)p2);
 	CHECK_INT(loop_new(&l), 0);
-	CHECK_INT(streamfwd_new(l, NULL, NULL, (const char *const[]){spec}, 1,
+	CHECK_INT(streamfwd_new(l, NULL, NULL, NULL, (const char *const[]){spec}, 1,
 				&f, err, sizeof(err)),
 		  0);
 

@@ -346,6 +346,38 @@ static void watched_peer_without_answer_is_reported_lost_once(void)
 	loop_del(l);
 }
 
+/* Streams waiting for a watched peer's connection (stream mode asks
+ * tunnels_stream_conn again every 20 ms) count like waiting packets:
+ * the peer is reported lost after TUNNEL_LOST_CONNECT_MS. */
+static void streams_waiting_for_a_watched_peer_make_it_lost(void)
+{
+	static const struct tunnel_callbacks cbs = {.on_peer_lost = on_lost};
+	struct map_peer mp = {.id = 5, .has_key = true};
+	const struct map_peer *one = &mp;
+	struct lost_log g = {0};
+	struct tunnels *t = NULL;
+	struct loop *l = NULL;
+	int64_t t0, end;
+
+	REQUIRE(loop_new(&l) == 0);
+	g.l = l;
+	REQUIRE(tunnels_new(l, NULL, 9, &cbs, &g, &t) == 0);
+	CHECK_INT(tunnels_set_peers(t, &one, 1), 0);
+	CHECK_INT(tunnels_watch(t, 5, true), 0);
+	t0 = loop_now_us(l);
+	end = t0 + (TUNNEL_LOST_CONNECT_MS + 700) * 1000;
+	while (loop_now_us(l) < end && !g.n) {
+		CHECK(tunnels_stream_conn(t, 5) == NULL);
+		loop_run_once(l, 20);
+	}
+	CHECK_INT(g.n, 1);
+	CHECK(g.lost);
+	CHECK(g.at_us - t0 >= TUNNEL_LOST_CONNECT_MS * 1000);
+	CHECK(tunnels_peer_lost(t, 5, NULL));
+	tunnels_del(t);
+	loop_del(l);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(queued_packets_age_out_and_are_counted),
 	CHECK_CASE(virtual_address_round_trips_to_the_node_id),
@@ -357,6 +389,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(queued_packet_keeps_waking_the_peer),
 	CHECK_CASE(signal_without_connection_wakes_the_peer),
 	CHECK_CASE(watched_peer_without_answer_is_reported_lost_once),
+	CHECK_CASE(streams_waiting_for_a_watched_peer_make_it_lost),
 	{0},
 };
 
