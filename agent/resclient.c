@@ -337,9 +337,27 @@ int resclient_resolve(struct resclient *rc, const struct map *m,
 	const struct map_res *v = map_resources(m, &n);
 
 	int err = resnames_resolve(v, n, rc->wild, name, out);
+	int64_t connector;
+	struct wildcard_entry e;
+	int send_err;
+	char q[200];
 
-	if (err == 0 && out->res->type == MAP_RES_WILDCARD)
-		announce(rc, m, out->res, resclient_connector(rc,
-							      out->res->id));
+	if (err < 0 || out->res->type != MAP_RES_WILDCARD ||
+	    out->v4.family != 4 ||
+	    !(connector = resclient_connector(rc, out->res->id)))
+		return err;
+	/* Only this name: the others went when they were answered, and all
+	 * go again when the connector changes or comes back (act). UDP may
+	 * lose it; the next answer for the name sends it again. */
+	memset(&e, 0, sizeof(e));
+	e.id = out->res->id;
+	e.addr = out->v4;
+	snprintf(e.name, sizeof(e.name), "%s", out->name);
+	send_err = wildsend_send(rc->ws, map_peer(m, connector), &e, 1);
+	if (send_err < 0)
+		log_warn_err(send_err, "wildcard_announce_failed",
+			     "resource=%s connector_id=%lld names=1",
+			     log_q(q, sizeof(q), out->res->name),
+			     (long long)connector);
 	return err;
 }

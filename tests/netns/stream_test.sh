@@ -452,9 +452,16 @@ except OSError as e:
 print(what, round(time.monotonic() - t0, 1))
 PY
 	idler=$!
-	sleep 1
-	ka=$(nsrun a ss -tnoH state established '( sport = :18006 )')
-	kb=$(nsrun b ss -tnoH state established '( dport = :8006 )')
+	# (python may take a while to start on a busy machine)
+	ka= kb=
+	for _ in $(seq 25); do
+		sleep 0.1
+		[ -n "$ka" ] ||
+			ka=$(nsrun a ss -tnoH state established '( sport = :18006 )')
+		[ -n "$kb" ] ||
+			kb=$(nsrun b ss -tnoH state established '( dport = :8006 )')
+		[ -n "$ka" ] && [ -n "$kb" ] && break
+	done
 	wait $idler
 	out=$(cat "$tmp/idle.out")
 	echo "a connection idle under --stream-idle-timeout 3s: $out s"
