@@ -1,10 +1,11 @@
-# The connector lab, shared by tests/netns/connector_test.sh,
-# tests/netns/stream_test.sh (without the site) and
-# tests/bench/connector/run.sh: the controller and a relay in the netlab's
+# The agent lab, shared by the tests in tests/netns that run agents (the
+# connector tests with the site, the others without it) and
+# tests/bench/connector/run.sh: the controller and relays in the netlab's
 # "inet", agents with a TUN, and a "site" namespace h behind host c.
 # Sourced after lib.sh, not run. The caller sets what lib.sh needs and
-# tmp, AGENT, CTL, RELAY, CTL_ADDR, RELAY_ADDR, URL, H, C_LAN, and
-# and a fail function (wait_running calls it).
+# tmp, AGENT, CTL, RELAY, CTL_ADDR, RELAY_ADDR, URL (lab_env sets these),
+# H and C_LAN (for the site), and a fail function (wait_running calls
+# it).
 
 # cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
 cli() {
@@ -51,16 +52,18 @@ wait_running() {
 	return 1
 }
 
-# start_controller: weft-controller serve (SQLite in $tmp/ctl); its own
-# pid goes to pids too, so that cleanup stops it with SIGTERM.
+# start_controller: weft-controller serve (SQLite in $tmp/ctl) with
+# CTL_FLAGS; CTL_PID is its own pid, in pids too, so that cleanup stops
+# it with SIGTERM.
 start_controller() {
 	: >"$tmp/ctl.out"
 	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+		${CTL_FLAGS:-} >"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
 	pids="$pids $!"
 	for _ in $(seq 100); do
 		if grep -q "listening on" "$tmp/ctl.out" 2>/dev/null; then
-			_p=$(nspid inet weft-controller) && pids="$pids $_p"
+			CTL_PID=$(nspid inet weft-controller) &&
+				pids="$pids $CTL_PID"
 			return 0
 		fi
 		sleep 0.1
@@ -70,7 +73,7 @@ start_controller() {
 
 # start_relay [NAME ADDR]: weft-relay NAME ("relay") in inet on ADDR
 # ($RELAY_ADDR), its key in $tmp/NAME.key (new, or kept from an earlier
-# start); pin is its pin. Its own pid goes to pids too.
+# start); pin is its pin, RELAY_PID its own pid (in pids too).
 start_relay() {
 	_r=${1:-relay} _ra=${2:-$RELAY_ADDR}
 	: >"$tmp/$_r.out"
@@ -85,7 +88,7 @@ start_relay() {
 			break
 		sleep 0.05
 	done
-	_p=$(relay_pid "${_ra##*:}") && pids="$pids $_p"
+	RELAY_PID=$(relay_pid "${_ra##*:}") && pids="$pids $RELAY_PID"
 	[ -n "$pin" ]
 }
 

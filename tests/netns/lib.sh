@@ -1,9 +1,9 @@
-# Shell helpers shared by the agent tests in network namespaces
-# (agent_e2e_test.sh, paths_nat_test.sh, stream_test.sh). Sourced, not
-# run. The caller
-# sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
+# Shell helpers shared by the tests in network namespaces (every
+# tests/netns/*_test.sh) and the connector bench. Sourced, not run. The
+# caller sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
 # (non-empty once the lab exists), pids (processes to stop), admin (the
-# controller's bootstrap API key) and URL (the controller's base URL).
+# controller's bootstrap API key) and URL (the controller's base URL);
+# lab_env sets most of them.
 
 lab() { sh "$NETLAB" "$@"; }
 
