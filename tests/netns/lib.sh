@@ -130,12 +130,14 @@ start_test() {
 	t_start=$(date +%s)
 }
 
-# finish NAME: stops everything, fails on a sanitizer report in the logs,
-# prints the time and ok/FAIL (with the dump), and exits with the result.
+# finish NAME: stops everything, fails on a sanitizer report in the logs
+# (in $tmp and the directories in it), prints the time and ok/FAIL (with
+# the dump), and exits with the result.
 finish() {
 	cleanup
 	echo "$1: $(($(date +%s) - t_start)) s"
-	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log "$tmp"/*/*.log \
+		2>/dev/null; then
 		fail "sanitizer report (files above)"
 	fi
 	if [ "$failed" = 0 ]; then
