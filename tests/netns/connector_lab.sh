@@ -102,6 +102,19 @@ relay_pid() {
 	return 1
 }
 
+# grant_site POLICY: the resource "site" ($SITE, served by tag:c), then
+# POLICY. tag:a and tag:c are declared first: a resource's connector tag
+# must exist, and a policy grants only an existing resource. Returns
+# non-zero after a fail.
+grant_site() {
+	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
+		>/dev/null || { fail "tagOwners"; return 1; }
+	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
+		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
+		{ fail "resource"; return 1; }
+	api PUT /api/v1/policy "$1" >/dev/null || { fail "policy"; return 1; }
+}
+
 # make_site: the site, namespace h (named like the lab's, so `lab down`
 # removes it) on a veth lan0 from c: c is $C_LAN/24, h is $H/24, and h
 # has no route beyond that LAN.

@@ -210,14 +210,7 @@ run() {
 	done
 
 	mesh_up || return
-	# The connector tag must be declared before a resource names it,
-	# and the resource must exist before the policy grants it.
-	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
-		>/dev/null || { fail "tagOwners"; return; }
-	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
-		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
-		{ fail "resource"; return; }
-	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
+	grant_site "$policy" || return
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"],"reusable":true}' |
 		jq -r .key)
