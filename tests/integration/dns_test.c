@@ -156,31 +156,14 @@ static void a_change_reaches_a_held_poll_as_a_dns_delta(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
-/* text into a new file in the test's directory; its path (static). */
-static const char *write_file(const char *name, const char *text)
-{
-	static char path[2][600];
-	static int k;
-	char *p = path[k++ % 2];
-	FILE *f;
-
-	snprintf(p, 600, "%s/%s", check_tmpdir(), name);
-	f = fopen(p, "w");
-	if (!f)
-		return NULL;
-	fputs(text, f);
-	fclose(f);
-	return p;
-}
-
 static void cli_sets_and_shows_the_settings(void)
 {
-	const char *good = write_file("dns.json",
-				      "{\"search\": false, \"records\": "
-				      "[{\"name\": \"nas.home\", \"type\": "
-				      "\"AAAA\", \"value\": \"fd00::9\"}]}");
-	const char *bad = write_file("bad.json", "{\"upstreams\": "
-				     "[\"dns.example\"]}");
+	const char *good = fx_write_file("dns.json",
+					 "{\"search\": false, \"records\": "
+					 "[{\"name\": \"nas.home\", \"type\": "
+					 "\"AAAA\", \"value\": \"fd00::9\"}]}");
+	const char *bad = fx_write_file("bad.json", "{\"upstreams\": "
+					"[\"dns.example\"]}");
 	struct ih *h = NULL;
 	json_t *j = NULL;
 	char *out = NULL;

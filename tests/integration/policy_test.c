@@ -307,29 +307,12 @@ static void relay_token_in_a_map_verifies_with_the_relay_key(void)
 	CHECK_INT(ih_del(h), 0);
 }
 
-/* Writes text to a file in the test directory; returns its path. */
-static const char *write_file(const char *name, const char *text)
-{
-	static char path[4][600];
-	static int k;
-	char *p = path[k++ % 4];
-	FILE *f;
-
-	snprintf(p, 600, "%s/%s", check_tmpdir(), name);
-	f = fopen(p, "w");
-	if (!f)
-		return NULL;
-	fputs(text, f);
-	fclose(f);
-	return p;
-}
-
 static void cli_sets_checks_and_prints_the_policy_and_relay_key(void)
 {
 	struct ih *h = start();
 	struct fx_node a, b;
-	const char *good = write_file("good.json", hub_policy);
-	const char *bad = write_file(
+	const char *good = fx_write_file("good.json", hub_policy);
+	const char *bad = fx_write_file(
 		"bad.json", "{\"acls\":[{\"action\":\"accept\",\"src\":[\"*\"],"
 			    "\"dst\":[\"*:0\"]}]}");
 	struct lpoll *pa;

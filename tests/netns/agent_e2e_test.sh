@@ -37,19 +37,17 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
-
 . "$here/lib.sh"
-failed=0
+. "$here/connector_lab.sh"
+lab_env
 L=e2e$$
-lab_up=
-pids=
+# --poll-keepalive 5s: a restarted controller answers the agents' first
+# held poll within 5-9 s instead of 30-55 s, so the resync check below
+# measures the agents' back-off, not the hold.
+CTL_FLAGS="--poll-keepalive 5s"
+# The agents (connector_lab.sh) log debug lines; --no-direct: this test
+# covers the relay path (paths_nat_test.sh covers direct paths).
+AGENT_LOG_LEVEL=debug
 
 # c is a peer of a and b (TCP 9 only), so its pings reach their filters.
 acl_base='{"tagOwners":{"tag:a":[],"tag:b":[],"tag:c":[]},"acls":[
@@ -63,42 +61,6 @@ policy_ab="$acl_base]}"
 policy_both="$acl_base$acl_ba]}"
 policy_cb="$acl_base$acl_ba$acl_cb]}"
 
-# cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
-cli() {
-	_n=$1 _c=$2
-	shift 2
-	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
-}
-
-# start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE (no key: the
-# stored credential); AGENT_PID is the agent's pid. --no-direct: this test
-# covers the relay path (paths_nat_test.sh covers direct paths).
-start_agent() {
-	_node=$1 _key=${2:-}
-	shift
-	[ $# -gt 0 ] && shift
-	mkdir -p "$tmp/$_node"
-	nsrun "$_node" env WEFT_LOG_LEVEL=debug "$AGENT" up \
-		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
-		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
-		--hostname "$_node" --tun weft0 --no-direct --dns off "$@" \
-		2>>"$tmp/$_node.log" &
-	AGENT_PID=$!
-	pids="$pids $!"
-}
-
-# wait_running NODE PEERS: NODE's agent runs and has PEERS peers.
-wait_running() {
-	for _ in $(seq 100); do
-		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
-			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
-			return 0
-		sleep 0.1
-	done
-	fail "agent $1 not running with $2 peers"
-	return 1
-}
-
 # kill9 PID WHAT: SIGKILL, then wait up to 5 s until PID is gone.
 kill9() {
 	kill -KILL "$1" || fail "kill -9 $2 $1"
@@ -106,24 +68,6 @@ kill9() {
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.02
 	done
-}
-
-# start_controller: weft-controller serve on $tmp/ctl; CTL_PID its pid.
-start_controller() {
-	: >"$tmp/ctl.out"
-	# --poll-keepalive 5s: a restarted controller answers the agents'
-	# first held poll within 5-9 s instead of 30-55 s, so the resync
-	# check below measures the agents' back-off, not the hold.
-	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		--poll-keepalive 5s >"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	CTL_PID=$(nspid inet weft-controller)
-	[ -n "$CTL_PID" ] && pids="$pids $CTL_PID"
-	grep -q "listening on" "$tmp/ctl.out"
 }
 
 # nodes_count: the nodes in the controller's database (its CLI).
@@ -254,26 +198,6 @@ controller_restart() {
 	return 0
 }
 
-# start_relay: weft-relay in inet with the key in $tmp/relay.key;
-# RELAY_PID its pid, pin its pin.
-start_relay() {
-	: >"$tmp/relay.out"
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>>"$tmp/relay.log" &
-	pids="$pids $!"
-	pin=
-	for _ in $(seq 100); do
-		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
-			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
-			break
-		sleep 0.05
-	done
-	RELAY_PID=$(nspid inet weft-relay)
-	[ -n "$RELAY_PID" ] && pids="$pids $RELAY_PID"
-	[ -n "$pin" ]
-}
-
 # The relay dies (SIGKILL) under a continuous ping a->b on the relay path
 # and is started again at once with the same key. The agents must notice
 # (the restarted relay resets their old connections; a silent one is
@@ -387,21 +311,8 @@ least_privilege() {
 }
 
 run() {
-	lab up "$L" --a inet --b inet --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
-
-	start_controller
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	[ -n "$admin" ] || { fail "controller did not start"; return; }
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
+	lab_start agent_e2e_test --a inet --b inet --c inet || return
+	mesh_up || return
 	api PUT /api/v1/policy "$policy_ab" >/dev/null ||
 		{ fail "policy"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)

@@ -31,22 +31,12 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
-TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
-BOUND_MS=${RESTART_BOUND_MS:-10000}
-
 . "$here/lib.sh"
 . "$here/connector_lab.sh"
-failed=0
+lab_env
+TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
+BOUND_MS=${RESTART_BOUND_MS:-10000}
 L=rst$$
-lab_up=
-pids=
 # Direct paths unless a mode asks for --no-direct (connector_lab.sh).
 LAB_NO_DIRECT=
 
@@ -184,11 +174,7 @@ mode() {
 }
 
 run() {
-	lab up "$L" --a inet --b inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
+	lab_start agent_restart_test --a inet --b inet || return
 
 	mesh_up || return
 	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }

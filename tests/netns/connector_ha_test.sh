@@ -33,28 +33,18 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
 UDPTOOL=${WEFT_UDPTOOL:?set WEFT_UDPTOOL}
 TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
 SITE=192.168.77.0/24
 H=192.168.77.10
 WEB=192.168.77.20
 C_LAN=192.168.77.1
 C2_LAN=192.168.77.2
 TABLE="inet weft_weft0"
-
-. "$here/lib.sh"
-. "$here/connector_lab.sh"
-failed=0
 L=ha$$
-lab_up=
-pids=
 
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:8080"]},
@@ -79,13 +69,6 @@ counter() {
 via() {
 	cli a routes | jq -r --arg r "$1" \
 		'.resources[] | select(.name == $r) | .connector.name // ""'
-}
-
-nft_ok() {
-	printf '%s\n' 'table inet weftprobe {' \
-		'chain p { type nat hook postrouting priority srcnat; masquerade; }' \
-		'}' | nsrun c nft -f - 2>/dev/null || return 1
-	nsrun c nft delete table inet weftprobe
 }
 
 site_services() {
@@ -206,29 +189,14 @@ failover() {
 }
 
 run() {
-	lab up "$L" --a nat1 --b inet --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
-	if ! nft_ok; then
-		echo "connector_ha_test: skipped: the kernel has no nftables NAT" >&2
-		cleanup
-		exit 77
-	fi
+	lab_start connector_ha_test --a nat1 --b inet --c inet || return
+	need_nft_nat connector_ha_test
 	make_site_ha b "$C2_LAN" || { fail "site namespace"; return; }
 	site_services
 
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
+	mesh_up || return
 	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[]}' \
 		>/dev/null || { fail "tags"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
 	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
 		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
 		{ fail "resource site"; return; }

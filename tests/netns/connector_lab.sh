@@ -1,10 +1,11 @@
-# The connector lab, shared by tests/netns/connector_test.sh,
-# tests/netns/stream_test.sh (without the site) and
-# tests/bench/connector/run.sh: the controller and a relay in the netlab's
+# The agent lab, shared by the tests in tests/netns that run agents (the
+# connector tests with the site, the others without it) and
+# tests/bench/connector/run.sh: the controller and relays in the netlab's
 # "inet", agents with a TUN, and a "site" namespace h behind host c.
 # Sourced after lib.sh, not run. The caller sets what lib.sh needs and
-# tmp, AGENT, CTL, RELAY, CTL_ADDR, RELAY_ADDR, URL, H, C_LAN, and
-# and a fail function (wait_running calls it).
+# tmp, AGENT, CTL, RELAY, CTL_ADDR, RELAY_ADDR, URL (lab_env sets these),
+# H and C_LAN (for the site), and a fail function (wait_running calls
+# it).
 
 # cli NODE CMD [ARG]: weft-agent CMD --json in NODE.
 cli() {
@@ -15,13 +16,15 @@ cli() {
 
 # start_agent NODE [KEY [FLAGS...]]: weft-agent up in NODE; AGENT_PID is
 # the agent's own pid (found in the namespace). --no-direct (tunnels on
-# the relay) unless LAB_NO_DIRECT is set, to "" for direct paths.
+# the relay) unless LAB_NO_DIRECT is set, to "" for direct paths; the
+# agent logs at AGENT_LOG_LEVEL (WEFT_LOG_LEVEL) when that is set.
 start_agent() {
 	_node=$1 _key=${2:-}
 	shift
 	[ $# -gt 0 ] && shift
 	mkdir -p "$tmp/$_node"
-	nsrun "$_node" "$AGENT" up \
+	nsrun "$_node" env ${AGENT_LOG_LEVEL:+WEFT_LOG_LEVEL=$AGENT_LOG_LEVEL} \
+		"$AGENT" up \
 		--controller "$URL" --insecure-http ${_key:+--auth-key "$_key"} \
 		--state-dir "$tmp/$_node" --socket "$tmp/$_node/sock" \
 		--hostname "$_node" --tun weft0 ${LAB_NO_DIRECT---no-direct} \
@@ -36,9 +39,10 @@ start_agent() {
 	pids="$pids $AGENT_PID"
 }
 
-# wait_running NODE PEERS
+# wait_running NODE PEERS [SECONDS]: NODE's agent runs and has PEERS
+# peers (fails after SECONDS, 10 by default).
 wait_running() {
-	for _ in $(seq 100); do
+	for _ in $(seq $((${3:-10} * 10))); do
 		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
 			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = "$2" ] &&
 			return 0
@@ -48,34 +52,67 @@ wait_running() {
 	return 1
 }
 
-# start_controller: weft-controller serve (SQLite in $tmp/ctl).
+# start_controller: weft-controller serve (SQLite in $tmp/ctl) with
+# CTL_FLAGS; CTL_PID is its own pid, in pids too, so that cleanup stops
+# it with SIGTERM.
 start_controller() {
 	: >"$tmp/ctl.out"
 	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
+		${CTL_FLAGS:-} >"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
 	pids="$pids $!"
 	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && return 0
+		if grep -q "listening on" "$tmp/ctl.out" 2>/dev/null; then
+			CTL_PID=$(nspid inet weft-controller) &&
+				pids="$pids $CTL_PID"
+			return 0
+		fi
 		sleep 0.1
 	done
 	return 1
 }
 
-# start_relay: weft-relay in inet with a new key; pin is its pin.
+# start_relay [NAME ADDR]: weft-relay NAME ("relay") in inet on ADDR
+# ($RELAY_ADDR), its key in $tmp/NAME.key (new, or kept from an earlier
+# start); pin is its pin, RELAY_PID its own pid (in pids too).
 start_relay() {
-	: >"$tmp/relay.out"
-	nsrun inet "$RELAY" --listen "$RELAY_ADDR" --key "$tmp/relay.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/relay.out" \
-		2>>"$tmp/relay.log" &
+	_r=${1:-relay} _ra=${2:-$RELAY_ADDR}
+	: >"$tmp/$_r.out"
+	nsrun inet "$RELAY" --listen "$_ra" --key "$tmp/$_r.key" \
+		--controller-key "$tmp/ctl.pub" >"$tmp/$_r.out" \
+		2>>"$tmp/$_r.log" &
 	pids="$pids $!"
 	pin=
 	for _ in $(seq 100); do
-		grep -q "relay listening" "$tmp/relay.out" 2>/dev/null &&
-			pin=$(sed -n 's/^relay pin: //p' "$tmp/relay.out") &&
+		grep -q "relay listening" "$tmp/$_r.out" 2>/dev/null &&
+			pin=$(sed -n 's/^relay pin: //p' "$tmp/$_r.out") &&
 			break
 		sleep 0.05
 	done
+	RELAY_PID=$(relay_pid "${_ra##*:}") && pids="$pids $RELAY_PID"
 	[ -n "$pin" ]
+}
+
+# relay_pid PORT: the pid of the weft-relay in inet listening on PORT.
+relay_pid() {
+	for _p in $(ip netns pids "$(lab ns "$L" inet)" 2>/dev/null); do
+		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = weft-relay ] &&
+			tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q ":$1 " &&
+			{ echo "$_p"; return 0; }
+	done
+	return 1
+}
+
+# grant_site POLICY: the resource "site" ($SITE, served by tag:c), then
+# POLICY. tag:a and tag:c are declared first: a resource's connector tag
+# must exist, and a policy grants only an existing resource. Returns
+# non-zero after a fail.
+grant_site() {
+	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
+		>/dev/null || { fail "tagOwners"; return 1; }
+	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
+		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
+		{ fail "resource"; return 1; }
+	api PUT /api/v1/policy "$1" >/dev/null || { fail "policy"; return 1; }
 }
 
 # make_site: the site, namespace h (named like the lab's, so `lab down`

@@ -44,28 +44,18 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
 UDPTOOL=${WEFT_UDPTOOL:?set WEFT_UDPTOOL}
 TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
 SITE=192.168.77.0/24
 H=192.168.77.10
 C_LAN=192.168.77.1
 OTHER=192.168.76.10
 OTHER_ROUTE=192.168.76.0/23
 TABLE="inet weft_weft0"
-
-. "$here/lib.sh"
-. "$here/connector_lab.sh"
-failed=0
 L=conn$$
-lab_up=
-pids=
 
 policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["resource:site:8080,5201"]},
@@ -73,7 +63,6 @@ policy='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"udp","src":["tag:a"],"dst":["192.168.76.128/25:7000"]},
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["resource:site:*"]}]}'
 
-# stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
 has_table() {
 	nsrun "$1" nft list table $TABLE >/dev/null 2>&1
 }
@@ -103,15 +92,6 @@ site_services() {
 	nsrun h "$UDPTOOL" echo -b "$OTHER:7000" >"$tmp/h-other-udp.txt" &
 	pids="$pids $!"
 	sleep 0.2
-}
-
-# Kernel support, checked in a namespace of the lab (c): a table with a
-# nat chain and masquerade. Without it the test is skipped.
-nft_ok() {
-	printf '%s\n' 'table inet weftprobe {' \
-		'chain p { type nat hook postrouting priority srcnat; masquerade; }' \
-		'}' | nsrun c nft -f - 2>/dev/null || return 1
-	nsrun c nft delete table inet weftprobe
 }
 
 # tcp_ok [BYTES]: a TCP transfer a -> h:8080 with content check; prints
@@ -212,16 +192,8 @@ unserved() {
 }
 
 run() {
-	lab up "$L" --a nat1 --b none --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
-	if ! nft_ok; then
-		echo "connector_test: skipped: the kernel has no nftables NAT (nf_tables, masquerade)" >&2
-		cleanup
-		exit 77
-	fi
+	lab_start connector_test --a nat1 --b none --c inet || return
+	need_nft_nat connector_test
 	make_site || { fail "site namespace"; return; }
 	nsrun h ip addr add "$OTHER/24" dev eth0
 	nsrun c ip addr add "${OTHER%.*}.1/24" dev lan0
@@ -237,22 +209,8 @@ run() {
 			fail "$n starts with nftables tables"
 	done
 
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
-	# The connector tag must be declared before a resource names it,
-	# and the resource must exist before the policy grants it.
-	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
-		>/dev/null || { fail "tagOwners"; return; }
-	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
-		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
-		{ fail "resource"; return; }
-	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
+	mesh_up || return
+	grant_site "$policy" || return
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"],"reusable":true}' |
 		jq -r .key)

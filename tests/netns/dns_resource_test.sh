@@ -39,25 +39,15 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
 TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
 H=192.168.78.10
 H2=192.168.78.20
 STUB4=100.100.100.100
 C_LAN=192.168.78.1
-CTL_ADDR=203.0.113.1:8080
-RELAY_ADDR=203.0.113.1:3478
-URL=http://$CTL_ADDR
-
-. "$here/lib.sh"
-. "$here/connector_lab.sh"
-failed=0
 L=dns$$
-lab_up=
-pids=
 dns_pid=
 etc_ns=
 
@@ -248,11 +238,7 @@ traffic() {
 }
 
 run() {
-	lab up "$L" --a nat1 --b none --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
+	lab_start dns_resource_test --a nat1 --b none --c inet || return
 	make_site || { fail "site namespace"; return; }
 	ip -n "$hns" addr add "$H2/24" dev eth0
 	etc_ns=/etc/netns/$(lab ns "$L" c)
@@ -265,14 +251,7 @@ run() {
 	pids="$pids $!"
 	nsrun h "$TCPTOOL" serve "$H2:8080" >"$tmp/h2.txt" &
 	pids="$pids $!"
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
+	mesh_up || return
 	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
 		>/dev/null || { fail "tagOwners"; return; }
 	db=$(api POST /api/v1/resources '{"name":"db","address":"db.corp.test",

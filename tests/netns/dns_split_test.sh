@@ -214,12 +214,7 @@ run() {
 	corp_dns
 	host_dns
 	mesh_up || return
-	api PUT /api/v1/policy '{"tagOwners":{"tag:a":[],"tag:c":[]}}' \
-		>/dev/null || { fail "tagOwners"; return; }
-	api POST /api/v1/resources "{\"name\":\"site\",\"address\":\"$SITE\",
-		\"connectors\":{\"tags\":[\"tag:c\"]}}" >/dev/null ||
-		{ fail "resource"; return; }
-	api PUT /api/v1/policy "$policy" >/dev/null || { fail "policy"; return; }
+	grant_site "$policy" || return
 	api PUT /api/v1/dns "$settings" >/dev/null || { fail "dns settings"; return; }
 	ka=$(api POST /api/v1/auth-keys '{"tags":["tag:a"]}' | jq -r .key)
 	kc=$(api POST /api/v1/auth-keys '{"tags":["tag:c"]}' | jq -r .key)

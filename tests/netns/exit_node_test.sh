@@ -33,40 +33,22 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
 TCPTOOL=${WEFT_TCPTOOL:?set WEFT_TCPTOOL}
-CTL_IP=203.0.113.1
-CTL_ADDR=$CTL_IP:8080
-RELAY_ADDR=$CTL_IP:3478
-URL=http://$CTL_ADDR
+CTL_IP=${CTL_ADDR%:*}
 P=198.51.100.10
 C_UP=198.51.100.1
 LAN_HOST=10.1.0.99   # on a's LAN (no such host: routing only)
 TABLE=5745
 MARK=0x1671
-
-. "$here/lib.sh"
-. "$here/connector_lab.sh"
-failed=0
 L=exit$$
-lab_up=
-pids=
 
 grant='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","src":["tag:a"],"dst":["resource:internet:*"]}]}'
 revoked='{"tagOwners":{"tag:a":[],"tag:c":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:c:*"]}]}'
-
-# stop_pid PID SIGNAL: signal and wait up to 5 s until PID is gone.
-nft_ok() {
-	printf '%s\n' 'table inet weftprobe {' \
-		'chain p { type nat hook postrouting priority srcnat; masquerade; }' \
-		'}' | nsrun c nft -f - 2>/dev/null || return 1
-	nsrun c nft delete table inet weftprobe
-}
 
 # make_public: namespace p (named like the lab's, so `lab down` removes
 # it) on a veth up1 from c; p's only route is its own link.
@@ -177,29 +159,14 @@ outside() {
 }
 
 run() {
-	lab up "$L" --a nat1 --b none --c inet --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
-	if ! nft_ok; then
-		echo "exit_node_test: skipped: the kernel has no nftables NAT" >&2
-		cleanup
-		exit 77
-	fi
+	lab_start exit_node_test --a nat1 --b none --c inet || return
+	need_nft_nat exit_node_test
 	make_public || { fail "public namespace"; return; }
 	nsrun p "$TCPTOOL" serve "$P:80" >"$tmp/p-tcp.txt" &
 	pids="$pids $!"
 	ping_ok a "$P" 1 && fail "a reaches p without the exit"
 
-	start_controller || { fail "controller did not start"; return; }
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
-		{ fail "relay-key"; return; }
-	start_relay || { fail "relay did not start"; return; }
-	api POST /api/v1/relays "{\"name\":\"inet\",\"region\":\"lab\",
-		\"address\":\"$RELAY_ADDR\",\"public_key_pin\":\"$pin\"}" \
-		>/dev/null || { fail "relay registration"; return; }
+	mesh_up || return
 	# Tags first (a resource's connector tag must be declared).
 	api PUT /api/v1/policy "$revoked" >/dev/null || { fail "tags"; return; }
 	api POST /api/v1/resources '{"name":"internet","address":"internet",

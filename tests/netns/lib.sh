@@ -1,14 +1,14 @@
-# Shell helpers shared by the agent tests in network namespaces
-# (agent_e2e_test.sh, paths_nat_test.sh, stream_test.sh). Sourced, not
-# run. The caller
-# sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
+# Shell helpers shared by the tests in network namespaces (every
+# tests/netns/*_test.sh) and the connector bench. Sourced, not run. The
+# caller sets NETLAB (tests/harness/netlab.sh), L (its lab's name), lab_up
 # (non-empty once the lab exists), pids (processes to stop), admin (the
-# controller's bootstrap API key) and URL (the controller's base URL).
+# controller's bootstrap API key) and URL (the controller's base URL);
+# lab_env sets most of them.
 
 lab() { sh "$NETLAB" "$@"; }
 
 # cleanup: stops every process in $pids (TERM, KILL after 5 s) and removes
-# the lab; safe to call twice.
+# the lab (and those of run_cases); safe to call twice.
 cleanup() {
 	for p in $pids; do
 		kill -TERM "$p" 2>/dev/null
@@ -23,6 +23,7 @@ cleanup() {
 	pids=
 	[ -n "$lab_up" ] && lab down "$L" >/dev/null 2>&1
 	lab_up=
+	drop_labs
 }
 
 # nsrun NODE cmd...: runs cmd in NODE's namespace.
@@ -83,18 +84,20 @@ peer() {
 # defined before sourcing this file is kept, one defined after replaces
 # these.
 
-# fail MESSAGE: reports a failed check; the test goes on.
+# fail MESSAGE: reports a failed check (naming the case, in run_cases);
+# the test goes on.
 command -v fail >/dev/null 2>&1 || fail() {
-	echo "FAIL: $*" >&2
+	echo "FAIL${case:+ $case}: $*" >&2
 	failed=1
 }
 
-# dump: the last lines of every log and output file in $tmp.
+# dump: the last lines of every log and output file in $tmp (debug lines
+# left out: agents started with WEFT_LOG_LEVEL=debug write many).
 command -v dump >/dev/null 2>&1 || dump() {
 	for f in "$tmp"/*.log "$tmp"/*.txt "$tmp"/*.jsonl; do
 		[ -f "$f" ] || continue
 		echo "---- $f" >&2
-		tail -n 40 "$f" >&2
+		grep -v 'level=debug' "$f" | tail -n 40 >&2
 	done
 }
 
@@ -127,12 +130,14 @@ start_test() {
 	t_start=$(date +%s)
 }
 
-# finish NAME: stops everything, fails on a sanitizer report in the logs,
-# prints the time and ok/FAIL (with the dump), and exits with the result.
+# finish NAME: stops everything, fails on a sanitizer report in the logs
+# (in $tmp and the directories in it), prints the time and ok/FAIL (with
+# the dump), and exits with the result.
 finish() {
 	cleanup
 	echo "$1: $(($(date +%s) - t_start)) s"
-	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
+	if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log "$tmp"/*/*.log \
+		2>/dev/null; then
 		fail "sanitizer report (files above)"
 	fi
 	if [ "$failed" = 0 ]; then
@@ -172,6 +177,18 @@ lab_start() {
 	lab_up=1
 }
 
+# need_nft_nat NAME: skips the test unless the kernel has nftables NAT (a
+# nat chain with masquerade, what a connector installs), tried in the
+# lab's c; call it after lab_start. The connector and exit-node tests
+# (connector_test.sh, connector_ha_test.sh, exit_node_test.sh) need it.
+need_nft_nat() {
+	printf '%s\n' 'table inet weftprobe {' \
+		'chain p { type nat hook postrouting priority srcnat; masquerade; }' \
+		'}' | nsrun c nft -f - 2>/dev/null ||
+		skip "$1" "the kernel has no nftables NAT (nf_tables, masquerade)"
+	nsrun c nft delete table inet weftprobe
+}
+
 # lab_env: the binaries and addresses of a lab with the controller and a
 # relay in inet (WEFT_RELAY_BIN may be unset where no relay runs), from
 # ctest's environment (tests/netns/CMakeLists.txt); `here` is the
@@ -187,4 +204,62 @@ lab_env() {
 	DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
 	lab_up=
 	pids=
+}
+
+# The tests made of cases (netlab_test.sh, relay_qad_test.sh): each case
+# is a function that builds its own labs (newname, case_up); run_cases
+# runs them one after the other and removes each one's labs after it.
+# The caller sets lab_prefix (the first letters of its labs' names).
+labs=
+n_labs=0
+
+# nsx LAB NODE cmd...: runs cmd in NODE of lab LAB.
+nsx() {
+	lab exec "$@"
+}
+
+# newname VAR: sets VAR to a lab name unique to this run.
+newname() {
+	n_labs=$((n_labs + 1))
+	eval "$1=$lab_prefix$$x$n_labs"
+}
+
+# case_up NAME [LAB OPTIONS]: builds lab NAME, removed after the case;
+# exits 77 where namespaces are not available, returns non-zero after a
+# fail.
+case_up() {
+	labs="$labs $1"
+	lab up "$@" --owner $$
+	_rc=$?
+	[ $_rc -eq 77 ] && exit 77
+	[ $_rc -eq 0 ] || { fail "netlab up $* failed"; return 1; }
+}
+
+# drop_labs: removes the labs in $labs (lab down; safe to repeat).
+drop_labs() {
+	for _l in $labs; do
+		lab down "$_l" >/dev/null 2>&1 || true
+	done
+	labs=
+}
+
+# run_cases NAME CASE...: runs each CASE (with its labs removed after it
+# and ok/FAIL printed), then exits with the result. start_test first.
+run_cases() {
+	_t=$1
+	shift
+	for case in "$@"; do
+		_before=$failed
+		failed=0
+		"$case"
+		drop_labs
+		if [ "$failed" -eq 0 ]; then
+			echo "ok   $case"
+		else
+			echo "FAIL $case"
+		fi
+		[ "$_before" -eq 1 ] && failed=1
+	done
+	case=
+	finish "$_t"
 }

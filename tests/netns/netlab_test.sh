@@ -17,39 +17,10 @@ NETLAB=${NETLAB:-$here/../harness/netlab.sh}
 UDPTOOL=${WEFT_UDPTOOL:?set WEFT_UDPTOOL to the udptool binary}
 [ -x "$UDPTOOL" ] || { echo "no udptool at $UDPTOOL" >&2; exit 1; }
 
-lab() { sh "$NETLAB" "$@"; }
-failed=0
-labs=
-
-# Every lab this run made goes, whatever happens.
-cleanup() {
-	for l in $labs; do
-		lab down "$l" >/dev/null 2>&1 || true
-	done
-}
-trap cleanup EXIT
-trap 'exit 1' HUP INT TERM
-
-fail() {
-	echo "FAIL $case: $*" >&2
-	failed=1
-	return 1
-}
-
-# up NAME [options]: builds a lab, skipping the whole test when namespaces
-# are not available here.
-up() {
-	labs="$labs $1"
-	lab up "$@" --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || fail "netlab up $* failed"
-}
-
-# in NAME NODE cmd...: runs cmd in a lab namespace.
-nsx() {
-	lab exec "$@"
-}
+. "$here/lib.sh"
+lab_up=
+pids=
+lab_prefix=t
 
 # echo_server NAME NODE ADDR:PORT [-c N]: starts an echo server in NODE,
 # detached (netlab's down ends it, or it exits after N answers).
@@ -67,16 +38,10 @@ port_of() {
 	echo "${1##*:}"
 }
 
-# newname VAR: sets VAR to a lab name unique to this run.
-n=0
-newname() {
-	n=$((n + 1))
-	eval "$1=t$$x$n"
-}
 
 nat_rewrites_source_to_the_outside_address() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	echo_server "$L" inet 203.0.113.1:7001
 	seen=$(nsx "$L" a "$UDPTOOL" ask 203.0.113.1:7001) || fail "no echo"
 	[ "${seen%:*}" = "$(lab addr "$L" nat1)" ] ||
@@ -88,7 +53,7 @@ nat_rewrites_source_to_the_outside_address() {
 
 eim_nat_keeps_one_mapping_for_every_destination() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	echo_server "$L" inet 203.0.113.1:7001
 	echo_server "$L" inet 203.0.113.1:7002
 	echo_server "$L" c 203.0.113.23:7001
@@ -102,7 +67,7 @@ eim_nat_keeps_one_mapping_for_every_destination() {
 
 symmetric_nat_maps_each_destination_to_its_own_port() {
 	newname L
-	up "$L" --nat1 sym || return
+	case_up "$L" --nat1 sym || return
 	echo_server "$L" inet 203.0.113.1:7001
 	echo_server "$L" inet 203.0.113.1:7002
 	echo_server "$L" c 203.0.113.23:7001
@@ -116,7 +81,7 @@ symmetric_nat_maps_each_destination_to_its_own_port() {
 
 nat_drops_unsolicited_inbound_and_filters_by_port() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	# One answer, then the echo server exits and frees its port.
 	echo_server "$L" inet 203.0.113.1:7001 -c 1
 	mapped=$(nsx "$L" a "$UDPTOOL" ask -b 0.0.0.0:40001 203.0.113.1:7001) ||
@@ -152,7 +117,7 @@ nat_drops_unsolicited_inbound_and_filters_by_port() {
 
 nat_without_drop_rule_answers_unsolicited_packets() {
 	newname L
-	up "$L" --nat1 eim-nodrop || return
+	case_up "$L" --nat1 eim-nodrop || return
 	r=$(nsx "$L" c "$UDPTOOL" refused -t 1000 203.0.113.11:45678)
 	[ "$r" = refused ] || fail "want an ICMP error from nat1, got: $r"
 }
@@ -184,7 +149,7 @@ punch() {
 
 hole_punching_works_between_two_eim_nats() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	punch "$L"
 	[ "$(cat "$tmp/pa")" = ok ] || fail "a did not hear b"
 	[ "$(cat "$tmp/pb")" = ok ] || fail "b did not hear a"
@@ -192,7 +157,7 @@ hole_punching_works_between_two_eim_nats() {
 
 hole_punching_fails_behind_a_symmetric_nat() {
 	newname L
-	up "$L" --nat1 sym || return
+	case_up "$L" --nat1 sym || return
 	punch "$L"
 	[ "$(cat "$tmp/pa")" = timeout ] || fail "a heard b through sym NAT"
 	[ "$(cat "$tmp/pb")" = timeout ] || fail "b heard a through sym NAT"
@@ -200,7 +165,7 @@ hole_punching_fails_behind_a_symmetric_nat() {
 
 early_packet_breaks_punching_without_the_drop_rule() {
 	newname L
-	up "$L" --nat1 eim-nodrop || return
+	case_up "$L" --nat1 eim-nodrop || return
 	punch "$L"
 	[ "$(cat "$tmp/pb")" = timeout ] ||
 		fail "b heard a although nat1 had to pick a new port"
@@ -212,13 +177,13 @@ early_packet_breaks_punching_without_the_drop_rule() {
 # reaches nat2 and breaks punching between the two eim-nodrop NATs.
 routed_low_ttl_opener_saves_punching_through_nodrop_nats() {
 	newname L
-	up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
+	case_up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
 	punch "$L" 2
 	[ "$(cat "$tmp/pa")" = ok ] || fail "TTL 2: a did not hear b"
 	[ "$(cat "$tmp/pb")" = ok ] || fail "TTL 2: b did not hear a"
 	lab down "$L"
 	newname L
-	up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
+	case_up "$L" --routed --nat1 eim-nodrop --nat2 eim-nodrop || return
 	punch "$L" 3
 	[ "$(cat "$tmp/pb")" = timeout ] ||
 		fail "TTL 3: b heard a although a's packet reached nat2"
@@ -226,7 +191,7 @@ routed_low_ttl_opener_saves_punching_through_nodrop_nats() {
 
 same_lan_hosts_reach_each_other_without_nat() {
 	newname L
-	up "$L" --same-lan || return
+	case_up "$L" --same-lan || return
 	[ "$(lab where "$L" b)" = nat1 ] || fail "b is not behind nat1"
 	echo_server "$L" b "$(lab addr "$L" b):7001"
 	seen=$(nsx "$L" a "$UDPTOOL" ask "$(lab addr "$L" b):7001") ||
@@ -239,7 +204,7 @@ same_lan_hosts_reach_each_other_without_nat() {
 
 down_removes_everything_and_is_idempotent() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	echo_server "$L" inet 203.0.113.1:7001
 	links_before=$(ip -o link show | wc -l)
 	lab down "$L" || fail "down failed"
@@ -294,24 +259,7 @@ down_removes_everything_and_is_idempotent
 down_finds_leftovers_of_a_crashed_run
 gc_removes_labs_of_dead_owners_only"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "netlab_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-
-for case in ${*:-$all}; do
-	before=$failed
-	failed=0
-	"$case"
-	cleanup
-	labs=
-	if [ $failed -eq 0 ]; then
-		echo "ok   $case"
-	else
-		echo "FAIL $case"
-	fi
-	[ $before -eq 1 ] && failed=1
-done
-exit $failed
+need netlab_test
+start_test
+# shellcheck disable=SC2086 # the case names
+run_cases netlab ${*:-$all}

@@ -74,11 +74,10 @@ URL=http://$CTL_ADDR
 COOLDOWN=3
 
 . "$here/lib.sh"
-failed=0
 L=
 lab_up=
 pids=
-scen=
+case=
 n=0
 li=0
 
@@ -86,12 +85,8 @@ policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]}]}'
 
-fail() {
-	echo "FAIL $scen: $*" >&2
-	failed=1
-	return 0
-}
-
+# dump: each scenario's trace in full and the end of its logs (a
+# directory each in $tmp).
 dump() {
 	for f in "$tmp"/*/trace.txt; do
 		[ -f "$f" ] || continue
@@ -191,14 +186,10 @@ wait_path() {
 setup() {
 	n=0
 	li=$((li + 1))
-	dir=$tmp/$li.$scen
+	dir=$tmp/$li.$case
 	mkdir -p "$dir"
 	L=pn$$x$li
-	lab up "$L" --c none --owner $$ "$@"
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return 1; }
-	lab_up=1
+	lab_start paths_nat_test --c none "$@" || return 1
 
 	nsbg inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$dir/ctl" \
 		>"$dir/ctl.out" 2>>"$dir/ctl.log"
@@ -252,11 +243,11 @@ reach_direct() {
 	TTD=
 	if wait_path a b direct "${PATHS_NAT_DIRECT_MS:-5000}" "$t0"; then
 		TTD=$WAITED
-		echo "$scen: time to direct: $TTD ms (agent: $(peer a b \
+		echo "$case: time to direct: $TTD ms (agent: $(peer a b \
 			punch.time_to_direct_ms) ms, rounds $(peer a b punch.rounds))"
 		[ "$TTD" -le 1000 ] &&
-			echo "$scen: direct within the 1 s target" ||
-			echo "WARNING $scen: time to direct $TTD ms is above the 1 s target"
+			echo "$case: direct within the 1 s target" ||
+			echo "WARNING $case: time to direct $TTD ms is above the 1 s target"
 		[ "$(peer a b punch.state)" = direct ] ||
 			fail "path direct but punch.state is $(peer a b punch.state)"
 		[ "$(peer a b path_changed)" != null ] ||
@@ -278,7 +269,7 @@ relay_quiet() {
 	wait "$PING_PID"
 	got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$PING_OUT")
 	f1=$(metric inet "$RELAY_METRICS" weft_relay_frames_forwarded_total)
-	echo "$scen: 40 pings on the direct path: ${got:-0} answered, relay forwarded $((f1 - f0)) frames"
+	echo "$case: 40 pings on the direct path: ${got:-0} answered, relay forwarded $((f1 - f0)) frames"
 	[ "$((f1 - f0))" -lt 20 ] ||
 		fail "relay forwarded $((f1 - f0)) frames during 2 s of direct pings"
 	[ "${got:-0}" -ge 36 ] || fail "only ${got:-0} of 40 pings answered on the direct path"
@@ -297,7 +288,7 @@ scen_direct() {
 	stop_ping >/dev/null
 	[ -n "$TTD" ] || return
 	addr=$(peer a b direct_addr)
-	echo "$scen: a uses b's direct address $addr"
+	echo "$case: a uses b's direct address $addr"
 	case "$addr" in
 	"$1":*) ;;
 	*) fail "a's direct_addr for b is $addr, expected $1:PORT" ;;
@@ -628,12 +619,12 @@ s_portchange() {
 		esac
 		sleep 0.05
 	done
-	[ -n "$redirect" ] && echo "$scen: direct again on the new port after $redirect ms"
+	[ -n "$redirect" ] && echo "$case: direct again on the new port after $redirect ms"
 	sleep 2
 	t1=$(now_ms)
 	kill "$PING_PID" 2>/dev/null
 	gap=$(ping_gap "$dir/ping-port.txt" "$t0" "$t1")
-	echo "$scen: nat1 remapped a ($old -> $new): longest gap between answers $gap ms"
+	echo "$case: nat1 remapped a ($old -> $new): longest gap between answers $gap ms"
 	[ "$gap" -le 3000 ] ||
 		fail "traffic stopped for $gap ms after the port change"
 	[ "$(peer a b path)" = direct ] || fail "a's path is $(peer a b path)"
@@ -660,10 +651,6 @@ s_samelan() {
 	esac
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "paths_nat_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
 # add_ipv6: IPv6 for a and b on the inet bridge, and no UDP over IPv4
 # between them (run by setup before the agents start).
 add_ipv6() {
@@ -723,45 +710,27 @@ s_ipv6() {
 	scen_direct "[2001:db8::22]"
 }
 
-for t in jq curl ping perl; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "paths_nat_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
+need paths_nat_test jq curl ping perl
+start_test
 write_stream_tools
 
 cooldown_flag="--punch-cooldown ${COOLDOWN}s"
 if ! "$AGENT" up --help 2>&1 | grep -q -- --punch-cooldown; then
-	scen=all
 	fail "weft-agent up has no --punch-cooldown: running without it"
 	cooldown_flag=
 fi
 
-t_start=$(date +%s)
 [ $# -gt 0 ] || set -- inet eim nodrop eimsym symsym cut portchange samelan \
 	newaddr ipv6
-for scen in "$@"; do
+for case in "$@"; do
 	t_s=$(date +%s)
-	case "$scen" in
+	case "$case" in
 	inet | eim | nodrop | eimsym | symsym | cut | portchange | samelan | \
-		newaddr | ipv6) "s_$scen" ;;
-	*) echo "paths_nat_test: unknown scenario '$scen'" >&2; exit 2 ;;
+		newaddr | ipv6) "s_$case" ;;
+	*) echo "paths_nat_test: unknown scenario '$case'" >&2; exit 2 ;;
 	esac
 	cleanup
-	echo "$scen: $(($(date +%s) - t_s)) s"
+	echo "$case: $(($(date +%s) - t_s)) s"
 done
-scen=all
-echo "paths_nat: $(($(date +%s) - t_start)) s"
-# The sanitizer builds report on exit: none is allowed.
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   paths_nat"
-else
-	dump
-	echo "FAIL paths_nat"
-fi
-exit $failed
+case=
+finish paths_nat

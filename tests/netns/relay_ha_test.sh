@@ -25,81 +25,18 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-NETLAB=${NETLAB:-$here/../harness/netlab.sh}
-AGENT=${WEFT_AGENT_BIN:?set WEFT_AGENT_BIN}
-CTL=${WEFT_CONTROLLER_BIN:?set WEFT_CONTROLLER_BIN}
-RELAY=${WEFT_RELAY_BIN:?set WEFT_RELAY_BIN}
-CTL_ADDR=203.0.113.1:8080
-URL=http://$CTL_ADDR
+. "$here/lib.sh"
+. "$here/connector_lab.sh"
+lab_env
 UDPDELAY=${WEFT_UDPDELAY:?set WEFT_UDPDELAY}
 DELAY=20
-
-. "$here/lib.sh"
-failed=0
 L=rha$$
-lab_up=
-pids=
+AGENT_LOG_LEVEL=debug
 
 policy='{"tagOwners":{"tag:a":[],"tag:b":[]},"acls":[
  {"action":"accept","proto":"icmp","src":["tag:a"],"dst":["tag:b:*"]},
  {"action":"accept","proto":"icmp","src":["tag:b"],"dst":["tag:a:*"]},
  {"action":"accept","proto":"tcp","src":["tag:a"],"dst":["tag:b:5201"]}]}'
-
-fail() {
-	echo "FAIL: $*" >&2
-	failed=1
-}
-
-dump() {
-	for f in "$tmp"/*.log; do
-		echo "---- $f" >&2
-		grep -v 'level=debug' "$f" | tail -n 40 >&2
-	done
-}
-
-cli() {
-	_n=$1 _c=$2
-	shift 2
-	nsrun "$_n" "$AGENT" "$_c" --json --socket "$tmp/$_n/sock" "$@"
-}
-
-start_agent() {
-	mkdir -p "$tmp/$1"
-	nsrun "$1" env WEFT_LOG_LEVEL=debug "$AGENT" up --controller "$URL" --insecure-http \
-		--auth-key "$2" --state-dir "$tmp/$1" --socket "$tmp/$1/sock" \
-		--hostname "$1" --tun weft0 --no-direct --dns off \
-		2>>"$tmp/$1.log" &
-	pids="$pids $!"
-}
-
-# start_relay NAME PORT: weft-relay NAME in inet on PORT (its key in
-# $tmp/NAME.key, kept across restarts); pin its pin.
-start_relay() {
-	: >"$tmp/$1.out"
-	nsrun inet "$RELAY" --listen "203.0.113.1:$2" --key "$tmp/$1.key" \
-		--controller-key "$tmp/ctl.pub" >"$tmp/$1.out" \
-		2>>"$tmp/$1.log" &
-	pids="$pids $!"
-	pin=
-	for _ in $(seq 100); do
-		grep -q "relay listening" "$tmp/$1.out" 2>/dev/null &&
-			pin=$(sed -n 's/^relay pin: //p' "$tmp/$1.out") &&
-			break
-		sleep 0.05
-	done
-	_p=$(relay_pid "$2") && pids="$pids $_p"
-	[ -n "$pin" ]
-}
-
-# relay_pid PORT: the pid of the weft-relay listening on PORT.
-relay_pid() {
-	for _p in $(ip netns pids "$(lab ns "$L" inet)" 2>/dev/null); do
-		[ "$(cat "/proc/$_p/comm" 2>/dev/null)" = weft-relay ] &&
-			tr '\0' ' ' <"/proc/$_p/cmdline" | grep -q ":$1 " &&
-			{ echo "$_p"; return 0; }
-	done
-	return 1
-}
 
 # slow NODE PORT...: NODE's UDP to those relay ports goes through
 # udpdelay (DELAY ms each way) in NODE: nftables there sends it to the
@@ -136,17 +73,6 @@ wait_home() {
 		[ "$(home "$1")" = "$2" ] && return 0
 		sleep 0.1
 	done
-	return 1
-}
-
-wait_running() {
-	for _ in $(seq 150); do
-		[ "$(cli "$1" status 2>/dev/null | jq -r .state)" = running ] &&
-			[ "$(cli "$1" peers 2>/dev/null | jq '.peers|length')" = 1 ] &&
-			return 0
-		sleep 0.1
-	done
-	fail "agent $1 not running with its peer"
 	return 1
 }
 
@@ -214,28 +140,15 @@ failover() {
 }
 
 run() {
-	lab up "$L" --a inet --b inet --c none --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || { fail "netlab up failed"; return; }
-	lab_up=1
+	lab_start relay_ha_test --a inet --b inet --c none || return
 
-	: >"$tmp/ctl.out"
-	nsrun inet "$CTL" serve --listen "$CTL_ADDR" --data-dir "$tmp/ctl" \
-		>"$tmp/ctl.out" 2>>"$tmp/ctl.log" &
-	pids="$pids $!"
-	for _ in $(seq 100); do
-		grep -q "listening on" "$tmp/ctl.out" 2>/dev/null && break
-		sleep 0.1
-	done
-	_p=$(nspid inet weft-controller) && pids="$pids $_p"
-	admin=$(grep -o 'weft_api_[^[:space:]]*' "$tmp/ctl.out" | head -n1)
-	[ -n "$admin" ] || { fail "controller did not start"; return; }
+	mesh_up --no-relay || return
 	"$CTL" relay-key --data-dir "$tmp/ctl" >"$tmp/ctl.pub" ||
 		{ fail "relay-key"; return; }
 	port=3478
 	for r in r1 r2 r3; do
-		start_relay $r $port || { fail "relay $r did not start"; return; }
+		start_relay $r "203.0.113.1:$port" ||
+			{ fail "relay $r did not start"; return; }
 		api POST /api/v1/relays "{\"name\":\"$r\",\"region\":\"lab-$r\",
 			\"address\":\"203.0.113.1:$port\",
 			\"public_key_pin\":\"$pin\"}" >/dev/null ||
@@ -249,8 +162,8 @@ run() {
 	kb=$(api POST /api/v1/auth-keys '{"tags":["tag:b"]}' | jq -r .key)
 	start_agent a "$ka"
 	start_agent b "$kb"
-	wait_running a || return
-	wait_running b || return
+	wait_running a 1 15 || return
+	wait_running b 1 15 || return
 
 	wait_home a r1 10 || fail "a's home relay is $(home a), not r1"
 	wait_home b r2 10 || fail "b's home relay is $(home b), not r2"
@@ -270,7 +183,7 @@ run() {
 	failover
 
 	# r1 back: not a's home before it has been up 10 s.
-	start_relay r1 3478 || { fail "r1 did not restart"; return; }
+	start_relay r1 203.0.113.1:3478 || { fail "r1 did not restart"; return; }
 	tb=$(now_ms)
 	sleep 5
 	[ "$(home a)" = r1 ] && fail "a went back to r1 within 5 s of its restart"
@@ -278,27 +191,8 @@ run() {
 	echo "r1 restarted: a's home relay again after $(($(now_ms) - tb)) ms"
 }
 
-if [ "$(id -u)" != 0 ]; then
-	echo "relay_ha_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-for t in jq curl ping nft iperf3; do
-	command -v $t >/dev/null 2>&1 ||
-		{ echo "relay_ha_test: $t missing" >&2; exit 1; }
-done
-tmp=$(mktemp -d)
+need relay_ha_test jq curl ping nft iperf3
+start_test
 trap 'cleanup; [ -n "${RELAY_HA_KEEP:-}" ] || rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
-
 run
-cleanup
-if grep -l "Sanitizer\|runtime error:" "$tmp"/*.log 2>/dev/null; then
-	fail "sanitizer report (files above)"
-fi
-if [ $failed -eq 0 ]; then
-	echo "ok   relay_ha"
-else
-	dump
-	echo "FAIL relay_ha"
-fi
-exit $failed
+finish relay_ha

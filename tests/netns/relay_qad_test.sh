@@ -19,39 +19,14 @@ PROBE=${WEFT_PROBE_BIN:?set WEFT_PROBE_BIN}
 MKTOKEN=${WEFT_MKTOKEN:?set WEFT_MKTOKEN}
 RELAY_ADDR=203.0.113.1:3478
 
-lab() { sh "$NETLAB" "$@"; }
-nsx() { lab exec "$@"; }
-failed=0
-labs=
-
-cleanup() {
-	for l in $labs; do
-		lab down "$l" >/dev/null 2>&1 || true
-	done
-}
-
-fail() {
-	echo "FAIL $case: $*" >&2
-	failed=1
-	return 1
-}
-
-n=0
-newname() {
-	n=$((n + 1))
-	eval "$1=q$$x$n"
-}
-
-up() {
-	labs="$labs $1"
-	lab up "$@" --owner $$
-	rc=$?
-	[ $rc -eq 77 ] && exit 77
-	[ $rc -eq 0 ] || fail "netlab up $* failed"
-}
+. "$here/lib.sh"
+lab_up=
+pids=
+lab_prefix=q
 
 # relay_start NAME: starts weft-relay in inet of lab NAME and sets $pin.
 relay_start() {
+	: >"$tmp/relay.out"
 	ip netns exec "$(lab ns "$1" inet)" "$RELAY" --listen "$RELAY_ADDR" \
 		--key "$tmp/relay.key" --controller-key "$tmp/ctl.pub" \
 		>"$tmp/relay.out" 2>"$tmp/relay.err" &
@@ -62,6 +37,7 @@ relay_start() {
 		sleep 0.1
 	done
 	fail "relay did not start: $(cat "$tmp/relay.err")"
+	return 1
 }
 
 # probe NAME HOST NODE [flags]: runs weft-relay-probe in HOST, JSON events
@@ -85,7 +61,7 @@ event_addr() {
 
 qad_and_stun_show_the_nat_outside_address_and_port() {
 	newname L
-	up "$L" || return
+	case_up "$L" || return
 	relay_start "$L" || return
 	probe "$L" a 7 --bind 0.0.0.0:42000 --stun
 	qad=$(event_addr qad)
@@ -106,7 +82,7 @@ qad_and_stun_show_the_nat_outside_address_and_port() {
 
 qad_equals_stun_from_the_same_socket_behind_a_symmetric_nat() {
 	newname L
-	up "$L" --nat1 sym || return
+	case_up "$L" --nat1 sym || return
 	relay_start "$L" || return
 	probe "$L" a 7 --bind 0.0.0.0:42000 --stun
 	qad=$(event_addr qad)
@@ -118,7 +94,7 @@ qad_equals_stun_from_the_same_socket_behind_a_symmetric_nat() {
 
 qad_shows_the_host_address_without_nat() {
 	newname L
-	up "$L" --c inet || return
+	case_up "$L" --c inet || return
 	relay_start "$L" || return
 	probe "$L" c 9 --bind 0.0.0.0:42000 --stun
 	[ "$(event_addr qad)" = 203.0.113.23:42000 ] ||
@@ -131,29 +107,8 @@ all="qad_and_stun_show_the_nat_outside_address_and_port
 qad_equals_stun_from_the_same_socket_behind_a_symmetric_nat
 qad_shows_the_host_address_without_nat"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "relay_qad_test: skipped: needs root for network namespaces" >&2
-	exit 77
-fi
-command -v turnutils_stunclient >/dev/null 2>&1 ||
-	{ echo "relay_qad_test: turnutils_stunclient (coturn) missing" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'cleanup; rm -rf "$tmp"' EXIT
-trap 'exit 1' HUP INT TERM
+need relay_qad_test turnutils_stunclient
+start_test
 "$MKTOKEN" keygen "$tmp/ctl.key" "$tmp/ctl.pub" || exit 1
-
-for case in ${*:-$all}; do
-	before=$failed
-	failed=0
-	"$case"
-	cleanup
-	labs=
-	rm -f "$tmp/relay.out" "$tmp/relay.err" "$tmp/probe.out"
-	if [ $failed -eq 0 ]; then
-		echo "ok   $case"
-	else
-		echo "FAIL $case"
-	fi
-	[ $before -eq 1 ] && failed=1
-done
-exit $failed
+# shellcheck disable=SC2086 # the case names
+run_cases relay_qad ${*:-$all}

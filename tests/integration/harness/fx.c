@@ -534,3 +534,18 @@ bool fx_pem_eq(const char *a, const char *b)
 		b++;
 	}
 }
+
+const char *fx_write_file(const char *name, const char *text)
+{
+	static char path[4][600];
+	static int k;
+	char *p = path[k++ % 4];
+	FILE *f;
+
+	snprintf(p, sizeof(path[0]), "%s/%s", check_tmpdir(), name);
+	f = fopen(p, "w");
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	return fclose(f) == 0 ? p : NULL;
+}

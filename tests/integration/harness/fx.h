@@ -119,4 +119,8 @@ int fx_sql(struct ih *h, const char *sql);
 /* Compares two PEM texts ignoring whitespace. */
 bool fx_pem_eq(const char *a, const char *b);
 
+/* Writes text to a new file name in the test's directory (check_tmpdir).
+ * Returns its path, valid until four more calls, or NULL on failure. */
+const char *fx_write_file(const char *name, const char *text);
+
 #endif
