@@ -1,20 +1,16 @@
 /* The network-map engine: the model and the changes to it. See netmap.h
  * for the model, netmap_model.h for the names used here, and
  * docs/internals/netmap.md for the data structures, costs and JSON;
- * filters and reach are computed in netmap_model.c,
- * rendering lives in netmap_render.c.
+ * filters and reach are computed in netmap_model.c, rendering lives in
+ * netmap_render.c, a policy change in netmap_policy.c and a resource
+ * change in netmap_res.c. This file holds the rule memberships and peer
+ * sets they all maintain, and the node and relay changes.
  *
  * A change computes the new rule memberships first and then re-derives the
  * peer set of only the nodes whose memberships changed; adding or removing
  * a peer is always applied to both ends, so the peer relation stays
  * symmetric without touching anybody else. */
 #include "controller/netmap_model.h"
-
-/* a must be sorted. */
-static bool ivec_has(const struct ivec *a, int64_t x)
-{
-	return a->n && bsearch(&x, a->v, a->n, sizeof(*a->v), cmp_i64);
-}
 
 /* --- dirty lists --- */
 
@@ -64,23 +60,13 @@ int netmap_mark(struct netmap *nm, struct nnode *n)
 	return mark(nm, n);
 }
 
-static int mark_filter(struct netmap *nm, struct nnode *n)
+int netmap_mark_filter(struct netmap *nm, struct nnode *n)
 {
 	n->filter_v = nm->v;
 	return mark(nm, n);
 }
 
 /* --- node records --- */
-
-static bool tags_eq(const struct nrec *a, const struct nrec *b)
-{
-	if (a->ntags != b->ntags)
-		return false;
-	for (size_t i = 0; i < a->ntags; i++)
-		if (strcmp(a->tags[i], b->tags[i]) != 0)
-			return false;
-	return true;
-}
 
 static bool routes_eq(const struct nrec *a, const struct nrec *b)
 {
@@ -152,7 +138,7 @@ static int classify(const struct netmap *nm, const struct nnode *n,
 }
 
 /* Adds n to (add) or removes it from the member sets of its S, D, V. */
-static int set_members(struct netmap *nm, struct nnode *n, bool add)
+int netmap_set_members(struct netmap *nm, struct nnode *n, bool add)
 {
 	struct {
 		struct ivec *rules;
@@ -181,14 +167,14 @@ static int set_members(struct netmap *nm, struct nnode *n, bool add)
 }
 
 /* Recomputes n's memberships; the previous S goes to old_s (caller frees). */
-static int reclassify(struct netmap *nm, struct nnode *n, struct ivec *old_s)
+int netmap_reclassify(struct netmap *nm, struct nnode *n, struct ivec *old_s)
 {
 	struct ivec s = {0}, d = {0}, v = {0};
 	int rc;
 
 	if ((rc = classify(nm, n, &s, &d, &v)) < 0)
 		goto out;
-	set_members(nm, n, false);
+	netmap_set_members(nm, n, false);
 	ivec_free(&n->D);
 	ivec_free(&n->V);
 	*old_s = n->S;
@@ -198,7 +184,7 @@ static int reclassify(struct netmap *nm, struct nnode *n, struct ivec *old_s)
 	memset(&s, 0, sizeof(s));
 	memset(&d, 0, sizeof(d));
 	memset(&v, 0, sizeof(v));
-	rc = set_members(nm, n, true);
+	rc = netmap_set_members(nm, n, true);
 out:
 	ivec_free(&s);
 	ivec_free(&d);
@@ -215,7 +201,7 @@ static int mark_rule_receivers(struct netmap *nm, size_t r)
 		void *m;
 
 		for (size_t pos = 0; idmap_next(sets[k], &pos, NULL, &m);)
-			if (mark_filter(nm, m) < 0)
+			if (netmap_mark_filter(nm, m) < 0)
 				return WEFT_ERR_NOMEM;
 	}
 	return 0;
@@ -223,7 +209,7 @@ static int mark_rule_receivers(struct netmap *nm, size_t r)
 
 /* --- peers --- */
 
-static int collect_set(struct ivec *out, const struct idmap *m)
+int netmap_collect_set(struct ivec *out, const struct idmap *m)
 {
 	int64_t id;
 
@@ -235,7 +221,7 @@ static int collect_set(struct ivec *out, const struct idmap *m)
 
 /* The peers a node with n's memberships wants, n itself included when it
  * is on both ends of a rule, sorted. */
-static int want_peers(const struct netmap *nm, const struct nnode *n,
+int netmap_want_peers(const struct netmap *nm, const struct nnode *n,
 		      struct ivec *out)
 {
 	int rc;
@@ -243,15 +229,17 @@ static int want_peers(const struct netmap *nm, const struct nnode *n,
 	for (size_t i = 0; i < n->S.n; i++) {
 		const struct nrule *r = &nm->rules[n->S.v[i]];
 
-		if ((rc = collect_set(out, &r->dst)) < 0 ||
-		    (rc = collect_set(out, &r->srv)) < 0)
+		if ((rc = netmap_collect_set(out, &r->dst)) < 0 ||
+		    (rc = netmap_collect_set(out, &r->srv)) < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < n->D.n; i++)
-		if ((rc = collect_set(out, &nm->rules[n->D.v[i]].src)) < 0)
+		if ((rc = netmap_collect_set(out,
+					      &nm->rules[n->D.v[i]].src)) < 0)
 			return rc;
 	for (size_t i = 0; i < n->V.n; i++)
-		if ((rc = collect_set(out, &nm->rules[n->V.v[i]].src)) < 0)
+		if ((rc = netmap_collect_set(out,
+					      &nm->rules[n->V.v[i]].src)) < 0)
 			return rc;
 	ivec_sort_unique(out);
 	return 0;
@@ -263,7 +251,7 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 {
 	int rc;
 
-	if ((rc = want_peers(nm, n, out)) < 0)
+	if ((rc = netmap_want_peers(nm, n, out)) < 0)
 		return rc;
 	/* A node is never its own peer. */
 	for (size_t i = 0; i < out->n; i++) {
@@ -278,7 +266,7 @@ static int compute_peers(const struct netmap *nm, const struct nnode *n,
 }
 
 /* Notes in n's journal that the entry of peer id changed now. */
-static int journal_add(struct netmap *nm, struct nnode *n, int64_t id)
+int netmap_journal_add(struct netmap *nm, struct nnode *n, int64_t id)
 {
 	struct jent *e;
 
@@ -309,7 +297,7 @@ static int peer_add(struct netmap *nm, struct nnode *a, struct nnode *b)
 	if (idmap_i64_get(&a->peers, b->rec.id))
 		return 0;
 	if (idmap_i64_put(&a->peers, b->rec.id, nm->v) < 0 ||
-	    journal_add(nm, a, b->rec.id) < 0)
+	    netmap_journal_add(nm, a, b->rec.id) < 0)
 		return WEFT_ERR_NOMEM;
 	return mark(nm, a);
 }
@@ -352,7 +340,7 @@ static int peer_remove(struct netmap *nm, struct nnode *a, int64_t id)
 
 /* Brings n's peer set in line with the memberships, on both ends of every
  * pair that changed. */
-static int refresh_peers(struct netmap *nm, struct nnode *n)
+int netmap_refresh_peers(struct netmap *nm, struct nnode *n)
 {
 	struct ivec want = {0}, gone = {0};
 	int64_t id;
@@ -392,184 +380,12 @@ static int mark_peers(struct netmap *nm, const struct nnode *n)
 	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &id, NULL);) {
 		struct nnode *m = node_get(nm, id);
 
-		if (m && (journal_add(nm, m, n->rec.id) < 0 ||
+		if (m && (netmap_journal_add(nm, m, n->rec.id) < 0 ||
 			  mark(nm, m) < 0))
 			return WEFT_ERR_NOMEM;
 	}
 	return 0;
 }
-
-/* --- classes ---
- *
- * A policy change touches every node, but nodes the policy cannot tell
- * apart get the same memberships, and nodes with the same memberships want
- * the same peers. So a policy change classifies one node of each identity
- * and copies its memberships to the others, and re-derives the peer sets
- * of only the nodes whose wanted peers changed: the peer sets always equal
- * what the memberships want (every change keeps them so), so a node whose
- * old and new memberships want the same peers keeps its peers. */
-
-/* idmap keys are positive. */
-static int64_t hash_key(uint64_t h)
-{
-	return (int64_t)((h >> 1) | 1);
-}
-
-static bool ivec_eq(const struct ivec *a, const struct ivec *b)
-{
-	return a->n == b->n &&
-	       (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
-}
-
-static int ivec_copy(struct ivec *dst, const struct ivec *src)
-{
-	if (dst->cap < src->n) {
-		int64_t *nv = realloc(dst->v, src->n * sizeof(*nv));
-
-		if (!nv)
-			return WEFT_ERR_NOMEM;
-		dst->v = nv;
-		dst->cap = src->n;
-	}
-	if (src->n)
-		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
-	dst->n = src->n;
-	return 0;
-}
-
-/* What classify reads of a node besides the policy: its user and tags,
- * its name when the policy names nodes (names), and what it serves. The
- * last is shared only through tags (connector tags), so nodes with routes
- * or serving a resource by id (special, sorted) are classified alone. */
-static bool ident_alone(const struct nnode *n, const struct ivec *special)
-{
-	return n->rec.nroutes || ivec_has(special, n->rec.id);
-}
-
-static uint64_t ident_hash(const struct nnode *n, bool names)
-{
-	const char *u = rec_user(&n->rec);
-	uint64_t h = FNV_INIT;
-
-	h = u ? fnv_add(h, u, strlen(u) + 1) : fnv_add(h, "", 1);
-	for (size_t i = 0; i < n->rec.ntags; i++)
-		h = fnv_add(h, n->rec.tags[i], strlen(n->rec.tags[i]) + 1);
-	if (names)
-		h = fnv_add(h, n->rec.name, strlen(n->rec.name) + 1);
-	return h;
-}
-
-static bool ident_eq(const struct nnode *a, const struct nnode *b,
-		     bool names)
-{
-	const char *ua = rec_user(&a->rec), *ub = rec_user(&b->rec);
-
-	if (!ua != !ub || (ua && strcmp(ua, ub) != 0) ||
-	    !tags_eq(&a->rec, &b->rec))
-		return false;
-	return !names || strcmp(a->rec.name, b->rec.name) == 0;
-}
-
-/* The resource connectors named by node id, sorted. */
-static int connector_ids(const struct netmap *nm, struct ivec *out)
-{
-	for (size_t i = 0; i < nm->nres; i++)
-		for (size_t k = 0; k < nm->res[i].r.nconnector_nodes; k++)
-			if (ivec_push(out, nm->res[i].r.connector_nodes[k]) < 0)
-				return WEFT_ERR_NOMEM;
-	ivec_sort_unique(out);
-	return 0;
-}
-
-/* reclassify for a node with no memberships, copying them from a node of
- * the same identity classified before (ids: identity hash → struct
- * nnode *) when there is one. */
-static int classify_shared(struct netmap *nm, struct nnode *n,
-			   struct idmap *ids, bool names,
-			   const struct ivec *special)
-{
-	struct ivec old_s = {0};
-	struct nnode *m = NULL;
-	int64_t key = 0;
-	int rc;
-
-	if (!ident_alone(n, special)) {
-		key = hash_key(ident_hash(n, names));
-		m = idmap_get(ids, key);
-	}
-	if (m && ident_eq(m, n, names)) {
-		if (ivec_copy(&n->S, &m->S) < 0 || ivec_copy(&n->D, &m->D) < 0 ||
-		    ivec_copy(&n->V, &m->V) < 0)
-			return WEFT_ERR_NOMEM;
-		return set_members(nm, n, true);
-	}
-	rc = reclassify(nm, n, &old_s);
-	ivec_free(&old_s);
-	if (rc == 0 && key && !m && idmap_put(ids, key, n) < 0)
-		rc = WEFT_ERR_NOMEM;
-	return rc;
-}
-
-/* Nodes with the same memberships and the peers they want. */
-struct pclass {
-	const struct nnode *rep; /* the first member seen */
-	struct ivec want;        /* want_peers of every member */
-};
-
-static uint64_t members_hash(const struct nnode *n)
-{
-	const struct ivec *v[] = {&n->S, &n->D, &n->V};
-	uint64_t h = FNV_INIT;
-
-	for (size_t k = 0; k < 3; k++) {
-		h = fnv_add(h, &v[k]->n, sizeof(v[k]->n));
-		h = fnv_add(h, v[k]->v, v[k]->n * sizeof(*v[k]->v));
-	}
-	return h;
-}
-
-/* n's class in classes (hash → struct pclass *), made on first use; *out
- * stays NULL when another class has n's hash (n is then not compared). */
-static int class_of(const struct netmap *nm, struct idmap *classes,
-		    const struct nnode *n, struct pclass **out)
-{
-	int64_t key = hash_key(members_hash(n));
-	struct pclass *c = idmap_get(classes, key);
-
-	*out = NULL;
-	if (c) {
-		if (ivec_eq(&c->rep->S, &n->S) && ivec_eq(&c->rep->D, &n->D) &&
-		    ivec_eq(&c->rep->V, &n->V))
-			*out = c;
-		return 0;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return WEFT_ERR_NOMEM;
-	c->rep = n;
-	if (want_peers(nm, n, &c->want) < 0 ||
-	    idmap_put(classes, key, c) < 0) {
-		ivec_free(&c->want);
-		free(c);
-		return WEFT_ERR_NOMEM;
-	}
-	*out = c;
-	return 0;
-}
-
-static void classes_free(struct idmap *classes)
-{
-	void *v;
-
-	for (size_t pos = 0; idmap_next(classes, &pos, NULL, &v);) {
-		struct pclass *c = v;
-
-		ivec_free(&c->want);
-		free(c);
-	}
-	idmap_free(classes);
-}
-
 /* --- lifecycle --- */
 
 int netmap_new(const struct netmap_options *opt, struct netmap **out)
@@ -611,7 +427,7 @@ static void node_free(struct nnode *n)
 	free(n);
 }
 
-static void rules_free(struct nrule *rules, size_t n)
+void netmap_rules_free(struct nrule *rules, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		idmap_free(&rules[i].src);
@@ -630,7 +446,7 @@ void netmap_del(struct netmap *nm)
 		node_free(nm->nodes[i]);
 	free(nm->nodes);
 	idmap_free(&nm->index);
-	rules_free(nm->rules, nm->nrules);
+	netmap_rules_free(nm->rules, nm->nrules);
 	policy_free(nm->pol);
 	free(nm->res);
 	free(nm->relays);
@@ -708,14 +524,14 @@ static int node_add(struct netmap *nm, struct nrec *rec)
 
 	if ((rc = node_insert(nm, rec, &n)) < 0)
 		return rc;
-	if ((rc = reclassify(nm, n, &none)) < 0)
+	if ((rc = netmap_reclassify(nm, n, &none)) < 0)
 		goto out;
 	for (size_t i = 0; i < n->S.n; i++)
 		if ((rc = mark_rule_receivers(nm, (size_t)n->S.v[i])) < 0)
 			goto out;
 	if ((rc = mark(nm, n)) < 0)
 		goto out;
-	if ((rc = refresh_peers(nm, n)) < 0)
+	if ((rc = netmap_refresh_peers(nm, n)) < 0)
 		goto out;
 	rc = netmap_res_after(nm, n, &(struct res_before){0});
 out:
@@ -763,7 +579,7 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 		return rc;
 	had_addr = old->has_v4 || old->has_v6;
 	ident = strcmp(old->name, rec->name) != 0 ||
-		strcmp(old->user, rec->user) != 0 || !tags_eq(old, rec) ||
+		strcmp(old->user, rec->user) != 0 || !rec_tags_eq(old, rec) ||
 		!routes_eq(old, rec);
 	addr = strcmp(old->ipv4, rec->ipv4) != 0 ||
 	       strcmp(old->ipv6, rec->ipv6) != 0;
@@ -789,7 +605,7 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 	if (!info)
 		goto out;
 	if (ident) {
-		if ((rc = reclassify(nm, n, &old_s)) < 0)
+		if ((rc = netmap_reclassify(nm, n, &old_s)) < 0)
 			goto out;
 		/* Receivers of rules n joined or left lose or gain its
 		 * addresses; with new addresses, all of them do. */
@@ -798,8 +614,8 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 		/* What n may reach (allowed_ips, DNS, resources) may have
 		 * changed. */
 		n->peers_v = n->dns_v = n->res_v = nm->v;
-		if ((rc = mark_filter(nm, n)) < 0 ||
-		    (rc = refresh_peers(nm, n)) < 0)
+		if ((rc = netmap_mark_filter(nm, n)) < 0 ||
+		    (rc = netmap_refresh_peers(nm, n)) < 0)
 			goto out;
 	} else if (addr) {
 		for (size_t i = 0; i < n->S.n; i++)
@@ -810,7 +626,7 @@ static int node_update(struct netmap *nm, struct nnode *n, struct nrec *rec)
 		 * only when n gains its first or loses its last address
 		 * (or lists itself as a sender, marked just now). */
 		if (had_addr != (n->rec.has_v4 || n->rec.has_v6) &&
-		    (rc = mark_filter(nm, n)) < 0)
+		    (rc = netmap_mark_filter(nm, n)) < 0)
 			goto out;
 	}
 	if (self) {
@@ -868,7 +684,7 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 	for (size_t i = 0; i < n->S.n; i++)
 		if ((rc = mark_rule_receivers(nm, (size_t)n->S.v[i])) < 0)
 			goto out;
-	set_members(nm, n, false);
+	netmap_set_members(nm, n, false);
 	for (size_t pos = 0; idmap_i64_next(&n->peers, &pos, &peer, NULL);) {
 		struct nnode *m = node_get(nm, peer);
 
@@ -886,315 +702,6 @@ int netmap_node_remove(struct netmap *nm, int64_t version, int64_t id,
 out:
 	return netmap_change_end(nm, rc);
 }
-
-/* --- policy --- */
-
-/* A node's filter, reach and class before a policy change. */
-struct before {
-	struct fcomp filter;
-	struct reach reach;
-	struct pclass *cls;
-};
-
-int netmap_policy_set(struct netmap *nm, int64_t version, struct policy *p,
-		      struct netmap_dirty *dirty)
-{
-	struct before *old = NULL;
-	struct nrule *rules = NULL;
-	struct idmap ids, oldcls, newcls;
-	struct ivec special = {0};
-	size_t nrules = 0, nnodes = 0;
-	bool names;
-	int rc;
-
-	if (!p)
-		return WEFT_ERR_INVAL;
-	idmap_init(&ids);
-	idmap_init(&oldcls);
-	idmap_init(&newcls);
-	if ((rc = netmap_change_begin(nm, version, dirty)) < 0) {
-		policy_free(p);
-		return rc;
-	}
-	nnodes = nm->nnodes;
-	rc = WEFT_ERR_NOMEM;
-	nrules = policy_rule_count(p);
-	old = calloc(nnodes + 1, sizeof(*old));
-	rules = calloc(nrules + 1, sizeof(*rules));
-	if (!old || !rules) {
-		/* Nothing changed yet: the engine stays usable. */
-		policy_free(p);
-		rules_free(rules, 0);
-		free(old);
-		nm->dirty = NULL;
-		return WEFT_ERR_NOMEM;
-	}
-	/* Compiled, not rendered: the filters hold references to their
-	 * rules' source lists, which so outlive the old rules. */
-	for (size_t i = 0; i < nnodes; i++)
-		if (netmap_filter_compile(nm, nm->nodes[i], &old[i].filter) < 0 ||
-		    netmap_reach_build(nm, nm->nodes[i], &old[i].reach) < 0 ||
-		    class_of(nm, &oldcls, nm->nodes[i], &old[i].cls) < 0)
-			goto out;
-	if (connector_ids(nm, &special) < 0)
-		goto out;
-	rules_free(nm->rules, nm->nrules);
-	policy_free(nm->pol);
-	netmap_fcache_clear(nm->fcache);
-	nm->pol = p;
-	p = NULL;
-	nm->rules = rules;
-	nm->nrules = nrules;
-	rules = NULL;
-	names = policy_names_nodes(nm->pol);
-	for (size_t i = 0; i < nnodes; i++) {
-		struct nnode *n = nm->nodes[i];
-
-		/* The old member sets are gone: start from empty. */
-		n->D.n = n->V.n = n->S.n = 0;
-		if ((rc = classify_shared(nm, n, &ids, names, &special)) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nnodes; i++) {
-		struct pclass *c;
-
-		if ((rc = class_of(nm, &newcls, nm->nodes[i], &c)) < 0)
-			goto out;
-		if (c && old[i].cls && ivec_eq(&c->want, &old[i].cls->want))
-			continue;
-		if ((rc = refresh_peers(nm, nm->nodes[i])) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < nnodes; i++) {
-		struct nnode *n = nm->nodes[i];
-		struct fcomp f = {0};
-		struct reach r = {0};
-
-		rc = WEFT_ERR_NOMEM;
-		if (netmap_filter_compile(nm, n, &f) == 0 &&
-		    netmap_reach_build(nm, n, &r) == 0)
-			rc = 0;
-		if (!rc && !netmap_filter_eq(&f, &old[i].filter))
-			rc = mark_filter(nm, n);
-		if (!rc && !netmap_reach_eq(&r, &old[i].reach)) {
-			n->peers_v = n->dns_v = n->res_v = nm->v;
-			rc = mark(nm, n);
-		}
-		netmap_filter_free(&f);
-		netmap_reach_free(&r);
-		if (rc < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; i < nnodes; i++) {
-		netmap_filter_free(&old[i].filter);
-		netmap_reach_free(&old[i].reach);
-	}
-	free(old);
-	rules_free(rules, 0);
-	policy_free(p);
-	idmap_free(&ids);
-	classes_free(&oldcls);
-	classes_free(&newcls);
-	ivec_free(&special);
-	return netmap_change_end(nm, rc);
-}
-
-/* --- resources --- */
-
-/* Does rule r name resource name in its dst? */
-static bool rule_names_res(const struct policy_rule *rule, const char *name)
-{
-	size_t plen = strlen(RESOURCE_PREFIX);
-
-	for (size_t k = 0; k < rule->ndst; k++) {
-		const struct policy_sel *sel = &rule->dst[k];
-
-		if (sel->kind == POLICY_SEL_RESOURCE && sel->name &&
-		    strncmp(sel->name, RESOURCE_PREFIX, plen) == 0 &&
-		    strcmp(sel->name + plen, name) == 0)
-			return true;
-	}
-	return false;
-}
-
-static int add_connectors(const struct netmap *nm,
-			  const struct netmap_resource *r, struct ivec *out)
-{
-	for (size_t i = 0; r && i < nm->nnodes; i++)
-		if (netmap_res_served_by(r, &nm->nodes[i]->rec) &&
-		    ivec_push(out, nm->nodes[i]->rec.id) < 0)
-			return WEFT_ERR_NOMEM;
-	return 0;
-}
-
-/* Replaces resource old (NULL: none) by nw (NULL: removed). Only rules
- * naming the resource are affected: their connectors (old and new) are
- * reclassified and re-peered, and the nodes that may reach it get new DNS
- * data and new entries for those connectors. */
-static int resource_change(struct netmap *nm, const struct nres *old,
-			   const struct nres *nw)
-{
-	struct ivec rules = {0}, cand = {0};
-	struct fcomp *before = NULL;
-	struct netmap_resource old_r = {0};
-	size_t pos;
-	int rc = WEFT_ERR_NOMEM;
-
-	/* old points into the list, which the change rewrites. */
-	if (old)
-		old_r = old->r;
-
-	for (size_t r = 0; r < nm->nrules; r++) {
-		const struct policy_rule *rule = policy_rule(nm->pol, r);
-
-		if (((old && rule_names_res(rule, old->r.name)) ||
-		     (nw && rule_names_res(rule, nw->r.name))) &&
-		    ivec_push(&rules, (int64_t)r) < 0)
-			goto out;
-	}
-	if (rules.n) {
-		for (size_t i = 0; i < rules.n; i++)
-			if (collect_set(&cand, &nm->rules[rules.v[i]].srv) < 0)
-				goto out;
-		if (add_connectors(nm, old ? &old->r : NULL, &cand) < 0 ||
-		    add_connectors(nm, nw ? &nw->r : NULL, &cand) < 0)
-			goto out;
-		ivec_sort_unique(&cand);
-		if (cand.n && !(before = calloc(cand.n, sizeof(*before))))
-			goto out;
-		for (size_t i = 0; i < cand.n; i++)
-			if (netmap_filter_compile(nm, node_get(nm, cand.v[i]),
-						  &before[i]) < 0)
-				goto out;
-	}
-	/* Apply the change to the resource list. */
-	if (old) {
-		pos = (size_t)(old - nm->res);
-		if (nw) {
-			nm->res[pos] = *nw;
-		} else {
-			nm->res[pos] = nm->res[nm->nres - 1];
-			nm->nres--;
-		}
-	} else if (nw) {
-		struct nres *nv = realloc(nm->res, (nm->nres + 1) *
-					  sizeof(*nv));
-
-		if (!nv)
-			goto out;
-		nm->res = nv;
-		nm->res[nm->nres++] = *nw;
-	}
-	for (size_t i = 0; i < cand.n; i++) {
-		struct ivec old_s = {0};
-
-		rc = reclassify(nm, node_get(nm, cand.v[i]), &old_s);
-		ivec_free(&old_s);
-		if (rc < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < cand.n; i++)
-		if ((rc = refresh_peers(nm, node_get(nm, cand.v[i]))) < 0)
-			goto out;
-	for (size_t i = 0; i < cand.n; i++) {
-		struct nnode *c = node_get(nm, cand.v[i]);
-		struct fcomp f = {0};
-
-		rc = netmap_filter_compile(nm, c, &f);
-		if (rc == 0 && !netmap_filter_eq(&f, &before[i]))
-			rc = mark_filter(nm, c);
-		netmap_filter_free(&f);
-		if (rc < 0)
-			goto out;
-	}
-	/* Nodes that may reach the resource: DNS data and the connectors'
-	 * allowed_ips in their maps. */
-	for (size_t i = 0; i < rules.n; i++) {
-		const struct idmap *src = &nm->rules[rules.v[i]].src;
-		void *p;
-
-		for (size_t k = 0; idmap_next(src, &k, NULL, &p);) {
-			struct nnode *n = p;
-
-			n->dns_v = n->res_v = nm->v;
-			for (size_t c = 0; c < cand.n; c++) {
-				int64_t *at = idmap_i64_get(&n->peers,
-							    cand.v[c]);
-
-				if (!at)
-					continue;
-				*at = nm->v;
-				if ((rc = journal_add(nm, n, cand.v[c])) < 0)
-					goto out;
-			}
-			if ((rc = mark(nm, n)) < 0)
-				goto out;
-		}
-	}
-	/* Its connectors' "serves" sections, whether or not a rule names
-	 * it. */
-	for (size_t i = 0; i < nm->nnodes; i++) {
-		struct nnode *c = nm->nodes[i];
-
-		if ((!old || !netmap_res_served_by(&old_r, &c->rec)) &&
-		    (!nw || !netmap_res_served_by(&nw->r, &c->rec)))
-			continue;
-		c->serves_v = nm->v;
-		if ((rc = mark(nm, c)) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	for (size_t i = 0; before && i < cand.n; i++)
-		netmap_filter_free(&before[i]);
-	free(before);
-	ivec_free(&rules);
-	ivec_free(&cand);
-	return rc;
-}
-
-static const struct nres *res_by_id(const struct netmap *nm, int64_t id)
-{
-	for (size_t i = 0; i < nm->nres; i++)
-		if (nm->res[i].r.id == id)
-			return &nm->res[i];
-	return NULL;
-}
-
-int netmap_resource_upsert(struct netmap *nm, int64_t version,
-			   const struct netmap_resource *r,
-			   struct netmap_dirty *dirty)
-{
-	struct nres nw;
-	const struct nres *old;
-	int rc;
-
-	if ((rc = netmap_res_parse(r, &nw)) < 0)
-		return rc;
-	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
-		return rc;
-	old = res_by_id(nm, r->id);
-	if (old && memcmp(&old->r, r, sizeof(*r)) == 0)
-		return netmap_change_end(nm, 0);
-	return netmap_change_end(nm, resource_change(nm, old, &nw));
-}
-
-int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
-			   struct netmap_dirty *dirty)
-{
-	const struct nres *old;
-	int rc;
-
-	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
-		return rc;
-	old = res_by_id(nm, id);
-	if (!old)
-		return netmap_change_end(nm, 0);
-	return netmap_change_end(nm, resource_change(nm, old, NULL));
-}
-
 /* --- relays --- */
 
 static int cmp_relay(const void *a, const void *b)

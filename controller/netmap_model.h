@@ -5,8 +5,10 @@
  * identities, the rules' source lists, compiled filters and what a node
  * may reach, and their comparisons. netmap.c keeps the model up to date
  * (rule memberships, peer sets, tombstones, versions) through the change
- * calls; netmap_render.c only turns the model into JSON. Both include this
- * header and nothing of each other, so there is no cycle:
+ * calls, with netmap_policy.c (a policy change) and netmap_res.c (resources
+ * and their changes) calling the membership and peer functions it
+ * exports; netmap_render.c only turns the model into JSON. They include
+ * this header and nothing of each other, so there is no cycle:
  * netmap.c → netmap_model.c ← netmap_render.c.
  *
  * Names: for a rule r, src(r) holds the nodes matching a src selector,
@@ -74,6 +76,18 @@ static inline void ivec_free(struct ivec *a)
 {
 	free(a->v);
 	memset(a, 0, sizeof(*a));
+}
+
+/* a must be sorted. */
+static inline bool ivec_has(const struct ivec *a, int64_t x)
+{
+	return a->n && bsearch(&x, a->v, a->n, sizeof(*a->v), cmp_i64);
+}
+
+static inline bool ivec_eq(const struct ivec *a, const struct ivec *b)
+{
+	return a->n == b->n &&
+	       (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
 }
 
 struct pvec {
@@ -295,6 +309,16 @@ static inline const char *rec_user(const struct nrec *r)
 	return r->ntags || !r->user[0] ? NULL : r->user;
 }
 
+static inline bool rec_tags_eq(const struct nrec *a, const struct nrec *b)
+{
+	if (a->ntags != b->ntags)
+		return false;
+	for (size_t i = 0; i < a->ntags; i++)
+		if (strcmp(a->tags[i], b->tags[i]) != 0)
+			return false;
+	return true;
+}
+
 /* --- defined in netmap_model.c --- */
 
 /* Parses everything the engine needs from in into out. 0, WEFT_ERR_INVAL
@@ -438,6 +462,33 @@ json_t *netmap_serves_render(const struct netmap *nm, const struct nnode *n);
 /* Records that n's map changed at the current version (adds it to the
  * change's dirty list once). 0 or WEFT_ERR_NOMEM. */
 int netmap_mark(struct netmap *nm, struct nnode *n);
+/* netmap_mark for a change of n's filter. */
+int netmap_mark_filter(struct netmap *nm, struct nnode *n);
+
+/* Adds n to (add) or removes it from the member sets of the rules in its
+ * S, D and V. Removing cannot fail; adding: 0 or WEFT_ERR_NOMEM. */
+int netmap_set_members(struct netmap *nm, struct nnode *n, bool add);
+/* Recomputes n's memberships under the current policy and resources;
+ * the previous S goes to old_s (the caller frees it). 0 or
+ * WEFT_ERR_NOMEM. */
+int netmap_reclassify(struct netmap *nm, struct nnode *n,
+		      struct ivec *old_s);
+
+/* Appends the ids of m to out. 0 or WEFT_ERR_NOMEM. */
+int netmap_collect_set(struct ivec *out, const struct idmap *m);
+/* The peers a node with n's memberships wants, n itself included when it
+ * is on both ends of a rule, sorted into out. 0 or WEFT_ERR_NOMEM. */
+int netmap_want_peers(const struct netmap *nm, const struct nnode *n,
+		      struct ivec *out);
+/* Brings n's peer set in line with its memberships, on both ends of
+ * every pair that changed (marking both). 0 or WEFT_ERR_NOMEM. */
+int netmap_refresh_peers(struct netmap *nm, struct nnode *n);
+/* Notes in n's journal that the entry of peer id changed now. 0 or
+ * WEFT_ERR_NOMEM. */
+int netmap_journal_add(struct netmap *nm, struct nnode *n, int64_t id);
+
+/* Frees n rules and their member sets. */
+void netmap_rules_free(struct nrule *rules, size_t n);
 
 /* Every change starts with netmap_change_begin (checks the version, sets
  * up the dirty list; nothing changed on failure) and ends with

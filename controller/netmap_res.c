@@ -1,7 +1,8 @@
 /* Resources in the network-map engine: the engine's record of a resource,
  * who connects it, what a node's rules give it (narrowed by the
- * resource's filters), which sections a connector's change touches, and
- * the "resources" and "serves" sections of a map. See netmap_model.h and
+ * resource's filters), which sections a connector's change touches, the
+ * "resources" and "serves" sections of a map, and the resource changes
+ * (netmap_resource_upsert/remove). See netmap_model.h and
  * docs/internals/netmap.md. */
 #include "controller/netmap_model.h"
 
@@ -259,12 +260,6 @@ bool netmap_res_flips(const struct res_before *b, bool online)
 	return b->rules.n && b->online != online;
 }
 
-static bool ivec_equal(const struct ivec *a, const struct ivec *b)
-{
-	return a->n == b->n &&
-	       (!a->n || memcmp(a->v, b->v, a->n * sizeof(*a->v)) == 0);
-}
-
 /* Marks the "resources" section of the senders of rules (but x). */
 static int mark_senders(struct netmap *nm, const struct nnode *x,
 			const struct ivec *rules)
@@ -296,7 +291,7 @@ int netmap_res_after(struct netmap *nm, struct nnode *x,
 
 	if ((rc = netmap_res_before(nm, x, &now)) < 0)
 		goto out;
-	served_eq = ivec_equal(&b->served, &now.served);
+	served_eq = ivec_eq(&b->served, &now.served);
 	if (!served_eq) {
 		x->serves_v = nm->v;
 		if ((rc = netmap_mark(nm, x)) < 0)
@@ -494,4 +489,201 @@ json_t *netmap_serves_render(const struct netmap *nm, const struct nnode *n)
 	}
 	free(v);
 	return a;
+}
+
+/* --- resource changes --- */
+
+/* Does rule r name resource name in its dst? */
+static bool rule_names_res(const struct policy_rule *rule, const char *name)
+{
+	size_t plen = strlen(RESOURCE_PREFIX);
+
+	for (size_t k = 0; k < rule->ndst; k++) {
+		const struct policy_sel *sel = &rule->dst[k];
+
+		if (sel->kind == POLICY_SEL_RESOURCE && sel->name &&
+		    strncmp(sel->name, RESOURCE_PREFIX, plen) == 0 &&
+		    strcmp(sel->name + plen, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int add_connectors(const struct netmap *nm,
+			  const struct netmap_resource *r, struct ivec *out)
+{
+	for (size_t i = 0; r && i < nm->nnodes; i++)
+		if (netmap_res_served_by(r, &nm->nodes[i]->rec) &&
+		    ivec_push(out, nm->nodes[i]->rec.id) < 0)
+			return WEFT_ERR_NOMEM;
+	return 0;
+}
+
+/* Replaces resource old (NULL: none) by nw (NULL: removed). Only rules
+ * naming the resource are affected: their connectors (old and new) are
+ * reclassified and re-peered, and the nodes that may reach it get new DNS
+ * data and new entries for those connectors. */
+static int resource_change(struct netmap *nm, const struct nres *old,
+			   const struct nres *nw)
+{
+	struct ivec rules = {0}, cand = {0};
+	struct fcomp *before = NULL;
+	struct netmap_resource old_r = {0};
+	size_t pos;
+	int rc = WEFT_ERR_NOMEM;
+
+	/* old points into the list, which the change rewrites. */
+	if (old)
+		old_r = old->r;
+
+	for (size_t r = 0; r < nm->nrules; r++) {
+		const struct policy_rule *rule = policy_rule(nm->pol, r);
+
+		if (((old && rule_names_res(rule, old->r.name)) ||
+		     (nw && rule_names_res(rule, nw->r.name))) &&
+		    ivec_push(&rules, (int64_t)r) < 0)
+			goto out;
+	}
+	if (rules.n) {
+		for (size_t i = 0; i < rules.n; i++)
+			if (netmap_collect_set(&cand,
+					       &nm->rules[rules.v[i]].srv) < 0)
+				goto out;
+		if (add_connectors(nm, old ? &old->r : NULL, &cand) < 0 ||
+		    add_connectors(nm, nw ? &nw->r : NULL, &cand) < 0)
+			goto out;
+		ivec_sort_unique(&cand);
+		if (cand.n && !(before = calloc(cand.n, sizeof(*before))))
+			goto out;
+		for (size_t i = 0; i < cand.n; i++)
+			if (netmap_filter_compile(nm, node_get(nm, cand.v[i]),
+						  &before[i]) < 0)
+				goto out;
+	}
+	/* Apply the change to the resource list. */
+	if (old) {
+		pos = (size_t)(old - nm->res);
+		if (nw) {
+			nm->res[pos] = *nw;
+		} else {
+			nm->res[pos] = nm->res[nm->nres - 1];
+			nm->nres--;
+		}
+	} else if (nw) {
+		struct nres *nv = realloc(nm->res, (nm->nres + 1) *
+					  sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		nm->res = nv;
+		nm->res[nm->nres++] = *nw;
+	}
+	for (size_t i = 0; i < cand.n; i++) {
+		struct ivec old_s = {0};
+
+		rc = netmap_reclassify(nm, node_get(nm, cand.v[i]), &old_s);
+		ivec_free(&old_s);
+		if (rc < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < cand.n; i++)
+		if ((rc = netmap_refresh_peers(nm,
+					       node_get(nm, cand.v[i]))) < 0)
+			goto out;
+	for (size_t i = 0; i < cand.n; i++) {
+		struct nnode *c = node_get(nm, cand.v[i]);
+		struct fcomp f = {0};
+
+		rc = netmap_filter_compile(nm, c, &f);
+		if (rc == 0 && !netmap_filter_eq(&f, &before[i]))
+			rc = netmap_mark_filter(nm, c);
+		netmap_filter_free(&f);
+		if (rc < 0)
+			goto out;
+	}
+	/* Nodes that may reach the resource: DNS data and the connectors'
+	 * allowed_ips in their maps. */
+	for (size_t i = 0; i < rules.n; i++) {
+		const struct idmap *src = &nm->rules[rules.v[i]].src;
+		void *p;
+
+		for (size_t k = 0; idmap_next(src, &k, NULL, &p);) {
+			struct nnode *n = p;
+
+			n->dns_v = n->res_v = nm->v;
+			for (size_t c = 0; c < cand.n; c++) {
+				int64_t *at = idmap_i64_get(&n->peers,
+							    cand.v[c]);
+
+				if (!at)
+					continue;
+				*at = nm->v;
+				if ((rc = netmap_journal_add(nm, n,
+							     cand.v[c])) < 0)
+					goto out;
+			}
+			if ((rc = netmap_mark(nm, n)) < 0)
+				goto out;
+		}
+	}
+	/* Its connectors' "serves" sections, whether or not a rule names
+	 * it. */
+	for (size_t i = 0; i < nm->nnodes; i++) {
+		struct nnode *c = nm->nodes[i];
+
+		if ((!old || !netmap_res_served_by(&old_r, &c->rec)) &&
+		    (!nw || !netmap_res_served_by(&nw->r, &c->rec)))
+			continue;
+		c->serves_v = nm->v;
+		if ((rc = netmap_mark(nm, c)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; before && i < cand.n; i++)
+		netmap_filter_free(&before[i]);
+	free(before);
+	ivec_free(&rules);
+	ivec_free(&cand);
+	return rc;
+}
+
+static const struct nres *res_by_id(const struct netmap *nm, int64_t id)
+{
+	for (size_t i = 0; i < nm->nres; i++)
+		if (nm->res[i].r.id == id)
+			return &nm->res[i];
+	return NULL;
+}
+
+int netmap_resource_upsert(struct netmap *nm, int64_t version,
+			   const struct netmap_resource *r,
+			   struct netmap_dirty *dirty)
+{
+	struct nres nw;
+	const struct nres *old;
+	int rc;
+
+	if ((rc = netmap_res_parse(r, &nw)) < 0)
+		return rc;
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
+		return rc;
+	old = res_by_id(nm, r->id);
+	if (old && memcmp(&old->r, r, sizeof(*r)) == 0)
+		return netmap_change_end(nm, 0);
+	return netmap_change_end(nm, resource_change(nm, old, &nw));
+}
+
+int netmap_resource_remove(struct netmap *nm, int64_t version, int64_t id,
+			   struct netmap_dirty *dirty)
+{
+	const struct nres *old;
+	int rc;
+
+	if ((rc = netmap_change_begin(nm, version, dirty)) < 0)
+		return rc;
+	old = res_by_id(nm, id);
+	if (!old)
+		return netmap_change_end(nm, 0);
+	return netmap_change_end(nm, resource_change(nm, old, NULL));
 }

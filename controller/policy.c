@@ -1,4 +1,6 @@
-/* The ACL policy: parser, validator and matcher.
+/* The ACL policy: parser and validator. What a parsed policy answers
+ * (selector matching, policy_allows) and the document's tests block are in
+ * policy_query.c.
  *
  * Everything a parsed policy points to lives in one arena owned by the
  * policy, so the public rule and selector arrays stay valid, unchanged,
@@ -6,10 +8,10 @@
  * name for binary search; the parser validates them in document order
  * first so the first error reported is the first one in the document.
  *
- * Error messages quote user input through quote(), which keeps printable
+ * Error messages quote user input through policy_quote(), which keeps printable
  * ASCII only and shortens long values, so a message always fits its buffer
  * and is valid UTF-8 for an API error body. */
-#include "controller/policy.h"
+#include "controller/policy_internal.h"
 
 #include "controller/jsonloc.h"
 
@@ -25,115 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PORT_RANGES 64
-/* Each test case scans every rule, so their number is bounded to keep a
- * pathological 1 MiB document from costing seconds of CPU. */
-#define MAX_TEST_CASES 1000
-#define QUOTE_MAX 64
-#define ARENA_CHUNK 16384
-
 #define NAME_RULE                                                            \
 	"1-63 characters of a-z, 0-9, '-', '_', '.', starting with a "       \
 	"letter or digit"
 
-/* Arena */
-
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	alignas(max_align_t) unsigned char data[];
-};
-
-struct arena {
-	struct chunk *head;
-};
-
-static void *arena_alloc(struct arena *a, size_t n)
-{
-	const size_t align = alignof(max_align_t);
-	struct chunk *c = a->head;
-	void *p;
-
-	if (n == 0)
-		n = 1;
-	if (n > SIZE_MAX - align)
-		return NULL;
-	n = (n + align - 1) & ~(align - 1);
-	if (!c || c->cap - c->used < n) {
-		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-
-		if (cap > SIZE_MAX - sizeof(*c))
-			return NULL;
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->cap = cap;
-		c->used = 0;
-		c->next = a->head;
-		a->head = c;
-	}
-	p = c->data + c->used;
-	c->used += n;
-	memset(p, 0, n);
-	return p;
-}
-
-/* Zeroed room for n items of size sz. */
-static void *arena_array(struct arena *a, size_t n, size_t sz)
-{
-	if (sz && n > SIZE_MAX / sz)
-		return NULL;
-	return arena_alloc(a, n * sz);
-}
-
-static char *arena_strdup(struct arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = arena_alloc(a, n);
-
-	if (d)
-		memcpy(d, s, n);
-	return d;
-}
-
-static void arena_free(struct arena *a)
-{
-	struct chunk *c = a->head, *next;
-
-	for (; c; c = next) {
-		next = c->next;
-		free(c);
-	}
-	a->head = NULL;
-}
-
-/* The policy */
-
-/* A declared name with a list of strings: a group and its members (users
- * and "node:x", sorted for group_has), or a tag and its owners (users and
- * "group:x", as written). The list is NULL-terminated. */
-struct plist {
-	const char *name; /* "group:eng", "tag:db" */
-	const char *const *items;
-	size_t n;
-};
-
-struct phost {
-	const char *name; /* "printer" (without "host:") */
-	struct ip_prefix prefix;
-};
-
-struct policy {
-	struct arena arena;
-	struct plist *groups;
-	size_t ngroups;
-	struct plist *tags;
-	size_t ntags;
-	struct phost *hosts;
-	size_t nhosts;
-	struct policy_rule *rules;
-	size_t nrules;
-};
+/* The policy's tables */
 
 static int cmp_name(const void *a, const void *b)
 {
@@ -149,13 +47,13 @@ static const void *find(const void *base, size_t n, size_t sz,
 	return bsearch(&name, base, n, sz, cmp_name);
 }
 
-static const struct plist *find_group(const struct policy *p,
+const struct plist *policy_find_group(const struct policy *p,
 				       const char *name)
 {
 	return find(p->groups, p->ngroups, sizeof(*p->groups), name);
 }
 
-static const struct plist *find_tag(const struct policy *p, const char *name)
+const struct plist *policy_find_tag(const struct policy *p, const char *name)
 {
 	return find(p->tags, p->ntags, sizeof(*p->tags), name);
 }
@@ -165,24 +63,16 @@ static const struct phost *find_host(const struct policy *p, const char *name)
 	return find(p->hosts, p->nhosts, sizeof(*p->hosts), name);
 }
 
-static bool group_has(const struct plist *g, const char *member)
+bool policy_group_has(const struct plist *g, const char *member)
 {
 	return find(g->items, g->n, sizeof(*g->items), member) != NULL;
 }
 
 /* Parser context and errors */
 
-struct pctx {
-	struct policy *p;
-	const struct policy_names *names; /* NULL: accept every name */
-	struct policy_err e;
-	int code;
-	size_t ncases; /* test cases run so far */
-};
-
 /* Copies s into buf as printable ASCII ('?' for anything else), cut to
  * QUOTE_MAX characters with "..." appended when longer. */
-static const char *quote(char *buf, size_t n, const char *s)
+const char *policy_quote(char *buf, size_t n, const char *s)
 {
 	size_t i = 0, max = n - 1;
 
@@ -196,11 +86,7 @@ static const char *quote(char *buf, size_t n, const char *s)
 	return buf;
 }
 
-#define QBUF (QUOTE_MAX + 1)
-
-static void set_path(struct pctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_path(struct pctx *c, const char *fmt, ...)
+void policy_set_path(struct pctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -209,10 +95,7 @@ static void set_path(struct pctx *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records an error at the current path; returns code. */
-static int fail(struct pctx *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct pctx *c, int code, const char *fmt, ...)
+int policy_fail(struct pctx *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -223,9 +106,9 @@ static int fail(struct pctx *c, int code, const char *fmt, ...)
 	return code;
 }
 
-static int nomem(struct pctx *c)
+int policy_nomem(struct pctx *c)
 {
-	return fail(c, WEFT_ERR_NOMEM, "out of memory");
+	return policy_fail(c, WEFT_ERR_NOMEM, "out of memory");
 }
 
 static int bad_name(struct pctx *c, const char *kind, const char *prefix,
@@ -233,20 +116,21 @@ static int bad_name(struct pctx *c, const char *kind, const char *prefix,
 {
 	char q[QBUF];
 
-	return fail(c, WEFT_ERR_INVAL, "invalid %s name \"%s\" (want %s%s%s)",
-		    kind, quote(q, sizeof(q), s), prefix ? "\"" : "",
-		    prefix ? prefix : "", prefix ? "\" and " NAME_RULE : NAME_RULE);
+	return policy_fail(
+		c, WEFT_ERR_INVAL, "invalid %s name \"%s\" (want %s%s%s)", kind,
+		policy_quote(q, sizeof(q), s), prefix ? "\"" : "",
+		prefix ? prefix : "", prefix ? "\" and " NAME_RULE : NAME_RULE);
 }
 
 static int unknown(struct pctx *c, const char *kind, const char *s)
 {
 	char q[QBUF];
 
-	return fail(c, WEFT_ERR_INVAL, "unknown %s \"%s\"", kind,
-		    quote(q, sizeof(q), s));
+	return policy_fail(c, WEFT_ERR_INVAL, "unknown %s \"%s\"", kind,
+			   policy_quote(q, sizeof(q), s));
 }
 
-static bool has_prefix(const char *s, const char *prefix)
+bool policy_has_prefix(const char *s, const char *prefix)
 {
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
@@ -254,7 +138,7 @@ static bool has_prefix(const char *s, const char *prefix)
 /* "group:eng" with a valid name after the prefix. */
 static bool valid_prefixed(const char *s, const char *prefix)
 {
-	return has_prefix(s, prefix) && name_valid(s + strlen(prefix));
+	return policy_has_prefix(s, prefix) && name_valid(s + strlen(prefix));
 }
 
 static bool user_known(const struct pctx *c, const char *user)
@@ -303,7 +187,7 @@ static size_t distance(const char *a, const char *b)
 
 /* Fails on the first key of obj not in allowed, suggesting the closest
  * allowed key when it is near. */
-static int check_keys(struct pctx *c, const json_t *obj,
+int policy_check_keys(struct pctx *c, const json_t *obj,
 		      const char *const *allowed)
 {
 	const char *key, *best = NULL;
@@ -327,7 +211,7 @@ static int check_keys(struct pctx *c, const json_t *obj,
 				best = allowed[i];
 			}
 		}
-		quote(q, sizeof(q), key);
+		policy_quote(q, sizeof(q), key);
 		/* The path names the unknown key itself. */
 		{
 			size_t l = strlen(c->e.path);
@@ -336,15 +220,16 @@ static int check_keys(struct pctx *c, const json_t *obj,
 				 l ? "." : "", q);
 		}
 		if (best)
-			return fail(c, WEFT_ERR_INVAL,
-				    "unknown key \"%s\" (did you mean \"%s\"?)",
-				    q, best);
-		return fail(c, WEFT_ERR_INVAL, "unknown key \"%s\"", q);
+			return policy_fail(
+				c, WEFT_ERR_INVAL,
+				"unknown key \"%s\" (did you mean \"%s\"?)", q,
+				best);
+		return policy_fail(c, WEFT_ERR_INVAL, "unknown key \"%s\"", q);
 	}
 	return 0;
 }
 
-static int want_type(struct pctx *c, const json_t *v, json_type type)
+int policy_want_type(struct pctx *c, const json_t *v, json_type type)
 {
 	static const char *const what[] = {
 		[JSON_OBJECT] = "an object",
@@ -354,7 +239,17 @@ static int want_type(struct pctx *c, const json_t *v, json_type type)
 
 	if (v && json_typeof(v) == type)
 		return 0;
-	return fail(c, WEFT_ERR_INVAL, "must be %s", what[type]);
+	return policy_fail(c, WEFT_ERR_INVAL, "must be %s", what[type]);
+}
+
+int policy_want_object(struct pctx *c, const char *where, const json_t *obj,
+		       const char *const *keys)
+{
+	policy_set_path(c, "%s", where);
+	if (policy_want_type(c, obj, JSON_OBJECT) ||
+	    policy_check_keys(c, obj, keys))
+		return c->code;
+	return 0;
 }
 
 /* Ports */
@@ -373,21 +268,21 @@ static int parse_port(struct pctx *c, const char *s, size_t n, uint16_t *out)
 		n = n < sizeof(bad) - 1 ? n : sizeof(bad) - 1;
 		memcpy(bad, s, n);
 		bad[n] = '\0';
-		return fail(c, WEFT_ERR_INVAL, "invalid port \"%s\"",
-			    quote(q, sizeof(q), bad));
+		return policy_fail(c, WEFT_ERR_INVAL, "invalid port \"%s\"",
+				   policy_quote(q, sizeof(q), bad));
 	}
 	memcpy(tok, s, n);
 	tok[n] = '\0';
 	v = strtoul(tok, NULL, 10);
 	if (v < 1 || v > 65535)
-		return fail(c, WEFT_ERR_INVAL,
-			    "port %s is out of range (1-65535)", tok);
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "port %s is out of range (1-65535)", tok);
 	*out = (uint16_t)v;
 	return 0;
 }
 
 /* "*" | N | N-M | comma list of those. */
-static int parse_ports(struct pctx *c, const char *s,
+int policy_parse_ports(struct pctx *c, const char *s,
 		       struct policy_ports *out, size_t *nout)
 {
 	size_t n = 0;
@@ -405,9 +300,9 @@ static int parse_ports(struct pctx *c, const char *s,
 		int rc;
 
 		if (n == MAX_PORT_RANGES)
-			return fail(c, WEFT_ERR_INVAL,
-				    "too many port ranges (at most %d)",
-				    MAX_PORT_RANGES);
+			return policy_fail(c, WEFT_ERR_INVAL,
+					   "too many port ranges (at most %d)",
+					   MAX_PORT_RANGES);
 		if (dash) {
 			rc = parse_port(c, s, (size_t)(dash - s), &r.lo);
 			if (!rc)
@@ -417,9 +312,10 @@ static int parse_ports(struct pctx *c, const char *s,
 			if (rc)
 				return rc;
 			if (r.lo > r.hi)
-				return fail(c, WEFT_ERR_INVAL,
-					    "port range %u-%u is reversed",
-					    r.lo, r.hi);
+				return policy_fail(
+					c, WEFT_ERR_INVAL,
+					"port range %u-%u is reversed", r.lo,
+					r.hi);
 		} else {
 			rc = parse_port(c, s, len, &r.lo);
 			if (rc)
@@ -444,24 +340,18 @@ static int check_tag(struct pctx *c, const char *s)
 	if (!valid_prefixed(s, NAME_TAG_PREFIX))
 		return bad_name(c, "tag", NAME_TAG_PREFIX, s);
 	if (!name_valid_tag(s))
-		return fail(c, WEFT_ERR_INVAL,
-			    "tag \"%s\" is too long (at most %d characters, "
-			    "\"tag:\" included, as on nodes)",
-			    quote(q, sizeof(q), s), NAME_TAG_MAX);
+		return policy_fail(
+			c, WEFT_ERR_INVAL,
+			"tag \"%s\" is too long (at most %d characters, "
+			"\"tag:\" included, as on nodes)",
+			policy_quote(q, sizeof(q), s), NAME_TAG_MAX);
 	return 0;
 }
 
 /* Selectors */
 
-enum sel_use {
-	USE_SRC,  /* acls[].src */
-	USE_DST,  /* acls[].dst */
-	USE_TEST, /* tests[].src, tests[].accept/deny: no "*" */
-	USE_TEST_DST,
-};
-
 /* Resolves s into *out. out->name borrows s; ports are left alone. */
-static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
+int policy_parse_sel(struct pctx *c, const char *s, enum sel_use use,
 		     struct policy_sel *out)
 {
 	struct policy_sel sel;
@@ -472,31 +362,33 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 	sel.name = s;
 	if (strcmp(s, "*") == 0) {
 		if (use == USE_TEST || use == USE_TEST_DST)
-			return fail(c, WEFT_ERR_INVAL,
-				    "\"*\" cannot be used in tests; name a "
-				    "user, group, tag, node, host or address");
+			return policy_fail(
+				c, WEFT_ERR_INVAL,
+				"\"*\" cannot be used in tests; name a "
+				"user, group, tag, node, host or address");
 		sel.kind = POLICY_SEL_ALL;
 		sel.name = NULL;
-	} else if (has_prefix(s, "group:")) {
+	} else if (policy_has_prefix(s, "group:")) {
 		if (!valid_prefixed(s, "group:"))
 			return bad_name(c, "group", "group:", s);
-		if (!find_group(c->p, s))
+		if (!policy_find_group(c->p, s))
 			return unknown(c, "group", s);
 		sel.kind = POLICY_SEL_GROUP;
-	} else if (has_prefix(s, "tag:")) {
+	} else if (policy_has_prefix(s, "tag:")) {
 		rc = check_tag(c, s);
 		if (rc)
 			return rc;
-		if (!find_tag(c->p, s))
-			return fail(c, WEFT_ERR_INVAL,
-				    "unknown tag \"%s\" (declare it in "
-				    "tagOwners)", quote(q, sizeof(q), s));
+		if (!policy_find_tag(c->p, s))
+			return policy_fail(c, WEFT_ERR_INVAL,
+					   "unknown tag \"%s\" (declare it in "
+					   "tagOwners)",
+					   policy_quote(q, sizeof(q), s));
 		sel.kind = POLICY_SEL_TAG;
-	} else if (has_prefix(s, "node:")) {
+	} else if (policy_has_prefix(s, "node:")) {
 		if (!valid_prefixed(s, "node:"))
 			return bad_name(c, "node", "node:", s);
 		sel.kind = POLICY_SEL_NODE;
-	} else if (has_prefix(s, "host:")) {
+	} else if (policy_has_prefix(s, "host:")) {
 		const struct phost *h;
 
 		if (!valid_prefixed(s, "host:"))
@@ -506,11 +398,11 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 			return unknown(c, "host", s);
 		sel.kind = POLICY_SEL_PREFIX;
 		sel.prefix = h->prefix;
-	} else if (has_prefix(s, "resource:")) {
+	} else if (policy_has_prefix(s, "resource:")) {
 		if (use == USE_SRC || use == USE_TEST)
-			return fail(c, WEFT_ERR_INVAL,
-				    "\"%s\" is only allowed in dst",
-				    quote(q, sizeof(q), s));
+			return policy_fail(c, WEFT_ERR_INVAL,
+					   "\"%s\" is only allowed in dst",
+					   policy_quote(q, sizeof(q), s));
 		if (!valid_prefixed(s, "resource:"))
 			return bad_name(c, "resource", "resource:", s);
 		if (!resource_known(c, s + 9))
@@ -522,19 +414,20 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 		sel.kind = POLICY_SEL_PREFIX;
 		sel.name = NULL;
 	} else if (rc == WEFT_ERR_INVAL) {
-		return fail(c, WEFT_ERR_INVAL, "\"%s\" has host bits set",
-			    quote(q, sizeof(q), s));
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "\"%s\" has host bits set",
+				   policy_quote(q, sizeof(q), s));
 	} else if (rc == WEFT_ERR_RANGE) {
-		return fail(c, WEFT_ERR_INVAL,
-			    "prefix length out of range in \"%s\"",
-			    quote(q, sizeof(q), s));
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "prefix length out of range in \"%s\"",
+				   policy_quote(q, sizeof(q), s));
 	} else if (name_valid(s)) {
 		if (!user_known(c, s))
 			return unknown(c, "user", s);
 		sel.kind = POLICY_SEL_USER;
 	} else {
-		return fail(c, WEFT_ERR_INVAL, "invalid selector \"%s\"",
-			    quote(q, sizeof(q), s));
+		return policy_fail(c, WEFT_ERR_INVAL, "invalid selector \"%s\"",
+				   policy_quote(q, sizeof(q), s));
 	}
 	*out = sel;
 	return 0;
@@ -542,7 +435,7 @@ static int parse_sel(struct pctx *c, const char *s, enum sel_use use,
 
 /* Splits "SEL:PORTS" at the last ':' into sel (borrowed into buf) and
  * ports. buf must hold strlen(s) + 1 bytes. */
-static int split_dst(struct pctx *c, const char *s, char *buf,
+int policy_split_dst(struct pctx *c, const char *s, char *buf,
 		     const char **ports)
 {
 	static const char *const bare[] = {"group", "tag",      "node",
@@ -558,117 +451,17 @@ static int split_dst(struct pctx *c, const char *s, char *buf,
 				colon = NULL;
 	}
 	if (!colon)
-		return fail(c, WEFT_ERR_INVAL,
-			    "missing port in \"%s\" (write \"SELECTOR:PORTS\", "
-			    "e.g. \"tag:web:443\" or \"alice:*\")",
-			    quote(q, sizeof(q), s));
+		return policy_fail(
+			c, WEFT_ERR_INVAL,
+			"missing port in \"%s\" (write \"SELECTOR:PORTS\", "
+			"e.g. \"tag:web:443\" or \"alice:*\")",
+			policy_quote(q, sizeof(q), s));
 	*ports = colon + 1;
 	return 0;
 }
 
-/* Coverage, used by the tests block and policy_allows: does the rule
- * selector r cover the queried selector q? */
-static bool covers(const struct policy *p, const struct policy_sel *r,
-		   const struct policy_sel *q)
-{
-	const struct plist *g;
-
-	if (r->kind == POLICY_SEL_ALL)
-		return true;
-	switch (q->kind) {
-	case POLICY_SEL_USER:
-	case POLICY_SEL_NODE:
-		if (r->kind == q->kind && strcmp(r->name, q->name) == 0)
-			return true;
-		if (r->kind != POLICY_SEL_GROUP)
-			return false;
-		g = find_group(p, r->name);
-		return g && group_has(g, q->name);
-	case POLICY_SEL_GROUP:
-	case POLICY_SEL_TAG:
-	case POLICY_SEL_RESOURCE:
-		return r->kind == q->kind && strcmp(r->name, q->name) == 0;
-	case POLICY_SEL_PREFIX:
-		return r->kind == POLICY_SEL_PREFIX &&
-		       ip_prefix_contains_prefix(&r->prefix, &q->prefix);
-	case POLICY_SEL_ALL:
-		break;
-	}
-	return false;
-}
-
-static bool ports_cover(const struct policy_sel *r,
-			const struct policy_ports *q)
-{
-	for (size_t i = 0; i < r->nports; i++)
-		if (r->ports[i].lo <= q->lo && q->hi <= r->ports[i].hi)
-			return true;
-	return false;
-}
-
-/* A question (proto, port) for narrowed_covers. */
-struct question {
-	enum policy_proto proto;
-	const struct policy_ports *port;
-};
-
-/* Stops policy_narrow (returns 1) at a grant that answers the question. */
-static int grant_answers(void *ctx, enum policy_proto proto, uint16_t lo,
-			 uint16_t hi)
-{
-	const struct question *q = ctx;
-
-	if (proto != POLICY_ANY && proto != q->proto)
-		return 0;
-	if (q->proto == POLICY_ANY && proto != POLICY_ANY)
-		return 0;
-	return q->proto == POLICY_ICMP ||
-	       (lo <= q->port->lo && q->port->hi <= hi);
-}
-
-/* Does rule r's dst sel, a resource with filters, give (proto, port)? */
-static bool narrowed_covers(const struct policy_rule *r,
-			    const struct policy_sel *sel,
-			    const struct policy_ports *port,
-			    enum policy_proto proto)
-{
-	struct question q = {proto, port};
-
-	return policy_narrow(r->proto, sel->ports, sel->nports, sel->filters,
-			     sel->nfilters, grant_answers, &q) == 1;
-}
-
-/* ICMP has no ports: an icmp question ignores them. A question for "any"
- * protocol is answered only by rules for any protocol. A resource's
- * filters narrow what a rule gives it. */
-static bool allows(const struct policy *p, const struct policy_sel *src,
-		   const struct policy_sel *dst, const struct policy_ports *port,
-		   enum policy_proto proto)
-{
-	for (size_t i = 0; i < p->nrules; i++) {
-		const struct policy_rule *r = &p->rules[i];
-		bool src_ok = false;
-
-		if (r->proto != POLICY_ANY && r->proto != proto)
-			continue;
-		for (size_t j = 0; j < r->nsrc && !src_ok; j++)
-			src_ok = covers(p, &r->src[j], src);
-		if (!src_ok)
-			continue;
-		for (size_t j = 0; j < r->ndst; j++) {
-			if (!covers(p, &r->dst[j], dst))
-				continue;
-			if (r->dst[j].nfilters ?
-			    narrowed_covers(r, &r->dst[j], port, proto) :
-			    (proto == POLICY_ICMP ||
-			     ports_cover(&r->dst[j], port)))
-				return true;
-		}
-	}
-	return false;
-}
-
-static int parse_proto(struct pctx *c, const char *s, enum policy_proto *out)
+int policy_parse_proto(struct pctx *c, const char *s,
+		       enum policy_proto *out)
 {
 	static const struct {
 		const char *name;
@@ -685,55 +478,21 @@ static int parse_proto(struct pctx *c, const char *s, enum policy_proto *out)
 			return 0;
 		}
 	}
-	return fail(c, WEFT_ERR_INVAL,
-		    "unknown protocol \"%s\" (want tcp, udp, icmp or any)",
-		    quote(q, sizeof(q), s));
+	return policy_fail(
+		c, WEFT_ERR_INVAL,
+		"unknown protocol \"%s\" (want tcp, udp, icmp or any)",
+		policy_quote(q, sizeof(q), s));
 }
 
-static int icmp_port(struct pctx *c, const char *ports)
+int policy_icmp_port(struct pctx *c, const char *ports)
 {
 	char q[QBUF];
 
 	if (strcmp(ports, "*") == 0)
 		return 0;
-	return fail(c, WEFT_ERR_INVAL, "icmp takes port \"*\", not \"%s\"",
-		    quote(q, sizeof(q), ports));
-}
-
-/* A test or policy_allows destination "SEL:PORT": one port, or "*" for
- * icmp. *sel borrows buf (strlen(s) + 1 bytes). */
-static int parse_query_dst(struct pctx *c, const char *s, char *buf,
-			   enum policy_proto proto, struct policy_sel *sel,
-			   struct policy_ports *port)
-{
-	struct policy_ports r[MAX_PORT_RANGES];
-	const char *ports;
-	size_t n;
-	char q[QBUF];
-	int rc;
-
-	rc = split_dst(c, s, buf, &ports);
-	if (!rc)
-		rc = parse_sel(c, buf, USE_TEST_DST, sel);
-	if (rc)
-		return rc;
-	if (proto == POLICY_ICMP) {
-		rc = icmp_port(c, ports);
-		if (rc)
-			return rc;
-		port->lo = 0;
-		port->hi = 65535;
-		return 0;
-	}
-	if (strcmp(ports, "*") == 0 || strchr(ports, ',') ||
-	    strchr(ports, '-'))
-		return fail(c, WEFT_ERR_INVAL, "want a single port, not \"%s\"",
-			    quote(q, sizeof(q), ports));
-	rc = parse_ports(c, ports, r, &n);
-	if (rc)
-		return rc;
-	*port = r[0];
-	return 0;
+	return policy_fail(c, WEFT_ERR_INVAL,
+			   "icmp takes port \"*\", not \"%s\"",
+			   policy_quote(q, sizeof(q), ports));
 }
 
 /* Sections */
@@ -757,43 +516,43 @@ static int parse_named_lists(struct pctx *c, const json_t *obj,
 	char qk[QBUF];
 	int rc;
 
-	set_path(c, "%s", section);
-	if (want_type(c, obj, JSON_OBJECT))
+	policy_set_path(c, "%s", section);
+	if (policy_want_type(c, obj, JSON_OBJECT))
 		return c->code;
-	lists = arena_array(&c->p->arena, json_object_size(obj),
-			    sizeof(*lists));
+	lists = policy_arena_array(&c->p->arena, json_object_size(obj),
+				   sizeof(*lists));
 	if (!lists)
-		return nomem(c);
+		return policy_nomem(c);
 	json_object_foreach((json_t *)obj, key, val) {
 		struct plist *l = &lists[i++];
 		const char **items;
 		json_t *m;
 		size_t j;
 
-		quote(qk, sizeof(qk), key);
-		set_path(c, "%s.%s", section, qk);
+		policy_quote(qk, sizeof(qk), key);
+		policy_set_path(c, "%s.%s", section, qk);
 		rc = check_key(c, key);
 		if (rc)
 			return rc;
-		if (want_type(c, val, JSON_ARRAY))
+		if (policy_want_type(c, val, JSON_ARRAY))
 			return c->code;
-		items = arena_array(&c->p->arena, json_array_size(val) + 1,
-				    sizeof(*items));
-		l->name = arena_strdup(&c->p->arena, key);
+		items = policy_arena_array(
+			&c->p->arena, json_array_size(val) + 1, sizeof(*items));
+		l->name = policy_arena_strdup(&c->p->arena, key);
 		if (!items || !l->name)
-			return nomem(c);
+			return policy_nomem(c);
 		json_array_foreach(val, j, m) {
 			const char *s = json_string_value(m);
 
-			set_path(c, "%s.%s[%zu]", section, qk, j);
-			if (want_type(c, m, JSON_STRING))
+			policy_set_path(c, "%s.%s[%zu]", section, qk, j);
+			if (policy_want_type(c, m, JSON_STRING))
 				return c->code;
 			rc = check_item(c, s, qk);
 			if (rc)
 				return rc;
-			items[j] = arena_strdup(&c->p->arena, s);
+			items[j] = policy_arena_strdup(&c->p->arena, s);
 			if (!items[j])
-				return nomem(c);
+				return policy_nomem(c);
 		}
 		l->n = json_array_size(val);
 		if (sort_items)
@@ -821,9 +580,9 @@ static int check_user(struct pctx *c, const char *s, const char *what,
 
 	if (name_valid(s))
 		return user_known(c, s) ? 0 : unknown(c, "user", s);
-	return fail(c, WEFT_ERR_INVAL,
-		    "invalid %s \"%s\" (want a user name or %s)", what,
-		    quote(q, sizeof(q), s), other);
+	return policy_fail(c, WEFT_ERR_INVAL,
+			   "invalid %s \"%s\" (want a user name or %s)", what,
+			   policy_quote(q, sizeof(q), s), other);
 }
 
 /* A group member: a user or "node:<name>"; groups do not nest. qk is the
@@ -832,12 +591,12 @@ static int check_member(struct pctx *c, const char *s, const char *qk)
 {
 	char q[QBUF];
 
-	if (has_prefix(s, "group:"))
-		return fail(c, WEFT_ERR_INVAL,
-			    "nested groups are not allowed "
-			    "(\"%s\" inside \"%s\")",
-			    quote(q, sizeof(q), s), qk);
-	if (has_prefix(s, "node:"))
+	if (policy_has_prefix(s, "group:"))
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "nested groups are not allowed "
+				   "(\"%s\" inside \"%s\")",
+				   policy_quote(q, sizeof(q), s), qk);
+	if (policy_has_prefix(s, "node:"))
 		return valid_prefixed(s, "node:") ?
 			       0 : bad_name(c, "node", "node:", s);
 	return check_user(c, s, "group member", "\"node:<name>\"");
@@ -846,10 +605,10 @@ static int check_member(struct pctx *c, const char *s, const char *qk)
 /* A tag owner: a user or a group declared in "groups". */
 static int check_owner(struct pctx *c, const char *s, const char *qk)
 {
-	if (has_prefix(s, "group:")) {
+	if (policy_has_prefix(s, "group:")) {
 		if (!valid_prefixed(s, "group:"))
 			return bad_name(c, "group", "group:", s);
-		return find_group(c->p, s) ? 0 : unknown(c, "group", s);
+		return policy_find_group(c->p, s) ? 0 : unknown(c, "group", s);
 	}
 	return check_user(c, s, "tag owner", "\"group:<name>\"");
 }
@@ -875,42 +634,44 @@ static int parse_hosts(struct pctx *c, const json_t *obj)
 	size_t i = 0;
 	char qk[QBUF], q[QBUF];
 
-	set_path(c, "hosts");
-	if (want_type(c, obj, JSON_OBJECT))
+	policy_set_path(c, "hosts");
+	if (policy_want_type(c, obj, JSON_OBJECT))
 		return c->code;
-	p->hosts = arena_array(&p->arena, json_object_size(obj),
-			       sizeof(*p->hosts));
+	p->hosts = policy_arena_array(&p->arena, json_object_size(obj),
+				      sizeof(*p->hosts));
 	if (!p->hosts)
-		return nomem(c);
+		return policy_nomem(c);
 	json_object_foreach((json_t *)obj, key, val) {
 		struct phost *h = &p->hosts[i++];
 		const char *s;
 		int rc;
 
-		quote(qk, sizeof(qk), key);
-		set_path(c, "hosts.%s", qk);
+		policy_quote(qk, sizeof(qk), key);
+		policy_set_path(c, "hosts.%s", qk);
 		if (!name_valid(key))
 			return bad_name(c, "host", NULL, key);
-		if (want_type(c, val, JSON_STRING))
+		if (policy_want_type(c, val, JSON_STRING))
 			return c->code;
 		s = json_string_value(val);
 		rc = ip_prefix_parse(s, &h->prefix,
 				     IP_PREFIX_STRICT | IP_PREFIX_BARE_ADDR);
 		if (rc == WEFT_ERR_INVAL)
-			return fail(c, WEFT_ERR_INVAL,
-				    "\"%s\" has host bits set",
-				    quote(q, sizeof(q), s));
+			return policy_fail(c, WEFT_ERR_INVAL,
+					   "\"%s\" has host bits set",
+					   policy_quote(q, sizeof(q), s));
 		if (rc == WEFT_ERR_RANGE)
-			return fail(c, WEFT_ERR_INVAL,
-				    "prefix length out of range in \"%s\"",
-				    quote(q, sizeof(q), s));
+			return policy_fail(
+				c, WEFT_ERR_INVAL,
+				"prefix length out of range in \"%s\"",
+				policy_quote(q, sizeof(q), s));
 		if (rc)
-			return fail(c, WEFT_ERR_INVAL,
-				    "invalid address \"%s\" (want an IP "
-				    "address or CIDR)", quote(q, sizeof(q), s));
-		h->name = arena_strdup(&p->arena, key);
+			return policy_fail(c, WEFT_ERR_INVAL,
+					   "invalid address \"%s\" (want an IP "
+					   "address or CIDR)",
+					   policy_quote(q, sizeof(q), s));
+		h->name = policy_arena_strdup(&p->arena, key);
 		if (!h->name)
-			return nomem(c);
+			return policy_nomem(c);
 	}
 	p->nhosts = i;
 	qsort(p->hosts, p->nhosts, sizeof(*p->hosts), cmp_name);
@@ -924,12 +685,12 @@ static int want_list(struct pctx *c, const json_t *obj, const char *key,
 	json_t *v = json_object_get(obj, key);
 
 	if (!v)
-		return fail(c, WEFT_ERR_INVAL, "missing \"%s\"", key);
-	set_path(c, "%s.%s", where, key);
-	if (want_type(c, v, JSON_ARRAY))
+		return policy_fail(c, WEFT_ERR_INVAL, "missing \"%s\"", key);
+	policy_set_path(c, "%s.%s", where, key);
+	if (policy_want_type(c, v, JSON_ARRAY))
 		return c->code;
 	if (json_array_size(v) == 0)
-		return fail(c, WEFT_ERR_INVAL, "must not be empty");
+		return policy_fail(c, WEFT_ERR_INVAL, "must not be empty");
 	*out = v;
 	return 0;
 }
@@ -961,17 +722,19 @@ static int resource_narrowing(struct pctx *c, const struct policy_rule *rule,
 	    n == 0)
 		return 0;
 	if (n > POLICY_FILTERS_MAX)
-		return fail(c, WEFT_ERR_INVAL, "too many resource filters");
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "too many resource filters");
 	if (policy_narrow(rule->proto, sel->ports, sel->nports, f, n,
 			  count_grant, NULL) == 0)
-		return fail(c, WEFT_ERR_INVAL,
-			    "\"%s\" (proto %s) allows nothing: the filters "
-			    "of %s admit none of it",
-			    quote(q, sizeof(q), text),
-			    policy_proto_name(rule->proto), sel->name);
-	copy = arena_array(&c->p->arena, n, sizeof(*copy));
+		return policy_fail(
+			c, WEFT_ERR_INVAL,
+			"\"%s\" (proto %s) allows nothing: the filters "
+			"of %s admit none of it",
+			policy_quote(q, sizeof(q), text),
+			policy_proto_name(rule->proto), sel->name);
+	copy = policy_arena_array(&c->p->arena, n, sizeof(*copy));
 	if (!copy)
-		return nomem(c);
+		return policy_nomem(c);
 	memcpy(copy, f, n * sizeof(*copy));
 	sel->filters = copy;
 	sel->nfilters = n;
@@ -992,85 +755,90 @@ static int parse_rule(struct pctx *c, size_t i, const json_t *obj,
 	int rc;
 
 	snprintf(where, sizeof(where), "acls[%zu]", i);
-	set_path(c, "%s", where);
-	if (want_type(c, obj, JSON_OBJECT) || check_keys(c, obj, keys))
+	if (policy_want_object(c, where, obj, keys))
 		return c->code;
 	v = json_object_get(obj, "action");
 	if (!v)
-		return fail(c, WEFT_ERR_INVAL, "missing \"action\"");
-	set_path(c, "%s.action", where);
-	if (want_type(c, v, JSON_STRING))
+		return policy_fail(c, WEFT_ERR_INVAL, "missing \"action\"");
+	policy_set_path(c, "%s.action", where);
+	if (policy_want_type(c, v, JSON_STRING))
 		return c->code;
 	if (strcmp(json_string_value(v), "accept") != 0)
-		return fail(c, WEFT_ERR_INVAL,
-			    "unsupported action \"%s\" (only \"accept\"; "
-			    "anything not accepted is denied)",
-			    quote(q, sizeof(q), json_string_value(v)));
+		return policy_fail(
+			c, WEFT_ERR_INVAL,
+			"unsupported action \"%s\" (only \"accept\"; "
+			"anything not accepted is denied)",
+			policy_quote(q, sizeof(q), json_string_value(v)));
 
 	rule->proto = POLICY_ANY;
 	v = json_object_get(obj, "proto");
 	if (v) {
-		set_path(c, "%s.proto", where);
-		if (want_type(c, v, JSON_STRING) ||
-		    parse_proto(c, json_string_value(v), &rule->proto))
+		policy_set_path(c, "%s.proto", where);
+		if (policy_want_type(c, v, JSON_STRING) ||
+		    policy_parse_proto(c, json_string_value(v), &rule->proto))
 			return c->code;
 	}
 
-	set_path(c, "%s", where);
+	policy_set_path(c, "%s", where);
 	if (want_list(c, obj, "src", where, &src))
 		return c->code;
-	sels = arena_array(&p->arena, json_array_size(src), sizeof(*sels));
+	sels = policy_arena_array(&p->arena, json_array_size(src),
+				  sizeof(*sels));
 	if (!sels)
-		return nomem(c);
+		return policy_nomem(c);
 	json_array_foreach(src, j, v) {
-		set_path(c, "%s.src[%zu]", where, j);
-		if (want_type(c, v, JSON_STRING) ||
-		    parse_sel(c, json_string_value(v), USE_SRC, &sels[j]))
+		policy_set_path(c, "%s.src[%zu]", where, j);
+		if (policy_want_type(c, v, JSON_STRING) ||
+		    policy_parse_sel(c, json_string_value(v), USE_SRC,
+				     &sels[j]))
 			return c->code;
 		if (sels[j].name) {
-			sels[j].name = arena_strdup(&p->arena, sels[j].name);
+			sels[j].name =
+				policy_arena_strdup(&p->arena, sels[j].name);
 			if (!sels[j].name)
-				return nomem(c);
+				return policy_nomem(c);
 		}
 	}
 	rule->src = sels;
 	rule->nsrc = json_array_size(src);
 
-	set_path(c, "%s", where);
+	policy_set_path(c, "%s", where);
 	if (want_list(c, obj, "dst", where, &dst))
 		return c->code;
-	sels = arena_array(&p->arena, json_array_size(dst), sizeof(*sels));
+	sels = policy_arena_array(&p->arena, json_array_size(dst),
+				  sizeof(*sels));
 	if (!sels)
-		return nomem(c);
+		return policy_nomem(c);
 	json_array_foreach(dst, j, v) {
 		struct policy_ports r[MAX_PORT_RANGES], *pp;
 		size_t n;
 
-		set_path(c, "%s.dst[%zu]", where, j);
-		if (want_type(c, v, JSON_STRING))
+		policy_set_path(c, "%s.dst[%zu]", where, j);
+		if (policy_want_type(c, v, JSON_STRING))
 			return c->code;
 		s = json_string_value(v);
 		buf = malloc(strlen(s) + 1);
 		if (!buf)
-			return nomem(c);
-		rc = split_dst(c, s, buf, &ports);
+			return policy_nomem(c);
+		rc = policy_split_dst(c, s, buf, &ports);
 		if (!rc)
-			rc = parse_sel(c, buf, USE_DST, &sels[j]);
+			rc = policy_parse_sel(c, buf, USE_DST, &sels[j]);
 		if (!rc && rule->proto == POLICY_ICMP)
-			rc = icmp_port(c, ports);
+			rc = policy_icmp_port(c, ports);
 		if (!rc)
-			rc = parse_ports(c, ports, r, &n);
+			rc = policy_parse_ports(c, ports, r, &n);
 		if (!rc && sels[j].name) {
-			sels[j].name = arena_strdup(&p->arena, sels[j].name);
+			sels[j].name =
+				policy_arena_strdup(&p->arena, sels[j].name);
 			if (!sels[j].name)
-				rc = nomem(c);
+				rc = policy_nomem(c);
 		}
 		free(buf);
 		if (rc)
 			return rc;
-		pp = arena_array(&p->arena, n, sizeof(*pp));
+		pp = policy_arena_array(&p->arena, n, sizeof(*pp));
 		if (!pp)
-			return nomem(c);
+			return policy_nomem(c);
 		memcpy(pp, r, n * sizeof(*pp));
 		sels[j].ports = pp;
 		sels[j].nports = n;
@@ -1089,13 +857,13 @@ static int parse_acls(struct pctx *c, const json_t *arr)
 	json_t *v;
 	size_t i;
 
-	set_path(c, "acls");
-	if (want_type(c, arr, JSON_ARRAY))
+	policy_set_path(c, "acls");
+	if (policy_want_type(c, arr, JSON_ARRAY))
 		return c->code;
-	p->rules = arena_array(&p->arena, json_array_size(arr),
-			       sizeof(*p->rules));
+	p->rules = policy_arena_array(&p->arena, json_array_size(arr),
+				      sizeof(*p->rules));
 	if (!p->rules)
-		return nomem(c);
+		return policy_nomem(c);
 	json_array_foreach(arr, i, v) {
 		if (parse_rule(c, i, v, &p->rules[i]))
 			return c->code;
@@ -1103,110 +871,6 @@ static int parse_acls(struct pctx *c, const json_t *arr)
 	}
 	return 0;
 }
-
-/* Checks one "accept" or "deny" entry of a test. */
-static int run_case(struct pctx *c, const char *where, const char *list,
-		    size_t j, const json_t *v, const char *src_text,
-		    const struct policy_sel *src, enum policy_proto proto)
-{
-	bool want = strcmp(list, "accept") == 0, got;
-	struct policy_sel dst;
-	struct policy_ports port;
-	const char *s;
-	char *buf, q1[QBUF], q2[QBUF];
-	int rc;
-
-	set_path(c, "%s.%s[%zu]", where, list, j);
-	if (++c->ncases > MAX_TEST_CASES)
-		return fail(c, WEFT_ERR_INVAL, "too many test cases (at most %d)",
-			    MAX_TEST_CASES);
-	if (want_type(c, v, JSON_STRING))
-		return c->code;
-	s = json_string_value(v);
-	buf = malloc(strlen(s) + 1);
-	if (!buf)
-		return nomem(c);
-	rc = parse_query_dst(c, s, buf, proto, &dst, &port);
-	if (!rc) {
-		got = allows(c->p, src, &dst, &port, proto);
-		if (got != want)
-			rc = fail(c, WEFT_ERR_INVAL,
-				  "%s -> %s (%s) should be %s but is %s",
-				  quote(q1, sizeof(q1), src_text),
-				  quote(q2, sizeof(q2), s),
-				  policy_proto_name(proto),
-				  want ? "accepted" : "denied",
-				  got ? "accepted" : "denied");
-	}
-	free(buf);
-	return rc;
-}
-
-static int parse_test(struct pctx *c, size_t i, const json_t *obj)
-{
-	static const char *const keys[] = {"src", "proto", "accept", "deny",
-					   NULL};
-	static const char *const lists[] = {"accept", "deny"};
-	enum policy_proto proto = POLICY_TCP;
-	struct policy_sel src;
-	const char *src_text;
-	char where[32];
-	json_t *v;
-	size_t j;
-
-	snprintf(where, sizeof(where), "tests[%zu]", i);
-	set_path(c, "%s", where);
-	if (want_type(c, obj, JSON_OBJECT) || check_keys(c, obj, keys))
-		return c->code;
-	v = json_object_get(obj, "src");
-	if (!v)
-		return fail(c, WEFT_ERR_INVAL, "missing \"src\"");
-	if (!json_object_get(obj, "accept") && !json_object_get(obj, "deny"))
-		return fail(c, WEFT_ERR_INVAL,
-			    "a test needs \"accept\" or \"deny\"");
-	set_path(c, "%s.src", where);
-	if (want_type(c, v, JSON_STRING))
-		return c->code;
-	src_text = json_string_value(v);
-	if (parse_sel(c, src_text, USE_TEST, &src))
-		return c->code;
-	v = json_object_get(obj, "proto");
-	if (v) {
-		set_path(c, "%s.proto", where);
-		if (want_type(c, v, JSON_STRING) ||
-		    parse_proto(c, json_string_value(v), &proto))
-			return c->code;
-	}
-	for (size_t l = 0; l < 2; l++) {
-		json_t *arr = json_object_get(obj, lists[l]), *e;
-
-		if (!arr)
-			continue;
-		set_path(c, "%s.%s", where, lists[l]);
-		if (want_type(c, arr, JSON_ARRAY))
-			return c->code;
-		json_array_foreach(arr, j, e)
-			if (run_case(c, where, lists[l], j, e, src_text, &src,
-				     proto))
-				return c->code;
-	}
-	return 0;
-}
-
-static int parse_tests(struct pctx *c, const json_t *arr)
-{
-	json_t *v;
-	size_t i;
-
-	set_path(c, "tests");
-	if (want_type(c, arr, JSON_ARRAY))
-		return c->code;
-	json_array_foreach(arr, i, v)
-		if (parse_test(c, i, v))
-			return c->code;
-	return 0;
-}
-
 static bool blank(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -1224,21 +888,23 @@ static int parse_doc(struct pctx *c, const char *json, size_t len)
 	int rc;
 
 	if (len > POLICY_MAX_BYTES)
-		return fail(c, WEFT_ERR_TOOBIG,
-			    "policy is larger than %d bytes", POLICY_MAX_BYTES);
+		return policy_fail(c, WEFT_ERR_TOOBIG,
+				   "policy is larger than %d bytes",
+				   POLICY_MAX_BYTES);
 	/* An empty document is the empty policy, like "{}". */
 	if (blank(json, len))
 		return 0;
 	rc = jsonx_parse(json, len, POLICY_MAX_BYTES, &root, &je);
 	if (rc == WEFT_ERR_TYPE)
-		return fail(c, WEFT_ERR_INVAL, "policy must be a JSON object");
+		return policy_fail(c, WEFT_ERR_INVAL,
+				   "policy must be a JSON object");
 	if (rc) {
 		c->e.line = je.line;
 		c->e.column = je.column;
-		return fail(c, rc, "%s", je.message);
+		return policy_fail(c, rc, "%s", je.message);
 	}
 
-	if (check_keys(c, root, keys))
+	if (policy_check_keys(c, root, keys))
 		goto out;
 	if ((v = json_object_get(root, "groups")) && parse_groups(c, v))
 		goto out;
@@ -1248,7 +914,7 @@ static int parse_doc(struct pctx *c, const char *json, size_t len)
 		goto out;
 	if ((v = json_object_get(root, "acls")) && parse_acls(c, v))
 		goto out;
-	if ((v = json_object_get(root, "tests")) && parse_tests(c, v))
+	if ((v = json_object_get(root, "tests")) && policy_parse_tests(c, v))
 		goto out;
 out:
 	json_decref(root);
@@ -1266,12 +932,12 @@ int policy_parse(const char *json, size_t len, const struct policy_names *names,
 	memset(&c, 0, sizeof(c));
 	c.names = names;
 	if (!out || (!json && len > 0)) {
-		rc = fail(&c, WEFT_ERR_INVAL, "no input");
+		rc = policy_fail(&c, WEFT_ERR_INVAL, "no input");
 		goto out;
 	}
 	c.p = calloc(1, sizeof(*c.p));
 	if (!c.p) {
-		rc = nomem(&c);
+		rc = policy_nomem(&c);
 		goto out;
 	}
 	rc = parse_doc(&c, json ? json : "", len);
@@ -1311,7 +977,7 @@ void policy_free(struct policy *p)
 {
 	if (!p)
 		return;
-	arena_free(&p->arena);
+	policy_arena_free(&p->arena);
 	free(p);
 }
 
@@ -1325,144 +991,4 @@ const struct policy_rule *policy_rule(const struct policy *p, size_t i)
 	if (!p || i >= p->nrules)
 		return NULL;
 	return &p->rules[i];
-}
-
-static bool sels_name_nodes(const struct policy_sel *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i].kind == POLICY_SEL_NODE)
-			return true;
-	return false;
-}
-
-bool policy_names_nodes(const struct policy *p)
-{
-	if (!p)
-		return false;
-	for (size_t i = 0; i < p->nrules; i++)
-		if (sels_name_nodes(p->rules[i].src, p->rules[i].nsrc) ||
-		    sels_name_nodes(p->rules[i].dst, p->rules[i].ndst))
-			return true;
-	for (size_t i = 0; i < p->ngroups; i++)
-		for (size_t k = 0; k < p->groups[i].n; k++)
-			if (has_prefix(p->groups[i].items[k], "node:"))
-				return true;
-	return false;
-}
-
-bool policy_sel_matches(const struct policy *p, const struct policy_sel *sel,
-			const struct policy_ident *node)
-{
-	const struct plist *g;
-	const char *name;
-	char member[NAME_MAX_LEN + 6];
-
-	if (!p || !sel || !node)
-		return false;
-	name = node->node_name;
-	switch (sel->kind) {
-	case POLICY_SEL_ALL:
-		return true;
-	case POLICY_SEL_NODE:
-		return name && strcmp(sel->name + 5, name) == 0;
-	case POLICY_SEL_TAG:
-		for (size_t i = 0; i < node->ntags; i++)
-			if (node->tags[i] && strcmp(node->tags[i], sel->name) == 0)
-				return true;
-		return false;
-	case POLICY_SEL_USER:
-		return node->ntags == 0 && node->user &&
-		       strcmp(node->user, sel->name) == 0;
-	case POLICY_SEL_GROUP:
-		if (node->ntags > 0)
-			return false;
-		g = find_group(p, sel->name);
-		if (!g)
-			return false;
-		if (node->user && !has_prefix(node->user, "node:") &&
-		    group_has(g, node->user))
-			return true;
-		if (!name || strlen(name) > NAME_MAX_LEN)
-			return false;
-		snprintf(member, sizeof(member), "node:%s", name);
-		return group_has(g, member);
-	case POLICY_SEL_PREFIX:
-	case POLICY_SEL_RESOURCE:
-		break;
-	}
-	return false;
-}
-
-bool policy_user_in_group(const struct policy *p, const char *user,
-			  const char *group)
-{
-	const struct plist *g;
-
-	if (!p || !user || !group || has_prefix(user, "node:"))
-		return false;
-	g = find_group(p, group);
-	return g && group_has(g, user);
-}
-
-const char *const *policy_tag_owners(const struct policy *p, const char *tag,
-				     size_t *n)
-{
-	const struct plist *t = p && tag ? find_tag(p, tag) : NULL;
-
-	if (n)
-		*n = t ? t->n : 0;
-	return t ? t->items : NULL;
-}
-
-int policy_allows(const struct policy *p, const char *src, const char *dst,
-		  enum policy_proto proto, bool *allowed, struct policy_err *err)
-{
-	struct pctx c;
-	struct policy_sel s, d;
-	struct policy_ports port;
-	char *buf = NULL;
-	int rc;
-
-	memset(&c, 0, sizeof(c));
-	/* Lookups only: parse_sel never writes to the policy. */
-	c.p = (struct policy *)p;
-	if (!p || !src || !dst || !allowed || proto < POLICY_ANY ||
-	    proto > POLICY_ICMP) {
-		rc = fail(&c, WEFT_ERR_INVAL, "invalid arguments");
-		goto out;
-	}
-	set_path(&c, "src");
-	rc = parse_sel(&c, src, USE_TEST, &s);
-	if (rc)
-		goto out;
-	set_path(&c, "dst");
-	buf = malloc(strlen(dst) + 1);
-	if (!buf) {
-		rc = nomem(&c);
-		goto out;
-	}
-	rc = parse_query_dst(&c, dst, buf, proto, &d, &port);
-	if (rc)
-		goto out;
-	*allowed = allows(p, &s, &d, &port, proto);
-out:
-	free(buf);
-	if (rc && err)
-		*err = c.e;
-	return rc;
-}
-
-const char *policy_proto_name(enum policy_proto proto)
-{
-	switch (proto) {
-	case POLICY_ANY:
-		return "any";
-	case POLICY_TCP:
-		return "tcp";
-	case POLICY_UDP:
-		return "udp";
-	case POLICY_ICMP:
-		return "icmp";
-	}
-	return "unknown";
 }
