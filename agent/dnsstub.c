@@ -738,10 +738,10 @@ static void stub_unbind(struct dnsstub *s)
 	}
 }
 
-/* The back-off of TCP listener i, named "dns <address>" in the logs. */
+/* The back-off of TCP listener i, named "dns/<address>" in the logs. */
 static int listen_pause(struct dnsstub *s, size_t i)
 {
-	char what[IP_ENDPOINT_STRLEN + 8] = "dns ";
+	char what[IP_ENDPOINT_STRLEN + 8] = "dns/";
 
 	ip_endpoint_format(&s->listen[i], what + 4, IP_ENDPOINT_STRLEN);
 	return listenpause_new(s->loop, s->lio[i], s->lfd[i], what,
