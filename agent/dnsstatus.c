@@ -38,6 +38,8 @@ static const struct counter counters[] = {
 		       "connection cap."),
 	C(tcp_refused, "TCP clients refused at the cap (every connection "
 		       "busy)."),
+	C(tcp_paused, "Pauses of a TCP listener whose accept failed for "
+		      "want of descriptors or memory."),
 };
 #undef C
 

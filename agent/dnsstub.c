@@ -8,6 +8,7 @@
 #include "agent/dnsplan.h"
 #include "agent/dnscache.h"
 #include "agent/dnsttl.h"
+#include "agent/listenpause.h"
 #include "agent/resclient.h"
 #include "agent/resnames.h"
 #include "shared/be.h"
@@ -85,6 +86,7 @@ struct dnsstub {
 	struct resclient *res;        /* wildcard names; NULL: forwarded */
 	int ufd[DNSSTUB_LISTEN_MAX], lfd[DNSSTUB_LISTEN_MAX];
 	struct loop_io *uio[DNSSTUB_LISTEN_MAX], *lio[DNSSTUB_LISTEN_MAX];
+	struct listenpause *lpause[DNSSTUB_LISTEN_MAX]; /* TCP back-off */
 	struct dnscache *cache;
 	size_t npending, ntcp;
 	struct pending *pendings;
@@ -649,17 +651,11 @@ static bool tconn_room(struct dnsstub *s)
 	return true;
 }
 
-static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+/* Takes one TCP client on cfd, or closes it when there is no room. */
+static void tconn_take(struct dnsstub *s, int cfd)
 {
-	struct dnsstub *s = ctx;
 	struct tconn *c;
-	int cfd;
 
-	(void)io;
-	(void)ev;
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return;
 	if (!tconn_room(s) || !(c = calloc(1, sizeof(*c)))) {
 		close(cfd);
 		return;
@@ -677,6 +673,22 @@ static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	LIST_ADD(s->tconns, c);
 	c->last_us = loop_now_us(s->loop);
 	loop_timer_start(c->idle, DNSSTUB_TCP_IDLE_MS * 1000);
+}
+
+static void listen_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct dnsstub *s = ctx;
+	int cfd;
+
+	(void)fd;
+	(void)ev;
+	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++) {
+		if (s->lio[i] != io)
+			continue;
+		while ((cfd = listenpause_accept(s->lpause[i])) >= 0)
+			tconn_take(s, cfd);
+		return;
+	}
 }
 
 /* ---- life ---- */
@@ -718,9 +730,22 @@ static void stub_unbind(struct dnsstub *s)
 			loop_io_close(s->lio[i], true);
 		else if (s->lfd[i] >= 0)
 			close(s->lfd[i]);
+		s->st.tcp_paused += listenpause_count(s->lpause[i]);
+		listenpause_del(s->lpause[i]);
+		s->lpause[i] = NULL;
 		s->uio[i] = s->lio[i] = NULL;
 		s->ufd[i] = s->lfd[i] = -1;
 	}
+}
+
+/* The back-off of TCP listener i, named "dns/<address>" in the logs. */
+static int listen_pause(struct dnsstub *s, size_t i)
+{
+	char what[IP_ENDPOINT_STRLEN + 8] = "dns/";
+
+	ip_endpoint_format(&s->listen[i], what + 4, IP_ENDPOINT_STRLEN);
+	return listenpause_new(s->loop, s->lio[i], s->lfd[i], what,
+			       &s->lpause[i]);
 }
 
 /* Opens UDP and TCP on every address of s->listen. */
@@ -740,6 +765,8 @@ static int stub_bind(struct dnsstub *s)
 		if (rc == 0)
 			rc = loop_io_add(s->loop, s->lfd[i], LOOP_READ,
 					 listen_io, s, &s->lio[i]);
+		if (rc == 0)
+			rc = listen_pause(s, i);
 	}
 	if (rc < 0)
 		stub_unbind(s);
@@ -847,6 +874,8 @@ void dnsstub_stats(const struct dnsstub *s, struct dnsstub_stats *out)
 {
 	*out = s->st;
 	out->tcp_conns = s->ntcp;
+	for (size_t i = 0; i < DNSSTUB_LISTEN_MAX; i++)
+		out->tcp_paused += listenpause_count(s->lpause[i]);
 }
 
 void dnsstub_set_loopback_loops(struct dnsstub *s, bool on)

@@ -8,7 +8,9 @@
  * TC when they do not fit, so clients retry over TCP. TCP connections
  * carry length-prefixed queries one after the other, close after
  * DNSSTUB_TCP_IDLE_MS without a query, and are at most DNSSTUB_TCP_MAX:
- * a new one beyond that closes the one idle longest.
+ * a new one beyond that closes the one idle longest. A TCP listener
+ * whose accept fails for want of descriptors backs off
+ * (agent/listenpause.h) instead of spinning.
  * Malformed queries are dropped (answered FORMERR when the header can be
  * read) and logged at most once a second.
  *
@@ -70,6 +72,8 @@ struct dnsstub_stats {
 				     * all) were left out as loops */
 	uint64_t tcp_evicted;       /* idle TCP clients closed at the cap */
 	uint64_t tcp_refused;       /* new TCP clients refused at the cap */
+	uint64_t tcp_paused;        /* TCP listener pauses for want of
+				     * descriptors (agent/listenpause.h) */
 	uint64_t tcp_conns;         /* TCP clients now (a gauge) */
 };
 

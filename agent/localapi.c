@@ -1,6 +1,7 @@
 /* The local API socket: see localapi.h. */
 #include "agent/localapi.h"
 
+#include "agent/listenpause.h"
 #include "shared/buf.h"
 #include "shared/err.h"
 #include "shared/loop.h"
@@ -36,6 +37,7 @@ struct localapi {
 	struct loop *loop;
 	struct loop_io *io;
 	int fd;
+	struct listenpause *pause; /* out of descriptors: back off */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	localapi_handler *handler;
 	void *ctx;
@@ -158,16 +160,12 @@ static void on_conn(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 		loop_io_set(c->io, LOOP_WRITE);
 }
 
-static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+/* Takes one connection on cfd, or closes it when every slot is taken. */
+static void take(struct localapi *a, int cfd)
 {
-	struct localapi *a = ctx;
 	struct conn *c;
 	size_t slot;
-	int cfd;
 
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return;
 	for (slot = 0; slot < LOCALAPI_MAX_CONNS && a->conns[slot]; slot++)
 		;
 	c = slot < LOCALAPI_MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
@@ -185,6 +183,18 @@ static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 		return;
 	}
 	a->conns[slot] = c;
+}
+
+static void on_accept(struct loop_io *io, int fd, uint32_t ev, void *ctx)
+{
+	struct localapi *a = ctx;
+	int cfd;
+
+	(void)io;
+	(void)fd;
+	(void)ev;
+	while ((cfd = listenpause_accept(a->pause)) >= 0)
+		take(a, cfd);
 }
 
 /* Whether a daemon answers on path already. */
@@ -256,6 +266,11 @@ int localapi_new(struct loop *l, const char *path, localapi_handler *h,
 		goto out;
 	}
 	rc = loop_io_add(l, a->fd, LOOP_READ, on_accept, a, &a->io);
+	if (rc == 0) {
+		rc = listenpause_new(l, a->io, a->fd, "localapi", &a->pause);
+		if (rc < 0)
+			loop_io_close(a->io, false);
+	}
 out:
 	if (rc < 0) {
 		if (a->path[0])
@@ -276,6 +291,7 @@ void localapi_del(struct localapi *a)
 	for (size_t i = 0; i < LOCALAPI_MAX_CONNS; i++)
 		if (a->conns[i])
 			conn_close(a->conns[i]);
+	listenpause_del(a->pause);
 	loop_io_close(a->io, true);
 	unlink(a->path);
 	free(a);

@@ -7,13 +7,16 @@
 #include "shared/metricsd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -307,6 +310,67 @@ static void slowloris_is_closed_after_the_head_timeout(void)
 	srv_stop(&s);
 }
 
+/* CPU time of the process so far, in ms. */
+static long long cpu_ms(void)
+{
+	struct rusage r;
+
+	getrusage(RUSAGE_SELF, &r);
+	return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1000LL +
+	       (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1000;
+}
+
+/* With the process out of descriptors the server's accept fails with
+ * EMFILE: it pauses accepting (100 ms at a time) instead of spinning its
+ * loop thread, and answers the queued clients once descriptors are free
+ * again. */
+static void out_of_descriptors_pauses_accepting(void)
+{
+	static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct rlimit old, low;
+	struct srv s;
+	char buf[1024];
+	int fd[3], probe;
+	long long cpu;
+
+	REQUIRE_INT(srv_start(&s, false), 0);
+	a.sin_port = htons((uint16_t)s.port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		REQUIRE(fd[i] >= 0);
+	}
+	/* No descriptor left: the lowest free one is the limit. The
+	 * clients' sockets exist already; connecting needs none. */
+	probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	REQUIRE(probe >= 0);
+	close(probe);
+	REQUIRE_INT(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)probe;
+	REQUIRE_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	cpu = cpu_ms();
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(connect(fd[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		CHECK(send(fd[i], req, sizeof(req) - 1, MSG_NOSIGNAL) ==
+		      (ssize_t)sizeof(req) - 1);
+	}
+	usleep(450 * 1000);
+	cpu = cpu_ms() - cpu;
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &old), 0);
+	/* A spinning loop thread would take about 450 ms of CPU. */
+	printf("out of descriptors for 450 ms: %lld ms CPU\n", cpu);
+	CHECK(cpu < 100);
+	for (int i = 0; i < 3; i++) {
+		CHECK(read_all(fd[i], buf, sizeof(buf), 5000) > 0);
+		CHECK(strncmp(buf, "HTTP/1.1 200", 12) == 0 ||
+		      strncmp(buf, "HTTP/1.0 200", 12) == 0);
+		close(fd[i]);
+	}
+	srv_stop(&s);
+}
+
 static const struct check_case cases[] = {
 	CHECK_CASE(serves_metrics_healthz_and_404),
 	CHECK_CASE(readyz_names_what_is_missing),
@@ -314,6 +378,7 @@ static const struct check_case cases[] = {
 	CHECK_CASE(answers_after_300_idle_connections_close),
 	CHECK_CASE(fresh_client_is_served_while_idle_connections_stay),
 	CHECK_CASE(slowloris_is_closed_after_the_head_timeout),
+	CHECK_CASE(out_of_descriptors_pauses_accepting),
 	{0},
 };
 
