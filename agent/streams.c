@@ -1,112 +1,31 @@
 /* Stream mode: see streams.h. One struct splice per TCP connection and
  * QUIC stream; a splice lives from the stream's opening until QUIC
  * reports it closed (or its connection ends) and its TCP socket is done,
- * so a stream id is never reused while we still know it. */
-#include "agent/streams.h"
+ * so a stream id is never reused while we still know it.
+ *
+ * This file: the splice core, the tunnels' stream callbacks, the idle
+ * tick and the table; the opening side is streams_open.c, the
+ * receiving side streams_recv.c (see streams_internal.h). */
+#include "agent/streams_internal.h"
 
 #include "agent/dataplane.h"
 #include "agent/streamcount.h"
-#include "agent/streamgate.h"
-#include "agent/streamhdr.h"
 #include "agent/streamname.h"
-#include "agent/streamtarget.h"
 #include "agent/tunnel.h"
 #include "shared/err.h"
 #include "shared/idmap.h"
-#include "shared/log.h"
 #include "shared/loop.h"
 #include "shared/quic.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define UP_BUF 16384
-#define WAIT_TICK_US 20000
-
-enum sstate {
-	S_NONE,       /* being set up or torn down */
-	S_WAIT_CONN,  /* ours: waiting for the peer connection */
-	S_HEADER,     /* theirs: reading the header */
-	S_RESOLVING,  /* theirs: resolving a resource's name */
-	S_CONNECTING, /* theirs: connecting to the service or resource */
-	S_OPEN,       /* splicing */
-};
-
-struct splice {
-	struct streams *s;
-	struct splice *prev, *next; /* all splices */
-	int64_t peer;
-	struct quic_conn *c; /* NULL while waiting, and once it is gone */
-	int64_t sid;         /* -1 until opened */
-	bool remote;         /* the peer opened it */
-	enum sstate st;
-	int fd;              /* -1 once the TCP side is done */
-	struct loop_io *io;
-	/* ours: for the connection and the reply; theirs: S_RESOLVING and
-	 * S_CONNECTING */
-	int64_t deadline_us;
-	/* ours: no open reply yet (counted in the table's nwaiting) */
-	bool awaiting;
-	streams_reply_fn on_reply; /* the hook, until it is called */
-	void *reply_ctx;
-	int reply_code;      /* the outcome it gets if the stream ends */
-	char host[STREAMHDR_HOST_MAX + 1];
-	uint16_t port;
-	bool to_res;         /* theirs: to a resource we serve */
-	struct streamname_op *lookup; /* S_RESOLVING */
-	bool quic_done;      /* closed, reset, or its connection ended */
-	bool any_data;       /* a stream byte arrived */
-	int64_t active_us;   /* the last byte either way (or the start) */
-	/* TCP -> stream */
-	uint8_t up[UP_BUF];
-	size_t up_len;
-	bool tcp_eof, fin_sent;
-	/* stream -> TCP: held stream bytes (at most the stream window) */
-	uint8_t *down;
-	size_t down_len, down_cap;
-	bool rx_fin, wr_shut;
-	/* header bytes (S_HEADER) */
-	uint8_t hdr[STREAMHDR_MAX];
-	size_t hlen;
-	struct streamcount *counts; /* its forward's, or NULL */
-	bool opened;  /* counted as opened with its peer */
-	bool failed;  /* ours, refused by the peer after it opened */
-};
-
-/* Streams of one peer by stream id, and how many the peer has. */
-struct speer {
-	struct idmap bysid; /* sid + 1 -> struct splice */
-	unsigned n;
-};
-
-struct streams {
-	struct loop *loop;
-	struct dataplane *dp;
-	struct tunnels *t;
-	const struct map *map;
-	struct idmap peers; /* peer id -> struct speer */
-	struct streamcount_peers pc;
-	struct splice *all;
-	struct loop_timer *wait_tm;
-	unsigned nwaiting; /* splices awaiting their reply */
-	struct streams_limits lim;
-	struct loop_timer *idle_tm;
-	struct streamname *names; /* resources' names we resolve */
-	/* Inside our own call into a connection (not from its callbacks),
-	 * which may end it at once (a failed write): splices its end
-	 * (on_conn_gone) takes are swept afterwards, not freed under us. */
-	int busy;
-	struct streams_stats st;
-	struct streamgate gate;
-};
-
-static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
+struct speer *streams_speer(struct streams *s, int64_t peer, bool make)
 {
 	struct speer *p = idmap_get(&s->peers, peer);
 
@@ -125,7 +44,7 @@ static struct speer *speer_get(struct streams *s, int64_t peer, bool make)
 
 /* sp's stream got going: ours on the peer's connection, theirs
  * connected to the local service. */
-static void count_open(struct splice *sp)
+void splice_count_open(struct splice *sp)
 {
 	sp->opened = true;
 	streamcount_peer_add(&sp->s->pc, sp->peer, false);
@@ -134,7 +53,7 @@ static void count_open(struct splice *sp)
 }
 
 /* Ours failed: no peer, no connection in time, or refused by the peer. */
-static void count_failed(struct splice *sp)
+void splice_count_failed(struct splice *sp)
 {
 	sp->s->st.failed++;
 	sp->failed = true;
@@ -151,7 +70,7 @@ static int64_t idle_tick_us(const struct streams *s)
 }
 
 /* A new splice, or NULL: out of memory, or over a limit (counted). */
-static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
+struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 {
 	struct speer *p;
 	struct splice *sp;
@@ -161,7 +80,7 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 		streamcount_peer_add(&s->pc, peer, true);
 		return NULL;
 	}
-	p = speer_get(s, peer, true);
+	p = streams_speer(s, peer, true);
 	if (p && p->n >= s->lim.per_peer) {
 		s->st.refused_peer_limit++;
 		streamcount_peer_add(&s->pc, peer, true);
@@ -192,10 +111,10 @@ static struct splice *splice_new(struct streams *s, int64_t peer, int fd)
 	return sp;
 }
 
-static void splice_free(struct splice *sp)
+void splice_free(struct splice *sp)
 {
 	struct streams *s = sp->s;
-	struct speer *p = speer_get(s, sp->peer, false);
+	struct speer *p = streams_speer(s, sp->peer, false);
 
 	if (p) {
 		if (sp->sid >= 0 && idmap_get(&p->bysid, sp->sid + 1) == sp)
@@ -248,7 +167,7 @@ static void reply_fail(struct splice *sp)
 
 /* The TCP side ends: with a reset (SO_LINGER 0) or an orderly close, or
  * through the hook before the reply. */
-static void tcp_close(struct splice *sp, bool reset)
+void splice_tcp_close(struct splice *sp, bool reset)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
@@ -280,17 +199,17 @@ static bool splice_maybe_free(struct splice *sp)
 
 /* Resets both sides: the stream with code (unless it is gone already),
  * the TCP connection with a reset. Returns whether sp was freed. */
-static bool splice_abort(struct splice *sp, uint64_t code)
+bool splice_abort(struct splice *sp, uint64_t code)
 {
 	if (sp->c && !sp->quic_done && sp->sid >= 0)
 		quic_conn_stream_shutdown(sp->c, sp->sid, code);
 	else
 		sp->quic_done = true;
-	tcp_close(sp, true);
+	splice_tcp_close(sp, true);
 	return splice_maybe_free(sp);
 }
 
-static void io_update(struct splice *sp)
+void splice_io_update(struct splice *sp)
 {
 	uint32_t ev = 0;
 
@@ -334,7 +253,7 @@ static bool push_up(struct splice *sp)
 /* Writes held stream bytes to the TCP socket, consuming them on the
  * stream; shuts the socket's sending side after the stream's FIN.
  * Returns false when sp was freed. */
-static bool push_down(struct splice *sp)
+bool splice_push_down(struct splice *sp)
 {
 	ssize_t w;
 
@@ -367,15 +286,15 @@ static bool push_down(struct splice *sp)
 /* Both directions of the TCP connection finished in order: close the
  * socket (a FIN still waiting for room in the stream does not need it).
  * Frees sp when the stream is done too. */
-static void maybe_done(struct splice *sp)
+void splice_maybe_done(struct splice *sp)
 {
 	if (sp->fd >= 0 && sp->wr_shut && sp->tcp_eof)
-		tcp_close(sp, false);
+		splice_tcp_close(sp, false);
 	if (!splice_maybe_free(sp))
-		io_update(sp);
+		splice_io_update(sp);
 }
 
-static int down_append(struct splice *sp, const uint8_t *d, size_t len)
+int splice_down_append(struct splice *sp, const uint8_t *d, size_t len)
 {
 	uint8_t *nb;
 	size_t cap;
@@ -428,11 +347,8 @@ static void on_tcp_read(struct splice *sp)
 		if (sp->up_len || sp->fd < 0)
 			break;
 	}
-	maybe_done(sp);
+	splice_maybe_done(sp);
 }
-
-static void on_connected(struct splice *sp);
-static bool reply_input(struct splice *sp, uint8_t b);
 
 static void io_event(struct splice *sp, int fd, uint32_t ev)
 {
@@ -440,7 +356,7 @@ static void io_event(struct splice *sp, int fd, uint32_t ev)
 	socklen_t len = sizeof(err);
 
 	if (sp->st == S_CONNECTING) {
-		on_connected(sp);
+		splice_connected(sp);
 		return;
 	}
 	/* A reset (an error, or a hang-up we did not cause by shutting). */
@@ -450,16 +366,13 @@ static void io_event(struct splice *sp, int fd, uint32_t ev)
 		splice_abort(sp, STREAM_ERR_RESET);
 		return;
 	}
-	if ((ev & LOOP_WRITE) && (!push_down(sp) || sp->fd < 0))
+	if ((ev & LOOP_WRITE) && (!splice_push_down(sp) || sp->fd < 0))
 		return;
 	if (ev & (LOOP_READ | LOOP_ERROR))
 		on_tcp_read(sp);
 	else
-		maybe_done(sp);
+		splice_maybe_done(sp);
 }
-
-static void enter(struct streams *s);
-static void leave(struct streams *s);
 
 static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 {
@@ -467,55 +380,20 @@ static void on_io(struct loop_io *io, int fd, uint32_t ev, void *ctx)
 	struct streams *s = sp->s;
 
 	(void)io;
-	enter(s);
+	streams_enter(s);
 	io_event(sp, fd, ev);
-	leave(s);
+	streams_leave(s);
 }
 
-static int watch(struct splice *sp)
+int splice_watch(struct splice *sp)
 {
 	return loop_io_add(sp->s->loop, sp->fd, 0, on_io, sp, &sp->io);
 }
 
-/* ---- receiving side ---- */
-
-/* The header's verdict (agent/streamgate.h), counted: 0 to dial *in,
- * or the STREAM_ERR_* refusal. */
-static int decide(struct splice *sp, const struct streamhdr *h,
-		  struct streamtarget_in *in)
-{
-	struct streams *s = sp->s;
-	int code = streamgate_decide(&s->gate, s->dp, s->map, sp->peer, h,
-				     in);
-
-	if (code == STREAM_ERR_TARGET)
-		s->st.refused_target++;
-	else if (code)
-		s->st.refused_policy++;
-	return code;
-}
-
-/* A dial that ends without a connection, counted in *counter: torn
- * down (S_NONE: its deadline no longer applies while QUIC closes the
- * stream). */
-static void dial_end(struct splice *sp, uint64_t *counter, uint64_t code)
-{
-	(*counter)++;
-	sp->st = S_NONE;
-	splice_abort(sp, code);
-}
-
-/* A dial that failed, or took longer than STREAMS_DIAL_MS. */
-static void dial_fail(struct splice *sp)
-{
-	dial_end(sp, &sp->s->st.refused_service, STREAM_ERR_REFUSED);
-}
-
-/* Connects to a, port sp->port, without blocking. */
 /* TCP keepalives on a splice's socket: a TCP side that vanished (a
  * resource host gone without a reset) ends its stream after about two
  * minutes, however long the stream idle timeout. Best effort. */
-static void tcp_keepalive(int fd)
+void splice_keepalive(int fd)
 {
 	int on = 1, idle = STREAMS_KEEPALIVE_IDLE_S,
 	    intvl = STREAMS_KEEPALIVE_INTVL_S, cnt = STREAMS_KEEPALIVE_CNT;
@@ -524,131 +402,6 @@ static void tcp_keepalive(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
-static void connect_to(struct splice *sp, const struct ip_addr *a)
-{
-	struct ip_endpoint ep = {.addr = *a, .port = sp->port};
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd;
-
-	sp->st = S_CONNECTING;
-	if (ip_endpoint_to_sockaddr(&ep, &ss, &len) < 0 ||
-	    (fd = socket(ss.ss_family,
-			 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
-		dial_fail(sp);
-		return;
-	}
-	sp->fd = fd;
-	tcp_keepalive(fd);
-	if ((connect(fd, (struct sockaddr *)&ss, len) < 0 &&
-	     errno != EINPROGRESS) ||
-	    watch(sp) < 0) {
-		dial_fail(sp);
-		return;
-	}
-	io_update(sp);
-}
-
-static void on_connected(struct splice *sp)
-{
-	static const uint8_t ok = STREAMHDR_REPLY_OK;
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(sp->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		dial_fail(sp);
-		return;
-	}
-	/* The open reply, first on our side of the stream (its send buffer
-	 * is empty: nothing was sent before it). */
-	if (quic_conn_stream_send(sp->c, sp->sid, &ok, 1, false) != 1) {
-		splice_abort(sp, STREAM_ERR_GONE);
-		return;
-	}
-	sp->st = S_OPEN;
-	sp->s->st.accepted++;
-	if (sp->to_res)
-		sp->s->st.accepted_resource++;
-	count_open(sp);
-	if (push_down(sp) && sp->fd >= 0)
-		maybe_done(sp);
-}
-
-static void on_resolved(void *ctx, int status, const struct ip_addr *addr)
-{
-	struct splice *sp = ctx;
-	struct streams *s = sp->s;
-	char q[STREAMHDR_HOST_MAX + 8];
-
-	sp->lookup = NULL;
-	enter(s);
-	if (status == 0) {
-		connect_to(sp, addr);
-	} else {
-		log_info("stream_unresolved", "peer=%lld name=%s error=%s",
-			 (long long)sp->peer, log_q(q, sizeof(q), sp->host),
-			 weft_errname(status));
-		dial_end(sp, &s->st.refused_resolve, STREAM_ERR_TARGET);
-	}
-	leave(s);
-}
-
-/* Dials what decide allowed: our own service, a resource's address, or
- * a resource's name once our resolver answers. */
-static void dial(struct splice *sp, const struct streamtarget_in *in)
-{
-	struct ip_addr lo = {.family = 4, .b = {127, 0, 0, 1}};
-
-	sp->deadline_us = loop_now_us(sp->s->loop) +
-			  (int64_t)STREAMS_DIAL_MS * 1000;
-	sp->to_res = in->res_id != 0;
-	if (!in->res_id || in->addr.family) {
-		connect_to(sp, in->res_id ? &in->addr : &lo);
-		return;
-	}
-	snprintf(sp->host, sizeof(sp->host), "%s", in->name);
-	sp->st = S_RESOLVING;
-	if (streamname_lookup(sp->s->names, in->name, on_resolved, sp,
-			      &sp->lookup) < 0)
-		dial_end(sp, &sp->s->st.refused_resolve, STREAM_ERR_TARGET);
-}
-
-/* Header bytes of a stream the peer opened; what follows is held. */
-static void header_input(struct splice *sp, const uint8_t *d, size_t len)
-{
-	struct streamhdr h;
-	struct streamtarget_in in;
-	size_t take = len < sizeof(sp->hdr) - sp->hlen
-			      ? len
-			      : sizeof(sp->hdr) - sp->hlen;
-	size_t old = sp->hlen;
-	int n, code;
-
-	memcpy(sp->hdr + sp->hlen, d, take);
-	sp->hlen += take;
-	n = streamhdr_decode(sp->hdr, sp->hlen, &h);
-	if (n == 0 && sp->hlen < sizeof(sp->hdr) && !sp->rx_fin)
-		return;
-	if (n <= 0) {
-		sp->s->st.refused_target++;
-		splice_abort(sp, STREAM_ERR_BAD_HEADER);
-		return;
-	}
-	quic_conn_stream_consume(sp->c, sp->sid, (size_t)n);
-	if (down_append(sp, d + (size_t)n - old, len - ((size_t)n - old)) <
-	    0) {
-		splice_abort(sp, STREAM_ERR_GONE);
-		return;
-	}
-	code = decide(sp, &h, &in);
-	if (code) {
-		splice_abort(sp, (uint64_t)code);
-		return;
-	}
-	sp->port = h.port;
-	dial(sp, &in);
 }
 
 static void refuse_new(struct quic_conn *c, int64_t sid, uint64_t code)
@@ -660,7 +413,7 @@ static void refuse_new(struct quic_conn *c, int64_t sid, uint64_t code)
 
 static struct splice *find(struct streams *s, int64_t peer, int64_t sid)
 {
-	struct speer *p = speer_get(s, peer, false);
+	struct speer *p = streams_speer(s, peer, false);
 
 	return p ? idmap_get(&p->bysid, sid + 1) : NULL;
 }
@@ -676,7 +429,7 @@ static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
 		if (!remote)
 			return;
 		sp = splice_new(s, peer, -1);
-		if (!sp || idmap_put(&speer_get(s, peer, false)->bysid,
+		if (!sp || idmap_put(&streams_speer(s, peer, false)->bysid,
 				     sid + 1, sp) < 0) {
 			if (sp)
 				splice_free(sp);
@@ -698,26 +451,26 @@ static void on_data(int64_t peer, struct quic_conn *c, int64_t sid,
 		sp->active_us = loop_now_us(s->loop);
 	}
 	if (sp->st == S_HEADER) {
-		header_input(sp, d, len);
+		splice_header_input(sp, d, len);
 		return;
 	}
 	if (sp->awaiting) {
 		if (!len) {
 			if (fin) /* ended without a reply */
-				reply_input(sp, 0xff);
+				splice_reply_input(sp, 0xff);
 			return;
 		}
-		if (!reply_input(sp, d[0]))
+		if (!splice_reply_input(sp, d[0]))
 			return;
 		d++;
 		len--;
 	}
-	if (down_append(sp, d, len) < 0) {
+	if (splice_down_append(sp, d, len) < 0) {
 		splice_abort(sp, STREAM_ERR_GONE);
 		return;
 	}
-	if (sp->st == S_OPEN && push_down(sp) && sp->fd >= 0)
-		maybe_done(sp);
+	if (sp->st == S_OPEN && splice_push_down(sp) && sp->fd >= 0)
+		splice_maybe_done(sp);
 }
 
 static void on_writable(int64_t peer, struct quic_conn *c, int64_t sid,
@@ -729,7 +482,7 @@ static void on_writable(int64_t peer, struct quic_conn *c, int64_t sid,
 	if (!sp || sp->st != S_OPEN)
 		return;
 	if (push_up(sp))
-		maybe_done(sp);
+		splice_maybe_done(sp);
 }
 
 static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
@@ -746,19 +499,19 @@ static void on_closed(int64_t peer, struct quic_conn *c, int64_t sid,
 					 ? (int)code
 					 : STREAMS_REPLY_FAILED;
 	sp->quic_done = true;
-	idmap_del(&speer_get(sp->s, peer, false)->bysid, sid + 1);
+	idmap_del(&streams_speer(sp->s, peer, false)->bysid, sid + 1);
 	sp->sid = -1;
 	sp->c = NULL;
 	/* Not both FINs: the peer reset it. */
 	if (sp->fd >= 0 && !(sp->rx_fin && sp->fin_sent)) {
 		if (!sp->any_data && !sp->remote)
-			count_failed(sp);
+			splice_count_failed(sp);
 		else
 			sp->s->st.resets++;
-		tcp_close(sp, true);
+		splice_tcp_close(sp, true);
 	}
 	if (!splice_maybe_free(sp))
-		maybe_done(sp);
+		splice_maybe_done(sp);
 }
 
 static void on_conn_gone(int64_t peer, struct quic_conn *c, void *ctx)
@@ -774,19 +527,19 @@ static void on_conn_gone(int64_t peer, struct quic_conn *c, void *ctx)
 		sp->quic_done = true;
 		if (sp->fd >= 0)
 			s->st.resets++;
-		tcp_close(sp, true);
+		splice_tcp_close(sp, true);
 		if (!s->busy)
 			splice_free(sp);
 	}
 }
 
 /* Entering and leaving our own calls into connections (see busy). */
-static void enter(struct streams *s)
+void streams_enter(struct streams *s)
 {
 	s->busy++;
 }
 
-static void leave(struct streams *s)
+void streams_leave(struct streams *s)
 {
 	struct splice *sp, *next;
 
@@ -802,7 +555,7 @@ static void leave(struct streams *s)
 /* Open streams keep the peer's connection from its idle close. */
 static bool on_busy(int64_t peer, void *ctx)
 {
-	struct speer *sp = speer_get(ctx, peer, false);
+	struct speer *sp = streams_speer(ctx, peer, false);
 
 	return sp && sp->n;
 }
@@ -815,109 +568,6 @@ static const struct tunnel_stream_callbacks stream_cbs = {
 	.busy = on_busy,
 };
 
-/* ---- opening side ---- */
-
-/* The peer's open reply (b: its first stream byte), stripped from the
- * stream. Returns false when sp was freed (a bad reply). */
-static bool reply_input(struct splice *sp, uint8_t b)
-{
-	struct streams *s = sp->s;
-	streams_reply_fn fn = sp->on_reply;
-
-	if (sp->c && !sp->quic_done)
-		quic_conn_stream_consume(sp->c, sp->sid, 1);
-	if (b != STREAMHDR_REPLY_OK) {
-		count_failed(sp);
-		return !splice_abort(sp, STREAM_ERR_BAD_HEADER);
-	}
-	sp->awaiting = false;
-	s->nwaiting--;
-	sp->on_reply = NULL;
-	if (fn)
-		fn(sp->fd, STREAMS_REPLY_OK, sp->reply_ctx);
-	return true;
-}
-
-/* Opens the stream if the peer's connection is up. Returns whether sp
- * left S_WAIT_CONN (opened, or failed and freed). */
-static bool try_open(struct splice *sp)
-{
-	struct streams *s = sp->s;
-	struct streamhdr h;
-	uint8_t buf[STREAMHDR_MAX];
-	struct quic_conn *c = tunnels_stream_conn(s->t, sp->peer);
-	int n;
-
-	if (!c || quic_conn_stream_open(c, &sp->sid) < 0) {
-		sp->sid = -1;
-		return false;
-	}
-	sp->st = S_OPEN;
-	sp->c = c;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.host, sp->host, sizeof(h.host));
-	h.port = sp->port;
-	n = streamhdr_encode(&h, buf, sizeof(buf));
-	if (idmap_put(&speer_get(s, sp->peer, false)->bysid, sp->sid + 1,
-		      sp) < 0) {
-		/* Unknown to on_closed: do not wait for it. */
-		quic_conn_stream_shutdown(c, sp->sid, STREAM_ERR_GONE);
-		sp->sid = -1;
-	}
-	if (sp->sid < 0 || n < 0 ||
-	    quic_conn_stream_send(c, sp->sid, buf, (size_t)n, false) != n) {
-		count_failed(sp);
-		splice_abort(sp, STREAM_ERR_GONE);
-		return true;
-	}
-	quic_conn_stream_hold(c, sp->sid);
-	/* The reply may wait for the far side's dial (a connector resolving
-	 * a name and connecting to the resource). */
-	sp->deadline_us = loop_now_us(s->loop) +
-			  (int64_t)STREAMS_REPLY_MS * 1000;
-	s->st.opened++;
-	count_open(sp);
-	io_update(sp);
-	return true;
-}
-
-/* A connection that never got its stream: reset and counted. */
-static void wait_fail(struct splice *sp)
-{
-	if (!sp->reply_code)
-		sp->reply_code = STREAMS_REPLY_TIMEOUT;
-	count_failed(sp);
-	sp->quic_done = true;
-	tcp_close(sp, true);
-	splice_free(sp);
-}
-
-static void on_wait_tick(struct loop_timer *tm, void *ctx)
-{
-	struct streams *s = ctx;
-	int64_t now = loop_now_us(s->loop);
-	struct splice *sp, *next;
-
-	enter(s);
-	for (sp = s->all; sp; sp = next) {
-		next = sp->next;
-		if (!sp->awaiting || (sp->st == S_WAIT_CONN && try_open(sp)) ||
-		    now < sp->deadline_us)
-			continue;
-		if (sp->st == S_WAIT_CONN) {
-			wait_fail(sp);
-			continue;
-		}
-		/* Opened, but the peer did not answer in time. */
-		sp->reply_code = STREAMS_REPLY_TIMEOUT;
-		count_failed(sp);
-		splice_abort(sp, STREAM_ERR_GONE);
-	}
-	leave(s);
-	if (s->nwaiting)
-		loop_timer_start(tm, WAIT_TICK_US);
-}
-
 /* Streams idle for lim.idle_ms are reset on both sides (waiting ones
  * have their own deadline); dials past STREAMS_DIAL_MS are refused. */
 static void on_idle_tick(struct loop_timer *tm, void *ctx)
@@ -927,12 +577,12 @@ static void on_idle_tick(struct loop_timer *tm, void *ctx)
 	int64_t old = now - s->lim.idle_ms * 1000;
 	struct splice *sp, *next;
 
-	enter(s);
+	streams_enter(s);
 	for (sp = s->all; sp; sp = next) {
 		next = sp->next;
 		if ((sp->st == S_RESOLVING || sp->st == S_CONNECTING) &&
 		    now >= sp->deadline_us) {
-			dial_fail(sp);
+			splice_dial_fail(sp);
 			continue;
 		}
 		if (sp->st == S_WAIT_CONN || sp->st == S_NONE ||
@@ -943,80 +593,9 @@ static void on_idle_tick(struct loop_timer *tm, void *ctx)
 		if (!splice_abort(sp, STREAM_ERR_IDLE))
 			sp->st = S_NONE;
 	}
-	leave(s);
+	streams_leave(s);
 	if (s->all)
 		loop_timer_start(tm, idle_tick_us(s));
-}
-
-/* No splice for fd: refused (over a limit: code STREAM_ERR_LIMIT) or
- * failed, told to the hook or answered with a TCP reset. */
-static void open_refused(int fd, int code, streams_reply_fn fn, void *ctx)
-{
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-
-	if (fn) {
-		fn(fd, code, ctx);
-		return;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-}
-
-void streams_open_reply(struct streams *s, int fd, int64_t peer,
-			const char *host, uint16_t port,
-			struct streamcount *counts, streams_reply_fn fn,
-			void *ctx)
-{
-	uint64_t limited = s->st.refused_peer_limit +
-			   s->st.refused_total_limit;
-	struct splice *sp = peer > 0 ? splice_new(s, peer, fd) : NULL;
-
-	if (!sp) {
-		if (peer <= 0)
-			s->st.failed++;
-		if (counts)
-			counts->failed++;
-		open_refused(fd,
-			     peer <= 0 ? STREAM_ERR_TARGET
-			     : limited != s->st.refused_peer_limit +
-						  s->st.refused_total_limit
-				     ? STREAM_ERR_LIMIT
-				     : STREAMS_REPLY_FAILED,
-			     fn, ctx);
-		return;
-	}
-	if (counts) {
-		sp->counts = counts;
-		counts->refs++;
-		counts->active++;
-	}
-	tcp_keepalive(fd);
-	snprintf(sp->host, sizeof(sp->host), "%s", host);
-	sp->port = port;
-	sp->st = S_WAIT_CONN;
-	sp->deadline_us = loop_now_us(s->loop) +
-			  (int64_t)STREAMS_CONNECT_MS * 1000;
-	sp->awaiting = true;
-	sp->on_reply = fn;
-	sp->reply_ctx = ctx;
-	s->nwaiting++;
-	if (watch(sp) < 0) {
-		sp->reply_code = STREAMS_REPLY_FAILED;
-		wait_fail(sp);
-		return;
-	}
-	enter(s);
-	try_open(sp);
-	/* The tick tries again, and times the reply out. */
-	if (!loop_timer_active(s->wait_tm))
-		loop_timer_start(s->wait_tm, WAIT_TICK_US);
-	leave(s);
-}
-
-void streams_open(struct streams *s, int fd, int64_t peer, const char *host,
-		  uint16_t port, struct streamcount *counts)
-{
-	streams_open_reply(s, fd, peer, host, port, counts, NULL, NULL);
 }
 
 /* ---- the table ---- */
@@ -1042,7 +621,7 @@ int streams_new(struct loop *l, struct dataplane *dp, const struct map *m,
 	s->map = m;
 	idmap_init(&s->peers);
 	streamcount_peers_init(&s->pc);
-	if (loop_timer_new(l, on_wait_tick, s, &s->wait_tm) < 0 ||
+	if (loop_timer_new(l, streams_wait_tick, s, &s->wait_tm) < 0 ||
 	    loop_timer_new(l, on_idle_tick, s, &s->idle_tm) < 0 ||
 	    streamname_new(l, NULL, &s->names) < 0) {
 		loop_timer_del(s->wait_tm);
@@ -1067,7 +646,7 @@ void streams_del(struct streams *s)
 		if (sp->c && !sp->quic_done && sp->sid >= 0)
 			quic_conn_stream_shutdown(sp->c, sp->sid,
 						  STREAM_ERR_GONE);
-		tcp_close(sp, true);
+		splice_tcp_close(sp, true);
 		splice_free(sp);
 	}
 	loop_timer_del(s->wait_tm);
