@@ -287,6 +287,7 @@ size_t relayset_update(struct relayset *s, const struct map *m,
 		       const char *token, const char **bad)
 {
 	struct slot *keep[RELAYSET_MAX] = {0};
+	struct relayc_target tk[RELAYSET_MAX];
 	struct slot *home = s->home >= 0 ? s->slots[s->home] : NULL;
 	size_t nr, nbad = 0, n = 0;
 	const struct map_relay *r = map_relays(m, &nr);
@@ -315,8 +316,7 @@ size_t relayset_update(struct relayset *s, const struct map *m,
 				*bad = r[i].name;
 			continue;
 		}
-		relayc_set_token(sl->rc, s->token);
-		relayc_set_relay(sl->rc, &t);
+		tk[n] = t;
 		keep[n++] = sl;
 	}
 	for (size_t i = 0; i < s->n; i++)
@@ -328,6 +328,12 @@ size_t relayset_update(struct relayset *s, const struct map *m,
 			s->home = (int)i;
 	}
 	s->n = n;
+	/* Only now, with the set whole again: a new address closes the old
+	 * connection, whose event reads the set (relayset_up, choose). */
+	for (size_t i = 0; i < n; i++) {
+		relayc_set_token(keep[i]->rc, s->token);
+		relayc_set_relay(keep[i]->rc, &tk[i]);
+	}
 	if (s->home < 0)
 		choose(s);
 	return nbad;

@@ -21,6 +21,7 @@ const PG = ['controller.database.type=postgres', 'controller.database.postgres.e
 const AUTH = (c) => [`${c}.enabled=true`, `${c}.authKey.existingSecret=${c}-auth`];
 const STREAM = [...AUTH('agent'), 'agent.streamMode.enabled=true',
   'agent.streamMode.forwards={0.0.0.0:5432=db:5432,[::]:8080=web.weft.internal:80}', 'agent.streamMode.socks5=0.0.0.0:1080'];
+const SCONN = [...AUTH('connector'), 'connector.streamMode.enabled=true', 'controller.tls.secretName=weft-tls'];
 // The matrix: name, --set values, extra helm flags.
 const cases = [
   ['defaults (sqlite, relay LoadBalancer)', [], []],
@@ -33,6 +34,7 @@ const cases = [
   ['agent DaemonSet', AUTH('agent'), []],
   ['agent stream mode (no TUN, no capabilities)', STREAM, []],
   ['connector', [...AUTH('connector'), 'connector.advertiseRoutes={10.96.0.0/12}'], []],
+  ['connector in stream mode (no TUN, no capabilities)', SCONN, []],
   ['cluster B: controller elsewhere, connector and agents only', ['controller.enabled=false',
     'controller.publicURL=https://weft.example.com', 'relay.enabled=false', ...AUTH('agent'), ...AUTH('connector')], []],
   ['everything, ServiceMonitor CRD present', [...PG, 'controller.replicas=2', ...AUTH('agent'), ...AUTH('connector')],
@@ -272,6 +274,29 @@ test('agent stream mode: Pod Security restricted, no TUN, forwards and SOCKS5 be
     d.metadata.name === 'rel-weft-agent'), undefined);
 });
 
+test('connector stream mode: Pod Security restricted, --no-tun without --connector, no TUN', () => {
+  const dep = one(render(SCONN), 'Deployment', 'rel-weft-connector');
+  assert.equal(dep.spec.strategy.type, 'Recreate');
+  const spec = dep.spec.template.spec;
+  assert.deepEqual(restrictedProblems(spec), []);
+  assert.ok(!spec.volumes.some((v) => v.hostPath), 'no hostPath (no /dev/net/tun)');
+  assert.equal(spec.securityContext.runAsUser, 10001);
+  const c = spec.containers[0];
+  assert.equal(c.securityContext.capabilities.add, undefined, 'no capability added');
+  assert.ok(!c.volumeMounts.some((m) => m.name === 'tun'), 'no TUN mount');
+  for (const a of ['--no-tun', '--dns=off', '--state-dir=/var/lib/weft-agent/state', '--hostname=rel-weft',
+    '--controller-ca=/etc/weft/ca/ca.crt']) {
+    assert.ok(c.args.includes(a), `no ${a} in ${c.args}`);
+  }
+  // --connector needs a TUN: the agent refuses it with --no-tun.
+  assert.ok(!c.args.includes('--connector'), '--connector with --no-tun');
+  assert.deepEqual(spec.initContainers[0].command.slice(0, 3), ['install', '-D', '-m']);
+  assert.equal(spec.initContainers[0].command.at(-1), '/var/lib/weft-agent/state/node.key');
+  // The TUN connector fails the same check (root, NET_ADMIN, host path, sysctls).
+  const tun = one(render(AUTH('connector')), 'Deployment', 'rel-weft-connector').spec.template.spec;
+  assert.ok(restrictedProblems(tun).length >= 4, restrictedProblems(tun).join(', '));
+});
+
 test('cluster B: no controller objects, agents use controller.publicURL over HTTPS', () => {
   const docs = render(['controller.enabled=false', 'controller.publicURL=https://weft.example.com/',
     'relay.enabled=false', ...AUTH('connector')]);
@@ -302,6 +327,9 @@ test('NOTES.txt: the admin key, the relay registration, the join command', () =>
   assert.match(n, /rel-weft-agent\.mesh\.svc:5432 -> db:5432\n/);
   assert.match(n, /rel-weft-agent\.mesh\.svc:8080 -> web\.weft\.internal:80\n/);
   assert.match(n, /curl --socks5-hostname rel-weft-agent\.mesh\.svc:1080 /);
+  n = notes(SCONN);
+  assert.match(n, /--connectors rel-weft\n\s+It runs in stream mode .*\n\s+clients only/);
+  assert.doesNotMatch(notes(AUTH('connector')), /stream mode/);
 });
 
 test('docs/deploy.md records the helm and kubectl versions the tests run', () => {
@@ -323,6 +351,9 @@ const refusals = [
     'agent.streamMode.forwards={127.0.0.1:5432=db:5432}'], /127\.0\.0\.1:5432 is on loopback/],
   ['stream-mode port used twice', [...STREAM, 'agent.streamMode.socks5=0.0.0.0:5432'], /port 5432 is used twice/],
   ['connector without an auth key', ['connector.enabled=true'], /connector\.authKey\.existingSecret is empty/],
+  ['stream-mode connector with subnet routes', [...SCONN, 'connector.advertiseRoutes={10.96.0.0/12}'],
+    /advertiseRoutes are subnet routes, whose packets need the connector's TUN device/],
+  ['stream mode as a string', ['--set-string', 'connector.streamMode.enabled=yes'], /streamMode\/enabled.*want boolean/],
   // values.schema.json
   ['replicas as a string', ['controller.replicas=two'], /controller\/replicas.*want integer/],
   ['replicas 0', ['controller.replicas=0'], /controller\/replicas/],

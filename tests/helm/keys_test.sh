@@ -14,8 +14,13 @@
 #     nobody with no capabilities (as root: setpriv): it registers with the
 #     chart's node key, runs, listens on its forward, its SOCKS5 proxy and
 #     its DNS stub's unprivileged port, and the stub answers;
-#  6. the controller, the relay and that agent exit 0 on SIGTERM, with no
-#     sanitizer report in their logs.
+#  6. the stream-mode connector's command as the chart renders it, run as
+#     nobody with no capabilities and its own chart-made node key: it
+#     registers, runs without a TUN (no --connector, which needs one),
+#     and serves the agent of 5: a page from an ip resource on this
+#     host's address comes through that agent's SOCKS5 proxy;
+#  7. the controller, the relay and those agents exit 0 on SIGTERM, with
+#     no sanitizer report in their logs.
 # Usage: keys_test.sh TOOLS_DIR CONTROLLER RELAY AGENT
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +43,26 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+
+# check_nobody DIR WHAT KEY: the agent whose socket is $work/DIR/agent.sock
+# and log $work/DIR.log runs (its status in $st), without a TUN or any
+# capability, with the node key KEY.
+check_nobody() {
+	st=
+	for _ in $(seq 100); do
+		st=$("$agent" status --json --socket "$work/$1/agent.sock" 2>/dev/null)
+		[ "$(echo "$st" | jq -r .state 2>/dev/null)" = running ] && break
+		sleep 0.1
+	done
+	[ "$(echo "$st" | jq -r .state 2>/dev/null)" = running ] ||
+		fail "$2 does not run: $(tail -20 "$work/$1.log")"
+	[ "$(echo "$st" | jq -r .tun)" = null ] || fail "$2 has a TUN: $st"
+	grep -q 'event=privileges_dropped .*cap_eff=0x0' "$work/$1.log" ||
+		fail "$2 holds capabilities: $(grep privileges "$work/$1.log")"
+	want=$(openssl pkey -in "$3" -pubout -outform DER | tail -c 32 | base64)
+	grep -q "event=node_key_loaded public_key=$want" "$work/$1.log" ||
+		fail "$2 did not use the chart's node key"
+}
 
 helm=$(node "$here/tools.mjs" "$tools") || fail "no helm"
 "$helm" template t "$chart" --set connector.enabled=true \
@@ -172,20 +197,7 @@ console.log(c.command.concat(c.args).join("\n"));' \
 	env WEFT_AUTH_KEY="$authkey" $nobody "$@" >"$work/stream.log" 2>&1 &
 	stream_pid=$!
 	pids="$pids $stream_pid"
-	st=
-	for _ in $(seq 100); do
-		st=$("$agent" status --json --socket "$work/stream/agent.sock" 2>/dev/null)
-		[ "$(echo "$st" | jq -r .state 2>/dev/null)" = running ] && break
-		sleep 0.1
-	done
-	[ "$(echo "$st" | jq -r .state 2>/dev/null)" = running ] ||
-		fail "the stream-mode agent does not run: $(tail -20 "$work/stream.log")"
-	[ "$(echo "$st" | jq -r .tun)" = null ] || fail "the stream-mode agent has a TUN: $st"
-	grep -q 'event=privileges_dropped .*cap_eff=0x0' "$work/stream.log" ||
-		fail "the stream-mode agent holds capabilities: $(grep privileges "$work/stream.log")"
-	want=$(openssl pkey -in "$work/node.key" -pubout -outform DER | tail -c 32 | base64)
-	grep -q "event=node_key_loaded public_key=$want" "$work/stream.log" ||
-		fail "the stream-mode agent did not use the chart's node key"
+	check_nobody stream "the stream-mode agent" "$work/node.key"
 	name=$(curl -fsS -H "$auth" "$url/api/v1/nodes" | jq -r '.items[].name')
 	[ "$name" = t-weft-agent ] || fail "registered as \"$name\", want t-weft-agent"
 	for p in $fport $sport $dport; do
@@ -200,16 +212,103 @@ console.log(c.command.concat(c.args).join("\n"));' \
 	echo "ok 5 - the chart's stream-mode agent runs as nobody without capabilities: forward, SOCKS5, DNS stub on $dport"
 fi
 
-# 6. Clean exits.
-for p in ctl relay ${stream_pid:+stream}; do
+# 6. The stream-mode connector, as nobody, serving the agent of 5.
+conn_pid= http_pid=
+hostip=$(ip -o -4 addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
+if [ -z "$stream_pid" ]; then
+	echo "ok 6 # skip the stream-mode connector as nobody needs root (setpriv)"
+elif [ -z "$hostip" ]; then
+	echo "ok 6 # skip the stream-mode connector: no global IPv4 address to serve"
+else
+	hport=$((20003 + $$ % 20000))
+	mkdir "$work/conn" "$work/www"
+	echo "hello from the resource" >"$work/www/index.html"
+	# The interpreter itself, not a wrapper (pyenv's shim) that would
+	# leave it running when killed.
+	py=$(python3 -c 'import sys; print(sys.executable)') || fail "no python3"
+	"$py" -m http.server "$hport" --bind "$hostip" --directory "$work/www" \
+		>"$work/http.out" 2>&1 &
+	http_pid=$!
+	pids="$pids $http_pid"
+	"$helm" template t "$chart" --set connector.enabled=true \
+		--set connector.authKey.existingSecret=x --set connector.streamMode.enabled=true \
+		--show-only templates/secrets.yaml --show-only templates/connector-deployment.yaml \
+		>"$work/conn.yaml" || fail "helm template (stream-mode connector)"
+	# A node key of its own (each render makes a new one): the Secret's
+	# file as the pod's volume has it (0440, group fsGroup), then its
+	# command line.
+	node -e '
+const { parseAllDocuments } = require(process.argv[1]);
+const fs = require("fs");
+const docs = parseAllDocuments(fs.readFileSync(process.argv[2], "utf8")).map((x) => x.toJS());
+const key = docs.find((x) => x.kind === "Secret" && x.metadata.name === "t-weft-connector-key");
+fs.writeFileSync(process.argv[3] + "/node.key", Buffer.from(key.data["node.key"], "base64"), { mode: 0o440 });
+const c = docs.find((x) => x.kind === "Deployment").spec.template.spec.containers[0];
+console.log(c.command.concat(c.args).join("\n"));' \
+		"$here/node_modules/yaml" "$work/conn.yaml" "$work/conn" >"$work/conn.args" ||
+		fail "reading the connector's Secret and Deployment"
+	grep -qx -- --no-tun "$work/conn.args" || fail "the connector has no --no-tun: $(cat "$work/conn.args")"
+	chown nobody "$work/conn"
+	chgrp "$(id -g nobody)" "$work/conn/node.key"
+	set --
+	while IFS= read -r a; do
+		case $a in
+		weft-agent) a=$agent ;;
+		--controller=*) a=--controller=$url ;;
+		--state-dir=*) a=--state-dir=$work/conn/state ;;
+		--socket=*) a=--socket=$work/conn/agent.sock ;;
+		esac
+		set -- "$@" "$a"
+	done <"$work/conn.args"
+	curl -fsS -H "$auth" -X PUT -d '{"tagOwners":{"tag:k8s":[],"tag:conn":[]}}' \
+		"$url/api/v1/policy" >/dev/null || fail "tagOwners"
+	curl -fsS -H "$auth" -d "{\"name\":\"site\",\"address\":\"$hostip\",
+		\"connectors\":{\"tags\":[\"tag:conn\"]}}" "$url/api/v1/resources" >/dev/null ||
+		fail "resource site"
+	curl -fsS -H "$auth" -X PUT -d '{"tagOwners":{"tag:k8s":[],"tag:conn":[]},"acls":[
+		{"action":"accept","proto":"tcp","src":["tag:k8s"],"dst":["resource:site:*"]}]}' \
+		"$url/api/v1/policy" >/dev/null || fail "policy"
+	ckey=$(curl -fsS -H "$auth" -d '{"tags":["tag:conn"]}' "$url/api/v1/auth-keys" | jq -r .key)
+	# The tunnel between the two agents starts on the relay: the running
+	# one of 3, not the address 2 registered.
+	raddr=$(sed -n 's/.*event=relay_listening addr=\([^ ]*\).*/\1/p' "$work/relay.log")
+	curl -fsS -H "$auth" -X PATCH -d "{\"address\":\"$raddr\"}" \
+		"$url/api/v1/relays/$(echo "$list" | jq -r '.items[0].id')" >/dev/null ||
+		fail "relay address $raddr"
+	$nobody install -D -m 0600 "$work/conn/node.key" "$work/conn/state/node.key" ||
+		fail "install -D as nobody (connector)"
+	env WEFT_AUTH_KEY="$ckey" $nobody "$@" >"$work/conn.log" 2>&1 &
+	conn_pid=$!
+	pids="$pids $conn_pid"
+	check_nobody conn "the stream-mode connector" "$work/conn/node.key"
+	curl -fsS -H "$auth" "$url/api/v1/nodes" | jq -e '[.items[].name] | index("t-weft")' >/dev/null ||
+		fail "no node t-weft"
+	got=
+	for _ in $(seq 50); do
+		got=$(curl -sS -m 2 --socks5-hostname "127.0.0.1:$sport" "http://$hostip:$hport/" 2>&1)
+		[ "$got" = "hello from the resource" ] && break
+		sleep 0.2
+	done
+	[ "$got" = "hello from the resource" ] ||
+		fail "no page from $hostip:$hport through the connector: $got; $(tail -5 "$work/conn.log")"
+	n=$("$agent" status --json --socket "$work/conn/agent.sock" | jq .streams.accepted_resource)
+	[ "$n" -ge 1 ] || fail "the connector counts $n streams to resources"
+	if grep -q 'level=error' "$work/conn.log"; then
+		fail "errors in the stream-mode connector's log: $(grep 'level=error' "$work/conn.log")"
+	fi
+	echo "ok 6 - the chart's stream-mode connector runs as nobody without capabilities and serves $hostip:$hport to the stream-mode agent"
+fi
+
+# 7. Clean exits.
+for p in ctl relay ${stream_pid:+stream} ${conn_pid:+conn}; do
 	eval "pid=\$${p}_pid"
 	kill -TERM "$pid"
 	wait "$pid"
 	rc=$?
 	[ $rc = 0 ] || fail "$p exited $rc on SIGTERM"
 done
-pids=
+pids=$http_pid
 if grep -l "Sanitizer\|runtime error" "$work"/*.log; then
 	fail "a sanitizer report (above)"
 fi
-echo "ok 6 - the controller, the relay and the stream-mode agent exit 0 on SIGTERM, no sanitizer report"
+echo "ok 7 - the controller, the relay and the stream-mode agent and connector exit 0 on SIGTERM, no sanitizer report"
