@@ -287,8 +287,9 @@ static bool dgram_room(struct quic_conn *c)
 		       PROBE_RESERVE;
 }
 
-/* Sets the keep-alive timeout for datagrams held back (held) or back to
- * keepalive_ms. */
+/* Sets the keep-alive timeout while the window has no room for datagrams
+ * (held; whether any are queued or not, as they go stale after 1 s) or
+ * back to keepalive_ms. */
 static void probe_update(struct quic_conn *c, bool held)
 {
 	ngtcp2_duration ka = (ngtcp2_duration)c->ep->o.keepalive_ms *
@@ -313,6 +314,17 @@ static void probe_update(struct quic_conn *c, bool held)
 	c->probe_inflight = cs.bytes_in_flight;
 	t = ngtcp2_conn_get_pto(c->nc) << c->probe_shift;
 	ngtcp2_conn_set_keep_alive_timeout(c->nc, t < ka ? t : ka);
+}
+
+void quic_conn_probe(struct quic_conn *c)
+{
+	if (c->dead || !c->probing)
+		return;
+	/* Expired at once; probe_update starts the backoff again after. */
+	c->probe_shift = 0;
+	c->probe_inflight = UINT64_MAX;
+	ngtcp2_conn_set_keep_alive_timeout(c->nc, 1);
+	quic_conn_after(c);
 }
 
 static void conn_write(struct quic_conn *c)
@@ -420,7 +432,7 @@ static void conn_write(struct quic_conn *c)
 	c->in_cb--;
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
 	quic_io_push(ep);
-	probe_update(c, c->dq_n && c->accepted && !dgram_room(c));
+	probe_update(c, c->accepted && !dgram_room(c));
 	conn_arm_timer(c);
 	if (c->dq_want && c->dq_n <= DGRAM_QUEUE / 2) {
 		c->dq_want = false;
