@@ -278,6 +278,10 @@ static bool dgram_stale(struct quic_conn *c)
  * PING sent: a PING that gets through after the path heals is
  * acknowledged, and the ACK declares the lost datagram packets lost. */
 #define PROBE_RESERVE 1024
+/* The longest wait between those PINGs: at most this long after the path
+ * heals, and about 20 PINGs of some 40 bytes (within the reserve) in the
+ * 30 s idle timeout. */
+#define PROBE_MAX_NS (2000 * NGTCP2_MILLISECONDS)
 
 /* Whether a datagram packet fits the window with PROBE_RESERVE left. */
 static bool dgram_room(struct quic_conn *c)
@@ -313,6 +317,8 @@ static void probe_update(struct quic_conn *c, bool held)
 	}
 	c->probe_inflight = cs.bytes_in_flight;
 	t = ngtcp2_conn_get_pto(c->nc) << c->probe_shift;
+	if (t > PROBE_MAX_NS)
+		t = PROBE_MAX_NS;
 	ngtcp2_conn_set_keep_alive_timeout(c->nc, t < ka ? t : ka);
 }
 
