@@ -753,9 +753,10 @@ static void on_relay_event(const struct relayc_event *ev, void *ctx)
 	struct dataplane *dp = ctx;
 
 	/* The relay path is up while any relay is (relayset.h); a renewed
-	 * token changes nothing. */
+	 * token changes nothing. A new home relay changes the route of the
+	 * frames to peers without one: their connections probe at once. */
 	if (dp->tun && ((ev->kind == RELAYC_AUTHED && !ev->again) ||
-			ev->kind == RELAYC_CLOSED))
+			ev->kind == RELAYC_CLOSED || ev->kind == RELAYC_HOME))
 		tunnels_set_relay_up(dp->tun, relayset_up(dp->relays));
 	if (dp->hooks.on_relay_event)
 		dp->hooks.on_relay_event(ev, dp->hooks.ctx);

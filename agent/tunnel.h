@@ -163,7 +163,10 @@ void tunnels_set_idle(struct tunnels *t, uint64_t ms);
  * every connection made from now on on the relay. */
 void tunnels_set_direct(struct tunnels *t, bool on);
 
-/* Whether the relay's control connection is up (signals can go). */
+/* Whether the relay's control connection is up (signals can go). Also
+ * called when relays change (one up, one down, a new home): frames may
+ * take another relay, so every peer connection waiting out a lost
+ * window probes at once (quic_conn_probe). */
 void tunnels_set_relay_up(struct tunnels *t, bool up);
 
 /* A PROBE or PROBE_REPLY frame that arrived on the socket from `from`. */

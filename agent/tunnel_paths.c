@@ -392,6 +392,8 @@ void tunnels_set_relay_up(struct tunnels *t, bool up)
 			paths_on_relay(p->pm, up, tunnel_now_ms(t));
 			pm_kick(p);
 		}
+		if (p->c) /* relay frames may take another relay now */
+			quic_conn_probe(p->c);
 	}
 }
 

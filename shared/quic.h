@@ -301,6 +301,11 @@ int quic_conn_datagram(struct quic_conn *c, const void *data, size_t len);
  * (0 before the handshake completes). */
 size_t quic_conn_datagram_max(struct quic_conn *c);
 
+/* The path under c may have changed (a relay replaced by another): if
+ * datagrams are held back because a window of them was lost, send the
+ * next probe (a PING) now instead of after the backed-off timeout. */
+void quic_conn_probe(struct quic_conn *c);
+
 /* Opens a bidirectional stream. Returns 0 and *id, WEFT_ERR_BUSY when the
  * peer's stream limit is reached, WEFT_ERR_CLOSED, WEFT_ERR_NOMEM. */
 int quic_conn_stream_open(struct quic_conn *c, int64_t *id);

@@ -269,6 +269,70 @@ static bool dgram_stale(struct quic_conn *c)
 	return true;
 }
 
+/* ngtcp2 0.12 arms no probe timeout (PTO) for packets that carry only
+ * DATAGRAM frames (it does from 0.14). If such packets fill the
+ * congestion window and are lost with their path, no ACK ever frees the
+ * window, no probe may exceed it, and the connection is silent until it
+ * idles out. So datagrams leave this much of the window free, and while
+ * they are held back the keep-alive timeout is the PTO, doubled at each
+ * PING sent: a PING that gets through after the path heals is
+ * acknowledged, and the ACK declares the lost datagram packets lost. */
+#define PROBE_RESERVE 1024
+/* The longest wait between those PINGs: at most this long after the path
+ * heals, and about 20 PINGs of some 40 bytes (within the reserve) in the
+ * 30 s idle timeout. */
+#define PROBE_MAX_NS (2000 * NGTCP2_MILLISECONDS)
+
+/* Whether a datagram packet fits the window with PROBE_RESERVE left. */
+static bool dgram_room(struct quic_conn *c)
+{
+	return ngtcp2_conn_get_cwnd_left(c->nc) >=
+	       ngtcp2_conn_get_path_max_tx_udp_payload_size(c->nc) +
+		       PROBE_RESERVE;
+}
+
+/* Sets the keep-alive timeout while the window has no room for datagrams
+ * (held; whether any are queued or not, as they go stale after 1 s) or
+ * back to keepalive_ms. */
+static void probe_update(struct quic_conn *c, bool held)
+{
+	ngtcp2_duration ka = (ngtcp2_duration)c->ep->o.keepalive_ms *
+			     NGTCP2_MILLISECONDS;
+	ngtcp2_duration t;
+	ngtcp2_conn_stat cs;
+
+	if (!held) {
+		if (c->probing)
+			ngtcp2_conn_set_keep_alive_timeout(c->nc, ka);
+		c->probing = false;
+		return;
+	}
+	ngtcp2_conn_get_conn_stat(c->nc, &cs);
+	if (!c->probing) {
+		c->probing = true;
+		c->probe_shift = 0;
+	} else if (cs.bytes_in_flight > c->probe_inflight &&
+		   c->probe_shift < 16) {
+		c->probe_shift++; /* a PING (or more) went out and is unacked */
+	}
+	c->probe_inflight = cs.bytes_in_flight;
+	t = ngtcp2_conn_get_pto(c->nc) << c->probe_shift;
+	if (t > PROBE_MAX_NS)
+		t = PROBE_MAX_NS;
+	ngtcp2_conn_set_keep_alive_timeout(c->nc, t < ka ? t : ka);
+}
+
+void quic_conn_probe(struct quic_conn *c)
+{
+	if (c->dead || !c->probing)
+		return;
+	/* Expired at once; probe_update starts the backoff again after. */
+	c->probe_shift = 0;
+	c->probe_inflight = UINT64_MAX;
+	ngtcp2_conn_set_keep_alive_timeout(c->nc, 1);
+	quic_conn_after(c);
+}
+
 static void conn_write(struct quic_conn *c)
 {
 	struct quic_endpoint *ep = c->ep;
@@ -305,7 +369,7 @@ static void conn_write(struct quic_conn *c)
 
 		if (c->dq_n && c->accepted && dgram_stale(c)) {
 			continue;
-		} else if (c->dq_n && c->accepted) {
+		} else if (c->dq_n && c->accepted && dgram_room(c)) {
 			struct dgram *g = &c->dq[c->dq_head];
 
 			v.base = g->d;
@@ -374,6 +438,7 @@ static void conn_write(struct quic_conn *c)
 	c->in_cb--;
 	ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
 	quic_io_push(ep);
+	probe_update(c, c->accepted && !dgram_room(c));
 	conn_arm_timer(c);
 	if (c->dq_want && c->dq_n <= DGRAM_QUEUE / 2) {
 		c->dq_want = false;

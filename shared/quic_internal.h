@@ -120,6 +120,13 @@ struct quic_conn {
 	unsigned dq_head, dq_n;
 	uint64_t dgram_id;
 	bool dq_want;         /* BUSY was returned: call on_datagram_writable */
+	/* Datagrams held back to keep PROBE_RESERVE of the congestion
+	 * window for keep-alive PINGs, sent every PTO << probe_shift
+	 * (quic_conn.c, probe_update); probe_inflight: bytes in flight at
+	 * the last write while held. */
+	bool probing;
+	unsigned probe_shift;
+	uint64_t probe_inflight;
 	struct quic_conn_stats st;
 };
 
